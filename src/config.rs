@@ -1,0 +1,180 @@
+//! Configuration: a TOML file with `POORT_...` environment overrides (figment).
+//!
+//! `POORT_SERVER__PUBLIC_URL=https://poort.example` overrides `[server] public_url`: a double
+//! underscore separates the levels.
+
+use crate::level::Level;
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: Box<figment::Error>,
+    },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub saml: SamlConfig,
+    pub keys: KeysConfig,
+    pub grants: GrantsConfig,
+    /// The service catalogue.
+    #[serde(default, rename = "service")]
+    pub services: Vec<ServiceConfig>,
+    /// Per-DV settings beyond its metadata.
+    #[serde(default, rename = "dv")]
+    pub dvs: Vec<DvConfig>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    pub listen: String,
+    /// The URL at which people and peers reach poort; endpoints in metadata derive from it.
+    pub public_url: String,
+    /// Production mode refuses development keys.
+    #[serde(default)]
+    pub production: bool,
+    /// Largest request body accepted, in bytes.
+    #[serde(default = "default_max_body")]
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SamlConfig {
+    /// poort's entity ID towards DVs (as identity provider).
+    pub idp_entity_id: String,
+    /// poort's entity ID towards ADs (as service provider).
+    pub sp_entity_id: String,
+    /// Folder with trusted DV metadata.
+    pub sp_metadata_dir: PathBuf,
+    /// Folder with trusted AD metadata.
+    pub idp_metadata_dir: PathBuf,
+    /// Allowed clock difference with peers, in seconds.
+    #[serde(default = "default_clock_skew")]
+    pub clock_skew_seconds: i64,
+    /// How old an AuthnRequest may be (IssueInstant), in seconds.
+    #[serde(default = "default_request_max_age")]
+    pub request_max_age_seconds: i64,
+    /// Validity of the assertions poort issues, in seconds.
+    #[serde(default = "default_assertion_lifetime")]
+    pub assertion_lifetime_seconds: i64,
+    /// How long a pending login may take, in seconds.
+    #[serde(default = "default_flow_lifetime")]
+    pub flow_lifetime_seconds: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KeysConfig {
+    /// PEM private key (RSA-2048+ or EC P-256) for signing.
+    pub signing_key: PathBuf,
+    /// PEM certificate for the signing key.
+    pub signing_cert: PathBuf,
+    /// PEM private key (RSA) for decrypting assertions from ADs.
+    pub encryption_key: PathBuf,
+    pub encryption_cert: PathBuf,
+    /// File with the secret for pseudonyms (at least 32 bytes).
+    pub pseudonym_secret: PathBuf,
+    /// Folder where `poort dev-certs` writes development keys; keys found there are refused in
+    /// production mode.
+    #[serde(default = "default_dev_certs_dir")]
+    pub dev_certs_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GrantsConfig {
+    /// Grants file loaded into the in-process register (development).
+    pub file: PathBuf,
+}
+
+/// One service of the catalogue.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ServiceConfig {
+    /// `urn:etoegang:DV:<OIN>:services:<index>`
+    pub id: String,
+    /// What grants are registered against.
+    pub uuid: String,
+    pub name_nl: String,
+    pub name_en: String,
+    /// Entity ID of the DV that offers it.
+    pub provider: String,
+    /// The AttributeConsumingServiceIndex by which the DV names it.
+    pub acs_index: u16,
+    pub level: Level,
+}
+
+/// Settings for one DV beyond its metadata.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DvConfig {
+    pub entity_id: String,
+    /// Accept unsigned AuthnRequests from this DV (default: signatures required).
+    #[serde(default)]
+    pub allow_unsigned_requests: bool,
+}
+
+fn default_max_body() -> usize {
+    256 * 1024
+}
+fn default_clock_skew() -> i64 {
+    60
+}
+fn default_request_max_age() -> i64 {
+    300
+}
+fn default_assertion_lifetime() -> i64 {
+    300
+}
+fn default_flow_lifetime() -> i64 {
+    900
+}
+fn default_dev_certs_dir() -> PathBuf {
+    PathBuf::from("certs-dev")
+}
+
+impl Config {
+    /// Reads the TOML file, then applies `POORT_...` environment overrides.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        Self::figment(path)
+            .extract()
+            .map_err(|e| ConfigError::Read {
+                path: path.to_path_buf(),
+                source: Box::new(e),
+            })
+    }
+
+    fn figment(path: &Path) -> Figment {
+        Figment::new()
+            .merge(Toml::file_exact(path))
+            .merge(Env::prefixed("POORT_").split("__"))
+    }
+
+    /// Builds a config from a value (tests), with the same validation path as files.
+    pub fn from_value(value: &Config) -> Result<Config, ConfigError> {
+        Figment::from(Serialized::defaults(value))
+            .extract()
+            .map_err(|e| ConfigError::Read {
+                path: PathBuf::from("<memory>"),
+                source: Box::new(e),
+            })
+    }
+
+    pub fn service_by_id(&self, id: &str) -> Option<&ServiceConfig> {
+        self.services.iter().find(|s| s.id == id)
+    }
+
+    pub fn dv(&self, entity_id: &str) -> Option<&DvConfig> {
+        self.dvs.iter().find(|d| d.entity_id == entity_id)
+    }
+
+    /// Endpoint URL under the public URL.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.server.public_url.trim_end_matches('/'), path)
+    }
+}

@@ -1,0 +1,51 @@
+//! The values that pass through every login, whatever the protocols on either side.
+//!
+//! `AuthnIntent` is what a service provider asked for; `AuthnResult` is what the identity provider
+//! asserted. Protocol adapters build these; the decision core reads them and never sees XML.
+
+use crate::level::{Comparison, Level};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// How the answer goes back to the requester.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AnswerTo {
+    /// A SAML Response posted (HTTP-POST binding) to the requester's ACS.
+    Saml {
+        /// The ACS URL, resolved from the DV's metadata (never taken unverified from a request).
+        acs_url: String,
+        /// The ID of the AuthnRequest, for InResponseTo.
+        request_id: String,
+        /// RelayState, kept byte for byte (at most 80 bytes).
+        relay_state: Option<String>,
+    },
+}
+
+/// What a service provider asked for, after its request was verified.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthnIntent {
+    /// Entity ID of the requesting DV.
+    pub requester: String,
+    /// ServiceID of the requested service (from the catalogue).
+    pub service_id: String,
+    /// The effective required level: the catalogue level, or the lower level the DV asked for.
+    pub required_level: Level,
+    pub comparison: Comparison,
+    pub answer: AnswerTo,
+    pub force_authn: bool,
+    pub is_passive: bool,
+    /// Identity providers the requester allows (Scoping/IDPList); empty means any.
+    pub allowed_idps: Vec<String>,
+}
+
+/// What an identity provider asserted, after its answer was verified.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthnResult {
+    /// Entity ID of the identity provider.
+    pub idp: String,
+    /// The person's subject at that identity provider.
+    pub subject: String,
+    /// The level the identity provider asserted.
+    pub level: Level,
+    pub authn_instant: DateTime<Utc>,
+}

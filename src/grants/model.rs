@@ -1,0 +1,95 @@
+//! Plain data of the register, as the decision reads it.
+
+use crate::level::Level;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// An organisation a person can act for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Organisation {
+    /// KvK number: 8 digits.
+    pub kvk: String,
+    /// RSIN: 9 digits, optional.
+    pub rsin: Option<String>,
+    pub name: String,
+}
+
+/// What a grant covers.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Scope {
+    /// All services of all providers.
+    AllServices,
+    /// All services of one provider (DV entity ID), including services it adds later.
+    Provider { provider: String },
+    /// One service, by its ServiceUUID.
+    Service { uuid: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantStatus {
+    Active,
+    Revoked,
+}
+
+/// Roles a member has in an organisation (see DESIGN.md, "Grants").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Hoofdbeheerder,
+    Beheerder,
+    Groepsbeheerder,
+    Gebruiker,
+    Lezer,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Hoofdbeheerder => "hoofdbeheerder",
+            Role::Beheerder => "beheerder",
+            Role::Groepsbeheerder => "groepsbeheerder",
+            Role::Gebruiker => "gebruiker",
+            Role::Lezer => "lezer",
+        }
+    }
+}
+
+/// One grant held by the person (through their membership or one of their groups), with the
+/// state of its holder, as the decision needs it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldGrant {
+    pub grant_id: String,
+    pub organisation: Organisation,
+    pub scope: Scope,
+    pub level: Level,
+    pub valid_from: DateTime<Utc>,
+    pub valid_until: DateTime<Utc>,
+    pub status: GrantStatus,
+    /// The member is blocked for the whole organisation, or for the group that holds this grant.
+    pub holder_blocked: bool,
+    /// Last successful use; a grant unused for 24 months lapses.
+    pub last_used_at: Option<DateTime<Utc>>,
+    /// The member's roles in this organisation.
+    pub roles: Vec<Role>,
+}
+
+/// The person behind an identity link and every grant they hold.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct PersonGrants {
+    /// The register's ID of the person; `None` when the identity link is unknown.
+    pub person_id: Option<String>,
+    pub grants: Vec<HeldGrant>,
+}
+
+/// A service as the decision sees it: from the catalogue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceRef {
+    pub service_id: String,
+    pub uuid: String,
+    /// Entity ID of the DV that offers the service.
+    pub provider: String,
+    /// The level the catalogue sets for this service.
+    pub level: Level,
+}
