@@ -2,4 +2,8 @@
 //!
 //! See `ARCHITECTURE.md` for the bird's-eye view and the codemap.
 
+pub mod config;
+pub mod flow;
+pub mod keys;
 pub mod level;
+pub mod saml;

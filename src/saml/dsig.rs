@@ -1,0 +1,242 @@
+//! Enveloped XML signatures (XML-DSig) through xmlsec, by way of samael's crypto provider.
+//!
+//! Signing: the caller places [`template`] as the right child of the element to sign; [`sign`]
+//! fills in the first template of the document. Verification: [`verify`] checks every signature
+//! with keys from metadata only (never a key carried in the message), refuses anything but
+//! RSA-SHA256 / ECDSA-SHA256 with SHA-256 digests, and returns what was actually signed (xmlsec's
+//! pre-digest bytes). Callers read the message only from those bytes: that is the defence against
+//! signature wrapping, since unsigned content can no longer be mistaken for signed content.
+
+use super::xml::{self, NS_DS};
+use crate::keys::{SigAlg, SigningKey};
+use base64::Engine;
+use roxmltree::Node;
+use samael::crypto::{
+    AllowedSignatureAlgorithm, CertificateDer, Crypto, CryptoProvider, ReduceMode,
+};
+
+const EXC_C14N: &str = "http://www.w3.org/2001/10/xml-exc-c14n#";
+const ENVELOPED: &str = "http://www.w3.org/2000/09/xmldsig#enveloped-signature";
+const SHA256: &str = "http://www.w3.org/2001/04/xmlenc#sha256";
+
+#[derive(Debug, thiserror::Error)]
+pub enum DsigError {
+    #[error("the message is not signed")]
+    Unsigned,
+    #[error("signature algorithm {0} is not accepted (use RSA-SHA256 or ECDSA-SHA256)")]
+    Algorithm(String),
+    #[error("digest algorithm {0} is not accepted (use SHA-256)")]
+    Digest(String),
+    #[error("signature does not reference the element that contains it")]
+    Reference,
+    #[error("signature uses a transform or canonicalization that is not accepted: {0}")]
+    Transform(String),
+    #[error("signature is not valid with any key in the sender's metadata")]
+    Invalid,
+    #[error("the sender's metadata has no signing key")]
+    NoKey,
+    #[error("signing failed: {0}")]
+    Sign(String),
+}
+
+/// A signature template for the element whose `ID` is `id`. Place it where the schema wants
+/// ds:Signature (in SAML: right after the Issuer).
+pub fn template(id: &str, key: &SigningKey) -> String {
+    let cert = base64::engine::general_purpose::STANDARD.encode(&key.cert_der);
+    format!(
+        concat!(
+            r#"<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo>"#,
+            r#"<ds:CanonicalizationMethod Algorithm="{c14n}"/>"#,
+            r#"<ds:SignatureMethod Algorithm="{alg}"/>"#,
+            r##"<ds:Reference URI="#{id}"><ds:Transforms>"##,
+            r#"<ds:Transform Algorithm="{env}"/><ds:Transform Algorithm="{c14n}"/>"#,
+            r#"</ds:Transforms><ds:DigestMethod Algorithm="{sha256}"/><ds:DigestValue/>"#,
+            r#"</ds:Reference></ds:SignedInfo><ds:SignatureValue/>"#,
+            r#"<ds:KeyInfo><ds:X509Data><ds:X509Certificate>{cert}</ds:X509Certificate>"#,
+            r#"</ds:X509Data></ds:KeyInfo></ds:Signature>"#
+        ),
+        c14n = EXC_C14N,
+        alg = key.alg.uri(),
+        id = xml::escape(id),
+        env = ENVELOPED,
+        sha256 = SHA256,
+        cert = cert,
+    )
+}
+
+/// Signs the first signature template in `document`. The result starts with an XML declaration.
+pub fn sign(document: &str, key: &SigningKey) -> Result<String, DsigError> {
+    let signed =
+        Crypto::sign_xml(document, &key.key_der).map_err(|e| DsigError::Sign(e.to_string()))?;
+    Ok(strip_declaration(&signed).to_string())
+}
+
+/// Drops a leading `<?xml ...?>` declaration, so the result can be embedded in another document.
+pub fn strip_declaration(xml: &str) -> &str {
+    let trimmed = xml.trim_start();
+    match trimmed.strip_prefix("<?xml") {
+        Some(rest) => match rest.find("?>") {
+            Some(end) => rest[end + 2..].trim_start(),
+            None => trimmed,
+        },
+        None => trimmed,
+    }
+}
+
+/// Checks the shape of a ds:Signature before any cryptography: one reference, to the element
+/// that contains the signature, with only the enveloped and exclusive-c14n transforms, SHA-256.
+pub fn check_shape(signature: Node<'_, '_>, parent_id: &str) -> Result<(), DsigError> {
+    let signed_info = xml::child(signature, NS_DS, "SignedInfo").ok_or(DsigError::Unsigned)?;
+    let c14n = xml::child(signed_info, NS_DS, "CanonicalizationMethod")
+        .and_then(|n| n.attribute("Algorithm"))
+        .unwrap_or_default();
+    if c14n != EXC_C14N {
+        return Err(DsigError::Transform(c14n.to_string()));
+    }
+    let alg = xml::child(signed_info, NS_DS, "SignatureMethod")
+        .and_then(|n| n.attribute("Algorithm"))
+        .unwrap_or_default();
+    if SigAlg::from_uri(alg).is_none() {
+        return Err(DsigError::Algorithm(alg.to_string()));
+    }
+    let mut references = xml::children(signed_info, NS_DS, "Reference");
+    let reference = references.next().ok_or(DsigError::Reference)?;
+    if references.next().is_some() || reference.attribute("URI") != Some(&format!("#{parent_id}")) {
+        return Err(DsigError::Reference);
+    }
+    if let Some(transforms) = xml::child(reference, NS_DS, "Transforms") {
+        for t in xml::children(transforms, NS_DS, "Transform") {
+            let a = t.attribute("Algorithm").unwrap_or_default();
+            if a != ENVELOPED && a != EXC_C14N {
+                return Err(DsigError::Transform(a.to_string()));
+            }
+        }
+    }
+    let digest = xml::child(reference, NS_DS, "DigestMethod")
+        .and_then(|n| n.attribute("Algorithm"))
+        .unwrap_or_default();
+    if digest != SHA256 {
+        return Err(DsigError::Digest(digest.to_string()));
+    }
+    Ok(())
+}
+
+/// Verifies every signature in `document` against `certs` (DER, from metadata) and returns the
+/// signed bytes: the one signed element, or the signed Response when both Response and Assertion
+/// are signed. Callers must have checked the shape of each signature with [`check_shape`].
+pub fn verify(document: &str, certs: &[Vec<u8>]) -> Result<String, DsigError> {
+    if certs.is_empty() {
+        return Err(DsigError::NoKey);
+    }
+    let certs: Vec<CertificateDer> = certs
+        .iter()
+        .map(|c| CertificateDer::from(c.clone()))
+        .collect();
+    let allowed = [
+        AllowedSignatureAlgorithm::RsaSha256,
+        AllowedSignatureAlgorithm::EcdsaSha256,
+    ];
+    Crypto::reduce_xml_to_signed_with_allowed_algorithms(
+        document,
+        &certs,
+        ReduceMode::PreDigest,
+        Some(&allowed),
+    )
+    .map_err(|_| DsigError::Invalid)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use openssl::asn1::Asn1Time;
+    use openssl::hash::MessageDigest;
+    use openssl::pkey::PKey;
+    use openssl::x509::{X509NameBuilder, X509};
+
+    /// A throwaway RSA-2048 key with a self-signed certificate.
+    pub(crate) fn test_key() -> SigningKey {
+        let key = PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap()).unwrap();
+        let mut name = X509NameBuilder::new().unwrap();
+        name.append_entry_by_text("CN", "test").unwrap();
+        let name = name.build();
+        let mut b = X509::builder().unwrap();
+        b.set_version(2).unwrap();
+        b.set_subject_name(&name).unwrap();
+        b.set_issuer_name(&name).unwrap();
+        b.set_pubkey(&key).unwrap();
+        b.set_not_before(&Asn1Time::days_from_now(0).unwrap())
+            .unwrap();
+        b.set_not_after(&Asn1Time::days_from_now(30).unwrap())
+            .unwrap();
+        b.sign(&key, MessageDigest::sha256()).unwrap();
+        let cert = b.build();
+        SigningKey::from_pem(
+            &key.private_key_to_pem_pkcs8().unwrap(),
+            &cert.to_pem().unwrap(),
+            std::path::Path::new("k"),
+            std::path::Path::new("c"),
+        )
+        .unwrap()
+    }
+
+    fn doc(key: &SigningKey) -> String {
+        format!(
+            r#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_r1" Version="2.0"><saml:Issuer>me</saml:Issuer>{}<samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status></samlp:Response>"#,
+            template("_r1", key)
+        )
+    }
+
+    #[test]
+    fn sign_then_verify_returns_signed_bytes() {
+        let key = test_key();
+        let signed = sign(&doc(&key), &key).unwrap();
+        let parsed = xml::parse(&signed).unwrap();
+        let sig = parsed
+            .descendants()
+            .find(|n| xml::is(*n, NS_DS, "Signature"))
+            .unwrap();
+        check_shape(sig, "_r1").unwrap();
+        let signed_bytes = verify(&signed, &[key.cert_der.clone()]).unwrap();
+        assert!(signed_bytes.contains("ID=\"_r1\""));
+        assert!(
+            !signed_bytes.contains("SignatureValue"),
+            "enveloped signature removed"
+        );
+    }
+
+    #[test]
+    fn tampered_or_foreign_key_fails() {
+        let key = test_key();
+        let signed = sign(&doc(&key), &key).unwrap();
+        let tampered = signed.replace(">me<", ">you<");
+        assert!(matches!(
+            verify(&tampered, &[key.cert_der.clone()]),
+            Err(DsigError::Invalid)
+        ));
+        let other = test_key();
+        assert!(matches!(
+            verify(&signed, &[other.cert_der.clone()]),
+            Err(DsigError::Invalid)
+        ));
+        assert!(matches!(verify(&signed, &[]), Err(DsigError::NoKey)));
+    }
+
+    #[test]
+    fn sha1_is_refused_by_shape_and_by_verify() {
+        let key = test_key();
+        let sha1_doc = doc(&key)
+            .replace(SHA256, "http://www.w3.org/2000/09/xmldsig#sha1")
+            .replace(key.alg.uri(), "http://www.w3.org/2000/09/xmldsig#rsa-sha1");
+        let signed = sign(&sha1_doc, &key).unwrap();
+        let parsed = xml::parse(&signed).unwrap();
+        let sig = parsed
+            .descendants()
+            .find(|n| xml::is(*n, NS_DS, "Signature"))
+            .unwrap();
+        assert!(matches!(
+            check_shape(sig, "_r1"),
+            Err(DsigError::Algorithm(_))
+        ));
+        assert!(verify(&signed, &[key.cert_der.clone()]).is_err());
+    }
+}
