@@ -3,4 +3,6 @@
 pub mod binding;
 pub mod dsig;
 pub mod encrypt;
+pub mod idp;
+pub mod sp;
 pub mod xml;
