@@ -7,3 +7,4 @@ pub mod flow;
 pub mod keys;
 pub mod level;
 pub mod saml;
+pub mod store;
