@@ -3,6 +3,7 @@
 //! See `ARCHITECTURE.md` for the bird's-eye view and the codemap.
 
 pub mod config;
+pub mod demo;
 pub mod flow;
 pub mod keys;
 pub mod level;
