@@ -383,6 +383,12 @@ impl DemoPeers {
             source,
         })?;
         let dv_encryption: PKey<Private> = PKey::private_key_from_pem(&enc_pem)?;
+        let enc_cert_path = certs_path(certs_dir, "demo-dv-encryption.crt");
+        let enc_cert_pem = std::fs::read(&enc_cert_path).map_err(|source| DemoError::Io {
+            path: enc_cert_path.display().to_string(),
+            source,
+        })?;
+        let dv_encryption_cert = openssl::x509::X509::from_pem(&enc_cert_pem)?.to_der()?;
         let ad_signing = SigningKey::load(
             &certs_path(certs_dir, "dev-ad-signing.key"),
             &certs_path(certs_dir, "dev-ad-signing.crt"),
@@ -394,7 +400,8 @@ impl DemoPeers {
             dv_signing,
             dv_encryption,
             None,
-        );
+        )
+        .with_encryption_cert(dv_encryption_cert);
         let ad = DevAd::new(DEV_AD_ENTITY_ID, ad_url, ad_signing, None).with_poort_metadata_url(
             format!("{}/saml/sp/metadata", poort_url.trim_end_matches('/')),
         );
