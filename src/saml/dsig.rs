@@ -196,7 +196,7 @@ pub(crate) mod tests {
             .find(|n| xml::is(*n, NS_DS, "Signature"))
             .unwrap();
         check_shape(sig, "_r1").unwrap();
-        let signed_bytes = verify(&signed, &[key.cert_der.clone()]).unwrap();
+        let signed_bytes = verify(&signed, std::slice::from_ref(&key.cert_der)).unwrap();
         assert!(signed_bytes.contains("ID=\"_r1\""));
         assert!(
             !signed_bytes.contains("SignatureValue"),
@@ -210,12 +210,12 @@ pub(crate) mod tests {
         let signed = sign(&doc(&key), &key).unwrap();
         let tampered = signed.replace(">me<", ">you<");
         assert!(matches!(
-            verify(&tampered, &[key.cert_der.clone()]),
+            verify(&tampered, std::slice::from_ref(&key.cert_der)),
             Err(DsigError::Invalid)
         ));
         let other = test_key();
         assert!(matches!(
-            verify(&signed, &[other.cert_der.clone()]),
+            verify(&signed, std::slice::from_ref(&other.cert_der)),
             Err(DsigError::Invalid)
         ));
         assert!(matches!(verify(&signed, &[]), Err(DsigError::NoKey)));
@@ -237,6 +237,6 @@ pub(crate) mod tests {
             check_shape(sig, "_r1"),
             Err(DsigError::Algorithm(_))
         ));
-        assert!(verify(&signed, &[key.cert_der.clone()]).is_err());
+        assert!(verify(&signed, std::slice::from_ref(&key.cert_der)).is_err());
     }
 }

@@ -173,7 +173,7 @@ mod tests {
         let value_node = doc
             .descendants()
             .filter(|n| xml::is(*n, NS_XENC, "CipherValue"))
-            .last()
+            .next_back()
             .unwrap();
         let b64 = xml::text(value_node);
         let mut bytes = base64::engine::general_purpose::STANDARD
