@@ -2,4 +2,8 @@
 //!
 //! See `ARCHITECTURE.md` for the bird's-eye view and the codemap.
 
+pub mod config;
+pub mod decision;
+pub mod flow;
+pub mod grants;
 pub mod level;
