@@ -380,3 +380,190 @@ pub fn is_rsin(rsin: &str) -> bool {
         .sum();
     sum % 11 == 0
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const VALID: &str = r#"
+        [[organisation]]
+        kvk = "12345678"
+        rsin = "805123453"
+        name = "Bakkerij"
+
+        [[person]]
+        id = "anna"
+        links = [{ idp = "urn:ad", subject = "anna" }]
+
+        [[membership]]
+        person = "anna"
+        organisation = "12345678"
+        roles = ["gebruiker"]
+
+        [[grant]]
+        id = "g1"
+        person = "anna"
+        organisation = "12345678"
+        scope = { kind = "service", uuid = "5a1d3b0e-8c9f-4f5e-9b1a-000000000001" }
+        level = "EH2+"
+        valid_from = "2026-01-01T00:00:00Z"
+        valid_until = "2031-01-01T00:00:00Z"
+        status = "active"
+    "#;
+
+    fn with(from: &str, to: &str) -> Result<GrantsFile, GrantsFileError> {
+        GrantsFile::from_toml_str(&VALID.replace(from, to))
+    }
+
+    #[test]
+    fn valid_file_parses() {
+        let file = GrantsFile::from_toml_str(VALID).unwrap();
+        assert_eq!(file.grants[0].level, Level::Eh2Plus);
+        assert_eq!(
+            file.grants[0].scope,
+            Scope::Service {
+                uuid: "5a1d3b0e-8c9f-4f5e-9b1a-000000000001".into()
+            }
+        );
+        assert!(!file.memberships[0].blocked);
+    }
+
+    #[test]
+    fn eleven_test() {
+        assert!(is_rsin("805123453"));
+        assert!(is_rsin("123456782"));
+        assert!(!is_rsin("805123454"));
+        assert!(!is_rsin("000000000"));
+        assert!(!is_rsin("80512345"));
+        assert!(!is_rsin("8051234530"));
+        assert!(!is_rsin("80512345a"));
+        assert!(!is_rsin("+05123453"));
+    }
+
+    #[test]
+    fn each_rule_names_the_offending_entry() {
+        let cases: Vec<(Result<GrantsFile, GrantsFileError>, &str)> = vec![
+            (with("kvk = \"12345678\"", "kvk = \"1234567\""), "Bakkerij"),
+            (with("805123453", "805123454"), "805123454"),
+            (
+                with(
+                    "person = \"anna\"\n        organisation",
+                    "person = \"bob\"\n        organisation",
+                ),
+                "bob",
+            ),
+            (
+                with(
+                    "organisation = \"12345678\"\n        roles",
+                    "organisation = \"99999999\"\n        roles",
+                ),
+                "99999999",
+            ),
+            (with("2031-01-01T00:00:00Z", "2031-01-01T00:00:01Z"), "g1"),
+            (with("2031-01-01T00:00:00Z", "2026-01-01T00:00:00Z"), "g1"),
+            (
+                with(
+                    "uuid = \"5a1d3b0e-8c9f-4f5e-9b1a-000000000001\"",
+                    "uuid = \"service-1\"",
+                ),
+                "service-1",
+            ),
+            (with("subject = \"anna\"", "subject = \"\""), "anna"),
+        ];
+        for (result, needle) in cases {
+            let err = result.unwrap_err();
+            assert!(
+                err.to_string().contains(needle),
+                "{err} should name {needle}"
+            );
+        }
+    }
+
+    #[test]
+    fn typed_errors() {
+        assert!(matches!(
+            with("kvk = \"12345678\"", "kvk = \"1234567a\""),
+            Err(GrantsFileError::InvalidKvk { .. })
+        ));
+        assert!(matches!(
+            with("805123453", "805123454"),
+            Err(GrantsFileError::InvalidRsin { .. })
+        ));
+        assert!(matches!(
+            with("2031-01-01T00:00:00Z", "2031-01-01T00:00:01Z"),
+            Err(GrantsFileError::ValidityTooLong { .. })
+        ));
+        assert!(matches!(
+            with("2031-01-01T00:00:00Z", "2026-01-01T00:00:00Z"),
+            Err(GrantsFileError::ValidityEmpty { .. })
+        ));
+        assert!(matches!(
+            with("valid_until", "vaild_until"),
+            Err(GrantsFileError::Parse { .. })
+        ));
+        assert!(matches!(
+            with("\"EH2+\"", "\"EH1\""),
+            Err(GrantsFileError::Parse { .. })
+        ));
+        assert!(matches!(
+            with("\"active\"", "\"paused\""),
+            Err(GrantsFileError::Parse { .. })
+        ));
+
+        let twice = |table: &str| {
+            let start = VALID.find(&format!("[[{table}]]")).unwrap();
+            let end = VALID[start + 2..]
+                .find("[[")
+                .map_or(VALID.len(), |e| e + start + 2);
+            format!("{VALID}\n{}", &VALID[start..end])
+        };
+        assert!(matches!(
+            GrantsFile::from_toml_str(&twice("organisation")),
+            Err(GrantsFileError::DuplicateOrganisation { .. })
+        ));
+        assert!(matches!(
+            GrantsFile::from_toml_str(&twice("person")),
+            Err(GrantsFileError::DuplicatePerson { .. })
+        ));
+        assert!(matches!(
+            GrantsFile::from_toml_str(&twice("membership")),
+            Err(GrantsFileError::DuplicateMembership { .. })
+        ));
+        assert!(matches!(
+            GrantsFile::from_toml_str(&twice("grant")),
+            Err(GrantsFileError::DuplicateGrant { .. })
+        ));
+
+        let other_person = format!("{VALID}\n[[person]]\nid = \"bob\"\nlinks = [{{ idp = \"urn:ad\", subject = \"anna\" }}]\n");
+        match GrantsFile::from_toml_str(&other_person) {
+            Err(GrantsFileError::DuplicateLink { first, second, .. }) => {
+                assert_eq!((first.as_str(), second.as_str()), ("anna", "bob"));
+            }
+            other => panic!("expected a duplicate link, got {other:?}"),
+        }
+
+        let no_membership = format!("{VALID}\n[[person]]\nid = \"bob\"\n").replace(
+            "person = \"anna\"\n        organisation = \"12345678\"\n        scope",
+            "person = \"bob\"\n        organisation = \"12345678\"\n        scope",
+        );
+        assert!(matches!(
+            GrantsFile::from_toml_str(&no_membership),
+            Err(GrantsFileError::NoMembership { .. })
+        ));
+    }
+
+    #[test]
+    fn missing_file_is_a_read_error() {
+        let err = load_grants_file("/nonexistent/grants.toml").unwrap_err();
+        assert!(matches!(err, GrantsFileError::Read { .. }));
+        assert!(err.to_string().contains("/nonexistent/grants.toml"));
+    }
+
+    #[test]
+    fn dev_file_is_valid() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/grants-dev.toml");
+        let file = load_grants_file(path).unwrap();
+        assert_eq!(file.organisations.len(), 3);
+        assert_eq!(file.persons.len(), 6);
+    }
+}

@@ -100,3 +100,140 @@ impl Register for MemoryRegister {
         Ok(self.lookup(idp, subject))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decision::{decide, Candidate, Decision, DenyReason};
+    use crate::flow::AuthnResult;
+    use crate::grants::{Role, ServiceRef};
+    use crate::level::{Comparison, Level};
+    use chrono::{DateTime, Utc};
+
+    const AD: &str = "urn:etoegang:AD:00000099990000000003:entities:1";
+    const DV: &str = "urn:etoegang:DV:00000099990000000002:entities:1";
+
+    fn now() -> DateTime<Utc> {
+        "2026-11-22T12:00:00Z".parse().unwrap()
+    }
+
+    fn service(index: u8, level: Level) -> ServiceRef {
+        ServiceRef {
+            service_id: format!("urn:etoegang:DV:00000099990000000002:services:{index}"),
+            uuid: format!("5a1d3b0e-8c9f-4f5e-9b1a-00000000000{index}"),
+            provider: DV.to_string(),
+            level,
+        }
+    }
+
+    fn register() -> MemoryRegister {
+        MemoryRegister::load(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/grants-dev.toml"))
+            .unwrap()
+    }
+
+    async fn login(register: &MemoryRegister, subject: &str, service: &ServiceRef) -> Decision {
+        let grants = register.grants_for(AD, subject).await.unwrap();
+        let result = AuthnResult {
+            idp: AD.to_string(),
+            subject: subject.to_string(),
+            level: service.level,
+            authn_instant: now(),
+        };
+        decide(
+            service.level,
+            Comparison::Minimum,
+            &result,
+            service,
+            &grants.grants,
+            now(),
+        )
+    }
+
+    #[tokio::test]
+    async fn dev_file_outcomes_for_service_1_at_eh3() {
+        let register = register();
+        let s1 = service(1, Level::Eh3);
+
+        let Decision::ChooseOrganisation(choice) = login(&register, "anna", &s1).await else {
+            panic!("anna chooses an organisation");
+        };
+        let names: Vec<_> = choice
+            .iter()
+            .map(|c| c.organisation.name.as_str())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "Bakkerij De Gouden Korst B.V.",
+                "Installatiebedrijf Van Dijk"
+            ]
+        );
+        assert_eq!(choice[0].organisation.kvk, "12345678");
+        assert_eq!(choice[0].organisation.rsin.as_deref(), Some("805123453"));
+        assert!(choice[0].roles.contains(&Role::Hoofdbeheerder));
+        assert_eq!(choice[1].organisation.kvk, "87654321");
+        assert!(choice.iter().all(|c| c.level_used == Level::Eh3));
+
+        assert_eq!(
+            login(&register, "bram", &s1).await,
+            Decision::Deny(DenyReason::GrantLevelTooLow {
+                grant_level: Level::Eh2Plus,
+                required: Level::Eh3
+            })
+        );
+        let expected = [
+            ("carla", DenyReason::GrantExpired),
+            ("daan", DenyReason::NoGrant),
+            ("eva", DenyReason::GrantRevoked),
+            ("femke", DenyReason::HolderBlocked),
+            ("nobody", DenyReason::NoGrant),
+        ];
+        for (subject, reason) in expected {
+            assert_eq!(
+                login(&register, subject, &s1).await,
+                Decision::Deny(reason),
+                "{subject}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn bram_is_allowed_for_service_2() {
+        let register = register();
+        let decision = login(&register, "bram", &service(2, Level::Eh2Plus)).await;
+        let Decision::Allow(Candidate {
+            organisation,
+            grant_id,
+            level_used,
+            roles,
+        }) = decision
+        else {
+            panic!("bram is allowed for service 2, got {decision:?}");
+        };
+        assert_eq!(organisation.name, "Stichting Groen Dak");
+        assert_eq!(grant_id, "g-bram-groendak-s2");
+        assert_eq!(level_used, Level::Eh2Plus);
+        assert!(roles.contains(&Role::Gebruiker));
+    }
+
+    #[tokio::test]
+    async fn unknown_and_grantless_identities() {
+        let register = register();
+        let unknown = register.grants_for(AD, "nobody").await.unwrap();
+        assert_eq!(unknown, PersonGrants::default());
+        // Same subject at another identity provider is another identity link.
+        let elsewhere = register.grants_for("urn:other-ad", "anna").await.unwrap();
+        assert_eq!(elsewhere.person_id, None);
+        let daan = register.grants_for(AD, "daan").await.unwrap();
+        assert_eq!(daan.person_id.as_deref(), Some("daan"));
+        assert!(daan.grants.is_empty());
+    }
+
+    #[test]
+    fn femke_is_blocked_and_keeps_her_grant() {
+        let femke = register().lookup(AD, "femke");
+        assert_eq!(femke.grants.len(), 1);
+        assert!(femke.grants[0].holder_blocked);
+        assert_eq!(femke.grants[0].level, Level::Eh4);
+    }
+}
