@@ -1,12 +1,31 @@
 //! The decision: a pure function over what was asked, what was asserted, and the person's grants.
 //!
 //! No I/O, no clock: `now` is an argument, so every rule is tested over its whole table.
+//!
+//! Rules (DESIGN.md, "Domain facts" and "Grants"):
+//! 1. The level the identity provider asserted must reach the required level: at least it
+//!    (`Comparison::Minimum`) or exactly it (`Comparison::Exact`).
+//! 2. A grant covers the service when its scope is all services, the service's provider (only
+//!    the provider is compared, so services the provider adds later are covered), or the
+//!    service's UUID.
+//! 3. A covering grant is usable when it is active, `valid_from <= now < valid_until`, its holder
+//!    is not blocked, it has not lapsed (last use, or `valid_from` when never used, more than
+//!    730 days before `now`), and the level used, min(asserted level, grant level), reaches the
+//!    required level in the same comparison.
+//! 4. Per organisation the best usable grant wins; one organisation allows, several let the
+//!    person choose, none denies with the most useful reason (see [`Defect`]).
 
 use crate::flow::AuthnResult;
-use crate::grants::{HeldGrant, Organisation, Role, ServiceRef};
+use crate::grants::{GrantStatus, HeldGrant, Organisation, Role, Scope, ServiceRef};
 use crate::level::{Comparison, Level};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+
+/// A grant unused for this long lapses ("24 months", fixed at 730 days so the rule does not
+/// depend on calendar arithmetic). Exactly 730 days is still usable; one instant more is not.
+pub const LAPSE_AFTER: TimeDelta = TimeDelta::days(730);
 
 /// An organisation the person may act for, with the grant that wins and the level used.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,9 +61,143 @@ pub enum DenyReason {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Decision {
     Allow(Candidate),
-    /// More than one organisation: the person chooses (candidates sorted by organisation name).
+    /// More than one organisation: the person chooses (candidates sorted by organisation name,
+    /// then KvK number).
     ChooseOrganisation(Vec<Candidate>),
     Deny(DenyReason),
+}
+
+/// What one grant means for one login; see [`explain`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum GrantVerdict {
+    /// The grant's scope does not cover the service.
+    NotCovering,
+    /// The grant can be used, at this level.
+    Usable { level_used: Level },
+    /// The grant covers the service but cannot be used, for this reason.
+    Unusable(DenyReason),
+}
+
+/// Why one covering grant cannot be used.
+///
+/// The variants are declared from least to most useful to the person, so that `Ord` ranks them:
+/// `GrantLevelTooLow > HolderBlocked > GrantLapsed > GrantExpired > GrantRevoked`. When several
+/// covering grants fail, the login reports the greatest defect: the grant "closest to working".
+/// A level that is too low means the grant works, only at a lower level; a block is lifted by
+/// an admin; a lapsed grant is reactivated; an expired grant must be renewed; a revoked grant
+/// is gone. Between two level defects the higher grant level ranks higher (closer to working).
+///
+/// For a single grant with several defects the reverse holds: it reports its *least* useful
+/// defect (checked first in [`explain`]), because fixing a lesser one would not make it work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Defect {
+    Revoked,
+    Expired,
+    Lapsed,
+    Blocked,
+    LevelTooLow(Level),
+}
+
+impl Defect {
+    fn reason(self, required: Level) -> DenyReason {
+        match self {
+            Defect::Revoked => DenyReason::GrantRevoked,
+            Defect::Expired => DenyReason::GrantExpired,
+            Defect::Lapsed => DenyReason::GrantLapsed,
+            Defect::Blocked => DenyReason::HolderBlocked,
+            Defect::LevelTooLow(grant_level) => DenyReason::GrantLevelTooLow {
+                grant_level,
+                required,
+            },
+        }
+    }
+}
+
+enum Assessment {
+    NotCovering,
+    Usable(Level),
+    Unusable(Defect),
+}
+
+/// Whether a grant scope covers a service. Only the provider is compared for a provider scope,
+/// so a service the provider adds later is covered without touching the grant.
+pub fn covers(scope: &Scope, service: &ServiceRef) -> bool {
+    match scope {
+        Scope::AllServices => true,
+        Scope::Provider { provider } => *provider == service.provider,
+        Scope::Service { uuid } => *uuid == service.uuid,
+    }
+}
+
+/// Whether a level reaches the required one under the requester's comparison.
+fn reaches(level: Level, required: Level, comparison: Comparison) -> bool {
+    match comparison {
+        Comparison::Minimum => level >= required,
+        Comparison::Exact => level == required,
+    }
+}
+
+fn lapsed(grant: &HeldGrant, now: DateTime<Utc>) -> bool {
+    let since = grant.last_used_at.unwrap_or(grant.valid_from);
+    now.signed_duration_since(since) > LAPSE_AFTER
+}
+
+fn assess(
+    required: Level,
+    comparison: Comparison,
+    achieved: Level,
+    service: &ServiceRef,
+    grant: &HeldGrant,
+    now: DateTime<Utc>,
+) -> Assessment {
+    if !covers(&grant.scope, service) {
+        return Assessment::NotCovering;
+    }
+    // Least useful defect first: see `Defect`.
+    if grant.status != GrantStatus::Active {
+        return Assessment::Unusable(Defect::Revoked);
+    }
+    if !(grant.valid_from <= now && now < grant.valid_until) {
+        return Assessment::Unusable(Defect::Expired);
+    }
+    if lapsed(grant, now) {
+        return Assessment::Unusable(Defect::Lapsed);
+    }
+    if grant.holder_blocked {
+        return Assessment::Unusable(Defect::Blocked);
+    }
+    let level_used = achieved.min(grant.level);
+    if !reaches(level_used, required, comparison) {
+        return Assessment::Unusable(Defect::LevelTooLow(grant.level));
+    }
+    Assessment::Usable(level_used)
+}
+
+/// What one grant means for a login, as [`decide`] sees it: for error pages, logs and the
+/// admin module. The asserted level itself is not checked here (that is the first rule of
+/// [`decide`]), only the grant.
+pub fn explain(
+    required: Level,
+    comparison: Comparison,
+    achieved: Level,
+    service: &ServiceRef,
+    grant: &HeldGrant,
+    now: DateTime<Utc>,
+) -> GrantVerdict {
+    match assess(required, comparison, achieved, service, grant, now) {
+        Assessment::NotCovering => GrantVerdict::NotCovering,
+        Assessment::Usable(level_used) => GrantVerdict::Usable { level_used },
+        Assessment::Unusable(defect) => GrantVerdict::Unusable(defect.reason(required)),
+    }
+}
+
+/// Orders two usable grants of one organisation: the greater wins. Highest level used, then
+/// the latest `valid_until` (it stays usable longest), then the smallest grant ID, so the
+/// choice never depends on the order the register returns grants in.
+fn rank(a: (&HeldGrant, Level), b: (&HeldGrant, Level)) -> Ordering {
+    a.1.cmp(&b.1)
+        .then(a.0.valid_until.cmp(&b.0.valid_until))
+        .then(b.0.grant_id.cmp(&a.0.grant_id))
 }
 
 /// Decides a login.
@@ -59,6 +212,59 @@ pub fn decide(
     grants: &[HeldGrant],
     now: DateTime<Utc>,
 ) -> Decision {
-    let _ = (required, comparison, result, service, grants, now);
-    todo!("implemented by the decision work")
+    let achieved = result.level;
+    if !reaches(achieved, required, comparison) {
+        let reason = match comparison {
+            Comparison::Minimum => DenyReason::LevelTooLow { achieved, required },
+            Comparison::Exact => DenyReason::LevelNotExact { achieved, required },
+        };
+        return Decision::Deny(reason);
+    }
+
+    // Keyed by KvK number: that is what identifies an organisation.
+    let mut winners: BTreeMap<&str, (&HeldGrant, Level)> = BTreeMap::new();
+    let mut best_defect: Option<Defect> = None;
+    for grant in grants {
+        match assess(required, comparison, achieved, service, grant, now) {
+            Assessment::NotCovering => {}
+            Assessment::Unusable(defect) => best_defect = best_defect.max(Some(defect)),
+            Assessment::Usable(level_used) => {
+                let entry = winners
+                    .entry(grant.organisation.kvk.as_str())
+                    .or_insert((grant, level_used));
+                if rank((grant, level_used), *entry) == Ordering::Greater {
+                    *entry = (grant, level_used);
+                }
+            }
+        }
+    }
+
+    let mut candidates: Vec<Candidate> = winners
+        .into_values()
+        .map(|(grant, level_used)| Candidate {
+            organisation: grant.organisation.clone(),
+            grant_id: grant.grant_id.clone(),
+            level_used,
+            roles: grant.roles.clone(),
+        })
+        .collect();
+    // Byte order of the name, then KvK: stable and locale-free.
+    candidates.sort_by(|a, b| {
+        a.organisation
+            .name
+            .cmp(&b.organisation.name)
+            .then_with(|| a.organisation.kvk.cmp(&b.organisation.kvk))
+    });
+
+    if candidates.len() > 1 {
+        return Decision::ChooseOrganisation(candidates);
+    }
+    match candidates.pop() {
+        Some(only) => Decision::Allow(only),
+        None => Decision::Deny(
+            best_defect
+                .map(|d| d.reason(required))
+                .unwrap_or(DenyReason::NoGrant),
+        ),
+    }
 }

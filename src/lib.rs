@@ -3,8 +3,10 @@
 //! See `ARCHITECTURE.md` for the bird's-eye view and the codemap.
 
 pub mod config;
+pub mod decision;
 pub mod demo;
 pub mod flow;
+pub mod grants;
 pub mod keys;
 pub mod level;
 pub mod saml;

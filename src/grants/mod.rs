@@ -4,9 +4,14 @@
 //! store loaded from `config/grants-dev.toml`; the persistent stores come next behind the same trait.
 
 mod file;
+mod memory;
 mod model;
 
-pub use file::{load_grants_file, GrantsFile, GrantsFileError};
+pub use file::{
+    is_rsin, load_grants_file, GrantEntry, GrantsFile, GrantsFileError, IdentityLink,
+    MembershipEntry, OrganisationEntry, PersonEntry,
+};
+pub use memory::MemoryRegister;
 pub use model::*;
 
 use async_trait::async_trait;
