@@ -33,8 +33,8 @@ export PYTHONWARNINGS="ignore"
 
 # --- poort ------------------------------------------------------------------------------------
 if [ -z "${POORT_BIN:-}" ]; then
-  (cd "$ROOT" && cargo build --release --bin poort >&2)
-  POORT_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/poort"
+  (cd "$ROOT" && cargo build --bin poort >&2)
+  POORT_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug/poort"
 fi
 [ -x "$POORT_BIN" ] || { echo "no poort binary at $POORT_BIN" >&2; exit 1; }
 

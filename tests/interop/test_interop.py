@@ -106,6 +106,9 @@ class Env:
             f.write(self.sp_md_text)
         self.dv = {eid: Saml2Client(peers.sp_config(eid, self.idp_md)) for eid in (DV_ID, DV_ENC_ID)}
         self.ad = Server(config=peers.idp_config(self.sp_md))
+        # pysaml2 defaults to RSA-SHA1, which poort (rightly) refuses.
+        for entity in [self.ad, *self.dv.values()]:
+            entity.signing_algorithm, entity.digest_algorithm = RSA_SHA256, SHA256
 
 
 def fetch(url):
@@ -126,7 +129,6 @@ def dv_request(dv, binding, relay_state):
         binding=binding,
         sign=True,
         sigalg=RSA_SHA256,
-        sign_alg=RSA_SHA256,
         digest_alg=SHA256,
         attribute_consuming_service_index=str(peers.ACS_INDEX),
         requested_authn_context=authn_context(LOA3),
@@ -424,6 +426,59 @@ def case_ad_verifies_poort_request_signature(env):
     raise TestFailure("pysaml2 AD accepted a broken redirect signature: its check is not active")
 
 
+def ad_round(env, binding=BINDING_HTTP_REDIRECT):
+    """DV -> poort -> AD; returns (session, DV request id, parsed AD-side request)."""
+    session = requests.Session()
+    reqid, method, url, data = dv_request(env.dv[DV_ID], binding, "rs-n")
+    if method == "GET":
+        r = session.get(url, allow_redirects=False, timeout=TIMEOUT)
+    else:
+        r = session.post(url, data=data, allow_redirects=False, timeout=TIMEOUT)
+    check(r.status_code in (302, 303, 307), f"expected a redirect to the AD, got HTTP {r.status_code}")
+    req, _ = ad_parse_request(env.ad, r.headers["Location"])
+    return session, reqid, req
+
+
+def no_success_for_dv(env, reqid, r):
+    """poort's answer must not hand the DV an identity: an error page, at most with a SAML error."""
+    for f in forms(r.text):
+        if "SAMLResponse" in f["fields"]:
+            root = ET.fromstring(base64.b64decode(f["fields"]["SAMLResponse"]))
+            check(root.find(f"{{{NS_SAML}}}Assertion") is None and root.find(f"{{{NS_SAML}}}EncryptedAssertion") is None,
+                  "poort answered the DV with an assertion")
+            try:
+                env.dv[DV_ID].parse_authn_request_response(f["fields"]["SAMLResponse"], BINDING_HTTP_POST, outstanding={reqid: "/"})
+            except StatusError:
+                return
+            raise TestFailure("pysaml2 DV reads poort's answer as a success")
+    check(r.status_code not in (301, 302, 303, 307) or "/login/organisation" not in r.headers.get("Location", ""),
+          "poort went on to the organisation choice")
+
+
+def case_sha1_signed_ad_response_refused(env):
+    session, reqid, req = ad_round(env)
+    args = env.ad.response_args(req.message, [BINDING_HTTP_POST])
+    sha1 = "http://www.w3.org/2000/09/xmldsig#rsa-sha1"
+    resp = env.ad.create_authn_response(
+        identity={}, userid=AD_SUBJECT, name_id=NameID(format=NAMEID_FORMAT_UNSPECIFIED, text=AD_SUBJECT),
+        authn={"class_ref": LOA3, "authn_auth": AD_ID}, sign_assertion=True, sign_response=False,
+        sign_alg=sha1, digest_alg="http://www.w3.org/2000/09/xmldsig#sha1", **args,
+    )
+    check(sha1 in str(resp), "pysaml2 did not sign with RSA-SHA1")
+    r = session.post(args["destination"], data={"SAMLResponse": base64.b64encode(str(resp).encode()).decode()}, allow_redirects=False, timeout=TIMEOUT)
+    no_success_for_dv(env, reqid, r)
+
+
+def case_replayed_ad_response_refused(env):
+    session, reqid, req = ad_round(env)
+    xml, acs = ad_response(env.ad, req)
+    body = {"SAMLResponse": base64.b64encode(xml.encode()).decode()}
+    r = session.post(acs, data=body, allow_redirects=False, timeout=TIMEOUT)
+    follow_to_answer(session, r, peers.DV_ACS[DV_ID], [])
+    r = session.post(acs, data=body, allow_redirects=False, timeout=TIMEOUT)
+    no_success_for_dv(env, reqid, r)
+
+
 CASES = [
     case_metadata_signatures_xmlsec1,
     case_redirect_binding_login,
@@ -435,6 +490,8 @@ CASES = [
     case_level_too_low,
     case_response_signatures_xmlsec1,
     case_ad_verifies_poort_request_signature,
+    case_sha1_signed_ad_response_refused,
+    case_replayed_ad_response_refused,
 ]
 
 
@@ -479,6 +536,9 @@ def selftest():
 
 
 def main():
+    import logging
+
+    logging.basicConfig(level=logging.CRITICAL)  # pysaml2 logs expected status errors loudly
     if "--selftest" in sys.argv:
         selftest()
         return 0
@@ -488,7 +548,7 @@ def main():
         env = Env()
     except Exception:
         traceback.print_exc()
-        print(f"setup failed; 0 passed, {len(CASES)} failed".split("; ")[0])
+        print("setup failed (poort's metadata or the pysaml2 peers)")
         print(f"0 passed, {len(CASES)} failed")
         return 1
     for case in CASES:
