@@ -2,12 +2,17 @@
 //!
 //! See `ARCHITECTURE.md` for the bird's-eye view and the codemap.
 
+pub mod app;
+pub mod check;
 pub mod config;
 pub mod decision;
 pub mod demo;
+pub mod devcerts;
 pub mod flow;
 pub mod grants;
 pub mod keys;
 pub mod level;
+pub mod metadata;
 pub mod saml;
 pub mod store;
+pub mod web;

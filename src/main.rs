@@ -1,1 +1,147 @@
-fn main() {}
+//! The `poort` command: serve, check, dev-certs, demo.
+
+use clap::{Parser, Subcommand};
+use poort::config::Config;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "poort",
+    version,
+    about = "Identity broker: levels of assurance, grants, SAML"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run poort.
+    Serve {
+        #[arg(long, default_value = "config/poort.toml")]
+        config: PathBuf,
+    },
+    /// Validate config, keys, metadata, the service catalogue and the grants file.
+    Check {
+        #[arg(long, default_value = "config/poort.toml")]
+        config: PathBuf,
+    },
+    /// Make development keys and certificates (never for production).
+    DevCerts {
+        #[arg(long, default_value = "certs-dev")]
+        dir: PathBuf,
+        /// Replace existing files.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Run poort with a demo service provider and a development identity provider.
+    Demo {
+        #[arg(long, default_value = "config/poort.toml")]
+        config: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve { config } => serve(&config),
+        Command::Check { config } => check(&config),
+        Command::DevCerts { dir, force } => dev_certs(&dir, force),
+        Command::Demo { config } => demo(&config),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("poort: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+/// On embedded defaults (not production), make development keys when none exist yet, so that
+/// `poort serve` runs from a fresh checkout with no other setup.
+fn ensure_dev_setup(config: &Config) -> anyhow::Result<()> {
+    if config.server.production || config.keys.signing_key.exists() {
+        return Ok(());
+    }
+    let made = poort::devcerts::generate(&config.keys.dev_certs_dir, false)?;
+    tracing::info!(files = made.len(), dir = %config.keys.dev_certs_dir.display(), "made development keys");
+    Ok(())
+}
+
+fn serve(path: &Path) -> anyhow::Result<ExitCode> {
+    let config = Config::load(path)?;
+    ensure_dev_setup(&config)?;
+    let listen = config.server.listen.clone();
+    let state = poort::app::build_state(config)?;
+    runtime()?.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(&listen).await?;
+        tracing::info!(address = %listen, "poort listening");
+        poort::app::serve(state, listener).await?;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+fn check(path: &Path) -> anyhow::Result<ExitCode> {
+    let config = match Config::load(path) {
+        Ok(c) => c,
+        Err(e) => {
+            println!("error: {e}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let findings = poort::check::check(path, &config);
+    let errors = findings.iter().filter(|f| f.error).count();
+    for f in &findings {
+        let kind = if f.error { "error" } else { "warning" };
+        println!("{kind}: {}: {}", f.file.display(), f.message);
+    }
+    println!(
+        "{} error(s), {} warning(s)",
+        errors,
+        findings.len() - errors
+    );
+    Ok(if errors == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn dev_certs(dir: &Path, force: bool) -> anyhow::Result<ExitCode> {
+    let made = poort::devcerts::generate(dir, force)?;
+    for f in &made {
+        println!("wrote {}", f.display());
+    }
+    if made.is_empty() {
+        println!(
+            "all development keys already exist in {} (use --force to replace)",
+            dir.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn demo(path: &Path) -> anyhow::Result<ExitCode> {
+    let config = Config::load(path)?;
+    if config.server.production {
+        anyhow::bail!("the demo refuses to run in production mode");
+    }
+    ensure_dev_setup(&config)?;
+    runtime()?.block_on(poort::app::run_demo(config))?;
+    Ok(ExitCode::SUCCESS)
+}

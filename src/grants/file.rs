@@ -119,11 +119,41 @@ pub struct GrantEntry {
     pub organisation: String,
     pub scope: Scope,
     pub level: Level,
+    #[serde(deserialize_with = "instant::required")]
     pub valid_from: DateTime<Utc>,
+    #[serde(deserialize_with = "instant::required")]
     pub valid_until: DateTime<Utc>,
     pub status: GrantStatus,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "instant::optional")]
     pub last_used_at: Option<DateTime<Utc>>,
+}
+
+/// Instants as RFC 3339, written either as a string or as a TOML date-time with an offset
+/// (people write both; chrono alone reads only strings). A local date-time has no offset and
+/// would depend on the machine's zone, so it is refused.
+mod instant {
+    use chrono::{DateTime, Utc};
+    use serde::de::Error;
+    use serde::{Deserialize, Deserializer};
+
+    pub fn required<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+        let text = match toml::Value::deserialize(d)? {
+            toml::Value::String(s) => s,
+            toml::Value::Datetime(dt) if dt.offset.is_some() && dt.time.is_some() => dt.to_string(),
+            other => {
+                return Err(D::Error::custom(format!(
+                    "expected an RFC 3339 date and time with offset, found {other}"
+                )))
+            }
+        };
+        DateTime::parse_from_rfc3339(&text)
+            .map(|dt| dt.with_timezone(&Utc))
+            .map_err(|e| D::Error::custom(format!("{text:?}: {e}")))
+    }
+
+    pub fn optional<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+        required(d).map(Some)
+    }
 }
 
 /// Why a grants file was refused; each variant names the offending entry.
@@ -426,6 +456,37 @@ mod tests {
             }
         );
         assert!(!file.memberships[0].blocked);
+        assert_eq!(file.grants[0].last_used_at, None);
+    }
+
+    #[test]
+    fn native_toml_datetimes() {
+        let file = with("\"2026-01-01T00:00:00Z\"", "2026-01-01T01:00:00+01:00").unwrap();
+        assert_eq!(
+            file.grants[0].valid_from,
+            "2026-01-01T00:00:00Z".parse::<DateTime<Utc>>().unwrap()
+        );
+        let used = VALID.replace(
+            "status = \"active\"",
+            "status = \"active\"\nlast_used_at = 2026-06-01T12:00:00Z",
+        );
+        let file = GrantsFile::from_toml_str(&used).unwrap();
+        assert_eq!(
+            file.grants[0].last_used_at,
+            Some("2026-06-01T12:00:00Z".parse().unwrap())
+        );
+        for local in [
+            "2026-01-01T00:00:00",
+            "2026-01-01",
+            "\"2026-01-01\"",
+            "20260101",
+        ] {
+            let err = with("\"2026-01-01T00:00:00Z\"", local).unwrap_err();
+            assert!(
+                matches!(err, GrantsFileError::Parse { .. }),
+                "{local}: {err}"
+            );
+        }
     }
 
     #[test]

@@ -172,8 +172,7 @@ mod tests {
         let doc = xml::parse(&enc).unwrap();
         let value_node = doc
             .descendants()
-            .filter(|n| xml::is(*n, NS_XENC, "CipherValue"))
-            .next_back()
+            .rfind(|n| xml::is(*n, NS_XENC, "CipherValue"))
             .unwrap();
         let b64 = xml::text(value_node);
         let mut bytes = base64::engine::general_purpose::STANDARD

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what poort needs to build and test on a fresh Debian machine: only what is missing.
+# Safe to run again. Needs root (or sudo) for apt-get.
+set -euo pipefail
+
+packages=(pkg-config libssl-dev libclang-dev libxml2-dev libxmlsec1-dev libxslt1-dev xmlsec1)
+if [ "${1:-}" = "--test" ]; then
+  # Test peers: Python for pysaml2 (venv made by the interop test itself).
+  packages+=(python3-venv)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "setup: cargo not found; install Rust 1.94 or newer (rustup) first" >&2
+  exit 1
+fi

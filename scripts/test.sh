@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Runs every test: formatting, lints, unit and integration tests, and the pysaml2 interop test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh --test
+cargo fmt --all -- --check
+cargo clippy --all-targets -- -D warnings
+cargo test --all-targets
+tests/interop/run.sh

@@ -1,0 +1,160 @@
+//! Putting poort together from its configuration: keys, metadata, stores, register, routes.
+
+use crate::config::Config;
+use crate::grants::MemoryRegister;
+use crate::keys::{DecryptionKey, PseudonymSecret, SigningKey};
+use crate::metadata::{self, Severity};
+use crate::saml::{dsig, xml};
+use crate::store::MemoryStore;
+use crate::web::{self, AppState};
+use chrono::Utc;
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Key(#[from] crate::keys::KeyError),
+    #[error(transparent)]
+    Grants(#[from] crate::grants::GrantsFileError),
+    #[error("production mode refuses development keys ({0})")]
+    DevKeysInProduction(String),
+    #[error("metadata problems:\n{0}")]
+    Metadata(String),
+    #[error("pages: {0}")]
+    Pages(#[from] minijinja::Error),
+    #[error("signing poort's metadata: {0}")]
+    Sign(#[from] dsig::DsigError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Inserts a signature template right after the root's start tag (the first child position,
+/// where metadata schemas want ds:Signature) and signs.
+fn sign_root(unsigned: &str, signing: &SigningKey) -> Result<String, StartError> {
+    let doc = xml::parse(unsigned).map_err(|e| StartError::Metadata(e.to_string()))?;
+    let root = doc.root_element();
+    let id = root
+        .attribute("ID")
+        .ok_or_else(|| StartError::Metadata("own metadata has no ID".into()))?
+        .to_string();
+    let start_tag_end = root
+        .first_child()
+        .map(|c| c.range().start)
+        .ok_or_else(|| StartError::Metadata("own metadata is empty".into()))?;
+    let with_template = format!(
+        "{}{}{}",
+        &unsigned[..start_tag_end],
+        dsig::template(&id, signing),
+        &unsigned[start_tag_end..]
+    );
+    Ok(dsig::sign(&with_template, signing)?)
+}
+
+/// Builds the shared state from config. Metadata files with errors are reported and skipped;
+/// good ones still load.
+pub fn build_state(config: Config) -> Result<AppState, StartError> {
+    let k = &config.keys;
+    let signing = SigningKey::load(&k.signing_key, &k.signing_cert)?;
+    let decryption = DecryptionKey::load(&k.encryption_key, &k.encryption_cert)?;
+    let pseudonyms = PseudonymSecret::load(&k.pseudonym_secret)?;
+    if config.server.production {
+        for (name, der) in [
+            ("signing certificate", &signing.cert_der),
+            ("encryption certificate", &decryption.cert_der),
+        ] {
+            if crate::devcerts::is_dev_cert(der) {
+                return Err(StartError::DevKeysInProduction(name.to_string()));
+            }
+        }
+    }
+    let now = Utc::now();
+    let metadata = metadata::load(
+        &config.saml.sp_metadata_dir,
+        &config.saml.idp_metadata_dir,
+        now,
+    );
+    for p in &metadata.problems {
+        match p.severity {
+            Severity::Error => tracing::error!(file = %p.file.display(), "{}", p.message),
+            Severity::Warning => tracing::warn!(file = %p.file.display(), "{}", p.message),
+        }
+    }
+    let valid_until = now + chrono::Duration::days(7);
+    let idp_metadata = sign_root(
+        &metadata::publish::idp_metadata(
+            &config.saml.idp_entity_id,
+            &config.url("/saml/sso"),
+            &signing.cert_der,
+            valid_until,
+        ),
+        &signing,
+    )?;
+    let sp_metadata = sign_root(
+        &metadata::publish::sp_metadata(
+            &config.saml.sp_entity_id,
+            &config.url("/saml/acs"),
+            &signing.cert_der,
+            &decryption.cert_der,
+            valid_until,
+        ),
+        &signing,
+    )?;
+    let register = MemoryRegister::load(&config.grants.file)?;
+    let store = Arc::new(MemoryStore::default());
+    Ok(AppState {
+        register: Arc::new(register),
+        flows: store.clone(),
+        replay: store,
+        pages: web::pages::Pages::new()?,
+        config,
+        metadata,
+        signing,
+        decryption,
+        pseudonyms,
+        idp_metadata,
+        sp_metadata,
+    })
+}
+
+/// Serves poort on an already bound listener until the process is stopped.
+pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+    let app = web::router(Arc::new(state)).layer(tower_http::trace::TraceLayer::new_for_http());
+    axum::serve(listener, app).await
+}
+
+/// `poort demo`: poort plus the demo DV and the development AD, on the ports it prints.
+pub async fn run_demo(config: Config) -> anyhow::Result<()> {
+    use crate::demo;
+    let poort_url = config.server.public_url.trim_end_matches('/').to_string();
+    let dv_url = "http://localhost:8081".to_string();
+    let ad_url = "http://localhost:8082".to_string();
+    demo::metadata::write_demo_metadata(
+        &config.keys.dev_certs_dir,
+        &config.saml.sp_metadata_dir,
+        &config.saml.idp_metadata_dir,
+        &dv_url,
+        &ad_url,
+    )?;
+    let peers =
+        demo::DemoPeers::from_dir(&config.keys.dev_certs_dir, &dv_url, &ad_url, &poort_url)?;
+    let listen = config.server.listen.clone();
+    let state = build_state(config)?;
+    let poort_listener = tokio::net::TcpListener::bind(&listen).await?;
+    let dv_listener = tokio::net::TcpListener::bind("127.0.0.1:8081").await?;
+    let ad_listener = tokio::net::TcpListener::bind("127.0.0.1:8082").await?;
+    println!("poort demo is running:");
+    println!("  demo service provider (start here): {dv_url}/");
+    println!("  development identity provider:      {ad_url}/");
+    println!("  poort:                              {poort_url}/saml/metadata");
+    println!("Press Ctrl-C to stop.");
+    tokio::try_join!(
+        serve(state, poort_listener),
+        demo::serve(dv_listener, peers.dv_router()),
+        demo::serve(ad_listener, peers.ad_router()),
+    )?;
+    Ok(())
+}

@@ -1,0 +1,69 @@
+//! The HTTP edge: routes, shared state, and the handlers of the login flow.
+
+pub mod errors;
+pub mod i18n;
+mod login;
+pub mod pages;
+
+use crate::config::Config;
+use crate::grants::Register;
+use crate::keys::{DecryptionKey, PseudonymSecret, SigningKey};
+use crate::metadata::MetadataSet;
+use crate::store::{FlowStore, ReplayCache};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use std::sync::Arc;
+
+/// Everything a handler needs. Immutable after start; the stores hold what changes.
+pub struct AppState {
+    pub config: Config,
+    pub metadata: MetadataSet,
+    pub signing: SigningKey,
+    pub decryption: DecryptionKey,
+    pub pseudonyms: PseudonymSecret,
+    pub register: Arc<dyn Register>,
+    pub flows: Arc<dyn FlowStore>,
+    pub replay: Arc<dyn ReplayCache>,
+    pub pages: pages::Pages,
+    /// poort's signed IdP and SP metadata, made once at start.
+    pub idp_metadata: String,
+    pub sp_metadata: String,
+}
+
+pub fn router(state: Arc<AppState>) -> Router {
+    let limit = state.config.server.max_body_bytes;
+    Router::new()
+        .route("/saml/metadata", get(idp_metadata))
+        .route("/saml/sp/metadata", get(sp_metadata))
+        .route("/saml/sso", get(login::sso_redirect).post(login::sso_post))
+        .route("/saml/acs", axum::routing::post(login::acs))
+        .route("/login/idp", get(login::choose_idp).post(login::chosen_idp))
+        .route(
+            "/login/organisation",
+            get(login::choose_organisation).post(login::chosen_organisation),
+        )
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(|| async { "ready" }))
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(limit))
+        .with_state(state)
+}
+
+async fn idp_metadata(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/samlmetadata+xml")],
+        state.idp_metadata.clone(),
+    )
+}
+
+async fn sp_metadata(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/samlmetadata+xml")],
+        state.sp_metadata.clone(),
+    )
+}

@@ -1,0 +1,188 @@
+//! The pages a person sees, rendered from the templates in `templates/` (embedded at build time).
+
+use super::i18n::Lang;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use minijinja::{context, Environment};
+use serde::Serialize;
+
+pub struct Pages {
+    env: Environment<'static>,
+}
+
+/// A form that posts hidden fields to another site: the HTTP-POST binding.
+#[derive(Debug, Clone, Serialize)]
+pub struct PostForm {
+    pub action: String,
+    pub fields: Vec<(String, String)>,
+}
+
+/// An error as the person reads it: what happened, what they can do, and a reference for ops.
+#[derive(Debug, Clone)]
+pub struct ErrorText {
+    pub status: StatusCode,
+    pub title: (&'static str, &'static str),
+    pub what: (String, String),
+    pub todo: (String, String),
+}
+
+impl Pages {
+    pub fn new() -> Result<Pages, minijinja::Error> {
+        let mut env = Environment::new();
+        env.add_template("base.html", include_str!("../../templates/base.html"))?;
+        env.add_template(
+            "choose_idp.html",
+            include_str!("../../templates/choose_idp.html"),
+        )?;
+        env.add_template(
+            "choose_org.html",
+            include_str!("../../templates/choose_org.html"),
+        )?;
+        env.add_template("error.html", include_str!("../../templates/error.html"))?;
+        env.add_template(
+            "post_form.html",
+            include_str!("../../templates/post_form.html"),
+        )?;
+        Ok(Pages { env })
+    }
+
+    fn render(&self, name: &str, ctx: minijinja::Value, nonce: Option<&str>) -> Response {
+        match self.env.get_template(name).and_then(|t| t.render(ctx)) {
+            Ok(body) => {
+                let mut response = Html(body).into_response();
+                let script = nonce
+                    .map(|n| format!("script-src 'nonce-{n}'"))
+                    .unwrap_or_else(|| "script-src 'none'".to_string());
+                let csp = format!(
+                    "default-src 'none'; style-src 'unsafe-inline'; {script}; base-uri 'none'; frame-ancestors 'none'"
+                );
+                if let Ok(v) = HeaderValue::from_str(&csp) {
+                    response
+                        .headers_mut()
+                        .insert(header::CONTENT_SECURITY_POLICY, v);
+                }
+                response
+                    .headers_mut()
+                    .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                response.headers_mut().insert(
+                    header::REFERRER_POLICY,
+                    HeaderValue::from_static("no-referrer"),
+                );
+                response
+            }
+            Err(e) => {
+                tracing::error!(template = name, error = %e, "page rendering failed");
+                (StatusCode::INTERNAL_SERVER_ERROR, "page rendering failed").into_response()
+            }
+        }
+    }
+
+    /// The auto-submitting form of the HTTP-POST binding (with a button when scripts are off).
+    pub fn post_form(&self, lang: Lang, form: &PostForm) -> Response {
+        let nonce = hex::encode(rand::random::<[u8; 16]>());
+        self.render(
+            "post_form.html",
+            context! {
+                lang => lang.code(),
+                title => lang.pick("Doorsturen", "Continue"),
+                action => form.action,
+                fields => form.fields,
+                noscript => lang.pick(
+                    "JavaScript staat uit. Klik op de knop om verder te gaan.",
+                    "JavaScript is off. Press the button to continue."),
+                button => lang.pick("Verder", "Continue"),
+                nonce => nonce,
+            },
+            Some(&nonce),
+        )
+    }
+
+    pub fn choose_idp(
+        &self,
+        lang: Lang,
+        flow: &str,
+        idps: &[IdpChoice],
+        service: &str,
+    ) -> Response {
+        self.render(
+            "choose_idp.html",
+            context! {
+                lang => lang.code(),
+                title => lang.pick("Kies uw inlogmiddel", "Choose how to log in"),
+                intro => match lang {
+                    Lang::Nl => format!("U logt in bij {service}. Kies de leverancier van uw eHerkenningsmiddel."),
+                    Lang::En => format!("You are logging in to {service}. Choose the supplier of your eHerkenning means."),
+                },
+                action => "/login/idp",
+                flow => flow,
+                idps => idps,
+                last_label => lang.pick("laatst gebruikt", "last used"),
+            },
+            None,
+        )
+    }
+
+    pub fn choose_organisation(
+        &self,
+        lang: Lang,
+        flow: &str,
+        organisations: &[OrgChoice],
+        service: &str,
+    ) -> Response {
+        self.render(
+            "choose_org.html",
+            context! {
+                lang => lang.code(),
+                title => lang.pick("Kies de organisatie", "Choose the organisation"),
+                intro => match lang {
+                    Lang::Nl => format!("U mag voor meer dan één organisatie handelen bij {service}. Voor welke organisatie logt u nu in?"),
+                    Lang::En => format!("You may act for more than one organisation at {service}. Which organisation are you logging in for?"),
+                },
+                action => "/login/organisation",
+                flow => flow,
+                organisations => organisations,
+            },
+            None,
+        )
+    }
+
+    pub fn error(
+        &self,
+        lang: Lang,
+        text: &ErrorText,
+        reference: &str,
+        back: Option<&PostForm>,
+    ) -> Response {
+        let mut response = self.render(
+            "error.html",
+            context! {
+                lang => lang.code(),
+                title => lang.pick(text.title.0, text.title.1),
+                what => lang.pick(&text.what.0, &text.what.1),
+                todo_label => lang.pick("Wat kunt u doen?", "What can you do?"),
+                todo => lang.pick(&text.todo.0, &text.todo.1),
+                reference_label => lang.pick("Referentienummer", "Reference number"),
+                reference => reference,
+                back => back,
+                back_label => lang.pick("Terug naar de dienst", "Back to the service"),
+            },
+            None,
+        );
+        *response.status_mut() = text.status;
+        response
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct IdpChoice {
+    pub entity_id: String,
+    pub name: String,
+    pub last: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OrgChoice {
+    pub kvk: String,
+    pub name: String,
+    pub level: String,
+}
