@@ -41,12 +41,16 @@ fi
 TMP="$(mktemp -d -t poort-interop.XXXXXX)"
 export INTEROP_TMP="$TMP"
 POORT_PID=""
+SUMMARY_PRINTED=0
 cleanup() {
+  local rc=$?
   if [ -n "$POORT_PID" ] && kill -0 "$POORT_PID" 2>/dev/null; then
     kill "$POORT_PID" 2>/dev/null || true
     wait "$POORT_PID" 2>/dev/null || true
   fi
   if [ -n "${INTEROP_KEEP:-}" ]; then echo "kept $TMP" >&2; else rm -rf "$TMP"; fi
+  # A setup failure still ends with the line CI reads.
+  if [ "$rc" -ne 0 ] && [ "$SUMMARY_PRINTED" -eq 0 ]; then echo "0 passed, 1 failed"; fi
 }
 trap cleanup EXIT
 
@@ -156,11 +160,11 @@ POORT_PID=$!
 for _ in $(seq 1 100); do
   if curl -fsS "$POORT_URL/healthz" >/dev/null 2>&1; then break; fi
   if ! kill -0 "$POORT_PID" 2>/dev/null; then
-    echo "poort exited at start:" >&2; cat "$TMP/poort.log" >&2; echo "0 passed, 1 failed"; exit 1
+    echo "poort exited at start:" >&2; cat "$TMP/poort.log" >&2; exit 1
   fi
   sleep 0.1
 done
-curl -fsS "$POORT_URL/healthz" >/dev/null || { echo "poort not healthy" >&2; cat "$TMP/poort.log" >&2; echo "0 passed, 1 failed"; exit 1; }
+curl -fsS "$POORT_URL/healthz" >/dev/null || { echo "poort not healthy" >&2; cat "$TMP/poort.log" >&2; exit 1; }
 
 set +e
 (cd "$HERE" && "$PY" test_interop.py "$@") >"$TMP/result.txt" 2>&1
@@ -173,4 +177,5 @@ fi
 summary="$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$TMP/result.txt" | tail -n 1)"
 [ -n "$summary" ] || { summary="0 passed, 1 failed"; status=1; }
 echo "$summary"
+SUMMARY_PRINTED=1
 exit $status
