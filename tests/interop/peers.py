@@ -1,0 +1,152 @@
+"""The foreign SAML peers: a pysaml2 service provider (the DV) and a pysaml2 identity provider (the AD).
+
+Everything here is pysaml2's own code driven in-process; nothing of poort is imported. The
+environment (paths, entity IDs, poort's URL) comes from run.sh through environment variables.
+"""
+
+import os
+
+from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, md, saml
+from saml2.config import IdPConfig, SPConfig
+from saml2.metadata import entity_descriptor
+from saml2.saml import NAMEID_FORMAT_UNSPECIFIED
+
+XMLSEC = os.environ.get("XMLSEC1", "/usr/bin/xmlsec1")
+RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
+SHA256 = "http://www.w3.org/2001/04/xmlenc#sha256"
+
+# The peers' identities (eHerkenning-style URNs; pysaml2 accepts them as entity IDs).
+DV_ID = "urn:etoegang:DV:00000099990000000077:entities:1"
+DV_ENC_ID = "urn:etoegang:DV:00000099990000000077:entities:2"
+AD_ID = "urn:etoegang:AD:00000099990000000088:entities:1"
+SERVICE_ID = "urn:etoegang:DV:00000099990000000077:services:1"
+SERVICE_UUID = "7b3c2e10-4d5f-4a6b-8c9d-0000000000a1"
+SERVICE_ENC_ID = "urn:etoegang:DV:00000099990000000077:services:2"
+SERVICE_ENC_UUID = "7b3c2e10-4d5f-4a6b-8c9d-0000000000a2"
+ACS_INDEX = 1
+# The AD's test subject and the organisation it may act for.
+AD_SUBJECT = "ad-subject-0001"
+KVK = "90000001"
+COMPANY = "Interop Testbedrijf B.V."
+
+# Endpoints of the in-process peers: never contacted over the network (127.0.0.1:9 is discard).
+DV_ACS = {DV_ID: "http://127.0.0.1:9/dv/acs", DV_ENC_ID: "http://127.0.0.1:9/dv-enc/acs"}
+AD_SSO = "http://127.0.0.1:9/ad/sso"
+
+
+def tmp(*parts):
+    return os.path.join(os.environ["INTEROP_TMP"], *parts)
+
+
+def sp_config(entity_id, idp_metadata=None):
+    """pysaml2 SP config for a DV. With `idp_metadata` (a local file) it trusts poort as IdP."""
+    name = "dv-enc" if entity_id == DV_ENC_ID else "dv"
+    conf = {
+        "entityid": entity_id,
+        "xmlsec_binary": XMLSEC,
+        "key_file": tmp(f"{name}.key"),
+        "cert_file": tmp(f"{name}.crt"),
+        "allow_unknown_attributes": True,
+        "accepted_time_diff": 60,
+        "signing_algorithm": RSA_SHA256,
+        "digest_algorithm": SHA256,
+        "service": {
+            "sp": {
+                "name": f"pysaml2 DV ({name})",
+                "endpoints": {
+                    "assertion_consumer_service": [(DV_ACS[entity_id], BINDING_HTTP_POST)],
+                },
+                "authn_requests_signed": True,
+                "want_response_signed": True,
+                "want_assertions_signed": True,
+                "allow_unsolicited": False,
+                "name_id_format": [NAMEID_FORMAT_UNSPECIFIED],
+            }
+        },
+    }
+    if entity_id == DV_ENC_ID:
+        conf["encryption_keypairs"] = [{"key_file": tmp(f"{name}.key"), "cert_file": tmp(f"{name}.crt")}]
+    if idp_metadata:
+        conf["metadata"] = {"local": [idp_metadata]}
+    c = SPConfig()
+    c.load(conf)
+    return c
+
+
+def idp_config(sp_metadata=None):
+    """pysaml2 IdP config for the AD. With `sp_metadata` (a local file) it trusts poort as SP."""
+    conf = {
+        "entityid": AD_ID,
+        "xmlsec_binary": XMLSEC,
+        "key_file": tmp("ad.key"),
+        "cert_file": tmp("ad.crt"),
+        "allow_unknown_attributes": True,
+        "accepted_time_diff": 60,
+        "signing_algorithm": RSA_SHA256,
+        "digest_algorithm": SHA256,
+        "service": {
+            "idp": {
+                "name": "pysaml2 AD",
+                "endpoints": {
+                    "single_sign_on_service": [(AD_SSO, BINDING_HTTP_REDIRECT)],
+                },
+                "want_authn_requests_signed": True,
+                "name_id_format": [NAMEID_FORMAT_UNSPECIFIED],
+                "policy": {"default": {"lifetime": {"minutes": 5}, "attribute_restrictions": None}},
+            }
+        },
+    }
+    if sp_metadata:
+        conf["metadata"] = {"local": [sp_metadata]}
+    c = IdPConfig()
+    c.load(conf)
+    return c
+
+
+def dv_metadata(entity_id, service_id):
+    """The DV's metadata, made by pysaml2, plus the eHerkenning AttributeConsumingService
+    (pysaml2's generator cannot put an AttributeValue in a RequestedAttribute)."""
+    ed = entity_descriptor(sp_config(entity_id))
+    ed.spsso_descriptor.attribute_consuming_service = [
+        md.AttributeConsumingService(
+            index=str(ACS_INDEX),
+            is_default="true",
+            service_name=[md.ServiceName(lang="nl", text="Interop-dienst")],
+            requested_attribute=[
+                md.RequestedAttribute(
+                    name="urn:etoegang:core:ServiceID",
+                    name_format="urn:oasis:names:tc:SAML:2.0:attrname-format:uri",
+                    is_required="false",
+                    attribute_value=[saml.AttributeValue(text=service_id)],
+                )
+            ],
+        )
+    ]
+    # ACS with an explicit index, so poort can answer by index or by URL.
+    for acs in ed.spsso_descriptor.assertion_consumer_service:
+        acs.index = "0"
+        acs.is_default = "true"
+    ed.valid_until = None
+    return ed
+
+
+def ad_metadata():
+    ed = entity_descriptor(idp_config())
+    ed.valid_until = None
+    return ed
+
+
+def write_metadata(out_sp_dir, out_idp_dir):
+    os.makedirs(out_sp_dir, exist_ok=True)
+    os.makedirs(out_idp_dir, exist_ok=True)
+    for eid, sid, fname in ((DV_ID, SERVICE_ID, "dv.xml"), (DV_ENC_ID, SERVICE_ENC_ID, "dv-enc.xml")):
+        with open(os.path.join(out_sp_dir, fname), "w") as f:
+            f.write(str(dv_metadata(eid, sid)))
+    with open(os.path.join(out_idp_dir, "ad.xml"), "w") as f:
+        f.write(str(ad_metadata()))
+
+
+if __name__ == "__main__":
+    import sys
+
+    write_metadata(sys.argv[1], sys.argv[2])

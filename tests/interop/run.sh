@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# Interop test: poort between a pysaml2 DV and a pysaml2 AD, and xmlsec1 checking poort's
+# signatures. Ends with a line "N passed, M failed"; exits non-zero on any failure.
+#
+#   tests/interop/run.sh                 # build poort, run every case
+#   tests/interop/run.sh redirect        # only cases whose name contains "redirect"
+#   POORT_BIN=/path/to/poort tests/interop/run.sh   # use a prebuilt binary
+#   INTEROP_KEEP=1 tests/interop/run.sh  # keep the temp dir (config, metadata, poort.log)
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+VENV="$HERE/.venv"
+
+# --- system tools ---------------------------------------------------------------------------
+need_apt=()
+command -v xmlsec1 >/dev/null 2>&1 || need_apt+=(xmlsec1)
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "installing ${need_apt[*]}" >&2
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get install -y "${need_apt[@]}" >&2
+fi
+export XMLSEC1="$(command -v xmlsec1)"
+
+# --- Python peers -----------------------------------------------------------------------------
+if [ ! -x "$VENV/bin/python" ]; then
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$HERE/requirements.txt" >&2
+fi
+PY="$VENV/bin/python"
+export PYTHONWARNINGS="ignore"
+
+# --- poort ------------------------------------------------------------------------------------
+if [ -z "${POORT_BIN:-}" ]; then
+  (cd "$ROOT" && cargo build --bin poort >&2)
+  POORT_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug/poort"
+fi
+[ -x "$POORT_BIN" ] || { echo "no poort binary at $POORT_BIN" >&2; exit 1; }
+
+TMP="$(mktemp -d -t poort-interop.XXXXXX)"
+export INTEROP_TMP="$TMP"
+POORT_PID=""
+SUMMARY_PRINTED=0
+cleanup() {
+  local rc=$?
+  if [ -n "$POORT_PID" ] && kill -0 "$POORT_PID" 2>/dev/null; then
+    kill "$POORT_PID" 2>/dev/null || true
+    wait "$POORT_PID" 2>/dev/null || true
+  fi
+  if [ -n "${INTEROP_KEEP:-}" ]; then echo "kept $TMP" >&2; else rm -rf "$TMP"; fi
+  # A setup failure still ends with the line CI reads.
+  if [ "$rc" -ne 0 ] && [ "$SUMMARY_PRINTED" -eq 0 ]; then echo "0 passed, 1 failed"; fi
+}
+trap cleanup EXIT
+
+"$POORT_BIN" dev-certs --dir "$TMP/certs" >&2
+for n in dv dv-enc ad; do
+  openssl req -x509 -newkey rsa:2048 -sha256 -nodes -days 30 -subj "/CN=interop-$n" \
+    -keyout "$TMP/$n.key" -out "$TMP/$n.crt" 2>/dev/null
+done
+(cd "$HERE" && "$PY" peers.py "$TMP/metadata/sp" "$TMP/metadata/idp")
+
+PORT="$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+export POORT_URL="http://127.0.0.1:$PORT"
+export POORT_IDP_ID="urn:etoegang:HM:00000099990000000001:entities:1"
+export POORT_SP_ID="urn:etoegang:HM:00000099990000000001:entities:2"
+export POORT_SIGNING_CERT="$TMP/certs/poort-signing.crt"
+
+# The register: the AD's test subject acts for one organisation on all services, at EH3.
+eval "$("$PY" - <<'EOF'
+from datetime import datetime, timedelta, timezone
+now = datetime.now(timezone.utc).replace(microsecond=0)
+fmt = lambda t: t.strftime("%Y-%m-%dT%H:%M:%SZ")
+print(f"VALID_FROM={fmt(now - timedelta(days=1))} VALID_UNTIL={fmt(now + timedelta(days=365))}")
+EOF
+)"
+( cd "$HERE" && "$PY" - "$TMP/grants.toml" "$VALID_FROM" "$VALID_UNTIL" <<'EOF'
+import sys, peers
+path, valid_from, valid_until = sys.argv[1:]
+with open(path, "w") as f:
+    f.write(f'''[[organisation]]
+kvk = "{peers.KVK}"
+name = "{peers.COMPANY}"
+
+[[person]]
+id = "interop-p1"
+links = [{{ idp = "{peers.AD_ID}", subject = "{peers.AD_SUBJECT}" }}]
+
+[[membership]]
+person = "interop-p1"
+organisation = "{peers.KVK}"
+roles = ["gebruiker"]
+
+[[grant]]
+id = "interop-g1"
+person = "interop-p1"
+organisation = "{peers.KVK}"
+scope = {{ kind = "all_services" }}
+level = "EH3"
+valid_from = "{valid_from}"
+valid_until = "{valid_until}"
+status = "active"
+''')
+EOF
+)
+
+( cd "$HERE" && "$PY" - "$TMP/poort.toml" <<'EOF'
+import os, sys, peers
+t = os.environ["INTEROP_TMP"]
+with open(sys.argv[1], "w") as f:
+    f.write(f'''[server]
+listen = "127.0.0.1:{os.environ["POORT_URL"].rsplit(":", 1)[1]}"
+public_url = "{os.environ["POORT_URL"]}"
+production = false
+
+[saml]
+idp_entity_id = "{os.environ["POORT_IDP_ID"]}"
+sp_entity_id = "{os.environ["POORT_SP_ID"]}"
+sp_metadata_dir = "{t}/metadata/sp"
+idp_metadata_dir = "{t}/metadata/idp"
+clock_skew_seconds = 60
+
+[keys]
+signing_key = "{t}/certs/poort-signing.key"
+signing_cert = "{t}/certs/poort-signing.crt"
+encryption_key = "{t}/certs/poort-encryption.key"
+encryption_cert = "{t}/certs/poort-encryption.crt"
+pseudonym_secret = "{t}/certs/pseudonym.secret"
+dev_certs_dir = "{t}/certs"
+
+[grants]
+file = "{t}/grants.toml"
+
+[[service]]
+id = "{peers.SERVICE_ID}"
+uuid = "{peers.SERVICE_UUID}"
+name_nl = "Interop-dienst"
+name_en = "Interop service"
+provider = "{peers.DV_ID}"
+acs_index = {peers.ACS_INDEX}
+level = "EH3"
+
+[[service]]
+id = "{peers.SERVICE_ENC_ID}"
+uuid = "{peers.SERVICE_ENC_UUID}"
+name_nl = "Interop-dienst (versleuteld)"
+name_en = "Interop service (encrypted)"
+provider = "{peers.DV_ENC_ID}"
+acs_index = {peers.ACS_INDEX}
+level = "EH3"
+''')
+EOF
+)
+
+"$POORT_BIN" check --config "$TMP/poort.toml" >&2 || { echo "poort check rejects the interop setup" >&2; exit 1; }
+
+RUST_LOG="${RUST_LOG:-info}" "$POORT_BIN" serve --config "$TMP/poort.toml" >"$TMP/poort.log" 2>&1 &
+POORT_PID=$!
+for _ in $(seq 1 100); do
+  if curl -fsS "$POORT_URL/healthz" >/dev/null 2>&1; then break; fi
+  if ! kill -0 "$POORT_PID" 2>/dev/null; then
+    echo "poort exited at start:" >&2; cat "$TMP/poort.log" >&2; exit 1
+  fi
+  sleep 0.1
+done
+curl -fsS "$POORT_URL/healthz" >/dev/null || { echo "poort not healthy" >&2; cat "$TMP/poort.log" >&2; exit 1; }
+
+set +e
+(cd "$HERE" && "$PY" test_interop.py "$@") >"$TMP/result.txt" 2>&1
+status=$?
+set -e
+grep -v '^[0-9]* passed, [0-9]* failed$' "$TMP/result.txt" || true
+if [ $status -ne 0 ]; then
+  echo "--- poort log (last 40 lines) ---"; tail -n 40 "$TMP/poort.log"
+fi
+summary="$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$TMP/result.txt" | tail -n 1)"
+[ -n "$summary" ] || { summary="0 passed, 1 failed"; status=1; }
+echo "$summary"
+SUMMARY_PRINTED=1
+exit $status
