@@ -2,4 +2,7 @@
 //!
 //! See `ARCHITECTURE.md` for the bird's-eye view and the codemap.
 
+pub mod config;
+pub mod devcerts;
 pub mod level;
+pub mod metadata;

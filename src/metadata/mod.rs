@@ -1,0 +1,398 @@
+//! Trusted peer metadata: DVs (SAML service providers) in `metadata/sp/*.xml`, ADs (identity
+//! providers) in `metadata/idp/*.xml`, and poort's own published metadata ([`publish`]).
+//!
+//! Loading never fails as a whole: a bad file or entity becomes a [`Problem`] and the rest still
+//! loads, so one broken peer cannot take the others down. An entity with an `Error` problem is
+//! not in the [`MetadataSet`] (fail closed); `Warning`s leave it in.
+
+mod cert;
+mod parse;
+pub mod publish;
+
+use chrono::{DateTime, Utc};
+use openssl::pkey::{PKey, Public};
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+pub use cert::MIN_RSA_BITS;
+
+/// Largest metadata file accepted; real metadata is a few tens of kilobytes.
+pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
+
+pub const BINDING_HTTP_POST: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
+pub const BINDING_HTTP_REDIRECT: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
+/// The RequestedAttribute whose AttributeValue names the DV's service.
+pub const SERVICE_ID_ATTRIBUTE: &str = "urn:etoegang:core:ServiceID";
+
+/// A peer's certificate from `ds:X509Certificate`, with the key poort verifies or encrypts with.
+#[derive(Clone, Debug)]
+pub struct PeerCert {
+    pub der: Vec<u8>,
+    pub subject: String,
+    pub not_before: DateTime<Utc>,
+    pub not_after: DateTime<Utc>,
+    pub public_key: PKey<Public>,
+}
+
+/// An `md:AssertionConsumerService` of a DV.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AcsEndpoint {
+    pub index: u16,
+    pub binding: String,
+    pub location: String,
+    pub is_default: bool,
+}
+
+impl AcsEndpoint {
+    /// poort answers DVs with the HTTP-POST binding only.
+    pub fn is_usable(&self) -> bool {
+        self.binding == BINDING_HTTP_POST
+    }
+}
+
+/// An `md:AttributeConsumingService` of a DV: one service it offers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AttributeConsumingService {
+    pub index: u16,
+    pub is_default: bool,
+    /// `md:ServiceName` as (xml:lang, text).
+    pub names: Vec<(String, String)>,
+    /// `Name` of each `md:RequestedAttribute`.
+    pub requested_attributes: Vec<String>,
+    /// `saml:AttributeValue`s of the `urn:etoegang:core:ServiceID` RequestedAttribute.
+    pub service_ids: Vec<String>,
+}
+
+/// A trusted DV (entity with an `md:SPSSODescriptor`).
+#[derive(Clone, Debug)]
+pub struct SpMetadata {
+    pub entity_id: String,
+    /// All endpoints in document order; only [`AcsEndpoint::is_usable`] ones may receive answers.
+    pub acs: Vec<AcsEndpoint>,
+    pub attribute_consuming_services: Vec<AttributeConsumingService>,
+    pub signing_keys: Vec<PeerCert>,
+    pub encryption_keys: Vec<PeerCert>,
+    pub authn_requests_signed: bool,
+    pub want_assertions_signed: bool,
+    /// The file it came from (for logs and `poort check`).
+    pub file: PathBuf,
+}
+
+impl SpMetadata {
+    /// The usable ACS for an `AssertionConsumerServiceIndex`; without an index the default
+    /// (SAML metadata 2.2.3: `isDefault="true"`, else the first usable one).
+    pub fn acs(&self, index: Option<u16>) -> Option<&AcsEndpoint> {
+        let mut usable = self.acs.iter().filter(|a| a.is_usable());
+        match index {
+            Some(i) => usable.find(|a| a.index == i),
+            None => {
+                let all: Vec<&AcsEndpoint> = usable.collect();
+                all.iter()
+                    .find(|a| a.is_default)
+                    .or_else(|| all.first())
+                    .copied()
+            }
+        }
+    }
+
+    /// The usable ACS whose `Location` equals `url` exactly (AuthnRequests may name the URL).
+    pub fn acs_by_location(&self, url: &str) -> Option<&AcsEndpoint> {
+        self.acs.iter().find(|a| a.is_usable() && a.location == url)
+    }
+
+    /// The AttributeConsumingService for an index; without one the default (or the first).
+    pub fn attribute_consuming_service(
+        &self,
+        index: Option<u16>,
+    ) -> Option<&AttributeConsumingService> {
+        let all = &self.attribute_consuming_services;
+        match index {
+            Some(i) => all.iter().find(|s| s.index == i),
+            None => all.iter().find(|s| s.is_default).or_else(|| all.first()),
+        }
+    }
+}
+
+/// An endpoint (`md:SingleSignOnService`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Endpoint {
+    pub binding: String,
+    pub location: String,
+}
+
+/// A trusted AD (entity with an `md:IDPSSODescriptor`).
+#[derive(Clone, Debug)]
+pub struct IdpMetadata {
+    pub entity_id: String,
+    /// (xml:lang, name) from `mdui:DisplayName`, else `md:OrganizationDisplayName`; empty when
+    /// neither exists ([`IdpMetadata::display_name`] then gives the entity ID).
+    pub display_names: Vec<(String, String)>,
+    /// Every `md:SingleSignOnService`; at least one has the HTTP-Redirect or HTTP-POST binding.
+    pub sso: Vec<Endpoint>,
+    /// Never empty: an AD without a signing key is refused, so unsigned answers cannot pass.
+    pub signing_keys: Vec<PeerCert>,
+    pub want_authn_requests_signed: bool,
+    pub file: PathBuf,
+}
+
+impl IdpMetadata {
+    /// The name to show, in `lang`, falling back to Dutch, English, the first name, the entity ID.
+    pub fn display_name(&self, lang: &str) -> &str {
+        let find = |l: &str| {
+            self.display_names
+                .iter()
+                .find(|(dl, _)| dl.eq_ignore_ascii_case(l))
+                .map(|(_, n)| n.as_str())
+        };
+        find(lang)
+            .or_else(|| find("nl"))
+            .or_else(|| find("en"))
+            .or_else(|| self.display_names.first().map(|(_, n)| n.as_str()))
+            .unwrap_or(&self.entity_id)
+    }
+
+    /// The first SingleSignOnService with this binding.
+    pub fn sso_endpoint(&self, binding: &str) -> Option<&Endpoint> {
+        self.sso.iter().find(|e| e.binding == binding)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    /// Loaded anyway; the caller decides (e.g. an expired certificate, which SAML pins anyway).
+    Warning,
+    /// The file, entity or certificate concerned was not loaded.
+    Error,
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        })
+    }
+}
+
+/// What is wrong, one variant per kind so callers and tests can match.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum MetadataError {
+    #[error("the folder or file could not be read: {0}")]
+    Unreadable(String),
+    #[error("the file is {size} bytes, over the limit of {limit} bytes")]
+    TooLarge { size: u64, limit: u64 },
+    #[error("the file is not well-formed XML (UTF-8): {0}")]
+    NotXml(String),
+    #[error("the file has a DOCTYPE (DTD); metadata with a DTD is refused")]
+    DtdPresent,
+    #[error("the root element is {found}, not md:EntityDescriptor or md:EntitiesDescriptor")]
+    UnexpectedRoot { found: String },
+    #[error("md:EntityDescriptor has no entityID attribute")]
+    NoEntityId,
+    #[error("entity ID is already defined in {}; this md:EntityDescriptor is ignored", first_file.display())]
+    DuplicateEntityId { first_file: PathBuf },
+    #[error("md:EntityDescriptor has no {expected} supporting SAML 2.0")]
+    NoRoleDescriptor { expected: &'static str },
+    #[error("{element} validUntil {valid_until} has passed; the entity is ignored")]
+    Expired {
+        element: String,
+        valid_until: DateTime<Utc>,
+    },
+    #[error("{element} has an invalid {attribute} attribute {value:?}")]
+    InvalidAttribute {
+        element: String,
+        attribute: &'static str,
+        value: String,
+    },
+    #[error("{element} Location {location:?} is not an absolute http(s) URL; endpoint ignored")]
+    InvalidEndpoint { element: String, location: String },
+    #[error("{element} index {index} is used more than once")]
+    DuplicateIndex { element: String, index: u16 },
+    #[error("md:SPSSODescriptor has no usable md:AssertionConsumerService (HTTP-POST binding)")]
+    NoUsableAcs,
+    #[error(
+        "md:IDPSSODescriptor has no md:SingleSignOnService with the HTTP-Redirect or HTTP-POST binding"
+    )]
+    NoSsoEndpoint,
+    #[error("{element} has no usable signing key (md:KeyDescriptor use=\"signing\" or without use, with a ds:X509Certificate)")]
+    NoSigningKey { element: String },
+    #[error("{element} has no ds:KeyInfo/ds:X509Data/ds:X509Certificate; ignored")]
+    NoCertificate { element: String },
+    #[error("{element}: the ds:X509Certificate is not parseable: {reason}")]
+    CertificateUnparseable { element: String, reason: String },
+    #[error("{element}: the certificate expired at {not_after}")]
+    CertificateExpired {
+        element: String,
+        not_after: DateTime<Utc>,
+    },
+    #[error("{element}: the certificate is not valid before {not_before}")]
+    CertificateNotYetValid {
+        element: String,
+        not_before: DateTime<Utc>,
+    },
+    #[error("{element}: the certificate's key usage lacks {required}; certificate ignored")]
+    KeyUsageMismatch {
+        element: String,
+        required: &'static str,
+    },
+    #[error("{element}: the {algorithm} key has {bits} bits, under the minimum of {minimum}; certificate ignored")]
+    WeakKey {
+        element: String,
+        algorithm: &'static str,
+        bits: u32,
+        minimum: u32,
+    },
+    #[error("{element}: the certificate's key type {algorithm} is not supported (RSA or EC only); certificate ignored")]
+    UnsupportedKey { element: String, algorithm: String },
+}
+
+/// One finding while loading.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    pub file: PathBuf,
+    pub entity_id: Option<String>,
+    pub severity: Severity,
+    pub kind: MetadataError,
+    /// Plain English naming the element; the same as `kind.to_string()`.
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.severity, self.file.display())?;
+        if let Some(id) = &self.entity_id {
+            write!(f, " ({id})")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// Everything trusted, plus what was wrong.
+#[derive(Debug, Default)]
+pub struct MetadataSet {
+    pub sps: HashMap<String, SpMetadata>,
+    /// Sorted by Dutch display name (the order of the "choose your identity provider" page).
+    pub idps: Vec<IdpMetadata>,
+    pub problems: Vec<Problem>,
+}
+
+impl MetadataSet {
+    pub fn sp(&self, entity_id: &str) -> Option<&SpMetadata> {
+        self.sps.get(entity_id)
+    }
+
+    pub fn idp(&self, entity_id: &str) -> Option<&IdpMetadata> {
+        self.idps.iter().find(|i| i.entity_id == entity_id)
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.problems.iter().any(|p| p.severity == Severity::Error)
+    }
+}
+
+/// Loads every `*.xml` file of both folders (sorted by name, so the outcome is repeatable).
+///
+/// An entity ID defined twice keeps the first definition (by file name) and reports an Error on
+/// the later one, so adding a file can never silently replace a trusted peer's keys.
+pub fn load(sp_dir: &Path, idp_dir: &Path, now: DateTime<Utc>) -> MetadataSet {
+    let mut set = MetadataSet::default();
+    let mut seen: HashMap<String, PathBuf> = HashMap::new();
+    for file in xml_files(sp_dir, &mut set.problems) {
+        for sp in parse::load_file(&file, Role::Sp, now, &mut set.problems).sps {
+            if duplicate(&mut seen, &sp.entity_id, &file, &mut set.problems) {
+                continue;
+            }
+            set.sps.insert(sp.entity_id.clone(), sp);
+        }
+    }
+    let mut seen: HashMap<String, PathBuf> = HashMap::new();
+    for file in xml_files(idp_dir, &mut set.problems) {
+        for idp in parse::load_file(&file, Role::Idp, now, &mut set.problems).idps {
+            if duplicate(&mut seen, &idp.entity_id, &file, &mut set.problems) {
+                continue;
+            }
+            set.idps.push(idp);
+        }
+    }
+    set.idps
+        .sort_by_cached_key(|i| (i.display_name("nl").to_lowercase(), i.entity_id.clone()));
+    set
+}
+
+/// Records `entity_id` as seen; if it was seen before, reports the duplicate and returns true.
+fn duplicate(
+    seen: &mut HashMap<String, PathBuf>,
+    entity_id: &str,
+    file: &Path,
+    problems: &mut Vec<Problem>,
+) -> bool {
+    if let Some(first) = seen.get(entity_id) {
+        let kind = MetadataError::DuplicateEntityId {
+            first_file: first.clone(),
+        };
+        problems.push(problem(file, Some(entity_id), Severity::Error, kind));
+        return true;
+    }
+    seen.insert(entity_id.to_string(), file.to_path_buf());
+    false
+}
+
+/// The `*.xml` regular files of `dir`, sorted; an unreadable folder is one Error problem.
+fn xml_files(dir: &Path, problems: &mut Vec<Problem>) -> Vec<PathBuf> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            let kind = MetadataError::Unreadable(e.to_string());
+            problems.push(problem(dir, None, Severity::Error, kind));
+            return Vec::new();
+        }
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x.eq_ignore_ascii_case("xml")) && p.is_file())
+        .collect();
+    files.sort();
+    files
+}
+
+pub(crate) fn problem(
+    file: &Path,
+    entity_id: Option<&str>,
+    severity: Severity,
+    kind: MetadataError,
+) -> Problem {
+    Problem {
+        file: file.to_path_buf(),
+        entity_id: entity_id.map(str::to_string),
+        severity,
+        message: kind.to_string(),
+        kind,
+    }
+}
+
+/// Which folder a document came from: DV metadata is read for its `md:SPSSODescriptor`, AD
+/// metadata for its `md:IDPSSODescriptor`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Sp,
+    Idp,
+}
+
+/// What one document yielded.
+#[derive(Debug, Default)]
+pub struct Parsed {
+    pub sps: Vec<SpMetadata>,
+    pub idps: Vec<IdpMetadata>,
+    pub problems: Vec<Problem>,
+}
+
+/// Parses one metadata document held in memory (for tests and `poort check`); `file` only labels
+/// problems. Duplicates across documents are [`load`]'s business.
+pub fn parse_document(xml: &str, file: &Path, role: Role, now: DateTime<Utc>) -> Parsed {
+    let mut problems = Vec::new();
+    let mut parsed = parse::parse_text(xml, file, role, now, &mut problems);
+    parsed.problems = problems;
+    parsed
+}
