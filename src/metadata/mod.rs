@@ -1,22 +1,32 @@
-//! Trusted peer metadata: DVs in `metadata/sp/`, ADs in `metadata/idp/`, indexed by entity ID.
+//! Trusted peer metadata: DVs (SAML service providers) in `metadata/sp/*.xml`, ADs (identity
+//! providers) in `metadata/idp/*.xml`, and poort's own published metadata ([`publish`]).
 //!
-//! A bad file never stops the others from loading: it becomes a [`Problem`] that `poort check`
-//! prints and `poort serve` logs.
+//! Loading never fails as a whole: a bad file or entity becomes a [`Problem`] and the rest still
+//! loads, so one broken peer cannot take the others down. An entity with an `Error` problem is
+//! not in the [`MetadataSet`] (fail closed); `Warning`s leave it in.
 
+mod cert;
+mod parse;
 pub mod publish;
 
-use crate::saml::xml::{self, NS_DS, NS_MD};
-use base64::Engine;
 use chrono::{DateTime, Utc};
-use openssl::pkey::{Id, PKey, Public};
+use openssl::pkey::{PKey, Public};
 use std::collections::HashMap;
+use std::fmt;
 use std::path::{Path, PathBuf};
 
-const NS_MDUI: &str = "urn:oasis:names:tc:SAML:metadata:ui";
-const MAX_FILE: u64 = 1024 * 1024;
+pub use cert::MIN_RSA_BITS;
 
-/// A certificate from metadata: the key that peer signs or encrypts with.
-#[derive(Clone)]
+/// Largest metadata file accepted; real metadata is a few tens of kilobytes.
+pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
+
+pub const BINDING_HTTP_POST: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
+pub const BINDING_HTTP_REDIRECT: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
+/// The RequestedAttribute whose AttributeValue names the DV's service.
+pub const SERVICE_ID_ATTRIBUTE: &str = "urn:etoegang:core:ServiceID";
+
+/// A peer's certificate from `ds:X509Certificate`, with the key poort verifies or encrypts with.
+#[derive(Clone, Debug)]
 pub struct PeerCert {
     pub der: Vec<u8>,
     pub subject: String,
@@ -25,16 +35,8 @@ pub struct PeerCert {
     pub public_key: PKey<Public>,
 }
 
-impl std::fmt::Debug for PeerCert {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PeerCert")
-            .field("subject", &self.subject)
-            .field("not_after", &self.not_after)
-            .finish()
-    }
-}
-
-#[derive(Debug, Clone)]
+/// An `md:AssertionConsumerService` of a DV.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AcsEndpoint {
     pub index: u16,
     pub binding: String,
@@ -42,430 +44,355 @@ pub struct AcsEndpoint {
     pub is_default: bool,
 }
 
-#[derive(Debug, Clone)]
+impl AcsEndpoint {
+    /// poort answers DVs with the HTTP-POST binding only.
+    pub fn is_usable(&self) -> bool {
+        self.binding == BINDING_HTTP_POST
+    }
+}
+
+/// An `md:AttributeConsumingService` of a DV: one service it offers.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AttributeConsumingService {
     pub index: u16,
     pub is_default: bool,
+    /// `md:ServiceName` as (xml:lang, text).
     pub names: Vec<(String, String)>,
-    /// Values of the RequestedAttribute `urn:etoegang:core:ServiceID`.
+    /// `Name` of each `md:RequestedAttribute`.
+    pub requested_attributes: Vec<String>,
+    /// `saml:AttributeValue`s of the `urn:etoegang:core:ServiceID` RequestedAttribute.
     pub service_ids: Vec<String>,
 }
 
-/// A DV: a service provider that sends people to poort.
-#[derive(Debug, Clone)]
+/// A trusted DV (entity with an `md:SPSSODescriptor`).
+#[derive(Clone, Debug)]
 pub struct SpMetadata {
     pub entity_id: String,
+    /// All endpoints in document order; only [`AcsEndpoint::is_usable`] ones may receive answers.
     pub acs: Vec<AcsEndpoint>,
     pub attribute_consuming_services: Vec<AttributeConsumingService>,
     pub signing_keys: Vec<PeerCert>,
     pub encryption_keys: Vec<PeerCert>,
     pub authn_requests_signed: bool,
+    pub want_assertions_signed: bool,
+    /// The file it came from (for logs and `poort check`).
+    pub file: PathBuf,
 }
 
-#[derive(Debug, Clone)]
+impl SpMetadata {
+    /// The usable ACS for an `AssertionConsumerServiceIndex`; without an index the default
+    /// (SAML metadata 2.2.3: `isDefault="true"`, else the first usable one).
+    pub fn acs(&self, index: Option<u16>) -> Option<&AcsEndpoint> {
+        let mut usable = self.acs.iter().filter(|a| a.is_usable());
+        match index {
+            Some(i) => usable.find(|a| a.index == i),
+            None => {
+                let all: Vec<&AcsEndpoint> = usable.collect();
+                all.iter()
+                    .find(|a| a.is_default)
+                    .or_else(|| all.first())
+                    .copied()
+            }
+        }
+    }
+
+    /// The usable ACS whose `Location` equals `url` exactly (AuthnRequests may name the URL).
+    pub fn acs_by_location(&self, url: &str) -> Option<&AcsEndpoint> {
+        self.acs.iter().find(|a| a.is_usable() && a.location == url)
+    }
+
+    /// The AttributeConsumingService for an index; without one the default (or the first).
+    pub fn attribute_consuming_service(
+        &self,
+        index: Option<u16>,
+    ) -> Option<&AttributeConsumingService> {
+        let all = &self.attribute_consuming_services;
+        match index {
+            Some(i) => all.iter().find(|s| s.index == i),
+            None => all.iter().find(|s| s.is_default).or_else(|| all.first()),
+        }
+    }
+}
+
+/// An endpoint (`md:SingleSignOnService`).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Endpoint {
     pub binding: String,
     pub location: String,
 }
 
-/// An AD: an identity provider poort sends people to.
-#[derive(Debug, Clone)]
+/// A trusted AD (entity with an `md:IDPSSODescriptor`).
+#[derive(Clone, Debug)]
 pub struct IdpMetadata {
     pub entity_id: String,
+    /// (xml:lang, name) from `mdui:DisplayName`, else `md:OrganizationDisplayName`; empty when
+    /// neither exists ([`IdpMetadata::display_name`] then gives the entity ID).
     pub display_names: Vec<(String, String)>,
+    /// Every `md:SingleSignOnService`; at least one has the HTTP-Redirect or HTTP-POST binding.
     pub sso: Vec<Endpoint>,
+    /// Never empty: an AD without a signing key is refused, so unsigned answers cannot pass.
     pub signing_keys: Vec<PeerCert>,
+    pub want_authn_requests_signed: bool,
+    pub file: PathBuf,
 }
 
 impl IdpMetadata {
-    /// The name people know the AD by, in `lang`, falling back to Dutch, English, any, the ID.
+    /// The name to show, in `lang`, falling back to Dutch, English, the first name, the entity ID.
     pub fn display_name(&self, lang: &str) -> &str {
-        [lang, "nl", "en"]
-            .iter()
-            .find_map(|l| self.display_names.iter().find(|(dl, _)| dl == l))
-            .or(self.display_names.first())
-            .map(|(_, n)| n.as_str())
+        let find = |l: &str| {
+            self.display_names
+                .iter()
+                .find(|(dl, _)| dl.eq_ignore_ascii_case(l))
+                .map(|(_, n)| n.as_str())
+        };
+        find(lang)
+            .or_else(|| find("nl"))
+            .or_else(|| find("en"))
+            .or_else(|| self.display_names.first().map(|(_, n)| n.as_str()))
             .unwrap_or(&self.entity_id)
+    }
+
+    /// The first SingleSignOnService with this binding.
+    pub fn sso_endpoint(&self, binding: &str) -> Option<&Endpoint> {
+        self.sso.iter().find(|e| e.binding == binding)
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Severity {
+    /// Loaded anyway; the caller decides (e.g. an expired certificate, which SAML pins anyway).
     Warning,
+    /// The file, entity or certificate concerned was not loaded.
     Error,
 }
 
-#[derive(Debug, Clone)]
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        })
+    }
+}
+
+/// What is wrong, one variant per kind so callers and tests can match.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum MetadataError {
+    #[error("the folder or file could not be read: {0}")]
+    Unreadable(String),
+    #[error("the file is {size} bytes, over the limit of {limit} bytes")]
+    TooLarge { size: u64, limit: u64 },
+    #[error("the file is not well-formed XML (UTF-8): {0}")]
+    NotXml(String),
+    #[error("the file has a DOCTYPE (DTD); metadata with a DTD is refused")]
+    DtdPresent,
+    #[error("the root element is {found}, not md:EntityDescriptor or md:EntitiesDescriptor")]
+    UnexpectedRoot { found: String },
+    #[error("md:EntityDescriptor has no entityID attribute")]
+    NoEntityId,
+    #[error("entity ID is already defined in {}; this md:EntityDescriptor is ignored", first_file.display())]
+    DuplicateEntityId { first_file: PathBuf },
+    #[error("md:EntityDescriptor has no {expected} supporting SAML 2.0")]
+    NoRoleDescriptor { expected: &'static str },
+    #[error("{element} validUntil {valid_until} has passed; the entity is ignored")]
+    Expired {
+        element: String,
+        valid_until: DateTime<Utc>,
+    },
+    #[error("{element} has an invalid {attribute} attribute {value:?}")]
+    InvalidAttribute {
+        element: String,
+        attribute: &'static str,
+        value: String,
+    },
+    #[error("{element} Location {location:?} is not an absolute http(s) URL; endpoint ignored")]
+    InvalidEndpoint { element: String, location: String },
+    #[error("{element} index {index} is used more than once")]
+    DuplicateIndex { element: String, index: u16 },
+    #[error("md:SPSSODescriptor has no usable md:AssertionConsumerService (HTTP-POST binding)")]
+    NoUsableAcs,
+    #[error(
+        "md:IDPSSODescriptor has no md:SingleSignOnService with the HTTP-Redirect or HTTP-POST binding"
+    )]
+    NoSsoEndpoint,
+    #[error("{element} has no usable signing key (md:KeyDescriptor use=\"signing\" or without use, with a ds:X509Certificate)")]
+    NoSigningKey { element: String },
+    #[error("{element} has no ds:KeyInfo/ds:X509Data/ds:X509Certificate; ignored")]
+    NoCertificate { element: String },
+    #[error("{element}: the ds:X509Certificate is not parseable: {reason}")]
+    CertificateUnparseable { element: String, reason: String },
+    #[error("{element}: the certificate expired at {not_after}")]
+    CertificateExpired {
+        element: String,
+        not_after: DateTime<Utc>,
+    },
+    #[error("{element}: the certificate is not valid before {not_before}")]
+    CertificateNotYetValid {
+        element: String,
+        not_before: DateTime<Utc>,
+    },
+    #[error("{element}: the certificate's key usage lacks {required}; certificate ignored")]
+    KeyUsageMismatch {
+        element: String,
+        required: &'static str,
+    },
+    #[error("{element}: the {algorithm} key has {bits} bits, under the minimum of {minimum}; certificate ignored")]
+    WeakKey {
+        element: String,
+        algorithm: &'static str,
+        bits: u32,
+        minimum: u32,
+    },
+    #[error("{element}: the certificate's key type {algorithm} is not supported (RSA or EC only); certificate ignored")]
+    UnsupportedKey { element: String, algorithm: String },
+}
+
+/// One finding while loading.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Problem {
     pub file: PathBuf,
     pub entity_id: Option<String>,
     pub severity: Severity,
+    pub kind: MetadataError,
+    /// Plain English naming the element; the same as `kind.to_string()`.
     pub message: String,
 }
 
-/// All trusted peers.
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.severity, self.file.display())?;
+        if let Some(id) = &self.entity_id {
+            write!(f, " ({id})")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// Everything trusted, plus what was wrong.
 #[derive(Debug, Default)]
 pub struct MetadataSet {
     pub sps: HashMap<String, SpMetadata>,
-    /// Sorted by Dutch display name: the order of the choice page.
+    /// Sorted by Dutch display name (the order of the "choose your identity provider" page).
     pub idps: Vec<IdpMetadata>,
     pub problems: Vec<Problem>,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum MetadataError {
-    #[error("cannot read: {0}")]
-    Read(#[from] std::io::Error),
-    #[error("file is larger than 1 MiB")]
-    TooLarge,
-    #[error(transparent)]
-    Xml(#[from] xml::XmlError),
-    #[error("root is neither EntityDescriptor nor EntitiesDescriptor")]
-    NotMetadata,
-}
-
-struct Loader<'a> {
-    file: &'a Path,
-    now: DateTime<Utc>,
-    problems: Vec<Problem>,
-}
-
-impl Loader<'_> {
-    fn problem(&mut self, entity: Option<&str>, severity: Severity, message: String) {
-        self.problems.push(Problem {
-            file: self.file.to_path_buf(),
-            entity_id: entity.map(str::to_string),
-            severity,
-            message,
-        });
+impl MetadataSet {
+    pub fn sp(&self, entity_id: &str) -> Option<&SpMetadata> {
+        self.sps.get(entity_id)
     }
 
-    fn certs(&mut self, entity: &str, role: roxmltree::Node<'_, '_>, usage: &str) -> Vec<PeerCert> {
-        let mut out = Vec::new();
-        for kd in xml::children(role, NS_MD, "KeyDescriptor") {
-            let use_ = kd.attribute("use").unwrap_or(usage);
-            if use_ != usage {
-                continue;
-            }
-            for c in kd
-                .descendants()
-                .filter(|n| xml::is(*n, NS_DS, "X509Certificate"))
-            {
-                match self.cert(entity, &xml::text(c), usage) {
-                    Some(cert) => out.push(cert),
-                    None => continue,
-                }
-            }
-        }
-        out
+    pub fn idp(&self, entity_id: &str) -> Option<&IdpMetadata> {
+        self.idps.iter().find(|i| i.entity_id == entity_id)
     }
 
-    fn cert(&mut self, entity: &str, b64: &str, usage: &str) -> Option<PeerCert> {
-        let cleaned: String = b64.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-        let Ok(der) = base64::engine::general_purpose::STANDARD.decode(cleaned) else {
-            self.problem(
-                Some(entity),
-                Severity::Error,
-                format!("{usage} X509Certificate is not valid base64"),
-            );
-            return None;
-        };
-        let parsed = match x509_parser::parse_x509_certificate(&der) {
-            Ok((_, c)) => c,
-            Err(e) => {
-                self.problem(
-                    Some(entity),
-                    Severity::Error,
-                    format!("{usage} X509Certificate cannot be parsed: {e}"),
-                );
-                return None;
-            }
-        };
-        let not_before = DateTime::from_timestamp(parsed.validity().not_before.timestamp(), 0)?;
-        let not_after = DateTime::from_timestamp(parsed.validity().not_after.timestamp(), 0)?;
-        let subject = parsed.subject().to_string();
-        if not_after < self.now {
-            self.problem(Some(entity), Severity::Warning, format!("{usage} certificate {subject} expired on {not_after}; trusted because metadata pins it"));
-        } else if not_before > self.now {
-            self.problem(
-                Some(entity),
-                Severity::Warning,
-                format!("{usage} certificate {subject} is not valid before {not_before}"),
-            );
-        }
-        if let Ok(Some(ku)) = parsed.key_usage() {
-            let ok = match usage {
-                "signing" => ku.value.digital_signature(),
-                _ => ku.value.key_encipherment() || ku.value.key_agreement(),
-            };
-            if !ok {
-                self.problem(
-                    Some(entity),
-                    Severity::Error,
-                    format!(
-                        "{usage} certificate {subject} does not allow {usage} (key usage); ignored"
-                    ),
-                );
-                return None;
-            }
-        }
-        let public_key = openssl::x509::X509::from_der(&der)
-            .and_then(|c| c.public_key())
-            .ok()?;
-        if public_key.id() == Id::RSA && public_key.bits() < 2048 {
-            self.problem(
-                Some(entity),
-                Severity::Error,
-                format!("{usage} certificate {subject} has an RSA key under 2048 bits; ignored"),
-            );
-            return None;
-        }
-        Some(PeerCert {
-            der,
-            subject,
-            not_before,
-            not_after,
-            public_key,
-        })
+    pub fn has_errors(&self) -> bool {
+        self.problems.iter().any(|p| p.severity == Severity::Error)
     }
 }
 
-fn u16_attr(n: roxmltree::Node<'_, '_>, name: &str) -> Option<u16> {
-    n.attribute(name).and_then(|v| v.trim().parse().ok())
-}
-
-fn localized(n: roxmltree::Node<'_, '_>) -> (String, String) {
-    let lang = n
-        .attribute(("http://www.w3.org/XML/1998/namespace", "lang"))
-        .unwrap_or("")
-        .to_string();
-    (lang, xml::text(n))
-}
-
-/// Loads every `*.xml` file in both folders.
+/// Loads every `*.xml` file of both folders (sorted by name, so the outcome is repeatable).
+///
+/// An entity ID defined twice keeps the first definition (by file name) and reports an Error on
+/// the later one, so adding a file can never silently replace a trusted peer's keys.
 pub fn load(sp_dir: &Path, idp_dir: &Path, now: DateTime<Utc>) -> MetadataSet {
     let mut set = MetadataSet::default();
     let mut seen: HashMap<String, PathBuf> = HashMap::new();
-    for (dir, want_sp) in [(sp_dir, true), (idp_dir, false)] {
-        let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
-            Ok(rd) => rd
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|e| e == "xml"))
-                .collect(),
-            Err(e) => {
-                set.problems.push(Problem {
-                    file: dir.to_path_buf(),
-                    entity_id: None,
-                    severity: Severity::Error,
-                    message: format!("cannot read metadata folder: {e}"),
-                });
+    for file in xml_files(sp_dir, &mut set.problems) {
+        for sp in parse::load_file(&file, Role::Sp, now, &mut set.problems).sps {
+            if duplicate(&mut seen, &sp.entity_id, &file, &mut set.problems) {
                 continue;
             }
-        };
-        files.sort();
-        for file in files {
-            let mut loader = Loader {
-                file: &file,
-                now,
-                problems: Vec::new(),
-            };
-            if let Err(e) = load_file(&mut loader, &mut set, &mut seen, want_sp) {
-                loader.problem(None, Severity::Error, e.to_string());
+            set.sps.insert(sp.entity_id.clone(), sp);
+        }
+    }
+    let mut seen: HashMap<String, PathBuf> = HashMap::new();
+    for file in xml_files(idp_dir, &mut set.problems) {
+        for idp in parse::load_file(&file, Role::Idp, now, &mut set.problems).idps {
+            if duplicate(&mut seen, &idp.entity_id, &file, &mut set.problems) {
+                continue;
             }
-            set.problems.append(&mut loader.problems);
+            set.idps.push(idp);
         }
     }
     set.idps
-        .sort_by(|a, b| a.display_name("nl").cmp(b.display_name("nl")));
+        .sort_by_cached_key(|i| (i.display_name("nl").to_lowercase(), i.entity_id.clone()));
     set
 }
 
-fn load_file(
-    loader: &mut Loader<'_>,
-    set: &mut MetadataSet,
+/// Records `entity_id` as seen; if it was seen before, reports the duplicate and returns true.
+fn duplicate(
     seen: &mut HashMap<String, PathBuf>,
-    want_sp: bool,
-) -> Result<(), MetadataError> {
-    if std::fs::metadata(loader.file)?.len() > MAX_FILE {
-        return Err(MetadataError::TooLarge);
-    }
-    let text = std::fs::read_to_string(loader.file)?;
-    let doc = xml::parse(&text)?;
-    let root = doc.root_element();
-    if !xml::is(root, NS_MD, "EntityDescriptor") && !xml::is(root, NS_MD, "EntitiesDescriptor") {
-        return Err(MetadataError::NotMetadata);
-    }
-    for entity in root
-        .descendants()
-        .filter(|n| xml::is(*n, NS_MD, "EntityDescriptor"))
-    {
-        let Some(entity_id) = entity.attribute("entityID").map(str::to_string) else {
-            loader.problem(
-                None,
-                Severity::Error,
-                "EntityDescriptor without entityID".into(),
-            );
-            continue;
+    entity_id: &str,
+    file: &Path,
+    problems: &mut Vec<Problem>,
+) -> bool {
+    if let Some(first) = seen.get(entity_id) {
+        let kind = MetadataError::DuplicateEntityId {
+            first_file: first.clone(),
         };
-        let expired = entity
-            .ancestors()
-            .filter_map(|a| a.attribute("validUntil"))
-            .filter_map(xml::parse_instant)
-            .any(|t| t < loader.now);
-        if expired {
-            loader.problem(
-                Some(&entity_id),
-                Severity::Error,
-                "validUntil has passed; entity ignored".into(),
-            );
-            continue;
-        }
-        if let Some(first) = seen.get(&entity_id) {
-            let msg = format!(
-                "entity ID also defined in {}; ignored here",
-                first.display()
-            );
-            loader.problem(Some(&entity_id), Severity::Error, msg);
-            continue;
-        }
-        let loaded = if want_sp {
-            load_sp(loader, entity, &entity_id).map(|sp| {
-                set.sps.insert(entity_id.clone(), sp);
-            })
-        } else {
-            load_idp(loader, entity, &entity_id).map(|idp| set.idps.push(idp))
-        };
-        if loaded.is_some() {
-            seen.insert(entity_id, loader.file.to_path_buf());
-        }
+        problems.push(problem(file, Some(entity_id), Severity::Error, kind));
+        return true;
     }
-    Ok(())
+    seen.insert(entity_id.to_string(), file.to_path_buf());
+    false
 }
 
-fn load_sp(
-    loader: &mut Loader<'_>,
-    entity: roxmltree::Node<'_, '_>,
-    id: &str,
-) -> Option<SpMetadata> {
-    let Some(role) = xml::child(entity, NS_MD, "SPSSODescriptor") else {
-        loader.problem(
-            Some(id),
-            Severity::Error,
-            "no SPSSODescriptor in a DV metadata file".into(),
-        );
-        return None;
+/// The `*.xml` regular files of `dir`, sorted; an unreadable folder is one Error problem.
+fn xml_files(dir: &Path, problems: &mut Vec<Problem>) -> Vec<PathBuf> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            let kind = MetadataError::Unreadable(e.to_string());
+            problems.push(problem(dir, None, Severity::Error, kind));
+            return Vec::new();
+        }
     };
-    let acs: Vec<AcsEndpoint> = xml::children(role, NS_MD, "AssertionConsumerService")
-        .filter_map(|n| {
-            Some(AcsEndpoint {
-                index: u16_attr(n, "index")?,
-                binding: n.attribute("Binding")?.to_string(),
-                location: n.attribute("Location")?.to_string(),
-                is_default: n.attribute("isDefault") == Some("true"),
-            })
-        })
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x.eq_ignore_ascii_case("xml")) && p.is_file())
         .collect();
-    if !acs.iter().any(|a| a.binding == xml::BINDING_POST) {
-        loader.problem(
-            Some(id),
-            Severity::Error,
-            "no AssertionConsumerService with the HTTP-POST binding".into(),
-        );
-        return None;
-    }
-    let attribute_consuming_services = xml::children(role, NS_MD, "AttributeConsumingService")
-        .filter_map(|n| {
-            Some(AttributeConsumingService {
-                index: u16_attr(n, "index")?,
-                is_default: n.attribute("isDefault") == Some("true"),
-                names: xml::children(n, NS_MD, "ServiceName")
-                    .map(localized)
-                    .collect(),
-                service_ids: xml::children(n, NS_MD, "RequestedAttribute")
-                    .filter(|r| r.attribute("Name") == Some("urn:etoegang:core:ServiceID"))
-                    .flat_map(|r| {
-                        r.children()
-                            .filter(|v| v.is_element() && v.tag_name().name() == "AttributeValue")
-                            .map(xml::text)
-                    })
-                    .collect(),
-            })
-        })
-        .collect();
-    let signing_keys = loader.certs(id, role, "signing");
-    if signing_keys.is_empty() {
-        loader.problem(
-            Some(id),
-            Severity::Warning,
-            "no usable signing key: its requests cannot be verified".into(),
-        );
-    }
-    let encryption_keys = loader.certs(id, role, "encryption");
-    Some(SpMetadata {
-        entity_id: id.to_string(),
-        acs,
-        attribute_consuming_services,
-        signing_keys,
-        encryption_keys,
-        authn_requests_signed: role.attribute("AuthnRequestsSigned") == Some("true"),
-    })
+    files.sort();
+    files
 }
 
-fn load_idp(
-    loader: &mut Loader<'_>,
-    entity: roxmltree::Node<'_, '_>,
-    id: &str,
-) -> Option<IdpMetadata> {
-    let Some(role) = xml::child(entity, NS_MD, "IDPSSODescriptor") else {
-        loader.problem(
-            Some(id),
-            Severity::Error,
-            "no IDPSSODescriptor in an AD metadata file".into(),
-        );
-        return None;
-    };
-    let sso: Vec<Endpoint> = xml::children(role, NS_MD, "SingleSignOnService")
-        .filter_map(|n| {
-            Some(Endpoint {
-                binding: n.attribute("Binding")?.to_string(),
-                location: n.attribute("Location")?.to_string(),
-            })
-        })
-        .filter(|e| e.binding == xml::BINDING_POST || e.binding == xml::BINDING_REDIRECT)
-        .collect();
-    if sso.is_empty() {
-        loader.problem(
-            Some(id),
-            Severity::Error,
-            "no SingleSignOnService with the HTTP-Redirect or HTTP-POST binding".into(),
-        );
-        return None;
+pub(crate) fn problem(
+    file: &Path,
+    entity_id: Option<&str>,
+    severity: Severity,
+    kind: MetadataError,
+) -> Problem {
+    Problem {
+        file: file.to_path_buf(),
+        entity_id: entity_id.map(str::to_string),
+        severity,
+        message: kind.to_string(),
+        kind,
     }
-    let signing_keys = loader.certs(id, role, "signing");
-    if signing_keys.is_empty() {
-        loader.problem(
-            Some(id),
-            Severity::Error,
-            "no usable signing key: its answers cannot be verified".into(),
-        );
-        return None;
-    }
-    let mut display_names: Vec<(String, String)> = role
-        .descendants()
-        .filter(|n| xml::is(*n, NS_MDUI, "DisplayName"))
-        .map(localized)
-        .collect();
-    if display_names.is_empty() {
-        display_names = entity
-            .descendants()
-            .filter(|n| xml::is(*n, NS_MD, "OrganizationDisplayName"))
-            .map(localized)
-            .collect();
-    }
-    Some(IdpMetadata {
-        entity_id: id.to_string(),
-        display_names,
-        sso,
-        signing_keys,
-    })
+}
+
+/// Which folder a document came from: DV metadata is read for its `md:SPSSODescriptor`, AD
+/// metadata for its `md:IDPSSODescriptor`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Sp,
+    Idp,
+}
+
+/// What one document yielded.
+#[derive(Debug, Default)]
+pub struct Parsed {
+    pub sps: Vec<SpMetadata>,
+    pub idps: Vec<IdpMetadata>,
+    pub problems: Vec<Problem>,
+}
+
+/// Parses one metadata document held in memory (for tests and `poort check`); `file` only labels
+/// problems. Duplicates across documents are [`load`]'s business.
+pub fn parse_document(xml: &str, file: &Path, role: Role, now: DateTime<Utc>) -> Parsed {
+    let mut problems = Vec::new();
+    let mut parsed = parse::parse_text(xml, file, role, now, &mut problems);
+    parsed.problems = problems;
+    parsed
 }

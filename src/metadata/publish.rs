@@ -1,49 +1,51 @@
-//! poort's own metadata, written by hand. Unsigned here, with an `ID` on the root: the caller
-//! inserts a signature template as the root's first child and signs.
+//! poort's own metadata, written by hand: samael's builder mislabels keys.
+//!
+//! Both functions return unsigned XML whose root `md:EntityDescriptor` carries an `ID`, with
+//! [`SIGNATURE_PLACEHOLDER`] as the root's first child: that is where `ds:Signature` must go
+//! (before the role descriptor, per the metadata schema). The caller replaces it and signs.
 
-use crate::saml::xml::{escape, instant, BINDING_POST, BINDING_REDIRECT, NS_MD};
+use super::parse::{NS_DS, NS_MD, PROTOCOL_SAML2};
+use super::{BINDING_HTTP_POST, BINDING_HTTP_REDIRECT};
 use base64::Engine;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 
-fn key_descriptor(usage: &str, der: &[u8], extra: &str) -> String {
-    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-    format!(
-        r#"<md:KeyDescriptor use="{usage}"><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:X509Data><ds:X509Certificate>{b64}</ds:X509Certificate></ds:X509Data></ds:KeyInfo>{extra}</md:KeyDescriptor>"#
-    )
-}
+/// The comment marking where `ds:Signature` goes; replace it with the signature template.
+pub const SIGNATURE_PLACEHOLDER: &str = "<!-- ds:Signature goes here -->";
 
-const ORGANIZATION: &str = r#"<md:Organization><md:OrganizationName xml:lang="nl">poort</md:OrganizationName><md:OrganizationDisplayName xml:lang="nl">poort</md:OrganizationDisplayName><md:OrganizationURL xml:lang="nl">https://poort.invalid/</md:OrganizationURL></md:Organization>"#;
+pub const NAMEID_TRANSIENT: &str = "urn:oasis:names:tc:SAML:2.0:nameid-format:transient";
+pub const NAMEID_PERSISTENT: &str = "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent";
+pub const ENC_AES256_GCM: &str = "http://www.w3.org/2009/xmlenc11#aes256-gcm";
+pub const ENC_AES128_GCM: &str = "http://www.w3.org/2009/xmlenc11#aes128-gcm";
+pub const ENC_RSA_OAEP_MGF1P: &str = "http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p";
 
-/// poort as identity provider, for DVs.
+/// poort as identity provider, for DVs (`GET /saml/metadata`).
 pub fn idp_metadata(
     entity_id: &str,
     sso_url: &str,
     signing_cert_der: &[u8],
     valid_until: DateTime<Utc>,
 ) -> String {
-    format!(
-        concat!(
-            r#"<md:EntityDescriptor xmlns:md="{md}" ID="_poort-idp" entityID="{id}" validUntil="{until}">"#,
-            r#"<md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol" WantAuthnRequestsSigned="true">"#,
-            r#"{key}"#,
-            r#"<md:NameIDFormat>urn:oasis:names:tc:SAML:2.0:nameid-format:persistent</md:NameIDFormat>"#,
-            r#"<md:NameIDFormat>urn:oasis:names:tc:SAML:2.0:nameid-format:transient</md:NameIDFormat>"#,
-            r#"<md:SingleSignOnService Binding="{redirect}" Location="{sso}"/>"#,
-            r#"<md:SingleSignOnService Binding="{post}" Location="{sso}"/>"#,
-            r#"</md:IDPSSODescriptor>{org}</md:EntityDescriptor>"#
-        ),
-        md = NS_MD,
-        id = escape(entity_id),
-        until = instant(valid_until),
-        key = key_descriptor("signing", signing_cert_der, ""),
-        redirect = BINDING_REDIRECT,
-        post = BINDING_POST,
-        sso = escape(sso_url),
-        org = ORGANIZATION,
-    )
+    let mut x = open_entity(entity_id, valid_until);
+    x.push_str(&format!(
+        "  <md:IDPSSODescriptor protocolSupportEnumeration=\"{PROTOCOL_SAML2}\" WantAuthnRequestsSigned=\"true\">\n"
+    ));
+    x.push_str(&key_descriptor("signing", signing_cert_der, &[]));
+    for format in [NAMEID_TRANSIENT, NAMEID_PERSISTENT] {
+        x.push_str(&format!(
+            "    <md:NameIDFormat>{format}</md:NameIDFormat>\n"
+        ));
+    }
+    for binding in [BINDING_HTTP_REDIRECT, BINDING_HTTP_POST] {
+        x.push_str(&format!(
+            "    <md:SingleSignOnService Binding=\"{binding}\" Location=\"{}\"/>\n",
+            escape(sso_url)
+        ));
+    }
+    x.push_str("  </md:IDPSSODescriptor>\n");
+    close_entity(x)
 }
 
-/// poort as service provider, for ADs.
+/// poort as service provider, for ADs (`GET /saml/sp/metadata`).
 pub fn sp_metadata(
     entity_id: &str,
     acs_url: &str,
@@ -51,26 +53,77 @@ pub fn sp_metadata(
     encryption_cert_der: &[u8],
     valid_until: DateTime<Utc>,
 ) -> String {
-    let methods = concat!(
-        r#"<md:EncryptionMethod Algorithm="http://www.w3.org/2009/xmlenc11#aes256-gcm"/>"#,
-        r#"<md:EncryptionMethod Algorithm="http://www.w3.org/2009/xmlenc11#aes128-gcm"/>"#,
-        r#"<md:EncryptionMethod Algorithm="http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p"/>"#
-    );
+    let mut x = open_entity(entity_id, valid_until);
+    x.push_str(&format!(
+        "  <md:SPSSODescriptor protocolSupportEnumeration=\"{PROTOCOL_SAML2}\" AuthnRequestsSigned=\"true\" WantAssertionsSigned=\"true\">\n"
+    ));
+    x.push_str(&key_descriptor("signing", signing_cert_der, &[]));
+    x.push_str(&key_descriptor(
+        "encryption",
+        encryption_cert_der,
+        &[ENC_AES256_GCM, ENC_AES128_GCM, ENC_RSA_OAEP_MGF1P],
+    ));
+    x.push_str(&format!(
+        "    <md:AssertionConsumerService Binding=\"{BINDING_HTTP_POST}\" Location=\"{}\" index=\"0\" isDefault=\"true\"/>\n",
+        escape(acs_url)
+    ));
+    x.push_str("  </md:SPSSODescriptor>\n");
+    close_entity(x)
+}
+
+fn open_entity(entity_id: &str, valid_until: DateTime<Utc>) -> String {
+    // An XML ID must not start with a digit: prefix the UUID.
+    let id = format!("_{}", uuid::Uuid::new_v4().simple());
     format!(
-        concat!(
-            r#"<md:EntityDescriptor xmlns:md="{md}" ID="_poort-sp" entityID="{id}" validUntil="{until}">"#,
-            r#"<md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol" AuthnRequestsSigned="true" WantAssertionsSigned="true">"#,
-            r#"{sign}{enc}"#,
-            r#"<md:AssertionConsumerService index="0" isDefault="true" Binding="{post}" Location="{acs}"/>"#,
-            r#"</md:SPSSODescriptor>{org}</md:EntityDescriptor>"#
-        ),
-        md = NS_MD,
-        id = escape(entity_id),
-        until = instant(valid_until),
-        sign = key_descriptor("signing", signing_cert_der, ""),
-        enc = key_descriptor("encryption", encryption_cert_der, methods),
-        post = BINDING_POST,
-        acs = escape(acs_url),
-        org = ORGANIZATION,
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
+         <md:EntityDescriptor xmlns:md=\"{NS_MD}\" xmlns:ds=\"{NS_DS}\" ID=\"{id}\" entityID=\"{}\" validUntil=\"{}\">\n  \
+         {SIGNATURE_PLACEHOLDER}\n",
+        escape(entity_id),
+        valid_until.to_rfc3339_opts(SecondsFormat::Secs, true),
     )
+}
+
+fn close_entity(mut x: String) -> String {
+    x.push_str(
+        "  <md:Organization>\n    \
+         <md:OrganizationName xml:lang=\"en\">poort</md:OrganizationName>\n    \
+         <md:OrganizationDisplayName xml:lang=\"en\">poort</md:OrganizationDisplayName>\n    \
+         <md:OrganizationURL xml:lang=\"en\">https://github.com/poort</md:OrganizationURL>\n  \
+         </md:Organization>\n",
+    );
+    x.push_str("</md:EntityDescriptor>\n");
+    x
+}
+
+fn key_descriptor(key_use: &str, der: &[u8], methods: &[&str]) -> String {
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut x = format!(
+        "    <md:KeyDescriptor use=\"{key_use}\">\n      <ds:KeyInfo>\n        <ds:X509Data>\n          \
+         <ds:X509Certificate>{b64}</ds:X509Certificate>\n        </ds:X509Data>\n      </ds:KeyInfo>\n"
+    );
+    for m in methods {
+        x.push_str(&format!("      <md:EncryptionMethod Algorithm=\"{m}\"/>\n"));
+    }
+    x.push_str("    </md:KeyDescriptor>\n");
+    x
+}
+
+/// Escapes text for both element content and double- or single-quoted attributes.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            // Attribute-value normalisation would turn these into spaces: keep them exact.
+            '\n' => out.push_str("&#10;"),
+            '\r' => out.push_str("&#13;"),
+            '\t' => out.push_str("&#9;"),
+            c => out.push(c),
+        }
+    }
+    out
 }

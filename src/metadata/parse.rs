@@ -1,0 +1,642 @@
+//! Reading SAML 2.0 metadata documents with roxmltree.
+
+use super::cert::{self, KeyUse};
+use super::{
+    problem, AcsEndpoint, AttributeConsumingService, Endpoint, IdpMetadata, MetadataError, Parsed,
+    PeerCert, Problem, Role, Severity, SpMetadata, BINDING_HTTP_POST, BINDING_HTTP_REDIRECT,
+    MAX_FILE_BYTES, SERVICE_ID_ATTRIBUTE,
+};
+use chrono::{DateTime, NaiveDateTime, Utc};
+use roxmltree::{Document, Node, ParsingOptions};
+use std::io::Read;
+use std::path::Path;
+
+pub(crate) const NS_MD: &str = "urn:oasis:names:tc:SAML:2.0:metadata";
+pub(crate) const NS_DS: &str = "http://www.w3.org/2000/09/xmldsig#";
+pub(crate) const NS_MDUI: &str = "urn:oasis:names:tc:SAML:metadata:ui";
+pub(crate) const NS_SAML: &str = "urn:oasis:names:tc:SAML:2.0:assertion";
+const NS_XML: &str = "http://www.w3.org/XML/1998/namespace";
+pub(crate) const PROTOCOL_SAML2: &str = "urn:oasis:names:tc:SAML:2.0:protocol";
+
+/// Reads and parses one file; every failure becomes a problem.
+pub(crate) fn load_file(
+    file: &Path,
+    role: Role,
+    now: DateTime<Utc>,
+    problems: &mut Vec<Problem>,
+) -> Parsed {
+    match read_limited(file) {
+        Ok(text) => parse_text(&text, file, role, now, problems),
+        Err(kind) => {
+            problems.push(problem(file, None, Severity::Error, kind));
+            Parsed::default()
+        }
+    }
+}
+
+fn read_limited(file: &Path) -> Result<String, MetadataError> {
+    let unreadable = |e: std::io::Error| MetadataError::Unreadable(e.to_string());
+    let f = std::fs::File::open(file).map_err(unreadable)?;
+    let size = f.metadata().map_err(unreadable)?.len();
+    let too_large = |size| MetadataError::TooLarge {
+        size,
+        limit: MAX_FILE_BYTES,
+    };
+    if size > MAX_FILE_BYTES {
+        return Err(too_large(size));
+    }
+    // The file may grow after the size check: never read more than the limit + 1.
+    let mut bytes = Vec::new();
+    f.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(unreadable)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(too_large(bytes.len() as u64));
+    }
+    String::from_utf8(bytes).map_err(|e| MetadataError::NotXml(e.to_string()))
+}
+
+pub(crate) fn parse_text(
+    text: &str,
+    file: &Path,
+    role: Role,
+    now: DateTime<Utc>,
+    problems: &mut Vec<Problem>,
+) -> Parsed {
+    let mut parsed = Parsed::default();
+    let mut fail = |kind| problems.push(problem(file, None, Severity::Error, kind));
+    if text.len() as u64 > MAX_FILE_BYTES {
+        fail(MetadataError::TooLarge {
+            size: text.len() as u64,
+            limit: MAX_FILE_BYTES,
+        });
+        return parsed;
+    }
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    // roxmltree accepts an empty `<!DOCTYPE x>`; metadata never needs one, so any is refused.
+    if text.contains("<!DOCTYPE") {
+        fail(MetadataError::DtdPresent);
+        return parsed;
+    }
+    let options = ParsingOptions {
+        allow_dtd: false,
+        ..ParsingOptions::default()
+    };
+    let doc = match Document::parse_with_options(text, options) {
+        Ok(d) => d,
+        Err(roxmltree::Error::DtdDetected) => {
+            fail(MetadataError::DtdPresent);
+            return parsed;
+        }
+        Err(e) => {
+            fail(MetadataError::NotXml(e.to_string()));
+            return parsed;
+        }
+    };
+    let mut ctx = Ctx {
+        file,
+        role,
+        now,
+        problems,
+        out: &mut parsed,
+    };
+    let root = doc.root_element();
+    if is(root, NS_MD, "EntityDescriptor") || is(root, NS_MD, "EntitiesDescriptor") {
+        ctx.walk(root, None);
+    } else {
+        let found = qname(root);
+        ctx.report(
+            None,
+            Severity::Error,
+            MetadataError::UnexpectedRoot { found },
+        );
+    }
+    parsed
+}
+
+struct Ctx<'a> {
+    file: &'a Path,
+    role: Role,
+    now: DateTime<Utc>,
+    problems: &'a mut Vec<Problem>,
+    out: &'a mut Parsed,
+}
+
+/// Findings inside one entity, and whether any of them rules the entity out.
+#[derive(Default)]
+struct Findings {
+    list: Vec<(Severity, MetadataError)>,
+    fatal: bool,
+}
+
+impl Findings {
+    fn warn(&mut self, kind: MetadataError) {
+        self.list.push((Severity::Warning, kind));
+    }
+    /// An error that drops only the part concerned (a certificate, an endpoint).
+    fn drop_part(&mut self, kind: MetadataError) {
+        self.list.push((Severity::Error, kind));
+    }
+    /// An error that drops the whole entity.
+    fn fatal(&mut self, kind: MetadataError) {
+        self.list.push((Severity::Error, kind));
+        self.fatal = true;
+    }
+}
+
+impl Ctx<'_> {
+    fn report(&mut self, entity_id: Option<&str>, severity: Severity, kind: MetadataError) {
+        self.problems
+            .push(problem(self.file, entity_id, severity, kind));
+    }
+
+    /// `valid_until`: the earliest validUntil of the enclosing EntitiesDescriptors.
+    fn walk(&mut self, node: Node, valid_until: Option<DateTime<Utc>>) {
+        if is(node, NS_MD, "EntitiesDescriptor") {
+            let element = match node.attribute("Name") {
+                Some(n) => format!("md:EntitiesDescriptor Name={n:?}"),
+                None => "md:EntitiesDescriptor".to_string(),
+            };
+            let own = match valid_until_of(node, &element, self.now) {
+                Ok(v) => v,
+                Err(kind) => {
+                    // Everything inside is out of date or undatable: report once, skip it all.
+                    self.report(None, Severity::Error, kind);
+                    return;
+                }
+            };
+            let inherited = earliest(valid_until, own);
+            for child in node.children().filter(|c| c.is_element()) {
+                if is(child, NS_MD, "EntityDescriptor") || is(child, NS_MD, "EntitiesDescriptor") {
+                    self.walk(child, inherited);
+                }
+            }
+        } else {
+            self.entity(node);
+        }
+    }
+
+    fn entity(&mut self, node: Node) {
+        let Some(entity_id) = node
+            .attribute("entityID")
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        else {
+            self.report(None, Severity::Error, MetadataError::NoEntityId);
+            return;
+        };
+        let mut f = Findings::default();
+        if let Err(kind) = valid_until_of(node, "md:EntityDescriptor", self.now) {
+            f.fatal(kind);
+        }
+        match self.role {
+            Role::Sp => {
+                if let Some(sp) = sp(node, entity_id, self.now, &mut f) {
+                    if !f.fatal {
+                        self.out.sps.push(SpMetadata {
+                            file: self.file.to_path_buf(),
+                            ..sp
+                        });
+                    }
+                }
+            }
+            Role::Idp => {
+                if let Some(idp) = idp(node, entity_id, self.now, &mut f) {
+                    if !f.fatal {
+                        self.out.idps.push(IdpMetadata {
+                            file: self.file.to_path_buf(),
+                            ..idp
+                        });
+                    }
+                }
+            }
+        }
+        for (severity, kind) in f.list {
+            self.report(Some(entity_id), severity, kind);
+        }
+    }
+}
+
+/// The first role descriptor `name` of the entity that supports SAML 2.0.
+fn role_descriptor<'a, 'i>(
+    entity: Node<'a, 'i>,
+    name: &'static str,
+    expected: &'static str,
+    now: DateTime<Utc>,
+    f: &mut Findings,
+) -> Option<Node<'a, 'i>> {
+    let desc = children(entity, NS_MD, name).find(|d| {
+        d.attribute("protocolSupportEnumeration")
+            .is_some_and(|p| p.split_ascii_whitespace().any(|x| x == PROTOCOL_SAML2))
+    });
+    let Some(desc) = desc else {
+        f.fatal(MetadataError::NoRoleDescriptor { expected });
+        return None;
+    };
+    if let Err(kind) = valid_until_of(desc, expected, now) {
+        f.fatal(kind);
+    }
+    Some(desc)
+}
+
+fn sp(entity: Node, entity_id: &str, now: DateTime<Utc>, f: &mut Findings) -> Option<SpMetadata> {
+    let element = "md:SPSSODescriptor";
+    let desc = role_descriptor(entity, "SPSSODescriptor", element, now, f)?;
+    let authn_requests_signed = bool_attr(desc, "AuthnRequestsSigned", element, f);
+    let want_assertions_signed = bool_attr(desc, "WantAssertionsSigned", element, f);
+    let (signing_keys, encryption_keys) = keys(desc, Role::Sp, now, f);
+    if signing_keys.is_empty() {
+        f.fatal(MetadataError::NoSigningKey {
+            element: element.into(),
+        });
+    }
+
+    let mut acs = Vec::new();
+    for node in children(desc, NS_MD, "AssertionConsumerService") {
+        let el = "md:AssertionConsumerService";
+        let (Some(index), Some(is_default), Some(endpoint)) = (
+            index_attr(node, el, f),
+            optional_bool(node, "isDefault", el, f),
+            endpoint(node, el, f),
+        ) else {
+            continue;
+        };
+        acs.push(AcsEndpoint {
+            index,
+            binding: endpoint.binding,
+            location: endpoint.location,
+            is_default,
+        });
+    }
+    check_unique(
+        acs.iter().map(|a| a.index),
+        "md:AssertionConsumerService",
+        f,
+    );
+    if !acs.iter().any(AcsEndpoint::is_usable) {
+        f.fatal(MetadataError::NoUsableAcs);
+    }
+
+    let mut services = Vec::new();
+    for node in children(desc, NS_MD, "AttributeConsumingService") {
+        let el = "md:AttributeConsumingService";
+        let (Some(index), Some(is_default)) = (
+            index_attr(node, el, f),
+            optional_bool(node, "isDefault", el, f),
+        ) else {
+            continue;
+        };
+        let names = children(node, NS_MD, "ServiceName")
+            .map(|n| (lang(n), text(n)))
+            .filter(|(_, t)| !t.is_empty())
+            .collect();
+        let mut requested_attributes = Vec::new();
+        let mut service_ids = Vec::new();
+        for ra in children(node, NS_MD, "RequestedAttribute") {
+            let Some(name) = ra
+                .attribute("Name")
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+            else {
+                f.warn(MetadataError::InvalidAttribute {
+                    element: "md:RequestedAttribute".into(),
+                    attribute: "Name",
+                    value: String::new(),
+                });
+                continue;
+            };
+            if name == SERVICE_ID_ATTRIBUTE {
+                service_ids.extend(
+                    children(ra, NS_SAML, "AttributeValue")
+                        .map(text)
+                        .filter(|v| !v.is_empty()),
+                );
+            }
+            requested_attributes.push(name.to_string());
+        }
+        services.push(AttributeConsumingService {
+            index,
+            is_default,
+            names,
+            requested_attributes,
+            service_ids,
+        });
+    }
+    check_unique(
+        services.iter().map(|s| s.index),
+        "md:AttributeConsumingService",
+        f,
+    );
+
+    Some(SpMetadata {
+        entity_id: entity_id.to_string(),
+        acs,
+        attribute_consuming_services: services,
+        signing_keys,
+        encryption_keys,
+        authn_requests_signed,
+        want_assertions_signed,
+        file: Default::default(),
+    })
+}
+
+fn idp(entity: Node, entity_id: &str, now: DateTime<Utc>, f: &mut Findings) -> Option<IdpMetadata> {
+    let element = "md:IDPSSODescriptor";
+    let desc = role_descriptor(entity, "IDPSSODescriptor", element, now, f)?;
+    let want_authn_requests_signed = bool_attr(desc, "WantAuthnRequestsSigned", element, f);
+    let (signing_keys, _) = keys(desc, Role::Idp, now, f);
+    if signing_keys.is_empty() {
+        // Without a key an unsigned answer could not be told from a forged one.
+        f.fatal(MetadataError::NoSigningKey {
+            element: element.into(),
+        });
+    }
+    let sso: Vec<Endpoint> = children(desc, NS_MD, "SingleSignOnService")
+        .filter_map(|n| endpoint(n, "md:SingleSignOnService", f))
+        .collect();
+    if !sso
+        .iter()
+        .any(|e| e.binding == BINDING_HTTP_REDIRECT || e.binding == BINDING_HTTP_POST)
+    {
+        f.fatal(MetadataError::NoSsoEndpoint);
+    }
+    Some(IdpMetadata {
+        entity_id: entity_id.to_string(),
+        display_names: display_names(entity, desc),
+        sso,
+        signing_keys,
+        want_authn_requests_signed,
+        file: Default::default(),
+    })
+}
+
+/// mdui:DisplayName (in the descriptor's Extensions, or tolerated in the entity's), else
+/// md:OrganizationDisplayName.
+fn display_names(entity: Node, desc: Node) -> Vec<(String, String)> {
+    let mdui = |n: Node| -> Vec<(String, String)> {
+        children(n, NS_MD, "Extensions")
+            .flat_map(|e| children(e, NS_MDUI, "UIInfo"))
+            .flat_map(|u| children(u, NS_MDUI, "DisplayName"))
+            .map(|d| (lang(d), text(d)))
+            .filter(|(_, t)| !t.is_empty())
+            .collect()
+    };
+    let mut names = mdui(desc);
+    if names.is_empty() {
+        names = mdui(entity);
+    }
+    if names.is_empty() {
+        names = children(entity, NS_MD, "Organization")
+            .flat_map(|o| children(o, NS_MD, "OrganizationDisplayName"))
+            .map(|d| (lang(d), text(d)))
+            .filter(|(_, t)| !t.is_empty())
+            .collect();
+    }
+    names
+}
+
+/// Signing and encryption certificates of a role descriptor. A KeyDescriptor without `use`
+/// serves both; a certificate unfit for one of those uses then only warns, unless it fits none.
+fn keys(
+    desc: Node,
+    role: Role,
+    now: DateTime<Utc>,
+    f: &mut Findings,
+) -> (Vec<PeerCert>, Vec<PeerCert>) {
+    let mut signing = Vec::new();
+    let mut encryption = Vec::new();
+    for kd in children(desc, NS_MD, "KeyDescriptor") {
+        let (element, uses): (String, &[KeyUse]) = match (kd.attribute("use"), role) {
+            (Some("signing"), _) => (
+                "md:KeyDescriptor use=\"signing\"".into(),
+                &[KeyUse::Signing],
+            ),
+            // poort never encrypts to an AD: its encryption keys are irrelevant.
+            (Some("encryption"), Role::Idp) => continue,
+            (Some("encryption"), Role::Sp) => (
+                "md:KeyDescriptor use=\"encryption\"".into(),
+                &[KeyUse::Encryption],
+            ),
+            (None, Role::Idp) => ("md:KeyDescriptor".into(), &[KeyUse::Signing]),
+            (None, Role::Sp) => (
+                "md:KeyDescriptor".into(),
+                &[KeyUse::Signing, KeyUse::Encryption],
+            ),
+            (Some(other), _) => {
+                f.drop_part(MetadataError::InvalidAttribute {
+                    element: "md:KeyDescriptor".into(),
+                    attribute: "use",
+                    value: other.to_string(),
+                });
+                continue;
+            }
+        };
+        let certs: Vec<Node> = children(kd, NS_DS, "KeyInfo")
+            .flat_map(|k| children(k, NS_DS, "X509Data"))
+            .flat_map(|d| children(d, NS_DS, "X509Certificate"))
+            .collect();
+        if certs.is_empty() {
+            f.warn(MetadataError::NoCertificate { element });
+            continue;
+        }
+        for node in certs {
+            let decoded = match cert::decode(&text(node), &element) {
+                Ok(d) => d,
+                Err(kind) => {
+                    f.drop_part(kind);
+                    continue;
+                }
+            };
+            for (severity, kind) in decoded.validity_findings(&element, now) {
+                f.list.push((severity, kind));
+            }
+            let mut unfit = Vec::new();
+            for &key_use in uses {
+                match decoded.fit_for(key_use, &element) {
+                    Ok(()) => match key_use {
+                        KeyUse::Signing => signing.push(decoded.cert.clone()),
+                        KeyUse::Encryption => encryption.push(decoded.cert.clone()),
+                    },
+                    Err(kind) => unfit.push(kind),
+                }
+            }
+            let fits_none = unfit.len() == uses.len();
+            for kind in unfit {
+                if fits_none {
+                    f.drop_part(kind);
+                } else {
+                    f.warn(kind);
+                }
+            }
+        }
+    }
+    (signing, encryption)
+}
+
+/// Binding and Location of an endpoint; Location must be an absolute http(s) URL because poort
+/// sends people (and their assertions) there.
+fn endpoint(node: Node, element: &str, f: &mut Findings) -> Option<Endpoint> {
+    let Some(binding) = node
+        .attribute("Binding")
+        .map(str::trim)
+        .filter(|b| !b.is_empty())
+    else {
+        f.drop_part(MetadataError::InvalidAttribute {
+            element: element.into(),
+            attribute: "Binding",
+            value: String::new(),
+        });
+        return None;
+    };
+    let location = node.attribute("Location").unwrap_or("").trim();
+    let ok = url::Url::parse(location)
+        .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
+    if !ok {
+        f.drop_part(MetadataError::InvalidEndpoint {
+            element: element.into(),
+            location: location.to_string(),
+        });
+        return None;
+    }
+    Some(Endpoint {
+        binding: binding.to_string(),
+        location: location.to_string(),
+    })
+}
+
+fn index_attr(node: Node, element: &str, f: &mut Findings) -> Option<u16> {
+    let value = node.attribute("index").unwrap_or("");
+    match value.trim().parse::<u16>() {
+        Ok(i) => Some(i),
+        Err(_) => {
+            f.drop_part(MetadataError::InvalidAttribute {
+                element: element.into(),
+                attribute: "index",
+                value: value.to_string(),
+            });
+            None
+        }
+    }
+}
+
+/// An xs:boolean attribute defaulting to false; an invalid value drops the part (None).
+fn optional_bool(
+    node: Node,
+    attribute: &'static str,
+    element: &str,
+    f: &mut Findings,
+) -> Option<bool> {
+    match node.attribute(attribute).map(str::trim) {
+        None | Some("false") | Some("0") => Some(false),
+        Some("true") | Some("1") => Some(true),
+        Some(other) => {
+            f.drop_part(MetadataError::InvalidAttribute {
+                element: element.into(),
+                attribute,
+                value: other.to_string(),
+            });
+            None
+        }
+    }
+}
+
+/// A descriptor's xs:boolean; an invalid value rules the entity out (its intent is unknown).
+fn bool_attr(node: Node, attribute: &'static str, element: &str, f: &mut Findings) -> bool {
+    let mut part = Findings::default();
+    let value = optional_bool(node, attribute, element, &mut part);
+    for (_, kind) in part.list {
+        f.fatal(kind);
+    }
+    value.unwrap_or(false)
+}
+
+fn check_unique(indexes: impl Iterator<Item = u16>, element: &str, f: &mut Findings) {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut reported = std::collections::BTreeSet::new();
+    for index in indexes {
+        if !seen.insert(index) && reported.insert(index) {
+            // An index that names two endpoints makes the request ambiguous.
+            f.fatal(MetadataError::DuplicateIndex {
+                element: element.into(),
+                index,
+            });
+        }
+    }
+}
+
+/// Ok(validUntil) if present and in the future; Err if invalid or passed.
+fn valid_until_of(
+    node: Node,
+    element: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, MetadataError> {
+    let Some(value) = node.attribute("validUntil") else {
+        return Ok(None);
+    };
+    let Some(valid_until) = parse_datetime(value) else {
+        return Err(MetadataError::InvalidAttribute {
+            element: element.to_string(),
+            attribute: "validUntil",
+            value: value.to_string(),
+        });
+    };
+    if valid_until <= now {
+        return Err(MetadataError::Expired {
+            element: element.to_string(),
+            valid_until,
+        });
+    }
+    Ok(Some(valid_until))
+}
+
+fn earliest(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// xs:dateTime; without a zone it is taken as UTC (SAML requires UTC).
+pub(crate) fn parse_datetime(value: &str) -> Option<DateTime<Utc>> {
+    let value = value.trim();
+    if let Ok(dt) = DateTime::parse_from_rfc3339(value) {
+        return Some(dt.with_timezone(&Utc));
+    }
+    NaiveDateTime::parse_from_str(value, "%Y-%m-%dT%H:%M:%S%.f")
+        .ok()
+        .map(|n| n.and_utc())
+}
+
+fn is(node: Node, ns: &str, name: &str) -> bool {
+    node.is_element() && node.tag_name().namespace() == Some(ns) && node.tag_name().name() == name
+}
+
+fn children<'a, 'i: 'a>(
+    node: Node<'a, 'i>,
+    ns: &'static str,
+    name: &'static str,
+) -> impl Iterator<Item = Node<'a, 'i>> {
+    node.children().filter(move |c| is(*c, ns, name))
+}
+
+/// All text inside the element, trimmed.
+fn text(node: Node) -> String {
+    node.descendants()
+        .filter(|d| d.is_text())
+        .filter_map(|d| d.text())
+        .collect::<String>()
+        .trim()
+        .to_string()
+}
+
+fn lang(node: Node) -> String {
+    node.attribute((NS_XML, "lang")).unwrap_or("").to_string()
+}
+
+/// A readable name for an unexpected element.
+fn qname(node: Node) -> String {
+    match node.tag_name().namespace() {
+        Some(ns) => format!("{{{ns}}}{}", node.tag_name().name()),
+        None => node.tag_name().name().to_string(),
+    }
+}
