@@ -34,6 +34,16 @@ fn bench(c: &mut Criterion) {
     c.bench_function("rsa2048_sign_floor", |b| {
         b.iter(|| poort_key.sign_bytes(b"x").unwrap())
     });
+    c.bench_function("private_key_decode_der", |b| {
+        b.iter(|| openssl::pkey::PKey::private_key_from_der(&poort_key.key_der).unwrap())
+    });
+    let tiny = format!(
+        r#"<r xmlns="urn:x" ID="_a">{}</r>"#,
+        poort::saml::dsig::template("_a", &poort_key)
+    );
+    c.bench_function("xmlsec_sign_tiny_document", |b| {
+        b.iter(|| poort::saml::dsig::sign(&tiny, &poort_key).unwrap())
+    });
     let sig = poort_key.sign_bytes(b"x").unwrap();
     let public = openssl::x509::X509::from_der(&poort_key.cert_der)
         .unwrap()

@@ -215,7 +215,10 @@ async fn bad_ad_answers_are_refused() {
         )
         .replace(key.alg.uri(), "http://www.w3.org/2000/09/xmldsig#rsa-sha1");
     let with = unsigned.replacen("</saml:Issuer>", &format!("</saml:Issuer>{template}"), 1);
-    let sha1 = dsig::sign(&with, &key).unwrap();
+    // poort's signer refuses SHA-1 templates; xmlsec makes a real SHA-1 signature.
+    use samael::crypto::CryptoProvider;
+    let sha1 = samael::crypto::Crypto::sign_xml(&with, &key.key_der).unwrap();
+    assert!(sha1.contains("xmldsig#rsa-sha1") && !sha1.contains("<ds:SignatureValue/>"));
     assert_refused("SHA-1", &post_acs(&w, &c, &sha1).await);
 }
 

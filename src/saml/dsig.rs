@@ -7,9 +7,11 @@
 //! pre-digest bytes). Callers read the message only from those bytes: that is the defence against
 //! signature wrapping, since unsigned content can no longer be mistaken for signed content.
 
+use super::c14n;
 use super::xml::{self, NS_DS};
 use crate::keys::{SigAlg, SigningKey};
 use base64::Engine;
+use openssl::hash::MessageDigest;
 use roxmltree::Node;
 use samael::crypto::{
     AllowedSignatureAlgorithm, CertificateDer, Crypto, CryptoProvider, ReduceMode,
@@ -64,11 +66,92 @@ pub fn template(id: &str, key: &SigningKey) -> String {
     )
 }
 
-/// Signs the first signature template in `document`. The result starts with an XML declaration.
+/// Signs the first unfilled signature template in `document` (see [`template`]).
+///
+/// poort canonicalizes its own documents itself ([`c14n`]) and signs with the key it loaded at
+/// start, instead of handing them to xmlsec, which would decode the private key again for every
+/// signature. What it produces is verified by xmlsec in the tests and by foreign peers.
 pub fn sign(document: &str, key: &SigningKey) -> Result<String, DsigError> {
-    let signed =
-        Crypto::sign_xml(document, &key.key_der).map_err(|e| DsigError::Sign(e.to_string()))?;
-    Ok(strip_declaration(&signed).to_string())
+    let document = strip_declaration(document);
+    let sign_err = |what: &str| DsigError::Sign(what.to_string());
+    let unfilled = |n: Node<'_, '_>| xml::is(n, NS_DS, "DigestValue") && xml::text(n).is_empty();
+
+    // 1. The digest of the signed element, without its (enveloped) signature.
+    let with_digest = {
+        let doc = xml::parse(document).map_err(|e| DsigError::Sign(e.to_string()))?;
+        let digest_node = doc
+            .descendants()
+            .find(|n| unfilled(*n))
+            .ok_or_else(|| sign_err("no signature template"))?;
+        let signature = digest_node
+            .ancestors()
+            .find(|n| xml::is(*n, NS_DS, "Signature"))
+            .ok_or_else(|| sign_err("DigestValue outside a Signature"))?;
+        let signed = signature
+            .parent()
+            .filter(|p| p.is_element())
+            .ok_or_else(|| sign_err("signature template has no parent element"))?;
+        // The template must announce what this function computes.
+        check_shape(signature, signed.attribute("ID").unwrap_or_default())?;
+        let announced = xml::child(signature, NS_DS, "SignedInfo")
+            .and_then(|si| xml::child(si, NS_DS, "SignatureMethod"))
+            .and_then(|m| m.attribute("Algorithm"));
+        if announced != Some(key.alg.uri()) {
+            return Err(DsigError::Algorithm(
+                announced.unwrap_or_default().to_string(),
+            ));
+        }
+        let canonical = c14n::canonicalize(signed, Some(signature));
+        let digest = openssl::hash::hash(MessageDigest::sha256(), canonical.as_bytes())
+            .map_err(|e| DsigError::Sign(e.to_string()))?;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(digest);
+        let r = digest_node.range();
+        format!(
+            "{}<ds:DigestValue>{b64}</ds:DigestValue>{}",
+            &document[..r.start],
+            &document[r.end..]
+        )
+    };
+
+    // 2. The signature over the canonical SignedInfo.
+    let doc = xml::parse(&with_digest).map_err(|e| DsigError::Sign(e.to_string()))?;
+    let value_node = doc
+        .descendants()
+        .find(|n| xml::is(*n, NS_DS, "SignatureValue") && xml::text(*n).is_empty())
+        .ok_or_else(|| sign_err("no SignatureValue in the template"))?;
+    let signed_info = value_node
+        .parent()
+        .and_then(|sig| xml::child(sig, NS_DS, "SignedInfo"))
+        .ok_or_else(|| sign_err("no SignedInfo in the template"))?;
+    let canonical = c14n::canonicalize(signed_info, None);
+    let raw = key
+        .sign_bytes(canonical.as_bytes())
+        .map_err(|e| DsigError::Sign(e.to_string()))?;
+    let value = match key.alg {
+        SigAlg::RsaSha256 => raw,
+        // XML-DSig wants ECDSA as r || s, each 32 bytes for P-256.
+        SigAlg::EcdsaSha256 => {
+            let sig = openssl::ecdsa::EcdsaSig::from_der(&raw)
+                .map_err(|e| DsigError::Sign(e.to_string()))?;
+            let mut rs = sig
+                .r()
+                .to_vec_padded(32)
+                .map_err(|e| DsigError::Sign(e.to_string()))?;
+            rs.extend(
+                sig.s()
+                    .to_vec_padded(32)
+                    .map_err(|e| DsigError::Sign(e.to_string()))?,
+            );
+            rs
+        }
+    };
+    let b64 = base64::engine::general_purpose::STANDARD.encode(value);
+    let r = value_node.range();
+    Ok(format!(
+        "{}<ds:SignatureValue>{b64}</ds:SignatureValue>{}",
+        &with_digest[..r.start],
+        &with_digest[r.end..]
+    ))
 }
 
 /// Drops a leading `<?xml ...?>` declaration, so the result can be embedded in another document.
@@ -227,8 +310,13 @@ pub(crate) mod tests {
         let sha1_doc = doc(&key)
             .replace(SHA256, "http://www.w3.org/2000/09/xmldsig#sha1")
             .replace(key.alg.uri(), "http://www.w3.org/2000/09/xmldsig#rsa-sha1");
-        let signed = sign(&sha1_doc, &key).unwrap();
-        let parsed = xml::parse(&signed).unwrap();
+        // poort's own signer refuses to fill a SHA-1 template; xmlsec makes a real one.
+        assert!(matches!(
+            sign(&sha1_doc, &key),
+            Err(DsigError::Algorithm(_))
+        ));
+        let signed = Crypto::sign_xml(&sha1_doc, &key.key_der).unwrap();
+        let parsed = xml::parse(strip_declaration(&signed)).unwrap();
         let sig = parsed
             .descendants()
             .find(|n| xml::is(*n, NS_DS, "Signature"))
