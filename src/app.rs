@@ -126,12 +126,16 @@ pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> std::i
     axum::serve(listener, app).await
 }
 
+/// Where `poort demo` serves the demo DV and the development AD.
+pub const DEMO_DV_URL: &str = "http://localhost:8081";
+pub const DEMO_AD_URL: &str = "http://localhost:8082";
+
 /// `poort demo`: poort plus the demo DV and the development AD, on the ports it prints.
 pub async fn run_demo(config: Config) -> anyhow::Result<()> {
     use crate::demo;
     let poort_url = config.server.public_url.trim_end_matches('/').to_string();
-    let dv_url = "http://localhost:8081".to_string();
-    let ad_url = "http://localhost:8082".to_string();
+    let dv_url = DEMO_DV_URL.to_string();
+    let ad_url = DEMO_AD_URL.to_string();
     demo::metadata::write_demo_metadata(
         &config.keys.dev_certs_dir,
         &config.saml.sp_metadata_dir,

@@ -75,11 +75,29 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 /// On embedded defaults (not production), make development keys when none exist yet, so that
 /// `poort serve` runs from a fresh checkout with no other setup.
 fn ensure_dev_setup(config: &Config) -> anyhow::Result<()> {
-    if config.server.production || config.keys.signing_key.exists() {
+    if config.server.production {
         return Ok(());
     }
-    let made = poort::devcerts::generate(&config.keys.dev_certs_dir, false)?;
-    tracing::info!(files = made.len(), dir = %config.keys.dev_certs_dir.display(), "made development keys");
+    if !config.keys.signing_key.exists() {
+        let made = poort::devcerts::generate(&config.keys.dev_certs_dir, false)?;
+        tracing::info!(files = made.len(), dir = %config.keys.dev_certs_dir.display(), "made development keys");
+    }
+    // The demo DV and development AD are trusted on embedded defaults, so that a fresh checkout
+    // can log in at once (`poort demo` serves them on these ports).
+    let sp = config.saml.sp_metadata_dir.join("demo-dv.xml");
+    let idp = config.saml.idp_metadata_dir.join("dev-ad.xml");
+    if !sp.exists() || !idp.exists() {
+        std::fs::create_dir_all(&config.saml.sp_metadata_dir)?;
+        std::fs::create_dir_all(&config.saml.idp_metadata_dir)?;
+        poort::demo::metadata::write_demo_metadata(
+            &config.keys.dev_certs_dir,
+            &config.saml.sp_metadata_dir,
+            &config.saml.idp_metadata_dir,
+            poort::app::DEMO_DV_URL,
+            poort::app::DEMO_AD_URL,
+        )?;
+        tracing::info!("wrote metadata of the demo DV and the development AD");
+    }
     Ok(())
 }
 
