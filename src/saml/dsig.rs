@@ -166,6 +166,19 @@ pub fn strip_declaration(xml: &str) -> &str {
     }
 }
 
+extern "C" {
+    // From libxmlsec1 (linked through samael): turns off the default error printer.
+    fn xmlSecErrorsDefaultCallbackEnableOutput(enabled: std::os::raw::c_int);
+}
+
+/// xmlsec prints every failed verification to stderr, bypassing the logs; poort reports the
+/// outcome itself as a typed error, with a reference number, so that output is switched off.
+fn quiet_xmlsec() {
+    static QUIET: std::sync::Once = std::sync::Once::new();
+    // SAFETY: sets one int in libxmlsec1; no pointers are passed.
+    QUIET.call_once(|| unsafe { xmlSecErrorsDefaultCallbackEnableOutput(0) });
+}
+
 /// Checks the shape of a ds:Signature before any cryptography: one reference, to the element
 /// that contains the signature, with only the enveloped and exclusive-c14n transforms, SHA-256.
 pub fn check_shape(signature: Node<'_, '_>, parent_id: &str) -> Result<(), DsigError> {
@@ -208,6 +221,7 @@ pub fn check_shape(signature: Node<'_, '_>, parent_id: &str) -> Result<(), DsigE
 /// signed bytes: the one signed element, or the signed Response when both Response and Assertion
 /// are signed. Callers must have checked the shape of each signature with [`check_shape`].
 pub fn verify(document: &str, certs: &[Vec<u8>]) -> Result<String, DsigError> {
+    quiet_xmlsec();
     if certs.is_empty() {
         return Err(DsigError::NoKey);
     }
