@@ -161,3 +161,176 @@ pub async fn submit_at(
     }
     client.post(&action).form(&fields).send().await.unwrap()
 }
+
+/// Where a world's files and peers are, while it is being prepared (before poort starts).
+pub struct Prepared {
+    pub poort: String,
+    pub dv: String,
+    pub ad: String,
+    pub dir: PathBuf,
+    pub certs: PathBuf,
+    pub sp_dir: PathBuf,
+    pub idp_dir: PathBuf,
+}
+
+/// Like [`start`], but `prepare` may write files (extra metadata, keys) and change the config
+/// before poort reads them and starts.
+pub async fn start_prepared(prepare: impl FnOnce(&Prepared, &mut Config)) -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let certs = dir.path().join("certs");
+    poort::devcerts::generate(&certs, false).unwrap();
+    let sp_dir = dir.path().join("sp");
+    let idp_dir = dir.path().join("idp");
+    std::fs::create_dir_all(&sp_dir).unwrap();
+    std::fs::create_dir_all(&idp_dir).unwrap();
+    let bind = || async { tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap() };
+    let (pl, dl, al) = (bind().await, bind().await, bind().await);
+    let url = |l: &tokio::net::TcpListener| format!("http://{}", l.local_addr().unwrap());
+    let (poort, dv, ad) = (url(&pl), url(&dl), url(&al));
+    poort::demo::metadata::write_demo_metadata(&certs, &sp_dir, &idp_dir, &dv, &ad).unwrap();
+    let mut config = Config {
+        server: ServerConfig {
+            listen: pl.local_addr().unwrap().to_string(),
+            public_url: poort.clone(),
+            production: false,
+            max_body_bytes: 256 * 1024,
+        },
+        saml: SamlConfig {
+            idp_entity_id: "urn:etoegang:HM:00000099990000000001:entities:1".into(),
+            sp_entity_id: "urn:etoegang:HM:00000099990000000001:entities:2".into(),
+            sp_metadata_dir: sp_dir.clone(),
+            idp_metadata_dir: idp_dir.clone(),
+            clock_skew_seconds: 60,
+            request_max_age_seconds: 300,
+            assertion_lifetime_seconds: 300,
+            flow_lifetime_seconds: 900,
+        },
+        keys: KeysConfig {
+            signing_key: certs.join("poort-signing.key"),
+            signing_cert: certs.join("poort-signing.crt"),
+            encryption_key: certs.join("poort-encryption.key"),
+            encryption_cert: certs.join("poort-encryption.crt"),
+            pseudonym_secret: certs.join("pseudonym.secret"),
+            dev_certs_dir: certs.clone(),
+        },
+        grants: GrantsConfig {
+            file: repo_file("config/grants-dev.toml"),
+        },
+        services: vec![service(1, "EH3"), service(2, "EH2+")],
+        dvs: vec![],
+    };
+    let prepared = Prepared {
+        poort: poort.clone(),
+        dv: dv.clone(),
+        ad: ad.clone(),
+        dir: dir.path().to_path_buf(),
+        certs: certs.clone(),
+        sp_dir,
+        idp_dir,
+    };
+    prepare(&prepared, &mut config);
+    let state = poort::app::build_state(config.clone()).unwrap();
+    tokio::spawn(poort::app::serve(state, pl));
+    let peers = poort::demo::DemoPeers::from_dir(&certs, &dv, &ad, &poort).unwrap();
+    tokio::spawn(poort::demo::serve(dl, peers.dv_router()));
+    tokio::spawn(poort::demo::serve(al, peers.ad_router()));
+    World {
+        poort,
+        dv,
+        ad,
+        dir,
+        certs,
+        config,
+    }
+}
+
+/// The demo DV's signing key of a world.
+pub fn dv_key(w: &World) -> poort::keys::SigningKey {
+    poort::keys::SigningKey::load(
+        &w.certs.join("demo-dv-signing.key"),
+        &w.certs.join("demo-dv-signing.crt"),
+    )
+    .unwrap()
+}
+
+/// A cookie-keeping client that does not follow redirects, and one that does, sharing one
+/// cookie jar (one browser).
+pub fn browser() -> (reqwest::Client, reqwest::Client) {
+    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+    let build = |policy| {
+        reqwest::Client::builder()
+            .cookie_provider(jar.clone())
+            .redirect(policy)
+            .build()
+            .unwrap()
+    };
+    (
+        build(reqwest::redirect::Policy::none()),
+        build(reqwest::redirect::Policy::limited(10)),
+    )
+}
+
+/// A SAML Response poort put in a page's form for the DV: where it goes and what it says.
+#[derive(Debug)]
+pub struct DvAnswer {
+    /// The form's action (the DV's ACS).
+    pub action: String,
+    pub relay_state: Option<String>,
+    /// The Response as poort signed it (its signature is verified with poort's certificate).
+    pub xml: String,
+    pub destination: Option<String>,
+    pub in_response_to: Option<String>,
+    pub status: String,
+    pub second_status: Option<String>,
+    pub status_message: Option<String>,
+}
+
+/// Reads the SAML Response out of a page of poort's (an answer form or an error page's
+/// "back to the service" form) and verifies poort's signature on it.
+pub fn dv_answer(w: &World, html: &str) -> DvAnswer {
+    use base64::Engine;
+    use poort::saml::xml::{self, NS_SAMLP};
+    let (action, fields) = form(html);
+    let b64 = fields
+        .get("SAMLResponse")
+        .unwrap_or_else(|| panic!("no SAMLResponse in the page: {html}"));
+    let text = String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .unwrap(),
+    )
+    .unwrap();
+    let poort_cert = poort::keys::SigningKey::load(
+        &w.certs.join("poort-signing.key"),
+        &w.certs.join("poort-signing.crt"),
+    )
+    .unwrap()
+    .cert_der;
+    let signed = poort::saml::dsig::verify(&text, std::slice::from_ref(&poort_cert))
+        .expect("poort's Response verifies with poort's certificate");
+    let doc = xml::parse(&signed).unwrap();
+    let root = doc.root_element();
+    assert!(xml::is(root, NS_SAMLP, "Response"), "{signed}");
+    let status = xml::child(root, NS_SAMLP, "Status").unwrap();
+    let top = xml::child(status, NS_SAMLP, "StatusCode").unwrap();
+    DvAnswer {
+        action,
+        relay_state: fields.get("RelayState").cloned(),
+        destination: root.attribute("Destination").map(str::to_string),
+        in_response_to: root.attribute("InResponseTo").map(str::to_string),
+        status: top.attribute("Value").unwrap().to_string(),
+        second_status: xml::child(top, NS_SAMLP, "StatusCode")
+            .and_then(|c| c.attribute("Value"))
+            .map(str::to_string),
+        status_message: xml::child(status, NS_SAMLP, "StatusMessage").map(xml::text),
+        xml: text,
+    }
+}
+
+/// The AuthnRequest in a redirect to an AD (the `Location` of poort's answer).
+pub fn upstream_request(location: &str) -> poort::saml::idp::AuthnRequest {
+    let query = location.split_once('?').expect("a query").1;
+    let message =
+        poort::saml::binding::RedirectMessage::decode(query, "SAMLRequest").expect("decodes");
+    poort::saml::idp::AuthnRequest::parse(&message.xml).expect("an AuthnRequest")
+}
