@@ -632,8 +632,6 @@ async fn another_browsers_organisation_choice_is_forbidden() {
 }
 
 #[tokio::test]
-#[ignore = "poort bug: web/login.rs load() takes (consumes) the flow before checking the browser \
-            cookie, so another browser's POST /login/organisation destroys the owner's login"]
 async fn another_browsers_post_does_not_use_up_the_flow() {
     let w = two_ads().await;
     let (c, follow) = browser();
@@ -838,9 +836,6 @@ async fn signed_post_request_without_destination_is_refused() {
 }
 
 #[tokio::test]
-#[ignore = "poort bug: web/login.rs start() requires Destination only when the request has an \
-            enveloped signature (has_signature), so a signed HTTP-Redirect request without \
-            Destination is accepted (SAML bindings 3.4.5.2: a signed message MUST carry it)"]
 async fn signed_redirect_request_without_destination_is_refused() {
     let w = start().await;
     let (c, _) = browser();

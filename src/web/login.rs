@@ -175,7 +175,8 @@ pub async fn sso_redirect(
             None,
         );
     }
-    start(&state, ctx, dv, request, message.relay_state).await
+    let signed = message.is_signed();
+    start(&state, ctx, dv, request, signed, message.relay_state).await
 }
 
 #[derive(Deserialize)]
@@ -247,7 +248,8 @@ pub async fn sso_post(
     } else {
         parsed
     };
-    start(&state, ctx, dv, request, form.relay_state).await
+    let signed = request.has_signature;
+    start(&state, ctx, dv, request, signed, form.relay_state).await
 }
 
 fn signature_required(state: &AppState, dv: &SpMetadata) -> bool {
@@ -295,6 +297,7 @@ async fn start(
     ctx: Ctx,
     dv: &SpMetadata,
     request: AuthnRequest,
+    signed: bool,
     relay_state: Option<String>,
 ) -> Response {
     let Some(acs_url) = resolve_acs(dv, &request) else {
@@ -342,7 +345,8 @@ async fn start(
 
     let sso_url = cfg.url("/saml/sso");
     if request.destination.as_deref().is_some_and(|d| d != sso_url)
-        || (request.has_signature && request.destination.is_none())
+        // A signed message must say where it is going (SAML bindings 3.4.5.2, 3.5.5.2).
+        || (signed && request.destination.is_none())
     {
         let e = refuse(
             RequestProblem::Destination,
@@ -490,7 +494,9 @@ async fn save(state: &AppState, flow: &PendingFlow) -> Result<(), LoginError> {
         .map_err(|e| LoginError::Internal(e.to_string()))
 }
 
-/// Loads a flow for this browser; `consume` removes it, so that it is answered at most once.
+/// Loads a flow for this browser; `consume` then removes it, so that it is answered at most
+/// once. The browser is checked before anything is removed: another browser that knows the flow
+/// ID can neither continue nor spoil it.
 async fn load(
     state: &AppState,
     ctx: &Ctx,
@@ -498,19 +504,28 @@ async fn load(
     consume: bool,
 ) -> Result<PendingFlow, LoginError> {
     let key = format!("flow:{id}");
-    let now = Utc::now();
-    let found = if consume {
-        state.flows.take(&key, now).await
-    } else {
-        state.flows.get(&key, now).await
-    };
-    let bytes = found
-        .map_err(|e| LoginError::Internal(e.to_string()))?
+    let internal = |e: crate::store::StoreError| LoginError::Internal(e.to_string());
+    let bytes = state
+        .flows
+        .get(&key, Utc::now())
+        .await
+        .map_err(internal)?
         .ok_or(LoginError::UnknownFlow)?;
     let flow: PendingFlow =
         serde_json::from_slice(&bytes).map_err(|e| LoginError::Internal(e.to_string()))?;
     if ctx.browser_cookie.as_deref() != Some(flow.browser.as_str()) {
         return Err(LoginError::OtherBrowser);
+    }
+    // Of two concurrent requests from this browser, only one takes the flow.
+    if consume
+        && state
+            .flows
+            .take(&key, Utc::now())
+            .await
+            .map_err(internal)?
+            .is_none()
+    {
+        return Err(LoginError::UnknownFlow);
     }
     Ok(flow)
 }
@@ -709,20 +724,25 @@ pub async fn acs(
         Err(e) => return fail(&state, &ctx, LoginError::BadMessage(e.to_string()), None),
     };
     // The link from the upstream request to the flow is single-use: a replayed Response finds
-    // nothing here.
-    let flow_id = match state
-        .flows
-        .take(&format!("upstream:{irt}"), Utc::now())
-        .await
-    {
+    // nothing here. It is taken only once the flow is known to belong to this browser.
+    let link = format!("upstream:{irt}");
+    let flow_id = match state.flows.get(&link, Utc::now()).await {
         Ok(Some(id)) => String::from_utf8_lossy(&id).into_owned(),
         Ok(None) => return fail(&state, &ctx, LoginError::UnknownFlow, None),
         Err(e) => return fail(&state, &ctx, LoginError::Internal(e.to_string()), None),
     };
-    let mut flow = match load(&state, &ctx, &flow_id, true).await {
+    let mut flow = match load(&state, &ctx, &flow_id, false).await {
         Ok(f) => f,
         Err(e) => return fail(&state, &ctx, e, None),
     };
+    match state.flows.take(&link, Utc::now()).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return fail(&state, &ctx, LoginError::UnknownFlow, None),
+        Err(e) => return fail(&state, &ctx, LoginError::Internal(e.to_string()), None),
+    }
+    if let Err(e) = load(&state, &ctx, &flow_id, true).await {
+        return fail(&state, &ctx, e, None);
+    }
     let (Some(idp_id), Some(request_id)) = (flow.idp.clone(), flow.upstream_request_id.clone())
     else {
         return fail(&state, &ctx, LoginError::UnknownFlow, None);
