@@ -627,7 +627,7 @@ async fn send_to_idp(state: &AppState, ctx: &Ctx, mut flow: PendingFlow, idp_id:
     if let Err(e) = link {
         return fail(state, ctx, LoginError::Internal(e.to_string()), Some(&flow));
     }
-    match upstream_request(state, &flow, idp, &upstream_id) {
+    match upstream_request(state, ctx.lang, &flow, idp, &upstream_id) {
         Ok(response) => {
             tracing::info!(reference = %ctx.reference, flow = %flow.id, idp = %idp.entity_id, "sent to identity provider");
             response
@@ -638,6 +638,7 @@ async fn send_to_idp(state: &AppState, ctx: &Ctx, mut flow: PendingFlow, idp_id:
 
 fn upstream_request(
     state: &AppState,
+    lang: Lang,
     flow: &PendingFlow,
     idp: &IdpMetadata,
     upstream_id: &str,
@@ -689,7 +690,7 @@ fn upstream_request(
         action: endpoint.location.clone(),
         fields: vec![("SAMLRequest".to_string(), binding::encode_post(&request))],
     };
-    Ok(state.pages.post_form(Lang::Nl, &form))
+    Ok(state.pages.post_form(lang, &form))
 }
 
 // ---------------------------------------------------------------------------------------------
