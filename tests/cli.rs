@@ -214,7 +214,7 @@ fn check_reports_each_problem_with_its_file() {
 
     let (code, stdout) = check(&path, tmp.path());
     assert_eq!(code, 1, "{stdout}");
-    finding(&stdout, &dtd, "document type declaration");
+    finding(&stdout, &dtd, "DOCTYPE");
     finding(&stdout, &bad_cert, "base64");
     finding(&stdout, &path, orphan);
     finding(&stdout, &missing, "cannot read");

@@ -1,0 +1,291 @@
+//! AD -> poort: the Response checked, the decision, the organisation choice, and the signed
+//! answer to the DV.
+
+use super::*;
+
+#[derive(Deserialize)]
+pub struct AcsForm {
+    #[serde(rename = "SAMLResponse")]
+    saml_response: Option<String>,
+}
+
+pub async fn acs(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Form(form): Form<AcsForm>,
+) -> Response {
+    let ctx = Ctx::new(&headers);
+    let Some(raw) = form.saml_response else {
+        return fail(
+            &state,
+            &ctx,
+            LoginError::BadMessage("no SAMLResponse".into()),
+            None,
+        );
+    };
+    let text = match binding::decode_post(&raw) {
+        Ok(t) => t,
+        Err(e) => return fail(&state, &ctx, LoginError::BadMessage(e.to_string()), None),
+    };
+    let irt = match sp::in_response_to(&text) {
+        Ok(i) => i,
+        Err(e) => return fail(&state, &ctx, LoginError::BadMessage(e.to_string()), None),
+    };
+    // The link from the upstream request to the flow is single-use: a replayed Response finds
+    // nothing here. It is taken only once the flow is known to belong to this browser.
+    let link = format!("upstream:{irt}");
+    let flow_id = match state.flows.get(&link, Utc::now()).await {
+        Ok(Some(id)) => String::from_utf8_lossy(&id).into_owned(),
+        Ok(None) => return fail(&state, &ctx, LoginError::UnknownFlow, None),
+        Err(e) => return fail(&state, &ctx, LoginError::Internal(e.to_string()), None),
+    };
+    let mut flow = match load(&state, &ctx, &flow_id, false).await {
+        Ok(f) => f,
+        Err(e) => return fail(&state, &ctx, e, None),
+    };
+    match state.flows.take(&link, Utc::now()).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return fail(&state, &ctx, LoginError::UnknownFlow, None),
+        Err(e) => return fail(&state, &ctx, LoginError::Internal(e.to_string()), None),
+    }
+    if let Err(e) = load(&state, &ctx, &flow_id, true).await {
+        return fail(&state, &ctx, e, None);
+    }
+    let (Some(idp_id), Some(request_id)) = (flow.idp.clone(), flow.upstream_request_id.clone())
+    else {
+        return fail(&state, &ctx, LoginError::UnknownFlow, None);
+    };
+    let Some(idp) = state.metadata.idps.iter().find(|i| i.entity_id == idp_id) else {
+        return fail(&state, &ctx, LoginError::UnknownFlow, None);
+    };
+    let certs: Vec<Vec<u8>> = idp.signing_keys.iter().map(|c| c.der.clone()).collect();
+    let acs_url = state.config.url("/saml/acs");
+    let now = Utc::now();
+    let expectations = Expectations {
+        idp_entity_id: &idp.entity_id,
+        idp_certs: &certs,
+        sp_entity_id: &state.config.saml.sp_entity_id,
+        acs_url: &acs_url,
+        request_id: &request_id,
+        decryption_key: &state.decryption.key,
+        now,
+        clock_skew: Duration::seconds(state.config.saml.clock_skew_seconds),
+    };
+    let assertion = match sp::check_response(&text, &expectations) {
+        Ok(AdOutcome::Authenticated(a)) => a,
+        Ok(AdOutcome::Cancelled) => {
+            tracing::info!(reference = %ctx.reference, flow = %flow.id, "cancelled at identity provider");
+            let status = SamlStatus {
+                top: idp::STATUS_RESPONDER,
+                second: Some(idp::STATUS_AUTHN_FAILED),
+                message: "Authentication cancelled".to_string(),
+            };
+            return match saml_error_form(&state, &flow.intent, &status) {
+                Ok(form) => state.pages.post_form(ctx.lang, &form),
+                Err(e) => fail(&state, &ctx, e, None),
+            };
+        }
+        Ok(AdOutcome::Failed { status, .. }) => {
+            return fail(&state, &ctx, LoginError::AdFailed(status), Some(&flow))
+        }
+        Err(e) => {
+            return fail(
+                &state,
+                &ctx,
+                LoginError::AdAnswerRejected(e.to_string()),
+                Some(&flow),
+            )
+        }
+    };
+    let replay_key = format!("assertion:{}:{}", idp.entity_id, assertion.assertion_id);
+    match state
+        .replay
+        .first_use(&replay_key, assertion.not_on_or_after, now)
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => {
+            let e = LoginError::AdAnswerRejected("assertion replayed".into());
+            return fail(&state, &ctx, e, Some(&flow));
+        }
+        Err(e) => {
+            return fail(
+                &state,
+                &ctx,
+                LoginError::Internal(e.to_string()),
+                Some(&flow),
+            )
+        }
+    }
+    let result = AuthnResult {
+        idp: idp.entity_id.clone(),
+        subject: assertion.subject,
+        level: assertion.level,
+        authn_instant: assertion.authn_instant,
+    };
+    let grants = match state
+        .register
+        .grants_for(&result.idp, &result.subject)
+        .await
+    {
+        Ok(g) => g,
+        Err(e) => {
+            return fail(
+                &state,
+                &ctx,
+                LoginError::Internal(e.to_string()),
+                Some(&flow),
+            )
+        }
+    };
+    let decision = decide(
+        flow.intent.required_level,
+        flow.intent.comparison,
+        &result,
+        &flow.service,
+        &grants.grants,
+        now,
+    );
+    flow.result = Some(result);
+    match decision {
+        Decision::Allow(candidate) => answer(&state, &ctx, &flow, &candidate),
+        Decision::ChooseOrganisation(candidates) => {
+            flow.candidates = candidates;
+            match save(&state, &flow).await {
+                Ok(()) => {
+                    Redirect::to(&format!("/login/organisation?flow={}", flow.id)).into_response()
+                }
+                Err(e) => fail(&state, &ctx, e, Some(&flow)),
+            }
+        }
+        Decision::Deny(reason) => {
+            tracing::info!(reference = %ctx.reference, flow = %flow.id, reason = deny_code(&reason), "login refused");
+            fail(&state, &ctx, LoginError::Denied(reason), Some(&flow))
+        }
+    }
+}
+
+pub async fn choose_organisation(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(q): Query<FlowQuery>,
+) -> Response {
+    let ctx = Ctx::new(&headers);
+    let flow = match load(&state, &ctx, &q.flow, false).await {
+        Ok(f) if !f.candidates.is_empty() => f,
+        Ok(_) => return fail(&state, &ctx, LoginError::UnknownFlow, None),
+        Err(e) => return fail(&state, &ctx, e, None),
+    };
+    let choices: Vec<OrgChoice> = flow
+        .candidates
+        .iter()
+        .map(|c| OrgChoice {
+            kvk: c.organisation.kvk.clone(),
+            name: c.organisation.name.clone(),
+            level: c.level_used.to_string(),
+        })
+        .collect();
+    let service = ctx.lang.pick(&flow.service_name.0, &flow.service_name.1);
+    state
+        .pages
+        .choose_organisation(ctx.lang, &flow.id, &choices, service)
+}
+
+#[derive(Deserialize)]
+pub struct OrgForm {
+    flow: String,
+    organisation: String,
+}
+
+pub async fn chosen_organisation(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Form(form): Form<OrgForm>,
+) -> Response {
+    let ctx = Ctx::new(&headers);
+    let flow = match load(&state, &ctx, &form.flow, true).await {
+        Ok(f) => f,
+        Err(e) => return fail(&state, &ctx, e, None),
+    };
+    // Only an organisation the decision offered can be chosen.
+    let Some(candidate) = flow
+        .candidates
+        .iter()
+        .find(|c| c.organisation.kvk == form.organisation)
+        .cloned()
+    else {
+        return fail(
+            &state,
+            &ctx,
+            LoginError::Denied(crate::decision::DenyReason::NoGrant),
+            Some(&flow),
+        );
+    };
+    answer(&state, &ctx, &flow, &candidate)
+}
+
+/// The signed (and, if the DV has an encryption key, encrypted) answer to the DV.
+fn answer(state: &AppState, ctx: &Ctx, flow: &PendingFlow, candidate: &Candidate) -> Response {
+    let run = || -> Result<PostForm, LoginError> {
+        let internal = |e: &dyn std::fmt::Display| LoginError::Internal(e.to_string());
+        let result = flow.result.as_ref().ok_or(LoginError::UnknownFlow)?;
+        let dv = state
+            .metadata
+            .sps
+            .get(&flow.intent.requester)
+            .ok_or_else(|| LoginError::UnknownRequester(flow.intent.requester.clone()))?;
+        let AnswerTo::Saml {
+            acs_url,
+            request_id,
+            relay_state,
+        } = &flow.intent.answer;
+        let pseudonym = state
+            .pseudonyms
+            .pseudonym(&dv.entity_id, &result.idp, &result.subject)
+            .map_err(|e| internal(&e))?;
+        let now = Utc::now();
+        let content = AssertionContent {
+            idp_entity_id: &state.config.saml.idp_entity_id,
+            audience: &dv.entity_id,
+            acs_url,
+            in_response_to: request_id,
+            pseudonym: &pseudonym,
+            kvk: &candidate.organisation.kvk,
+            company_name: &candidate.organisation.name,
+            service_id: &flow.service.service_id,
+            service_uuid: &flow.service.uuid,
+            level_used: candidate.level_used,
+            authenticating_authority: &result.idp,
+            authn_instant: result.authn_instant,
+            now,
+            lifetime_seconds: state.config.saml.assertion_lifetime_seconds,
+        };
+        let assertion =
+            idp::signed_assertion(&content, &state.signing).map_err(|e| internal(&e))?;
+        let body = match dv.encryption_keys.first() {
+            Some(cert) => encrypt::encrypt_assertion(&assertion, &cert.public_key)
+                .map_err(|e| internal(&e))?,
+            None => assertion,
+        };
+        let response = idp::signed_response(
+            &state.config.saml.idp_entity_id,
+            acs_url,
+            request_id,
+            None,
+            Some(&body),
+            now,
+            &state.signing,
+        )
+        .map_err(|e| internal(&e))?;
+        tracing::info!(
+            reference = %ctx.reference, flow = %flow.id, dv = %dv.entity_id,
+            pseudonym = %pseudonym, grant = %candidate.grant_id, level = %candidate.level_used,
+            "login allowed"
+        );
+        Ok(post_form(acs_url, &response, relay_state.as_deref()))
+    };
+    match run() {
+        Ok(form) => state.pages.post_form(ctx.lang, &form),
+        Err(e) => fail(state, ctx, e, Some(flow)),
+    }
+}

@@ -1,0 +1,192 @@
+//! The login flow over HTTP: DV request in (`sso`), choice of AD and request out (`upstream`),
+//! AD answer in, decision and answer out (`acs`). This module holds what the steps share: the
+//! pending flow, the browser binding, and how a step fails.
+
+mod acs;
+mod sso;
+mod upstream;
+
+pub use acs::{acs, choose_organisation, chosen_organisation};
+pub use sso::{sso_post, sso_redirect};
+pub use upstream::{choose_idp, chosen_idp};
+
+use super::errors::{deny_code, LoginError, RequestProblem};
+use super::i18n::Lang;
+use super::pages::{IdpChoice, OrgChoice, PostForm};
+use super::AppState;
+use crate::decision::{decide, Candidate, Decision};
+use crate::flow::{AnswerTo, AuthnIntent, AuthnResult};
+use crate::grants::ServiceRef;
+use crate::metadata::{IdpMetadata, SpMetadata};
+use crate::saml::binding::{self, RedirectMessage, MAX_RELAY_STATE};
+use crate::saml::idp::{self, AssertionContent, AuthnRequest, SamlStatus};
+use crate::saml::sp::{self, AdOutcome, Expectations};
+use crate::saml::{encrypt, xml};
+use axum::extract::{Form, Query, RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+const BROWSER_COOKIE: &str = "poort_browser";
+const LAST_IDP_COOKIE: &str = "poort_last_idp";
+
+/// A login in progress, kept in the flow store between the person's steps.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PendingFlow {
+    pub id: String,
+    /// Random value also set as a cookie: the flow continues only in the browser that began it.
+    pub browser: String,
+    pub intent: AuthnIntent,
+    pub service: ServiceRef,
+    pub service_name: (String, String),
+    pub idp: Option<String>,
+    pub upstream_request_id: Option<String>,
+    pub result: Option<AuthnResult>,
+    pub candidates: Vec<Candidate>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// `?flow=...` on the pages of a pending login.
+#[derive(Deserialize)]
+pub struct FlowQuery {
+    flow: String,
+}
+
+/// Per-request context: language and the reference number shown to the person and logged.
+struct Ctx {
+    lang: Lang,
+    reference: String,
+    browser_cookie: Option<String>,
+}
+
+impl Ctx {
+    fn new(headers: &HeaderMap) -> Ctx {
+        Ctx {
+            lang: Lang::from_headers(headers),
+            reference: hex::encode(rand::random::<[u8; 5]>()).to_uppercase(),
+            browser_cookie: cookie(headers, BROWSER_COOKIE),
+        }
+    }
+}
+
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| v.to_string())
+}
+
+fn set_cookie(state: &AppState, response: &mut Response, name: &str, value: &str, max_age: i64) {
+    // Over https the AD's cross-site POST to the ACS must carry the cookie: SameSite=None; Secure.
+    // Plain http (development on localhost) is same-site, where Lax suffices.
+    let secure = state.config.server.public_url.starts_with("https://");
+    let attrs = if secure {
+        "; Secure; SameSite=None"
+    } else {
+        "; SameSite=Lax"
+    };
+    let value = format!("{name}={value}; Path=/; HttpOnly; Max-Age={max_age}{attrs}");
+    if let Ok(v) = HeaderValue::from_str(&value) {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+}
+
+/// Renders an error: logged with its reference; a verified DV also gets its SAML answer.
+fn fail(state: &AppState, ctx: &Ctx, err: LoginError, flow: Option<&PendingFlow>) -> Response {
+    tracing::warn!(reference = %ctx.reference, error = %err, "login stopped");
+    let back = flow.and_then(|f| {
+        let status = err.saml_status()?;
+        saml_error_form(state, &f.intent, &status)
+            .map_err(|e| tracing::error!(reference = %ctx.reference, error = %e, "cannot sign error response"))
+            .ok()
+    });
+    let name = flow.map(|f| (f.service_name.0.as_str(), f.service_name.1.as_str()));
+    state
+        .pages
+        .error(ctx.lang, &err.text(name), &ctx.reference, back.as_ref())
+}
+
+fn saml_error_form(
+    state: &AppState,
+    intent: &AuthnIntent,
+    status: &SamlStatus,
+) -> Result<PostForm, LoginError> {
+    let AnswerTo::Saml {
+        acs_url,
+        request_id,
+        relay_state,
+    } = &intent.answer;
+    let response = idp::signed_response(
+        &state.config.saml.idp_entity_id,
+        acs_url,
+        request_id,
+        Some(status),
+        None,
+        Utc::now(),
+        &state.signing,
+    )
+    .map_err(|e| LoginError::Internal(e.to_string()))?;
+    Ok(post_form(acs_url, &response, relay_state.as_deref()))
+}
+
+fn post_form(action: &str, response: &str, relay_state: Option<&str>) -> PostForm {
+    let mut fields = vec![("SAMLResponse".to_string(), binding::encode_post(response))];
+    if let Some(r) = relay_state {
+        fields.push(("RelayState".to_string(), r.to_string()));
+    }
+    PostForm {
+        action: action.to_string(),
+        fields,
+    }
+}
+
+async fn save(state: &AppState, flow: &PendingFlow) -> Result<(), LoginError> {
+    let bytes = serde_json::to_vec(flow).map_err(|e| LoginError::Internal(e.to_string()))?;
+    state
+        .flows
+        .put(&format!("flow:{}", flow.id), bytes, flow.expires_at)
+        .await
+        .map_err(|e| LoginError::Internal(e.to_string()))
+}
+
+/// Loads a flow for this browser; `consume` then removes it, so that it is answered at most
+/// once. The browser is checked before anything is removed: another browser that knows the flow
+/// ID can neither continue nor spoil it.
+async fn load(
+    state: &AppState,
+    ctx: &Ctx,
+    id: &str,
+    consume: bool,
+) -> Result<PendingFlow, LoginError> {
+    let key = format!("flow:{id}");
+    let internal = |e: crate::store::StoreError| LoginError::Internal(e.to_string());
+    let bytes = state
+        .flows
+        .get(&key, Utc::now())
+        .await
+        .map_err(internal)?
+        .ok_or(LoginError::UnknownFlow)?;
+    let flow: PendingFlow =
+        serde_json::from_slice(&bytes).map_err(|e| LoginError::Internal(e.to_string()))?;
+    if ctx.browser_cookie.as_deref() != Some(flow.browser.as_str()) {
+        return Err(LoginError::OtherBrowser);
+    }
+    // Of two concurrent requests from this browser, only one takes the flow.
+    if consume
+        && state
+            .flows
+            .take(&key, Utc::now())
+            .await
+            .map_err(internal)?
+            .is_none()
+    {
+        return Err(LoginError::UnknownFlow);
+    }
+    Ok(flow)
+}
