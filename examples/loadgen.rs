@@ -146,7 +146,7 @@ fn rss_kb(pid: u32) -> Result<u64, Error> {
     let line = status
         .lines()
         .find(|l| l.starts_with("VmRSS:"))
-        .ok_or("no VmRSS")?;
+        .ok_or("no VmRSS: poort has exited")?;
     Ok(line.split_whitespace().nth(1).ok_or("bad VmRSS")?.parse()?)
 }
 
@@ -161,6 +161,14 @@ struct Poort {
 impl Poort {
     fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Fails if poort has exited (with how it ended).
+    fn alive(&mut self) -> Result<(), Error> {
+        match self.child.try_wait()? {
+            None => Ok(()),
+            Some(status) => Err(format!("poort exited during the run: {status}").into()),
+        }
     }
 }
 
@@ -500,8 +508,19 @@ fn rate(seconds: f64, mut op: impl FnMut()) -> f64 {
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let a = args();
-    let tmp = tempfile::tempdir()?;
-    let dir = tmp.path();
+    let tmp = tempfile::Builder::new().prefix("poort-load-").tempdir()?;
+    let result = run(&a, tmp.path()).await;
+    if let Err(e) = &result {
+        let kept = tmp.keep();
+        eprintln!(
+            "loadgen: {e}; poort's config and logs kept in {}",
+            kept.display()
+        );
+    }
+    result
+}
+
+async fn run(a: &Args, dir: &Path) -> Result<(), Error> {
     let certs = dir.join("certs");
     let made = Command::new(&a.poort)
         .arg("dev-certs")
@@ -584,7 +603,7 @@ async fn main() -> Result<(), Error> {
     );
 
     // (a) Memory: a fresh poort, idle, then with pending flows.
-    let p = start_poort(&a, dir, "memory").await?;
+    let mut p = start_poort(a, dir, "memory").await?;
     let t = target(&p)?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let idle = rss_kb(p.pid())?;
@@ -597,6 +616,7 @@ async fn main() -> Result<(), Error> {
     let sso_cpu = (cpu_ticks(&p.pid().to_string())? - sso_cpu0) as f64 / a.clk_tck;
     let sso_n = c2.ok.load(Ordering::Relaxed);
     tokio::time::sleep(Duration::from_millis(500)).await;
+    p.alive()?;
     let rss_all = rss_kb(p.pid())?;
     let pending_ok = c1.ok.load(Ordering::Relaxed) + c2.ok.load(Ordering::Relaxed);
     let pending_failed = c1.failed.load(Ordering::Relaxed) + c2.failed.load(Ordering::Relaxed);
@@ -626,7 +646,7 @@ async fn main() -> Result<(), Error> {
     );
 
     // (b) Load: a second fresh poort.
-    let p = start_poort(&a, dir, "load").await?;
+    let mut p = start_poort(a, dir, "load").await?;
     let t = target(&p)?;
     let pid = p.pid().to_string();
     let far = Instant::now() + Duration::from_secs(60);
@@ -637,7 +657,16 @@ async fn main() -> Result<(), Error> {
     let perf = match &a.perf_record {
         Some(out) => Some(
             Command::new("perf")
-                .args(["record", "-F", "499", "-g", "-p", &pid, "-o"])
+                .args([
+                    "record",
+                    "-F",
+                    "199",
+                    "--call-graph",
+                    "dwarf,8192",
+                    "-p",
+                    &pid,
+                    "-o",
+                ])
                 .arg(out)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
@@ -651,6 +680,7 @@ async fn main() -> Result<(), Error> {
     let (counts, latencies) = logins(&t, a.concurrency, deadline, u64::MAX, a.verify_every).await;
     let wall = t0.elapsed().as_secs_f64();
     let (poort1, self1, mach1) = (cpu_ticks(&pid)?, cpu_ticks("self")?, machine_ticks()?);
+    p.alive()?;
     let rss_after = rss_kb(p.pid())?;
     if let Some(mut perf) = perf {
         Command::new("kill")
@@ -747,11 +777,9 @@ async fn main() -> Result<(), Error> {
         }
     );
     if failed > 0 || warm_failed > 0 || pending_failed > 0 {
-        let kept = tmp.keep();
         return Err(format!(
-            "{} failures (see above); poort's logs kept in {}",
-            failed + warm_failed + pending_failed,
-            kept.display()
+            "{} failures (see above)",
+            failed + warm_failed + pending_failed
         )
         .into());
     }
