@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Load run of complete brokered SAML logins against the release build of poort on its embedded
+# defaults, poort's own CPU per login (from /proc/PID/stat), its resident memory idle and with
+# 10,000 pending flows, and the RSA-2048 floor measured in the same run. See BENCHMARKS.md.
+#
+#   scripts/bench-load.sh [loadgen options]      e.g. --concurrency 8 --seconds 30
+#
+# Bounded: up to 45 s waiting for a quiet machine, about 30 s of load, 10,000 pending flows,
+# 2 x 3 s of RSA: under 3 minutes once built (a timeout enforces it). Loopback only. On a shared 2-core machine, look at the "machine busy" and "other" lines:
+# figures taken while something else ran are not comparable.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+target="${CARGO_TARGET_DIR:-target}"
+cargo build --release --bin poort --examples
+clk_tck="$(getconf CLK_TCK)"
+echo "date: $(date -u +%Y-%m-%dT%H:%MZ); commit: $(git rev-parse --short HEAD 2>/dev/null || echo '?');" \
+  "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); cores: $(nproc); CLK_TCK: ${clk_tck}"
+exec timeout 170 "$target/release/examples/loadgen" \
+  --poort "$target/release/poort" --repo "$PWD" --clk-tck "$clk_tck" \
+  --concurrency 8 --seconds 30 --warmup 200 --flows 10000 --crypto-seconds 3 --wait-quiet 45 "$@"
