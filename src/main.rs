@@ -82,11 +82,19 @@ fn ensure_dev_setup(config: &Config) -> anyhow::Result<()> {
         let made = poort::devcerts::generate(&config.keys.dev_certs_dir, false)?;
         tracing::info!(files = made.len(), dir = %config.keys.dev_certs_dir.display(), "made development keys");
     }
-    // The demo DV and development AD are trusted on embedded defaults, so that a fresh checkout
-    // can log in at once (`poort demo` serves them on these ports).
-    let sp = config.saml.sp_metadata_dir.join("demo-dv.xml");
-    let idp = config.saml.idp_metadata_dir.join("dev-ad.xml");
-    if !sp.exists() || !idp.exists() {
+    // With no peers configured at all (a fresh checkout), trust the demo DV and the development
+    // AD, so that a newcomer can log in at once (`poort demo` serves them on these ports). A setup
+    // that has its own peers is left exactly as it is.
+    let has_xml = |dir: &Path| {
+        std::fs::read_dir(dir)
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .any(|e| e.path().extension().is_some_and(|x| x == "xml"))
+            })
+            .unwrap_or(false)
+    };
+    if !has_xml(&config.saml.sp_metadata_dir) && !has_xml(&config.saml.idp_metadata_dir) {
         std::fs::create_dir_all(&config.saml.sp_metadata_dir)?;
         std::fs::create_dir_all(&config.saml.idp_metadata_dir)?;
         poort::demo::metadata::write_demo_metadata(
