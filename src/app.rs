@@ -162,3 +162,84 @@ pub async fn run_demo(config: Config) -> anyhow::Result<()> {
     )?;
     Ok(())
 }
+
+/// On embedded defaults (not production), make development keys when none exist yet, so that
+/// `poort serve` runs from a fresh checkout with no other setup.
+pub fn prepare_embedded_defaults(config: &Config) -> anyhow::Result<()> {
+    if config.server.production {
+        return Ok(());
+    }
+    if !config.keys.signing_key.exists() {
+        let made = crate::devcerts::generate(&config.keys.dev_certs_dir, false)?;
+        tracing::info!(files = made.len(), dir = %config.keys.dev_certs_dir.display(), "made development keys");
+    }
+    // With no peers configured at all (a fresh checkout), trust the demo DV and the development
+    // AD, so that a newcomer can log in at once (`poort demo` serves them on these ports). A setup
+    // that has its own peers is left exactly as it is.
+    let has_xml = |dir: &std::path::Path| {
+        std::fs::read_dir(dir)
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .any(|e| e.path().extension().is_some_and(|x| x == "xml"))
+            })
+            .unwrap_or(false)
+    };
+    if !has_xml(&config.saml.sp_metadata_dir) && !has_xml(&config.saml.idp_metadata_dir) {
+        std::fs::create_dir_all(&config.saml.sp_metadata_dir)?;
+        std::fs::create_dir_all(&config.saml.idp_metadata_dir)?;
+        crate::demo::metadata::write_demo_metadata(
+            &config.keys.dev_certs_dir,
+            &config.saml.sp_metadata_dir,
+            &config.saml.idp_metadata_dir,
+            DEMO_DV_URL,
+            DEMO_AD_URL,
+        )?;
+        tracing::info!("wrote metadata of the demo DV and the development AD");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(dir: &std::path::Path) -> Config {
+        let text =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/poort.toml"))
+                .unwrap_or_default();
+        let mut c: Config = toml::from_str(&text).unwrap();
+        c.keys.dev_certs_dir = dir.join("certs");
+        c.keys.signing_key = dir.join("certs/poort-signing.key");
+        c.saml.sp_metadata_dir = dir.join("sp");
+        c.saml.idp_metadata_dir = dir.join("idp");
+        c
+    }
+
+    #[test]
+    fn fresh_setup_trusts_the_demo_peers_but_a_configured_one_is_left_alone() {
+        let fresh = tempfile::tempdir().unwrap();
+        let c = config(fresh.path());
+        prepare_embedded_defaults(&c).unwrap();
+        assert!(c.keys.signing_key.exists());
+        assert!(c.saml.sp_metadata_dir.join("demo-dv.xml").exists());
+        assert!(c.saml.idp_metadata_dir.join("dev-ad.xml").exists());
+
+        let own = tempfile::tempdir().unwrap();
+        let c = config(own.path());
+        std::fs::create_dir_all(&c.saml.idp_metadata_dir).unwrap();
+        std::fs::write(c.saml.idp_metadata_dir.join("their-ad.xml"), "<x/>").unwrap();
+        prepare_embedded_defaults(&c).unwrap();
+        assert!(!c.saml.sp_metadata_dir.join("demo-dv.xml").exists());
+        assert!(!c.saml.idp_metadata_dir.join("dev-ad.xml").exists());
+
+        let prod = tempfile::tempdir().unwrap();
+        let mut c = config(prod.path());
+        c.server.production = true;
+        prepare_embedded_defaults(&c).unwrap();
+        assert!(
+            !c.keys.signing_key.exists(),
+            "production never gets development keys"
+        );
+    }
+}

@@ -72,46 +72,9 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-/// On embedded defaults (not production), make development keys when none exist yet, so that
-/// `poort serve` runs from a fresh checkout with no other setup.
-fn ensure_dev_setup(config: &Config) -> anyhow::Result<()> {
-    if config.server.production {
-        return Ok(());
-    }
-    if !config.keys.signing_key.exists() {
-        let made = poort::devcerts::generate(&config.keys.dev_certs_dir, false)?;
-        tracing::info!(files = made.len(), dir = %config.keys.dev_certs_dir.display(), "made development keys");
-    }
-    // With no peers configured at all (a fresh checkout), trust the demo DV and the development
-    // AD, so that a newcomer can log in at once (`poort demo` serves them on these ports). A setup
-    // that has its own peers is left exactly as it is.
-    let has_xml = |dir: &Path| {
-        std::fs::read_dir(dir)
-            .map(|entries| {
-                entries
-                    .filter_map(Result::ok)
-                    .any(|e| e.path().extension().is_some_and(|x| x == "xml"))
-            })
-            .unwrap_or(false)
-    };
-    if !has_xml(&config.saml.sp_metadata_dir) && !has_xml(&config.saml.idp_metadata_dir) {
-        std::fs::create_dir_all(&config.saml.sp_metadata_dir)?;
-        std::fs::create_dir_all(&config.saml.idp_metadata_dir)?;
-        poort::demo::metadata::write_demo_metadata(
-            &config.keys.dev_certs_dir,
-            &config.saml.sp_metadata_dir,
-            &config.saml.idp_metadata_dir,
-            poort::app::DEMO_DV_URL,
-            poort::app::DEMO_AD_URL,
-        )?;
-        tracing::info!("wrote metadata of the demo DV and the development AD");
-    }
-    Ok(())
-}
-
 fn serve(path: &Path) -> anyhow::Result<ExitCode> {
     let config = Config::load(path)?;
-    ensure_dev_setup(&config)?;
+    poort::app::prepare_embedded_defaults(&config)?;
     let listen = config.server.listen.clone();
     let state = poort::app::build_state(config)?;
     runtime()?.block_on(async move {
@@ -167,7 +130,7 @@ fn demo(path: &Path) -> anyhow::Result<ExitCode> {
     if config.server.production {
         anyhow::bail!("the demo refuses to run in production mode");
     }
-    ensure_dev_setup(&config)?;
+    poort::app::prepare_embedded_defaults(&config)?;
     runtime()?.block_on(poort::app::run_demo(config))?;
     Ok(ExitCode::SUCCESS)
 }
