@@ -33,62 +33,7 @@ pub fn service(index: u16, level: &str) -> ServiceConfig {
 }
 
 pub async fn start() -> World {
-    let dir = tempfile::tempdir().unwrap();
-    let certs = dir.path().join("certs");
-    poort::devcerts::generate(&certs, false).unwrap();
-    let sp_dir = dir.path().join("sp");
-    let idp_dir = dir.path().join("idp");
-    std::fs::create_dir_all(&sp_dir).unwrap();
-    std::fs::create_dir_all(&idp_dir).unwrap();
-    let bind = || async { tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap() };
-    let (pl, dl, al) = (bind().await, bind().await, bind().await);
-    let url = |l: &tokio::net::TcpListener| format!("http://{}", l.local_addr().unwrap());
-    let (poort, dv, ad) = (url(&pl), url(&dl), url(&al));
-    poort::demo::metadata::write_demo_metadata(&certs, &sp_dir, &idp_dir, &dv, &ad).unwrap();
-    let config = Config {
-        server: ServerConfig {
-            listen: pl.local_addr().unwrap().to_string(),
-            public_url: poort.clone(),
-            production: false,
-            max_body_bytes: 256 * 1024,
-        },
-        saml: SamlConfig {
-            idp_entity_id: "urn:etoegang:HM:00000099990000000001:entities:1".into(),
-            sp_entity_id: "urn:etoegang:HM:00000099990000000001:entities:2".into(),
-            sp_metadata_dir: sp_dir,
-            idp_metadata_dir: idp_dir,
-            clock_skew_seconds: 60,
-            request_max_age_seconds: 300,
-            assertion_lifetime_seconds: 300,
-            flow_lifetime_seconds: 900,
-        },
-        keys: KeysConfig {
-            signing_key: certs.join("poort-signing.key"),
-            signing_cert: certs.join("poort-signing.crt"),
-            encryption_key: certs.join("poort-encryption.key"),
-            encryption_cert: certs.join("poort-encryption.crt"),
-            pseudonym_secret: certs.join("pseudonym.secret"),
-            dev_certs_dir: certs.clone(),
-        },
-        grants: GrantsConfig {
-            file: repo_file("config/grants-dev.toml"),
-        },
-        services: vec![service(1, "EH3"), service(2, "EH2+")],
-        dvs: vec![],
-    };
-    let state = poort::app::build_state(config.clone()).unwrap();
-    tokio::spawn(poort::app::serve(state, pl));
-    let peers = poort::demo::DemoPeers::from_dir(&certs, &dv, &ad, &poort).unwrap();
-    tokio::spawn(poort::demo::serve(dl, peers.dv_router()));
-    tokio::spawn(poort::demo::serve(al, peers.ad_router()));
-    World {
-        poort,
-        dv,
-        ad,
-        dir,
-        certs,
-        config,
-    }
+    start_prepared(|_, _| {}).await
 }
 
 pub fn client() -> reqwest::Client {
