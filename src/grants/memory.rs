@@ -229,6 +229,13 @@ mod tests {
         assert!(daan.grants.is_empty());
     }
 
+    #[tokio::test]
+    async fn passes_the_conformance_suite() {
+        let register = MemoryRegister::from_grants_file(&crate::grants::conformance::dev_file())
+            .unwrap();
+        crate::grants::conformance::dev_file_register(&register).await;
+    }
+
     #[test]
     fn femke_is_blocked_and_keeps_her_grant() {
         let femke = register().lookup(AD, "femke");
