@@ -231,8 +231,8 @@ mod tests {
 
     #[tokio::test]
     async fn passes_the_conformance_suite() {
-        let register = MemoryRegister::from_grants_file(&crate::grants::conformance::dev_file())
-            .unwrap();
+        let register =
+            MemoryRegister::from_grants_file(&crate::grants::conformance::dev_file()).unwrap();
         crate::grants::conformance::dev_file_register(&register).await;
     }
 

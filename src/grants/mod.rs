@@ -15,7 +15,7 @@ pub use file::{
 };
 pub use memory::MemoryRegister;
 pub use model::*;
-pub use sql::{Pool, SqlRegister, SqlRegisterError};
+pub use sql::{NewGrant, Pool, SqlRegister, SqlRegisterError};
 
 use async_trait::async_trait;
 
@@ -85,5 +85,133 @@ pub mod conformance {
             let got = register.grants_for(idp, subject).await.unwrap();
             assert_eq!(got, PersonGrants::default(), "{idp} {subject:?}");
         }
+    }
+
+    /// Grants held through a group, on a [`SqlRegister`] seeded with [`dev_file`] (the file
+    /// format has no groups, so these expectations are written out). Changes the register.
+    pub async fn sql_groups(register: &SqlRegister) {
+        let at = |s: &str| s.parse::<chrono::DateTime<chrono::Utc>>().unwrap();
+        let bakkerij = "12345678";
+        let group = register.add_group(bakkerij, "Boekhouding").await.unwrap();
+        register
+            .add_group_member(&group, "eva", false)
+            .await
+            .unwrap();
+        register
+            .add_group_member(&group, "anna", true)
+            .await
+            .unwrap();
+        // Bram is no member of the Bakkerij, so he cannot join its group.
+        assert!(matches!(
+            register.add_group_member(&group, "bram", false).await,
+            Err(SqlRegisterError::NotAMember { .. })
+        ));
+        let grant = NewGrant {
+            id: "g-group-bakkerij".to_string(),
+            scope: Scope::Service {
+                uuid: "5a1d3b0e-8c9f-4f5e-9b1a-000000000002".to_string(),
+            },
+            level: crate::level::Level::Eh2Plus,
+            valid_from: at("2026-01-01T00:00:00Z"),
+            valid_until: at("2027-01-01T00:00:00Z"),
+        };
+        register.add_group_grant(&group, &grant).await.unwrap();
+        assert!(matches!(
+            register.add_group_grant("no-such-group", &grant).await,
+            Err(SqlRegisterError::UnknownGroup(_))
+        ));
+
+        let held = |grants: &PersonGrants| {
+            grants
+                .grants
+                .iter()
+                .find(|g| g.grant_id == grant.id)
+                .cloned()
+        };
+        let eva = register.grants_for(DEV_IDP, "eva").await.unwrap();
+        assert_eq!(eva.grants.len(), 2);
+        let eva_group = held(&eva).expect("eva holds the group grant");
+        assert_eq!(
+            eva_group,
+            HeldGrant {
+                grant_id: grant.id.clone(),
+                organisation: Organisation {
+                    kvk: bakkerij.to_string(),
+                    rsin: Some("805123453".to_string()),
+                    name: "Bakkerij De Gouden Korst B.V.".to_string(),
+                },
+                scope: grant.scope.clone(),
+                level: grant.level,
+                valid_from: grant.valid_from,
+                valid_until: grant.valid_until,
+                status: GrantStatus::Active,
+                holder_blocked: false,
+                last_used_at: None,
+                roles: vec![Role::Gebruiker],
+            }
+        );
+
+        // Anna is blocked for the group only: her own grants stay usable.
+        let anna = normalised(register.grants_for(DEV_IDP, "anna").await.unwrap());
+        assert_eq!(anna.grants.len(), 3);
+        let anna_group = held(&anna).expect("anna holds the group grant");
+        assert!(anna_group.holder_blocked);
+        assert_eq!(anna_group.roles, [Role::Hoofdbeheerder, Role::Gebruiker]);
+        assert!(anna
+            .grants
+            .iter()
+            .filter(|g| g.grant_id != grant.id)
+            .all(|g| !g.holder_blocked));
+
+        // Blocked for the whole organisation: the group grant is suspended too.
+        register
+            .set_membership_blocked("eva", bakkerij, true)
+            .await
+            .unwrap();
+        let eva = register.grants_for(DEV_IDP, "eva").await.unwrap();
+        assert!(eva.grants.iter().all(|g| g.holder_blocked));
+        register
+            .set_membership_blocked("eva", bakkerij, false)
+            .await
+            .unwrap();
+        let eva = register.grants_for(DEV_IDP, "eva").await.unwrap();
+        assert!(!held(&eva).unwrap().holder_blocked);
+    }
+
+    /// A failing import leaves nothing behind, on a [`SqlRegister`] seeded with [`dev_file`].
+    pub async fn sql_import_is_all_or_nothing(register: &SqlRegister) {
+        let mut file = dev_file();
+        // New rows first, then a grant ID that already exists: the database refuses the last
+        // statement, after the new organisation, person and membership were written.
+        file.organisations.retain(|o| o.kvk == "12345678");
+        file.organisations[0].kvk = "99887766".to_string();
+        file.organisations[0].rsin = None;
+        file.persons.retain(|p| p.id == "anna");
+        file.persons[0].id = "anna-2".to_string();
+        file.persons[0].links[0].subject = "anna-2".to_string();
+        file.memberships
+            .retain(|m| m.person == "anna" && m.organisation == "12345678");
+        file.memberships[0].person = "anna-2".to_string();
+        file.memberships[0].organisation = "99887766".to_string();
+        file.grants.retain(|g| g.id == "g-anna-bakkerij");
+        file.grants[0].person = "anna-2".to_string();
+        file.grants[0].organisation = "99887766".to_string();
+        file.validate().expect("the file itself is valid");
+        assert!(register.import(&file).await.is_err());
+        assert_eq!(
+            register.grants_for(DEV_IDP, "anna-2").await.unwrap(),
+            PersonGrants::default()
+        );
+        // Importing the file again fails as a whole too, and changes nothing.
+        assert!(register.import(&dev_file()).await.is_err());
+        dev_file_register(register).await;
+
+        // With a fresh grant ID the same file goes in.
+        file.grants[0].id = "g-anna-2".to_string();
+        register.import(&file).await.unwrap();
+        let anna2 = register.grants_for(DEV_IDP, "anna-2").await.unwrap();
+        assert_eq!(anna2.person_id.as_deref(), Some("anna-2"));
+        assert_eq!(anna2.grants.len(), 1);
+        assert_eq!(anna2.grants[0].organisation.kvk, "99887766");
     }
 }

@@ -33,6 +33,22 @@ pub enum SqlRegisterError {
     },
     #[error(transparent)]
     File(#[from] GrantsFileError),
+    #[error("no organisation with KvK number {0}")]
+    UnknownOrganisation(String),
+    #[error("no group {0}")]
+    UnknownGroup(String),
+    #[error("person {person} is not a member of the organisation of group {group}")]
+    NotAMember { person: String, group: String },
+}
+
+/// A grant to be held by a group: active and never used when added.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewGrant {
+    pub id: String,
+    pub scope: Scope,
+    pub level: Level,
+    pub valid_from: DateTime<Utc>,
+    pub valid_until: DateTime<Utc>,
 }
 
 /// The connection pool of one backend.
@@ -108,37 +124,144 @@ impl SqlRegister {
             Pool::Sqlite(pool) => {
                 let mut tx = pool.begin().await?;
                 for stmt in &statements {
-                    let mut query = sqlx::query(stmt.sql);
-                    for arg in &stmt.args {
-                        query = match arg {
-                            Arg::Text(v) => query.bind(v.clone()),
-                            Arg::OptText(v) => query.bind(v.clone()),
-                            Arg::Bool(v) => query.bind(*v),
-                            Arg::Time(v) => query.bind(*v),
-                            Arg::OptTime(v) => query.bind(*v),
-                        };
-                    }
-                    query.execute(&mut *tx).await?;
+                    bind_all!(sqlx::query(stmt.sql), &stmt.args)
+                        .execute(&mut *tx)
+                        .await?;
                 }
                 tx.commit().await?;
             }
             Pool::Postgres(pool) => {
                 let mut tx = pool.begin().await?;
                 for stmt in &statements {
-                    let mut query = sqlx::query(stmt.sql);
-                    for arg in &stmt.args {
-                        query = match arg {
-                            Arg::Text(v) => query.bind(v.clone()),
-                            Arg::OptText(v) => query.bind(v.clone()),
-                            Arg::Bool(v) => query.bind(*v),
-                            Arg::Time(v) => query.bind(*v),
-                            Arg::OptTime(v) => query.bind(*v),
-                        };
-                    }
-                    query.execute(&mut *tx).await?;
+                    bind_all!(sqlx::query(stmt.sql), &stmt.args)
+                        .execute(&mut *tx)
+                        .await?;
                 }
                 tx.commit().await?;
             }
+        }
+        Ok(())
+    }
+
+    /// Runs one statement outside any explicit transaction; the number of rows it touched.
+    async fn execute(&self, stmt: Statement) -> Result<u64, SqlRegisterError> {
+        Ok(match &self.pool {
+            Pool::Sqlite(pool) => bind_all!(sqlx::query(stmt.sql), &stmt.args)
+                .execute(pool)
+                .await?
+                .rows_affected(),
+            Pool::Postgres(pool) => bind_all!(sqlx::query(stmt.sql), &stmt.args)
+                .execute(pool)
+                .await?
+                .rows_affected(),
+        })
+    }
+
+    /// Adds a group to the organisation with this KvK number; its new ID.
+    pub async fn add_group(&self, kvk: &str, name: &str) -> Result<String, SqlRegisterError> {
+        let id = uuid::Uuid::new_v4().to_string();
+        let added = self
+            .execute(Statement {
+                sql: "INSERT INTO groups (id, organisation_id, name, created_at) \
+                      SELECT $1, o.id, $2, $3 FROM organisations o WHERE o.kvk = $4",
+                args: vec![
+                    Arg::Text(id.clone()),
+                    Arg::Text(name.to_string()),
+                    Arg::Time(Utc::now()),
+                    Arg::Text(kvk.to_string()),
+                ],
+            })
+            .await?;
+        if added == 0 {
+            return Err(SqlRegisterError::UnknownOrganisation(kvk.to_string()));
+        }
+        Ok(id)
+    }
+
+    /// Puts the person's membership of the group's organisation in the group; `blocked`
+    /// suspends them for this group only.
+    pub async fn add_group_member(
+        &self,
+        group: &str,
+        person: &str,
+        blocked: bool,
+    ) -> Result<(), SqlRegisterError> {
+        let added = self
+            .execute(Statement {
+                sql:
+                    "INSERT INTO group_members (membership_id, group_id, organisation_id, blocked) \
+                      SELECT m.id, g.id, g.organisation_id, $3 FROM groups g \
+                      JOIN memberships m ON m.organisation_id = g.organisation_id \
+                       AND m.person_id = $2 \
+                      WHERE g.id = $1",
+                args: vec![
+                    Arg::Text(group.to_string()),
+                    Arg::Text(person.to_string()),
+                    Arg::Bool(blocked),
+                ],
+            })
+            .await?;
+        if added == 0 {
+            return Err(SqlRegisterError::NotAMember {
+                person: person.to_string(),
+                group: group.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Adds a grant held by the group, for the group's organisation.
+    pub async fn add_group_grant(
+        &self,
+        group: &str,
+        grant: &NewGrant,
+    ) -> Result<(), SqlRegisterError> {
+        let (kind, provider, uuid) = scope_columns(&grant.scope);
+        let added = self
+            .execute(Statement {
+                sql: "INSERT INTO grants (id, organisation_id, group_id, scope_kind, provider, \
+                      service_uuid, level, valid_from, valid_until, status, created_at) \
+                      SELECT $1, g.organisation_id, g.id, $2, $3, $4, $5, $6, $7, 'active', $8 \
+                      FROM groups g WHERE g.id = $9",
+                args: vec![
+                    Arg::Text(grant.id.clone()),
+                    Arg::Text(kind.to_string()),
+                    Arg::OptText(provider),
+                    Arg::OptText(uuid),
+                    Arg::Text(grant.level.to_string()),
+                    Arg::Time(grant.valid_from),
+                    Arg::Time(grant.valid_until),
+                    Arg::Time(Utc::now()),
+                    Arg::Text(group.to_string()),
+                ],
+            })
+            .await?;
+        if added == 0 {
+            return Err(SqlRegisterError::UnknownGroup(group.to_string()));
+        }
+        Ok(())
+    }
+
+    /// Blocks or unblocks the person in the whole organisation with this KvK number.
+    pub async fn set_membership_blocked(
+        &self,
+        person: &str,
+        kvk: &str,
+        blocked: bool,
+    ) -> Result<(), SqlRegisterError> {
+        let changed = self
+            .execute(Statement {
+                sql: "UPDATE memberships SET blocked = $1 WHERE person_id = $2 \
+                      AND organisation_id = (SELECT id FROM organisations WHERE kvk = $3)",
+                args: vec![
+                    Arg::Bool(blocked),
+                    Arg::Text(person.to_string()),
+                    Arg::Text(kvk.to_string()),
+                ],
+            })
+            .await?;
+        if changed == 0 {
+            return Err(SqlRegisterError::UnknownOrganisation(kvk.to_string()));
         }
         Ok(())
     }
@@ -329,6 +452,24 @@ impl GrantRow {
     }
 }
 
+/// Binds every argument to a query, whichever the backend.
+macro_rules! bind_all {
+    ($query:expr, $args:expr) => {{
+        let mut query = $query;
+        for arg in $args {
+            query = match arg {
+                Arg::Text(v) => query.bind(v.clone()),
+                Arg::OptText(v) => query.bind(v.clone()),
+                Arg::Bool(v) => query.bind(*v),
+                Arg::Time(v) => query.bind(*v),
+                Arg::OptTime(v) => query.bind(*v),
+            };
+        }
+        query
+    }};
+}
+use bind_all;
+
 /// A value bound to a statement parameter, the same for both backends.
 enum Arg {
     Text(String),
@@ -381,7 +522,11 @@ fn import_statements(file: &GrantsFile, now: DateTime<Utc>) -> Vec<Statement> {
     for person in &file.persons {
         out.push(Statement {
             sql: "INSERT INTO persons (id, name, created_at) VALUES ($1, $2, $3)",
-            args: vec![Text(person.id.clone()), OptText(person.name.clone()), Time(now)],
+            args: vec![
+                Text(person.id.clone()),
+                OptText(person.name.clone()),
+                Time(now),
+            ],
         });
         for link in &person.links {
             out.push(Statement {
@@ -445,4 +590,133 @@ fn import_statements(file: &GrantsFile, now: DateTime<Utc>) -> Vec<Statement> {
         });
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::grants::conformance;
+
+    async fn seeded(dir: &tempfile::TempDir) -> SqlRegister {
+        let path = dir.path().join("data/register.db");
+        let register = SqlRegister::connect_sqlite(path.to_str().unwrap())
+            .await
+            .unwrap();
+        register.import(&conformance::dev_file()).await.unwrap();
+        register
+    }
+
+    #[tokio::test]
+    async fn sqlite_passes_the_conformance_suite() {
+        let dir = tempfile::tempdir().unwrap();
+        let register = seeded(&dir).await;
+        conformance::dev_file_register(&register).await;
+        conformance::sql_import_is_all_or_nothing(&register).await;
+        conformance::sql_groups(&register).await;
+    }
+
+    #[tokio::test]
+    async fn sqlite_file_survives_reopening_and_migrations_run_once() {
+        let dir = tempfile::tempdir().unwrap();
+        seeded(&dir).await.close().await;
+        let url = format!("sqlite://{}", dir.path().join("data/register.db").display());
+        let register = SqlRegister::connect_sqlite(&url).await.unwrap();
+        conformance::dev_file_register(&register).await;
+    }
+
+    #[tokio::test]
+    async fn schema_refuses_what_the_rules_forbid() {
+        let dir = tempfile::tempdir().unwrap();
+        let register = seeded(&dir).await;
+        let Pool::Sqlite(pool) = register.pool() else {
+            unreachable!()
+        };
+        let org: String = sqlx::query_scalar("SELECT id FROM organisations WHERE kvk = '12345678'")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        let insert = |membership: Option<String>,
+                      group: Option<&'static str>,
+                      from: &'static str,
+                      until: &'static str| {
+            sqlx::query(
+                "INSERT INTO grants (id, organisation_id, membership_id, group_id, scope_kind, \
+                 level, valid_from, valid_until, status, created_at) \
+                 VALUES ($1, $2, $3, $4, 'all_services', 'EH3', $5, $6, 'active', $5)",
+            )
+            .bind(uuid::Uuid::new_v4().to_string())
+            .bind(org.clone())
+            .bind(membership)
+            .bind(group)
+            .bind(from)
+            .bind(until)
+            .execute(pool)
+        };
+        let from = "2026-01-01T00:00:00+00:00";
+        // Neither holder, both holders, ending before it starts, over five years.
+        assert!(insert(None, None, from, "2027-01-01T00:00:00+00:00")
+            .await
+            .is_err());
+        assert!(insert(
+            Some("x".to_string()),
+            Some("y"),
+            from,
+            "2027-01-01T00:00:00+00:00"
+        )
+        .await
+        .is_err());
+        let membership: String = sqlx::query_scalar(
+            "SELECT id FROM memberships WHERE person_id = 'anna' AND organisation_id = $1",
+        )
+        .bind(org.clone())
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        assert!(insert(
+            Some(membership.clone()),
+            None,
+            from,
+            "2025-12-31T00:00:00+00:00"
+        )
+        .await
+        .is_err());
+        assert!(insert(
+            Some(membership.clone()),
+            None,
+            from,
+            "2031-01-02T00:00:00+00:00"
+        )
+        .await
+        .is_err());
+        insert(
+            Some(membership.clone()),
+            None,
+            from,
+            "2031-01-01T00:00:00+00:00",
+        )
+        .await
+        .unwrap();
+        // A bad KvK number.
+        assert!(sqlx::query(
+            "INSERT INTO organisations (id, kvk, name, created_at) VALUES ('o', '1234567', 'X', 'now')"
+        )
+        .execute(pool)
+        .await
+        .is_err());
+        // The audit trail is append-only.
+        sqlx::query(
+            "INSERT INTO audit (at, actor, action) VALUES ('2026-11-22T00:00:00Z', 'test', 'x')",
+        )
+        .execute(pool)
+        .await
+        .unwrap();
+        assert!(sqlx::query("UPDATE audit SET action = 'y'")
+            .execute(pool)
+            .await
+            .is_err());
+        assert!(sqlx::query("DELETE FROM audit")
+            .execute(pool)
+            .await
+            .is_err());
+    }
 }
