@@ -119,7 +119,7 @@ impl SqlRegister {
     /// link, membership or grant ID) make the whole import fail.
     pub async fn import(&self, file: &GrantsFile) -> Result<(), SqlRegisterError> {
         file.validate()?;
-        let statements = import_statements(file, Utc::now());
+        let statements = import_statements(file, Utc::now())?;
         match &self.pool {
             Pool::Sqlite(pool) => {
                 let mut tx = pool.begin().await?;
@@ -500,8 +500,13 @@ fn status_text(status: GrantStatus) -> &'static str {
 }
 
 /// The statements that write a (validated) grants file, in dependency order.
-fn import_statements(file: &GrantsFile, now: DateTime<Utc>) -> Vec<Statement> {
+fn import_statements(
+    file: &GrantsFile,
+    now: DateTime<Utc>,
+) -> Result<Vec<Statement>, SqlRegisterError> {
     use Arg::*;
+    // `validate` guarantees every reference resolves; an error keeps this free of panics anyway.
+    let unresolved = |what: String| corrupt(format!("grants file: unresolved {what}"));
     let mut out = Vec::new();
     let mut organisation_ids = HashMap::new();
     for org in &file.organisations {
@@ -544,7 +549,10 @@ fn import_statements(file: &GrantsFile, now: DateTime<Utc>) -> Vec<Statement> {
     let mut membership_ids = HashMap::new();
     for m in &file.memberships {
         let id = uuid::Uuid::new_v4().to_string();
-        let organisation = organisation_ids[m.organisation.as_str()].clone();
+        let organisation = organisation_ids
+            .get(m.organisation.as_str())
+            .ok_or_else(|| unresolved(format!("organisation {}", m.organisation)))?
+            .clone();
         membership_ids.insert((m.person.as_str(), m.organisation.as_str()), id.clone());
         out.push(Statement {
             sql: "INSERT INTO memberships (id, person_id, organisation_id, blocked, created_at) \
@@ -567,6 +575,12 @@ fn import_statements(file: &GrantsFile, now: DateTime<Utc>) -> Vec<Statement> {
     }
     for g in &file.grants {
         let (kind, provider, uuid) = scope_columns(&g.scope);
+        let organisation = organisation_ids
+            .get(g.organisation.as_str())
+            .ok_or_else(|| unresolved(format!("organisation of grant {}", g.id)))?;
+        let membership = membership_ids
+            .get(&(g.person.as_str(), g.organisation.as_str()))
+            .ok_or_else(|| unresolved(format!("membership of grant {}", g.id)))?;
         out.push(Statement {
             sql: "INSERT INTO grants (id, organisation_id, membership_id, scope_kind, provider, \
                   service_uuid, level, valid_from, valid_until, status, created_by, created_at, \
@@ -574,8 +588,8 @@ fn import_statements(file: &GrantsFile, now: DateTime<Utc>) -> Vec<Statement> {
                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
             args: vec![
                 Text(g.id.clone()),
-                Text(organisation_ids[g.organisation.as_str()].clone()),
-                Text(membership_ids[&(g.person.as_str(), g.organisation.as_str())].clone()),
+                Text(organisation.clone()),
+                Text(membership.clone()),
                 Text(kind.to_string()),
                 OptText(provider),
                 OptText(uuid),
@@ -589,7 +603,7 @@ fn import_statements(file: &GrantsFile, now: DateTime<Utc>) -> Vec<Statement> {
             ],
         });
     }
-    out
+    Ok(out)
 }
 
 #[cfg(test)]
