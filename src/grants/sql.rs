@@ -267,47 +267,32 @@ impl SqlRegister {
     }
 
     async fn lookup(&self, idp: &str, subject: &str) -> Result<PersonGrants, SqlRegisterError> {
+        // The same three queries on either backend; only the pool's type differs.
+        macro_rules! read_person {
+            ($pool:expr) => {{
+                let mut conn = $pool.acquire().await?;
+                let person: Option<String> = sqlx::query_scalar(PERSON_SQL)
+                    .bind(idp)
+                    .bind(subject)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+                let Some(person) = person else {
+                    return Ok(PersonGrants::default());
+                };
+                let rows: Vec<GrantRow> = sqlx::query_as(GRANTS_SQL)
+                    .bind(&person)
+                    .fetch_all(&mut *conn)
+                    .await?;
+                let roles: Vec<(String, String)> = sqlx::query_as(ROLES_SQL)
+                    .bind(&person)
+                    .fetch_all(&mut *conn)
+                    .await?;
+                (person, rows, roles)
+            }};
+        }
         let (person, rows, roles) = match &self.pool {
-            Pool::Sqlite(pool) => {
-                let mut conn = pool.acquire().await?;
-                let person: Option<String> = sqlx::query_scalar(PERSON_SQL)
-                    .bind(idp)
-                    .bind(subject)
-                    .fetch_optional(&mut *conn)
-                    .await?;
-                let Some(person) = person else {
-                    return Ok(PersonGrants::default());
-                };
-                let rows: Vec<GrantRow> = sqlx::query_as(GRANTS_SQL)
-                    .bind(&person)
-                    .fetch_all(&mut *conn)
-                    .await?;
-                let roles: Vec<(String, String)> = sqlx::query_as(ROLES_SQL)
-                    .bind(&person)
-                    .fetch_all(&mut *conn)
-                    .await?;
-                (person, rows, roles)
-            }
-            Pool::Postgres(pool) => {
-                let mut conn = pool.acquire().await?;
-                let person: Option<String> = sqlx::query_scalar(PERSON_SQL)
-                    .bind(idp)
-                    .bind(subject)
-                    .fetch_optional(&mut *conn)
-                    .await?;
-                let Some(person) = person else {
-                    return Ok(PersonGrants::default());
-                };
-                let rows: Vec<GrantRow> = sqlx::query_as(GRANTS_SQL)
-                    .bind(&person)
-                    .fetch_all(&mut *conn)
-                    .await?;
-                let roles: Vec<(String, String)> = sqlx::query_as(ROLES_SQL)
-                    .bind(&person)
-                    .fetch_all(&mut *conn)
-                    .await?;
-                (person, rows, roles)
-            }
+            Pool::Sqlite(pool) => read_person!(pool),
+            Pool::Postgres(pool) => read_person!(pool),
         };
 
         let mut by_membership: HashMap<String, Vec<Role>> = HashMap::new();
