@@ -93,3 +93,38 @@ pub struct ServiceRef {
     /// The level the catalogue sets for this service.
     pub level: Level,
 }
+
+/// An identity link: the AD's entity ID and the person's subject there. Logins look grants up
+/// by it, so it is also the key of a cached grant set.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct IdentityKey {
+    pub idp: String,
+    pub subject: String,
+}
+
+impl IdentityKey {
+    pub fn new(idp: impl Into<String>, subject: impl Into<String>) -> IdentityKey {
+        IdentityKey {
+            idp: idp.into(),
+            subject: subject.into(),
+        }
+    }
+}
+
+/// What a register write changed, as the cache needs to know it: every identity link whose
+/// grant set (what [`super::Register::grants_for`] returns) may differ after the write.
+/// Computed inside the write's transaction, so it matches what was committed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Touched {
+    pub links: std::collections::BTreeSet<IdentityKey>,
+}
+
+impl Touched {
+    pub fn is_empty(&self) -> bool {
+        self.links.is_empty()
+    }
+
+    pub fn extend(&mut self, other: Touched) {
+        self.links.extend(other.links);
+    }
+}
