@@ -1,9 +1,10 @@
 //! Putting poort together from its configuration: keys, metadata, stores, register, routes.
 
 use crate::config::Config;
-use crate::grants::MemoryRegister;
+use crate::grants::{Registry, RegistryError};
 use crate::keys::{DecryptionKey, PseudonymSecret, SigningKey};
 use crate::metadata::{self, Severity};
+use crate::metrics::Metrics;
 use crate::saml::{dsig, xml};
 use crate::store::MemoryStore;
 use crate::web::{self, AppState};
@@ -14,8 +15,8 @@ use std::sync::Arc;
 pub enum StartError {
     #[error(transparent)]
     Key(#[from] crate::keys::KeyError),
-    #[error(transparent)]
-    Grants(#[from] crate::grants::GrantsFileError),
+    #[error("register: {0}")]
+    Register(#[from] RegistryError),
     #[error("production mode refuses development keys ({0})")]
     DevKeysInProduction(String),
     #[error("metadata problems:\n{0}")]
@@ -54,9 +55,10 @@ fn sign_root(unsigned: &str, signing: &SigningKey) -> Result<String, StartError>
     Ok(dsig::sign(&with_template, signing)?)
 }
 
-/// Builds the shared state from config. Metadata files with errors are reported and skipped;
-/// good ones still load.
-pub fn build_state(config: Config) -> Result<AppState, StartError> {
+/// Builds the shared state from config and starts its background tasks (cache upkeep, the
+/// writer of grant uses). Metadata files with errors are reported and skipped; good ones
+/// still load.
+pub async fn build_state(config: Config) -> Result<AppState, StartError> {
     let k = &config.keys;
     let signing = SigningKey::load(&k.signing_key, &k.signing_cert)?;
     let decryption = DecryptionKey::load(&k.encryption_key, &k.encryption_cert)?;
@@ -103,10 +105,15 @@ pub fn build_state(config: Config) -> Result<AppState, StartError> {
         ),
         &signing,
     )?;
-    let register = MemoryRegister::load(&config.grants.file)?;
+    let metrics = Arc::new(Metrics::default());
+    let registry = Registry::open_with_metrics(&config, metrics.clone()).await?;
+    let grant_uses = registry.spawn_background();
     let store = Arc::new(MemoryStore::default());
     Ok(AppState {
-        register: Arc::new(register),
+        register: registry.register(),
+        registry,
+        grant_uses,
+        metrics,
         flows: store.clone(),
         replay: store,
         pages: web::pages::Pages::new()?,
@@ -146,7 +153,7 @@ pub async fn run_demo(config: Config) -> anyhow::Result<()> {
     let peers =
         demo::DemoPeers::from_dir(&config.keys.dev_certs_dir, &dv_url, &ad_url, &poort_url)?;
     let listen = config.server.listen.clone();
-    let state = build_state(config)?;
+    let state = build_state(config).await?;
     let poort_listener = tokio::net::TcpListener::bind(&listen).await?;
     let dv_listener = tokio::net::TcpListener::bind("127.0.0.1:8081").await?;
     let ad_listener = tokio::net::TcpListener::bind("127.0.0.1:8082").await?;

@@ -44,8 +44,10 @@ pub fn check(config_path: &Path, config: &Config) -> Vec<Finding> {
     if let Err(e) = PseudonymSecret::load(&k.pseudonym_secret) {
         err(&k.pseudonym_secret, e.to_string());
     }
-    if let Err(e) = crate::grants::load_grants_file(&config.grants.file) {
-        err(&config.grants.file, e.to_string());
+    if let Some(seed) = &config.register.seed {
+        if let Err(e) = crate::grants::load_grants_file(seed) {
+            err(seed, e.to_string());
+        }
     }
     let md = metadata::load(
         &config.saml.sp_metadata_dir,

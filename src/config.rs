@@ -24,7 +24,10 @@ pub struct Config {
     pub server: ServerConfig,
     pub saml: SamlConfig,
     pub keys: KeysConfig,
-    pub grants: GrantsConfig,
+    #[serde(default)]
+    pub register: RegisterConfig,
+    #[serde(default)]
+    pub cache: CacheConfig,
     /// The service catalogue.
     #[serde(default, rename = "service")]
     pub services: Vec<ServiceConfig>,
@@ -88,10 +91,54 @@ pub struct KeysConfig {
     pub dev_certs_dir: PathBuf,
 }
 
+/// Where the register of organisations, persons and grants lives.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct GrantsConfig {
-    /// Grants file loaded into the in-process register (development).
-    pub file: PathBuf,
+pub struct RegisterConfig {
+    /// `sqlite://data/register.db` (the embedded default: a file created on first start) or
+    /// `postgres://user@host/db`.
+    #[serde(default = "default_database")]
+    pub database: String,
+    /// Grants file imported when the register is empty (development and first start).
+    #[serde(default)]
+    pub seed: Option<PathBuf>,
+}
+
+impl Default for RegisterConfig {
+    fn default() -> Self {
+        RegisterConfig {
+            database: default_database(),
+            seed: None,
+        }
+    }
+}
+
+/// The cache of resolved grant sets.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CacheConfig {
+    /// `redis://host:6379/0`: shared by every replica. Without it each process keeps its own
+    /// cache and learns of other processes' writes from the database.
+    #[serde(default)]
+    pub redis_url: Option<String>,
+    /// Prefix of every Redis key, so that deployments (and tests) can share a server.
+    #[serde(default = "default_cache_prefix")]
+    pub prefix: String,
+    /// Safety net only: entries are invalidated on every write that touches them.
+    #[serde(default = "default_cache_ttl")]
+    pub ttl_seconds: u64,
+    /// Most grant sets the in-process cache holds.
+    #[serde(default = "default_cache_entries")]
+    pub max_entries: usize,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig {
+            redis_url: None,
+            prefix: default_cache_prefix(),
+            ttl_seconds: default_cache_ttl(),
+            max_entries: default_cache_entries(),
+        }
+    }
 }
 
 /// One service of the catalogue.
@@ -133,6 +180,18 @@ fn default_assertion_lifetime() -> i64 {
 }
 fn default_flow_lifetime() -> i64 {
     900
+}
+fn default_database() -> String {
+    "sqlite://data/register.db".to_string()
+}
+fn default_cache_prefix() -> String {
+    "poort".to_string()
+}
+fn default_cache_ttl() -> u64 {
+    300
+}
+fn default_cache_entries() -> usize {
+    100_000
 }
 fn default_dev_certs_dir() -> PathBuf {
     PathBuf::from("certs-dev")

@@ -13,6 +13,7 @@ pub mod grants;
 pub mod keys;
 pub mod level;
 pub mod metadata;
+pub mod metrics;
 pub mod saml;
 pub mod store;
 pub mod web;

@@ -76,8 +76,8 @@ fn serve(path: &Path) -> anyhow::Result<ExitCode> {
     let config = Config::load(path)?;
     poort::app::prepare_embedded_defaults(&config)?;
     let listen = config.server.listen.clone();
-    let state = poort::app::build_state(config)?;
     runtime()?.block_on(async move {
+        let state = poort::app::build_state(config).await?;
         let listener = tokio::net::TcpListener::bind(&listen).await?;
         tracing::info!(address = %listen, "poort listening");
         poort::app::serve(state, listener).await?;

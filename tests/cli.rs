@@ -3,7 +3,7 @@
 
 mod common;
 
-use poort::config::{Config, GrantsConfig, KeysConfig, SamlConfig, ServerConfig};
+use poort::config::{CacheConfig, Config, KeysConfig, RegisterConfig, SamlConfig, ServerConfig};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -134,9 +134,11 @@ fn setup(dir: &Path) -> (PathBuf, Config) {
             pseudonym_secret: certs.join("pseudonym.secret"),
             dev_certs_dir: certs.clone(),
         },
-        grants: GrantsConfig {
-            file: common::repo_file("config/grants-dev.toml"),
+        register: RegisterConfig {
+            database: format!("sqlite://{}", dir.join("data/register.db").display()),
+            seed: Some(common::repo_file("config/grants-dev.toml")),
         },
+        cache: CacheConfig::default(),
         services: vec![common::service(1, "EH3"), common::service(2, "EH2+")],
         dvs: vec![],
     };

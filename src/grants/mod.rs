@@ -4,9 +4,12 @@
 //! `config/grants-dev.toml` ([`MemoryRegister`]) and the persistent one in SQLite or PostgreSQL
 //! ([`SqlRegister`]). Every implementation must pass [`conformance`].
 
+pub mod cache;
 mod file;
 mod memory;
 mod model;
+pub mod outbox;
+pub mod registry;
 mod sql;
 
 pub use file::{
@@ -15,6 +18,7 @@ pub use file::{
 };
 pub use memory::MemoryRegister;
 pub use model::*;
+pub use registry::{CachedRegister, Registry, RegistryError, UsageRecorder};
 pub use sql::{NewGrant, Pool, SqlRegister, SqlRegisterError};
 
 use async_trait::async_trait;

@@ -6,9 +6,10 @@ mod login;
 pub mod pages;
 
 use crate::config::Config;
-use crate::grants::Register;
+use crate::grants::{Register, Registry, UsageRecorder};
 use crate::keys::{DecryptionKey, PseudonymSecret, SigningKey};
 use crate::metadata::MetadataSet;
+use crate::metrics::Metrics;
 use crate::store::{FlowStore, ReplayCache};
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, StatusCode};
@@ -24,7 +25,13 @@ pub struct AppState {
     pub signing: SigningKey,
     pub decryption: DecryptionKey,
     pub pseudonyms: PseudonymSecret,
+    /// What logins read grants from: the register behind its cache.
     pub register: Arc<dyn Register>,
+    /// The register for writes, listings and upkeep.
+    pub registry: Registry,
+    /// Where logins hand the grant they used, written off the hot path.
+    pub grant_uses: UsageRecorder,
+    pub metrics: Arc<Metrics>,
     pub flows: Arc<dyn FlowStore>,
     pub replay: Arc<dyn ReplayCache>,
     pub pages: pages::Pages,
@@ -45,11 +52,23 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/login/organisation",
             get(login::choose_organisation).post(login::chosen_organisation),
         )
+        .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(|| async { "ready" }))
         .layer(DefaultBodyLimit::max(limit))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(limit))
         .with_state(state)
+}
+
+async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    (
+        StatusCode::OK,
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
 }
 
 async fn idp_metadata(State(state): State<Arc<AppState>>) -> impl IntoResponse {

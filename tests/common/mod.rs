@@ -3,7 +3,9 @@
 
 #![allow(dead_code)]
 
-use poort::config::{Config, GrantsConfig, KeysConfig, SamlConfig, ServerConfig, ServiceConfig};
+use poort::config::{
+    CacheConfig, Config, KeysConfig, RegisterConfig, SamlConfig, ServerConfig, ServiceConfig,
+};
 use std::collections::HashMap;
 use std::path::PathBuf;
 
@@ -14,6 +16,8 @@ pub struct World {
     pub dir: tempfile::TempDir,
     pub certs: PathBuf,
     pub config: Config,
+    /// The register of the running poort, for tests that change grants mid-run.
+    pub registry: poort::grants::Registry,
 }
 
 pub fn repo_file(rel: &str) -> PathBuf {
@@ -158,9 +162,11 @@ pub async fn start_prepared(prepare: impl FnOnce(&Prepared, &mut Config)) -> Wor
             pseudonym_secret: certs.join("pseudonym.secret"),
             dev_certs_dir: certs.clone(),
         },
-        grants: GrantsConfig {
-            file: repo_file("config/grants-dev.toml"),
+        register: RegisterConfig {
+            database: format!("sqlite://{}", dir.path().join("data/register.db").display()),
+            seed: Some(repo_file("config/grants-dev.toml")),
         },
+        cache: CacheConfig::default(),
         services: vec![service(1, "EH3"), service(2, "EH2+")],
         dvs: vec![],
     };
@@ -174,7 +180,8 @@ pub async fn start_prepared(prepare: impl FnOnce(&Prepared, &mut Config)) -> Wor
         idp_dir,
     };
     prepare(&prepared, &mut config);
-    let state = poort::app::build_state(config.clone()).unwrap();
+    let state = poort::app::build_state(config.clone()).await.unwrap();
+    let registry = state.registry.clone();
     tokio::spawn(poort::app::serve(state, pl));
     let peers = poort::demo::DemoPeers::from_dir(&certs, &dv, &ad, &poort).unwrap();
     tokio::spawn(poort::demo::serve(dl, peers.dv_router()));
@@ -186,6 +193,7 @@ pub async fn start_prepared(prepare: impl FnOnce(&Prepared, &mut Config)) -> Wor
         dir,
         certs,
         config,
+        registry,
     }
 }
 

@@ -277,6 +277,7 @@ fn answer(state: &AppState, ctx: &Ctx, flow: &PendingFlow, candidate: &Candidate
             &state.signing,
         )
         .map_err(|e| internal(&e))?;
+        state.grant_uses.used(&candidate.grant_id, now);
         tracing::info!(
             reference = %ctx.reference, flow = %flow.id, dv = %dv.entity_id,
             pseudonym = %pseudonym, grant = %candidate.grant_id, level = %candidate.level_used,
