@@ -1,0 +1,371 @@
+//! Several `poort serve` processes sharing one register and one cache, each with its own demo DV
+//! and development AD (served by the test process), plus a throwaway redis-server the test
+//! can stop, freeze and restart, and fresh PostgreSQL databases.
+
+use poort::config::{
+    CacheConfig, Config, KeysConfig, RegisterConfig, SamlConfig, ServerConfig, ServiceConfig,
+};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// Longest a process may take to start (a bound, not a pause).
+const START_LIMIT: Duration = Duration::from_secs(60);
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A redis-server of the test's own, on a free port, keeping nothing on disk.
+pub struct ThrowawayRedis {
+    pub port: u16,
+    child: Option<Child>,
+}
+
+impl ThrowawayRedis {
+    pub fn start() -> ThrowawayRedis {
+        Self::start_on(free_port())
+    }
+
+    pub fn start_on(port: u16) -> ThrowawayRedis {
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("redis-server is required for this test ({e})"));
+        let redis = ThrowawayRedis {
+            port,
+            child: Some(child),
+        };
+        let deadline = Instant::now() + START_LIMIT;
+        while !redis.answers() {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        redis
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
+    }
+
+    /// Whether it answers PING now.
+    pub fn answers(&self) -> bool {
+        let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", self.port)) else {
+            return false;
+        };
+        let _ = s.set_read_timeout(Some(Duration::from_millis(200)));
+        if s.write_all(b"PING\r\n").is_err() {
+            return false;
+        }
+        let mut buf = [0u8; 7];
+        s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args([sig, &self.pid().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill {sig}");
+    }
+
+    /// Freezes the server: connections stay open, nothing answers, everything it holds stays.
+    pub fn freeze(&self) {
+        self.signal("-STOP");
+    }
+
+    pub fn thaw(&self) {
+        self.signal("-CONT");
+    }
+
+    /// Kills it; what it held is gone.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for ThrowawayRedis {
+    fn drop(&mut self) {
+        if self.child.is_some() {
+            self.thaw();
+        }
+        self.kill();
+    }
+}
+
+/// A fresh PostgreSQL database on the local server (`POORT_TEST_POSTGRES` names the
+/// maintenance database), dropped when this is dropped.
+pub struct FreshPostgres {
+    pub url: String,
+    admin_url: String,
+    name: String,
+}
+
+impl FreshPostgres {
+    pub fn create() -> FreshPostgres {
+        let admin_url = std::env::var("POORT_TEST_POSTGRES")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string());
+        let name = format!("poort_test_{}", uuid::Uuid::new_v4().simple());
+        psql(&admin_url, &format!("CREATE DATABASE {name}"));
+        let mut url = url::Url::parse(&admin_url).unwrap();
+        url.set_path(&name);
+        FreshPostgres {
+            url: url.to_string(),
+            admin_url,
+            name,
+        }
+    }
+}
+
+fn psql(url: &str, sql: &str) {
+    let out = Command::new("psql")
+        .args([url, "-v", "ON_ERROR_STOP=1", "-qc", sql])
+        .output()
+        .unwrap_or_else(|e| panic!("psql is required for this test ({e})"));
+    assert!(
+        out.status.success(),
+        "PostgreSQL is required for this test and refused {sql:?} at {url}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+impl Drop for FreshPostgres {
+    fn drop(&mut self) {
+        let _ = Command::new("psql")
+            .args([
+                &self.admin_url,
+                "-qc",
+                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+            ])
+            .output();
+    }
+}
+
+/// One `poort serve` process with its own demo DV and development AD.
+pub struct Replica {
+    pub poort: String,
+    pub dv: String,
+    pub ad: String,
+    pub config_path: PathBuf,
+    child: Child,
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Replica {
+    /// The text of its `/metrics`.
+    pub async fn metrics(&self) -> String {
+        reqwest::get(format!("{}/metrics", self.poort))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    /// The value of one counter in its `/metrics`.
+    pub async fn counter(&self, name: &str) -> u64 {
+        let text = self.metrics().await;
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+            .trim()
+            .parse()
+            .unwrap()
+    }
+}
+
+pub struct Cluster {
+    pub dir: tempfile::TempDir,
+    pub certs: PathBuf,
+    pub replicas: Vec<Replica>,
+}
+
+impl Cluster {
+    /// The config file of replica `i` (for `poort` commands acting as another process).
+    pub fn config(&self, i: usize) -> &Path {
+        &self.replicas[i].config_path
+    }
+}
+
+fn service(index: u16, level: &str) -> ServiceConfig {
+    super::service(index, level)
+}
+
+/// Starts `n` poort processes on `register` and `cache`.
+pub async fn start_cluster(n: usize, register: RegisterConfig, cache: CacheConfig) -> Cluster {
+    let dir = tempfile::tempdir().unwrap();
+    let certs = dir.path().join("certs");
+    poort::devcerts::generate(&certs, false).unwrap();
+    let mut replicas = Vec::new();
+    for i in 0..n {
+        let sp_dir = dir.path().join(format!("sp-{i}"));
+        let idp_dir = dir.path().join(format!("idp-{i}"));
+        std::fs::create_dir_all(&sp_dir).unwrap();
+        std::fs::create_dir_all(&idp_dir).unwrap();
+        let dl = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let al = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = |l: &tokio::net::TcpListener| format!("http://{}", l.local_addr().unwrap());
+        let (dv, ad) = (url(&dl), url(&al));
+        let port = free_port();
+        let poort = format!("http://127.0.0.1:{port}");
+        poort::demo::metadata::write_demo_metadata(&certs, &sp_dir, &idp_dir, &dv, &ad).unwrap();
+        let config = Config {
+            server: ServerConfig {
+                listen: format!("127.0.0.1:{port}"),
+                public_url: poort.clone(),
+                production: false,
+                max_body_bytes: 256 * 1024,
+            },
+            saml: SamlConfig {
+                idp_entity_id: "urn:etoegang:HM:00000099990000000001:entities:1".into(),
+                sp_entity_id: "urn:etoegang:HM:00000099990000000001:entities:2".into(),
+                sp_metadata_dir: sp_dir,
+                idp_metadata_dir: idp_dir,
+                clock_skew_seconds: 60,
+                request_max_age_seconds: 300,
+                assertion_lifetime_seconds: 300,
+                flow_lifetime_seconds: 900,
+            },
+            keys: KeysConfig {
+                signing_key: certs.join("poort-signing.key"),
+                signing_cert: certs.join("poort-signing.crt"),
+                encryption_key: certs.join("poort-encryption.key"),
+                encryption_cert: certs.join("poort-encryption.crt"),
+                pseudonym_secret: certs.join("pseudonym.secret"),
+                dev_certs_dir: certs.clone(),
+            },
+            register: register.clone(),
+            cache: cache.clone(),
+            services: vec![service(1, "EH3"), service(2, "EH2+")],
+            dvs: vec![],
+        };
+        let config_path = dir.path().join(format!("poort-{i}.toml"));
+        std::fs::write(&config_path, toml::to_string(&config).unwrap()).unwrap();
+        let child = spawn_serve(&config_path, dir.path());
+        let peers = poort::demo::DemoPeers::from_dir(&certs, &dv, &ad, &poort).unwrap();
+        tokio::spawn(poort::demo::serve(dl, peers.dv_router()));
+        tokio::spawn(poort::demo::serve(al, peers.ad_router()));
+        replicas.push(Replica {
+            poort,
+            dv,
+            ad,
+            config_path,
+            child,
+        });
+    }
+    Cluster {
+        dir,
+        certs,
+        replicas,
+    }
+}
+
+/// Spawns `poort serve` and waits (bounded) for its "listening" line.
+fn spawn_serve(config: &Path, dir: &Path) -> Child {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_poort"))
+        .args(["serve", "--config"])
+        .arg(config)
+        .current_dir(dir)
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            // Keep the log visible for failing tests; stop forwarding once nobody listens.
+            eprintln!("[poort] {line}");
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + START_LIMIT;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) if line.contains("poort listening") => return child,
+            Ok(_) => {}
+            Err(e) => {
+                let _ = child.kill();
+                panic!("poort serve did not start ({e})");
+            }
+        }
+    }
+}
+
+/// What a login came to, as the person sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The DV accepted poort's answer for this organisation (KvK number).
+    Allowed(String),
+    /// poort asks which organisation.
+    ChooseOrganisation,
+    /// poort refused: the HTTP status and the page.
+    Refused(u16, String),
+}
+
+/// One whole login of `person` at `level` to service `service` through the DV at `dv`.
+pub async fn login(dv: &str, person: &str, level: &str, service: u16) -> Outcome {
+    let c = super::client();
+    let ad_page = c
+        .get(format!("{dv}/login?service={service}&binding=redirect"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(ad_page.contains("name=\"pending\""), "AD page: {ad_page}");
+    let fields = [("person", person), ("level", level), ("action", "login")];
+    let to_poort = super::submit(&c, &ad_page, &fields)
+        .await
+        .text()
+        .await
+        .unwrap();
+    let r = super::submit(&c, &to_poort, &[]).await;
+    if r.url().path().starts_with("/login/organisation") {
+        return Outcome::ChooseOrganisation;
+    }
+    let status = r.status().as_u16();
+    let page = r.text().await.unwrap();
+    if status != 200 {
+        return Outcome::Refused(status, page);
+    }
+    let (action, fields) = super::form(&page);
+    let v: serde_json::Value = c
+        .post(format!("{action}?format=json"))
+        .form(&fields)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["success"], true, "DV verdict on a 200 answer: {v}");
+    Outcome::Allowed(v["legal_subject_id"].as_str().unwrap().to_string())
+}

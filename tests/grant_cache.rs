@@ -1,0 +1,125 @@
+//! The Redis grant cache against a real redis-server: version stamps keep a slow reader from
+//! putting back a grant set that a write made stale, and lost keys only ever cause misses.
+
+mod common;
+
+use common::cluster::ThrowawayRedis;
+use poort::grants::cache::{CacheLookup, GrantCache, RedisGrantCache};
+use poort::grants::{IdentityKey, PersonGrants};
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+fn set(person: &str) -> PersonGrants {
+    PersonGrants {
+        person_id: Some(person.to_string()),
+        grants: vec![],
+    }
+}
+
+fn cache(redis: &ThrowawayRedis) -> RedisGrantCache {
+    let prefix = format!("t{}", uuid::Uuid::new_v4().simple());
+    RedisGrantCache::connect(&redis.url(), &prefix, Duration::from_secs(60)).unwrap()
+}
+
+async fn miss_stamp(cache: &RedisGrantCache, key: &IdentityKey) -> poort::grants::cache::Stamp {
+    match cache.get(key).await.unwrap() {
+        CacheLookup::Miss(Some(stamp)) => stamp,
+        other => panic!("expected a miss with a stamp, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_set_read_before_a_write_is_never_served() {
+    let redis = ThrowawayRedis::start();
+    let cache = cache(&redis);
+    let anna = IdentityKey::new("ad", "anna");
+
+    // The normal way: miss, read, put, hit.
+    let stamp = miss_stamp(&cache, &anna).await;
+    cache.put(&anna, stamp, &set("before")).await.unwrap();
+    assert_eq!(
+        cache.get(&anna).await.unwrap(),
+        CacheLookup::Hit(set("before"))
+    );
+
+    // A write invalidates; a reader that took its stamp before the write puts its (stale) set
+    // back after the write: it must not be served.
+    cache
+        .invalidate(&BTreeSet::from([anna.clone()]))
+        .await
+        .unwrap();
+    let slow_stamp = miss_stamp(&cache, &anna).await;
+    cache
+        .invalidate(&BTreeSet::from([anna.clone()]))
+        .await
+        .unwrap();
+    let fresh_stamp = miss_stamp(&cache, &anna).await;
+    cache.put(&anna, fresh_stamp, &set("after")).await.unwrap();
+    cache.put(&anna, slow_stamp, &set("stale")).await.unwrap();
+    assert!(matches!(
+        cache.get(&anna).await.unwrap(),
+        CacheLookup::Miss(_)
+    ));
+    // And the next reader stores the fresh set again.
+    let stamp = miss_stamp(&cache, &anna).await;
+    cache.put(&anna, stamp, &set("after")).await.unwrap();
+    assert_eq!(
+        cache.get(&anna).await.unwrap(),
+        CacheLookup::Hit(set("after"))
+    );
+    // Other persons are not touched by Anna's invalidation.
+    let bram = IdentityKey::new("ad", "bram");
+    let stamp = miss_stamp(&cache, &bram).await;
+    cache.put(&bram, stamp, &set("bram")).await.unwrap();
+    cache
+        .invalidate(&BTreeSet::from([anna.clone()]))
+        .await
+        .unwrap();
+    assert_eq!(
+        cache.get(&bram).await.unwrap(),
+        CacheLookup::Hit(set("bram"))
+    );
+}
+
+#[tokio::test]
+async fn losing_every_key_only_causes_misses() {
+    let redis = ThrowawayRedis::start();
+    let cache = cache(&redis);
+    let anna = IdentityKey::new("ad", "anna");
+    let stamp = miss_stamp(&cache, &anna).await;
+    // Redis loses its keys (eviction, restart without data) while a reader is in the database.
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let () = redis::cmd("FLUSHALL").query_async(&mut conn).await.unwrap();
+    cache.put(&anna, stamp, &set("stale")).await.unwrap();
+    assert!(matches!(
+        cache.get(&anna).await.unwrap(),
+        CacheLookup::Miss(_)
+    ));
+}
+
+#[tokio::test]
+async fn keys_are_per_prefix_and_hashed() {
+    let redis = ThrowawayRedis::start();
+    let a = cache(&redis);
+    let b = cache(&redis);
+    let key = IdentityKey::new("ad", "anna");
+    let stamp = miss_stamp(&a, &key).await;
+    a.put(&key, stamp, &set("a")).await.unwrap();
+    assert!(matches!(b.get(&key).await.unwrap(), CacheLookup::Miss(_)));
+    let entry = a.entry_key_of(&key);
+    assert!(!entry.contains("anna"), "{entry}");
+    // A subject that contains the separator cannot reach another link's key.
+    let tricky = IdentityKey::new("ad\0anna", "");
+    assert_ne!(a.entry_key_of(&tricky), entry);
+}
+
+#[tokio::test]
+async fn an_unreachable_redis_is_an_error_not_a_hang() {
+    let mut redis = ThrowawayRedis::start();
+    let cache = cache(&redis);
+    redis.kill();
+    let started = std::time::Instant::now();
+    assert!(cache.get(&IdentityKey::new("ad", "anna")).await.is_err());
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
