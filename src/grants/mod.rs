@@ -219,3 +219,25 @@ pub mod conformance {
         assert_eq!(anna2.grants[0].organisation.kvk, "99887766");
     }
 }
+
+/// Resolution: the person's grants read from the register, decided for one login by the pure
+/// [`crate::decision::decide`]. What a login does between the identity provider's answer and
+/// the organisation choice or refusal.
+pub async fn resolve(
+    register: &dyn Register,
+    result: &crate::flow::AuthnResult,
+    service: &ServiceRef,
+    required: crate::level::Level,
+    comparison: crate::level::Comparison,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<crate::decision::Decision, RegisterError> {
+    let grants = register.grants_for(&result.idp, &result.subject).await?;
+    Ok(crate::decision::decide(
+        required,
+        comparison,
+        result,
+        service,
+        &grants.grants,
+        now,
+    ))
+}

@@ -123,12 +123,17 @@ pub async fn acs(
         level: assertion.level,
         authn_instant: assertion.authn_instant,
     };
-    let grants = match state
-        .register
-        .grants_for(&result.idp, &result.subject)
-        .await
+    let decision = match crate::grants::resolve(
+        state.register.as_ref(),
+        &result,
+        &flow.service,
+        flow.intent.required_level,
+        flow.intent.comparison,
+        now,
+    )
+    .await
     {
-        Ok(g) => g,
+        Ok(d) => d,
         Err(e) => {
             return fail(
                 &state,
@@ -138,14 +143,6 @@ pub async fn acs(
             )
         }
     };
-    let decision = decide(
-        flow.intent.required_level,
-        flow.intent.comparison,
-        &result,
-        &flow.service,
-        &grants.grants,
-        now,
-    );
     flow.result = Some(result);
     match decision {
         Decision::Allow(candidate) => answer(&state, &ctx, &flow, &candidate),

@@ -14,7 +14,7 @@ use super::errors::{deny_code, LoginError, RequestProblem};
 use super::i18n::Lang;
 use super::pages::{IdpChoice, OrgChoice, PostForm};
 use super::AppState;
-use crate::decision::{decide, Candidate, Decision};
+use crate::decision::{Candidate, Decision};
 use crate::flow::{AnswerTo, AuthnIntent, AuthnResult};
 use crate::grants::ServiceRef;
 use crate::metadata::{IdpMetadata, SpMetadata};
