@@ -5,8 +5,10 @@ set -euo pipefail
 
 packages=(pkg-config libssl-dev libclang-dev libxml2-dev libxmlsec1-dev libxslt1-dev xmlsec1)
 if [ "${1:-}" = "--test" ]; then
-  # Test peers: Python for pysaml2 (venv made by the interop test itself).
-  packages+=(python3-venv)
+  # Test peers: Python for pysaml2 (venv made by the interop test itself); redis-server, which
+  # the cache tests start and kill themselves; PostgreSQL for the register suite (a throwaway
+  # cluster is started by scripts/test-postgres.sh when no server answers).
+  packages+=(python3-venv redis-server postgresql postgresql-client)
 fi
 
 missing=()
