@@ -1,12 +1,12 @@
-//! The Redis grant cache against a real redis-server: version stamps keep a slow reader from
-//! putting back a grant set that a write made stale, and lost keys only ever cause misses.
+//! The Redis grant cache against a real redis-server: the shared conformance suite (version
+//! stamps keep a slow reader from putting back a grant set that a write made stale), lost keys
+//! only ever cause misses, and an unreachable server is an error, not a hang.
 
 mod common;
 
 use common::cluster::ThrowawayRedis;
 use poort::grants::cache::{CacheLookup, GrantCache, RedisGrantCache};
 use poort::grants::{IdentityKey, PersonGrants};
-use std::collections::BTreeSet;
 use std::time::Duration;
 
 fn set(person: &str) -> PersonGrants {
@@ -29,56 +29,9 @@ async fn miss_stamp(cache: &RedisGrantCache, key: &IdentityKey) -> poort::grants
 }
 
 #[tokio::test]
-async fn a_set_read_before_a_write_is_never_served() {
+async fn redis_cache_passes_the_conformance_suite() {
     let redis = ThrowawayRedis::start();
-    let cache = cache(&redis);
-    let anna = IdentityKey::new("ad", "anna");
-
-    // The normal way: miss, read, put, hit.
-    let stamp = miss_stamp(&cache, &anna).await;
-    cache.put(&anna, stamp, &set("before")).await.unwrap();
-    assert_eq!(
-        cache.get(&anna).await.unwrap(),
-        CacheLookup::Hit(set("before"))
-    );
-
-    // A write invalidates; a reader that took its stamp before the write puts its (stale) set
-    // back after the write: it must not be served.
-    cache
-        .invalidate(&BTreeSet::from([anna.clone()]))
-        .await
-        .unwrap();
-    let slow_stamp = miss_stamp(&cache, &anna).await;
-    cache
-        .invalidate(&BTreeSet::from([anna.clone()]))
-        .await
-        .unwrap();
-    let fresh_stamp = miss_stamp(&cache, &anna).await;
-    cache.put(&anna, fresh_stamp, &set("after")).await.unwrap();
-    cache.put(&anna, slow_stamp, &set("stale")).await.unwrap();
-    assert!(matches!(
-        cache.get(&anna).await.unwrap(),
-        CacheLookup::Miss(_)
-    ));
-    // And the next reader stores the fresh set again.
-    let stamp = miss_stamp(&cache, &anna).await;
-    cache.put(&anna, stamp, &set("after")).await.unwrap();
-    assert_eq!(
-        cache.get(&anna).await.unwrap(),
-        CacheLookup::Hit(set("after"))
-    );
-    // Other persons are not touched by Anna's invalidation.
-    let bram = IdentityKey::new("ad", "bram");
-    let stamp = miss_stamp(&cache, &bram).await;
-    cache.put(&bram, stamp, &set("bram")).await.unwrap();
-    cache
-        .invalidate(&BTreeSet::from([anna.clone()]))
-        .await
-        .unwrap();
-    assert_eq!(
-        cache.get(&bram).await.unwrap(),
-        CacheLookup::Hit(set("bram"))
-    );
+    poort::grants::cache::conformance::all(&cache(&redis)).await;
 }
 
 #[tokio::test]

@@ -302,6 +302,89 @@ impl GrantCache for RedisGrantCache {
     }
 }
 
+/// The shared conformance suite: every [`GrantCache`] must pass it (run on the in-process
+/// cache in unit tests and on a real redis-server in `tests/grant_cache.rs`).
+pub mod conformance {
+    use super::*;
+
+    fn set(person: &str) -> PersonGrants {
+        PersonGrants {
+            person_id: Some(person.to_string()),
+            grants: vec![],
+        }
+    }
+
+    async fn stamp(cache: &dyn GrantCache, key: &IdentityKey) -> Stamp {
+        match cache.get(key).await.expect("cache answers") {
+            CacheLookup::Miss(Some(stamp)) => stamp,
+            other => panic!("expected a miss with a stamp, got {other:?}"),
+        }
+    }
+
+    fn one(key: &IdentityKey) -> BTreeSet<IdentityKey> {
+        BTreeSet::from([key.clone()])
+    }
+
+    /// Miss, put, hit; an invalidation makes the entry unusable at once.
+    pub async fn put_hit_invalidate(cache: &dyn GrantCache) {
+        let anna = IdentityKey::new("ad", "anna");
+        let s = stamp(cache, &anna).await;
+        cache.put(&anna, s, &set("anna")).await.expect("put");
+        assert_eq!(
+            cache.get(&anna).await.expect("get"),
+            CacheLookup::Hit(set("anna"))
+        );
+        cache.invalidate(&one(&anna)).await.expect("invalidate");
+        assert!(matches!(
+            cache.get(&anna).await.expect("get"),
+            CacheLookup::Miss(_)
+        ));
+    }
+
+    /// A reader that took its stamp before a write and puts its set back after the write (and
+    /// after a fresh reader stored the new set) is never served.
+    pub async fn slow_reader_never_puts_back_a_stale_set(cache: &dyn GrantCache) {
+        let anna = IdentityKey::new("ad", "anna-slow");
+        let slow = stamp(cache, &anna).await;
+        cache.invalidate(&one(&anna)).await.expect("invalidate");
+        let fresh = stamp(cache, &anna).await;
+        cache.put(&anna, fresh, &set("after")).await.expect("put");
+        cache.put(&anna, slow, &set("stale")).await.expect("put");
+        // Either the fresh set is served, or nothing is and the next reader stores it again.
+        match cache.get(&anna).await.expect("get") {
+            CacheLookup::Hit(grants) => assert_eq!(grants, set("after"), "stale set served"),
+            CacheLookup::Miss(Some(s)) => {
+                cache.put(&anna, s, &set("after")).await.expect("put");
+                assert_eq!(
+                    cache.get(&anna).await.expect("get"),
+                    CacheLookup::Hit(set("after"))
+                );
+            }
+            CacheLookup::Miss(None) => panic!("no stamp without a concurrent write"),
+        }
+    }
+
+    /// An invalidation of one person leaves another's entry usable.
+    pub async fn invalidation_is_per_link(cache: &dyn GrantCache) {
+        let anna = IdentityKey::new("ad", "anna-own");
+        let bram = IdentityKey::new("ad", "bram-own");
+        let s = stamp(cache, &bram).await;
+        cache.put(&bram, s, &set("bram")).await.expect("put");
+        cache.invalidate(&one(&anna)).await.expect("invalidate");
+        assert_eq!(
+            cache.get(&bram).await.expect("get"),
+            CacheLookup::Hit(set("bram"))
+        );
+    }
+
+    /// Everything above.
+    pub async fn all(cache: &dyn GrantCache) {
+        put_hit_invalidate(cache).await;
+        slow_reader_never_puts_back_a_stale_set(cache).await;
+        invalidation_is_per_link(cache).await;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -311,6 +394,12 @@ mod tests {
             person_id: Some(person.to_string()),
             grants: vec![],
         }
+    }
+
+    #[tokio::test]
+    async fn memory_cache_passes_the_conformance_suite() {
+        let cache = MemoryGrantCache::new(Duration::from_secs(60), 100);
+        conformance::all(&cache).await;
     }
 
     #[tokio::test]
