@@ -6,7 +6,7 @@ use crate::keys::{DecryptionKey, PseudonymSecret, SigningKey};
 use crate::metadata::{self, Severity};
 use crate::metrics::Metrics;
 use crate::saml::{dsig, xml};
-use crate::store::MemoryStore;
+use crate::store::{FlowStore, MemoryStore, RedisStore, ReplayCache, StoreError};
 use crate::web::{self, AppState};
 use chrono::Utc;
 use std::sync::Arc;
@@ -17,6 +17,8 @@ pub enum StartError {
     Key(#[from] crate::keys::KeyError),
     #[error("register: {0}")]
     Register(#[from] RegistryError),
+    #[error("state store: {0}")]
+    Store(#[from] StoreError),
     #[error("production mode refuses development keys ({0})")]
     DevKeysInProduction(String),
     #[error("metadata problems:\n{0}")]
@@ -108,14 +110,26 @@ pub async fn build_state(config: Config) -> Result<AppState, StartError> {
     let metrics = Arc::new(Metrics::default());
     let registry = Registry::open_with_metrics(&config, metrics.clone()).await?;
     let grant_uses = registry.spawn_background();
-    let store = Arc::new(MemoryStore::default());
+    // Pending logins and the replay cache: in Redis when one is configured, so that replicas
+    // share them; in-process otherwise.
+    let (flows, replay): (Arc<dyn FlowStore>, Arc<dyn ReplayCache>) =
+        match config.state.redis_url.as_deref().filter(|u| !u.is_empty()) {
+            Some(url) => {
+                let store = Arc::new(RedisStore::connect(url, &config.state.prefix)?);
+                (store.clone(), store)
+            }
+            None => {
+                let store = Arc::new(MemoryStore::default());
+                (store.clone(), store)
+            }
+        };
     Ok(AppState {
         register: registry.register(),
         registry,
         grant_uses,
         metrics,
-        flows: store.clone(),
-        replay: store,
+        flows,
+        replay,
         pages: web::pages::Pages::new()?,
         config,
         metadata,

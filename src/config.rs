@@ -28,6 +28,8 @@ pub struct Config {
     pub register: RegisterConfig,
     #[serde(default)]
     pub cache: CacheConfig,
+    #[serde(default)]
+    pub state: StateConfig,
     /// The service catalogue.
     #[serde(default, rename = "service")]
     pub services: Vec<ServiceConfig>,
@@ -181,6 +183,27 @@ fn default_assertion_lifetime() -> i64 {
 fn default_flow_lifetime() -> i64 {
     900
 }
+/// Where pending logins and the replay cache live.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StateConfig {
+    /// `redis://host:6379/0`: shared by every replica, so a login may continue at any replica
+    /// and a replayed assertion is refused at all. Without it both stay in the process. Unlike
+    /// the grant cache this cannot fall back: with Redis down, logins fail closed.
+    #[serde(default)]
+    pub redis_url: Option<String>,
+    #[serde(default = "default_cache_prefix")]
+    pub prefix: String,
+}
+
+impl Default for StateConfig {
+    fn default() -> Self {
+        StateConfig {
+            redis_url: None,
+            prefix: default_cache_prefix(),
+        }
+    }
+}
+
 fn default_database() -> String {
     "sqlite://data/register.db".to_string()
 }

@@ -5,7 +5,7 @@
 mod common;
 
 use common::cluster::{login, start_cluster, Cluster, FreshPostgres, Outcome, ThrowawayRedis};
-use poort::config::{CacheConfig, Config, RegisterConfig};
+use poort::config::{CacheConfig, Config, RegisterConfig, StateConfig};
 use poort::grants::{outbox, IdentityKey, Pool, Registry, Touched};
 
 const DEV_IDP: &str = "urn:etoegang:AD:00000099990000000003:entities:1";
@@ -114,7 +114,7 @@ async fn revocation_is_refused_at_once_on_both_replicas_sqlite_and_redis() {
     let redis = ThrowawayRedis::start();
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("register.db").display());
-    let cluster = start_cluster(2, register_at(db), redis_cache(&redis)).await;
+    let cluster = start_cluster(2, register_at(db), redis_cache(&redis), Default::default()).await;
     revoke_then_refused_everywhere(&cluster).await;
 }
 
@@ -122,7 +122,12 @@ async fn revocation_is_refused_at_once_on_both_replicas_sqlite_and_redis() {
 async fn revocation_is_refused_at_once_on_both_replicas_postgres_and_redis() {
     let redis = ThrowawayRedis::start();
     let pg = FreshPostgres::create();
-    let cluster = start_cluster(2, register_at(pg.url.clone()), redis_cache(&redis)).await;
+    // Pending logins and replays in the same Redis, as a deployment of several replicas has them.
+    let state = StateConfig {
+        redis_url: Some(redis.url()),
+        prefix: format!("poort-state-{}", uuid::Uuid::new_v4().simple()),
+    };
+    let cluster = start_cluster(2, register_at(pg.url.clone()), redis_cache(&redis), state).await;
     revoke_then_refused_everywhere(&cluster).await;
     drop(cluster);
 }
@@ -132,7 +137,7 @@ async fn blocking_a_member_is_refused_at_once() {
     let redis = ThrowawayRedis::start();
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("register.db").display());
-    let cluster = start_cluster(2, register_at(db), redis_cache(&redis)).await;
+    let cluster = start_cluster(2, register_at(db), redis_cache(&redis), Default::default()).await;
     warm_bram(&cluster).await;
     let b = other_process(&cluster).await;
     let block = "UPDATE memberships SET blocked = $1 = 'yes' WHERE person_id = $2 \
@@ -181,7 +186,7 @@ async fn blocking_a_member_in_a_group_is_refused_at_once() {
     let redis = ThrowawayRedis::start();
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("register.db").display());
-    let cluster = start_cluster(2, register_at(db), redis_cache(&redis)).await;
+    let cluster = start_cluster(2, register_at(db), redis_cache(&redis), Default::default()).await;
     let b = other_process(&cluster).await;
     let far = chrono::Utc::now() + chrono::TimeDelta::days(365);
     let group = eva_in_group(&b, far).await;
@@ -210,13 +215,21 @@ async fn an_expired_grant_is_refused_although_cached() {
     let redis = ThrowawayRedis::start();
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("register.db").display());
-    let cluster = start_cluster(1, register_at(db), redis_cache(&redis)).await;
+    let cluster = start_cluster(1, register_at(db), redis_cache(&redis), Default::default()).await;
     let b = other_process(&cluster).await;
-    let until = chrono::Utc::now() + chrono::TimeDelta::seconds(5);
+    let until = chrono::Utc::now() + chrono::TimeDelta::seconds(8);
     eva_in_group(&b, until).await;
     let replica = &cluster.replicas[0];
-    // Log in until Eva's grant set is served from the cache (the first use is written and
-    // invalidates it once).
+    // The first login's use of the grant is written (and invalidates the set once); wait for
+    // that, then log in until Eva's grant set is served from the cache.
+    assert_eq!(
+        login(&replica.dv, "eva", "EH3", 1).await,
+        Outcome::Allowed("12345678".into())
+    );
+    while replica.counter("poort_grant_uses_recorded_total").await == 0 {
+        assert!(chrono::Utc::now() < until, "the use was never recorded");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     loop {
         assert!(chrono::Utc::now() < until, "never served from the cache");
         assert_eq!(
@@ -244,7 +257,13 @@ async fn an_expired_grant_is_refused_although_cached() {
 async fn without_redis_each_process_learns_of_writes_from_the_database() {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("register.db").display());
-    let cluster = start_cluster(2, register_at(db), CacheConfig::default()).await;
+    let cluster = start_cluster(
+        2,
+        register_at(db),
+        CacheConfig::default(),
+        Default::default(),
+    )
+    .await;
     revoke_then_refused_everywhere(&cluster).await;
 }
 
@@ -253,7 +272,7 @@ async fn a_write_redis_missed_waits_in_the_outbox_and_is_never_served_stale() {
     let redis = ThrowawayRedis::start();
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("register.db").display());
-    let cluster = start_cluster(1, register_at(db), redis_cache(&redis)).await;
+    let cluster = start_cluster(1, register_at(db), redis_cache(&redis), Default::default()).await;
     let replica = &cluster.replicas[0];
     warm_bram(&cluster).await;
 
@@ -316,7 +335,7 @@ async fn redis_killed_mid_run_logins_resolve_from_the_database_then_use_it_again
     let mut redis = ThrowawayRedis::start();
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("register.db").display());
-    let cluster = start_cluster(1, register_at(db), redis_cache(&redis)).await;
+    let cluster = start_cluster(1, register_at(db), redis_cache(&redis), Default::default()).await;
     let replica = &cluster.replicas[0];
     warm_bram(&cluster).await;
 

@@ -139,6 +139,7 @@ fn setup(dir: &Path) -> (PathBuf, Config) {
             seed: Some(common::repo_file("config/grants-dev.toml")),
         },
         cache: CacheConfig::default(),
+        state: Default::default(),
         services: vec![common::service(1, "EH3"), common::service(2, "EH2+")],
         dvs: vec![],
     };

@@ -1,11 +1,13 @@
 //! Short-lived shared state: pending logins and the replay cache.
 //!
 //! Everything a second replica would need lives behind these traits, so that replicas stay
-//! stateless. The embedded implementation keeps it in-process; a Redis one follows behind the
-//! same traits, and both must pass [`conformance`].
+//! stateless. The embedded implementation keeps it in-process; with `[state] redis_url` set it
+//! lives in Redis. Both must pass [`conformance`].
 
 mod memory;
+mod redis;
 
+pub use self::redis::RedisStore;
 pub use memory::MemoryStore;
 
 use async_trait::async_trait;

@@ -4,6 +4,7 @@
 
 use poort::config::{
     CacheConfig, Config, KeysConfig, RegisterConfig, SamlConfig, ServerConfig, ServiceConfig,
+    StateConfig,
 };
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
@@ -214,8 +215,13 @@ fn service(index: u16, level: &str) -> ServiceConfig {
     super::service(index, level)
 }
 
-/// Starts `n` poort processes on `register` and `cache`.
-pub async fn start_cluster(n: usize, register: RegisterConfig, cache: CacheConfig) -> Cluster {
+/// Starts `n` poort processes on `register`, `cache` and `state`.
+pub async fn start_cluster(
+    n: usize,
+    register: RegisterConfig,
+    cache: CacheConfig,
+    state: StateConfig,
+) -> Cluster {
     let dir = tempfile::tempdir().unwrap();
     let certs = dir.path().join("certs");
     poort::devcerts::generate(&certs, false).unwrap();
@@ -259,6 +265,7 @@ pub async fn start_cluster(n: usize, register: RegisterConfig, cache: CacheConfi
             },
             register: register.clone(),
             cache: cache.clone(),
+            state: state.clone(),
             services: vec![service(1, "EH3"), service(2, "EH2+")],
             dvs: vec![],
         };

@@ -169,6 +169,7 @@ pub async fn start_prepared(prepare: impl FnOnce(&Prepared, &mut Config)) -> Wor
             seed: Some(repo_file("config/grants-dev.toml")),
         },
         cache: CacheConfig::default(),
+        state: Default::default(),
         services: vec![service(1, "EH3"), service(2, "EH2+")],
         dvs: vec![],
     };
