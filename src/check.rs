@@ -44,6 +44,17 @@ pub fn check(config_path: &Path, config: &Config) -> Vec<Finding> {
     if let Err(e) = PseudonymSecret::load(&k.pseudonym_secret) {
         err(&k.pseudonym_secret, e.to_string());
     }
+    let db = &config.register.database;
+    if !(db.starts_with("sqlite:")
+        || db.starts_with("postgres://")
+        || db.starts_with("postgresql://")
+        || !db.contains("://"))
+    {
+        err(
+            config_path,
+            format!("[register] database {db:?}: use sqlite://PATH or postgres://…"),
+        );
+    }
     if let Some(seed) = &config.register.seed {
         if let Err(e) = crate::grants::load_grants_file(seed) {
             err(seed, e.to_string());

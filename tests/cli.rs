@@ -210,6 +210,8 @@ fn check_reports_each_problem_with_its_file() {
     let mut service = common::service(3, "EH3");
     service.provider = orphan.into();
     config.services.push(service);
+    // A register database poort cannot open.
+    config.register.database = "mysql://db.example/poort".into();
     // A key file that is not there.
     let missing = tmp.path().join("certs/missing.key");
     config.keys.signing_key = missing.clone();
@@ -221,6 +223,7 @@ fn check_reports_each_problem_with_its_file() {
     finding(&stdout, &bad_cert, "base64");
     finding(&stdout, &path, orphan);
     finding(&stdout, &missing, "cannot read");
+    finding(&stdout, &path, "mysql://db.example/poort");
     let summary = stdout.lines().last().unwrap();
     assert!(
         summary.ends_with("warning(s)") && !summary.starts_with("0 error(s)"),
