@@ -268,6 +268,20 @@ async fn without_redis_each_process_learns_of_writes_from_the_database() {
 }
 
 #[tokio::test]
+async fn without_redis_on_postgres_too() {
+    let pg = FreshPostgres::create();
+    let cluster = start_cluster(
+        2,
+        register_at(pg.url.clone()),
+        CacheConfig::default(),
+        Default::default(),
+    )
+    .await;
+    revoke_then_refused_everywhere(&cluster).await;
+    drop(cluster);
+}
+
+#[tokio::test]
 async fn a_write_redis_missed_waits_in_the_outbox_and_is_never_served_stale() {
     let redis = ThrowawayRedis::start();
     let dir = tempfile::tempdir().unwrap();

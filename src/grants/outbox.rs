@@ -35,18 +35,39 @@ pub async fn append(
     if links.is_empty() {
         return Ok(());
     }
-    on_pool!(pool, |p| {
-        let mut tx = p.begin().await?;
-        for link in &links {
-            sqlx::query("INSERT INTO cache_outbox (idp, subject, created_at) VALUES ($1, $2, $3)")
+    macro_rules! insert_all {
+        ($tx:expr) => {
+            for link in &links {
+                sqlx::query(
+                    "INSERT INTO cache_outbox (idp, subject, created_at) VALUES ($1, $2, $3)",
+                )
                 .bind(&link.idp)
                 .bind(&link.subject)
                 .bind(now)
+                .execute(&mut *$tx)
+                .await?;
+            }
+        };
+    }
+    match pool {
+        // SQLite runs one writer at a time: IDs become visible in order.
+        Pool::Sqlite(p) => {
+            let mut tx = p.begin().await?;
+            insert_all!(tx);
+            tx.commit().await?;
+        }
+        // PostgreSQL hands out identity values before commit, so two appends could become
+        // visible out of order and a feed reader could step over the earlier one. A lock that
+        // conflicts with itself (not with readers) makes appends commit in ID order.
+        Pool::Postgres(p) => {
+            let mut tx = p.begin().await?;
+            sqlx::query("LOCK TABLE cache_outbox IN SHARE ROW EXCLUSIVE MODE")
                 .execute(&mut *tx)
                 .await?;
+            insert_all!(tx);
+            tx.commit().await?;
         }
-        tx.commit().await?;
-    });
+    }
     Ok(())
 }
 
