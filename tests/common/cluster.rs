@@ -161,7 +161,10 @@ impl Drop for FreshPostgres {
 
 /// One `poort serve` process with its own demo DV and development AD.
 pub struct Replica {
+    /// The address people and peers use (the balancer's, behind one).
     pub poort: String,
+    /// The replica's own address.
+    pub direct: String,
     pub dv: String,
     pub ad: String,
     pub config_path: PathBuf,
@@ -178,7 +181,7 @@ impl Drop for Replica {
 impl Replica {
     /// The text of its `/metrics`.
     pub async fn metrics(&self) -> String {
-        reqwest::get(format!("{}/metrics", self.poort))
+        reqwest::get(format!("{}/metrics", self.direct))
             .await
             .unwrap()
             .text()
@@ -215,28 +218,97 @@ fn service(index: u16, level: &str) -> ServiceConfig {
     super::service(index, level)
 }
 
-/// Starts `n` poort processes on `register`, `cache` and `state`.
+/// Starts `n` poort processes on `register`, `cache` and `state`, each with its own address,
+/// demo DV and development AD.
 pub async fn start_cluster(
     n: usize,
     register: RegisterConfig,
     cache: CacheConfig,
     state: StateConfig,
 ) -> Cluster {
+    start(n, register, cache, state, false).await
+}
+
+/// Starts `n` poort processes behind one address, as behind a load balancer that sends the steps
+/// of one login to different replicas (see [`split_steps`]). One demo DV and one development
+/// AD talk to that address.
+pub async fn start_balanced(
+    n: usize,
+    register: RegisterConfig,
+    cache: CacheConfig,
+    state: StateConfig,
+) -> Cluster {
+    start(n, register, cache, state, true).await
+}
+
+/// Sends the first step of every login (the DV's request at `/saml/sso`) to the first backend
+/// and everything else to the last, so that a login always crosses replicas: the worst a load
+/// balancer can do. The client opens a new connection per request, so the request line is the
+/// first thing on each connection.
+async fn split_steps(front: tokio::net::TcpListener, backends: Vec<String>) {
+    while let Ok((mut inbound, _)) = front.accept().await {
+        let backends = backends.clone();
+        tokio::spawn(async move {
+            let mut head = [0u8; 64];
+            let Ok(n) = inbound.peek(&mut head).await else {
+                return;
+            };
+            let first = String::from_utf8_lossy(&head[..n]).contains(" /saml/sso");
+            let backend = if first {
+                &backends[0]
+            } else {
+                &backends[backends.len() - 1]
+            };
+            if let Ok(mut outbound) = tokio::net::TcpStream::connect(backend).await {
+                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+            }
+        });
+    }
+}
+
+async fn start(
+    n: usize,
+    register: RegisterConfig,
+    cache: CacheConfig,
+    state: StateConfig,
+    balanced: bool,
+) -> Cluster {
     let dir = tempfile::tempdir().unwrap();
     let certs = dir.path().join("certs");
     poort::devcerts::generate(&certs, false).unwrap();
+    let url = |l: &tokio::net::TcpListener| format!("http://{}", l.local_addr().unwrap());
+    let front = if balanced {
+        Some(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap())
+    } else {
+        None
+    };
+    let mut shared_peers = None;
+    let mut backends = Vec::new();
     let mut replicas = Vec::new();
     for i in 0..n {
         let sp_dir = dir.path().join(format!("sp-{i}"));
         let idp_dir = dir.path().join(format!("idp-{i}"));
         std::fs::create_dir_all(&sp_dir).unwrap();
         std::fs::create_dir_all(&idp_dir).unwrap();
-        let dl = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let al = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = |l: &tokio::net::TcpListener| format!("http://{}", l.local_addr().unwrap());
-        let (dv, ad) = (url(&dl), url(&al));
         let port = free_port();
-        let poort = format!("http://127.0.0.1:{port}");
+        let poort = match &front {
+            Some(front) => url(front),
+            None => format!("http://127.0.0.1:{port}"),
+        };
+        backends.push(format!("127.0.0.1:{port}"));
+        // Behind one address, all replicas share one DV and one AD.
+        let (dv, ad, listeners) = match &shared_peers {
+            Some((dv, ad)) => (String::clone(dv), String::clone(ad), None),
+            None => {
+                let dl = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let al = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let (dv, ad) = (url(&dl), url(&al));
+                if balanced {
+                    shared_peers = Some((dv.clone(), ad.clone()));
+                }
+                (dv, ad, Some((dl, al)))
+            }
+        };
         poort::demo::metadata::write_demo_metadata(&certs, &sp_dir, &idp_dir, &dv, &ad).unwrap();
         let config = Config {
             server: ServerConfig {
@@ -272,16 +344,22 @@ pub async fn start_cluster(
         let config_path = dir.path().join(format!("poort-{i}.toml"));
         std::fs::write(&config_path, toml::to_string(&config).unwrap()).unwrap();
         let child = spawn_serve(&config_path, dir.path());
-        let peers = poort::demo::DemoPeers::from_dir(&certs, &dv, &ad, &poort).unwrap();
-        tokio::spawn(poort::demo::serve(dl, peers.dv_router()));
-        tokio::spawn(poort::demo::serve(al, peers.ad_router()));
+        if let Some((dl, al)) = listeners {
+            let peers = poort::demo::DemoPeers::from_dir(&certs, &dv, &ad, &poort).unwrap();
+            tokio::spawn(poort::demo::serve(dl, peers.dv_router()));
+            tokio::spawn(poort::demo::serve(al, peers.ad_router()));
+        }
         replicas.push(Replica {
             poort,
+            direct: format!("http://127.0.0.1:{port}"),
             dv,
             ad,
             config_path,
             child,
         });
+    }
+    if let Some(front) = front {
+        tokio::spawn(split_steps(front, backends));
     }
     Cluster {
         dir,
@@ -338,7 +416,13 @@ pub enum Outcome {
 
 /// One whole login of `person` at `level` to service `service` through the DV at `dv`.
 pub async fn login(dv: &str, person: &str, level: &str, service: u16) -> Outcome {
-    let c = super::client();
+    // A new connection for every request, so that behind a balancer each step may land on
+    // another replica.
+    let c = reqwest::Client::builder()
+        .cookie_store(true)
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
     let ad_page = c
         .get(format!("{dv}/login?service={service}&binding=redirect"))
         .send()
