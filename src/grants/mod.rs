@@ -11,6 +11,7 @@ mod model;
 pub mod outbox;
 pub mod registry;
 mod sql;
+pub mod write;
 
 pub use file::{
     is_rsin, load_grants_file, GrantEntry, GrantsFile, GrantsFileError, IdentityLink,
@@ -20,6 +21,10 @@ pub use memory::MemoryRegister;
 pub use model::*;
 pub use registry::{CachedRegister, Registry, RegistryError, UsageRecorder};
 pub use sql::{NewGrant, Pool, SqlRegister, SqlRegisterError};
+pub use write::{
+    Actor, GrantFilter, GrantRecord, GrantRequest, Holder, MemberView, NewOrganisation,
+    OrganisationChanges, OrganisationView, Renewal, WriteError,
+};
 
 use async_trait::async_trait;
 

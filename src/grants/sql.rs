@@ -378,11 +378,11 @@ struct GrantRow {
     holder_blocked: bool,
 }
 
-fn corrupt(what: String) -> SqlRegisterError {
+pub(super) fn corrupt(what: String) -> SqlRegisterError {
     SqlRegisterError::Database(sqlx::Error::Protocol(what))
 }
 
-fn parse_role(text: &str) -> Result<Role, SqlRegisterError> {
+pub(super) fn parse_role(text: &str) -> Result<Role, SqlRegisterError> {
     Ok(match text {
         "hoofdbeheerder" => Role::Hoofdbeheerder,
         "beheerder" => Role::Beheerder,
@@ -469,7 +469,7 @@ struct Statement {
     args: Vec<Arg>,
 }
 
-fn scope_columns(scope: &Scope) -> (&'static str, Option<String>, Option<String>) {
+pub(super) fn scope_columns(scope: &Scope) -> (&'static str, Option<String>, Option<String>) {
     match scope {
         Scope::AllServices => ("all_services", None, None),
         Scope::Provider { provider } => ("provider", Some(provider.clone()), None),
@@ -477,7 +477,7 @@ fn scope_columns(scope: &Scope) -> (&'static str, Option<String>, Option<String>
     }
 }
 
-fn status_text(status: GrantStatus) -> &'static str {
+pub(super) fn status_text(status: GrantStatus) -> &'static str {
     match status {
         GrantStatus::Active => "active",
         GrantStatus::Revoked => "revoked",
