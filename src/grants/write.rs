@@ -59,10 +59,7 @@ pub enum WriteError {
         organisation: String,
     },
     #[error("organisation {organisation} already has a group {group:?}")]
-    DuplicateGroup {
-        organisation: String,
-        group: String,
-    },
+    DuplicateGroup { organisation: String, group: String },
     #[error("person {person} is already in group {group:?}")]
     DuplicateGroupMember { person: String, group: String },
     #[error("identity {subject:?} at {idp} is already linked to person {person}")]
@@ -71,7 +68,9 @@ pub enum WriteError {
         subject: String,
         person: String,
     },
-    #[error("grant {existing} already gives this holder this scope and level for an overlapping period")]
+    #[error(
+        "grant {existing} already gives this holder this scope and level for an overlapping period"
+    )]
     DuplicateGrant { existing: String },
     #[error("a grant with ID {0} already exists")]
     DuplicateGrantId(String),
@@ -690,8 +689,11 @@ impl SqlRegister {
                 action: "link identities",
             });
         }
-        for (what, value) in [("person ID", person), ("AD entity ID", idp), ("subject", subject)]
-        {
+        for (what, value) in [
+            ("person ID", person),
+            ("AD entity ID", idp),
+            ("subject", subject),
+        ] {
             if value.trim().is_empty() {
                 return Err(WriteError::Empty { what });
             }
@@ -764,15 +766,7 @@ impl SqlRegister {
     ) -> Result<((), Touched), WriteError> {
         in_tx!(self.pool(), |tx| {
             let (org_id, _) = organisation!(tx, kvk);
-            authorise!(
-                tx,
-                actor,
-                &org_id,
-                kvk,
-                Need::Manage,
-                None,
-                "add members"
-            );
+            authorise!(tx, actor, &org_id, kvk, Need::Manage, None, "add members");
             let exists: Option<String> = sqlx::query_scalar("SELECT id FROM persons WHERE id = $1")
                 .bind(person)
                 .fetch_optional(&mut *tx)
@@ -834,15 +828,7 @@ impl SqlRegister {
     ) -> Result<((), Touched), WriteError> {
         in_tx!(self.pool(), |tx| {
             let (org_id, _) = organisation!(tx, kvk);
-            authorise!(
-                tx,
-                actor,
-                &org_id,
-                kvk,
-                Need::Manage,
-                None,
-                "change roles"
-            );
+            authorise!(tx, actor, &org_id, kvk, Need::Manage, None, "change roles");
             let membership = membership!(tx, person, &org_id).ok_or_else(|| {
                 WriteError::HolderInOtherOrganisation {
                     holder: format!("person {person}"),
@@ -895,15 +881,7 @@ impl SqlRegister {
     ) -> Result<((), Touched), WriteError> {
         in_tx!(self.pool(), |tx| {
             let (org_id, _) = organisation!(tx, kvk);
-            authorise!(
-                tx,
-                actor,
-                &org_id,
-                kvk,
-                Need::Manage,
-                None,
-                "block members"
-            );
+            authorise!(tx, actor, &org_id, kvk, Need::Manage, None, "block members");
             let changed = sqlx::query(
                 "UPDATE memberships SET blocked = $1 WHERE person_id = $2 AND organisation_id = $3",
             )
@@ -954,15 +932,7 @@ impl SqlRegister {
         let id = uuid::Uuid::new_v4().to_string();
         in_tx!(self.pool(), |tx| {
             let (org_id, _) = organisation!(tx, kvk);
-            authorise!(
-                tx,
-                actor,
-                &org_id,
-                kvk,
-                Need::Manage,
-                None,
-                "create groups"
-            );
+            authorise!(tx, actor, &org_id, kvk, Need::Manage, None, "create groups");
             sqlx::query(
                 "INSERT INTO groups (id, organisation_id, name, created_at) VALUES ($1, $2, $3, $4)",
             )
@@ -1123,9 +1093,7 @@ impl SqlRegister {
         let kvk = request.organisation.as_str();
         check_kvk(kvk)?;
         let id = match &request.id {
-            Some(id) if id.trim().is_empty() => {
-                return Err(WriteError::Empty { what: "grant ID" })
-            }
+            Some(id) if id.trim().is_empty() => return Err(WriteError::Empty { what: "grant ID" }),
             Some(id) => id.clone(),
             None => format!("g-{}", uuid::Uuid::new_v4().simple()),
         };
@@ -1152,15 +1120,7 @@ impl SqlRegister {
                             });
                         }
                     };
-                    authorise!(
-                        tx,
-                        actor,
-                        &org_id,
-                        kvk,
-                        Need::Manage,
-                        None,
-                        "add grants"
-                    );
+                    authorise!(tx, actor, &org_id, kvk, Need::Manage, None, "add grants");
                     let links = links!(tx, LINKS_OF_PERSON, person);
                     (Some(membership), None, links)
                 }
@@ -1197,9 +1157,10 @@ impl SqlRegister {
             .bind(group_id.clone().unwrap_or_default())
             .fetch_all(&mut *tx)
             .await?;
-            if let Some((existing, _, _)) = same.iter().find(|(_, from, until)| {
-                *from < request.valid_until && request.valid_from < *until
-            }) {
+            if let Some((existing, _, _)) = same
+                .iter()
+                .find(|(_, from, until)| *from < request.valid_until && request.valid_from < *until)
+            {
                 return Err(WriteError::DuplicateGrant {
                     existing: existing.clone(),
                 });
@@ -1299,8 +1260,13 @@ impl SqlRegister {
     }
 
     /// Revokes a grant: refused at every replica from the next login on.
-    pub async fn revoke_grant(&self, actor: &Actor, grant: &str) -> Result<((), Touched), WriteError> {
-        self.set_grant_status(actor, grant, GrantStatus::Revoked).await
+    pub async fn revoke_grant(
+        &self,
+        actor: &Actor,
+        grant: &str,
+    ) -> Result<((), Touched), WriteError> {
+        self.set_grant_status(actor, grant, GrantStatus::Revoked)
+            .await
     }
 
     /// Makes a revoked or lapsed grant active again, as if used today (so a lapse restarts).
@@ -1309,7 +1275,8 @@ impl SqlRegister {
         actor: &Actor,
         grant: &str,
     ) -> Result<((), Touched), WriteError> {
-        self.set_grant_status(actor, grant, GrantStatus::Active).await
+        self.set_grant_status(actor, grant, GrantStatus::Active)
+            .await
     }
 
     async fn set_grant_status(
@@ -1436,7 +1403,8 @@ impl SqlRegister {
                 (None, Some(group)) => Holder::Group(group),
                 _ => return Err(corrupt(format!("grant {}: no single holder", r.0))),
             };
-            let level = Level::from_str(&r.9).map_err(|e| corrupt(format!("grant {}: {e}", r.0)))?;
+            let level =
+                Level::from_str(&r.9).map_err(|e| corrupt(format!("grant {}: {e}", r.0)))?;
             let status = match r.12.as_str() {
                 "active" => GrantStatus::Active,
                 "revoked" => GrantStatus::Revoked,
@@ -1571,4 +1539,3 @@ impl SqlRegister {
         })
     }
 }
-
