@@ -7,9 +7,9 @@ mod common;
 use chrono::{DateTime, TimeDelta, Utc};
 use poort::config::ServiceConfig;
 use poort::grants::{
-    conformance, Actor, GrantFilter, GrantRequest, GrantStatus, Holder, IdentityKey,
-    NewOrganisation, OrganisationChanges, Pool, Register, Renewal, Role, Scope, SqlRegister,
-    Touched, WriteError,
+    conformance, Actor, GrantFilter, GrantRequest, GrantStatus, Holder, IdentityKey, ImportError,
+    ImportRow, NewOrganisation, OrganisationChanges, Pool, Register, Renewal, Role, Scope,
+    SqlRegister, Touched, WriteError,
 };
 use poort::level::Level;
 
@@ -522,6 +522,51 @@ async fn suite(r: SqlRegister) {
         Err(WriteError::UnknownOrganisation(_))
     ));
 
+    // Imports: all or nothing, every bad row reported by its line.
+    let row = |line: usize, holder: Holder, level: Level| ImportRow {
+        line,
+        request: GrantRequest {
+            scope: Scope::Service { uuid: S1.into() },
+            ..grant(holder, level)
+        },
+        status: GrantStatus::Active,
+    };
+    let mut over_five_years = row(4, Holder::Person("eva".into()), Level::Eh3);
+    over_five_years.request.valid_until =
+        over_five_years.request.valid_from + TimeDelta::days(5 * 366);
+    let rows = vec![
+        row(2, Holder::Person("eva".into()), Level::Eh3),
+        row(3, Holder::Person("carla".into()), Level::Eh3),
+        over_five_years,
+        row(5, Holder::Person("eva".into()), Level::Eh3),
+        row(6, Holder::Group("Kassa".into()), Level::Eh4),
+        row(7, Holder::Person("nobody".into()), Level::Eh3),
+    ];
+    let before = counts(&r).await;
+    match r.import_grants(&op(), &cat, &rows).await {
+        Err(ImportError::Rows(bad)) => {
+            let lines: Vec<usize> = bad.iter().map(|(line, _)| *line).collect();
+            assert_eq!(lines, [3, 4, 5, 7], "{bad:?}");
+            assert!(matches!(
+                bad[0].1,
+                WriteError::HolderInOtherOrganisation { .. }
+            ));
+            assert!(matches!(bad[1].1, WriteError::ValidityTooLong { .. }));
+            // Line 5 repeats line 2 of the same file.
+            assert!(matches!(bad[2].1, WriteError::DuplicateGrant { .. }));
+            assert!(matches!(bad[3].1, WriteError::UnknownPerson(_)));
+        }
+        other => panic!("expected bad rows, got {other:?}"),
+    }
+    assert_eq!(counts(&r).await, before, "a refused import wrote nothing");
+    let good = vec![
+        row(2, Holder::Person("eva".into()), Level::Eh3),
+        row(3, Holder::Group("Kassa".into()), Level::Eh4),
+    ];
+    let (ids, t) = r.import_grants(&op(), &cat, &good).await.unwrap();
+    assert_eq!(ids.len(), 2);
+    assert_eq!(t, touched(&["anna", "eva"]));
+
     // Every successful write is in the audit trail, in order.
     let actions = audit_actions(&r).await;
     for expected in [
@@ -545,7 +590,11 @@ async fn suite(r: SqlRegister) {
             "{expected} in {actions:?}"
         );
     }
-    assert_eq!(actions.len(), 17, "one row per successful write: {actions:?}");
+    assert_eq!(
+        actions.len(),
+        19,
+        "one row per successful write: {actions:?}"
+    );
 }
 
 #[tokio::test]

@@ -22,8 +22,8 @@ pub use model::*;
 pub use registry::{CachedRegister, Registry, RegistryError, UsageRecorder};
 pub use sql::{NewGrant, Pool, SqlRegister, SqlRegisterError};
 pub use write::{
-    Actor, GrantFilter, GrantRecord, GrantRequest, Holder, MemberView, NewOrganisation,
-    OrganisationChanges, OrganisationView, Renewal, WriteError,
+    Actor, GrantFilter, GrantRecord, GrantRequest, Holder, ImportError, ImportRow, MemberView,
+    NewOrganisation, OrganisationChanges, OrganisationView, Renewal, WriteError,
 };
 
 use async_trait::async_trait;

@@ -100,6 +100,22 @@ pub enum WriteError {
     Database(#[from] sqlx::Error),
 }
 
+/// One grant of an import, with the line it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportRow {
+    pub line: usize,
+    pub request: GrantRequest,
+    pub status: GrantStatus,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("{} row(s) refused, nothing imported:\n{}", .0.len(), .0.iter().map(|(line, e)| format!("line {line}: {e}")).collect::<Vec<_>>().join("\n"))]
+    Rows(Vec<(usize, WriteError)>),
+    #[error("register database: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
 /// Who writes: an operator (the command line) or an administrator of the organisation, who may
 /// do only what their roles allow and grant only up to their own level.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -526,6 +542,137 @@ macro_rules! holders {
         ));
         links
     }};
+}
+
+/// Checks one grant and inserts it inside the caller's transaction, with its audit row: the
+/// grant's ID and the identity links it touches. Shared by [`SqlRegister::add_grant`] and
+/// [`SqlRegister::import_grants`].
+macro_rules! insert_grant {
+    ($tx:ident, $actor:expr, $catalogue:expr, $request:expr, $status:expr) => {
+        async {
+            let actor: &Actor = $actor;
+            let catalogue: &[ServiceConfig] = $catalogue;
+            let request: &GrantRequest = $request;
+            check_validity(request.valid_from, request.valid_until)?;
+            check_scope(&request.scope, catalogue)?;
+            let kvk = request.organisation.as_str();
+            check_kvk(kvk)?;
+            let id = match &request.id {
+                Some(id) if id.trim().is_empty() => {
+                    return Err(WriteError::Empty { what: "grant ID" })
+                }
+                Some(id) => id.clone(),
+                None => format!("g-{}", uuid::Uuid::new_v4().simple()),
+            };
+            let (kind, provider, service_uuid) = scope_columns(&request.scope);
+            let (org_id, _) = organisation!($tx, kvk);
+            // The holder: a membership or a group, of this organisation.
+            let (membership_id, group_id, touched) = match &request.holder {
+                Holder::Person(person) => {
+                    let membership = match membership!($tx, person, &org_id) {
+                        Some(m) => m,
+                        None => {
+                            let known: Option<String> =
+                                sqlx::query_scalar("SELECT id FROM persons WHERE id = $1")
+                                    .bind(person)
+                                    .fetch_optional(&mut *$tx)
+                                    .await?;
+                            return Err(match known {
+                                None => WriteError::UnknownPerson(person.clone()),
+                                Some(_) => WriteError::HolderInOtherOrganisation {
+                                    holder: request.holder.to_string(),
+                                    organisation: kvk.to_string(),
+                                },
+                            });
+                        }
+                    };
+                    authorise!($tx, actor, &org_id, kvk, Need::Manage, None, "add grants");
+                    let links = links!($tx, LINKS_OF_PERSON, person);
+                    (Some(membership), None, links)
+                }
+                Holder::Group(name) => {
+                    let group_id = group!($tx, &org_id, kvk, name);
+                    authorise!(
+                        $tx,
+                        actor,
+                        &org_id,
+                        kvk,
+                        Need::ManageGroup,
+                        Some(group_id.as_str()),
+                        "add grants"
+                    );
+                    let links = links!($tx, LINKS_OF_GROUP, &group_id);
+                    (None, Some(group_id), links)
+                }
+            };
+            within_admin_level!($tx, actor, &org_id, request.level);
+            // The same holder, scope and level, active, for an overlapping period: a duplicate.
+            let same: Vec<(String, DateTime<Utc>, DateTime<Utc>)> = sqlx::query_as(
+                "SELECT id, valid_from, valid_until FROM grants \
+                  WHERE organisation_id = $1 AND status = 'active' AND level = $2 \
+                    AND scope_kind = $3 AND COALESCE(provider, '') = $4 \
+                    AND COALESCE(service_uuid, '') = $5 \
+                    AND COALESCE(membership_id, '') = $6 AND COALESCE(group_id, '') = $7",
+            )
+            .bind(&org_id)
+            .bind(request.level.to_string())
+            .bind(kind)
+            .bind(provider.clone().unwrap_or_default())
+            .bind(service_uuid.clone().unwrap_or_default())
+            .bind(membership_id.clone().unwrap_or_default())
+            .bind(group_id.clone().unwrap_or_default())
+            .fetch_all(&mut *$tx)
+            .await?;
+            if let Some((existing, _, _)) = same
+                .iter()
+                .find(|(_, from, until)| *from < request.valid_until && request.valid_from < *until)
+            {
+                return Err(WriteError::DuplicateGrant {
+                    existing: existing.clone(),
+                });
+            }
+            // Checked before inserting: on PostgreSQL a failed statement would end the whole
+            // transaction, and an import reports every bad row.
+            let taken: Option<String> = sqlx::query_scalar("SELECT id FROM grants WHERE id = $1")
+                .bind(&id)
+                .fetch_optional(&mut *$tx)
+                .await?;
+            if taken.is_some() {
+                return Err(WriteError::DuplicateGrantId(id.clone()));
+            }
+            sqlx::query(
+                "INSERT INTO grants (id, organisation_id, membership_id, group_id, scope_kind, \
+                 provider, service_uuid, level, valid_from, valid_until, status, created_by, \
+                 created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+            )
+            .bind(&id)
+            .bind(&org_id)
+            .bind(&membership_id)
+            .bind(&group_id)
+            .bind(kind)
+            .bind(&provider)
+            .bind(&service_uuid)
+            .bind(request.level.to_string())
+            .bind(request.valid_from)
+            .bind(request.valid_until)
+            .bind(status_text($status))
+            .bind(actor.name())
+            .bind(Utc::now())
+            .execute(&mut *$tx)
+            .await
+            .map_err(|e| unique_or(e, || WriteError::DuplicateGrantId(id.clone())))?;
+            audit!(
+                $tx,
+                actor,
+                &org_id,
+                "grant.add",
+                None::<String>,
+                json(&(&id, request))
+            );
+            Ok::<_, WriteError>((id, touched))
+        }
+        .await
+    };
 }
 
 /// Maps a unique-constraint violation to the error the caller names; other errors pass.
@@ -1088,112 +1235,39 @@ impl SqlRegister {
         catalogue: &[ServiceConfig],
         request: &GrantRequest,
     ) -> Result<(String, Touched), WriteError> {
-        check_validity(request.valid_from, request.valid_until)?;
-        check_scope(&request.scope, catalogue)?;
-        let kvk = request.organisation.as_str();
-        check_kvk(kvk)?;
-        let id = match &request.id {
-            Some(id) if id.trim().is_empty() => return Err(WriteError::Empty { what: "grant ID" }),
-            Some(id) => id.clone(),
-            None => format!("g-{}", uuid::Uuid::new_v4().simple()),
-        };
-        let (kind, provider, service_uuid) = scope_columns(&request.scope);
         in_tx!(self.pool(), |tx| {
-            let (org_id, _) = organisation!(tx, kvk);
-            // The holder: a membership or a group, of this organisation.
-            let (membership_id, group_id, touched) = match &request.holder {
-                Holder::Person(person) => {
-                    let membership = match membership!(tx, person, &org_id) {
-                        Some(m) => m,
-                        None => {
-                            let known: Option<String> =
-                                sqlx::query_scalar("SELECT id FROM persons WHERE id = $1")
-                                    .bind(person)
-                                    .fetch_optional(&mut *tx)
-                                    .await?;
-                            return Err(match known {
-                                None => WriteError::UnknownPerson(person.clone()),
-                                Some(_) => WriteError::HolderInOtherOrganisation {
-                                    holder: request.holder.to_string(),
-                                    organisation: kvk.to_string(),
-                                },
-                            });
-                        }
-                    };
-                    authorise!(tx, actor, &org_id, kvk, Need::Manage, None, "add grants");
-                    let links = links!(tx, LINKS_OF_PERSON, person);
-                    (Some(membership), None, links)
+            let (id, links) = insert_grant!(tx, actor, catalogue, request, GrantStatus::Active)?;
+            Ok((id, Touched { links }))
+        })
+    }
+
+    /// Adds many grants at once, all or nothing: every row is checked as [`Self::add_grant`]
+    /// checks one (including against the rows before it), every bad row is reported with its
+    /// line, and nothing is written unless all are good.
+    pub async fn import_grants(
+        &self,
+        actor: &Actor,
+        catalogue: &[ServiceConfig],
+        rows: &[ImportRow],
+    ) -> Result<(Vec<String>, Touched), ImportError> {
+        in_tx!(self.pool(), |tx| {
+            let mut ids = Vec::with_capacity(rows.len());
+            let mut links = BTreeSet::new();
+            let mut bad = Vec::new();
+            for row in rows {
+                match insert_grant!(tx, actor, catalogue, &row.request, row.status) {
+                    Ok((id, touched)) => {
+                        ids.push(id);
+                        links.extend(touched);
+                    }
+                    Err(WriteError::Database(e)) => return Err(ImportError::Database(e)),
+                    Err(e) => bad.push((row.line, e)),
                 }
-                Holder::Group(name) => {
-                    let group_id = group!(tx, &org_id, kvk, name);
-                    authorise!(
-                        tx,
-                        actor,
-                        &org_id,
-                        kvk,
-                        Need::ManageGroup,
-                        Some(group_id.as_str()),
-                        "add grants"
-                    );
-                    let links = links!(tx, LINKS_OF_GROUP, &group_id);
-                    (None, Some(group_id), links)
-                }
-            };
-            within_admin_level!(tx, actor, &org_id, request.level);
-            // The same holder, scope and level, active, for an overlapping period: a duplicate.
-            let same: Vec<(String, DateTime<Utc>, DateTime<Utc>)> = sqlx::query_as(
-                "SELECT id, valid_from, valid_until FROM grants \
-                  WHERE organisation_id = $1 AND status = 'active' AND level = $2 \
-                    AND scope_kind = $3 AND COALESCE(provider, '') = $4 \
-                    AND COALESCE(service_uuid, '') = $5 \
-                    AND COALESCE(membership_id, '') = $6 AND COALESCE(group_id, '') = $7",
-            )
-            .bind(&org_id)
-            .bind(request.level.to_string())
-            .bind(kind)
-            .bind(provider.clone().unwrap_or_default())
-            .bind(service_uuid.clone().unwrap_or_default())
-            .bind(membership_id.clone().unwrap_or_default())
-            .bind(group_id.clone().unwrap_or_default())
-            .fetch_all(&mut *tx)
-            .await?;
-            if let Some((existing, _, _)) = same
-                .iter()
-                .find(|(_, from, until)| *from < request.valid_until && request.valid_from < *until)
-            {
-                return Err(WriteError::DuplicateGrant {
-                    existing: existing.clone(),
-                });
             }
-            sqlx::query(
-                "INSERT INTO grants (id, organisation_id, membership_id, group_id, scope_kind, \
-                 provider, service_uuid, level, valid_from, valid_until, status, created_by, \
-                 created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'active', $11, $12)",
-            )
-            .bind(&id)
-            .bind(&org_id)
-            .bind(&membership_id)
-            .bind(&group_id)
-            .bind(kind)
-            .bind(&provider)
-            .bind(&service_uuid)
-            .bind(request.level.to_string())
-            .bind(request.valid_from)
-            .bind(request.valid_until)
-            .bind(actor.name())
-            .bind(Utc::now())
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| unique_or(e, || WriteError::DuplicateGrantId(id.clone())))?;
-            audit!(
-                tx,
-                actor,
-                &org_id,
-                "grant.add",
-                None::<String>,
-                json(&(&id, request))
-            );
-            Ok((id, Touched { links: touched }))
+            if !bad.is_empty() {
+                return Err(ImportError::Rows(bad));
+            }
+            Ok((ids, Touched { links }))
         })
     }
 
