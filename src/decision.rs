@@ -268,3 +268,90 @@ pub fn decide(
         ),
     }
 }
+
+/// One rule of [`assess`] as applied to one grant, for people reading why (`poort grants
+/// explain`, the admin module).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleCheck {
+    pub rule: &'static str,
+    pub passed: bool,
+    pub detail: String,
+}
+
+/// Every rule for one grant, in the order [`explain`] applies them, each with whether it holds
+/// and the values it compared. The first that fails is the reason [`explain`] gives.
+pub fn rule_checks(
+    required: Level,
+    comparison: Comparison,
+    achieved: Level,
+    service: &ServiceRef,
+    grant: &HeldGrant,
+    now: DateTime<Utc>,
+) -> Vec<RuleCheck> {
+    let check = |rule, passed, detail: String| RuleCheck {
+        rule,
+        passed,
+        detail,
+    };
+    let scope = match &grant.scope {
+        Scope::AllServices => "all services of all providers".to_string(),
+        Scope::Provider { provider } => format!("all services of provider {provider}"),
+        Scope::Service { uuid } => format!("service {uuid}"),
+    };
+    let since = grant.last_used_at.unwrap_or(grant.valid_from);
+    let level_used = achieved.min(grant.level);
+    vec![
+        check(
+            "scope covers the service",
+            covers(&grant.scope, service),
+            format!(
+                "{scope}; the service is {} of {}",
+                service.uuid, service.provider
+            ),
+        ),
+        check(
+            "grant is active",
+            grant.status == GrantStatus::Active,
+            format!("status {:?}", grant.status).to_lowercase(),
+        ),
+        check(
+            "inside its validity",
+            grant.valid_from <= now && now < grant.valid_until,
+            format!(
+                "valid from {} until {}; now {}",
+                grant.valid_from.format("%Y-%m-%d %H:%M"),
+                grant.valid_until.format("%Y-%m-%d %H:%M"),
+                now.format("%Y-%m-%d %H:%M")
+            ),
+        ),
+        check(
+            "used in the last 24 months",
+            !lapsed(grant, now),
+            match grant.last_used_at {
+                Some(t) => format!("last used {}", t.format("%Y-%m-%d")),
+                None => format!("never used; valid since {}", since.format("%Y-%m-%d")),
+            },
+        ),
+        check(
+            "holder not blocked",
+            !grant.holder_blocked,
+            if grant.holder_blocked {
+                "blocked in the organisation or in the group that holds the grant".into()
+            } else {
+                "not blocked".into()
+            },
+        ),
+        check(
+            "level high enough",
+            reaches(level_used, required, comparison),
+            format!(
+                "used min(asserted {achieved}, grant {}) = {level_used}; required {} {required}",
+                grant.level,
+                match comparison {
+                    Comparison::Minimum => "at least",
+                    Comparison::Exact => "exactly",
+                }
+            ),
+        ),
+    ]
+}

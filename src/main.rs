@@ -1,6 +1,7 @@
 //! The `poort` command: serve, check, dev-certs, demo.
 
 use clap::{Parser, Subcommand};
+use poort::cli;
 use poort::config::Config;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -41,21 +42,75 @@ enum Command {
         #[arg(long, default_value = "config/poort.toml")]
         config: PathBuf,
     },
+    /// Organisations in the register.
+    Org {
+        #[command(flatten)]
+        config: cli::ConfigArg,
+        #[command(subcommand)]
+        command: cli::OrgCommand,
+    },
+    /// Persons and their identities at identity providers.
+    Person {
+        #[command(flatten)]
+        config: cli::ConfigArg,
+        #[command(subcommand)]
+        command: cli::PersonCommand,
+    },
+    /// Members of organisations: roles and blocks.
+    Member {
+        #[command(flatten)]
+        config: cli::ConfigArg,
+        #[command(subcommand)]
+        command: cli::MemberCommand,
+    },
+    /// Groups of members within an organisation.
+    Group {
+        #[command(flatten)]
+        config: cli::ConfigArg,
+        #[command(subcommand)]
+        command: cli::GroupCommand,
+    },
+    /// Grants (machtigingen): add, renew, revoke, list, import, export, explain.
+    Grants {
+        #[command(flatten)]
+        config: cli::ConfigArg,
+        #[command(subcommand)]
+        command: cli::GrantsCommand,
+    },
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
     let cli = Cli::parse();
+    // Register commands print results on stdout (CSV, JSON): their logs go to stderr, quieter.
+    let register_command = matches!(
+        cli.command,
+        Command::Org { .. }
+            | Command::Person { .. }
+            | Command::Member { .. }
+            | Command::Group { .. }
+            | Command::Grants { .. }
+    );
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(if register_command { "warn" } else { "info" })
+    });
+    if register_command {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
+    } else {
+        tracing_subscriber::fmt().with_env_filter(filter).init();
+    }
     let result = match cli.command {
         Command::Serve { config } => serve(&config),
         Command::Check { config } => check(&config),
         Command::DevCerts { dir, force } => dev_certs(&dir, force),
         Command::Demo { config } => demo(&config),
+        Command::Org { config, command } => register(cli::org(&config.config, command)),
+        Command::Person { config, command } => register(cli::person(&config.config, command)),
+        Command::Member { config, command } => register(cli::member(&config.config, command)),
+        Command::Group { config, command } => register(cli::group(&config.config, command)),
+        Command::Grants { config, command } => register(cli::grants(&config.config, command)),
     };
     match result {
         Ok(code) => code,
@@ -64,6 +119,14 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Runs one register command to its end.
+fn register(
+    command: impl std::future::Future<Output = anyhow::Result<()>>,
+) -> anyhow::Result<ExitCode> {
+    runtime()?.block_on(command)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

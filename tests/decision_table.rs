@@ -840,3 +840,79 @@ fn grants_for_other_services_do_not_give_reasons() {
         deny(DenyReason::GrantRevoked)
     );
 }
+
+/// The rule-by-rule explanation agrees with the verdict for every kind of grant: a grant is
+/// usable exactly when every rule holds, and otherwise its first failing rule is its reason.
+#[test]
+fn rule_checks_agree_with_explain() {
+    use poort::decision::rule_checks;
+    let now = now();
+    let svc = service_1();
+    let base = || grant("g", bakkerij());
+    let variants = [
+        base(),
+        HeldGrant {
+            level: Eh2,
+            ..base()
+        },
+        HeldGrant {
+            status: GrantStatus::Revoked,
+            ..base()
+        },
+        HeldGrant {
+            holder_blocked: true,
+            ..base()
+        },
+        HeldGrant {
+            valid_until: now - days(1),
+            ..base()
+        },
+        HeldGrant {
+            valid_from: now + days(1),
+            last_used_at: None,
+            ..base()
+        },
+        HeldGrant {
+            last_used_at: Some(now - days(731)),
+            ..base()
+        },
+        HeldGrant {
+            scope: Scope::Provider {
+                provider: "urn:other".into(),
+            },
+            ..base()
+        },
+        // Several defects: the first rule that fails decides.
+        HeldGrant {
+            status: GrantStatus::Revoked,
+            holder_blocked: true,
+            level: Eh2,
+            ..base()
+        },
+    ];
+    for (n, g) in variants.iter().enumerate() {
+        let checks = rule_checks(Eh3, Minimum, Eh4, &svc, g, now);
+        assert_eq!(checks.len(), 6);
+        let verdict = explain(Eh3, Minimum, Eh4, &svc, g, now);
+        let first_failed = checks.iter().position(|c| !c.passed);
+        match (verdict, first_failed) {
+            (GrantVerdict::Usable { .. }, None) => {}
+            (GrantVerdict::NotCovering, Some(0)) => {}
+            (GrantVerdict::Unusable(reason), Some(i)) => {
+                let expected = match i {
+                    1 => DenyReason::GrantRevoked,
+                    2 => DenyReason::GrantExpired,
+                    3 => DenyReason::GrantLapsed,
+                    4 => DenyReason::HolderBlocked,
+                    5 => DenyReason::GrantLevelTooLow {
+                        grant_level: g.level,
+                        required: Eh3,
+                    },
+                    _ => panic!("variant {n}: rule {i}"),
+                };
+                assert_eq!(reason, expected, "variant {n}");
+            }
+            (v, f) => panic!("variant {n}: verdict {v:?}, first failing rule {f:?}"),
+        }
+    }
+}

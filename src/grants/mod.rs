@@ -5,6 +5,7 @@
 //! ([`SqlRegister`]). Every implementation must pass [`conformance`].
 
 pub mod cache;
+pub mod exchange;
 mod file;
 mod memory;
 mod model;

@@ -1510,6 +1510,28 @@ impl SqlRegister {
         Ok(out)
     }
 
+    /// The identity links of a person (empty for an unknown person).
+    pub async fn identity_links(&self, person: &str) -> Result<Vec<IdentityKey>, WriteError> {
+        let rows: Vec<(String, String)> = match self.pool() {
+            Pool::Sqlite(p) => {
+                sqlx::query_as(LINKS_OF_PERSON)
+                    .bind(person)
+                    .fetch_all(p)
+                    .await?
+            }
+            Pool::Postgres(p) => {
+                sqlx::query_as(LINKS_OF_PERSON)
+                    .bind(person)
+                    .fetch_all(p)
+                    .await?
+            }
+        };
+        Ok(rows
+            .into_iter()
+            .map(|(idp, subject)| IdentityKey { idp, subject })
+            .collect())
+    }
+
     /// An organisation with its members, groups and grant counts.
     pub async fn show_organisation(&self, kvk: &str) -> Result<OrganisationView, WriteError> {
         let now = Utc::now();
