@@ -1,14 +1,13 @@
 //! Cache coherence across processes: two `poort serve` processes share one register and one
 //! Redis; a third process changes the register; the very next login on either replica obeys
 //! the change. Then the same without Redis (each process its own cache, fed by the database).
+//! The third process is the operator's `poort` command (`grants revoke`, `member block`, ...).
 
 mod common;
 
 use common::cluster::{login, start_cluster, Cluster, FreshPostgres, Outcome, ThrowawayRedis};
 use poort::config::{CacheConfig, Config, RegisterConfig, StateConfig};
-use poort::grants::{outbox, IdentityKey, Pool, Registry, Touched};
-
-const DEV_IDP: &str = "urn:etoegang:AD:00000099990000000003:entities:1";
+use poort::grants::{outbox, Registry};
 
 fn register_at(url: String) -> RegisterConfig {
     RegisterConfig {
@@ -25,45 +24,33 @@ fn redis_cache(redis: &ThrowawayRedis) -> CacheConfig {
     }
 }
 
-/// Another poort process's view of the register: opened from a replica's config, as
-/// `poort grants …` commands open it.
+/// The register as another process sees it (to read the outbox).
 async fn other_process(cluster: &Cluster) -> Registry {
     let text = std::fs::read_to_string(cluster.config(cluster.replicas.len() - 1)).unwrap();
     let config: Config = toml::from_str(&text).unwrap();
     Registry::open(&config).await.unwrap()
 }
 
-/// Runs one statement on the register and invalidates what it touched, as every register
-/// write does.
-async fn write(registry: &Registry, sql: &str, binds: &[&str], touched_persons: &[&str]) {
-    macro_rules! run {
-        ($pool:expr) => {{
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.to_string()));
-            for b in binds {
-                q = q.bind(b.to_string());
-            }
-            q.execute($pool).await.unwrap().rows_affected()
-        }};
-    }
-    let registry2 = registry.clone();
-    let persons: Vec<String> = touched_persons.iter().map(|p| p.to_string()).collect();
-    registry
-        .write(async move {
-            let changed = match registry2.sql().pool() {
-                Pool::Sqlite(p) => run!(p),
-                Pool::Postgres(p) => run!(p),
-            };
-            assert!(changed > 0, "{sql} changed nothing");
-            let touched = Touched {
-                links: persons
-                    .into_iter()
-                    .map(|p| IdentityKey::new(DEV_IDP, p))
-                    .collect(),
-            };
-            Ok::<_, std::convert::Infallible>(((), touched))
-        })
+/// Runs a `poort` register command as another process, on replica `i`'s config: the way an
+/// operator changes the register while the replicas serve.
+async fn poort_cli(cluster: &Cluster, args: &[&str]) {
+    let (group, rest) = args.split_first().expect("a command");
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_poort"));
+    cmd.arg(group)
+        .arg("--config")
+        .arg(cluster.config(cluster.replicas.len() - 1))
+        .args(rest)
+        .current_dir(cluster.dir.path());
+    let shown = format!("poort {args:?}");
+    let out = tokio::task::spawn_blocking(move || cmd.output())
         .await
+        .unwrap()
         .unwrap();
+    assert!(
+        out.status.success(),
+        "{shown} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn refused_because(outcome: &Outcome, words: &str) {
@@ -93,14 +80,7 @@ async fn warm_bram(cluster: &Cluster) {
 
 async fn revoke_then_refused_everywhere(cluster: &Cluster) {
     warm_bram(cluster).await;
-    let b = other_process(cluster).await;
-    write(
-        &b,
-        "UPDATE grants SET status = 'revoked' WHERE id = $1",
-        &["g-bram-groendak-s2"],
-        &["bram"],
-    )
-    .await;
+    poort_cli(cluster, &["grants", "revoke", "g-bram-groendak-s2"]).await;
     for replica in &cluster.replicas {
         refused_because(
             &login(&replica.dv, "bram", "EH2+", 2).await,
@@ -139,10 +119,8 @@ async fn blocking_a_member_is_refused_at_once() {
     let db = format!("sqlite://{}", dir.path().join("register.db").display());
     let cluster = start_cluster(2, register_at(db), redis_cache(&redis), Default::default()).await;
     warm_bram(&cluster).await;
-    let b = other_process(&cluster).await;
-    let block = "UPDATE memberships SET blocked = $1 = 'yes' WHERE person_id = $2 \
-                 AND organisation_id = (SELECT id FROM organisations WHERE kvk = $3)";
-    write(&b, block, &["yes", "bram", "11223344"], &["bram"]).await;
+    let member = ["--org", "11223344", "--person", "bram"];
+    poort_cli(&cluster, &[&["member", "block"][..], &member].concat()).await;
     for replica in &cluster.replicas {
         refused_because(
             &login(&replica.dv, "bram", "EH2+", 2).await,
@@ -150,7 +128,7 @@ async fn blocking_a_member_is_refused_at_once() {
         );
     }
     // Unblocked: allowed again at once, everywhere.
-    write(&b, block, &["no", "bram", "11223344"], &["bram"]).await;
+    poort_cli(&cluster, &[&["member", "unblock"][..], &member].concat()).await;
     for replica in &cluster.replicas {
         assert_eq!(
             login(&replica.dv, "bram", "EH2+", 2).await,
@@ -160,25 +138,50 @@ async fn blocking_a_member_is_refused_at_once() {
 }
 
 /// Eva's only usable grant is held by a group; `valid_until` lets the caller make it expire.
-async fn eva_in_group(b: &Registry, valid_until: chrono::DateTime<chrono::Utc>) -> String {
-    let sql = b.sql();
-    let group = sql.add_group("12345678", "Boekhouding").await.unwrap();
-    sql.add_group_member(&group, "eva", false).await.unwrap();
-    let grant = poort::grants::NewGrant {
-        id: "g-group-boekhouding".into(),
-        scope: poort::grants::Scope::AllServices,
-        level: poort::level::Level::Eh3,
-        valid_from: chrono::Utc::now() - chrono::TimeDelta::days(1),
-        valid_until,
-    };
-    sql.add_group_grant(&group, &grant).await.unwrap();
-    // These writes come before any login, so no cache holds Eva yet; invalidate anyway, as a
-    // register write must.
-    b.invalidate(&Touched {
-        links: [IdentityKey::new(DEV_IDP, "eva")].into(),
-    })
+async fn eva_in_group(cluster: &Cluster, valid_until: chrono::DateTime<chrono::Utc>) {
+    let org = ["--org", "12345678"];
+    poort_cli(
+        cluster,
+        &[&["group", "create", "--name", "Boekhouding"][..], &org].concat(),
+    )
     .await;
-    group
+    poort_cli(
+        cluster,
+        &[
+            &["group", "add", "--group", "Boekhouding", "--person", "eva"][..],
+            &org,
+        ]
+        .concat(),
+    )
+    .await;
+    let from = (chrono::Utc::now() - chrono::TimeDelta::days(1)).to_rfc3339();
+    let until = valid_until.to_rfc3339();
+    poort_cli(
+        cluster,
+        &[
+            &[
+                "grants",
+                "add",
+                "--group",
+                "Boekhouding",
+                "--scope",
+                "all",
+                "--level",
+                "EH3",
+            ][..],
+            &[
+                "--from",
+                &from,
+                "--until",
+                &until,
+                "--id",
+                "g-group-boekhouding",
+            ],
+            &org,
+        ]
+        .concat(),
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -187,9 +190,8 @@ async fn blocking_a_member_in_a_group_is_refused_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("register.db").display());
     let cluster = start_cluster(2, register_at(db), redis_cache(&redis), Default::default()).await;
-    let b = other_process(&cluster).await;
     let far = chrono::Utc::now() + chrono::TimeDelta::days(365);
-    let group = eva_in_group(&b, far).await;
+    eva_in_group(&cluster, far).await;
     for replica in &cluster.replicas {
         for _ in 0..2 {
             assert_eq!(
@@ -198,11 +200,18 @@ async fn blocking_a_member_in_a_group_is_refused_at_once() {
             );
         }
     }
-    write(
-        &b,
-        "UPDATE group_members SET blocked = TRUE WHERE group_id = $1",
-        &[&group],
-        &["eva"],
+    poort_cli(
+        &cluster,
+        &[
+            "group",
+            "block",
+            "--org",
+            "12345678",
+            "--group",
+            "Boekhouding",
+            "--person",
+            "eva",
+        ],
     )
     .await;
     for replica in &cluster.replicas {
@@ -216,9 +225,8 @@ async fn an_expired_grant_is_refused_although_cached() {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("register.db").display());
     let cluster = start_cluster(1, register_at(db), redis_cache(&redis), Default::default()).await;
-    let b = other_process(&cluster).await;
     let until = chrono::Utc::now() + chrono::TimeDelta::seconds(8);
-    eva_in_group(&b, until).await;
+    eva_in_group(&cluster, until).await;
     let replica = &cluster.replicas[0];
     // The first login's use of the grant is written (and invalidates the set once); wait for
     // that, then log in until Eva's grant set is served from the cache.
@@ -292,14 +300,9 @@ async fn a_write_redis_missed_waits_in_the_outbox_and_is_never_served_stale() {
 
     // Redis stops answering but keeps what it holds, Bram's cached grant set included.
     redis.freeze();
+    // The operator's command cannot reach Redis either: its invalidation waits in the outbox.
+    poort_cli(&cluster, &["grants", "revoke", "g-bram-groendak-s2"]).await;
     let b = other_process(&cluster).await;
-    write(
-        &b,
-        "UPDATE grants SET status = 'revoked' WHERE id = $1",
-        &["g-bram-groendak-s2"],
-        &["bram"],
-    )
-    .await;
     assert_eq!(outbox::pending(b.sql().pool()).await.unwrap(), 1);
     refused_because(
         &login(&replica.dv, "bram", "EH2+", 2).await,
