@@ -44,6 +44,17 @@ pub fn check(config_path: &Path, config: &Config) -> Vec<Finding> {
     if let Err(e) = PseudonymSecret::load(&k.pseudonym_secret) {
         err(&k.pseudonym_secret, e.to_string());
     }
+    for section in Config::unknown_sections(config_path) {
+        let hint = if section == "grants" {
+            " (the grants file is now [register] seed, the register [register] database)"
+        } else {
+            ""
+        };
+        err(
+            config_path,
+            format!("unknown section [{section}] is ignored{hint}"),
+        );
+    }
     let db = &config.register.database;
     if !(db.starts_with("sqlite:")
         || db.starts_with("postgres://")

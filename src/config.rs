@@ -247,6 +247,26 @@ impl Config {
             })
     }
 
+    /// Top-level sections of the file poort does not know: ignored by loading (environment
+    /// overrides must stay free-form), so reported by `poort check` and at start, since a
+    /// misspelt or outdated section silently drops its settings.
+    pub fn unknown_sections(path: &Path) -> Vec<String> {
+        const KNOWN: [&str; 8] = [
+            "server", "saml", "keys", "register", "cache", "state", "service", "dv",
+        ];
+        let Ok(text) = std::fs::read_to_string(path) else {
+            return Vec::new();
+        };
+        let Ok(table) = text.parse::<toml::Table>() else {
+            return Vec::new();
+        };
+        table
+            .keys()
+            .filter(|k| !KNOWN.contains(&k.as_str()))
+            .cloned()
+            .collect()
+    }
+
     pub fn service_by_id(&self, id: &str) -> Option<&ServiceConfig> {
         self.services.iter().find(|s| s.id == id)
     }

@@ -137,6 +137,9 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 fn serve(path: &Path) -> anyhow::Result<ExitCode> {
     let config = Config::load(path)?;
+    for section in Config::unknown_sections(path) {
+        tracing::warn!(file = %path.display(), "unknown section [{section}] is ignored");
+    }
     poort::app::prepare_embedded_defaults(&config)?;
     let listen = config.server.listen.clone();
     runtime()?.block_on(async move {

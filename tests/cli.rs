@@ -216,9 +216,14 @@ fn check_reports_each_problem_with_its_file() {
     let missing = tmp.path().join("certs/missing.key");
     config.keys.signing_key = missing.clone();
     write_config(&path, &config);
+    // An outdated section, which loading ignores.
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push_str("\n[grants]\nfile = \"config/grants-dev.toml\"\n");
+    std::fs::write(&path, text).unwrap();
 
     let (code, stdout) = check(&path, tmp.path());
     assert_eq!(code, 1, "{stdout}");
+    finding(&stdout, &path, "unknown section [grants]");
     finding(&stdout, &dtd, "DOCTYPE");
     finding(&stdout, &bad_cert, "base64");
     finding(&stdout, &path, orphan);

@@ -129,8 +129,9 @@ encryption_cert = "{t}/certs/poort-encryption.crt"
 pseudonym_secret = "{t}/certs/pseudonym.secret"
 dev_certs_dir = "{t}/certs"
 
-[grants]
-file = "{t}/grants.toml"
+[register]
+database = "sqlite://{t}/register.db"
+seed = "{t}/grants.toml"
 
 [[service]]
 id = "{peers.SERVICE_ID}"
