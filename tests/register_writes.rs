@@ -331,20 +331,20 @@ async fn suite(r: SqlRegister) {
     );
     refused!(
         &r,
-        r.add_to_group(&op(), BAKKERIJ, "Kassa", "carla"),
+        r.add_to_group(&op(), BAKKERIJ, "Kassa", "carla", false),
         WriteError::HolderInOtherOrganisation { .. }
     );
     let (_, t) = r
-        .add_to_group(&op(), BAKKERIJ, "Kassa", "eva")
+        .add_to_group(&op(), BAKKERIJ, "Kassa", "eva", false)
         .await
         .unwrap();
     assert_eq!(t, touched(&["eva"]));
-    r.add_to_group(&op(), BAKKERIJ, "Kassa", "anna")
+    r.add_to_group(&op(), BAKKERIJ, "Kassa", "anna", false)
         .await
         .unwrap();
     refused!(
         &r,
-        r.add_to_group(&op(), BAKKERIJ, "Kassa", "eva"),
+        r.add_to_group(&op(), BAKKERIJ, "Kassa", "eva", false),
         WriteError::DuplicateGroupMember { .. }
     );
     let mut group_grant = grant(Holder::Group("Kassa".into()), Level::Eh2Plus);
@@ -567,6 +567,57 @@ async fn suite(r: SqlRegister) {
     assert_eq!(ids.len(), 2);
     assert_eq!(t, touched(&["anna", "eva"]));
 
+    // A groepsbeheerder manages only the groups they administer, up to their own level.
+    r.set_roles(
+        &op(),
+        BAKKERIJ,
+        "eva",
+        &[Role::Groepsbeheerder, Role::Gebruiker],
+    )
+    .await
+    .unwrap();
+    r.create_group(&op(), BAKKERIJ, "Bezorging").await.unwrap();
+    r.add_to_group(&op(), BAKKERIJ, "Bezorging", "eva", true)
+        .await
+        .unwrap();
+    let eva = Actor::Admin("eva".into());
+    let (_, t) = r
+        .add_grant(
+            &eva,
+            &cat,
+            &grant(Holder::Group("Bezorging".into()), Level::Eh3),
+        )
+        .await
+        .unwrap();
+    assert_eq!(t, touched(&["eva"]));
+    refused!(
+        &r,
+        r.add_grant(
+            &eva,
+            &cat,
+            &grant(Holder::Group("Kassa".into()), Level::Eh2)
+        ),
+        WriteError::NotAllowed { .. }
+    );
+    refused!(
+        &r,
+        r.add_grant(
+            &eva,
+            &cat,
+            &grant(Holder::Person("gijs".into()), Level::Eh2)
+        ),
+        WriteError::NotAllowed { .. }
+    );
+    refused!(
+        &r,
+        r.add_grant(
+            &eva,
+            &cat,
+            &grant(Holder::Group("Bezorging".into()), Level::Eh4)
+        ),
+        WriteError::AboveAdminLevel { .. }
+    );
+
     // Every successful write is in the audit trail, in order.
     let actions = audit_actions(&r).await;
     for expected in [
@@ -592,7 +643,7 @@ async fn suite(r: SqlRegister) {
     }
     assert_eq!(
         actions.len(),
-        19,
+        23,
         "one row per successful write: {actions:?}"
     );
 }

@@ -161,6 +161,9 @@ pub enum GroupCommand {
         group: String,
         #[arg(long)]
         person: String,
+        /// As administrator of the group (a groepsbeheerder then manages it).
+        #[arg(long)]
+        admin: bool,
         #[command(flatten)]
         actor: ActorArg,
     },
@@ -541,10 +544,11 @@ pub async fn group(config: &Path, command: GroupCommand) -> anyhow::Result<()> {
             org,
             group,
             person,
+            admin,
             actor,
         } => {
             registry
-                .write(sql.add_to_group(&actor.actor(), &org, &group, &person))
+                .write(sql.add_to_group(&actor.actor(), &org, &group, &person, admin))
                 .await?;
             println!("{person} added to group {group:?}");
         }
@@ -794,6 +798,17 @@ async fn import(
         // The seed format: organisations, persons, memberships and grants together.
         let seed = crate::grants::load_grants_file(file)?;
         registry.sql().import(&seed).await?;
+        // Every identity in the file may have been cached as unknown until now.
+        registry
+            .invalidate(&crate::grants::Touched {
+                links: seed
+                    .persons
+                    .iter()
+                    .flat_map(|p| &p.links)
+                    .map(|l| crate::grants::IdentityKey::new(&l.idp, &l.subject))
+                    .collect(),
+            })
+            .await;
         println!(
             "imported {} organisation(s), {} person(s), {} grant(s) from {}",
             seed.organisations.len(),

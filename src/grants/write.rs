@@ -414,7 +414,7 @@ macro_rules! group {
 enum Need {
     /// Users and grants of the whole organisation: hoofdbeheerder or beheerder.
     Manage,
-    /// Users and grants of one group: also a groepsbeheerder who is in that group.
+    /// Users and grants of one group: also a groepsbeheerder who administers that group.
     ManageGroup,
 }
 
@@ -436,10 +436,11 @@ macro_rules! authorise {
             if !allowed && $need == Need::ManageGroup && has("groepsbeheerder") {
                 let group: Option<&str> = $group;
                 if let Some(group) = group {
-                    let in_group: Option<i64> = sqlx::query_scalar(
+                    let in_group: Option<i32> = sqlx::query_scalar(
                         "SELECT 1 FROM group_members gm JOIN memberships m \
                          ON m.id = gm.membership_id \
-                         WHERE gm.group_id = $1 AND m.person_id = $2 AND NOT gm.blocked",
+                         WHERE gm.group_id = $1 AND m.person_id = $2 AND gm.admin \
+                           AND NOT gm.blocked",
                     )
                     .bind(group)
                     .bind(person)
@@ -460,7 +461,8 @@ macro_rules! authorise {
 }
 
 /// Fails unless an administrator's own level reaches `$level`: the highest level among their
-/// own active, currently valid grants in the organisation (held directly or through a group).
+/// own active, currently valid grants in the organisation (held directly or through a group),
+/// leaving out what a block suspends.
 macro_rules! within_admin_level {
     ($tx:ident, $actor:expr, $org_id:expr, $level:expr) => {
         if let Actor::Admin(person) = $actor {
@@ -469,11 +471,13 @@ macro_rules! within_admin_level {
                 "SELECT g.level, g.valid_from, g.valid_until FROM grants g \
                    JOIN memberships m ON m.id = g.membership_id \
                   WHERE m.person_id = $1 AND m.organisation_id = $2 AND g.status = 'active' \
+                    AND NOT m.blocked \
                  UNION ALL \
                  SELECT g.level, g.valid_from, g.valid_until FROM grants g \
                    JOIN group_members gm ON gm.group_id = g.group_id \
                    JOIN memberships m ON m.id = gm.membership_id \
-                  WHERE m.person_id = $1 AND m.organisation_id = $2 AND g.status = 'active'",
+                  WHERE m.person_id = $1 AND m.organisation_id = $2 AND g.status = 'active' \
+                    AND NOT m.blocked AND NOT gm.blocked",
             )
             .bind(person)
             .bind($org_id)
@@ -1107,13 +1111,15 @@ impl SqlRegister {
         Ok((id, Touched::default()))
     }
 
-    /// Puts a member of the organisation in one of its groups.
+    /// Puts a member of the organisation in one of its groups; `admin` makes them an
+    /// administrator of the group (with the groepsbeheerder role, they manage it).
     pub async fn add_to_group(
         &self,
         actor: &Actor,
         kvk: &str,
         group: &str,
         person: &str,
+        admin: bool,
     ) -> Result<((), Touched), WriteError> {
         in_tx!(self.pool(), |tx| {
             let (org_id, _) = organisation!(tx, kvk);
@@ -1134,12 +1140,13 @@ impl SqlRegister {
                 }
             })?;
             sqlx::query(
-                "INSERT INTO group_members (membership_id, group_id, organisation_id, blocked) \
-                 VALUES ($1, $2, $3, FALSE)",
+                "INSERT INTO group_members (membership_id, group_id, organisation_id, blocked, \
+                 admin) VALUES ($1, $2, $3, FALSE, $4)",
             )
             .bind(&membership)
             .bind(&group_id)
             .bind(&org_id)
+            .bind(admin)
             .execute(&mut *tx)
             .await
             .map_err(|e| {
@@ -1154,7 +1161,7 @@ impl SqlRegister {
                 &org_id,
                 "group.add_member",
                 None::<String>,
-                json(&(group, person))
+                json(&(group, person, admin))
             );
             Ok((
                 (),
