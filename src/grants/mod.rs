@@ -6,6 +6,7 @@
 
 pub mod cache;
 mod file;
+pub mod generate;
 mod memory;
 mod model;
 pub mod outbox;
