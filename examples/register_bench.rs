@@ -166,11 +166,12 @@ struct LatencyArgs {
 struct Figures {
     path: String,
     sorted: Vec<Duration>,
-    grants: usize,
+    /// Grants in the sets read, when the path reads any.
+    grants: Option<usize>,
 }
 
 impl Figures {
-    fn new(path: impl Into<String>, mut samples: Vec<Duration>, grants: usize) -> Figures {
+    fn new(path: impl Into<String>, mut samples: Vec<Duration>, grants: Option<usize>) -> Figures {
         samples.sort();
         Figures {
             path: path.into(),
@@ -203,7 +204,7 @@ fn print_table(figures: &[Figures]) {
     println!("|---|---|---|---|---|---|---|---|");
     for f in figures {
         println!(
-            "| {} | {} | {} | {} | {} | {} | {} | {:.2} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
             f.path,
             f.sorted.len(),
             ms(f.mean()),
@@ -211,7 +212,10 @@ fn print_table(figures: &[Figures]) {
             ms(f.quantile(0.99)),
             ms(f.quantile(0.999)),
             ms(f.sorted.last().copied().unwrap_or_default()),
-            f.grants as f64 / f.sorted.len().max(1) as f64
+            f.grants.map_or("–".to_string(), |g| format!(
+                "{:.2}",
+                g as f64 / f.sorted.len().max(1) as f64
+            ))
         );
     }
 }
@@ -353,14 +357,14 @@ async fn latency(args: LatencyArgs) -> Result<(), Error> {
         figures.push(Figures::new(
             format!("cold, {name}: grants_for"),
             samples,
-            grants,
+            Some(grants),
         ));
         let subjects = draw(&mut rng, persons, args.samples);
         let (samples, grants) = measure(&register, &subjects, Some(&case)).await?;
         figures.push(Figures::new(
             format!("cold, {name}: grants_for + decide"),
             samples,
-            grants,
+            Some(grants),
         ));
         eprintln!("{name}: cold paths measured ({persons} persons)");
 
@@ -382,7 +386,7 @@ async fn latency(args: LatencyArgs) -> Result<(), Error> {
             figures.push(Figures::new(
                 format!("filling, {name} + Redis: miss, read, put"),
                 samples,
-                grants,
+                Some(grants),
             ));
             let after = used_memory(&mut conn).await?;
             let hits_before = registry.metrics().grant_cache_hits.get();
@@ -393,13 +397,13 @@ async fn latency(args: LatencyArgs) -> Result<(), Error> {
             figures.push(Figures::new(
                 format!("warm, Redis (over {name}): grants_for"),
                 samples,
-                grants,
+                Some(grants),
             ));
             let (samples, grants) = measure(cached.as_ref(), &picks, Some(&case)).await?;
             figures.push(Figures::new(
                 format!("warm, Redis (over {name}): grants_for + decide"),
                 samples,
-                grants,
+                Some(grants),
             ));
             let hits = registry.metrics().grant_cache_hits.get() - hits_before;
             if hits < 2 * args.samples as u64 {
@@ -409,7 +413,7 @@ async fn latency(args: LatencyArgs) -> Result<(), Error> {
                 )
                 .into());
             }
-            redis_memory(&mut conn, redis, &prefix, &warm, before, after).await?;
+            redis_memory(&mut conn, name, redis, &prefix, &warm, before, after).await?;
             clear_prefix(&mut conn, &prefix).await?;
         }
 
@@ -429,7 +433,7 @@ async fn latency(args: LatencyArgs) -> Result<(), Error> {
         figures.push(Figures::new(
             format!("warm, in-process cache (feed from {name}): grants_for + decide"),
             samples,
-            grants,
+            Some(grants),
         ));
         eprintln!("{name}: warm paths measured");
     }
@@ -449,6 +453,7 @@ async fn used_memory(conn: &mut redis::aio::MultiplexedConnection) -> Result<i64
 /// used_memory delta over the persons cached.
 async fn redis_memory(
     conn: &mut redis::aio::MultiplexedConnection,
+    over: &str,
     url: &str,
     prefix: &str,
     subjects: &[String],
@@ -489,7 +494,7 @@ async fn redis_memory(
     }
     println!();
     println!(
-        "| Redis memory, {counted} persons cached | bytes per person |\n|---|---|\n\
+        "| Redis memory, {counted} persons cached (read from {over}) | bytes per person |\n|---|---|\n\
          | `MEMORY USAGE` of the grant-set entry | {} |\n\
          | `MEMORY USAGE` of the version key | {} |\n\
          | entry value (stamp + JSON) length | {} |\n\
@@ -783,12 +788,16 @@ async fn revoke(
         resolutions as f64 / (rounds * watchers).max(1) as f64
     );
     print_table(&[
-        Figures::new("commit → invalidation done (this process)", invalidation, 0),
-        Figures::new("commit → refusal, every watcher and round", all, 0),
+        Figures::new(
+            "commit → invalidation done (this process)",
+            invalidation,
+            None,
+        ),
+        Figures::new("commit → refusal, every watcher and round", all, None),
         Figures::new(
             "commit → refusal by the last watcher, per round",
             slowest_per_round,
-            0,
+            None,
         ),
     ]);
     Ok(())

@@ -211,8 +211,11 @@ impl<'a> TableWriter<'a> {
         let mut values = std::mem::take(&mut self.values).into_iter();
         let mut left = rows;
         macro_rules! write_all {
-            ($pool:expr) => {{
+            ($pool:expr, $setup:expr) => {{
                 let mut tx = $pool.begin().await?;
+                if let Some(setup) = $setup {
+                    sqlx::query(setup).execute(&mut *tx).await?;
+                }
                 while left > 0 {
                     let n = left.min(per_statement);
                     let sql = if n == per_statement {
@@ -237,8 +240,10 @@ impl<'a> TableWriter<'a> {
             }};
         }
         match self.pool {
-            Pool::Sqlite(pool) => write_all!(pool),
-            Pool::Postgres(pool) => write_all!(pool),
+            // A page cache that holds the indexes being filled (SQLite's default is 2 MB); the
+            // connection keeps it, which is what a generating process wants.
+            Pool::Sqlite(pool) => write_all!(pool, Some("PRAGMA cache_size = -262144")),
+            Pool::Postgres(pool) => write_all!(pool, None::<&'static str>),
         }
         self.rows += rows as u64;
         self.elapsed += started.elapsed();
