@@ -7,6 +7,7 @@
 pub mod cache;
 pub mod exchange;
 mod file;
+pub mod generate;
 mod memory;
 mod model;
 pub mod outbox;
