@@ -77,6 +77,13 @@ enum Command {
         #[command(subcommand)]
         command: cli::GrantsCommand,
     },
+    /// The register as a whole: generate a synthetic one for benchmarks.
+    Register {
+        #[command(flatten)]
+        config: cli::ConfigArg,
+        #[command(subcommand)]
+        command: cli::RegisterCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -89,6 +96,7 @@ fn main() -> ExitCode {
             | Command::Member { .. }
             | Command::Group { .. }
             | Command::Grants { .. }
+            | Command::Register { .. }
     );
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new(if register_command { "warn" } else { "info" })
@@ -111,6 +119,7 @@ fn main() -> ExitCode {
         Command::Member { config, command } => register(cli::member(&config.config, command)),
         Command::Group { config, command } => register(cli::group(&config.config, command)),
         Command::Grants { config, command } => register(cli::grants(&config.config, command)),
+        Command::Register { config, command } => register(cli::register(&config.config, command)),
     };
     match result {
         Ok(code) => code,

@@ -375,3 +375,53 @@ fn an_import_with_bad_rows_reports_each_line_and_writes_nothing() {
     let list = ok(&config, &["grants", "list"]);
     assert!(list.contains("0 grant(s)"), "nothing imported: {list}");
 }
+
+#[test]
+fn generate_fills_an_empty_register_repeatably() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut exports = Vec::new();
+    for name in ["a", "b"] {
+        let config = config_in(dir.path(), name);
+        let out = ok(
+            &config,
+            &[
+                "register",
+                "generate",
+                "--organisations",
+                "50",
+                "--persons",
+                "120",
+                "--grants",
+                "400",
+                "--seed",
+                "7",
+                "--now",
+                "2026-11-01T00:00:00Z",
+            ],
+        );
+        assert!(out.contains("grants") && out.contains("400 rows"), "{out}");
+        let csv = ok(&config, &["grants", "export", "--format", "csv"]);
+        assert_eq!(csv.lines().count(), 401, "header and 400 grants");
+        exports.push(csv);
+    }
+    assert_eq!(
+        exports[0], exports[1],
+        "same seed and instant, same register"
+    );
+    // A register that is not empty is refused.
+    let config = config_in(dir.path(), "a");
+    let err = fails(
+        &config,
+        &[
+            "register",
+            "generate",
+            "--grants",
+            "10",
+            "--organisations",
+            "2",
+            "--persons",
+            "2",
+        ],
+    );
+    assert!(!err.is_empty());
+}
