@@ -14,7 +14,7 @@ use crate::grants::{
 };
 use crate::level::{Comparison, Level};
 use anyhow::{anyhow, bail, Context};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand, ValueEnum};
 use std::path::{Path, PathBuf};
 
@@ -406,17 +406,7 @@ fn parse_scope(text: &str) -> Result<Scope, String> {
     }
 }
 
-/// RFC 3339, or a plain date (midnight UTC).
-pub fn parse_instant(text: &str) -> Result<DateTime<Utc>, String> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
-        return Ok(t.with_timezone(&Utc));
-    }
-    NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        .ok()
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map(|t| t.and_utc())
-        .ok_or_else(|| format!("{text:?} is not a date (YYYY-MM-DD) or an RFC 3339 instant"))
-}
+pub use crate::grants::exchange::parse_instant;
 
 async fn open(config: &Path) -> anyhow::Result<(Config, Registry)> {
     let config = Config::load(config)?;

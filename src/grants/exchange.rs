@@ -94,8 +94,8 @@ fn given(value: &Option<String>) -> Option<&str> {
     value.as_deref().map(str::trim).filter(|v| !v.is_empty())
 }
 
-/// RFC 3339, or a plain date meaning midnight UTC.
-fn instant(field: &str, text: &str) -> Result<DateTime<Utc>, String> {
+/// RFC 3339, or a plain date meaning midnight UTC (as people write validity dates).
+pub fn parse_instant(text: &str) -> Result<DateTime<Utc>, String> {
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return Ok(t.with_timezone(&Utc));
     }
@@ -103,9 +103,11 @@ fn instant(field: &str, text: &str) -> Result<DateTime<Utc>, String> {
         .ok()
         .and_then(|d| d.and_hms_opt(0, 0, 0))
         .map(|t| t.and_utc())
-        .ok_or_else(|| {
-            format!("{field} {text:?} is not a date (YYYY-MM-DD) or an RFC 3339 instant")
-        })
+        .ok_or_else(|| format!("{text:?} is not a date (YYYY-MM-DD) or an RFC 3339 instant"))
+}
+
+fn instant(field: &str, text: &str) -> Result<DateTime<Utc>, String> {
+    parse_instant(text).map_err(|e| format!("{field} {e}"))
 }
 
 fn day(t: &DateTime<Utc>) -> String {

@@ -149,21 +149,10 @@ pub async fn holders_of_grant(
     grant_id: &str,
 ) -> Result<Vec<IdentityKey>, sqlx::Error> {
     let rows: Vec<(String, String)> = on_pool!(pool, |p| {
-        sqlx::query_as(
-            "SELECT l.idp, l.subject FROM grants g \
-               JOIN memberships m ON m.id = g.membership_id \
-               JOIN identity_links l ON l.person_id = m.person_id \
-              WHERE g.id = $1 \
-             UNION \
-             SELECT l.idp, l.subject FROM grants g \
-               JOIN group_members gm ON gm.group_id = g.group_id \
-               JOIN memberships m ON m.id = gm.membership_id \
-               JOIN identity_links l ON l.person_id = m.person_id \
-              WHERE g.id = $1",
-        )
-        .bind(grant_id)
-        .fetch_all(p)
-        .await?
+        sqlx::query_as(super::write::HOLDERS_OF_GRANT)
+            .bind(grant_id)
+            .fetch_all(p)
+            .await?
     });
     Ok(rows
         .into_iter()

@@ -346,6 +346,15 @@ const LINKS_OF_PERSON: &str = "SELECT idp, subject FROM identity_links WHERE per
 const LINKS_OF_GROUP: &str = "SELECT l.idp, l.subject FROM group_members gm \
     JOIN memberships m ON m.id = gm.membership_id \
     JOIN identity_links l ON l.person_id = m.person_id WHERE gm.group_id = $1";
+/// Identity links of everyone who holds a grant: its member, or every member of its group.
+pub(super) const HOLDERS_OF_GRANT: &str = "SELECT l.idp, l.subject FROM grants g \
+       JOIN memberships m ON m.id = g.membership_id \
+       JOIN identity_links l ON l.person_id = m.person_id WHERE g.id = $1 \
+     UNION \
+     SELECT l.idp, l.subject FROM grants g \
+       JOIN group_members gm ON gm.group_id = g.group_id \
+       JOIN memberships m ON m.id = gm.membership_id \
+       JOIN identity_links l ON l.person_id = m.person_id WHERE g.id = $1";
 const LINKS_OF_ORGANISATION: &str = "SELECT l.idp, l.subject FROM memberships m \
     JOIN identity_links l ON l.person_id = m.person_id WHERE m.organisation_id = $1";
 
@@ -529,22 +538,7 @@ macro_rules! grant_row {
 /// Identity links of everyone who holds a grant: its member, or every member of its group.
 macro_rules! holders {
     ($tx:ident, $grant:expr) => {{
-        let mut links = links!(
-            $tx,
-            "SELECT l.idp, l.subject FROM grants g \
-               JOIN memberships m ON m.id = g.membership_id \
-               JOIN identity_links l ON l.person_id = m.person_id WHERE g.id = $1",
-            $grant
-        );
-        links.extend(links!(
-            $tx,
-            "SELECT l.idp, l.subject FROM grants g \
-               JOIN group_members gm ON gm.group_id = g.group_id \
-               JOIN memberships m ON m.id = gm.membership_id \
-               JOIN identity_links l ON l.person_id = m.person_id WHERE g.id = $1",
-            $grant
-        ));
-        links
+        links!($tx, HOLDERS_OF_GRANT, $grant)
     }};
 }
 
