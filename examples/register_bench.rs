@@ -1,4 +1,4 @@
-//! Benchmarks of the register against a generated population (`examples/register_generate.rs`).
+//! Benchmarks of the register against a generated population (`poort register generate`).
 //!
 //! `latency`: resolution latency of random persons (seeded draws), one at a time:
 //! - cold: `SqlRegister::grants_for`, a database read, from SQLite and from PostgreSQL;
@@ -301,7 +301,7 @@ async fn person_count(register: &SqlRegister) -> Result<u32, Error> {
         }
     };
     if n == 0 {
-        return Err("the register is empty: run register_generate first".into());
+        return Err("the register is empty: run `poort register generate` first".into());
     }
     Ok(u32::try_from(n)?)
 }
