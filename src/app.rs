@@ -19,6 +19,8 @@ pub enum StartError {
     Register(#[from] RegistryError),
     #[error("state store: {0}")]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    OidcKeys(#[from] crate::oidc::OidcKeyError),
     #[error("production mode refuses development keys ({0})")]
     DevKeysInProduction(String),
     #[error("metadata problems:\n{0}")]
@@ -123,7 +125,10 @@ pub async fn build_state(config: Config) -> Result<AppState, StartError> {
                 (store.clone(), store)
             }
         };
+    // Outside production the keys are made on first start, like the development certificates.
+    let oidc_keys = crate::oidc::OidcKeys::load(&config.oidc.keys_dir, !config.server.production)?;
     Ok(AppState {
+        oidc_keys,
         register: registry.register(),
         registry,
         grant_uses,

@@ -36,6 +36,53 @@ pub struct Config {
     /// Per-DV settings beyond its metadata.
     #[serde(default, rename = "dv")]
     pub dvs: Vec<DvConfig>,
+    /// Service providers that use poort as their OpenID Provider.
+    #[serde(default, rename = "oidc_client")]
+    pub oidc_clients: Vec<OidcClientConfig>,
+    #[serde(default)]
+    pub oidc: OidcConfig,
+}
+
+/// An OpenID Connect client (a DV speaking OIDC) and the service it logs people in to.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OidcClientConfig {
+    pub client_id: String,
+    /// Confidential clients authenticate with this secret (client_secret_basic or
+    /// client_secret_post); public clients have none and must use PKCE.
+    #[serde(default)]
+    pub client_secret: Option<String>,
+    /// Redirect URIs, matched exactly.
+    pub redirect_uris: Vec<String>,
+    /// ServiceID (or ServiceUUID) from the catalogue.
+    pub service: String,
+}
+
+/// poort as OpenID Provider.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OidcConfig {
+    /// Folder with the ID-token signing keys (`current.pem`, `next.pem`): shared by every replica.
+    /// Made on first start outside production.
+    #[serde(default = "default_oidc_keys_dir")]
+    pub keys_dir: PathBuf,
+    /// Lifetime of ID and access tokens, in seconds.
+    #[serde(default = "default_token_lifetime")]
+    pub token_lifetime_seconds: i64,
+}
+
+impl Default for OidcConfig {
+    fn default() -> Self {
+        OidcConfig {
+            keys_dir: default_oidc_keys_dir(),
+            token_lifetime_seconds: default_token_lifetime(),
+        }
+    }
+}
+
+fn default_oidc_keys_dir() -> PathBuf {
+    PathBuf::from("certs-dev/oidc")
+}
+fn default_token_lifetime() -> i64 {
+    300
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -19,6 +19,16 @@ pub enum AnswerTo {
         /// RelayState, kept byte for byte (at most 80 bytes).
         relay_state: Option<String>,
     },
+    /// An authorization code (or an OAuth error) sent to an OpenID Connect client's redirect
+    /// URI, which was matched exactly against the client's registration.
+    Oidc {
+        client_id: String,
+        redirect_uri: String,
+        state: Option<String>,
+        nonce: Option<String>,
+        /// PKCE S256 challenge the token request must answer.
+        code_challenge: Option<String>,
+    },
 }
 
 /// What a service provider asked for, after its request was verified.

@@ -15,6 +15,7 @@ pub mod keys;
 pub mod level;
 pub mod metadata;
 pub mod metrics;
+pub mod oidc;
 pub mod saml;
 pub mod store;
 pub mod web;

@@ -142,6 +142,11 @@ fn setup(dir: &Path) -> (PathBuf, Config) {
         state: Default::default(),
         services: vec![common::service(1, "EH3"), common::service(2, "EH2+")],
         dvs: vec![],
+        oidc_clients: vec![],
+        oidc: poort::config::OidcConfig {
+            keys_dir: certs.join("oidc"),
+            ..Default::default()
+        },
     };
     let path = dir.join("poort.toml");
     write_config(&path, &config);

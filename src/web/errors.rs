@@ -83,6 +83,22 @@ const TODO_SERVICE: (&str, &str) = (
 );
 
 impl LoginError {
+    /// The OAuth 2.0 / OpenID Connect error code and description for a client's redirect URI.
+    pub fn oauth_error(&self) -> (&'static str, String) {
+        match self {
+            LoginError::Refused(RequestProblem::Passive, d) => ("login_required", d.clone()),
+            LoginError::Refused(_, d) => ("invalid_request", d.clone()),
+            LoginError::Denied(reason) => ("access_denied", deny_code(reason).to_string()),
+            LoginError::AdFailed(d) => ("access_denied", d.clone()),
+            LoginError::AdAnswerRejected(_) => (
+                "access_denied",
+                "the identity provider's answer was not accepted".to_string(),
+            ),
+            LoginError::Internal(_) => ("server_error", "internal error".to_string()),
+            other => ("invalid_request", other.to_string()),
+        }
+    }
+
     /// The SAML status for the DV, or `None` when the DV cannot be answered (not verified).
     pub fn saml_status(&self) -> Option<SamlStatus> {
         let (top, second, message): (&'static str, &'static str, String) = match self {

@@ -3,6 +3,7 @@
 pub mod errors;
 pub mod i18n;
 mod login;
+pub mod oidc;
 pub mod pages;
 
 use crate::config::Config;
@@ -32,6 +33,8 @@ pub struct AppState {
     /// Where logins hand the grant they used, written off the hot path.
     pub grant_uses: UsageRecorder,
     pub metrics: Arc<Metrics>,
+    /// poort's ID-token signing keys (as OpenID Provider).
+    pub oidc_keys: crate::oidc::OidcKeys,
     pub flows: Arc<dyn FlowStore>,
     pub replay: Arc<dyn ReplayCache>,
     pub pages: pages::Pages,
@@ -52,6 +55,11 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/login/organisation",
             get(login::choose_organisation).post(login::chosen_organisation),
         )
+        .route("/.well-known/openid-configuration", get(oidc::discovery))
+        .route("/oidc/jwks", get(oidc::jwks))
+        .route("/oidc/authorize", get(login::authorize))
+        .route("/oidc/token", axum::routing::post(oidc::token))
+        .route("/oidc/userinfo", get(oidc::userinfo).post(oidc::userinfo))
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(|| async { "ready" }))

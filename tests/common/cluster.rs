@@ -340,6 +340,11 @@ async fn start(
             state: state.clone(),
             services: vec![service(1, "EH3"), service(2, "EH2+")],
             dvs: vec![],
+            oidc_clients: vec![],
+            oidc: poort::config::OidcConfig {
+                keys_dir: certs.join("oidc"),
+                ..Default::default()
+            },
         };
         let config_path = dir.path().join(format!("poort-{i}.toml"));
         std::fs::write(&config_path, toml::to_string(&config).unwrap()).unwrap();

@@ -172,6 +172,11 @@ pub async fn start_prepared(prepare: impl FnOnce(&Prepared, &mut Config)) -> Wor
         state: Default::default(),
         services: vec![service(1, "EH3"), service(2, "EH2+")],
         dvs: vec![],
+        oidc_clients: vec![],
+        oidc: poort::config::OidcConfig {
+            keys_dir: certs.join("oidc"),
+            ..Default::default()
+        },
     };
     let prepared = Prepared {
         poort: poort.clone(),

@@ -145,7 +145,7 @@ pub async fn acs(
     };
     flow.result = Some(result);
     match decision {
-        Decision::Allow(candidate) => answer(&state, &ctx, &flow, &candidate),
+        Decision::Allow(candidate) => answer(&state, &ctx, &flow, &candidate).await,
         Decision::ChooseOrganisation(candidates) => {
             flow.candidates = candidates;
             match save(&state, &flow).await {
@@ -218,11 +218,35 @@ pub async fn chosen_organisation(
             Some(&flow),
         );
     };
-    answer(&state, &ctx, &flow, &candidate)
+    answer(&state, &ctx, &flow, &candidate).await
 }
 
 /// The signed (and, if the DV has an encryption key, encrypted) answer to the DV.
-fn answer(state: &AppState, ctx: &Ctx, flow: &PendingFlow, candidate: &Candidate) -> Response {
+/// The answer to the requester: a SAML Response, or an authorization code for an OIDC client.
+async fn answer(
+    state: &AppState,
+    ctx: &Ctx,
+    flow: &PendingFlow,
+    candidate: &Candidate,
+) -> Response {
+    if let AnswerTo::Oidc { .. } = &flow.intent.answer {
+        return match crate::web::oidc::issue_code(state, flow, candidate).await {
+            Ok(location) => {
+                state.grant_uses.used(&candidate.grant_id, Utc::now());
+                tracing::info!(
+                    reference = %ctx.reference, flow = %flow.id, client = %flow.intent.requester,
+                    grant = %candidate.grant_id, level = %candidate.level_used,
+                    "login allowed (OpenID Connect)"
+                );
+                Redirect::to(&location).into_response()
+            }
+            Err(e) => fail(state, ctx, e, Some(flow)),
+        };
+    }
+    saml_answer(state, ctx, flow, candidate)
+}
+
+fn saml_answer(state: &AppState, ctx: &Ctx, flow: &PendingFlow, candidate: &Candidate) -> Response {
     let run = || -> Result<PostForm, LoginError> {
         let internal = |e: &dyn std::fmt::Display| LoginError::Internal(e.to_string());
         let result = flow.result.as_ref().ok_or(LoginError::UnknownFlow)?;
@@ -235,7 +259,10 @@ fn answer(state: &AppState, ctx: &Ctx, flow: &PendingFlow, candidate: &Candidate
             acs_url,
             request_id,
             relay_state,
-        } = &flow.intent.answer;
+        } = &flow.intent.answer
+        else {
+            return Err(LoginError::Internal("not a SAML login".into()));
+        };
         let pseudonym = state
             .pseudonyms
             .pseudonym(&dv.entity_id, &result.idp, &result.subject)

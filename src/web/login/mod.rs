@@ -3,10 +3,13 @@
 //! pending flow, the browser binding, and how a step fails.
 
 mod acs;
+mod oidc;
 mod sso;
 mod upstream;
 
 pub use acs::{acs, choose_organisation, chosen_organisation};
+pub use oidc::authorize;
+pub(crate) use oidc::redirect_with;
 pub use sso::{sso_post, sso_redirect};
 pub use upstream::{choose_idp, chosen_idp};
 
@@ -100,6 +103,25 @@ fn set_cookie(state: &AppState, response: &mut Response, name: &str, value: &str
 /// Renders an error: logged with its reference; a verified DV also gets its SAML answer.
 fn fail(state: &AppState, ctx: &Ctx, err: LoginError, flow: Option<&PendingFlow>) -> Response {
     tracing::warn!(reference = %ctx.reference, error = %err, "login stopped");
+    // An OpenID Connect client gets the error at its (verified) redirect URI (RFC 6749 4.1.2.1).
+    if let Some(AnswerTo::Oidc {
+        redirect_uri,
+        state: client_state,
+        ..
+    }) = flow.map(|f| &f.intent.answer)
+    {
+        let (code, description) = err.oauth_error();
+        let description = format!("{description} (reference {})", ctx.reference);
+        return Redirect::to(&redirect_with(
+            redirect_uri,
+            &[
+                ("error", code),
+                ("error_description", &description),
+                ("state", client_state.as_deref().unwrap_or_default()),
+            ],
+        ))
+        .into_response();
+    }
     let back = flow.and_then(|f| {
         let status = err.saml_status()?;
         saml_error_form(state, &f.intent, &status)
@@ -121,7 +143,10 @@ fn saml_error_form(
         acs_url,
         request_id,
         relay_state,
-    } = &intent.answer;
+    } = &intent.answer
+    else {
+        return Err(LoginError::Internal("not a SAML login".into()));
+    };
     let response = idp::signed_response(
         &state.config.saml.idp_entity_id,
         acs_url,
@@ -144,6 +169,22 @@ fn post_form(action: &str, response: &str, relay_state: Option<&str>) -> PostFor
         action: action.to_string(),
         fields,
     }
+}
+
+/// Sends a checked flow on: straight to the one identity provider it may use, or to the page
+/// where the person chooses; binds it to this browser.
+async fn begin(state: &Arc<AppState>, ctx: Ctx, flow: PendingFlow) -> Response {
+    let mut response = if flow.intent.allowed_idps.len() == 1 {
+        let idp = flow.intent.allowed_idps[0].clone();
+        upstream::send_to_idp(state, &ctx, flow.clone(), &idp).await
+    } else {
+        match save(state, &flow).await {
+            Ok(()) => Redirect::to(&format!("/login/idp?flow={}", flow.id)).into_response(),
+            Err(e) => fail(state, &ctx, e, Some(&flow)),
+        }
+    };
+    set_cookie(state, &mut response, BROWSER_COOKIE, &flow.browser, 3600);
+    response
 }
 
 async fn save(state: &AppState, flow: &PendingFlow) -> Result<(), LoginError> {

@@ -322,17 +322,7 @@ async fn start(
         service = %flow.service.service_id, level = %flow.intent.required_level,
         "login started"
     );
-    let mut response = if flow.intent.allowed_idps.len() == 1 {
-        let idp = flow.intent.allowed_idps[0].clone();
-        upstream::send_to_idp(state, &ctx, flow.clone(), &idp).await
-    } else {
-        match save(state, &flow).await {
-            Ok(()) => Redirect::to(&format!("/login/idp?flow={}", flow.id)).into_response(),
-            Err(e) => fail(state, &ctx, e, Some(&flow)),
-        }
-    };
-    set_cookie(state, &mut response, BROWSER_COOKIE, &flow.browser, 3600);
-    response
+    begin(state, ctx, flow).await
 }
 
 fn resolve_service<'a>(

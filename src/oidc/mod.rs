@@ -1,0 +1,263 @@
+//! poort as OpenID Provider: its ID-token signing keys, the JWKS, signed tokens, PKCE.
+//!
+//! Tokens are compact JWS signed with RS256 by openssl, the same library that signs poort's
+//! SAML; the header and payload are plain JSON. Keys live in one folder shared by the replicas:
+//! `current.pem` signs, `next.pem` is published ahead of a rotation so that clients already
+//! know it, and `previous-*.pem` stay published after a rotation until the tokens they signed
+//! have expired.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use openssl::hash::MessageDigest;
+use openssl::pkey::{Id, PKey, Private};
+use openssl::sign::{Signer, Verifier};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum OidcKeyError {
+    #[error("OIDC signing key {path}: {message}")]
+    Key { path: PathBuf, message: String },
+    #[error("OIDC signing keys: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("signing a token: {0}")]
+    Sign(#[from] openssl::error::ErrorStack),
+}
+
+/// One RSA signing key with its key ID (the RFC 7638 thumbprint of its public key).
+pub struct OidcKey {
+    pub kid: String,
+    key: PKey<Private>,
+    n: String,
+    e: String,
+}
+
+impl std::fmt::Debug for OidcKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OidcKey").field("kid", &self.kid).finish()
+    }
+}
+
+impl OidcKey {
+    fn load(path: &Path) -> Result<OidcKey, OidcKeyError> {
+        let bad = |message: String| OidcKeyError::Key {
+            path: path.to_path_buf(),
+            message,
+        };
+        let pem = std::fs::read(path).map_err(|e| bad(format!("cannot read: {e}")))?;
+        let key = PKey::private_key_from_pem(&pem).map_err(|e| bad(e.to_string()))?;
+        if key.id() != Id::RSA || key.bits() < 2048 {
+            return Err(bad("must be an RSA key of at least 2048 bits".into()));
+        }
+        let rsa = key.rsa().map_err(|e| bad(e.to_string()))?;
+        let n = URL_SAFE_NO_PAD.encode(rsa.n().to_vec());
+        let e = URL_SAFE_NO_PAD.encode(rsa.e().to_vec());
+        // RFC 7638: SHA-256 over the required members in lexicographic order, no spaces.
+        let canonical = format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#);
+        let kid = URL_SAFE_NO_PAD.encode(openssl::sha::sha256(canonical.as_bytes()));
+        Ok(OidcKey { kid, key, n, e })
+    }
+
+    fn jwk(&self) -> Value {
+        json!({"kty": "RSA", "use": "sig", "alg": "RS256", "kid": self.kid, "n": self.n, "e": self.e})
+    }
+}
+
+/// The signing keys of poort as OpenID Provider.
+#[derive(Debug)]
+pub struct OidcKeys {
+    pub current: OidcKey,
+    pub next: Option<OidcKey>,
+    pub previous: Vec<OidcKey>,
+}
+
+fn new_rsa_pem() -> Result<Vec<u8>, OidcKeyError> {
+    let rsa = openssl::rsa::Rsa::generate(2048)?;
+    Ok(PKey::from_rsa(rsa)?.private_key_to_pem_pkcs8()?)
+}
+
+fn write_secret(path: &Path, bytes: &[u8]) -> Result<(), OidcKeyError> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)?.write_all(bytes)?;
+    Ok(())
+}
+
+impl OidcKeys {
+    /// Loads the keys in `dir`; with `create`, makes `current.pem` and `next.pem` when missing
+    /// (development and first start).
+    pub fn load(dir: &Path, create: bool) -> Result<OidcKeys, OidcKeyError> {
+        if create {
+            std::fs::create_dir_all(dir)?;
+            for name in ["current.pem", "next.pem"] {
+                let path = dir.join(name);
+                if !path.exists() {
+                    write_secret(&path, &new_rsa_pem()?)?;
+                }
+            }
+        }
+        let current = OidcKey::load(&dir.join("current.pem"))?;
+        let next_path = dir.join("next.pem");
+        let next = if next_path.exists() {
+            Some(OidcKey::load(&next_path)?)
+        } else {
+            None
+        };
+        let mut previous = Vec::new();
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            let mut paths: Vec<PathBuf> = entries
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with("previous-") && n.ends_with(".pem"))
+                })
+                .collect();
+            paths.sort();
+            for p in paths {
+                previous.push(OidcKey::load(&p)?);
+            }
+        }
+        Ok(OidcKeys {
+            current,
+            next,
+            previous,
+        })
+    }
+
+    /// Rotates the keys in `dir`: the current key becomes `previous-<unix time>.pem` (still
+    /// published, so tokens it signed verify until they expire), the next key becomes current,
+    /// and a new next key is made. Replicas pick the change up when they restart.
+    pub fn rotate(dir: &Path) -> Result<OidcKeys, OidcKeyError> {
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or_default();
+        let current = dir.join("current.pem");
+        let next = dir.join("next.pem");
+        if !next.exists() {
+            write_secret(&next, &new_rsa_pem()?)?;
+        }
+        std::fs::rename(&current, dir.join(format!("previous-{stamp}.pem")))?;
+        std::fs::rename(&next, &current)?;
+        write_secret(&next, &new_rsa_pem()?)?;
+        Self::load(dir, false)
+    }
+
+    /// The JSON Web Key Set: every key a client may meet.
+    pub fn jwks(&self) -> Value {
+        let keys: Vec<Value> = std::iter::once(&self.current)
+            .chain(self.next.iter())
+            .chain(self.previous.iter())
+            .map(OidcKey::jwk)
+            .collect();
+        json!({ "keys": keys })
+    }
+
+    /// A compact JWS over `claims`, signed RS256 with the current key.
+    pub fn sign(&self, claims: &Value) -> Result<String, OidcKeyError> {
+        let header = json!({"alg": "RS256", "typ": "JWT", "kid": self.current.kid});
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let mut signer = Signer::new(MessageDigest::sha256(), &self.current.key)?;
+        signer.update(input.as_bytes())?;
+        let signature = signer.sign_to_vec()?;
+        Ok(format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature)))
+    }
+
+    /// Verifies a token poort signed (any published key) and returns its claims.
+    pub fn verify(&self, token: &str) -> Option<Value> {
+        let (input, signature) = token.rsplit_once('.')?;
+        let (header, payload) = input.split_once('.')?;
+        let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).ok()?).ok()?;
+        if header["alg"] != "RS256" {
+            return None;
+        }
+        let key = std::iter::once(&self.current)
+            .chain(self.next.iter())
+            .chain(self.previous.iter())
+            .find(|k| header["kid"] == k.kid.as_str())?;
+        let signature = URL_SAFE_NO_PAD.decode(signature).ok()?;
+        let mut verifier = Verifier::new(MessageDigest::sha256(), &key.key).ok()?;
+        verifier.update(input.as_bytes()).ok()?;
+        if !verifier.verify(&signature).ok()? {
+            return None;
+        }
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()
+    }
+}
+
+/// PKCE S256 (RFC 7636): BASE64URL(SHA256(verifier)) == challenge, verifier 43–128 characters
+/// of the unreserved set.
+pub fn pkce_s256_matches(verifier: &str, challenge: &str) -> bool {
+    let well_formed = (43..=128).contains(&verifier.len())
+        && verifier
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
+    well_formed
+        && openssl::memcmp::eq(
+            URL_SAFE_NO_PAD
+                .encode(openssl::sha::sha256(verifier.as_bytes()))
+                .as_bytes(),
+            challenge.as_bytes(),
+        )
+        && challenge.len() == 43
+}
+
+/// Compares secrets in constant time.
+pub fn secret_matches(given: &str, expected: &str) -> bool {
+    given.len() == expected.len() && openssl::memcmp::eq(given.as_bytes(), expected.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signs_verifies_and_rotates() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = OidcKeys::load(dir.path(), true).unwrap();
+        let token = keys.sign(&json!({"sub": "x"})).unwrap();
+        assert_eq!(keys.verify(&token).unwrap()["sub"], "x");
+        // A changed payload does not verify.
+        let mut parts: Vec<&str> = token.split('.').collect();
+        let forged = URL_SAFE_NO_PAD.encode(r#"{"sub":"y"}"#);
+        parts[1] = &forged;
+        assert!(keys.verify(&parts.join(".")).is_none());
+        assert_eq!(keys.jwks()["keys"].as_array().unwrap().len(), 2);
+
+        let next_kid = keys.next.as_ref().unwrap().kid.clone();
+        let rotated = OidcKeys::rotate(dir.path()).unwrap();
+        assert_eq!(rotated.current.kid, next_kid, "the announced key signs now");
+        assert_eq!(rotated.previous.len(), 1);
+        assert_eq!(rotated.jwks()["keys"].as_array().unwrap().len(), 3);
+        // A token signed before the rotation still verifies.
+        assert_eq!(rotated.verify(&token).unwrap()["sub"], "x");
+        let after = rotated.sign(&json!({"sub": "z"})).unwrap();
+        assert!(after.contains('.') && rotated.verify(&after).is_some());
+    }
+
+    #[test]
+    fn pkce_s256() {
+        // RFC 7636 appendix B.
+        let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+        let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+        assert!(pkce_s256_matches(verifier, challenge));
+        assert!(!pkce_s256_matches(
+            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXx",
+            challenge
+        ));
+        assert!(!pkce_s256_matches("short", challenge));
+        assert!(!pkce_s256_matches(verifier, ""));
+    }
+}

@@ -1,0 +1,263 @@
+//! An OpenID Connect client's authorization request: checked, then the same login as a SAML
+//! DV's (AD choice, upstream request, decision), answered with a code at its redirect URI.
+//!
+//! Until the client and its redirect URI are verified, problems get a page (never a redirect to
+//! an unverified URI); after that, errors go to the redirect URI (RFC 6749 4.1.2.1).
+
+use super::*;
+use crate::level::{Comparison, Level};
+
+/// The query of `/oidc/authorize`.
+#[derive(Debug, Deserialize)]
+pub struct AuthorizeQuery {
+    client_id: Option<String>,
+    redirect_uri: Option<String>,
+    response_type: Option<String>,
+    scope: Option<String>,
+    state: Option<String>,
+    nonce: Option<String>,
+    code_challenge: Option<String>,
+    code_challenge_method: Option<String>,
+    acr_values: Option<String>,
+    prompt: Option<String>,
+    max_age: Option<String>,
+}
+
+/// `redirect_uri` with these query parameters added (empty values left out).
+pub(crate) fn redirect_with(redirect_uri: &str, params: &[(&str, &str)]) -> String {
+    let mut url = match url::Url::parse(redirect_uri) {
+        Ok(u) => u,
+        Err(_) => return redirect_uri.to_string(),
+    };
+    {
+        let mut pairs = url.query_pairs_mut();
+        for (k, v) in params.iter().filter(|(_, v)| !v.is_empty()) {
+            pairs.append_pair(k, v);
+        }
+    }
+    url.to_string()
+}
+
+fn oauth_error(
+    redirect_uri: &str,
+    state: Option<&str>,
+    error: &str,
+    description: &str,
+) -> Response {
+    Redirect::to(&redirect_with(
+        redirect_uri,
+        &[
+            ("error", error),
+            ("error_description", description),
+            ("state", state.unwrap_or_default()),
+        ],
+    ))
+    .into_response()
+}
+
+/// The level to require: the highest level named in `acr_values` that the service allows, or
+/// the service's own level when none is named (unknown values are ignored, as OIDC Core says
+/// for voluntary claims).
+fn required_level(acr_values: Option<&str>, service_level: Level) -> Level {
+    acr_values
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|v| v.parse::<Level>().ok())
+        .filter(|l| *l <= service_level)
+        .max()
+        .unwrap_or(service_level)
+}
+
+pub async fn authorize(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(q): Query<AuthorizeQuery>,
+) -> Response {
+    let ctx = Ctx::new(&headers);
+    let cfg = &state.config;
+    let Some(client) = q
+        .client_id
+        .as_deref()
+        .and_then(|id| cfg.oidc_clients.iter().find(|c| c.client_id == id))
+    else {
+        let id = q.client_id.clone().unwrap_or_default();
+        return fail(&state, &ctx, LoginError::UnknownRequester(id), None);
+    };
+    let Some(redirect_uri) = q
+        .redirect_uri
+        .as_deref()
+        .filter(|r| client.redirect_uris.iter().any(|u| u == r))
+    else {
+        let e = LoginError::Unverifiable(format!(
+            "redirect_uri is not registered for client {}",
+            client.client_id
+        ));
+        return fail(&state, &ctx, e, None);
+    };
+    // From here on errors go back to the client.
+    let client_state = q.state.as_deref();
+    let err = |code: &str, description: &str| {
+        tracing::warn!(reference = %ctx.reference, client = %client.client_id, error = code, "authorization request refused: {description}");
+        oauth_error(redirect_uri, client_state, code, description)
+    };
+    if q.response_type.as_deref() != Some("code") {
+        return err(
+            "unsupported_response_type",
+            "only the authorization code flow (response_type=code) is supported",
+        );
+    }
+    if !q
+        .scope
+        .as_deref()
+        .unwrap_or_default()
+        .split_whitespace()
+        .any(|s| s == "openid")
+    {
+        return err("invalid_scope", "the scope must include openid");
+    }
+    match (&q.code_challenge, q.code_challenge_method.as_deref()) {
+        (None, _) if client.client_secret.is_none() => {
+            return err("invalid_request", "a public client must use PKCE (S256)")
+        }
+        (Some(_), Some("S256")) | (None, None) => {}
+        (Some(_), _) => return err("invalid_request", "code_challenge_method must be S256"),
+        (None, Some(_)) => {
+            return err(
+                "invalid_request",
+                "code_challenge_method without code_challenge",
+            )
+        }
+    }
+    if let Some(c) = &q.code_challenge {
+        if c.len() != 43 {
+            return err(
+                "invalid_request",
+                "code_challenge must be a base64url SHA-256 (43 characters)",
+            );
+        }
+    }
+    if q.prompt
+        .as_deref()
+        .is_some_and(|p| p.split_whitespace().any(|p| p == "none"))
+    {
+        return err(
+            "login_required",
+            "poort cannot log in without the person (prompt=none)",
+        );
+    }
+    if q.max_age
+        .as_deref()
+        .is_some_and(|m| m.parse::<u64>().is_err())
+    {
+        return err("invalid_request", "max_age must be a number of seconds");
+    }
+    let Some(service) = cfg
+        .services
+        .iter()
+        .find(|s| s.id == client.service || s.uuid == client.service)
+    else {
+        return err(
+            "server_error",
+            "the client's service is not in the catalogue",
+        );
+    };
+    let now = Utc::now();
+    // poort keeps no sessions: every login authenticates anew, so prompt=login and max_age are
+    // met by asking the identity provider to authenticate again.
+    let force_authn = q
+        .prompt
+        .as_deref()
+        .is_some_and(|p| p.split_whitespace().any(|p| p == "login"))
+        || q.max_age.is_some();
+    let flow = PendingFlow {
+        id: xml::new_id(),
+        browser: ctx
+            .browser_cookie
+            .clone()
+            .filter(|c| c.len() == 32 && c.bytes().all(|b| b.is_ascii_hexdigit()))
+            .unwrap_or_else(|| hex::encode(rand::random::<[u8; 16]>())),
+        intent: AuthnIntent {
+            requester: client.client_id.clone(),
+            service_id: service.id.clone(),
+            required_level: required_level(q.acr_values.as_deref(), service.level),
+            comparison: Comparison::Minimum,
+            answer: AnswerTo::Oidc {
+                client_id: client.client_id.clone(),
+                redirect_uri: redirect_uri.to_string(),
+                state: q.state.clone(),
+                nonce: q.nonce.clone(),
+                code_challenge: q.code_challenge.clone(),
+            },
+            force_authn,
+            is_passive: false,
+            allowed_idps: state
+                .metadata
+                .idps
+                .iter()
+                .map(|i| i.entity_id.clone())
+                .collect(),
+        },
+        service: ServiceRef {
+            service_id: service.id.clone(),
+            uuid: service.uuid.clone(),
+            provider: service.provider.clone(),
+            level: service.level,
+        },
+        service_name: (service.name_nl.clone(), service.name_en.clone()),
+        idp: None,
+        upstream_request_id: None,
+        result: None,
+        candidates: Vec::new(),
+        expires_at: now + Duration::seconds(cfg.saml.flow_lifetime_seconds),
+    };
+    if flow.intent.allowed_idps.is_empty() {
+        return err(
+            "temporarily_unavailable",
+            "no identity provider is available",
+        );
+    }
+    tracing::info!(
+        reference = %ctx.reference, flow = %flow.id, client = %client.client_id,
+        service = %flow.service.service_id, level = %flow.intent.required_level,
+        "login started (OpenID Connect)"
+    );
+    begin(&state, ctx, flow).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn acr_values_pick_the_highest_level_the_service_allows() {
+        let eh3 = Level::Eh3;
+        assert_eq!(required_level(None, eh3), Level::Eh3);
+        assert_eq!(
+            required_level(Some("urn:etoegang:core:assurance-class:loa2"), eh3),
+            Level::Eh2
+        );
+        assert_eq!(
+            required_level(
+                Some("urn:etoegang:core:assurance-class:loa2 urn:etoegang:core:assurance-class:loa3 urn:etoegang:core:assurance-class:loa4"),
+                eh3
+            ),
+            Level::Eh3
+        );
+        assert_eq!(
+            required_level(Some("http://eidas.europa.eu/LoA/substantial"), Level::Eh4),
+            Level::Eh3
+        );
+        assert_eq!(required_level(Some("nonsense"), eh3), Level::Eh3);
+    }
+
+    #[test]
+    fn redirect_keeps_the_registered_query() {
+        assert_eq!(
+            redirect_with(
+                "https://rp.example/cb?x=1",
+                &[("code", "a b"), ("state", "")]
+            ),
+            "https://rp.example/cb?x=1&code=a+b"
+        );
+    }
+}

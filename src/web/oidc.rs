@@ -1,0 +1,381 @@
+//! poort as OpenID Provider: discovery, JWKS, the token and userinfo endpoints, and the
+//! authorization code a finished login turns into (the authorization endpoint is part of the
+//! login flow, `login::oidc`).
+//!
+//! Codes and access tokens live in the flow store (so any replica redeems them): a code for at
+//! most 60 seconds, taken once; a redeemed code leaves a marker, so that a second use is refused
+//! and revokes the access token the first use issued (RFC 6749 4.1.2).
+
+use super::errors::LoginError;
+use super::login::PendingFlow;
+use super::AppState;
+use crate::decision::Candidate;
+use crate::flow::AnswerTo;
+use crate::level::Level;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Form, Json};
+use base64::Engine;
+use chrono::{Duration, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+/// How long an authorization code may be redeemed.
+const CODE_LIFETIME_SECONDS: i64 = 60;
+
+/// What a code stands for, kept until it is redeemed.
+#[derive(Debug, Serialize, Deserialize)]
+struct CodeGrant {
+    client_id: String,
+    redirect_uri: String,
+    code_challenge: Option<String>,
+    /// The ID token's claims, without the times of issue.
+    claims: Value,
+}
+
+/// Turns an allowed login into an authorization code; the URI to send the browser to.
+pub(crate) async fn issue_code(
+    state: &AppState,
+    flow: &PendingFlow,
+    candidate: &Candidate,
+) -> Result<String, LoginError> {
+    let internal = |e: &dyn std::fmt::Display| LoginError::Internal(e.to_string());
+    let AnswerTo::Oidc {
+        client_id,
+        redirect_uri,
+        state: client_state,
+        nonce,
+        code_challenge,
+    } = &flow.intent.answer
+    else {
+        return Err(LoginError::Internal("not an OpenID Connect login".into()));
+    };
+    let result = flow.result.as_ref().ok_or(LoginError::UnknownFlow)?;
+    // Pairwise: stable for one client, unrelated between clients.
+    let sub = state
+        .pseudonyms
+        .pseudonym(client_id, &result.idp, &result.subject)
+        .map_err(|e| internal(&e))?;
+    let mut claims = json!({
+        "iss": state.config.server.public_url.trim_end_matches('/'),
+        "sub": sub,
+        "aud": client_id,
+        "auth_time": result.authn_instant.timestamp(),
+        "acr": candidate.level_used.uri(),
+        "represents": {
+            "sub": candidate.organisation.kvk,
+            "sub_id_type": "urn:etoegang:1.9:EntityConcernedID:KvKnr",
+            "name": candidate.organisation.name,
+        },
+        "service_id": flow.service.service_id,
+        "service_uuid": flow.service.uuid,
+        "roles": candidate.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
+    });
+    if let Some(nonce) = nonce {
+        claims["nonce"] = json!(nonce);
+    }
+    let grant = CodeGrant {
+        client_id: client_id.clone(),
+        redirect_uri: redirect_uri.clone(),
+        code_challenge: code_challenge.clone(),
+        claims,
+    };
+    let code = hex::encode(rand::random::<[u8; 32]>());
+    let bytes = serde_json::to_vec(&grant).map_err(|e| internal(&e))?;
+    let now = Utc::now();
+    state
+        .flows
+        .put(
+            &format!("oidc-code:{code}"),
+            bytes,
+            now + Duration::seconds(CODE_LIFETIME_SECONDS),
+        )
+        .await
+        .map_err(|e| internal(&e))?;
+    Ok(super::login::redirect_with(
+        redirect_uri,
+        &[
+            ("code", &code),
+            ("state", client_state.as_deref().unwrap_or_default()),
+        ],
+    ))
+}
+
+pub async fn discovery(State(state): State<Arc<AppState>>) -> Response {
+    let cfg = &state.config;
+    let levels: Vec<&str> = [Level::Eh2, Level::Eh2Plus, Level::Eh3, Level::Eh4]
+        .iter()
+        .map(|l| l.uri())
+        .collect();
+    Json(json!({
+        "issuer": cfg.server.public_url.trim_end_matches('/'),
+        "authorization_endpoint": cfg.url("/oidc/authorize"),
+        "token_endpoint": cfg.url("/oidc/token"),
+        "userinfo_endpoint": cfg.url("/oidc/userinfo"),
+        "jwks_uri": cfg.url("/oidc/jwks"),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code"],
+        "subject_types_supported": ["pairwise"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "code_challenge_methods_supported": ["S256"],
+        "scopes_supported": ["openid"],
+        "acr_values_supported": levels,
+        "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr",
+            "represents", "service_id", "service_uuid", "roles"],
+        "claims_parameter_supported": false,
+        "request_parameter_supported": false,
+    }))
+    .into_response()
+}
+
+pub async fn jwks(State(state): State<Arc<AppState>>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/jwk-set+json")],
+        state.oidc_keys.jwks().to_string(),
+    )
+        .into_response()
+}
+
+/// An OAuth error from the token endpoint (RFC 6749 5.2), never cached.
+fn token_error(status: StatusCode, error: &str, description: &str) -> Response {
+    let mut response = (
+        status,
+        Json(json!({"error": error, "error_description": description})),
+    )
+        .into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    if status == StatusCode::UNAUTHORIZED {
+        headers.insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static("Basic realm=\"poort\""),
+        );
+    }
+    response
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TokenRequest {
+    grant_type: Option<String>,
+    code: Option<String>,
+    redirect_uri: Option<String>,
+    code_verifier: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+}
+
+/// Client credentials from HTTP Basic (RFC 6749 2.3.1: each part form-urlencoded).
+fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let encoded = value.strip_prefix("Basic ")?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (id, secret) = text.split_once(':')?;
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(&s.replace('+', " "))
+            .decode_utf8()
+            .ok()
+            .map(|c| c.into_owned())
+    };
+    Some((decode(id)?, decode(secret)?))
+}
+
+pub async fn token(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Form(request): Form<TokenRequest>,
+) -> Response {
+    let unauthorized = |d: &str| token_error(StatusCode::UNAUTHORIZED, "invalid_client", d);
+    let bad = |e: &str, d: &str| token_error(StatusCode::BAD_REQUEST, e, d);
+    // Who is asking: Basic, or client_id (+ client_secret) in the body; never both.
+    let basic = basic_credentials(&headers);
+    let (client_id, secret) = match (&basic, &request.client_id, &request.client_secret) {
+        (Some(_), _, Some(_)) => {
+            return bad("invalid_request", "use one client authentication method")
+        }
+        (Some((id, secret)), body_id, None) => {
+            if body_id.as_ref().is_some_and(|b| b != id) {
+                return bad(
+                    "invalid_request",
+                    "client_id does not match the credentials",
+                );
+            }
+            (id.clone(), Some(secret.clone()))
+        }
+        (None, Some(id), secret) => (id.clone(), secret.clone()),
+        (None, None, _) => return unauthorized("client authentication required"),
+    };
+    let Some(client) = state
+        .config
+        .oidc_clients
+        .iter()
+        .find(|c| c.client_id == client_id)
+    else {
+        return unauthorized("unknown client");
+    };
+    match (&client.client_secret, &secret) {
+        (Some(expected), Some(given)) if crate::oidc::secret_matches(given, expected) => {}
+        (Some(_), _) => return unauthorized("wrong client credentials"),
+        (None, None) => {}
+        (None, Some(_)) => return unauthorized("a public client has no secret"),
+    }
+    if request.grant_type.as_deref() != Some("authorization_code") {
+        return bad(
+            "unsupported_grant_type",
+            "only authorization_code is supported",
+        );
+    }
+    let Some(code) = request.code.as_deref().filter(|c| !c.is_empty()) else {
+        return bad("invalid_request", "code is missing");
+    };
+    let now = Utc::now();
+    let used_key = format!("oidc-used:{code}");
+    let taken = match state.flows.take(&format!("oidc-code:{code}"), now).await {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::error!("token endpoint: {e}");
+            return token_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "try again",
+            );
+        }
+    };
+    let Some(bytes) = taken else {
+        // A code used before: revoke what it issued.
+        if let Ok(Some(issued)) = state.flows.take(&used_key, now).await {
+            let access = String::from_utf8_lossy(&issued).to_string();
+            let _ = state.flows.take(&format!("oidc-at:{access}"), now).await;
+            tracing::warn!(client = %client.client_id, "authorization code used twice; its access token is revoked");
+        }
+        return bad(
+            "invalid_grant",
+            "the code is unknown, expired or already used",
+        );
+    };
+    let Ok(grant) = serde_json::from_slice::<CodeGrant>(&bytes) else {
+        return token_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "try again",
+        );
+    };
+    if grant.client_id != client.client_id {
+        return bad("invalid_grant", "the code was issued to another client");
+    }
+    if request.redirect_uri.as_deref() != Some(grant.redirect_uri.as_str()) {
+        return bad(
+            "invalid_grant",
+            "redirect_uri differs from the authorization request",
+        );
+    }
+    match (&grant.code_challenge, request.code_verifier.as_deref()) {
+        (Some(challenge), Some(verifier))
+            if crate::oidc::pkce_s256_matches(verifier, challenge) => {}
+        (Some(_), Some(_)) => {
+            return bad(
+                "invalid_grant",
+                "code_verifier does not match the code_challenge",
+            )
+        }
+        (Some(_), None) => return bad("invalid_grant", "code_verifier is missing"),
+        (None, Some(_)) => return bad("invalid_grant", "no code_challenge was sent for this code"),
+        (None, None) => {}
+    }
+    let lifetime = state.config.oidc.token_lifetime_seconds;
+    let mut claims = grant.claims.clone();
+    claims["iat"] = json!(now.timestamp());
+    claims["exp"] = json!(now.timestamp() + lifetime);
+    let id_token = match state.oidc_keys.sign(&claims) {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::error!("signing an ID token: {e}");
+            return token_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "try again",
+            );
+        }
+    };
+    let access_token = hex::encode(rand::random::<[u8; 32]>());
+    let expires = now + Duration::seconds(lifetime);
+    let stored = state
+        .flows
+        .put(
+            &format!("oidc-at:{access_token}"),
+            grant.claims.to_string().into_bytes(),
+            expires,
+        )
+        .await
+        .and(
+            state
+                .flows
+                .put(&used_key, access_token.clone().into_bytes(), expires)
+                .await,
+        );
+    if let Err(e) = stored {
+        tracing::error!("token endpoint: {e}");
+        return token_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "try again",
+        );
+    }
+    let mut response = Json(json!({
+        "access_token": access_token,
+        "token_type": "Bearer",
+        "expires_in": lifetime,
+        "id_token": id_token,
+    }))
+    .into_response();
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    response
+}
+
+pub async fn userinfo(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let invalid = || {
+        (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer error=\"invalid_token\"")],
+        )
+            .into_response()
+    };
+    let Some(token) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    else {
+        return invalid();
+    };
+    match state
+        .flows
+        .get(&format!("oidc-at:{}", token.trim()), Utc::now())
+        .await
+    {
+        Ok(Some(bytes)) => match serde_json::from_slice::<Value>(&bytes) {
+            Ok(mut claims) => {
+                // Userinfo carries the person's claims, not the token's.
+                if let Some(map) = claims.as_object_mut() {
+                    for k in ["iss", "aud", "nonce", "auth_time"] {
+                        map.remove(k);
+                    }
+                }
+                Json(claims).into_response()
+            }
+            Err(_) => invalid(),
+        },
+        _ => invalid(),
+    }
+}
