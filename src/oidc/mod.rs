@@ -204,14 +204,13 @@ pub fn pkce_s256_matches(verifier: &str, challenge: &str) -> bool {
         && verifier
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
-    well_formed
-        && openssl::memcmp::eq(
-            URL_SAFE_NO_PAD
-                .encode(openssl::sha::sha256(verifier.as_bytes()))
-                .as_bytes(),
-            challenge.as_bytes(),
-        )
-        && challenge.len() == 43
+    if !well_formed || challenge.len() != 43 {
+        return false;
+    }
+    let computed = URL_SAFE_NO_PAD.encode(openssl::sha::sha256(verifier.as_bytes()));
+    // Both are 43 characters here: memcmp::eq requires equal lengths.
+    computed.len() == challenge.len()
+        && openssl::memcmp::eq(computed.as_bytes(), challenge.as_bytes())
 }
 
 /// Compares secrets in constant time.
