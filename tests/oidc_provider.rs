@@ -1,0 +1,453 @@
+//! poort as OpenID Provider for an OIDC client, with the development SAML AD upstream: the code
+//! flow with PKCE end to end, the ID token verified with poort's JWKS, and the refusals.
+
+mod common;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use common::{browser, World};
+use poort::config::OidcClientConfig;
+use serde_json::Value;
+
+const CONFIDENTIAL: &str = "rp-confidential";
+const SECRET: &str = "a-long-client-secret-for-tests";
+const RP_CB: &str = "https://rp.example/cb";
+const PUBLIC: &str = "rp-public";
+const SPA_CB: &str = "https://spa.example/cb";
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+async fn world() -> World {
+    common::start_prepared(|_, config| {
+        config.oidc_clients = vec![
+            OidcClientConfig {
+                client_id: CONFIDENTIAL.into(),
+                client_secret: Some(SECRET.into()),
+                redirect_uris: vec![RP_CB.into()],
+                service: "urn:etoegang:DV:00000099990000000002:services:1".into(),
+            },
+            OidcClientConfig {
+                client_id: PUBLIC.into(),
+                client_secret: None,
+                redirect_uris: vec![SPA_CB.into()],
+                service: "5a1d3b0e-8c9f-4f5e-9b1a-000000000002".into(),
+            },
+        ];
+    })
+    .await
+}
+
+fn query(location: &str) -> Vec<(String, String)> {
+    url::Url::parse(location)
+        .unwrap()
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+fn param(location: &str, name: &str) -> Option<String> {
+    query(location)
+        .into_iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v)
+}
+
+/// A whole login started by an OIDC client; the Location poort finally redirects to.
+async fn login(
+    w: &World,
+    client: &str,
+    redirect: &str,
+    extra: &str,
+    person: &str,
+    level: &str,
+    org: Option<&str>,
+) -> String {
+    let (plain, follow) = browser();
+    let url = format!(
+        "{}/oidc/authorize?response_type=code&scope=openid&client_id={client}&redirect_uri={}&state=st-1&nonce=n-1{extra}",
+        w.poort,
+        url::form_urlencoded::byte_serialize(redirect.as_bytes()).collect::<String>()
+    );
+    let ad_page = follow.get(&url).send().await.unwrap().text().await.unwrap();
+    assert!(
+        ad_page.contains("name=\"pending\""),
+        "AD page expected: {ad_page}"
+    );
+    let to_poort = common::submit(
+        &follow,
+        &ad_page,
+        &[("person", person), ("level", level), ("action", "login")],
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    let mut r = common::submit(&plain, &to_poort, &[]).await;
+    if let Some(org) = org {
+        let choice = format!("{}{}", w.poort, r.headers()["location"].to_str().unwrap());
+        let page = plain
+            .get(&choice)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        r = common::submit_at(&plain, &w.poort, &page, &[("organisation", org)]).await;
+    }
+    assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
+    r.headers()["location"].to_str().unwrap().to_string()
+}
+
+async fn token(w: &World, form: &[(&str, &str)], basic: Option<(&str, &str)>) -> (u16, Value) {
+    let mut req = reqwest::Client::new()
+        .post(format!("{}/oidc/token", w.poort))
+        .form(form);
+    if let Some((id, secret)) = basic {
+        req = req.basic_auth(id, Some(secret));
+    }
+    let r = req.send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap())
+}
+
+/// Verifies a JWS with the key named by its kid in poort's JWKS; the claims.
+async fn verify(w: &World, jwt: &str) -> Value {
+    let jwks: Value = reqwest::get(format!("{}/oidc/jwks", w.poort))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let (input, sig) = jwt.rsplit_once('.').unwrap();
+    let (header, payload) = input.split_once('.').unwrap();
+    let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).unwrap()).unwrap();
+    assert_eq!(header["alg"], "RS256");
+    let jwk = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kid"] == header["kid"])
+        .expect("the token's key is in the JWKS");
+    let b = |v: &Value| {
+        openssl::bn::BigNum::from_slice(&URL_SAFE_NO_PAD.decode(v.as_str().unwrap()).unwrap())
+            .unwrap()
+    };
+    let rsa = openssl::rsa::Rsa::from_public_components(b(&jwk["n"]), b(&jwk["e"])).unwrap();
+    let key = openssl::pkey::PKey::from_rsa(rsa).unwrap();
+    let mut verifier =
+        openssl::sign::Verifier::new(openssl::hash::MessageDigest::sha256(), &key).unwrap();
+    verifier.update(input.as_bytes()).unwrap();
+    assert!(
+        verifier
+            .verify(&URL_SAFE_NO_PAD.decode(sig).unwrap())
+            .unwrap(),
+        "signature"
+    );
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn discovery_names_the_endpoints_and_the_jwks_has_current_and_next_keys() {
+    let w = world().await;
+    let d: Value = reqwest::get(format!("{}/.well-known/openid-configuration", w.poort))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(d["issuer"], w.poort);
+    assert_eq!(d["token_endpoint"], format!("{}/oidc/token", w.poort));
+    assert_eq!(d["code_challenge_methods_supported"][0], "S256");
+    let jwks: Value = reqwest::get(format!("{}/oidc/jwks", w.poort))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(jwks["keys"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn confidential_client_code_flow_with_pkce_and_organisation_choice() {
+    let w = world().await;
+    let pkce = format!("&code_challenge={CHALLENGE}&code_challenge_method=S256");
+    let location = login(
+        &w,
+        CONFIDENTIAL,
+        RP_CB,
+        &pkce,
+        "anna",
+        "EH3",
+        Some("12345678"),
+    )
+    .await;
+    assert!(location.starts_with(RP_CB), "{location}");
+    assert_eq!(param(&location, "state").as_deref(), Some("st-1"));
+    let code = param(&location, "code").unwrap();
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", RP_CB),
+        ("code_verifier", VERIFIER),
+    ];
+    let (status, body) = token(&w, &form, Some((CONFIDENTIAL, SECRET))).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["token_type"], "Bearer");
+    let claims = verify(&w, body["id_token"].as_str().unwrap()).await;
+    assert_eq!(claims["iss"], w.poort);
+    assert_eq!(claims["aud"], CONFIDENTIAL);
+    assert_eq!(claims["nonce"], "n-1");
+    assert_eq!(claims["acr"], "urn:etoegang:core:assurance-class:loa3");
+    assert_eq!(claims["represents"]["sub"], "12345678");
+    assert_eq!(
+        claims["represents"]["name"],
+        "Bakkerij De Gouden Korst B.V."
+    );
+    assert_eq!(
+        claims["service_id"],
+        "urn:etoegang:DV:00000099990000000002:services:1"
+    );
+    assert!(claims["exp"].as_i64().unwrap() > claims["iat"].as_i64().unwrap());
+    assert!(claims["auth_time"].as_i64().is_some());
+    let sub = claims["sub"].as_str().unwrap().to_string();
+    assert!(
+        !sub.contains("anna"),
+        "pairwise pseudonym, not the AD's subject"
+    );
+
+    // Userinfo with the access token.
+    let access = body["access_token"].as_str().unwrap();
+    let info: Value = reqwest::Client::new()
+        .get(format!("{}/oidc/userinfo", w.poort))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(info["sub"], sub);
+    assert_eq!(info["represents"]["sub"], "12345678");
+
+    // The same code again: refused, and the access token it gave is revoked.
+    let (status, body) = token(&w, &form, Some((CONFIDENTIAL, SECRET))).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    let r = reqwest::Client::new()
+        .get(format!("{}/oidc/userinfo", w.poort))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+
+    // The same person again: the same sub for this client.
+    let location = login(&w, CONFIDENTIAL, RP_CB, "", "anna", "EH3", Some("87654321")).await;
+    let code = param(&location, "code").unwrap();
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", RP_CB),
+        ("client_id", CONFIDENTIAL),
+        ("client_secret", SECRET),
+    ];
+    let (status, body) = token(&w, &form, None).await;
+    assert_eq!(status, 200, "client_secret_post: {body}");
+    let claims = verify(&w, body["id_token"].as_str().unwrap()).await;
+    assert_eq!(claims["sub"], sub);
+    assert_eq!(claims["represents"]["sub"], "87654321");
+}
+
+#[tokio::test]
+async fn public_client_gets_its_own_pairwise_sub_and_must_use_pkce() {
+    let w = world().await;
+    let pkce = format!("&code_challenge={CHALLENGE}&code_challenge_method=S256");
+    let location = login(&w, PUBLIC, SPA_CB, &pkce, "bram", "EH3", None).await;
+    let code = param(&location, "code").unwrap();
+    // Wrong verifier, then missing verifier: refused (the first try consumed the code).
+    let (status, body) = token(
+        &w,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", SPA_CB),
+            ("client_id", PUBLIC),
+            (
+                "code_verifier",
+                "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXx",
+            ),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{body}"
+    );
+    let location = login(&w, PUBLIC, SPA_CB, &pkce, "bram", "EH3", None).await;
+    let code = param(&location, "code").unwrap();
+    let (status, body) = token(
+        &w,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", SPA_CB),
+            ("client_id", PUBLIC),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{body}"
+    );
+    let location = login(&w, PUBLIC, SPA_CB, &pkce, "bram", "EH3", None).await;
+    let code = param(&location, "code").unwrap();
+    let (status, body) = token(
+        &w,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", SPA_CB),
+            ("client_id", PUBLIC),
+            ("code_verifier", VERIFIER),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let claims = verify(&w, body["id_token"].as_str().unwrap()).await;
+    assert_eq!(claims["aud"], PUBLIC);
+    // Level used: min(EH3 asserted, EH2+ grant).
+    assert_eq!(claims["acr"], "urn:etoegang:core:assurance-class:loa2plus");
+    assert_eq!(claims["represents"]["sub"], "11223344");
+
+    // Without PKCE a public client is sent back at once.
+    let (plain, _) = browser();
+    let r = plain
+        .get(format!("{}/oidc/authorize?response_type=code&scope=openid&client_id={PUBLIC}&redirect_uri={SPA_CB}&state=s", w.poort))
+        .send()
+        .await
+        .unwrap();
+    let location = r.headers()["location"].to_str().unwrap();
+    assert!(location.starts_with(SPA_CB));
+    assert_eq!(param(location, "error").as_deref(), Some("invalid_request"));
+    assert_eq!(param(location, "state").as_deref(), Some("s"));
+}
+
+#[tokio::test]
+async fn refusals_at_the_token_endpoint() {
+    let w = world().await;
+    let location = login(&w, CONFIDENTIAL, RP_CB, "", "anna", "EH3", Some("12345678")).await;
+    let code = param(&location, "code").unwrap();
+    // Wrong secret, unknown client, no authentication.
+    let f = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", RP_CB),
+    ];
+    let (status, body) = token(&w, &f, Some((CONFIDENTIAL, "wrong"))).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+    let (status, body) = token(&w, &f, Some(("nobody", SECRET))).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+    let (status, body) = token(&w, &f, None).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+    // A wrong redirect URI spends the code.
+    let mut wrong = f;
+    wrong[2] = ("redirect_uri", "https://rp.example/other");
+    let (status, body) = token(&w, &wrong, Some((CONFIDENTIAL, SECRET))).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    let (status, _) = token(&w, &f, Some((CONFIDENTIAL, SECRET))).await;
+    assert_eq!(status, 400, "a code is tried once");
+    // Another grant type.
+    let (status, body) = token(
+        &w,
+        &[("grant_type", "password")],
+        Some((CONFIDENTIAL, SECRET)),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("unsupported_grant_type"))
+    );
+}
+
+#[tokio::test]
+async fn refusals_at_authorization() {
+    let w = world().await;
+    let (plain, _) = browser();
+    // An unregistered redirect URI gets a page, never a redirect.
+    let r = plain
+        .get(format!("{}/oidc/authorize?response_type=code&scope=openid&client_id={CONFIDENTIAL}&redirect_uri=https://evil.example/cb", w.poort))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers().get("location").is_none());
+    assert!(r.status().is_client_error(), "{}", r.status());
+    let r = plain
+        .get(format!("{}/oidc/authorize?response_type=code&scope=openid&client_id=unknown&redirect_uri={RP_CB}", w.poort))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers().get("location").is_none());
+    // Wrong response type and scope go back to the client.
+    for (q, error) in [
+        (
+            "response_type=token&scope=openid",
+            "unsupported_response_type",
+        ),
+        ("response_type=code&scope=profile", "invalid_scope"),
+        (
+            "response_type=code&scope=openid&prompt=none",
+            "login_required",
+        ),
+    ] {
+        let r = plain
+            .get(format!(
+                "{}/oidc/authorize?{q}&client_id={CONFIDENTIAL}&redirect_uri={RP_CB}&state=x",
+                w.poort
+            ))
+            .send()
+            .await
+            .unwrap();
+        let location = r.headers()["location"].to_str().unwrap();
+        assert_eq!(param(location, "error").as_deref(), Some(error), "{q}");
+    }
+    // No grant, and a level too low: access_denied at the redirect URI, with the reason.
+    let location = login(&w, CONFIDENTIAL, RP_CB, "", "daan", "EH3", None).await;
+    assert_eq!(param(&location, "error").as_deref(), Some("access_denied"));
+    assert!(param(&location, "error_description")
+        .unwrap()
+        .contains("no_grant"));
+    let location = login(&w, CONFIDENTIAL, RP_CB, "", "bram", "EH3", None).await;
+    assert!(
+        param(&location, "error_description")
+            .unwrap()
+            .contains("grant_level_too_low"),
+        "{location}"
+    );
+    let location = login(&w, CONFIDENTIAL, RP_CB, "", "anna", "EH2", None).await;
+    assert!(
+        param(&location, "error_description")
+            .unwrap()
+            .contains("level_too_low"),
+        "{location}"
+    );
+}
