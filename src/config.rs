@@ -298,8 +298,17 @@ impl Config {
     /// overrides must stay free-form), so reported by `poort check` and at start, since a
     /// misspelt or outdated section silently drops its settings.
     pub fn unknown_sections(path: &Path) -> Vec<String> {
-        const KNOWN: [&str; 8] = [
-            "server", "saml", "keys", "register", "cache", "state", "service", "dv",
+        const KNOWN: [&str; 10] = [
+            "server",
+            "saml",
+            "keys",
+            "register",
+            "cache",
+            "state",
+            "service",
+            "dv",
+            "oidc",
+            "oidc_client",
         ];
         let Ok(text) = std::fs::read_to_string(path) else {
             return Vec::new();

@@ -27,6 +27,10 @@ ACS_INDEX = 1
 # The AD's test subject and the organisation it may act for.
 AD_SUBJECT = "ad-subject-0001"
 KVK = "90000001"
+# The OpenID Connect client (a relying party using authlib) and where poort sends it back.
+OIDC_CLIENT_ID = "interop-rp"
+OIDC_CLIENT_SECRET = "interop-secret-0123456789abcdef"
+OIDC_REDIRECT = "https://rp.interop.example/cb"
 COMPANY = "Interop Testbedrijf B.V."
 
 # Endpoints of the in-process peers: never contacted over the network (127.0.0.1:9 is discard).

@@ -26,7 +26,11 @@ export XMLSEC1="$(command -v xmlsec1)"
 # --- Python peers -----------------------------------------------------------------------------
 if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
+fi
+# (Re)install when the pinned versions changed since the venv was filled.
+if ! cmp -s "$HERE/requirements.txt" "$VENV/.requirements"; then
   "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$HERE/requirements.txt" >&2
+  cp "$HERE/requirements.txt" "$VENV/.requirements"
 fi
 PY="$VENV/bin/python"
 export PYTHONWARNINGS="ignore"
@@ -132,6 +136,15 @@ dev_certs_dir = "{t}/certs"
 [register]
 database = "sqlite://{t}/register.db"
 seed = "{t}/grants.toml"
+
+[oidc]
+keys_dir = "{t}/oidc"
+
+[[oidc_client]]
+client_id = "{peers.OIDC_CLIENT_ID}"
+client_secret = "{peers.OIDC_CLIENT_SECRET}"
+redirect_uris = ["{peers.OIDC_REDIRECT}"]
+service = "{peers.SERVICE_ID}"
 
 [[service]]
 id = "{peers.SERVICE_ID}"

@@ -28,6 +28,10 @@ from saml2.saml import NAMEID_FORMAT_UNSPECIFIED, AuthnContextClassRef, NameID
 from saml2.samlp import STATUS_AUTHN_FAILED, STATUS_RESPONDER, RequestedAuthnContext
 from saml2.server import Server
 
+from authlib.common.security import generate_token
+from authlib.integrations.requests_client import OAuth2Session
+from authlib.jose import JsonWebKey, jwt
+
 import peers
 from peers import AD_ID, AD_SUBJECT, COMPANY, DV_ENC_ID, DV_ID, KVK, RSA_SHA256, SHA256
 
@@ -533,6 +537,61 @@ def selftest():
     else:
         raise TestFailure("selftest: error status not reported")
     print("selftest: pysaml2 DV and AD interoperate (redirect request, signed response, error status)")
+
+
+def case_oidc_authlib_client_code_flow_with_pkce(env):
+    """authlib, as an OpenID Connect relying party, logs in through poort (the pysaml2 AD
+    upstream): discovery, code flow with PKCE S256 and nonce, client_secret_basic, and the ID
+    token verified with poort's JWKS by authlib's own JOSE code."""
+    meta = requests.get(POORT + "/.well-known/openid-configuration", timeout=TIMEOUT).json()
+    check(meta["issuer"] == POORT, f"issuer {meta['issuer']}")
+    client = OAuth2Session(
+        peers.OIDC_CLIENT_ID, peers.OIDC_CLIENT_SECRET, scope="openid",
+        redirect_uri=peers.OIDC_REDIRECT, code_challenge_method="S256",
+        token_endpoint_auth_method="client_secret_basic",
+    )
+    verifier = generate_token(64)
+    nonce = generate_token(20)
+    uri, state = client.create_authorization_url(
+        meta["authorization_endpoint"], code_verifier=verifier, nonce=nonce, acr_values=LOA3
+    )
+    browser = requests.Session()
+    r = browser.get(uri, allow_redirects=False, timeout=TIMEOUT)
+    check(r.status_code in (302, 303), f"authorize answered HTTP {r.status_code}: {excerpt(r.text)}")
+    req, _ = ad_parse_request(env.ad, r.headers["Location"])
+    xml, acs = ad_response(env.ad, req, LOA3)
+    r = browser.post(acs, data={"SAMLResponse": base64.b64encode(xml.encode()).decode()}, allow_redirects=False, timeout=TIMEOUT)
+    location = r.headers.get("Location", "")
+    check(r.status_code == 303 and location.startswith(peers.OIDC_REDIRECT), f"HTTP {r.status_code} to {location}: {excerpt(r.text)}")
+    token = client.fetch_token(meta["token_endpoint"], authorization_response=location, code_verifier=verifier)
+    keys = JsonWebKey.import_key_set(requests.get(meta["jwks_uri"], timeout=TIMEOUT).json())
+    claims = jwt.decode(
+        token["id_token"], keys,
+        claims_options={
+            "iss": {"essential": True, "value": POORT},
+            "aud": {"essential": True, "value": peers.OIDC_CLIENT_ID},
+            "nonce": {"essential": True, "value": nonce},
+        },
+    )
+    claims.validate()
+    check(claims["acr"] == LOA3, f"acr {claims['acr']}")
+    check(claims["represents"]["sub"] == KVK, f"represents {claims['represents']}")
+    check(claims["service_id"] == peers.SERVICE_ID, f"service_id {claims['service_id']}")
+    check(AD_SUBJECT not in claims["sub"], "sub must be a pairwise pseudonym")
+    info = client.get(meta["userinfo_endpoint"], timeout=TIMEOUT).json()
+    check(info["sub"] == claims["sub"], f"userinfo sub {info.get('sub')}")
+    # A token signed by another key is refused by the same verification.
+    other = JsonWebKey.generate_key("RSA", 2048, is_private=True)
+    forged = jwt.encode({"alg": "RS256", "kid": keys.keys[0].kid}, dict(claims), other).decode()
+    try:
+        jwt.decode(forged, keys).validate()
+    except Exception:
+        pass
+    else:
+        raise TestFailure("a token signed with a foreign key verified against poort's JWKS")
+
+
+CASES.append(case_oidc_authlib_client_code_flow_with_pkce)
 
 
 def main():
