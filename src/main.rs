@@ -77,6 +77,13 @@ enum Command {
         #[command(subcommand)]
         command: cli::GrantsCommand,
     },
+    /// poort as OpenID Provider: rotate the ID-token signing keys.
+    Oidc {
+        #[command(flatten)]
+        config: cli::ConfigArg,
+        #[command(subcommand)]
+        command: cli::OidcCommand,
+    },
     /// The register as a whole: generate a synthetic one for benchmarks.
     Register {
         #[command(flatten)]
@@ -97,6 +104,7 @@ fn main() -> ExitCode {
             | Command::Group { .. }
             | Command::Grants { .. }
             | Command::Register { .. }
+            | Command::Oidc { .. }
     );
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new(if register_command { "warn" } else { "info" })
@@ -120,6 +128,7 @@ fn main() -> ExitCode {
         Command::Group { config, command } => register(cli::group(&config.config, command)),
         Command::Grants { config, command } => register(cli::grants(&config.config, command)),
         Command::Register { config, command } => register(cli::register(&config.config, command)),
+        Command::Oidc { config, command } => register(cli::oidc(&config.config, command)),
     };
     match result {
         Ok(code) => code,

@@ -451,3 +451,34 @@ async fn refusals_at_authorization() {
         "{location}"
     );
 }
+
+#[tokio::test]
+async fn a_token_signed_before_a_rotation_still_verifies_with_the_published_keys() {
+    let w = world().await;
+    // Rotate with the command, as an operator does, on the world's config.
+    let config_path = w.dir.path().join("poort.toml");
+    std::fs::write(&config_path, toml::to_string(&w.config).unwrap()).unwrap();
+    let keys_dir = w.config.oidc.keys_dir.clone();
+    let before = poort::oidc::OidcKeys::load(&keys_dir, false).unwrap();
+    let token = before.sign(&serde_json::json!({"sub": "s"})).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_poort"))
+        .args(["oidc", "--config"])
+        .arg(&config_path)
+        .arg("rotate-keys")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let after = poort::oidc::OidcKeys::load(&keys_dir, false).unwrap();
+    assert_eq!(after.current.kid, before.next.as_ref().unwrap().kid);
+    assert_eq!(after.previous[0].kid, before.current.kid);
+    assert_eq!(after.verify(&token).unwrap()["sub"], "s");
+    let listed = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        listed.contains(&after.current.kid) && listed.contains(&before.current.kid),
+        "{listed}"
+    );
+}

@@ -379,6 +379,37 @@ pub async fn register(config_path: &Path, command: RegisterCommand) -> anyhow::R
     Ok(())
 }
 
+#[derive(Subcommand, Debug)]
+pub enum OidcCommand {
+    /// Rotate the ID-token signing keys: the announced next key signs from now on, the old one
+    /// stays published until the tokens it signed have expired, and a new next key is made.
+    /// Restart (or roll) the replicas afterwards; they share the key folder.
+    RotateKeys,
+    /// Show the published keys.
+    Keys,
+}
+
+pub async fn oidc(config_path: &Path, command: OidcCommand) -> anyhow::Result<()> {
+    let config = Config::load(config_path)?;
+    let dir = &config.oidc.keys_dir;
+    let keys = match command {
+        OidcCommand::RotateKeys => {
+            let keys = crate::oidc::OidcKeys::rotate(dir)?;
+            println!("rotated the keys in {}", dir.display());
+            keys
+        }
+        OidcCommand::Keys => crate::oidc::OidcKeys::load(dir, false)?,
+    };
+    println!("current  {}", keys.current.kid);
+    if let Some(next) = &keys.next {
+        println!("next     {}", next.kid);
+    }
+    for old in &keys.previous {
+        println!("previous {}", old.kid);
+    }
+    Ok(())
+}
+
 fn parse_role(text: &str) -> Result<Role, String> {
     serde_json::from_value(serde_json::Value::String(text.to_ascii_lowercase())).map_err(|_| {
         format!(
