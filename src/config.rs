@@ -67,6 +67,9 @@ pub struct OidcConfig {
     /// Lifetime of ID and access tokens, in seconds.
     #[serde(default = "default_token_lifetime")]
     pub token_lifetime_seconds: i64,
+    /// How long an authorization code may be redeemed, in seconds (at most 60).
+    #[serde(default = "default_code_lifetime")]
+    pub code_lifetime_seconds: i64,
 }
 
 impl Default for OidcConfig {
@@ -74,12 +77,16 @@ impl Default for OidcConfig {
         OidcConfig {
             keys_dir: default_oidc_keys_dir(),
             token_lifetime_seconds: default_token_lifetime(),
+            code_lifetime_seconds: default_code_lifetime(),
         }
     }
 }
 
 fn default_oidc_keys_dir() -> PathBuf {
     PathBuf::from("certs-dev/oidc")
+}
+fn default_code_lifetime() -> i64 {
+    60
 }
 fn default_token_lifetime() -> i64 {
     300

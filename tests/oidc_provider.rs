@@ -18,7 +18,12 @@ const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
 async fn world() -> World {
+    world_with(|_| {}).await
+}
+
+async fn world_with(change: impl FnOnce(&mut poort::config::Config)) -> World {
     common::start_prepared(|_, config| {
+        change(config);
         config.oidc_clients = vec![
             OidcClientConfig {
                 client_id: CONFIDENTIAL.into(),
@@ -480,5 +485,27 @@ async fn a_token_signed_before_a_rotation_still_verifies_with_the_published_keys
     assert!(
         listed.contains(&after.current.kid) && listed.contains(&before.current.kid),
         "{listed}"
+    );
+}
+
+#[tokio::test]
+async fn an_expired_code_is_refused() {
+    let w = world_with(|c| c.oidc.code_lifetime_seconds = 1).await;
+    let location = login(&w, CONFIDENTIAL, RP_CB, "", "anna", "EH3", Some("12345678")).await;
+    let code = param(&location, "code").unwrap();
+    let issued = std::time::Instant::now();
+    // Wait out the code's second (a bound on the clock, not on a race).
+    tokio::time::sleep(std::time::Duration::from_millis(1100).saturating_sub(issued.elapsed()))
+        .await;
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", RP_CB),
+    ];
+    let (status, body) = token(&w, &form, Some((CONFIDENTIAL, SECRET))).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{body}"
     );
 }

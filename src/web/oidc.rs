@@ -22,8 +22,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
-/// How long an authorization code may be redeemed.
-const CODE_LIFETIME_SECONDS: i64 = 60;
+/// The longest an authorization code may be redeemed, whatever the config says.
+const MAX_CODE_LIFETIME_SECONDS: i64 = 60;
 
 /// What a code stands for, kept until it is redeemed.
 #[derive(Debug, Serialize, Deserialize)]
@@ -90,7 +90,13 @@ pub(crate) async fn issue_code(
         .put(
             &format!("oidc-code:{code}"),
             bytes,
-            now + Duration::seconds(CODE_LIFETIME_SECONDS),
+            now + Duration::seconds(
+                state
+                    .config
+                    .oidc
+                    .code_lifetime_seconds
+                    .clamp(1, MAX_CODE_LIFETIME_SECONDS),
+            ),
         )
         .await
         .map_err(|e| internal(&e))?;
