@@ -51,6 +51,10 @@ pub struct OidcClientConfig {
     /// client_secret_post); public clients have none and must use PKCE.
     #[serde(default)]
     pub client_secret: Option<String>,
+    /// Or, for private_key_jwt (RFC 7523): the client's public key (PEM, RSA for RS256 or
+    /// EC P-256 for ES256) that signs its client assertions.
+    #[serde(default)]
+    pub public_key: Option<PathBuf>,
     /// Redirect URIs, matched exactly.
     pub redirect_uris: Vec<String>,
     /// ServiceID (or ServiceUUID) from the catalogue.

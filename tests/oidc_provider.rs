@@ -24,20 +24,22 @@ async fn world() -> World {
 async fn world_with(change: impl FnOnce(&mut poort::config::Config)) -> World {
     common::start_prepared(|_, config| {
         change(config);
-        config.oidc_clients = vec![
+        config.oidc_clients.extend([
             OidcClientConfig {
                 client_id: CONFIDENTIAL.into(),
                 client_secret: Some(SECRET.into()),
+                public_key: None,
                 redirect_uris: vec![RP_CB.into()],
                 service: "urn:etoegang:DV:00000099990000000002:services:1".into(),
             },
             OidcClientConfig {
                 client_id: PUBLIC.into(),
                 client_secret: None,
+                public_key: None,
                 redirect_uris: vec![SPA_CB.into()],
                 service: "5a1d3b0e-8c9f-4f5e-9b1a-000000000002".into(),
             },
-        ];
+        ]);
     })
     .await
 }
@@ -508,4 +510,147 @@ async fn an_expired_code_is_refused() {
         (400, Some("invalid_grant")),
         "{body}"
     );
+}
+
+/// A client assertion (RFC 7523) with these claims, signed by `key` with `alg`.
+fn assertion(
+    key: &openssl::pkey::PKey<openssl::pkey::Private>,
+    alg: &str,
+    claims: Value,
+) -> String {
+    let header = serde_json::json!({"alg": alg, "typ": "JWT"});
+    let input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    let mut signer =
+        openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), key).unwrap();
+    signer.update(input.as_bytes()).unwrap();
+    let der = signer.sign_to_vec().unwrap();
+    let sig = if alg == "ES256" {
+        let sig = openssl::ecdsa::EcdsaSig::from_der(&der).unwrap();
+        let mut raw = sig.r().to_vec_padded(32).unwrap();
+        raw.extend(sig.s().to_vec_padded(32).unwrap());
+        raw
+    } else {
+        der
+    };
+    format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig))
+}
+
+#[tokio::test]
+async fn private_key_jwt_client_authentication() {
+    let rsa = openssl::pkey::PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap()).unwrap();
+    let group = openssl::ec::EcGroup::from_curve_name(openssl::nid::Nid::X9_62_PRIME256V1).unwrap();
+    let ec =
+        openssl::pkey::PKey::from_ec_key(openssl::ec::EcKey::generate(&group).unwrap()).unwrap();
+    let other = openssl::pkey::PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let rsa_pub = dir.path().join("rp-rsa.pem");
+    let ec_pub = dir.path().join("rp-ec.pem");
+    std::fs::write(&rsa_pub, rsa.public_key_to_pem().unwrap()).unwrap();
+    std::fs::write(&ec_pub, ec.public_key_to_pem().unwrap()).unwrap();
+    let w = world_with(|c| {
+        for (id, key) in [("rp-rsa", &rsa_pub), ("rp-ec", &ec_pub)] {
+            c.oidc_clients.push(OidcClientConfig {
+                client_id: id.into(),
+                client_secret: None,
+                public_key: Some(key.clone()),
+                redirect_uris: vec![RP_CB.into()],
+                service: "urn:etoegang:DV:00000099990000000002:services:1".into(),
+            });
+        }
+    })
+    .await;
+    let token_url = format!("{}/oidc/token", w.poort);
+    let now = chrono::Utc::now().timestamp();
+    let claims = |client: &str, jti: &str| serde_json::json!({"iss": client, "sub": client, "aud": token_url, "exp": now + 60, "iat": now, "jti": jti});
+    async fn redeem(w: &World, client: &str, jwt: &str) -> (u16, Value) {
+        let location = login(w, client, RP_CB, "", "anna", "EH3", Some("12345678")).await;
+        let code = param(&location, "code").unwrap();
+        token(
+            w,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", RP_CB),
+                (
+                    "client_assertion_type",
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                ),
+                ("client_assertion", jwt),
+            ],
+            None,
+        )
+        .await
+    }
+    let good = assertion(&rsa, "RS256", claims("rp-rsa", "j-1"));
+    let (status, body) = redeem(&w, "rp-rsa", &good).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["id_token"].is_string());
+    let (status, body) = redeem(
+        &w,
+        "rp-ec",
+        &assertion(&ec, "ES256", claims("rp-ec", "j-2")),
+    )
+    .await;
+    assert_eq!(status, 200, "ES256: {body}");
+
+    // Each of these is refused as invalid_client.
+    let mut expired = claims("rp-rsa", "j-4");
+    expired["exp"] = serde_json::json!(now - 3600);
+    let mut wrong_aud = claims("rp-rsa", "j-5");
+    wrong_aud["aud"] = serde_json::json!("https://elsewhere.example/token");
+    let unsigned = {
+        let h = URL_SAFE_NO_PAD.encode(r#"{"alg":"none"}"#);
+        let p = URL_SAFE_NO_PAD.encode(claims("rp-rsa", "j-6").to_string());
+        format!("{h}.{p}.")
+    };
+    for (what, jwt) in [
+        ("replayed jti", good.clone()),
+        (
+            "another key",
+            assertion(&other, "RS256", claims("rp-rsa", "j-3")),
+        ),
+        ("expired", assertion(&rsa, "RS256", expired)),
+        ("wrong audience", assertion(&rsa, "RS256", wrong_aud)),
+        ("alg none", unsigned),
+        ("HS256 with the public key as secret", {
+            let h = URL_SAFE_NO_PAD.encode(r#"{"alg":"HS256"}"#);
+            let p = URL_SAFE_NO_PAD.encode(claims("rp-rsa", "j-7").to_string());
+            format!("{h}.{p}.AAAA")
+        }),
+        (
+            "the other client's name",
+            assertion(&rsa, "RS256", claims("rp-ec", "j-8")),
+        ),
+    ] {
+        let client = if what == "the other client's name" {
+            "rp-ec"
+        } else {
+            "rp-rsa"
+        };
+        let (status, body) = redeem(&w, client, &jwt).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (401, Some("invalid_client")),
+            "{what}: {body}"
+        );
+    }
+    // A private_key_jwt client cannot fall back to a secret.
+    let location = login(&w, "rp-rsa", RP_CB, "", "anna", "EH3", Some("12345678")).await;
+    let code = param(&location, "code").unwrap();
+    let (status, _) = token(
+        &w,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", RP_CB),
+            ("client_id", "rp-rsa"),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(status, 401);
 }

@@ -213,6 +213,95 @@ pub fn pkce_s256_matches(verifier: &str, challenge: &str) -> bool {
         && openssl::memcmp::eq(computed.as_bytes(), challenge.as_bytes())
 }
 
+/// What a verified client assertion (private_key_jwt) says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientAssertion {
+    pub client_id: String,
+    /// The assertion's ID, single-use until `expires`.
+    pub jti: String,
+    pub expires: i64,
+}
+
+/// Verifies a client assertion (RFC 7523 section 3, OIDC Core 9): signed RS256 or ES256 by the
+/// client's registered key, `iss` = `sub` = the client, `aud` one of `audiences` (the token
+/// endpoint or the issuer), not expired (with `skew` seconds), `jti` present. Every failure
+/// has its own message; `alg: none` and algorithms that do not fit the key are refused.
+pub fn verify_client_assertion(
+    jwt: &str,
+    key: &PKey<openssl::pkey::Public>,
+    client_id: &str,
+    audiences: &[String],
+    now: i64,
+    skew: i64,
+) -> Result<ClientAssertion, String> {
+    let (input, signature) = jwt.rsplit_once('.').ok_or("not a compact JWS")?;
+    let (header, payload) = input.split_once('.').ok_or("not a compact JWS")?;
+    let decode = |part: &str| -> Result<Value, String> {
+        let bytes = URL_SAFE_NO_PAD
+            .decode(part)
+            .map_err(|_| "not base64url".to_string())?;
+        serde_json::from_slice(&bytes).map_err(|_| "not JSON".to_string())
+    };
+    let header = decode(header)?;
+    let claims = decode(payload)?;
+    let signature = URL_SAFE_NO_PAD
+        .decode(signature)
+        .map_err(|_| "signature is not base64url")?;
+    let alg = header["alg"].as_str().unwrap_or_default();
+    let der = match (alg, key.id()) {
+        ("RS256", Id::RSA) => signature,
+        ("ES256", Id::EC) if signature.len() == 64 => {
+            // JWS carries r || s; openssl verifies DER.
+            let r = openssl::bn::BigNum::from_slice(&signature[..32]).map_err(|e| e.to_string())?;
+            let s = openssl::bn::BigNum::from_slice(&signature[32..]).map_err(|e| e.to_string())?;
+            openssl::ecdsa::EcdsaSig::from_private_components(r, s)
+                .and_then(|sig| sig.to_der())
+                .map_err(|e| e.to_string())?
+        }
+        (alg, _) => {
+            return Err(format!(
+                "algorithm {alg:?} is not accepted for this client's key"
+            ))
+        }
+    };
+    let mut verifier = Verifier::new(MessageDigest::sha256(), key).map_err(|e| e.to_string())?;
+    verifier
+        .update(input.as_bytes())
+        .map_err(|e| e.to_string())?;
+    if !verifier.verify(&der).unwrap_or(false) {
+        return Err("signature does not verify with the client's key".into());
+    }
+    if claims["iss"] != client_id || claims["sub"] != client_id {
+        return Err("iss and sub must both be the client_id".into());
+    }
+    let aud_ok = match &claims["aud"] {
+        Value::String(a) => audiences.contains(a),
+        Value::Array(list) => list
+            .iter()
+            .any(|a| a.as_str().is_some_and(|a| audiences.iter().any(|x| x == a))),
+        _ => false,
+    };
+    if !aud_ok {
+        return Err("aud is not poort's token endpoint or issuer".into());
+    }
+    let exp = claims["exp"].as_i64().ok_or("exp is missing")?;
+    if exp + skew < now {
+        return Err("the assertion has expired".into());
+    }
+    if claims["nbf"].as_i64().is_some_and(|nbf| nbf > now + skew) {
+        return Err("the assertion is not valid yet".into());
+    }
+    let jti = claims["jti"]
+        .as_str()
+        .filter(|j| !j.is_empty())
+        .ok_or("jti is missing")?;
+    Ok(ClientAssertion {
+        client_id: client_id.to_string(),
+        jti: jti.to_string(),
+        expires: exp,
+    })
+}
+
 /// Compares secrets in constant time.
 pub fn secret_matches(given: &str, expected: &str) -> bool {
     given.len() == expected.len() && openssl::memcmp::eq(given.as_bytes(), expected.as_bytes())

@@ -175,6 +175,20 @@ pub struct TokenRequest {
     code_verifier: Option<String>,
     client_id: Option<String>,
     client_secret: Option<String>,
+    client_assertion_type: Option<String>,
+    client_assertion: Option<String>,
+}
+
+const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// The `sub` of a client assertion, read before verification only to find the client's key.
+fn assertion_subject(jwt: &str) -> Option<String> {
+    let payload = jwt.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .ok()?;
+    let claims: Value = serde_json::from_slice(&bytes).ok()?;
+    claims["sub"].as_str().map(str::to_string)
 }
 
 /// Client credentials from HTTP Basic (RFC 6749 2.3.1: each part form-urlencoded).
@@ -202,8 +216,101 @@ pub async fn token(
 ) -> Response {
     let unauthorized = |d: &str| token_error(StatusCode::UNAUTHORIZED, "invalid_client", d);
     let bad = |e: &str, d: &str| token_error(StatusCode::BAD_REQUEST, e, d);
-    // Who is asking: Basic, or client_id (+ client_secret) in the body; never both.
+    // Who is asking: a client assertion (private_key_jwt), Basic, or client_id (+ secret) in
+    // the body; one method only.
     let basic = basic_credentials(&headers);
+    let now = Utc::now();
+    if let Some(assertion) = &request.client_assertion {
+        if basic.is_some() || request.client_secret.is_some() {
+            return bad("invalid_request", "use one client authentication method");
+        }
+        if request.client_assertion_type.as_deref() != Some(JWT_BEARER) {
+            return bad(
+                "invalid_request",
+                "client_assertion_type must be jwt-bearer",
+            );
+        }
+        let Some(client_id) = request
+            .client_id
+            .clone()
+            .or_else(|| assertion_subject(assertion))
+        else {
+            return unauthorized("the client assertion names no client");
+        };
+        let Some(client) = state
+            .config
+            .oidc_clients
+            .iter()
+            .find(|c| c.client_id == client_id)
+        else {
+            return unauthorized("unknown client");
+        };
+        let Some(key_path) = &client.public_key else {
+            return unauthorized("this client does not authenticate with private_key_jwt");
+        };
+        let key = match std::fs::read(key_path)
+            .ok()
+            .and_then(|pem| openssl::pkey::PKey::public_key_from_pem(&pem).ok())
+        {
+            Some(k) => k,
+            None => {
+                tracing::error!(client = %client.client_id, key = %key_path.display(), "cannot read the client's public key");
+                return token_error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "server_error",
+                    "try again",
+                );
+            }
+        };
+        let audiences = vec![
+            state.config.url("/oidc/token"),
+            state
+                .config
+                .server
+                .public_url
+                .trim_end_matches('/')
+                .to_string(),
+        ];
+        let skew = state.config.saml.clock_skew_seconds;
+        match crate::oidc::verify_client_assertion(
+            assertion,
+            &key,
+            &client.client_id,
+            &audiences,
+            now.timestamp(),
+            skew,
+        ) {
+            Ok(checked) => {
+                let until = chrono::DateTime::from_timestamp(checked.expires + skew, 0)
+                    .unwrap_or(now + Duration::seconds(skew));
+                let first = state
+                    .replay
+                    .first_use(
+                        &format!("client-assertion:{}:{}", client.client_id, checked.jti),
+                        until.max(now + Duration::seconds(1)),
+                        now,
+                    )
+                    .await;
+                match first {
+                    Ok(true) => {}
+                    Ok(false) => return unauthorized("the client assertion was used before"),
+                    Err(e) => {
+                        tracing::error!("token endpoint: {e}");
+                        return token_error(
+                            StatusCode::INTERNAL_SERVER_ERROR,
+                            "server_error",
+                            "try again",
+                        );
+                    }
+                }
+            }
+            Err(why) => {
+                tracing::warn!(client = %client.client_id, "client assertion refused: {why}");
+                return unauthorized(&format!("client assertion refused: {why}"));
+            }
+        }
+        return redeem(&state, client, &request, now).await;
+    }
     let (client_id, secret) = match (&basic, &request.client_id, &request.client_secret) {
         (Some(_), _, Some(_)) => {
             return bad("invalid_request", "use one client authentication method")
@@ -228,12 +335,26 @@ pub async fn token(
     else {
         return unauthorized("unknown client");
     };
+    if client.public_key.is_some() {
+        return unauthorized("this client authenticates with private_key_jwt");
+    }
     match (&client.client_secret, &secret) {
         (Some(expected), Some(given)) if crate::oidc::secret_matches(given, expected) => {}
         (Some(_), _) => return unauthorized("wrong client credentials"),
         (None, None) => {}
         (None, Some(_)) => return unauthorized("a public client has no secret"),
     }
+    redeem(&state, client, &request, now).await
+}
+
+/// Redeems an authorization code for an authenticated client.
+async fn redeem(
+    state: &AppState,
+    client: &crate::config::OidcClientConfig,
+    request: &TokenRequest,
+    now: chrono::DateTime<Utc>,
+) -> Response {
+    let bad = |e: &str, d: &str| token_error(StatusCode::BAD_REQUEST, e, d);
     if request.grant_type.as_deref() != Some("authorization_code") {
         return bad(
             "unsupported_grant_type",
@@ -243,7 +364,6 @@ pub async fn token(
     let Some(code) = request.code.as_deref().filter(|c| !c.is_empty()) else {
         return bad("invalid_request", "code is missing");
     };
-    let now = Utc::now();
     let used_key = format!("oidc-used:{code}");
     let taken = match state.flows.take(&format!("oidc-code:{code}"), now).await {
         Ok(t) => t,

@@ -116,7 +116,8 @@ pub async fn authorize(
         return err("invalid_scope", "the scope must include openid");
     }
     match (&q.code_challenge, q.code_challenge_method.as_deref()) {
-        (None, _) if client.client_secret.is_none() => {
+        // A client that cannot authenticate (no secret, no key) is public.
+        (None, _) if client.client_secret.is_none() && client.public_key.is_none() => {
             return err("invalid_request", "a public client must use PKCE (S256)")
         }
         (Some(_), Some("S256")) | (None, None) => {}
