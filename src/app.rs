@@ -126,7 +126,8 @@ pub async fn build_state(config: Config) -> Result<AppState, StartError> {
             }
         };
     // Outside production the keys are made on first start, like the development certificates.
-    let oidc_keys = crate::oidc::OidcKeys::load(&config.oidc.keys_dir, !config.server.production)?;
+    let oidc_keys =
+        crate::oidc::ProviderKeys::load(&config.oidc.keys_dir, !config.server.production)?;
     Ok(AppState {
         oidc_keys,
         register: registry.register(),

@@ -59,6 +59,19 @@ pub struct OidcClientConfig {
     pub redirect_uris: Vec<String>,
     /// ServiceID (or ServiceUUID) from the catalogue.
     pub service: String,
+    /// `RS256` (default) or `ES256`.
+    #[serde(default)]
+    pub id_token_signed_response_alg: Option<String>,
+}
+
+impl OidcClientConfig {
+    /// The algorithm of this client's ID tokens.
+    pub fn id_token_alg(&self) -> &str {
+        match self.id_token_signed_response_alg.as_deref() {
+            Some("ES256") => "ES256",
+            _ => "RS256",
+        }
+    }
 }
 
 /// poort as OpenID Provider.

@@ -29,6 +29,7 @@ async fn world_with(change: impl FnOnce(&mut poort::config::Config)) -> World {
                 client_id: CONFIDENTIAL.into(),
                 client_secret: Some(SECRET.into()),
                 public_key: None,
+                id_token_signed_response_alg: None,
                 redirect_uris: vec![RP_CB.into()],
                 service: "urn:etoegang:DV:00000099990000000002:services:1".into(),
             },
@@ -36,6 +37,7 @@ async fn world_with(change: impl FnOnce(&mut poort::config::Config)) -> World {
                 client_id: PUBLIC.into(),
                 client_secret: None,
                 public_key: None,
+                id_token_signed_response_alg: None,
                 redirect_uris: vec![SPA_CB.into()],
                 service: "5a1d3b0e-8c9f-4f5e-9b1a-000000000002".into(),
             },
@@ -129,28 +131,46 @@ async fn verify(w: &World, jwt: &str) -> Value {
     let (input, sig) = jwt.rsplit_once('.').unwrap();
     let (header, payload) = input.split_once('.').unwrap();
     let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).unwrap()).unwrap();
-    assert_eq!(header["alg"], "RS256");
     let jwk = jwks["keys"]
         .as_array()
         .unwrap()
         .iter()
         .find(|k| k["kid"] == header["kid"])
         .expect("the token's key is in the JWKS");
+    assert_eq!(header["alg"], jwk["alg"]);
     let b = |v: &Value| {
         openssl::bn::BigNum::from_slice(&URL_SAFE_NO_PAD.decode(v.as_str().unwrap()).unwrap())
             .unwrap()
     };
-    let rsa = openssl::rsa::Rsa::from_public_components(b(&jwk["n"]), b(&jwk["e"])).unwrap();
-    let key = openssl::pkey::PKey::from_rsa(rsa).unwrap();
+    let mut signature = URL_SAFE_NO_PAD.decode(sig).unwrap();
+    let key = if header["alg"] == "ES256" {
+        let group =
+            openssl::ec::EcGroup::from_curve_name(openssl::nid::Nid::X9_62_PRIME256V1).unwrap();
+        let ec = openssl::ec::EcKey::from_public_key_affine_coordinates(
+            &group,
+            &b(&jwk["x"]),
+            &b(&jwk["y"]),
+        )
+        .unwrap();
+        let (r, s) = signature.split_at(32);
+        let der = openssl::ecdsa::EcdsaSig::from_private_components(
+            openssl::bn::BigNum::from_slice(r).unwrap(),
+            openssl::bn::BigNum::from_slice(s).unwrap(),
+        )
+        .unwrap()
+        .to_der()
+        .unwrap();
+        signature = der;
+        openssl::pkey::PKey::from_ec_key(ec).unwrap()
+    } else {
+        assert_eq!(header["alg"], "RS256");
+        let rsa = openssl::rsa::Rsa::from_public_components(b(&jwk["n"]), b(&jwk["e"])).unwrap();
+        openssl::pkey::PKey::from_rsa(rsa).unwrap()
+    };
     let mut verifier =
         openssl::sign::Verifier::new(openssl::hash::MessageDigest::sha256(), &key).unwrap();
     verifier.update(input.as_bytes()).unwrap();
-    assert!(
-        verifier
-            .verify(&URL_SAFE_NO_PAD.decode(sig).unwrap())
-            .unwrap(),
-        "signature"
-    );
+    assert!(verifier.verify(&signature).unwrap(), "signature");
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
 }
 
@@ -172,7 +192,9 @@ async fn discovery_names_the_endpoints_and_the_jwks_has_current_and_next_keys() 
         .json()
         .await
         .unwrap();
-    assert_eq!(jwks["keys"].as_array().unwrap().len(), 2);
+    // Current and next, for RS256 and for ES256.
+    assert_eq!(jwks["keys"].as_array().unwrap().len(), 4);
+    assert_eq!(d["id_token_signing_alg_values_supported"][1], "ES256");
 }
 
 #[tokio::test]
@@ -466,8 +488,10 @@ async fn a_token_signed_before_a_rotation_still_verifies_with_the_published_keys
     let config_path = w.dir.path().join("poort.toml");
     std::fs::write(&config_path, toml::to_string(&w.config).unwrap()).unwrap();
     let keys_dir = w.config.oidc.keys_dir.clone();
-    let before = poort::oidc::OidcKeys::load(&keys_dir, false).unwrap();
-    let token = before.sign(&serde_json::json!({"sub": "s"})).unwrap();
+    let before = poort::oidc::ProviderKeys::load(&keys_dir, false).unwrap();
+    let token = before
+        .sign(&serde_json::json!({"sub": "s"}), "RS256")
+        .unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_poort"))
         .args(["oidc", "--config"])
         .arg(&config_path)
@@ -479,13 +503,16 @@ async fn a_token_signed_before_a_rotation_still_verifies_with_the_published_keys
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let after = poort::oidc::OidcKeys::load(&keys_dir, false).unwrap();
-    assert_eq!(after.current.kid, before.next.as_ref().unwrap().kid);
-    assert_eq!(after.previous[0].kid, before.current.kid);
+    let after = poort::oidc::ProviderKeys::load(&keys_dir, false).unwrap();
+    assert_eq!(
+        after.rs256.current.kid,
+        before.rs256.next.as_ref().unwrap().kid
+    );
+    assert_eq!(after.rs256.previous[0].kid, before.rs256.current.kid);
     assert_eq!(after.verify(&token).unwrap()["sub"], "s");
     let listed = String::from_utf8(out.stdout).unwrap();
     assert!(
-        listed.contains(&after.current.kid) && listed.contains(&before.current.kid),
+        listed.contains(&after.rs256.current.kid) && listed.contains(&before.rs256.current.kid),
         "{listed}"
     );
 }
@@ -557,6 +584,7 @@ async fn private_key_jwt_client_authentication() {
                 client_id: id.into(),
                 client_secret: None,
                 public_key: Some(key.clone()),
+                id_token_signed_response_alg: None,
                 redirect_uris: vec![RP_CB.into()],
                 service: "urn:etoegang:DV:00000099990000000002:services:1".into(),
             });
@@ -653,4 +681,38 @@ async fn private_key_jwt_client_authentication() {
     )
     .await;
     assert_eq!(status, 401);
+}
+
+#[tokio::test]
+async fn a_client_may_ask_for_es256_id_tokens() {
+    let w = world_with(|c| {
+        c.oidc_clients.push(OidcClientConfig {
+            client_id: "rp-es".into(),
+            client_secret: Some(SECRET.into()),
+            public_key: None,
+            id_token_signed_response_alg: Some("ES256".into()),
+            redirect_uris: vec![RP_CB.into()],
+            service: "urn:etoegang:DV:00000099990000000002:services:1".into(),
+        })
+    })
+    .await;
+    let location = login(&w, "rp-es", RP_CB, "", "anna", "EH3", Some("12345678")).await;
+    let code = param(&location, "code").unwrap();
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", RP_CB),
+    ];
+    let (status, body) = token(&w, &form, Some(("rp-es", SECRET))).await;
+    assert_eq!(status, 200, "{body}");
+    let id_token = body["id_token"].as_str().unwrap();
+    let header: Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(id_token.split('.').next().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(header["alg"], "ES256");
+    let claims = verify(&w, id_token).await;
+    assert_eq!(claims["aud"], "rp-es");
 }

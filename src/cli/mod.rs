@@ -394,18 +394,20 @@ pub async fn oidc(config_path: &Path, command: OidcCommand) -> anyhow::Result<()
     let dir = &config.oidc.keys_dir;
     let keys = match command {
         OidcCommand::RotateKeys => {
-            let keys = crate::oidc::OidcKeys::rotate(dir)?;
+            let keys = crate::oidc::ProviderKeys::rotate(dir)?;
             println!("rotated the keys in {}", dir.display());
             keys
         }
-        OidcCommand::Keys => crate::oidc::OidcKeys::load(dir, false)?,
+        OidcCommand::Keys => crate::oidc::ProviderKeys::load(dir, false)?,
     };
-    println!("current  {}", keys.current.kid);
-    if let Some(next) = &keys.next {
-        println!("next     {}", next.kid);
-    }
-    for old in &keys.previous {
-        println!("previous {}", old.kid);
+    for set in [&keys.rs256, &keys.es256] {
+        println!("{} current  {}", set.current.alg, set.current.kid);
+        if let Some(next) = &set.next {
+            println!("{} next     {}", next.alg, next.kid);
+        }
+        for old in &set.previous {
+            println!("{} previous {}", old.alg, old.kid);
+        }
     }
     Ok(())
 }

@@ -28,8 +28,9 @@ pub enum OidcKeyError {
 pub struct OidcKey {
     pub kid: String,
     key: PKey<Private>,
-    n: String,
-    e: String,
+    /// `RS256` (RSA key) or `ES256` (EC P-256 key).
+    pub alg: &'static str,
+    jwk: Value,
 }
 
 impl std::fmt::Debug for OidcKey {
@@ -46,20 +47,93 @@ impl OidcKey {
         };
         let pem = std::fs::read(path).map_err(|e| bad(format!("cannot read: {e}")))?;
         let key = PKey::private_key_from_pem(&pem).map_err(|e| bad(e.to_string()))?;
-        if key.id() != Id::RSA || key.bits() < 2048 {
-            return Err(bad("must be an RSA key of at least 2048 bits".into()));
-        }
-        let rsa = key.rsa().map_err(|e| bad(e.to_string()))?;
-        let n = URL_SAFE_NO_PAD.encode(rsa.n().to_vec());
-        let e = URL_SAFE_NO_PAD.encode(rsa.e().to_vec());
-        // RFC 7638: SHA-256 over the required members in lexicographic order, no spaces.
-        let canonical = format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#);
+        // RFC 7638 thumbprints: SHA-256 over the required members in lexicographic order.
+        let (alg, canonical, mut jwk) = match key.id() {
+            Id::RSA if key.bits() >= 2048 => {
+                let rsa = key.rsa().map_err(|e| bad(e.to_string()))?;
+                let n = URL_SAFE_NO_PAD.encode(rsa.n().to_vec());
+                let e = URL_SAFE_NO_PAD.encode(rsa.e().to_vec());
+                (
+                    "RS256",
+                    format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#),
+                    json!({"kty": "RSA", "n": n, "e": e}),
+                )
+            }
+            Id::EC => {
+                let ec = key.ec_key().map_err(|e| bad(e.to_string()))?;
+                if ec.group().curve_name() != Some(openssl::nid::Nid::X9_62_PRIME256V1) {
+                    return Err(bad("an EC key must be on P-256".into()));
+                }
+                let mut ctx = openssl::bn::BigNumContext::new().map_err(|e| bad(e.to_string()))?;
+                let mut x = openssl::bn::BigNum::new().map_err(|e| bad(e.to_string()))?;
+                let mut y = openssl::bn::BigNum::new().map_err(|e| bad(e.to_string()))?;
+                ec.public_key()
+                    .affine_coordinates(ec.group(), &mut x, &mut y, &mut ctx)
+                    .map_err(|e| bad(e.to_string()))?;
+                let pad =
+                    |b: &openssl::bn::BigNum| b.to_vec_padded(32).map_err(|e| bad(e.to_string()));
+                let x = URL_SAFE_NO_PAD.encode(pad(&x)?);
+                let y = URL_SAFE_NO_PAD.encode(pad(&y)?);
+                (
+                    "ES256",
+                    format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#),
+                    json!({"kty": "EC", "crv": "P-256", "x": x, "y": y}),
+                )
+            }
+            _ => return Err(bad("must be RSA (2048 bits or more) or EC P-256".into())),
+        };
         let kid = URL_SAFE_NO_PAD.encode(openssl::sha::sha256(canonical.as_bytes()));
-        Ok(OidcKey { kid, key, n, e })
+        jwk["use"] = json!("sig");
+        jwk["alg"] = json!(alg);
+        jwk["kid"] = json!(kid);
+        Ok(OidcKey { kid, key, alg, jwk })
     }
 
     fn jwk(&self) -> Value {
-        json!({"kty": "RSA", "use": "sig", "alg": "RS256", "kid": self.kid, "n": self.n, "e": self.e})
+        self.jwk.clone()
+    }
+
+    /// Signs `input`: the JWS signature bytes (r || s for ES256, RFC 7518 3.4).
+    fn sign(&self, input: &[u8]) -> Result<Vec<u8>, OidcKeyError> {
+        let mut signer = Signer::new(MessageDigest::sha256(), &self.key)?;
+        signer.update(input)?;
+        let der = signer.sign_to_vec()?;
+        if self.alg != "ES256" {
+            return Ok(der);
+        }
+        let sig = openssl::ecdsa::EcdsaSig::from_der(&der)?;
+        let mut raw = sig.r().to_vec_padded(32)?;
+        raw.extend(sig.s().to_vec_padded(32)?);
+        Ok(raw)
+    }
+
+    fn verifies(&self, input: &[u8], signature: &[u8]) -> bool {
+        let der = if self.alg == "ES256" {
+            if signature.len() != 64 {
+                return false;
+            }
+            let parts = (
+                openssl::bn::BigNum::from_slice(&signature[..32]),
+                openssl::bn::BigNum::from_slice(&signature[32..]),
+            );
+            match parts {
+                (Ok(r), Ok(s)) => match openssl::ecdsa::EcdsaSig::from_private_components(r, s)
+                    .and_then(|sig| sig.to_der())
+                {
+                    Ok(der) => der,
+                    Err(_) => return false,
+                },
+                _ => return false,
+            }
+        } else {
+            signature.to_vec()
+        };
+        Verifier::new(MessageDigest::sha256(), &self.key)
+            .and_then(|mut v| {
+                v.update(input)?;
+                v.verify(&der)
+            })
+            .unwrap_or(false)
     }
 }
 
@@ -71,9 +145,14 @@ pub struct OidcKeys {
     pub previous: Vec<OidcKey>,
 }
 
-fn new_rsa_pem() -> Result<Vec<u8>, OidcKeyError> {
-    let rsa = openssl::rsa::Rsa::generate(2048)?;
-    Ok(PKey::from_rsa(rsa)?.private_key_to_pem_pkcs8()?)
+fn new_key_pem(alg: &str) -> Result<Vec<u8>, OidcKeyError> {
+    let key = if alg == "ES256" {
+        let group = openssl::ec::EcGroup::from_curve_name(openssl::nid::Nid::X9_62_PRIME256V1)?;
+        PKey::from_ec_key(openssl::ec::EcKey::generate(&group)?)?
+    } else {
+        PKey::from_rsa(openssl::rsa::Rsa::generate(2048)?)?
+    };
+    Ok(key.private_key_to_pem_pkcs8()?)
 }
 
 fn write_secret(path: &Path, bytes: &[u8]) -> Result<(), OidcKeyError> {
@@ -92,13 +171,13 @@ fn write_secret(path: &Path, bytes: &[u8]) -> Result<(), OidcKeyError> {
 impl OidcKeys {
     /// Loads the keys in `dir`; with `create`, makes `current.pem` and `next.pem` when missing
     /// (development and first start).
-    pub fn load(dir: &Path, create: bool) -> Result<OidcKeys, OidcKeyError> {
+    pub fn load(dir: &Path, create: bool, alg: &str) -> Result<OidcKeys, OidcKeyError> {
         if create {
             std::fs::create_dir_all(dir)?;
             for name in ["current.pem", "next.pem"] {
                 let path = dir.join(name);
                 if !path.exists() {
-                    write_secret(&path, &new_rsa_pem()?)?;
+                    write_secret(&path, &new_key_pem(alg)?)?;
                 }
             }
         }
@@ -135,7 +214,7 @@ impl OidcKeys {
     /// Rotates the keys in `dir`: the current key becomes `previous-<unix time>.pem` (still
     /// published, so tokens it signed verify until they expire), the next key becomes current,
     /// and a new next key is made. Replicas pick the change up when they restart.
-    pub fn rotate(dir: &Path) -> Result<OidcKeys, OidcKeyError> {
+    pub fn rotate(dir: &Path, alg: &str) -> Result<OidcKeys, OidcKeyError> {
         let stamp = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())
@@ -143,12 +222,12 @@ impl OidcKeys {
         let current = dir.join("current.pem");
         let next = dir.join("next.pem");
         if !next.exists() {
-            write_secret(&next, &new_rsa_pem()?)?;
+            write_secret(&next, &new_key_pem(alg)?)?;
         }
         std::fs::rename(&current, dir.join(format!("previous-{stamp}.pem")))?;
         std::fs::rename(&next, &current)?;
-        write_secret(&next, &new_rsa_pem()?)?;
-        Self::load(dir, false)
+        write_secret(&next, &new_key_pem(alg)?)?;
+        Self::load(dir, false, alg)
     }
 
     /// The JSON Web Key Set: every key a client may meet.
@@ -161,39 +240,88 @@ impl OidcKeys {
         json!({ "keys": keys })
     }
 
-    /// A compact JWS over `claims`, signed RS256 with the current key.
+    /// A compact JWS over `claims`, signed with the current key.
     pub fn sign(&self, claims: &Value) -> Result<String, OidcKeyError> {
-        let header = json!({"alg": "RS256", "typ": "JWT", "kid": self.current.kid});
+        let header = json!({"alg": self.current.alg, "typ": "JWT", "kid": self.current.kid});
         let input = format!(
             "{}.{}",
             URL_SAFE_NO_PAD.encode(header.to_string()),
             URL_SAFE_NO_PAD.encode(claims.to_string())
         );
-        let mut signer = Signer::new(MessageDigest::sha256(), &self.current.key)?;
-        signer.update(input.as_bytes())?;
-        let signature = signer.sign_to_vec()?;
+        let signature = self.current.sign(input.as_bytes())?;
         Ok(format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature)))
     }
 
-    /// Verifies a token poort signed (any published key) and returns its claims.
+    fn all(&self) -> impl Iterator<Item = &OidcKey> {
+        std::iter::once(&self.current)
+            .chain(self.next.iter())
+            .chain(self.previous.iter())
+    }
+
+    /// Verifies a token signed with one of these keys and returns its claims.
     pub fn verify(&self, token: &str) -> Option<Value> {
         let (input, signature) = token.rsplit_once('.')?;
         let (header, payload) = input.split_once('.')?;
         let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).ok()?).ok()?;
-        if header["alg"] != "RS256" {
+        let key = self.all().find(|k| header["kid"] == k.kid.as_str())?;
+        // The key decides the algorithm, never the token.
+        if header["alg"] != key.alg {
             return None;
         }
-        let key = std::iter::once(&self.current)
-            .chain(self.next.iter())
-            .chain(self.previous.iter())
-            .find(|k| header["kid"] == k.kid.as_str())?;
         let signature = URL_SAFE_NO_PAD.decode(signature).ok()?;
-        let mut verifier = Verifier::new(MessageDigest::sha256(), &key.key).ok()?;
-        verifier.update(input.as_bytes()).ok()?;
-        if !verifier.verify(&signature).ok()? {
+        if !key.verifies(input.as_bytes(), &signature) {
             return None;
         }
         serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()
+    }
+}
+
+/// poort's ID-token keys: an RS256 set (in the keys folder) and an ES256 set (in its `es256`
+/// subfolder), each with current, next and previous keys, rotated together.
+#[derive(Debug)]
+pub struct ProviderKeys {
+    pub rs256: OidcKeys,
+    pub es256: OidcKeys,
+}
+
+impl ProviderKeys {
+    pub fn load(dir: &Path, create: bool) -> Result<ProviderKeys, OidcKeyError> {
+        Ok(ProviderKeys {
+            rs256: OidcKeys::load(dir, create, "RS256")?,
+            es256: OidcKeys::load(&dir.join("es256"), create, "ES256")?,
+        })
+    }
+
+    pub fn rotate(dir: &Path) -> Result<ProviderKeys, OidcKeyError> {
+        Ok(ProviderKeys {
+            rs256: OidcKeys::rotate(dir, "RS256")?,
+            es256: OidcKeys::rotate(&dir.join("es256"), "ES256")?,
+        })
+    }
+
+    pub fn jwks(&self) -> Value {
+        let keys: Vec<Value> = self
+            .rs256
+            .all()
+            .chain(self.es256.all())
+            .map(OidcKey::jwk)
+            .collect();
+        json!({ "keys": keys })
+    }
+
+    /// Signs with the current key of the algorithm (`RS256` unless `ES256` is asked).
+    pub fn sign(&self, claims: &Value, alg: &str) -> Result<String, OidcKeyError> {
+        if alg == "ES256" {
+            self.es256.sign(claims)
+        } else {
+            self.rs256.sign(claims)
+        }
+    }
+
+    pub fn verify(&self, token: &str) -> Option<Value> {
+        self.rs256
+            .verify(token)
+            .or_else(|| self.es256.verify(token))
     }
 }
 
@@ -314,7 +442,7 @@ mod tests {
     #[test]
     fn signs_verifies_and_rotates() {
         let dir = tempfile::tempdir().unwrap();
-        let keys = OidcKeys::load(dir.path(), true).unwrap();
+        let keys = OidcKeys::load(dir.path(), true, "RS256").unwrap();
         let token = keys.sign(&json!({"sub": "x"})).unwrap();
         assert_eq!(keys.verify(&token).unwrap()["sub"], "x");
         // A changed payload does not verify.
@@ -325,7 +453,7 @@ mod tests {
         assert_eq!(keys.jwks()["keys"].as_array().unwrap().len(), 2);
 
         let next_kid = keys.next.as_ref().unwrap().kid.clone();
-        let rotated = OidcKeys::rotate(dir.path()).unwrap();
+        let rotated = OidcKeys::rotate(dir.path(), "RS256").unwrap();
         assert_eq!(rotated.current.kid, next_kid, "the announced key signs now");
         assert_eq!(rotated.previous.len(), 1);
         assert_eq!(rotated.jwks()["keys"].as_array().unwrap().len(), 3);
@@ -333,6 +461,33 @@ mod tests {
         assert_eq!(rotated.verify(&token).unwrap()["sub"], "x");
         let after = rotated.sign(&json!({"sub": "z"})).unwrap();
         assert!(after.contains('.') && rotated.verify(&after).is_some());
+    }
+
+    #[test]
+    fn es256_and_rs256_keys_sign_and_verify_and_the_key_decides_the_algorithm() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = ProviderKeys::load(dir.path(), true).unwrap();
+        let es = keys.sign(&json!({"sub": "e"}), "ES256").unwrap();
+        let rs = keys.sign(&json!({"sub": "r"}), "RS256").unwrap();
+        assert_eq!(keys.verify(&es).unwrap()["sub"], "e");
+        assert_eq!(keys.verify(&rs).unwrap()["sub"], "r");
+        let jwks = keys.jwks();
+        let kinds: Vec<&str> = jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kty"].as_str().unwrap())
+            .collect();
+        assert_eq!(kinds, ["RSA", "RSA", "EC", "EC"]);
+        // The ES256 token's header claiming RS256 with the same kid does not verify.
+        let (header, rest) = es.split_once('.').unwrap();
+        let mut h: Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).unwrap()).unwrap();
+        h["alg"] = json!("RS256");
+        let swapped = format!("{}.{rest}", URL_SAFE_NO_PAD.encode(h.to_string()));
+        assert!(keys.verify(&swapped).is_none());
+        let rotated = ProviderKeys::rotate(dir.path()).unwrap();
+        assert!(rotated.verify(&es).is_some() && rotated.verify(&rs).is_some());
     }
 
     #[test]

@@ -125,7 +125,7 @@ pub async fn discovery(State(state): State<Arc<AppState>>) -> Response {
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code"],
         "subject_types_supported": ["pairwise"],
-        "id_token_signing_alg_values_supported": ["RS256"],
+        "id_token_signing_alg_values_supported": ["RS256", "ES256"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "code_challenge_methods_supported": ["S256"],
         "scopes_supported": ["openid"],
@@ -421,7 +421,7 @@ async fn redeem(
     let mut claims = grant.claims.clone();
     claims["iat"] = json!(now.timestamp());
     claims["exp"] = json!(now.timestamp() + lifetime);
-    let id_token = match state.oidc_keys.sign(&claims) {
+    let id_token = match state.oidc_keys.sign(&claims, client.id_token_alg()) {
         Ok(t) => t,
         Err(e) => {
             tracing::error!("signing an ID token: {e}");
