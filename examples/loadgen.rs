@@ -2,7 +2,8 @@
 //! own process, beside the RSA-2048 floor measured in the same run.
 //!
 //! It sets up poort on its embedded defaults (in-process stores, keys from `poort dev-certs`,
-//! grants from `config/grants-dev.toml`, metadata of the demo DV and the dev AD), starts
+//! the register in a SQLite file seeded from `config/grants-dev.toml`, metadata of the demo DV
+//! and the dev AD), starts
 //! `poort serve --config <tmp>/poort.toml`, and plays the DV and the AD itself with poort's
 //! library, so no other server runs:
 //!
@@ -20,6 +21,11 @@
 //! tasks doing whole logins for `--seconds`, with poort's CPU from /proc/PID/stat; (c) the
 //! crypto floor on one thread after poort has stopped: RSA-2048 signatures and verifications
 //! per second with poort's own signing key.
+//!
+//! With `--protocol oidc` the requester is an OpenID Connect client instead of the SAML DV:
+//! step 1 is `GET /oidc/authorize` (code flow, PKCE S256), step 2 answers with a redirect
+//! carrying the code, and step 3 redeems it at `/oidc/token` (client_secret_basic); every
+//! `--verify-every`th ID token is verified with poort's keys and checked for KvK 11223344.
 //!
 //! Run (see scripts/bench-load.sh):
 //! `cargo run --release --example loadgen -- --poort target/release/poort --clk-tck 100`
@@ -46,6 +52,13 @@ const AD_URL: &str = "http://127.0.0.1:9/ad";
 const SERVICE_INDEX: u16 = 2;
 const PERSON: &str = "bram";
 const PERSON_KVK: &str = "11223344";
+/// The OpenID Connect client of `--protocol oidc` (its redirect URI is never contacted).
+const OIDC_CLIENT: &str = "load-rp";
+const OIDC_SECRET: &str = "load-rp-secret-0123456789abcdef";
+const OIDC_REDIRECT: &str = "http://127.0.0.1:9/rp/cb";
+/// RFC 7636 appendix B.
+const PKCE_VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const PKCE_CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
@@ -62,13 +75,16 @@ struct Args {
     rust_log: Option<String>,
     perf_record: Option<PathBuf>,
     wait_quiet: f64,
+    /// `saml`: a SAML DV; `oidc`: an OpenID Connect client (code flow with PKCE and the token
+    /// request), both with the SAML AD upstream.
+    oidc: bool,
 }
 
 fn usage() -> ! {
     eprintln!(
         "usage: loadgen --poort PATH [--repo DIR] [--clk-tck N] [--concurrency N] [--seconds S] \
          [--warmup N] [--flows N] [--crypto-seconds S] [--verify-every N] [--rust-log FILTER] \
-         [--perf-record FILE] [--wait-quiet S]"
+         [--perf-record FILE] [--wait-quiet S] [--protocol saml|oidc]"
     );
     std::process::exit(2)
 }
@@ -87,6 +103,7 @@ fn args() -> Args {
         rust_log: None,
         perf_record: None,
         wait_quiet: 0.0,
+        oidc: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -105,6 +122,11 @@ fn args() -> Args {
             "--rust-log" => a.rust_log = Some(v),
             "--perf-record" => a.perf_record = Some(PathBuf::from(v)),
             "--wait-quiet" => a.wait_quiet = num(&v).min(120.0),
+            "--protocol" => match v.as_str() {
+                "saml" => a.oidc = false,
+                "oidc" => a.oidc = true,
+                _ => usage(),
+            },
             _ => usage(),
         }
     }
@@ -208,9 +230,20 @@ encryption_cert = "{c}/poort-encryption.crt"
 pseudonym_secret = "{c}/pseudonym.secret"
 dev_certs_dir = "{c}"
 
-[grants]
-file = "{grants}"
+[register]
+database = "sqlite://{db}"
+seed = "{grants}"
+
+[oidc]
+keys_dir = "{c}/oidc"
+
+[[oidc_client]]
+client_id = "{OIDC_CLIENT}"
+client_secret = "{OIDC_SECRET}"
+redirect_uris = ["{OIDC_REDIRECT}"]
+service = "urn:etoegang:DV:00000099990000000002:services:{SERVICE_INDEX}"
 "#,
+        db = p(&dir.join(format!("register-{port}.db"))),
         sp = p(&dir.join("sp")),
         idp = p(&dir.join("idp")),
         c = p(&certs),
@@ -287,6 +320,10 @@ struct Target {
     dv: DemoDv,
     sso: String,
     acs: String,
+    base: String,
+    oidc: bool,
+    /// poort's ID-token keys (read from its key folder) for checking answers.
+    oidc_keys: Option<poort::oidc::ProviderKeys>,
 }
 
 fn client() -> reqwest::Client {
@@ -300,8 +337,18 @@ fn client() -> reqwest::Client {
 
 /// Step 1: the DV's request to poort; returns the ID of poort's request to the AD.
 async fn begin(t: &Target, c: &reqwest::Client) -> Result<String, Error> {
-    let (_, request) = t.dv.authn_request(SERVICE_INDEX, None, false, false)?;
-    let url = binding::redirect_url(&t.sso, "SAMLRequest", &request, None, &t.peers.dv_key)?;
+    let url = if t.oidc {
+        format!(
+            "{}/oidc/authorize?response_type=code&scope=openid&client_id={OIDC_CLIENT}\
+             &redirect_uri={}&state=s&nonce=n&code_challenge={PKCE_CHALLENGE}\
+             &code_challenge_method=S256",
+            t.base,
+            url::form_urlencoded::byte_serialize(OIDC_REDIRECT.as_bytes()).collect::<String>()
+        )
+    } else {
+        let (_, request) = t.dv.authn_request(SERVICE_INDEX, None, false, false)?;
+        binding::redirect_url(&t.sso, "SAMLRequest", &request, None, &t.peers.dv_key)?
+    };
     let r = c.get(url).send().await?;
     let status = r.status();
     let location = r
@@ -342,6 +389,9 @@ async fn login(t: &Target, c: &reqwest::Client, verify: bool) -> Result<(), Erro
         .form(&[("SAMLResponse", binding::encode_post(&response))])
         .send()
         .await?;
+    if t.oidc {
+        return redeem(t, c, r, verify).await;
+    }
     let status = r.status();
     let page = r.text().await?;
     let answer = hidden_field(&page, "SAMLResponse");
@@ -362,6 +412,62 @@ async fn login(t: &Target, c: &reqwest::Client, verify: bool) -> Result<(), Erro
             return Err(
                 format!("answer to the DV is not a Success for {PERSON_KVK}: {outcome:?}").into(),
             );
+        }
+    }
+    Ok(())
+}
+
+/// OIDC steps 3 and 4: the code at the redirect URI, redeemed at the token endpoint.
+async fn redeem(
+    t: &Target,
+    c: &reqwest::Client,
+    r: reqwest::Response,
+    verify: bool,
+) -> Result<(), Error> {
+    let status = r.status();
+    let location = r
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|l| l.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let code = url::Url::parse(&location).ok().and_then(|u| {
+        u.query_pairs()
+            .find(|(k, _)| k == "code")
+            .map(|(_, v)| v.into_owned())
+    });
+    let Some(code) = code.filter(|_| status.is_redirection()) else {
+        let body = r.text().await?;
+        return Err(format!(
+            "/saml/acs: expected a redirect with a code, got {status} {location}: {}",
+            snippet(&body)
+        )
+        .into());
+    };
+    let r = c
+        .post(format!("{}/oidc/token", t.base))
+        .basic_auth(OIDC_CLIENT, Some(OIDC_SECRET))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", OIDC_REDIRECT),
+            ("code_verifier", PKCE_VERIFIER),
+        ])
+        .send()
+        .await?;
+    let status = r.status();
+    let body: serde_json::Value = r.json().await?;
+    let Some(id_token) = body["id_token"].as_str().filter(|_| status.is_success()) else {
+        return Err(format!("/oidc/token: {status} {body}").into());
+    };
+    if verify {
+        let claims = t
+            .oidc_keys
+            .as_ref()
+            .and_then(|k| k.verify(id_token))
+            .ok_or("the ID token does not verify with poort's keys")?;
+        if claims["represents"]["sub"] != PERSON_KVK {
+            return Err(format!("ID token represents {}", claims["represents"]).into());
         }
     }
     Ok(())
@@ -572,11 +678,19 @@ async fn run(a: &Args, dir: &Path) -> Result<(), Error> {
             dv,
             sso: format!("{}/saml/sso", p.base),
             acs: format!("{}/saml/acs", p.base),
+            base: p.base.clone(),
+            oidc: a.oidc,
+            oidc_keys: poort::oidc::ProviderKeys::load(&certs.join("oidc"), false).ok(),
         }))
     };
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!(
-        "loadgen: poort {} | {} cores | concurrency {} | log filter {}",
+        "loadgen: {} logins | poort {} | {} cores | concurrency {} | log filter {}",
+        if a.oidc {
+            "OpenID Connect (code flow + PKCE + token request) to SAML AD"
+        } else {
+            "SAML to SAML"
+        },
         a.poort.display(),
         cores,
         a.concurrency,
