@@ -126,8 +126,21 @@ pub async fn build_state(config: Config) -> Result<AppState, StartError> {
             }
         };
     // Outside production the keys are made on first start, like the development certificates.
-    let oidc_keys =
-        crate::oidc::ProviderKeys::load(&config.oidc.keys_dir, !config.server.production)?;
+    let oidc_keys = Arc::new(crate::oidc::LiveKeys::load(
+        &config.oidc.keys_dir,
+        !config.server.production,
+    )?);
+    {
+        let keys = oidc_keys.clone();
+        let every = std::time::Duration::from_secs(config.oidc.keys_reload_seconds.max(1));
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                keys.refresh();
+            }
+        });
+    }
     Ok(AppState {
         oidc_keys,
         register: registry.register(),

@@ -87,6 +87,9 @@ pub struct OidcConfig {
     /// How long an authorization code may be redeemed, in seconds (at most 60).
     #[serde(default = "default_code_lifetime")]
     pub code_lifetime_seconds: i64,
+    /// How often the key folder is checked for a rotation, in seconds.
+    #[serde(default = "default_keys_reload")]
+    pub keys_reload_seconds: u64,
 }
 
 impl Default for OidcConfig {
@@ -95,12 +98,16 @@ impl Default for OidcConfig {
             keys_dir: default_oidc_keys_dir(),
             token_lifetime_seconds: default_token_lifetime(),
             code_lifetime_seconds: default_code_lifetime(),
+            keys_reload_seconds: default_keys_reload(),
         }
     }
 }
 
 fn default_oidc_keys_dir() -> PathBuf {
     PathBuf::from("certs-dev/oidc")
+}
+fn default_keys_reload() -> u64 {
+    10
 }
 fn default_code_lifetime() -> i64 {
     60

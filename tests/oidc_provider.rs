@@ -483,13 +483,13 @@ async fn refusals_at_authorization() {
 
 #[tokio::test]
 async fn a_token_signed_before_a_rotation_still_verifies_with_the_published_keys() {
-    let w = world().await;
+    let w = world_with(|c| c.oidc.keys_reload_seconds = 1).await;
     // Rotate with the command, as an operator does, on the world's config.
     let config_path = w.dir.path().join("poort.toml");
     std::fs::write(&config_path, toml::to_string(&w.config).unwrap()).unwrap();
     let keys_dir = w.config.oidc.keys_dir.clone();
     let before = poort::oidc::ProviderKeys::load(&keys_dir, false).unwrap();
-    let token = before
+    let old_token = before
         .sign(&serde_json::json!({"sub": "s"}), "RS256")
         .unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_poort"))
@@ -509,7 +509,55 @@ async fn a_token_signed_before_a_rotation_still_verifies_with_the_published_keys
         before.rs256.next.as_ref().unwrap().kid
     );
     assert_eq!(after.rs256.previous[0].kid, before.rs256.current.kid);
-    assert_eq!(after.verify(&token).unwrap()["sub"], "s");
+    assert_eq!(after.verify(&old_token).unwrap()["sub"], "s");
+    // The running poort picks the rotation up from the shared folder, without a restart.
+    let new_next = after.rs256.next.as_ref().unwrap().kid.clone();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let jwks: Value = reqwest::get(format!("{}/oidc/jwks", w.poort))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let kids: Vec<&str> = jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap())
+            .collect();
+        if kids.contains(&new_next.as_str()) {
+            // The old current key is still published for the tokens it signed.
+            assert!(kids.contains(&before.rs256.current.kid.as_str()));
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "rotation not picked up"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let location = login(&w, CONFIDENTIAL, RP_CB, "", "anna", "EH3", Some("12345678")).await;
+    let code = param(&location, "code").unwrap();
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", RP_CB),
+    ];
+    let (_, body) = token(&w, &form, Some((CONFIDENTIAL, SECRET))).await;
+    let id_token = body["id_token"].as_str().unwrap();
+    let header: Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(id_token.split('.').next().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        header["kid"],
+        after.rs256.current.kid.as_str(),
+        "signed with the new key"
+    );
+    verify(&w, id_token).await;
     let listed = String::from_utf8(out.stdout).unwrap();
     assert!(
         listed.contains(&after.rs256.current.kid) && listed.contains(&before.rs256.current.kid),

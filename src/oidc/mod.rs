@@ -325,6 +325,77 @@ impl ProviderKeys {
     }
 }
 
+/// The provider keys as a running poort holds them: shared by the handlers, reloaded from the
+/// key folder when it changes, so that a rotation done on one machine (`poort oidc
+/// rotate-keys` on the shared folder) reaches every replica without a restart.
+#[derive(Debug)]
+pub struct LiveKeys {
+    dir: PathBuf,
+    keys: parking_lot::RwLock<(String, std::sync::Arc<ProviderKeys>)>,
+}
+
+/// A fingerprint of the key folder: names, sizes and modification times of its files.
+fn fingerprint(dir: &Path) -> String {
+    let mut parts = Vec::new();
+    for sub in [dir.to_path_buf(), dir.join("es256")] {
+        if let Ok(entries) = std::fs::read_dir(&sub) {
+            for e in entries.filter_map(Result::ok) {
+                let meta = e.metadata().ok();
+                let modified = meta
+                    .as_ref()
+                    .and_then(|m| m.modified().ok())
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map(|d| d.as_nanos())
+                    .unwrap_or_default();
+                parts.push(format!(
+                    "{}:{}:{modified}",
+                    e.path().display(),
+                    meta.map(|m| m.len()).unwrap_or_default()
+                ));
+            }
+        }
+    }
+    parts.sort();
+    parts.join("|")
+}
+
+impl LiveKeys {
+    pub fn load(dir: &Path, create: bool) -> Result<LiveKeys, OidcKeyError> {
+        let keys = ProviderKeys::load(dir, create)?;
+        Ok(LiveKeys {
+            dir: dir.to_path_buf(),
+            keys: parking_lot::RwLock::new((fingerprint(dir), std::sync::Arc::new(keys))),
+        })
+    }
+
+    /// The keys now.
+    pub fn get(&self) -> std::sync::Arc<ProviderKeys> {
+        self.keys.read().1.clone()
+    }
+
+    /// Reloads when the folder changed; keeps the keys it has when the new ones do not load
+    /// (a rotation half done), and says so.
+    pub fn refresh(&self) -> bool {
+        let now = fingerprint(&self.dir);
+        if self.keys.read().0 == now {
+            return false;
+        }
+        match ProviderKeys::load(&self.dir, false) {
+            Ok(keys) => {
+                *self.keys.write() = (now, std::sync::Arc::new(keys));
+                tracing::info!(dir = %self.dir.display(), "OIDC signing keys reloaded");
+                true
+            }
+            Err(e) => {
+                tracing::warn!(
+                    "OIDC signing keys changed but do not load ({e}); keeping the old ones"
+                );
+                false
+            }
+        }
+    }
+}
+
 /// PKCE S256 (RFC 7636): BASE64URL(SHA256(verifier)) == challenge, verifier 43–128 characters
 /// of the unreserved set.
 pub fn pkce_s256_matches(verifier: &str, challenge: &str) -> bool {

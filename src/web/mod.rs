@@ -34,7 +34,7 @@ pub struct AppState {
     pub grant_uses: UsageRecorder,
     pub metrics: Arc<Metrics>,
     /// poort's ID-token signing keys (as OpenID Provider).
-    pub oidc_keys: crate::oidc::ProviderKeys,
+    pub oidc_keys: Arc<crate::oidc::LiveKeys>,
     pub flows: Arc<dyn FlowStore>,
     pub replay: Arc<dyn ReplayCache>,
     pub pages: pages::Pages,

@@ -141,7 +141,7 @@ pub async fn discovery(State(state): State<Arc<AppState>>) -> Response {
 pub async fn jwks(State(state): State<Arc<AppState>>) -> Response {
     (
         [(header::CONTENT_TYPE, "application/jwk-set+json")],
-        state.oidc_keys.jwks().to_string(),
+        state.oidc_keys.get().jwks().to_string(),
     )
         .into_response()
 }
@@ -421,7 +421,7 @@ async fn redeem(
     let mut claims = grant.claims.clone();
     claims["iat"] = json!(now.timestamp());
     claims["exp"] = json!(now.timestamp() + lifetime);
-    let id_token = match state.oidc_keys.sign(&claims, client.id_token_alg()) {
+    let id_token = match state.oidc_keys.get().sign(&claims, client.id_token_alg()) {
         Ok(t) => t,
         Err(e) => {
             tracing::error!("signing an ID token: {e}");
