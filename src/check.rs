@@ -17,6 +17,7 @@ pub struct Finding {
 /// Checks everything a start needs. An empty result means poort will start cleanly.
 pub fn check(config_path: &Path, config: &Config) -> Vec<Finding> {
     let mut out = Vec::new();
+    let mut warnings = Vec::new();
     let mut err = |file: &Path, message: String| {
         out.push(Finding {
             file: file.to_path_buf(),
@@ -130,6 +131,18 @@ pub fn check(config_path: &Path, config: &Config) -> Vec<Finding> {
             "no identity provider metadata".into(),
         );
     }
+    for (file, error, message) in oidc_client_problems(config, config_path) {
+        if error {
+            err(&file, message);
+        } else {
+            warnings.push(Finding {
+                file,
+                error: false,
+                message,
+            });
+        }
+    }
+    out.extend(warnings);
     for p in md.problems {
         out.push(Finding {
             file: p.file,
@@ -138,4 +151,90 @@ pub fn check(config_path: &Path, config: &Config) -> Vec<Finding> {
         });
     }
     out
+}
+
+/// What is wrong with the registered OpenID Connect clients: (file, is an error, message).
+fn oidc_client_problems(config: &Config, config_path: &Path) -> Vec<(PathBuf, bool, String)> {
+    let config_file = config_path.to_path_buf();
+    let mut problems = Vec::new();
+    let mut seen = HashSet::new();
+    for c in &config.oidc_clients {
+        let id = &c.client_id;
+        let mut problem = |error: bool, message: String| {
+            problems.push((
+                config_file.clone(),
+                error,
+                format!("client {id}: {message}"),
+            ))
+        };
+        if !seen.insert(id) {
+            problem(true, "client_id appears twice".into());
+        }
+        if !config
+            .services
+            .iter()
+            .any(|s| s.id == c.service || s.uuid == c.service)
+        {
+            problem(
+                true,
+                format!("service {} is not in the catalogue", c.service),
+            );
+        }
+        if c.redirect_uris.is_empty() {
+            problem(true, "no redirect_uris".into());
+        }
+        for r in &c.redirect_uris {
+            match url::Url::parse(r) {
+                Err(_) => problem(true, format!("redirect URI {r:?} is not an absolute URL")),
+                Ok(u) if u.fragment().is_some() => problem(
+                    true,
+                    format!("redirect URI {r} has a fragment (RFC 6749 3.1.2)"),
+                ),
+                Ok(u)
+                    if u.scheme() == "http"
+                        && config.server.production
+                        && !matches!(u.host_str(), Some("localhost" | "127.0.0.1" | "[::1]")) =>
+                {
+                    problem(
+                        true,
+                        format!("redirect URI {r} is plain http in production"),
+                    )
+                }
+                Ok(_) => {}
+            }
+        }
+        match (&c.client_secret, &c.public_key) {
+            (Some(_), Some(_)) => {
+                problem(true, "give client_secret or public_key, not both".into())
+            }
+            (Some(secret), None) if secret.len() < 32 => problem(
+                config.server.production,
+                "client_secret is shorter than 32 characters".into(),
+            ),
+            (None, Some(path)) => {
+                let readable = std::fs::read(path)
+                    .ok()
+                    .and_then(|pem| openssl::pkey::PKey::public_key_from_pem(&pem).ok());
+                if readable.is_none() {
+                    problem(
+                        true,
+                        format!(
+                            "public_key {} is not a readable PEM public key",
+                            path.display()
+                        ),
+                    );
+                }
+            }
+            _ => {}
+        }
+        if let Some(alg) = &c.id_token_signed_response_alg {
+            if alg != "RS256" && alg != "ES256" {
+                problem(
+                    true,
+                    format!("id_token_signed_response_alg {alg:?}: use RS256 or ES256"),
+                );
+            }
+        }
+    }
+    problems
 }

@@ -215,6 +215,25 @@ fn check_reports_each_problem_with_its_file() {
     let mut service = common::service(3, "EH3");
     service.provider = orphan.into();
     config.services.push(service);
+    // OpenID Connect clients with problems.
+    config.oidc_clients = vec![
+        poort::config::OidcClientConfig {
+            client_id: "rp-1".into(),
+            client_secret: Some("a-secret-long-enough-for-production-use".into()),
+            public_key: Some(tmp.path().join("missing.pem")),
+            redirect_uris: vec!["https://rp.example/cb#frag".into()],
+            service: "urn:nowhere:services:9".into(),
+            id_token_signed_response_alg: Some("HS256".into()),
+        },
+        poort::config::OidcClientConfig {
+            client_id: "rp-1".into(),
+            client_secret: None,
+            public_key: None,
+            redirect_uris: vec!["not a url".into()],
+            service: common::service(1, "EH3").id,
+            id_token_signed_response_alg: None,
+        },
+    ];
     // A register database poort cannot open.
     config.register.database = "mysql://db.example/poort".into();
     // A key file that is not there.
@@ -234,6 +253,16 @@ fn check_reports_each_problem_with_its_file() {
     finding(&stdout, &path, orphan);
     finding(&stdout, &missing, "cannot read");
     finding(&stdout, &path, "mysql://db.example/poort");
+    for what in [
+        "client rp-1: service urn:nowhere:services:9 is not in the catalogue",
+        "has a fragment",
+        "not both",
+        "HS256",
+        "client_id appears twice",
+        "\"not a url\" is not an absolute URL",
+    ] {
+        finding(&stdout, &path, what);
+    }
     let summary = stdout.lines().last().unwrap();
     assert!(
         summary.ends_with("warning(s)") && !summary.starts_with("0 error(s)"),
