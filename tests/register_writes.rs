@@ -618,6 +618,37 @@ async fn suite(r: SqlRegister) {
         WriteError::AboveAdminLevel { .. }
     );
 
+    // A renewal or a reactivation may not bring about a duplicate either.
+    let mut first = grant(Holder::Person("gijs".into()), Level::Eh2);
+    first.scope = Scope::Service { uuid: S1.into() };
+    first.valid_until = now() + TimeDelta::days(30);
+    let (first_id, _) = r.add_grant(&op(), &cat, &first).await.unwrap();
+    let mut later = first.clone();
+    later.valid_from = now() + TimeDelta::days(60);
+    later.valid_until = now() + TimeDelta::days(400);
+    let (later_id, _) = r.add_grant(&op(), &cat, &later).await.unwrap();
+    refused!(
+        &r,
+        r.renew_grant(&op(), &first_id, Renewal::Years(1)),
+        WriteError::DuplicateGrant { .. }
+    );
+    r.revoke_grant(&op(), &later_id).await.unwrap();
+    // With the later one revoked, the same may be given again; the revoked one then stays so.
+    r.add_grant(&op(), &cat, &later).await.unwrap();
+    refused!(
+        &r,
+        r.reactivate_grant(&op(), &later_id),
+        WriteError::DuplicateGrant { .. }
+    );
+    assert!(
+        r.list_grants(&GrantFilter::default())
+            .await
+            .unwrap()
+            .iter()
+            .any(|g| g.id == later_id && g.status == GrantStatus::Revoked),
+        "a refused reactivation leaves the grant revoked"
+    );
+
     // Every successful write is in the audit trail, in order.
     let actions = audit_actions(&r).await;
     for expected in [
@@ -643,7 +674,7 @@ async fn suite(r: SqlRegister) {
     }
     assert_eq!(
         actions.len(),
-        23,
+        27,
         "one row per successful write: {actions:?}"
     );
 }

@@ -535,6 +535,36 @@ macro_rules! grant_row {
     }};
 }
 
+/// Fails with [`WriteError::DuplicateGrant`] when another active grant gives the same holder
+/// the same scope and level for a period overlapping `$from`..`$until`: what [`insert_grant!`]
+/// refuses for a new grant, a renewal or reactivation must not bring about either.
+macro_rules! no_overlap_with_others {
+    ($tx:ident, $grant:expr, $from:expr, $until:expr) => {{
+        let others: Vec<(String, DateTime<Utc>, DateTime<Utc>)> = sqlx::query_as(
+            "SELECT o.id, o.valid_from, o.valid_until FROM grants g JOIN grants o \
+               ON o.organisation_id = g.organisation_id AND o.level = g.level \
+              AND o.scope_kind = g.scope_kind \
+              AND COALESCE(o.provider, '') = COALESCE(g.provider, '') \
+              AND COALESCE(o.service_uuid, '') = COALESCE(g.service_uuid, '') \
+              AND COALESCE(o.membership_id, '') = COALESCE(g.membership_id, '') \
+              AND COALESCE(o.group_id, '') = COALESCE(g.group_id, '') \
+             WHERE g.id = $1 AND o.id <> g.id AND o.status = 'active'",
+        )
+        .bind($grant)
+        .fetch_all(&mut *$tx)
+        .await?;
+        let (from, until): (DateTime<Utc>, DateTime<Utc>) = ($from, $until);
+        if let Some((existing, _, _)) = others
+            .iter()
+            .find(|(_, other_from, other_until)| *other_from < until && from < *other_until)
+        {
+            return Err(WriteError::DuplicateGrant {
+                existing: existing.clone(),
+            });
+        }
+    }};
+}
+
 /// Identity links of everyone who holds a grant: its member, or every member of its group.
 macro_rules! holders {
     ($tx:ident, $grant:expr) => {{
@@ -1315,6 +1345,7 @@ impl SqlRegister {
                 _ => now,
             };
             check_validity(new_from, new_until)?;
+            no_overlap_with_others!(tx, grant, new_from, new_until);
             sqlx::query("UPDATE grants SET valid_from = $1, valid_until = $2 WHERE id = $3")
                 .bind(new_from)
                 .bind(new_until)
@@ -1361,7 +1392,7 @@ impl SqlRegister {
         status: GrantStatus,
     ) -> Result<((), Touched), WriteError> {
         in_tx!(self.pool(), |tx| {
-            let (org_id, kvk, level, current, _, _, group_id) = grant_row!(tx, grant);
+            let (org_id, kvk, level, current, from, until, group_id) = grant_row!(tx, grant);
             authorise!(
                 tx,
                 actor,
@@ -1384,6 +1415,7 @@ impl SqlRegister {
                 }
                 GrantStatus::Active => {
                     within_admin_level!(tx, actor, &org_id, level);
+                    no_overlap_with_others!(tx, grant, from, until);
                     ("grant.reactivate", Some(Utc::now()))
                 }
             };
