@@ -349,10 +349,24 @@ fn an_import_with_bad_rows_reports_each_line_and_writes_nothing() {
          99999999,anna,,all_services,,,EH2,2026-01-01,2027-01-01\n",
     )
     .unwrap();
-    // Line 3 is refused while reading; the register's checks come after a file that reads.
+    // Line 3 does not read; the register refuses lines 5 and 7: one report names all three.
     let err = fails(&config, &["grants", "import", file.to_str().unwrap()]);
-    assert!(err.contains("line 3: valid_until"), "{err}");
-    assert!(err.contains("1 bad row(s)"), "{err}");
+    for expected in [
+        "line 3: valid_until",
+        "line 5: no person bram",
+        "line 7: no organisation with KvK number 99999999",
+    ] {
+        assert!(err.contains(expected), "{expected:?} in {err}");
+    }
+    assert!(err.contains("3 bad row(s)"), "{err}");
+    assert!(
+        !err.contains("line 2:") && !err.contains("line 4:") && !err.contains("line 6:"),
+        "{err}"
+    );
+    assert!(
+        ok(&config, &["grants", "list"]).contains("0 grant(s)"),
+        "checking the rows that read wrote nothing"
+    );
     let text = std::fs::read_to_string(&file)
         .unwrap()
         .replace("2032-01-01", "2027-01-01");

@@ -925,22 +925,9 @@ async fn import(
     } else {
         Format::Csv
     });
-    let parsed = match format {
-        Format::Json => exchange::parse_json(&text),
-        Format::Csv | Format::Table => exchange::parse_csv(&text),
-    };
-    let rows = match parsed {
-        Ok(rows) => rows,
-        Err(errors) => {
-            for e in &errors {
-                eprintln!("{}: {e}", file.display());
-            }
-            bail!(
-                "{} bad row(s) in {}; nothing imported",
-                errors.len(),
-                file.display()
-            );
-        }
+    let exchange::Parsed { rows, errors } = match format {
+        Format::Json => exchange::read_json(&text),
+        Format::Csv | Format::Table => exchange::read_csv(&text),
     };
     let rows: Vec<ImportRow> = rows
         .into_iter()
@@ -962,6 +949,27 @@ async fn import(
             },
         })
         .collect();
+    if !errors.is_empty() {
+        // What the register says of the rows that did read, too: one report, every bad row.
+        let refused = registry
+            .sql()
+            .check_grants(actor, &config.services, &rows)
+            .await?;
+        let mut report: Vec<(usize, String)> = errors
+            .into_iter()
+            .map(|e| (e.line, e.message))
+            .chain(refused.iter().map(|(line, e)| (*line, e.to_string())))
+            .collect();
+        report.sort_by_key(|(line, _)| *line);
+        for (line, message) in &report {
+            eprintln!("{}: line {line}: {message}", file.display());
+        }
+        bail!(
+            "{} bad row(s) in {}; nothing imported",
+            report.len(),
+            file.display()
+        );
+    }
     let count = rows.len();
     let result = registry
         .write(async {

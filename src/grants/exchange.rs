@@ -226,10 +226,28 @@ fn check(raw: RawRow) -> Result<GrantRow, Vec<String>> {
     }
 }
 
-fn collect(
-    rows: Vec<(usize, Result<GrantRow, Vec<String>>)>,
-    mut errors: Vec<RowError>,
-) -> Result<Vec<(usize, GrantRow)>, Vec<RowError>> {
+/// What reading a file gave: the rows that read, each with its line, and every row that did not.
+/// An import reports the bad rows together with what the register says of the good ones, so
+/// that one report names every bad row of a file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Parsed {
+    pub rows: Vec<(usize, GrantRow)>,
+    /// By line.
+    pub errors: Vec<RowError>,
+}
+
+impl Parsed {
+    /// The rows when every row read, or every bad row.
+    pub fn into_result(self) -> Result<Vec<(usize, GrantRow)>, Vec<RowError>> {
+        if self.errors.is_empty() {
+            Ok(self.rows)
+        } else {
+            Err(self.errors)
+        }
+    }
+}
+
+fn collect(rows: Vec<(usize, Result<GrantRow, Vec<String>>)>, mut errors: Vec<RowError>) -> Parsed {
     let mut good = Vec::new();
     for (line, row) in rows {
         match row {
@@ -240,38 +258,51 @@ fn collect(
             }),
         }
     }
-    if errors.is_empty() {
-        Ok(good)
-    } else {
-        errors.sort_by_key(|e| e.line);
-        Err(errors)
-    }
+    errors.sort_by_key(|e| e.line);
+    Parsed { rows: good, errors }
 }
 
 /// Reads grants from CSV with a header row; each row comes with its line in the file.
 pub fn parse_csv(text: &str) -> Result<Vec<(usize, GrantRow)>, Vec<RowError>> {
+    read_csv(text).into_result()
+}
+
+/// Reads grants from a JSON array of objects with the CSV's column names; each row comes with
+/// the line its object starts on.
+pub fn parse_json(text: &str) -> Result<Vec<(usize, GrantRow)>, Vec<RowError>> {
+    read_json(text).into_result()
+}
+
+/// Reads CSV with a header row: the rows that read and the rows that did not, by line.
+pub fn read_csv(text: &str) -> Parsed {
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .from_reader(text.as_bytes());
     let headers = match reader.headers() {
         Ok(h) => h.clone(),
         Err(e) => {
-            return Err(vec![RowError {
-                line: 1,
-                message: format!("no header row: {e}"),
-            }])
+            return collect(
+                Vec::new(),
+                vec![RowError {
+                    line: 1,
+                    message: format!("no header row: {e}"),
+                }],
+            )
         }
     };
     let unknown: Vec<&str> = headers.iter().filter(|h| !COLUMNS.contains(h)).collect();
     if !unknown.is_empty() {
-        return Err(vec![RowError {
-            line: 1,
-            message: format!(
-                "unknown column(s) {}; the columns are {}",
-                unknown.join(", "),
-                COLUMNS.join(",")
-            ),
-        }]);
+        return collect(
+            Vec::new(),
+            vec![RowError {
+                line: 1,
+                message: format!(
+                    "unknown column(s) {}; the columns are {}",
+                    unknown.join(", "),
+                    COLUMNS.join(",")
+                ),
+            }],
+        );
     }
     let mut rows = Vec::new();
     let mut errors = Vec::new();
@@ -310,16 +341,19 @@ pub fn parse_csv(text: &str) -> Result<Vec<(usize, GrantRow)>, Vec<RowError>> {
     collect(rows, errors)
 }
 
-/// Reads grants from a JSON array of objects with the CSV's column names; each row comes with
-/// the line its object starts on.
-pub fn parse_json(text: &str) -> Result<Vec<(usize, GrantRow)>, Vec<RowError>> {
+/// Reads a JSON array of objects: the rows that read and the rows that did not, each by the
+/// line its object starts on.
+pub fn read_json(text: &str) -> Parsed {
     let values: Vec<&serde_json::value::RawValue> = match serde_json::from_str(text) {
         Ok(v) => v,
         Err(e) => {
-            return Err(vec![RowError {
-                line: e.line(),
-                message: format!("not a JSON array of grants: {e}"),
-            }])
+            return collect(
+                Vec::new(),
+                vec![RowError {
+                    line: e.line(),
+                    message: format!("not a JSON array of grants: {e}"),
+                }],
+            )
         }
     };
     let base = text.as_ptr() as usize;
@@ -516,6 +550,22 @@ organisation,person,group,scope,provider,service_uuid,level,valid_from,valid_unt
             errors[0].to_string(),
             format!("line 3: {}", errors[0].message)
         );
+    }
+
+    #[test]
+    fn reading_keeps_the_rows_that_read_beside_the_bad_ones() {
+        let parsed = read_csv(
+            "organisation,person,scope,level,valid_from,valid_until\n\
+             12345678,anna,all_services,EH3,2026-01-01,2027-01-01\n\
+             1234,anna,all_services,EH3,2026-01-01,2027-01-01\n\
+             12345678,bram,all_services,EH2,2026-01-01,2027-01-01\n",
+        );
+        let lines: Vec<usize> = parsed.rows.iter().map(|(line, _)| *line).collect();
+        assert_eq!(lines, [2, 4]);
+        assert_eq!(parsed.rows[1].1.person.as_deref(), Some("bram"));
+        let bad: Vec<usize> = parsed.errors.iter().map(|e| e.line).collect();
+        assert_eq!(bad, [3]);
+        assert!(parsed.into_result().is_err());
     }
 
     #[test]

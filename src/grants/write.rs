@@ -703,6 +703,28 @@ macro_rules! insert_grant {
     };
 }
 
+/// Inserts import rows inside the caller's transaction: the IDs and links of the good rows and
+/// every bad row with its line; a database failure returns [`ImportError::Database`] at once.
+macro_rules! insert_rows {
+    ($tx:ident, $actor:expr, $catalogue:expr, $rows:expr) => {{
+        let rows: &[ImportRow] = $rows;
+        let mut ids = Vec::with_capacity(rows.len());
+        let mut links = BTreeSet::new();
+        let mut bad = Vec::new();
+        for row in rows {
+            match insert_grant!($tx, $actor, $catalogue, &row.request, row.status) {
+                Ok((id, touched)) => {
+                    ids.push(id);
+                    links.extend(touched);
+                }
+                Err(WriteError::Database(e)) => return Err(ImportError::Database(e)),
+                Err(e) => bad.push((row.line, e)),
+            }
+        }
+        (ids, links, bad)
+    }};
+}
+
 /// Maps a unique-constraint violation to the error the caller names; other errors pass.
 fn unique_or(e: sqlx::Error, duplicate: impl FnOnce() -> WriteError) -> WriteError {
     match &e {
@@ -1282,24 +1304,38 @@ impl SqlRegister {
         rows: &[ImportRow],
     ) -> Result<(Vec<String>, Touched), ImportError> {
         in_tx!(self.pool(), |tx| {
-            let mut ids = Vec::with_capacity(rows.len());
-            let mut links = BTreeSet::new();
-            let mut bad = Vec::new();
-            for row in rows {
-                match insert_grant!(tx, actor, catalogue, &row.request, row.status) {
-                    Ok((id, touched)) => {
-                        ids.push(id);
-                        links.extend(touched);
-                    }
-                    Err(WriteError::Database(e)) => return Err(ImportError::Database(e)),
-                    Err(e) => bad.push((row.line, e)),
-                }
-            }
+            let (ids, links, bad) = insert_rows!(tx, actor, catalogue, rows);
             if !bad.is_empty() {
                 return Err(ImportError::Rows(bad));
             }
             Ok((ids, Touched { links }))
         })
+    }
+
+    /// Every row [`Self::import_grants`] would refuse, with its line, writing nothing: the rows
+    /// go in as an import would put them (so each is also checked against the rows before it),
+    /// in a transaction that is always rolled back. For a file with rows that did not even
+    /// read, so that one report names every bad row.
+    pub async fn check_grants(
+        &self,
+        actor: &Actor,
+        catalogue: &[ServiceConfig],
+        rows: &[ImportRow],
+    ) -> Result<Vec<(usize, WriteError)>, ImportError> {
+        match self.pool() {
+            Pool::Sqlite(p) => {
+                let mut tx = p.begin().await?;
+                let (_, _, bad) = insert_rows!(tx, actor, catalogue, rows);
+                tx.rollback().await?;
+                Ok(bad)
+            }
+            Pool::Postgres(p) => {
+                let mut tx = p.begin().await?;
+                let (_, _, bad) = insert_rows!(tx, actor, catalogue, rows);
+                tx.rollback().await?;
+                Ok(bad)
+            }
+        }
     }
 
     /// Renews a grant: valid from now until the new end. An administrator may renew only up to
