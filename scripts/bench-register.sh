@@ -71,6 +71,12 @@ echo "== generate: PostgreSQL"
 "$target/release/poort" register generate --database "$pg_url" "${sizes[@]}"
 psql "$pg_admin" -tAc "SELECT 'database size: ' || pg_size_pretty(pg_database_size('$db'))"
 
+# Let the writes of the bulk load reach the disk first (PostgreSQL's checkpoint, the kernel's
+# writeback of half a gigabyte per database), so they do not land in the middle of the timings.
+psql "$pg_url" -qc CHECKPOINT
+sync
+sleep 5
+
 echo "== resolution latency"
 "$bin/register_bench" latency --sqlite "sqlite://$work/register.db" --postgres "$pg_url" \
   --redis "$redis_url" --samples "$SAMPLES" --warm-persons "$WARM" --seed "$SEED"
