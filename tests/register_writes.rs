@@ -202,6 +202,24 @@ async fn suite(r: SqlRegister) {
         ),
         WriteError::NotAllowed { .. }
     );
+    // An administrator of another organisation learns nothing about this one's members:
+    // Carla (hoofdbeheerder of Van Dijk) is refused alike for a member, a stranger and a
+    // missing group of the Bakkerij.
+    for holder in [
+        Holder::Person("eva".into()),
+        Holder::Person("nobody".into()),
+        Holder::Group("Nergens".into()),
+    ] {
+        refused!(
+            &r,
+            r.add_grant(
+                &Actor::Admin("carla".into()),
+                &cat,
+                &grant(holder, Level::Eh2)
+            ),
+            WriteError::NotAllowed { .. }
+        );
+    }
     // Anna is its hoofdbeheerder: she may.
     let (_, t) = r
         .add_member(

@@ -594,6 +594,28 @@ macro_rules! insert_grant {
             };
             let (kind, provider, service_uuid) = scope_columns(&request.scope);
             let (org_id, _) = organisation!($tx, kvk);
+            // An administrator must administer this organisation before anything about its
+            // members or groups is told: otherwise the errors below would say whether a person
+            // or group exists in an organisation they have no rights in.
+            if let Actor::Admin(admin) = actor {
+                let roles: Vec<String> = sqlx::query_scalar(
+                    "SELECT r.role FROM membership_roles r \
+                     JOIN memberships m ON m.id = r.membership_id \
+                     WHERE m.person_id = $1 AND m.organisation_id = $2 AND NOT m.blocked \
+                       AND r.role IN ('hoofdbeheerder', 'beheerder', 'groepsbeheerder')",
+                )
+                .bind(admin)
+                .bind(&org_id)
+                .fetch_all(&mut *$tx)
+                .await?;
+                if roles.is_empty() {
+                    return Err(WriteError::NotAllowed {
+                        actor: actor.name(),
+                        action: "add grants",
+                        organisation: kvk.to_string(),
+                    });
+                }
+            }
             // The holder: a membership or a group, of this organisation.
             let (membership_id, group_id, touched) = match &request.holder {
                 Holder::Person(person) => {
