@@ -94,8 +94,6 @@ pub enum WriteError {
     OperatorOnly { actor: String, action: &'static str },
     #[error("grant {0} is revoked; reactivate it first")]
     GrantRevoked(String),
-    #[error("grant {0} is already active")]
-    GrantActive(String),
     #[error("register database: {0}")]
     Database(#[from] sqlx::Error),
 }
