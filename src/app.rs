@@ -21,6 +21,8 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error(transparent)]
     OidcKeys(#[from] crate::oidc::OidcKeyError),
+    #[error(transparent)]
+    OidcProvider(#[from] crate::oidc::upstream::UpstreamError),
     #[error("production mode refuses development keys ({0})")]
     DevKeysInProduction(String),
     #[error("metadata problems:\n{0}")]
@@ -141,8 +143,16 @@ pub async fn build_state(config: Config) -> Result<AppState, StartError> {
             }
         });
     }
+    // Upstream OIDC ADs are discovered on first use, so that one AD being down at start stops
+    // nothing but the logins that go to it.
+    let upstream_oidc = Arc::new(crate::oidc::upstream::UpstreamProviders::new(
+        &config.oidc_providers,
+        &config.url("/oidc/callback"),
+        config.saml.clock_skew_seconds,
+    )?);
     Ok(AppState {
         oidc_keys,
+        upstream_oidc,
         register: registry.register(),
         registry,
         grant_uses,

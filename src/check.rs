@@ -125,11 +125,14 @@ pub fn check(config_path: &Path, config: &Config) -> Vec<Finding> {
             );
         }
     }
-    if md.idps.is_empty() {
+    if md.idps.is_empty() && config.oidc_providers.is_empty() {
         err(
             &config.saml.idp_metadata_dir,
             "no identity provider metadata".into(),
         );
+    }
+    for message in oidc_provider_problems(config, &md) {
+        err(config_path, message);
     }
     for (file, error, message) in oidc_client_problems(config, config_path) {
         if error {
@@ -151,6 +154,32 @@ pub fn check(config_path: &Path, config: &Config) -> Vec<Finding> {
         });
     }
     out
+}
+
+/// What is wrong with the upstream OpenID Connect ADs (all errors).
+fn oidc_provider_problems(config: &Config, md: &crate::metadata::MetadataSet) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut seen = HashSet::new();
+    for p in &config.oidc_providers {
+        let issuer = &p.issuer;
+        if !seen.insert(issuer) {
+            problems.push(format!("identity provider {issuer}: issuer appears twice"));
+        }
+        if md.idps.iter().any(|i| &i.entity_id == issuer) {
+            problems.push(format!(
+                "identity provider {issuer}: also a SAML identity provider's entity ID"
+            ));
+        }
+        if let Err(e) = crate::oidc::upstream::check_config(p) {
+            problems.push(format!("identity provider {issuer}: {e}"));
+        }
+        if config.server.production && issuer.starts_with("http://") {
+            problems.push(format!(
+                "identity provider {issuer}: plain http issuer in production"
+            ));
+        }
+    }
+    problems
 }
 
 /// What is wrong with the registered OpenID Connect clients: (file, is an error, message).

@@ -41,6 +41,49 @@ pub struct Config {
     pub oidc_clients: Vec<OidcClientConfig>,
     #[serde(default)]
     pub oidc: OidcConfig,
+    /// Identity providers (ADs) that speak OpenID Connect, upstream of poort.
+    #[serde(default, rename = "oidc_provider")]
+    pub oidc_providers: Vec<OidcProviderConfig>,
+}
+
+/// An upstream identity provider (AD) that speaks OpenID Connect; poort is its client.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OidcProviderConfig {
+    /// The issuer: discovery reads `<issuer>/.well-known/openid-configuration`. It is also the
+    /// AD's identity in poort (identity links, the choice page, a SAML DV's IDPList).
+    pub issuer: String,
+    pub name_nl: String,
+    pub name_en: String,
+    pub client_id: String,
+    /// Secret for the token endpoint; without one poort is a public client (PKCE only).
+    #[serde(default)]
+    pub client_secret: Option<String>,
+    /// `client_secret_basic` (default) or `client_secret_post`.
+    #[serde(default)]
+    pub token_endpoint_auth_method: Option<String>,
+    /// ID-token algorithms accepted from this AD; `none` and the HMAC algorithms never are.
+    #[serde(default = "default_upstream_algs")]
+    pub allowed_algs: Vec<String>,
+    /// Scopes asked for besides `openid`.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Also call the userinfo endpoint (its `sub` must equal the ID token's).
+    #[serde(default)]
+    pub userinfo: bool,
+    /// The AD's own `acr` values and the level each means (`"3" = "EH3"`). The level URIs of
+    /// eHerkenning and eIDAS are always understood.
+    #[serde(default)]
+    pub acr: std::collections::BTreeMap<String, Level>,
+    /// How long discovered metadata (endpoints, keys) is trusted before it is fetched again.
+    #[serde(default = "default_discovery_refresh")]
+    pub discovery_refresh_seconds: u64,
+}
+
+fn default_upstream_algs() -> Vec<String> {
+    vec!["RS256".into(), "ES256".into()]
+}
+fn default_discovery_refresh() -> u64 {
+    3600
 }
 
 /// An OpenID Connect client (a DV speaking OIDC) and the service it logs people in to.
@@ -329,7 +372,7 @@ impl Config {
     /// overrides must stay free-form), so reported by `poort check` and at start, since a
     /// misspelt or outdated section silently drops its settings.
     pub fn unknown_sections(path: &Path) -> Vec<String> {
-        const KNOWN: [&str; 10] = [
+        const KNOWN: [&str; 11] = [
             "server",
             "saml",
             "keys",
@@ -340,6 +383,7 @@ impl Config {
             "dv",
             "oidc",
             "oidc_client",
+            "oidc_provider",
         ];
         let Ok(text) = std::fs::read_to_string(path) else {
             return Vec::new();

@@ -143,6 +143,7 @@ fn setup(dir: &Path) -> (PathBuf, Config) {
         services: vec![common::service(1, "EH3"), common::service(2, "EH2+")],
         dvs: vec![],
         oidc_clients: vec![],
+        oidc_providers: vec![],
         oidc: poort::config::OidcConfig {
             keys_dir: certs.join("oidc"),
             ..Default::default()

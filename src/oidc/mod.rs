@@ -6,6 +6,8 @@
 //! know it, and `previous-*.pem` stay published after a rotation until the tokens they signed
 //! have expired.
 
+pub mod upstream;
+
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use openssl::hash::MessageDigest;

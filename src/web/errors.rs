@@ -32,6 +32,8 @@ pub enum LoginError {
     AdAnswerRejected(String),
     #[error("identity provider reports failure: {0}")]
     AdFailed(String),
+    #[error("identity provider unavailable: {0}")]
+    AdUnavailable(String),
     #[error("login denied: {0:?}")]
     Denied(DenyReason),
     #[error("internal error: {0}")]
@@ -90,6 +92,10 @@ impl LoginError {
             LoginError::Refused(_, d) => ("invalid_request", d.clone()),
             LoginError::Denied(reason) => ("access_denied", deny_code(reason).to_string()),
             LoginError::AdFailed(d) => ("access_denied", d.clone()),
+            LoginError::AdUnavailable(_) => (
+                "temporarily_unavailable",
+                "the identity provider could not be reached".to_string(),
+            ),
             LoginError::AdAnswerRejected(_) => (
                 "access_denied",
                 "the identity provider's answer was not accepted".to_string(),
@@ -136,6 +142,11 @@ impl LoginError {
                 STATUS_RESPONDER,
                 STATUS_AUTHN_FAILED,
                 "Authentication failed".to_string(),
+            ),
+            LoginError::AdUnavailable(_) => (
+                STATUS_RESPONDER,
+                STATUS_AUTHN_FAILED,
+                "The identity provider could not be reached".to_string(),
             ),
             LoginError::Denied(reason) => match reason {
                 DenyReason::LevelTooLow { achieved, required }
@@ -245,6 +256,14 @@ impl LoginError {
                  "The answer from your means of login could not be accepted."),
                 ("Probeer opnieuw in te loggen. Blijft dit gebeuren, neem dan contact op met de leverancier van uw inlogmiddel en noem het referentienummer.",
                  "Try to log in again. If this keeps happening, contact the supplier of your means of login and quote the reference number."),
+            ),
+            LoginError::AdUnavailable(_) => text(
+                StatusCode::BAD_GATEWAY,
+                TITLE_REFUSED,
+                ("Uw inlogmiddel is op dit moment niet bereikbaar.",
+                 "Your means of login cannot be reached at the moment."),
+                ("Probeer het over enkele minuten opnieuw, of kies een ander inlogmiddel.",
+                 "Try again in a few minutes, or choose another means of login."),
             ),
             LoginError::Denied(reason) => deny_text(reason, svc),
             LoginError::Internal(_) => text(

@@ -35,6 +35,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// poort's ID-token signing keys (as OpenID Provider).
     pub oidc_keys: Arc<crate::oidc::LiveKeys>,
+    /// Upstream identity providers that speak OpenID Connect.
+    pub upstream_oidc: Arc<crate::oidc::upstream::UpstreamProviders>,
     pub flows: Arc<dyn FlowStore>,
     pub replay: Arc<dyn ReplayCache>,
     pub pages: pages::Pages,
@@ -59,6 +61,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/oidc/jwks", get(oidc::jwks))
         .route("/oidc/authorize", get(login::authorize))
         .route("/oidc/token", axum::routing::post(oidc::token))
+        .route("/oidc/callback", get(login::oidc_callback))
         .route("/oidc/userinfo", get(oidc::userinfo).post(oidc::userinfo))
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok" }))

@@ -341,6 +341,7 @@ async fn start(
             services: vec![service(1, "EH3"), service(2, "EH2+")],
             dvs: vec![],
             oidc_clients: vec![],
+            oidc_providers: vec![],
             oidc: poort::config::OidcConfig {
                 keys_dir: certs.join("oidc"),
                 ..Default::default()

@@ -173,6 +173,7 @@ pub async fn start_prepared(prepare: impl FnOnce(&Prepared, &mut Config)) -> Wor
         services: vec![service(1, "EH3"), service(2, "EH2+")],
         dvs: vec![],
         oidc_clients: vec![],
+        oidc_providers: vec![],
         oidc: poort::config::OidcConfig {
             keys_dir: certs.join("oidc"),
             ..Default::default()

@@ -31,26 +31,10 @@ pub async fn acs(
         Ok(i) => i,
         Err(e) => return fail(&state, &ctx, LoginError::BadMessage(e.to_string()), None),
     };
-    // The link from the upstream request to the flow is single-use: a replayed Response finds
-    // nothing here. It is taken only once the flow is known to belong to this browser.
-    let link = format!("upstream:{irt}");
-    let flow_id = match state.flows.get(&link, Utc::now()).await {
-        Ok(Some(id)) => String::from_utf8_lossy(&id).into_owned(),
-        Ok(None) => return fail(&state, &ctx, LoginError::UnknownFlow, None),
-        Err(e) => return fail(&state, &ctx, LoginError::Internal(e.to_string()), None),
-    };
-    let mut flow = match load(&state, &ctx, &flow_id, false).await {
+    let flow = match take_upstream_flow(&state, &ctx, &irt).await {
         Ok(f) => f,
         Err(e) => return fail(&state, &ctx, e, None),
     };
-    match state.flows.take(&link, Utc::now()).await {
-        Ok(Some(_)) => {}
-        Ok(None) => return fail(&state, &ctx, LoginError::UnknownFlow, None),
-        Err(e) => return fail(&state, &ctx, LoginError::Internal(e.to_string()), None),
-    }
-    if let Err(e) = load(&state, &ctx, &flow_id, true).await {
-        return fail(&state, &ctx, e, None);
-    }
     let (Some(idp_id), Some(request_id)) = (flow.idp.clone(), flow.upstream_request_id.clone())
     else {
         return fail(&state, &ctx, LoginError::UnknownFlow, None);
@@ -73,18 +57,7 @@ pub async fn acs(
     };
     let assertion = match sp::check_response(&text, &expectations) {
         Ok(AdOutcome::Authenticated(a)) => a,
-        Ok(AdOutcome::Cancelled) => {
-            tracing::info!(reference = %ctx.reference, flow = %flow.id, "cancelled at identity provider");
-            let status = SamlStatus {
-                top: idp::STATUS_RESPONDER,
-                second: Some(idp::STATUS_AUTHN_FAILED),
-                message: "Authentication cancelled".to_string(),
-            };
-            return match saml_error_form(&state, &flow.intent, &status) {
-                Ok(form) => state.pages.post_form(ctx.lang, &form),
-                Err(e) => fail(&state, &ctx, e, None),
-            };
-        }
+        Ok(AdOutcome::Cancelled) => return cancelled(&state, &ctx, &flow),
         Ok(AdOutcome::Failed { status, .. }) => {
             return fail(&state, &ctx, LoginError::AdFailed(status), Some(&flow))
         }
@@ -123,43 +96,7 @@ pub async fn acs(
         level: assertion.level,
         authn_instant: assertion.authn_instant,
     };
-    let decision = match crate::grants::resolve(
-        state.register.as_ref(),
-        &result,
-        &flow.service,
-        flow.intent.required_level,
-        flow.intent.comparison,
-        now,
-    )
-    .await
-    {
-        Ok(d) => d,
-        Err(e) => {
-            return fail(
-                &state,
-                &ctx,
-                LoginError::Internal(e.to_string()),
-                Some(&flow),
-            )
-        }
-    };
-    flow.result = Some(result);
-    match decision {
-        Decision::Allow(candidate) => answer(&state, &ctx, &flow, &candidate).await,
-        Decision::ChooseOrganisation(candidates) => {
-            flow.candidates = candidates;
-            match save(&state, &flow).await {
-                Ok(()) => {
-                    Redirect::to(&format!("/login/organisation?flow={}", flow.id)).into_response()
-                }
-                Err(e) => fail(&state, &ctx, e, Some(&flow)),
-            }
-        }
-        Decision::Deny(reason) => {
-            tracing::info!(reference = %ctx.reference, flow = %flow.id, reason = deny_code(&reason), "login refused");
-            fail(&state, &ctx, LoginError::Denied(reason), Some(&flow))
-        }
-    }
+    conclude(&state, &ctx, flow, result, now).await
 }
 
 pub async fn choose_organisation(
@@ -223,7 +160,7 @@ pub async fn chosen_organisation(
 
 /// The signed (and, if the DV has an encryption key, encrypted) answer to the DV.
 /// The answer to the requester: a SAML Response, or an authorization code for an OIDC client.
-async fn answer(
+pub(super) async fn answer(
     state: &AppState,
     ctx: &Ctx,
     flow: &PendingFlow,

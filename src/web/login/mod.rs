@@ -3,11 +3,13 @@
 //! pending flow, the browser binding, and how a step fails.
 
 mod acs;
+mod callback;
 mod oidc;
 mod sso;
 mod upstream;
 
 pub use acs::{acs, choose_organisation, chosen_organisation};
+pub use callback::oidc_callback;
 pub use oidc::authorize;
 pub(crate) use oidc::redirect_with;
 pub use sso::{sso_post, sso_redirect};
@@ -45,10 +47,32 @@ pub struct PendingFlow {
     pub service: ServiceRef,
     pub service_name: (String, String),
     pub idp: Option<String>,
+    /// The ID of the upstream request: a SAML request ID, or the OIDC `state`.
     pub upstream_request_id: Option<String>,
+    /// For an OIDC AD: the nonce and PKCE verifier its answer must match.
+    #[serde(default)]
+    pub upstream_oidc: Option<UpstreamOidcSecrets>,
     pub result: Option<AuthnResult>,
     pub candidates: Vec<Candidate>,
     pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UpstreamOidcSecrets {
+    pub nonce: String,
+    pub pkce_verifier: String,
+}
+
+/// Every identity provider poort can send a person to: SAML ADs from metadata, then OIDC ADs
+/// from config (by issuer).
+fn all_idps(state: &AppState) -> Vec<String> {
+    state
+        .metadata
+        .idps
+        .iter()
+        .map(|i| i.entity_id.clone())
+        .chain(state.upstream_oidc.iter().map(|p| p.issuer().to_string()))
+        .collect()
 }
 
 /// `?flow=...` on the pages of a pending login.
@@ -230,4 +254,91 @@ async fn load(
         return Err(LoginError::UnknownFlow);
     }
     Ok(flow)
+}
+
+/// The flow an upstream answer belongs to, found by the ID poort gave its upstream request (a
+/// SAML request ID or an OIDC `state`). The link is single-use: a replayed answer finds nothing.
+/// It is taken only once the flow is known to belong to this browser, and the flow is consumed.
+async fn take_upstream_flow(
+    state: &AppState,
+    ctx: &Ctx,
+    upstream_id: &str,
+) -> Result<PendingFlow, LoginError> {
+    let internal = |e: crate::store::StoreError| LoginError::Internal(e.to_string());
+    let link = format!("upstream:{upstream_id}");
+    let flow_id = match state.flows.get(&link, Utc::now()).await.map_err(internal)? {
+        Some(id) => String::from_utf8_lossy(&id).into_owned(),
+        None => return Err(LoginError::UnknownFlow),
+    };
+    load(state, ctx, &flow_id, false).await?;
+    if state
+        .flows
+        .take(&link, Utc::now())
+        .await
+        .map_err(internal)?
+        .is_none()
+    {
+        return Err(LoginError::UnknownFlow);
+    }
+    load(state, ctx, &flow_id, true).await
+}
+
+/// The person cancelled at the AD: the requester hears so in its own protocol (SAML
+/// AuthnFailed with "Authentication cancelled", OAuth `access_denied`).
+fn cancelled(state: &AppState, ctx: &Ctx, flow: &PendingFlow) -> Response {
+    tracing::info!(reference = %ctx.reference, flow = %flow.id, "cancelled at identity provider");
+    if let AnswerTo::Oidc { .. } = flow.intent.answer {
+        let e = LoginError::AdFailed("the person cancelled the login".into());
+        return fail(state, ctx, e, Some(flow));
+    }
+    let status = SamlStatus {
+        top: idp::STATUS_RESPONDER,
+        second: Some(idp::STATUS_AUTHN_FAILED),
+        message: "Authentication cancelled".to_string(),
+    };
+    match saml_error_form(state, &flow.intent, &status) {
+        Ok(form) => state.pages.post_form(ctx.lang, &form),
+        Err(e) => fail(state, ctx, e, None),
+    }
+}
+
+/// After a verified upstream answer, whatever its protocol: the register's decision, then the
+/// answer to the requester, the organisation choice, or the refusal.
+async fn conclude(
+    state: &AppState,
+    ctx: &Ctx,
+    mut flow: PendingFlow,
+    result: AuthnResult,
+    now: DateTime<Utc>,
+) -> Response {
+    let decision = match crate::grants::resolve(
+        state.register.as_ref(),
+        &result,
+        &flow.service,
+        flow.intent.required_level,
+        flow.intent.comparison,
+        now,
+    )
+    .await
+    {
+        Ok(d) => d,
+        Err(e) => return fail(state, ctx, LoginError::Internal(e.to_string()), Some(&flow)),
+    };
+    flow.result = Some(result);
+    match decision {
+        Decision::Allow(candidate) => acs::answer(state, ctx, &flow, &candidate).await,
+        Decision::ChooseOrganisation(candidates) => {
+            flow.candidates = candidates;
+            match save(state, &flow).await {
+                Ok(()) => {
+                    Redirect::to(&format!("/login/organisation?flow={}", flow.id)).into_response()
+                }
+                Err(e) => fail(state, ctx, e, Some(&flow)),
+            }
+        }
+        Decision::Deny(reason) => {
+            tracing::info!(reference = %ctx.reference, flow = %flow.id, reason = deny_code(&reason), "login refused");
+            fail(state, ctx, LoginError::Denied(reason), Some(&flow))
+        }
+    }
 }

@@ -191,12 +191,7 @@ pub async fn authorize(
             },
             force_authn,
             is_passive: false,
-            allowed_idps: state
-                .metadata
-                .idps
-                .iter()
-                .map(|i| i.entity_id.clone())
-                .collect(),
+            allowed_idps: all_idps(&state),
         },
         service: ServiceRef {
             service_id: service.id.clone(),
@@ -207,6 +202,7 @@ pub async fn authorize(
         service_name: (service.name_nl.clone(), service.name_en.clone()),
         idp: None,
         upstream_request_id: None,
+        upstream_oidc: None,
         result: None,
         candidates: Vec::new(),
         expires_at: now + Duration::seconds(cfg.saml.flow_lifetime_seconds),

@@ -206,6 +206,7 @@ async fn start(
         service_name: (String::new(), String::new()),
         idp: None,
         upstream_request_id: None,
+        upstream_oidc: None,
         result: None,
         candidates: Vec::new(),
         expires_at: now + Duration::seconds(cfg.saml.flow_lifetime_seconds),
@@ -278,11 +279,8 @@ async fn start(
         );
         return fail(state, &ctx, e, Some(&flow));
     }
-    let idps: Vec<String> = state
-        .metadata
-        .idps
-        .iter()
-        .map(|i| i.entity_id.clone())
+    let idps: Vec<String> = all_idps(state)
+        .into_iter()
         .filter(|id| request.idp_list.is_empty() || request.idp_list.contains(id))
         .collect();
     if idps.is_empty() {

@@ -17,11 +17,18 @@ pub async fn choose_idp(
         .metadata
         .idps
         .iter()
-        .filter(|i| flow.intent.allowed_idps.contains(&i.entity_id))
-        .map(|i| IdpChoice {
-            entity_id: i.entity_id.clone(),
-            name: i.display_name(ctx.lang.code()).to_string(),
-            last: last.as_deref() == Some(i.entity_id.as_bytes()),
+        .map(|i| (i.entity_id.as_str(), i.display_name(ctx.lang.code())))
+        .chain(
+            state
+                .upstream_oidc
+                .iter()
+                .map(|p| (p.issuer(), p.display_name(ctx.lang.code()))),
+        )
+        .filter(|(id, _)| flow.intent.allowed_idps.iter().any(|a| a == id))
+        .map(|(id, name)| IdpChoice {
+            entity_id: id.to_string(),
+            name: name.to_string(),
+            last: last.as_deref() == Some(id.as_bytes()),
         })
         .collect();
     // The last choice comes first.
@@ -72,6 +79,9 @@ pub(super) async fn send_to_idp(
     mut flow: PendingFlow,
     idp_id: &str,
 ) -> Response {
+    if let Some(provider) = state.upstream_oidc.get(idp_id) {
+        return send_to_oidc_idp(state, ctx, flow, provider).await;
+    }
     let Some(idp) = state.metadata.idps.iter().find(|i| i.entity_id == idp_id) else {
         let e = LoginError::Refused(
             RequestProblem::UnknownIdp,
@@ -82,19 +92,8 @@ pub(super) async fn send_to_idp(
     let upstream_id = xml::new_id();
     flow.idp = Some(idp.entity_id.clone());
     flow.upstream_request_id = Some(upstream_id.clone());
-    if let Err(e) = save(state, &flow).await {
+    if let Err(e) = link_upstream(state, &flow, &upstream_id).await {
         return fail(state, ctx, e, Some(&flow));
-    }
-    let link = state
-        .flows
-        .put(
-            &format!("upstream:{upstream_id}"),
-            flow.id.clone().into_bytes(),
-            flow.expires_at,
-        )
-        .await;
-    if let Err(e) = link {
-        return fail(state, ctx, LoginError::Internal(e.to_string()), Some(&flow));
     }
     match upstream_request(state, ctx.lang, &flow, idp, &upstream_id) {
         Ok(response) => {
@@ -102,6 +101,61 @@ pub(super) async fn send_to_idp(
             response
         }
         Err(e) => fail(state, ctx, e, Some(&flow)),
+    }
+}
+
+/// Links the upstream request ID (SAML request ID or OIDC `state`) to the flow, for the answer.
+async fn link_upstream(
+    state: &AppState,
+    flow: &PendingFlow,
+    upstream_id: &str,
+) -> Result<(), LoginError> {
+    save(state, flow).await?;
+    state
+        .flows
+        .put(
+            &format!("upstream:{upstream_id}"),
+            flow.id.clone().into_bytes(),
+            flow.expires_at,
+        )
+        .await
+        .map_err(|e| LoginError::Internal(e.to_string()))
+}
+
+/// poort -> OIDC AD: the authorization request with PKCE, state, nonce and acr_values.
+async fn send_to_oidc_idp(
+    state: &AppState,
+    ctx: &Ctx,
+    mut flow: PendingFlow,
+    provider: &crate::oidc::upstream::UpstreamProvider,
+) -> Response {
+    let request = match provider
+        .authorization_request(flow.intent.required_level, flow.intent.force_authn)
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => return fail(state, ctx, upstream_error(e), Some(&flow)),
+    };
+    flow.idp = Some(provider.issuer().to_string());
+    flow.upstream_request_id = Some(request.state.clone());
+    flow.upstream_oidc = Some(UpstreamOidcSecrets {
+        nonce: request.nonce,
+        pkce_verifier: request.pkce_verifier,
+    });
+    if let Err(e) = link_upstream(state, &flow, &request.state).await {
+        return fail(state, ctx, e, Some(&flow));
+    }
+    tracing::info!(reference = %ctx.reference, flow = %flow.id, idp = %provider.issuer(), "sent to identity provider (OpenID Connect)");
+    Redirect::to(&request.url).into_response()
+}
+
+/// How an upstream OIDC problem stops a login.
+pub(super) fn upstream_error(e: crate::oidc::upstream::UpstreamError) -> LoginError {
+    use crate::oidc::upstream::UpstreamError as U;
+    match e {
+        U::Unreachable { .. } => LoginError::AdUnavailable(e.to_string()),
+        U::Config { .. } => LoginError::Internal(e.to_string()),
+        other => LoginError::AdAnswerRejected(other.to_string()),
     }
 }
 

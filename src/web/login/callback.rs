@@ -1,0 +1,75 @@
+//! OIDC AD -> poort: the answer at `/oidc/callback`, redeemed and verified, then the same
+//! decision and answer as a SAML AD's.
+
+use super::upstream::upstream_error;
+use super::*;
+
+/// The query of `/oidc/callback` (RFC 6749 4.1.2, RFC 9207 `iss`).
+#[derive(Debug, Deserialize)]
+pub struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+    iss: Option<String>,
+}
+
+pub async fn oidc_callback(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(q): Query<CallbackQuery>,
+) -> Response {
+    let ctx = Ctx::new(&headers);
+    let Some(upstream_state) = q.state.as_deref().filter(|s| !s.is_empty()) else {
+        let e = LoginError::BadMessage("the identity provider's answer has no state".into());
+        return fail(&state, &ctx, e, None);
+    };
+    let flow = match take_upstream_flow(&state, &ctx, upstream_state).await {
+        Ok(f) => f,
+        Err(e) => return fail(&state, &ctx, e, None),
+    };
+    let (Some(provider), Some(secrets)) = (
+        flow.idp.as_deref().and_then(|i| state.upstream_oidc.get(i)),
+        flow.upstream_oidc.clone(),
+    ) else {
+        return fail(&state, &ctx, LoginError::UnknownFlow, None);
+    };
+    // RFC 9207: an AD that names itself must be the one this login was sent to (mix-up defence).
+    if let Some(iss) = q.iss.as_deref() {
+        if iss != provider.issuer() {
+            let e = LoginError::AdAnswerRejected(format!(
+                "answer from issuer {iss}, expected {}",
+                provider.issuer()
+            ));
+            return fail(&state, &ctx, e, Some(&flow));
+        }
+    }
+    if let Some(error) = q.error.as_deref() {
+        if error == "access_denied" {
+            return cancelled(&state, &ctx, &flow);
+        }
+        let detail = match q.error_description.as_deref() {
+            Some(d) => format!("{error}: {d}"),
+            None => error.to_string(),
+        };
+        return fail(&state, &ctx, LoginError::AdFailed(detail), Some(&flow));
+    }
+    let Some(code) = q.code.as_deref().filter(|c| !c.is_empty()) else {
+        let e = LoginError::AdAnswerRejected("the answer has neither a code nor an error".into());
+        return fail(&state, &ctx, e, Some(&flow));
+    };
+    let identity = match provider
+        .redeem(code, &secrets.pkce_verifier, &secrets.nonce)
+        .await
+    {
+        Ok(i) => i,
+        Err(e) => return fail(&state, &ctx, upstream_error(e), Some(&flow)),
+    };
+    let result = AuthnResult {
+        idp: provider.issuer().to_string(),
+        subject: identity.subject,
+        level: identity.level,
+        authn_instant: identity.auth_time,
+    };
+    conclude(&state, &ctx, flow, result, Utc::now()).await
+}
