@@ -14,9 +14,10 @@ use openidconnect::core::{
     CoreResponseType, CoreUserInfoClaims,
 };
 use openidconnect::{
-    AuthType, AuthenticationContextClass, AuthenticationFlow, AuthorizationCode, ClientId,
-    ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet, EndpointSet, IssuerUrl, Nonce,
-    OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
+    AuthType, AuthenticationContextClass, AuthenticationFlow, AuthorizationCode,
+    ClaimsVerificationError, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet,
+    EndpointSet, IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier,
+    RedirectUrl, Scope, SignatureVerificationError,
 };
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -50,8 +51,8 @@ pub enum UpstreamError {
     Token(String),
     #[error("the token response has no ID token")]
     NoIdToken,
-    #[error("ID token refused: {0}")]
-    IdToken(String),
+    #[error("ID token refused ({code}): {detail}")]
+    IdToken { code: &'static str, detail: String },
     #[error("userinfo refused: {0}")]
     UserInfo(String),
     #[error("the identity provider asserted no level poort knows (acr {0:?})")]
@@ -88,6 +89,8 @@ pub struct UpstreamProvider {
     clock_skew: chrono::Duration,
     http: openidconnect::reqwest::Client,
     discovered: RwLock<Option<Discovered>>,
+    /// When an unknown key last made poort fetch the keys again.
+    key_refresh: parking_lot::Mutex<Option<Instant>>,
 }
 
 impl std::fmt::Debug for UpstreamProvider {
@@ -153,6 +156,7 @@ impl UpstreamProvider {
             clock_skew: chrono::Duration::seconds(clock_skew_seconds),
             http,
             discovered: RwLock::new(None),
+            key_refresh: parking_lot::Mutex::new(None),
             config,
         })
     }
@@ -306,18 +310,19 @@ impl UpstreamProvider {
             Ok(c) => c.clone(),
             // A key poort does not know yet: the AD may have rotated. Fetch its keys again (not
             // too often) and verify once more.
-            Err(openidconnect::ClaimsVerificationError::SignatureVerification(_))
-                if self.keys_may_refresh().await =>
-            {
-                let fresh = self.client(KEY_REFRESH_MIN).await?;
+            Err(ClaimsVerificationError::SignatureVerification(
+                SignatureVerificationError::NoMatchingKey,
+            )) if self.keys_may_refresh() => {
+                tracing::info!(issuer = %self.config.issuer, "ID token under an unknown key: fetching the keys again");
+                let fresh = self.client(Duration::ZERO).await?;
                 let verifier = self.verifier(&fresh);
                 let claims = id_token
                     .claims(&verifier, &nonce)
-                    .map_err(|e| UpstreamError::IdToken(error_chain(&e)))?
+                    .map_err(|e| id_token_error(&e))?
                     .clone();
                 claims
             }
-            Err(e) => return Err(UpstreamError::IdToken(error_chain(&e))),
+            Err(e) => return Err(id_token_error(&e)),
         };
         let acr = claims.auth_context_ref().map(|a| a.as_str().to_string());
         let level = acr
@@ -356,12 +361,37 @@ impl UpstreamProvider {
             .set_time_fn(move || Utc::now() - skew)
     }
 
-    async fn keys_may_refresh(&self) -> bool {
-        self.discovered
-            .read()
-            .await
-            .as_ref()
-            .is_none_or(|d| d.at.elapsed() >= KEY_REFRESH_MIN)
+    /// Whether an unknown key may make poort fetch the keys now; taking the turn if so.
+    fn keys_may_refresh(&self) -> bool {
+        let mut last = self.key_refresh.lock();
+        if last.is_some_and(|t| t.elapsed() < KEY_REFRESH_MIN) {
+            return false;
+        }
+        *last = Some(Instant::now());
+        true
+    }
+}
+
+/// Why an ID token was refused, as a short code (for the requester and the logs) and the detail.
+fn id_token_error(e: &ClaimsVerificationError) -> UpstreamError {
+    use ClaimsVerificationError as C;
+    use SignatureVerificationError as S;
+    let code = match e {
+        C::SignatureVerification(S::NoSignature) => "id_token_unsigned",
+        C::SignatureVerification(S::DisallowedAlg(_) | S::UnsupportedAlg(_)) => {
+            "id_token_algorithm"
+        }
+        C::SignatureVerification(S::NoMatchingKey) => "id_token_unknown_key",
+        C::SignatureVerification(_) => "id_token_signature",
+        C::InvalidIssuer(_) => "id_token_issuer",
+        C::InvalidAudience(_) => "id_token_audience",
+        C::InvalidNonce(_) => "id_token_nonce",
+        C::Expired(_) => "id_token_expired",
+        _ => "id_token_invalid",
+    };
+    UpstreamError::IdToken {
+        code,
+        detail: error_chain(e),
     }
 }
 

@@ -96,9 +96,10 @@ impl LoginError {
                 "temporarily_unavailable",
                 "the identity provider could not be reached".to_string(),
             ),
-            LoginError::AdAnswerRejected(_) => (
+            // The reason is the check that failed (signature, issuer, nonce, ...): no person data.
+            LoginError::AdAnswerRejected(reason) => (
                 "access_denied",
-                "the identity provider's answer was not accepted".to_string(),
+                format!("the identity provider's answer was not accepted: {reason}"),
             ),
             LoginError::Internal(_) => ("server_error", "internal error".to_string()),
             other => ("invalid_request", other.to_string()),

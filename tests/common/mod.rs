@@ -4,6 +4,8 @@
 #![allow(dead_code)]
 
 pub mod cluster;
+pub mod oidc_ad;
+pub mod oidc_rp;
 
 use poort::config::{
     CacheConfig, Config, KeysConfig, RegisterConfig, SamlConfig, ServerConfig, ServiceConfig,
