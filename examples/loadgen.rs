@@ -26,6 +26,8 @@
 //! step 1 is `GET /oidc/authorize` (code flow, PKCE S256), step 2 answers with a redirect
 //! carrying the code, and step 3 redeems it at `/oidc/token` (client_secret_basic); every
 //! `--verify-every`th ID token is verified with poort's keys and checked for KvK 11223344.
+//! A last phase measures the token endpoint alone: `--tokens` codes are made first (codes live
+//! 60 s), then redeemed by `--concurrency` clients, with poort's CPU over that part only.
 //!
 //! Run (see scripts/bench-load.sh):
 //! `cargo run --release --example loadgen -- --poort target/release/poort --clk-tck 100`
@@ -78,13 +80,15 @@ struct Args {
     /// `saml`: a SAML DV; `oidc`: an OpenID Connect client (code flow with PKCE and the token
     /// request), both with the SAML AD upstream.
     oidc: bool,
+    /// With `--protocol oidc`: codes redeemed in the token-endpoint phase (0: skip it).
+    tokens: usize,
 }
 
 fn usage() -> ! {
     eprintln!(
         "usage: loadgen --poort PATH [--repo DIR] [--clk-tck N] [--concurrency N] [--seconds S] \
          [--warmup N] [--flows N] [--crypto-seconds S] [--verify-every N] [--rust-log FILTER] \
-         [--perf-record FILE] [--wait-quiet S] [--protocol saml|oidc]"
+         [--perf-record FILE] [--wait-quiet S] [--protocol saml|oidc] [--tokens N]"
     );
     std::process::exit(2)
 }
@@ -104,6 +108,7 @@ fn args() -> Args {
         perf_record: None,
         wait_quiet: 0.0,
         oidc: false,
+        tokens: 3000,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -122,6 +127,7 @@ fn args() -> Args {
             "--rust-log" => a.rust_log = Some(v),
             "--perf-record" => a.perf_record = Some(PathBuf::from(v)),
             "--wait-quiet" => a.wait_quiet = num(&v).min(120.0),
+            "--tokens" => a.tokens = num(&v) as usize,
             "--protocol" => match v.as_str() {
                 "saml" => a.oidc = false,
                 "oidc" => a.oidc = true,
@@ -424,6 +430,12 @@ async fn redeem(
     r: reqwest::Response,
     verify: bool,
 ) -> Result<(), Error> {
+    let code = code_from(r).await?;
+    token_request(t, c, &code, verify).await
+}
+
+/// OIDC step 3: the code from poort's redirect to the client.
+async fn code_from(r: reqwest::Response) -> Result<String, Error> {
     let status = r.status();
     let location = r
         .headers()
@@ -436,20 +448,32 @@ async fn redeem(
             .find(|(k, _)| k == "code")
             .map(|(_, v)| v.into_owned())
     });
-    let Some(code) = code.filter(|_| status.is_redirection()) else {
-        let body = r.text().await?;
-        return Err(format!(
-            "/saml/acs: expected a redirect with a code, got {status} {location}: {}",
-            snippet(&body)
-        )
-        .into());
-    };
+    match code.filter(|_| status.is_redirection()) {
+        Some(code) => Ok(code),
+        None => {
+            let body = r.text().await?;
+            Err(format!(
+                "/saml/acs: expected a redirect with a code, got {status} {location}: {}",
+                snippet(&body)
+            )
+            .into())
+        }
+    }
+}
+
+/// OIDC step 4: the token request (client_secret_basic, PKCE verifier).
+async fn token_request(
+    t: &Target,
+    c: &reqwest::Client,
+    code: &str,
+    verify: bool,
+) -> Result<(), Error> {
     let r = c
         .post(format!("{}/oidc/token", t.base))
         .basic_auth(OIDC_CLIENT, Some(OIDC_SECRET))
         .form(&[
             ("grant_type", "authorization_code"),
-            ("code", code.as_str()),
+            ("code", code),
             ("redirect_uri", OIDC_REDIRECT),
             ("code_verifier", PKCE_VERIFIER),
         ])
@@ -503,6 +527,91 @@ struct Counts {
     ok: AtomicU64,
     failed: AtomicU64,
     verified: AtomicU64,
+}
+
+/// OIDC steps 1 to 3 without the token request: a fresh code.
+async fn fresh_code(t: &Target, c: &reqwest::Client) -> Result<String, Error> {
+    let upstream_id = begin(t, c).await?;
+    let response = AdResponse::new(
+        DEV_AD_ENTITY_ID,
+        &t.acs,
+        &upstream_id,
+        SP_ENTITY_ID,
+        PERSON,
+        Level::Eh3,
+    )
+    .build(&t.peers.ad_key)?;
+    let r = c
+        .post(&t.acs)
+        .form(&[("SAMLResponse", binding::encode_post(&response))])
+        .send()
+        .await?;
+    code_from(r).await
+}
+
+/// `count` fresh codes, made on `concurrency` tasks.
+async fn fresh_codes(t: &Arc<Target>, concurrency: usize, count: usize) -> (Vec<String>, u64) {
+    let codes = Arc::new(parking_lot::Mutex::new(Vec::with_capacity(count)));
+    let counts = Arc::new(Counts::default());
+    let next = Arc::new(AtomicU64::new(0));
+    on_tasks(concurrency, |_, c| {
+        let (t, codes, counts, next) = (t.clone(), codes.clone(), counts.clone(), next.clone());
+        async move {
+            while next.fetch_add(1, Ordering::Relaxed) < count as u64 {
+                match fresh_code(&t, &c).await {
+                    Ok(code) => codes.lock().push(code),
+                    Err(e) => report_error(&counts, &e),
+                }
+            }
+        }
+    })
+    .await;
+    let codes = std::mem::take(&mut *codes.lock());
+    (codes, counts.failed.load(Ordering::Relaxed))
+}
+
+/// Redeems every code on `concurrency` tasks; the latencies.
+async fn redeem_all(
+    t: &Arc<Target>,
+    concurrency: usize,
+    codes: Vec<String>,
+    verify_every: u64,
+) -> (Arc<Counts>, Vec<Duration>) {
+    let codes = Arc::new(codes);
+    let counts = Arc::new(Counts::default());
+    let next = Arc::new(AtomicU64::new(0));
+    let latencies = Arc::new(parking_lot::Mutex::new(Vec::new()));
+    on_tasks(concurrency, |_, c| {
+        let (t, codes, counts, next, latencies) = (
+            t.clone(),
+            codes.clone(),
+            counts.clone(),
+            next.clone(),
+            latencies.clone(),
+        );
+        async move {
+            let mut mine = Vec::new();
+            loop {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                let Some(code) = codes.get(n as usize) else {
+                    break;
+                };
+                let started = Instant::now();
+                match token_request(&t, &c, code, n % verify_every == 0).await {
+                    Ok(()) => {
+                        mine.push(started.elapsed());
+                        counts.ok.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(e) => report_error(&counts, &e),
+                }
+            }
+            latencies.lock().extend(mine);
+        }
+    })
+    .await;
+    let mut l = std::mem::take(&mut *latencies.lock());
+    l.sort();
+    (counts, l)
 }
 
 /// Runs `per_task(task, client)` on `n` tasks, each with its own keep-alive client.
@@ -755,8 +864,13 @@ async fn run(a: &Args, dir: &Path) -> Result<(), Error> {
     // (NaN when --flows <= 1,000: then the second batch is empty.)
     let sso_ms = sso_cpu * 1e3 / sso_n as f64;
     println!(
-        "first half of a login alone (GET /saml/sso -> 303 to the AD, {sso_n} times): \
+        "first half of a login alone ({} -> 303 to the AD, {sso_n} times): \
          {:.1}/s, poort CPU {sso_ms:.3} ms each",
+        if a.oidc {
+            "GET /oidc/authorize"
+        } else {
+            "GET /saml/sso"
+        },
         sso_n as f64 / sso_wall
     );
 
@@ -803,6 +917,19 @@ async fn run(a: &Args, dir: &Path) -> Result<(), Error> {
             .status()?;
         perf.wait()?;
     }
+    // (b2) OIDC only: the token endpoint alone. Codes are made first (they live 60 s), then
+    // redeemed as fast as `--concurrency` clients can, with poort's CPU over that part only.
+    let token_phase = if a.oidc && a.tokens > 0 {
+        let (codes, code_failures) = fresh_codes(&t, a.concurrency, a.tokens).await;
+        let n = codes.len();
+        let (tp0, tt0) = (cpu_ticks(&pid)?, Instant::now());
+        let (tc, tl) = redeem_all(&t, a.concurrency, codes, a.verify_every).await;
+        let twall = tt0.elapsed().as_secs_f64();
+        let tcpu = (cpu_ticks(&pid)? - tp0) as f64 / a.clk_tck;
+        Some((n, code_failures, tc, tl, twall, tcpu))
+    } else {
+        None
+    };
     drop(p);
     let ok = counts.ok.load(Ordering::Relaxed);
     let failed = counts.failed.load(Ordering::Relaxed);
@@ -855,7 +982,10 @@ async fn run(a: &Args, dir: &Path) -> Result<(), Error> {
     let verifies = rate(a.crypto_seconds, || {
         assert!(poort::keys::verify_bytes(&public, poort_key.alg, b"floor", &sig).expect("verify"));
     });
-    let floor_ms = 3.0 / signs * 1e3 + 2.0 / verifies * 1e3;
+    // SAML: upstream AuthnRequest, assertion and Response signed; DV request and AD assertion
+    // verified. OIDC: upstream AuthnRequest and ID token signed; AD assertion verified.
+    let (n_sign, n_verify) = if a.oidc { (2.0, 1.0) } else { (3.0, 2.0) };
+    let floor_ms = n_sign / signs * 1e3 + n_verify / verifies * 1e3;
     let floor_rate = 1e3 / floor_ms;
     println!("\n== crypto floor (openssl, one thread, poort's RSA-2048 key, same run)");
     println!(
@@ -863,10 +993,15 @@ async fn run(a: &Args, dir: &Path) -> Result<(), Error> {
         1e6 / signs,
         1e6 / verifies
     );
+    let what = if a.oidc {
+        "2 RSA signatures (upstream AuthnRequest, ID token) + 1 verification (AD assertion)"
+    } else {
+        "3 RSA signatures (upstream AuthnRequest, assertion, Response) + 2 verifications (DV \
+         request, AD assertion)"
+    };
     println!(
-        "a login costs poort 3 RSA signatures (upstream AuthnRequest, assertion, Response) + 2 \
-         verifications (DV request, AD assertion) = {floor_ms:.3} ms -> {floor_rate:.0} logins/s \
-         per core from signatures alone"
+        "a login costs poort {what} = {floor_ms:.3} ms -> {floor_rate:.0} logins/s per core from \
+         signatures alone"
     );
     println!(
         "ratio, wall: poort's flow rate / signature-only rate on one core = {flow_rate:.1} / \
@@ -878,9 +1013,32 @@ async fn run(a: &Args, dir: &Path) -> Result<(), Error> {
          {cpu_per_login_ms:.3} ms = {:.2}",
         floor_ms / cpu_per_login_ms
     );
+    let mut token_failures = 0;
+    if let Some((n, code_failures, tc, tl, twall, tcpu)) = &token_phase {
+        let tok = tc.ok.load(Ordering::Relaxed);
+        token_failures = code_failures + tc.failed.load(Ordering::Relaxed);
+        let per_ms = tcpu * 1e3 / tok.max(1) as f64;
+        let sign_ms = 1e3 / signs;
+        println!("\n== token endpoint alone (POST /oidc/token, client_secret_basic + PKCE)");
+        println!(
+            "{tok} of {n} codes redeemed ({} failed) in {twall:.2} s -> {:.0} requests/s; \
+             latency p50 {:.2} ms, p99 {:.2} ms",
+            tc.failed.load(Ordering::Relaxed),
+            tok as f64 / twall,
+            percentile(tl, 0.5),
+            percentile(tl, 0.99)
+        );
+        println!(
+            "poort CPU: {tcpu:.2} s = {per_ms:.3} ms per token request; its floor is one RSA-2048 \
+             signature (the ID token) = {sign_ms:.3} ms -> ratio {:.2}; one core's signature-only \
+             rate {signs:.0}/s",
+            sign_ms / per_ms
+        );
+    }
     println!(
-        "poort CPU per login by half: /saml/sso {sso_ms:.3} ms (measured in the memory phase), \
-         /saml/acs {:.3} ms (the rest)",
+        "poort CPU per login by part: the request in {sso_ms:.3} ms (measured in the memory \
+         phase), the rest (/saml/acs{}) {:.3} ms",
+        if a.oidc { " and /oidc/token" } else { "" },
         cpu_per_login_ms - sso_ms
     );
     println!(
@@ -891,10 +1049,10 @@ async fn run(a: &Args, dir: &Path) -> Result<(), Error> {
             "NOT met"
         }
     );
-    if failed > 0 || warm_failed > 0 || pending_failed > 0 {
+    if failed > 0 || warm_failed > 0 || pending_failed > 0 || token_failures > 0 {
         return Err(format!(
             "{} failures (see above)",
-            failed + warm_failed + pending_failed
+            failed + warm_failed + pending_failed + token_failures
         )
         .into());
     }
