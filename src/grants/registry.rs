@@ -336,9 +336,24 @@ impl UsageRecorder {
 }
 
 async fn record_uses(registry: Registry, mut uses: mpsc::Receiver<(String, DateTime<Utc>)>) {
+    // What this process wrote in the last day needs no statement at all: the stored use is at
+    // least as recent. Bounded; forgetting only costs a statement that writes nothing.
+    let mut recorded: std::collections::HashMap<String, DateTime<Utc>> = Default::default();
     while let Some((grant_id, at)) = uses.recv().await {
-        if let Err(e) = registry.record_use(&grant_id, at).await {
-            tracing::warn!(grant = %grant_id, "recording a grant use: {e}");
+        if recorded
+            .get(&grant_id)
+            .is_some_and(|last| at - *last < USE_PRECISION)
+        {
+            continue;
+        }
+        match registry.record_use(&grant_id, at).await {
+            Ok(()) => {
+                if recorded.len() >= 100_000 {
+                    recorded.clear();
+                }
+                recorded.insert(grant_id, at);
+            }
+            Err(e) => tracing::warn!(grant = %grant_id, "recording a grant use: {e}"),
         }
     }
 }

@@ -86,7 +86,11 @@ impl SqlRegister {
                 })?;
             }
         }
-        let pool = SqlitePoolOptions::new().connect_with(options).await?;
+        // A local file does not drop connections: no ping before every use (a thread hop each).
+        let pool = SqlitePoolOptions::new()
+            .test_before_acquire(false)
+            .connect_with(options)
+            .await?;
         SQLITE_MIGRATOR.run(&pool).await?;
         Ok(SqlRegister {
             pool: Pool::Sqlite(pool),
