@@ -235,6 +235,25 @@ fn check_reports_each_problem_with_its_file() {
             id_token_signed_response_alg: None,
         },
     ];
+    // Upstream OIDC ADs with problems: `none` allowed, an issuer twice, an unknown auth method.
+    let provider = |issuer: &str| poort::config::OidcProviderConfig {
+        issuer: issuer.into(),
+        name_nl: "AD".into(),
+        name_en: "AD".into(),
+        client_id: "poort".into(),
+        client_secret: Some("s".into()),
+        token_endpoint_auth_method: None,
+        allowed_algs: vec!["RS256".into()],
+        scopes: vec![],
+        userinfo: false,
+        acr: Default::default(),
+        discovery_refresh_seconds: 3600,
+    };
+    let mut with_none = provider("https://ad-1.example");
+    with_none.allowed_algs = vec!["RS256".into(), "none".into()];
+    let mut bad_auth = provider("https://ad-2.example");
+    bad_auth.token_endpoint_auth_method = Some("tls_client_auth".into());
+    config.oidc_providers = vec![with_none, provider("https://ad-1.example"), bad_auth];
     // A register database poort cannot open.
     config.register.database = "mysql://db.example/poort".into();
     // A key file that is not there.
@@ -261,6 +280,9 @@ fn check_reports_each_problem_with_its_file() {
         "HS256",
         "client_id appears twice",
         "\"not a url\" is not an absolute URL",
+        "identity provider https://ad-1.example: ID-token algorithm none is never accepted",
+        "identity provider https://ad-1.example: issuer appears twice",
+        "identity provider https://ad-2.example: token_endpoint_auth_method tls_client_auth",
     ] {
         finding(&stdout, &path, what);
     }
