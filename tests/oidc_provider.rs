@@ -149,6 +149,11 @@ async fn confidential_client_code_flow_with_pkce_and_organisation_choice() {
     assert_eq!(claims["nonce"], "n-1");
     assert_eq!(claims["acr"], "urn:etoegang:core:assurance-class:loa3");
     assert_eq!(claims["represents"]["sub"], "12345678");
+    // The Logius NL GOV profile's identifier type for a KvK number.
+    assert_eq!(
+        claims["represents"]["sub_id_type"],
+        "urn:nl-eid-gdi:1.0:id:KvKnr"
+    );
     assert_eq!(
         claims["represents"]["name"],
         "Bakkerij De Gouden Korst B.V."

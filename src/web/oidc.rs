@@ -66,7 +66,7 @@ pub(crate) async fn issue_code(
         "acr": candidate.level_used.uri(),
         "represents": {
             "sub": candidate.organisation.kvk,
-            "sub_id_type": "urn:etoegang:1.9:EntityConcernedID:KvKnr",
+            "sub_id_type": "urn:nl-eid-gdi:1.0:id:KvKnr",
             "name": candidate.organisation.name,
         },
         "service_id": flow.service.service_id,

@@ -576,6 +576,8 @@ def case_oidc_authlib_client_code_flow_with_pkce(env):
     claims.validate()
     check(claims["acr"] == LOA3, f"acr {claims['acr']}")
     check(claims["represents"]["sub"] == KVK, f"represents {claims['represents']}")
+    check(claims["represents"]["sub_id_type"] == "urn:nl-eid-gdi:1.0:id:KvKnr",
+          f"represents sub_id_type {claims['represents']}")
     check(claims["service_id"] == peers.SERVICE_ID, f"service_id {claims['service_id']}")
     check(AD_SUBJECT not in claims["sub"], "sub must be a pairwise pseudonym")
     info = client.get(meta["userinfo_endpoint"], timeout=TIMEOUT).json()
