@@ -378,8 +378,8 @@ async fn begin(t: &Target, c: &reqwest::Client) -> Result<String, Error> {
     Ok(AuthnRequest::parse(&message.xml)?.id)
 }
 
-/// Steps 1 and 2: a whole login; with `verify`, the answer is checked in full as the DV.
-async fn login(t: &Target, c: &reqwest::Client, verify: bool) -> Result<(), Error> {
+/// Steps 1 and 2 up to poort's answer to the AD's Response.
+async fn through_ad(t: &Target, c: &reqwest::Client) -> Result<reqwest::Response, Error> {
     let upstream_id = begin(t, c).await?;
     let response = AdResponse::new(
         DEV_AD_ENTITY_ID,
@@ -395,6 +395,12 @@ async fn login(t: &Target, c: &reqwest::Client, verify: bool) -> Result<(), Erro
         .form(&[("SAMLResponse", binding::encode_post(&response))])
         .send()
         .await?;
+    Ok(r)
+}
+
+/// Steps 1 and 2: a whole login; with `verify`, the answer is checked in full as the DV.
+async fn login(t: &Target, c: &reqwest::Client, verify: bool) -> Result<(), Error> {
+    let r = through_ad(t, c).await?;
     if t.oidc {
         return redeem(t, c, r, verify).await;
     }
@@ -531,22 +537,7 @@ struct Counts {
 
 /// OIDC steps 1 to 3 without the token request: a fresh code.
 async fn fresh_code(t: &Target, c: &reqwest::Client) -> Result<String, Error> {
-    let upstream_id = begin(t, c).await?;
-    let response = AdResponse::new(
-        DEV_AD_ENTITY_ID,
-        &t.acs,
-        &upstream_id,
-        SP_ENTITY_ID,
-        PERSON,
-        Level::Eh3,
-    )
-    .build(&t.peers.ad_key)?;
-    let r = c
-        .post(&t.acs)
-        .form(&[("SAMLResponse", binding::encode_post(&response))])
-        .send()
-        .await?;
-    code_from(r).await
+    code_from(through_ad(t, c).await?).await
 }
 
 /// `count` fresh codes, made on `concurrency` tasks.

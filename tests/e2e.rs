@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{client, start, submit, World};
+use common::{client, start, submit, to_dv, World};
 use serde_json::Value;
 
 /// Starts a login at the DV and returns the AD's page.
@@ -40,19 +40,6 @@ async fn at_ad(
     fields.extend_from_slice(extra);
     let to_poort = submit(c, ad_page, &fields).await.text().await.unwrap();
     submit(c, &to_poort, &[]).await
-}
-
-/// Posts poort's answer form to the DV and returns the DV's verdict.
-async fn to_dv(c: &reqwest::Client, poort_page: &str) -> Value {
-    let (action, fields) = common::form(poort_page);
-    let r = c
-        .post(format!("{action}?format=json"))
-        .form(&fields)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200, "DV refused poort's answer");
-    r.json().await.unwrap()
 }
 
 #[tokio::test]

@@ -6,7 +6,7 @@ mod common;
 
 use common::oidc_ad::{Fault, TestAd};
 use common::oidc_rp::{param, token, verify};
-use common::{browser, client, submit_at, World};
+use common::{browser, client, submit_at, to_dv, World};
 use poort::config::{OidcClientConfig, OidcProviderConfig};
 use poort::grants::write::Actor;
 use serde_json::Value;
@@ -67,28 +67,36 @@ async fn saml_dv_via_oidc_ad(w: &World, ad: &TestAd, c: &reqwest::Client) -> req
     choose_idp(w, c, &page, &ad.issuer).await
 }
 
-/// Posts poort's answer form to the demo DV; its verdict.
-async fn to_dv(c: &reqwest::Client, poort_page: &str) -> Value {
-    let (action, fields) = common::form(poort_page);
-    let r = c
-        .post(format!("{action}?format=json"))
-        .form(&fields)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200, "DV refused poort's answer");
-    r.json().await.unwrap()
+/// The client's authorization request (service 1).
+fn authorize_url(w: &World, extra: &str) -> String {
+    format!(
+        "{}/oidc/authorize?response_type=code&scope=openid&client_id={RP}&redirect_uri={}{extra}",
+        w.poort,
+        url::form_urlencoded::byte_serialize(RP_CB.as_bytes()).collect::<String>()
+    )
+}
+
+/// Starts an OIDC client's login, picks the OIDC AD and lets it answer: the callback URL the AD
+/// sends the browser (`plain`, which follows no redirects) back to.
+async fn to_callback(
+    w: &World,
+    ad: &TestAd,
+    plain: &reqwest::Client,
+    follow: &reqwest::Client,
+) -> String {
+    let url = authorize_url(w, "&state=rp-state");
+    let page = follow.get(&url).send().await.unwrap().text().await.unwrap();
+    let r = choose_idp(w, plain, &page, &ad.issuer).await;
+    let to_ad = r.headers()["location"].to_str().unwrap().to_string();
+    let r = plain.get(&to_ad).send().await.unwrap();
+    r.headers()["location"].to_str().unwrap().to_string()
 }
 
 /// An OIDC client's login (service 1) through the OIDC AD, with the organisation chosen when
 /// asked; the Location poort finally sends the browser to.
 async fn oidc_dv_via_oidc_ad(w: &World, ad: &TestAd, org: Option<&str>) -> String {
     let (plain, follow) = browser();
-    let url = format!(
-        "{}/oidc/authorize?response_type=code&scope=openid&client_id={RP}&redirect_uri={}&state=rp-state&nonce=rp-nonce",
-        w.poort,
-        url::form_urlencoded::byte_serialize(RP_CB.as_bytes()).collect::<String>()
-    );
+    let url = authorize_url(w, "&state=rp-state&nonce=rp-nonce");
     let page = follow.get(&url).send().await.unwrap().text().await.unwrap();
     let mut r = choose_idp(w, &plain, &page, &ad.issuer).await;
     // poort -> AD -> poort's callback -> (organisation page | redirect to the client).
@@ -187,6 +195,28 @@ async fn oidc_dv_with_oidc_ad_and_a_proprietary_acr() {
     assert_eq!(claims["represents"]["sub"], "87654321");
 }
 
+/// From poort's choice page through the development SAML AD as anna at EH3: poort's
+/// organisation page.
+async fn anna_at_the_saml_ad(w: &World, c: &reqwest::Client, choice_page: &str) -> String {
+    let saml_ad = poort::demo::DEV_AD_ENTITY_ID;
+    let ad_page = choose_idp(w, c, choice_page, saml_ad)
+        .await
+        .text()
+        .await
+        .unwrap();
+    let fields = [("person", "anna"), ("level", "EH3"), ("action", "login")];
+    let to_poort = common::submit(c, &ad_page, &fields)
+        .await
+        .text()
+        .await
+        .unwrap();
+    common::submit(c, &to_poort, &[])
+        .await
+        .text()
+        .await
+        .unwrap()
+}
+
 /// The four combinations in one world, each through the same register: anna logs in to
 /// service 1 for Installatiebedrijf Van Dijk and every requester learns the same organisation
 /// and level.
@@ -205,25 +235,7 @@ async fn all_four_protocol_combinations() {
         .text()
         .await
         .unwrap();
-    let ad_page = choose_idp(&w, &c, &page, saml_ad)
-        .await
-        .text()
-        .await
-        .unwrap();
-    let to_poort = common::submit(
-        &c,
-        &ad_page,
-        &[("person", "anna"), ("level", "EH3"), ("action", "login")],
-    )
-    .await
-    .text()
-    .await
-    .unwrap();
-    let choice = common::submit(&c, &to_poort, &[])
-        .await
-        .text()
-        .await
-        .unwrap();
+    let choice = anna_at_the_saml_ad(&w, &c, &page).await;
     let answer = submit_at(&c, &w.poort, &choice, &[("organisation", "87654321")])
         .await
         .text()
@@ -239,31 +251,9 @@ async fn all_four_protocol_combinations() {
 
     // 2. OIDC DV -> SAML AD.
     let (plain, follow) = browser();
-    let url = format!(
-        "{}/oidc/authorize?response_type=code&scope=openid&client_id={RP}&redirect_uri={}&state=s2",
-        w.poort,
-        url::form_urlencoded::byte_serialize(RP_CB.as_bytes()).collect::<String>()
-    );
+    let url = authorize_url(&w, "&state=s2");
     let page = follow.get(&url).send().await.unwrap().text().await.unwrap();
-    let ad_page = choose_idp(&w, &follow, &page, saml_ad)
-        .await
-        .text()
-        .await
-        .unwrap();
-    let to_poort = common::submit(
-        &follow,
-        &ad_page,
-        &[("person", "anna"), ("level", "EH3"), ("action", "login")],
-    )
-    .await
-    .text()
-    .await
-    .unwrap();
-    let choice = common::submit(&follow, &to_poort, &[])
-        .await
-        .text()
-        .await
-        .unwrap();
+    let choice = anna_at_the_saml_ad(&w, &follow, &page).await;
     let r = submit_at(&plain, &w.poort, &choice, &[("organisation", "87654321")]).await;
     let claims = redeem(&w, r.headers()["location"].to_str().unwrap()).await;
     assert_eq!(claims["represents"]["sub"], "87654321");
@@ -394,16 +384,7 @@ async fn a_replayed_or_forged_callback_finds_no_login() {
     let ad = TestAd::start().await;
     let w = world(&ad, |_| {}).await;
     let (plain, follow) = browser();
-    let url = format!(
-        "{}/oidc/authorize?response_type=code&scope=openid&client_id={RP}&redirect_uri={}&state=rp-state",
-        w.poort,
-        url::form_urlencoded::byte_serialize(RP_CB.as_bytes()).collect::<String>()
-    );
-    let page = follow.get(&url).send().await.unwrap().text().await.unwrap();
-    let r = choose_idp(&w, &plain, &page, &ad.issuer).await;
-    let to_ad = r.headers()["location"].to_str().unwrap().to_string();
-    let r = plain.get(&to_ad).send().await.unwrap();
-    let callback = r.headers()["location"].to_str().unwrap().to_string();
+    let callback = to_callback(&w, &ad, &plain, &follow).await;
     // A forged state finds nothing.
     let forged = callback.replace("state=", "state=x");
     let r = plain.get(&forged).send().await.unwrap();
@@ -425,16 +406,7 @@ async fn a_mixed_up_issuer_in_the_callback_is_refused() {
     let ad = TestAd::start().await;
     let w = world(&ad, |_| {}).await;
     let (plain, follow) = browser();
-    let url = format!(
-        "{}/oidc/authorize?response_type=code&scope=openid&client_id={RP}&redirect_uri={}&state=rp-state",
-        w.poort,
-        url::form_urlencoded::byte_serialize(RP_CB.as_bytes()).collect::<String>()
-    );
-    let page = follow.get(&url).send().await.unwrap().text().await.unwrap();
-    let r = choose_idp(&w, &plain, &page, &ad.issuer).await;
-    let to_ad = r.headers()["location"].to_str().unwrap().to_string();
-    let r = plain.get(&to_ad).send().await.unwrap();
-    let callback = r.headers()["location"].to_str().unwrap().to_string();
+    let callback = to_callback(&w, &ad, &plain, &follow).await;
     let r = plain
         .get(format!("{callback}&iss=https%3A%2F%2Fimpostor.example"))
         .send()
@@ -517,11 +489,7 @@ async fn an_unreachable_ad_gets_a_clear_answer() {
     let ad = TestAd::start().await;
     let w = world(&ad, |p| p.issuer = "http://127.0.0.1:9".into()).await;
     let (plain, follow) = browser();
-    let url = format!(
-        "{}/oidc/authorize?response_type=code&scope=openid&client_id={RP}&redirect_uri={}&state=rp-state",
-        w.poort,
-        url::form_urlencoded::byte_serialize(RP_CB.as_bytes()).collect::<String>()
-    );
+    let url = authorize_url(&w, "&state=rp-state");
     let page = follow.get(&url).send().await.unwrap().text().await.unwrap();
     let r = choose_idp(&w, &plain, &page, "http://127.0.0.1:9").await;
     let location = r.headers()["location"].to_str().unwrap().to_string();

@@ -217,6 +217,19 @@ pub fn dv_key(w: &World) -> poort::keys::SigningKey {
     .unwrap()
 }
 
+/// Posts poort's answer form to the DV and returns the DV's verdict.
+pub async fn to_dv(c: &reqwest::Client, poort_page: &str) -> serde_json::Value {
+    let (action, fields) = form(poort_page);
+    let r = c
+        .post(format!("{action}?format=json"))
+        .form(&fields)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "DV refused poort's answer");
+    r.json().await.unwrap()
+}
+
 /// A cookie-keeping client that does not follow redirects, and one that does, sharing one
 /// cookie jar (one browser).
 pub fn browser() -> (reqwest::Client, reqwest::Client) {
