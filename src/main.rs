@@ -84,6 +84,13 @@ enum Command {
         #[command(subcommand)]
         command: cli::OidcCommand,
     },
+    /// The audit trail: check its hash chain.
+    Audit {
+        #[command(flatten)]
+        config: cli::ConfigArg,
+        #[command(subcommand)]
+        command: cli::AuditCommand,
+    },
     /// The register as a whole: generate a synthetic one for benchmarks.
     Register {
         #[command(flatten)]
@@ -105,6 +112,7 @@ fn main() -> ExitCode {
             | Command::Grants { .. }
             | Command::Register { .. }
             | Command::Oidc { .. }
+            | Command::Audit { .. }
     );
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new(if register_command { "warn" } else { "info" })
@@ -129,6 +137,7 @@ fn main() -> ExitCode {
         Command::Grants { config, command } => register(cli::grants(&config.config, command)),
         Command::Register { config, command } => register(cli::register(&config.config, command)),
         Command::Oidc { config, command } => register(cli::oidc(&config.config, command)),
+        Command::Audit { config, command } => register(cli::audit(&config.config, command)),
     };
     match result {
         Ok(code) => code,

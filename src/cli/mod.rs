@@ -380,6 +380,33 @@ pub async fn register(config_path: &Path, command: RegisterCommand) -> anyhow::R
 }
 
 #[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// Check the hash chain of the whole audit trail: an edited or removed entry is reported
+    /// with its ID (exit status 1). Prints the count and the head hash to keep elsewhere.
+    Verify,
+}
+
+pub async fn audit(config: &Path, command: AuditCommand) -> anyhow::Result<()> {
+    let (_, registry) = open(config).await?;
+    match command {
+        AuditCommand::Verify => {
+            let report = crate::grants::audit::verify(registry.sql().pool()).await?;
+            if let Some(broken) = &report.broken {
+                return Err(anyhow!(
+                    "audit trail broken: {broken} (checked {} entries)",
+                    report.entries
+                ));
+            }
+            println!(
+                "audit trail intact: {} entries ({} from before the chain), head {}",
+                report.entries, report.unchained, report.head
+            );
+        }
+    }
+    Ok(())
+}
+
+#[derive(Subcommand, Debug)]
 pub enum OidcCommand {
     /// Rotate the ID-token signing keys: the announced next key signs from now on, the old one
     /// stays published until the tokens it signed have expired, and a new next key is made.

@@ -4,6 +4,7 @@
 //! `config/grants-dev.toml` ([`MemoryRegister`]) and the persistent one in SQLite or PostgreSQL
 //! ([`SqlRegister`]). Every implementation must pass [`conformance`].
 
+pub mod audit;
 pub mod cache;
 pub mod exchange;
 mod file;

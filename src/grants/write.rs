@@ -358,20 +358,25 @@ const LINKS_OF_ORGANISATION: &str = "SELECT l.idp, l.subject FROM memberships m 
 
 /// Appends one audit row.
 macro_rules! audit {
-    ($tx:ident, $actor:expr, $org:expr, $action:expr, $before:expr, $after:expr) => {
-        sqlx::query(
-            "INSERT INTO audit (at, actor, organisation_id, action, before, after) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+    ($tx:ident, $actor:expr, $org:expr, $action:expr, $before:expr, $after:expr) => {{
+        let actor = $actor.name();
+        let organisation: Option<&String> = $org.into();
+        let organisation = organisation.map(String::as_str);
+        let before: Option<String> = $before;
+        let after: Option<String> = $after;
+        super::audit::AuditLog::append_audit(
+            &mut *$tx,
+            super::audit::AuditEntry {
+                at: Utc::now(),
+                actor: &actor,
+                organisation_id: organisation,
+                action: $action,
+                before: before.as_deref(),
+                after: after.as_deref(),
+            },
         )
-        .bind(Utc::now())
-        .bind($actor.name())
-        .bind($org)
-        .bind($action)
-        .bind($before)
-        .bind($after)
-        .execute(&mut *$tx)
         .await?;
-    };
+    }};
 }
 
 /// The organisation's internal ID and name, or [`WriteError::UnknownOrganisation`].
@@ -962,7 +967,7 @@ impl SqlRegister {
             audit!(
                 tx,
                 actor,
-                None::<String>,
+                None::<&String>,
                 "person.link",
                 None::<String>,
                 json(&(person, idp, subject))

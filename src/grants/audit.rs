@@ -1,0 +1,260 @@
+//! The audit trail as a hash chain: each entry stores the hash of the one before it and its own
+//! hash over that and its fields, so that an edited entry (its hash no longer matches) and a
+//! removed one (the next entry's `prev_hash` no longer matches) are found by [`verify`].
+//!
+//! The table is append-only by trigger as well; the chain is what still tells the truth when
+//! someone with database rights drops the triggers. Removing the newest entries leaves a shorter
+//! chain that verifies: `poort audit verify` prints the head hash and count so that operators can
+//! keep them elsewhere (a log, a ticket) and compare.
+
+use super::sql::Pool;
+use async_trait::async_trait;
+use chrono::{DateTime, DurationRound, SecondsFormat, TimeDelta, Utc};
+
+/// The `prev_hash` of the first entry.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// One entry to append.
+#[derive(Debug, Clone, Copy)]
+pub struct AuditEntry<'a> {
+    pub at: DateTime<Utc>,
+    pub actor: &'a str,
+    pub organisation_id: Option<&'a str>,
+    pub action: &'a str,
+    pub before: Option<&'a str>,
+    pub after: Option<&'a str>,
+}
+
+/// Timestamps are hashed at microseconds, the precision PostgreSQL keeps.
+pub fn audit_time(at: DateTime<Utc>) -> DateTime<Utc> {
+    at.duration_trunc(TimeDelta::microseconds(1)).unwrap_or(at)
+}
+
+/// SHA-256 over the previous hash and the fields, each length-prefixed (absent fields marked),
+/// so that no two different entries share an input.
+pub fn entry_hash(prev_hash: &str, e: &AuditEntry<'_>) -> String {
+    let at = audit_time(e.at).to_rfc3339_opts(SecondsFormat::Micros, true);
+    let mut h = openssl::sha::Sha256::new();
+    for field in [
+        Some(prev_hash),
+        Some(at.as_str()),
+        Some(e.actor),
+        e.organisation_id,
+        Some(e.action),
+        e.before,
+        e.after,
+    ] {
+        match field {
+            None => h.update(b"-;"),
+            Some(v) => {
+                h.update(format!("{}:", v.len()).as_bytes());
+                h.update(v.as_bytes());
+                h.update(b";");
+            }
+        }
+    }
+    hex::encode(h.finish())
+}
+
+/// Appending inside a write's transaction. Appends are serialized so that two transactions never
+/// chain onto the same entry: SQLite allows one writer at a time (every write has written before
+/// it audits), PostgreSQL takes a transaction-scoped advisory lock.
+#[async_trait]
+pub trait AuditLog {
+    async fn append_audit(&mut self, e: AuditEntry<'_>) -> Result<(), sqlx::Error>;
+}
+
+const LAST_HASH: &str = "SELECT hash FROM audit ORDER BY id DESC LIMIT 1";
+const INSERT: &str = "INSERT INTO audit (at, actor, organisation_id, action, before, after, \
+     prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+/// Any fixed number: the key of the advisory lock that serializes audit appends.
+const PG_AUDIT_LOCK: i64 = 0x706f_6f72_7461;
+
+macro_rules! append {
+    ($conn:expr, $e:expr) => {{
+        let last: Option<Option<String>> = sqlx::query_scalar(LAST_HASH)
+            .fetch_optional(&mut *$conn)
+            .await?;
+        let prev = last.flatten().unwrap_or_else(|| GENESIS.to_string());
+        let hash = entry_hash(&prev, &$e);
+        sqlx::query(INSERT)
+            .bind(audit_time($e.at))
+            .bind($e.actor)
+            .bind($e.organisation_id)
+            .bind($e.action)
+            .bind($e.before)
+            .bind($e.after)
+            .bind(&prev)
+            .bind(&hash)
+            .execute(&mut *$conn)
+            .await?;
+        Ok(())
+    }};
+}
+
+#[async_trait]
+impl AuditLog for sqlx::SqliteConnection {
+    async fn append_audit(&mut self, e: AuditEntry<'_>) -> Result<(), sqlx::Error> {
+        append!(self, e)
+    }
+}
+
+#[async_trait]
+impl AuditLog for sqlx::PgConnection {
+    async fn append_audit(&mut self, e: AuditEntry<'_>) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(PG_AUDIT_LOCK)
+            .execute(&mut *self)
+            .await?;
+        append!(self, e)
+    }
+}
+
+/// What [`verify`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditReport {
+    /// Entries read.
+    pub entries: u64,
+    /// Entries from before the chain existed (no hash), all at the start.
+    pub unchained: u64,
+    /// The hash of the newest entry.
+    pub head: String,
+    pub broken: Option<ChainBreak>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChainBreak {
+    /// The entry's fields no longer give its hash: it was changed.
+    Edited { id: i64 },
+    /// The entry does not chain onto the one read before it: something between was removed (or
+    /// inserted, or the hashes were rewritten).
+    Missing { id: i64, after: Option<i64> },
+    /// An entry without a hash after the chain began.
+    Unhashed { id: i64 },
+}
+
+impl std::fmt::Display for ChainBreak {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ChainBreak::Edited { id } => write!(f, "entry {id} was changed after it was written"),
+            ChainBreak::Missing { id, after: Some(a) } => write!(
+                f,
+                "entry {id} does not follow entry {a}: an entry between them was removed"
+            ),
+            ChainBreak::Missing { id, after: None } => write!(
+                f,
+                "entry {id} does not start the chain: an entry before it was removed"
+            ),
+            ChainBreak::Unhashed { id } => {
+                write!(f, "entry {id} has no hash although the chain had begun")
+            }
+        }
+    }
+}
+
+type Row = (
+    i64,
+    DateTime<Utc>,
+    String,
+    Option<String>,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+const ALL: &str = "SELECT id, at, actor, organisation_id, action, before, after, prev_hash, hash \
+     FROM audit ORDER BY id";
+
+/// Walks the whole trail and reports the first break.
+pub async fn verify(pool: &Pool) -> Result<AuditReport, sqlx::Error> {
+    let rows: Vec<Row> = match pool {
+        Pool::Sqlite(p) => sqlx::query_as(ALL).fetch_all(p).await?,
+        Pool::Postgres(p) => sqlx::query_as(ALL).fetch_all(p).await?,
+    };
+    Ok(check_rows(&rows))
+}
+
+fn check_rows(rows: &[Row]) -> AuditReport {
+    let mut report = AuditReport {
+        entries: 0,
+        unchained: 0,
+        head: GENESIS.to_string(),
+        broken: None,
+    };
+    let mut previous: Option<i64> = None;
+    let mut chained = false;
+    for (id, at, actor, org, action, before, after, prev_hash, hash) in rows {
+        report.entries += 1;
+        let (Some(prev_hash), Some(hash)) = (prev_hash, hash) else {
+            if chained {
+                report.broken = Some(ChainBreak::Unhashed { id: *id });
+                return report;
+            }
+            report.unchained += 1;
+            previous = Some(*id);
+            continue;
+        };
+        chained = true;
+        if *prev_hash != report.head {
+            report.broken = Some(ChainBreak::Missing {
+                id: *id,
+                after: previous,
+            });
+            return report;
+        }
+        let entry = AuditEntry {
+            at: *at,
+            actor,
+            organisation_id: org.as_deref(),
+            action,
+            before: before.as_deref(),
+            after: after.as_deref(),
+        };
+        if entry_hash(prev_hash, &entry) != *hash {
+            report.broken = Some(ChainBreak::Edited { id: *id });
+            return report;
+        }
+        report.head = hash.clone();
+        previous = Some(*id);
+    }
+    report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(action: &str) -> AuditEntry<'_> {
+        AuditEntry {
+            at: DateTime::parse_from_rfc3339("2026-11-22T10:00:00.123456789Z")
+                .unwrap()
+                .with_timezone(&Utc),
+            actor: "operator:test",
+            organisation_id: Some("org-1"),
+            action,
+            before: None,
+            after: Some("{}"),
+        }
+    }
+
+    #[test]
+    fn fields_cannot_be_shifted_into_each_other() {
+        let a = AuditEntry {
+            before: Some("x"),
+            after: None,
+            ..entry("a")
+        };
+        let b = AuditEntry {
+            before: None,
+            after: Some("x"),
+            ..entry("a")
+        };
+        assert_ne!(entry_hash(GENESIS, &a), entry_hash(GENESIS, &b));
+        // Nanoseconds beyond the microsecond do not change the hash (PostgreSQL drops them).
+        let mut c = entry("a");
+        c.at += TimeDelta::nanoseconds(100);
+        assert_eq!(entry_hash(GENESIS, &entry("a")), entry_hash(GENESIS, &c));
+    }
+}
