@@ -41,9 +41,53 @@ pub struct Config {
     pub oidc_clients: Vec<OidcClientConfig>,
     #[serde(default)]
     pub oidc: OidcConfig,
+    /// The beheermodule (admin module) at `/admin`.
+    #[serde(default)]
+    pub admin: AdminConfig,
     /// Identity providers (ADs) that speak OpenID Connect, upstream of poort.
     #[serde(default, rename = "oidc_provider")]
     pub oidc_providers: Vec<OidcProviderConfig>,
+}
+
+/// The admin module: a service behind poort itself, with its own level and session timeouts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AdminConfig {
+    /// The ServiceUUID the admin module has in the catalogue (what audit and logs name).
+    #[serde(default = "default_admin_uuid")]
+    pub service_uuid: String,
+    /// The level an administrator must log in with.
+    #[serde(default = "default_admin_level")]
+    pub level: Level,
+    /// A session ends after this long without a request, in seconds.
+    #[serde(default = "default_admin_idle")]
+    pub idle_timeout_seconds: i64,
+    /// And after this long in any case, in seconds.
+    #[serde(default = "default_admin_absolute")]
+    pub absolute_timeout_seconds: i64,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        AdminConfig {
+            service_uuid: default_admin_uuid(),
+            level: default_admin_level(),
+            idle_timeout_seconds: default_admin_idle(),
+            absolute_timeout_seconds: default_admin_absolute(),
+        }
+    }
+}
+
+fn default_admin_uuid() -> String {
+    "0b7e2c1a-5d3f-4e8a-9c61-a0d000000001".into()
+}
+fn default_admin_level() -> Level {
+    Level::Eh3
+}
+fn default_admin_idle() -> i64 {
+    15 * 60
+}
+fn default_admin_absolute() -> i64 {
+    8 * 3600
 }
 
 /// An upstream identity provider (AD) that speaks OpenID Connect; poort is its client.
@@ -372,7 +416,7 @@ impl Config {
     /// overrides must stay free-form), so reported by `poort check` and at start, since a
     /// misspelt or outdated section silently drops its settings.
     pub fn unknown_sections(path: &Path) -> Vec<String> {
-        const KNOWN: [&str; 11] = [
+        const KNOWN: [&str; 12] = [
             "server",
             "saml",
             "keys",
@@ -384,6 +428,7 @@ impl Config {
             "oidc",
             "oidc_client",
             "oidc_provider",
+            "admin",
         ];
         let Ok(text) = std::fs::read_to_string(path) else {
             return Vec::new();

@@ -29,6 +29,8 @@ pub enum AnswerTo {
         /// PKCE S256 challenge the token request must answer.
         code_challenge: Option<String>,
     },
+    /// A session in poort's own admin module.
+    Admin,
 }
 
 /// What a service provider asked for, after its request was verified.

@@ -2,6 +2,7 @@
 //!
 //! See `ARCHITECTURE.md` for the bird's-eye view and the codemap.
 
+pub mod admin;
 pub mod app;
 pub mod check;
 pub mod cli;

@@ -144,6 +144,7 @@ fn setup(dir: &Path) -> (PathBuf, Config) {
         dvs: vec![],
         oidc_clients: vec![],
         oidc_providers: vec![],
+        admin: Default::default(),
         oidc: poort::config::OidcConfig {
             keys_dir: certs.join("oidc"),
             ..Default::default()

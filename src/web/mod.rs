@@ -1,5 +1,6 @@
 //! The HTTP edge: routes, shared state, and the handlers of the login flow.
 
+pub mod admin;
 pub mod errors;
 pub mod i18n;
 mod login;
@@ -57,6 +58,9 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/login/organisation",
             get(login::choose_organisation).post(login::chosen_organisation),
         )
+        .route("/admin", get(admin::home))
+        .route("/admin/login", get(login::admin_login))
+        .route("/admin/logout", axum::routing::post(admin::logout))
         .route("/.well-known/openid-configuration", get(oidc::discovery))
         .route("/oidc/jwks", get(oidc::jwks))
         .route("/oidc/authorize", get(login::authorize))

@@ -40,6 +40,14 @@ impl Pages {
         )?;
         env.add_template("error.html", include_str!("../../templates/error.html"))?;
         env.add_template(
+            "admin_home.html",
+            include_str!("../../templates/admin_home.html"),
+        )?;
+        env.add_template(
+            "admin_message.html",
+            include_str!("../../templates/admin_message.html"),
+        )?;
+        env.add_template(
             "post_form.html",
             include_str!("../../templates/post_form.html"),
         )?;
@@ -144,6 +152,60 @@ impl Pages {
             },
             None,
         )
+    }
+
+    /// The admin module's start page: the organisation and its members.
+    pub fn admin_home(
+        &self,
+        lang: Lang,
+        session: &crate::admin::AdminSession,
+        members: &[crate::grants::MemberView],
+    ) -> Response {
+        let roles: Vec<&str> = session.roles.iter().map(|r| r.as_str()).collect();
+        self.render(
+            "admin_home.html",
+            context! {
+                lang => lang.code(),
+                title => lang.pick("Beheermodule", "Admin module"),
+                organisation => session.organisation,
+                you_label => lang.pick("Uw rollen", "Your roles"),
+                roles => roles,
+                level => session.level.name(),
+                members_label => lang.pick("Gebruikers", "Users"),
+                name_label => lang.pick("Naam", "Name"),
+                roles_label => lang.pick("Rollen", "Roles"),
+                status_label => lang.pick("Status", "Status"),
+                groups_label => lang.pick("Groepen", "Groups"),
+                blocked_label => lang.pick("geblokkeerd", "blocked"),
+                active_label => lang.pick("actief", "active"),
+                members => members,
+                csrf => session.csrf,
+                logout_label => lang.pick("Uitloggen", "Log out"),
+            },
+            None,
+        )
+    }
+
+    /// A short admin-module message (logged out, session expired, not allowed).
+    pub fn admin_message(
+        &self,
+        lang: Lang,
+        status: StatusCode,
+        title: (&str, &str),
+        text: (&str, &str),
+    ) -> Response {
+        let mut response = self.render(
+            "admin_message.html",
+            context! {
+                lang => lang.code(),
+                title => lang.pick(title.0, title.1),
+                text => lang.pick(text.0, text.1),
+                again_label => lang.pick("Opnieuw inloggen", "Log in again"),
+            },
+            None,
+        );
+        *response.status_mut() = status;
+        response
     }
 
     pub fn error(

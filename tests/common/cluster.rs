@@ -342,6 +342,7 @@ async fn start(
             dvs: vec![],
             oidc_clients: vec![],
             oidc_providers: vec![],
+            admin: Default::default(),
             oidc: poort::config::OidcConfig {
                 keys_dir: certs.join("oidc"),
                 ..Default::default()

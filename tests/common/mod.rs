@@ -176,6 +176,7 @@ pub async fn start_prepared(prepare: impl FnOnce(&Prepared, &mut Config)) -> Wor
         dvs: vec![],
         oidc_clients: vec![],
         oidc_providers: vec![],
+        admin: Default::default(),
         oidc: poort::config::OidcConfig {
             keys_dir: certs.join("oidc"),
             ..Default::default()

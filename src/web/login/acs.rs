@@ -166,6 +166,9 @@ pub(super) async fn answer(
     flow: &PendingFlow,
     candidate: &Candidate,
 ) -> Response {
+    if flow.intent.answer == AnswerTo::Admin {
+        return super::admin::open_session(state, ctx, flow, candidate).await;
+    }
     if let AnswerTo::Oidc { .. } = &flow.intent.answer {
         return match crate::web::oidc::issue_code(state, flow, candidate).await {
             Ok(location) => {

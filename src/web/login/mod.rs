@@ -3,12 +3,14 @@
 //! pending flow, the browser binding, and how a step fails.
 
 mod acs;
+mod admin;
 mod callback;
 mod oidc;
 mod sso;
 mod upstream;
 
 pub use acs::{acs, choose_organisation, chosen_organisation};
+pub use admin::{admin_cookie, admin_login, set_admin_cookie};
 pub use callback::oidc_callback;
 pub use oidc::authorize;
 pub(crate) use oidc::redirect_with;
@@ -54,6 +56,9 @@ pub struct PendingFlow {
     pub upstream_oidc: Option<UpstreamOidcSecrets>,
     pub result: Option<AuthnResult>,
     pub candidates: Vec<Candidate>,
+    /// The register's person behind the identity (admin logins, which open a session for them).
+    #[serde(default)]
+    pub person_id: Option<String>,
     pub expires_at: DateTime<Utc>,
 }
 
@@ -311,18 +316,30 @@ async fn conclude(
     result: AuthnResult,
     now: DateTime<Utc>,
 ) -> Response {
-    let decision = match crate::grants::resolve(
-        state.register.as_ref(),
-        &result,
-        &flow.service,
-        flow.intent.required_level,
-        flow.intent.comparison,
-        now,
-    )
-    .await
-    {
+    let decided = if flow.intent.answer == AnswerTo::Admin {
+        let pool = state.registry.sql().pool();
+        crate::admin::decide(pool, &flow.service, &result, now)
+            .await
+            .map(|(person, decision)| {
+                flow.person_id = person;
+                decision
+            })
+            .map_err(|e| e.to_string())
+    } else {
+        crate::grants::resolve(
+            state.register.as_ref(),
+            &result,
+            &flow.service,
+            flow.intent.required_level,
+            flow.intent.comparison,
+            now,
+        )
+        .await
+        .map_err(|e| e.to_string())
+    };
+    let decision = match decided {
         Ok(d) => d,
-        Err(e) => return fail(state, ctx, LoginError::Internal(e.to_string()), Some(&flow)),
+        Err(e) => return fail(state, ctx, LoginError::Internal(e), Some(&flow)),
     };
     flow.result = Some(result);
     match decision {

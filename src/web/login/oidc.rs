@@ -203,6 +203,7 @@ pub async fn authorize(
         idp: None,
         upstream_request_id: None,
         upstream_oidc: None,
+        person_id: None,
         result: None,
         candidates: Vec::new(),
         expires_at: now + Duration::seconds(cfg.saml.flow_lifetime_seconds),

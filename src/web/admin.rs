@@ -1,0 +1,173 @@
+//! The admin module's pages (`/admin`): the session from its cookie, the start page with the
+//! organisation's users, and logout. Logging in is `login::admin_login` (the gateway's own flow).
+
+use super::i18n::Lang;
+use super::login::{admin_cookie, set_admin_cookie};
+use super::AppState;
+use crate::admin::{AdminSession, ADMIN_ROLES};
+use crate::grants::Role;
+use axum::extract::{Form, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::Utc;
+use serde::Deserialize;
+use std::sync::Arc;
+
+/// Why there is no session to act in.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error("not logged in to the admin module")]
+    None,
+    #[error("the session store failed: {0}")]
+    Store(String),
+}
+
+/// The session of this request, with its idle timeout restarted; `None` when there is none or
+/// it ended (the store drops it at its expiry: idle, or absolute from the login).
+pub async fn current(state: &AppState, headers: &HeaderMap) -> Result<AdminSession, SessionError> {
+    let id = admin_cookie(headers).ok_or(SessionError::None)?;
+    let key = AdminSession::store_key(&id);
+    let now = Utc::now();
+    let bytes = state
+        .flows
+        .get(&key, now)
+        .await
+        .map_err(|e| SessionError::Store(e.to_string()))?
+        .ok_or(SessionError::None)?;
+    let mut session: AdminSession =
+        serde_json::from_slice(&bytes).map_err(|e| SessionError::Store(e.to_string()))?;
+    if session.id != id || session.expires_at(&state.config) <= now {
+        return Err(SessionError::None);
+    }
+    session.last_seen = now;
+    let bytes = serde_json::to_vec(&session).map_err(|e| SessionError::Store(e.to_string()))?;
+    state
+        .flows
+        .put(&key, bytes, session.expires_at(&state.config))
+        .await
+        .map_err(|e| SessionError::Store(e.to_string()))?;
+    Ok(session)
+}
+
+fn no_session(state: &AppState, lang: Lang, e: SessionError) -> Response {
+    match e {
+        SessionError::None => Redirect::to("/admin/login").into_response(),
+        SessionError::Store(detail) => {
+            tracing::error!("admin session: {detail}");
+            state.pages.admin_message(
+                lang,
+                StatusCode::SERVICE_UNAVAILABLE,
+                ("Beheermodule niet beschikbaar", "Admin module unavailable"),
+                (
+                    "De beheermodule kan uw sessie nu niet lezen. Probeer het over enkele minuten opnieuw.",
+                    "The admin module cannot read your session now. Try again in a few minutes.",
+                ),
+            )
+        }
+    }
+}
+
+/// `GET /admin`: the organisation acted for and its users.
+pub async fn home(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let lang = Lang::from_headers(&headers);
+    let session = match current(&state, &headers).await {
+        Ok(s) => s,
+        Err(e) => return no_session(&state, lang, e),
+    };
+    let view = match state
+        .registry
+        .sql()
+        .show_organisation(&session.organisation.kvk)
+        .await
+    {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::error!(organisation = %session.organisation.kvk, "admin home: {e}");
+            return state.pages.admin_message(
+                lang,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                ("Er ging iets mis", "Something went wrong"),
+                (
+                    "De gegevens van uw organisatie konden niet worden gelezen.",
+                    "Your organisation's data could not be read.",
+                ),
+            );
+        }
+    };
+    // A groepsbeheerder (without a wider role) sees the members of their own groups only.
+    let wide = session.has_any(&[Role::Hoofdbeheerder, Role::Beheerder, Role::Lezer]);
+    let own_groups: Vec<String> = view
+        .members
+        .iter()
+        .find(|m| m.person == session.person_id)
+        .map(|m| m.groups.iter().map(|(g, _)| g.clone()).collect())
+        .unwrap_or_default();
+    let members: Vec<_> = view
+        .members
+        .into_iter()
+        .filter(|m| {
+            wide || m.person == session.person_id
+                || m.groups.iter().any(|(g, _)| own_groups.contains(g))
+        })
+        .collect();
+    debug_assert!(session.has_any(&ADMIN_ROLES));
+    state.pages.admin_home(lang, &session, &members)
+}
+
+#[derive(Deserialize)]
+pub struct LogoutForm {
+    csrf: Option<String>,
+}
+
+/// Whether a submitted CSRF token is the session's (constant time).
+pub fn csrf_matches(session: &AdminSession, submitted: Option<&str>) -> bool {
+    submitted.is_some_and(|s| crate::oidc::secret_matches(s, &session.csrf))
+}
+
+/// `POST /admin/logout`: ends the session everywhere (it lives in the shared store).
+pub async fn logout(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Form(form): Form<LogoutForm>,
+) -> Response {
+    let lang = Lang::from_headers(&headers);
+    let session = match current(&state, &headers).await {
+        Ok(s) => s,
+        Err(e) => return no_session(&state, lang, e),
+    };
+    if !csrf_matches(&session, form.csrf.as_deref()) {
+        return forbidden_form(&state, lang);
+    }
+    if let Err(e) = state
+        .flows
+        .take(&AdminSession::store_key(&session.id), Utc::now())
+        .await
+    {
+        return no_session(&state, lang, SessionError::Store(e.to_string()));
+    }
+    tracing::info!(person = %session.person_id, organisation = %session.organisation.kvk, "admin session closed");
+    let mut response = state.pages.admin_message(
+        lang,
+        StatusCode::OK,
+        ("U bent uitgelogd", "You are logged out"),
+        (
+            "U bent uitgelogd uit de beheermodule.",
+            "You are logged out of the admin module.",
+        ),
+    );
+    set_admin_cookie(&state, &mut response, "", 0);
+    response
+}
+
+/// A form without this session's CSRF token.
+pub fn forbidden_form(state: &AppState, lang: Lang) -> Response {
+    state.pages.admin_message(
+        lang,
+        StatusCode::FORBIDDEN,
+        ("Formulier niet geaccepteerd", "Form not accepted"),
+        (
+            "Dit formulier kwam niet uit uw sessie in de beheermodule (het beveiligingsveld ontbreekt of klopt niet). Er is niets gewijzigd.",
+            "This form did not come from your admin-module session (its security field is missing or wrong). Nothing was changed.",
+        ),
+    )
+}
