@@ -114,6 +114,8 @@ pub async fn build_state(config: Config) -> Result<AppState, StartError> {
     let metrics = Arc::new(Metrics::default());
     let registry = Registry::open_with_metrics(&config, metrics.clone()).await?;
     let grant_uses = registry.spawn_background();
+    let login_audit =
+        crate::grants::audit::spawn_decision_writer(registry.sql().pool().clone(), metrics.clone());
     // Pending logins and the replay cache: in Redis when one is configured, so that replicas
     // share them; in-process otherwise.
     let (flows, replay): (Arc<dyn FlowStore>, Arc<dyn ReplayCache>) =
@@ -156,6 +158,7 @@ pub async fn build_state(config: Config) -> Result<AppState, StartError> {
         register: registry.register(),
         registry,
         grant_uses,
+        login_audit,
         metrics,
         flows,
         replay,

@@ -25,6 +25,10 @@ pub struct Metrics {
     pub grant_uses_recorded: Counter,
     /// Grant uses dropped because the writer fell behind.
     pub grant_uses_dropped: Counter,
+    /// Login decisions written to the audit trail.
+    pub login_decisions_audited: Counter,
+    /// Login decisions not written to the audit trail (writer behind, or database failure).
+    pub login_decisions_lost: Counter,
 }
 
 impl Default for Metrics {
@@ -39,6 +43,8 @@ impl Default for Metrics {
             grant_cache_outbox_pending: Gauge::default(),
             grant_uses_recorded: Counter::default(),
             grant_uses_dropped: Counter::default(),
+            login_decisions_audited: Counter::default(),
+            login_decisions_lost: Counter::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -80,6 +86,16 @@ impl Default for Metrics {
             "grant_uses_dropped",
             "Grant uses not written because the writer fell behind",
             m.grant_uses_dropped.clone(),
+        );
+        registry.register(
+            "login_decisions_audited",
+            "Login decisions written to the audit trail",
+            m.login_decisions_audited.clone(),
+        );
+        registry.register(
+            "login_decisions_lost",
+            "Login decisions the audit trail did not get (writer behind or database down)",
+            m.login_decisions_lost.clone(),
         );
         Metrics { registry, ..m }
     }

@@ -110,6 +110,129 @@ impl AuditLog for sqlx::PgConnection {
     }
 }
 
+/// A login decision for the audit trail (allowed or refused, with its reason).
+#[derive(Debug, Clone)]
+pub struct LoginDecision {
+    pub at: DateTime<Utc>,
+    /// `identity:<AD>#<subject>`: who logged in, as the AD named them.
+    pub actor: String,
+    /// The organisation acted for, when the decision got that far.
+    pub kvk: Option<String>,
+    /// `login.allowed`, `login.refused`, `admin.login`.
+    pub action: &'static str,
+    /// What was decided, as JSON (service, level, grant or reason).
+    pub detail: String,
+}
+
+/// Hands login decisions to the background writer; never blocks a login.
+#[derive(Clone)]
+pub struct DecisionRecorder {
+    sender: tokio::sync::mpsc::Sender<LoginDecision>,
+    metrics: std::sync::Arc<crate::metrics::Metrics>,
+}
+
+impl DecisionRecorder {
+    pub fn record(&self, decision: LoginDecision) {
+        if self.sender.try_send(decision).is_err() {
+            self.metrics.login_decisions_lost.inc();
+            tracing::error!(
+                "audit trail: the login-decision writer is behind; a decision was not recorded"
+            );
+        }
+    }
+}
+
+/// Starts the writer: decisions are appended in batches (one transaction each), so that a busy
+/// gateway takes the audit chain's lock once per batch, not once per login.
+pub fn spawn_decision_writer(
+    pool: Pool,
+    metrics: std::sync::Arc<crate::metrics::Metrics>,
+) -> DecisionRecorder {
+    let (sender, mut receiver) = tokio::sync::mpsc::channel::<LoginDecision>(100_000);
+    let writer_metrics = metrics.clone();
+    tokio::spawn(async move {
+        while let Some(first) = receiver.recv().await {
+            let mut batch = vec![first];
+            while batch.len() < 256 {
+                match receiver.try_recv() {
+                    Ok(d) => batch.push(d),
+                    Err(_) => break,
+                }
+            }
+            match write_decisions(&pool, &batch).await {
+                Ok(()) => {
+                    writer_metrics
+                        .login_decisions_audited
+                        .inc_by(batch.len() as u64);
+                }
+                Err(e) => {
+                    writer_metrics
+                        .login_decisions_lost
+                        .inc_by(batch.len() as u64);
+                    tracing::error!(
+                        decisions = batch.len(),
+                        "audit trail: writing login decisions failed: {e}"
+                    );
+                }
+            }
+        }
+    });
+    DecisionRecorder { sender, metrics }
+}
+
+const ORGANISATION_ID: &str = "SELECT id FROM organisations WHERE kvk = $1";
+
+macro_rules! write_batch {
+    ($tx:expr, $batch:expr) => {{
+        let mut tx = $tx;
+        for d in $batch {
+            let org: Option<String> = match &d.kvk {
+                Some(kvk) => {
+                    sqlx::query_scalar(ORGANISATION_ID)
+                        .bind(kvk)
+                        .fetch_optional(&mut *tx)
+                        .await?
+                }
+                None => None,
+            };
+            tx.append_audit(AuditEntry {
+                at: d.at,
+                actor: &d.actor,
+                organisation_id: org.as_deref(),
+                action: d.action,
+                before: None,
+                after: Some(&d.detail),
+            })
+            .await?;
+        }
+        tx.commit().await
+    }};
+}
+
+async fn write_decisions(pool: &Pool, batch: &[LoginDecision]) -> Result<(), sqlx::Error> {
+    // A batch that meets a busy database is tried again (twice) before it counts as lost.
+    let mut attempt = 0;
+    loop {
+        let written = match pool {
+            // IMMEDIATE: take SQLite's write lock first, so that a write committed by another
+            // connection between this transaction's reads and its write cannot fail it.
+            Pool::Sqlite(p) => write_batch!(p.begin_with("BEGIN IMMEDIATE").await?, batch),
+            Pool::Postgres(p) => write_batch!(p.begin().await?, batch),
+        };
+        match written {
+            Err(e) if attempt < 2 => {
+                attempt += 1;
+                tracing::warn!(
+                    attempt,
+                    "audit trail: writing login decisions, trying again: {e}"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(50 * attempt)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
 /// What [`verify`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditReport {

@@ -311,8 +311,10 @@ fn years(n: u32) -> Result<Months, WriteError> {
 macro_rules! in_tx {
     ($pool:expr, |$tx:ident| $body:block) => {
         match $pool {
+            // IMMEDIATE: the write lock from the start, so that another connection's commit
+            // between this transaction's first read and its first write cannot fail it.
             Pool::Sqlite(p) => {
-                let mut $tx = p.begin().await?;
+                let mut $tx = p.begin_with("BEGIN IMMEDIATE").await?;
                 let out = $body;
                 $tx.commit().await?;
                 out

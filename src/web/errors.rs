@@ -106,6 +106,25 @@ impl LoginError {
         }
     }
 
+    /// A short code for the audit trail and logs: why the login stopped (no person data).
+    pub fn reason_code(&self) -> String {
+        match self {
+            LoginError::Denied(reason) => deny_code(reason).to_string(),
+            LoginError::Refused(p, _) => format!("request_{}", format!("{p:?}").to_lowercase()),
+            LoginError::AdAnswerRejected(_) => "ad_answer_rejected".into(),
+            LoginError::AdFailed(_) => "ad_failed".into(),
+            LoginError::AdUnavailable(_) => "ad_unavailable".into(),
+            LoginError::UnknownFlow => "unknown_flow".into(),
+            LoginError::OtherBrowser => "other_browser".into(),
+            LoginError::Internal(_) => "internal_error".into(),
+            LoginError::BadMessage(_)
+            | LoginError::RelayStateTooLong
+            | LoginError::UnknownRequester(_)
+            | LoginError::Unverifiable(_)
+            | LoginError::AcsNotInMetadata => "bad_request".into(),
+        }
+    }
+
     /// The SAML status for the DV, or `None` when the DV cannot be answered (not verified).
     pub fn saml_status(&self) -> Option<SamlStatus> {
         let (top, second, message): (&'static str, &'static str, String) = match self {

@@ -33,6 +33,8 @@ pub struct AppState {
     pub registry: Registry,
     /// Where logins hand the grant they used, written off the hot path.
     pub grant_uses: UsageRecorder,
+    /// Where login decisions go on their way to the audit trail, off the hot path.
+    pub login_audit: crate::grants::audit::DecisionRecorder,
     pub metrics: Arc<Metrics>,
     /// poort's ID-token signing keys (as OpenID Provider).
     pub oidc_keys: Arc<crate::oidc::LiveKeys>,

@@ -167,12 +167,14 @@ pub(super) async fn answer(
     candidate: &Candidate,
 ) -> Response {
     if flow.intent.answer == AnswerTo::Admin {
+        allowed(state, ctx, flow, candidate);
         return super::admin::open_session(state, ctx, flow, candidate).await;
     }
     if let AnswerTo::Oidc { .. } = &flow.intent.answer {
         return match crate::web::oidc::issue_code(state, flow, candidate).await {
             Ok(location) => {
                 state.grant_uses.used(&candidate.grant_id, Utc::now());
+                allowed(state, ctx, flow, candidate);
                 tracing::info!(
                     reference = %ctx.reference, flow = %flow.id, client = %flow.intent.requester,
                     grant = %candidate.grant_id, level = %candidate.level_used,
@@ -184,6 +186,27 @@ pub(super) async fn answer(
         };
     }
     saml_answer(state, ctx, flow, candidate)
+}
+
+/// Records an allowed login in the audit trail.
+fn allowed(state: &AppState, ctx: &Ctx, flow: &PendingFlow, candidate: &Candidate) {
+    let detail = serde_json::json!({
+        "grant": candidate.grant_id,
+        "level": candidate.level_used.name(),
+    });
+    let action = if flow.intent.answer == AnswerTo::Admin {
+        "admin.login"
+    } else {
+        "login.allowed"
+    };
+    audit_decision(
+        state,
+        ctx,
+        flow,
+        Some(&candidate.organisation.kvk),
+        action,
+        detail,
+    );
 }
 
 fn saml_answer(state: &AppState, ctx: &Ctx, flow: &PendingFlow, candidate: &Candidate) -> Response {
@@ -242,6 +265,7 @@ fn saml_answer(state: &AppState, ctx: &Ctx, flow: &PendingFlow, candidate: &Cand
         )
         .map_err(|e| internal(&e))?;
         state.grant_uses.used(&candidate.grant_id, now);
+        allowed(state, ctx, flow, candidate);
         tracing::info!(
             reference = %ctx.reference, flow = %flow.id, dv = %dv.entity_id,
             pseudonym = %pseudonym, grant = %candidate.grant_id, level = %candidate.level_used,

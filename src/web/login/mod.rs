@@ -129,9 +129,40 @@ fn set_cookie(state: &AppState, response: &mut Response, name: &str, value: &str
     }
 }
 
+/// Records a login decision in the audit trail (written in the background).
+fn audit_decision(
+    state: &AppState,
+    ctx: &Ctx,
+    flow: &PendingFlow,
+    kvk: Option<&str>,
+    action: &'static str,
+    mut detail: serde_json::Value,
+) {
+    let actor = match &flow.result {
+        Some(r) => format!("identity:{}#{}", r.idp, r.subject),
+        None => "identity:unknown".to_string(),
+    };
+    detail["service"] = flow.service.service_id.clone().into();
+    detail["requester"] = flow.intent.requester.clone().into();
+    detail["reference"] = ctx.reference.clone().into();
+    state
+        .login_audit
+        .record(crate::grants::audit::LoginDecision {
+            at: Utc::now(),
+            actor,
+            kvk: kvk.map(str::to_string),
+            action,
+            detail: detail.to_string(),
+        });
+}
+
 /// Renders an error: logged with its reference; a verified DV also gets its SAML answer.
 fn fail(state: &AppState, ctx: &Ctx, err: LoginError, flow: Option<&PendingFlow>) -> Response {
     tracing::warn!(reference = %ctx.reference, error = %err, "login stopped");
+    if let Some(f) = flow {
+        let detail = serde_json::json!({ "reason": err.reason_code() });
+        audit_decision(state, ctx, f, None, "login.refused", detail);
+    }
     // An OpenID Connect client gets the error at its (verified) redirect URI (RFC 6749 4.1.2.1).
     if let Some(AnswerTo::Oidc {
         redirect_uri,

@@ -1,0 +1,103 @@
+//! Every login decision lands in the audit trail (allowed with organisation, grant and level;
+//! refused with its reason), written off the hot path, on the same hash chain.
+
+mod common;
+
+use common::{client, submit, submit_at, World};
+use poort::grants::Pool;
+use std::time::{Duration, Instant};
+
+async fn at_poort(w: &World, person: &str) -> String {
+    let c = client();
+    let ad_page = c
+        .get(format!("{}/login?service=1&binding=redirect", w.dv))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let to_poort = submit(
+        &c,
+        &ad_page,
+        &[("person", person), ("level", "EH3"), ("action", "login")],
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    let page = submit(&c, &to_poort, &[]).await.text().await.unwrap();
+    if page.contains("name=\"organisation\"") {
+        return submit_at(&c, &w.poort, &page, &[("organisation", "12345678")])
+            .await
+            .text()
+            .await
+            .unwrap();
+    }
+    page
+}
+
+type AuditRow = (String, String, Option<String>, Option<String>);
+
+async fn login_rows(pool: &Pool) -> Vec<AuditRow> {
+    let sql = "SELECT a.action, a.actor, o.kvk, a.after FROM audit a \
+               LEFT JOIN organisations o ON o.id = a.organisation_id \
+               WHERE a.action LIKE 'login.%' ORDER BY a.id";
+    match pool {
+        Pool::Sqlite(p) => sqlx::query_as(sql).fetch_all(p).await,
+        Pool::Postgres(p) => sqlx::query_as(sql).fetch_all(p).await,
+    }
+    .unwrap()
+}
+
+/// The rows once the background writer has written `n` of them (bounded wait).
+async fn wait_for(pool: &Pool, n: usize) -> Vec<AuditRow> {
+    let start = Instant::now();
+    loop {
+        let rows = login_rows(pool).await;
+        if rows.len() >= n {
+            return rows;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "only {} of {n} login decisions audited: {rows:?}",
+            rows.len()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn allowed_and_refused_logins_are_audited_on_the_chain() {
+    let w = common::start().await;
+    let allowed = at_poort(&w, "anna").await;
+    assert!(allowed.contains("SAMLResponse"), "{allowed}");
+    let refused = at_poort(&w, "daan").await;
+    assert!(!refused.contains("name=\"organisation\""));
+    let pool = w.registry.sql().pool();
+    let rows = wait_for(pool, 2).await;
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    let (action, actor, kvk, after) = &rows[0];
+    assert_eq!(action, "login.allowed");
+    assert_eq!(
+        actor,
+        &format!("identity:{}#anna", poort::demo::DEV_AD_ENTITY_ID)
+    );
+    assert_eq!(kvk.as_deref(), Some("12345678"));
+    let detail: serde_json::Value = serde_json::from_str(after.as_deref().unwrap()).unwrap();
+    assert_eq!(detail["grant"], "g-anna-bakkerij");
+    assert_eq!(detail["level"], "EH3");
+    assert_eq!(
+        detail["service"],
+        "urn:etoegang:DV:00000099990000000002:services:1"
+    );
+    let (action, actor, kvk, after) = &rows[1];
+    assert_eq!(action, "login.refused");
+    assert!(actor.ends_with("#daan"), "{actor}");
+    assert_eq!(kvk, &None);
+    let detail: serde_json::Value = serde_json::from_str(after.as_deref().unwrap()).unwrap();
+    assert_eq!(detail["reason"], "no_grant");
+    // The decisions are on the chain, which verifies.
+    let report = poort::grants::audit::verify(pool).await.unwrap();
+    assert_eq!((report.entries, report.broken), (2, None));
+}
