@@ -5,7 +5,7 @@ use super::i18n::Lang;
 use super::login::{admin_cookie, set_admin_cookie};
 use super::AppState;
 use crate::admin::{AdminSession, ADMIN_ROLES};
-use crate::grants::Role;
+use crate::grants::{MemberView, Role};
 use axum::extract::{Form, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -94,24 +94,27 @@ pub async fn home(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Res
             );
         }
     };
-    // A groepsbeheerder (without a wider role) sees the members of their own groups only.
+    let members = visible_members(&session, view.members);
+    debug_assert!(session.has_any(&ADMIN_ROLES));
+    state.pages.admin_home(lang, &session, &members)
+}
+
+/// The members a session may see: all of them, except that a groepsbeheerder without a wider
+/// role sees themselves and the members of their own groups only.
+pub fn visible_members(session: &AdminSession, members: Vec<MemberView>) -> Vec<MemberView> {
     let wide = session.has_any(&[Role::Hoofdbeheerder, Role::Beheerder, Role::Lezer]);
-    let own_groups: Vec<String> = view
-        .members
+    let own_groups: Vec<String> = members
         .iter()
         .find(|m| m.person == session.person_id)
         .map(|m| m.groups.iter().map(|(g, _)| g.clone()).collect())
         .unwrap_or_default();
-    let members: Vec<_> = view
-        .members
+    members
         .into_iter()
         .filter(|m| {
             wide || m.person == session.person_id
                 || m.groups.iter().any(|(g, _)| own_groups.contains(g))
         })
-        .collect();
-    debug_assert!(session.has_any(&ADMIN_ROLES));
-    state.pages.admin_home(lang, &session, &members)
+        .collect()
 }
 
 #[derive(Deserialize)]

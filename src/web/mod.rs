@@ -1,6 +1,7 @@
 //! The HTTP edge: routes, shared state, and the handlers of the login flow.
 
 pub mod admin;
+pub mod api;
 pub mod errors;
 pub mod i18n;
 mod login;
@@ -63,6 +64,17 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/admin", get(admin::home))
         .route("/admin/login", get(login::admin_login))
         .route("/admin/logout", axum::routing::post(admin::logout))
+        .route("/api/v1/openapi.json", get(api::openapi))
+        .route("/api/v1/session", get(api::session))
+        .route("/api/v1/organisation", get(api::organisation))
+        .route("/api/v1/members", get(api::members))
+        .route("/api/v1/grants", get(api::grants))
+        .route("/api/v1/grants/{id}", get(api::grant))
+        .route(
+            "/api/v1/grants/{id}/{action}",
+            axum::routing::post(api::grant_status),
+        )
+        .route("/api/{*rest}", axum::routing::any(api::not_found))
         .route("/.well-known/openid-configuration", get(oidc::discovery))
         .route("/oidc/jwks", get(oidc::jwks))
         .route("/oidc/authorize", get(login::authorize))

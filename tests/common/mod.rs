@@ -231,6 +231,31 @@ pub async fn to_dv(c: &reqwest::Client, poort_page: &str) -> serde_json::Value {
     r.json().await.unwrap()
 }
 
+/// From `/admin` through the development AD as `person` at `level`: the last response.
+pub async fn admin_login(
+    w: &World,
+    c: &reqwest::Client,
+    person: &str,
+    level: &str,
+) -> reqwest::Response {
+    let r = c.get(format!("{}/admin", w.poort)).send().await.unwrap();
+    let ad_page = r.text().await.unwrap();
+    assert!(
+        ad_page.contains("name=\"pending\""),
+        "AD page expected: {ad_page}"
+    );
+    let to_poort = submit(
+        c,
+        &ad_page,
+        &[("person", person), ("level", level), ("action", "login")],
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    submit(c, &to_poort, &[]).await
+}
+
 /// A cookie-keeping client that does not follow redirects, and one that does, sharing one
 /// cookie jar (one browser).
 pub fn browser() -> (reqwest::Client, reqwest::Client) {

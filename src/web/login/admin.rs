@@ -6,7 +6,8 @@ use super::*;
 use crate::admin::AdminSession;
 use crate::level::Comparison;
 
-/// The admin session cookie; its path is `/admin`, so no other page sees it.
+/// The admin session cookie (path `/`: the pages under `/admin` and the API under `/api/v1`
+/// share it).
 pub const ADMIN_COOKIE: &str = "poort_admin";
 
 /// `GET /admin/login`: starts a login for the admin module.
@@ -99,7 +100,7 @@ pub(super) async fn open_session(
     response
 }
 
-/// Sets (or, with `max_age` 0, clears) the admin session cookie: HttpOnly, path `/admin`,
+/// Sets (or, with `max_age` 0, clears) the admin session cookie: HttpOnly, path `/`,
 /// Secure over https. SameSite=Lax, because the login reaches `/admin` by a redirect that began
 /// with the AD's cross-site POST; forms are protected by the CSRF token, not by SameSite.
 pub fn set_admin_cookie(state: &AppState, response: &mut Response, value: &str, max_age: i64) {
@@ -109,7 +110,7 @@ pub fn set_admin_cookie(state: &AppState, response: &mut Response, value: &str, 
         ""
     };
     let value = format!(
-        "{ADMIN_COOKIE}={value}; Path=/admin; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
+        "{ADMIN_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
     );
     if let Ok(v) = HeaderValue::from_str(&value) {
         response.headers_mut().append(header::SET_COOKIE, v);

@@ -1,0 +1,417 @@
+//! The admin module's JSON API under `/api/v1/`: the same session, the same service layer and
+//! the same permission checks as the pages. Errors are RFC 9457 problem details
+//! (`application/problem+json`); lists are paginated (`page`, `per_page`, `total`).
+//!
+//! Every request acts for the organisation of the session only: an ID of another organisation's
+//! grant answers 404, as an ID that does not exist does, so that guessing tells nothing.
+
+use super::admin::{csrf_matches, current, SessionError};
+use super::AppState;
+use crate::admin::AdminSession;
+use crate::grants::{Actor, GrantFilter, GrantRecord, GrantStatus, Role, WriteError};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+/// A problem detail (RFC 9457).
+#[derive(Debug)]
+pub struct Problem {
+    pub status: StatusCode,
+    /// A short slug; the `type` URI is `/api/v1/problems/<slug>`.
+    pub kind: &'static str,
+    pub title: &'static str,
+    pub detail: String,
+}
+
+impl Problem {
+    fn new(
+        status: StatusCode,
+        kind: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Problem {
+        Problem {
+            status,
+            kind,
+            title,
+            detail: detail.into(),
+        }
+    }
+
+    fn not_found(what: &str) -> Problem {
+        Problem::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "Not found",
+            format!("no {what} in your organisation"),
+        )
+    }
+
+    fn forbidden(detail: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::FORBIDDEN, "forbidden", "Not allowed", detail)
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let body = json!({
+            "type": format!("/api/v1/problems/{}", self.kind),
+            "title": self.title,
+            "status": self.status.as_u16(),
+            "detail": self.detail,
+        });
+        let mut response = (self.status, Json(body)).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        response
+    }
+}
+
+impl From<SessionError> for Problem {
+    fn from(e: SessionError) -> Problem {
+        match e {
+            SessionError::None => Problem::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "Not logged in",
+                "log in to the admin module first (/admin/login)",
+            ),
+            SessionError::Store(d) => {
+                tracing::error!("api session: {d}");
+                Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "Session store unavailable",
+                    "try again in a few minutes",
+                )
+            }
+        }
+    }
+}
+
+/// How a refused write reads over the API.
+impl From<WriteError> for Problem {
+    fn from(e: WriteError) -> Problem {
+        use WriteError as W;
+        let (status, kind, title) = match &e {
+            W::NotAllowed { .. } | W::AboveAdminLevel { .. } | W::OperatorOnly { .. } => {
+                (StatusCode::FORBIDDEN, "forbidden", "Not allowed")
+            }
+            W::UnknownGrant(_)
+            | W::UnknownOrganisation(_)
+            | W::UnknownPerson(_)
+            | W::UnknownGroup { .. } => (StatusCode::NOT_FOUND, "not-found", "Not found"),
+            W::DuplicateOrganisation(_)
+            | W::DuplicateMember { .. }
+            | W::DuplicateGroup { .. }
+            | W::DuplicateGroupMember { .. }
+            | W::LinkTaken { .. }
+            | W::DuplicateGrant { .. }
+            | W::DuplicateGrantId(_)
+            | W::GrantRevoked(_) => (
+                StatusCode::CONFLICT,
+                "conflict",
+                "Conflicts with the register",
+            ),
+            W::Database(_) => {
+                tracing::error!("api: {e}");
+                return Problem::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "Internal error",
+                    "the register could not be changed; nothing was changed",
+                );
+            }
+            _ => (StatusCode::UNPROCESSABLE_ENTITY, "invalid", "Invalid input"),
+        };
+        Problem::new(status, kind, title, e.to_string())
+    }
+}
+
+/// The session for a read.
+async fn reader(state: &AppState, headers: &HeaderMap) -> Result<AdminSession, Problem> {
+    Ok(current(state, headers).await?)
+}
+
+/// The session for a change: it must carry the session's CSRF token in `X-CSRF-Token`.
+async fn writer(state: &AppState, headers: &HeaderMap) -> Result<AdminSession, Problem> {
+    let session = current(state, headers).await?;
+    let token = headers.get("x-csrf-token").and_then(|v| v.to_str().ok());
+    if !csrf_matches(&session, token) {
+        return Err(Problem::forbidden(
+            "a change needs the session's CSRF token in the X-CSRF-Token header",
+        ));
+    }
+    Ok(session)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PageQuery {
+    page: Option<usize>,
+    per_page: Option<usize>,
+    status: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct PageOf<T: Serialize> {
+    items: Vec<T>,
+    page: usize,
+    per_page: usize,
+    total: usize,
+}
+
+fn paginate<T: Serialize>(all: Vec<T>, q: &PageQuery) -> Result<PageOf<T>, Problem> {
+    let per_page = q.per_page.unwrap_or(50);
+    if !(1..=500).contains(&per_page) {
+        return Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            "Invalid input",
+            "per_page must be between 1 and 500",
+        ));
+    }
+    let page = q.page.unwrap_or(1).max(1);
+    let total = all.len();
+    let items = all
+        .into_iter()
+        .skip((page - 1).saturating_mul(per_page))
+        .take(per_page)
+        .collect();
+    Ok(PageOf {
+        items,
+        page,
+        per_page,
+        total,
+    })
+}
+
+/// `GET /api/v1/session`: who is acting, for which organisation, and the CSRF token.
+pub async fn session(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    match reader(&state, &headers).await {
+        Ok(s) => Json(json!({
+            "person": s.person_id,
+            "organisation": s.organisation,
+            "roles": s.roles,
+            "level": s.level.name(),
+            "csrf_token": s.csrf,
+        }))
+        .into_response(),
+        Err(p) => p.into_response(),
+    }
+}
+
+/// `GET /api/v1/organisation`: the organisation acted for, with its contact data and counts.
+pub async fn organisation(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let run = async {
+        let s = reader(&state, &headers).await?;
+        let view = state
+            .registry
+            .sql()
+            .show_organisation(&s.organisation.kvk)
+            .await?;
+        Ok::<_, Problem>(Json(json!({
+            "organisation": view.organisation,
+            "contact_name": view.contact_name,
+            "contact_email": view.contact_email,
+            "contact_phone": view.contact_phone,
+            "groups": view.groups,
+            "grants_active": view.grants_active,
+            "grants_revoked": view.grants_revoked,
+            "grants_expired": view.grants_expired,
+        })))
+    };
+    run.await.into_response()
+}
+
+/// `GET /api/v1/members`: the organisation's users (a groepsbeheerder: their groups' only).
+pub async fn members(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(q): Query<PageQuery>,
+) -> Response {
+    let run = async {
+        let s = reader(&state, &headers).await?;
+        let view = state
+            .registry
+            .sql()
+            .show_organisation(&s.organisation.kvk)
+            .await?;
+        let members = super::admin::visible_members(&s, view.members);
+        Ok::<_, Problem>(Json(paginate(members, &q)?))
+    };
+    run.await.into_response()
+}
+
+fn grant_json(g: &GrantRecord) -> Value {
+    json!({
+        "id": g.id,
+        "holder": g.holder,
+        "scope": g.scope,
+        "level": g.level.name(),
+        "valid_from": g.valid_from,
+        "valid_until": g.valid_until,
+        "status": g.status,
+        "last_used_at": g.last_used_at,
+    })
+}
+
+async fn own_grants(
+    state: &AppState,
+    s: &AdminSession,
+    status: Option<GrantStatus>,
+) -> Result<Vec<GrantRecord>, Problem> {
+    let filter = GrantFilter {
+        organisation: Some(s.organisation.kvk.clone()),
+        status,
+        ..Default::default()
+    };
+    Ok(state.registry.sql().list_grants(&filter).await?)
+}
+
+/// One grant of the session's organisation (any other ID: 404).
+async fn own_grant(state: &AppState, s: &AdminSession, id: &str) -> Result<GrantRecord, Problem> {
+    own_grants(state, s, None)
+        .await?
+        .into_iter()
+        .find(|g| g.id == id)
+        .ok_or_else(|| Problem::not_found("such grant"))
+}
+
+/// `GET /api/v1/grants?status=active|revoked`: the organisation's grants.
+pub async fn grants(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(q): Query<PageQuery>,
+) -> Response {
+    let run = async {
+        let s = reader(&state, &headers).await?;
+        let status = match q.status.as_deref() {
+            None => None,
+            Some("active") => Some(GrantStatus::Active),
+            Some("revoked") => Some(GrantStatus::Revoked),
+            Some(other) => {
+                return Err(Problem::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid",
+                    "Invalid input",
+                    format!("status {other:?}: use active or revoked"),
+                ))
+            }
+        };
+        let all: Vec<Value> = own_grants(&state, &s, status)
+            .await?
+            .iter()
+            .map(grant_json)
+            .collect();
+        Ok(Json(paginate(all, &q)?))
+    };
+    run.await.into_response()
+}
+
+/// `GET /api/v1/grants/{id}`.
+pub async fn grant(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let run = async {
+        let s = reader(&state, &headers).await?;
+        let found = own_grant(&state, &s, &id).await?;
+        Ok::<_, Problem>(Json(grant_json(&found)))
+    };
+    run.await.into_response()
+}
+
+/// `POST /api/v1/grants/{id}/revoke` and `/reactivate`.
+pub async fn grant_status(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path((id, action)): Path<(String, String)>,
+) -> Response {
+    let run = async {
+        let s = writer(&state, &headers).await?;
+        // Only this organisation's grants exist for this session.
+        own_grant(&state, &s, &id).await?;
+        if !s.has_any(&[Role::Hoofdbeheerder, Role::Beheerder, Role::Groepsbeheerder]) {
+            return Err(Problem::forbidden("your roles allow reading only"));
+        }
+        let actor = Actor::Admin(s.person_id.clone());
+        let sql = state.registry.sql();
+        match action.as_str() {
+            "revoke" => state.registry.write(sql.revoke_grant(&actor, &id)).await?,
+            "reactivate" => {
+                state
+                    .registry
+                    .write(sql.reactivate_grant(&actor, &id))
+                    .await?
+            }
+            _ => return Err(Problem::not_found("such action")),
+        }
+        let changed = own_grant(&state, &s, &id).await?;
+        Ok(Json(grant_json(&changed)))
+    };
+    run.await.into_response()
+}
+
+/// `GET /api/v1/openapi.json`: the OpenAPI 3 document of this API.
+pub async fn openapi() -> Response {
+    let problem = json!({"$ref": "#/components/schemas/Problem"});
+    let errors = json!({
+        "401": {"description": "not logged in", "content": {"application/problem+json": {"schema": problem}}},
+        "403": {"description": "not allowed, or CSRF token missing", "content": {"application/problem+json": {"schema": problem}}},
+        "404": {"description": "not in your organisation", "content": {"application/problem+json": {"schema": problem}}},
+    });
+    let paged = json!([
+        {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+        {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}},
+    ]);
+    let op = |summary: &str, params: Value| {
+        let mut responses = errors.clone();
+        responses["200"] = json!({"description": "OK", "content": {"application/json": {}}});
+        json!({"summary": summary, "parameters": params, "responses": responses})
+    };
+    let csrf = json!({"name": "X-CSRF-Token", "in": "header", "required": true, "schema": {"type": "string"}});
+    let id = json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string"}});
+    let mut grant_params = paged.clone();
+    if let Some(list) = grant_params.as_array_mut() {
+        list.push(json!({"name": "status", "in": "query", "schema": {"type": "string", "enum": ["active", "revoked"]}}));
+    }
+    Json(json!({
+        "openapi": "3.0.3",
+        "info": {"title": "poort beheermodule API", "version": "1"},
+        "components": {
+            "securitySchemes": {"session": {"type": "apiKey", "in": "cookie", "name": "poort_admin"}},
+            "schemas": {"Problem": {"type": "object", "properties": {
+                "type": {"type": "string"}, "title": {"type": "string"},
+                "status": {"type": "integer"}, "detail": {"type": "string"}}}}
+        },
+        "security": [{"session": []}],
+        "paths": {
+            "/api/v1/session": {"get": op("The session: person, organisation, roles, CSRF token", json!([]))},
+            "/api/v1/organisation": {"get": op("The organisation acted for", json!([]))},
+            "/api/v1/members": {"get": op("Users of the organisation", paged)},
+            "/api/v1/grants": {"get": op("Grants of the organisation", grant_params)},
+            "/api/v1/grants/{id}": {"get": op("One grant", json!([id]))},
+            "/api/v1/grants/{id}/revoke": {"post": op("Revoke a grant", json!([id, csrf]))},
+            "/api/v1/grants/{id}/reactivate": {"post": op("Reactivate a grant", json!([id, csrf]))},
+        }
+    }))
+    .into_response()
+}
+
+/// Anything else under `/api/`.
+pub async fn not_found() -> Response {
+    Problem::new(
+        StatusCode::NOT_FOUND,
+        "not-found",
+        "Not found",
+        "no such endpoint",
+    )
+    .into_response()
+}

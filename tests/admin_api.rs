@@ -1,0 +1,215 @@
+//! The admin module's JSON API: problem+json errors, pagination, CSRF on changes, roles, and
+//! that an administrator of one organisation can neither see nor change another's grants by
+//! guessing their IDs.
+
+mod common;
+
+use common::{admin_login, client, World};
+use poort::grants::{Actor, Role};
+use serde_json::Value;
+
+/// A logged-in API client for `person`, and the session's CSRF token.
+async fn session(w: &World, person: &str) -> (reqwest::Client, String) {
+    let c = client();
+    let r = admin_login(w, &c, person, "EH3").await;
+    assert_eq!(r.url().path(), "/admin", "{person} could not log in");
+    let s: Value = c
+        .get(format!("{}/api/v1/session", w.poort))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    (c, s["csrf_token"].as_str().unwrap().to_string())
+}
+
+async fn get(w: &World, c: &reqwest::Client, path: &str) -> (u16, Value) {
+    let r = c.get(format!("{}{path}", w.poort)).send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap())
+}
+
+async fn post(
+    w: &World,
+    c: &reqwest::Client,
+    path: &str,
+    csrf: Option<&str>,
+) -> (u16, String, Value) {
+    let mut req = c.post(format!("{}{path}", w.poort));
+    if let Some(t) = csrf {
+        req = req.header("X-CSRF-Token", t);
+    }
+    let r = req.send().await.unwrap();
+    let status = r.status().as_u16();
+    let kind = r
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    (status, kind, r.json().await.unwrap())
+}
+
+fn ids(list: &Value) -> Vec<String> {
+    list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn without_a_session_every_endpoint_answers_401_problem_json() {
+    let w = common::start().await;
+    for path in [
+        "/api/v1/session",
+        "/api/v1/members",
+        "/api/v1/grants",
+        "/api/v1/grants/g-anna-bakkerij",
+    ] {
+        let r = client()
+            .get(format!("{}{path}", w.poort))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401, "{path}");
+        assert_eq!(r.headers()["content-type"], "application/problem+json");
+        let p: Value = r.json().await.unwrap();
+        assert_eq!(p["status"], 401);
+        assert_eq!(p["type"], "/api/v1/problems/unauthenticated");
+    }
+    let (status, _, _) = post(&w, &client(), "/api/v1/grants/g-anna-bakkerij/revoke", None).await;
+    assert_eq!(status, 401);
+    let r = client()
+        .get(format!("{}/api/v1/nothing", w.poort))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+}
+
+#[tokio::test]
+async fn members_and_grants_of_the_own_organisation_paginated() {
+    let w = common::start().await;
+    let (anna, _) = session(&w, "anna").await;
+    let (status, org) = get(&w, &anna, "/api/v1/organisation").await;
+    assert_eq!(status, 200);
+    assert_eq!(org["organisation"]["kvk"], "12345678");
+    let (_, members) = get(&w, &anna, "/api/v1/members").await;
+    assert_eq!(members["total"], 2, "{members}");
+    let (_, first) = get(&w, &anna, "/api/v1/members?per_page=1").await;
+    let (_, second) = get(&w, &anna, "/api/v1/members?per_page=1&page=2").await;
+    assert_eq!(
+        (
+            first["items"].as_array().unwrap().len(),
+            first["total"].clone()
+        ),
+        (1, 2.into())
+    );
+    assert_ne!(first["items"][0]["person"], second["items"][0]["person"]);
+    let (status, p) = get(&w, &anna, "/api/v1/members?per_page=0").await;
+    assert_eq!(
+        (status, p["type"].as_str()),
+        (400, Some("/api/v1/problems/invalid"))
+    );
+    // Only the Bakkerij's grants, not anna's own grant at Van Dijk.
+    let (_, grants) = get(&w, &anna, "/api/v1/grants").await;
+    let mut got = ids(&grants);
+    got.sort();
+    assert_eq!(got, ["g-anna-bakkerij", "g-eva-bakkerij"]);
+    let (status, p) = get(&w, &anna, "/api/v1/grants?status=nonsense").await;
+    assert_eq!(status, 400, "{p}");
+}
+
+#[tokio::test]
+async fn another_organisations_grant_cannot_be_seen_or_changed_by_its_id() {
+    let w = common::start().await;
+    let (anna, anna_csrf) = session(&w, "anna").await;
+    let (carla, _) = session(&w, "carla").await;
+    let (_, theirs) = get(&w, &carla, "/api/v1/grants").await;
+    assert!(ids(&theirs).contains(&"g-carla-vandijk".to_string()));
+    // anna (Bakkerij) guesses Van Dijk's grant IDs, including her own grant there.
+    for id in ["g-carla-vandijk", "g-anna-vandijk", "no-such-grant"] {
+        let (status, p) = get(&w, &anna, &format!("/api/v1/grants/{id}")).await;
+        assert_eq!(status, 404, "{id}: {p}");
+        let (status, kind, _) = post(
+            &w,
+            &anna,
+            &format!("/api/v1/grants/{id}/revoke"),
+            Some(&anna_csrf),
+        )
+        .await;
+        assert_eq!(
+            (status, kind.as_str()),
+            (404, "application/problem+json"),
+            "{id}"
+        );
+    }
+    let (_, grant) = get(&w, &carla, "/api/v1/grants/g-carla-vandijk").await;
+    assert_eq!(grant["status"], "active", "nothing changed at Van Dijk");
+}
+
+#[tokio::test]
+async fn changes_need_the_csrf_token_and_an_administering_role() {
+    let w = common::start().await;
+    let (anna, csrf) = session(&w, "anna").await;
+    let path = "/api/v1/grants/g-eva-bakkerij";
+    let (status, _, p) = post(&w, &anna, &format!("{path}/revoke"), None).await;
+    assert_eq!(status, 403, "{p}");
+    let (status, _, p) = post(&w, &anna, &format!("{path}/revoke"), Some("forged")).await;
+    assert_eq!(status, 403, "{p}");
+    let (_, unchanged) = get(&w, &anna, path).await;
+    let before = unchanged["status"].clone();
+    let target = if before == "active" {
+        "revoke"
+    } else {
+        "reactivate"
+    };
+    let (status, _, changed) = post(&w, &anna, &format!("{path}/{target}"), Some(&csrf)).await;
+    assert_eq!(status, 200, "{changed}");
+    assert_ne!(changed["status"], before);
+    // eva becomes a lezer of the Bakkerij: she may read, not change.
+    let sql = w.registry.sql();
+    w.registry
+        .write(sql.set_roles(
+            &Actor::Operator("test".into()),
+            "12345678",
+            "eva",
+            &[Role::Lezer, Role::Gebruiker],
+        ))
+        .await
+        .unwrap();
+    let (eva, eva_csrf) = session(&w, "eva").await;
+    let (status, _) = get(&w, &eva, "/api/v1/grants").await;
+    assert_eq!(status, 200);
+    let (status, _, p) = post(
+        &w,
+        &eva,
+        "/api/v1/grants/g-anna-bakkerij/revoke",
+        Some(&eva_csrf),
+    )
+    .await;
+    assert_eq!(status, 403, "{p}");
+    let (_, g) = get(&w, &eva, "/api/v1/grants/g-anna-bakkerij").await;
+    assert_eq!(g["status"], "active");
+}
+
+#[tokio::test]
+async fn the_openapi_document_names_every_endpoint() {
+    let w = common::start().await;
+    let (status, doc) = get(&w, &client(), "/api/v1/openapi.json").await;
+    assert_eq!(status, 200);
+    assert_eq!(doc["openapi"], "3.0.3");
+    for path in [
+        "/api/v1/session",
+        "/api/v1/organisation",
+        "/api/v1/members",
+        "/api/v1/grants",
+        "/api/v1/grants/{id}",
+        "/api/v1/grants/{id}/revoke",
+        "/api/v1/grants/{id}/reactivate",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path} missing");
+    }
+}
