@@ -23,6 +23,8 @@ pub enum StartError {
     OidcKeys(#[from] crate::oidc::OidcKeyError),
     #[error(transparent)]
     OidcProvider(#[from] crate::oidc::upstream::UpstreamError),
+    #[error("{0}")]
+    Mail(String),
     #[error("production mode refuses development keys ({0})")]
     DevKeysInProduction(String),
     #[error("metadata problems:\n{0}")]
@@ -152,7 +154,12 @@ pub async fn build_state(config: Config) -> Result<AppState, StartError> {
         &config.url("/oidc/callback"),
         config.saml.clock_skew_seconds,
     )?);
+    let mailer = Arc::new(
+        crate::mail::Mailer::from_config(&config.mail)
+            .map_err(|e| StartError::Mail(e.to_string()))?,
+    );
     Ok(AppState {
+        mailer,
         oidc_keys,
         upstream_oidc,
         register: registry.register(),

@@ -44,9 +44,41 @@ pub struct Config {
     /// The beheermodule (admin module) at `/admin`.
     #[serde(default)]
     pub admin: AdminConfig,
+    /// E-mail to people (invitations, notices).
+    #[serde(default)]
+    pub mail: MailConfig,
     /// Identity providers (ADs) that speak OpenID Connect, upstream of poort.
     #[serde(default, rename = "oidc_provider")]
     pub oidc_providers: Vec<OidcProviderConfig>,
+}
+
+/// Where e-mail goes: SMTP when `smtp_url` is set (`smtp://host:25`, `smtps://user:pass@host`),
+/// otherwise `.eml` files in `outbox_dir`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MailConfig {
+    #[serde(default = "default_mail_from")]
+    pub from: String,
+    #[serde(default)]
+    pub smtp_url: Option<String>,
+    #[serde(default = "default_outbox")]
+    pub outbox_dir: PathBuf,
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        MailConfig {
+            from: default_mail_from(),
+            smtp_url: None,
+            outbox_dir: default_outbox(),
+        }
+    }
+}
+
+fn default_mail_from() -> String {
+    "poort <noreply@poort.localhost>".into()
+}
+fn default_outbox() -> PathBuf {
+    PathBuf::from("data/mail-outbox")
 }
 
 /// The admin module: a service behind poort itself, with its own level and session timeouts.
@@ -64,6 +96,9 @@ pub struct AdminConfig {
     /// And after this long in any case, in seconds.
     #[serde(default = "default_admin_absolute")]
     pub absolute_timeout_seconds: i64,
+    /// The level a first login through an invitation link must reach to bind the identity.
+    #[serde(default = "default_admin_level")]
+    pub invitation_level: Level,
 }
 
 impl Default for AdminConfig {
@@ -73,6 +108,7 @@ impl Default for AdminConfig {
             level: default_admin_level(),
             idle_timeout_seconds: default_admin_idle(),
             absolute_timeout_seconds: default_admin_absolute(),
+            invitation_level: default_admin_level(),
         }
     }
 }
@@ -416,7 +452,7 @@ impl Config {
     /// overrides must stay free-form), so reported by `poort check` and at start, since a
     /// misspelt or outdated section silently drops its settings.
     pub fn unknown_sections(path: &Path) -> Vec<String> {
-        const KNOWN: [&str; 12] = [
+        const KNOWN: [&str; 13] = [
             "server",
             "saml",
             "keys",
@@ -429,6 +465,7 @@ impl Config {
             "oidc_client",
             "oidc_provider",
             "admin",
+            "mail",
         ];
         let Ok(text) = std::fs::read_to_string(path) else {
             return Vec::new();

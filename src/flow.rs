@@ -31,6 +31,8 @@ pub enum AnswerTo {
     },
     /// A session in poort's own admin module.
     Admin,
+    /// A first login through an invitation link: binds the identity to the invited person.
+    Invitation { token: String },
 }
 
 /// What a service provider asked for, after its request was verified.

@@ -14,6 +14,7 @@ pub mod flow;
 pub mod grants;
 pub mod keys;
 pub mod level;
+pub mod mail;
 pub mod metadata;
 pub mod metrics;
 pub mod oidc;

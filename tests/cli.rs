@@ -145,6 +145,7 @@ fn setup(dir: &Path) -> (PathBuf, Config) {
         oidc_clients: vec![],
         oidc_providers: vec![],
         admin: Default::default(),
+        mail: Default::default(),
         oidc: poort::config::OidcConfig {
             keys_dir: certs.join("oidc"),
             ..Default::default()

@@ -65,7 +65,7 @@ pub struct TestPerson {
 }
 
 /// The dev AD's test persons (the grants file for development depends on these subjects).
-pub const TEST_PERSONS: [TestPerson; 6] = [
+pub const TEST_PERSONS: [TestPerson; 8] = [
     TestPerson {
         subject: "anna",
         hint_nl: "mag handelen voor twee organisaties",
@@ -95,6 +95,16 @@ pub const TEST_PERSONS: [TestPerson; 6] = [
         subject: "femke",
         hint_nl: "geblokkeerd lid",
         hint_en: "blocked member",
+    },
+    TestPerson {
+        subject: "gijs",
+        hint_nl: "nieuwe collega: nog onbekend, volgt eerst een uitnodigingslink",
+        hint_en: "new colleague: not known yet, follows an invitation link first",
+    },
+    TestPerson {
+        subject: "hanna",
+        hint_nl: "nieuwe collega: nog onbekend",
+        hint_en: "new colleague: not known yet",
     },
 ];
 

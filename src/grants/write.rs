@@ -92,6 +92,18 @@ pub enum WriteError {
     },
     #[error("{actor} may not {action}: only an operator may")]
     OperatorOnly { actor: String, action: &'static str },
+    #[error("{0:?} is not an e-mail address")]
+    InvalidEmail(String),
+    #[error("{email} is already the e-mail address of a user of organisation {organisation}")]
+    DuplicateEmail { email: String, organisation: String },
+    #[error("no such invitation")]
+    InvitationUnknown,
+    #[error("this invitation has already been used")]
+    InvitationUsed,
+    #[error("this invitation has expired")]
+    InvitationExpired,
+    #[error("this invitation was withdrawn")]
+    InvitationWithdrawn,
     #[error("grant {0} is revoked; reactivate it first")]
     GrantRevoked(String),
     #[error("register database: {0}")]
@@ -120,6 +132,8 @@ pub enum ImportError {
 pub enum Actor {
     Operator(String),
     Admin(String),
+    /// Someone accepting an invitation: their identity at the AD (`<AD>#<subject>`).
+    Invitee(String),
 }
 
 impl Actor {
@@ -128,6 +142,7 @@ impl Actor {
         match self {
             Actor::Operator(name) => format!("operator:{name}"),
             Actor::Admin(person) => format!("person:{person}"),
+            Actor::Invitee(identity) => format!("identity:{identity}"),
         }
     }
 }
@@ -366,9 +381,9 @@ macro_rules! audit {
         let organisation = organisation.map(String::as_str);
         let before: Option<String> = $before;
         let after: Option<String> = $after;
-        super::audit::AuditLog::append_audit(
+        crate::grants::audit::AuditLog::append_audit(
             &mut *$tx,
-            super::audit::AuditEntry {
+            crate::grants::audit::AuditEntry {
                 at: Utc::now(),
                 actor: &actor,
                 organisation_id: organisation,
@@ -430,6 +445,8 @@ enum Need {
     Manage,
     /// Users and grants of one group: also a groepsbeheerder who administers that group.
     ManageGroup,
+    /// Appointing hoofdbeheerders and beheerders: hoofdbeheerder only.
+    Appoint,
 }
 
 /// Fails unless the actor may do `$action` ([`Need`]) in the organisation; for group work
@@ -446,7 +463,10 @@ macro_rules! authorise {
             .fetch_all(&mut *$tx)
             .await?;
             let has = |r: &str| roles.iter().any(|x| x == r);
-            let mut allowed = has("hoofdbeheerder") || has("beheerder");
+            let mut allowed = match $need {
+                Need::Appoint => has("hoofdbeheerder"),
+                _ => has("hoofdbeheerder") || has("beheerder"),
+            };
             if !allowed && $need == Need::ManageGroup && has("groepsbeheerder") {
                 let group: Option<&str> = $group;
                 if let Some(group) = group {
@@ -1731,3 +1751,6 @@ impl SqlRegister {
         })
     }
 }
+
+mod invitations;
+pub use invitations::{token_hash, Accepted, Invitation, NewInvitation, INVITATION_LIFETIME};

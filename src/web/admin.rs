@@ -174,3 +174,78 @@ pub fn forbidden_form(state: &AppState, lang: Lang) -> Response {
         ),
     )
 }
+
+/// `GET /dev/mailbox`: the outbox folder as a mailbox page, outside production only (the demo's
+/// invitation journey works without a mail server).
+pub async fn mailbox(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let lang = Lang::from_headers(&headers);
+    if state.config.server.production || state.config.mail.smtp_url.is_some() {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    let mails: Vec<(String, Vec<String>)> = crate::mail::outbox(&state.config.mail.outbox_dir)
+        .into_iter()
+        .map(|(_, raw)| {
+            let text = readable_mail(&raw);
+            let links = text
+                .lines()
+                .map(str::trim)
+                .filter(|l| l.starts_with("http://") || l.starts_with("https://"))
+                .map(str::to_string)
+                .collect();
+            (text, links)
+        })
+        .collect();
+    state.pages.mailbox(lang, &mails)
+}
+
+/// The headers people read and the body, decoded from the quoted-printable lettre writes.
+fn readable_mail(raw: &str) -> String {
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((raw, ""));
+    let keep: Vec<&str> = head
+        .lines()
+        .filter(|l| {
+            ["From:", "To:", "Subject:", "Date:"]
+                .iter()
+                .any(|h| l.starts_with(h))
+        })
+        .collect();
+    let head_lower = head.to_ascii_lowercase();
+    let body = if head_lower.contains("quoted-printable") {
+        decode_quoted_printable(body)
+    } else if head_lower.contains("content-transfer-encoding: base64") {
+        use base64::Engine;
+        let compact: String = body.split_whitespace().collect();
+        base64::engine::general_purpose::STANDARD
+            .decode(compact)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_else(|_| body.to_string())
+    } else {
+        body.to_string()
+    };
+    format!("{}\n\n{}", keep.join("\n"), body.replace("\r\n", "\n"))
+}
+
+fn decode_quoted_printable(text: &str) -> String {
+    let mut out = Vec::with_capacity(text.len());
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'=' if bytes.get(i + 1) == Some(&b'\r') && bytes.get(i + 2) == Some(&b'\n') => i += 3,
+            b'=' if bytes.get(i + 1) == Some(&b'\n') => i += 2,
+            b'=' if i + 2 < bytes.len() => {
+                let hex = |b: u8| (b as char).to_digit(16);
+                match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                    (Some(h), Some(l)) => out.push((h * 16 + l) as u8),
+                    _ => out.extend_from_slice(&bytes[i..i + 3]),
+                }
+                i += 3;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}

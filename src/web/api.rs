@@ -104,6 +104,7 @@ impl From<WriteError> for Problem {
                 (StatusCode::FORBIDDEN, "forbidden", "Not allowed")
             }
             W::UnknownGrant(_)
+            | W::InvitationUnknown
             | W::UnknownOrganisation(_)
             | W::UnknownPerson(_)
             | W::UnknownGroup { .. } => (StatusCode::NOT_FOUND, "not-found", "Not found"),
@@ -114,6 +115,10 @@ impl From<WriteError> for Problem {
             | W::LinkTaken { .. }
             | W::DuplicateGrant { .. }
             | W::DuplicateGrantId(_)
+            | W::DuplicateEmail { .. }
+            | W::InvitationUsed
+            | W::InvitationWithdrawn
+            | W::InvitationExpired
             | W::GrantRevoked(_) => (
                 StatusCode::CONFLICT,
                 "conflict",
@@ -359,6 +364,103 @@ pub async fn grant_status(
     run.await.into_response()
 }
 
+fn invitation_json(i: &crate::grants::Invitation, mail_sent: bool) -> Value {
+    json!({
+        "id": i.id,
+        "person": i.person,
+        "name": i.name,
+        "email": i.email,
+        "language": i.language,
+        "expires_at": i.expires_at,
+        "mail_sent": mail_sent,
+    })
+}
+
+/// Sends the invitation mail; whether it went (a failure is logged: the admin can resend).
+async fn mail_invitation(state: &AppState, i: &crate::grants::Invitation) -> bool {
+    let link = state.config.url(&format!("/admin/invitation/{}", i.token));
+    let mail = crate::mail::invitation(
+        i.language.as_deref(),
+        &i.name,
+        &i.email,
+        &i.organisation.name,
+        &link,
+    );
+    match state.mailer.send(&mail).await {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::error!(invitation = %i.id, "invitation mail: {e}");
+            false
+        }
+    }
+}
+
+/// `POST /api/v1/invitations`: invite a person (name, email, language, phone, roles); the
+/// invitation e-mail goes out at once.
+pub async fn invite(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let run = async {
+        let s = writer(&state, &headers).await?;
+        let new: crate::grants::NewInvitation = serde_json::from_slice(&body).map_err(|e| {
+            Problem::new(
+                StatusCode::BAD_REQUEST,
+                "invalid",
+                "Invalid input",
+                format!("the body is not an invitation: {e}"),
+            )
+        })?;
+        let actor = Actor::Admin(s.person_id.clone());
+        let sql = state.registry.sql();
+        let invitation = state
+            .registry
+            .write(sql.invite(&actor, &s.organisation.kvk, &new, chrono::Utc::now()))
+            .await?;
+        let sent = mail_invitation(&state, &invitation).await;
+        Ok::<_, Problem>((
+            StatusCode::CREATED,
+            Json(invitation_json(&invitation, sent)),
+        ))
+    };
+    run.await.into_response()
+}
+
+/// `POST /api/v1/invitations/{id}/resend` (a new link, the old one stops) and `/withdraw`.
+pub async fn invitation_action(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path((id, action)): Path<(String, String)>,
+) -> Response {
+    let run = async {
+        let s = writer(&state, &headers).await?;
+        let actor = Actor::Admin(s.person_id.clone());
+        let sql = state.registry.sql();
+        let kvk = &s.organisation.kvk;
+        let now = chrono::Utc::now();
+        match action.as_str() {
+            "resend" => {
+                let i = state
+                    .registry
+                    .write(sql.resend_invitation(&actor, kvk, &id, now))
+                    .await?;
+                let sent = mail_invitation(&state, &i).await;
+                Ok(Json(invitation_json(&i, sent)))
+            }
+            "withdraw" => {
+                state
+                    .registry
+                    .write(sql.withdraw_invitation(&actor, kvk, &id, now))
+                    .await?;
+                Ok(Json(json!({ "id": id, "withdrawn": true })))
+            }
+            _ => Err(Problem::not_found("such action")),
+        }
+    };
+    run.await.into_response()
+}
+
 /// `GET /api/v1/openapi.json`: the OpenAPI 3 document of this API.
 pub async fn openapi() -> Response {
     let problem = json!({"$ref": "#/components/schemas/Problem"});
@@ -400,6 +502,9 @@ pub async fn openapi() -> Response {
             "/api/v1/grants/{id}": {"get": op("One grant", json!([id]))},
             "/api/v1/grants/{id}/revoke": {"post": op("Revoke a grant", json!([id, csrf]))},
             "/api/v1/grants/{id}/reactivate": {"post": op("Reactivate a grant", json!([id, csrf]))},
+            "/api/v1/invitations": {"post": op("Invite a person (name, email, language, phone, roles); the e-mail goes out at once", json!([csrf]))},
+            "/api/v1/invitations/{id}/resend": {"post": op("A new link for an open invitation", json!([id, csrf]))},
+            "/api/v1/invitations/{id}/withdraw": {"post": op("Withdraw an open invitation", json!([id, csrf]))},
         }
     }))
     .into_response()

@@ -36,6 +36,8 @@ pub struct AppState {
     pub grant_uses: UsageRecorder,
     /// Where login decisions go on their way to the audit trail, off the hot path.
     pub login_audit: crate::grants::audit::DecisionRecorder,
+    /// E-mail to people: SMTP, or the outbox folder.
+    pub mailer: Arc<crate::mail::Mailer>,
     pub metrics: Arc<Metrics>,
     /// poort's ID-token signing keys (as OpenID Provider).
     pub oidc_keys: Arc<crate::oidc::LiveKeys>,
@@ -64,6 +66,13 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/admin", get(admin::home))
         .route("/admin/login", get(login::admin_login))
         .route("/admin/logout", axum::routing::post(admin::logout))
+        .route("/admin/invitation/{token}", get(login::invitation_link))
+        .route("/dev/mailbox", get(admin::mailbox))
+        .route("/api/v1/invitations", axum::routing::post(api::invite))
+        .route(
+            "/api/v1/invitations/{id}/{action}",
+            axum::routing::post(api::invitation_action),
+        )
         .route("/api/v1/openapi.json", get(api::openapi))
         .route("/api/v1/session", get(api::session))
         .route("/api/v1/organisation", get(api::organisation))

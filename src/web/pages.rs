@@ -43,6 +43,7 @@ impl Pages {
             "admin_home.html",
             include_str!("../../templates/admin_home.html"),
         )?;
+        env.add_template("mailbox.html", include_str!("../../templates/mailbox.html"))?;
         env.add_template(
             "admin_message.html",
             include_str!("../../templates/admin_message.html"),
@@ -181,6 +182,27 @@ impl Pages {
                 members => members,
                 csrf => session.csrf,
                 logout_label => lang.pick("Uitloggen", "Log out"),
+            },
+            None,
+        )
+    }
+
+    /// The development mailbox: the mails in the outbox folder, with their links.
+    pub fn mailbox(&self, lang: Lang, mails: &[(String, Vec<String>)]) -> Response {
+        let mails: Vec<minijinja::Value> = mails
+            .iter()
+            .map(|(text, links)| context! { text => text, links => links })
+            .collect();
+        self.render(
+            "mailbox.html",
+            context! {
+                lang => lang.code(),
+                title => lang.pick("Postvak (ontwikkeling)", "Mailbox (development)"),
+                intro => lang.pick(
+                    "De e-mails die poort zonder mailserver in zijn outbox-map schreef, nieuwste eerst.",
+                    "The e-mails poort wrote to its outbox folder without a mail server, newest first."),
+                mails => mails,
+                empty => lang.pick("Nog geen e-mails.", "No e-mails yet."),
             },
             None,
         )

@@ -343,6 +343,7 @@ async fn start(
             oidc_clients: vec![],
             oidc_providers: vec![],
             admin: Default::default(),
+            mail: Default::default(),
             oidc: poort::config::OidcConfig {
                 keys_dir: certs.join("oidc"),
                 ..Default::default()

@@ -177,6 +177,10 @@ pub async fn start_prepared(prepare: impl FnOnce(&Prepared, &mut Config)) -> Wor
         oidc_clients: vec![],
         oidc_providers: vec![],
         admin: Default::default(),
+        mail: poort::config::MailConfig {
+            outbox_dir: dir.path().join("mail"),
+            ..Default::default()
+        },
         oidc: poort::config::OidcConfig {
             keys_dir: certs.join("oidc"),
             ..Default::default()

@@ -10,7 +10,7 @@ mod sso;
 mod upstream;
 
 pub use acs::{acs, choose_organisation, chosen_organisation};
-pub use admin::{admin_cookie, admin_login, set_admin_cookie};
+pub use admin::{admin_cookie, admin_login, invitation_link, set_admin_cookie};
 pub use callback::oidc_callback;
 pub use oidc::authorize;
 pub(crate) use oidc::redirect_with;
@@ -347,6 +347,10 @@ async fn conclude(
     result: AuthnResult,
     now: DateTime<Utc>,
 ) -> Response {
+    if let AnswerTo::Invitation { token } = &flow.intent.answer {
+        flow.result = Some(result.clone());
+        return admin::accept_invitation(state, ctx, &flow, token, &result).await;
+    }
     let decided = if flow.intent.answer == AnswerTo::Admin {
         let pool = state.registry.sql().pool();
         crate::admin::decide(pool, &flow.service, &result, now)
