@@ -214,6 +214,8 @@ pub async fn run_demo(config: Config) -> anyhow::Result<()> {
     println!("  demo service provider (start here): {dv_url}/");
     println!("  development identity provider:      {ad_url}/");
     println!("  poort:                              {poort_url}/saml/metadata");
+    println!("  admin module (log in as anna):      {poort_url}/admin");
+    println!("  mailbox (invitation e-mails):       {poort_url}/dev/mailbox");
     println!("Press Ctrl-C to stop.");
     tokio::try_join!(
         serve(state, poort_listener),

@@ -249,3 +249,181 @@ fn decode_quoted_printable(text: &str) -> String {
     }
     String::from_utf8_lossy(&out).into_owned()
 }
+
+fn may_manage(session: &AdminSession) -> bool {
+    session.has_any(&[Role::Hoofdbeheerder, Role::Beheerder])
+}
+
+fn not_for_your_roles(state: &AppState, lang: Lang) -> Response {
+    state.pages.admin_message(
+        lang,
+        StatusCode::FORBIDDEN,
+        ("Niet toegestaan", "Not allowed"),
+        (
+            "Uw rollen in deze organisatie staan dit niet toe.",
+            "Your roles in this organisation do not allow this.",
+        ),
+    )
+}
+
+/// `GET /admin/users/new`: the invitation form.
+pub async fn invite_form(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let lang = Lang::from_headers(&headers);
+    let session = match current(&state, &headers).await {
+        Ok(s) => s,
+        Err(e) => return no_session(&state, lang, e),
+    };
+    if !may_manage(&session) {
+        return not_for_your_roles(&state, lang);
+    }
+    let form = super::pages::InviteForm {
+        language: lang.code().to_string(),
+        roles: vec!["gebruiker".into()],
+        ..Default::default()
+    };
+    state
+        .pages
+        .admin_invite(lang, &session, &form, &Default::default(), None)
+}
+
+/// `POST /admin/users/new`: invites, or shows the form again with what was typed and each
+/// error next to its field.
+pub async fn invite_submit(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let lang = Lang::from_headers(&headers);
+    let session = match current(&state, &headers).await {
+        Ok(s) => s,
+        Err(e) => return no_session(&state, lang, e),
+    };
+    let mut form = super::pages::InviteForm::default();
+    let mut csrf = None;
+    for (k, v) in url::form_urlencoded::parse(&body) {
+        match k.as_ref() {
+            "csrf" => csrf = Some(v.into_owned()),
+            "name" => form.name = v.into_owned(),
+            "email" => form.email = v.into_owned(),
+            "phone" => form.phone = v.into_owned(),
+            "language" => form.language = v.into_owned(),
+            "role" => form.roles.push(v.into_owned()),
+            _ => {}
+        }
+    }
+    if !csrf_matches(&session, csrf.as_deref()) {
+        return forbidden_form(&state, lang);
+    }
+    if !may_manage(&session) {
+        return not_for_your_roles(&state, lang);
+    }
+    let mut errors = std::collections::BTreeMap::new();
+    let roles: Vec<Role> = form
+        .roles
+        .iter()
+        .filter_map(|r| serde_json::from_value(serde_json::Value::String(r.clone())).ok())
+        .collect();
+    if roles.len() != form.roles.len() {
+        errors.insert(
+            "roles",
+            lang.pick("Onbekende rol.", "Unknown role.").to_string(),
+        );
+        return state
+            .pages
+            .admin_invite(lang, &session, &form, &errors, None);
+    }
+    let new = crate::grants::NewInvitation {
+        name: form.name.clone(),
+        email: form.email.clone(),
+        language: Some(if form.language == "en" { "en" } else { "nl" }.to_string()),
+        phone: Some(form.phone.trim().to_string()).filter(|p| !p.is_empty()),
+        roles,
+    };
+    let actor = crate::grants::Actor::Admin(session.person_id.clone());
+    let sql = state.registry.sql();
+    let made = state
+        .registry
+        .write(sql.invite(&actor, &session.organisation.kvk, &new, Utc::now()))
+        .await;
+    use crate::grants::WriteError as W;
+    match made {
+        Ok(invitation) => {
+            let sent = super::api::mail_invitation(&state, &invitation).await;
+            let (nl, en) = if sent {
+                (
+                    format!("{} krijgt een e-mail op {} met een link om de eerste keer in te loggen (24 uur geldig).", invitation.name, invitation.email),
+                    format!("{} gets an e-mail at {} with a link for the first login (valid for 24 hours).", invitation.name, invitation.email),
+                )
+            } else {
+                (
+                    format!("{} is toegevoegd, maar de e-mail kon niet worden verstuurd. Verstuur de uitnodiging later opnieuw.", invitation.name),
+                    format!("{} was added, but the e-mail could not be sent. Send the invitation again later.", invitation.name),
+                )
+            };
+            state.pages.admin_message(
+                lang,
+                StatusCode::OK,
+                ("Uitnodiging verstuurd", "Invitation sent"),
+                (&nl, &en),
+            )
+        }
+        Err(W::Empty { what: "name" }) => {
+            errors.insert(
+                "name",
+                lang.pick("Vul een naam in.", "Enter a name.").to_string(),
+            );
+            state
+                .pages
+                .admin_invite(lang, &session, &form, &errors, None)
+        }
+        Err(W::InvalidEmail(_)) => {
+            errors.insert(
+                "email",
+                lang.pick(
+                    "Dit is geen geldig e-mailadres.",
+                    "This is not a valid e-mail address.",
+                )
+                .to_string(),
+            );
+            state
+                .pages
+                .admin_invite(lang, &session, &form, &errors, None)
+        }
+        Err(W::DuplicateEmail { .. }) => {
+            errors.insert(
+                "email",
+                lang.pick(
+                    "Er is in deze organisatie al een gebruiker met dit e-mailadres.",
+                    "This organisation already has a user with this e-mail address.",
+                )
+                .to_string(),
+            );
+            state
+                .pages
+                .admin_invite(lang, &session, &form, &errors, None)
+        }
+        Err(W::NotAllowed { .. }) => {
+            errors.insert(
+                "roles",
+                lang.pick(
+                    "Alleen een hoofdbeheerder mag hoofdbeheerders en beheerders aanstellen.",
+                    "Only a hoofdbeheerder may appoint hoofdbeheerders and beheerders.",
+                )
+                .to_string(),
+            );
+            state
+                .pages
+                .admin_invite(lang, &session, &form, &errors, None)
+        }
+        Err(e) => {
+            tracing::error!(organisation = %session.organisation.kvk, "invite: {e}");
+            let text = lang.pick(
+                "De uitnodiging kon niet worden gemaakt; er is niets gewijzigd. Probeer het opnieuw.",
+                "The invitation could not be made; nothing was changed. Try again.",
+            );
+            state
+                .pages
+                .admin_invite(lang, &session, &form, &errors, Some(text))
+        }
+    }
+}

@@ -377,7 +377,7 @@ fn invitation_json(i: &crate::grants::Invitation, mail_sent: bool) -> Value {
 }
 
 /// Sends the invitation mail; whether it went (a failure is logged: the admin can resend).
-async fn mail_invitation(state: &AppState, i: &crate::grants::Invitation) -> bool {
+pub(super) async fn mail_invitation(state: &AppState, i: &crate::grants::Invitation) -> bool {
     let link = state.config.url(&format!("/admin/invitation/{}", i.token));
     let mail = crate::mail::invitation(
         i.language.as_deref(),

@@ -66,6 +66,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/admin", get(admin::home))
         .route("/admin/login", get(login::admin_login))
         .route("/admin/logout", axum::routing::post(admin::logout))
+        .route(
+            "/admin/users/new",
+            get(admin::invite_form).post(admin::invite_submit),
+        )
         .route("/admin/invitation/{token}", get(login::invitation_link))
         .route("/dev/mailbox", get(admin::mailbox))
         .route("/api/v1/invitations", axum::routing::post(api::invite))

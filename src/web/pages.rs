@@ -45,6 +45,10 @@ impl Pages {
         )?;
         env.add_template("mailbox.html", include_str!("../../templates/mailbox.html"))?;
         env.add_template(
+            "admin_invite.html",
+            include_str!("../../templates/admin_invite.html"),
+        )?;
+        env.add_template(
             "admin_message.html",
             include_str!("../../templates/admin_message.html"),
         )?;
@@ -182,6 +186,11 @@ impl Pages {
                 members => members,
                 csrf => session.csrf,
                 logout_label => lang.pick("Uitloggen", "Log out"),
+                may_invite => session.has_any(&[
+                    crate::grants::Role::Hoofdbeheerder,
+                    crate::grants::Role::Beheerder,
+                ]),
+                invite_label => lang.pick("Gebruiker uitnodigen", "Invite a user"),
             },
             None,
         )
@@ -206,6 +215,48 @@ impl Pages {
             },
             None,
         )
+    }
+
+    /// The invitation form, with what was typed and an error next to each field it concerns.
+    pub fn admin_invite(
+        &self,
+        lang: Lang,
+        session: &crate::admin::AdminSession,
+        form: &InviteForm,
+        errors: &std::collections::BTreeMap<&'static str, String>,
+        form_error: Option<&str>,
+    ) -> Response {
+        let mut roles = vec!["beheerder", "groepsbeheerder", "lezer", "gebruiker"];
+        if session.has_any(&[crate::grants::Role::Hoofdbeheerder]) {
+            roles.insert(0, "hoofdbeheerder");
+        }
+        let mut response = self.render(
+            "admin_invite.html",
+            context! {
+                lang => lang.code(),
+                title => lang.pick("Gebruiker uitnodigen", "Invite a user"),
+                organisation => session.organisation,
+                csrf => session.csrf,
+                values => form,
+                errors => errors,
+                form_error => form_error,
+                roles => roles,
+                labels => context! {
+                    name => lang.pick("Naam", "Name"),
+                    email => lang.pick("E-mailadres", "E-mail address"),
+                    phone => lang.pick("Telefoon (niet verplicht)", "Phone (optional)"),
+                    language => lang.pick("Taal van de e-mails", "Language of the e-mails"),
+                    roles => lang.pick("Rollen", "Roles"),
+                    submit => lang.pick("Uitnodiging versturen", "Send invitation"),
+                    back => lang.pick("Terug", "Back"),
+                },
+            },
+            None,
+        );
+        if !errors.is_empty() || form_error.is_some() {
+            *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+        }
+        response
     }
 
     /// A short admin-module message (logged out, session expired, not allowed).
@@ -255,6 +306,21 @@ impl Pages {
         *response.status_mut() = text.status;
         response
     }
+}
+
+/// What was typed into the invitation form (kept when the form comes back with errors).
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
+pub struct InviteForm {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub phone: String,
+    #[serde(default)]
+    pub language: String,
+    #[serde(default)]
+    pub roles: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
