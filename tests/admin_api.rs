@@ -213,3 +213,102 @@ async fn the_openapi_document_names_every_endpoint() {
         assert!(doc["paths"][path].is_object(), "{path} missing");
     }
 }
+
+async fn post_json(
+    w: &World,
+    c: &reqwest::Client,
+    path: &str,
+    csrf: &str,
+    body: Value,
+) -> (u16, Value) {
+    let r = c
+        .post(format!("{}{path}", w.poort))
+        .header("X-CSRF-Token", csrf)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn block_unblock_and_roles_keep_a_hoofdbeheerder_and_stay_in_the_organisation() {
+    let w = common::start().await;
+    let (anna, csrf) = session(&w, "anna").await;
+    let (status, _, eva) = post(&w, &anna, "/api/v1/members/eva/block", Some(&csrf)).await;
+    assert_eq!(
+        (status, eva["blocked"].clone()),
+        (200, true.into()),
+        "{eva}"
+    );
+    let (status, _, eva) = post(&w, &anna, "/api/v1/members/eva/unblock", Some(&csrf)).await;
+    assert_eq!(
+        (status, eva["blocked"].clone()),
+        (200, false.into()),
+        "{eva}"
+    );
+    // anna is the Bakkerij's only hoofdbeheerder: she can neither block herself nor drop the role.
+    let (status, _, p) = post(&w, &anna, "/api/v1/members/anna/block", Some(&csrf)).await;
+    assert_eq!(status, 409, "{p}");
+    assert!(
+        p["detail"]
+            .as_str()
+            .unwrap()
+            .contains("at least one hoofdbeheerder"),
+        "{p}"
+    );
+    let (status, p) = post_json(
+        &w,
+        &anna,
+        "/api/v1/members/anna/roles",
+        &csrf,
+        json_roles(&["gebruiker"]),
+    )
+    .await;
+    assert_eq!(status, 409, "{p}");
+    // With a second hoofdbeheerder she can.
+    let (status, eva) = post_json(
+        &w,
+        &anna,
+        "/api/v1/members/eva/roles",
+        &csrf,
+        json_roles(&["hoofdbeheerder", "gebruiker"]),
+    )
+    .await;
+    assert_eq!(status, 200, "{eva}");
+    let (status, p) = post_json(
+        &w,
+        &anna,
+        "/api/v1/members/anna/roles",
+        &csrf,
+        json_roles(&["beheerder"]),
+    )
+    .await;
+    assert_eq!(status, 200, "{p}");
+    // carla is of Van Dijk: not a member here, whatever the session tries.
+    for action in ["block", "unblock"] {
+        let (status, _, _) = post(
+            &w,
+            &anna,
+            &format!("/api/v1/members/carla/{action}"),
+            Some(&csrf),
+        )
+        .await;
+        assert_eq!(status, 404);
+    }
+    let (carla, _) = session(&w, "carla").await;
+    let (_, members) = get(&w, &carla, "/api/v1/members").await;
+    let c = members["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["person"] == "carla")
+        .cloned()
+        .unwrap();
+    assert_eq!(c["blocked"], false);
+}
+
+fn json_roles(roles: &[&str]) -> Value {
+    serde_json::json!({ "roles": roles })
+}

@@ -92,6 +92,8 @@ pub enum WriteError {
     },
     #[error("{actor} may not {action}: only an operator may")]
     OperatorOnly { actor: String, action: &'static str },
+    #[error("organisation {0} must keep at least one hoofdbeheerder")]
+    LastHoofdbeheerder(String),
     #[error("{0:?} is not an e-mail address")]
     InvalidEmail(String),
     #[error("{email} is already the e-mail address of a user of organisation {organisation}")]
@@ -405,6 +407,21 @@ macro_rules! organisation {
                 .fetch_optional(&mut *$tx)
                 .await?;
         found.ok_or_else(|| WriteError::UnknownOrganisation($kvk.to_string()))?
+    }};
+}
+
+/// How many unblocked hoofdbeheerders the organisation has: administrators cannot leave an
+/// organisation that has one without any (operators can, e.g. to block a departed one).
+macro_rules! hoofdbeheerders {
+    ($tx:ident, $org_id:expr) => {{
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM memberships m JOIN membership_roles r ON r.membership_id = m.id \
+             WHERE m.organisation_id = $1 AND r.role = 'hoofdbeheerder' AND NOT m.blocked",
+        )
+        .bind($org_id)
+        .fetch_one(&mut *$tx)
+        .await?;
+        n
     }};
 }
 
@@ -1084,6 +1101,27 @@ impl SqlRegister {
                     .bind(&membership)
                     .fetch_all(&mut *tx)
                     .await?;
+            // Giving or taking an administrator's role is the hoofdbeheerder's.
+            let admin = |r: &str| r == "hoofdbeheerder" || r == "beheerder";
+            if before.iter().any(|r| admin(r)) || roles.iter().any(|r| admin(r.as_str())) {
+                let changes_admin = before.iter().filter(|r| admin(r)).count()
+                    != roles.iter().filter(|r| admin(r.as_str())).count()
+                    || roles
+                        .iter()
+                        .any(|r| admin(r.as_str()) && !before.iter().any(|b| b == r.as_str()));
+                if changes_admin {
+                    authorise!(
+                        tx,
+                        actor,
+                        &org_id,
+                        kvk,
+                        Need::Appoint,
+                        None,
+                        "appoint administrators"
+                    );
+                }
+            }
+            let had = hoofdbeheerders!(tx, &org_id);
             sqlx::query("DELETE FROM membership_roles WHERE membership_id = $1")
                 .bind(&membership)
                 .execute(&mut *tx)
@@ -1097,6 +1135,9 @@ impl SqlRegister {
                 .bind(role.as_str())
                 .execute(&mut *tx)
                 .await?;
+            }
+            if matches!(actor, Actor::Admin(_)) && had > 0 && hoofdbeheerders!(tx, &org_id) == 0 {
+                return Err(WriteError::LastHoofdbeheerder(kvk.to_string()));
             }
             audit!(
                 tx,
@@ -1126,6 +1167,7 @@ impl SqlRegister {
         in_tx!(self.pool(), |tx| {
             let (org_id, _) = organisation!(tx, kvk);
             authorise!(tx, actor, &org_id, kvk, Need::Manage, None, "block members");
+            let had = hoofdbeheerders!(tx, &org_id);
             let changed = sqlx::query(
                 "UPDATE memberships SET blocked = $1 WHERE person_id = $2 AND organisation_id = $3",
             )
@@ -1140,6 +1182,13 @@ impl SqlRegister {
                     holder: format!("person {person}"),
                     organisation: kvk.to_string(),
                 });
+            }
+            if blocked
+                && matches!(actor, Actor::Admin(_))
+                && had > 0
+                && hoofdbeheerders!(tx, &org_id) == 0
+            {
+                return Err(WriteError::LastHoofdbeheerder(kvk.to_string()));
             }
             let action = if blocked {
                 "member.block"

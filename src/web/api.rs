@@ -116,6 +116,7 @@ impl From<WriteError> for Problem {
             | W::DuplicateGrant { .. }
             | W::DuplicateGrantId(_)
             | W::DuplicateEmail { .. }
+            | W::LastHoofdbeheerder(_)
             | W::InvitationUsed
             | W::InvitationWithdrawn
             | W::InvitationExpired
@@ -461,6 +462,64 @@ pub async fn invitation_action(
     run.await.into_response()
 }
 
+#[derive(Debug, Deserialize)]
+pub struct RolesBody {
+    roles: Vec<Role>,
+}
+
+/// `POST /api/v1/members/{person}/block`, `/unblock` (the whole organisation; nothing deleted)
+/// and `/roles` (`{"roles": [...]}`).
+pub async fn member_action(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path((person, action)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> Response {
+    let run = async {
+        let s = writer(&state, &headers).await?;
+        let sql = state.registry.sql();
+        let kvk = &s.organisation.kvk;
+        // Only this organisation's members exist for this session.
+        let view = sql.show_organisation(kvk).await?;
+        if !view.members.iter().any(|m| m.person == person) {
+            return Err(Problem::not_found("such member"));
+        }
+        let actor = Actor::Admin(s.person_id.clone());
+        match action.as_str() {
+            "block" | "unblock" => {
+                let blocked = action == "block";
+                state
+                    .registry
+                    .write(sql.set_member_blocked(&actor, kvk, &person, blocked))
+                    .await?;
+            }
+            "roles" => {
+                let RolesBody { roles } = serde_json::from_slice(&body).map_err(|e| {
+                    Problem::new(
+                        StatusCode::BAD_REQUEST,
+                        "invalid",
+                        "Invalid input",
+                        format!("the body must be {{\"roles\": [...]}}: {e}"),
+                    )
+                })?;
+                state
+                    .registry
+                    .write(sql.set_roles(&actor, kvk, &person, &roles))
+                    .await?;
+            }
+            _ => return Err(Problem::not_found("such action")),
+        }
+        let view = sql.show_organisation(kvk).await?;
+        let member = view
+            .members
+            .into_iter()
+            .find(|m| m.person == person)
+            .ok_or_else(|| Problem::not_found("such member"))?;
+        Ok(Json(member))
+    };
+    run.await.into_response()
+}
+
 /// `GET /api/v1/openapi.json`: the OpenAPI 3 document of this API.
 pub async fn openapi() -> Response {
     let problem = json!({"$ref": "#/components/schemas/Problem"});
@@ -480,6 +539,8 @@ pub async fn openapi() -> Response {
     };
     let csrf = json!({"name": "X-CSRF-Token", "in": "header", "required": true, "schema": {"type": "string"}});
     let id = json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string"}});
+    let person =
+        json!({"name": "person", "in": "path", "required": true, "schema": {"type": "string"}});
     let mut grant_params = paged.clone();
     if let Some(list) = grant_params.as_array_mut() {
         list.push(json!({"name": "status", "in": "query", "schema": {"type": "string", "enum": ["active", "revoked"]}}));
@@ -502,6 +563,9 @@ pub async fn openapi() -> Response {
             "/api/v1/grants/{id}": {"get": op("One grant", json!([id]))},
             "/api/v1/grants/{id}/revoke": {"post": op("Revoke a grant", json!([id, csrf]))},
             "/api/v1/grants/{id}/reactivate": {"post": op("Reactivate a grant", json!([id, csrf]))},
+            "/api/v1/members/{person}/block": {"post": op("Block a member in the whole organisation", json!([person, csrf]))},
+            "/api/v1/members/{person}/unblock": {"post": op("Unblock a member", json!([person, csrf]))},
+            "/api/v1/members/{person}/roles": {"post": op("Replace a member's roles ({\"roles\": [...]}); an organisation keeps a hoofdbeheerder", json!([person, csrf]))},
             "/api/v1/invitations": {"post": op("Invite a person (name, email, language, phone, roles); the e-mail goes out at once", json!([csrf]))},
             "/api/v1/invitations/{id}/resend": {"post": op("A new link for an open invitation", json!([id, csrf]))},
             "/api/v1/invitations/{id}/withdraw": {"post": op("Withdraw an open invitation", json!([id, csrf]))},

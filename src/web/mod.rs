@@ -72,6 +72,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/admin/invitation/{token}", get(login::invitation_link))
         .route("/dev/mailbox", get(admin::mailbox))
+        .route(
+            "/api/v1/members/{person}/{action}",
+            axum::routing::post(api::member_action),
+        )
         .route("/api/v1/invitations", axum::routing::post(api::invite))
         .route(
             "/api/v1/invitations/{id}/{action}",
