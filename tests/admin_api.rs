@@ -312,3 +312,89 @@ async fn block_unblock_and_roles_keep_a_hoofdbeheerder_and_stay_in_the_organisat
 fn json_roles(roles: &[&str]) -> Value {
     serde_json::json!({ "roles": roles })
 }
+
+#[tokio::test]
+async fn the_audit_trail_of_the_own_organisation_filtered_and_as_csv() {
+    let w = common::start().await;
+    let (anna, csrf) = session(&w, "anna").await;
+    post(&w, &anna, "/api/v1/members/eva/block", Some(&csrf)).await;
+    post(
+        &w,
+        &anna,
+        "/api/v1/grants/g-eva-bakkerij/reactivate",
+        Some(&csrf),
+    )
+    .await;
+    // carla's organisation has its own trail: her admin login, nothing of the Bakkerij's.
+    let (carla, carla_csrf) = session(&w, "carla").await;
+    post(&w, &carla, "/api/v1/members/carla/block", Some(&carla_csrf)).await;
+
+    // The admin logins reach the trail through the background writer: wait (bounded) for it.
+    let start = std::time::Instant::now();
+    let all = loop {
+        let (status, all) = get(&w, &anna, "/api/v1/audit").await;
+        assert_eq!(status, 200, "{all}");
+        let actions: Vec<String> = all["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["action"].as_str().unwrap().to_string())
+            .collect();
+        if actions.iter().any(|a| a == "admin.login") || start.elapsed().as_secs() > 10 {
+            break all;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    let actions: Vec<&str> = all["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert!(actions.contains(&"member.block"), "{actions:?}");
+    assert!(
+        actions.contains(&"grant.status") || actions.iter().any(|a| a.starts_with("grant.")),
+        "{actions:?}"
+    );
+    assert!(actions.contains(&"admin.login"), "{actions:?}");
+    // Newest first; the block is anna's.
+    let block = all["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "member.block")
+        .unwrap();
+    assert_eq!(block["actor"], "person:anna");
+    // Filters.
+    let (_, grants_only) = get(&w, &anna, "/api/v1/audit?action=grant.").await;
+    assert!(grants_only["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e["action"].as_str().unwrap().starts_with("grant.")));
+    assert!(grants_only["total"].as_u64().unwrap() >= 1);
+    let (_, future) = get(&w, &anna, "/api/v1/audit?since=2999-01-01").await;
+    assert_eq!(future["total"], 0);
+    let (status, p) = get(&w, &anna, "/api/v1/audit?since=yesterday-ish").await;
+    assert_eq!(status, 400, "{p}");
+    // Nothing of Van Dijk's trail.
+    let (_, mine) = get(&w, &anna, "/api/v1/audit?per_page=500").await;
+    assert!(!mine.to_string().contains("carla"), "{mine}");
+    // CSV: a header and one line per entry.
+    let r = anna
+        .get(format!("{}/api/v1/audit.csv", w.poort))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["content-type"], "text/csv; charset=utf-8");
+    let text = r.text().await.unwrap();
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    assert_eq!(
+        reader.headers().unwrap().iter().collect::<Vec<_>>(),
+        ["id", "at", "actor", "action", "before", "after"]
+    );
+    assert_eq!(
+        reader.records().count() as u64,
+        mine["total"].as_u64().unwrap()
+    );
+}

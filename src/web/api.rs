@@ -463,6 +463,118 @@ pub async fn invitation_action(
 }
 
 #[derive(Debug, Deserialize)]
+pub struct AuditQuery {
+    action: Option<String>,
+    actor: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    page: Option<usize>,
+    per_page: Option<usize>,
+}
+
+async fn audit_entries(
+    state: &AppState,
+    headers: &HeaderMap,
+    q: &AuditQuery,
+) -> Result<Vec<crate::grants::audit::AuditRecord>, Problem> {
+    let s = reader(state, headers).await?;
+    let time = |v: &Option<String>, name: &str| -> Result<_, Problem> {
+        v.as_deref()
+            .filter(|t| !t.is_empty())
+            .map(|t| {
+                crate::grants::exchange::parse_instant(t).map_err(|e| {
+                    Problem::new(
+                        StatusCode::BAD_REQUEST,
+                        "invalid",
+                        "Invalid input",
+                        format!("{name}: {e}"),
+                    )
+                })
+            })
+            .transpose()
+    };
+    let filter = crate::grants::audit::AuditFilter {
+        action: q.action.clone().filter(|a| !a.is_empty()),
+        actor: q.actor.clone().filter(|a| !a.is_empty()),
+        since: time(&q.since, "since")?,
+        until: time(&q.until, "until")?,
+    };
+    crate::grants::audit::list(state.registry.sql().pool(), &s.organisation.kvk, &filter)
+        .await
+        .map_err(|e| Problem::from(WriteError::Database(e)))
+}
+
+/// `GET /api/v1/audit`: the organisation's audit trail, newest first, filtered by `action`
+/// (a prefix), `actor`, `since`, `until`.
+pub async fn audit(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(q): Query<AuditQuery>,
+) -> Response {
+    let run = async {
+        let entries = audit_entries(&state, &headers, &q).await?;
+        let page = PageQuery {
+            page: q.page,
+            per_page: q.per_page,
+            status: None,
+        };
+        Ok::<_, Problem>(Json(paginate(entries, &page)?))
+    };
+    run.await.into_response()
+}
+
+/// `GET /api/v1/audit.csv`: the same, as CSV (all matching entries).
+pub async fn audit_csv(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(q): Query<AuditQuery>,
+) -> Response {
+    let entries = match audit_entries(&state, &headers, &q).await {
+        Ok(e) => e,
+        Err(p) => return p.into_response(),
+    };
+    let write = || -> Result<Vec<u8>, csv::Error> {
+        let mut out = csv::Writer::from_writer(Vec::new());
+        out.write_record(["id", "at", "actor", "action", "before", "after"])?;
+        for e in &entries {
+            out.write_record([
+                e.id.to_string(),
+                e.at.to_rfc3339(),
+                e.actor.clone(),
+                e.action.clone(),
+                e.before.clone().unwrap_or_default(),
+                e.after.clone().unwrap_or_default(),
+            ])?;
+        }
+        out.into_inner()
+            .map_err(|e| csv::Error::from(e.into_error()))
+    };
+    match write() {
+        Ok(bytes) => (
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+                (
+                    header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"audit.csv\"",
+                ),
+            ],
+            bytes,
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!("audit CSV: {e}");
+            Problem::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Internal error",
+                "the CSV could not be written",
+            )
+            .into_response()
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
 pub struct RolesBody {
     roles: Vec<Role>,
 }
@@ -558,7 +670,7 @@ pub async fn openapi() -> Response {
         "paths": {
             "/api/v1/session": {"get": op("The session: person, organisation, roles, CSRF token", json!([]))},
             "/api/v1/organisation": {"get": op("The organisation acted for", json!([]))},
-            "/api/v1/members": {"get": op("Users of the organisation", paged)},
+            "/api/v1/members": {"get": op("Users of the organisation", paged.clone())},
             "/api/v1/grants": {"get": op("Grants of the organisation", grant_params)},
             "/api/v1/grants/{id}": {"get": op("One grant", json!([id]))},
             "/api/v1/grants/{id}/revoke": {"post": op("Revoke a grant", json!([id, csrf]))},
@@ -566,6 +678,8 @@ pub async fn openapi() -> Response {
             "/api/v1/members/{person}/block": {"post": op("Block a member in the whole organisation", json!([person, csrf]))},
             "/api/v1/members/{person}/unblock": {"post": op("Unblock a member", json!([person, csrf]))},
             "/api/v1/members/{person}/roles": {"post": op("Replace a member's roles ({\"roles\": [...]}); an organisation keeps a hoofdbeheerder", json!([person, csrf]))},
+            "/api/v1/audit": {"get": op("The organisation's audit trail, newest first (filters: action prefix, actor, since, until)", paged.clone())},
+            "/api/v1/audit.csv": {"get": op("The same as CSV", json!([]))},
             "/api/v1/invitations": {"post": op("Invite a person (name, email, language, phone, roles); the e-mail goes out at once", json!([csrf]))},
             "/api/v1/invitations/{id}/resend": {"post": op("A new link for an open invitation", json!([id, csrf]))},
             "/api/v1/invitations/{id}/withdraw": {"post": op("Withdraw an open invitation", json!([id, csrf]))},

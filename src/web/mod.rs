@@ -76,6 +76,8 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/api/v1/members/{person}/{action}",
             axum::routing::post(api::member_action),
         )
+        .route("/api/v1/audit", get(api::audit))
+        .route("/api/v1/audit.csv", get(api::audit_csv))
         .route("/api/v1/invitations", axum::routing::post(api::invite))
         .route(
             "/api/v1/invitations/{id}/{action}",
