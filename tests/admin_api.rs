@@ -398,3 +398,75 @@ async fn the_audit_trail_of_the_own_organisation_filtered_and_as_csv() {
         mine["total"].as_u64().unwrap()
     );
 }
+
+#[tokio::test]
+async fn grants_are_added_per_service_and_renewed_in_bulk_within_the_rules() {
+    let w = common::start().await;
+    let (anna, csrf) = session(&w, "anna").await;
+    let s1 = "5a1d3b0e-8c9f-4f5e-9b1a-000000000001";
+    let s2 = "5a1d3b0e-8c9f-4f5e-9b1a-000000000002";
+    let body = serde_json::json!({"person": "eva", "scope": {"services": [s1, s2]}, "level": "EH3", "years": 1});
+    let (status, made) = post_json(&w, &anna, "/api/v1/grants", &csrf, body).await;
+    assert_eq!(status, 201, "{made}");
+    let ids: Vec<String> = made["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids.len(), 2);
+    // Above anna's own level (EH3), over 5 years, a bad renewal period, a mixed-up scope.
+    for (body, status) in [
+        (
+            serde_json::json!({"person": "eva", "scope": {"all": true}, "level": "EH4", "years": 1}),
+            403,
+        ),
+        (
+            serde_json::json!({"person": "eva", "scope": {"all": true}, "level": "EH2", "valid_until": "2040-01-01"}),
+            422,
+        ),
+        (
+            serde_json::json!({"person": "eva", "scope": {"all": true}, "level": "EH2", "years": 2}),
+            422,
+        ),
+        (
+            serde_json::json!({"person": "eva", "scope": {"all": true, "services": [s1]}, "level": "EH2", "years": 1}),
+            422,
+        ),
+        (
+            serde_json::json!({"person": "carla", "scope": {"all": true}, "level": "EH2", "years": 1}),
+            422,
+        ),
+    ] {
+        let (got, p) = post_json(&w, &anna, "/api/v1/grants", &csrf, body.clone()).await;
+        assert_eq!(got, status, "{body} -> {p}");
+    }
+    // Both renewed by 3 years at once.
+    let before = made["items"][0]["valid_until"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, renewed) = post_json(
+        &w,
+        &anna,
+        "/api/v1/grants/renew",
+        &csrf,
+        serde_json::json!({"ids": ids, "years": 3}),
+    )
+    .await;
+    assert_eq!(status, 200, "{renewed}");
+    let after = renewed["items"][0]["valid_until"].as_str().unwrap();
+    assert!(after > before.as_str(), "{before} -> {after}");
+    // A grant of Van Dijk in the list: nothing renewed.
+    let (status, p) = post_json(
+        &w,
+        &anna,
+        "/api/v1/grants/renew",
+        &csrf,
+        serde_json::json!({"ids": [ids[0].clone(), "g-carla-vandijk"], "years": 1}),
+    )
+    .await;
+    assert_eq!(status, 404, "{p}");
+    let (_, again) = get(&w, &anna, &format!("/api/v1/grants/{}", ids[0])).await;
+    assert_eq!(again["valid_until"], renewed["items"][0]["valid_until"]);
+}

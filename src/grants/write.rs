@@ -767,6 +767,64 @@ macro_rules! insert_grant {
     };
 }
 
+/// Renews one grant inside the caller's transaction: its new end, after the same checks as
+/// [`SqlRegister::renew_grant`].
+macro_rules! renew_one {
+    ($tx:ident, $actor:expr, $grant:expr, $renewal:expr, $now:expr) => {{
+        let (actor, grant, renewal, now): (&Actor, &str, Renewal, DateTime<Utc>) =
+            ($actor, $grant, $renewal, $now);
+        let (org_id, kvk, level, status, from, until, group_id) = grant_row!($tx, grant);
+        authorise!(
+            $tx,
+            actor,
+            &org_id,
+            &kvk,
+            if group_id.is_some() {
+                Need::ManageGroup
+            } else {
+                Need::Manage
+            },
+            group_id.as_deref(),
+            "renew grants"
+        );
+        within_admin_level!($tx, actor, &org_id, level);
+        if status == "revoked" {
+            return Err(WriteError::GrantRevoked(grant.to_string()));
+        }
+        let new_until = match renewal {
+            Renewal::Until(until) => until,
+            Renewal::Years(n) => {
+                let base = until.max(now);
+                base.checked_add_months(years(n)?)
+                    .ok_or(WriteError::ValidityTooLong { from: now, until })?
+            }
+        };
+        // The period keeps its start unless the new end is more than 5 years after it;
+        // then the renewal starts a new period today.
+        let new_from = match from.checked_add_months(MAX_VALIDITY) {
+            Some(limit) if new_until <= limit => from,
+            _ => now,
+        };
+        check_validity(new_from, new_until)?;
+        no_overlap_with_others!($tx, grant, new_from, new_until);
+        sqlx::query("UPDATE grants SET valid_from = $1, valid_until = $2 WHERE id = $3")
+            .bind(new_from)
+            .bind(new_until)
+            .bind(grant)
+            .execute(&mut *$tx)
+            .await?;
+        audit!(
+            $tx,
+            actor,
+            &org_id,
+            "grant.renew",
+            json(&(grant, from, until)),
+            json(&(grant, new_from, new_until))
+        );
+        new_until
+    }};
+}
+
 /// Inserts import rows inside the caller's transaction: the IDs and links of the good rows and
 /// every bad row with its line; a database failure returns [`ImportError::Database`] at once.
 macro_rules! insert_rows {
@@ -1444,56 +1502,28 @@ impl SqlRegister {
     ) -> Result<(DateTime<Utc>, Touched), WriteError> {
         let now = Utc::now();
         in_tx!(self.pool(), |tx| {
-            let (org_id, kvk, level, status, from, until, group_id) = grant_row!(tx, grant);
-            authorise!(
-                tx,
-                actor,
-                &org_id,
-                &kvk,
-                if group_id.is_some() {
-                    Need::ManageGroup
-                } else {
-                    Need::Manage
-                },
-                group_id.as_deref(),
-                "renew grants"
-            );
-            within_admin_level!(tx, actor, &org_id, level);
-            if status == "revoked" {
-                return Err(WriteError::GrantRevoked(grant.to_string()));
-            }
-            let new_until = match renewal {
-                Renewal::Until(until) => until,
-                Renewal::Years(n) => {
-                    let base = until.max(now);
-                    base.checked_add_months(years(n)?)
-                        .ok_or(WriteError::ValidityTooLong { from: now, until })?
-                }
-            };
-            // The period keeps its start unless the new end is more than 5 years after it;
-            // then the renewal starts a new period today.
-            let new_from = match from.checked_add_months(MAX_VALIDITY) {
-                Some(limit) if new_until <= limit => from,
-                _ => now,
-            };
-            check_validity(new_from, new_until)?;
-            no_overlap_with_others!(tx, grant, new_from, new_until);
-            sqlx::query("UPDATE grants SET valid_from = $1, valid_until = $2 WHERE id = $3")
-                .bind(new_from)
-                .bind(new_until)
-                .bind(grant)
-                .execute(&mut *tx)
-                .await?;
-            audit!(
-                tx,
-                actor,
-                &org_id,
-                "grant.renew",
-                json(&(grant, from, until)),
-                json(&(grant, new_from, new_until))
-            );
+            let new_until = renew_one!(tx, actor, grant, renewal, now);
             let touched = holders!(tx, grant);
             Ok((new_until, Touched { links: touched }))
+        })
+    }
+
+    /// Renews many grants at once, all or nothing (each checked as [`Self::renew_grant`]).
+    pub async fn renew_grants(
+        &self,
+        actor: &Actor,
+        grants: &[String],
+        renewal: Renewal,
+    ) -> Result<(Vec<DateTime<Utc>>, Touched), WriteError> {
+        let now = Utc::now();
+        in_tx!(self.pool(), |tx| {
+            let mut ends = Vec::new();
+            let mut links = BTreeSet::new();
+            for grant in grants {
+                ends.push(renew_one!(tx, actor, grant.as_str(), renewal, now));
+                links.extend(holders!(tx, grant.as_str()));
+            }
+            Ok((ends, Touched { links }))
         })
     }
 

@@ -574,6 +574,196 @@ pub async fn audit_csv(
     }
 }
 
+/// The body of `POST /api/v1/grants`.
+#[derive(Debug, Deserialize)]
+pub struct NewGrantBody {
+    /// Held by this member (person ID) ...
+    person: Option<String>,
+    /// ... or by this group.
+    group: Option<String>,
+    /// `{"all": true}`, `{"provider": "<DV entity ID>"}` or `{"services": ["<ServiceUUID>", ...]}`.
+    scope: ScopeBody,
+    level: String,
+    valid_from: Option<String>,
+    /// Either an end, or a number of years (1, 3 or 5) from the start.
+    valid_until: Option<String>,
+    years: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ScopeBody {
+    #[serde(default)]
+    all: bool,
+    provider: Option<String>,
+    #[serde(default)]
+    services: Vec<String>,
+}
+
+fn invalid(detail: impl Into<String>) -> Problem {
+    Problem::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid",
+        "Invalid input",
+        detail,
+    )
+}
+
+/// `POST /api/v1/grants`: one grant, or one per named service, all or nothing; at most 5
+/// years, never above the granting administrator's own level.
+pub async fn add_grants(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let run = async {
+        let s = writer(&state, &headers).await?;
+        let b: NewGrantBody = serde_json::from_slice(&body).map_err(|e| {
+            Problem::new(
+                StatusCode::BAD_REQUEST,
+                "invalid",
+                "Invalid input",
+                format!("the body is not a grant: {e}"),
+            )
+        })?;
+        let holder = match (b.person, b.group) {
+            (Some(p), None) => crate::grants::Holder::Person(p),
+            (None, Some(g)) => crate::grants::Holder::Group(g),
+            _ => return Err(invalid("name either a person or a group as holder")),
+        };
+        let level: crate::level::Level = b
+            .level
+            .parse()
+            .map_err(|e: crate::level::LevelError| invalid(e.to_string()))?;
+        let instant = |v: &str, name: &str| {
+            crate::grants::exchange::parse_instant(v).map_err(|e| invalid(format!("{name}: {e}")))
+        };
+        let now = chrono::Utc::now();
+        let valid_from = match b.valid_from.as_deref() {
+            Some(v) => instant(v, "valid_from")?,
+            None => now,
+        };
+        let valid_until = match (b.valid_until.as_deref(), b.years) {
+            (Some(v), None) => instant(v, "valid_until")?,
+            (None, Some(y @ (1 | 3 | 5))) => valid_from
+                .checked_add_months(chrono::Months::new(y * 12))
+                .ok_or_else(|| invalid("years: out of range"))?,
+            (None, Some(y)) => return Err(invalid(format!("years {y}: choose 1, 3 or 5"))),
+            _ => return Err(invalid("give valid_until or years")),
+        };
+        let scopes: Vec<crate::grants::Scope> =
+            match (b.scope.all, b.scope.provider, b.scope.services.is_empty()) {
+                (true, None, true) => vec![crate::grants::Scope::AllServices],
+                (false, Some(provider), true) => vec![crate::grants::Scope::Provider { provider }],
+                (false, None, false) => b
+                    .scope
+                    .services
+                    .into_iter()
+                    .map(|uuid| crate::grants::Scope::Service { uuid })
+                    .collect(),
+                _ => return Err(invalid("scope: all, one provider, or one or more services")),
+            };
+        let rows: Vec<crate::grants::ImportRow> = scopes
+            .into_iter()
+            .enumerate()
+            .map(|(i, scope)| crate::grants::ImportRow {
+                line: i + 1,
+                request: crate::grants::GrantRequest {
+                    id: None,
+                    organisation: s.organisation.kvk.clone(),
+                    holder: holder.clone(),
+                    scope,
+                    level,
+                    valid_from,
+                    valid_until,
+                },
+                status: GrantStatus::Active,
+            })
+            .collect();
+        let actor = Actor::Admin(s.person_id.clone());
+        let sql = state.registry.sql();
+        let ids = state
+            .registry
+            .write(sql.import_grants(&actor, &state.config.services, &rows))
+            .await
+            .map_err(|e| match e {
+                crate::grants::ImportError::Rows(mut rows) if rows.len() == 1 => {
+                    Problem::from(rows.remove(0).1)
+                }
+                crate::grants::ImportError::Rows(rows) => {
+                    // The most telling refusal decides the status; every one is in the detail.
+                    let detail = rows
+                        .iter()
+                        .map(|(l, e)| format!("scope {l}: {e}"))
+                        .collect::<Vec<_>>()
+                        .join("; ");
+                    let mut p = rows
+                        .into_iter()
+                        .next()
+                        .map(|(_, e)| Problem::from(e))
+                        .unwrap_or_else(|| invalid(""));
+                    p.detail = detail;
+                    p
+                }
+                crate::grants::ImportError::Database(e) => Problem::from(WriteError::Database(e)),
+            })?;
+        let mut made = Vec::new();
+        for id in &ids {
+            made.push(grant_json(&own_grant(&state, &s, id).await?));
+        }
+        Ok::<_, Problem>((StatusCode::CREATED, Json(json!({ "items": made }))))
+    };
+    run.await.into_response()
+}
+
+/// The body of `POST /api/v1/grants/renew`.
+#[derive(Debug, Deserialize)]
+pub struct RenewBody {
+    ids: Vec<String>,
+    years: u32,
+}
+
+/// `POST /api/v1/grants/renew`: renews one or many grants by 1, 3 or 5 years, all or nothing.
+pub async fn renew_grants(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let run = async {
+        let s = writer(&state, &headers).await?;
+        let b: RenewBody = serde_json::from_slice(&body).map_err(|e| {
+            Problem::new(
+                StatusCode::BAD_REQUEST,
+                "invalid",
+                "Invalid input",
+                format!("the body must be {{\"ids\": [...], \"years\": 1|3|5}}: {e}"),
+            )
+        })?;
+        if b.ids.is_empty() {
+            return Err(invalid("ids: name at least one grant"));
+        }
+        let own: Vec<String> = own_grants(&state, &s, None)
+            .await?
+            .into_iter()
+            .map(|g| g.id)
+            .collect();
+        if let Some(stranger) = b.ids.iter().find(|id| !own.contains(id)) {
+            return Err(Problem::not_found(&format!("grant {stranger}")));
+        }
+        let actor = Actor::Admin(s.person_id.clone());
+        let sql = state.registry.sql();
+        state
+            .registry
+            .write(sql.renew_grants(&actor, &b.ids, crate::grants::Renewal::Years(b.years)))
+            .await?;
+        let mut renewed = Vec::new();
+        for id in &b.ids {
+            renewed.push(grant_json(&own_grant(&state, &s, id).await?));
+        }
+        Ok(Json(json!({ "items": renewed })))
+    };
+    run.await.into_response()
+}
+
 #[derive(Debug, Deserialize)]
 pub struct RolesBody {
     roles: Vec<Role>,
@@ -671,7 +861,11 @@ pub async fn openapi() -> Response {
             "/api/v1/session": {"get": op("The session: person, organisation, roles, CSRF token", json!([]))},
             "/api/v1/organisation": {"get": op("The organisation acted for", json!([]))},
             "/api/v1/members": {"get": op("Users of the organisation", paged.clone())},
-            "/api/v1/grants": {"get": op("Grants of the organisation", grant_params)},
+            "/api/v1/grants": {
+                "get": op("Grants of the organisation", grant_params),
+                "post": op("Add a grant: holder (person or group), scope (all, provider, or services), level, validity up to 5 years", json!([csrf])),
+            },
+            "/api/v1/grants/renew": {"post": op("Renew one or many grants by 1, 3 or 5 years ({\"ids\": [...], \"years\": n}), all or nothing", json!([csrf]))},
             "/api/v1/grants/{id}": {"get": op("One grant", json!([id]))},
             "/api/v1/grants/{id}/revoke": {"post": op("Revoke a grant", json!([id, csrf]))},
             "/api/v1/grants/{id}/reactivate": {"post": op("Reactivate a grant", json!([id, csrf]))},

@@ -87,7 +87,11 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/session", get(api::session))
         .route("/api/v1/organisation", get(api::organisation))
         .route("/api/v1/members", get(api::members))
-        .route("/api/v1/grants", get(api::grants))
+        .route("/api/v1/grants", get(api::grants).post(api::add_grants))
+        .route(
+            "/api/v1/grants/renew",
+            axum::routing::post(api::renew_grants),
+        )
         .route("/api/v1/grants/{id}", get(api::grant))
         .route(
             "/api/v1/grants/{id}/{action}",
