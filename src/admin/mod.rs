@@ -7,6 +7,8 @@
 //! each seen as a grant for the admin service (level EH4, so that only the authenticated level
 //! limits), held by the membership and suspended when the membership is blocked.
 
+pub mod notify;
+
 use crate::config::Config;
 use crate::decision::{self, Decision};
 use crate::flow::AuthnResult;

@@ -807,12 +807,14 @@ macro_rules! renew_one {
         };
         check_validity(new_from, new_until)?;
         no_overlap_with_others!($tx, grant, new_from, new_until);
-        sqlx::query("UPDATE grants SET valid_from = $1, valid_until = $2 WHERE id = $3")
-            .bind(new_from)
-            .bind(new_until)
-            .bind(grant)
-            .execute(&mut *$tx)
-            .await?;
+        sqlx::query(
+            "UPDATE grants SET valid_from = $1, valid_until = $2, reminded_at = NULL WHERE id = $3",
+        )
+        .bind(new_from)
+        .bind(new_until)
+        .bind(grant)
+        .execute(&mut *$tx)
+        .await?;
         audit!(
             $tx,
             actor,

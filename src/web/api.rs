@@ -350,7 +350,19 @@ pub async fn grant_status(
         let actor = Actor::Admin(s.person_id.clone());
         let sql = state.registry.sql();
         match action.as_str() {
-            "revoke" => state.registry.write(sql.revoke_grant(&actor, &id)).await?,
+            "revoke" => {
+                state.registry.write(sql.revoke_grant(&actor, &id)).await?;
+                let notified = crate::admin::notify::grant_revoked(
+                    sql.pool(),
+                    &state.mailer,
+                    &id,
+                    &s.organisation.name,
+                )
+                .await;
+                if let Err(e) = notified {
+                    tracing::error!(grant = %id, "revocation notice: {e}");
+                }
+            }
             "reactivate" => {
                 state
                     .registry
@@ -794,6 +806,18 @@ pub async fn member_action(
                     .registry
                     .write(sql.set_member_blocked(&actor, kvk, &person, blocked))
                     .await?;
+                if blocked {
+                    let notified = crate::admin::notify::member_blocked(
+                        sql.pool(),
+                        &state.mailer,
+                        &person,
+                        &s.organisation.name,
+                    )
+                    .await;
+                    if let Err(e) = notified {
+                        tracing::error!(person = %person, "block notice: {e}");
+                    }
+                }
             }
             "roles" => {
                 let RolesBody { roles } = serde_json::from_slice(&body).map_err(|e| {
