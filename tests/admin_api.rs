@@ -4,25 +4,9 @@
 
 mod common;
 
-use common::{admin_login, client, World};
+use common::{admin_session as session, client, World};
 use poort::grants::{Actor, Role};
 use serde_json::Value;
-
-/// A logged-in API client for `person`, and the session's CSRF token.
-async fn session(w: &World, person: &str) -> (reqwest::Client, String) {
-    let c = client();
-    let r = admin_login(w, &c, person, "EH3").await;
-    assert_eq!(r.url().path(), "/admin", "{person} could not log in");
-    let s: Value = c
-        .get(format!("{}/api/v1/session", w.poort))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    (c, s["csrf_token"].as_str().unwrap().to_string())
-}
 
 async fn get(w: &World, c: &reqwest::Client, path: &str) -> (u16, Value) {
     let r = c.get(format!("{}{path}", w.poort)).send().await.unwrap();

@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::execute_sql as execute;
+
 use poort::config::Config;
 use poort::grants::audit::{verify, ChainBreak, GENESIS};
 use poort::grants::{Actor, NewOrganisation, Pool, SqlRegister};
@@ -14,15 +16,6 @@ const IDP: &str = "urn:etoegang:AD:00000099990000000003:entities:1";
 
 fn op() -> Actor {
     Actor::Operator("test".into())
-}
-
-async fn execute(pool: &Pool, sql: &str) {
-    let sql = sqlx::AssertSqlSafe(sql.to_string());
-    match pool {
-        Pool::Sqlite(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
-        Pool::Postgres(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
-    }
-    .unwrap();
 }
 
 async fn hashes(pool: &Pool) -> Vec<(i64, String)> {

@@ -5,24 +5,9 @@
 
 mod common;
 
-use common::{admin_login, client, submit, World};
+use common::{admin_session as admin, client, submit, World};
 use poort::grants::Pool;
 use serde_json::{json, Value};
-
-async fn admin(w: &World, person: &str) -> (reqwest::Client, String) {
-    let c = client();
-    let r = admin_login(w, &c, person, "EH3").await;
-    assert_eq!(r.url().path(), "/admin", "{person} could not log in");
-    let s: Value = c
-        .get(format!("{}/api/v1/session", w.poort))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    (c, s["csrf_token"].as_str().unwrap().to_string())
-}
 
 async fn invite(w: &World, c: &reqwest::Client, csrf: &str, body: Value) -> (u16, Value) {
     let r = c

@@ -4,18 +4,8 @@
 mod common;
 
 use chrono::{TimeDelta, Utc};
-use common::{admin_login, client, World};
+use common::{admin_session as session, execute_sql as execute, World};
 use poort::grants::Pool;
-use serde_json::Value;
-
-async fn execute(pool: &Pool, sql: &str) {
-    let sql = sqlx::AssertSqlSafe(sql.to_string());
-    match pool {
-        Pool::Sqlite(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
-        Pool::Postgres(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
-    }
-    .unwrap();
-}
 
 fn mails_to(w: &World, address: &str) -> Vec<String> {
     poort::mail::outbox(&w.config.mail.outbox_dir)
@@ -26,20 +16,6 @@ fn mails_to(w: &World, address: &str) -> Vec<String> {
                 .any(|l| l.starts_with("To:") && l.contains(address))
         })
         .collect()
-}
-
-async fn session(w: &World, person: &str) -> (reqwest::Client, String) {
-    let c = client();
-    admin_login(w, &c, person, "EH3").await;
-    let s: Value = c
-        .get(format!("{}/api/v1/session", w.poort))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    (c, s["csrf_token"].as_str().unwrap().to_string())
 }
 
 async fn post(w: &World, c: &reqwest::Client, csrf: &str, path: &str) -> u16 {

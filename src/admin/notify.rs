@@ -133,6 +133,8 @@ pub async fn member_blocked(
 }
 
 type ExpiringRow = (String, String, String, DateTime<Utc>);
+/// A grant due for a reminder, and its end.
+type Expiring = (String, DateTime<Utc>);
 
 const EXPIRING: &str = "\
 SELECT g.id, o.kvk, o.name, g.valid_until FROM grants g
@@ -168,7 +170,7 @@ pub async fn remind_expiring(
         }
     };
     let mut reminded = 0;
-    let mut by_org: std::collections::BTreeMap<(String, String), Vec<(String, DateTime<Utc>)>> =
+    let mut by_org: std::collections::BTreeMap<(String, String), Vec<Expiring>> =
         Default::default();
     for (id, kvk, name, until) in due {
         by_org.entry((kvk, name)).or_default().push((id, until));

@@ -341,3 +341,30 @@ pub fn upstream_request(location: &str) -> poort::saml::idp::AuthnRequest {
         poort::saml::binding::RedirectMessage::decode(query, "SAMLRequest").expect("decodes");
     poort::saml::idp::AuthnRequest::parse(&message.xml).expect("an AuthnRequest")
 }
+
+/// An admin-module session for `person` (logged in through the development AD at EH3): the
+/// client and the session's CSRF token.
+pub async fn admin_session(w: &World, person: &str) -> (reqwest::Client, String) {
+    let c = client();
+    let r = admin_login(w, &c, person, "EH3").await;
+    assert_eq!(r.url().path(), "/admin", "{person} could not log in");
+    let s: serde_json::Value = c
+        .get(format!("{}/api/v1/session", w.poort))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    (c, s["csrf_token"].as_str().unwrap().to_string())
+}
+
+/// Runs one SQL statement on a register's database (tests that tamper or set up).
+pub async fn execute_sql(pool: &poort::grants::Pool, sql: &str) {
+    let sql = sqlx::AssertSqlSafe(sql.to_string());
+    match pool {
+        poort::grants::Pool::Sqlite(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
+        poort::grants::Pool::Postgres(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
+    }
+    .unwrap();
+}
