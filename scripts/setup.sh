@@ -7,8 +7,9 @@ packages=(pkg-config libssl-dev libclang-dev libxml2-dev libxmlsec1-dev libxslt1
 if [ "${1:-}" = "--test" ]; then
   # Test peers: Python for pysaml2 (venv made by the interop test itself); redis-server, which
   # the cache tests start and kill themselves; PostgreSQL for the register suite (a throwaway
-  # cluster is started by scripts/test-postgres.sh when no server answers).
-  packages+=(python3-venv redis-server postgresql postgresql-client)
+  # cluster is started by scripts/test-postgres.sh when no server answers); Chromium and
+  # chromedriver for the browser tests (tests/browser.rs).
+  packages+=(python3-venv redis-server postgresql postgresql-client chromium chromium-driver)
 fi
 
 missing=()

@@ -67,6 +67,7 @@ fn sign_root(unsigned: &str, signing: &SigningKey) -> Result<String, StartError>
 /// writer of grant uses). Metadata files with errors are reported and skipped; good ones
 /// still load.
 pub async fn build_state(config: Config) -> Result<AppState, StartError> {
+    crate::install_crypto_provider();
     let k = &config.keys;
     let signing = SigningKey::load(&k.signing_key, &k.signing_cert)?;
     let decryption = DecryptionKey::load(&k.encryption_key, &k.encryption_cert)?;

@@ -21,3 +21,10 @@ pub mod oidc;
 pub mod saml;
 pub mod store;
 pub mod web;
+
+/// Selects rustls's crypto provider (ring) for the whole process. Several of poort's crates use
+/// rustls; when a build enables more than one provider (test tools bring aws-lc-rs), rustls
+/// cannot choose by itself and would panic at the first TLS connection. Idempotent.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

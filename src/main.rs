@@ -101,6 +101,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    poort::install_crypto_provider();
     let cli = Cli::parse();
     // Register commands print results on stdout (CSV, JSON): their logs go to stderr, quieter.
     let register_command = matches!(

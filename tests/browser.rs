@@ -1,0 +1,249 @@
+//! The admin journeys in a real headless Chromium (Debian's chromium and chromedriver, driven
+//! over WebDriver with fantoccini): an administrator invites a colleague in the admin module, the
+//! colleague accepts through the e-mailed link, gets a grant and logs in to a demo service; then
+//! blocked, and revoked, the login is refused with the right page; an expired invitation link
+//! shows a clear page. Scripts run as in any browser (the auto-posting forms of the SAML
+//! bindings), cookies and redirects are the browser's own.
+
+mod common;
+
+use common::World;
+use fantoccini::{Client, ClientBuilder, Locator};
+use poort::grants::{Actor, GrantRequest, Holder, Scope};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// A chromedriver on a free port, stopped when dropped.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn driver() -> Driver {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new("chromedriver")
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver is required (scripts/setup.sh --test installs chromium-driver)");
+    let url = format!("http://127.0.0.1:{port}");
+    // Ready when it answers /status (bounded).
+    let started = std::time::Instant::now();
+    loop {
+        if let Ok(r) = reqwest::get(format!("{url}/status")).await {
+            if r.status().is_success() {
+                break;
+            }
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "chromedriver did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Driver { child, url }
+}
+
+async fn browser(driver: &Driver) -> Client {
+    poort::install_crypto_provider();
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({
+            "binary": "/usr/bin/chromium",
+            "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
+                     "--disable-gpu", "--lang=nl-NL"],
+            "prefs": {"intl.accept_languages": "nl-NL,nl"},
+        }),
+    );
+    ClientBuilder::rustls()
+        .expect("TLS roots")
+        .capabilities(caps)
+        .connect(&driver.url)
+        .await
+        .expect("a Chromium session")
+}
+
+/// Waits (bounded) until the page shows `text`; the page source.
+async fn until_text(c: &Client, text: &str) -> String {
+    let xpath = format!("//*[contains(normalize-space(.), \"{text}\")]");
+    let found = c
+        .wait()
+        .at_most(Duration::from_secs(15))
+        .for_element(Locator::XPath(&xpath))
+        .await;
+    let source = c.source().await.unwrap();
+    assert!(found.is_ok(), "the page never showed {text:?}: {source}");
+    source
+}
+
+async fn click(c: &Client, css: &str) {
+    c.wait()
+        .at_most(Duration::from_secs(15))
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|_| panic!("no {css}"))
+        .click()
+        .await
+        .unwrap();
+}
+
+async fn type_into(c: &Client, css: &str, text: &str) {
+    let field = c.find(Locator::Css(css)).await.unwrap();
+    field.clear().await.unwrap();
+    field.send_keys(text).await.unwrap();
+}
+
+/// At the development AD: log in as `person` at `level`.
+async fn at_ad(c: &Client, person: &str, level: &str) {
+    click(c, &format!("input[name=person][value={person}]")).await;
+    click(c, &format!("input[name=level][value='{level}']")).await;
+    click(c, "button[name=action][value=login]").await;
+}
+
+/// A login of `person` at the demo DV for service 1; poort's (or the DV's) final page.
+async fn service_login(w: &World, c: &Client, person: &str, expect: &str) -> String {
+    c.goto(&format!("{}/login?service=1&binding=redirect", w.dv))
+        .await
+        .unwrap();
+    at_ad(c, person, "EH3").await;
+    until_text(c, expect).await
+}
+
+#[tokio::test]
+async fn invite_accept_grant_login_then_block_and_revoke_are_refused() {
+    let w = common::start().await;
+    let d = driver().await;
+    let admin = browser(&d).await;
+
+    // anna, hoofdbeheerder of the Bakkerij, logs in to the admin module and invites gijs.
+    admin.goto(&format!("{}/admin", w.poort)).await.unwrap();
+    at_ad(&admin, "anna", "EH3").await;
+    until_text(&admin, "Bakkerij De Gouden Korst B.V.").await;
+    click(&admin, "a[href='/admin/users/new']").await;
+    type_into(&admin, "#name", "Gijs de Boer").await;
+    type_into(&admin, "#email", "gijs@bakkerij.example").await;
+    click(&admin, "button[type=submit]").await;
+    until_text(&admin, "Uitnodiging verstuurd").await;
+
+    // gijs, in his own browser, opens the mail and follows the link.
+    let gijs = browser(&d).await;
+    gijs.goto(&format!("{}/dev/mailbox", w.poort))
+        .await
+        .unwrap();
+    until_text(&gijs, "gijs@bakkerij.example").await;
+    click(&gijs, "a[href*='/admin/invitation/']").await;
+    at_ad(&gijs, "gijs", "EH3").await;
+    until_text(
+        &gijs,
+        "uw eHerkenningsmiddel is nu gekoppeld aan Bakkerij De Gouden Korst B.V.",
+    )
+    .await;
+
+    // He has no grant yet: refused. Given one, he logs in to the service for the Bakkerij.
+    service_login(&w, &gijs, "gijs", "Inloggen niet gelukt").await;
+    let person: String = {
+        let view = w
+            .registry
+            .sql()
+            .show_organisation("12345678")
+            .await
+            .unwrap();
+        view.members
+            .into_iter()
+            .find(|m| m.name.as_deref() == Some("Gijs de Boer"))
+            .unwrap()
+            .person
+    };
+    let operator = Actor::Operator("test".into());
+    let sql = w.registry.sql();
+    let grant = GrantRequest {
+        id: Some("g-gijs".into()),
+        organisation: "12345678".into(),
+        holder: Holder::Person(person.clone()),
+        scope: Scope::AllServices,
+        level: "EH3".parse().unwrap(),
+        valid_from: chrono::Utc::now() - chrono::TimeDelta::hours(1),
+        valid_until: chrono::Utc::now() + chrono::TimeDelta::days(365),
+    };
+    w.registry
+        .write(sql.add_grant(&operator, &w.config.services, &grant))
+        .await
+        .unwrap();
+    let page = service_login(&w, &gijs, "gijs", "12345678").await;
+    assert!(page.contains("Bakkerij De Gouden Korst B.V."), "{page}");
+
+    // Blocked: the next login is refused with the block's page.
+    w.registry
+        .write(sql.set_member_blocked(&operator, "12345678", &person, true))
+        .await
+        .unwrap();
+    service_login(
+        &w,
+        &gijs,
+        "gijs",
+        "Uw account bij deze organisatie is geblokkeerd.",
+    )
+    .await;
+    // Unblocked but the grant revoked: refused with the revocation's page.
+    w.registry
+        .write(sql.set_member_blocked(&operator, "12345678", &person, false))
+        .await
+        .unwrap();
+    w.registry
+        .write(sql.revoke_grant(&operator, "g-gijs"))
+        .await
+        .unwrap();
+    service_login(&w, &gijs, "gijs", "is ingetrokken").await;
+
+    admin.close().await.unwrap();
+    gijs.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_expired_invitation_link_shows_a_clear_page() {
+    let w = common::start().await;
+    let d = driver().await;
+    let sql = w.registry.sql();
+    let new = poort::grants::NewInvitation {
+        name: "Hanna".into(),
+        email: "hanna@bakkerij.example".into(),
+        language: Some("nl".into()),
+        phone: None,
+        roles: vec![],
+    };
+    let made = w
+        .registry
+        .write(sql.invite(
+            &Actor::Operator("test".into()),
+            "12345678",
+            &new,
+            chrono::Utc::now(),
+        ))
+        .await
+        .unwrap();
+    common::execute_sql(
+        sql.pool(),
+        "UPDATE invitations SET expires_at = '2000-01-01 00:00:00+00:00'",
+    )
+    .await;
+    let c = browser(&d).await;
+    c.goto(&format!("{}/admin/invitation/{}", w.poort, made.token))
+        .await
+        .unwrap();
+    let page = until_text(&c, "Uitnodiging verlopen").await;
+    assert!(page.contains("24 uur"), "{page}");
+    c.close().await.unwrap();
+}
