@@ -102,6 +102,17 @@ async fn members_and_grants_of_the_own_organisation_paginated() {
     let mut got = ids(&grants);
     got.sort();
     assert_eq!(got, ["g-anna-bakkerij", "g-eva-bakkerij"]);
+    // Paged by the database: one per page, the total counted.
+    let (_, one) = get(&w, &anna, "/api/v1/grants?per_page=1").await;
+    let (_, two) = get(&w, &anna, "/api/v1/grants?per_page=1&page=2").await;
+    assert_eq!(
+        (one["total"].clone(), two["total"].clone()),
+        (2.into(), 2.into())
+    );
+    assert_eq!(ids(&one).len() + ids(&two).len(), 2);
+    assert_ne!(ids(&one), ids(&two));
+    let (_, active) = get(&w, &anna, "/api/v1/grants?status=active").await;
+    assert_eq!(ids(&active), ["g-anna-bakkerij"], "{active}");
     let (status, p) = get(&w, &anna, "/api/v1/grants?status=nonsense").await;
     assert_eq!(status, 400, "{p}");
 }

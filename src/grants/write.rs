@@ -1607,96 +1607,88 @@ impl SqlRegister {
 
     /// Grants matching the filter, by organisation name, then ID.
     pub async fn list_grants(&self, filter: &GrantFilter) -> Result<Vec<GrantRecord>, WriteError> {
-        type Row = (
-            String,
-            String,
-            Option<String>,
-            String,
-            Option<String>,
-            Option<String>,
-            String,
-            Option<String>,
-            Option<String>,
-            String,
-            DateTime<Utc>,
-            DateTime<Utc>,
-            String,
-            Option<DateTime<Utc>>,
-            Option<String>,
-        );
-        const SQL: &str = "SELECT g.id, o.kvk, o.rsin, o.name, m.person_id, gr.name, \
-            g.scope_kind, g.provider, g.service_uuid, g.level, g.valid_from, g.valid_until, \
-            g.status, g.last_used_at, g.created_by \
-            FROM grants g JOIN organisations o ON o.id = g.organisation_id \
+        Ok(self.grants_where(filter, None).await?.0)
+    }
+
+    /// One page of the grants matching the filter (`offset`, `limit`), and how many match in
+    /// all: the database pages, so an organisation with 100,000 grants reads only the page.
+    /// (A service filter needs the scope rules, so it pages after reading.)
+    pub async fn list_grants_page(
+        &self,
+        filter: &GrantFilter,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(Vec<GrantRecord>, usize), WriteError> {
+        if filter.service.is_some() {
+            let all = self.list_grants(filter).await?;
+            let total = all.len();
+            return Ok((all.into_iter().skip(offset).take(limit).collect(), total));
+        }
+        self.grants_where(filter, Some((offset, limit))).await
+    }
+
+    async fn grants_where(
+        &self,
+        filter: &GrantFilter,
+        page: Option<(usize, usize)>,
+    ) -> Result<(Vec<GrantRecord>, usize), WriteError> {
+        const FROM: &str = " FROM grants g JOIN organisations o ON o.id = g.organisation_id \
             LEFT JOIN memberships m ON m.id = g.membership_id \
             LEFT JOIN groups gr ON gr.id = g.group_id \
             WHERE ($1 = '' OR o.kvk = $1) \
               AND ($2 = '' OR g.status = $2) \
               AND ($3 = '' OR m.person_id = $3 OR g.group_id IN \
                    (SELECT gm.group_id FROM group_members gm \
-                      JOIN memberships pm ON pm.id = gm.membership_id WHERE pm.person_id = $3)) \
-            ORDER BY o.name, g.id";
+                      JOIN memberships pm ON pm.id = gm.membership_id WHERE pm.person_id = $3))";
+        const COLUMNS: &str = "SELECT g.id, o.kvk, o.rsin, o.name, m.person_id, gr.name, \
+            g.scope_kind, g.provider, g.service_uuid, g.level, g.valid_from, g.valid_until, \
+            g.status, g.last_used_at, g.created_by";
+        // Within one organisation the ID orders alone (and an index serves it).
+        let order = if filter.organisation.is_some() {
+            " ORDER BY g.id"
+        } else {
+            " ORDER BY o.name, g.id"
+        };
+        let mut sql = format!("{COLUMNS}{FROM}{order}");
+        if let Some((offset, limit)) = page {
+            sql.push_str(&format!(" LIMIT {limit} OFFSET {offset}"));
+        }
+        let count_sql = format!("SELECT COUNT(*){FROM}");
         let organisation = filter.organisation.clone().unwrap_or_default();
         let status = filter
             .status
             .map(|s| status_text(s).to_string())
             .unwrap_or_default();
         let person = filter.person.clone().unwrap_or_default();
-        let rows: Vec<Row> = match self.pool() {
-            Pool::Sqlite(p) => {
-                sqlx::query_as(SQL)
+        macro_rules! fetch {
+            ($p:expr) => {{
+                let rows: Vec<GrantRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
                     .bind(&organisation)
                     .bind(&status)
                     .bind(&person)
-                    .fetch_all(p)
-                    .await?
-            }
-            Pool::Postgres(p) => {
-                sqlx::query_as(SQL)
-                    .bind(&organisation)
-                    .bind(&status)
-                    .bind(&person)
-                    .fetch_all(p)
-                    .await?
-            }
+                    .fetch_all($p)
+                    .await?;
+                let total: Option<i64> = match page {
+                    Some(_) => Some(
+                        sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql.clone()))
+                            .bind(&organisation)
+                            .bind(&status)
+                            .bind(&person)
+                            .fetch_one($p)
+                            .await?,
+                    ),
+                    None => None,
+                };
+                (rows, total)
+            }};
+        }
+        let (rows, total) = match self.pool() {
+            Pool::Sqlite(p) => fetch!(p),
+            Pool::Postgres(p) => fetch!(p),
         };
-        let corrupt = |what: String| WriteError::Database(sqlx::Error::Protocol(what));
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
-            let scope = match (r.6.as_str(), r.7, r.8) {
-                ("all_services", None, None) => Scope::AllServices,
-                ("provider", Some(provider), None) => Scope::Provider { provider },
-                ("service", None, Some(uuid)) => Scope::Service { uuid },
-                (kind, _, _) => return Err(corrupt(format!("grant {}: scope {kind:?}", r.0))),
-            };
-            let holder = match (r.4, r.5) {
-                (Some(person), None) => Holder::Person(person),
-                (None, Some(group)) => Holder::Group(group),
-                _ => return Err(corrupt(format!("grant {}: no single holder", r.0))),
-            };
-            let level =
-                Level::from_str(&r.9).map_err(|e| corrupt(format!("grant {}: {e}", r.0)))?;
-            let status = match r.12.as_str() {
-                "active" => GrantStatus::Active,
-                "revoked" => GrantStatus::Revoked,
-                other => return Err(corrupt(format!("grant {}: status {other:?}", r.0))),
-            };
-            let record = GrantRecord {
-                id: r.0,
-                organisation: Organisation {
-                    kvk: r.1,
-                    rsin: r.2,
-                    name: r.3,
-                },
-                holder,
-                scope,
-                level,
-                valid_from: r.10,
-                valid_until: r.11,
-                status,
-                last_used_at: r.13,
-                created_by: r.14,
-            };
+            let record = grant_record(r)?;
             if let Some(service) = &filter.service {
                 if !crate::decision::covers(&record.scope, service) {
                     continue;
@@ -1704,7 +1696,8 @@ impl SqlRegister {
             }
             out.push(record);
         }
-        Ok(out)
+        let total = total.map_or(out.len(), |t| usize::try_from(t).unwrap_or(0));
+        Ok((out, total))
     }
 
     /// The identity links of a person (empty for an unknown person).
@@ -1778,11 +1771,17 @@ impl SqlRegister {
             .bind(&org.0)
             .fetch_all(&mut *tx)
             .await?;
-            let grants: Vec<(String, DateTime<Utc>, DateTime<Utc>)> = sqlx::query_as(
-                "SELECT status, valid_from, valid_until FROM grants WHERE organisation_id = $1",
+            // Counted by the database: an organisation may hold 100,000 grants.
+            let (revoked, expired, all): (i64, i64, i64) = sqlx::query_as(
+                "SELECT CAST(COALESCE(SUM(CASE WHEN status = 'revoked' THEN 1 ELSE 0 END), 0) AS BIGINT), \
+                        CAST(COALESCE(SUM(CASE WHEN status <> 'revoked' AND valid_until <= $2 \
+                                          THEN 1 ELSE 0 END), 0) AS BIGINT), \
+                        COUNT(*) \
+                   FROM grants WHERE organisation_id = $1",
             )
             .bind(&org.0)
-            .fetch_all(&mut *tx)
+            .bind(now)
+            .fetch_one(&mut *tx)
             .await?;
             let mut view = OrganisationView {
                 organisation: Organisation {
@@ -1799,38 +1798,95 @@ impl SqlRegister {
                 grants_revoked: 0,
                 grants_expired: 0,
             };
-            for (status, _, until) in &grants {
-                match status.as_str() {
-                    "revoked" => view.grants_revoked += 1,
-                    _ if *until <= now => view.grants_expired += 1,
-                    _ => view.grants_active += 1,
-                }
+            view.grants_revoked = revoked;
+            view.grants_expired = expired;
+            view.grants_active = all - revoked - expired;
+            // Roles and groups by membership: one pass each, not one scan per member.
+            let mut roles_of: std::collections::HashMap<&str, Vec<Role>> = Default::default();
+            for (m, role) in &roles {
+                let role = parse_role(role)
+                    .map_err(|e| WriteError::Database(sqlx::Error::Protocol(e.to_string())))?;
+                roles_of.entry(m.as_str()).or_default().push(role);
             }
-            for (membership, person, name, blocked) in members {
-                let mut member_roles = Vec::new();
-                for (m, role) in &roles {
-                    if *m == membership {
-                        member_roles.push(parse_role(role).map_err(|e| {
-                            WriteError::Database(sqlx::Error::Protocol(e.to_string()))
-                        })?);
-                    }
-                }
+            let mut groups_of: std::collections::HashMap<&str, Vec<(String, bool)>> =
+                Default::default();
+            for (m, g, b) in &in_groups {
+                groups_of
+                    .entry(m.as_str())
+                    .or_default()
+                    .push((g.clone(), *b));
+            }
+            for (membership, person, name, blocked) in &members {
+                let mut member_roles = roles_of.remove(membership.as_str()).unwrap_or_default();
                 member_roles.sort_by_key(|r| *r as u8);
                 view.members.push(MemberView {
-                    person,
-                    name,
+                    person: person.clone(),
+                    name: name.clone(),
                     roles: member_roles,
-                    blocked,
-                    groups: in_groups
-                        .iter()
-                        .filter(|(m, _, _)| *m == membership)
-                        .map(|(_, g, b)| (g.clone(), *b))
-                        .collect(),
+                    blocked: *blocked,
+                    groups: groups_of.remove(membership.as_str()).unwrap_or_default(),
                 });
             }
             Ok::<_, WriteError>(view)
         })
     }
+}
+
+/// A row of the grant listing query.
+type GrantRow = (
+    String,
+    String,
+    Option<String>,
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+    DateTime<Utc>,
+    DateTime<Utc>,
+    String,
+    Option<DateTime<Utc>>,
+    Option<String>,
+);
+
+fn grant_record(r: GrantRow) -> Result<GrantRecord, WriteError> {
+    let corrupt = |what: String| WriteError::Database(sqlx::Error::Protocol(what));
+    let scope = match (r.6.as_str(), r.7, r.8) {
+        ("all_services", None, None) => Scope::AllServices,
+        ("provider", Some(provider), None) => Scope::Provider { provider },
+        ("service", None, Some(uuid)) => Scope::Service { uuid },
+        (kind, _, _) => return Err(corrupt(format!("grant {}: scope {kind:?}", r.0))),
+    };
+    let holder = match (r.4, r.5) {
+        (Some(person), None) => Holder::Person(person),
+        (None, Some(group)) => Holder::Group(group),
+        _ => return Err(corrupt(format!("grant {}: no single holder", r.0))),
+    };
+    let level = Level::from_str(&r.9).map_err(|e| corrupt(format!("grant {}: {e}", r.0)))?;
+    let status = match r.12.as_str() {
+        "active" => GrantStatus::Active,
+        "revoked" => GrantStatus::Revoked,
+        other => return Err(corrupt(format!("grant {}: status {other:?}", r.0))),
+    };
+    let record = GrantRecord {
+        id: r.0,
+        organisation: Organisation {
+            kvk: r.1,
+            rsin: r.2,
+            name: r.3,
+        },
+        holder,
+        scope,
+        level,
+        valid_from: r.10,
+        valid_until: r.11,
+        status,
+        last_used_at: r.13,
+        created_by: r.14,
+    };
+    Ok(record)
 }
 
 mod invitations;

@@ -172,7 +172,8 @@ struct PageOf<T: Serialize> {
     total: usize,
 }
 
-fn paginate<T: Serialize>(all: Vec<T>, q: &PageQuery) -> Result<PageOf<T>, Problem> {
+/// The page asked for (from 1) and its size (1 to 500, default 50).
+fn page_bounds(q: &PageQuery) -> Result<(usize, usize), Problem> {
     let per_page = q.per_page.unwrap_or(50);
     if !(1..=500).contains(&per_page) {
         return Err(Problem::new(
@@ -182,7 +183,11 @@ fn paginate<T: Serialize>(all: Vec<T>, q: &PageQuery) -> Result<PageOf<T>, Probl
             "per_page must be between 1 and 500",
         ));
     }
-    let page = q.page.unwrap_or(1).max(1);
+    Ok((q.page.unwrap_or(1).max(1), per_page))
+}
+
+fn paginate<T: Serialize>(all: Vec<T>, q: &PageQuery) -> Result<PageOf<T>, Problem> {
+    let (page, per_page) = page_bounds(q)?;
     let total = all.len();
     let items = all
         .into_iter()
@@ -310,12 +315,23 @@ pub async fn grants(
                 ))
             }
         };
-        let all: Vec<Value> = own_grants(&state, &s, status)
-            .await?
-            .iter()
-            .map(grant_json)
-            .collect();
-        Ok(Json(paginate(all, &q)?))
+        let (page, per_page) = page_bounds(&q)?;
+        let filter = GrantFilter {
+            organisation: Some(s.organisation.kvk.clone()),
+            status,
+            ..Default::default()
+        };
+        let (items, total) = state
+            .registry
+            .sql()
+            .list_grants_page(&filter, (page - 1).saturating_mul(per_page), per_page)
+            .await?;
+        Ok(Json(PageOf {
+            items: items.iter().map(grant_json).collect::<Vec<_>>(),
+            page,
+            per_page,
+            total,
+        }))
     };
     run.await.into_response()
 }
