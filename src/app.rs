@@ -159,11 +159,12 @@ pub async fn build_state(config: Config) -> Result<AppState, StartError> {
         crate::mail::Mailer::from_config(&config.mail)
             .map_err(|e| StartError::Mail(e.to_string()))?,
     );
-    {
+    let every = config.admin.reminder_interval_seconds;
+    if every > 0 {
         // Expiry reminders: at start, then hourly (each grant is reminded once per period).
         let (pool, mailer) = (registry.sql().pool().clone(), mailer.clone());
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(every));
             loop {
                 tick.tick().await;
                 match crate::admin::notify::remind_expiring(&pool, &mailer, Utc::now()).await {

@@ -99,6 +99,14 @@ pub struct AdminConfig {
     /// The level a first login through an invitation link must reach to bind the identity.
     #[serde(default = "default_admin_level")]
     pub invitation_level: Level,
+    /// How often expiry reminders are looked for, in seconds (also once at start); 0: never
+    /// (another replica or a scheduled `poort` does it).
+    #[serde(default = "default_reminder_interval")]
+    pub reminder_interval_seconds: u64,
+}
+
+fn default_reminder_interval() -> u64 {
+    3600
 }
 
 impl Default for AdminConfig {
@@ -109,6 +117,7 @@ impl Default for AdminConfig {
             idle_timeout_seconds: default_admin_idle(),
             absolute_timeout_seconds: default_admin_absolute(),
             invitation_level: default_admin_level(),
+            reminder_interval_seconds: default_reminder_interval(),
         }
     }
 }

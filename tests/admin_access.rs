@@ -24,6 +24,14 @@ async fn a_hoofdbeheerder_enters_for_the_organisation_they_administer() {
     );
     assert!(page.contains("hoofdbeheerder"), "{page}");
     // Its users: anna and eva; nobody of another organisation.
+    let page = c
+        .get(format!("{}/admin/users", w.poort))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(
         page.contains("Anna de Vries") && page.contains("Eva"),
         "{page}"

@@ -135,8 +135,20 @@ async fn invite_accept_grant_login_then_block_and_revoke_are_refused() {
     click(&admin, "a[href='/admin/users/new']").await;
     type_into(&admin, "#name", "Gijs de Boer").await;
     type_into(&admin, "#email", "gijs@bakkerij.example").await;
-    click(&admin, "button[type=submit]").await;
-    until_text(&admin, "Uitnodiging verstuurd").await;
+    click(
+        &admin,
+        "form[action='/admin/users/new'] button[type=submit]",
+    )
+    .await;
+    until_text(&admin, "De uitnodiging is verstuurd.").await;
+    // His page says he is invited, with the link's validity.
+    let member_page = admin.current_url().await.unwrap();
+    let person = member_page
+        .path()
+        .strip_prefix("/admin/users/")
+        .unwrap()
+        .to_string();
+    until_text(&admin, "uitgenodigd").await;
 
     // gijs, in his own browser, opens the mail and follows the link.
     let gijs = browser(&d).await;
@@ -154,19 +166,6 @@ async fn invite_accept_grant_login_then_block_and_revoke_are_refused() {
 
     // He has no grant yet: refused. Given one, he logs in to the service for the Bakkerij.
     service_login(&w, &gijs, "gijs", "Inloggen niet gelukt").await;
-    let person: String = {
-        let view = w
-            .registry
-            .sql()
-            .show_organisation("12345678")
-            .await
-            .unwrap();
-        view.members
-            .into_iter()
-            .find(|m| m.name.as_deref() == Some("Gijs de Boer"))
-            .unwrap()
-            .person
-    };
     let operator = Actor::Operator("test".into());
     let sql = w.registry.sql();
     let grant = GrantRequest {
@@ -185,11 +184,12 @@ async fn invite_accept_grant_login_then_block_and_revoke_are_refused() {
     let page = service_login(&w, &gijs, "gijs", "12345678").await;
     assert!(page.contains("Bakkerij De Gouden Korst B.V."), "{page}");
 
-    // Blocked: the next login is refused with the block's page.
-    w.registry
-        .write(sql.set_member_blocked(&operator, "12345678", &person, true))
-        .await
-        .unwrap();
+    // anna sees him active now, with his last login, and blocks him: the next login is
+    // refused with the block's page.
+    admin.goto(member_page.as_str()).await.unwrap();
+    until_text(&admin, "actief").await;
+    click(&admin, "form[action$='/block'] button").await;
+    until_text(&admin, "De gebruiker is geblokkeerd").await;
     service_login(
         &w,
         &gijs,
@@ -198,10 +198,8 @@ async fn invite_accept_grant_login_then_block_and_revoke_are_refused() {
     )
     .await;
     // Unblocked but the grant revoked: refused with the revocation's page.
-    w.registry
-        .write(sql.set_member_blocked(&operator, "12345678", &person, false))
-        .await
-        .unwrap();
+    click(&admin, "form[action$='/unblock'] button").await;
+    until_text(&admin, "De blokkade is opgeheven.").await;
     w.registry
         .write(sql.revoke_grant(&operator, "g-gijs"))
         .await
@@ -223,6 +221,7 @@ async fn an_expired_invitation_link_shows_a_clear_page() {
         language: Some("nl".into()),
         phone: None,
         roles: vec![],
+        groups: vec![],
     };
     let made = w
         .registry

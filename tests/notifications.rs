@@ -99,7 +99,7 @@ async fn expiry_reminders_go_to_the_managers_once_per_period() {
     let reminded = remind(until - TimeDelta::days(30)).await.unwrap();
     assert!(reminded >= 1);
     let mails = mails_to(&w, "anna@bakkerij.example");
-    assert_eq!(mails.len(), 1);
+    assert_eq!(mails.len(), 1, "{mails:#?}");
     assert!(mails[0].contains("g-anna-bakkerij"), "{}", mails[0]);
     // Not again for the same period.
     assert_eq!(remind(until - TimeDelta::days(29)).await.unwrap(), 0);

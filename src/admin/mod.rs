@@ -7,7 +7,9 @@
 //! each seen as a grant for the admin service (level EH4, so that only the authenticated level
 //! limits), held by the membership and suspended when the membership is blocked.
 
+pub mod members;
 pub mod notify;
+pub mod organisation;
 
 use crate::config::Config;
 use crate::decision::{self, Decision};
@@ -108,6 +110,46 @@ pub async fn memberships(
         })
         .collect();
     Ok((person, memberships))
+}
+
+/// The person's membership of one organisation as it is now: whether it is blocked, and its
+/// roles; `None` when they are no longer a member. An admin session re-reads it on every
+/// request, so a blocked or demoted administrator loses access at once, not at the session's end.
+pub async fn current_membership(
+    pool: &Pool,
+    person: &str,
+    kvk: &str,
+) -> Result<Option<(bool, Vec<Role>)>, sqlx::Error> {
+    const SQL: &str = "SELECT m.blocked, r.role FROM memberships m \
+        JOIN organisations o ON o.id = m.organisation_id \
+        LEFT JOIN membership_roles r ON r.membership_id = m.id \
+        WHERE m.person_id = $1 AND o.kvk = $2";
+    let rows: Vec<(bool, Option<String>)> = match pool {
+        Pool::Sqlite(p) => {
+            sqlx::query_as(SQL)
+                .bind(person)
+                .bind(kvk)
+                .fetch_all(p)
+                .await?
+        }
+        Pool::Postgres(p) => {
+            sqlx::query_as(SQL)
+                .bind(person)
+                .bind(kvk)
+                .fetch_all(p)
+                .await?
+        }
+    };
+    let Some((blocked, _)) = rows.first() else {
+        return Ok(None);
+    };
+    let mut roles: Vec<Role> = rows
+        .iter()
+        .filter_map(|(_, r)| r.clone())
+        .filter_map(|r| serde_json::from_value(serde_json::Value::String(r)).ok())
+        .collect();
+    roles.sort_by_key(|r| *r as u8);
+    Ok(Some((*blocked, roles)))
 }
 
 /// Each administering membership as a grant for the admin service.

@@ -77,6 +77,9 @@ pub enum OrgCommand {
         email: Option<String>,
         #[arg(long)]
         phone: Option<String>,
+        /// Postal address of the organisation's contact.
+        #[arg(long)]
+        address: Option<String>,
         #[command(flatten)]
         actor: ActorArg,
     },
@@ -534,6 +537,7 @@ pub async fn org(config: &Path, command: OrgCommand) -> anyhow::Result<()> {
                 ("contact", &view.contact_name),
                 ("e-mail", &view.contact_email),
                 ("phone", &view.contact_phone),
+                ("address", &view.contact_address),
             ] {
                 if let Some(v) = value {
                     println!("{label:<9} {v}");
@@ -574,6 +578,7 @@ pub async fn org(config: &Path, command: OrgCommand) -> anyhow::Result<()> {
             rsin,
             email,
             phone,
+            address,
             actor,
         } => {
             let changes = OrganisationChanges {
@@ -581,6 +586,7 @@ pub async fn org(config: &Path, command: OrgCommand) -> anyhow::Result<()> {
                 rsin: rsin.map(Some),
                 contact_email: email.map(Some),
                 contact_phone: phone.map(Some),
+                contact_address: address.map(Some),
                 ..OrganisationChanges::default()
             };
             registry

@@ -122,6 +122,9 @@ pub struct LoginDecision {
     pub action: &'static str,
     /// What was decided, as JSON (service, level, grant or reason).
     pub detail: String,
+    /// The identity that logged in (AD entity, subject): an allowed login becomes the last
+    /// login of that person's membership (shown in the admin module).
+    pub identity: Option<(String, String)>,
 }
 
 /// Hands login decisions to the background writer; never blocks a login.
@@ -204,6 +207,21 @@ macro_rules! write_batch {
                 after: Some(&d.detail),
             })
             .await?;
+            if let (Some(org), Some((idp, subject)), "login.allowed" | "admin.login") =
+                (&org, &d.identity, d.action)
+            {
+                sqlx::query(
+                    "UPDATE memberships SET last_login_at = $1 WHERE organisation_id = $2 \
+                     AND person_id = (SELECT person_id FROM identity_links \
+                                       WHERE idp = $3 AND subject = $4)",
+                )
+                .bind(d.at)
+                .bind(org)
+                .bind(idp)
+                .bind(subject)
+                .execute(&mut *tx)
+                .await?;
+            }
         }
         tx.commit().await
     }};

@@ -24,10 +24,15 @@ pub use memory::MemoryRegister;
 pub use model::*;
 pub use registry::{CachedRegister, Registry, RegistryError, UsageRecorder};
 pub use sql::{NewGrant, Pool, SqlRegister, SqlRegisterError};
-pub use write::{token_hash, Accepted, Invitation, NewInvitation, INVITATION_LIFETIME};
+pub use write::{
+    token_hash, Accepted, Invitation, InvitationState, NewInvitation, INVITATION_LIFETIME,
+};
 pub use write::{
     Actor, GrantFilter, GrantRecord, GrantRequest, Holder, ImportError, ImportRow, MemberView,
     NewOrganisation, OrganisationChanges, OrganisationView, Renewal, WriteError,
+};
+pub use write::{
+    LinkRequest, LinkRequestStatus, MemberDetails, MemberQuery, MemberStatus, NewLinkRequest,
 };
 
 use async_trait::async_trait;

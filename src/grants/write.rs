@@ -108,6 +108,18 @@ pub enum WriteError {
     InvitationWithdrawn,
     #[error("grant {0} is revoked; reactivate it first")]
     GrantRevoked(String),
+    #[error("person {0} is also a member of another organisation; their details cannot be changed from here")]
+    SharedPerson(String),
+    #[error("administrators cannot remove themselves")]
+    RemoveSelf,
+    #[error("an organisation cannot link its own members")]
+    LinkOwnOrganisation,
+    #[error("no such link request")]
+    LinkRequestUnknown,
+    #[error("this link request was already {0}")]
+    LinkRequestDecided(String),
+    #[error("this link request has expired")]
+    LinkRequestExpired,
     #[error("register database: {0}")]
     Database(#[from] sqlx::Error),
 }
@@ -168,6 +180,7 @@ pub struct OrganisationChanges {
     pub contact_name: Option<Option<String>>,
     pub contact_email: Option<Option<String>>,
     pub contact_phone: Option<Option<String>>,
+    pub contact_address: Option<Option<String>>,
 }
 
 /// Who holds a grant: a person's membership of the organisation, or a group of it (by name).
@@ -242,8 +255,14 @@ pub struct GrantFilter {
 pub struct MemberView {
     pub person: String,
     pub name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub language: Option<String>,
     pub roles: Vec<Role>,
     pub blocked: bool,
+    pub status: MemberStatus,
+    /// The last login allowed for this organisation (any service, the admin module included).
+    pub last_login: Option<DateTime<Utc>>,
     /// Groups of the organisation the member is in, and whether they are blocked there.
     pub groups: Vec<(String, bool)>,
 }
@@ -255,6 +274,7 @@ pub struct OrganisationView {
     pub contact_name: Option<String>,
     pub contact_email: Option<String>,
     pub contact_phone: Option<String>,
+    pub contact_address: Option<String>,
     pub members: Vec<MemberView>,
     pub groups: Vec<String>,
     pub grants_active: i64,
@@ -436,6 +456,34 @@ macro_rules! membership {
         .fetch_optional(&mut *$tx)
         .await?;
         found
+    }};
+}
+
+/// Makes `$person` a member of `$org_id` with `$roles` (unblocked); the membership's ID.
+macro_rules! insert_membership {
+    ($tx:ident, $person:expr, $org_id:expr, $roles:expr, $now:expr) => {{
+        let membership = uuid::Uuid::new_v4().to_string();
+        sqlx::query(
+            "INSERT INTO memberships (id, person_id, organisation_id, blocked, created_at) \
+             VALUES ($1, $2, $3, FALSE, $4)",
+        )
+        .bind(&membership)
+        .bind($person)
+        .bind($org_id)
+        .bind($now)
+        .execute(&mut *$tx)
+        .await?;
+        for role in $roles {
+            sqlx::query(
+                "INSERT INTO membership_roles (membership_id, role) VALUES ($1, $2) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(&membership)
+            .bind(role.as_str())
+            .execute(&mut *$tx)
+            .await?;
+        }
+        membership
     }};
 }
 
@@ -941,9 +989,10 @@ impl SqlRegister {
                 Option<String>,
                 Option<String>,
                 Option<String>,
+                Option<String>,
             );
             let before: Row = sqlx::query_as(
-                "SELECT name, rsin, contact_name, contact_email, contact_phone \
+                "SELECT name, rsin, contact_name, contact_email, contact_phone, contact_address \
                  FROM organisations WHERE id = $1",
             )
             .bind(&org_id)
@@ -968,16 +1017,21 @@ impl SqlRegister {
                     .contact_phone
                     .clone()
                     .unwrap_or_else(|| before.4.clone()),
+                changes
+                    .contact_address
+                    .clone()
+                    .unwrap_or_else(|| before.5.clone()),
             );
             sqlx::query(
                 "UPDATE organisations SET name = $1, rsin = $2, contact_name = $3, \
-                 contact_email = $4, contact_phone = $5 WHERE id = $6",
+                 contact_email = $4, contact_phone = $5, contact_address = $6 WHERE id = $7",
             )
             .bind(&after.0)
             .bind(&after.1)
             .bind(&after.2)
             .bind(&after.3)
             .bind(&after.4)
+            .bind(&after.5)
             .bind(&org_id)
             .execute(&mut *tx)
             .await?;
@@ -1724,6 +1778,17 @@ impl SqlRegister {
 
     /// An organisation with its members, groups and grant counts.
     pub async fn show_organisation(&self, kvk: &str) -> Result<OrganisationView, WriteError> {
+        let mut view = self.organisation_summary(kvk).await?;
+        let (members, _) = self
+            .list_members(kvk, &MemberQuery::default(), 0, usize::MAX)
+            .await?;
+        view.members = members;
+        Ok(view)
+    }
+
+    /// An organisation with its contact data, groups and grant counts, without its members
+    /// (who may be 10,000: [`SqlRegister::list_members`] pages them).
+    pub async fn organisation_summary(&self, kvk: &str) -> Result<OrganisationView, WriteError> {
         let now = Utc::now();
         in_tx!(self.pool(), |tx| {
             type OrgRow = (
@@ -1734,37 +1799,16 @@ impl SqlRegister {
                 Option<String>,
                 Option<String>,
                 Option<String>,
+                Option<String>,
             );
             let org: Option<OrgRow> = sqlx::query_as(
-                "SELECT id, kvk, rsin, name, contact_name, contact_email, contact_phone \
-                 FROM organisations WHERE kvk = $1",
+                "SELECT id, kvk, rsin, name, contact_name, contact_email, contact_phone, \
+                 contact_address FROM organisations WHERE kvk = $1",
             )
             .bind(kvk)
             .fetch_optional(&mut *tx)
             .await?;
             let org = org.ok_or_else(|| WriteError::UnknownOrganisation(kvk.to_string()))?;
-            let members: Vec<(String, String, Option<String>, bool)> = sqlx::query_as(
-                "SELECT m.id, m.person_id, p.name, m.blocked FROM memberships m \
-                 JOIN persons p ON p.id = m.person_id WHERE m.organisation_id = $1 \
-                 ORDER BY m.person_id",
-            )
-            .bind(&org.0)
-            .fetch_all(&mut *tx)
-            .await?;
-            let roles: Vec<(String, String)> = sqlx::query_as(
-                "SELECT r.membership_id, r.role FROM membership_roles r \
-                 JOIN memberships m ON m.id = r.membership_id WHERE m.organisation_id = $1",
-            )
-            .bind(&org.0)
-            .fetch_all(&mut *tx)
-            .await?;
-            let in_groups: Vec<(String, String, bool)> = sqlx::query_as(
-                "SELECT gm.membership_id, g.name, gm.blocked FROM group_members gm \
-                 JOIN groups g ON g.id = gm.group_id WHERE g.organisation_id = $1 ORDER BY g.name",
-            )
-            .bind(&org.0)
-            .fetch_all(&mut *tx)
-            .await?;
             let groups: Vec<String> = sqlx::query_scalar(
                 "SELECT name FROM groups WHERE organisation_id = $1 ORDER BY name",
             )
@@ -1792,6 +1836,7 @@ impl SqlRegister {
                 contact_name: org.4,
                 contact_email: org.5,
                 contact_phone: org.6,
+                contact_address: org.7,
                 members: Vec::new(),
                 groups,
                 grants_active: 0,
@@ -1801,32 +1846,6 @@ impl SqlRegister {
             view.grants_revoked = revoked;
             view.grants_expired = expired;
             view.grants_active = all - revoked - expired;
-            // Roles and groups by membership: one pass each, not one scan per member.
-            let mut roles_of: std::collections::HashMap<&str, Vec<Role>> = Default::default();
-            for (m, role) in &roles {
-                let role = parse_role(role)
-                    .map_err(|e| WriteError::Database(sqlx::Error::Protocol(e.to_string())))?;
-                roles_of.entry(m.as_str()).or_default().push(role);
-            }
-            let mut groups_of: std::collections::HashMap<&str, Vec<(String, bool)>> =
-                Default::default();
-            for (m, g, b) in &in_groups {
-                groups_of
-                    .entry(m.as_str())
-                    .or_default()
-                    .push((g.clone(), *b));
-            }
-            for (membership, person, name, blocked) in &members {
-                let mut member_roles = roles_of.remove(membership.as_str()).unwrap_or_default();
-                member_roles.sort_by_key(|r| *r as u8);
-                view.members.push(MemberView {
-                    person: person.clone(),
-                    name: name.clone(),
-                    roles: member_roles,
-                    blocked: *blocked,
-                    groups: groups_of.remove(membership.as_str()).unwrap_or_default(),
-                });
-            }
             Ok::<_, WriteError>(view)
         })
     }
@@ -1890,4 +1909,10 @@ fn grant_record(r: GrantRow) -> Result<GrantRecord, WriteError> {
 }
 
 mod invitations;
-pub use invitations::{token_hash, Accepted, Invitation, NewInvitation, INVITATION_LIFETIME};
+mod links;
+mod members;
+pub use invitations::{
+    token_hash, Accepted, Invitation, InvitationState, NewInvitation, INVITATION_LIFETIME,
+};
+pub use links::{LinkRequest, LinkRequestStatus, NewLinkRequest};
+pub use members::{MemberDetails, MemberQuery, MemberStatus};

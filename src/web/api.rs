@@ -8,7 +8,9 @@
 use super::admin::{csrf_matches, current, SessionError};
 use super::AppState;
 use crate::admin::AdminSession;
-use crate::grants::{Actor, GrantFilter, GrantRecord, GrantStatus, Role, WriteError};
+use crate::grants::{
+    Actor, GrantFilter, GrantRecord, GrantStatus, MemberQuery, MemberStatus, Role, WriteError,
+};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -95,6 +97,15 @@ impl From<SessionError> for Problem {
     }
 }
 
+impl From<crate::admin::members::MemberError> for Problem {
+    fn from(e: crate::admin::members::MemberError) -> Problem {
+        match e {
+            crate::admin::members::MemberError::NotFound => Problem::not_found("such member"),
+            crate::admin::members::MemberError::Write(w) => w.into(),
+        }
+    }
+}
+
 /// How a refused write reads over the API.
 impl From<WriteError> for Problem {
     fn from(e: WriteError) -> Problem {
@@ -107,7 +118,8 @@ impl From<WriteError> for Problem {
             | W::InvitationUnknown
             | W::UnknownOrganisation(_)
             | W::UnknownPerson(_)
-            | W::UnknownGroup { .. } => (StatusCode::NOT_FOUND, "not-found", "Not found"),
+            | W::UnknownGroup { .. }
+            | W::LinkRequestUnknown => (StatusCode::NOT_FOUND, "not-found", "Not found"),
             W::DuplicateOrganisation(_)
             | W::DuplicateMember { .. }
             | W::DuplicateGroup { .. }
@@ -120,7 +132,10 @@ impl From<WriteError> for Problem {
             | W::InvitationUsed
             | W::InvitationWithdrawn
             | W::InvitationExpired
-            | W::GrantRevoked(_) => (
+            | W::GrantRevoked(_)
+            | W::SharedPerson(_)
+            | W::LinkRequestDecided(_)
+            | W::LinkRequestExpired => (
                 StatusCode::CONFLICT,
                 "conflict",
                 "Conflicts with the register",
@@ -162,6 +177,8 @@ pub struct PageQuery {
     page: Option<usize>,
     per_page: Option<usize>,
     status: Option<String>,
+    /// Search text (members: part of the name or e-mail address).
+    q: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -221,23 +238,28 @@ pub async fn session(State(state): State<Arc<AppState>>, headers: HeaderMap) -> 
 pub async fn organisation(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     let run = async {
         let s = reader(&state, &headers).await?;
-        let view = state
-            .registry
-            .sql()
-            .show_organisation(&s.organisation.kvk)
-            .await?;
-        Ok::<_, Problem>(Json(json!({
-            "organisation": view.organisation,
-            "contact_name": view.contact_name,
-            "contact_email": view.contact_email,
-            "contact_phone": view.contact_phone,
-            "groups": view.groups,
-            "grants_active": view.grants_active,
-            "grants_revoked": view.grants_revoked,
-            "grants_expired": view.grants_expired,
-        })))
+        organisation_json(&state, &s).await
     };
     run.await.into_response()
+}
+
+async fn organisation_json(state: &AppState, s: &AdminSession) -> Result<Json<Value>, Problem> {
+    let view = state
+        .registry
+        .sql()
+        .organisation_summary(&s.organisation.kvk)
+        .await?;
+    Ok(Json(json!({
+        "organisation": view.organisation,
+        "contact_name": view.contact_name,
+        "contact_email": view.contact_email,
+        "contact_phone": view.contact_phone,
+        "contact_address": view.contact_address,
+        "groups": view.groups,
+        "grants_active": view.grants_active,
+        "grants_revoked": view.grants_revoked,
+        "grants_expired": view.grants_expired,
+    })))
 }
 
 /// `GET /api/v1/members`: the organisation's users (a groepsbeheerder: their groups' only).
@@ -248,13 +270,26 @@ pub async fn members(
 ) -> Response {
     let run = async {
         let s = reader(&state, &headers).await?;
-        let view = state
-            .registry
-            .sql()
-            .show_organisation(&s.organisation.kvk)
+        let (page, per_page) = page_bounds(&q)?;
+        let status = match q.status.as_deref() {
+            None | Some("") => None,
+            Some(text) => Some(text.parse::<MemberStatus>().map_err(invalid)?),
+        };
+        let query = MemberQuery {
+            search: q.q.clone(),
+            status,
+            ..Default::default()
+        };
+        let (items, total) = state
+            .services()
+            .list(&s, query, (page - 1).saturating_mul(per_page), per_page)
             .await?;
-        let members = super::admin::visible_members(&s, view.members);
-        Ok::<_, Problem>(Json(paginate(members, &q)?))
+        Ok::<_, Problem>(Json(PageOf {
+            items,
+            page,
+            per_page,
+            total,
+        }))
     };
     run.await.into_response()
 }
@@ -405,25 +440,6 @@ fn invitation_json(i: &crate::grants::Invitation, mail_sent: bool) -> Value {
     })
 }
 
-/// Sends the invitation mail; whether it went (a failure is logged: the admin can resend).
-pub(super) async fn mail_invitation(state: &AppState, i: &crate::grants::Invitation) -> bool {
-    let link = state.config.url(&format!("/admin/invitation/{}", i.token));
-    let mail = crate::mail::invitation(
-        i.language.as_deref(),
-        &i.name,
-        &i.email,
-        &i.organisation.name,
-        &link,
-    );
-    match state.mailer.send(&mail).await {
-        Ok(()) => true,
-        Err(e) => {
-            tracing::error!(invitation = %i.id, "invitation mail: {e}");
-            false
-        }
-    }
-}
-
 /// `POST /api/v1/invitations`: invite a person (name, email, language, phone, roles); the
 /// invitation e-mail goes out at once.
 pub async fn invite(
@@ -441,13 +457,7 @@ pub async fn invite(
                 format!("the body is not an invitation: {e}"),
             )
         })?;
-        let actor = Actor::Admin(s.person_id.clone());
-        let sql = state.registry.sql();
-        let invitation = state
-            .registry
-            .write(sql.invite(&actor, &s.organisation.kvk, &new, chrono::Utc::now()))
-            .await?;
-        let sent = mail_invitation(&state, &invitation).await;
+        let (invitation, sent) = state.services().invite(&s, &new).await?;
         Ok::<_, Problem>((
             StatusCode::CREATED,
             Json(invitation_json(&invitation, sent)),
@@ -464,24 +474,14 @@ pub async fn invitation_action(
 ) -> Response {
     let run = async {
         let s = writer(&state, &headers).await?;
-        let actor = Actor::Admin(s.person_id.clone());
-        let sql = state.registry.sql();
-        let kvk = &s.organisation.kvk;
-        let now = chrono::Utc::now();
+        let services = state.services();
         match action.as_str() {
             "resend" => {
-                let i = state
-                    .registry
-                    .write(sql.resend_invitation(&actor, kvk, &id, now))
-                    .await?;
-                let sent = mail_invitation(&state, &i).await;
+                let (i, sent) = services.resend_invitation(&s, &id).await?;
                 Ok(Json(invitation_json(&i, sent)))
             }
             "withdraw" => {
-                state
-                    .registry
-                    .write(sql.withdraw_invitation(&actor, kvk, &id, now))
-                    .await?;
+                services.withdraw_invitation(&s, &id).await?;
                 Ok(Json(json!({ "id": id, "withdrawn": true })))
             }
             _ => Err(Problem::not_found("such action")),
@@ -545,6 +545,7 @@ pub async fn audit(
             page: q.page,
             per_page: q.per_page,
             status: None,
+            q: None,
         };
         Ok::<_, Problem>(Json(paginate(entries, &page)?))
     };
@@ -797,6 +798,63 @@ pub struct RolesBody {
     roles: Vec<Role>,
 }
 
+/// A JSON body, or a 400 that says what it should have been.
+fn body_as<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, Problem> {
+    serde_json::from_slice(body).map_err(|e| {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            "Invalid input",
+            format!("the body is not {what}: {e}"),
+        )
+    })
+}
+
+/// `GET /api/v1/members/{person}`: one member the session may see.
+pub async fn member(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(person): Path<String>,
+) -> Response {
+    let run = async {
+        let s = reader(&state, &headers).await?;
+        Ok::<_, Problem>(Json(state.services().member(&s, &person).await?))
+    };
+    run.await.into_response()
+}
+
+/// `PATCH /api/v1/members/{person}`: name, email, phone, language (a person who is also a
+/// member elsewhere: 409).
+pub async fn update_member(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(person): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let run = async {
+        let s = writer(&state, &headers).await?;
+        let details: crate::grants::MemberDetails =
+            body_as(&body, "{\"name\", \"email\", \"phone\", \"language\"}")?;
+        Ok::<_, Problem>(Json(state.services().update(&s, &person, &details).await?))
+    };
+    run.await.into_response()
+}
+
+/// `DELETE /api/v1/members/{person}`: removes the member (their grants here and an open
+/// invitation go; the audit trail keeps what they were).
+pub async fn remove_member(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(person): Path<String>,
+) -> Response {
+    let run = async {
+        let s = writer(&state, &headers).await?;
+        state.services().remove(&s, &person).await?;
+        Ok::<_, Problem>(StatusCode::NO_CONTENT)
+    };
+    run.await.into_response()
+}
+
 /// `POST /api/v1/members/{person}/block`, `/unblock` (the whole organisation; nothing deleted)
 /// and `/roles` (`{"roles": [...]}`).
 pub async fn member_action(
@@ -807,57 +865,165 @@ pub async fn member_action(
 ) -> Response {
     let run = async {
         let s = writer(&state, &headers).await?;
-        let sql = state.registry.sql();
-        let kvk = &s.organisation.kvk;
-        // Only this organisation's members exist for this session.
-        let view = sql.show_organisation(kvk).await?;
-        if !view.members.iter().any(|m| m.person == person) {
-            return Err(Problem::not_found("such member"));
-        }
-        let actor = Actor::Admin(s.person_id.clone());
-        match action.as_str() {
-            "block" | "unblock" => {
-                let blocked = action == "block";
-                state
-                    .registry
-                    .write(sql.set_member_blocked(&actor, kvk, &person, blocked))
-                    .await?;
-                if blocked {
-                    let notified = crate::admin::notify::member_blocked(
-                        sql.pool(),
-                        &state.mailer,
-                        &person,
-                        &s.organisation.name,
-                    )
-                    .await;
-                    if let Err(e) = notified {
-                        tracing::error!(person = %person, "block notice: {e}");
-                    }
-                }
-            }
+        let services = state.services();
+        let member = match action.as_str() {
+            "block" => services.set_blocked(&s, &person, true).await?,
+            "unblock" => services.set_blocked(&s, &person, false).await?,
             "roles" => {
-                let RolesBody { roles } = serde_json::from_slice(&body).map_err(|e| {
-                    Problem::new(
-                        StatusCode::BAD_REQUEST,
-                        "invalid",
-                        "Invalid input",
-                        format!("the body must be {{\"roles\": [...]}}: {e}"),
-                    )
-                })?;
-                state
-                    .registry
-                    .write(sql.set_roles(&actor, kvk, &person, &roles))
-                    .await?;
+                let RolesBody { roles } = body_as(&body, "{\"roles\": [...]}")?;
+                services.set_roles(&s, &person, &roles).await?
             }
             _ => return Err(Problem::not_found("such action")),
-        }
-        let view = sql.show_organisation(kvk).await?;
-        let member = view
-            .members
-            .into_iter()
-            .find(|m| m.person == person)
-            .ok_or_else(|| Problem::not_found("such member"))?;
+        };
         Ok(Json(member))
+    };
+    run.await.into_response()
+}
+
+/// `POST /api/v1/members/{person}/groups/{group}/block` and `/unblock`: for one group only.
+pub async fn member_group_action(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path((person, group, action)): Path<(String, String, String)>,
+) -> Response {
+    let run = async {
+        let s = writer(&state, &headers).await?;
+        let blocked = match action.as_str() {
+            "block" => true,
+            "unblock" => false,
+            _ => return Err(Problem::not_found("such action")),
+        };
+        let member = state
+            .services()
+            .set_blocked_in_group(&s, &person, &group, blocked)
+            .await?;
+        Ok(Json(member))
+    };
+    run.await.into_response()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContactBody {
+    contact_name: Option<String>,
+    contact_email: Option<String>,
+    contact_phone: Option<String>,
+    contact_address: Option<String>,
+}
+
+/// `PATCH /api/v1/organisation`: the contact data (fields left out stay; `""` clears one).
+pub async fn update_organisation(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let run = async {
+        let s = writer(&state, &headers).await?;
+        let body: ContactBody = body_as(
+            &body,
+            "{\"contact_name\", \"contact_email\", \"contact_phone\", \"contact_address\"}",
+        )?;
+        let changes = crate::admin::organisation::contact_changes(
+            body.contact_name,
+            body.contact_email,
+            body.contact_phone,
+            body.contact_address,
+        )
+        .map_err(|(field, detail)| invalid(format!("{field}: {detail}")))?;
+        let sql = state.registry.sql();
+        state
+            .registry
+            .write(sql.update_organisation(
+                &Actor::Admin(s.person_id.clone()),
+                &s.organisation.kvk,
+                &changes,
+            ))
+            .await?;
+        organisation_json(&state, &s).await
+    };
+    run.await.into_response()
+}
+
+/// `GET /api/v1/link-requests`: the requests this organisation made, and the open requests of
+/// other organisations naming one of its members (managers only: they carry e-mail addresses).
+pub async fn link_requests(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let run = async {
+        let s = reader(&state, &headers).await?;
+        if !s.has_any(&[Role::Hoofdbeheerder, Role::Beheerder]) {
+            return Err(Problem::forbidden(
+                "link requests are for hoofdbeheerders and beheerders",
+            ));
+        }
+        let (outgoing, incoming) = state
+            .registry
+            .sql()
+            .link_requests(&s.organisation.kvk, chrono::Utc::now())
+            .await?;
+        Ok::<_, Problem>(Json(json!({ "outgoing": outgoing, "incoming": incoming })))
+    };
+    run.await.into_response()
+}
+
+/// `POST /api/v1/link-requests`: `{"kvk", "email", "roles"}`: ask the organisation with that
+/// KvK number to link its member with that e-mail address to this one.
+pub async fn request_link(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let run = async {
+        let s = writer(&state, &headers).await?;
+        let new: crate::grants::NewLinkRequest = body_as(&body, "{\"kvk\", \"email\", \"roles\"}")?;
+        let sql = state.registry.sql();
+        let made = state
+            .registry
+            .write(sql.request_link(
+                &Actor::Admin(s.person_id.clone()),
+                &s.organisation.kvk,
+                &new,
+                chrono::Utc::now(),
+            ))
+            .await
+            .map_err(|e| match e {
+                WriteError::UnknownOrganisation(kvk) => {
+                    invalid(format!("no organisation with KvK number {kvk}"))
+                }
+                other => other.into(),
+            })?;
+        Ok::<_, Problem>((StatusCode::CREATED, Json(made)))
+    };
+    run.await.into_response()
+}
+
+/// `POST /api/v1/link-requests/{id}/approve`, `/decline` (the other side) and `/withdraw`
+/// (the asking side).
+pub async fn link_request_action(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path((id, action)): Path<(String, String)>,
+) -> Response {
+    let run = async {
+        let s = writer(&state, &headers).await?;
+        let actor = Actor::Admin(s.person_id.clone());
+        let sql = state.registry.sql();
+        let kvk = &s.organisation.kvk;
+        let now = chrono::Utc::now();
+        let request = match action.as_str() {
+            "approve" | "decline" => {
+                state
+                    .registry
+                    .write(sql.decide_link_request(&actor, kvk, &id, action == "approve", now))
+                    .await?
+            }
+            "withdraw" => {
+                state
+                    .registry
+                    .write(sql.withdraw_link_request(&actor, kvk, &id, now))
+                    .await?
+            }
+            _ => return Err(Problem::not_found("such action")),
+        };
+        Ok::<_, Problem>(Json(request))
     };
     run.await.into_response()
 }

@@ -51,6 +51,17 @@ pub struct AppState {
     pub sp_metadata: String,
 }
 
+impl AppState {
+    /// The admin module's service layer over this state's register and mailer.
+    pub fn services(&self) -> crate::admin::members::Services<'_> {
+        crate::admin::members::Services {
+            registry: &self.registry,
+            mailer: &self.mailer,
+            config: &self.config,
+        }
+    }
+}
+
 pub fn router(state: Arc<AppState>) -> Router {
     let limit = state.config.server.max_body_bytes;
     Router::new()
@@ -63,15 +74,9 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/login/organisation",
             get(login::choose_organisation).post(login::chosen_organisation),
         )
-        .route("/admin", get(admin::home))
         .route("/admin/login", get(login::admin_login))
-        .route("/admin/logout", axum::routing::post(admin::logout))
-        .route(
-            "/admin/users/new",
-            get(admin::invite_form).post(admin::invite_submit),
-        )
         .route("/admin/invitation/{token}", get(login::invitation_link))
-        .route("/dev/mailbox", get(admin::mailbox))
+        .merge(admin::routes())
         .route(
             "/api/v1/members/{person}/{action}",
             axum::routing::post(api::member_action),
@@ -85,8 +90,29 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/api/v1/openapi.json", get(api::openapi))
         .route("/api/v1/session", get(api::session))
-        .route("/api/v1/organisation", get(api::organisation))
+        .route(
+            "/api/v1/organisation",
+            get(api::organisation).patch(api::update_organisation),
+        )
         .route("/api/v1/members", get(api::members))
+        .route(
+            "/api/v1/members/{person}",
+            get(api::member)
+                .patch(api::update_member)
+                .delete(api::remove_member),
+        )
+        .route(
+            "/api/v1/members/{person}/groups/{group}/{action}",
+            axum::routing::post(api::member_group_action),
+        )
+        .route(
+            "/api/v1/link-requests",
+            get(api::link_requests).post(api::request_link),
+        )
+        .route(
+            "/api/v1/link-requests/{id}/{action}",
+            axum::routing::post(api::link_request_action),
+        )
         .route("/api/v1/grants", get(api::grants).post(api::add_grants))
         .route(
             "/api/v1/grants/renew",

@@ -39,15 +39,7 @@ impl Pages {
             include_str!("../../templates/choose_org.html"),
         )?;
         env.add_template("error.html", include_str!("../../templates/error.html"))?;
-        env.add_template(
-            "admin_home.html",
-            include_str!("../../templates/admin_home.html"),
-        )?;
         env.add_template("mailbox.html", include_str!("../../templates/mailbox.html"))?;
-        env.add_template(
-            "admin_invite.html",
-            include_str!("../../templates/admin_invite.html"),
-        )?;
         env.add_template(
             "admin_message.html",
             include_str!("../../templates/admin_message.html"),
@@ -56,7 +48,62 @@ impl Pages {
             "post_form.html",
             include_str!("../../templates/post_form.html"),
         )?;
+        for part in super::admin::TEMPLATES {
+            for (name, source) in *part {
+                env.add_template(name, source)?;
+            }
+        }
+        // `t("Dutch", "English")`: the text in the page's language (`lang`), so the admin
+        // module's templates carry both languages side by side.
+        env.add_function(
+            "t",
+            |state: &minijinja::State, nl: String, en: String| -> String {
+                let english = state
+                    .lookup("lang")
+                    .is_some_and(|l| l.as_str() == Some("en"));
+                if english {
+                    en
+                } else {
+                    nl
+                }
+            },
+        );
         Ok(Pages { env })
+    }
+
+    /// A page of the admin module: `ctx` (which must hold `title`) with what every page shows:
+    /// the organisation, the person's roles and level, the menu for those roles, the CSRF
+    /// token, and the notice a redirect after a change named.
+    pub fn admin_page(
+        &self,
+        lang: Lang,
+        session: &crate::admin::AdminSession,
+        template: &str,
+        ctx: minijinja::Value,
+        current: &str,
+        notice: Option<&str>,
+    ) -> Response {
+        let roles: Vec<&str> = session.roles.iter().map(|r| r.as_str()).collect();
+        let menu: Vec<minijinja::Value> = super::admin::menu(session)
+            .into_iter()
+            .map(|(href, nl, en)| {
+                context! { href => href, label => lang.pick(nl, en), current => href == current }
+            })
+            .collect();
+        self.render(
+            template,
+            context! {
+                lang => lang.code(),
+                organisation => session.organisation,
+                roles => roles,
+                level => session.level.name(),
+                csrf => session.csrf,
+                menu => menu,
+                notice_text => notice,
+                ..ctx
+            },
+            None,
+        )
     }
 
     fn render(&self, name: &str, ctx: minijinja::Value, nonce: Option<&str>) -> Response {
@@ -159,43 +206,6 @@ impl Pages {
         )
     }
 
-    /// The admin module's start page: the organisation and its members.
-    pub fn admin_home(
-        &self,
-        lang: Lang,
-        session: &crate::admin::AdminSession,
-        members: &[crate::grants::MemberView],
-    ) -> Response {
-        let roles: Vec<&str> = session.roles.iter().map(|r| r.as_str()).collect();
-        self.render(
-            "admin_home.html",
-            context! {
-                lang => lang.code(),
-                title => lang.pick("Beheermodule", "Admin module"),
-                organisation => session.organisation,
-                you_label => lang.pick("Uw rollen", "Your roles"),
-                roles => roles,
-                level => session.level.name(),
-                members_label => lang.pick("Gebruikers", "Users"),
-                name_label => lang.pick("Naam", "Name"),
-                roles_label => lang.pick("Rollen", "Roles"),
-                status_label => lang.pick("Status", "Status"),
-                groups_label => lang.pick("Groepen", "Groups"),
-                blocked_label => lang.pick("geblokkeerd", "blocked"),
-                active_label => lang.pick("actief", "active"),
-                members => members,
-                csrf => session.csrf,
-                logout_label => lang.pick("Uitloggen", "Log out"),
-                may_invite => session.has_any(&[
-                    crate::grants::Role::Hoofdbeheerder,
-                    crate::grants::Role::Beheerder,
-                ]),
-                invite_label => lang.pick("Gebruiker uitnodigen", "Invite a user"),
-            },
-            None,
-        )
-    }
-
     /// The development mailbox: the mails in the outbox folder, with their links.
     pub fn mailbox(&self, lang: Lang, mails: &[(String, Vec<String>)]) -> Response {
         let mails: Vec<minijinja::Value> = mails
@@ -215,48 +225,6 @@ impl Pages {
             },
             None,
         )
-    }
-
-    /// The invitation form, with what was typed and an error next to each field it concerns.
-    pub fn admin_invite(
-        &self,
-        lang: Lang,
-        session: &crate::admin::AdminSession,
-        form: &InviteForm,
-        errors: &std::collections::BTreeMap<&'static str, String>,
-        form_error: Option<&str>,
-    ) -> Response {
-        let mut roles = vec!["beheerder", "groepsbeheerder", "lezer", "gebruiker"];
-        if session.has_any(&[crate::grants::Role::Hoofdbeheerder]) {
-            roles.insert(0, "hoofdbeheerder");
-        }
-        let mut response = self.render(
-            "admin_invite.html",
-            context! {
-                lang => lang.code(),
-                title => lang.pick("Gebruiker uitnodigen", "Invite a user"),
-                organisation => session.organisation,
-                csrf => session.csrf,
-                values => form,
-                errors => errors,
-                form_error => form_error,
-                roles => roles,
-                labels => context! {
-                    name => lang.pick("Naam", "Name"),
-                    email => lang.pick("E-mailadres", "E-mail address"),
-                    phone => lang.pick("Telefoon (niet verplicht)", "Phone (optional)"),
-                    language => lang.pick("Taal van de e-mails", "Language of the e-mails"),
-                    roles => lang.pick("Rollen", "Roles"),
-                    submit => lang.pick("Uitnodiging versturen", "Send invitation"),
-                    back => lang.pick("Terug", "Back"),
-                },
-            },
-            None,
-        );
-        if !errors.is_empty() || form_error.is_some() {
-            *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-        }
-        response
     }
 
     /// A short admin-module message (logged out, session expired, not allowed).
@@ -306,21 +274,6 @@ impl Pages {
         *response.status_mut() = text.status;
         response
     }
-}
-
-/// What was typed into the invitation form (kept when the form comes back with errors).
-#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
-pub struct InviteForm {
-    #[serde(default)]
-    pub name: String,
-    #[serde(default)]
-    pub email: String,
-    #[serde(default)]
-    pub phone: String,
-    #[serde(default)]
-    pub language: String,
-    #[serde(default)]
-    pub roles: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -176,7 +176,11 @@ pub async fn start_prepared(prepare: impl FnOnce(&Prepared, &mut Config)) -> Wor
         dvs: vec![],
         oidc_clients: vec![],
         oidc_providers: vec![],
-        admin: Default::default(),
+        // Expiry reminders only when a test asks (tests/notifications.rs calls them itself).
+        admin: poort::config::AdminConfig {
+            reminder_interval_seconds: 0,
+            ..Default::default()
+        },
         mail: poort::config::MailConfig {
             outbox_dir: dir.path().join("mail"),
             ..Default::default()

@@ -21,6 +21,19 @@ pub struct NewInvitation {
     pub phone: Option<String>,
     #[serde(default)]
     pub roles: Vec<Role>,
+    /// Groups of the organisation (by name) the person joins.
+    #[serde(default)]
+    pub groups: Vec<String>,
+}
+
+/// The newest invitation made for a member, as their page shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InvitationState {
+    pub id: String,
+    pub email: String,
+    pub expires_at: DateTime<Utc>,
+    pub accepted: bool,
+    pub withdrawn: bool,
 }
 
 /// A made (or renewed) invitation, with the link's secret: returned once, never stored.
@@ -54,7 +67,7 @@ fn new_token() -> String {
     hex::encode(rand::random::<[u8; 32]>())
 }
 
-fn check_email(email: &str) -> Result<(), WriteError> {
+pub(super) fn check_email(email: &str) -> Result<(), WriteError> {
     let ok = email.len() <= 254
         && !email.chars().any(|c| c.is_whitespace() || c.is_control())
         && email.split_once('@').is_some_and(|(local, domain)| {
@@ -163,24 +176,16 @@ impl SqlRegister {
             .bind(new.phone.as_deref())
             .execute(&mut *tx)
             .await?;
-            let membership = uuid::Uuid::new_v4().to_string();
-            sqlx::query(
-                "INSERT INTO memberships (id, person_id, organisation_id, blocked, created_at) \
-                 VALUES ($1, $2, $3, FALSE, $4)",
-            )
-            .bind(&membership)
-            .bind(&person)
-            .bind(&org_id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            for role in &new.roles {
+            let membership = insert_membership!(tx, &person, &org_id, &new.roles, now);
+            for group in &new.groups {
+                let group_id = group!(tx, &org_id, kvk, group);
                 sqlx::query(
-                    "INSERT INTO membership_roles (membership_id, role) VALUES ($1, $2) \
-                     ON CONFLICT DO NOTHING",
+                    "INSERT INTO group_members (membership_id, group_id, organisation_id, blocked) \
+                     VALUES ($1, $2, $3, FALSE) ON CONFLICT DO NOTHING",
                 )
                 .bind(&membership)
-                .bind(role.as_str())
+                .bind(&group_id)
+                .bind(&org_id)
                 .execute(&mut *tx)
                 .await?;
             }
@@ -207,7 +212,7 @@ impl SqlRegister {
                 &org_id,
                 "invitation.create",
                 None::<String>,
-                json(&(&id, &person, name, email, &new.roles))
+                json(&(&id, &person, name, email, &new.roles, &new.groups))
             );
             let invitation = Invitation {
                 id,
@@ -349,6 +354,44 @@ impl SqlRegister {
             );
             Ok(((), Touched::default()))
         })
+    }
+
+    /// The newest invitation made for `person` in the organisation, if any.
+    pub async fn invitation_of(
+        &self,
+        kvk: &str,
+        person: &str,
+    ) -> Result<Option<InvitationState>, WriteError> {
+        const SQL: &str = "SELECT i.id, i.email, i.expires_at, i.accepted_at IS NOT NULL, \
+                   i.withdrawn_at IS NOT NULL \
+              FROM invitations i JOIN organisations o ON o.id = i.organisation_id \
+             WHERE o.kvk = $1 AND i.person_id = $2 ORDER BY i.created_at DESC, i.id LIMIT 1";
+        type Row = (String, String, DateTime<Utc>, bool, bool);
+        let row: Option<Row> = match self.pool() {
+            Pool::Sqlite(p) => {
+                sqlx::query_as(SQL)
+                    .bind(kvk)
+                    .bind(person)
+                    .fetch_optional(p)
+                    .await?
+            }
+            Pool::Postgres(p) => {
+                sqlx::query_as(SQL)
+                    .bind(kvk)
+                    .bind(person)
+                    .fetch_optional(p)
+                    .await?
+            }
+        };
+        Ok(row.map(
+            |(id, email, expires_at, accepted, withdrawn)| InvitationState {
+                id,
+                email,
+                expires_at,
+                accepted,
+                withdrawn,
+            },
+        ))
     }
 
     /// Whether a link's invitation can still be accepted (checked before sending the person to

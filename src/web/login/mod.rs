@@ -153,6 +153,10 @@ fn audit_decision(
             kvk: kvk.map(str::to_string),
             action,
             detail: detail.to_string(),
+            identity: flow
+                .result
+                .as_ref()
+                .map(|r| (r.idp.clone(), r.subject.clone())),
         });
 }
 

@@ -1,0 +1,97 @@
+//! The organisation's own data as its administrators keep it: contact name, e-mail address,
+//! phone and postal address, checked the same for the page and the API.
+
+use crate::grants::OrganisationChanges;
+
+/// Longest contact field kept (an address may run over a few lines).
+const MAX_FIELD: usize = 200;
+const MAX_ADDRESS: usize = 500;
+
+/// Contact changes from submitted fields: `None` leaves a field, `""` clears it. A bad field
+/// is `(field, what is wrong)`, said next to it on the page.
+pub fn contact_changes(
+    name: Option<String>,
+    email: Option<String>,
+    phone: Option<String>,
+    address: Option<String>,
+) -> Result<OrganisationChanges, (&'static str, &'static str)> {
+    fn field(value: Option<String>, max: usize, what: &'static str) -> FieldResult {
+        match value.map(|v| v.trim().to_string()) {
+            None => Ok(None),
+            Some(v) if v.is_empty() => Ok(Some(None)),
+            Some(v) if v.chars().count() > max => Err((what, "too long")),
+            Some(v) if v.chars().any(|c| c.is_control() && c != '\n' && c != '\r') => {
+                Err((what, "contains control characters"))
+            }
+            Some(v) => Ok(Some(Some(v))),
+        }
+    }
+    type FieldResult = Result<Option<Option<String>>, (&'static str, &'static str)>;
+    let contact_email = field(email, MAX_FIELD, "contact_email")?;
+    if let Some(Some(e)) = &contact_email {
+        if !looks_like_email(e) {
+            return Err(("contact_email", "not an e-mail address"));
+        }
+    }
+    let contact_phone = field(phone, 40, "contact_phone")?;
+    if let Some(Some(p)) = &contact_phone {
+        let ok = p.chars().filter(char::is_ascii_digit).count() >= 6
+            && p.chars().all(|c| c.is_ascii_digit() || " +-()".contains(c));
+        if !ok {
+            return Err(("contact_phone", "not a phone number"));
+        }
+    }
+    Ok(OrganisationChanges {
+        contact_name: field(name, MAX_FIELD, "contact_name")?,
+        contact_email,
+        contact_phone,
+        contact_address: field(address, MAX_ADDRESS, "contact_address")?,
+        ..OrganisationChanges::default()
+    })
+}
+
+fn looks_like_email(e: &str) -> bool {
+    !e.chars().any(char::is_whitespace)
+        && e.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contact_fields_are_checked_and_empty_clears() {
+        let c = contact_changes(
+            Some(" Piet ".into()),
+            Some("".into()),
+            Some("+31 (0)20-1234567".into()),
+            None,
+        )
+        .unwrap();
+        assert_eq!(c.contact_name, Some(Some("Piet".into())));
+        assert_eq!(c.contact_email, Some(None));
+        assert_eq!(c.contact_phone, Some(Some("+31 (0)20-1234567".into())));
+        assert_eq!(c.contact_address, None);
+        assert_eq!(
+            contact_changes(None, Some("piet@".into()), None, None)
+                .unwrap_err()
+                .0,
+            "contact_email"
+        );
+        assert_eq!(
+            contact_changes(None, None, Some("call me".into()), None)
+                .unwrap_err()
+                .0,
+            "contact_phone"
+        );
+        assert_eq!(
+            contact_changes(Some("x".repeat(201)), None, None, None).unwrap_err(),
+            ("contact_name", "too long")
+        );
+    }
+}

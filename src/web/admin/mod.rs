@@ -1,0 +1,484 @@
+//! The admin module's pages (`/admin`): the session from its cookie (the [`Admin`] extractor),
+//! the start page, logout, and one submodule per part of the module. Logging in is
+//! `login::admin_login` (the gateway's own flow). Every page calls the same register writes as
+//! the JSON API (`web::api`), so both check permissions alike.
+
+pub mod users;
+
+use super::i18n::Lang;
+use super::login::{admin_cookie, set_admin_cookie};
+use super::AppState;
+use crate::admin::{AdminSession, ADMIN_ROLES};
+use crate::grants::Role;
+use axum::extract::{Form, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::Utc;
+use serde::Deserialize;
+use std::sync::Arc;
+
+/// Why there is no session to act in.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error("not logged in to the admin module")]
+    None,
+    #[error("the session store failed: {0}")]
+    Store(String),
+}
+
+/// The session of this request, with its idle timeout restarted; `None` when there is none or
+/// it ended (the store drops it at its expiry: idle, or absolute from the login).
+pub async fn current(state: &AppState, headers: &HeaderMap) -> Result<AdminSession, SessionError> {
+    let id = admin_cookie(headers).ok_or(SessionError::None)?;
+    let key = AdminSession::store_key(&id);
+    let now = Utc::now();
+    let bytes = state
+        .flows
+        .get(&key, now)
+        .await
+        .map_err(|e| SessionError::Store(e.to_string()))?
+        .ok_or(SessionError::None)?;
+    let mut session: AdminSession =
+        serde_json::from_slice(&bytes).map_err(|e| SessionError::Store(e.to_string()))?;
+    if session.id != id || session.expires_at(&state.config) <= now {
+        return Err(SessionError::None);
+    }
+    // Roles as they are now: a blocked or demoted administrator loses access at once.
+    let membership = crate::admin::current_membership(
+        state.registry.sql().pool(),
+        &session.person_id,
+        &session.organisation.kvk,
+    )
+    .await
+    .map_err(|e| SessionError::Store(e.to_string()))?;
+    match membership {
+        Some((false, roles)) if roles.iter().any(|r| ADMIN_ROLES.contains(r)) => {
+            session.roles = roles
+        }
+        _ => {
+            let _ = state.flows.take(&key, now).await;
+            return Err(SessionError::None);
+        }
+    }
+    session.last_seen = now;
+    let bytes = serde_json::to_vec(&session).map_err(|e| SessionError::Store(e.to_string()))?;
+    state
+        .flows
+        .put(&key, bytes, session.expires_at(&state.config))
+        .await
+        .map_err(|e| SessionError::Store(e.to_string()))?;
+    Ok(session)
+}
+
+/// The signed-in administrator of a request and the language of its pages. A handler that takes
+/// it answers with a redirect to the login (no session) or a clear page (store down) otherwise.
+pub struct Admin {
+    pub session: AdminSession,
+    pub lang: Lang,
+    /// The menu entry this request is under (`/admin/users/…` → `/admin/users`).
+    section: String,
+    /// The notice a redirect after a change named (`?notice=`), as its text.
+    notice: Option<&'static str>,
+}
+
+impl axum::extract::FromRequestParts<Arc<AppState>> for Admin {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        let lang = Lang::from_headers(&parts.headers);
+        let section = parts
+            .uri
+            .path()
+            .split('/')
+            .take(3)
+            .collect::<Vec<_>>()
+            .join("/");
+        let notice = parts.uri.query().and_then(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .find(|(k, _)| k == "notice")
+                .and_then(|(_, key)| notice_text(lang, &key))
+        });
+        match current(state, &parts.headers).await {
+            Ok(session) => Ok(Admin {
+                session,
+                lang,
+                section,
+                notice,
+            }),
+            Err(e) => Err(no_session(state, lang, e)),
+        }
+    }
+}
+
+impl Admin {
+    pub fn actor(&self) -> crate::grants::Actor {
+        crate::grants::Actor::Admin(self.session.person_id.clone())
+    }
+
+    /// Hoofdbeheerder or beheerder: manages all users and grants.
+    pub fn manages(&self) -> bool {
+        may_manage(&self.session)
+    }
+
+    /// May change users or grants at all (a groepsbeheerder within their groups).
+    pub fn changes_anything(&self) -> bool {
+        self.session
+            .has_any(&[Role::Hoofdbeheerder, Role::Beheerder, Role::Groepsbeheerder])
+    }
+
+    /// The submitted form, when it carries this session's CSRF token; the refusal page otherwise.
+    pub fn form(&self, state: &AppState, body: &[u8]) -> Result<Fields, Box<Response>> {
+        let fields = Fields::parse(body);
+        if csrf_matches(&self.session, fields.get("csrf")) {
+            Ok(fields)
+        } else {
+            Err(Box::new(forbidden_form(state, self.lang)))
+        }
+    }
+
+    /// A page of the module, with what every page shows (organisation, roles, menu, CSRF token).
+    pub fn page(&self, state: &AppState, template: &str, ctx: minijinja::Value) -> Response {
+        state.pages.admin_page(
+            self.lang,
+            &self.session,
+            template,
+            ctx,
+            &self.section,
+            self.notice,
+        )
+    }
+
+    /// The page again with `errors` next to their fields: 422.
+    pub fn page_with_errors(
+        &self,
+        state: &AppState,
+        template: &str,
+        ctx: minijinja::Value,
+    ) -> Response {
+        let mut response = self.page(state, template, ctx);
+        *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+        response
+    }
+
+    pub fn not_allowed(&self, state: &AppState) -> Response {
+        not_for_your_roles(state, self.lang)
+    }
+
+    /// A register failure that is nobody's input: logged with a reference, a page that says
+    /// nothing was changed.
+    pub fn failed(&self, state: &AppState, what: &str, e: &dyn std::fmt::Display) -> Response {
+        let reference = hex::encode(rand::random::<[u8; 6]>());
+        tracing::error!(%reference, organisation = %self.session.organisation.kvk, "admin {what}: {e}");
+        let (nl, en) = (
+            format!("Dit kon nu niet worden uitgevoerd; er is niets gewijzigd. Probeer het opnieuw. Referentie: {reference}."),
+            format!("This could not be done now; nothing was changed. Try again. Reference: {reference}."),
+        );
+        state.pages.admin_message(
+            self.lang,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            ("Er ging iets mis", "Something went wrong"),
+            (&nl, &en),
+        )
+    }
+}
+
+/// After a change: back to `to` with a notice key its page knows (POST, redirect, GET: a reload
+/// does not repeat the change, and no typed text is reflected).
+pub fn done(to: &str, notice: &str) -> Response {
+    let sep = if to.contains('?') { '&' } else { '?' };
+    Redirect::to(&format!("{to}{sep}notice={notice}")).into_response()
+}
+
+/// A form's fields in order; a name may repeat (check boxes).
+#[derive(Debug, Default)]
+pub struct Fields(Vec<(String, String)>);
+
+impl Fields {
+    pub fn parse(body: &[u8]) -> Fields {
+        Fields(
+            url::form_urlencoded::parse(body)
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+        )
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The field's value, trimmed; empty when absent.
+    pub fn text(&self, name: &str) -> String {
+        self.get(name).unwrap_or("").trim().to_string()
+    }
+
+    pub fn all(&self, name: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+}
+
+/// The admin module's pages; each part adds its own.
+pub fn routes() -> axum::Router<Arc<AppState>> {
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route("/admin", get(home))
+        .route("/admin/logout", post(logout))
+        .route("/dev/mailbox", get(mailbox))
+        .merge(users::routes())
+}
+
+/// The menu: each part of the module the session's roles may see, as (path, Dutch, English).
+pub fn menu(session: &AdminSession) -> Vec<(&'static str, &'static str, &'static str)> {
+    let mut menu = vec![
+        ("/admin", "Overzicht", "Overview"),
+        ("/admin/users", "Gebruikers", "Users"),
+        ("/admin/grants", "Machtigingen", "Grants"),
+        ("/admin/audit", "Logboek", "Audit trail"),
+        ("/admin/organisation", "Organisatie", "Organisation"),
+    ];
+    if may_manage(session) {
+        menu.push(("/admin/links", "Koppelverzoeken", "Link requests"));
+    }
+    menu
+}
+
+/// The notices a page shows after a change, by key: (key, Dutch, English) of every part.
+const NOTICES: &[&[(&str, &str, &str)]] = &[users::NOTICES];
+
+fn notice_text(lang: Lang, key: &str) -> Option<&'static str> {
+    NOTICES
+        .iter()
+        .flat_map(|part| part.iter())
+        .find(|(k, _, _)| *k == key)
+        .map(|(_, nl, en)| lang.pick(nl, en))
+}
+
+/// The templates of the admin module's pages, embedded at build time.
+pub const TEMPLATES: &[&[(&str, &str)]] = &[
+    &[
+        (
+            "admin/layout.html",
+            include_str!("../../../templates/admin/layout.html"),
+        ),
+        (
+            "admin/home.html",
+            include_str!("../../../templates/admin/home.html"),
+        ),
+    ],
+    users::TEMPLATES,
+];
+
+fn no_session(state: &AppState, lang: Lang, e: SessionError) -> Response {
+    match e {
+        SessionError::None => Redirect::to("/admin/login").into_response(),
+        SessionError::Store(detail) => {
+            tracing::error!("admin session: {detail}");
+            state.pages.admin_message(
+                lang,
+                StatusCode::SERVICE_UNAVAILABLE,
+                ("Beheermodule niet beschikbaar", "Admin module unavailable"),
+                (
+                    "De beheermodule kan uw sessie nu niet lezen. Probeer het over enkele minuten opnieuw.",
+                    "The admin module cannot read your session now. Try again in a few minutes.",
+                ),
+            )
+        }
+    }
+}
+
+/// `GET /admin`: the organisation acted for, its numbers, and where to go.
+pub async fn home(State(state): State<Arc<AppState>>, admin: Admin) -> Response {
+    let kvk = &admin.session.organisation.kvk;
+    let view = match state.registry.sql().organisation_summary(kvk).await {
+        Ok(v) => v,
+        Err(e) => return admin.failed(&state, "home", &e),
+    };
+    let mut counts = Vec::new();
+    for status in [
+        crate::grants::MemberStatus::Active,
+        crate::grants::MemberStatus::Invited,
+        crate::grants::MemberStatus::Blocked,
+    ] {
+        let query = crate::grants::MemberQuery {
+            status: Some(status),
+            ..Default::default()
+        };
+        match state.services().list(&admin.session, query, 0, 0).await {
+            Ok((_, n)) => counts.push(n),
+            Err(e) => return admin.failed(&state, "home", &e),
+        }
+    }
+    admin.page(
+        &state,
+        "admin/home.html",
+        minijinja::context! {
+            title => admin.lang.pick("Beheermodule", "Admin module"),
+            active => counts[0],
+            invited => counts[1],
+            blocked => counts[2],
+            grants_active => view.grants_active,
+            grants_expired => view.grants_expired,
+            grants_revoked => view.grants_revoked,
+            groups => view.groups,
+            may_invite => admin.manages(),
+        },
+    )
+}
+
+#[derive(Deserialize)]
+pub struct LogoutForm {
+    csrf: Option<String>,
+}
+
+/// Whether a submitted CSRF token is the session's (constant time).
+pub fn csrf_matches(session: &AdminSession, submitted: Option<&str>) -> bool {
+    submitted.is_some_and(|s| crate::oidc::secret_matches(s, &session.csrf))
+}
+
+/// `POST /admin/logout`: ends the session everywhere (it lives in the shared store).
+pub async fn logout(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Form(form): Form<LogoutForm>,
+) -> Response {
+    let lang = Lang::from_headers(&headers);
+    let session = match current(&state, &headers).await {
+        Ok(s) => s,
+        Err(e) => return no_session(&state, lang, e),
+    };
+    if !csrf_matches(&session, form.csrf.as_deref()) {
+        return forbidden_form(&state, lang);
+    }
+    if let Err(e) = state
+        .flows
+        .take(&AdminSession::store_key(&session.id), Utc::now())
+        .await
+    {
+        return no_session(&state, lang, SessionError::Store(e.to_string()));
+    }
+    tracing::info!(person = %session.person_id, organisation = %session.organisation.kvk, "admin session closed");
+    let mut response = state.pages.admin_message(
+        lang,
+        StatusCode::OK,
+        ("U bent uitgelogd", "You are logged out"),
+        (
+            "U bent uitgelogd uit de beheermodule.",
+            "You are logged out of the admin module.",
+        ),
+    );
+    set_admin_cookie(&state, &mut response, "", 0);
+    response
+}
+
+/// A form without this session's CSRF token.
+pub fn forbidden_form(state: &AppState, lang: Lang) -> Response {
+    state.pages.admin_message(
+        lang,
+        StatusCode::FORBIDDEN,
+        ("Formulier niet geaccepteerd", "Form not accepted"),
+        (
+            "Dit formulier kwam niet uit uw sessie in de beheermodule (het beveiligingsveld ontbreekt of klopt niet). Er is niets gewijzigd.",
+            "This form did not come from your admin-module session (its security field is missing or wrong). Nothing was changed.",
+        ),
+    )
+}
+
+/// `GET /dev/mailbox`: the outbox folder as a mailbox page, outside production only (the demo's
+/// invitation journey works without a mail server).
+pub async fn mailbox(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let lang = Lang::from_headers(&headers);
+    if state.config.server.production || state.config.mail.smtp_url.is_some() {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    let mails: Vec<(String, Vec<String>)> = crate::mail::outbox(&state.config.mail.outbox_dir)
+        .into_iter()
+        .map(|(_, raw)| {
+            let text = readable_mail(&raw);
+            let links = text
+                .lines()
+                .map(str::trim)
+                .filter(|l| l.starts_with("http://") || l.starts_with("https://"))
+                .map(str::to_string)
+                .collect();
+            (text, links)
+        })
+        .collect();
+    state.pages.mailbox(lang, &mails)
+}
+
+/// The headers people read and the body, decoded from the quoted-printable lettre writes.
+fn readable_mail(raw: &str) -> String {
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((raw, ""));
+    let keep: Vec<&str> = head
+        .lines()
+        .filter(|l| {
+            ["From:", "To:", "Subject:", "Date:"]
+                .iter()
+                .any(|h| l.starts_with(h))
+        })
+        .collect();
+    let head_lower = head.to_ascii_lowercase();
+    let body = if head_lower.contains("quoted-printable") {
+        decode_quoted_printable(body)
+    } else if head_lower.contains("content-transfer-encoding: base64") {
+        use base64::Engine;
+        let compact: String = body.split_whitespace().collect();
+        base64::engine::general_purpose::STANDARD
+            .decode(compact)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_else(|_| body.to_string())
+    } else {
+        body.to_string()
+    };
+    format!("{}\n\n{}", keep.join("\n"), body.replace("\r\n", "\n"))
+}
+
+fn decode_quoted_printable(text: &str) -> String {
+    let mut out = Vec::with_capacity(text.len());
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'=' if bytes.get(i + 1) == Some(&b'\r') && bytes.get(i + 2) == Some(&b'\n') => i += 3,
+            b'=' if bytes.get(i + 1) == Some(&b'\n') => i += 2,
+            b'=' if i + 2 < bytes.len() => {
+                let hex = |b: u8| (b as char).to_digit(16);
+                match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                    (Some(h), Some(l)) => out.push((h * 16 + l) as u8),
+                    _ => out.extend_from_slice(&bytes[i..i + 3]),
+                }
+                i += 3;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+pub(super) fn may_manage(session: &AdminSession) -> bool {
+    session.has_any(&[Role::Hoofdbeheerder, Role::Beheerder])
+}
+
+pub(super) fn not_for_your_roles(state: &AppState, lang: Lang) -> Response {
+    state.pages.admin_message(
+        lang,
+        StatusCode::FORBIDDEN,
+        ("Niet toegestaan", "Not allowed"),
+        (
+            "Uw rollen in deze organisatie staan dit niet toe.",
+            "Your roles in this organisation do not allow this.",
+        ),
+    )
+}

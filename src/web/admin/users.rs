@@ -1,0 +1,678 @@
+//! Users: the list (searched, filtered, paged by the database) with status and last login, a
+//! member's page (details, roles, blocks for the organisation or one group, the invitation,
+//! removal with confirmation) and the invitation form. Every change goes through
+//! `admin::members::Services`, as the API's do; a refused change comes back next to its field
+//! with what was typed kept.
+
+use super::*;
+use crate::admin::members::MemberError;
+use crate::grants::{
+    MemberDetails, MemberQuery, MemberStatus, MemberView, NewInvitation, WriteError,
+};
+use axum::extract::{Path, Query};
+use minijinja::context;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+pub(super) const TEMPLATES: &[(&str, &str)] = &[
+    (
+        "admin/users.html",
+        include_str!("../../../templates/admin/users.html"),
+    ),
+    (
+        "admin/user.html",
+        include_str!("../../../templates/admin/user.html"),
+    ),
+    (
+        "admin/invite.html",
+        include_str!("../../../templates/admin/invite.html"),
+    ),
+    (
+        "admin/confirm.html",
+        include_str!("../../../templates/admin/confirm.html"),
+    ),
+];
+
+pub(super) const NOTICES: &[(&str, &str, &str)] = &[
+    ("invited", "De uitnodiging is verstuurd.", "The invitation was sent."),
+    (
+        "invited-no-mail",
+        "De gebruiker is uitgenodigd, maar de e-mail kon niet worden verstuurd. Verstuur de uitnodiging later opnieuw.",
+        "The user was invited, but the e-mail could not be sent. Send the invitation again later.",
+    ),
+    ("saved", "De wijzigingen zijn opgeslagen.", "The changes were saved."),
+    ("blocked", "De gebruiker is geblokkeerd; inloggen voor deze organisatie lukt niet meer.", "The user is blocked and can no longer log in for this organisation."),
+    ("unblocked", "De blokkade is opgeheven.", "The block was lifted."),
+    ("removed", "De gebruiker is verwijderd uit de organisatie.", "The user was removed from the organisation."),
+    ("resent", "Er is een nieuwe uitnodiging verstuurd; de vorige link werkt niet meer.", "A new invitation was sent; the previous link no longer works."),
+    ("withdrawn", "De uitnodiging is ingetrokken.", "The invitation was withdrawn."),
+];
+
+pub(super) fn routes() -> axum::Router<Arc<AppState>> {
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route("/admin/users", get(list))
+        .route("/admin/users/new", get(invite_form).post(invite_submit))
+        .route("/admin/users/{person}", get(show))
+        .route("/admin/users/{person}/details", post(details))
+        .route("/admin/users/{person}/roles", post(roles))
+        .route("/admin/users/{person}/block", post(block))
+        .route("/admin/users/{person}/unblock", post(unblock))
+        .route(
+            "/admin/users/{person}/groups/{group}/{action}",
+            post(group_block),
+        )
+        .route(
+            "/admin/users/{person}/remove",
+            get(confirm_remove).post(remove),
+        )
+        .route(
+            "/admin/users/{person}/invitation/{action}",
+            post(invitation),
+        )
+}
+
+const PER_PAGE: usize = 50;
+
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    q: Option<String>,
+    status: Option<String>,
+    page: Option<usize>,
+}
+
+/// `GET /admin/users`: the members the session sees, 50 a page.
+pub async fn list(
+    State(state): State<Arc<AppState>>,
+    admin: Admin,
+    Query(q): Query<ListQuery>,
+) -> Response {
+    let status = q
+        .status
+        .as_deref()
+        .and_then(|s| s.parse::<MemberStatus>().ok());
+    let page = q.page.unwrap_or(1).max(1);
+    let query = MemberQuery {
+        search: q.q.clone(),
+        status,
+        ..Default::default()
+    };
+    let listed = state
+        .services()
+        .list(
+            &admin.session,
+            query,
+            (page - 1).saturating_mul(PER_PAGE),
+            PER_PAGE,
+        )
+        .await;
+    let (members, total) = match listed {
+        Ok(found) => found,
+        Err(e) => return admin.failed(&state, "users list", &e),
+    };
+    let pages = total.div_ceil(PER_PAGE).max(1);
+    let link = |p: usize| {
+        let mut url = url::form_urlencoded::Serializer::new(String::new());
+        if let Some(text) = q.q.as_deref().filter(|t| !t.is_empty()) {
+            url.append_pair("q", text);
+        }
+        if let Some(s) = status {
+            url.append_pair("status", s.as_str());
+        }
+        url.append_pair("page", &p.to_string());
+        format!("/admin/users?{}", url.finish())
+    };
+    let rows: Vec<minijinja::Value> = members.iter().map(|m| member_row(admin.lang, m)).collect();
+    admin.page(
+        &state,
+        "admin/users.html",
+        context! {
+            title => admin.lang.pick("Gebruikers", "Users"),
+            members => rows,
+            total => total,
+            search => q.q.clone().unwrap_or_default(),
+            status => status.map(MemberStatus::as_str).unwrap_or(""),
+            page => page,
+            pages => pages,
+            previous => (page > 1).then(|| link(page - 1)),
+            next => (page < pages).then(|| link(page + 1)),
+            may_invite => admin.manages(),
+        },
+    )
+}
+
+fn status_label(lang: Lang, status: MemberStatus) -> &'static str {
+    match status {
+        MemberStatus::Invited => lang.pick("uitgenodigd", "invited"),
+        MemberStatus::Active => lang.pick("actief", "active"),
+        MemberStatus::Blocked => lang.pick("geblokkeerd", "blocked"),
+    }
+}
+
+fn when(lang: Lang, at: Option<chrono::DateTime<Utc>>) -> String {
+    match at {
+        Some(at) => at.format("%Y-%m-%d %H:%M UTC").to_string(),
+        None => lang.pick("nog nooit", "never").to_string(),
+    }
+}
+
+fn member_row(lang: Lang, m: &MemberView) -> minijinja::Value {
+    let roles: Vec<&str> = m.roles.iter().map(|r| r.as_str()).collect();
+    context! {
+        person => m.person,
+        name => m.name.clone().unwrap_or_else(|| m.person.clone()),
+        email => m.email,
+        phone => m.phone,
+        language => m.language.as_deref().unwrap_or("nl"),
+        roles => roles,
+        status => m.status.as_str(),
+        status_label => status_label(lang, m.status),
+        groups => m.groups,
+        last_login => when(lang, m.last_login),
+    }
+}
+
+/// What was typed into a member's forms, kept when one comes back with errors.
+#[derive(Debug, Default, Serialize)]
+struct Typed {
+    name: Option<String>,
+    email: Option<String>,
+    phone: Option<String>,
+    language: Option<String>,
+    roles: Option<Vec<String>>,
+}
+
+/// A member's page, with errors next to their fields (422) or without (200).
+async fn member_page(
+    state: &AppState,
+    admin: &Admin,
+    person: &str,
+    typed: Typed,
+    errors: BTreeMap<&'static str, String>,
+) -> Response {
+    let member = match state.services().member(&admin.session, person).await {
+        Ok(m) => m,
+        Err(MemberError::NotFound) => return not_found(state, admin),
+        Err(MemberError::Write(e)) => return admin.failed(state, "user page", &e),
+    };
+    let sql = state.registry.sql();
+    let invitation = match sql
+        .invitation_of(&admin.session.organisation.kvk, person)
+        .await
+    {
+        Ok(i) => i.filter(|i| !i.accepted && member.status == MemberStatus::Invited),
+        Err(e) => return admin.failed(state, "user page", &e),
+    };
+    let now = Utc::now();
+    let invitation = invitation.map(|i| {
+        context! {
+            id => i.id,
+            email => i.email,
+            expires => i.expires_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+            open => !i.withdrawn && i.expires_at > now,
+            expired => !i.withdrawn && i.expires_at <= now,
+            withdrawn => i.withdrawn,
+        }
+    });
+    let mut roles = vec!["beheerder", "groepsbeheerder", "lezer", "gebruiker"];
+    if admin.session.has_any(&[Role::Hoofdbeheerder])
+        || member.roles.contains(&Role::Hoofdbeheerder)
+    {
+        roles.insert(0, "hoofdbeheerder");
+    }
+    let is_self = member.person == admin.session.person_id;
+    let ctx = context! {
+        title => member.name.clone().unwrap_or_else(|| member.person.clone()),
+        member => member_row(admin.lang, &member),
+        invitation => invitation,
+        all_roles => roles,
+        typed => typed,
+        errors => errors,
+        manages => admin.manages(),
+        changes => admin.changes_anything(),
+        is_self => is_self,
+    };
+    if errors_present(&ctx) {
+        admin.page_with_errors(state, "admin/user.html", ctx)
+    } else {
+        admin.page(state, "admin/user.html", ctx)
+    }
+}
+
+fn errors_present(ctx: &minijinja::Value) -> bool {
+    ctx.get_attr("errors")
+        .ok()
+        .and_then(|e| e.len())
+        .is_some_and(|n| n > 0)
+}
+
+fn not_found(state: &AppState, admin: &Admin) -> Response {
+    state.pages.admin_message(
+        admin.lang,
+        StatusCode::NOT_FOUND,
+        ("Gebruiker niet gevonden", "User not found"),
+        (
+            "Deze gebruiker hoort niet bij uw organisatie, of u mag hem niet zien.",
+            "This user is not in your organisation, or you may not see them.",
+        ),
+    )
+}
+
+/// `GET /admin/users/{person}`.
+pub async fn show(
+    State(state): State<Arc<AppState>>,
+    admin: Admin,
+    Path(person): Path<String>,
+) -> Response {
+    member_page(&state, &admin, &person, Typed::default(), BTreeMap::new()).await
+}
+
+/// A refused change as (field, text) for the form, or `None` when it is nobody's input.
+fn field_error(lang: Lang, e: &WriteError) -> Option<(&'static str, String)> {
+    use WriteError as W;
+    let (field, nl, en): (&str, &str, &str) = match e {
+        W::Empty { .. } => ("name", "Vul een naam in.", "Enter a name."),
+        W::InvalidEmail(_) => (
+            "email",
+            "Dit is geen geldig e-mailadres.",
+            "This is not a valid e-mail address.",
+        ),
+        W::DuplicateEmail { .. } => (
+            "email",
+            "Er is in deze organisatie al een gebruiker met dit e-mailadres.",
+            "This organisation already has a user with this e-mail address.",
+        ),
+        W::SharedPerson(_) => (
+            "name",
+            "Deze persoon is ook lid van een andere organisatie; zijn gegevens kunnen hier niet worden gewijzigd.",
+            "This person is also a member of another organisation; their details cannot be changed here.",
+        ),
+        W::LastHoofdbeheerder(_) => (
+            "roles",
+            "De organisatie moet minstens één hoofdbeheerder houden.",
+            "The organisation must keep at least one hoofdbeheerder.",
+        ),
+        W::NotAllowed { .. } => (
+            "roles",
+            "Alleen een hoofdbeheerder mag hoofdbeheerders en beheerders aanstellen of verwijderen.",
+            "Only a hoofdbeheerder may appoint or remove hoofdbeheerders and beheerders.",
+        ),
+        W::UnknownGroup { .. } => ("groups", "Onbekende groep.", "Unknown group."),
+        W::RemoveSelf => (
+            "remove",
+            "U kunt uzelf niet verwijderen.",
+            "You cannot remove yourself.",
+        ),
+        _ => return None,
+    };
+    Some((field, lang.pick(nl, en).to_string()))
+}
+
+/// The answer to a refused change on a member's page: next to its field, or a failure page.
+async fn refused(
+    state: &AppState,
+    admin: &Admin,
+    person: &str,
+    typed: Typed,
+    e: MemberError,
+) -> Response {
+    match e {
+        MemberError::NotFound => not_found(state, admin),
+        MemberError::Write(e) => match field_error(admin.lang, &e) {
+            Some((field, text)) => {
+                let errors = BTreeMap::from([(field, text)]);
+                member_page(state, admin, person, typed, errors).await
+            }
+            None if matches!(e, WriteError::NotAllowed { .. }) => admin.not_allowed(state),
+            None => admin.failed(state, "user change", &e),
+        },
+    }
+}
+
+/// `POST /admin/users/{person}/details`: name, e-mail address, phone, language.
+pub async fn details(
+    State(state): State<Arc<AppState>>,
+    admin: Admin,
+    Path(person): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let form = match admin.form(&state, &body) {
+        Ok(f) => f,
+        Err(r) => return *r,
+    };
+    let details = MemberDetails {
+        name: form.text("name"),
+        email: form.text("email"),
+        phone: Some(form.text("phone")),
+        language: Some(form.text("language")),
+    };
+    match state
+        .services()
+        .update(&admin.session, &person, &details)
+        .await
+    {
+        Ok(_) => done(&format!("/admin/users/{person}"), "saved"),
+        Err(e) => {
+            let typed = Typed {
+                name: Some(details.name),
+                email: Some(details.email),
+                phone: details.phone,
+                language: details.language,
+                roles: None,
+            };
+            refused(&state, &admin, &person, typed, e).await
+        }
+    }
+}
+
+fn parse_roles(values: &[String]) -> Option<Vec<Role>> {
+    values
+        .iter()
+        .map(|r| serde_json::from_value(serde_json::Value::String(r.clone())).ok())
+        .collect()
+}
+
+/// `POST /admin/users/{person}/roles`.
+pub async fn roles(
+    State(state): State<Arc<AppState>>,
+    admin: Admin,
+    Path(person): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let form = match admin.form(&state, &body) {
+        Ok(f) => f,
+        Err(r) => return *r,
+    };
+    let typed_roles = form.all("role");
+    let typed = || Typed {
+        roles: Some(typed_roles.clone()),
+        ..Default::default()
+    };
+    let Some(roles) = parse_roles(&typed_roles) else {
+        let errors = BTreeMap::from([(
+            "roles",
+            admin
+                .lang
+                .pick("Onbekende rol.", "Unknown role.")
+                .to_string(),
+        )]);
+        return member_page(&state, &admin, &person, typed(), errors).await;
+    };
+    match state
+        .services()
+        .set_roles(&admin.session, &person, &roles)
+        .await
+    {
+        Ok(_) => done(&format!("/admin/users/{person}"), "saved"),
+        Err(e) => refused(&state, &admin, &person, typed(), e).await,
+    }
+}
+
+async fn set_blocked(
+    state: &AppState,
+    admin: Admin,
+    person: &str,
+    body: &[u8],
+    blocked: bool,
+) -> Response {
+    if let Err(r) = admin.form(state, body) {
+        return *r;
+    }
+    match state
+        .services()
+        .set_blocked(&admin.session, person, blocked)
+        .await
+    {
+        Ok(_) => done(
+            &format!("/admin/users/{person}"),
+            if blocked { "blocked" } else { "unblocked" },
+        ),
+        Err(e) => refused(state, &admin, person, Typed::default(), e).await,
+    }
+}
+
+/// `POST /admin/users/{person}/block`: for the whole organisation (nothing is deleted).
+pub async fn block(
+    State(state): State<Arc<AppState>>,
+    admin: Admin,
+    Path(person): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    set_blocked(&state, admin, &person, &body, true).await
+}
+
+/// `POST /admin/users/{person}/unblock`.
+pub async fn unblock(
+    State(state): State<Arc<AppState>>,
+    admin: Admin,
+    Path(person): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    set_blocked(&state, admin, &person, &body, false).await
+}
+
+/// `POST /admin/users/{person}/groups/{group}/block` or `/unblock`: for that group only.
+pub async fn group_block(
+    State(state): State<Arc<AppState>>,
+    admin: Admin,
+    Path((person, group, action)): Path<(String, String, String)>,
+    body: axum::body::Bytes,
+) -> Response {
+    if let Err(r) = admin.form(&state, &body) {
+        return *r;
+    }
+    let blocked = match action.as_str() {
+        "block" => true,
+        "unblock" => false,
+        _ => return not_found(&state, &admin),
+    };
+    match state
+        .services()
+        .set_blocked_in_group(&admin.session, &person, &group, blocked)
+        .await
+    {
+        Ok(_) => done(
+            &format!("/admin/users/{person}"),
+            if blocked { "blocked" } else { "unblocked" },
+        ),
+        Err(e) => refused(&state, &admin, &person, Typed::default(), e).await,
+    }
+}
+
+/// `GET /admin/users/{person}/remove`: asks for confirmation first.
+pub async fn confirm_remove(
+    State(state): State<Arc<AppState>>,
+    admin: Admin,
+    Path(person): Path<String>,
+) -> Response {
+    let member = match state.services().member(&admin.session, &person).await {
+        Ok(m) => m,
+        Err(MemberError::NotFound) => return not_found(&state, &admin),
+        Err(MemberError::Write(e)) => return admin.failed(&state, "remove user", &e),
+    };
+    let name = member.name.clone().unwrap_or_else(|| member.person.clone());
+    let (nl, en) = (
+        format!("{name} verwijderen uit {}? Hun rollen, groepen en de machtigingen die zij hier hebben verdwijnen; het logboek houdt bij wat er was. Dit kan niet ongedaan worden gemaakt.", admin.session.organisation.name),
+        format!("Remove {name} from {}? Their roles, groups and the grants they hold here go; the audit trail keeps what there was. This cannot be undone.", admin.session.organisation.name),
+    );
+    admin.page(
+        &state,
+        "admin/confirm.html",
+        context! {
+            title => admin.lang.pick("Gebruiker verwijderen", "Remove user"),
+            question => admin.lang.pick(&nl, &en),
+            action => format!("/admin/users/{person}/remove"),
+            confirm_label => admin.lang.pick("Ja, verwijderen", "Yes, remove"),
+            back => format!("/admin/users/{person}"),
+        },
+    )
+}
+
+/// `POST /admin/users/{person}/remove`.
+pub async fn remove(
+    State(state): State<Arc<AppState>>,
+    admin: Admin,
+    Path(person): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    if let Err(r) = admin.form(&state, &body) {
+        return *r;
+    }
+    match state.services().remove(&admin.session, &person).await {
+        Ok(()) => done("/admin/users", "removed"),
+        Err(e) => refused(&state, &admin, &person, Typed::default(), e).await,
+    }
+}
+
+/// `POST /admin/users/{person}/invitation/resend` or `/withdraw`.
+pub async fn invitation(
+    State(state): State<Arc<AppState>>,
+    admin: Admin,
+    Path((person, action)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> Response {
+    let form = match admin.form(&state, &body) {
+        Ok(f) => f,
+        Err(r) => return *r,
+    };
+    if let Err(e) = state.services().member(&admin.session, &person).await {
+        return refused(&state, &admin, &person, Typed::default(), e).await;
+    }
+    let id = form.text("invitation");
+    let services = state.services();
+    let outcome = match action.as_str() {
+        "resend" => services
+            .resend_invitation(&admin.session, &id)
+            .await
+            .map(|(_, sent)| if sent { "resent" } else { "invited-no-mail" }),
+        "withdraw" => services
+            .withdraw_invitation(&admin.session, &id)
+            .await
+            .map(|()| "withdrawn"),
+        _ => return not_found(&state, &admin),
+    };
+    match outcome {
+        Ok(notice) => done(&format!("/admin/users/{person}"), notice),
+        Err(WriteError::NotAllowed { .. }) => admin.not_allowed(&state),
+        Err(
+            e @ (WriteError::InvitationUnknown
+            | WriteError::InvitationUsed
+            | WriteError::InvitationWithdrawn),
+        ) => {
+            let errors = BTreeMap::from([("invitation", e.to_string())]);
+            member_page(&state, &admin, &person, Typed::default(), errors).await
+        }
+        Err(e) => admin.failed(&state, "invitation", &e),
+    }
+}
+
+/// What was typed into the invitation form (kept when the form comes back with errors).
+#[derive(Debug, Clone, Default, Serialize)]
+struct InviteTyped {
+    name: String,
+    email: String,
+    phone: String,
+    language: String,
+    roles: Vec<String>,
+    groups: Vec<String>,
+}
+
+async fn invite_page(
+    state: &AppState,
+    admin: &Admin,
+    typed: &InviteTyped,
+    errors: BTreeMap<&'static str, String>,
+) -> Response {
+    let mut roles = vec!["beheerder", "groepsbeheerder", "lezer", "gebruiker"];
+    if admin.session.has_any(&[Role::Hoofdbeheerder]) {
+        roles.insert(0, "hoofdbeheerder");
+    }
+    let groups = match state
+        .registry
+        .sql()
+        .organisation_summary(&admin.session.organisation.kvk)
+        .await
+    {
+        Ok(view) => view.groups,
+        Err(e) => return admin.failed(state, "invitation form", &e),
+    };
+    let ctx = context! {
+        title => admin.lang.pick("Gebruiker uitnodigen", "Invite a user"),
+        values => typed,
+        errors => errors,
+        all_roles => roles,
+        all_groups => groups,
+    };
+    if errors_present(&ctx) {
+        admin.page_with_errors(state, "admin/invite.html", ctx)
+    } else {
+        admin.page(state, "admin/invite.html", ctx)
+    }
+}
+
+/// `GET /admin/users/new`: the invitation form.
+pub async fn invite_form(State(state): State<Arc<AppState>>, admin: Admin) -> Response {
+    if !admin.manages() {
+        return admin.not_allowed(&state);
+    }
+    let typed = InviteTyped {
+        language: admin.lang.code().to_string(),
+        roles: vec!["gebruiker".into()],
+        ..Default::default()
+    };
+    invite_page(&state, &admin, &typed, BTreeMap::new()).await
+}
+
+/// `POST /admin/users/new`: invites, or shows the form again with what was typed and each
+/// error next to its field.
+pub async fn invite_submit(
+    State(state): State<Arc<AppState>>,
+    admin: Admin,
+    body: axum::body::Bytes,
+) -> Response {
+    let form = match admin.form(&state, &body) {
+        Ok(f) => f,
+        Err(r) => return *r,
+    };
+    if !admin.manages() {
+        return admin.not_allowed(&state);
+    }
+    let typed = InviteTyped {
+        name: form.text("name"),
+        email: form.text("email"),
+        phone: form.text("phone"),
+        language: form.text("language"),
+        roles: form.all("role"),
+        groups: form.all("group"),
+    };
+    let Some(roles) = parse_roles(&typed.roles) else {
+        let errors = BTreeMap::from([(
+            "roles",
+            admin
+                .lang
+                .pick("Onbekende rol.", "Unknown role.")
+                .to_string(),
+        )]);
+        return invite_page(&state, &admin, &typed, errors).await;
+    };
+    let new = NewInvitation {
+        name: typed.name.clone(),
+        email: typed.email.clone(),
+        language: Some(if typed.language == "en" { "en" } else { "nl" }.to_string()),
+        phone: Some(typed.phone.clone()).filter(|p| !p.is_empty()),
+        roles,
+        groups: typed.groups.clone(),
+    };
+    match state.services().invite(&admin.session, &new).await {
+        Ok((invitation, sent)) => done(
+            &format!("/admin/users/{}", invitation.person),
+            if sent { "invited" } else { "invited-no-mail" },
+        ),
+        Err(e) => match field_error(admin.lang, &e) {
+            Some((field, text)) => {
+                invite_page(&state, &admin, &typed, BTreeMap::from([(field, text)])).await
+            }
+            None => admin.failed(&state, "invite", &e),
+        },
+    }
+}
