@@ -1,0 +1,270 @@
+//! Link requests: ask another organisation to link one of its members to this one (by KvK
+//! number and the person's e-mail address there), answer the requests of other organisations
+//! that name a member of this one, and withdraw an open request. Hoofdbeheerders and
+//! beheerders only (the requests carry e-mail addresses).
+
+use super::*;
+use crate::grants::{Actor, LinkRequest, NewLinkRequest, WriteError};
+use axum::extract::Path;
+use chrono::Utc;
+use minijinja::context;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+pub(super) const TEMPLATES: &[(&str, &str)] = &[(
+    "admin/links.html",
+    include_str!("../../../templates/admin/links.html"),
+)];
+
+pub(super) const NOTICES: &[(&str, &str, &str)] = &[
+    (
+        "link-requested",
+        "Het verzoek is verstuurd. Een beheerder van de andere organisatie moet het goedkeuren.",
+        "The request was sent. An administrator of the other organisation must approve it.",
+    ),
+    (
+        "link-approved",
+        "Goedgekeurd: de persoon is nu ook lid van de vragende organisatie.",
+        "Approved: the person is now also a member of the asking organisation.",
+    ),
+    (
+        "link-declined",
+        "Het verzoek is afgewezen.",
+        "The request was declined.",
+    ),
+    (
+        "link-withdrawn",
+        "Het verzoek is ingetrokken.",
+        "The request was withdrawn.",
+    ),
+];
+
+pub(super) fn routes() -> axum::Router<Arc<AppState>> {
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route("/admin/links", get(show).post(request))
+        .route("/admin/links/{id}/{action}", post(answer))
+}
+
+#[derive(Debug, Default, Serialize)]
+struct Typed {
+    kvk: String,
+    email: String,
+    roles: Vec<String>,
+}
+
+fn status_label(lang: Lang, r: &LinkRequest) -> &'static str {
+    use crate::grants::LinkRequestStatus as S;
+    match r.status {
+        S::Pending => lang.pick("wacht op goedkeuring", "awaiting approval"),
+        S::Approved => lang.pick("goedgekeurd", "approved"),
+        S::Declined => lang.pick("afgewezen", "declined"),
+        S::Withdrawn => lang.pick("ingetrokken", "withdrawn"),
+        S::Expired => lang.pick("verlopen", "expired"),
+    }
+}
+
+fn row(lang: Lang, r: &LinkRequest) -> minijinja::Value {
+    let roles: Vec<&str> = r.roles.iter().map(|r| r.as_str()).collect();
+    context! {
+        id => r.id,
+        organisation => r.organisation,
+        other => r.other,
+        email => r.email,
+        roles => roles,
+        created => r.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+        expires => r.expires_at.format("%Y-%m-%d").to_string(),
+        pending => r.status == crate::grants::LinkRequestStatus::Pending,
+        status => r.status.as_str(),
+        status_label => status_label(lang, r),
+        person_name => r.person_name,
+    }
+}
+
+async fn page(
+    state: &AppState,
+    admin: &Admin,
+    typed: Typed,
+    errors: BTreeMap<&'static str, String>,
+) -> Response {
+    if !admin.manages() {
+        return admin.not_allowed(state);
+    }
+    let listed = state
+        .registry
+        .sql()
+        .link_requests(&admin.session.organisation.kvk, Utc::now())
+        .await;
+    let (outgoing, incoming) = match listed {
+        Ok(lists) => lists,
+        Err(e) => return admin.failed(state, "link requests", &e),
+    };
+    let mut roles = vec!["beheerder", "groepsbeheerder", "lezer", "gebruiker"];
+    if admin.session.has_any(&[Role::Hoofdbeheerder]) {
+        roles.insert(0, "hoofdbeheerder");
+    }
+    let with_errors = !errors.is_empty();
+    let ctx = context! {
+        title => admin.lang.pick("Koppelverzoeken", "Link requests"),
+        outgoing => outgoing.iter().map(|r| row(admin.lang, r)).collect::<Vec<_>>(),
+        incoming => incoming.iter().map(|r| row(admin.lang, r)).collect::<Vec<_>>(),
+        values => typed,
+        errors => errors,
+        all_roles => roles,
+    };
+    if with_errors {
+        admin.page_with_errors(state, "admin/links.html", ctx)
+    } else {
+        admin.page(state, "admin/links.html", ctx)
+    }
+}
+
+/// `GET /admin/links`.
+pub async fn show(State(state): State<Arc<AppState>>, admin: Admin) -> Response {
+    let typed = Typed {
+        roles: vec!["gebruiker".into()],
+        ..Default::default()
+    };
+    page(&state, &admin, typed, BTreeMap::new()).await
+}
+
+/// `POST /admin/links`: a new request, or the form again with each error next to its field.
+pub async fn request(
+    State(state): State<Arc<AppState>>,
+    admin: Admin,
+    body: axum::body::Bytes,
+) -> Response {
+    let form = match admin.form(&state, &body) {
+        Ok(f) => f,
+        Err(r) => return *r,
+    };
+    let typed = Typed {
+        kvk: form.text("kvk"),
+        email: form.text("email"),
+        roles: form.all("role"),
+    };
+    let roles: Option<Vec<Role>> = typed
+        .roles
+        .iter()
+        .map(|r| serde_json::from_value(serde_json::Value::String(r.clone())).ok())
+        .collect();
+    let lang = admin.lang;
+    let Some(roles) = roles else {
+        let errors =
+            BTreeMap::from([("roles", lang.pick("Onbekende rol.", "Unknown role.").into())]);
+        return page(&state, &admin, typed, errors).await;
+    };
+    let new = NewLinkRequest {
+        kvk: typed.kvk.clone(),
+        email: typed.email.clone(),
+        roles,
+    };
+    let sql = state.registry.sql();
+    let actor = Actor::Admin(admin.session.person_id.clone());
+    let made = state
+        .registry
+        .write(sql.request_link(&actor, &admin.session.organisation.kvk, &new, Utc::now()))
+        .await;
+    let (field, nl, en) = match made {
+        Ok(_) => return done("/admin/links", "link-requested"),
+        Err(WriteError::InvalidKvk(_)) => (
+            "kvk",
+            "Een KvK-nummer heeft precies 8 cijfers.",
+            "A KvK number has exactly 8 digits.",
+        ),
+        Err(WriteError::UnknownOrganisation(_)) => (
+            "kvk",
+            "Er is geen organisatie met dit KvK-nummer bij poort.",
+            "poort knows no organisation with this KvK number.",
+        ),
+        Err(WriteError::LinkOwnOrganisation) => (
+            "kvk",
+            "Dit is uw eigen organisatie; nodig de persoon hier uit.",
+            "This is your own organisation; invite the person here instead.",
+        ),
+        Err(WriteError::InvalidEmail(_)) => (
+            "email",
+            "Dit is geen geldig e-mailadres.",
+            "This is not a valid e-mail address.",
+        ),
+        Err(WriteError::NotAllowed { .. }) => (
+            "roles",
+            "Alleen een hoofdbeheerder mag hoofdbeheerders en beheerders aanstellen.",
+            "Only a hoofdbeheerder may appoint hoofdbeheerders and beheerders.",
+        ),
+        Err(e) => return admin.failed(&state, "link request", &e),
+    };
+    let errors = BTreeMap::from([(field, lang.pick(nl, en).to_string())]);
+    page(&state, &admin, typed, errors).await
+}
+
+/// `POST /admin/links/{id}/approve`, `/decline` (requests naming a member here) or `/withdraw`
+/// (this organisation's own).
+pub async fn answer(
+    State(state): State<Arc<AppState>>,
+    admin: Admin,
+    Path((id, action)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> Response {
+    if let Err(r) = admin.form(&state, &body) {
+        return *r;
+    }
+    let sql = state.registry.sql();
+    let actor = Actor::Admin(admin.session.person_id.clone());
+    let kvk = &admin.session.organisation.kvk;
+    let now = Utc::now();
+    let outcome = match action.as_str() {
+        "approve" | "decline" => state
+            .registry
+            .write(sql.decide_link_request(&actor, kvk, &id, action == "approve", now))
+            .await
+            .map(|_| {
+                if action == "approve" {
+                    "link-approved"
+                } else {
+                    "link-declined"
+                }
+            }),
+        "withdraw" => state
+            .registry
+            .write(sql.withdraw_link_request(&actor, kvk, &id, now))
+            .await
+            .map(|_| "link-withdrawn"),
+        _ => Err(WriteError::LinkRequestUnknown),
+    };
+    match outcome {
+        Ok(notice) => done("/admin/links", notice),
+        Err(WriteError::NotAllowed { .. }) => admin.not_allowed(&state),
+        Err(WriteError::LinkRequestUnknown) => state.pages.admin_message(
+            admin.lang,
+            StatusCode::NOT_FOUND,
+            ("Verzoek niet gevonden", "Request not found"),
+            (
+                "Dit koppelverzoek bestaat niet voor uw organisatie.",
+                "This link request does not exist for your organisation.",
+            ),
+        ),
+        Err(
+            e @ (WriteError::LinkRequestDecided(_)
+            | WriteError::LinkRequestExpired
+            | WriteError::DuplicateMember { .. }),
+        ) => {
+            let text = match e {
+                WriteError::LinkRequestExpired => admin
+                    .lang
+                    .pick("Dit verzoek is verlopen.", "This request has expired."),
+                WriteError::DuplicateMember { .. } => admin.lang.pick(
+                    "Deze persoon is al lid van de vragende organisatie.",
+                    "This person is already a member of the asking organisation.",
+                ),
+                _ => admin.lang.pick(
+                    "Op dit verzoek is al gereageerd.",
+                    "This request was already answered.",
+                ),
+            };
+            let errors = BTreeMap::from([("answer", text.to_string())]);
+            page(&state, &admin, Typed::default(), errors).await
+        }
+        Err(e) => admin.failed(&state, "link answer", &e),
+    }
+}

@@ -1,0 +1,139 @@
+//! The organisation page: its name, KvK number and RSIN (from the register, not editable here),
+//! its groups, and the contact data its administrators keep (checked by
+//! `admin::organisation::contact_changes`, as the API's `PATCH /api/v1/organisation`).
+
+use super::*;
+use crate::grants::{Actor, OrganisationView, WriteError};
+use minijinja::context;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+pub(super) const TEMPLATES: &[(&str, &str)] = &[(
+    "admin/organisation.html",
+    include_str!("../../../templates/admin/organisation.html"),
+)];
+
+pub(super) const NOTICES: &[(&str, &str, &str)] = &[(
+    "contact-saved",
+    "De contactgegevens zijn opgeslagen.",
+    "The contact details were saved.",
+)];
+
+pub(super) fn routes() -> axum::Router<Arc<AppState>> {
+    axum::Router::new().route("/admin/organisation", axum::routing::get(show).post(save))
+}
+
+/// The contact fields as typed (kept when the form comes back with errors).
+#[derive(Debug, Default, Serialize)]
+struct Contact {
+    contact_name: String,
+    contact_email: String,
+    contact_phone: String,
+    contact_address: String,
+}
+
+impl Contact {
+    fn of(view: &OrganisationView) -> Contact {
+        Contact {
+            contact_name: view.contact_name.clone().unwrap_or_default(),
+            contact_email: view.contact_email.clone().unwrap_or_default(),
+            contact_phone: view.contact_phone.clone().unwrap_or_default(),
+            contact_address: view.contact_address.clone().unwrap_or_default(),
+        }
+    }
+}
+
+async fn page(
+    state: &AppState,
+    admin: &Admin,
+    typed: Option<Contact>,
+    errors: BTreeMap<&'static str, String>,
+) -> Response {
+    let view = match state
+        .registry
+        .sql()
+        .organisation_summary(&admin.session.organisation.kvk)
+        .await
+    {
+        Ok(v) => v,
+        Err(e) => return admin.failed(state, "organisation page", &e),
+    };
+    let with_errors = !errors.is_empty();
+    let ctx = context! {
+        title => admin.lang.pick("Organisatie", "Organisation"),
+        view => view,
+        values => typed.unwrap_or_else(|| Contact::of(&view)),
+        errors => errors,
+        manages => admin.manages(),
+    };
+    if with_errors {
+        admin.page_with_errors(state, "admin/organisation.html", ctx)
+    } else {
+        admin.page(state, "admin/organisation.html", ctx)
+    }
+}
+
+/// `GET /admin/organisation`.
+pub async fn show(State(state): State<Arc<AppState>>, admin: Admin) -> Response {
+    page(&state, &admin, None, BTreeMap::new()).await
+}
+
+/// `POST /admin/organisation`: the contact data.
+pub async fn save(
+    State(state): State<Arc<AppState>>,
+    admin: Admin,
+    body: axum::body::Bytes,
+) -> Response {
+    let form = match admin.form(&state, &body) {
+        Ok(f) => f,
+        Err(r) => return *r,
+    };
+    if !admin.manages() {
+        return admin.not_allowed(&state);
+    }
+    let typed = Contact {
+        contact_name: form.text("contact_name"),
+        contact_email: form.text("contact_email"),
+        contact_phone: form.text("contact_phone"),
+        contact_address: form.text("contact_address"),
+    };
+    let changes = crate::admin::organisation::contact_changes(
+        Some(typed.contact_name.clone()),
+        Some(typed.contact_email.clone()),
+        Some(typed.contact_phone.clone()),
+        Some(typed.contact_address.clone()),
+    );
+    let changes = match changes {
+        Ok(c) => c,
+        Err((field, problem)) => {
+            let text = match problem {
+                "too long" => admin.lang.pick("Dit is te lang.", "This is too long."),
+                "not an e-mail address" => admin.lang.pick(
+                    "Dit is geen geldig e-mailadres.",
+                    "This is not a valid e-mail address.",
+                ),
+                "not a phone number" => admin.lang.pick(
+                    "Dit is geen telefoonnummer (cijfers, spaties, +, -, haakjes).",
+                    "This is not a phone number (digits, spaces, +, -, brackets).",
+                ),
+                _ => admin.lang.pick(
+                    "Dit veld bevat tekens die niet zijn toegestaan.",
+                    "This field contains characters that are not allowed.",
+                ),
+            };
+            let errors = BTreeMap::from([(field, text.to_string())]);
+            return page(&state, &admin, Some(typed), errors).await;
+        }
+    };
+    let sql = state.registry.sql();
+    let actor = Actor::Admin(admin.session.person_id.clone());
+    match state
+        .registry
+        .write(sql.update_organisation(&actor, &admin.session.organisation.kvk, &changes))
+        .await
+    {
+        Ok(()) => done("/admin/organisation", "contact-saved"),
+        Err(WriteError::NotAllowed { .. }) => admin.not_allowed(&state),
+        Err(e) => admin.failed(&state, "organisation contact", &e),
+    }
+}
