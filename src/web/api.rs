@@ -1049,6 +1049,13 @@ pub async fn openapi() -> Response {
     let id = json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string"}});
     let person =
         json!({"name": "person", "in": "path", "required": true, "schema": {"type": "string"}});
+    let group =
+        json!({"name": "group", "in": "path", "required": true, "schema": {"type": "string"}});
+    let mut member_params = paged.clone();
+    if let Some(list) = member_params.as_array_mut() {
+        list.push(json!({"name": "q", "in": "query", "schema": {"type": "string"}, "description": "part of the name or e-mail address"}));
+        list.push(json!({"name": "status", "in": "query", "schema": {"type": "string", "enum": ["invited", "active", "blocked"]}}));
+    }
     let mut grant_params = paged.clone();
     if let Some(list) = grant_params.as_array_mut() {
         list.push(json!({"name": "status", "in": "query", "schema": {"type": "string", "enum": ["active", "revoked"]}}));
@@ -1065,8 +1072,25 @@ pub async fn openapi() -> Response {
         "security": [{"session": []}],
         "paths": {
             "/api/v1/session": {"get": op("The session: person, organisation, roles, CSRF token", json!([]))},
-            "/api/v1/organisation": {"get": op("The organisation acted for", json!([]))},
-            "/api/v1/members": {"get": op("Users of the organisation", paged.clone())},
+            "/api/v1/organisation": {
+                "get": op("The organisation acted for, with its contact data and counts", json!([])),
+                "patch": op("Change the contact data ({\"contact_name\", \"contact_email\", \"contact_phone\", \"contact_address\"}; left out: kept; \"\": cleared)", json!([csrf])),
+            },
+            "/api/v1/members": {"get": op("Users of the organisation (a groepsbeheerder: of their groups), by name", member_params)},
+            "/api/v1/members/{person}": {
+                "get": op("One member", json!([person])),
+                "patch": op("Correct a member's details ({\"name\", \"email\", \"phone\", \"language\"}); 409 for a person who is also a member elsewhere", json!([person, csrf])),
+                "delete": op("Remove a member: their roles, groups and grants here go; the audit trail stays (204)", json!([person, csrf])),
+            },
+            "/api/v1/members/{person}/groups/{group}/block": {"post": op("Block a member in one group only", json!([person, group, csrf]))},
+            "/api/v1/members/{person}/groups/{group}/unblock": {"post": op("Lift a member's block in one group", json!([person, group, csrf]))},
+            "/api/v1/link-requests": {
+                "get": op("Link requests this organisation made, and open requests of others naming one of its members (hoofdbeheerder, beheerder)", json!([])),
+                "post": op("Ask another organisation ({\"kvk\", \"email\", \"roles\"}) to link its member with that address to this one (201)", json!([csrf])),
+            },
+            "/api/v1/link-requests/{id}/approve": {"post": op("Approve a request naming a member of this organisation: they become a member of the asking one", json!([id, csrf]))},
+            "/api/v1/link-requests/{id}/decline": {"post": op("Decline a request naming a member of this organisation", json!([id, csrf]))},
+            "/api/v1/link-requests/{id}/withdraw": {"post": op("Withdraw this organisation's open request", json!([id, csrf]))},
             "/api/v1/grants": {
                 "get": op("Grants of the organisation", grant_params),
                 "post": op("Add a grant: holder (person or group), scope (all, provider, or services), level, validity up to 5 years", json!([csrf])),
