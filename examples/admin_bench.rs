@@ -151,13 +151,28 @@ async fn main() -> Result<(), Error> {
     let pages = [
         ("users page, first", "/admin/users".to_string()),
         ("users page, last", format!("/admin/users?page={last_page}")),
-        ("users page, search", "/admin/users?q=persoon+12".to_string()),
-        ("users API, first", "/api/v1/members?per_page=50".to_string()),
+        (
+            "users page, search",
+            "/admin/users?q=persoon+12".to_string(),
+        ),
+        (
+            "users API, first",
+            "/api/v1/members?per_page=50".to_string(),
+        ),
         ("grants page, first", "/admin/grants".to_string()),
-        ("grants API, first", "/api/v1/grants?per_page=50".to_string()),
-        ("grants API, last", format!("/api/v1/grants?per_page=50&page={last_grant_page}")),
+        (
+            "grants API, first",
+            "/api/v1/grants?per_page=50".to_string(),
+        ),
+        (
+            "grants API, last",
+            format!("/api/v1/grants?per_page=50&page={last_grant_page}"),
+        ),
     ];
-    println!("{:<22} {:>8} {:>8} {:>8}  {}", "page", "p50 ms", "p99 ms", "max ms", "status, bytes");
+    println!(
+        "{:<22} {:>8} {:>8} {:>8}  {}",
+        "page", "p50 ms", "p99 ms", "max ms", "status, bytes"
+    );
     for (label, uri) in pages {
         let mut times = Vec::with_capacity(rounds);
         let mut seen = (0, 0);

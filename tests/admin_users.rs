@@ -626,3 +626,93 @@ async fn a_person_known_elsewhere_is_linked_when_the_other_side_approves() {
         2
     );
 }
+
+#[tokio::test]
+async fn a_groepsbeheerder_invites_into_their_own_group_and_sees_only_its_members() {
+    let w = common::start().await;
+    let sql = w.registry.sql();
+    let op = Actor::Operator("test".into());
+    for group in ["Winkel", "Bakkerij"] {
+        w.registry
+            .write(sql.create_group(&op, "12345678", group))
+            .await
+            .unwrap();
+    }
+    w.registry
+        .write(sql.set_roles(
+            &op,
+            "12345678",
+            "eva",
+            &[
+                poort::grants::Role::Groepsbeheerder,
+                poort::grants::Role::Gebruiker,
+            ],
+        ))
+        .await
+        .unwrap();
+    w.registry
+        .write(sql.add_to_group(&op, "12345678", "Winkel", "eva", true))
+        .await
+        .unwrap();
+    let (eva, _) = admin_session(&w, "eva").await;
+    let (status, page) = get(&w, &eva, "/admin/users/new").await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("value=\"Winkel\"") && !page.contains("value=\"Bakkerij\""),
+        "{page}"
+    );
+    assert!(
+        !page.contains("value=\"beheerder\""),
+        "a groepsbeheerder appoints nobody"
+    );
+    let csrf = csrf_of(&page);
+    // No group: refused next to the groups, what was typed kept.
+    let (status, _, page) = post(
+        &w,
+        &eva,
+        &csrf,
+        "/admin/users/new",
+        &[
+            ("name", "Jan"),
+            ("email", "jan@bakkerij.example"),
+            ("role", "gebruiker"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert!(error_after(&page, "groups").contains("groepen die u beheert"));
+    assert!(page.contains("value=\"jan@bakkerij.example\""));
+    // A group eva does not administer, or a role above gebruiker: refused alike, nothing made.
+    for fields in [
+        [("group", "Bakkerij"), ("role", "gebruiker")],
+        [("group", "Winkel"), ("role", "lezer")],
+    ] {
+        let mut all = vec![("name", "Jan"), ("email", "jan@bakkerij.example")];
+        all.extend_from_slice(&fields);
+        let (status, _, _) = post(&w, &eva, &csrf, "/admin/users/new", &all).await;
+        assert_eq!(status, 422, "{fields:?}");
+    }
+    let (status, at, _) = post(
+        &w,
+        &eva,
+        &csrf,
+        "/admin/users/new",
+        &[
+            ("name", "Jan"),
+            ("email", "jan@bakkerij.example"),
+            ("role", "gebruiker"),
+            ("group", "Winkel"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(at.ends_with("?notice=invited"), "{at}");
+    // eva's list: the members of her group (herself and Jan), not anna.
+    let (_, page) = get(&w, &eva, "/admin/users").await;
+    assert!(
+        page.contains("2 gebruikers") && page.contains("Jan") && !page.contains("Anna"),
+        "{page}"
+    );
+    let (status, _) = get(&w, &eva, "/admin/users/anna").await;
+    assert_eq!(status, 404, "outside her groups: not found");
+}

@@ -144,7 +144,33 @@ impl SqlRegister {
             } else {
                 Need::Manage
             };
-            authorise!(tx, actor, &org_id, kvk, need, None, "invite users");
+            // A groepsbeheerder invites plain users into groups they administer.
+            let into_groups = need == Need::Manage
+                && !new.groups.is_empty()
+                && new.roles.iter().all(|r| *r == Role::Gebruiker);
+            if into_groups {
+                for group in &new.groups {
+                    let id: Option<String> = sqlx::query_scalar(
+                        "SELECT id FROM groups WHERE organisation_id = $1 AND name = $2",
+                    )
+                    .bind(&org_id)
+                    .bind(group)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    // Permission first: an unknown group is only named to whoever may know.
+                    authorise!(
+                        tx,
+                        actor,
+                        &org_id,
+                        kvk,
+                        Need::ManageGroup,
+                        id.as_deref(),
+                        "invite users"
+                    );
+                }
+            } else {
+                authorise!(tx, actor, &org_id, kvk, need, None, "invite users");
+            }
             if name.is_empty() {
                 return Err(WriteError::Empty { what: "name" });
             }

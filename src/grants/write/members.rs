@@ -249,6 +249,36 @@ impl SqlRegister {
             .next())
     }
 
+    /// The groups of the organisation `person` administers (a groepsbeheerder's own).
+    pub async fn administered_groups(
+        &self,
+        kvk: &str,
+        person: &str,
+    ) -> Result<Vec<String>, WriteError> {
+        const SQL: &str = "SELECT g.name FROM group_members gm \
+            JOIN groups g ON g.id = gm.group_id \
+            JOIN memberships m ON m.id = gm.membership_id \
+            JOIN organisations o ON o.id = m.organisation_id \
+            WHERE o.kvk = $1 AND m.person_id = $2 AND gm.admin AND NOT gm.blocked \
+            ORDER BY g.name";
+        Ok(match self.pool() {
+            Pool::Sqlite(p) => {
+                sqlx::query_scalar(SQL)
+                    .bind(kvk)
+                    .bind(person)
+                    .fetch_all(p)
+                    .await?
+            }
+            Pool::Postgres(p) => {
+                sqlx::query_scalar(SQL)
+                    .bind(kvk)
+                    .bind(person)
+                    .fetch_all(p)
+                    .await?
+            }
+        })
+    }
+
     /// Corrects a member's name, e-mail address, phone or language. A person who is also a
     /// member elsewhere keeps their details there too, so only an organisation that has them
     /// alone may change them ([`WriteError::SharedPerson`]).

@@ -335,7 +335,7 @@ pub async fn home(State(state): State<Arc<AppState>>, admin: Admin) -> Response 
             grants_expired => view.grants_expired,
             grants_revoked => view.grants_revoked,
             groups => view.groups,
-            may_invite => admin.manages(),
+            may_invite => admin.changes_anything(),
         },
     )
 }

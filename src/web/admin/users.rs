@@ -136,7 +136,8 @@ pub async fn list(
             pages => pages,
             previous => (page > 1).then(|| link(page - 1)),
             next => (page < pages).then(|| link(page + 1)),
-            may_invite => admin.manages(),
+            may_invite => admin.changes_anything(),
+            may_link => admin.manages(),
         },
     )
 }
@@ -587,13 +588,17 @@ async fn invite_page(
     if admin.session.has_any(&[Role::Hoofdbeheerder]) {
         roles.insert(0, "hoofdbeheerder");
     }
-    let groups = match state
-        .registry
-        .sql()
-        .organisation_summary(&admin.session.organisation.kvk)
-        .await
-    {
-        Ok(view) => view.groups,
+    let sql = state.registry.sql();
+    let kvk = &admin.session.organisation.kvk;
+    // A groepsbeheerder invites plain users into the groups they administer.
+    let groups = if admin.manages() {
+        sql.organisation_summary(kvk).await.map(|view| view.groups)
+    } else {
+        roles = vec!["gebruiker"];
+        sql.administered_groups(kvk, &admin.session.person_id).await
+    };
+    let groups = match groups {
+        Ok(groups) => groups,
         Err(e) => return admin.failed(state, "invitation form", &e),
     };
     let ctx = context! {
@@ -612,7 +617,7 @@ async fn invite_page(
 
 /// `GET /admin/users/new`: the invitation form.
 pub async fn invite_form(State(state): State<Arc<AppState>>, admin: Admin) -> Response {
-    if !admin.manages() {
+    if !admin.changes_anything() {
         return admin.not_allowed(&state);
     }
     let typed = InviteTyped {
@@ -634,7 +639,7 @@ pub async fn invite_submit(
         Ok(f) => f,
         Err(r) => return *r,
     };
-    if !admin.manages() {
+    if !admin.changes_anything() {
         return admin.not_allowed(&state);
     }
     let typed = InviteTyped {
@@ -668,6 +673,14 @@ pub async fn invite_submit(
             &format!("/admin/users/{}", invitation.person),
             if sent { "invited" } else { "invited-no-mail" },
         ),
+        Err(WriteError::NotAllowed { .. }) if !admin.manages() => {
+            let text = admin.lang.pick(
+                "Kies een of meer groepen die u beheert: u nodigt gebruikers uit in uw eigen groepen, met de rol gebruiker.",
+                "Choose one or more groups you administer: you invite users into your own groups, with the role gebruiker.",
+            );
+            let errors = BTreeMap::from([("groups", text.to_string())]);
+            invite_page(&state, &admin, &typed, errors).await
+        }
         Err(e) => match field_error(admin.lang, &e) {
             Some((field, text)) => {
                 invite_page(&state, &admin, &typed, BTreeMap::from([(field, text)])).await
