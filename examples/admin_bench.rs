@@ -170,8 +170,8 @@ async fn main() -> Result<(), Error> {
         ),
     ];
     println!(
-        "{:<22} {:>8} {:>8} {:>8}  {}",
-        "page", "p50 ms", "p99 ms", "max ms", "status, bytes"
+        "{:<22} {:>8} {:>8} {:>8}  status, bytes",
+        "page", "p50 ms", "p99 ms", "max ms"
     );
     for (label, uri) in pages {
         let mut times = Vec::with_capacity(rounds);
