@@ -276,6 +276,7 @@ fn bench_config(base: &Config, database: &str, redis: Option<String>, prefix: &s
     config.register = RegisterConfig {
         database: database.to_string(),
         seed: None,
+        ..RegisterConfig::default()
     };
     config.cache = CacheConfig {
         redis_url: redis,

@@ -117,8 +117,12 @@ pub async fn build_state(config: Config) -> Result<AppState, StartError> {
     let metrics = Arc::new(Metrics::default());
     let registry = Registry::open_with_metrics(&config, metrics.clone()).await?;
     let grant_uses = registry.spawn_background();
-    let login_audit =
-        crate::grants::audit::spawn_decision_writer(registry.sql().pool().clone(), metrics.clone());
+    let login_audit = crate::grants::audit::spawn_decision_writer(
+        registry.sql().pool().clone(),
+        metrics.clone(),
+        config.register.audit_spool.clone(),
+        std::time::Duration::from_secs(config.register.audit_retry_seconds),
+    );
     // Pending logins and the replay cache: in Redis when one is configured, so that replicas
     // share them; in-process otherwise.
     let (flows, replay): (Arc<dyn FlowStore>, Arc<dyn ReplayCache>) =

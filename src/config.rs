@@ -313,6 +313,21 @@ pub struct RegisterConfig {
     /// Grants file imported when the register is empty (development and first start).
     #[serde(default)]
     pub seed: Option<PathBuf>,
+    /// Login decisions the database could not take are kept here (JSON lines, this process's
+    /// own file) and written to the audit trail when it can again, so none is lost.
+    #[serde(default = "default_audit_spool")]
+    pub audit_spool: PathBuf,
+    /// How often the spool is tried again, in seconds.
+    #[serde(default = "default_audit_retry")]
+    pub audit_retry_seconds: u64,
+}
+
+fn default_audit_spool() -> PathBuf {
+    PathBuf::from("data/audit-spool.jsonl")
+}
+
+fn default_audit_retry() -> u64 {
+    10
 }
 
 impl Default for RegisterConfig {
@@ -320,6 +335,8 @@ impl Default for RegisterConfig {
         RegisterConfig {
             database: default_database(),
             seed: None,
+            audit_spool: default_audit_spool(),
+            audit_retry_seconds: default_audit_retry(),
         }
     }
 }

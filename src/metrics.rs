@@ -27,7 +27,10 @@ pub struct Metrics {
     pub grant_uses_dropped: Counter,
     /// Login decisions written to the audit trail.
     pub login_decisions_audited: Counter,
-    /// Login decisions not written to the audit trail (writer behind, or database failure).
+    /// Login decisions the database refused, kept in the spool file to be written later.
+    pub login_decisions_spooled: Counter,
+    /// Login decisions not written to the audit trail (writer behind, or neither the database
+    /// nor the spool file took them).
     pub login_decisions_lost: Counter,
 }
 
@@ -44,6 +47,7 @@ impl Default for Metrics {
             grant_uses_recorded: Counter::default(),
             grant_uses_dropped: Counter::default(),
             login_decisions_audited: Counter::default(),
+            login_decisions_spooled: Counter::default(),
             login_decisions_lost: Counter::default(),
             registry: Registry::default(),
         };
@@ -93,8 +97,13 @@ impl Default for Metrics {
             m.login_decisions_audited.clone(),
         );
         registry.register(
+            "login_decisions_spooled",
+            "Login decisions kept in the spool file while the database refused them",
+            m.login_decisions_spooled.clone(),
+        );
+        registry.register(
             "login_decisions_lost",
-            "Login decisions the audit trail did not get (writer behind or database down)",
+            "Login decisions the audit trail did not get (writer behind, or database and spool both failed)",
             m.login_decisions_lost.clone(),
         );
         Metrics { registry, ..m }

@@ -13,6 +13,9 @@ fn register_at(url: String) -> RegisterConfig {
     RegisterConfig {
         database: url,
         seed: Some(common::repo_file("config/grants-dev.toml")),
+        audit_spool: std::env::temp_dir()
+            .join(format!("poort-spool-{}.jsonl", uuid::Uuid::new_v4())),
+        ..RegisterConfig::default()
     }
 }
 

@@ -137,6 +137,8 @@ fn setup(dir: &Path) -> (PathBuf, Config) {
         register: RegisterConfig {
             database: format!("sqlite://{}", dir.join("data/register.db").display()),
             seed: Some(common::repo_file("config/grants-dev.toml")),
+            audit_spool: dir.join("data/audit-spool.jsonl"),
+            ..RegisterConfig::default()
         },
         cache: CacheConfig::default(),
         state: Default::default(),

@@ -101,3 +101,52 @@ async fn allowed_and_refused_logins_are_audited_on_the_chain() {
     let report = poort::grants::audit::verify(pool).await.unwrap();
     assert_eq!((report.entries, report.broken), (2, None));
 }
+
+#[tokio::test]
+async fn decisions_the_database_refuses_wait_in_the_spool_and_none_is_lost() {
+    let w = common::start().await;
+    let pool = w.registry.sql().pool();
+    // The trail's table is away: appends fail, logins go on.
+    common::execute_sql(pool, "ALTER TABLE audit RENAME TO audit_away").await;
+    let allowed = at_poort(&w, "anna").await;
+    assert!(
+        allowed.contains("SAMLResponse"),
+        "a login does not wait for the trail"
+    );
+    at_poort(&w, "daan").await;
+    let spool = &w.config.register.audit_spool;
+    let start = Instant::now();
+    while std::fs::read_to_string(spool).map_or(0, |t| t.lines().count()) < 2 {
+        assert!(start.elapsed() < Duration::from_secs(10), "not spooled");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Back: the spool is written (retried every second here) and then removed.
+    common::execute_sql(pool, "ALTER TABLE audit_away RENAME TO audit").await;
+    let rows = wait_for(pool, 2).await;
+    let actions: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+    assert_eq!(actions, ["login.allowed", "login.refused"]);
+    let start = Instant::now();
+    while spool.exists() {
+        assert!(start.elapsed() < Duration::from_secs(10), "spool kept");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let report = poort::grants::audit::verify(pool).await.unwrap();
+    assert_eq!((report.entries, report.broken), (2, None));
+    // Nothing counted lost.
+    let metrics = client()
+        .get(format!("{}/metrics", w.poort))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("poort_login_decisions_spooled_total 2"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("poort_login_decisions_lost_total 0"),
+        "{metrics}"
+    );
+}

@@ -10,6 +10,8 @@ fn register(dir: &tempfile::TempDir) -> RegisterConfig {
     RegisterConfig {
         database: format!("sqlite://{}", dir.path().join("register.db").display()),
         seed: Some(common::repo_file("config/grants-dev.toml")),
+        audit_spool: dir.path().join("audit-spool.jsonl"),
+        ..RegisterConfig::default()
     }
 }
 

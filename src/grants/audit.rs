@@ -111,7 +111,7 @@ impl AuditLog for sqlx::PgConnection {
 }
 
 /// A login decision for the audit trail (allowed or refused, with its reason).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct LoginDecision {
     pub at: DateTime<Utc>,
     /// `identity:<AD>#<subject>`: who logged in, as the AD named them.
@@ -119,7 +119,7 @@ pub struct LoginDecision {
     /// The organisation acted for, when the decision got that far.
     pub kvk: Option<String>,
     /// `login.allowed`, `login.refused`, `admin.login`.
-    pub action: &'static str,
+    pub action: std::borrow::Cow<'static, str>,
     /// What was decided, as JSON (service, level, grant or reason).
     pub detail: String,
     /// The identity that logged in (AD entity, subject): an allowed login becomes the last
@@ -146,41 +146,142 @@ impl DecisionRecorder {
 }
 
 /// Starts the writer: decisions are appended in batches (one transaction each), so that a busy
-/// gateway takes the audit chain's lock once per batch, not once per login.
+/// gateway takes the audit chain's lock once per batch, not once per login. A batch the
+/// database refuses goes to the spool file and is tried again every `retry`, so that a database
+/// outage delays decisions in the trail but loses none.
 pub fn spawn_decision_writer(
     pool: Pool,
     metrics: std::sync::Arc<crate::metrics::Metrics>,
+    spool: std::path::PathBuf,
+    retry: std::time::Duration,
 ) -> DecisionRecorder {
     let (sender, mut receiver) = tokio::sync::mpsc::channel::<LoginDecision>(100_000);
     let writer_metrics = metrics.clone();
     tokio::spawn(async move {
-        while let Some(first) = receiver.recv().await {
-            let mut batch = vec![first];
-            while batch.len() < 256 {
-                match receiver.try_recv() {
-                    Ok(d) => batch.push(d),
-                    Err(_) => break,
+        let mut tick = tokio::time::interval(retry.max(std::time::Duration::from_millis(100)));
+        loop {
+            tokio::select! {
+                received = receiver.recv() => {
+                    let Some(first) = received else { break };
+                    let mut batch = vec![first];
+                    while batch.len() < 256 {
+                        match receiver.try_recv() {
+                            Ok(d) => batch.push(d),
+                            Err(_) => break,
+                        }
+                    }
+                    match write_decisions(&pool, &batch).await {
+                        Ok(()) => {
+                            writer_metrics
+                                .login_decisions_audited
+                                .inc_by(batch.len() as u64);
+                        }
+                        Err(e) => {
+                            tracing::error!(
+                                decisions = batch.len(),
+                                spool = %spool.display(),
+                                "audit trail: writing login decisions failed, kept in the spool: {e}"
+                            );
+                            to_spool(&spool, &batch, &writer_metrics);
+                        }
+                    }
                 }
-            }
-            match write_decisions(&pool, &batch).await {
-                Ok(()) => {
-                    writer_metrics
-                        .login_decisions_audited
-                        .inc_by(batch.len() as u64);
-                }
-                Err(e) => {
-                    writer_metrics
-                        .login_decisions_lost
-                        .inc_by(batch.len() as u64);
-                    tracing::error!(
-                        decisions = batch.len(),
-                        "audit trail: writing login decisions failed: {e}"
-                    );
-                }
+                _ = tick.tick() => replay_spool(&pool, &spool, &writer_metrics).await,
             }
         }
     });
     DecisionRecorder { sender, metrics }
+}
+
+/// Appends decisions to the spool file (one JSON line each, synced); only what cannot be
+/// written there either is counted lost.
+fn to_spool(spool: &std::path::Path, batch: &[LoginDecision], metrics: &crate::metrics::Metrics) {
+    use std::io::Write;
+    let written = (|| -> std::io::Result<()> {
+        if let Some(dir) = spool.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(spool)?;
+        let mut lines = Vec::new();
+        for d in batch {
+            serde_json::to_writer(&mut lines, d)?;
+            lines.push(b'\n');
+        }
+        file.write_all(&lines)?;
+        file.sync_data()
+    })();
+    match written {
+        Ok(()) => {
+            metrics.login_decisions_spooled.inc_by(batch.len() as u64);
+        }
+        Err(e) => {
+            metrics.login_decisions_lost.inc_by(batch.len() as u64);
+            tracing::error!(
+                decisions = batch.len(),
+                "audit trail: login decisions lost, the spool cannot be written: {e}"
+            );
+        }
+    }
+}
+
+/// Writes what the spool holds to the trail, in batches; the file goes once all is written
+/// (a batch that fails again stays for the next try, with everything after it).
+async fn replay_spool(pool: &Pool, spool: &std::path::Path, metrics: &crate::metrics::Metrics) {
+    let Ok(text) = std::fs::read_to_string(spool) else {
+        return;
+    };
+    let mut decisions = Vec::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        match serde_json::from_str::<LoginDecision>(line) {
+            Ok(d) => decisions.push(d),
+            // A torn last line (a crash while appending) cannot be read back: say so.
+            Err(e) => {
+                metrics.login_decisions_lost.inc();
+                tracing::error!("audit trail: an unreadable spooled decision is dropped: {e}");
+            }
+        }
+    }
+    let mut done = 0;
+    for batch in decisions.chunks(256) {
+        if let Err(e) = write_decisions(pool, batch).await {
+            tracing::warn!(
+                left = decisions.len() - done,
+                "audit trail: the spool waits: {e}"
+            );
+            break;
+        }
+        done += batch.len();
+        metrics.login_decisions_audited.inc_by(batch.len() as u64);
+    }
+    if done == 0 && !decisions.is_empty() {
+        return;
+    }
+    let kept: Result<(), std::io::Error> = if done == decisions.len() {
+        std::fs::remove_file(spool)
+    } else {
+        // Rewrite with what is left (this task is the only one that touches the file).
+        let mut rest = Vec::new();
+        for d in &decisions[done..] {
+            if serde_json::to_writer(&mut rest, d).is_ok() {
+                rest.push(b'\n');
+            }
+        }
+        let tmp = spool.with_extension("tmp");
+        std::fs::write(&tmp, rest).and_then(|()| std::fs::rename(&tmp, spool))
+    };
+    match kept {
+        Ok(()) => tracing::info!(
+            decisions = done,
+            "audit trail: spooled login decisions written"
+        ),
+        Err(e) => tracing::error!(
+            "audit trail: spooled decisions were written but the spool could not be updated \
+             (they may be written twice): {e}"
+        ),
+    }
 }
 
 const ORGANISATION_ID: &str = "SELECT id FROM organisations WHERE kvk = $1";
@@ -202,13 +303,13 @@ macro_rules! write_batch {
                 at: d.at,
                 actor: &d.actor,
                 organisation_id: org.as_deref(),
-                action: d.action,
+                action: &d.action,
                 before: None,
                 after: Some(&d.detail),
             })
             .await?;
             if let (Some(org), Some((idp, subject)), "login.allowed" | "admin.login") =
-                (&org, &d.identity, d.action)
+                (&org, &d.identity, d.action.as_ref())
             {
                 sqlx::query(
                     "UPDATE memberships SET last_login_at = $1 WHERE organisation_id = $2 \

@@ -169,6 +169,8 @@ pub async fn start_prepared(prepare: impl FnOnce(&Prepared, &mut Config)) -> Wor
         register: RegisterConfig {
             database: format!("sqlite://{}", dir.path().join("data/register.db").display()),
             seed: Some(repo_file("config/grants-dev.toml")),
+            audit_spool: dir.path().join("data/audit-spool.jsonl"),
+            audit_retry_seconds: 1,
         },
         cache: CacheConfig::default(),
         state: Default::default(),

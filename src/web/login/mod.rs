@@ -151,7 +151,7 @@ fn audit_decision(
             at: Utc::now(),
             actor,
             kvk: kvk.map(str::to_string),
-            action,
+            action: action.into(),
             detail: detail.to_string(),
             identity: flow
                 .result
