@@ -1049,6 +1049,8 @@ pub async fn openapi() -> Response {
     let id = json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string"}});
     let person =
         json!({"name": "person", "in": "path", "required": true, "schema": {"type": "string"}});
+    let group =
+        json!({"name": "group", "in": "path", "required": true, "schema": {"type": "string"}});
     let mut grant_params = paged.clone();
     if let Some(list) = grant_params.as_array_mut() {
         list.push(json!({"name": "status", "in": "query", "schema": {"type": "string", "enum": ["active", "revoked"]}}));
@@ -1065,8 +1067,25 @@ pub async fn openapi() -> Response {
         "security": [{"session": []}],
         "paths": {
             "/api/v1/session": {"get": op("The session: person, organisation, roles, CSRF token", json!([]))},
-            "/api/v1/organisation": {"get": op("The organisation acted for", json!([]))},
-            "/api/v1/members": {"get": op("Users of the organisation", paged.clone())},
+            "/api/v1/organisation": {
+                "get": op("The organisation acted for", json!([])),
+                "patch": op("Change the contact data (contact_name, contact_email, contact_phone, contact_address; \"\" clears one)", json!([csrf])),
+            },
+            "/api/v1/members": {"get": op("Users of the organisation (a groepsbeheerder: of their groups)", paged.clone())},
+            "/api/v1/members/{person}": {
+                "get": op("One user", json!([person])),
+                "patch": op("Change a user's name, email, phone, language", json!([person, csrf])),
+                "delete": op("Remove a user from the organisation (their grants here and an open invitation go)", json!([person, csrf])),
+            },
+            "/api/v1/members/{person}/groups/{group}/block": {"post": op("Block a member in one group", json!([person, group, csrf]))},
+            "/api/v1/members/{person}/groups/{group}/unblock": {"post": op("Unblock a member in one group", json!([person, group, csrf]))},
+            "/api/v1/link-requests": {
+                "get": op("Link requests this organisation made, and open ones naming its users", json!([])),
+                "post": op("Ask another organisation to link one of its users ({\"kvk\", \"email\", \"roles\"})", json!([csrf])),
+            },
+            "/api/v1/link-requests/{id}/approve": {"post": op("Approve another organisation's link request", json!([id, csrf]))},
+            "/api/v1/link-requests/{id}/decline": {"post": op("Decline another organisation's link request", json!([id, csrf]))},
+            "/api/v1/link-requests/{id}/withdraw": {"post": op("Withdraw an own open link request", json!([id, csrf]))},
             "/api/v1/grants": {
                 "get": op("Grants of the organisation", grant_params),
                 "post": op("Add a grant: holder (person or group), scope (all, provider, or services), level, validity up to 5 years", json!([csrf])),
