@@ -343,6 +343,8 @@ async fn world() -> (World, Ids) {
     )
     .await;
     write(&w, sql.add_to_group(&op(), A, "Winkel", "daan", true)).await;
+    // daan is also in Bakkers, without administering it: he does not manage (or see) kees.
+    write(&w, sql.add_to_group(&op(), A, "Bakkers", "daan", false)).await;
     grant(
         &w,
         A,
