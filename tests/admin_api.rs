@@ -452,7 +452,7 @@ async fn grants_are_added_per_service_and_renewed_in_bulk_within_the_rules() {
         ),
         (
             serde_json::json!({"person": "carla", "scope": {"all": true}, "level": "EH2", "years": 1}),
-            422,
+            404,
         ),
     ] {
         let (got, p) = post_json(&w, &anna, "/api/v1/grants", &csrf, body.clone()).await;

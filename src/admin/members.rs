@@ -35,7 +35,8 @@ impl Services<'_> {
     }
 
     /// The groups whose members the session sees: `None` for everyone (hoofdbeheerder,
-    /// beheerder, lezer); a groepsbeheerder sees the groups they are in.
+    /// beheerder, lezer); a groepsbeheerder sees the groups they administer (not every group
+    /// they are merely in, nor one they are blocked in).
     pub async fn member_scope(
         &self,
         session: &AdminSession,
@@ -43,15 +44,12 @@ impl Services<'_> {
         if session.has_any(&[Role::Hoofdbeheerder, Role::Beheerder, Role::Lezer]) {
             return Ok(None);
         }
-        let own = self
+        let groups = self
             .registry
             .sql()
-            .member(&session.organisation.kvk, &session.person_id)
+            .administered_groups(&session.organisation.kvk, &session.person_id)
             .await?;
-        Ok(Some(
-            own.map(|m| m.groups.into_iter().map(|(g, _)| g).collect())
-                .unwrap_or_default(),
-        ))
+        Ok(Some(groups))
     }
 
     /// One page of the members the session sees.

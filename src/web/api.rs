@@ -110,6 +110,11 @@ impl From<crate::admin::members::MemberError> for Problem {
 impl From<WriteError> for Problem {
     fn from(e: WriteError) -> Problem {
         use WriteError as W;
+        // A person of another organisation answers as one who does not exist: the same status
+        // and words, so that guessing person IDs tells nothing.
+        if matches!(e, W::UnknownPerson(_) | W::HolderInOtherOrganisation { .. }) {
+            return Problem::not_found("such person");
+        }
         let (status, kind, title) = match &e {
             W::NotAllowed { .. } | W::AboveAdminLevel { .. } | W::OperatorOnly { .. } => {
                 (StatusCode::FORBIDDEN, "forbidden", "Not allowed")

@@ -235,30 +235,17 @@ impl SqlRegister {
         Ok((views, usize::try_from(total).unwrap_or(0)))
     }
 
-    /// One member of the organisation, or `None`.
-    pub async fn member(&self, kvk: &str, person: &str) -> Result<Option<MemberView>, WriteError> {
-        let query = MemberQuery {
-            person: Some(person.to_string()),
-            ..Default::default()
-        };
-        Ok(self
-            .list_members(kvk, &query, 0, 1)
-            .await?
-            .0
-            .into_iter()
-            .next())
-    }
-
-    /// The groups of the organisation `person` administers (a groepsbeheerder's own).
+    /// The groups (by name) a person administers in the organisation: their group membership
+    /// is marked `admin` and not blocked (what `authorise!` asks of a groepsbeheerder).
     pub async fn administered_groups(
         &self,
         kvk: &str,
         person: &str,
     ) -> Result<Vec<String>, WriteError> {
         const SQL: &str = "SELECT g.name FROM group_members gm \
-            JOIN groups g ON g.id = gm.group_id \
-            JOIN memberships m ON m.id = gm.membership_id \
-            JOIN organisations o ON o.id = m.organisation_id \
+             JOIN groups g ON g.id = gm.group_id \
+             JOIN memberships m ON m.id = gm.membership_id \
+             JOIN organisations o ON o.id = m.organisation_id \
             WHERE o.kvk = $1 AND m.person_id = $2 AND gm.admin AND NOT gm.blocked \
             ORDER BY g.name";
         Ok(match self.pool() {
@@ -277,6 +264,20 @@ impl SqlRegister {
                     .await?
             }
         })
+    }
+
+    /// One member of the organisation, or `None`.
+    pub async fn member(&self, kvk: &str, person: &str) -> Result<Option<MemberView>, WriteError> {
+        let query = MemberQuery {
+            person: Some(person.to_string()),
+            ..Default::default()
+        };
+        Ok(self
+            .list_members(kvk, &query, 0, 1)
+            .await?
+            .0
+            .into_iter()
+            .next())
     }
 
     /// Corrects a member's name, e-mail address, phone or language. A person who is also a

@@ -319,6 +319,11 @@ async fn refused(
 ) -> Response {
     match e {
         MemberError::NotFound => not_found(state, admin),
+        // Refused by role: for a beheerder that is appointing (answered next to the roles); a
+        // groepsbeheerder or lezer may not do this at all.
+        MemberError::Write(WriteError::NotAllowed { .. }) if !admin.manages() => {
+            admin.not_allowed(state)
+        }
         MemberError::Write(e) => match field_error(admin.lang, &e) {
             Some((field, text)) => {
                 let errors = BTreeMap::from([(field, text)]);
@@ -491,6 +496,9 @@ pub async fn confirm_remove(
         Err(MemberError::NotFound) => return not_found(&state, &admin),
         Err(MemberError::Write(e)) => return admin.failed(&state, "remove user", &e),
     };
+    if !admin.manages() {
+        return admin.not_allowed(&state);
+    }
     let name = member.name.clone().unwrap_or_else(|| member.person.clone());
     let (nl, en) = (
         format!("{name} verwijderen uit {}? Hun rollen, groepen en de machtigingen die zij hier hebben verdwijnen; het logboek houdt bij wat er was. Dit kan niet ongedaan worden gemaakt.", admin.session.organisation.name),

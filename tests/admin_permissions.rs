@@ -1,0 +1,906 @@
+//! The permission matrix of the admin module (issue 5): every API endpoint and every form, for
+//! each administering role of organisation A (the Bakkerij), with the status each role gets, and
+//! the register unchanged after every refusal; organisation B's real IDs (members, grants,
+//! invitations, link requests, groups) tried by A's administrators answer 404 (or the 403 a role
+//! gets for that action whatever the ID) and change nothing; a gebruiker gets no session at all.
+//!
+//! A row is one line: method, the route as the OpenAPI document (or the router) names it, the
+//! values for its `{…}` segments, the body, and the status for [hoofdbeheerder, beheerder,
+//! groepsbeheerder, lezer]. Values starting with `$` are filled in from the world (per role where
+//! a change can be made only once, such as a removal). The roles run one after the other, each
+//! through the whole table, so a successful change is undone by a later row where it must be.
+//! The tables must name every path of `/api/v1/openapi.json` and every route of the router under
+//! `/api/v1/` and `/admin/`: a new endpoint or page without a row fails here.
+
+mod common;
+
+use chrono::{TimeDelta, Utc};
+use common::World;
+use poort::grants::{
+    Actor, GrantRequest, Holder, NewInvitation, NewLinkRequest, Pool, Role, Scope,
+};
+use poort::level::Level;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+
+const A: &str = "12345678";
+const B: &str = "87654321";
+const C: &str = "11223344";
+const IDP: &str = "urn:etoegang:AD:00000099990000000003:entities:1";
+const S1: &str = "5a1d3b0e-8c9f-4f5e-9b1a-000000000001";
+const S2: &str = "5a1d3b0e-8c9f-4f5e-9b1a-000000000002";
+const DV: &str = "urn:etoegang:DV:00000099990000000002:entities:1";
+
+/// The administering roles of A, in the order of a row's statuses, and who holds each (a dev-AD
+/// test person, so they can log in).
+const ROLES: [(&str, &str); 4] = [
+    ("hoofdbeheerder", "anna"),
+    ("beheerder", "eva"),
+    ("groepsbeheerder", "daan"),
+    ("lezer", "gijs"),
+];
+
+/// One request of the matrix.
+struct Row {
+    method: &'static str,
+    /// The route as the OpenAPI document (API) or the router (pages) names it.
+    route: &'static str,
+    /// A value per `{…}` segment of the route, in order.
+    args: &'static [&'static str],
+    /// JSON (API) or form fields without the CSRF field (pages); may hold `$names`.
+    body: &'static str,
+    /// Status for [hoofdbeheerder, beheerder, groepsbeheerder, lezer].
+    expect: [u16; 4],
+}
+
+const fn row(
+    method: &'static str,
+    route: &'static str,
+    args: &'static [&'static str],
+    body: &'static str,
+    expect: [u16; 4],
+) -> Row {
+    Row {
+        method,
+        route,
+        args,
+        body,
+        expect,
+    }
+}
+
+const ALL_OK: [u16; 4] = [200, 200, 200, 200];
+const NOT_FOUND: [u16; 4] = [404, 404, 404, 404];
+/// 404 for the roles that could do this with their own IDs; 403 for those who may not do it at
+/// all, whatever the ID (which tells nothing either).
+const NOT_FOUND_OR_NEVER: [u16; 4] = [404, 404, 403, 403];
+/// Adding a grant: a lezer is refused before anything about the holder is looked at.
+const NOT_FOUND_BUT_LEZER: [u16; 4] = [404, 404, 404, 403];
+
+/// Every API endpoint × role, within organisation A. Removals last (they cannot be undone).
+#[rustfmt::skip]
+const API: &[Row] = &[
+    row("GET", "/api/v1/openapi.json", &[], "", ALL_OK),
+    row("GET", "/api/v1/session", &[], "", ALL_OK),
+    row("GET", "/api/v1/organisation", &[], "", ALL_OK),
+    row("PATCH", "/api/v1/organisation", &[], r#"{"contact_name":"Contact $n"}"#, [200, 200, 403, 403]),
+    row("GET", "/api/v1/members", &[], "", ALL_OK),
+    row("GET", "/api/v1/members/{person}", &["$piet"], "", ALL_OK),
+    row("GET", "/api/v1/members/{person}", &["$kees"], "", [200, 200, 404, 200]),
+    row("PATCH", "/api/v1/members/{person}", &["$piet"], r#"{"name":"Piet Bakker","email":"piet@bakkerij.example"}"#, [200, 200, 200, 403]),
+    row("PATCH", "/api/v1/members/{person}", &["$kees"], r#"{"name":"Kees Visser","email":"kees@bakkerij.example"}"#, [200, 200, 404, 403]),
+    row("POST", "/api/v1/members/{person}/block", &["$kees"], "", [200, 200, 404, 403]),
+    row("POST", "/api/v1/members/{person}/unblock", &["$kees"], "", [200, 200, 404, 403]),
+    row("POST", "/api/v1/members/{person}/block", &["$piet"], "", [200, 200, 403, 403]),
+    row("POST", "/api/v1/members/{person}/unblock", &["$piet"], "", [200, 200, 403, 403]),
+    row("POST", "/api/v1/members/{person}/roles", &["$appointee"], r#"{"roles":["beheerder","gebruiker"]}"#, [200, 403, 403, 403]),
+    row("POST", "/api/v1/members/{person}/roles", &["$appointee"], r#"{"roles":["gebruiker"]}"#, [200, 200, 403, 403]),
+    row("POST", "/api/v1/members/{person}/groups/{group}/block", &["$piet", "Winkel"], "", [200, 200, 200, 403]),
+    row("POST", "/api/v1/members/{person}/groups/{group}/unblock", &["$piet", "Winkel"], "", [200, 200, 200, 403]),
+    row("POST", "/api/v1/members/{person}/groups/{group}/block", &["$kees", "Bakkers"], "", [200, 200, 404, 403]),
+    row("POST", "/api/v1/members/{person}/groups/{group}/unblock", &["$kees", "Bakkers"], "", [200, 200, 404, 403]),
+    row("GET", "/api/v1/link-requests", &[], "", [200, 200, 403, 403]),
+    row("POST", "/api/v1/link-requests", &[], r#"{"kvk":"11223344","email":"new-$n@groendak.example","roles":["gebruiker"]}"#, [201, 201, 403, 403]),
+    row("POST", "/api/v1/link-requests/{id}/withdraw", &["$lr_out"], "", [200, 200, 403, 403]),
+    row("POST", "/api/v1/link-requests/{id}/decline", &["$lr_in_d"], "", [200, 200, 403, 403]),
+    row("POST", "/api/v1/link-requests/{id}/approve", &["$lr_in_a"], "", [200, 200, 403, 403]),
+    row("GET", "/api/v1/grants", &[], "", ALL_OK),
+    row("GET", "/api/v1/grants/{id}", &["$g_piet"], "", ALL_OK),
+    row("POST", "/api/v1/grants", &[], r#"{"person":"$piet","scope":$scope,"level":"EH2","years":1}"#, [201, 201, 403, 403]),
+    row("POST", "/api/v1/grants", &[], r#"{"group":"Winkel","scope":$scope,"level":"EH2","years":1}"#, [201, 201, 201, 403]),
+    row("POST", "/api/v1/grants/renew", &[], r#"{"ids":["$g_piet"],"years":1}"#, [200, 200, 403, 403]),
+    row("POST", "/api/v1/grants/renew", &[], r#"{"ids":["$g_group"],"years":1}"#, [200, 200, 200, 403]),
+    row("POST", "/api/v1/grants/{id}/revoke", &["$g_piet"], "", [200, 200, 403, 403]),
+    row("POST", "/api/v1/grants/{id}/reactivate", &["$g_piet"], "", [200, 200, 403, 403]),
+    row("POST", "/api/v1/grants/{id}/revoke", &["$g_group"], "", [200, 200, 200, 403]),
+    row("POST", "/api/v1/grants/{id}/reactivate", &["$g_group"], "", [200, 200, 200, 403]),
+    row("GET", "/api/v1/audit", &[], "", ALL_OK),
+    row("GET", "/api/v1/audit.csv", &[], "", ALL_OK),
+    row("POST", "/api/v1/invitations", &[], r#"{"name":"Nieuw $n","email":"nieuw-$n@bakkerij.example","roles":["gebruiker"]}"#, [201, 201, 403, 403]),
+    row("POST", "/api/v1/invitations", &[], r#"{"name":"Beheer $n","email":"beheer-$n@bakkerij.example","roles":["beheerder"]}"#, [201, 403, 403, 403]),
+    row("POST", "/api/v1/invitations/{id}/resend", &["$inv_resend"], "", [200, 200, 403, 403]),
+    row("POST", "/api/v1/invitations/{id}/withdraw", &["$inv_w"], "", [200, 200, 403, 403]),
+    row("DELETE", "/api/v1/members/{person}", &["$victim"], "", [204, 204, 403, 403]),
+];
+
+/// Organisation B's real IDs, tried by each of A's administrators.
+#[rustfmt::skip]
+const API_CROSS: &[Row] = &[
+    row("GET", "/api/v1/members/{person}", &["$wim"], "", NOT_FOUND),
+    row("GET", "/api/v1/members/{person}", &["$carla"], "", NOT_FOUND),
+    row("PATCH", "/api/v1/members/{person}", &["$wim"], r#"{"name":"Overgenomen","email":"x@evil.example"}"#, NOT_FOUND),
+    row("DELETE", "/api/v1/members/{person}", &["$wim"], "", NOT_FOUND),
+    row("POST", "/api/v1/members/{person}/block", &["$wim"], "", NOT_FOUND),
+    row("POST", "/api/v1/members/{person}/unblock", &["$wim"], "", NOT_FOUND),
+    row("POST", "/api/v1/members/{person}/roles", &["$carla"], r#"{"roles":["gebruiker"]}"#, NOT_FOUND),
+    row("POST", "/api/v1/members/{person}/groups/{group}/block", &["$wim", "Monteurs"], "", NOT_FOUND),
+    row("GET", "/api/v1/grants/{id}", &["$b_grant"], "", NOT_FOUND),
+    row("GET", "/api/v1/grants/{id}", &["$b_group_grant"], "", NOT_FOUND),
+    row("POST", "/api/v1/grants/{id}/revoke", &["$b_grant"], "", NOT_FOUND),
+    row("POST", "/api/v1/grants/{id}/revoke", &["$b_group_grant"], "", NOT_FOUND),
+    row("POST", "/api/v1/grants/{id}/reactivate", &["$b_grant"], "", NOT_FOUND),
+    row("POST", "/api/v1/grants/renew", &[], r#"{"ids":["$b_grant"],"years":1}"#, NOT_FOUND),
+    row("POST", "/api/v1/grants", &[], r#"{"person":"$wim","scope":{"all":true},"level":"EH2","years":1}"#, NOT_FOUND_BUT_LEZER),
+    row("POST", "/api/v1/grants", &[], r#"{"group":"Monteurs","scope":{"all":true},"level":"EH2","years":1}"#, NOT_FOUND_BUT_LEZER),
+    row("POST", "/api/v1/grants", &[], r#"{"person":"no-such-person","scope":{"all":true},"level":"EH2","years":1}"#, NOT_FOUND_BUT_LEZER),
+    row("POST", "/api/v1/invitations/{id}/resend", &["$b_inv"], "", NOT_FOUND_OR_NEVER),
+    row("POST", "/api/v1/invitations/{id}/withdraw", &["$b_inv"], "", NOT_FOUND_OR_NEVER),
+    row("POST", "/api/v1/link-requests/{id}/approve", &["$b_lr"], "", NOT_FOUND_OR_NEVER),
+    row("POST", "/api/v1/link-requests/{id}/decline", &["$b_lr"], "", NOT_FOUND_OR_NEVER),
+    row("POST", "/api/v1/link-requests/{id}/withdraw", &["$b_lr"], "", NOT_FOUND_OR_NEVER),
+];
+
+/// Every page and form × role (redirects not followed: a change answers 303). Logout last.
+#[rustfmt::skip]
+const PAGES: &[Row] = &[
+    row("GET", "/admin", &[], "", ALL_OK),
+    row("GET", "/admin/users", &[], "", ALL_OK),
+    // A groepsbeheerder invites plain users into the groups they administer, nobody else.
+    row("GET", "/admin/users/new", &[], "", [200, 200, 200, 403]),
+    row("POST", "/admin/users/new", &[], "name=Form+$n&email=form-$n%40bakkerij.example&role=gebruiker", [303, 303, 422, 403]),
+    row("POST", "/admin/users/new", &[], "name=Shop+$n&email=shop-$n%40bakkerij.example&role=gebruiker&group=Winkel", [303, 303, 303, 403]),
+    row("POST", "/admin/users/new", &[], "name=Baker+$n&email=baker-$n%40bakkerij.example&role=gebruiker&group=Bakkers", [303, 303, 422, 403]),
+    row("POST", "/admin/users/new", &[], "name=Boss+$n&email=boss-$n%40bakkerij.example&role=beheerder", [303, 422, 422, 403]),
+    row("GET", "/admin/users/{person}", &["$piet"], "", ALL_OK),
+    row("GET", "/admin/users/{person}", &["$kees"], "", [200, 200, 404, 200]),
+    row("POST", "/admin/users/{person}/details", &["$piet"], "name=Piet+Bakker&email=piet%40bakkerij.example", [303, 303, 303, 403]),
+    row("POST", "/admin/users/{person}/details", &["$kees"], "name=Kees+Visser&email=kees%40bakkerij.example", [303, 303, 404, 403]),
+    row("POST", "/admin/users/{person}/roles", &["$appointee"], "role=beheerder&role=gebruiker", [303, 422, 403, 403]),
+    row("POST", "/admin/users/{person}/roles", &["$appointee"], "role=gebruiker", [303, 303, 403, 403]),
+    row("POST", "/admin/users/{person}/block", &["$kees"], "", [303, 303, 404, 403]),
+    row("POST", "/admin/users/{person}/unblock", &["$kees"], "", [303, 303, 404, 403]),
+    row("POST", "/admin/users/{person}/block", &["$piet"], "", [303, 303, 403, 403]),
+    row("POST", "/admin/users/{person}/unblock", &["$piet"], "", [303, 303, 403, 403]),
+    row("POST", "/admin/users/{person}/groups/{group}/block", &["$piet", "Winkel"], "", [303, 303, 303, 403]),
+    row("POST", "/admin/users/{person}/groups/{group}/unblock", &["$piet", "Winkel"], "", [303, 303, 303, 403]),
+    row("POST", "/admin/users/{person}/groups/{group}/block", &["$kees", "Bakkers"], "", [303, 303, 404, 403]),
+    row("POST", "/admin/users/{person}/groups/{group}/unblock", &["$kees", "Bakkers"], "", [303, 303, 404, 403]),
+    row("POST", "/admin/users/{person}/invitation/{action}", &["$inv_resend_person", "resend"], "invitation=$inv_resend", [303, 303, 403, 403]),
+    row("POST", "/admin/users/{person}/invitation/{action}", &["$finv_w_person", "withdraw"], "invitation=$finv_w", [303, 303, 403, 403]),
+    row("GET", "/admin/users/{person}/remove", &["$fvictim"], "", [200, 200, 403, 403]),
+    row("POST", "/admin/users/{person}/remove", &["$fvictim"], "", [303, 303, 403, 403]),
+    row("GET", "/dev/mailbox", &[], "", ALL_OK),
+    row("POST", "/admin/logout", &[], "", ALL_OK),
+];
+
+/// Organisation B's real IDs in the pages.
+#[rustfmt::skip]
+const PAGES_CROSS: &[Row] = &[
+    row("GET", "/admin/users/{person}", &["$wim"], "", NOT_FOUND),
+    row("GET", "/admin/users/{person}", &["$carla"], "", NOT_FOUND),
+    row("POST", "/admin/users/{person}/details", &["$wim"], "name=Overgenomen&email=x%40evil.example", NOT_FOUND),
+    row("POST", "/admin/users/{person}/roles", &["$carla"], "role=gebruiker", NOT_FOUND),
+    row("POST", "/admin/users/{person}/block", &["$wim"], "", NOT_FOUND),
+    row("POST", "/admin/users/{person}/unblock", &["$wim"], "", NOT_FOUND),
+    row("POST", "/admin/users/{person}/groups/{group}/block", &["$wim", "Monteurs"], "", NOT_FOUND),
+    row("GET", "/admin/users/{person}/remove", &["$wim"], "", NOT_FOUND),
+    row("POST", "/admin/users/{person}/remove", &["$wim"], "", NOT_FOUND),
+    row("POST", "/admin/users/{person}/invitation/{action}", &["$b_inv_person", "resend"], "invitation=$b_inv", NOT_FOUND),
+    row("POST", "/admin/users/{person}/invitation/{action}", &["$b_inv_person", "withdraw"], "invitation=$b_inv", NOT_FOUND),
+    // B's invitation ID through the form of an own (visible) member: no such invitation here.
+    row("POST", "/admin/users/{person}/invitation/{action}", &["$piet", "withdraw"], "invitation=$b_inv", [422, 422, 403, 403]),
+];
+
+fn op() -> Actor {
+    Actor::Operator("test".into())
+}
+
+/// Values for `$names`: the world's, and each role's own (where a change happens only once).
+struct Ids {
+    shared: BTreeMap<String, String>,
+    per_role: [BTreeMap<String, String>; 4],
+}
+
+impl Ids {
+    fn fill(&self, role: usize, text: &str) -> String {
+        let mut vars: Vec<(&String, &String)> = self
+            .shared
+            .iter()
+            .chain(self.per_role[role].iter())
+            .collect();
+        // Longest names first, so `$inv_resend_person` is not read as `$inv_resend`.
+        vars.sort_by_key(|(k, _)| std::cmp::Reverse(k.len()));
+        let mut out = text.to_string();
+        for (k, v) in vars {
+            out = out.replace(&format!("${k}"), v);
+        }
+        assert!(!out.contains('$'), "unfilled name in {text:?}: {out:?}");
+        out
+    }
+
+    fn path(&self, role: usize, r: &Row) -> String {
+        let mut args = r.args.iter();
+        let path = r
+            .route
+            .split('/')
+            .map(|seg| {
+                if seg.starts_with('{') {
+                    self.fill(role, args.next().expect("a value per {segment}"))
+                } else {
+                    seg.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("/");
+        assert!(
+            args.next().is_none(),
+            "more values than segments: {}",
+            r.route
+        );
+        path
+    }
+}
+
+async fn write<T, E: std::fmt::Debug>(
+    w: &World,
+    f: impl std::future::Future<Output = Result<(T, poort::grants::Touched), E>>,
+) -> T {
+    w.registry.write(f).await.unwrap()
+}
+
+/// A person with an identity at the dev AD (subject = id), member of `kvk` with `roles`, in
+/// `groups` (name, administers), with an e-mail address.
+async fn person(
+    w: &World,
+    kvk: &str,
+    id: &str,
+    name: &str,
+    roles: &[Role],
+    groups: &[(&str, bool)],
+) {
+    let sql = w.registry.sql();
+    write(w, sql.link_person(&op(), id, Some(name), IDP, id)).await;
+    write(w, sql.add_member(&op(), kvk, id, roles)).await;
+    for (group, admin) in groups {
+        write(w, sql.add_to_group(&op(), kvk, group, id, *admin)).await;
+    }
+    let domain = if kvk == A { "bakkerij" } else { "vandijk" };
+    common::execute_sql(
+        sql.pool(),
+        &format!("UPDATE persons SET email = '{id}@{domain}.example' WHERE id = '{id}'"),
+    )
+    .await;
+}
+
+async fn grant(w: &World, kvk: &str, holder: Holder, scope: Scope, level: &str) -> String {
+    let sql = w.registry.sql();
+    let request = GrantRequest {
+        id: None,
+        organisation: kvk.into(),
+        holder,
+        scope,
+        level: level.parse::<Level>().unwrap(),
+        valid_from: Utc::now() - TimeDelta::days(1),
+        valid_until: Utc::now() + TimeDelta::days(365),
+    };
+    write(w, sql.add_grant(&op(), &w.config.services, &request)).await
+}
+
+async fn invitation(w: &World, kvk: &str, email: &str, groups: &[&str]) -> (String, String) {
+    let sql = w.registry.sql();
+    let new = NewInvitation {
+        name: format!("Uitgenodigd {email}"),
+        email: email.into(),
+        roles: vec![Role::Gebruiker],
+        groups: groups.iter().map(|g| g.to_string()).collect(),
+        ..Default::default()
+    };
+    let i = write(w, sql.invite(&op(), kvk, &new, Utc::now())).await;
+    (i.id, i.person)
+}
+
+async fn link_request(w: &World, from: &str, to: &str, email: &str) -> String {
+    let sql = w.registry.sql();
+    let new = NewLinkRequest {
+        kvk: to.into(),
+        email: email.into(),
+        roles: vec![Role::Gebruiker],
+    };
+    write(w, sql.request_link(&op(), from, &new, Utc::now()))
+        .await
+        .id
+}
+
+/// Organisation A (the Bakkerij) with one administrator per role, a group "Winkel" that daan
+/// administers (piet in it, kees outside it, in "Bakkers"); organisation B (Van Dijk) with carla
+/// as hoofdbeheerder, wim in group "Monteurs", grants, an open invitation and a link request to C.
+async fn world() -> (World, Ids) {
+    let w = common::start().await;
+    let sql = w.registry.sql();
+    let mut shared = BTreeMap::new();
+    let mut set = |k: &str, v: &str| shared.insert(k.to_string(), v.to_string());
+    // A: anna is hoofdbeheerder (seed); eva becomes beheerder with a grant of her own (an admin
+    // grants at most their own level); daan groepsbeheerder of Winkel; gijs lezer; hanna
+    // gebruiker.
+    write(&w, sql.create_group(&op(), A, "Winkel")).await;
+    write(&w, sql.create_group(&op(), A, "Bakkers")).await;
+    write(
+        &w,
+        sql.set_roles(&op(), A, "eva", &[Role::Beheerder, Role::Gebruiker]),
+    )
+    .await;
+    write(&w, sql.reactivate_grant(&op(), "g-eva-bakkerij")).await;
+    write(
+        &w,
+        sql.add_member(&op(), A, "daan", &[Role::Groepsbeheerder]),
+    )
+    .await;
+    write(&w, sql.add_to_group(&op(), A, "Winkel", "daan", true)).await;
+    // daan is also in Bakkers, without administering it: he does not manage (or see) kees.
+    write(&w, sql.add_to_group(&op(), A, "Bakkers", "daan", false)).await;
+    grant(
+        &w,
+        A,
+        Holder::Person("daan".into()),
+        Scope::AllServices,
+        "EH3",
+    )
+    .await;
+    person(&w, A, "gijs", "Gijs de Boer", &[Role::Lezer], &[]).await;
+    person(&w, A, "hanna", "Hanna Pieters", &[Role::Gebruiker], &[]).await;
+    person(
+        &w,
+        A,
+        "piet",
+        "Piet Bakker",
+        &[Role::Gebruiker],
+        &[("Winkel", false)],
+    )
+    .await;
+    person(
+        &w,
+        A,
+        "kees",
+        "Kees Visser",
+        &[Role::Gebruiker],
+        &[("Bakkers", false)],
+    )
+    .await;
+    person(
+        &w,
+        A,
+        "appointee",
+        "Ap Pointee",
+        &[Role::Gebruiker],
+        &[("Winkel", false)],
+    )
+    .await;
+    let service = |uuid: &str| Scope::Service { uuid: uuid.into() };
+    let g_piet = grant(&w, A, Holder::Person("piet".into()), service(S1), "EH2+").await;
+    let g_group = grant(&w, A, Holder::Group("Winkel".into()), service(S2), "EH2+").await;
+    let (inv, inv_person) = invitation(&w, A, "resend@bakkerij.example", &["Winkel"]).await;
+    set("piet", "piet");
+    set("kees", "kees");
+    set("appointee", "appointee");
+    set("g_piet", &g_piet);
+    set("g_group", &g_group);
+    set("inv_resend", &inv);
+    set("inv_resend_person", &inv_person);
+    // B: carla (seed) is hoofdbeheerder; wim a user in group Monteurs; grants of a person and of
+    // the group; an open invitation; a request to C to link one of C's users.
+    write(&w, sql.create_group(&op(), B, "Monteurs")).await;
+    person(
+        &w,
+        B,
+        "wim",
+        "Wim de Monteur",
+        &[Role::Gebruiker],
+        &[("Monteurs", false)],
+    )
+    .await;
+    let b_grant = grant(&w, B, Holder::Person("wim".into()), service(S1), "EH3").await;
+    let b_group_grant = grant(&w, B, Holder::Group("Monteurs".into()), service(S2), "EH3").await;
+    let (b_inv, b_inv_person) = invitation(&w, B, "nieuw@vandijk.example", &["Monteurs"]).await;
+    let b_lr = link_request(&w, B, C, "femke@groendak.example").await;
+    set("wim", "wim");
+    set("carla", "carla");
+    set("b_grant", &b_grant);
+    set("b_group_grant", &b_group_grant);
+    set("b_inv", &b_inv);
+    set("b_inv_person", &b_inv_person);
+    set("b_lr", &b_lr);
+    // What each role changes once: a member to remove (in Winkel, so the groepsbeheerder sees
+    // them), invitations to withdraw, link requests (A to C; C to A naming an A member).
+    let scopes = [
+        r#"{"all":true}"#.to_string(),
+        format!(r#"{{"provider":"{DV}"}}"#),
+        format!(r#"{{"services":["{S1}"]}}"#),
+        format!(r#"{{"services":["{S2}"]}}"#),
+    ];
+    let mut per_role: [BTreeMap<String, String>; 4] = Default::default();
+    for (i, (role, _)) in ROLES.iter().enumerate() {
+        let n = &role[..3];
+        let victim = format!("victim-{n}");
+        let fvictim = format!("fvictim-{n}");
+        let linkee = format!("linkee-{n}");
+        person(
+            &w,
+            A,
+            &victim,
+            "Victim",
+            &[Role::Gebruiker],
+            &[("Winkel", false)],
+        )
+        .await;
+        person(
+            &w,
+            A,
+            &fvictim,
+            "Victim",
+            &[Role::Gebruiker],
+            &[("Winkel", false)],
+        )
+        .await;
+        person(&w, A, &linkee, "Linkee", &[Role::Gebruiker], &[]).await;
+        let (inv_w, _) = invitation(&w, A, &format!("w-{n}@bakkerij.example"), &["Winkel"]).await;
+        let (finv_w, finv_w_person) =
+            invitation(&w, A, &format!("fw-{n}@bakkerij.example"), &["Winkel"]).await;
+        let lr_out = link_request(&w, A, C, &format!("out-{n}@groendak.example")).await;
+        let linkee_email = format!("{linkee}@bakkerij.example");
+        let lr_in_d = link_request(&w, C, A, &linkee_email).await;
+        let lr_in_a = link_request(&w, C, A, &linkee_email).await;
+        let m = &mut per_role[i];
+        for (k, v) in [
+            ("n", n.to_string()),
+            ("victim", victim),
+            ("fvictim", fvictim),
+            ("inv_w", inv_w),
+            ("finv_w", finv_w),
+            ("finv_w_person", finv_w_person),
+            ("lr_out", lr_out),
+            ("lr_in_d", lr_in_d),
+            ("lr_in_a", lr_in_a),
+            ("scope", scopes[i].clone()),
+        ] {
+            m.insert(k.to_string(), v);
+        }
+    }
+    (w, Ids { shared, per_role })
+}
+
+/// An admin session: a client that does not follow redirects, and the CSRF token.
+struct Session {
+    client: reqwest::Client,
+    csrf: String,
+}
+
+async fn login(w: &World, person: &str) -> Session {
+    let (plain, follow) = common::browser();
+    let r = common::admin_login(w, &follow, person, "EH3").await;
+    assert_eq!(r.url().path(), "/admin", "{person} could not log in");
+    let s: Value = plain
+        .get(format!("{}/api/v1/session", w.poort))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    Session {
+        client: plain,
+        csrf: s["csrf_token"].as_str().unwrap().to_string(),
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Api,
+    Page,
+}
+
+/// Sends one request; `csrf` is the token to send with a change (`None`: without it).
+async fn send(
+    w: &World,
+    s: &Session,
+    kind: Kind,
+    method: &str,
+    path: &str,
+    body: &str,
+    csrf: Option<&str>,
+) -> (u16, String) {
+    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+    let change = method != reqwest::Method::GET;
+    let mut req = s.client.request(method, format!("{}{path}", w.poort));
+    match kind {
+        Kind::Api => {
+            if let (true, Some(t)) = (change, csrf) {
+                req = req.header("X-CSRF-Token", t);
+            }
+            if !body.is_empty() {
+                req = req
+                    .header("content-type", "application/json")
+                    .body(body.to_string());
+            }
+        }
+        Kind::Page if change => {
+            let mut fields = String::new();
+            if let Some(t) = csrf {
+                fields.push_str(&format!("csrf={t}"));
+            }
+            if !body.is_empty() {
+                if !fields.is_empty() {
+                    fields.push('&');
+                }
+                fields.push_str(body);
+            }
+            req = req
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(fields);
+        }
+        Kind::Page => {}
+    }
+    let r = req.send().await.unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+/// The register as rows of text (every table but the audit trail and the cache outbox; without
+/// the last-login times the login writer keeps up to date in the background).
+async fn snapshot(w: &World) -> Vec<String> {
+    let Pool::Sqlite(pool) = w.registry.sql().pool() else {
+        panic!("the test world runs on SQLite")
+    };
+    let mut out = Vec::new();
+    for table in [
+        "organisations",
+        "persons",
+        "identity_links",
+        "memberships",
+        "membership_roles",
+        "groups",
+        "group_members",
+        "grants",
+        "invitations",
+        "link_requests",
+    ] {
+        let columns: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT name FROM pragma_table_info('{table}')"
+        )))
+        .fetch_all(pool)
+        .await
+        .unwrap();
+        let row = columns
+            .iter()
+            .filter(|c| *c != "last_login_at")
+            .map(|c| format!("quote({c})"))
+            .collect::<Vec<_>>()
+            .join(" || '|' || ");
+        let rows: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT {row} FROM {table} ORDER BY 1"
+        )))
+        .fetch_all(pool)
+        .await
+        .unwrap();
+        out.extend(rows.into_iter().map(|r| format!("{table}: {r}")));
+    }
+    out
+}
+
+/// An answer in one line: a page's title and message, or the first 200 characters.
+fn brief(text: &str) -> String {
+    let between = |from: &str, to: &str| {
+        let i = text.find(from)? + from.len();
+        Some(text[i..i + text[i..].find(to)?].trim().to_string())
+    };
+    match (between("<title>", "</title>"), between("<p", "</p>")) {
+        (Some(title), p) => format!("{title} / <p{}", p.unwrap_or_default()),
+        _ => text.chars().take(200).collect(),
+    }
+}
+
+fn is_success(status: u16) -> bool {
+    (200..400).contains(&status)
+}
+
+/// Runs a table for every role: each row's status, and, for a refused change, the register as
+/// it was. Also: a change without the CSRF token is refused (403) and changes nothing. Returns
+/// every response body, for checks on what they show.
+async fn run(w: &World, ids: &Ids, kind: Kind, rows: &[Row]) -> Vec<String> {
+    let mut bodies = Vec::new();
+    let mut failures = Vec::new();
+    for (i, (role, person)) in ROLES.iter().enumerate() {
+        let s = login(w, person).await;
+        for r in rows {
+            let path = ids.path(i, r);
+            let body = ids.fill(i, r.body);
+            let change = r.method != "GET";
+            if change {
+                let before = snapshot(w).await;
+                let (status, text) = send(w, &s, kind, r.method, &path, &body, None).await;
+                if status != 403 {
+                    failures.push(format!(
+                        "{role} {} {path} without CSRF: {status} {text}",
+                        r.method
+                    ));
+                }
+                if snapshot(w).await != before {
+                    failures.push(format!(
+                        "{role} {} {path} without CSRF changed the register",
+                        r.method
+                    ));
+                }
+            }
+            let before = if change && !is_success(r.expect[i]) {
+                Some(snapshot(w).await)
+            } else {
+                None
+            };
+            let (status, text) = send(w, &s, kind, r.method, &path, &body, Some(&s.csrf)).await;
+            if status != r.expect[i] {
+                let short = brief(&text);
+                failures.push(format!(
+                    "{role} {} {path}: expected {}, got {status}: {short}",
+                    r.method, r.expect[i]
+                ));
+            }
+            if let Some(before) = before {
+                let after = snapshot(w).await;
+                if after != before {
+                    let gone: Vec<_> = before.iter().filter(|x| !after.contains(x)).collect();
+                    let new: Vec<_> = after.iter().filter(|x| !before.contains(x)).collect();
+                    failures.push(format!(
+                        "{role} {} {path}: refused, yet the register changed: {gone:?} -> {new:?}",
+                        r.method
+                    ));
+                }
+            }
+            bodies.push(text);
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+    bodies
+}
+
+/// Whether a route with `{…}` segments (a router pattern) matches a row's route.
+fn matches(pattern: &str, route: &str) -> bool {
+    let (p, r): (Vec<_>, Vec<_>) = (pattern.split('/').collect(), route.split('/').collect());
+    p.len() == r.len() && p.iter().zip(&r).all(|(a, b)| a == b || a.starts_with('{'))
+}
+
+/// The routes (pattern, methods) a router source file declares with `.route("…", …)`.
+fn routes_in(file: &str) -> Vec<(String, Vec<&'static str>)> {
+    let text = std::fs::read_to_string(common::repo_file(file)).unwrap();
+    text.split(".route(")
+        .skip(1)
+        .filter_map(|chunk| {
+            let start = chunk.find('"')? + 1;
+            let end = start + chunk[start..].find('"')?;
+            let call = &chunk[end..chunk.find(".merge(").unwrap_or(chunk.len())];
+            let methods = [
+                ("get(", "GET"),
+                ("post(", "POST"),
+                ("patch(", "PATCH"),
+                ("delete(", "DELETE"),
+            ]
+            .iter()
+            .filter(|(f, _)| call.contains(f))
+            .map(|(_, m)| *m)
+            .collect();
+            Some((chunk[start..end].to_string(), methods))
+        })
+        .collect()
+}
+
+fn assert_routes_covered(files: &[&str], prefixes: &[&str], tables: &[&[Row]]) {
+    let mut missing = Vec::new();
+    for file in files {
+        for (pattern, methods) in routes_in(file) {
+            if !prefixes.iter().any(|p| pattern.starts_with(p)) || pattern.contains('*') {
+                continue;
+            }
+            for m in methods {
+                let covered = tables
+                    .iter()
+                    .flat_map(|t| t.iter())
+                    .any(|r| r.method == m && matches(&pattern, r.route));
+                if !covered {
+                    missing.push(format!("{m} {pattern} ({file})"));
+                }
+            }
+        }
+    }
+    assert!(missing.is_empty(), "routes without a row: {missing:?}");
+}
+
+#[tokio::test]
+async fn every_api_endpoint_answers_each_role_its_part_and_a_refusal_changes_nothing() {
+    let (w, ids) = world().await;
+    // The table names every path and method of the OpenAPI document, and the document every row.
+    let doc: Value = reqwest::get(format!("{}/api/v1/openapi.json", w.poort))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let documented: BTreeSet<(String, String)> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, ops)| {
+            ops.as_object()
+                .unwrap()
+                .keys()
+                .map(|m| (m.to_uppercase(), path.clone()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let tabled: BTreeSet<(String, String)> = API
+        .iter()
+        .chain(API_CROSS)
+        .filter(|r| r.route != "/api/v1/openapi.json")
+        .map(|r| (r.method.to_string(), r.route.to_string()))
+        .collect();
+    let untested: Vec<_> = documented.difference(&tabled).collect();
+    assert!(untested.is_empty(), "documented, no row: {untested:?}");
+    let undocumented: Vec<_> = tabled.difference(&documented).collect();
+    assert!(
+        undocumented.is_empty(),
+        "not in openapi.json: {undocumented:?}"
+    );
+    assert_routes_covered(&["src/web/mod.rs"], &["/api/v1/"], &[API]);
+
+    run(&w, &ids, Kind::Api, API).await;
+
+    // What the groepsbeheerder sees of the users: their group's only.
+    let daan = login(&w, "daan").await;
+    let (_, list) = send(
+        &w,
+        &daan,
+        Kind::Api,
+        "GET",
+        "/api/v1/members?per_page=500",
+        "",
+        None,
+    )
+    .await;
+    let list: Value = serde_json::from_str(&list).unwrap();
+    let seen: BTreeSet<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["person"].as_str().unwrap())
+        .collect();
+    assert!(seen.contains("piet") && seen.contains("daan"), "{seen:?}");
+    for outside in ["kees", "anna", "eva", "gijs", "hanna"] {
+        assert!(
+            !seen.contains(outside),
+            "{outside} is outside Winkel: {seen:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_page_and_form_answers_each_role_its_part_and_needs_the_csrf_field() {
+    let (w, ids) = world().await;
+    assert_routes_covered(
+        &["src/web/admin/mod.rs", "src/web/admin/users.rs"],
+        &["/admin", "/dev/"],
+        &[PAGES, PAGES_CROSS],
+    );
+    run(&w, &ids, Kind::Page, PAGES).await;
+}
+
+#[tokio::test]
+async fn organisation_b_stays_invisible_and_unchanged_whatever_ids_a_tries() {
+    let (w, ids) = world().await;
+    // B's IDs are real: B's own hoofdbeheerder sees them.
+    let carla = login(&w, "carla").await;
+    for path in [
+        "/api/v1/members/$wim",
+        "/api/v1/grants/$b_grant",
+        "/api/v1/grants/$b_group_grant",
+    ] {
+        let (status, text) = send(&w, &carla, Kind::Api, "GET", &ids.fill(0, path), "", None).await;
+        assert_eq!(status, 200, "{path}: {text}");
+    }
+    let (_, theirs) = send(
+        &w,
+        &carla,
+        Kind::Api,
+        "GET",
+        "/api/v1/link-requests",
+        "",
+        None,
+    )
+    .await;
+    assert!(theirs.contains(&ids.fill(0, "$b_lr")), "{theirs}");
+    let (status, _) = send(&w, &carla, Kind::Page, "GET", "/admin/users/wim", "", None).await;
+    assert_eq!(status, 200);
+
+    let before = snapshot(&w).await;
+    let mut bodies = run(&w, &ids, Kind::Api, API_CROSS).await;
+    bodies.extend(run(&w, &ids, Kind::Page, PAGES_CROSS).await);
+    assert_eq!(snapshot(&w).await, before, "B's data changed");
+    // Nothing of B in any answer (an answer may repeat the ID asked for), nor in A's lists.
+    let anna = login(&w, "anna").await;
+    let mut lists = Vec::new();
+    for path in [
+        "/api/v1/members?per_page=500",
+        "/api/v1/members?q=wim",
+        "/api/v1/grants?per_page=500",
+        "/api/v1/link-requests",
+        "/api/v1/audit?per_page=500",
+        "/api/v1/audit.csv",
+        "/api/v1/organisation",
+        "/admin/users",
+        "/admin",
+    ] {
+        let kind = if path.starts_with("/api") {
+            Kind::Api
+        } else {
+            Kind::Page
+        };
+        let (status, text) = send(&w, &anna, kind, "GET", path, "", None).await;
+        assert_eq!(status, 200, "{path}");
+        lists.push(text);
+    }
+    let data = [
+        "Wim de Monteur".to_string(),
+        "wim@vandijk.example".to_string(),
+        "nieuw@vandijk.example".to_string(),
+        "Carla".to_string(),
+        "Van Dijk".to_string(),
+        "87654321".to_string(),
+    ];
+    let b_ids = [
+        "$b_grant",
+        "$b_group_grant",
+        "$b_lr",
+        "$b_inv",
+        "$b_inv_person",
+    ]
+    .map(|v| ids.fill(0, v));
+    for body in &bodies {
+        for secret in &data {
+            assert!(!body.contains(secret.as_str()), "{secret} shown: {body}");
+        }
+    }
+    for body in &lists {
+        for secret in data.iter().chain(&b_ids) {
+            assert!(!body.contains(secret.as_str()), "{secret} listed: {body}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_gebruiker_gets_no_session() {
+    let (w, _) = world().await;
+    let (plain, follow) = common::browser();
+    let r = common::admin_login(&w, &follow, "hanna", "EH3").await;
+    assert_eq!(r.status(), 403);
+    assert_ne!(r.url().path(), "/admin");
+    for path in ["/api/v1/session", "/api/v1/members", "/api/v1/grants"] {
+        let r = plain
+            .get(format!("{}{path}", w.poort))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401, "{path}");
+    }
+    let r = plain
+        .get(format!("{}/admin/users", w.poort))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/admin/login");
+}
