@@ -3,6 +3,8 @@
 //! `login::admin_login` (the gateway's own flow). Every page calls the same register writes as
 //! the JSON API (`web::api`), so both check permissions alike.
 
+pub mod audit;
+pub mod grants;
 pub mod users;
 
 use super::i18n::Lang;
@@ -234,6 +236,8 @@ pub fn routes() -> axum::Router<Arc<AppState>> {
         .route("/admin/logout", post(logout))
         .route("/dev/mailbox", get(mailbox))
         .merge(users::routes())
+        .merge(grants::routes())
+        .merge(audit::routes())
 }
 
 /// The menu: each part of the module the session's roles may see, as (path, Dutch, English).
@@ -252,7 +256,7 @@ pub fn menu(session: &AdminSession) -> Vec<(&'static str, &'static str, &'static
 }
 
 /// The notices a page shows after a change, by key: (key, Dutch, English) of every part.
-const NOTICES: &[&[(&str, &str, &str)]] = &[users::NOTICES];
+const NOTICES: &[&[(&str, &str, &str)]] = &[users::NOTICES, grants::NOTICES];
 
 fn notice_text(lang: Lang, key: &str) -> Option<&'static str> {
     NOTICES
@@ -275,6 +279,8 @@ pub const TEMPLATES: &[&[(&str, &str)]] = &[
         ),
     ],
     users::TEMPLATES,
+    grants::TEMPLATES,
+    audit::TEMPLATES,
 ];
 
 fn no_session(state: &AppState, lang: Lang, e: SessionError) -> Response {
