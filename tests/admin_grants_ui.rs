@@ -217,7 +217,9 @@ async fn grants_are_added_for_one_or_several_services_and_bad_input_stays_next_t
     let before = bakkerij_grants(&w).await;
     let (today, year, too_long) = (day(0), day(12), day(61));
     let past = (Utc::now().date_naive() - chrono::TimeDelta::days(30)).to_string();
-    let cases: Vec<(Vec<(&str, &str)>, &str, &str, String)> = vec![
+    // (fields, the field with the error, its words, what stays typed)
+    type Case<'a> = (Vec<(&'a str, &'a str)>, &'a str, &'a str, String);
+    let cases: Vec<Case> = vec![
         // Over 5 years.
         (
             vec![
