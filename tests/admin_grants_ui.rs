@@ -601,3 +601,90 @@ async fn the_audit_page_filters_and_links_its_csv() {
     assert!(csv.contains("grant.reactivate"), "{csv}");
     assert!(!csv.contains("admin.login"), "{csv}");
 }
+
+#[tokio::test]
+async fn a_groepsbeheerder_sees_and_grants_within_their_groups_only() {
+    let w = common::start().await;
+    let sql = w.registry.sql();
+    let operator = Actor::Operator("test".into());
+    // eva administers the group Kassa, which the Bakkerij grants service 1 at EH3.
+    w.registry
+        .write(sql.create_group(&operator, BAKKERIJ, "Kassa"))
+        .await
+        .unwrap();
+    w.registry
+        .write(sql.add_to_group(&operator, BAKKERIJ, "Kassa", "eva", true))
+        .await
+        .unwrap();
+    w.registry
+        .write(sql.set_roles(
+            &operator,
+            BAKKERIJ,
+            "eva",
+            &[Role::Groepsbeheerder, Role::Gebruiker],
+        ))
+        .await
+        .unwrap();
+    let (anna, anna_csrf) = admin_session(&w, "anna").await;
+    let (today, year) = (day(0), day(12));
+    let group_grant = |level: &'static str, service: &'static str| {
+        vec![
+            ("holder", "group:Kassa"),
+            ("scope", "services"),
+            ("service", service),
+            ("level", level),
+        ]
+    };
+    let mut fields = group_grant("EH3", S1);
+    fields.extend([
+        ("csrf", anna_csrf.as_str()),
+        ("valid_from", today.as_str()),
+        ("valid_until", year.as_str()),
+    ]);
+    let (status, page) = post(&w, &anna, "/admin/grants/new", &fields).await;
+    assert_eq!(status, 200, "{page}");
+
+    let (eva, csrf) = admin_session(&w, "eva").await;
+    let (_, page) = get(&w, &eva, "/admin/grants").await;
+    let seen = listed(&page);
+    assert!(seen.contains(&"g-eva-bakkerij".to_string()), "{page}");
+    assert!(!seen.contains(&"g-anna-bakkerij".to_string()), "{page}");
+    assert!(page.contains("groep Kassa"), "{page}");
+    // The form offers her group, not anna.
+    let (_, form) = get(&w, &eva, "/admin/grants/new").await;
+    assert!(form.contains("value=\"group:Kassa\""), "{form}");
+    assert!(!form.contains("value=\"person:anna\""), "{form}");
+    // anna's grant does not exist for her.
+    let (status, _) = get(&w, &eva, "/admin/grants/g-anna-bakkerij/revoke").await;
+    assert_eq!(status, 404);
+    let (status, _) = post(
+        &w,
+        &eva,
+        "/admin/grants/renew",
+        &[
+            ("csrf", &csrf),
+            ("grant", "g-anna-bakkerij"),
+            ("years", "1"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 404);
+    // She grants her group service 2, within her own level (EH3 through the group).
+    let before = bakkerij_grants(&w).await.len();
+    let mut fields = group_grant("EH2+", S2);
+    fields.extend([
+        ("csrf", csrf.as_str()),
+        ("valid_from", today.as_str()),
+        ("valid_until", year.as_str()),
+    ]);
+    let (status, page) = post(&w, &eva, "/admin/grants/new", &fields).await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(bakkerij_grants(&w).await.len(), before + 1);
+    let (_, page) = get(
+        &w,
+        &eva,
+        &format!("/admin/grants?service={S2}&status=active"),
+    )
+    .await;
+    assert_eq!(listed(&page).len(), 1, "{page}");
+}
