@@ -379,16 +379,7 @@ pub async fn revoke(
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Response {
-    if let Err(r) = admin.form(&state, &body) {
-        return *r;
-    }
-    if !admin.changes_anything() {
-        return admin.not_allowed(&state);
-    }
-    match state.services().revoke_grant(&admin.session, &id).await {
-        Ok(_) => done("/admin/grants", "revoked"),
-        Err(e) => refused(&state, &admin, "revoke grant", e),
-    }
+    set_status(&state, admin, &id, &body, GrantStatus::Revoked).await
 }
 
 /// `POST /admin/grants/{id}/reactivate`: an expired or revoked grant.
@@ -398,15 +389,31 @@ pub async fn reactivate(
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Response {
-    if let Err(r) = admin.form(&state, &body) {
+    set_status(&state, admin, &id, &body, GrantStatus::Active).await
+}
+
+async fn set_status(
+    state: &AppState,
+    admin: Admin,
+    id: &str,
+    body: &[u8],
+    status: GrantStatus,
+) -> Response {
+    if let Err(r) = admin.form(state, body) {
         return *r;
     }
     if !admin.changes_anything() {
-        return admin.not_allowed(&state);
+        return admin.not_allowed(state);
     }
-    match state.services().reactivate_grant(&admin.session, &id).await {
-        Ok(_) => done("/admin/grants", "reactivated"),
-        Err(e) => refused(&state, &admin, "reactivate grant", e),
+    let services = state.services();
+    let changed = match status {
+        GrantStatus::Revoked => services.revoke_grant(&admin.session, id).await,
+        GrantStatus::Active => services.reactivate_grant(&admin.session, id).await,
+    };
+    match (changed, status) {
+        (Ok(_), GrantStatus::Revoked) => done("/admin/grants", "revoked"),
+        (Ok(_), GrantStatus::Active) => done("/admin/grants", "reactivated"),
+        (Err(e), _) => refused(state, &admin, "grant status", e),
     }
 }
 
