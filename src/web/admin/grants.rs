@@ -300,6 +300,16 @@ fn refused(state: &AppState, admin: &Admin, what: &str, e: GrantError) -> Respon
     }
 }
 
+/// A form that changes grants: it must carry the session's CSRF token, and the session's roles
+/// must allow changes at all (a lezer's never do; the register decides the rest).
+fn change_form(state: &AppState, admin: &Admin, body: &[u8]) -> Result<Fields, Box<Response>> {
+    let form = admin.form(state, body)?;
+    if !admin.changes_anything() {
+        return Err(Box::new(admin.not_allowed(state)));
+    }
+    Ok(form)
+}
+
 /// `POST /admin/grants/renew`: the checked grants (`grant`, repeated) by `years`, all or
 /// nothing.
 pub async fn renew(
@@ -307,13 +317,10 @@ pub async fn renew(
     admin: Admin,
     body: axum::body::Bytes,
 ) -> Response {
-    let form = match admin.form(&state, &body) {
+    let form = match change_form(&state, &admin, &body) {
         Ok(f) => f,
         Err(r) => return *r,
     };
-    if !admin.changes_anything() {
-        return admin.not_allowed(&state);
-    }
     let ids = form.all("grant");
     let years = form.text("years").parse::<u32>().unwrap_or(0);
     if ids.is_empty() {
@@ -399,11 +406,8 @@ async fn set_status(
     body: &[u8],
     status: GrantStatus,
 ) -> Response {
-    if let Err(r) = admin.form(state, body) {
+    if let Err(r) = change_form(state, &admin, body) {
         return *r;
-    }
-    if !admin.changes_anything() {
-        return admin.not_allowed(state);
     }
     let services = state.services();
     let changed = match status {
@@ -678,13 +682,10 @@ pub async fn new_submit(
     admin: Admin,
     body: axum::body::Bytes,
 ) -> Response {
-    let form = match admin.form(&state, &body) {
+    let form = match change_form(&state, &admin, &body) {
         Ok(f) => f,
         Err(r) => return *r,
     };
-    if !admin.changes_anything() {
-        return admin.not_allowed(&state);
-    }
     let typed = Typed {
         holder: form.text("holder"),
         scope: form.text("scope"),
