@@ -357,7 +357,6 @@ pub async fn grants(
         let (page, per_page) = page_bounds(&q)?;
         let filter = GrantFilter {
             status,
-            search: q.q.clone(),
             ..Default::default()
         };
         let (items, total) = state
