@@ -688,3 +688,48 @@ async fn a_groepsbeheerder_sees_and_grants_within_their_groups_only() {
     .await;
     assert_eq!(listed(&page).len(), 1, "{page}");
 }
+
+#[tokio::test]
+async fn long_lists_and_trails_come_50_a_page() {
+    let w = common::start().await;
+    let sql = w.registry.sql();
+    // 55 grants for eva, one month apart (so none overlaps another).
+    let start = chrono::DateTime::parse_from_rfc3339("2027-01-01T00:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc);
+    let rows: Vec<poort::grants::ImportRow> = (0..55)
+        .map(|i| {
+            let from = start + Months::new(i);
+            poort::grants::ImportRow {
+                line: i as usize + 1,
+                request: poort::grants::GrantRequest {
+                    id: Some(format!("g-many-{i:02}")),
+                    organisation: BAKKERIJ.into(),
+                    holder: poort::grants::Holder::Person("eva".into()),
+                    scope: Scope::Service { uuid: S1.into() },
+                    level: "EH2".parse().unwrap(),
+                    valid_from: from,
+                    valid_until: from + chrono::TimeDelta::days(27),
+                },
+                status: GrantStatus::Active,
+            }
+        })
+        .collect();
+    w.registry
+        .write(sql.import_grants(&Actor::Operator("test".into()), &w.config.services, &rows))
+        .await
+        .unwrap();
+    let (anna, _) = admin_session(&w, "anna").await;
+    let (_, first) = get(&w, &anna, "/admin/grants?q=eva").await;
+    assert_eq!(listed(&first).len(), 50, "{first}");
+    assert!(first.contains("rel=\"next\""), "{first}");
+    let (_, second) = get(&w, &anna, "/admin/grants?q=eva&page=2").await;
+    let rest = listed(&second);
+    assert_eq!(rest.len(), 6, "5 more and g-eva-bakkerij: {second}");
+    assert!(rest.iter().all(|id| !listed(&first).contains(id)));
+    // The trail has an entry per imported grant.
+    let (_, first) = get(&w, &anna, "/admin/audit?action=grant.add").await;
+    assert_eq!(first.matches("class=\"entry\"").count(), 50, "{first}");
+    let (_, second) = get(&w, &anna, "/admin/audit?action=grant.add&page=2").await;
+    assert_eq!(second.matches("class=\"entry\"").count(), 5, "{second}");
+}

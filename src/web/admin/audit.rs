@@ -85,29 +85,25 @@ pub async fn list(
         since,
         until,
     };
-    let entries = if errors.is_empty() {
-        match crate::grants::audit::list(
+    let page = q.page.unwrap_or(1).max(1);
+    let (entries, total) = if errors.is_empty() {
+        let listed = crate::grants::audit::list_page(
             state.registry.sql().pool(),
             &admin.session.organisation.kvk,
             &filter,
+            (page - 1).saturating_mul(PER_PAGE),
+            PER_PAGE,
         )
-        .await
-        {
-            Ok(entries) => entries,
+        .await;
+        match listed {
+            Ok(found) => found,
             Err(e) => return admin.failed(&state, "audit trail", &e),
         }
     } else {
-        Vec::new()
+        (Vec::new(), 0)
     };
-    let total = entries.len();
     let pages = total.div_ceil(PER_PAGE).max(1);
-    let page = q.page.unwrap_or(1).clamp(1, pages);
-    let rows: Vec<minijinja::Value> = entries
-        .iter()
-        .skip((page - 1) * PER_PAGE)
-        .take(PER_PAGE)
-        .map(entry_row)
-        .collect();
+    let rows: Vec<minijinja::Value> = entries.iter().map(entry_row).collect();
     // The same filters for the pages and the CSV export (which takes instants).
     let query = |extra: &[(&str, String)]| {
         let mut url = url::form_urlencoded::Serializer::new(String::new());
