@@ -36,6 +36,18 @@ async fn post(
     (r.status().as_u16(), r.text().await.unwrap())
 }
 
+/// poort with its register in a fresh PostgreSQL database (seeded from the dev register): the
+/// list's SQL (filters, groups) runs on both backends.
+async fn on_postgres(pg: &common::cluster::FreshPostgres) -> World {
+    let url = pg.url.clone();
+    let w = common::start_prepared(move |_, config| config.register.database = url).await;
+    assert!(matches!(
+        w.registry.sql().pool(),
+        poort::grants::Pool::Postgres(_)
+    ));
+    w
+}
+
 /// The Bakkerij's grants as the register has them.
 async fn bakkerij_grants(w: &World) -> Vec<GrantRecord> {
     w.registry
@@ -136,7 +148,16 @@ async fn add_for_eva(w: &World, c: &reqwest::Client, csrf: &str, services: &[&st
 
 #[tokio::test]
 async fn the_list_filters_by_status_person_service_and_holder_name() {
-    let w = common::start().await;
+    list_filters(common::start().await).await;
+}
+
+#[tokio::test]
+async fn the_list_filters_on_postgres() {
+    let pg = common::cluster::FreshPostgres::create();
+    list_filters(on_postgres(&pg).await).await;
+}
+
+async fn list_filters(w: World) {
     let (anna, _) = admin_session(&w, "anna").await;
     let (status, page) = get(&w, &anna, "/admin/grants").await;
     assert_eq!(status, 200, "{page}");
@@ -604,7 +625,16 @@ async fn the_audit_page_filters_and_links_its_csv() {
 
 #[tokio::test]
 async fn a_groepsbeheerder_sees_and_grants_within_their_groups_only() {
-    let w = common::start().await;
+    group_scope(common::start().await).await;
+}
+
+#[tokio::test]
+async fn a_groepsbeheerder_sees_within_their_groups_on_postgres() {
+    let pg = common::cluster::FreshPostgres::create();
+    group_scope(on_postgres(&pg).await).await;
+}
+
+async fn group_scope(w: World) {
     let sql = w.registry.sql();
     let operator = Actor::Operator("test".into());
     // eva administers the group Kassa, which the Bakkerij grants service 1 at EH3.
