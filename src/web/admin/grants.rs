@@ -281,9 +281,15 @@ fn refused(state: &AppState, admin: &Admin, what: &str, e: GrantError) -> Respon
                     "Renew by 1, 3 or 5 years; nothing was changed.",
                 ),
             };
+            // As the API answers: above one's level is not allowed, the rest conflicts.
+            let status = if matches!(e, W::AboveAdminLevel { .. }) {
+                StatusCode::FORBIDDEN
+            } else {
+                StatusCode::CONFLICT
+            };
             state.pages.admin_message(
                 admin.lang,
-                StatusCode::CONFLICT,
+                status,
                 ("Niet uitgevoerd", "Not done"),
                 (nl, en),
             )
@@ -515,7 +521,6 @@ async fn new_page(
         catalogue => catalogue,
         unknown_services => unknown_services,
         levels => levels,
-        own_level => admin.session.level.name(),
     };
     if errors.is_empty() {
         admin.page(state, "admin/grant_new.html", ctx)
