@@ -130,38 +130,38 @@ impl Services<'_> {
         self.grants(session, ids).await
     }
 
-    /// Revokes a grant (refused at the gateway from the next login on) and tells its holders.
-    pub async fn revoke_grant(
+    /// Revokes a grant (refused at the gateway from the next login on) and tells its holders,
+    /// or makes a revoked or lapsed grant active again.
+    pub async fn set_grant_status(
         &self,
         session: &AdminSession,
         id: &str,
+        status: GrantStatus,
     ) -> Result<GrantRecord, GrantError> {
         self.grant(session, id).await?;
         let sql = self.registry.sql();
-        self.registry
-            .write(sql.revoke_grant(&actor(session), id))
-            .await?;
-        let notified =
-            super::notify::grant_revoked(sql.pool(), self.mailer, id, &session.organisation.name)
+        let actor = actor(session);
+        match status {
+            GrantStatus::Revoked => {
+                self.registry.write(sql.revoke_grant(&actor, id)).await?;
+                let notified = super::notify::grant_revoked(
+                    sql.pool(),
+                    self.mailer,
+                    id,
+                    &session.organisation.name,
+                )
                 .await;
-        if let Err(e) = notified {
-            // The revocation stands; only the courtesy mail failed.
-            tracing::error!(grant = %id, "revocation notice: {e}");
+                if let Err(e) = notified {
+                    // The revocation stands; only the courtesy mail failed.
+                    tracing::error!(grant = %id, "revocation notice: {e}");
+                }
+            }
+            GrantStatus::Active => {
+                self.registry
+                    .write(sql.reactivate_grant(&actor, id))
+                    .await?;
+            }
         }
-        self.grant(session, id).await
-    }
-
-    /// Makes a revoked or lapsed grant active again.
-    pub async fn reactivate_grant(
-        &self,
-        session: &AdminSession,
-        id: &str,
-    ) -> Result<GrantRecord, GrantError> {
-        self.grant(session, id).await?;
-        let sql = self.registry.sql();
-        self.registry
-            .write(sql.reactivate_grant(&actor(session), id))
-            .await?;
         self.grant(session, id).await
     }
 

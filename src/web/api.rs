@@ -395,12 +395,12 @@ pub async fn grant_status(
 ) -> Response {
     let run = async {
         let s = writer(&state, &headers).await?;
-        let services = state.services();
-        let changed = match action.as_str() {
-            "revoke" => services.revoke_grant(&s, &id).await?,
-            "reactivate" => services.reactivate_grant(&s, &id).await?,
+        let status = match action.as_str() {
+            "revoke" => GrantStatus::Revoked,
+            "reactivate" => GrantStatus::Active,
             _ => return Err(Problem::not_found("such action")),
         };
+        let changed = state.services().set_grant_status(&s, &id, status).await?;
         Ok(Json(grant_json(&changed)))
     };
     run.await.into_response()

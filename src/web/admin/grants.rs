@@ -415,11 +415,10 @@ async fn set_status(
     if let Err(r) = change_form(state, &admin, body) {
         return *r;
     }
-    let services = state.services();
-    let changed = match status {
-        GrantStatus::Revoked => services.revoke_grant(&admin.session, id).await,
-        GrantStatus::Active => services.reactivate_grant(&admin.session, id).await,
-    };
+    let changed = state
+        .services()
+        .set_grant_status(&admin.session, id, status)
+        .await;
     match (changed, status) {
         (Ok(_), GrantStatus::Revoked) => done("/admin/grants", "revoked"),
         (Ok(_), GrantStatus::Active) => done("/admin/grants", "reactivated"),
