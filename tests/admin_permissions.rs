@@ -179,6 +179,28 @@ const PAGES: &[Row] = &[
     row("POST", "/admin/users/{person}/invitation/{action}", &["$finv_w_person", "withdraw"], "invitation=$finv_w", [303, 303, 403, 403]),
     row("GET", "/admin/users/{person}/remove", &["$fvictim"], "", [200, 200, 403, 403]),
     row("POST", "/admin/users/{person}/remove", &["$fvictim"], "", [303, 303, 403, 403]),
+    row("GET", "/admin/organisation", &[], "", ALL_OK),
+    row("POST", "/admin/organisation", &[], "contact_name=Contact+$n&contact_email=info%40bakkerij.example", [303, 303, 403, 403]),
+    row("POST", "/admin/organisation", &[], "contact_email=info%40", [422, 422, 403, 403]),
+    row("GET", "/admin/links", &[], "", [200, 200, 403, 403]),
+    row("POST", "/admin/links", &[], "kvk=11223344&email=page-$n%40groendak.example&role=gebruiker", [303, 303, 403, 403]),
+    row("POST", "/admin/links", &[], "kvk=1122334&email=page-$n%40groendak.example&role=gebruiker", [422, 422, 403, 403]),
+    row("POST", "/admin/links/{id}/{action}", &["$lr_out", "withdraw"], "", [303, 303, 403, 403]),
+    row("POST", "/admin/links/{id}/{action}", &["$lr_in_d", "decline"], "", [303, 303, 403, 403]),
+    row("POST", "/admin/links/{id}/{action}", &["$lr_in_a", "approve"], "", [303, 303, 403, 403]),
+    row("GET", "/admin/grants", &[], "", ALL_OK),
+    row("GET", "/admin/grants/new", &[], "", [200, 200, 200, 403]),
+    row("POST", "/admin/grants/new", &[], "holder=person%3A$piet&$form_scope&level=EH2&valid_from=$today&valid_until=$next_year", [303, 303, 403, 403]),
+    row("POST", "/admin/grants/new", &[], "holder=group%3AWinkel&$form_scope&level=EH2&valid_from=$today&valid_until=$next_year", [303, 303, 303, 403]),
+    row("POST", "/admin/grants/new", &[], "holder=group%3AWinkel&$form_scope&level=EH2&valid_from=$today&valid_until=$too_late", [422, 422, 422, 403]),
+    row("POST", "/admin/grants/renew", &[], "grant=$g_group&years=1", [303, 303, 303, 403]),
+    row("POST", "/admin/grants/renew", &[], "grant=$g_piet&years=1", [303, 303, 403, 403]),
+    row("GET", "/admin/grants/{id}/revoke", &["$g_group"], "", [200, 200, 200, 403]),
+    row("POST", "/admin/grants/{id}/revoke", &["$g_group"], "", [303, 303, 303, 403]),
+    row("POST", "/admin/grants/{id}/reactivate", &["$g_group"], "", [303, 303, 303, 403]),
+    row("POST", "/admin/grants/{id}/revoke", &["$g_piet"], "", [303, 303, 403, 403]),
+    row("POST", "/admin/grants/{id}/reactivate", &["$g_piet"], "", [303, 303, 403, 403]),
+    row("GET", "/admin/audit", &[], "", ALL_OK),
     row("GET", "/dev/mailbox", &[], "", ALL_OK),
     row("POST", "/admin/logout", &[], "", ALL_OK),
 ];
@@ -197,12 +219,24 @@ const PAGES_CROSS: &[Row] = &[
     row("POST", "/admin/users/{person}/remove", &["$wim"], "", NOT_FOUND),
     row("POST", "/admin/users/{person}/invitation/{action}", &["$b_inv_person", "resend"], "invitation=$b_inv", NOT_FOUND),
     row("POST", "/admin/users/{person}/invitation/{action}", &["$b_inv_person", "withdraw"], "invitation=$b_inv", NOT_FOUND),
+    row("GET", "/admin/grants/{id}/revoke", &["$b_grant"], "", NOT_FOUND),
+    row("POST", "/admin/grants/{id}/revoke", &["$b_grant"], "", NOT_FOUND_BUT_LEZER),
+    row("POST", "/admin/grants/{id}/reactivate", &["$b_group_grant"], "", NOT_FOUND_BUT_LEZER),
+    row("POST", "/admin/grants/renew", &[], "grant=$b_grant&years=1", NOT_FOUND_BUT_LEZER),
+    // The form answers a holder it does not know next to the field, as for any unknown user.
+    row("POST", "/admin/grants/new", &[], "holder=person%3A$wim&scope=all&level=EH2&valid_from=$today&valid_until=$next_year", [422, 422, 422, 403]),
+    row("POST", "/admin/links/{id}/{action}", &["$b_lr", "approve"], "", NOT_FOUND_OR_NEVER),
+    row("POST", "/admin/links/{id}/{action}", &["$b_lr", "withdraw"], "", NOT_FOUND_OR_NEVER),
     // B's invitation ID through the form of an own (visible) member: no such invitation here.
     row("POST", "/admin/users/{person}/invitation/{action}", &["$piet", "withdraw"], "invitation=$b_inv", [422, 422, 403, 403]),
 ];
 
 fn op() -> Actor {
     Actor::Operator("test".into())
+}
+
+fn urlencoding(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
 /// Values for `$names`: the world's, and each role's own (where a change happens only once).
@@ -427,6 +461,14 @@ async fn world() -> (World, Ids) {
         format!(r#"{{"services":["{S1}"]}}"#),
         format!(r#"{{"services":["{S2}"]}}"#),
     ];
+    // The same scopes as the grant form's fields (scope=…&provider=…&service=…).
+    let form_scopes = [
+        "scope=all".to_string(),
+        format!("scope=provider&provider={}", urlencoding(DV)),
+        format!("scope=services&service={S1}"),
+        format!("scope=services&service={S2}"),
+    ];
+    let today = chrono::Utc::now().date_naive();
     let mut per_role: [BTreeMap<String, String>; 4] = Default::default();
     for (i, (role, _)) in ROLES.iter().enumerate() {
         let n = &role[..3];
@@ -471,6 +513,16 @@ async fn world() -> (World, Ids) {
             ("lr_in_d", lr_in_d),
             ("lr_in_a", lr_in_a),
             ("scope", scopes[i].clone()),
+            ("form_scope", form_scopes[i].clone()),
+            ("today", today.to_string()),
+            (
+                "next_year",
+                (today + chrono::TimeDelta::days(365)).to_string(),
+            ),
+            (
+                "too_late",
+                (today + chrono::TimeDelta::days(5 * 366 + 2)).to_string(),
+            ),
         ] {
             m.insert(k.to_string(), v);
         }
@@ -791,11 +843,15 @@ async fn every_api_endpoint_answers_each_role_its_part_and_a_refusal_changes_not
 #[tokio::test]
 async fn every_page_and_form_answers_each_role_its_part_and_needs_the_csrf_field() {
     let (w, ids) = world().await;
-    assert_routes_covered(
-        &["src/web/admin/mod.rs", "src/web/admin/users.rs"],
-        &["/admin", "/dev/"],
-        &[PAGES, PAGES_CROSS],
-    );
+    // Every part of the admin module, including parts added later.
+    let mut files: Vec<String> = std::fs::read_dir(common::repo_file("src/web/admin"))
+        .unwrap()
+        .map(|e| format!("src/web/admin/{}", e.unwrap().file_name().to_string_lossy()))
+        .filter(|f| f.ends_with(".rs"))
+        .collect();
+    files.sort();
+    let files: Vec<&str> = files.iter().map(String::as_str).collect();
+    assert_routes_covered(&files, &["/admin", "/dev/"], &[PAGES, PAGES_CROSS]);
     run(&w, &ids, Kind::Page, PAGES).await;
 }
 

@@ -1,15 +1,16 @@
 //! The admin journeys in a real headless Chromium (Debian's chromium and chromedriver, driven
 //! over WebDriver with fantoccini): an administrator invites a colleague in the admin module, the
-//! colleague accepts through the e-mailed link, gets a grant and logs in to a demo service; then
-//! blocked, and revoked, the login is refused with the right page; an expired invitation link
-//! shows a clear page. Scripts run as in any browser (the auto-posting forms of the SAML
-//! bindings), cookies and redirects are the browser's own.
+//! colleague accepts through the e-mailed link, gets a grant (given in the admin module) and logs
+//! in to a demo service; then blocked, and with the grant revoked (in the admin module), the login
+//! is refused with the right page; an expired invitation link shows a clear page. Scripts run as
+//! in any browser (the auto-posting forms of the SAML bindings), cookies and redirects are the
+//! browser's own.
 
 mod common;
 
 use common::World;
 use fantoccini::{Client, ClientBuilder, Locator};
-use poort::grants::{Actor, GrantRequest, Holder, Scope};
+use poort::grants::Actor;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -166,21 +167,20 @@ async fn invite_accept_grant_login_then_block_and_revoke_are_refused() {
 
     // He has no grant yet: refused. Given one, he logs in to the service for the Bakkerij.
     service_login(&w, &gijs, "gijs", "Inloggen niet gelukt").await;
-    let operator = Actor::Operator("test".into());
-    let sql = w.registry.sql();
-    let grant = GrantRequest {
-        id: Some("g-gijs".into()),
-        organisation: "12345678".into(),
-        holder: Holder::Person(person.clone()),
-        scope: Scope::AllServices,
-        level: "EH3".parse().unwrap(),
-        valid_from: chrono::Utc::now() - chrono::TimeDelta::hours(1),
-        valid_until: chrono::Utc::now() + chrono::TimeDelta::days(365),
-    };
-    w.registry
-        .write(sql.add_grant(&operator, &w.config.services, &grant))
+    // anna grants him all services from the users page's link: the form starts with him as
+    // holder, her own level, today and a year from now.
+    admin
+        .goto(&format!("{}/admin/grants/new?person={person}", w.poort))
         .await
         .unwrap();
+    until_text(&admin, "Machtiging toevoegen").await;
+    click(&admin, "input[name=scope][value=all]").await;
+    click(
+        &admin,
+        "form[action='/admin/grants/new'] button[type=submit]",
+    )
+    .await;
+    until_text(&admin, "De machtiging is toegevoegd").await;
     let page = service_login(&w, &gijs, "gijs", "12345678").await;
     assert!(page.contains("Bakkerij De Gouden Korst B.V."), "{page}");
 
@@ -200,10 +200,15 @@ async fn invite_accept_grant_login_then_block_and_revoke_are_refused() {
     // Unblocked but the grant revoked: refused with the revocation's page.
     click(&admin, "form[action$='/unblock'] button").await;
     until_text(&admin, "De blokkade is opgeheven.").await;
-    w.registry
-        .write(sql.revoke_grant(&operator, "g-gijs"))
+    // anna revokes his grant from the list, after confirming.
+    admin
+        .goto(&format!("{}/admin/grants?person={person}", w.poort))
         .await
         .unwrap();
+    click(&admin, "a.revoke").await;
+    until_text(&admin, "Ja, intrekken").await;
+    click(&admin, "form[action$='/revoke'] button").await;
+    until_text(&admin, "De machtiging is ingetrokken").await;
     service_login(&w, &gijs, "gijs", "is ingetrokken").await;
 
     admin.close().await.unwrap();

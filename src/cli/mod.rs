@@ -488,12 +488,7 @@ fn find_service<'a>(config: &'a Config, key: &str) -> anyhow::Result<&'a Service
 }
 
 fn service_ref(s: &ServiceConfig) -> ServiceRef {
-    ServiceRef {
-        service_id: s.id.clone(),
-        uuid: s.uuid.clone(),
-        provider: s.provider.clone(),
-        level: s.level,
-    }
+    ServiceRef::from(s)
 }
 
 pub async fn org(config: &Path, command: OrgCommand) -> anyhow::Result<()> {
@@ -859,6 +854,7 @@ pub async fn grants(config_path: &Path, command: GrantsCommand) -> anyhow::Resul
                     StatusArg::Revoked => GrantStatus::Revoked,
                 }),
                 service,
+                ..GrantFilter::default()
             };
             let grants = sql.list_grants(&filter).await?;
             match format {

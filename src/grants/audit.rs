@@ -529,9 +529,29 @@ pub async fn list(
     kvk: &str,
     filter: &AuditFilter,
 ) -> Result<Vec<AuditRecord>, sqlx::Error> {
-    let mut sql = String::from(
-        "SELECT a.id, a.at, a.actor, a.action, a.before, a.after FROM audit a \
-         JOIN organisations o ON o.id = a.organisation_id WHERE o.kvk = $1",
+    Ok(entries(pool, kvk, filter, None).await?.0)
+}
+
+/// One page of [`list`] (`offset`, `limit`) and how many entries match in all: the database
+/// pages, so a long trail is not read whole for a page of 50.
+pub async fn list_page(
+    pool: &Pool,
+    kvk: &str,
+    filter: &AuditFilter,
+    offset: usize,
+    limit: usize,
+) -> Result<(Vec<AuditRecord>, usize), sqlx::Error> {
+    entries(pool, kvk, filter, Some((offset, limit))).await
+}
+
+async fn entries(
+    pool: &Pool,
+    kvk: &str,
+    filter: &AuditFilter,
+    page: Option<(usize, usize)>,
+) -> Result<(Vec<AuditRecord>, usize), sqlx::Error> {
+    let mut from = String::from(
+        " FROM audit a JOIN organisations o ON o.id = a.organisation_id WHERE o.kvk = $1",
     );
     let mut n = 1;
     let mut next = |clause: &str| {
@@ -539,18 +559,23 @@ pub async fn list(
         format!(" AND {}", clause.replace('?', &format!("${n}")))
     };
     if filter.action.is_some() {
-        sql.push_str(&next("a.action LIKE ?"));
+        from.push_str(&next("a.action LIKE ?"));
     }
     if filter.since.is_some() {
-        sql.push_str(&next("a.at >= ?"));
+        from.push_str(&next("a.at >= ?"));
     }
     if filter.until.is_some() {
-        sql.push_str(&next("a.at < ?"));
+        from.push_str(&next("a.at < ?"));
     }
     if filter.actor.is_some() {
-        sql.push_str(&next("a.actor = ?"));
+        from.push_str(&next("a.actor = ?"));
     }
-    sql.push_str(" ORDER BY a.id DESC");
+    let mut sql =
+        format!("SELECT a.id, a.at, a.actor, a.action, a.before, a.after{from} ORDER BY a.id DESC");
+    if let Some((offset, limit)) = page {
+        sql.push_str(&format!(" LIMIT {limit} OFFSET {offset}"));
+    }
+    let count_sql = format!("SELECT COUNT(*){from}");
     type Row = (
         i64,
         DateTime<Utc>,
@@ -559,9 +584,9 @@ pub async fn list(
         Option<String>,
         Option<String>,
     );
-    macro_rules! run {
-        ($p:expr) => {{
-            let mut q = sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(sql.clone())).bind(kvk);
+    macro_rules! bound {
+        ($q:expr) => {{
+            let mut q = $q.bind(kvk);
             if let Some(a) = &filter.action {
                 // A prefix (`%` and `_` in it match as LIKE does; action names have neither).
                 q = q.bind(format!("{a}%"));
@@ -575,14 +600,33 @@ pub async fn list(
             if let Some(actor) = &filter.actor {
                 q = q.bind(actor.clone());
             }
-            q.fetch_all($p).await?
+            q
         }};
     }
-    let rows: Vec<Row> = match pool {
+    macro_rules! run {
+        ($p:expr) => {{
+            let rows: Vec<Row> = bound!(sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(sql.clone())))
+                .fetch_all($p)
+                .await?;
+            let total: Option<i64> = match page {
+                Some(_) => Some(
+                    bound!(sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(
+                        count_sql.clone()
+                    )))
+                    .fetch_one($p)
+                    .await?,
+                ),
+                None => None,
+            };
+            (rows, total)
+        }};
+    }
+    let (rows, total) = match pool {
         Pool::Sqlite(p) => run!(p),
         Pool::Postgres(p) => run!(p),
     };
-    Ok(rows
+    let total = total.map_or(rows.len(), |t| usize::try_from(t).unwrap_or(0));
+    let records = rows
         .into_iter()
         .map(|(id, at, actor, action, before, after)| AuditRecord {
             id,
@@ -592,5 +636,6 @@ pub async fn list(
             before,
             after,
         })
-        .collect())
+        .collect();
+    Ok((records, total))
 }

@@ -94,6 +94,17 @@ pub struct ServiceRef {
     pub level: Level,
 }
 
+impl From<&crate::config::ServiceConfig> for ServiceRef {
+    fn from(s: &crate::config::ServiceConfig) -> ServiceRef {
+        ServiceRef {
+            service_id: s.id.clone(),
+            uuid: s.uuid.clone(),
+            provider: s.provider.clone(),
+            level: s.level,
+        }
+    }
+}
+
 /// An identity link: the AD's entity ID and the person's subject there. Logins look grants up
 /// by it, so it is also the key of a cached grant set.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

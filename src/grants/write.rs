@@ -236,6 +236,8 @@ pub struct GrantRecord {
     pub status: GrantStatus,
     pub last_used_at: Option<DateTime<Utc>>,
     pub created_by: Option<String>,
+    /// The holding person's name, for lists (`None` for a group, or a person without one).
+    pub holder_name: Option<String>,
 }
 
 /// Which grants to list; every field narrows.
@@ -248,6 +250,27 @@ pub struct GrantFilter {
     pub status: Option<GrantStatus>,
     /// Grants whose scope covers this catalogue service (by ServiceUUID).
     pub service: Option<crate::grants::ServiceRef>,
+    /// One grant by its ID.
+    pub id: Option<String>,
+    /// In force at this instant (active and not ended) or not (revoked or ended).
+    pub in_force: Option<(bool, DateTime<Utc>)>,
+    /// Part of the holder's name (the person's or the group's), case-insensitive.
+    pub search: Option<String>,
+    /// Only grants held by these groups (by name) or by their members: a groepsbeheerder's view.
+    pub groups: Option<Vec<String>>,
+}
+
+/// A `LIKE` pattern (escape `\`) matching `text` anywhere, case-folded.
+pub(crate) fn like_pattern(text: &str) -> String {
+    let mut out = String::from("%");
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
 }
 
 /// A member as shown with their organisation.
@@ -1686,48 +1709,96 @@ impl SqlRegister {
         filter: &GrantFilter,
         page: Option<(usize, usize)>,
     ) -> Result<(Vec<GrantRecord>, usize), WriteError> {
-        const FROM: &str = " FROM grants g JOIN organisations o ON o.id = g.organisation_id \
+        // Parameters: $1 KvK, $2 status, $3 person, $4 grant ID, $5 name pattern, $7 in force
+        // or not ('' each: no filter), $6 the instant for $7; the groups from $8.
+        let mut from = String::from(
+            " FROM grants g JOIN organisations o ON o.id = g.organisation_id \
             LEFT JOIN memberships m ON m.id = g.membership_id \
+            LEFT JOIN persons p ON p.id = m.person_id \
             LEFT JOIN groups gr ON gr.id = g.group_id \
             WHERE ($1 = '' OR o.kvk = $1) \
               AND ($2 = '' OR g.status = $2) \
               AND ($3 = '' OR m.person_id = $3 OR g.group_id IN \
                    (SELECT gm.group_id FROM group_members gm \
-                      JOIN memberships pm ON pm.id = gm.membership_id WHERE pm.person_id = $3))";
+                      JOIN memberships pm ON pm.id = gm.membership_id WHERE pm.person_id = $3)) \
+              AND ($4 = '' OR g.id = $4) \
+              AND ($5 = '' OR lower(COALESCE(p.name, gr.name, '')) LIKE $5 ESCAPE '\\') \
+              AND ($7 = '' \
+                   OR ($7 = 'in' AND g.status = 'active' AND g.valid_until > $6) \
+                   OR ($7 = 'out' AND (g.status = 'revoked' OR g.valid_until <= $6)))",
+        );
+        let groups = filter.groups.clone().unwrap_or_default();
+        if filter.groups.is_some() {
+            let marks: Vec<String> = (0..groups.len()).map(|i| format!("${}", i + 8)).collect();
+            let list = if marks.is_empty() {
+                "NULL".to_string()
+            } else {
+                marks.join(", ")
+            };
+            from.push_str(&format!(
+                " AND (gr.name IN ({list}) OR g.membership_id IN \
+                   (SELECT gm.membership_id FROM group_members gm \
+                      JOIN groups sg ON sg.id = gm.group_id \
+                     WHERE sg.organisation_id = g.organisation_id AND sg.name IN ({list})))"
+            ));
+        }
         const COLUMNS: &str = "SELECT g.id, o.kvk, o.rsin, o.name, m.person_id, gr.name, \
             g.scope_kind, g.provider, g.service_uuid, g.level, g.valid_from, g.valid_until, \
-            g.status, g.last_used_at, g.created_by";
+            g.status, g.last_used_at, g.created_by, p.name";
         // Within one organisation the ID orders alone (and an index serves it).
         let order = if filter.organisation.is_some() {
             " ORDER BY g.id"
         } else {
             " ORDER BY o.name, g.id"
         };
-        let mut sql = format!("{COLUMNS}{FROM}{order}");
+        let mut sql = format!("{COLUMNS}{from}{order}");
         if let Some((offset, limit)) = page {
             sql.push_str(&format!(" LIMIT {limit} OFFSET {offset}"));
         }
-        let count_sql = format!("SELECT COUNT(*){FROM}");
+        let count_sql = format!("SELECT COUNT(*){from}");
         let organisation = filter.organisation.clone().unwrap_or_default();
         let status = filter
             .status
             .map(|s| status_text(s).to_string())
             .unwrap_or_default();
         let person = filter.person.clone().unwrap_or_default();
-        macro_rules! fetch {
-            ($p:expr) => {{
-                let rows: Vec<GrantRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+        let id = filter.id.clone().unwrap_or_default();
+        let search = filter
+            .search
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(like_pattern)
+            .unwrap_or_default();
+        let (in_force, at) = match filter.in_force {
+            None => ("", Utc::now()),
+            Some((true, at)) => ("in", at),
+            Some((false, at)) => ("out", at),
+        };
+        macro_rules! bound {
+            ($q:expr) => {{
+                let mut q = $q
                     .bind(&organisation)
                     .bind(&status)
                     .bind(&person)
+                    .bind(&id)
+                    .bind(&search)
+                    .bind(at)
+                    .bind(in_force);
+                for g in &groups {
+                    q = q.bind(g);
+                }
+                q
+            }};
+        }
+        macro_rules! fetch {
+            ($p:expr) => {{
+                let rows: Vec<GrantRow> = bound!(sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())))
                     .fetch_all($p)
                     .await?;
                 let total: Option<i64> = match page {
                     Some(_) => Some(
-                        sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql.clone()))
-                            .bind(&organisation)
-                            .bind(&status)
-                            .bind(&person)
+                        bound!(sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql.clone())))
                             .fetch_one($p)
                             .await?,
                     ),
@@ -1868,6 +1939,7 @@ type GrantRow = (
     String,
     Option<DateTime<Utc>>,
     Option<String>,
+    Option<String>,
 );
 
 fn grant_record(r: GrantRow) -> Result<GrantRecord, WriteError> {
@@ -1904,6 +1976,7 @@ fn grant_record(r: GrantRow) -> Result<GrantRecord, WriteError> {
         status,
         last_used_at: r.13,
         created_by: r.14,
+        holder_name: r.15,
     };
     Ok(record)
 }

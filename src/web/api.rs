@@ -7,6 +7,7 @@
 
 use super::admin::{csrf_matches, current, SessionError};
 use super::AppState;
+use crate::admin::grants::{GrantError, NewGrants};
 use crate::admin::AdminSession;
 use crate::grants::{
     Actor, GrantFilter, GrantRecord, GrantStatus, MemberQuery, MemberStatus, Role, WriteError,
@@ -312,26 +313,29 @@ fn grant_json(g: &GrantRecord) -> Value {
     })
 }
 
-async fn own_grants(
-    state: &AppState,
-    s: &AdminSession,
-    status: Option<GrantStatus>,
-) -> Result<Vec<GrantRecord>, Problem> {
-    let filter = GrantFilter {
-        organisation: Some(s.organisation.kvk.clone()),
-        status,
-        ..Default::default()
-    };
-    Ok(state.registry.sql().list_grants(&filter).await?)
-}
-
-/// One grant of the session's organisation (any other ID: 404).
-async fn own_grant(state: &AppState, s: &AdminSession, id: &str) -> Result<GrantRecord, Problem> {
-    own_grants(state, s, None)
-        .await?
-        .into_iter()
-        .find(|g| g.id == id)
-        .ok_or_else(|| Problem::not_found("such grant"))
+impl From<GrantError> for Problem {
+    fn from(e: GrantError) -> Problem {
+        match e {
+            GrantError::NotFound => Problem::not_found("such grant"),
+            GrantError::Write(w) => w.into(),
+            GrantError::Rows(mut rows) if rows.len() == 1 => Problem::from(rows.remove(0).1),
+            GrantError::Rows(rows) => {
+                // The most telling refusal decides the status; every one is in the detail.
+                let detail = rows
+                    .iter()
+                    .map(|(l, e)| format!("scope {l}: {e}"))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                let mut p = rows
+                    .into_iter()
+                    .next()
+                    .map(|(_, e)| Problem::from(e))
+                    .unwrap_or_else(|| invalid(""));
+                p.detail = detail;
+                p
+            }
+        }
+    }
 }
 
 /// `GET /api/v1/grants?status=active|revoked`: the organisation's grants.
@@ -357,14 +361,12 @@ pub async fn grants(
         };
         let (page, per_page) = page_bounds(&q)?;
         let filter = GrantFilter {
-            organisation: Some(s.organisation.kvk.clone()),
             status,
             ..Default::default()
         };
         let (items, total) = state
-            .registry
-            .sql()
-            .list_grants_page(&filter, (page - 1).saturating_mul(per_page), per_page)
+            .services()
+            .list_grants(&s, filter, (page - 1).saturating_mul(per_page), per_page)
             .await?;
         Ok(Json(PageOf {
             items: items.iter().map(grant_json).collect::<Vec<_>>(),
@@ -384,7 +386,7 @@ pub async fn grant(
 ) -> Response {
     let run = async {
         let s = reader(&state, &headers).await?;
-        let found = own_grant(&state, &s, &id).await?;
+        let found = state.services().grant(&s, &id).await?;
         Ok::<_, Problem>(Json(grant_json(&found)))
     };
     run.await.into_response()
@@ -398,36 +400,12 @@ pub async fn grant_status(
 ) -> Response {
     let run = async {
         let s = writer(&state, &headers).await?;
-        // Only this organisation's grants exist for this session.
-        own_grant(&state, &s, &id).await?;
-        if !s.has_any(&[Role::Hoofdbeheerder, Role::Beheerder, Role::Groepsbeheerder]) {
-            return Err(Problem::forbidden("your roles allow reading only"));
-        }
-        let actor = Actor::Admin(s.person_id.clone());
-        let sql = state.registry.sql();
-        match action.as_str() {
-            "revoke" => {
-                state.registry.write(sql.revoke_grant(&actor, &id)).await?;
-                let notified = crate::admin::notify::grant_revoked(
-                    sql.pool(),
-                    &state.mailer,
-                    &id,
-                    &s.organisation.name,
-                )
-                .await;
-                if let Err(e) = notified {
-                    tracing::error!(grant = %id, "revocation notice: {e}");
-                }
-            }
-            "reactivate" => {
-                state
-                    .registry
-                    .write(sql.reactivate_grant(&actor, &id))
-                    .await?
-            }
+        let status = match action.as_str() {
+            "revoke" => GrantStatus::Revoked,
+            "reactivate" => GrantStatus::Active,
             _ => return Err(Problem::not_found("such action")),
-        }
-        let changed = own_grant(&state, &s, &id).await?;
+        };
+        let changed = state.services().set_grant_status(&s, &id, status).await?;
         Ok(Json(grant_json(&changed)))
     };
     run.await.into_response()
@@ -696,54 +674,20 @@ pub async fn add_grants(
                     .collect(),
                 _ => return Err(invalid("scope: all, one provider, or one or more services")),
             };
-        let rows: Vec<crate::grants::ImportRow> = scopes
-            .into_iter()
-            .enumerate()
-            .map(|(i, scope)| crate::grants::ImportRow {
-                line: i + 1,
-                request: crate::grants::GrantRequest {
-                    id: None,
-                    organisation: s.organisation.kvk.clone(),
-                    holder: holder.clone(),
-                    scope,
-                    level,
-                    valid_from,
-                    valid_until,
-                },
-                status: GrantStatus::Active,
-            })
+        let new = NewGrants {
+            holder,
+            scopes,
+            level,
+            valid_from,
+            valid_until,
+        };
+        let made: Vec<Value> = state
+            .services()
+            .add_grants(&s, &new)
+            .await?
+            .iter()
+            .map(grant_json)
             .collect();
-        let actor = Actor::Admin(s.person_id.clone());
-        let sql = state.registry.sql();
-        let ids = state
-            .registry
-            .write(sql.import_grants(&actor, &state.config.services, &rows))
-            .await
-            .map_err(|e| match e {
-                crate::grants::ImportError::Rows(mut rows) if rows.len() == 1 => {
-                    Problem::from(rows.remove(0).1)
-                }
-                crate::grants::ImportError::Rows(rows) => {
-                    // The most telling refusal decides the status; every one is in the detail.
-                    let detail = rows
-                        .iter()
-                        .map(|(l, e)| format!("scope {l}: {e}"))
-                        .collect::<Vec<_>>()
-                        .join("; ");
-                    let mut p = rows
-                        .into_iter()
-                        .next()
-                        .map(|(_, e)| Problem::from(e))
-                        .unwrap_or_else(|| invalid(""));
-                    p.detail = detail;
-                    p
-                }
-                crate::grants::ImportError::Database(e) => Problem::from(WriteError::Database(e)),
-            })?;
-        let mut made = Vec::new();
-        for id in &ids {
-            made.push(grant_json(&own_grant(&state, &s, id).await?));
-        }
         Ok::<_, Problem>((StatusCode::CREATED, Json(json!({ "items": made }))))
     };
     run.await.into_response()
@@ -775,24 +719,13 @@ pub async fn renew_grants(
         if b.ids.is_empty() {
             return Err(invalid("ids: name at least one grant"));
         }
-        let own: Vec<String> = own_grants(&state, &s, None)
+        let renewed: Vec<Value> = state
+            .services()
+            .renew_grants(&s, &b.ids, b.years)
             .await?
-            .into_iter()
-            .map(|g| g.id)
+            .iter()
+            .map(grant_json)
             .collect();
-        if let Some(stranger) = b.ids.iter().find(|id| !own.contains(id)) {
-            return Err(Problem::not_found(&format!("grant {stranger}")));
-        }
-        let actor = Actor::Admin(s.person_id.clone());
-        let sql = state.registry.sql();
-        state
-            .registry
-            .write(sql.renew_grants(&actor, &b.ids, crate::grants::Renewal::Years(b.years)))
-            .await?;
-        let mut renewed = Vec::new();
-        for id in &b.ids {
-            renewed.push(grant_json(&own_grant(&state, &s, id).await?));
-        }
         Ok(Json(json!({ "items": renewed })))
     };
     run.await.into_response()

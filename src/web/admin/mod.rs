@@ -3,6 +3,8 @@
 //! `login::admin_login` (the gateway's own flow). Every page calls the same register writes as
 //! the JSON API (`web::api`), so both check permissions alike.
 
+pub mod audit;
+pub mod grants;
 pub mod links;
 pub mod organisation;
 pub mod users;
@@ -238,6 +240,8 @@ pub fn routes() -> axum::Router<Arc<AppState>> {
         .merge(users::routes())
         .merge(organisation::routes())
         .merge(links::routes())
+        .merge(grants::routes())
+        .merge(audit::routes())
 }
 
 /// The menu: each part of the module the session's roles may see, as (path, Dutch, English).
@@ -256,7 +260,12 @@ pub fn menu(session: &AdminSession) -> Vec<(&'static str, &'static str, &'static
 }
 
 /// The notices a page shows after a change, by key: (key, Dutch, English) of every part.
-const NOTICES: &[&[(&str, &str, &str)]] = &[users::NOTICES, organisation::NOTICES, links::NOTICES];
+const NOTICES: &[&[(&str, &str, &str)]] = &[
+    users::NOTICES,
+    organisation::NOTICES,
+    links::NOTICES,
+    grants::NOTICES,
+];
 
 fn notice_text(lang: Lang, key: &str) -> Option<&'static str> {
     NOTICES
@@ -281,6 +290,8 @@ pub const TEMPLATES: &[&[(&str, &str)]] = &[
     users::TEMPLATES,
     organisation::TEMPLATES,
     links::TEMPLATES,
+    grants::TEMPLATES,
+    audit::TEMPLATES,
 ];
 
 fn no_session(state: &AppState, lang: Lang, e: SessionError) -> Response {
