@@ -41,7 +41,7 @@ impl Services<'_> {
         &self,
         session: &AdminSession,
     ) -> Result<Option<Vec<String>>, WriteError> {
-        if session.has_any(&[Role::Hoofdbeheerder, Role::Beheerder, Role::Lezer]) {
+        if session.sees_whole_organisation() {
             return Ok(None);
         }
         let groups = self

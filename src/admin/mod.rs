@@ -250,6 +250,12 @@ impl AdminSession {
     pub fn has_any(&self, roles: &[Role]) -> bool {
         self.roles.iter().any(|r| roles.contains(r))
     }
+
+    /// Whether the session sees the whole organisation (its users, grants and audit trail):
+    /// hoofdbeheerder, beheerder and lezer do; a groepsbeheerder sees their groups only.
+    pub fn sees_whole_organisation(&self) -> bool {
+        self.has_any(&[Role::Hoofdbeheerder, Role::Beheerder, Role::Lezer])
+    }
 }
 
 #[cfg(test)]

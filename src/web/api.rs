@@ -489,6 +489,12 @@ async fn audit_entries(
     q: &AuditQuery,
 ) -> Result<Vec<crate::grants::audit::AuditRecord>, Problem> {
     let s = reader(state, headers).await?;
+    // The trail names everyone in the organisation: not a groepsbeheerder's to read.
+    if !s.sees_whole_organisation() {
+        return Err(Problem::forbidden(
+            "the audit trail is for hoofdbeheerders, beheerders and lezers",
+        ));
+    }
     let time = |v: &Option<String>, name: &str| -> Result<_, Problem> {
         v.as_deref()
             .filter(|t| !t.is_empty())

@@ -58,6 +58,10 @@ pub async fn list(
     admin: Admin,
     Query(q): Query<AuditQuery>,
 ) -> Response {
+    // The trail names everyone in the organisation: not a groepsbeheerder's to read.
+    if !admin.session.sees_whole_organisation() {
+        return admin.not_allowed(&state);
+    }
     let mut errors: BTreeMap<&'static str, String> = BTreeMap::new();
     let mut date = |field: &'static str, text: &str| -> Option<DateTime<Utc>> {
         if text.trim().is_empty() {

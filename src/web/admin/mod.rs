@@ -250,9 +250,11 @@ pub fn menu(session: &AdminSession) -> Vec<(&'static str, &'static str, &'static
         ("/admin", "Overzicht", "Overview"),
         ("/admin/users", "Gebruikers", "Users"),
         ("/admin/grants", "Machtigingen", "Grants"),
-        ("/admin/audit", "Logboek", "Audit trail"),
         ("/admin/organisation", "Organisatie", "Organisation"),
     ];
+    if session.sees_whole_organisation() {
+        menu.insert(3, ("/admin/audit", "Logboek", "Audit trail"));
+    }
     if may_manage(session) {
         menu.push(("/admin/links", "Koppelverzoeken", "Link requests"));
     }
