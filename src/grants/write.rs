@@ -260,6 +260,28 @@ pub struct GrantFilter {
     pub groups: Option<Vec<String>>,
 }
 
+/// A value bound to a query built from the filters in use.
+enum SqlArg {
+    Text(String),
+    Time(DateTime<Utc>),
+}
+
+/// The values of such a query, numbered as they are added (`$1`, `$2`, …).
+#[derive(Default)]
+struct SqlArgs(Vec<SqlArg>);
+
+impl SqlArgs {
+    fn text(&mut self, value: &str) -> String {
+        self.0.push(SqlArg::Text(value.to_string()));
+        format!("${}", self.0.len())
+    }
+
+    fn time(&mut self, value: DateTime<Utc>) -> String {
+        self.0.push(SqlArg::Time(value));
+        format!("${}", self.0.len())
+    }
+}
+
 /// A `LIKE` pattern (escape `\`) matching `text` anywhere, case-folded.
 pub(crate) fn like_pattern(text: &str) -> String {
     let mut out = String::from("%");
@@ -1689,18 +1711,12 @@ impl SqlRegister {
 
     /// One page of the grants matching the filter (`offset`, `limit`), and how many match in
     /// all: the database pages, so an organisation with 100,000 grants reads only the page.
-    /// (A service filter needs the scope rules, so it pages after reading.)
     pub async fn list_grants_page(
         &self,
         filter: &GrantFilter,
         offset: usize,
         limit: usize,
     ) -> Result<(Vec<GrantRecord>, usize), WriteError> {
-        if filter.service.is_some() {
-            let all = self.list_grants(filter).await?;
-            let total = all.len();
-            return Ok((all.into_iter().skip(offset).take(limit).collect(), total));
-        }
         self.grants_where(filter, Some((offset, limit))).await
     }
 
@@ -1709,84 +1725,123 @@ impl SqlRegister {
         filter: &GrantFilter,
         page: Option<(usize, usize)>,
     ) -> Result<(Vec<GrantRecord>, usize), WriteError> {
-        // Parameters: $1 KvK, $2 status, $3 person, $4 grant ID, $5 name pattern, $7 in force
-        // or not ('' each: no filter), $6 the instant for $7; the groups from $8.
-        let mut from = String::from(
-            " FROM grants g JOIN organisations o ON o.id = g.organisation_id \
-            LEFT JOIN memberships m ON m.id = g.membership_id \
-            LEFT JOIN persons p ON p.id = m.person_id \
-            LEFT JOIN groups gr ON gr.id = g.group_id \
-            WHERE ($1 = '' OR o.kvk = $1) \
-              AND ($2 = '' OR g.status = $2) \
-              AND ($3 = '' OR m.person_id = $3 OR g.group_id IN \
-                   (SELECT gm.group_id FROM group_members gm \
-                      JOIN memberships pm ON pm.id = gm.membership_id WHERE pm.person_id = $3)) \
-              AND ($4 = '' OR g.id = $4) \
-              AND ($5 = '' OR lower(COALESCE(p.name, gr.name, '')) LIKE $5 ESCAPE '\\') \
-              AND ($7 = '' \
-                   OR ($7 = 'in' AND g.status = 'active' AND g.valid_until > $6) \
-                   OR ($7 = 'out' AND (g.status = 'revoked' OR g.valid_until <= $6)))",
-        );
-        let groups = filter.groups.clone().unwrap_or_default();
-        if filter.groups.is_some() {
-            let marks: Vec<String> = (0..groups.len()).map(|i| format!("${}", i + 8)).collect();
+        // Only the filters in use become SQL (a generic `$1 = '' OR …` would keep SQLite from
+        // its indexes), and a page is chosen by grant ID first, joining only its 50 rows: an
+        // organisation's 100,000 grants are counted and skipped in the index alone.
+        let mut args = SqlArgs::default();
+        let mut conds: Vec<String> = Vec::new();
+        if let Some(kvk) = &filter.organisation {
+            let p = args.text(kvk);
+            conds.push(format!(
+                "g.organisation_id = (SELECT id FROM organisations WHERE kvk = {p})"
+            ));
+        }
+        if let Some(status) = filter.status {
+            let p = args.text(status_text(status));
+            conds.push(format!("g.status = {p}"));
+        }
+        if let Some(person) = &filter.person {
+            let p = args.text(person);
+            conds.push(format!(
+                "(g.membership_id IN (SELECT id FROM memberships WHERE person_id = {p}) \
+                  OR g.group_id IN (SELECT gm.group_id FROM group_members gm \
+                     JOIN memberships pm ON pm.id = gm.membership_id WHERE pm.person_id = {p}))"
+            ));
+        }
+        if let Some(id) = &filter.id {
+            let p = args.text(id);
+            conds.push(format!("g.id = {p}"));
+        }
+        if let Some(service) = &filter.service {
+            let (provider, uuid) = (args.text(&service.provider), args.text(&service.uuid));
+            conds.push(format!(
+                "(g.scope_kind = 'all_services' \
+                  OR (g.scope_kind = 'provider' AND g.provider = {provider}) \
+                  OR (g.scope_kind = 'service' AND g.service_uuid = {uuid}))"
+            ));
+        }
+        if let Some((in_force, at)) = filter.in_force {
+            let p = args.time(at);
+            conds.push(if in_force {
+                format!("(g.status = 'active' AND g.valid_until > {p})")
+            } else {
+                format!("(g.status = 'revoked' OR g.valid_until <= {p})")
+            });
+        }
+        let search = filter
+            .search
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty());
+        if let Some(text) = search {
+            let p = args.text(&like_pattern(text));
+            conds.push(format!(
+                "lower(COALESCE(p.name, gr.name, '')) LIKE {p} ESCAPE '\\'"
+            ));
+        }
+        if let Some(groups) = &filter.groups {
+            let marks: Vec<String> = groups.iter().map(|g| args.text(g)).collect();
             let list = if marks.is_empty() {
                 "NULL".to_string()
             } else {
                 marks.join(", ")
             };
-            from.push_str(&format!(
-                " AND (gr.name IN ({list}) OR g.membership_id IN \
-                   (SELECT gm.membership_id FROM group_members gm \
-                      JOIN groups sg ON sg.id = gm.group_id \
-                     WHERE sg.organisation_id = g.organisation_id AND sg.name IN ({list})))"
+            conds.push(format!(
+                "(g.group_id IN (SELECT id FROM groups WHERE organisation_id = g.organisation_id \
+                                 AND name IN ({list})) \
+                  OR g.membership_id IN (SELECT gm.membership_id FROM group_members gm \
+                     JOIN groups sg ON sg.id = gm.group_id \
+                    WHERE sg.organisation_id = g.organisation_id AND sg.name IN ({list})))"
             ));
+        }
+        let filters = if conds.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", conds.join(" AND "))
+        };
+        // Within one organisation the ID orders alone (and an index serves it).
+        let by_organisation = filter.organisation.is_none();
+        let order = if by_organisation {
+            " ORDER BY o.name, g.id"
+        } else {
+            " ORDER BY g.id"
+        };
+        let mut joins = String::new();
+        if by_organisation {
+            joins.push_str(" JOIN organisations o ON o.id = g.organisation_id");
+        }
+        if search.is_some() {
+            joins.push_str(
+                " LEFT JOIN memberships m ON m.id = g.membership_id \
+                  LEFT JOIN persons p ON p.id = m.person_id \
+                  LEFT JOIN groups gr ON gr.id = g.group_id",
+            );
         }
         const COLUMNS: &str = "SELECT g.id, o.kvk, o.rsin, o.name, m.person_id, gr.name, \
             g.scope_kind, g.provider, g.service_uuid, g.level, g.valid_from, g.valid_until, \
-            g.status, g.last_used_at, g.created_by, p.name";
-        // Within one organisation the ID orders alone (and an index serves it).
-        let order = if filter.organisation.is_some() {
-            " ORDER BY g.id"
-        } else {
-            " ORDER BY o.name, g.id"
-        };
-        let mut sql = format!("{COLUMNS}{from}{order}");
-        if let Some((offset, limit)) = page {
-            sql.push_str(&format!(" LIMIT {limit} OFFSET {offset}"));
-        }
-        let count_sql = format!("SELECT COUNT(*){from}");
-        let organisation = filter.organisation.clone().unwrap_or_default();
-        let status = filter
-            .status
-            .map(|s| status_text(s).to_string())
-            .unwrap_or_default();
-        let person = filter.person.clone().unwrap_or_default();
-        let id = filter.id.clone().unwrap_or_default();
-        let search = filter
-            .search
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(like_pattern)
-            .unwrap_or_default();
-        let (in_force, at) = match filter.in_force {
-            None => ("", Utc::now()),
-            Some((true, at)) => ("in", at),
-            Some((false, at)) => ("out", at),
+            g.status, g.last_used_at, g.created_by, p.name \
+            FROM grants g JOIN organisations o ON o.id = g.organisation_id \
+            LEFT JOIN memberships m ON m.id = g.membership_id \
+            LEFT JOIN persons p ON p.id = m.person_id \
+            LEFT JOIN groups gr ON gr.id = g.group_id";
+        let (sql, count_sql) = match page {
+            Some((offset, limit)) => (
+                format!(
+                    "{COLUMNS} WHERE g.id IN (SELECT g.id FROM grants g{joins}{filters}{order} \
+                     LIMIT {limit} OFFSET {offset}){order}"
+                ),
+                Some(format!("SELECT COUNT(*) FROM grants g{joins}{filters}")),
+            ),
+            None => (format!("{COLUMNS}{filters}{order}"), None),
         };
         macro_rules! bound {
             ($q:expr) => {{
-                let mut q = $q
-                    .bind(&organisation)
-                    .bind(&status)
-                    .bind(&person)
-                    .bind(&id)
-                    .bind(&search)
-                    .bind(at)
-                    .bind(in_force);
-                for g in &groups {
-                    q = q.bind(g);
+                let mut q = $q;
+                for arg in &args.0 {
+                    q = match arg {
+                        SqlArg::Text(t) => q.bind(t.clone()),
+                        SqlArg::Time(t) => q.bind(*t),
+                    };
                 }
                 q
             }};
@@ -1796,8 +1851,8 @@ impl SqlRegister {
                 let rows: Vec<GrantRow> = bound!(sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())))
                     .fetch_all($p)
                     .await?;
-                let total: Option<i64> = match page {
-                    Some(_) => Some(
+                let total: Option<i64> = match &count_sql {
+                    Some(count_sql) => Some(
                         bound!(sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql.clone())))
                             .fetch_one($p)
                             .await?,
@@ -1813,13 +1868,7 @@ impl SqlRegister {
         };
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
-            let record = grant_record(r)?;
-            if let Some(service) = &filter.service {
-                if !crate::decision::covers(&record.scope, service) {
-                    continue;
-                }
-            }
-            out.push(record);
+            out.push(grant_record(r)?);
         }
         let total = total.map_or(out.len(), |t| usize::try_from(t).unwrap_or(0));
         Ok((out, total))

@@ -78,19 +78,6 @@ const MEMBER_COLUMNS: &str = "m.id, m.person_id, p.name, p.email, p.phone, p.lan
      m.last_login_at, \
      CAST((SELECT COUNT(*) FROM identity_links l WHERE l.person_id = m.person_id) AS BIGINT)";
 
-/// `LIKE` pattern for a search text (its own `%`, `_` and `\` taken literally).
-fn like_pattern(text: &str) -> String {
-    let mut out = String::from("%");
-    for c in text.to_lowercase().chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push('%');
-    out
-}
-
 /// A group of the organisation that `$person` is in and the acting administrator administers
 /// (the first by ID), so that a groepsbeheerder may act on members of their groups.
 macro_rules! admin_group_of {
@@ -169,10 +156,6 @@ impl SqlRegister {
         } else {
             format!("LIMIT {limit} OFFSET {offset}")
         };
-        let page_sql = format!(
-            "SELECT {MEMBER_COLUMNS} {filter} \
-             ORDER BY lower(COALESCE(p.name, p.email, '')), m.person_id {paging}"
-        );
         let count_sql = format!("SELECT COUNT(*) {filter}");
         let search = query
             .search
@@ -180,18 +163,12 @@ impl SqlRegister {
             .map(str::trim)
             .filter(|s| !s.is_empty())
             .map(like_pattern);
-        // Roles and groups of the page's members: the same filter and paging as a subquery.
-        let page_ids = format!(
-            "SELECT m.id {filter} \
-             ORDER BY lower(COALESCE(p.name, p.email, '')), m.person_id {paging}"
-        );
-        let roles_sql = format!(
-            "SELECT membership_id, role FROM membership_roles WHERE membership_id IN ({page_ids})"
-        );
-        let groups_sql = format!(
-            "SELECT gm.membership_id, g.name, gm.blocked FROM group_members gm \
-             JOIN groups g ON g.id = gm.group_id WHERE gm.membership_id IN ({page_ids}) \
-             ORDER BY g.name"
+        // The page is chosen by membership ID first (filter, sort, skip on two columns), and
+        // only its rows get their details: the link count, roles and groups.
+        let order = "ORDER BY lower(COALESCE(p.name, p.email, '')), m.person_id";
+        let page_sql = format!(
+            "SELECT {MEMBER_COLUMNS} FROM memberships m JOIN persons p ON p.id = m.person_id \
+             WHERE m.id IN (SELECT m.id {filter} {order} {paging}) {order}"
         );
         macro_rules! bound {
             ($q:expr) => {{
@@ -214,16 +191,32 @@ impl SqlRegister {
                 )))
                 .fetch_one($p)
                 .await?;
-                let roles = bound!(sqlx::query_as::<_, (String, String)>(sqlx::AssertSqlSafe(
-                    roles_sql.clone()
-                )))
-                .fetch_all($p)
-                .await?;
-                let in_groups = bound!(sqlx::query_as::<_, (String, String, bool)>(
-                    sqlx::AssertSqlSafe(groups_sql.clone())
-                ))
-                .fetch_all($p)
-                .await?;
+                let mut roles: Vec<(String, String)> = Vec::new();
+                let mut in_groups: Vec<(String, String, bool)> = Vec::new();
+                for chunk in rows.chunks(500) {
+                    let marks: Vec<String> =
+                        (1..=chunk.len()).map(|i| format!("${i}")).collect();
+                    let marks = marks.join(", ");
+                    let mut rq = sqlx::query_as::<_, (String, String)>(sqlx::AssertSqlSafe(
+                        format!(
+                            "SELECT membership_id, role FROM membership_roles \
+                             WHERE membership_id IN ({marks})"
+                        ),
+                    ));
+                    let mut gq = sqlx::query_as::<_, (String, String, bool)>(
+                        sqlx::AssertSqlSafe(format!(
+                            "SELECT gm.membership_id, g.name, gm.blocked FROM group_members gm \
+                             JOIN groups g ON g.id = gm.group_id \
+                             WHERE gm.membership_id IN ({marks}) ORDER BY g.name"
+                        )),
+                    );
+                    for row in chunk {
+                        rq = rq.bind(row.0.clone());
+                        gq = gq.bind(row.0.clone());
+                    }
+                    roles.extend(rq.fetch_all($p).await?);
+                    in_groups.extend(gq.fetch_all($p).await?);
+                }
                 (rows, total, roles, in_groups)
             }};
         }
