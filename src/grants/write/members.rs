@@ -166,10 +166,9 @@ impl SqlRegister {
         // The page is chosen by membership ID first (filter, sort, skip on two columns), and
         // only its rows get their details: the link count, roles and groups.
         let order = "ORDER BY lower(COALESCE(p.name, p.email, '')), m.person_id";
-        let page_sql = format!(
-            "SELECT {MEMBER_COLUMNS} FROM memberships m JOIN persons p ON p.id = m.person_id \
-             WHERE m.id IN (SELECT m.id {filter} {order} {paging}) {order}"
-        );
+        // The page's IDs and, in the same pass, how many match.
+        let ids_sql =
+            format!("SELECT m.id, CAST(COUNT(*) OVER () AS BIGINT) {filter} {order} {paging}");
         macro_rules! bound {
             ($q:expr) => {{
                 let mut q = $q.bind(kvk).bind(search.clone()).bind(query.person.clone());
@@ -181,35 +180,54 @@ impl SqlRegister {
         }
         macro_rules! fetch {
             ($p:expr) => {{
-                let rows = bound!(sqlx::query_as::<_, MemberRow>(sqlx::AssertSqlSafe(
-                    page_sql.clone()
+                let ids = bound!(sqlx::query_as::<_, (String, i64)>(sqlx::AssertSqlSafe(
+                    ids_sql.clone()
                 )))
                 .fetch_all($p)
                 .await?;
-                let total = bound!(sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(
-                    count_sql.clone()
-                )))
-                .fetch_one($p)
-                .await?;
+                let total = match ids.first() {
+                    Some((_, total)) => *total,
+                    // An empty page (or none asked for) says nothing of the total.
+                    None => {
+                        bound!(sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(
+                            count_sql.clone()
+                        )))
+                        .fetch_one($p)
+                        .await?
+                    }
+                };
+                // The rows in the IDs' order, a chunk at a time (an organisation may have
+                // more members than a statement may have parameters).
+                let mut rows: Vec<MemberRow> = Vec::with_capacity(ids.len());
+                for chunk in ids.chunks(500) {
+                    let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+                    let mut q = sqlx::query_as::<_, MemberRow>(sqlx::AssertSqlSafe(format!(
+                        "SELECT {MEMBER_COLUMNS} FROM memberships m \
+                         JOIN persons p ON p.id = m.person_id \
+                         WHERE m.id IN ({}) {order}",
+                        marks.join(", ")
+                    )));
+                    for (id, _) in chunk {
+                        q = q.bind(id.clone());
+                    }
+                    rows.extend(q.fetch_all($p).await?);
+                }
                 let mut roles: Vec<(String, String)> = Vec::new();
                 let mut in_groups: Vec<(String, String, bool)> = Vec::new();
                 for chunk in rows.chunks(500) {
-                    let marks: Vec<String> =
-                        (1..=chunk.len()).map(|i| format!("${i}")).collect();
+                    let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
                     let marks = marks.join(", ");
-                    let mut rq = sqlx::query_as::<_, (String, String)>(sqlx::AssertSqlSafe(
-                        format!(
+                    let mut rq =
+                        sqlx::query_as::<_, (String, String)>(sqlx::AssertSqlSafe(format!(
                             "SELECT membership_id, role FROM membership_roles \
                              WHERE membership_id IN ({marks})"
-                        ),
-                    ));
-                    let mut gq = sqlx::query_as::<_, (String, String, bool)>(
-                        sqlx::AssertSqlSafe(format!(
+                        )));
+                    let mut gq =
+                        sqlx::query_as::<_, (String, String, bool)>(sqlx::AssertSqlSafe(format!(
                             "SELECT gm.membership_id, g.name, gm.blocked FROM group_members gm \
                              JOIN groups g ON g.id = gm.group_id \
                              WHERE gm.membership_id IN ({marks}) ORDER BY g.name"
-                        )),
-                    );
+                        )));
                     for row in chunk {
                         rq = rq.bind(row.0.clone());
                         gq = gq.bind(row.0.clone());
