@@ -209,22 +209,6 @@ fn page_bounds(q: &PageQuery) -> Result<(usize, usize), Problem> {
     Ok((q.page.unwrap_or(1).max(1), per_page))
 }
 
-fn paginate<T: Serialize>(all: Vec<T>, q: &PageQuery) -> Result<PageOf<T>, Problem> {
-    let (page, per_page) = page_bounds(q)?;
-    let total = all.len();
-    let items = all
-        .into_iter()
-        .skip((page - 1).saturating_mul(per_page))
-        .take(per_page)
-        .collect();
-    Ok(PageOf {
-        items,
-        page,
-        per_page,
-        total,
-    })
-}
-
 /// `GET /api/v1/session`: who is acting, for which organisation, and the CSRF token.
 pub async fn session(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     match reader(&state, &headers).await {
@@ -487,7 +471,8 @@ async fn audit_entries(
     state: &AppState,
     headers: &HeaderMap,
     q: &AuditQuery,
-) -> Result<Vec<crate::grants::audit::AuditRecord>, Problem> {
+    page: Option<(usize, usize)>,
+) -> Result<(Vec<crate::grants::audit::AuditRecord>, usize), Problem> {
     let s = reader(state, headers).await?;
     // The trail names everyone in the organisation: not a groepsbeheerder's to read.
     if !s.sees_whole_organisation() {
@@ -516,9 +501,21 @@ async fn audit_entries(
         since: time(&q.since, "since")?,
         until: time(&q.until, "until")?,
     };
-    crate::grants::audit::list(state.registry.sql().pool(), &s.organisation.kvk, &filter)
-        .await
-        .map_err(|e| Problem::from(WriteError::Database(e)))
+    let pool = state.registry.sql().pool();
+    let kvk = &s.organisation.kvk;
+    // A page is read by the database; the CSV export takes all that match.
+    let listed = match page {
+        Some((offset, limit)) => {
+            crate::grants::audit::list_page(pool, kvk, &filter, offset, limit).await
+        }
+        None => crate::grants::audit::list(pool, kvk, &filter)
+            .await
+            .map(|all| {
+                let n = all.len();
+                (all, n)
+            }),
+    };
+    listed.map_err(|e| Problem::from(WriteError::Database(e)))
 }
 
 /// `GET /api/v1/audit`: the organisation's audit trail, newest first, filtered by `action`
@@ -529,14 +526,20 @@ pub async fn audit(
     Query(q): Query<AuditQuery>,
 ) -> Response {
     let run = async {
-        let entries = audit_entries(&state, &headers, &q).await?;
-        let page = PageQuery {
+        let (page, per_page) = page_bounds(&PageQuery {
             page: q.page,
             per_page: q.per_page,
             status: None,
             q: None,
-        };
-        Ok::<_, Problem>(Json(paginate(entries, &page)?))
+        })?;
+        let offset = (page - 1).saturating_mul(per_page);
+        let (items, total) = audit_entries(&state, &headers, &q, Some((offset, per_page))).await?;
+        Ok::<_, Problem>(Json(PageOf {
+            items,
+            page,
+            per_page,
+            total,
+        }))
     };
     run.await.into_response()
 }
@@ -547,8 +550,8 @@ pub async fn audit_csv(
     headers: HeaderMap,
     Query(q): Query<AuditQuery>,
 ) -> Response {
-    let entries = match audit_entries(&state, &headers, &q).await {
-        Ok(e) => e,
+    let entries = match audit_entries(&state, &headers, &q, None).await {
+        Ok((e, _)) => e,
         Err(p) => return p.into_response(),
     };
     let write = || -> Result<Vec<u8>, csv::Error> {
