@@ -109,15 +109,6 @@ pub async fn list(
     let pages = total.div_ceil(PER_PAGE).max(1);
     let rows: Vec<minijinja::Value> = entries.iter().map(entry_row).collect();
     // The same filters for the pages and the CSV export (which takes instants).
-    let query = |extra: &[(&str, String)]| {
-        let mut url = url::form_urlencoded::Serializer::new(String::new());
-        for (name, value) in extra {
-            if !value.is_empty() {
-                url.append_pair(name, value);
-            }
-        }
-        url.finish()
-    };
     let filters = [
         ("action", filter.action.clone().unwrap_or_default()),
         ("actor", filter.actor.clone().unwrap_or_default()),
@@ -127,7 +118,7 @@ pub async fn list(
         fields.push(("from", q.from.trim().to_string()));
         fields.push(("to", q.to.trim().to_string()));
         fields.push(("page", p.to_string()));
-        format!("/admin/audit?{}", query(&fields))
+        list_url("/admin/audit", &fields)
     };
     let mut csv = filters.to_vec();
     csv.push(("since", since.map(|t| t.to_rfc3339()).unwrap_or_default()));
@@ -147,7 +138,7 @@ pub async fn list(
         pages => pages,
         previous => (page > 1).then(|| link(page - 1)),
         next => (page < pages).then(|| link(page + 1)),
-        csv => format!("/api/v1/audit.csv?{}", query(&csv)),
+        csv => list_url("/api/v1/audit.csv", &csv),
     };
     if errors.is_empty() {
         admin.page(&state, "admin/audit.html", ctx)

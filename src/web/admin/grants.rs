@@ -116,19 +116,17 @@ pub async fn list(
     };
     let pages = total.div_ceil(PER_PAGE).max(1);
     let link = |p: usize| {
-        let mut url = url::form_urlencoded::Serializer::new(String::new());
-        for (name, value) in [
-            ("status", Some(status.to_string())),
-            ("person", nonempty(&q.person)),
-            ("service", service.map(|s| s.uuid.clone())),
-            ("q", nonempty(&q.q)),
-        ] {
-            if let Some(v) = value.filter(|v| !v.is_empty()) {
-                url.append_pair(name, &v);
-            }
-        }
-        url.append_pair("page", &p.to_string());
-        format!("/admin/grants?{}", url.finish())
+        let fields = [
+            ("status", status.to_string()),
+            ("person", nonempty(&q.person).unwrap_or_default()),
+            (
+                "service",
+                service.map(|s| s.uuid.clone()).unwrap_or_default(),
+            ),
+            ("q", nonempty(&q.q).unwrap_or_default()),
+            ("page", p.to_string()),
+        ];
+        list_url("/admin/grants", &fields)
     };
     let rows: Vec<minijinja::Value> = grants
         .iter()

@@ -196,6 +196,18 @@ pub fn done(to: &str, notice: &str) -> Response {
     Redirect::to(&format!("{to}{sep}notice={notice}")).into_response()
 }
 
+/// A list's address with its filters (empty ones left out), e.g. for its previous and next
+/// pages or its CSV export.
+pub fn list_url(path: &str, fields: &[(&str, String)]) -> String {
+    let mut url = url::form_urlencoded::Serializer::new(String::new());
+    for (name, value) in fields {
+        if !value.is_empty() {
+            url.append_pair(name, value);
+        }
+    }
+    format!("{path}?{}", url.finish())
+}
+
 /// A form's fields in order; a name may repeat (check boxes).
 #[derive(Debug, Default)]
 pub struct Fields(Vec<(String, String)>);

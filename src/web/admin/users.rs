@@ -112,15 +112,13 @@ pub async fn list(
     };
     let pages = total.div_ceil(PER_PAGE).max(1);
     let link = |p: usize| {
-        let mut url = url::form_urlencoded::Serializer::new(String::new());
-        if let Some(text) = q.q.as_deref().filter(|t| !t.is_empty()) {
-            url.append_pair("q", text);
-        }
-        if let Some(s) = status {
-            url.append_pair("status", s.as_str());
-        }
-        url.append_pair("page", &p.to_string());
-        format!("/admin/users?{}", url.finish())
+        let status = status.map(|s| s.as_str().to_string()).unwrap_or_default();
+        let fields = [
+            ("q", q.q.clone().unwrap_or_default()),
+            ("status", status),
+            ("page", p.to_string()),
+        ];
+        list_url("/admin/users", &fields)
     };
     let rows: Vec<minijinja::Value> = members.iter().map(|m| member_row(admin.lang, m)).collect();
     admin.page(
