@@ -8,6 +8,7 @@
 //! limits), held by the membership and suspended when the membership is blocked.
 
 pub mod grants;
+pub mod links;
 pub mod members;
 pub mod notify;
 pub mod organisation;

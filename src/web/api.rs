@@ -10,7 +10,7 @@ use super::AppState;
 use crate::admin::grants::{GrantError, NewGrants};
 use crate::admin::AdminSession;
 use crate::grants::{
-    Actor, GrantFilter, GrantRecord, GrantStatus, MemberQuery, MemberStatus, Role, WriteError,
+    GrantFilter, GrantRecord, GrantStatus, MemberQuery, MemberStatus, Role, WriteError,
 };
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -877,15 +877,7 @@ pub async fn update_organisation(
             body.contact_address,
         )
         .map_err(|(field, detail)| invalid(format!("{field}: {detail}")))?;
-        let sql = state.registry.sql();
-        state
-            .registry
-            .write(sql.update_organisation(
-                &Actor::Admin(s.person_id.clone()),
-                &s.organisation.kvk,
-                &changes,
-            ))
-            .await?;
+        state.services().update_contact(&s, &changes).await?;
         organisation_json(&state, &s).await
     };
     run.await.into_response()
@@ -901,11 +893,7 @@ pub async fn link_requests(State(state): State<Arc<AppState>>, headers: HeaderMa
                 "link requests are for hoofdbeheerders and beheerders",
             ));
         }
-        let (outgoing, incoming) = state
-            .registry
-            .sql()
-            .link_requests(&s.organisation.kvk, chrono::Utc::now())
-            .await?;
+        let (outgoing, incoming) = state.services().link_requests(&s).await?;
         Ok::<_, Problem>(Json(json!({ "outgoing": outgoing, "incoming": incoming })))
     };
     run.await.into_response()
@@ -921,15 +909,9 @@ pub async fn request_link(
     let run = async {
         let s = writer(&state, &headers).await?;
         let new: crate::grants::NewLinkRequest = body_as(&body, "{\"kvk\", \"email\", \"roles\"}")?;
-        let sql = state.registry.sql();
         let made = state
-            .registry
-            .write(sql.request_link(
-                &Actor::Admin(s.person_id.clone()),
-                &s.organisation.kvk,
-                &new,
-                chrono::Utc::now(),
-            ))
+            .services()
+            .request_link(&s, &new)
             .await
             .map_err(|e| match e {
                 WriteError::UnknownOrganisation(kvk) => {
@@ -951,25 +933,10 @@ pub async fn link_request_action(
 ) -> Response {
     let run = async {
         let s = writer(&state, &headers).await?;
-        let actor = Actor::Admin(s.person_id.clone());
-        let sql = state.registry.sql();
-        let kvk = &s.organisation.kvk;
-        let now = chrono::Utc::now();
-        let request = match action.as_str() {
-            "approve" | "decline" => {
-                state
-                    .registry
-                    .write(sql.decide_link_request(&actor, kvk, &id, action == "approve", now))
-                    .await?
-            }
-            "withdraw" => {
-                state
-                    .registry
-                    .write(sql.withdraw_link_request(&actor, kvk, &id, now))
-                    .await?
-            }
-            _ => return Err(Problem::not_found("such action")),
+        let Some(answer) = crate::admin::links::LinkAnswer::parse(&action) else {
+            return Err(Problem::not_found("such action"));
         };
+        let request = state.services().answer_link(&s, &id, answer).await?;
         Ok::<_, Problem>(Json(request))
     };
     run.await.into_response()

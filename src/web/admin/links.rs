@@ -4,9 +4,8 @@
 //! beheerders only (the requests carry e-mail addresses).
 
 use super::*;
-use crate::grants::{Actor, LinkRequest, NewLinkRequest, WriteError};
+use crate::grants::{LinkRequest, NewLinkRequest, WriteError};
 use axum::extract::Path;
-use chrono::Utc;
 use minijinja::context;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -90,11 +89,7 @@ async fn page(
     if !admin.manages() {
         return admin.not_allowed(state);
     }
-    let listed = state
-        .registry
-        .sql()
-        .link_requests(&admin.session.organisation.kvk, Utc::now())
-        .await;
+    let listed = state.services().link_requests(&admin.session).await;
     let (outgoing, incoming) = match listed {
         Ok(lists) => lists,
         Err(e) => return admin.failed(state, "link requests", &e),
@@ -159,12 +154,7 @@ pub async fn request(
         email: typed.email.clone(),
         roles,
     };
-    let sql = state.registry.sql();
-    let actor = Actor::Admin(admin.session.person_id.clone());
-    let made = state
-        .registry
-        .write(sql.request_link(&actor, &admin.session.organisation.kvk, &new, Utc::now()))
-        .await;
+    let made = state.services().request_link(&admin.session, &new).await;
     let (field, nl, en) = match made {
         Ok(_) => return done("/admin/links", "link-requested"),
         Err(WriteError::InvalidKvk(_)) => (
@@ -209,28 +199,18 @@ pub async fn answer(
     if let Err(r) = admin.form(&state, &body) {
         return *r;
     }
-    let sql = state.registry.sql();
-    let actor = Actor::Admin(admin.session.person_id.clone());
-    let kvk = &admin.session.organisation.kvk;
-    let now = Utc::now();
-    let outcome = match action.as_str() {
-        "approve" | "decline" => state
-            .registry
-            .write(sql.decide_link_request(&actor, kvk, &id, action == "approve", now))
+    use crate::admin::links::LinkAnswer;
+    let outcome = match LinkAnswer::parse(&action) {
+        Some(answer) => state
+            .services()
+            .answer_link(&admin.session, &id, answer)
             .await
-            .map(|_| {
-                if action == "approve" {
-                    "link-approved"
-                } else {
-                    "link-declined"
-                }
+            .map(|_| match answer {
+                LinkAnswer::Approve => "link-approved",
+                LinkAnswer::Decline => "link-declined",
+                LinkAnswer::Withdraw => "link-withdrawn",
             }),
-        "withdraw" => state
-            .registry
-            .write(sql.withdraw_link_request(&actor, kvk, &id, now))
-            .await
-            .map(|_| "link-withdrawn"),
-        _ => Err(WriteError::LinkRequestUnknown),
+        None => Err(WriteError::LinkRequestUnknown),
     };
     match outcome {
         Ok(notice) => done("/admin/links", notice),

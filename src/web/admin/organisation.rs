@@ -3,7 +3,7 @@
 //! `admin::organisation::contact_changes`, as the API's `PATCH /api/v1/organisation`).
 
 use super::*;
-use crate::grants::{Actor, OrganisationView, WriteError};
+use crate::grants::{OrganisationView, WriteError};
 use minijinja::context;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -125,11 +125,9 @@ pub async fn save(
             return page(&state, &admin, Some(typed), errors).await;
         }
     };
-    let sql = state.registry.sql();
-    let actor = Actor::Admin(admin.session.person_id.clone());
     match state
-        .registry
-        .write(sql.update_organisation(&actor, &admin.session.organisation.kvk, &changes))
+        .services()
+        .update_contact(&admin.session, &changes)
         .await
     {
         Ok(()) => done("/admin/organisation", "contact-saved"),
