@@ -104,9 +104,7 @@ pub async fn memberships(
             roles: roles
                 .iter()
                 .filter(|(m, _)| *m == id)
-                .filter_map(|(_, r)| {
-                    serde_json::from_value(serde_json::Value::String(r.clone())).ok()
-                })
+                .filter_map(|(_, r)| r.parse().ok())
                 .collect(),
             blocked,
         })
@@ -148,7 +146,7 @@ pub async fn current_membership(
     let mut roles: Vec<Role> = rows
         .iter()
         .filter_map(|(_, r)| r.clone())
-        .filter_map(|r| serde_json::from_value(serde_json::Value::String(r)).ok())
+        .filter_map(|r| r.parse().ok())
         .collect();
     roles.sort_by_key(|r| *r as u8);
     Ok(Some((*blocked, roles)))

@@ -29,7 +29,7 @@ pub fn contact_changes(
     type FieldResult = Result<Option<Option<String>>, (&'static str, &'static str)>;
     let contact_email = field(email, MAX_FIELD, "contact_email")?;
     if let Some(Some(e)) = &contact_email {
-        if !looks_like_email(e) {
+        if !crate::grants::is_email_address(e) {
             return Err(("contact_email", "not an e-mail address"));
         }
     }
@@ -48,16 +48,6 @@ pub fn contact_changes(
         contact_address: field(address, MAX_ADDRESS, "contact_address")?,
         ..OrganisationChanges::default()
     })
-}
-
-fn looks_like_email(e: &str) -> bool {
-    !e.chars().any(char::is_whitespace)
-        && e.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty()
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-        })
 }
 
 #[cfg(test)]

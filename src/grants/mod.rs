@@ -25,7 +25,8 @@ pub use model::*;
 pub use registry::{CachedRegister, Registry, RegistryError, UsageRecorder};
 pub use sql::{NewGrant, Pool, SqlRegister, SqlRegisterError};
 pub use write::{
-    token_hash, Accepted, Invitation, InvitationState, NewInvitation, INVITATION_LIFETIME,
+    is_email_address, token_hash, Accepted, Invitation, InvitationState, NewInvitation,
+    INVITATION_LIFETIME,
 };
 pub use write::{
     Actor, GrantFilter, GrantRecord, GrantRequest, Holder, ImportError, ImportRow, MemberView,

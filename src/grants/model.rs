@@ -54,6 +54,26 @@ impl Role {
             Role::Lezer => "lezer",
         }
     }
+
+    /// Every role, highest first.
+    pub const ALL: [Role; 5] = [
+        Role::Hoofdbeheerder,
+        Role::Beheerder,
+        Role::Groepsbeheerder,
+        Role::Lezer,
+        Role::Gebruiker,
+    ];
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Role, String> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == text)
+            .ok_or_else(|| format!("unknown role {text:?}"))
+    }
 }
 
 /// One grant held by the person (through their membership or one of their groups), with the

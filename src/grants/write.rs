@@ -2034,7 +2034,8 @@ mod invitations;
 mod links;
 mod members;
 pub use invitations::{
-    token_hash, Accepted, Invitation, InvitationState, NewInvitation, INVITATION_LIFETIME,
+    is_email_address, token_hash, Accepted, Invitation, InvitationState, NewInvitation,
+    INVITATION_LIFETIME,
 };
 pub use links::{LinkRequest, LinkRequestStatus, NewLinkRequest};
 pub use members::{MemberDetails, MemberQuery, MemberStatus};

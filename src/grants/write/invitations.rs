@@ -67,16 +67,21 @@ fn new_token() -> String {
     hex::encode(rand::random::<[u8; 32]>())
 }
 
-pub(super) fn check_email(email: &str) -> Result<(), WriteError> {
-    let ok = email.len() <= 254
+/// Whether `email` looks like an e-mail address (one `@`-split with a dotted domain, no spaces
+/// or control characters, at most 254 bytes): the register's check, shared with the pages.
+pub fn is_email_address(email: &str) -> bool {
+    email.len() <= 254
         && !email.chars().any(|c| c.is_whitespace() || c.is_control())
         && email.split_once('@').is_some_and(|(local, domain)| {
             !local.is_empty()
                 && domain.contains('.')
                 && !domain.starts_with('.')
                 && !domain.ends_with('.')
-        });
-    if ok {
+        })
+}
+
+pub(super) fn check_email(email: &str) -> Result<(), WriteError> {
+    if is_email_address(email) {
         Ok(())
     } else {
         Err(WriteError::InvalidEmail(email.to_string()))

@@ -94,10 +94,7 @@ async fn page(
         Ok(lists) => lists,
         Err(e) => return admin.failed(state, "link requests", &e),
     };
-    let mut roles = vec!["beheerder", "groepsbeheerder", "lezer", "gebruiker"];
-    if admin.session.has_any(&[Role::Hoofdbeheerder]) {
-        roles.insert(0, "hoofdbeheerder");
-    }
+    let roles = assignable_roles(&admin.session);
     let with_errors = !errors.is_empty();
     let ctx = context! {
         title => admin.lang.pick("Koppelverzoeken", "Link requests"),
@@ -138,13 +135,8 @@ pub async fn request(
         email: form.text("email"),
         roles: form.all("role"),
     };
-    let roles: Option<Vec<Role>> = typed
-        .roles
-        .iter()
-        .map(|r| serde_json::from_value(serde_json::Value::String(r.clone())).ok())
-        .collect();
     let lang = admin.lang;
-    let Some(roles) = roles else {
+    let Some(roles) = parse_roles(&typed.roles) else {
         let errors =
             BTreeMap::from([("roles", lang.pick("Onbekende rol.", "Unknown role.").into())]);
         return page(&state, &admin, typed, errors).await;

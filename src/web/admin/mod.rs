@@ -196,6 +196,21 @@ pub fn done(to: &str, notice: &str) -> Response {
     Redirect::to(&format!("{to}{sep}notice={notice}")).into_response()
 }
 
+/// The roles this session may give, highest first: appointing a hoofdbeheerder is the
+/// hoofdbeheerder's (the register checks the rest).
+pub fn assignable_roles(session: &AdminSession) -> Vec<&'static str> {
+    Role::ALL
+        .into_iter()
+        .filter(|r| *r != Role::Hoofdbeheerder || session.has_any(&[Role::Hoofdbeheerder]))
+        .map(Role::as_str)
+        .collect()
+}
+
+/// Roles as a form names them, or `None` when one is unknown.
+pub fn parse_roles(values: &[String]) -> Option<Vec<Role>> {
+    values.iter().map(|r| r.parse().ok()).collect()
+}
+
 /// A list's address with its filters (empty ones left out), e.g. for its previous and next
 /// pages or its CSV export.
 pub fn list_url(path: &str, fields: &[(&str, String)]) -> String {

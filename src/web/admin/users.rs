@@ -213,10 +213,9 @@ async fn member_page(
             withdrawn => i.withdrawn,
         }
     });
-    let mut roles = vec!["beheerder", "groepsbeheerder", "lezer", "gebruiker"];
-    if admin.session.has_any(&[Role::Hoofdbeheerder])
-        || member.roles.contains(&Role::Hoofdbeheerder)
-    {
+    let mut roles = assignable_roles(&admin.session);
+    // A hoofdbeheerder's box stays visible (unticking it is the roles form's to refuse).
+    if member.roles.contains(&Role::Hoofdbeheerder) && !roles.contains(&"hoofdbeheerder") {
         roles.insert(0, "hoofdbeheerder");
     }
     let is_self = member.person == admin.session.person_id;
@@ -367,13 +366,6 @@ pub async fn details(
             refused(&state, &admin, &person, typed, e).await
         }
     }
-}
-
-fn parse_roles(values: &[String]) -> Option<Vec<Role>> {
-    values
-        .iter()
-        .map(|r| serde_json::from_value(serde_json::Value::String(r.clone())).ok())
-        .collect()
 }
 
 /// `POST /admin/users/{person}/roles`.
@@ -590,10 +582,7 @@ async fn invite_page(
     typed: &InviteTyped,
     errors: BTreeMap<&'static str, String>,
 ) -> Response {
-    let mut roles = vec!["beheerder", "groepsbeheerder", "lezer", "gebruiker"];
-    if admin.session.has_any(&[Role::Hoofdbeheerder]) {
-        roles.insert(0, "hoofdbeheerder");
-    }
+    let mut roles = assignable_roles(&admin.session);
     let sql = state.registry.sql();
     let kvk = &admin.session.organisation.kvk;
     // A groepsbeheerder invites plain users into the groups they administer.
