@@ -171,9 +171,17 @@ impl Services<'_> {
         session: &AdminSession,
         ids: &[String],
     ) -> Result<Vec<GrantRecord>, GrantError> {
+        // The session's view once (a groepsbeheerder's groups are a query), then one row each.
+        let view = self.visible(session, GrantFilter::default()).await?;
+        let sql = self.registry.sql();
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
-            out.push(self.grant(session, id).await?);
+            let filter = GrantFilter {
+                id: Some(id.clone()),
+                ..view.clone()
+            };
+            let found = sql.list_grants(&filter).await?.into_iter().next();
+            out.push(found.ok_or(GrantError::NotFound)?);
         }
         Ok(out)
     }
