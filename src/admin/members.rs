@@ -8,8 +8,8 @@
 
 use super::AdminSession;
 use crate::grants::{
-    Actor, Invitation, MemberDetails, MemberQuery, MemberView, NewInvitation, Registry, Role,
-    WriteError,
+    Actor, Invitation, MemberDetails, MemberQuery, MemberStatus, MemberView, NewInvitation,
+    Registry, Role, WriteError,
 };
 use crate::mail::Mailer;
 use chrono::Utc;
@@ -65,6 +65,29 @@ impl Services<'_> {
             .sql()
             .list_members(&session.organisation.kvk, &query, offset, limit)
             .await
+    }
+
+    /// How many members the session sees are active, invited and blocked (in that order).
+    pub async fn count_by_status(&self, session: &AdminSession) -> Result<[usize; 3], WriteError> {
+        let groups = self.member_scope(session).await?;
+        let mut counts = [0; 3];
+        for (count, status) in counts.iter_mut().zip([
+            MemberStatus::Active,
+            MemberStatus::Invited,
+            MemberStatus::Blocked,
+        ]) {
+            let query = MemberQuery {
+                status: Some(status),
+                groups: groups.clone(),
+                ..Default::default()
+            };
+            let sql = self.registry.sql();
+            *count = sql
+                .list_members(&session.organisation.kvk, &query, 0, 0)
+                .await?
+                .1;
+        }
+        Ok(counts)
     }
 
     /// A member the session may see.

@@ -348,21 +348,10 @@ pub async fn home(State(state): State<Arc<AppState>>, admin: Admin) -> Response 
         Ok(v) => v,
         Err(e) => return admin.failed(&state, "home", &e),
     };
-    let mut counts = Vec::new();
-    for status in [
-        crate::grants::MemberStatus::Active,
-        crate::grants::MemberStatus::Invited,
-        crate::grants::MemberStatus::Blocked,
-    ] {
-        let query = crate::grants::MemberQuery {
-            status: Some(status),
-            ..Default::default()
-        };
-        match state.services().list(&admin.session, query, 0, 0).await {
-            Ok((_, n)) => counts.push(n),
-            Err(e) => return admin.failed(&state, "home", &e),
-        }
-    }
+    let counts = match state.services().count_by_status(&admin.session).await {
+        Ok(counts) => counts,
+        Err(e) => return admin.failed(&state, "home", &e),
+    };
     admin.page(
         &state,
         "admin/home.html",
