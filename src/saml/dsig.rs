@@ -242,6 +242,34 @@ pub fn verify(document: &str, certs: &[Vec<u8>]) -> Result<String, DsigError> {
     .map_err(|_| DsigError::Invalid)
 }
 
+/// Verifies every signature in `document` (an enveloping message such as an ArtifactResponse,
+/// whose own signature covers a message that may carry signatures of its own) and returns the
+/// document reduced to what the signatures cover. [`verify`]'s pre-digest output cannot serve
+/// here: it yields one signed element only, and picks the inner Response when there are several.
+/// Callers must have checked the shape of each signature and read values only from the result.
+pub fn verify_with_nested(document: &str, certs: &[Vec<u8>]) -> Result<String, DsigError> {
+    quiet_xmlsec();
+    if certs.is_empty() {
+        return Err(DsigError::NoKey);
+    }
+    let certs: Vec<CertificateDer> = certs
+        .iter()
+        .map(|c| CertificateDer::from(c.clone()))
+        .collect();
+    let allowed = [
+        AllowedSignatureAlgorithm::RsaSha256,
+        AllowedSignatureAlgorithm::EcdsaSha256,
+    ];
+    Crypto::reduce_xml_to_signed_with_allowed_algorithms(
+        document,
+        &certs,
+        ReduceMode::ValidateAndMarkNoAncestors,
+        Some(&allowed),
+    )
+    .map(|s| strip_declaration(&s).to_string())
+    .map_err(|_| DsigError::Invalid)
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;

@@ -1,9 +1,12 @@
 //! SAML 2.0 on both sides: poort as identity provider for DVs, and as service provider towards ADs.
 
+pub mod artifact;
 pub mod binding;
 pub mod c14n;
 pub mod dsig;
 pub mod encrypt;
 pub mod idp;
+pub mod resolve;
+pub mod soap;
 pub mod sp;
 pub mod xml;

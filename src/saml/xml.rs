@@ -14,6 +14,8 @@ pub const NS_MD: &str = "urn:oasis:names:tc:SAML:2.0:metadata";
 
 pub const BINDING_POST: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
 pub const BINDING_REDIRECT: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
+pub const BINDING_ARTIFACT: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Artifact";
+pub const BINDING_SOAP: &str = "urn:oasis:names:tc:SAML:2.0:bindings:SOAP";
 
 /// The largest SAML message (decoded) poort parses.
 pub const MAX_MESSAGE_BYTES: usize = 128 * 1024;
@@ -87,6 +89,71 @@ pub fn text(node: Node<'_, '_>) -> String {
         .to_string()
 }
 
+/// The element `node` of the document `text` as a document of its own: its exact bytes, with
+/// the namespace declarations it inherited added to its start tag. Exclusive canonicalization
+/// renders only the namespaces an element uses, wherever they were declared, so a signature
+/// made inside the larger document still verifies in the extract (unlike re-serialising it,
+/// which may rename prefixes).
+pub fn standalone(text: &str, node: Node<'_, '_>) -> String {
+    let range = node.range();
+    let element = &text[range.clone()];
+    let tag_end = start_tag_end(element);
+    let declared = declared_prefixes(&element[..tag_end]);
+    let mut extra = String::new();
+    for ns in node.namespaces() {
+        let prefix = ns.name().unwrap_or("");
+        if prefix == "xml" || declared.iter().any(|d| d == prefix) {
+            continue;
+        }
+        if prefix.is_empty() {
+            extra.push_str(&format!(" xmlns=\"{}\"", escape(ns.uri())));
+        } else {
+            extra.push_str(&format!(" xmlns:{prefix}=\"{}\"", escape(ns.uri())));
+        }
+    }
+    let name_end = element
+        .find(|c: char| c.is_ascii_whitespace() || c == '>' || c == '/')
+        .unwrap_or(element.len());
+    format!("{}{extra}{}", &element[..name_end], &element[name_end..])
+}
+
+/// Where the start tag of `element` (which begins with '<') ends: past its '>' outside quotes.
+fn start_tag_end(element: &str) -> usize {
+    let mut quote = None;
+    for (i, c) in element.char_indices() {
+        match (quote, c) {
+            (None, '"' | '\'') => quote = Some(c),
+            (Some(q), c) if c == q => quote = None,
+            (None, '>') => return i + 1,
+            _ => {}
+        }
+    }
+    element.len()
+}
+
+/// The prefixes a start tag declares itself ("" for a default namespace).
+fn declared_prefixes(start_tag: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = start_tag;
+    while let Some(i) = rest.find("xmlns") {
+        let preceded_by_space = i > 0 && rest[..i].ends_with(|c: char| c.is_ascii_whitespace());
+        let after = &rest[i + 5..];
+        if preceded_by_space {
+            let name_end = after
+                .find(|c: char| c.is_ascii_whitespace() || c == '=')
+                .unwrap_or(after.len());
+            let name = &after[..name_end];
+            if name.is_empty() {
+                out.push(String::new());
+            } else if let Some(prefix) = name.strip_prefix(':') {
+                out.push(prefix.to_string());
+            }
+        }
+        rest = after;
+    }
+    out
+}
+
 /// Escapes text for element content and attribute values.
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 8);
@@ -139,6 +206,20 @@ mod tests {
         let big = format!("<r>{}</r>", "a".repeat(MAX_MESSAGE_BYTES));
         assert!(matches!(parse(&big), Err(XmlError::TooLarge)));
         assert!(matches!(parse("<r>"), Err(XmlError::Malformed(_))));
+    }
+
+    #[test]
+    fn standalone_adds_inherited_namespaces_once() {
+        let text = r#"<a:r xmlns:a="urn:a" xmlns:b="urn:b" xmlns="urn:d"><a:x xmlns:b="urn:b" k='v>w'><b:y/></a:x></a:r>"#;
+        let doc = parse(text).unwrap();
+        let x = doc.descendants().find(|n| n.has_tag_name("x")).unwrap();
+        let out = standalone(text, x);
+        assert!(out.starts_with("<a:x"), "{out}");
+        assert_eq!(out.matches("xmlns:b=").count(), 1, "{out}");
+        assert!(out.contains(r#"xmlns:a="urn:a""#), "{out}");
+        assert!(out.contains(r#"xmlns="urn:d""#), "{out}");
+        let again = parse(&out).unwrap();
+        assert_eq!(again.root_element().tag_name().namespace(), Some("urn:a"));
     }
 
     #[test]
