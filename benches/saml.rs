@@ -58,6 +58,7 @@ fn bench(c: &mut Criterion) {
         "urn:dv",
         "http://p/saml/sso",
         "http://dv/acs",
+        poort::saml::xml::BINDING_POST,
         Level::Eh3,
         Comparison::Minimum,
         false,

@@ -25,6 +25,8 @@ pub enum StartError {
     OidcProvider(#[from] crate::oidc::upstream::UpstreamError),
     #[error("{0}")]
     Mail(String),
+    #[error("{0}")]
+    BackChannel(String),
     #[error("production mode refuses development keys ({0})")]
     DevKeysInProduction(String),
     #[error("metadata problems:\n{0}")]
@@ -98,7 +100,8 @@ pub async fn build_state(config: Config) -> Result<AppState, StartError> {
     let idp_metadata = sign_root(
         &metadata::publish::idp_metadata(
             &config.saml.idp_entity_id,
-            &config.url("/saml/sso"),
+            &config.saml_url("/saml/sso"),
+            &config.saml_url("/saml/artifact"),
             &signing.cert_der,
             valid_until,
         ),
@@ -107,7 +110,8 @@ pub async fn build_state(config: Config) -> Result<AppState, StartError> {
     let sp_metadata = sign_root(
         &metadata::publish::sp_metadata(
             &config.saml.sp_entity_id,
-            &config.url("/saml/acs"),
+            &config.saml_url("/saml/acs"),
+            &config.saml_url("/saml/artifact"),
             &signing.cert_der,
             &decryption.cert_der,
             valid_until,
@@ -179,7 +183,10 @@ pub async fn build_state(config: Config) -> Result<AppState, StartError> {
             }
         });
     }
+    let backchannel = crate::saml::backchannel::BackChannel::new(&config.backchannel)
+        .map_err(|e| StartError::BackChannel(e.to_string()))?;
     Ok(AppState {
+        backchannel,
         mailer,
         oidc_keys,
         upstream_oidc,

@@ -1,8 +1,8 @@
 //! `poort check`: every problem with config, keys, metadata, catalogue and grants, with its file.
 
-use crate::config::Config;
+use crate::config::{Config, ServiceConfig};
 use crate::keys::{DecryptionKey, PseudonymSecret, SigningKey};
-use crate::metadata::{self, Severity};
+use crate::metadata::{self, MetadataSet, Severity};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
@@ -77,51 +77,20 @@ pub fn check(config_path: &Path, config: &Config) -> Vec<Finding> {
         &config.saml.idp_metadata_dir,
         chrono::Utc::now(),
     );
-    // The catalogue against the metadata.
-    let mut ids = HashSet::new();
-    let mut uuids = HashSet::new();
-    for s in &config.services {
-        if !ids.insert(&s.id) {
-            err(
-                config_path,
-                format!("service {} appears twice in the catalogue", s.id),
-            );
-        }
-        if !uuids.insert(&s.uuid) {
-            err(
-                config_path,
-                format!("ServiceUUID {} is used by two services", s.uuid),
-            );
-        }
-        match md.sps.get(&s.provider) {
-            None => err(
-                config_path,
-                format!(
-                    "service {}: provider {} has no metadata in {}",
-                    s.id,
-                    s.provider,
-                    config.saml.sp_metadata_dir.display()
-                ),
-            ),
-            Some(dv) => {
-                let named = dv
-                    .attribute_consuming_services
-                    .iter()
-                    .any(|acs| acs.index == s.acs_index && acs.service_ids.contains(&s.id));
-                if !named {
-                    err(
-                        config_path,
-                        format!("service {}: the metadata of {} has no AttributeConsumingService index {} naming it", s.id, s.provider, s.acs_index),
-                    );
-                }
-            }
-        }
+    for message in catalogue_problems(&config.services, &md, &config.saml.sp_metadata_dir) {
+        err(config_path, message);
     }
     for dv in &config.dvs {
         if !md.sps.contains_key(&dv.entity_id) {
             err(
                 config_path,
-                format!("[[dv]] {} has no metadata", dv.entity_id),
+                match refused_in(&md, &dv.entity_id) {
+                    Some(files) => format!(
+                        "[[dv]] {}: its metadata in {files} was refused; see the errors there",
+                        dv.entity_id
+                    ),
+                    None => format!("[[dv]] {} has no metadata", dv.entity_id),
+                },
             );
         }
     }
@@ -154,6 +123,65 @@ pub fn check(config_path: &Path, config: &Config) -> Vec<Finding> {
         });
     }
     out
+}
+
+/// What is wrong with the service catalogue against the DVs' metadata (all errors).
+///
+/// A service is named by any md:AttributeConsumingService of its provider whose ServiceIDs hold
+/// its ID, in the scheme's form (`<md:RequestedAttribute Name="<ServiceID>"/>`, afsprakenstelsel
+/// page *DV metadata for HM*) or poort's earlier one; which index the DV uses is its own choice.
+fn catalogue_problems(services: &[ServiceConfig], md: &MetadataSet, sp_dir: &Path) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut ids = HashSet::new();
+    let mut uuids = HashSet::new();
+    for s in services {
+        if !ids.insert(&s.id) {
+            problems.push(format!("service {} appears twice in the catalogue", s.id));
+        }
+        if !uuids.insert(&s.uuid) {
+            problems.push(format!("ServiceUUID {} is used by two services", s.uuid));
+        }
+        match md.sps.get(&s.provider) {
+            None => problems.push(match refused_in(md, &s.provider) {
+                Some(files) => format!(
+                    "service {}: the metadata of provider {} in {files} was refused; see the errors there",
+                    s.id, s.provider
+                ),
+                None => format!(
+                    "service {}: provider {} has no metadata in {}",
+                    s.id,
+                    s.provider,
+                    sp_dir.display()
+                ),
+            }),
+            Some(dv) => {
+                let named = dv
+                    .attribute_consuming_services
+                    .iter()
+                    .any(|acs| acs.service_ids.contains(&s.id));
+                if !named {
+                    problems.push(format!(
+                        "service {}: the metadata of {} has no md:AttributeConsumingService with <md:RequestedAttribute Name=\"{}\"/>",
+                        s.id, s.provider, s.id
+                    ));
+                }
+            }
+        }
+    }
+    problems
+}
+
+/// The files whose metadata for an entity missing from the set was refused, if any: then the
+/// catalogue finding points at them, and the errors themselves (e.g. no usable ACS) are
+/// reported with their file.
+fn refused_in(md: &MetadataSet, entity_id: &str) -> Option<String> {
+    let files: std::collections::BTreeSet<String> = md
+        .problems
+        .iter()
+        .filter(|p| p.severity == Severity::Error && p.entity_id.as_deref() == Some(entity_id))
+        .map(|p| p.file.display().to_string())
+        .collect();
+    (!files.is_empty()).then(|| files.into_iter().collect::<Vec<_>>().join(", "))
 }
 
 /// What is wrong with the upstream OpenID Connect ADs (all errors).
@@ -266,4 +294,97 @@ fn oidc_client_problems(config: &Config, config_path: &Path) -> Vec<(PathBuf, bo
         }
     }
     problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    const DV: &str = "urn:etoegang:DV:00000003244440010000:entities:0001";
+
+    /// A catalogue service from TOML, so the test does not depend on every field of the type.
+    fn service(id: &str, provider: &str) -> ServiceConfig {
+        toml::from_str(&format!(
+            "id = \"{id}\"\nuuid = \"{id}-uuid\"\nname_nl = \"n\"\nname_en = \"n\"\n\
+             provider = \"{provider}\"\nacs_index = 0\nlevel = \"EH3\"\n"
+        ))
+        .expect("service TOML")
+    }
+
+    fn set_with(sps: Vec<metadata::SpMetadata>, problems: Vec<metadata::Problem>) -> MetadataSet {
+        MetadataSet {
+            sps: sps.into_iter().map(|s| (s.entity_id.clone(), s)).collect(),
+            idps: Vec::new(),
+            problems,
+        }
+    }
+
+    fn dv(services: Vec<(u16, Vec<&str>)>) -> metadata::SpMetadata {
+        metadata::SpMetadata {
+            entity_id: DV.into(),
+            acs: Vec::new(),
+            attribute_consuming_services: services
+                .into_iter()
+                .map(|(index, ids)| metadata::AttributeConsumingService {
+                    index,
+                    is_default: false,
+                    names: Vec::new(),
+                    requested_attributes: Vec::new(),
+                    service_ids: ids.into_iter().map(str::to_string).collect(),
+                })
+                .collect(),
+            artifact_resolution: Vec::new(),
+            signing_keys: Vec::new(),
+            encryption_keys: Vec::new(),
+            authn_requests_signed: true,
+            want_assertions_signed: true,
+            file: "metadata/sp/dv.xml".into(),
+        }
+    }
+
+    #[test]
+    fn any_attribute_consuming_service_may_name_a_service() {
+        let one = "urn:etoegang:DV:00000003244440010000:services:1";
+        let two = "urn:etoegang:DV:00000003244440010000:services:2";
+        // The catalogue's acs_index (0) is not where the DV names service 1: that is fine now.
+        let md = set_with(vec![dv(vec![(0, vec![two]), (5, vec![one])])], Vec::new());
+        let dir = Path::new("metadata/sp");
+        assert!(catalogue_problems(&[service(one, DV), service(two, DV)], &md, dir).is_empty());
+
+        let three = "urn:etoegang:DV:00000003244440010000:services:3";
+        assert_eq!(
+            catalogue_problems(&[service(three, DV)], &md, dir),
+            vec![format!(
+                "service {three}: the metadata of {DV} has no md:AttributeConsumingService with <md:RequestedAttribute Name=\"{three}\"/>"
+            )]
+        );
+    }
+
+    #[test]
+    fn a_refused_provider_points_at_its_file() {
+        let id = "urn:etoegang:DV:00000003244440010000:services:1";
+        let dir = Path::new("metadata/sp");
+        let refused = metadata::Problem {
+            file: "metadata/sp/dv.xml".into(),
+            entity_id: Some(DV.into()),
+            severity: Severity::Error,
+            kind: metadata::MetadataError::NoUsableAcs,
+            message: metadata::MetadataError::NoUsableAcs.to_string(),
+        };
+        let md = set_with(Vec::new(), vec![refused]);
+        assert_eq!(
+            catalogue_problems(&[service(id, DV)], &md, dir),
+            vec![format!(
+                "service {id}: the metadata of provider {DV} in metadata/sp/dv.xml was refused; see the errors there"
+            )]
+        );
+        let md = set_with(Vec::new(), Vec::new());
+        assert_eq!(
+            catalogue_problems(&[service(id, DV)], &md, dir),
+            vec![format!(
+                "service {id}: provider {DV} has no metadata in metadata/sp"
+            )]
+        );
+    }
 }

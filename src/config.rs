@@ -50,6 +50,56 @@ pub struct Config {
     /// Identity providers (ADs) that speak OpenID Connect, upstream of poort.
     #[serde(default, rename = "oidc_provider")]
     pub oidc_providers: Vec<OidcProviderConfig>,
+    /// The SOAP back channel on which poort resolves peers' artifacts.
+    #[serde(default)]
+    pub backchannel: BackChannelConfig,
+}
+
+/// The back channel to peers' ArtifactResolutionServices. The afsprakenstelsel's *Web services*
+/// page sets its security: TLS 1.2 or newer, poort authenticated by its (PKIoverheid) client
+/// certificate, and every SOAP message signed; the peer's server certificate is checked against
+/// the system's roots and `ca_certs`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BackChannelConfig {
+    /// PEM certificate (chain) poort presents as TLS client.
+    #[serde(default)]
+    pub client_cert: Option<PathBuf>,
+    /// PEM private key of `client_cert`.
+    #[serde(default)]
+    pub client_key: Option<PathBuf>,
+    /// PEM bundle of further CA (or self-signed) certificates trusted for peers' servers.
+    #[serde(default)]
+    pub ca_certs: Option<PathBuf>,
+    /// Whole exchange (connect, send, answer), in seconds.
+    #[serde(default = "default_backchannel_timeout")]
+    pub timeout_seconds: u64,
+    /// Largest answer read from a peer, in bytes.
+    #[serde(default = "default_backchannel_max")]
+    pub max_response_bytes: usize,
+    /// Resolve at `http://` endpoints: for test set-ups and the local demo only; `poort check`
+    /// refuses it in production.
+    #[serde(default)]
+    pub allow_plain_http: bool,
+}
+
+fn default_backchannel_timeout() -> u64 {
+    5
+}
+fn default_backchannel_max() -> usize {
+    256 * 1024
+}
+
+impl Default for BackChannelConfig {
+    fn default() -> Self {
+        BackChannelConfig {
+            client_cert: None,
+            client_key: None,
+            ca_certs: None,
+            timeout_seconds: default_backchannel_timeout(),
+            max_response_bytes: default_backchannel_max(),
+            allow_plain_http: false,
+        }
+    }
 }
 
 /// Where e-mail goes: SMTP when `smtp_url` is set (`smtp://host:25`, `smtps://user:pass@host`),
@@ -284,6 +334,34 @@ pub struct SamlConfig {
     /// How long a pending login may take, in seconds.
     #[serde(default = "default_flow_lifetime")]
     pub flow_lifetime_seconds: i64,
+    /// How long an artifact poort issued may be resolved, in seconds (SAML Core 2.0 §3.5.3:
+    /// "the shortest practical time limit"; the peer resolves it as soon as the browser comes).
+    #[serde(default = "default_artifact_lifetime")]
+    pub artifact_lifetime_seconds: i64,
+    /// The version of the afsprakenstelsel poort's published endpoints belong to. The page
+    /// *Interface specifications web* requires the URL at which SAML messages are offered to be
+    /// tied to a framework version, and never shared by two versions: poort publishes
+    /// `/saml/sso/<version>`, `/saml/acs/<version>` and `/saml/artifact/<version>` (the plain
+    /// paths keep working). Empty: unversioned URLs.
+    #[serde(default = "default_framework_version")]
+    pub framework_version: String,
+}
+
+fn default_artifact_lifetime() -> i64 {
+    60
+}
+fn default_framework_version() -> String {
+    "1.13".to_string()
+}
+
+impl SamlConfig {
+    /// The path of a SAML endpoint as published, with the framework version when one is set.
+    pub fn endpoint_path(&self, base: &str) -> String {
+        match self.framework_version.trim() {
+            "" => base.to_string(),
+            v => format!("{base}/{v}"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -478,7 +556,7 @@ impl Config {
     /// overrides must stay free-form), so reported by `poort check` and at start, since a
     /// misspelt or outdated section silently drops its settings.
     pub fn unknown_sections(path: &Path) -> Vec<String> {
-        const KNOWN: [&str; 13] = [
+        const KNOWN: [&str; 14] = [
             "server",
             "saml",
             "keys",
@@ -492,6 +570,7 @@ impl Config {
             "oidc_provider",
             "admin",
             "mail",
+            "backchannel",
         ];
         let Ok(text) = std::fs::read_to_string(path) else {
             return Vec::new();
@@ -512,6 +591,12 @@ impl Config {
 
     pub fn dv(&self, entity_id: &str) -> Option<&DvConfig> {
         self.dvs.iter().find(|d| d.entity_id == entity_id)
+    }
+
+    /// A SAML endpoint's published URL (`/saml/sso`, `/saml/acs`, `/saml/artifact`), with the
+    /// framework version.
+    pub fn saml_url(&self, base: &str) -> String {
+        self.url(&self.saml.endpoint_path(base))
     }
 
     /// Endpoint URL under the public URL.

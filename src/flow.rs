@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 /// How the answer goes back to the requester.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AnswerTo {
-    /// A SAML Response posted (HTTP-POST binding) to the requester's ACS.
+    /// A SAML Response to the requester's ACS: by artifact (HTTP-Artifact binding, the
+    /// scheme's rule) or posted (HTTP-POST, for generic SAML peers).
     Saml {
         /// The ACS URL, resolved from the DV's metadata (never taken unverified from a request).
         acs_url: String,
@@ -18,6 +19,10 @@ pub enum AnswerTo {
         request_id: String,
         /// RelayState, kept byte for byte (at most 80 bytes).
         relay_state: Option<String>,
+        /// The ACS has the HTTP-Artifact binding: the Response waits at poort's
+        /// ArtifactResolutionService and the browser carries its artifact.
+        #[serde(default)]
+        artifact: bool,
     },
     /// An authorization code (or an OAuth error) sent to an OpenID Connect client's redirect
     /// URI, which was matched exactly against the client's registration.

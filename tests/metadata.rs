@@ -9,8 +9,8 @@ use openssl::rsa::Rsa;
 use poort::devcerts;
 use poort::metadata::publish::{self, SIGNATURE_PLACEHOLDER};
 use poort::metadata::{
-    self, MetadataError, MetadataSet, Problem, Role, Severity, BINDING_HTTP_POST,
-    BINDING_HTTP_REDIRECT,
+    self, IndexedEndpoint, MetadataError, MetadataSet, Parsed, Problem, Role, Severity,
+    BINDING_HTTP_ARTIFACT, BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, BINDING_SOAP,
 };
 use std::path::{Path, PathBuf};
 use tempfile::TempDir;
@@ -75,6 +75,7 @@ fn weak_cert() -> Vec<u8> {
 struct Fixture {
     dir: TempDir,
     certs: PathBuf,
+    markers: Vec<(&'static str, String)>,
 }
 
 impl Fixture {
@@ -86,6 +87,20 @@ impl Fixture {
     }
     fn load(&self) -> MetadataSet {
         metadata::load(&self.sp_dir(), &self.idp_dir(), Utc::now())
+    }
+    /// One file of `fixtures/metadata/single`, markers replaced, parsed on its own.
+    fn single(&self, name: &str, role: Role) -> Parsed {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/metadata/single")
+            .join(name);
+        let text = self.with_markers(std::fs::read_to_string(&path).unwrap());
+        metadata::parse_document(&text, Path::new(name), role, Utc::now())
+    }
+    fn with_markers(&self, mut text: String) -> String {
+        for (marker, value) in &self.markers {
+            text = text.replace(marker, value);
+        }
+        text
     }
 }
 
@@ -110,19 +125,22 @@ fn fixture() -> Fixture {
         ("@EXPIRED@", b64(&expired_cert())),
         ("@WEAK@", b64(&weak_cert())),
     ];
+    let fx = Fixture {
+        dir,
+        certs,
+        markers: markers.into(),
+    };
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/metadata");
     for sub in ["sp", "idp"] {
-        std::fs::create_dir_all(dir.path().join(sub)).unwrap();
+        std::fs::create_dir_all(fx.dir.path().join(sub)).unwrap();
         for entry in std::fs::read_dir(src.join(sub)).unwrap() {
             let path = entry.unwrap().path();
-            let mut text = std::fs::read_to_string(&path).unwrap();
-            for (marker, value) in &markers {
-                text = text.replace(marker, value);
-            }
-            std::fs::write(dir.path().join(sub).join(path.file_name().unwrap()), text).unwrap();
+            let text = fx.with_markers(std::fs::read_to_string(&path).unwrap());
+            let to = fx.dir.path().join(sub).join(path.file_name().unwrap());
+            std::fs::write(to, text).unwrap();
         }
     }
-    Fixture { dir, certs }
+    fx
 }
 
 fn problems_of<'a>(set: &'a MetadataSet, file: &str) -> Vec<&'a Problem> {
@@ -164,13 +182,21 @@ fn good_dv_loads_with_all_fields() {
     );
     assert_eq!(sp.acs[0].binding, BINDING_HTTP_POST);
     assert_eq!(sp.acs[0].location, "https://dv.example/saml/acs");
-    assert_eq!((sp.acs[1].index, sp.acs[1].is_usable()), (1, false));
+    assert_eq!(
+        (
+            sp.acs[1].index,
+            sp.acs[1].is_usable(),
+            sp.acs[1].is_artifact()
+        ),
+        (1, true, true)
+    );
     assert_eq!(sp.acs(None).unwrap().index, 0);
     assert!(
-        sp.acs(Some(1)).is_none(),
-        "an Artifact ACS is never answered to"
+        sp.acs(Some(1)).is_some_and(|a| a.is_artifact()),
+        "poort answers on the Artifact ACS too (afsprakenstelsel page Bindings)"
     );
     assert!(sp.acs_by_location("https://dv.example/saml/acs").is_some());
+    assert!(sp.artifact_resolution.is_empty());
 
     let services = &sp.attribute_consuming_services;
     assert_eq!(services.len(), 2);
@@ -181,7 +207,7 @@ fn good_dv_loads_with_all_fields() {
     assert_eq!(
         services[0].requested_attributes,
         vec![
-            "urn:etoegang:core:ServiceID",
+            "urn:etoegang:DV:00000001234567890000:services:0001",
             "urn:etoegang:core:LegalSubjectID"
         ]
     );
@@ -198,6 +224,10 @@ fn good_dv_loads_with_all_fields() {
         vec!["urn:etoegang:DV:00000001234567890000:services:0002"]
     );
     assert_eq!(sp.attribute_consuming_service(None).unwrap().index, 0);
+    assert_eq!(
+        sp.service_id(None),
+        Some("urn:etoegang:DV:00000001234567890000:services:0001")
+    );
 
     assert_eq!(sp.signing_keys.len(), 1);
     assert_eq!(sp.encryption_keys.len(), 1);
@@ -447,9 +477,17 @@ fn published_metadata_round_trips() {
     let valid_until = Utc.with_ymd_and_hms(2999, 1, 1, 0, 0, 0).unwrap();
     let now = Utc::now();
 
+    let ars = "https://poort.example/saml/artifact?z=1&w=2";
+    let poort_ars = vec![IndexedEndpoint {
+        index: publish::POORT_ARS_INDEX,
+        binding: BINDING_SOAP.into(),
+        location: ars.into(),
+        is_default: true,
+    }];
     let xml = publish::idp_metadata(
         entity_id,
         "https://poort.example/saml/sso?x=1&y=2",
+        ars,
         &signing,
         valid_until,
     );
@@ -463,12 +501,28 @@ fn published_metadata_round_trips() {
     assert_eq!(idp.signing_keys[0].der, signing);
     assert_eq!(
         idp.sso,
-        [BINDING_HTTP_REDIRECT, BINDING_HTTP_POST]
-            .map(|b| metadata::Endpoint {
-                binding: b.into(),
-                location: "https://poort.example/saml/sso?x=1&y=2".into()
-            })
-            .to_vec()
+        [
+            BINDING_HTTP_ARTIFACT,
+            BINDING_HTTP_REDIRECT,
+            BINDING_HTTP_POST
+        ]
+        .map(|b| metadata::Endpoint {
+            binding: b.into(),
+            location: "https://poort.example/saml/sso?x=1&y=2".into()
+        })
+        .to_vec()
+    );
+    assert_eq!(idp.artifact_resolution, poort_ars);
+    assert!(idp.speaks_artifact());
+    assert_schema_order(
+        &xml,
+        "IDPSSODescriptor",
+        &[
+            "KeyDescriptor",
+            "ArtifactResolutionService",
+            "NameIDFormat",
+            "SingleSignOnService",
+        ],
     );
     assert_eq!(idp.display_name("nl"), "poort");
     assert!(xml.contains(metadata::publish::NAMEID_TRANSIENT));
@@ -477,6 +531,7 @@ fn published_metadata_round_trips() {
     let xml = publish::sp_metadata(
         entity_id,
         "https://poort.example/saml/acs",
+        ars,
         &signing,
         &encryption,
         valid_until,
@@ -489,12 +544,31 @@ fn published_metadata_round_trips() {
     assert!(sp.authn_requests_signed && sp.want_assertions_signed);
     assert_eq!(
         sp.acs,
-        vec![metadata::AcsEndpoint {
-            index: 0,
-            binding: BINDING_HTTP_POST.into(),
-            location: "https://poort.example/saml/acs".into(),
-            is_default: true
-        }]
+        vec![
+            metadata::AcsEndpoint {
+                index: 0,
+                binding: BINDING_HTTP_POST.into(),
+                location: "https://poort.example/saml/acs".into(),
+                is_default: true
+            },
+            metadata::AcsEndpoint {
+                index: 1,
+                binding: BINDING_HTTP_ARTIFACT.into(),
+                location: "https://poort.example/saml/acs".into(),
+                is_default: false
+            }
+        ]
+    );
+    assert_eq!(sp.acs(None).unwrap().binding, BINDING_HTTP_POST);
+    assert_eq!(sp.artifact_resolution, poort_ars);
+    assert_schema_order(
+        &xml,
+        "SPSSODescriptor",
+        &[
+            "KeyDescriptor",
+            "ArtifactResolutionService",
+            "AssertionConsumerService",
+        ],
     );
     assert_eq!(sp.signing_keys.len(), 1);
     assert_eq!(sp.signing_keys[0].der, signing);
@@ -506,6 +580,35 @@ fn published_metadata_round_trips() {
         publish::ENC_RSA_OAEP_MGF1P,
     ] {
         assert!(xml.contains(alg));
+    }
+}
+
+/// The descriptor's children come in `order` (SAML Metadata 2.0 §2.4.1–2.4.4, the schema's
+/// sequence), each name at least once.
+fn assert_schema_order(xml: &str, descriptor: &str, order: &[&str]) {
+    let doc = roxmltree::Document::parse(xml).unwrap();
+    let desc = doc
+        .root_element()
+        .children()
+        .find(|n| n.tag_name().name() == descriptor)
+        .unwrap();
+    let names: Vec<&str> = desc
+        .children()
+        .filter(|n| n.is_element())
+        .map(|n| n.tag_name().name())
+        .collect();
+    let ranks: Vec<usize> = names
+        .iter()
+        .map(|n| {
+            order
+                .iter()
+                .position(|o| o == n)
+                .unwrap_or_else(|| panic!("{n}"))
+        })
+        .collect();
+    assert!(ranks.windows(2).all(|w| w[0] <= w[1]), "{names:?}");
+    for o in order {
+        assert!(names.contains(o), "{o} in {names:?}");
     }
 }
 
@@ -581,4 +684,279 @@ fn dev_certs_are_usable_and_marked() {
     assert_eq!(hex::decode(secret.trim()).unwrap().len(), 32);
     assert!(!devcerts::is_dev_cert(&expired_cert()));
     assert!(!devcerts::is_dev_cert(b"not a certificate"));
+}
+
+/// (severity, kind) of a single document's problems.
+fn parsed_kinds(parsed: &Parsed) -> Vec<(Severity, MetadataError)> {
+    parsed
+        .problems
+        .iter()
+        .map(|p| (p.severity, p.kind.clone()))
+        .collect()
+}
+
+#[test]
+fn dv_with_only_an_artifact_acs_and_the_schemes_service_ids_loads() {
+    let parsed = fixture().single("dv-artifact-only.xml", Role::Sp);
+    assert!(parsed.problems.is_empty(), "{:?}", parsed.problems);
+    let sp = &parsed.sps[0];
+    let acs = sp.acs(None).unwrap();
+    assert!(acs.is_usable() && acs.is_artifact());
+    assert_eq!(acs.location, "https://dv.example/saml/artifact");
+    assert_eq!(
+        sp.artifact_resolution,
+        vec![IndexedEndpoint {
+            index: 0,
+            binding: BINDING_SOAP.into(),
+            location: "https://dv.example/saml/ars".into(),
+            is_default: true,
+        }]
+    );
+    assert_eq!(
+        metadata::artifact_resolution_service(&sp.artifact_resolution, 0)
+            .unwrap()
+            .location,
+        "https://dv.example/saml/ars"
+    );
+
+    // The RequestedAttribute named by the ServiceID names the service; the others are asked for.
+    let first = &sp.attribute_consuming_services[0];
+    assert_eq!(
+        first.service_ids,
+        vec!["urn:etoegang:DV:00000003244440010000:services:1"]
+    );
+    assert_eq!(
+        first.requested_attributes,
+        vec![
+            "urn:etoegang:DV:00000003244440010000:services:1",
+            "urn:etoegang:1.9:EntityConcernedID:RSIN"
+        ]
+    );
+    assert_eq!(
+        sp.service_id(Some(0)),
+        Some("urn:etoegang:DV:00000003244440010000:services:1")
+    );
+    // Without an index: the one marked isDefault="true", though it is not the first.
+    assert_eq!(
+        sp.service_id(None),
+        Some("urn:etoegang:DV:00000003244440010000:services:2")
+    );
+    assert_eq!(sp.service_id(Some(9)), None);
+}
+
+#[test]
+fn service_id_without_index_needs_a_default_or_a_single_service() {
+    let mut sp = fixture()
+        .single("dv-artifact-only.xml", Role::Sp)
+        .sps
+        .remove(0);
+    for s in &mut sp.attribute_consuming_services {
+        s.is_default = false;
+    }
+    assert_eq!(sp.service_id(None), None, "two services, no default");
+    sp.attribute_consuming_services.remove(1);
+    assert_eq!(
+        sp.service_id(None),
+        Some("urn:etoegang:DV:00000003244440010000:services:1"),
+        "the only service"
+    );
+}
+
+#[test]
+fn earlier_service_id_form_is_read_with_a_warning() {
+    let parsed = fixture().single("dv-earlier-form.xml", Role::Sp);
+    let earlier = |index, n: u16| {
+        (
+            Severity::Warning,
+            MetadataError::EarlierServiceIdForm {
+                index,
+                service_id: format!("urn:etoegang:DV:00000003244440010000:services:{n}"),
+            },
+        )
+    };
+    assert_eq!(
+        parsed_kinds(&parsed),
+        vec![
+            earlier(3, 3),
+            earlier(4, 4),
+            (
+                Severity::Warning,
+                MetadataError::SeveralDefaults {
+                    element: "md:AttributeConsumingService".into(),
+                    chosen: 3
+                }
+            ),
+        ]
+    );
+    assert!(parsed.problems[0].message.contains(
+        "use <md:RequestedAttribute Name=\"urn:etoegang:DV:00000003244440010000:services:3\"/>"
+    ));
+    assert!(parsed.problems[0].message.contains("DV metadata for HM"));
+    let sp = &parsed.sps[0];
+    let services = &sp.attribute_consuming_services;
+    assert_eq!(
+        services[0].service_ids,
+        vec!["urn:etoegang:DV:00000003244440010000:services:3"]
+    );
+    assert_eq!(
+        services[0].requested_attributes,
+        vec![
+            "urn:etoegang:core:ServiceID",
+            "urn:etoegang:core:LegalSubjectID"
+        ]
+    );
+    // Both forms naming the same ServiceID: it is there once.
+    assert_eq!(
+        services[1].service_ids,
+        vec!["urn:etoegang:DV:00000003244440010000:services:4"]
+    );
+    // Two defaults: the first wins (SAML Metadata 2.0 §2.2.3).
+    assert_eq!(
+        sp.service_id(None),
+        Some("urn:etoegang:DV:00000003244440010000:services:3")
+    );
+}
+
+#[test]
+fn duplicate_artifact_resolution_index_refuses_the_dv() {
+    let parsed = fixture().single("dv-duplicate-ars.xml", Role::Sp);
+    assert_eq!(
+        parsed_kinds(&parsed),
+        vec![(
+            Severity::Error,
+            MetadataError::DuplicateIndex {
+                element: "md:ArtifactResolutionService".into(),
+                index: 0
+            }
+        )]
+    );
+    assert!(parsed.sps.is_empty());
+}
+
+#[test]
+fn dv_without_artifact_or_post_acs_is_refused() {
+    let parsed = fixture().single("dv-paos-only.xml", Role::Sp);
+    assert_eq!(
+        parsed_kinds(&parsed),
+        vec![(Severity::Error, MetadataError::NoUsableAcs)]
+    );
+    assert_eq!(
+        parsed.problems[0].message,
+        "md:SPSSODescriptor has no usable md:AssertionConsumerService (HTTP-Artifact or HTTP-POST binding)"
+    );
+    assert!(parsed.sps.is_empty());
+}
+
+#[test]
+fn ad_with_only_artifact_sso_and_an_ars_loads_and_speaks_artifact() {
+    let parsed = fixture().single("ad-artifact.xml", Role::Idp);
+    assert!(parsed.problems.is_empty(), "{:?}", parsed.problems);
+    let idp = &parsed.idps[0];
+    assert!(idp.speaks_artifact());
+    assert_eq!(
+        idp.sso_endpoint(BINDING_HTTP_ARTIFACT).unwrap().location,
+        "https://ad.example/saml/sso"
+    );
+    assert_eq!(
+        metadata::artifact_resolution_service(&idp.artifact_resolution, 2)
+            .unwrap()
+            .location,
+        "https://ad.example/saml/ars"
+    );
+    assert!(metadata::artifact_resolution_service(&idp.artifact_resolution, 0).is_none());
+}
+
+#[test]
+fn ad_with_only_artifact_sso_and_no_ars_is_refused() {
+    let parsed = fixture().single("ad-artifact-no-ars.xml", Role::Idp);
+    let k = parsed_kinds(&parsed);
+    assert!(
+        matches!(
+            k.as_slice(),
+            [(
+                Severity::Error,
+                MetadataError::NoArtifactResolutionService { .. }
+            )]
+        ),
+        "{k:?}"
+    );
+    assert!(parsed.problems[0].message.starts_with(
+        "md:IDPSSODescriptor has no md:ArtifactResolutionService with the SOAP binding"
+    ));
+    assert!(parsed.idps.is_empty());
+}
+
+#[test]
+fn non_soap_ars_warns_and_is_left_out() {
+    let parsed = fixture().single("ad-ars-not-soap.xml", Role::Idp);
+    assert_eq!(
+        parsed_kinds(&parsed),
+        vec![(
+            Severity::Warning,
+            MetadataError::ArtifactResolutionNotSoap {
+                index: 0,
+                binding: BINDING_HTTP_POST.into()
+            }
+        )]
+    );
+    let idp = &parsed.idps[0];
+    assert!(idp.artifact_resolution.is_empty());
+    assert!(
+        !idp.speaks_artifact(),
+        "no SOAP ARS: poort uses HTTP-Redirect"
+    );
+    assert!(idp.sso_endpoint(BINDING_HTTP_REDIRECT).is_some());
+
+    // The same AD with only its HTTP-Artifact SingleSignOnService cannot be used at all.
+    let xml = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/metadata/single/ad-ars-not-soap.xml"),
+    )
+    .unwrap();
+    let start = xml
+        .find("<md:SingleSignOnService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect\"")
+        .unwrap();
+    let end = start + xml[start..].find("/>").unwrap() + 2;
+    let fx = fixture();
+    let xml = fx.with_markers(format!("{}{}", &xml[..start], &xml[end..]));
+    let parsed = metadata::parse_document(&xml, Path::new("x.xml"), Role::Idp, Utc::now());
+    let k = parsed_kinds(&parsed);
+    assert!(
+        matches!(
+            k.as_slice(),
+            [
+                (
+                    Severity::Warning,
+                    MetadataError::ArtifactResolutionNotSoap { .. }
+                ),
+                (
+                    Severity::Error,
+                    MetadataError::NoArtifactResolutionService { .. }
+                )
+            ]
+        ),
+        "{k:?}"
+    );
+    assert!(parsed.idps.is_empty());
+}
+
+#[test]
+fn ad_without_any_usable_sso_binding_names_all_three() {
+    let xml = String::from(
+        r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="urn:x:ad">
+<md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
+<md:KeyDescriptor><ds:KeyInfo><ds:X509Data><ds:X509Certificate>@AD_SIGNING@</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>
+<md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:PAOS" Location="https://ad.example/ecp"/>
+</md:IDPSSODescriptor></md:EntityDescriptor>"#,
+    );
+    let xml = fixture().with_markers(xml);
+    let parsed = metadata::parse_document(&xml, Path::new("x.xml"), Role::Idp, Utc::now());
+    assert_eq!(
+        parsed_kinds(&parsed),
+        vec![(Severity::Error, MetadataError::NoSsoEndpoint)]
+    );
+    assert_eq!(
+        parsed.problems[0].message,
+        "md:IDPSSODescriptor has no md:SingleSignOnService with the HTTP-Artifact, HTTP-Redirect or HTTP-POST binding"
+    );
 }

@@ -457,6 +457,7 @@ async fn hostile_input_is_refused_without_redirect() {
             issuer,
             &sso,
             acs_url,
+            poort::saml::xml::BINDING_POST,
             Level::Eh3,
             poort::level::Comparison::Minimum,
             false,

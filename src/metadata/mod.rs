@@ -22,7 +22,12 @@ pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
 
 pub const BINDING_HTTP_POST: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
 pub const BINDING_HTTP_REDIRECT: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
-/// The RequestedAttribute whose AttributeValue names the DV's service.
+/// SAML Bindings 2.0 §3.6: the message stays with its sender; the browser carries a reference.
+pub const BINDING_HTTP_ARTIFACT: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Artifact";
+/// SAML Bindings 2.0 §3.2: the back channel on which artifacts are resolved.
+pub const BINDING_SOAP: &str = "urn:oasis:names:tc:SAML:2.0:bindings:SOAP";
+/// poort's earlier form: the RequestedAttribute whose AttributeValue names the DV's service
+/// (still read, with a warning; the scheme's form is a RequestedAttribute named by the ServiceID).
 pub const SERVICE_ID_ATTRIBUTE: &str = "urn:etoegang:core:ServiceID";
 
 /// A peer's certificate from `ds:X509Certificate`, with the key poort verifies or encrypts with.
@@ -45,10 +50,33 @@ pub struct AcsEndpoint {
 }
 
 impl AcsEndpoint {
-    /// poort answers DVs with the HTTP-POST binding only.
+    /// poort answers DVs over the HTTP-Artifact binding (the scheme's rule) or HTTP-POST.
     pub fn is_usable(&self) -> bool {
-        self.binding == BINDING_HTTP_POST
+        self.binding == BINDING_HTTP_POST || self.binding == BINDING_HTTP_ARTIFACT
     }
+
+    pub fn is_artifact(&self) -> bool {
+        self.binding == BINDING_HTTP_ARTIFACT
+    }
+}
+
+/// An indexed endpoint such as `md:ArtifactResolutionService` (SOAP binding).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IndexedEndpoint {
+    pub index: u16,
+    pub binding: String,
+    pub location: String,
+    pub is_default: bool,
+}
+
+/// The ArtifactResolutionService with this `EndpointIndex` (from an artifact), SOAP only.
+pub fn artifact_resolution_service(
+    endpoints: &[IndexedEndpoint],
+    index: u16,
+) -> Option<&IndexedEndpoint> {
+    endpoints
+        .iter()
+        .find(|e| e.index == index && e.binding == BINDING_SOAP)
 }
 
 /// An `md:AttributeConsumingService` of a DV: one service it offers.
@@ -60,7 +88,10 @@ pub struct AttributeConsumingService {
     pub names: Vec<(String, String)>,
     /// `Name` of each `md:RequestedAttribute`.
     pub requested_attributes: Vec<String>,
-    /// `saml:AttributeValue`s of the `urn:etoegang:core:ServiceID` RequestedAttribute.
+    /// The ServiceIDs this service names. The scheme's form (*DV metadata for HM*): the `Name`
+    /// of a `md:RequestedAttribute` is the ServiceID itself (`urn:etoegang:DV:<OIN>:services:<n>`).
+    /// poort's earlier form, still read with a deprecation warning: the `saml:AttributeValue`s
+    /// of a `urn:etoegang:core:ServiceID` RequestedAttribute.
     pub service_ids: Vec<String>,
 }
 
@@ -71,6 +102,9 @@ pub struct SpMetadata {
     /// All endpoints in document order; only [`AcsEndpoint::is_usable`] ones may receive answers.
     pub acs: Vec<AcsEndpoint>,
     pub attribute_consuming_services: Vec<AttributeConsumingService>,
+    /// `md:ArtifactResolutionService`s (SOAP): where poort resolves this DV's artifacts
+    /// (an AuthnRequest sent by artifact).
+    pub artifact_resolution: Vec<IndexedEndpoint>,
     pub signing_keys: Vec<PeerCert>,
     pub encryption_keys: Vec<PeerCert>,
     pub authn_requests_signed: bool,
@@ -101,6 +135,21 @@ impl SpMetadata {
         self.acs.iter().find(|a| a.is_usable() && a.location == url)
     }
 
+    /// The ServiceID a request names by its `AttributeConsumingServiceIndex`: with an index, that
+    /// service's; without, the service with `isDefault="true"` (the first if several), else the
+    /// only service. A DV with several services and no default must give the index.
+    pub fn service_id(&self, attribute_consuming_service_index: Option<u16>) -> Option<&str> {
+        let all = &self.attribute_consuming_services;
+        let service = match attribute_consuming_service_index {
+            Some(i) => all.iter().find(|s| s.index == i),
+            None => all.iter().find(|s| s.is_default).or(match all.as_slice() {
+                [only] => Some(only),
+                _ => None,
+            }),
+        }?;
+        service.service_ids.first().map(String::as_str)
+    }
+
     /// The AttributeConsumingService for an index; without one the default (or the first).
     pub fn attribute_consuming_service(
         &self,
@@ -128,8 +177,11 @@ pub struct IdpMetadata {
     /// (xml:lang, name) from `mdui:DisplayName`, else `md:OrganizationDisplayName`; empty when
     /// neither exists ([`IdpMetadata::display_name`] then gives the entity ID).
     pub display_names: Vec<(String, String)>,
-    /// Every `md:SingleSignOnService`; at least one has the HTTP-Redirect or HTTP-POST binding.
+    /// Every `md:SingleSignOnService`; at least one has the HTTP-Artifact, HTTP-Redirect or
+    /// HTTP-POST binding.
     pub sso: Vec<Endpoint>,
+    /// `md:ArtifactResolutionService`s (SOAP): where poort resolves this AD's artifacts.
+    pub artifact_resolution: Vec<IndexedEndpoint>,
     /// Never empty: an AD without a signing key is refused, so unsigned answers cannot pass.
     pub signing_keys: Vec<PeerCert>,
     pub want_authn_requests_signed: bool,
@@ -150,6 +202,17 @@ impl IdpMetadata {
             .or_else(|| find("en"))
             .or_else(|| self.display_names.first().map(|(_, n)| n.as_str()))
             .unwrap_or(&self.entity_id)
+    }
+
+    /// Whether poort sends this AD its AuthnRequest by artifact and resolves the answer's
+    /// artifact: it has an HTTP-Artifact SingleSignOnService and a SOAP ArtifactResolutionService
+    /// (SAML Bindings 2.0 §3.6; afsprakenstelsel page *Bindings*).
+    pub fn speaks_artifact(&self) -> bool {
+        self.sso_endpoint(BINDING_HTTP_ARTIFACT).is_some()
+            && self
+                .artifact_resolution
+                .iter()
+                .any(|e| e.binding == BINDING_SOAP)
     }
 
     /// The first SingleSignOnService with this binding.
@@ -209,12 +272,22 @@ pub enum MetadataError {
     InvalidEndpoint { element: String, location: String },
     #[error("{element} index {index} is used more than once")]
     DuplicateIndex { element: String, index: u16 },
-    #[error("md:SPSSODescriptor has no usable md:AssertionConsumerService (HTTP-POST binding)")]
+    #[error("md:SPSSODescriptor has no usable md:AssertionConsumerService (HTTP-Artifact or HTTP-POST binding)")]
     NoUsableAcs,
     #[error(
-        "md:IDPSSODescriptor has no md:SingleSignOnService with the HTTP-Redirect or HTTP-POST binding"
+        "md:IDPSSODescriptor has no md:SingleSignOnService with the HTTP-Artifact, HTTP-Redirect or HTTP-POST binding"
     )]
     NoSsoEndpoint,
+    #[error(
+        "md:IDPSSODescriptor has no md:ArtifactResolutionService with the SOAP binding; {why}"
+    )]
+    NoArtifactResolutionService { why: &'static str },
+    #[error("md:ArtifactResolutionService index {index} has the binding {binding}, not SOAP (SAML Bindings 2.0 §3.6: artifacts are resolved over SOAP); endpoint ignored")]
+    ArtifactResolutionNotSoap { index: u16, binding: String },
+    #[error("md:AttributeConsumingService index {index} names its service in poort's earlier form (AttributeValue of urn:etoegang:core:ServiceID); use <md:RequestedAttribute Name=\"{service_id}\"/> as the afsprakenstelsel's 'DV metadata for HM' page does")]
+    EarlierServiceIdForm { index: u16, service_id: String },
+    #[error("more than one {element} has isDefault=\"true\"; the first, index {chosen}, is the default (SAML Metadata 2.0 §2.2.3)")]
+    SeveralDefaults { element: String, chosen: u16 },
     #[error("{element} has no usable signing key (md:KeyDescriptor use=\"signing\" or without use, with a ds:X509Certificate)")]
     NoSigningKey { element: String },
     #[error("{element} has no ds:KeyInfo/ds:X509Data/ds:X509Certificate; ignored")]

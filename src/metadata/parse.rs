@@ -2,9 +2,9 @@
 
 use super::cert::{self, KeyUse};
 use super::{
-    problem, AcsEndpoint, AttributeConsumingService, Endpoint, IdpMetadata, MetadataError, Parsed,
-    PeerCert, Problem, Role, Severity, SpMetadata, BINDING_HTTP_POST, BINDING_HTTP_REDIRECT,
-    MAX_FILE_BYTES, SERVICE_ID_ATTRIBUTE,
+    problem, AcsEndpoint, AttributeConsumingService, Endpoint, IdpMetadata, IndexedEndpoint,
+    MetadataError, Parsed, PeerCert, Problem, Role, Severity, SpMetadata, BINDING_HTTP_ARTIFACT,
+    BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, BINDING_SOAP, MAX_FILE_BYTES, SERVICE_ID_ATTRIBUTE,
 };
 use chrono::{DateTime, NaiveDateTime, Utc};
 use roxmltree::{Document, Node, ParsingOptions};
@@ -251,28 +251,24 @@ fn sp(entity: Node, entity_id: &str, now: DateTime<Utc>, f: &mut Findings) -> Op
         });
     }
 
-    let mut acs = Vec::new();
-    for node in children(desc, NS_MD, "AssertionConsumerService") {
-        let el = "md:AssertionConsumerService";
-        let (Some(index), Some(is_default), Some(endpoint)) = (
-            index_attr(node, el, f),
-            optional_bool(node, "isDefault", el, f),
-            endpoint(node, el, f),
-        ) else {
-            continue;
-        };
-        acs.push(AcsEndpoint {
-            index,
-            binding: endpoint.binding,
-            location: endpoint.location,
-            is_default,
-        });
-    }
+    let artifact_resolution = artifact_resolution(desc, f);
+
+    let acs: Vec<AcsEndpoint> = children(desc, NS_MD, "AssertionConsumerService")
+        .filter_map(|node| indexed_endpoint(node, "md:AssertionConsumerService", f))
+        .map(|e| AcsEndpoint {
+            index: e.index,
+            binding: e.binding,
+            location: e.location,
+            is_default: e.is_default,
+        })
+        .collect();
     check_unique(
         acs.iter().map(|a| a.index),
         "md:AssertionConsumerService",
         f,
     );
+    // An HTTP-Artifact ACS needs no ArtifactResolutionService of the DV's own: the DV resolves
+    // poort's artifact at poort's. Other bindings (PAOS, HTTP-Redirect) stay listed, unused.
     if !acs.iter().any(AcsEndpoint::is_usable) {
         f.fatal(MetadataError::NoUsableAcs);
     }
@@ -291,7 +287,12 @@ fn sp(entity: Node, entity_id: &str, now: DateTime<Utc>, f: &mut Findings) -> Op
             .filter(|(_, t)| !t.is_empty())
             .collect();
         let mut requested_attributes = Vec::new();
-        let mut service_ids = Vec::new();
+        let mut service_ids: Vec<String> = Vec::new();
+        let mut add_service_id = |id: String| {
+            if !service_ids.contains(&id) {
+                service_ids.push(id);
+            }
+        };
         for ra in children(node, NS_MD, "RequestedAttribute") {
             let Some(name) = ra
                 .attribute("Name")
@@ -306,11 +307,22 @@ fn sp(entity: Node, entity_id: &str, now: DateTime<Utc>, f: &mut Findings) -> Op
                 continue;
             };
             if name == SERVICE_ID_ATTRIBUTE {
-                service_ids.extend(
-                    children(ra, NS_SAML, "AttributeValue")
-                        .map(text)
-                        .filter(|v| !v.is_empty()),
-                );
+                // poort's earlier form: still read, so existing DVs keep working, but reported.
+                let values: Vec<String> = children(ra, NS_SAML, "AttributeValue")
+                    .map(text)
+                    .filter(|v| !v.is_empty())
+                    .collect();
+                if let Some(first) = values.first() {
+                    f.warn(MetadataError::EarlierServiceIdForm {
+                        index,
+                        service_id: first.clone(),
+                    });
+                }
+                values.into_iter().for_each(&mut add_service_id);
+            } else if is_service_id(name) {
+                // The scheme's form (afsprakenstelsel, *DV metadata for HM*): the Name is the
+                // ServiceID; the service's other RequestedAttributes are what it asks for.
+                add_service_id(name.to_string());
             }
             requested_attributes.push(name.to_string());
         }
@@ -327,10 +339,23 @@ fn sp(entity: Node, entity_id: &str, now: DateTime<Utc>, f: &mut Findings) -> Op
         "md:AttributeConsumingService",
         f,
     );
+    let defaults: Vec<u16> = services
+        .iter()
+        .filter(|s| s.is_default)
+        .map(|s| s.index)
+        .collect();
+    if let [chosen, _, ..] = defaults.as_slice() {
+        // Not fatal: the first one wins (SAML Metadata 2.0 §2.2.3), but it is likely a mistake.
+        f.warn(MetadataError::SeveralDefaults {
+            element: "md:AttributeConsumingService".into(),
+            chosen: *chosen,
+        });
+    }
 
     Some(SpMetadata {
         entity_id: entity_id.to_string(),
         acs,
+        artifact_resolution,
         attribute_consuming_services: services,
         signing_keys,
         encryption_keys,
@@ -351,19 +376,30 @@ fn idp(entity: Node, entity_id: &str, now: DateTime<Utc>, f: &mut Findings) -> O
             element: element.into(),
         });
     }
+    let artifact_resolution = artifact_resolution(desc, f);
     let sso: Vec<Endpoint> = children(desc, NS_MD, "SingleSignOnService")
         .filter_map(|n| endpoint(n, "md:SingleSignOnService", f))
         .collect();
-    if !sso
-        .iter()
-        .any(|e| e.binding == BINDING_HTTP_REDIRECT || e.binding == BINDING_HTTP_POST)
-    {
-        f.fatal(MetadataError::NoSsoEndpoint);
+    let has = |binding: &str| sso.iter().any(|e| e.binding == binding);
+    if !has(BINDING_HTTP_REDIRECT) && !has(BINDING_HTTP_POST) {
+        if !has(BINDING_HTTP_ARTIFACT) {
+            f.fatal(MetadataError::NoSsoEndpoint);
+        } else if artifact_resolution.is_empty() {
+            // Artifact only: poort sends its AuthnRequest by artifact and gets the answer by
+            // artifact, which it can resolve only at the AD's SOAP ArtifactResolutionService
+            // (SAML Bindings 2.0 §3.6; afsprakenstelsel page *Bindings*).
+            f.fatal(MetadataError::NoArtifactResolutionService {
+                why:
+                    "its only md:SingleSignOnService poort can use has the HTTP-Artifact binding, \
+                      and poort resolves the AD's artifacts there (SAML Bindings 2.0 §3.6)",
+            });
+        }
     }
     Some(IdpMetadata {
         entity_id: entity_id.to_string(),
         display_names: display_names(entity, desc),
         sso,
+        artifact_resolution,
         signing_keys,
         want_authn_requests_signed,
         file: Default::default(),
@@ -504,6 +540,57 @@ fn endpoint(node: Node, element: &str, f: &mut Findings) -> Option<Endpoint> {
     })
 }
 
+/// An indexed endpoint (SAML Metadata 2.0 §2.2.3: index, isDefault, Binding, Location); every
+/// problem with it is reported, and any drops it.
+fn indexed_endpoint(node: Node, element: &str, f: &mut Findings) -> Option<IndexedEndpoint> {
+    let (Some(index), Some(is_default), Some(endpoint)) = (
+        index_attr(node, element, f),
+        optional_bool(node, "isDefault", element, f),
+        endpoint(node, element, f),
+    ) else {
+        return None;
+    };
+    Some(IndexedEndpoint {
+        index,
+        binding: endpoint.binding,
+        location: endpoint.location,
+        is_default,
+    })
+}
+
+/// The SOAP `md:ArtifactResolutionService`s of a role descriptor (SAML Metadata 2.0 §2.4.1,
+/// any SSODescriptor). An index used twice rules the entity out (an artifact's EndpointIndex
+/// would be ambiguous); another binding cannot resolve artifacts (SAML Bindings 2.0 §3.6), so
+/// such an endpoint is reported and left out.
+fn artifact_resolution(desc: Node, f: &mut Findings) -> Vec<IndexedEndpoint> {
+    let element = "md:ArtifactResolutionService";
+    let all: Vec<IndexedEndpoint> = children(desc, NS_MD, "ArtifactResolutionService")
+        .filter_map(|node| indexed_endpoint(node, element, f))
+        .collect();
+    check_unique(all.iter().map(|e| e.index), element, f);
+    all.into_iter()
+        .filter(|e| {
+            let soap = e.binding == BINDING_SOAP;
+            if !soap {
+                f.warn(MetadataError::ArtifactResolutionNotSoap {
+                    index: e.index,
+                    binding: e.binding.clone(),
+                });
+            }
+            soap
+        })
+        .collect()
+}
+
+/// Whether `name` is a ServiceID, `urn:etoegang:DV:<OIN>:services:<n>` with both parts digits
+/// (afsprakenstelsel, *DV metadata for HM*).
+pub(crate) fn is_service_id(name: &str) -> bool {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    name.strip_prefix("urn:etoegang:DV:")
+        .and_then(|rest| rest.split_once(":services:"))
+        .is_some_and(|(oin, n)| digits(oin) && digits(n))
+}
+
 fn index_attr(node: Node, element: &str, f: &mut Findings) -> Option<u16> {
     let value = node.attribute("index").unwrap_or("");
     match value.trim().parse::<u16>() {
@@ -638,5 +725,33 @@ fn qname(node: Node) -> String {
     match node.tag_name().namespace() {
         Some(ns) => format!("{{{ns}}}{}", node.tag_name().name()),
         None => node.tag_name().name().to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_service_id;
+
+    #[test]
+    fn service_ids_are_recognised_exactly() {
+        for good in [
+            "urn:etoegang:DV:00000003244440010000:services:1",
+            "urn:etoegang:DV:00000001234567890000:services:0001",
+        ] {
+            assert!(is_service_id(good), "{good}");
+        }
+        for bad in [
+            "urn:etoegang:core:ServiceID",
+            "urn:etoegang:1.9:EntityConcernedID:RSIN",
+            "urn:etoegang:DV::services:1",
+            "urn:etoegang:DV:0000000324444001000a:services:1",
+            "urn:etoegang:DV:00000003244440010000:services:",
+            "urn:etoegang:DV:00000003244440010000:services:1:x",
+            "urn:etoegang:DV:00000003244440010000:entities:1",
+            "urn:etoegang:AD:00000003244440010000:services:1",
+            " urn:etoegang:DV:00000003244440010000:services:1",
+        ] {
+            assert!(!is_service_id(bad), "{bad}");
+        }
     }
 }

@@ -5,7 +5,7 @@
 //! (before the role descriptor, per the metadata schema). The caller replaces it and signs.
 
 use super::parse::{NS_DS, NS_MD, PROTOCOL_SAML2};
-use super::{BINDING_HTTP_POST, BINDING_HTTP_REDIRECT};
+use super::{BINDING_HTTP_ARTIFACT, BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, BINDING_SOAP};
 use base64::Engine;
 use chrono::{DateTime, SecondsFormat, Utc};
 
@@ -18,10 +18,20 @@ pub const ENC_AES256_GCM: &str = "http://www.w3.org/2009/xmlenc11#aes256-gcm";
 pub const ENC_AES128_GCM: &str = "http://www.w3.org/2009/xmlenc11#aes128-gcm";
 pub const ENC_RSA_OAEP_MGF1P: &str = "http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p";
 
-/// poort as identity provider, for DVs (`GET /saml/metadata`).
+/// The `index` of poort's one `md:ArtifactResolutionService`, in both roles: the EndpointIndex
+/// poort puts in the artifacts it issues (SAML Bindings 2.0 §3.6.4).
+pub const POORT_ARS_INDEX: u16 = 0;
+
+/// poort as identity provider, for DVs (`GET /saml/metadata`). DVs may send AuthnRequests by
+/// HTTP-Artifact (the afsprakenstelsel's binding, page *Bindings*), HTTP-Redirect or HTTP-POST,
+/// and resolve poort's artifacts at `ars_url`.
+///
+/// Element order is the schema's (SAML Metadata 2.0 §2.4.1–2.4.3): KeyDescriptor, then
+/// SSODescriptor's ArtifactResolutionService, NameIDFormat, then SingleSignOnService.
 pub fn idp_metadata(
     entity_id: &str,
     sso_url: &str,
+    ars_url: &str,
     signing_cert_der: &[u8],
     valid_until: DateTime<Utc>,
 ) -> String {
@@ -30,12 +40,17 @@ pub fn idp_metadata(
         "  <md:IDPSSODescriptor protocolSupportEnumeration=\"{PROTOCOL_SAML2}\" WantAuthnRequestsSigned=\"true\">\n"
     ));
     x.push_str(&key_descriptor("signing", signing_cert_der, &[]));
+    x.push_str(&artifact_resolution_service(ars_url));
     for format in [NAMEID_TRANSIENT, NAMEID_PERSISTENT] {
         x.push_str(&format!(
             "    <md:NameIDFormat>{format}</md:NameIDFormat>\n"
         ));
     }
-    for binding in [BINDING_HTTP_REDIRECT, BINDING_HTTP_POST] {
+    for binding in [
+        BINDING_HTTP_ARTIFACT,
+        BINDING_HTTP_REDIRECT,
+        BINDING_HTTP_POST,
+    ] {
         x.push_str(&format!(
             "    <md:SingleSignOnService Binding=\"{binding}\" Location=\"{}\"/>\n",
             escape(sso_url)
@@ -45,10 +60,16 @@ pub fn idp_metadata(
     close_entity(x)
 }
 
-/// poort as service provider, for ADs (`GET /saml/sp/metadata`).
+/// poort as service provider, for ADs (`GET /saml/sp/metadata`). Index 0 (the default) is
+/// HTTP-POST, for generic ADs; index 1 is HTTP-Artifact at the same URL, for eHerkenning ADs,
+/// which resolve poort's AuthnRequest artifacts at `ars_url`.
+///
+/// Element order is the schema's (SAML Metadata 2.0 §2.4.1, §2.4.4): KeyDescriptor, then
+/// ArtifactResolutionService, then AssertionConsumerService.
 pub fn sp_metadata(
     entity_id: &str,
     acs_url: &str,
+    ars_url: &str,
     signing_cert_der: &[u8],
     encryption_cert_der: &[u8],
     valid_until: DateTime<Utc>,
@@ -63,12 +84,24 @@ pub fn sp_metadata(
         encryption_cert_der,
         &[ENC_AES256_GCM, ENC_AES128_GCM, ENC_RSA_OAEP_MGF1P],
     ));
+    x.push_str(&artifact_resolution_service(ars_url));
+    let acs_url = escape(acs_url);
     x.push_str(&format!(
-        "    <md:AssertionConsumerService Binding=\"{BINDING_HTTP_POST}\" Location=\"{}\" index=\"0\" isDefault=\"true\"/>\n",
-        escape(acs_url)
+        "    <md:AssertionConsumerService Binding=\"{BINDING_HTTP_POST}\" Location=\"{acs_url}\" index=\"0\" isDefault=\"true\"/>\n"
+    ));
+    x.push_str(&format!(
+        "    <md:AssertionConsumerService Binding=\"{BINDING_HTTP_ARTIFACT}\" Location=\"{acs_url}\" index=\"1\"/>\n"
     ));
     x.push_str("  </md:SPSSODescriptor>\n");
     close_entity(x)
+}
+
+/// poort's SOAP endpoint where peers resolve the artifacts poort issues.
+fn artifact_resolution_service(ars_url: &str) -> String {
+    format!(
+        "    <md:ArtifactResolutionService Binding=\"{BINDING_SOAP}\" Location=\"{}\" index=\"{POORT_ARS_INDEX}\" isDefault=\"true\"/>\n",
+        escape(ars_url)
+    )
 }
 
 fn open_entity(entity_id: &str, valid_until: DateTime<Utc>) -> String {

@@ -124,7 +124,11 @@ mod tests {
             .decode(&encoded)
             .unwrap();
         assert_eq!(&raw[0..2], &[0, 4]);
-        assert_eq!(&raw[2..4], &[0, 3], "EndpointIndex as two bytes, big-endian");
+        assert_eq!(
+            &raw[2..4],
+            &[0, 3],
+            "EndpointIndex as two bytes, big-endian"
+        );
         assert_eq!(
             hex::encode(&raw[4..24]),
             // sha1 of the entity ID, computed independently with `sha1sum`.

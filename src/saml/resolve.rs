@@ -83,26 +83,19 @@ pub fn artifact_resolve(
     Ok((id.clone(), dsig::sign(&text, key)?))
 }
 
-/// Writes and signs an `ArtifactResponse`. Its own status is Success whenever the request was
-/// understood (SAML Core 2.0 §3.5.2); `message` (already signed, when it is) is embedded as is,
-/// and `None` answers an artifact that cannot be resolved (§3.5.3: "no message").
-/// `refusal` puts a second-level status and message on a request poort refuses outright.
+/// Writes and signs an `ArtifactResponse`. Its own status is always Success (afsprakenstelsel,
+/// page *Bindings*; SAML Bindings 2.0 §3.6.6); `message` (already signed, when it is) is
+/// embedded as is. An artifact poort will not resolve is answered with an [`error_response`]
+/// as the message, which the scheme prefers over SAML Core's bare "no message" (§3.5.3).
 pub fn artifact_response(
     issuer: &str,
     in_response_to: &str,
     message: Option<&str>,
-    refusal: Option<(&str, &str, &str)>,
     now: DateTime<Utc>,
     key: &SigningKey,
 ) -> Result<String, DsigError> {
     let id = xml::new_id();
-    let status = match refusal {
-        None => format!(r#"<samlp:StatusCode Value="{STATUS_SUCCESS}"/>"#),
-        Some((top, second, why)) => format!(
-            r#"<samlp:StatusCode Value="{top}"><samlp:StatusCode Value="{second}"/></samlp:StatusCode><samlp:StatusMessage>{}</samlp:StatusMessage>"#,
-            escape(why)
-        ),
-    };
+    let status = format!(r#"<samlp:StatusCode Value="{STATUS_SUCCESS}"/>"#);
     let text = format!(
         concat!(
             r#"<samlp:ArtifactResponse xmlns:samlp="{samlp}" xmlns:saml="{saml}" ID="{id}" Version="2.0" IssueInstant="{now}" InResponseTo="{irt}">"#,
@@ -119,6 +112,38 @@ pub fn artifact_response(
         message = message.map(dsig::strip_declaration).unwrap_or_default(),
     );
     dsig::sign(&text, key)
+}
+
+/// A generic `samlp:Response` carrying a refusal (top-level `top`, second-level `second`, and a
+/// message naming the reason), for the inside of an ArtifactResponse. Unsigned: the
+/// ArtifactResponse's signature covers it.
+pub fn error_response(
+    issuer: &str,
+    in_response_to: Option<&str>,
+    top: &str,
+    second: &str,
+    why: &str,
+    now: DateTime<Utc>,
+) -> String {
+    let irt = in_response_to
+        .map(|i| format!(r#" InResponseTo="{}""#, escape(i)))
+        .unwrap_or_default();
+    format!(
+        concat!(
+            r#"<samlp:Response xmlns:samlp="{samlp}" xmlns:saml="{saml}" ID="{id}" Version="2.0" IssueInstant="{now}"{irt}>"#,
+            r#"<saml:Issuer>{issuer}</saml:Issuer><samlp:Status><samlp:StatusCode Value="{top}"><samlp:StatusCode Value="{second}"/></samlp:StatusCode>"#,
+            r#"<samlp:StatusMessage>{why}</samlp:StatusMessage></samlp:Status></samlp:Response>"#
+        ),
+        samlp = NS_SAMLP,
+        saml = NS_SAML,
+        id = xml::new_id(),
+        now = instant(now),
+        irt = irt,
+        issuer = escape(issuer),
+        top = escape(top),
+        second = escape(second),
+        why = escape(why),
+    )
 }
 
 /// The issuer named in an `ArtifactResolve`, read before anything is verified, only to find
@@ -147,7 +172,9 @@ pub fn verify_artifact_resolve(
     if !xml::is(root, NS_SAMLP, WHAT) || root.attribute("Version") != Some("2.0") {
         return Err(ResolveError::NotA(WHAT));
     }
-    let id = root.attribute("ID").ok_or(ResolveError::Missing(WHAT, "ID"))?;
+    let id = root
+        .attribute("ID")
+        .ok_or(ResolveError::Missing(WHAT, "ID"))?;
     one_signature_on_root(&doc, WHAT, id, |_| false)?;
     let signed = dsig::verify(text, certs)?;
     let signed_doc = xml::parse(&signed)?;
@@ -189,7 +216,9 @@ pub fn verify_artifact_response(
     if !xml::is(root, NS_SAMLP, WHAT) || root.attribute("Version") != Some("2.0") {
         return Err(ResolveError::NotA(WHAT));
     }
-    let id = root.attribute("ID").ok_or(ResolveError::Missing(WHAT, "ID"))?;
+    let id = root
+        .attribute("ID")
+        .ok_or(ResolveError::Missing(WHAT, "ID"))?;
     let messages = message_elements(root);
     if messages.len() > 1 {
         // A second message is how a wrapping attack would hide one: there is no second place.
@@ -250,7 +279,10 @@ fn one_signature_on_root(
 ) -> Result<(), ResolveError> {
     let root = doc.root_element();
     let mut own = 0;
-    for sig in doc.descendants().filter(|n| xml::is(*n, NS_DS, "Signature")) {
+    for sig in doc
+        .descendants()
+        .filter(|n| xml::is(*n, NS_DS, "Signature"))
+    {
         if sig.parent() == Some(root) {
             own += 1;
             dsig::check_shape(sig, id)?;
@@ -285,7 +317,10 @@ mod tests {
         let (id, text) =
             artifact_resolve("urn:me", "https://peer/ars", "AAQ=", Utc::now(), &key).unwrap();
         let r = verify_artifact_resolve(&text, std::slice::from_ref(&key.cert_der)).unwrap();
-        assert_eq!((r.id, r.issuer, r.artifact), (id, "urn:me".into(), "AAQ=".into()));
+        assert_eq!(
+            (r.id, r.issuer, r.artifact),
+            (id, "urn:me".into(), "AAQ=".into())
+        );
         assert_eq!(r.destination.as_deref(), Some("https://peer/ars"));
         let other = test_key();
         assert!(matches!(
@@ -310,8 +345,7 @@ mod tests {
     fn response_with_signed_message_verifies_and_yields_it() {
         let key = test_key();
         let inner = signed_response(&key);
-        let text = artifact_response("urn:me", "_req", Some(&inner), None, Utc::now(), &key)
-            .unwrap();
+        let text = artifact_response("urn:me", "_req", Some(&inner), Utc::now(), &key).unwrap();
         let certs = std::slice::from_ref(&key.cert_der);
         let r = verify_artifact_response(&text, certs).unwrap();
         assert_eq!(r.in_response_to, "_req");
@@ -323,8 +357,11 @@ mod tests {
         let tampered = text.replace(">peer<", ">evil<");
         assert!(verify_artifact_response(&tampered, certs).is_err());
         // An empty answer (artifact unknown) is still a signed answer.
-        let empty = artifact_response("urn:me", "_req", None, None, Utc::now(), &key).unwrap();
-        assert_eq!(verify_artifact_response(&empty, certs).unwrap().message, None);
+        let empty = artifact_response("urn:me", "_req", None, Utc::now(), &key).unwrap();
+        assert_eq!(
+            verify_artifact_response(&empty, certs).unwrap().message,
+            None
+        );
     }
 
     #[test]
@@ -343,8 +380,7 @@ mod tests {
         ));
         // Two messages.
         let two = format!("{}{}", inner, signed_response(&key));
-        let wrapped =
-            artifact_response("urn:me", "_req", Some(&two), None, Utc::now(), &key).unwrap();
+        let wrapped = artifact_response("urn:me", "_req", Some(&two), Utc::now(), &key).unwrap();
         assert!(matches!(
             verify_artifact_response(&wrapped, certs),
             Err(ResolveError::MessageCount(2))

@@ -14,13 +14,15 @@ use chrono::{DateTime, Duration, Utc};
 use openssl::pkey::{PKey, Private};
 
 /// Writes an AuthnRequest to an AD. With `sign_enveloped` the request carries an enveloped
-/// signature (HTTP-POST binding); otherwise the redirect binding signs the query.
+/// signature (HTTP-POST and HTTP-Artifact bindings); otherwise the redirect binding signs the
+/// query. `answer_binding` is the ProtocolBinding the AD is asked to answer with.
 #[allow(clippy::too_many_arguments)]
 pub fn authn_request(
     id: &str,
     sp_entity_id: &str,
     destination: &str,
     acs_url: &str,
+    answer_binding: &str,
     level: Level,
     comparison: Comparison,
     force_authn: bool,
@@ -52,7 +54,7 @@ pub fn authn_request(
         now = instant(now),
         dest = escape(destination),
         acs = escape(acs_url),
-        post = xml::BINDING_POST,
+        post = escape(answer_binding),
         force = force,
         issuer = escape(sp_entity_id),
         sig = sig,

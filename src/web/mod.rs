@@ -15,11 +15,12 @@ use crate::metadata::MetadataSet;
 use crate::metrics::Metrics;
 use crate::store::{FlowStore, ReplayCache};
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 use std::sync::Arc;
+use tower_http::set_header::SetResponseHeaderLayer;
 
 /// Everything a handler needs. Immutable after start; the stores hold what changes.
 pub struct AppState {
@@ -43,6 +44,8 @@ pub struct AppState {
     pub oidc_keys: Arc<crate::oidc::LiveKeys>,
     /// Upstream identity providers that speak OpenID Connect.
     pub upstream_oidc: Arc<crate::oidc::upstream::UpstreamProviders>,
+    /// The SOAP back channel on which poort resolves peers' artifacts.
+    pub backchannel: crate::saml::backchannel::BackChannel,
     pub flows: Arc<dyn FlowStore>,
     pub replay: Arc<dyn ReplayCache>,
     pub pages: pages::Pages,
@@ -64,11 +67,39 @@ impl AppState {
 
 pub fn router(state: Arc<AppState>) -> Router {
     let limit = state.config.server.max_body_bytes;
-    Router::new()
+    // The SAML endpoints at their stable paths and, where they differ, at the paths published
+    // with the framework version (afsprakenstelsel, *Interface specifications web*).
+    let mut saml = Router::new();
+    for base in ["/saml/sso", "/saml/acs", "/saml/artifact"] {
+        let versioned = state.config.saml.endpoint_path(base);
+        let paths = if versioned == base {
+            vec![base.to_string()]
+        } else {
+            vec![base.to_string(), versioned]
+        };
+        for path in paths {
+            saml = match base {
+                "/saml/sso" => saml.route(&path, get(login::sso_redirect).post(login::sso_post)),
+                "/saml/acs" => saml.route(&path, get(login::acs_artifact_get).post(login::acs)),
+                _ => saml.route(
+                    &path,
+                    axum::routing::post(login::artifact_resolution_service),
+                ),
+            };
+        }
+    }
+    // Metadata, discovery and keys may be cached; every other answer is for one browser or one
+    // peer only (afsprakenstelsel, *Interface specifications web*: no-cache, no-store).
+    let cacheable = Router::new()
         .route("/saml/metadata", get(idp_metadata))
         .route("/saml/sp/metadata", get(sp_metadata))
-        .route("/saml/sso", get(login::sso_redirect).post(login::sso_post))
-        .route("/saml/acs", axum::routing::post(login::acs))
+        .route("/.well-known/openid-configuration", get(oidc::discovery))
+        .route("/oidc/jwks", get(oidc::jwks))
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(|| async { "ready" }));
+    Router::new()
+        .merge(saml)
         .route("/login/idp", get(login::choose_idp).post(login::chosen_idp))
         .route(
             "/login/organisation",
@@ -124,15 +155,19 @@ pub fn router(state: Arc<AppState>) -> Router {
             axum::routing::post(api::grant_status),
         )
         .route("/api/{*rest}", axum::routing::any(api::not_found))
-        .route("/.well-known/openid-configuration", get(oidc::discovery))
-        .route("/oidc/jwks", get(oidc::jwks))
         .route("/oidc/authorize", get(login::authorize))
         .route("/oidc/token", axum::routing::post(oidc::token))
         .route("/oidc/callback", get(login::oidc_callback))
         .route("/oidc/userinfo", get(oidc::userinfo).post(oidc::userinfo))
-        .route("/metrics", get(metrics))
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(|| async { "ready" }))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-cache, no-store"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::PRAGMA,
+            HeaderValue::from_static("no-cache"),
+        ))
+        .merge(cacheable)
         .layer(DefaultBodyLimit::max(limit))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(limit))
         .with_state(state)

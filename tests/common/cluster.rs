@@ -326,6 +326,8 @@ async fn start(
                 request_max_age_seconds: 300,
                 assertion_lifetime_seconds: 300,
                 flow_lifetime_seconds: 900,
+                artifact_lifetime_seconds: 60,
+                framework_version: "1.13".into(),
             },
             keys: KeysConfig {
                 signing_key: certs.join("poort-signing.key"),
@@ -342,6 +344,7 @@ async fn start(
             dvs: vec![],
             oidc_clients: vec![],
             oidc_providers: vec![],
+            backchannel: Default::default(),
             admin: Default::default(),
             mail: Default::default(),
             oidc: poort::config::OidcConfig {

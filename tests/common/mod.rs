@@ -157,6 +157,8 @@ pub async fn start_prepared(prepare: impl FnOnce(&Prepared, &mut Config)) -> Wor
             request_max_age_seconds: 300,
             assertion_lifetime_seconds: 300,
             flow_lifetime_seconds: 900,
+            artifact_lifetime_seconds: 60,
+            framework_version: "1.13".into(),
         },
         keys: KeysConfig {
             signing_key: certs.join("poort-signing.key"),
@@ -178,6 +180,7 @@ pub async fn start_prepared(prepare: impl FnOnce(&Prepared, &mut Config)) -> Wor
         dvs: vec![],
         oidc_clients: vec![],
         oidc_providers: vec![],
+        backchannel: Default::default(),
         // Expiry reminders only when a test asks (tests/notifications.rs calls them itself).
         admin: poort::config::AdminConfig {
             reminder_interval_seconds: 0,

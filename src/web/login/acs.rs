@@ -7,67 +7,137 @@ use super::*;
 pub struct AcsForm {
     #[serde(rename = "SAMLResponse")]
     saml_response: Option<String>,
+    #[serde(rename = "SAMLart")]
+    saml_art: Option<String>,
 }
 
+/// `POST /saml/acs`: a Response (HTTP-POST) or an artifact (HTTP-Artifact by POST).
 pub async fn acs(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
+    uri: axum::http::Uri,
     Form(form): Form<AcsForm>,
 ) -> Response {
     let ctx = Ctx::new(&headers);
-    let Some(raw) = form.saml_response else {
-        return fail(
-            &state,
-            &ctx,
-            LoginError::BadMessage("no SAMLResponse".into()),
-            None,
-        );
-    };
-    let text = match binding::decode_post(&raw) {
-        Ok(t) => t,
-        Err(e) => return fail(&state, &ctx, LoginError::BadMessage(e.to_string()), None),
-    };
-    let irt = match sp::in_response_to(&text) {
+    let acs_url = state.config.url(uri.path());
+    match (form.saml_response, form.saml_art) {
+        (Some(raw), None) => {
+            let text = match binding::decode_post(&raw) {
+                Ok(t) => t,
+                Err(e) => {
+                    return fail(&state, &ctx, LoginError::BadMessage(e.to_string()), None).await
+                }
+            };
+            check_ad_answer(&state, &ctx, &text, None, &acs_url).await
+        }
+        (None, Some(art)) => by_artifact(&state, &ctx, &art, &acs_url).await,
+        (Some(_), Some(_)) => {
+            let e = LoginError::BadMessage("both SAMLResponse and SAMLart".into());
+            fail(&state, &ctx, e, None).await
+        }
+        (None, None) => {
+            let e = LoginError::BadMessage("no SAMLResponse or SAMLart".into());
+            fail(&state, &ctx, e, None).await
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ArtifactQuery {
+    #[serde(rename = "SAMLart")]
+    saml_art: Option<String>,
+}
+
+/// `GET /saml/acs?SAMLart=…`: an AD's artifact by HTTP GET.
+pub async fn acs_artifact_get(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+    Query(q): Query<ArtifactQuery>,
+) -> Response {
+    let ctx = Ctx::new(&headers);
+    let acs_url = state.config.url(uri.path());
+    match q.saml_art {
+        Some(art) => by_artifact(&state, &ctx, &art, &acs_url).await,
+        None => {
+            fail(
+                &state,
+                &ctx,
+                LoginError::BadMessage("no SAMLart".into()),
+                None,
+            )
+            .await
+        }
+    }
+}
+
+/// An AD's answer by artifact: resolved at the AD, then checked like any other.
+async fn by_artifact(state: &AppState, ctx: &Ctx, art: &str, acs_url: &str) -> Response {
+    match artifact::resolve_ad_response(state, art).await {
+        Ok((ad, text)) => {
+            let from = ad.entity_id.clone();
+            check_ad_answer(state, ctx, &text, Some(&from), acs_url).await
+        }
+        Err(e) => fail(state, ctx, e, None).await,
+    }
+}
+
+/// Checks an AD's Response (from whichever binding) and concludes the login. `from` is the AD
+/// whose ArtifactResolutionService gave it, when it came by artifact.
+async fn check_ad_answer(
+    state: &AppState,
+    ctx: &Ctx,
+    text: &str,
+    from: Option<&str>,
+    acs_url: &str,
+) -> Response {
+    let irt = match sp::in_response_to(text) {
         Ok(i) => i,
-        Err(e) => return fail(&state, &ctx, LoginError::BadMessage(e.to_string()), None),
+        Err(e) => return fail(state, ctx, LoginError::BadMessage(e.to_string()), None).await,
     };
-    let flow = match take_upstream_flow(&state, &ctx, &irt).await {
+    let flow = match take_upstream_flow(state, ctx, &irt).await {
         Ok(f) => f,
-        Err(e) => return fail(&state, &ctx, e, None),
+        Err(e) => return fail(state, ctx, e, None).await,
     };
     let (Some(idp_id), Some(request_id)) = (flow.idp.clone(), flow.upstream_request_id.clone())
     else {
-        return fail(&state, &ctx, LoginError::UnknownFlow, None);
+        return fail(state, ctx, LoginError::UnknownFlow, None).await;
     };
+    if from.is_some_and(|f| f != idp_id) {
+        let e = LoginError::AdAnswerRejected(
+            "the artifact comes from another identity provider than the login went to".into(),
+        );
+        return fail(state, ctx, e, Some(&flow)).await;
+    }
     let Some(idp) = state.metadata.idps.iter().find(|i| i.entity_id == idp_id) else {
-        return fail(&state, &ctx, LoginError::UnknownFlow, None);
+        return fail(state, ctx, LoginError::UnknownFlow, None).await;
     };
     let certs: Vec<Vec<u8>> = idp.signing_keys.iter().map(|c| c.der.clone()).collect();
-    let acs_url = state.config.url("/saml/acs");
     let now = Utc::now();
     let expectations = Expectations {
         idp_entity_id: &idp.entity_id,
         idp_certs: &certs,
         sp_entity_id: &state.config.saml.sp_entity_id,
-        acs_url: &acs_url,
+        acs_url,
         request_id: &request_id,
         decryption_key: &state.decryption.key,
         now,
         clock_skew: Duration::seconds(state.config.saml.clock_skew_seconds),
     };
-    let assertion = match sp::check_response(&text, &expectations) {
+    let assertion = match sp::check_response(text, &expectations) {
         Ok(AdOutcome::Authenticated(a)) => a,
-        Ok(AdOutcome::Cancelled) => return cancelled(&state, &ctx, &flow),
+        Ok(AdOutcome::Cancelled) => return cancelled(state, ctx, &flow).await,
         Ok(AdOutcome::Failed { status, .. }) => {
-            return fail(&state, &ctx, LoginError::AdFailed(status), Some(&flow))
+            return fail(state, ctx, LoginError::AdFailed(status), Some(&flow)).await
         }
         Err(e) => {
             return fail(
-                &state,
-                &ctx,
+                state,
+                ctx,
                 LoginError::AdAnswerRejected(e.to_string()),
                 Some(&flow),
             )
+            .await
         }
     };
     let replay_key = format!("assertion:{}:{}", idp.entity_id, assertion.assertion_id);
@@ -79,16 +149,9 @@ pub async fn acs(
         Ok(true) => {}
         Ok(false) => {
             let e = LoginError::AdAnswerRejected("assertion replayed".into());
-            return fail(&state, &ctx, e, Some(&flow));
+            return fail(state, ctx, e, Some(&flow)).await;
         }
-        Err(e) => {
-            return fail(
-                &state,
-                &ctx,
-                LoginError::Internal(e.to_string()),
-                Some(&flow),
-            )
-        }
+        Err(e) => return fail(state, ctx, LoginError::Internal(e.to_string()), Some(&flow)).await,
     }
     let result = AuthnResult {
         idp: idp.entity_id.clone(),
@@ -96,7 +159,7 @@ pub async fn acs(
         level: assertion.level,
         authn_instant: assertion.authn_instant,
     };
-    conclude(&state, &ctx, flow, result, now).await
+    conclude(state, ctx, flow, result, now).await
 }
 
 pub async fn choose_organisation(
@@ -107,8 +170,8 @@ pub async fn choose_organisation(
     let ctx = Ctx::new(&headers);
     let flow = match load(&state, &ctx, &q.flow, false).await {
         Ok(f) if !f.candidates.is_empty() => f,
-        Ok(_) => return fail(&state, &ctx, LoginError::UnknownFlow, None),
-        Err(e) => return fail(&state, &ctx, e, None),
+        Ok(_) => return fail(&state, &ctx, LoginError::UnknownFlow, None).await,
+        Err(e) => return fail(&state, &ctx, e, None).await,
     };
     let choices: Vec<OrgChoice> = flow
         .candidates
@@ -139,7 +202,7 @@ pub async fn chosen_organisation(
     let ctx = Ctx::new(&headers);
     let flow = match load(&state, &ctx, &form.flow, true).await {
         Ok(f) => f,
-        Err(e) => return fail(&state, &ctx, e, None),
+        Err(e) => return fail(&state, &ctx, e, None).await,
     };
     // Only an organisation the decision offered can be chosen.
     let Some(candidate) = flow
@@ -153,7 +216,8 @@ pub async fn chosen_organisation(
             &ctx,
             LoginError::Denied(crate::decision::DenyReason::NoGrant),
             Some(&flow),
-        );
+        )
+        .await;
     };
     answer(&state, &ctx, &flow, &candidate).await
 }
@@ -182,10 +246,10 @@ pub(super) async fn answer(
                 );
                 Redirect::to(&location).into_response()
             }
-            Err(e) => fail(state, ctx, e, Some(flow)),
+            Err(e) => fail(state, ctx, e, Some(flow)).await,
         };
     }
-    saml_answer(state, ctx, flow, candidate)
+    saml_answer(state, ctx, flow, candidate).await
 }
 
 /// Records an allowed login in the audit trail.
@@ -209,8 +273,13 @@ fn allowed(state: &AppState, ctx: &Ctx, flow: &PendingFlow, candidate: &Candidat
     );
 }
 
-fn saml_answer(state: &AppState, ctx: &Ctx, flow: &PendingFlow, candidate: &Candidate) -> Response {
-    let run = || -> Result<PostForm, LoginError> {
+async fn saml_answer(
+    state: &AppState,
+    ctx: &Ctx,
+    flow: &PendingFlow,
+    candidate: &Candidate,
+) -> Response {
+    let run = || -> Result<String, LoginError> {
         let internal = |e: &dyn std::fmt::Display| LoginError::Internal(e.to_string());
         let result = flow.result.as_ref().ok_or(LoginError::UnknownFlow)?;
         let dv = state
@@ -221,7 +290,7 @@ fn saml_answer(state: &AppState, ctx: &Ctx, flow: &PendingFlow, candidate: &Cand
         let AnswerTo::Saml {
             acs_url,
             request_id,
-            relay_state,
+            ..
         } = &flow.intent.answer
         else {
             return Err(LoginError::Internal("not a SAML login".into()));
@@ -271,10 +340,14 @@ fn saml_answer(state: &AppState, ctx: &Ctx, flow: &PendingFlow, candidate: &Cand
             pseudonym = %pseudonym, grant = %candidate.grant_id, level = %candidate.level_used,
             "login allowed"
         );
-        Ok(post_form(acs_url, &response, relay_state.as_deref()))
+        Ok(response)
     };
-    match run() {
-        Ok(form) => state.pages.post_form(ctx.lang, &form),
-        Err(e) => fail(state, ctx, e, Some(flow)),
+    let delivered = match run() {
+        Ok(response) => to_dv(state, &flow.intent, response, true).await,
+        Err(e) => Err(e),
+    };
+    match delivered {
+        Ok(to) => deliver(state, ctx, to),
+        Err(e) => fail(state, ctx, e, Some(flow)).await,
     }
 }

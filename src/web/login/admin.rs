@@ -46,7 +46,7 @@ pub async fn admin_login(State(state): State<Arc<AppState>>, headers: HeaderMap)
             RequestProblem::NoAvailableIdp,
             "no identity provider is available".into(),
         );
-        return fail(&state, &ctx, e, Some(&flow));
+        return fail(&state, &ctx, e, Some(&flow)).await;
     }
     tracing::info!(reference = %ctx.reference, flow = %flow.id, "login started (admin module)");
     begin(&state, ctx, flow).await
@@ -60,7 +60,7 @@ pub(super) async fn open_session(
     candidate: &Candidate,
 ) -> Response {
     let Some(person) = flow.person_id.clone() else {
-        return fail(state, ctx, LoginError::UnknownFlow, Some(flow));
+        return fail(state, ctx, LoginError::UnknownFlow, Some(flow)).await;
     };
     let now = Utc::now();
     let session = AdminSession::new(
@@ -81,10 +81,10 @@ pub(super) async fn open_session(
                 )
                 .await
         }
-        Err(e) => return fail(state, ctx, LoginError::Internal(e.to_string()), Some(flow)),
+        Err(e) => return fail(state, ctx, LoginError::Internal(e.to_string()), Some(flow)).await,
     };
     if let Err(e) = stored {
-        return fail(state, ctx, LoginError::Internal(e.to_string()), Some(flow));
+        return fail(state, ctx, LoginError::Internal(e.to_string()), Some(flow)).await;
     }
     tracing::info!(
         reference = %ctx.reference, person = %session.person_id,
@@ -233,7 +233,7 @@ pub(super) async fn accept_invitation(
             achieved: result.level,
             required: flow.intent.required_level,
         };
-        return fail(state, ctx, LoginError::Denied(reason), Some(flow));
+        return fail(state, ctx, LoginError::Denied(reason), Some(flow)).await;
     }
     let sql = state.registry.sql();
     let accepted = state

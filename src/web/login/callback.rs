@@ -22,17 +22,17 @@ pub async fn oidc_callback(
     let ctx = Ctx::new(&headers);
     let Some(upstream_state) = q.state.as_deref().filter(|s| !s.is_empty()) else {
         let e = LoginError::BadMessage("the identity provider's answer has no state".into());
-        return fail(&state, &ctx, e, None);
+        return fail(&state, &ctx, e, None).await;
     };
     let flow = match take_upstream_flow(&state, &ctx, upstream_state).await {
         Ok(f) => f,
-        Err(e) => return fail(&state, &ctx, e, None),
+        Err(e) => return fail(&state, &ctx, e, None).await,
     };
     let (Some(provider), Some(secrets)) = (
         flow.idp.as_deref().and_then(|i| state.upstream_oidc.get(i)),
         flow.upstream_oidc.clone(),
     ) else {
-        return fail(&state, &ctx, LoginError::UnknownFlow, None);
+        return fail(&state, &ctx, LoginError::UnknownFlow, None).await;
     };
     // RFC 9207: an AD that names itself must be the one this login was sent to (mix-up defence).
     if let Some(iss) = q.iss.as_deref() {
@@ -41,29 +41,29 @@ pub async fn oidc_callback(
                 "answer from issuer {iss}, expected {}",
                 provider.issuer()
             ));
-            return fail(&state, &ctx, e, Some(&flow));
+            return fail(&state, &ctx, e, Some(&flow)).await;
         }
     }
     if let Some(error) = q.error.as_deref() {
         if error == "access_denied" {
-            return cancelled(&state, &ctx, &flow);
+            return cancelled(&state, &ctx, &flow).await;
         }
         let detail = match q.error_description.as_deref() {
             Some(d) => format!("{error}: {d}"),
             None => error.to_string(),
         };
-        return fail(&state, &ctx, LoginError::AdFailed(detail), Some(&flow));
+        return fail(&state, &ctx, LoginError::AdFailed(detail), Some(&flow)).await;
     }
     let Some(code) = q.code.as_deref().filter(|c| !c.is_empty()) else {
         let e = LoginError::AdAnswerRejected("the answer has neither a code nor an error".into());
-        return fail(&state, &ctx, e, Some(&flow));
+        return fail(&state, &ctx, e, Some(&flow)).await;
     };
     let identity = match provider
         .redeem(code, &secrets.pkce_verifier, &secrets.nonce)
         .await
     {
         Ok(i) => i,
-        Err(e) => return fail(&state, &ctx, upstream_error(e), Some(&flow)),
+        Err(e) => return fail(&state, &ctx, upstream_error(e), Some(&flow)).await,
     };
     let result = AuthnResult {
         idp: provider.issuer().to_string(),

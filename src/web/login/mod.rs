@@ -4,17 +4,26 @@
 
 mod acs;
 mod admin;
+mod artifact;
 mod callback;
 mod oidc;
 mod sso;
 mod upstream;
 
-pub use acs::{acs, choose_organisation, chosen_organisation};
+pub use acs::{acs, acs_artifact_get, choose_organisation, chosen_organisation};
 pub use admin::{admin_cookie, admin_login, invitation_link, set_admin_cookie};
+pub use artifact::artifact_resolution_service;
 pub use callback::oidc_callback;
 pub use oidc::authorize;
 pub(crate) use oidc::redirect_with;
 pub use sso::{sso_post, sso_redirect};
+
+/// How poort's answer reaches a SAML requester's ACS: a page that posts it (HTTP-POST, or an
+/// error page's "back to the service" button), or a redirect carrying its artifact.
+enum ToDv {
+    Form(PostForm),
+    Redirect(String),
+}
 pub use upstream::{choose_idp, chosen_idp};
 
 use super::errors::{deny_code, LoginError, RequestProblem};
@@ -24,7 +33,7 @@ use super::AppState;
 use crate::decision::{Candidate, Decision};
 use crate::flow::{AnswerTo, AuthnIntent, AuthnResult};
 use crate::grants::ServiceRef;
-use crate::metadata::{IdpMetadata, SpMetadata};
+use crate::metadata::{AcsEndpoint, IdpMetadata, SpMetadata};
 use crate::saml::binding::{self, RedirectMessage, MAX_RELAY_STATE};
 use crate::saml::idp::{self, AssertionContent, AuthnRequest, SamlStatus};
 use crate::saml::sp::{self, AdOutcome, Expectations};
@@ -161,7 +170,12 @@ fn audit_decision(
 }
 
 /// Renders an error: logged with its reference; a verified DV also gets its SAML answer.
-fn fail(state: &AppState, ctx: &Ctx, err: LoginError, flow: Option<&PendingFlow>) -> Response {
+async fn fail(
+    state: &AppState,
+    ctx: &Ctx,
+    err: LoginError,
+    flow: Option<&PendingFlow>,
+) -> Response {
     tracing::warn!(reference = %ctx.reference, error = %err, "login stopped");
     if let Some(f) = flow {
         let detail = serde_json::json!({ "reason": err.reason_code() });
@@ -186,27 +200,49 @@ fn fail(state: &AppState, ctx: &Ctx, err: LoginError, flow: Option<&PendingFlow>
         ))
         .into_response();
     }
-    let back = flow.and_then(|f| {
-        let status = err.saml_status()?;
-        saml_error_form(state, &f.intent, &status)
-            .map_err(|e| tracing::error!(reference = %ctx.reference, error = %e, "cannot sign error response"))
-            .ok()
-    });
+    let back = match flow {
+        Some(f) => match err.saml_status() {
+            Some(status) => match saml_error_form(state, &f.intent, &status).await {
+                Ok(form) => Some(form),
+                Err(e) => {
+                    tracing::error!(reference = %ctx.reference, error = %e, "cannot sign error response");
+                    None
+                }
+            },
+            None => None,
+        },
+        None => None,
+    };
     let name = flow.map(|f| (f.service_name.0.as_str(), f.service_name.1.as_str()));
     state
         .pages
         .error(ctx.lang, &err.text(name), &ctx.reference, back.as_ref())
 }
 
-fn saml_error_form(
+/// The signed error Response for a SAML requester, as the form of the error page's button
+/// (by artifact when its ACS takes artifacts: the form then posts `SAMLart`).
+async fn saml_error_form(
     state: &AppState,
     intent: &AuthnIntent,
     status: &SamlStatus,
 ) -> Result<PostForm, LoginError> {
+    match saml_error_answer(state, intent, status, false).await? {
+        ToDv::Form(form) => Ok(form),
+        ToDv::Redirect(_) => Err(LoginError::Internal("a form was asked for".into())),
+    }
+}
+
+/// The signed error Response for a SAML requester, in the binding of its ACS.
+async fn saml_error_answer(
+    state: &AppState,
+    intent: &AuthnIntent,
+    status: &SamlStatus,
+    redirect: bool,
+) -> Result<ToDv, LoginError> {
     let AnswerTo::Saml {
         acs_url,
         request_id,
-        relay_state,
+        ..
     } = &intent.answer
     else {
         return Err(LoginError::Internal("not a SAML login".into()));
@@ -221,7 +257,63 @@ fn saml_error_form(
         &state.signing,
     )
     .map_err(|e| LoginError::Internal(e.to_string()))?;
-    Ok(post_form(acs_url, &response, relay_state.as_deref()))
+    to_dv(state, intent, response, redirect).await
+}
+
+/// Delivers a signed Response to the requester's ACS in its binding. By artifact, `redirect`
+/// chooses HTTP GET (a redirect) over a form that posts the artifact (both are §3.6.3's).
+async fn to_dv(
+    state: &AppState,
+    intent: &AuthnIntent,
+    response: String,
+    redirect: bool,
+) -> Result<ToDv, LoginError> {
+    let AnswerTo::Saml {
+        acs_url,
+        relay_state,
+        artifact,
+        ..
+    } = &intent.answer
+    else {
+        return Err(LoginError::Internal("not a SAML login".into()));
+    };
+    if !artifact {
+        return Ok(ToDv::Form(post_form(
+            acs_url,
+            &response,
+            relay_state.as_deref(),
+        )));
+    }
+    let art = artifact::issue(
+        state,
+        response,
+        &state.config.saml.idp_entity_id,
+        &intent.requester,
+    )
+    .await?;
+    if redirect {
+        return Ok(ToDv::Redirect(artifact::artifact_url(
+            acs_url,
+            &art,
+            relay_state.as_deref(),
+        )));
+    }
+    let mut fields = vec![("SAMLart".to_string(), art)];
+    if let Some(r) = relay_state {
+        fields.push(("RelayState".to_string(), r.clone()));
+    }
+    Ok(ToDv::Form(PostForm {
+        action: acs_url.clone(),
+        fields,
+    }))
+}
+
+/// The page or redirect that takes an answer to the DV.
+fn deliver(state: &AppState, ctx: &Ctx, to: ToDv) -> Response {
+    match to {
+        ToDv::Form(form) => state.pages.post_form(ctx.lang, &form),
+        ToDv::Redirect(url) => Redirect::to(&url).into_response(),
+    }
 }
 
 fn post_form(action: &str, response: &str, relay_state: Option<&str>) -> PostForm {
@@ -244,7 +336,7 @@ async fn begin(state: &Arc<AppState>, ctx: Ctx, flow: PendingFlow) -> Response {
     } else {
         match save(state, &flow).await {
             Ok(()) => Redirect::to(&format!("/login/idp?flow={}", flow.id)).into_response(),
-            Err(e) => fail(state, &ctx, e, Some(&flow)),
+            Err(e) => fail(state, &ctx, e, Some(&flow)).await,
         }
     };
     set_cookie(state, &mut response, BROWSER_COOKIE, &flow.browser, 3600);
@@ -325,20 +417,20 @@ async fn take_upstream_flow(
 
 /// The person cancelled at the AD: the requester hears so in its own protocol (SAML
 /// AuthnFailed with "Authentication cancelled", OAuth `access_denied`).
-fn cancelled(state: &AppState, ctx: &Ctx, flow: &PendingFlow) -> Response {
+async fn cancelled(state: &AppState, ctx: &Ctx, flow: &PendingFlow) -> Response {
     tracing::info!(reference = %ctx.reference, flow = %flow.id, "cancelled at identity provider");
     if let AnswerTo::Oidc { .. } = flow.intent.answer {
         let e = LoginError::AdFailed("the person cancelled the login".into());
-        return fail(state, ctx, e, Some(flow));
+        return fail(state, ctx, e, Some(flow)).await;
     }
     let status = SamlStatus {
         top: idp::STATUS_RESPONDER,
         second: Some(idp::STATUS_AUTHN_FAILED),
         message: "Authentication cancelled".to_string(),
     };
-    match saml_error_form(state, &flow.intent, &status) {
-        Ok(form) => state.pages.post_form(ctx.lang, &form),
-        Err(e) => fail(state, ctx, e, None),
+    match saml_error_answer(state, &flow.intent, &status, true).await {
+        Ok(to) => deliver(state, ctx, to),
+        Err(e) => fail(state, ctx, e, None).await,
     }
 }
 
@@ -378,7 +470,7 @@ async fn conclude(
     };
     let decision = match decided {
         Ok(d) => d,
-        Err(e) => return fail(state, ctx, LoginError::Internal(e), Some(&flow)),
+        Err(e) => return fail(state, ctx, LoginError::Internal(e), Some(&flow)).await,
     };
     flow.result = Some(result);
     match decision {
@@ -389,12 +481,12 @@ async fn conclude(
                 Ok(()) => {
                     Redirect::to(&format!("/login/organisation?flow={}", flow.id)).into_response()
                 }
-                Err(e) => fail(state, ctx, e, Some(&flow)),
+                Err(e) => fail(state, ctx, e, Some(&flow)).await,
             }
         }
         Decision::Deny(reason) => {
             tracing::info!(reference = %ctx.reference, flow = %flow.id, reason = deny_code(&reason), "login refused");
-            fail(state, ctx, LoginError::Denied(reason), Some(&flow))
+            fail(state, ctx, LoginError::Denied(reason), Some(&flow)).await
         }
     }
 }

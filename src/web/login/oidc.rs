@@ -81,7 +81,7 @@ pub async fn authorize(
         .and_then(|id| cfg.oidc_clients.iter().find(|c| c.client_id == id))
     else {
         let id = q.client_id.clone().unwrap_or_default();
-        return fail(&state, &ctx, LoginError::UnknownRequester(id), None);
+        return fail(&state, &ctx, LoginError::UnknownRequester(id), None).await;
     };
     let Some(redirect_uri) = q
         .redirect_uri
@@ -92,7 +92,7 @@ pub async fn authorize(
             "redirect_uri is not registered for client {}",
             client.client_id
         ));
-        return fail(&state, &ctx, e, None);
+        return fail(&state, &ctx, e, None).await;
     };
     // From here on errors go back to the client.
     let client_state = q.state.as_deref();

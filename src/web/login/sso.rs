@@ -8,16 +8,51 @@ pub async fn sso_redirect(
     RawQuery(query): RawQuery,
 ) -> Response {
     let ctx = Ctx::new(&headers);
-    let message = match RedirectMessage::decode(query.as_deref().unwrap_or(""), "SAMLRequest") {
+    let query = query.unwrap_or_default();
+    // The HTTP-Artifact binding by GET: `SAMLart` (and RelayState) instead of `SAMLRequest`.
+    let art: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+        .filter(|(k, _)| k == "SAMLart" || k == "RelayState")
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    if art.iter().any(|(k, _)| k == "SAMLart") {
+        let one = |name: &str| {
+            let mut values = art
+                .iter()
+                .filter(|(k, _)| k == name)
+                .map(|(_, v)| v.clone());
+            match (values.next(), values.next()) {
+                (v, None) => Ok(v),
+                _ => Err(LoginError::BadMessage(format!(
+                    "{name} appears more than once"
+                ))),
+            }
+        };
+        return match (one("SAMLart"), one("RelayState")) {
+            (Ok(Some(saml_art)), Ok(relay_state)) => {
+                by_artifact(&state, ctx, &saml_art, relay_state).await
+            }
+            (Err(e), _) | (_, Err(e)) => fail(&state, &ctx, e, None).await,
+            (Ok(None), _) => {
+                fail(
+                    &state,
+                    &ctx,
+                    LoginError::BadMessage("no SAMLart".into()),
+                    None,
+                )
+                .await
+            }
+        };
+    }
+    let message = match RedirectMessage::decode(&query, "SAMLRequest") {
         Ok(m) => m,
         Err(binding::BindingError::RelayStateTooLong) => {
-            return fail(&state, &ctx, LoginError::RelayStateTooLong, None)
+            return fail(&state, &ctx, LoginError::RelayStateTooLong, None).await
         }
-        Err(e) => return fail(&state, &ctx, LoginError::BadMessage(e.to_string()), None),
+        Err(e) => return fail(&state, &ctx, LoginError::BadMessage(e.to_string()), None).await,
     };
     let request = match AuthnRequest::parse(&message.xml) {
         Ok(r) => r,
-        Err(e) => return fail(&state, &ctx, LoginError::BadMessage(e.to_string()), None),
+        Err(e) => return fail(&state, &ctx, LoginError::BadMessage(e.to_string()), None).await,
     };
     let Some(dv) = state.metadata.sps.get(&request.issuer) else {
         return fail(
@@ -25,7 +60,8 @@ pub async fn sso_redirect(
             &ctx,
             LoginError::UnknownRequester(request.issuer),
             None,
-        );
+        )
+        .await;
     };
     if message.is_signed() {
         let keys: Vec<_> = dv
@@ -34,7 +70,7 @@ pub async fn sso_redirect(
             .map(|c| c.public_key.clone())
             .collect();
         if let Err(e) = message.verify(&keys) {
-            return fail(&state, &ctx, LoginError::Unverifiable(e.to_string()), None);
+            return fail(&state, &ctx, LoginError::Unverifiable(e.to_string()), None).await;
         }
     } else if signature_required(&state, dv) {
         return fail(
@@ -42,16 +78,23 @@ pub async fn sso_redirect(
             &ctx,
             LoginError::Unverifiable("unsigned request".into()),
             None,
-        );
+        )
+        .await;
     }
-    let signed = message.is_signed();
-    start(&state, ctx, dv, request, signed, message.relay_state).await
+    let delivered = if message.is_signed() {
+        Delivered::Signed
+    } else {
+        Delivered::Unsigned
+    };
+    start(&state, ctx, dv, request, delivered, message.relay_state).await
 }
 
 #[derive(Deserialize)]
 pub struct SsoForm {
     #[serde(rename = "SAMLRequest")]
     saml_request: Option<String>,
+    #[serde(rename = "SAMLart")]
+    saml_art: Option<String>,
     #[serde(rename = "RelayState")]
     relay_state: Option<String>,
 }
@@ -62,28 +105,36 @@ pub async fn sso_post(
     Form(form): Form<SsoForm>,
 ) -> Response {
     let ctx = Ctx::new(&headers);
+    if let Some(saml_art) = form.saml_art {
+        if form.saml_request.is_some() {
+            let e = LoginError::BadMessage("both SAMLRequest and SAMLart".into());
+            return fail(&state, &ctx, e, None).await;
+        }
+        return by_artifact(&state, ctx, &saml_art, form.relay_state).await;
+    }
     let Some(raw) = form.saml_request else {
         return fail(
             &state,
             &ctx,
             LoginError::BadMessage("no SAMLRequest".into()),
             None,
-        );
+        )
+        .await;
     };
     if form
         .relay_state
         .as_ref()
         .is_some_and(|r| r.len() > MAX_RELAY_STATE)
     {
-        return fail(&state, &ctx, LoginError::RelayStateTooLong, None);
+        return fail(&state, &ctx, LoginError::RelayStateTooLong, None).await;
     }
     let text = match binding::decode_post(&raw) {
         Ok(t) => t,
-        Err(e) => return fail(&state, &ctx, LoginError::BadMessage(e.to_string()), None),
+        Err(e) => return fail(&state, &ctx, LoginError::BadMessage(e.to_string()), None).await,
     };
     let parsed = match AuthnRequest::parse(&text) {
         Ok(r) => r,
-        Err(e) => return fail(&state, &ctx, LoginError::BadMessage(e.to_string()), None),
+        Err(e) => return fail(&state, &ctx, LoginError::BadMessage(e.to_string()), None).await,
     };
     let Some(dv) = state.metadata.sps.get(&parsed.issuer) else {
         return fail(
@@ -91,7 +142,8 @@ pub async fn sso_post(
             &ctx,
             LoginError::UnknownRequester(parsed.issuer),
             None,
-        );
+        )
+        .await;
     };
     let request = if parsed.has_signature {
         let certs: Vec<Vec<u8>> = dv.signing_keys.iter().map(|c| c.der.clone()).collect();
@@ -104,8 +156,11 @@ pub async fn sso_post(
                     LoginError::Unverifiable("issuer changed".into()),
                     None,
                 )
+                .await
             }
-            Err(e) => return fail(&state, &ctx, LoginError::Unverifiable(e.to_string()), None),
+            Err(e) => {
+                return fail(&state, &ctx, LoginError::Unverifiable(e.to_string()), None).await
+            }
         }
     } else if signature_required(&state, dv) {
         return fail(
@@ -113,12 +168,50 @@ pub async fn sso_post(
             &ctx,
             LoginError::Unverifiable("unsigned request".into()),
             None,
-        );
+        )
+        .await;
     } else {
         parsed
     };
-    let signed = request.has_signature;
-    start(&state, ctx, dv, request, signed, form.relay_state).await
+    let delivered = if request.has_signature {
+        Delivered::Signed
+    } else {
+        Delivered::Unsigned
+    };
+    start(&state, ctx, dv, request, delivered, form.relay_state).await
+}
+
+/// A DV's AuthnRequest by artifact (Artifact-Artifact): resolved at the DV over the back
+/// channel, whose signed ArtifactResponse vouches for it.
+async fn by_artifact(
+    state: &Arc<AppState>,
+    ctx: Ctx,
+    saml_art: &str,
+    relay_state: Option<String>,
+) -> Response {
+    if relay_state
+        .as_ref()
+        .is_some_and(|r| r.len() > MAX_RELAY_STATE)
+    {
+        return fail(state, &ctx, LoginError::RelayStateTooLong, None).await;
+    }
+    match artifact::resolve_dv_request(state, saml_art).await {
+        Ok((dv, request)) => {
+            start(state, ctx, dv, request, Delivered::ByArtifact, relay_state).await
+        }
+        Err(e) => fail(state, &ctx, e, None).await,
+    }
+}
+
+/// How the AuthnRequest reached poort, which decides what its Destination must say.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Delivered {
+    Unsigned,
+    /// A signed message on the front channel must name where it is going (SAML Bindings
+    /// 2.0 §3.4.5.2, §3.5.5.2).
+    Signed,
+    /// Resolved over the back channel from the signed ArtifactResponse of a known DV.
+    ByArtifact,
 }
 
 fn signature_required(state: &AppState, dv: &SpMetadata) -> bool {
@@ -128,36 +221,30 @@ fn signature_required(state: &AppState, dv: &SpMetadata) -> bool {
         .is_some_and(|c| c.allow_unsigned_requests)
 }
 
-/// The ACS to answer at: by index, or by a URL that exactly matches the metadata, or the default.
-fn resolve_acs<'a>(dv: &'a SpMetadata, request: &AuthnRequest) -> Option<&'a str> {
-    let post = |b: &str| b == xml::BINDING_POST;
-    if let Some(binding) = &request.protocol_binding {
-        if !post(binding) {
-            return None;
-        }
-    }
-    let found = match (&request.acs_index, &request.acs_url) {
+/// The ACS to answer at, from metadata only: by index, by a URL that matches exactly, by the
+/// binding asked for, or the default. The scheme's rule (afsprakenstelsel, *Bindings*: the answer
+/// always by artifact) makes an HTTP-Artifact ACS win wherever the request leaves a choice;
+/// HTTP-POST serves a DV whose metadata offers nothing else (generic SAML).
+fn resolve_acs<'a>(dv: &'a SpMetadata, request: &AuthnRequest) -> Option<&'a AcsEndpoint> {
+    let wanted = |a: &&AcsEndpoint| {
+        a.is_usable()
+            && request
+                .protocol_binding
+                .as_deref()
+                .is_none_or(|b| b == a.binding)
+    };
+    let artifact_first = |a: &&AcsEndpoint| (!a.is_artifact(), !a.is_default, a.index);
+    match (&request.acs_index, &request.acs_url) {
         (Some(_), Some(_)) => None,
-        (Some(index), None) => dv.acs.iter().find(|a| a.index == *index),
+        (Some(index), None) => dv.acs.iter().filter(wanted).find(|a| a.index == *index),
         (None, Some(url)) => dv
             .acs
             .iter()
-            .find(|a| a.location == *url && post(&a.binding)),
-        (None, None) => dv
-            .acs
-            .iter()
-            .filter(|a| post(&a.binding))
-            .find(|a| a.is_default)
-            .or_else(|| {
-                dv.acs
-                    .iter()
-                    .filter(|a| post(&a.binding))
-                    .min_by_key(|a| a.index)
-            }),
-    };
-    found
-        .filter(|a| post(&a.binding))
-        .map(|a| a.location.as_str())
+            .filter(wanted)
+            .filter(|a| a.location == *url)
+            .min_by_key(artifact_first),
+        (None, None) => dv.acs.iter().filter(wanted).min_by_key(artifact_first),
+    }
 }
 
 /// Checks a verified DV's request and begins the flow.
@@ -166,11 +253,11 @@ async fn start(
     ctx: Ctx,
     dv: &SpMetadata,
     request: AuthnRequest,
-    signed: bool,
+    delivered: Delivered,
     relay_state: Option<String>,
 ) -> Response {
-    let Some(acs_url) = resolve_acs(dv, &request) else {
-        return fail(state, &ctx, LoginError::AcsNotInMetadata, None);
+    let Some(acs) = resolve_acs(dv, &request) else {
+        return fail(state, &ctx, LoginError::AcsNotInMetadata, None).await;
     };
     let now = Utc::now();
     let cfg = &state.config;
@@ -189,9 +276,10 @@ async fn start(
             required_level: crate::level::Level::Eh4,
             comparison: crate::level::Comparison::Minimum,
             answer: AnswerTo::Saml {
-                acs_url: acs_url.to_string(),
+                acs_url: acs.location.clone(),
                 request_id: request.id.clone(),
                 relay_state,
+                artifact: acs.is_artifact(),
             },
             force_authn: request.force_authn,
             is_passive: request.is_passive,
@@ -214,16 +302,18 @@ async fn start(
     };
     let refuse = |p: RequestProblem, msg: String| LoginError::Refused(p, msg);
 
-    let sso_url = cfg.url("/saml/sso");
-    if request.destination.as_deref().is_some_and(|d| d != sso_url)
-        // A signed message must say where it is going (SAML bindings 3.4.5.2, 3.5.5.2).
-        || (signed && request.destination.is_none())
+    let sso_urls = [cfg.url("/saml/sso"), cfg.saml_url("/saml/sso")];
+    if request
+        .destination
+        .as_ref()
+        .is_some_and(|d| !sso_urls.contains(d))
+        || (delivered == Delivered::Signed && request.destination.is_none())
     {
         let e = refuse(
             RequestProblem::Destination,
             "Destination is not poort's SSO endpoint".into(),
         );
-        return fail(state, &ctx, e, Some(&flow));
+        return fail(state, &ctx, e, Some(&flow)).await;
     }
     let max_age = Duration::seconds(cfg.saml.request_max_age_seconds);
     if request.issue_instant > now + skew || request.issue_instant + max_age + skew < now {
@@ -231,14 +321,14 @@ async fn start(
             RequestProblem::Stale,
             "IssueInstant outside the accepted window".into(),
         );
-        return fail(state, &ctx, e, Some(&flow));
+        return fail(state, &ctx, e, Some(&flow)).await;
     }
     let Some(service) = resolve_service(state, dv, &request) else {
         let e = refuse(
             RequestProblem::UnknownService,
             "AttributeConsumingServiceIndex names no service in the catalogue".into(),
         );
-        return fail(state, &ctx, e, Some(&flow));
+        return fail(state, &ctx, e, Some(&flow)).await;
     };
     flow.intent.service_id = service.id.clone();
     flow.service = ServiceRef {
@@ -256,6 +346,7 @@ async fn start(
                 refuse(RequestProblem::UnknownLevel, e.to_string()),
                 Some(&flow),
             )
+            .await
         }
         Ok(Some((level, _))) if level > service.level => {
             let e = refuse(
@@ -265,7 +356,7 @@ async fn start(
                     service.level
                 ),
             );
-            return fail(state, &ctx, e, Some(&flow));
+            return fail(state, &ctx, e, Some(&flow)).await;
         }
         Ok(Some((level, comparison))) => {
             flow.intent.required_level = level;
@@ -278,7 +369,7 @@ async fn start(
             RequestProblem::Passive,
             "poort cannot log in passively".into(),
         );
-        return fail(state, &ctx, e, Some(&flow));
+        return fail(state, &ctx, e, Some(&flow)).await;
     }
     let idps: Vec<String> = all_idps(state)
         .into_iter()
@@ -289,7 +380,7 @@ async fn start(
             RequestProblem::NoAvailableIdp,
             "none of the requested identity providers is available".into(),
         );
-        return fail(state, &ctx, e, Some(&flow));
+        return fail(state, &ctx, e, Some(&flow)).await;
     }
     flow.intent.allowed_idps = idps;
     // A request ID is accepted once per DV.
@@ -305,7 +396,7 @@ async fn start(
                 RequestProblem::Replayed,
                 "AuthnRequest ID already used".into(),
             );
-            return fail(state, &ctx, e, Some(&flow));
+            return fail(state, &ctx, e, Some(&flow)).await;
         }
         Err(e) => {
             return fail(
@@ -314,6 +405,7 @@ async fn start(
                 LoginError::Internal(e.to_string()),
                 Some(&flow),
             )
+            .await
         }
     }
     tracing::info!(
@@ -324,21 +416,28 @@ async fn start(
     begin(state, ctx, flow).await
 }
 
+/// The catalogue's service the request names. As the afsprakenstelsel's *DV metadata for HM*
+/// has it, the AttributeConsumingService the request names (by index, or the one marked
+/// `isDefault="true"`) holds a RequestedAttribute whose Name is the ServiceID; the catalogue
+/// entry must be offered by this DV. A DV whose metadata names no ServiceID there is matched by
+/// the catalogue's `acs_index` (poort's earlier configuration).
 fn resolve_service<'a>(
     state: &'a AppState,
     dv: &SpMetadata,
     request: &AuthnRequest,
 ) -> Option<&'a crate::config::ServiceConfig> {
-    let offered = state
-        .config
-        .services
-        .iter()
-        .filter(|s| s.provider == dv.entity_id);
+    let offered = |s: &&crate::config::ServiceConfig| s.provider == dv.entity_id;
+    if let Some(id) = dv.service_id(request.attribute_consuming_service_index) {
+        return state
+            .config
+            .services
+            .iter()
+            .filter(offered)
+            .find(|s| s.id == id);
+    }
+    let all: Vec<_> = state.config.services.iter().filter(offered).collect();
     match request.attribute_consuming_service_index {
-        Some(index) => offered.clone().find(|s| s.acs_index == index),
-        None => {
-            let all: Vec<_> = offered.collect();
-            (all.len() == 1).then(|| all[0])
-        }
+        Some(index) => all.into_iter().find(|s| s.acs_index == index),
+        None => (all.len() == 1).then(|| all[0]),
     }
 }

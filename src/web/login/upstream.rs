@@ -10,7 +10,7 @@ pub async fn choose_idp(
     let ctx = Ctx::new(&headers);
     let flow = match load(&state, &ctx, &q.flow, false).await {
         Ok(f) => f,
-        Err(e) => return fail(&state, &ctx, e, None),
+        Err(e) => return fail(&state, &ctx, e, None).await,
     };
     let last = cookie(&headers, LAST_IDP_COOKIE).and_then(|v| hex::decode(v).ok());
     let mut choices: Vec<IdpChoice> = state
@@ -53,14 +53,14 @@ pub async fn chosen_idp(
     let ctx = Ctx::new(&headers);
     let flow = match load(&state, &ctx, &form.flow, false).await {
         Ok(f) => f,
-        Err(e) => return fail(&state, &ctx, e, None),
+        Err(e) => return fail(&state, &ctx, e, None).await,
     };
     if !flow.intent.allowed_idps.contains(&form.idp) {
         let e = LoginError::Refused(
             RequestProblem::UnknownIdp,
             "unknown identity provider".into(),
         );
-        return fail(&state, &ctx, e, Some(&flow));
+        return fail(&state, &ctx, e, Some(&flow)).await;
     }
     let mut response = send_to_idp(&state, &ctx, flow, &form.idp).await;
     set_cookie(
@@ -87,20 +87,20 @@ pub(super) async fn send_to_idp(
             RequestProblem::UnknownIdp,
             "unknown identity provider".into(),
         );
-        return fail(state, ctx, e, Some(&flow));
+        return fail(state, ctx, e, Some(&flow)).await;
     };
     let upstream_id = xml::new_id();
     flow.idp = Some(idp.entity_id.clone());
     flow.upstream_request_id = Some(upstream_id.clone());
     if let Err(e) = link_upstream(state, &flow, &upstream_id).await {
-        return fail(state, ctx, e, Some(&flow));
+        return fail(state, ctx, e, Some(&flow)).await;
     }
-    match upstream_request(state, ctx.lang, &flow, idp, &upstream_id) {
+    match upstream_request(state, ctx.lang, &flow, idp, &upstream_id).await {
         Ok(response) => {
             tracing::info!(reference = %ctx.reference, flow = %flow.id, idp = %idp.entity_id, "sent to identity provider");
             response
         }
-        Err(e) => fail(state, ctx, e, Some(&flow)),
+        Err(e) => fail(state, ctx, e, Some(&flow)).await,
     }
 }
 
@@ -134,7 +134,7 @@ async fn send_to_oidc_idp(
         .await
     {
         Ok(r) => r,
-        Err(e) => return fail(state, ctx, upstream_error(e), Some(&flow)),
+        Err(e) => return fail(state, ctx, upstream_error(e), Some(&flow)).await,
     };
     flow.idp = Some(provider.issuer().to_string());
     flow.upstream_request_id = Some(request.state.clone());
@@ -143,7 +143,7 @@ async fn send_to_oidc_idp(
         pkce_verifier: request.pkce_verifier,
     });
     if let Err(e) = link_upstream(state, &flow, &request.state).await {
-        return fail(state, ctx, e, Some(&flow));
+        return fail(state, ctx, e, Some(&flow)).await;
     }
     tracing::info!(reference = %ctx.reference, flow = %flow.id, idp = %provider.issuer(), "sent to identity provider (OpenID Connect)");
     Redirect::to(&request.url).into_response()
@@ -159,7 +159,10 @@ pub(super) fn upstream_error(e: crate::oidc::upstream::UpstreamError) -> LoginEr
     }
 }
 
-fn upstream_request(
+/// The AuthnRequest to a SAML AD in the binding its metadata offers: by artifact to a scheme
+/// AD (Artifact-Artifact, afsprakenstelsel *Bindings*: a MUST on the HM-AD interface), else
+/// HTTP-Redirect, else HTTP-POST (generic SAML ADs).
+async fn upstream_request(
     state: &AppState,
     lang: Lang,
     flow: &PendingFlow,
@@ -168,50 +171,58 @@ fn upstream_request(
 ) -> Result<Response, LoginError> {
     let internal = |e: &dyn std::fmt::Display| LoginError::Internal(e.to_string());
     let cfg = &state.config;
-    let acs = cfg.url("/saml/acs");
-    let redirect = idp.sso.iter().find(|e| e.binding == xml::BINDING_REDIRECT);
-    let post = idp.sso.iter().find(|e| e.binding == xml::BINDING_POST);
+    let acs = cfg.saml_url("/saml/acs");
     let now = Utc::now();
-    if let Some(endpoint) = redirect {
-        let request = sp::authn_request(
+    let request = |destination: &str, answer_binding: &str, sign: bool| {
+        sp::authn_request(
             upstream_id,
             &cfg.saml.sp_entity_id,
-            &endpoint.location,
+            destination,
             &acs,
+            answer_binding,
             flow.intent.required_level,
             flow.intent.comparison,
             flow.intent.force_authn,
             now,
-            None,
+            sign.then_some(&state.signing),
         )
-        .map_err(|e| internal(&e))?;
+        .map_err(|e| internal(&e))
+    };
+    // Ask for the answer by artifact from an AD that can give one (it has an
+    // ArtifactResolutionService); by POST from the rest.
+    let answer_binding = if idp.artifact_resolution.is_empty() {
+        xml::BINDING_POST
+    } else {
+        xml::BINDING_ARTIFACT
+    };
+    if idp.speaks_artifact() {
+        if let Some(endpoint) = idp.sso_endpoint(xml::BINDING_ARTIFACT) {
+            let message = request(&endpoint.location, xml::BINDING_ARTIFACT, true)?;
+            let art =
+                artifact::issue(state, message, &cfg.saml.sp_entity_id, &idp.entity_id).await?;
+            let url = artifact::artifact_url(&endpoint.location, &art, None);
+            return Ok(Redirect::to(&url).into_response());
+        }
+    }
+    if let Some(endpoint) = idp.sso_endpoint(xml::BINDING_REDIRECT) {
+        let message = request(&endpoint.location, answer_binding, false)?;
         let url = binding::redirect_url(
             &endpoint.location,
             "SAMLRequest",
-            &request,
+            &message,
             None,
             &state.signing,
         )
         .map_err(|e| internal(&e))?;
         return Ok(Redirect::to(&url).into_response());
     }
-    let endpoint =
-        post.ok_or_else(|| LoginError::Internal("AD has no usable SSO endpoint".into()))?;
-    let request = sp::authn_request(
-        upstream_id,
-        &cfg.saml.sp_entity_id,
-        &endpoint.location,
-        &acs,
-        flow.intent.required_level,
-        flow.intent.comparison,
-        flow.intent.force_authn,
-        now,
-        Some(&state.signing),
-    )
-    .map_err(|e| internal(&e))?;
+    let endpoint = idp
+        .sso_endpoint(xml::BINDING_POST)
+        .ok_or_else(|| LoginError::Internal("AD has no usable SSO endpoint".into()))?;
+    let message = request(&endpoint.location, answer_binding, true)?;
     let form = PostForm {
         action: endpoint.location.clone(),
-        fields: vec![("SAMLRequest".to_string(), binding::encode_post(&request))],
+        fields: vec![("SAMLRequest".to_string(), binding::encode_post(&message))],
     };
     Ok(state.pages.post_form(lang, &form))
 }
