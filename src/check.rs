@@ -67,6 +67,18 @@ pub fn check(config_path: &Path, config: &Config) -> Vec<Finding> {
             format!("[register] database {db:?}: use sqlite://PATH or postgres://…"),
         );
     }
+    // The back channel: plain http would carry artifacts and their messages unprotected, and
+    // the afsprakenstelsel's *Web services* page wants TLS with client authentication.
+    let bc = &config.backchannel;
+    if bc.allow_plain_http && config.server.production {
+        err(
+            config_path,
+            "[backchannel] allow_plain_http is for test set-ups; production resolves artifacts over https only".into(),
+        );
+    }
+    if let Err(e) = crate::saml::backchannel::BackChannel::new(bc) {
+        err(config_path, e.to_string());
+    }
     if let Some(seed) = &config.register.seed {
         if let Err(e) = crate::grants::load_grants_file(seed) {
             err(seed, e.to_string());

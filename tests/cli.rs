@@ -389,7 +389,7 @@ async fn environment_overrides_the_public_url() {
         .await
         .unwrap();
     assert!(
-        idp.contains(&format!(r#"Location="{overridden}/saml/sso""#)),
+        idp.contains(&format!(r#"Location="{overridden}/saml/sso/1.13""#)),
         "{idp}"
     );
     assert!(!idp.contains(&config.server.public_url), "{idp}");

@@ -81,6 +81,8 @@ pub struct Peer<'a> {
 
 impl BackChannel {
     pub fn new(cfg: &BackChannelConfig) -> Result<BackChannel, BackChannelError> {
+        // rustls needs its process-wide provider before the first client is built.
+        crate::install_crypto_provider();
         let bad = |what: &str, e: &dyn std::fmt::Display| {
             BackChannelError::Config(format!("{what}: {e}"))
         };

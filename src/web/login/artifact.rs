@@ -71,13 +71,20 @@ pub(super) async fn issue(
     Ok(artifact.encode())
 }
 
-/// `url?SAMLart=…&RelayState=…`: the artifact by HTTP GET (SAML Bindings 2.0 §3.6.3).
+/// `url?SAMLart=…&RelayState=…`: the artifact by HTTP GET (SAML Bindings 2.0 §3.6.3). A
+/// RelayState is returned exactly as received, also when it is empty.
 pub(super) fn artifact_url(endpoint: &str, artifact: &str, relay_state: Option<&str>) -> String {
-    let mut params = vec![("SAMLart", artifact)];
-    if let Some(r) = relay_state {
-        params.push(("RelayState", r));
+    let Ok(mut url) = url::Url::parse(endpoint) else {
+        return endpoint.to_string();
+    };
+    {
+        let mut pairs = url.query_pairs_mut();
+        pairs.append_pair("SAMLart", artifact);
+        if let Some(r) = relay_state {
+            pairs.append_pair("RelayState", r);
+        }
     }
-    redirect_with(endpoint, &params)
+    url.to_string()
 }
 
 /// Why poort's ArtifactResolutionService will not hand a message out. Each has its own code,
@@ -113,6 +120,7 @@ pub enum Refusal {
 }
 
 impl Refusal {
+    /// The reason code, in the answer and the log.
     pub fn code(&self) -> &'static str {
         match self {
             Refusal::Unreadable(_) => "artifact_resolve_unreadable",
