@@ -400,7 +400,7 @@ async fn environment_overrides_the_public_url() {
         .await
         .unwrap();
     assert!(
-        sp.contains(&format!(r#"Location="{overridden}/saml/acs""#)),
+        sp.contains(&format!(r#"Location="{overridden}/saml/acs/1.13""#)),
         "{sp}"
     );
     drop(server);
