@@ -6,7 +6,7 @@ environment (paths, entity IDs, poort's URL) comes from run.sh through environme
 
 import os
 
-from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, md, saml
+from saml2 import BINDING_HTTP_ARTIFACT, BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, BINDING_SOAP, md, saml
 from saml2.config import IdPConfig, SPConfig
 from saml2.metadata import entity_descriptor
 from saml2.saml import NAMEID_FORMAT_UNSPECIFIED
@@ -33,9 +33,64 @@ OIDC_CLIENT_SECRET = "interop-secret-0123456789abcdef"
 OIDC_REDIRECT = "https://rp.interop.example/cb"
 COMPANY = "Interop Testbedrijf B.V."
 
+# The artifact peers (HTTP-Artifact binding, SOAP ArtifactResolutionService): a DV that sends its
+# AuthnRequest by artifact and gets its answer by artifact, the same with an encryption key, and
+# an AD that is asked and answers by artifact.
+DV_ART_ID = "urn:etoegang:DV:00000099990000000077:entities:3"
+DV_ART_ENC_ID = "urn:etoegang:DV:00000099990000000077:entities:4"
+AD_ART_ID = "urn:etoegang:AD:00000099990000000088:entities:2"
+SERVICE_ART_ID = "urn:etoegang:DV:00000099990000000077:services:3"
+SERVICE_ART_UUID = "7b3c2e10-4d5f-4a6b-8c9d-0000000000a3"
+SERVICE_ART_ENC_ID = "urn:etoegang:DV:00000099990000000077:services:4"
+SERVICE_ART_ENC_UUID = "7b3c2e10-4d5f-4a6b-8c9d-0000000000a4"
+AD_ART_SUBJECT = "ad-art-subject-0002"
+
 # Endpoints of the in-process peers: never contacted over the network (127.0.0.1:9 is discard).
-DV_ACS = {DV_ID: "http://127.0.0.1:9/dv/acs", DV_ENC_ID: "http://127.0.0.1:9/dv-enc/acs"}
+DV_ACS = {
+    DV_ID: "http://127.0.0.1:9/dv/acs",
+    DV_ENC_ID: "http://127.0.0.1:9/dv-enc/acs",
+    DV_ART_ID: "http://127.0.0.1:9/dv-art/acs-artifact",
+    DV_ART_ENC_ID: "http://127.0.0.1:9/dv-art-enc/acs-artifact",
+}
+DV_ART_POST_ACS = "http://127.0.0.1:9/dv-art/acs-post"
 AD_SSO = "http://127.0.0.1:9/ad/sso"
+AD_ART_SSO = "http://127.0.0.1:9/ad-art/sso"
+
+# The peers' ArtifactResolutionServices are real: HTTPS (mutual TLS) on 127.0.0.1, port from run.sh.
+ARS_PORT = int(os.environ.get("PEER_ARS_PORT") or 0)
+ARS_PATHS = {
+    # The artifact DV names two: index 0 issues nothing (poort must use the artifact's
+    # EndpointIndex, 1, and not the first one listed).
+    (DV_ART_ID, 0): "/dv-art/ars/0",
+    (DV_ART_ID, 1): "/dv-art/ars/1",
+    (AD_ART_ID, 0): "/ad-art/ars",
+}
+DV_ART_ARS_INDEX = 1
+
+
+def ars_url(entity_id, index):
+    return f"https://127.0.0.1:{ARS_PORT}{ARS_PATHS[(entity_id, index)]}"
+
+
+# The DVs: key file name, endpoints, encryption.
+DVS = {
+    DV_ID: {"name": "dv", "service": SERVICE_ID},
+    DV_ENC_ID: {"name": "dv-enc", "service": SERVICE_ENC_ID, "encrypt": True},
+    DV_ART_ID: {
+        "name": "dv-art",
+        "service": SERVICE_ART_ID,
+        "acs": [(DV_ACS[DV_ART_ID], BINDING_HTTP_ARTIFACT, 0), (DV_ART_POST_ACS, BINDING_HTTP_POST, 1)],
+        "ars": (0, 1),
+        "scheme_form": True,
+    },
+    DV_ART_ENC_ID: {
+        "name": "dv-art-enc",
+        "service": SERVICE_ART_ENC_ID,
+        "acs": [(DV_ACS[DV_ART_ENC_ID], BINDING_HTTP_ARTIFACT, 0)],
+        "encrypt": True,
+        "scheme_form": True,
+    },
+}
 
 
 def tmp(*parts):
@@ -44,7 +99,11 @@ def tmp(*parts):
 
 def sp_config(entity_id, idp_metadata=None):
     """pysaml2 SP config for a DV. With `idp_metadata` (a local file) it trusts poort as IdP."""
-    name = "dv-enc" if entity_id == DV_ENC_ID else "dv"
+    dv = DVS[entity_id]
+    name = dv["name"]
+    endpoints = {"assertion_consumer_service": dv.get("acs", [(DV_ACS[entity_id], BINDING_HTTP_POST)])}
+    if dv.get("ars"):
+        endpoints["artifact_resolution_service"] = [(ars_url(entity_id, i), BINDING_SOAP, i) for i in dv["ars"]]
     conf = {
         "entityid": entity_id,
         "xmlsec_binary": XMLSEC,
@@ -57,9 +116,7 @@ def sp_config(entity_id, idp_metadata=None):
         "service": {
             "sp": {
                 "name": f"pysaml2 DV ({name})",
-                "endpoints": {
-                    "assertion_consumer_service": [(DV_ACS[entity_id], BINDING_HTTP_POST)],
-                },
+                "endpoints": endpoints,
                 "authn_requests_signed": True,
                 "want_response_signed": True,
                 "want_assertions_signed": True,
@@ -68,7 +125,7 @@ def sp_config(entity_id, idp_metadata=None):
             }
         },
     }
-    if entity_id == DV_ENC_ID:
+    if dv.get("encrypt"):
         conf["encryption_keypairs"] = [{"key_file": tmp(f"{name}.key"), "cert_file": tmp(f"{name}.crt")}]
     if idp_metadata:
         conf["metadata"] = {"local": [idp_metadata]}
@@ -77,23 +134,31 @@ def sp_config(entity_id, idp_metadata=None):
     return c
 
 
-def idp_config(sp_metadata=None):
-    """pysaml2 IdP config for the AD. With `sp_metadata` (a local file) it trusts poort as SP."""
+def idp_config(sp_metadata=None, entity_id=AD_ID):
+    """pysaml2 IdP config for an AD. With `sp_metadata` (a local file) it trusts poort as SP.
+    The artifact AD has only an HTTP-Artifact SingleSignOnService and a SOAP
+    ArtifactResolutionService."""
+    name = "ad-art" if entity_id == AD_ART_ID else "ad"
+    if entity_id == AD_ART_ID:
+        endpoints = {
+            "single_sign_on_service": [(AD_ART_SSO, BINDING_HTTP_ARTIFACT)],
+            "artifact_resolution_service": [(ars_url(AD_ART_ID, 0), BINDING_SOAP, 0)],
+        }
+    else:
+        endpoints = {"single_sign_on_service": [(AD_SSO, BINDING_HTTP_REDIRECT)]}
     conf = {
-        "entityid": AD_ID,
+        "entityid": entity_id,
         "xmlsec_binary": XMLSEC,
-        "key_file": tmp("ad.key"),
-        "cert_file": tmp("ad.crt"),
+        "key_file": tmp(f"{name}.key"),
+        "cert_file": tmp(f"{name}.crt"),
         "allow_unknown_attributes": True,
         "accepted_time_diff": 60,
         "signing_algorithm": RSA_SHA256,
         "digest_algorithm": SHA256,
         "service": {
             "idp": {
-                "name": "pysaml2 AD",
-                "endpoints": {
-                    "single_sign_on_service": [(AD_SSO, BINDING_HTTP_REDIRECT)],
-                },
+                "name": f"pysaml2 AD ({name})",
+                "endpoints": endpoints,
                 "want_authn_requests_signed": True,
                 "name_id_format": [NAMEID_FORMAT_UNSPECIFIED],
                 "policy": {"default": {"lifetime": {"minutes": 5}, "attribute_restrictions": None}},
@@ -111,6 +176,21 @@ def dv_metadata(entity_id, service_id):
     """The DV's metadata, made by pysaml2, plus the eHerkenning AttributeConsumingService
     (pysaml2's generator cannot put an AttributeValue in a RequestedAttribute)."""
     ed = entity_descriptor(sp_config(entity_id))
+    if DVS[entity_id].get("scheme_form"):
+        # The afsprakenstelsel's form: the service is the RequestedAttribute's Name.
+        ed.spsso_descriptor.attribute_consuming_service = [
+            md.AttributeConsumingService(
+                index=str(ACS_INDEX),
+                is_default="true",
+                service_name=[md.ServiceName(lang="nl", text="Interop-dienst (artifact)")],
+                requested_attribute=[md.RequestedAttribute(name=service_id)],
+            )
+        ]
+        # The first ACS (index 0, HTTP-Artifact) is the default.
+        for acs in ed.spsso_descriptor.assertion_consumer_service:
+            acs.is_default = "true" if acs.index == "0" else None
+        ed.valid_until = None
+        return ed
     ed.spsso_descriptor.attribute_consuming_service = [
         md.AttributeConsumingService(
             index=str(ACS_INDEX),
@@ -134,8 +214,8 @@ def dv_metadata(entity_id, service_id):
     return ed
 
 
-def ad_metadata():
-    ed = entity_descriptor(idp_config())
+def ad_metadata(entity_id=AD_ID):
+    ed = entity_descriptor(idp_config(entity_id=entity_id))
     ed.valid_until = None
     return ed
 
@@ -143,11 +223,12 @@ def ad_metadata():
 def write_metadata(out_sp_dir, out_idp_dir):
     os.makedirs(out_sp_dir, exist_ok=True)
     os.makedirs(out_idp_dir, exist_ok=True)
-    for eid, sid, fname in ((DV_ID, SERVICE_ID, "dv.xml"), (DV_ENC_ID, SERVICE_ENC_ID, "dv-enc.xml")):
-        with open(os.path.join(out_sp_dir, fname), "w") as f:
-            f.write(str(dv_metadata(eid, sid)))
-    with open(os.path.join(out_idp_dir, "ad.xml"), "w") as f:
-        f.write(str(ad_metadata()))
+    for eid, dv in DVS.items():
+        with open(os.path.join(out_sp_dir, dv["name"] + ".xml"), "w") as f:
+            f.write(str(dv_metadata(eid, dv["service"])))
+    for eid, fname in ((AD_ID, "ad.xml"), (AD_ART_ID, "ad-art.xml")):
+        with open(os.path.join(out_idp_dir, fname), "w") as f:
+            f.write(str(ad_metadata(eid)))
 
 
 if __name__ == "__main__":

@@ -59,19 +59,44 @@ cleanup() {
 trap cleanup EXIT
 
 "$POORT_BIN" dev-certs --dir "$TMP/certs" >&2
-for n in dv dv-enc ad; do
+for n in dv dv-enc dv-art dv-art-enc ad ad-art; do
   openssl req -x509 -newkey rsa:2048 -sha256 -nodes -days 30 -subj "/CN=interop-$n" \
     -keyout "$TMP/$n.key" -out "$TMP/$n.crt" 2>/dev/null
 done
+
+# The back channel's mutual TLS: a test CA issues the peers' HTTPS server certificate (SAN
+# IP:127.0.0.1), poort's TLS client certificate, and an outsider's client certificate (same CA,
+# not pinned by the peers). Leaves are not CAs (rustls refuses a CA certificate as end entity).
+TLS="$TMP/tls"
+mkdir -p "$TLS"
+openssl req -x509 -newkey rsa:2048 -sha256 -nodes -days 30 -subj "/CN=interop test CA" \
+  -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+  -keyout "$TLS/ca.key" -out "$TLS/ca.crt" 2>/dev/null
+tls_leaf() { # name, CN, extendedKeyUsage, extra extension lines
+  printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=%s\n%s' \
+    "$3" "$4" >"$TLS/$1.ext"
+  openssl req -new -newkey rsa:2048 -nodes -subj "/CN=$2" -keyout "$TLS/$1.key" -out "$TLS/$1.csr" 2>/dev/null
+  openssl x509 -req -in "$TLS/$1.csr" -CA "$TLS/ca.crt" -CAkey "$TLS/ca.key" -CAcreateserial -days 30 -sha256 \
+    -extfile "$TLS/$1.ext" -out "$TLS/$1.crt" 2>/dev/null
+}
+tls_leaf peer-server "interop peers ArtifactResolutionService" serverAuth "subjectAltName=IP:127.0.0.1"
+tls_leaf poort-client "poort back channel" clientAuth ""
+tls_leaf outsider-client "not poort" clientAuth ""
+export INTEROP_TLS="$TLS"
+
+free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# The peers' ArtifactResolutionServices (test_interop.py serves them) are in their metadata.
+export PEER_ARS_PORT="$(free_port)"
 (cd "$HERE" && "$PY" peers.py "$TMP/metadata/sp" "$TMP/metadata/idp")
 
-PORT="$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+PORT="$(free_port)"
+while [ "$PORT" = "$PEER_ARS_PORT" ]; do PORT="$(free_port)"; done
 export POORT_URL="http://127.0.0.1:$PORT"
 export POORT_IDP_ID="urn:etoegang:HM:00000099990000000001:entities:1"
 export POORT_SP_ID="urn:etoegang:HM:00000099990000000001:entities:2"
 export POORT_SIGNING_CERT="$TMP/certs/poort-signing.crt"
 
-# The register: the AD's test subject acts for one organisation on all services, at EH3.
+# The register: each AD's test subject acts for one organisation on all services, at EH3.
 eval "$("$PY" - <<'EOF'
 from datetime import datetime, timedelta, timezone
 now = datetime.now(timezone.utc).replace(microsecond=0)
@@ -99,6 +124,25 @@ roles = ["gebruiker"]
 [[grant]]
 id = "interop-g1"
 person = "interop-p1"
+organisation = "{peers.KVK}"
+scope = {{ kind = "all_services" }}
+level = "EH3"
+valid_from = "{valid_from}"
+valid_until = "{valid_until}"
+status = "active"
+
+[[person]]
+id = "interop-p2"
+links = [{{ idp = "{peers.AD_ART_ID}", subject = "{peers.AD_ART_SUBJECT}" }}]
+
+[[membership]]
+person = "interop-p2"
+organisation = "{peers.KVK}"
+roles = ["gebruiker"]
+
+[[grant]]
+id = "interop-g2"
+person = "interop-p2"
 organisation = "{peers.KVK}"
 scope = {{ kind = "all_services" }}
 level = "EH3"
@@ -140,6 +184,14 @@ seed = "{t}/grants.toml"
 [oidc]
 keys_dir = "{t}/oidc"
 
+[backchannel]
+client_cert = "{t}/tls/poort-client.crt"
+client_key = "{t}/tls/poort-client.key"
+ca_certs = "{t}/tls/ca.crt"
+timeout_seconds = 5
+max_response_bytes = 262144
+allow_plain_http = false
+
 [[oidc_client]]
 client_id = "{peers.OIDC_CLIENT_ID}"
 client_secret = "{peers.OIDC_CLIENT_SECRET}"
@@ -161,6 +213,24 @@ uuid = "{peers.SERVICE_ENC_UUID}"
 name_nl = "Interop-dienst (versleuteld)"
 name_en = "Interop service (encrypted)"
 provider = "{peers.DV_ENC_ID}"
+acs_index = {peers.ACS_INDEX}
+level = "EH3"
+
+[[service]]
+id = "{peers.SERVICE_ART_ID}"
+uuid = "{peers.SERVICE_ART_UUID}"
+name_nl = "Interop-dienst (artifact)"
+name_en = "Interop service (artifact)"
+provider = "{peers.DV_ART_ID}"
+acs_index = {peers.ACS_INDEX}
+level = "EH3"
+
+[[service]]
+id = "{peers.SERVICE_ART_ENC_ID}"
+uuid = "{peers.SERVICE_ART_ENC_UUID}"
+name_nl = "Interop-dienst (artifact, versleuteld)"
+name_en = "Interop service (artifact, encrypted)"
+provider = "{peers.DV_ART_ENC_ID}"
 acs_index = {peers.ACS_INDEX}
 level = "EH3"
 ''')
