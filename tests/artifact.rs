@@ -18,11 +18,11 @@ use axum::extract::State;
 use axum::response::IntoResponse;
 use common::{start_prepared, World};
 use poort::keys::SigningKey;
-use poort::level::{Comparison, Level};
+use poort::level::Level;
 use poort::saml::artifact::Artifact;
 use poort::saml::idp::AuthnRequest;
 use poort::saml::xml::{self, NS_SAMLP};
-use poort::saml::{binding, dsig, resolve, soap, sp};
+use poort::saml::{binding, dsig, resolve, soap};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -229,9 +229,9 @@ async fn world(artifact_lifetime: i64, redis: Option<String>) -> Art {
     let w = start_prepared(|p, c| {
         std::fs::write(p.sp_dir.join("artifact-dv.xml"), &dv_md).unwrap();
         std::fs::write(p.idp_dir.join("artifact-ad.xml"), &ad_md).unwrap();
-        let seed = p.dir.join("artifact-seed.toml");
-        std::fs::write(&seed, seed_text()).unwrap();
-        c.register.seed = Some(seed);
+        let seed_file = p.dir.join("artifact-seed.toml");
+        std::fs::write(&seed_file, seed()).unwrap();
+        c.register.seed = Some(seed_file);
         let mut service = common::service(1, "EH3");
         service.id = SERVICE_ID.into();
         service.uuid = "7b3c2e10-4d5f-4a6b-8c9d-0000000000f1".into();
@@ -257,10 +257,6 @@ async fn world(artifact_lifetime: i64, redis: Option<String>) -> Art {
         ad,
         poort_cert,
     }
-}
-
-fn seed_text() -> String {
-    seed()
 }
 
 fn browser() -> reqwest::Client {
@@ -524,7 +520,8 @@ async fn a_misbehaving_artifact_resolution_service_at_the_ad_is_refused() {
             "{behaviour:?}: expected {why:?} in {logged}"
         );
         assert!(
-            started.elapsed() < std::time::Duration::from_secs(5),
+            // The hanging peer would answer after 30 s; poort gives up after its 2 s limit.
+            started.elapsed() < std::time::Duration::from_secs(15),
             "{behaviour:?}: the back channel's limits hold"
         );
     }
@@ -587,5 +584,4 @@ async fn an_artifact_issued_by_one_replica_is_resolved_at_the_other() {
         refusal(&again).contains("artifact_already_resolved"),
         "{again}"
     );
-    let _ = (sp::authn_request, Comparison::Minimum);
 }

@@ -221,25 +221,7 @@ pub fn check_shape(signature: Node<'_, '_>, parent_id: &str) -> Result<(), DsigE
 /// signed bytes: the one signed element, or the signed Response when both Response and Assertion
 /// are signed. Callers must have checked the shape of each signature with [`check_shape`].
 pub fn verify(document: &str, certs: &[Vec<u8>]) -> Result<String, DsigError> {
-    quiet_xmlsec();
-    if certs.is_empty() {
-        return Err(DsigError::NoKey);
-    }
-    let certs: Vec<CertificateDer> = certs
-        .iter()
-        .map(|c| CertificateDer::from(c.clone()))
-        .collect();
-    let allowed = [
-        AllowedSignatureAlgorithm::RsaSha256,
-        AllowedSignatureAlgorithm::EcdsaSha256,
-    ];
-    Crypto::reduce_xml_to_signed_with_allowed_algorithms(
-        document,
-        &certs,
-        ReduceMode::PreDigest,
-        Some(&allowed),
-    )
-    .map_err(|_| DsigError::Invalid)
+    reduce(document, certs, ReduceMode::PreDigest)
 }
 
 /// Verifies every signature in `document` (an enveloping message such as an ArtifactResponse,
@@ -248,6 +230,12 @@ pub fn verify(document: &str, certs: &[Vec<u8>]) -> Result<String, DsigError> {
 /// here: it yields one signed element only, and picks the inner Response when there are several.
 /// Callers must have checked the shape of each signature and read values only from the result.
 pub fn verify_with_nested(document: &str, certs: &[Vec<u8>]) -> Result<String, DsigError> {
+    reduce(document, certs, ReduceMode::ValidateAndMarkNoAncestors)
+        .map(|s| strip_declaration(&s).to_string())
+}
+
+/// xmlsec with the keys from metadata and RSA-SHA256 / ECDSA-SHA256 only.
+fn reduce(document: &str, certs: &[Vec<u8>], mode: ReduceMode) -> Result<String, DsigError> {
     quiet_xmlsec();
     if certs.is_empty() {
         return Err(DsigError::NoKey);
@@ -260,14 +248,8 @@ pub fn verify_with_nested(document: &str, certs: &[Vec<u8>]) -> Result<String, D
         AllowedSignatureAlgorithm::RsaSha256,
         AllowedSignatureAlgorithm::EcdsaSha256,
     ];
-    Crypto::reduce_xml_to_signed_with_allowed_algorithms(
-        document,
-        &certs,
-        ReduceMode::ValidateAndMarkNoAncestors,
-        Some(&allowed),
-    )
-    .map(|s| strip_declaration(&s).to_string())
-    .map_err(|_| DsigError::Invalid)
+    Crypto::reduce_xml_to_signed_with_allowed_algorithms(document, &certs, mode, Some(&allowed))
+        .map_err(|_| DsigError::Invalid)
 }
 
 #[cfg(test)]

@@ -160,6 +160,44 @@ pub fn claimed_issuer(text: &str) -> Result<String, ResolveError> {
         .ok_or(ResolveError::Missing("ArtifactResolve", "Issuer"))
 }
 
+/// The root of `doc` if it is a SAML 2.0 `what`, with its ID.
+fn root_of<'a, 'i>(
+    doc: &'a roxmltree::Document<'i>,
+    what: &'static str,
+) -> Result<(roxmltree::Node<'a, 'i>, &'a str), ResolveError> {
+    let root = doc.root_element();
+    if !xml::is(root, NS_SAMLP, what) || root.attribute("Version") != Some("2.0") {
+        return Err(ResolveError::NotA(what));
+    }
+    let id = root
+        .attribute("ID")
+        .ok_or(ResolveError::Missing(what, "ID"))?;
+    Ok((root, id))
+}
+
+/// The verified document's root: the same `what` with the same ID as the envelope, or the
+/// signature did not cover what was checked.
+fn verified_root<'a, 'i>(
+    doc: &'a roxmltree::Document<'i>,
+    what: &'static str,
+    id: &str,
+) -> Result<roxmltree::Node<'a, 'i>, ResolveError> {
+    let r = doc.root_element();
+    if !xml::is(r, NS_SAMLP, what) || r.attribute("ID") != Some(id) {
+        return Err(ResolveError::Signature(DsigError::Reference));
+    }
+    Ok(r)
+}
+
+fn issue_instant(
+    node: roxmltree::Node<'_, '_>,
+    what: &'static str,
+) -> Result<DateTime<Utc>, ResolveError> {
+    node.attribute("IssueInstant")
+        .ok_or(ResolveError::Missing(what, "IssueInstant"))
+        .and_then(|s| xml::parse_instant(s).ok_or(ResolveError::Invalid(what, "IssueInstant")))
+}
+
 /// Verifies an `ArtifactResolve` with the sender's certificates and reads it from the signed
 /// bytes.
 pub fn verify_artifact_resolve(
@@ -168,28 +206,16 @@ pub fn verify_artifact_resolve(
 ) -> Result<ArtifactResolve, ResolveError> {
     const WHAT: &str = "ArtifactResolve";
     let doc = xml::parse(text)?;
-    let root = doc.root_element();
-    if !xml::is(root, NS_SAMLP, WHAT) || root.attribute("Version") != Some("2.0") {
-        return Err(ResolveError::NotA(WHAT));
-    }
-    let id = root
-        .attribute("ID")
-        .ok_or(ResolveError::Missing(WHAT, "ID"))?;
+    let (_, id) = root_of(&doc, WHAT)?;
     one_signature_on_root(&doc, WHAT, id, |_| false)?;
     let signed = dsig::verify(text, certs)?;
     let signed_doc = xml::parse(&signed)?;
-    let r = signed_doc.root_element();
-    if !xml::is(r, NS_SAMLP, WHAT) || r.attribute("ID") != Some(id) {
-        return Err(ResolveError::Signature(DsigError::Reference));
-    }
+    let r = verified_root(&signed_doc, WHAT, id)?;
     let issuer = xml::child(r, NS_SAML, "Issuer")
         .map(xml::text)
         .filter(|s| !s.is_empty())
         .ok_or(ResolveError::Missing(WHAT, "Issuer"))?;
-    let issue_instant = r
-        .attribute("IssueInstant")
-        .ok_or(ResolveError::Missing(WHAT, "IssueInstant"))
-        .and_then(|s| xml::parse_instant(s).ok_or(ResolveError::Invalid(WHAT, "IssueInstant")))?;
+    let issue_instant = issue_instant(r, WHAT)?;
     let artifacts: Vec<_> = xml::children(r, NS_SAMLP, "Artifact").collect();
     let [artifact] = artifacts.as_slice() else {
         return Err(ResolveError::Missing(WHAT, "single Artifact"));
@@ -212,13 +238,7 @@ pub fn verify_artifact_response(
 ) -> Result<ArtifactResponse, ResolveError> {
     const WHAT: &str = "ArtifactResponse";
     let doc = xml::parse(text)?;
-    let root = doc.root_element();
-    if !xml::is(root, NS_SAMLP, WHAT) || root.attribute("Version") != Some("2.0") {
-        return Err(ResolveError::NotA(WHAT));
-    }
-    let id = root
-        .attribute("ID")
-        .ok_or(ResolveError::Missing(WHAT, "ID"))?;
+    let (root, id) = root_of(&doc, WHAT)?;
     let messages = message_elements(root);
     if messages.len() > 1 {
         // A second message is how a wrapping attack would hide one: there is no second place.
@@ -231,10 +251,7 @@ pub fn verify_artifact_response(
     })?;
     let verified = dsig::verify_with_nested(text, certs)?;
     let vdoc = xml::parse(&verified)?;
-    let v = vdoc.root_element();
-    if !xml::is(v, NS_SAMLP, WHAT) || v.attribute("ID") != Some(id) {
-        return Err(ResolveError::Signature(DsigError::Reference));
-    }
+    let v = verified_root(&vdoc, WHAT, id)?;
     let vmessages = message_elements(v);
     if vmessages.len() != messages.len() {
         return Err(ResolveError::MessageCount(vmessages.len()));
@@ -243,10 +260,7 @@ pub fn verify_artifact_response(
         .and_then(|s| xml::child(s, NS_SAMLP, "StatusCode"))
         .and_then(|c| c.attribute("Value"))
         .ok_or(ResolveError::Missing(WHAT, "StatusCode"))?;
-    let issue_instant = v
-        .attribute("IssueInstant")
-        .ok_or(ResolveError::Missing(WHAT, "IssueInstant"))
-        .and_then(|s| xml::parse_instant(s).ok_or(ResolveError::Invalid(WHAT, "IssueInstant")))?;
+    let issue_instant = issue_instant(v, WHAT)?;
     Ok(ArtifactResponse {
         id: id.to_string(),
         in_response_to: v

@@ -318,6 +318,54 @@ async fn take_for(
     Ok(issued.message)
 }
 
+/// A peer named by an artifact's SourceID, as the resolver needs it.
+struct Issuer<'a> {
+    entity_id: &'a str,
+    artifact_resolution: &'a [crate::metadata::IndexedEndpoint],
+    certs: Vec<Vec<u8>>,
+}
+
+/// Why an artifact could not be resolved at its issuer.
+enum Unresolved {
+    /// The peer's metadata has no ArtifactResolutionService with the artifact's EndpointIndex.
+    NoEndpoint(u16),
+    BackChannel(crate::saml::backchannel::BackChannelError),
+}
+
+/// Resolves `saml_art` at `peer`'s ArtifactResolutionService, poort asking as `me`: the one
+/// message of the peer's verified ArtifactResponse.
+async fn resolve_at(
+    state: &AppState,
+    me: &str,
+    peer: &Issuer<'_>,
+    artifact: &Artifact,
+    saml_art: &str,
+) -> Result<String, Unresolved> {
+    let ars = crate::metadata::artifact_resolution_service(
+        peer.artifact_resolution,
+        artifact.endpoint_index,
+    )
+    .ok_or(Unresolved::NoEndpoint(artifact.endpoint_index))?;
+    let answer = state
+        .backchannel
+        .resolve(
+            &Resolver {
+                issuer: me,
+                key: &state.signing,
+            },
+            &Peer {
+                entity_id: peer.entity_id,
+                ars_url: &ars.location,
+                certs: &peer.certs,
+            },
+            saml_art,
+            Utc::now(),
+        )
+        .await
+        .map_err(Unresolved::BackChannel)?;
+    Ok(answer.message.unwrap_or_default())
+}
+
 /// A DV's AuthnRequest by artifact: resolved at the DV's ArtifactResolutionService and
 /// verified. The DV is known from the artifact's SourceID.
 pub(super) async fn resolve_dv_request<'a>(
@@ -333,36 +381,36 @@ pub(super) async fn resolve_dv_request<'a>(
         .ok_or_else(|| {
             LoginError::UnknownRequester("an artifact from an unknown SourceID".into())
         })?;
-    let ars = crate::metadata::artifact_resolution_service(
-        &dv.artifact_resolution,
-        artifact.endpoint_index,
-    )
-    .ok_or_else(|| {
-        LoginError::Unverifiable(format!(
-            "the requester's metadata has no ArtifactResolutionService with index {}",
-            artifact.endpoint_index
-        ))
-    })?;
-    let certs: Vec<Vec<u8>> = dv.signing_keys.iter().map(|c| c.der.clone()).collect();
-    let me = Resolver {
-        issuer: &state.config.saml.idp_entity_id,
-        key: &state.signing,
-    };
-    let peer = Peer {
+    let peer = Issuer {
         entity_id: &dv.entity_id,
-        ars_url: &ars.location,
-        certs: &certs,
+        artifact_resolution: &dv.artifact_resolution,
+        certs: dv.signing_keys.iter().map(|c| c.der.clone()).collect(),
     };
-    let answer = state
-        .backchannel
-        .resolve(&me, &peer, saml_art, Utc::now())
-        .await
-        .map_err(|e| LoginError::Unverifiable(format!("the artifact was not resolved: {e}")))?;
-    let text = answer.message.unwrap_or_default();
+    let text = match resolve_at(
+        state,
+        &state.config.saml.idp_entity_id,
+        &peer,
+        &artifact,
+        saml_art,
+    )
+    .await
+    {
+        Ok(t) => t,
+        Err(Unresolved::NoEndpoint(i)) => {
+            return Err(LoginError::Unverifiable(format!(
+                "the requester's metadata has no ArtifactResolutionService with index {i}"
+            )))
+        }
+        Err(Unresolved::BackChannel(e)) => {
+            return Err(LoginError::Unverifiable(format!(
+                "the artifact was not resolved: {e}"
+            )))
+        }
+    };
     let parsed = AuthnRequest::parse(&text).map_err(|e| LoginError::BadMessage(e.to_string()))?;
     // The signed ArtifactResponse vouches for the request; a signature of its own must hold too.
     let request = if parsed.has_signature {
-        AuthnRequest::verify_enveloped(&text, &certs)
+        AuthnRequest::verify_enveloped(&text, &peer.certs)
             .map_err(|e| LoginError::Unverifiable(e.to_string()))?
     } else {
         parsed
@@ -390,33 +438,27 @@ pub(super) async fn resolve_ad_response<'a>(
         .ok_or_else(|| {
             LoginError::BadMessage("an artifact from an unknown identity provider".into())
         })?;
-    let ars = crate::metadata::artifact_resolution_service(
-        &ad.artifact_resolution,
-        artifact.endpoint_index,
-    )
-    .ok_or_else(|| {
-        LoginError::AdAnswerRejected(format!(
-            "the identity provider's metadata has no ArtifactResolutionService with index {}",
-            artifact.endpoint_index
-        ))
-    })?;
-    let certs: Vec<Vec<u8>> = ad.signing_keys.iter().map(|c| c.der.clone()).collect();
-    let me = Resolver {
-        issuer: &state.config.saml.sp_entity_id,
-        key: &state.signing,
-    };
-    let peer = Peer {
+    let peer = Issuer {
         entity_id: &ad.entity_id,
-        ars_url: &ars.location,
-        certs: &certs,
+        artifact_resolution: &ad.artifact_resolution,
+        certs: ad.signing_keys.iter().map(|c| c.der.clone()).collect(),
     };
-    match state
-        .backchannel
-        .resolve(&me, &peer, saml_art, Utc::now())
-        .await
+    match resolve_at(
+        state,
+        &state.config.saml.sp_entity_id,
+        &peer,
+        &artifact,
+        saml_art,
+    )
+    .await
     {
-        Ok(answer) => Ok((ad, answer.message.unwrap_or_default())),
-        Err(e) if e.is_unavailable() => Err(LoginError::AdUnavailable(e.to_string())),
-        Err(e) => Err(LoginError::AdAnswerRejected(e.to_string())),
+        Ok(text) => Ok((ad, text)),
+        Err(Unresolved::NoEndpoint(i)) => Err(LoginError::AdAnswerRejected(format!(
+            "the identity provider's metadata has no ArtifactResolutionService with index {i}"
+        ))),
+        Err(Unresolved::BackChannel(e)) if e.is_unavailable() => {
+            Err(LoginError::AdUnavailable(e.to_string()))
+        }
+        Err(Unresolved::BackChannel(e)) => Err(LoginError::AdAnswerRejected(e.to_string())),
     }
 }
