@@ -2,6 +2,7 @@
 
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
@@ -32,6 +33,31 @@ pub struct Metrics {
     /// Login decisions not written to the audit trail (writer behind, or neither the database
     /// nor the spool file took them).
     pub login_decisions_lost: Counter,
+    /// Requests at poort's ArtifactResolutionService, by outcome (`resolved` or the refusal's
+    /// reason code: a fixed set).
+    pub artifact_resolutions: Family<Vec<(String, String)>, Counter>,
+    /// poort's own resolutions at peers' ArtifactResolutionServices, by peer role and outcome
+    /// (`resolved`, `unavailable`, `rejected`).
+    pub backchannel_resolutions: Family<Vec<(String, String)>, Counter>,
+}
+
+impl Metrics {
+    /// Counts one request at poort's ArtifactResolutionService.
+    pub fn artifact_resolution(&self, outcome: &str) {
+        self.artifact_resolutions
+            .get_or_create(&vec![("outcome".to_string(), outcome.to_string())])
+            .inc();
+    }
+
+    /// Counts one of poort's resolutions at a peer (`peer`: "dv" or "ad").
+    pub fn backchannel_resolution(&self, peer: &str, outcome: &str) {
+        self.backchannel_resolutions
+            .get_or_create(&vec![
+                ("peer".to_string(), peer.to_string()),
+                ("outcome".to_string(), outcome.to_string()),
+            ])
+            .inc();
+    }
 }
 
 impl Default for Metrics {
@@ -49,6 +75,8 @@ impl Default for Metrics {
             login_decisions_audited: Counter::default(),
             login_decisions_spooled: Counter::default(),
             login_decisions_lost: Counter::default(),
+            artifact_resolutions: Family::default(),
+            backchannel_resolutions: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -105,6 +133,16 @@ impl Default for Metrics {
             "login_decisions_lost",
             "Login decisions the audit trail did not get (writer behind, or database and spool both failed)",
             m.login_decisions_lost.clone(),
+        );
+        registry.register(
+            "artifact_resolutions",
+            "Requests at poort's ArtifactResolutionService, by outcome",
+            m.artifact_resolutions.clone(),
+        );
+        registry.register(
+            "backchannel_resolutions",
+            "poort's artifact resolutions at peers, by peer role and outcome",
+            m.backchannel_resolutions.clone(),
         );
         Metrics { registry, ..m }
     }

@@ -180,9 +180,11 @@ pub async fn artifact_resolution_service(
     let message = match outcome {
         Ok(message) => {
             tracing::info!(reference = %reference, peer = %peer.as_deref().unwrap_or("-"), "artifact resolved");
+            state.metrics.artifact_resolution("resolved");
             message
         }
         Err(refusal) => {
+            state.metrics.artifact_resolution(refusal.code());
             tracing::warn!(
                 reference = %reference, peer = %peer.as_deref().unwrap_or("-"),
                 reason = refusal.code(), "artifact resolution refused: {refusal}"
@@ -320,6 +322,8 @@ async fn take_for(
 
 /// A peer named by an artifact's SourceID, as the resolver needs it.
 struct Issuer<'a> {
+    /// "dv" or "ad", for the metrics.
+    role: &'static str,
     entity_id: &'a str,
     artifact_resolution: &'a [crate::metadata::IndexedEndpoint],
     certs: Vec<Vec<u8>>,
@@ -335,6 +339,23 @@ enum Unresolved {
 /// Resolves `saml_art` at `peer`'s ArtifactResolutionService, poort asking as `me`: the one
 /// message of the peer's verified ArtifactResponse.
 async fn resolve_at(
+    state: &AppState,
+    me: &str,
+    peer: &Issuer<'_>,
+    artifact: &Artifact,
+    saml_art: &str,
+) -> Result<String, Unresolved> {
+    let outcome = resolve_at_peer(state, me, peer, artifact, saml_art).await;
+    let label = match &outcome {
+        Ok(_) => "resolved",
+        Err(Unresolved::BackChannel(e)) if e.is_unavailable() => "unavailable",
+        Err(_) => "rejected",
+    };
+    state.metrics.backchannel_resolution(peer.role, label);
+    outcome
+}
+
+async fn resolve_at_peer(
     state: &AppState,
     me: &str,
     peer: &Issuer<'_>,
@@ -382,6 +403,7 @@ pub(super) async fn resolve_dv_request<'a>(
             LoginError::UnknownRequester("an artifact from an unknown SourceID".into())
         })?;
     let peer = Issuer {
+        role: "dv",
         entity_id: &dv.entity_id,
         artifact_resolution: &dv.artifact_resolution,
         certs: dv.signing_keys.iter().map(|c| c.der.clone()).collect(),
@@ -439,6 +461,7 @@ pub(super) async fn resolve_ad_response<'a>(
             LoginError::BadMessage("an artifact from an unknown identity provider".into())
         })?;
     let peer = Issuer {
+        role: "ad",
         entity_id: &ad.entity_id,
         artifact_resolution: &ad.artifact_resolution,
         certs: ad.signing_keys.iter().map(|c| c.der.clone()).collect(),
