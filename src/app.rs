@@ -84,6 +84,11 @@ pub async fn build_state(config: Config) -> Result<AppState, StartError> {
             }
         }
     }
+    if config.server.production && config.backchannel.allow_plain_http {
+        return Err(StartError::BackChannel(
+            "[backchannel] allow_plain_http is for test set-ups; production resolves artifacts over https only".into(),
+        ));
+    }
     let now = Utc::now();
     let metadata = metadata::load(
         &config.saml.sp_metadata_dir,
@@ -218,21 +223,42 @@ pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> std::i
 pub const DEMO_DV_URL: &str = "http://localhost:8081";
 pub const DEMO_AD_URL: &str = "http://localhost:8082";
 
-/// `poort demo`: poort plus the demo DV and the development AD, on the ports it prints.
-pub async fn run_demo(config: Config) -> anyhow::Result<()> {
-    use crate::demo;
+/// `poort demo`: poort plus the demo DV and the development AD, on the ports it prints. The
+/// peers speak the scheme's HTTP-Artifact binding (afsprakenstelsel page *Bindings*: DV-HM and
+/// HM-AD Artifact-Artifact), so the demo shows the flow a real connection has; the DV's start
+/// page still offers HTTP-Redirect and HTTP-POST for the request.
+pub async fn run_demo(mut config: Config) -> anyhow::Result<()> {
+    use crate::demo::{self, DemoBindings};
+    if config.server.production {
+        anyhow::bail!("the demo refuses to run in production mode");
+    }
+    // The peers' ArtifactResolutionServices are on http://localhost: poort may resolve there
+    // only with plain http allowed on its back channel (development only).
+    if !config.backchannel.allow_plain_http {
+        println!(
+            "note: [backchannel] allow_plain_http is off; the demo turns it on to resolve the \
+             demo peers' artifacts on http://localhost (development only)"
+        );
+        config.backchannel.allow_plain_http = true;
+    }
     let poort_url = config.server.public_url.trim_end_matches('/').to_string();
     let dv_url = DEMO_DV_URL.to_string();
     let ad_url = DEMO_AD_URL.to_string();
-    demo::metadata::write_demo_metadata(
+    demo::metadata::write_demo_metadata_with(
         &config.keys.dev_certs_dir,
         &config.saml.sp_metadata_dir,
         &config.saml.idp_metadata_dir,
         &dv_url,
         &ad_url,
+        DemoBindings::Artifact,
     )?;
-    let peers =
-        demo::DemoPeers::from_dir(&config.keys.dev_certs_dir, &dv_url, &ad_url, &poort_url)?;
+    let peers = demo::DemoPeers::from_dir_with(
+        &config.keys.dev_certs_dir,
+        &dv_url,
+        &ad_url,
+        &poort_url,
+        DemoBindings::Artifact,
+    )?;
     let listen = config.server.listen.clone();
     let state = build_state(config).await?;
     let poort_listener = tokio::net::TcpListener::bind(&listen).await?;
@@ -242,6 +268,7 @@ pub async fn run_demo(config: Config) -> anyhow::Result<()> {
     println!("  demo service provider (start here): {dv_url}/");
     println!("  development identity provider:      {ad_url}/");
     println!("  poort:                              {poort_url}/saml/metadata");
+    println!("  bindings: HTTP-Artifact both ways (DV-HM and HM-AD Artifact-Artifact)");
     println!("  admin module (log in as anna):      {poort_url}/admin");
     println!("  mailbox (invitation e-mails):       {poort_url}/dev/mailbox");
     println!("Press Ctrl-C to stop.");
@@ -265,7 +292,9 @@ pub fn prepare_embedded_defaults(config: &Config) -> anyhow::Result<()> {
     }
     // With no peers configured at all (a fresh checkout), trust the demo DV and the development
     // AD, so that a newcomer can log in at once (`poort demo` serves them on these ports). A setup
-    // that has its own peers is left exactly as it is.
+    // that has its own peers is left exactly as it is. The peers speak the scheme's HTTP-Artifact
+    // binding, whose artifacts poort resolves at http://localhost: that needs plain http on the
+    // back channel, so without it they are trusted for HTTP-Redirect and HTTP-POST only.
     let has_xml = |dir: &std::path::Path| {
         std::fs::read_dir(dir)
             .map(|entries| {
@@ -278,14 +307,23 @@ pub fn prepare_embedded_defaults(config: &Config) -> anyhow::Result<()> {
     if !has_xml(&config.saml.sp_metadata_dir) && !has_xml(&config.saml.idp_metadata_dir) {
         std::fs::create_dir_all(&config.saml.sp_metadata_dir)?;
         std::fs::create_dir_all(&config.saml.idp_metadata_dir)?;
-        crate::demo::metadata::write_demo_metadata(
+        let bindings = if config.backchannel.allow_plain_http {
+            crate::demo::DemoBindings::Artifact
+        } else {
+            crate::demo::DemoBindings::PostRedirect
+        };
+        crate::demo::metadata::write_demo_metadata_with(
             &config.keys.dev_certs_dir,
             &config.saml.sp_metadata_dir,
             &config.saml.idp_metadata_dir,
             DEMO_DV_URL,
             DEMO_AD_URL,
+            bindings,
         )?;
-        tracing::info!("wrote metadata of the demo DV and the development AD");
+        tracing::info!(
+            ?bindings,
+            "wrote metadata of the demo DV and the development AD"
+        );
     }
     Ok(())
 }
@@ -312,8 +350,50 @@ mod tests {
         let c = config(fresh.path());
         prepare_embedded_defaults(&c).unwrap();
         assert!(c.keys.signing_key.exists());
-        assert!(c.saml.sp_metadata_dir.join("demo-dv.xml").exists());
-        assert!(c.saml.idp_metadata_dir.join("dev-ad.xml").exists());
+        // config/poort.toml allows plain http on the back channel, so the demo peers are
+        // trusted as they run under `poort demo`: by the HTTP-Artifact binding.
+        assert!(c.backchannel.allow_plain_http);
+        let set = crate::metadata::load(
+            &c.saml.sp_metadata_dir,
+            &c.saml.idp_metadata_dir,
+            Utc::now(),
+        );
+        assert!(set.problems.is_empty(), "{:?}", set.problems);
+        let dv = set.sp(crate::demo::DEMO_DV_ENTITY_ID).unwrap();
+        assert!(dv.acs(None).unwrap().is_artifact());
+        assert_eq!(
+            dv.artifact_resolution[0].location,
+            format!("{DEMO_DV_URL}/ars")
+        );
+        let ad = set.idp(crate::demo::DEV_AD_ENTITY_ID).unwrap();
+        assert!(ad.speaks_artifact());
+        assert_eq!(
+            ad.artifact_resolution[0].location,
+            format!("{DEMO_AD_URL}/ars")
+        );
+
+        // Without plain http on the back channel the peers' artifacts could not be resolved:
+        // they are trusted for HTTP-Redirect and HTTP-POST only.
+        let plain = tempfile::tempdir().unwrap();
+        let mut c = config(plain.path());
+        c.backchannel.allow_plain_http = false;
+        prepare_embedded_defaults(&c).unwrap();
+        let set = crate::metadata::load(
+            &c.saml.sp_metadata_dir,
+            &c.saml.idp_metadata_dir,
+            Utc::now(),
+        );
+        assert!(set.problems.is_empty(), "{:?}", set.problems);
+        assert!(!set
+            .sp(crate::demo::DEMO_DV_ENTITY_ID)
+            .unwrap()
+            .acs(None)
+            .unwrap()
+            .is_artifact());
+        assert!(!set
+            .idp(crate::demo::DEV_AD_ENTITY_ID)
+            .unwrap()
+            .speaks_artifact());
 
         let own = tempfile::tempdir().unwrap();
         let c = config(own.path());

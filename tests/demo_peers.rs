@@ -1,5 +1,9 @@
 //! The demo peers over HTTP: the dev AD answers poort's AuthnRequests with Responses that poort's
-//! own SP checks accept, and the demo DV accepts only Responses signed by poort.
+//! own SP checks accept, and the demo DV accepts only Responses signed by poort. With the
+//! HTTP-Artifact binding (as under `poort demo`), whole logins run through poort with only
+//! artifacts crossing the browser.
+
+mod common;
 
 use chrono::{Duration, Utc};
 use openssl::asn1::Asn1Time;
@@ -639,4 +643,459 @@ fn write_demo_metadata_from_cert_files() {
     assert!(ad.contains(r#"Location="http://localhost:8082/sso""#));
     xml::parse(&dv).unwrap();
     xml::parse(&ad).unwrap();
+}
+
+// ---------------------------------------------------------------------------------------------
+// The HTTP-Artifact binding: the demo peers as `poort demo` runs them, with poort in between.
+
+/// A browser for the artifact flows: keeps cookies, follows redirects and records every URL it
+/// is sent to, and asks the DV for its verdict as JSON (`Accept: application/json`).
+struct ArtBrowser {
+    c: reqwest::Client,
+    seen: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+fn art_browser() -> ArtBrowser {
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = seen.clone();
+    let policy = reqwest::redirect::Policy::custom(move |attempt| {
+        record.lock().unwrap().push(attempt.url().to_string());
+        if attempt.previous().len() > 10 {
+            attempt.error("too many redirects")
+        } else {
+            attempt.follow()
+        }
+    });
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::ACCEPT,
+        reqwest::header::HeaderValue::from_static("application/json"),
+    );
+    let c = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(policy)
+        .default_headers(headers)
+        .build()
+        .unwrap();
+    ArtBrowser { c, seen }
+}
+
+impl ArtBrowser {
+    /// The URLs the browser was redirected to since the last call.
+    fn redirects(&self) -> Vec<String> {
+        std::mem::take(&mut *self.seen.lock().unwrap())
+    }
+}
+
+/// No SAML message in a URL or page the browser saw: only artifacts.
+fn only_artifacts(what: &str) {
+    assert!(
+        !what.contains("SAMLRequest") && !what.contains("SAMLResponse"),
+        "a SAML message crossed the browser: {what}"
+    );
+}
+
+/// The `SAMLart` (and RelayState) of a URL; asserts it is an artifact of 60 characters.
+fn artifact_of(url: &str) -> (String, Option<String>) {
+    let parsed = reqwest::Url::parse(url).unwrap();
+    let get = |name: &str| {
+        parsed
+            .query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    };
+    let art = get("SAMLart").unwrap_or_else(|| panic!("no SAMLart in {url}"));
+    assert_eq!(art.len(), 60, "{url}");
+    (art, get("RelayState"))
+}
+
+/// From the DV's `/login` (with `query`) to the dev AD's login page.
+async fn art_to_ad(w: &common::World, b: &ArtBrowser, query: &str) -> String {
+    let r =
+        b.c.get(format!("{}/login?{query}", w.dv))
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(r.status(), 200);
+    let mut page = r.text().await.unwrap();
+    if page.contains(r#"name="SAMLRequest""#) {
+        // The HTTP-POST binding for the request: its auto-posting form, submitted.
+        page = common::submit(&b.c, &page, &[]).await.text().await.unwrap();
+    }
+    assert!(
+        page.contains(r#"name="pending""#),
+        "AD page expected: {page}"
+    );
+    assert!(
+        page.contains("geverifieerd / verified"),
+        "poort's request verified"
+    );
+    only_artifacts(&page);
+    page
+}
+
+#[tokio::test]
+async fn artifact_artifact_login_with_organisation_choice() {
+    let w = common::start_artifact().await;
+    let b = art_browser();
+    let ad_page = art_to_ad(&w, &b, "service=1").await;
+    // DV -> poort by artifact (at poort's versioned SSO), poort -> AD by artifact.
+    let hops = b.redirects();
+    assert_eq!(hops.len(), 2, "{hops:?}");
+    assert!(
+        hops[0].starts_with(&format!("{}/saml/sso/1.13?SAMLart=", w.poort)),
+        "{hops:?}"
+    );
+    let (_, relay) = artifact_of(&hops[0]);
+    let relay = relay.expect("the DV's RelayState");
+    assert!(
+        hops[1].starts_with(&format!("{}/sso?SAMLart=", w.ad)),
+        "{hops:?}"
+    );
+    assert_eq!(
+        artifact_of(&hops[1]).1,
+        None,
+        "poort sends the AD no RelayState"
+    );
+
+    // AD -> poort by artifact; anna chooses her organisation at poort.
+    let r = common::submit(
+        &b.c,
+        &ad_page,
+        &[("person", "anna"), ("level", "EH3"), ("action", "login")],
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.url().path(), "/login/organisation");
+    let choice = r.text().await.unwrap();
+    only_artifacts(&choice);
+    let hops = b.redirects();
+    assert!(
+        hops[0].starts_with(&format!("{}/saml/acs/1.13?SAMLart=", w.poort)),
+        "{hops:?}"
+    );
+    artifact_of(&hops[0]);
+
+    // poort -> DV by artifact; the DV resolves it at poort and gives its verdict.
+    let r = common::submit_at(&b.c, &w.poort, &choice, &[("organisation", "12345678")]).await;
+    assert_eq!(r.status(), 200);
+    let hops = b.redirects();
+    assert_eq!(hops.len(), 1, "{hops:?}");
+    assert!(
+        hops[0].starts_with(&format!("{}/acs?SAMLart=", w.dv)),
+        "{hops:?}"
+    );
+    assert_eq!(artifact_of(&hops[0]).1.as_deref(), Some(relay.as_str()));
+    let v: AcsOutcome = r.json().await.unwrap();
+    assert!(v.success, "{v:?}");
+    assert_eq!(v.service_index, Some(1));
+    assert_eq!(
+        v.service_id.as_deref(),
+        Some("urn:etoegang:DV:00000099990000000002:services:1")
+    );
+    assert_eq!(v.legal_subject_id.as_deref(), Some("12345678"));
+    assert_eq!(
+        v.company_name.as_deref(),
+        Some("Bakkerij De Gouden Korst B.V.")
+    );
+    assert_eq!(v.level.as_deref(), Some(Level::Eh3.uri()));
+    assert_eq!(v.relay_state.as_deref(), Some(relay.as_str()));
+    assert_eq!(
+        v.authenticating_authority,
+        vec![DEV_AD_ENTITY_ID.to_string()]
+    );
+    assert!(v.response_signed && v.assertion_signed && v.assertion_encrypted);
+}
+
+#[tokio::test]
+async fn artifact_login_cancelled_at_the_ad() {
+    let w = common::start_artifact().await;
+    let b = art_browser();
+    let ad_page = art_to_ad(&w, &b, "service=2").await;
+    b.redirects();
+    let r = common::submit(&b.c, &ad_page, &[("action", "cancel")]).await;
+    assert_eq!(r.status(), 200);
+    let hops = b.redirects();
+    assert_eq!(hops.len(), 2, "{hops:?}");
+    assert!(hops[0].starts_with(&format!("{}/saml/acs/1.13?SAMLart=", w.poort)));
+    assert!(hops[1].starts_with(&format!("{}/acs?SAMLart=", w.dv)));
+    hops.iter().for_each(|h| only_artifacts(h));
+    let v: AcsOutcome = r.json().await.unwrap();
+    assert!(!v.success);
+    assert_eq!(v.status, idp::STATUS_RESPONDER);
+    assert_eq!(v.second_status.as_deref(), Some(idp::STATUS_AUTHN_FAILED));
+    assert_eq!(
+        v.status_message.as_deref(),
+        Some("Authentication cancelled")
+    );
+    assert_eq!(v.service_index, Some(2));
+}
+
+/// The request by HTTP-POST or HTTP-Redirect, everything after it by artifact: the DV's
+/// metadata asks for the answer by artifact (ACS index 0), the AD's offers Artifact-Artifact.
+#[tokio::test]
+async fn post_artifact_and_redirect_artifact() {
+    let w = common::start_artifact().await;
+    for binding in ["post", "redirect"] {
+        let b = art_browser();
+        let ad_page = art_to_ad(&w, &b, &format!("service=2&binding={binding}")).await;
+        let hops = b.redirects();
+        assert!(
+            hops.iter()
+                .any(|h| h.starts_with(&format!("{}/sso?SAMLart=", w.ad))),
+            "{binding}: {hops:?}"
+        );
+        let r = common::submit(
+            &b.c,
+            &ad_page,
+            &[
+                ("person", "bram"),
+                ("level", "EH2+"),
+                ("action", "login"),
+                ("sign", "both"),
+            ],
+        )
+        .await;
+        assert_eq!(r.status(), 200);
+        let hops = b.redirects();
+        assert_eq!(hops.len(), 2, "{binding}: {hops:?}");
+        assert!(hops[0].starts_with(&format!("{}/saml/acs/1.13?SAMLart=", w.poort)));
+        assert!(hops[1].starts_with(&format!("{}/acs?SAMLart=", w.dv)));
+        hops.iter().for_each(|h| only_artifacts(h));
+        let v: AcsOutcome = r.json().await.unwrap();
+        assert!(v.success, "{binding}: {v:?}");
+        assert_eq!(v.legal_subject_id.as_deref(), Some("11223344"));
+        assert_eq!(v.level.as_deref(), Some(Level::Eh2Plus.uri()));
+        assert_eq!(
+            v.service_id.as_deref(),
+            Some("urn:etoegang:DV:00000099990000000002:services:2")
+        );
+    }
+}
+
+fn world_key(w: &common::World, name: &str) -> SigningKey {
+    SigningKey::load(
+        &w.certs.join(format!("{name}.key")),
+        &w.certs.join(format!("{name}.crt")),
+    )
+    .unwrap()
+}
+
+fn back_channel() -> poort::saml::backchannel::BackChannel {
+    poort::saml::backchannel::BackChannel::new(&poort::config::BackChannelConfig {
+        allow_plain_http: true,
+        ..Default::default()
+    })
+    .unwrap()
+}
+
+/// Resolves `art` at `ars` as `issuer` with `key`; the peer's answer must be signed by `peer`.
+async fn resolve_as(
+    issuer: &str,
+    key: &SigningKey,
+    peer: (&str, &str, &SigningKey),
+    art: &str,
+) -> Result<String, poort::saml::backchannel::BackChannelError> {
+    use poort::saml::backchannel::{Peer, Resolver};
+    let certs = [peer.2.cert_der.clone()];
+    back_channel()
+        .resolve(
+            &Resolver { issuer, key },
+            &Peer {
+                entity_id: peer.0,
+                ars_url: peer.1,
+                certs: &certs,
+            },
+            art,
+            Utc::now(),
+        )
+        .await
+        .map(|a| a.message.unwrap_or_default())
+}
+
+/// The demo peers' ArtifactResolutionServices hand each message out once, to poort only, on a
+/// request poort signed; the rest gets a SOAP fault or an answer without a message.
+#[tokio::test]
+async fn demo_peers_hand_out_each_artifact_once_to_poort_only() {
+    use poort::saml::backchannel::BackChannelError;
+    use poort::saml::soap::SoapError;
+    let w = common::start_artifact().await;
+    let poort_key = world_key(&w, "poort-signing");
+    let dv_key = world_key(&w, "demo-dv-signing");
+    let ad_key = world_key(&w, "dev-ad-signing");
+    let (idp_id, sp_id) = (&w.config.saml.idp_entity_id, &w.config.saml.sp_entity_id);
+    let (c, follow) = common::browser();
+
+    // The DV's AuthnRequest artifact, caught before the browser brings it to poort.
+    let r = c
+        .get(format!("{}/login?service=1&level=EH3", w.dv))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let (art, _) = artifact_of(r.headers()["location"].to_str().unwrap());
+    let dv_ars = format!("{}/ars", w.dv);
+    let dv = (DEMO_DV_ENTITY_ID, dv_ars.as_str(), &dv_key);
+    // Not poort: refused by name, and by key.
+    let e = resolve_as(DEV_AD_ENTITY_ID, &ad_key, dv, &art)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, BackChannelError::Soap(SoapError::Fault(m)) if m.contains("only poort")),
+        "{e}"
+    );
+    let e = resolve_as(idp_id, &ad_key, dv, &art).await.unwrap_err();
+    assert!(
+        matches!(&e, BackChannelError::Soap(SoapError::Fault(m)) if m.contains("not validly signed by poort")),
+        "{e}"
+    );
+    // poort: the signed AuthnRequest, once.
+    let request = resolve_as(idp_id, &poort_key, dv, &art).await.unwrap();
+    let request =
+        AuthnRequest::verify_enveloped(&request, std::slice::from_ref(&dv_key.cert_der)).unwrap();
+    assert_eq!(request.issuer, DEMO_DV_ENTITY_ID);
+    assert_eq!(
+        request.destination.as_deref(),
+        Some(format!("{}/saml/sso/1.13", w.poort).as_str())
+    );
+    assert_eq!(
+        request.requested_level().unwrap(),
+        Some((Level::Eh3, Comparison::Minimum))
+    );
+    let e = resolve_as(idp_id, &poort_key, dv, &art).await.unwrap_err();
+    assert!(matches!(e, BackChannelError::NoMessage), "{e}");
+    // Not SOAP at all.
+    let r = client()
+        .post(&dv_ars)
+        .body("<not-soap/>")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 500);
+    assert!(r.text().await.unwrap().contains("Fault"));
+
+    // The AD's answer artifact, caught on its way to poort.
+    let r = follow
+        .get(format!("{}/login?service=2", w.dv))
+        .send()
+        .await
+        .unwrap();
+    let ad_page = r.text().await.unwrap();
+    let (action, mut fields) = common::form(&ad_page);
+    for (k, v) in [("person", "bram"), ("level", "EH2+"), ("action", "login")] {
+        fields.insert(k.into(), v.into());
+    }
+    let r = c.post(&action).form(&fields).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    let location = r.headers()["location"].to_str().unwrap().to_string();
+    assert!(
+        location.starts_with(&format!("{}/saml/acs/1.13?", w.poort)),
+        "{location}"
+    );
+    let (art, _) = artifact_of(&location);
+    let ad_ars = format!("{}/ars", w.ad);
+    let ad = (DEV_AD_ENTITY_ID, ad_ars.as_str(), &ad_key);
+    // poort as IdP is not who the AD answers (it answers poort's SP).
+    let e = resolve_as(idp_id, &poort_key, ad, &art).await.unwrap_err();
+    assert!(
+        matches!(&e, BackChannelError::Soap(SoapError::Fault(_))),
+        "{e}"
+    );
+    let response = resolve_as(sp_id, &poort_key, ad, &art).await.unwrap();
+    let doc = xml::parse(&response).unwrap();
+    assert!(xml::is(doc.root_element(), xml::NS_SAMLP, "Response"));
+    assert_eq!(
+        doc.root_element().attribute("Destination"),
+        Some(format!("{}/saml/acs/1.13", w.poort).as_str())
+    );
+    let e = resolve_as(sp_id, &poort_key, ad, &art).await.unwrap_err();
+    assert!(matches!(e, BackChannelError::NoMessage), "{e}");
+    // poort no longer gets it either: the login stops with a page, not a crash.
+    let r = follow.get(&location).send().await.unwrap();
+    assert!(r.status().is_client_error() || r.status().is_server_error());
+}
+
+/// Bad artifacts at the demo peers' endpoints: a clear 4xx page (or JSON), never a panic.
+#[tokio::test]
+async fn demo_peers_refuse_bad_artifacts_clearly() {
+    let w = common::start_artifact().await;
+    let c = client();
+    let get = |url: String| {
+        let c = c.clone();
+        async move {
+            let r = c.get(url).send().await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    let (status, text) = get(format!("{}/acs", w.dv)).await;
+    assert_eq!(status, 400);
+    assert!(text.contains("no SAMLart"), "{text}");
+    let (status, text) = get(format!("{}/acs?SAMLart=garbage&format=json", w.dv)).await;
+    assert_eq!(status, 400);
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["success"], false);
+    assert!(v["error"].as_str().unwrap().contains("not a SAML artifact"));
+    let foreign = poort::saml::artifact::Artifact::new("urn:someone:else", 0).encode();
+    let q = |a: &str| url::form_urlencoded::byte_serialize(a.as_bytes()).collect::<String>();
+    let (status, text) = get(format!("{}/acs?SAMLart={}", w.dv, q(&foreign))).await;
+    assert_eq!(status, 400);
+    assert!(text.contains("not poort"), "{text}");
+    let (status, _) = get(format!("{}/acs?SAMLart=a&SAMLart=b", w.dv)).await;
+    assert_eq!(status, 400);
+    // A well-formed artifact of poort's that poort never issued: poort's reason is shown.
+    let unknown = poort::saml::artifact::Artifact::new(&w.config.saml.idp_entity_id, 0).encode();
+    let (status, text) = get(format!("{}/acs?SAMLart={}", w.dv, q(&unknown))).await;
+    assert_eq!(status, 403);
+    assert!(text.contains("artifact_unknown"), "{text}");
+    let r = c
+        .post(format!("{}/acs", w.dv))
+        .form(&[("SAMLart", "x"), ("SAMLResponse", "y")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    // The AD: by GET and by POST.
+    let (status, text) = get(format!("{}/sso?SAMLart=garbage", w.ad)).await;
+    assert_eq!(status, 400);
+    assert!(text.contains("not a SAML artifact"), "{text}");
+    let r = c
+        .post(format!("{}/sso", w.ad))
+        .form(&[("SAMLart", foreign.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let (status, _) = get(format!("{}/login?service=1&binding=soap", w.dv)).await;
+    assert_eq!(status, 400);
+
+    // What the peers publish is what poort trusts, and the DV offers the artifact binding first.
+    let md = get(format!("{}/metadata", w.dv)).await.1;
+    assert_eq!(
+        md,
+        std::fs::read_to_string(w.config.saml.sp_metadata_dir.join("demo-dv.xml")).unwrap()
+    );
+    let md = get(format!("{}/metadata", w.ad)).await.1;
+    assert_eq!(
+        md,
+        std::fs::read_to_string(w.config.saml.idp_metadata_dir.join("dev-ad.xml")).unwrap()
+    );
+    let index = get(format!("{}/", w.dv)).await.1;
+    assert!(
+        index.contains(r#"<option value="artifact" selected>"#),
+        "{index}"
+    );
+}
+
+/// A DV that speaks HTTP-Redirect and HTTP-POST only does not send by artifact: its metadata
+/// has no ArtifactResolutionService where poort could resolve it.
+#[tokio::test]
+async fn post_redirect_dv_does_not_send_by_artifact() {
+    let s = start_dv().await;
+    let r = client()
+        .get(format!("{}/login?service=1&binding=artifact", s.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("redirect, post"));
 }

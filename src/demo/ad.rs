@@ -1,26 +1,34 @@
 //! The development identity provider ("dev AD"): anybody may log in as one of the fixed test
 //! persons at the level they choose. Development and tests only.
 //!
-//! Routes: `GET /sso` (HTTP-Redirect binding), `POST /sso` (HTTP-POST binding), `POST /login`
-//! (the person's choice), `GET /metadata`.
+//! Routes: `GET /sso` (HTTP-Redirect binding, or `SAMLart` by GET), `POST /sso` (HTTP-POST
+//! binding, or `SAMLart` by POST), `POST /login` (the person's choice), `POST /ars` (the AD's
+//! ArtifactResolutionService, SOAP), `GET /metadata`.
+//!
+//! With [`DemoBindings::Artifact`] the AD speaks HM-AD Artifact-Artifact (afsprakenstelsel page
+//! *Bindings*): it resolves poort's artifact at poort's ArtifactResolutionService (from poort's
+//! SP metadata), and answers a request that asks for HTTP-Artifact with a redirect that carries
+//! its own artifact, which poort resolves at `/ars`.
 //!
 //! [`AdResponse`] writes the Response; every field is a knob, so that security tests can craft
 //! wrong answers (foreign audience, stale times, unknown levels, unsigned, ...).
 
+use super::artifact::{self, artifact_url, single, ArtifactStore};
 use super::{
-    auto_post, metadata, page, parse_form, parse_peer_metadata, public_key_of, DemoError,
-    PageError, PeerKeys, TEST_PERSONS,
+    auto_post, metadata, page, parse_form, parse_peer_metadata, public_key_of, DemoBindings,
+    DemoError, PageError, PeerKeys, TEST_PERSONS,
 };
 use crate::keys::SigningKey;
 use crate::level::Level;
+use crate::saml::backchannel::BackChannel;
 use crate::saml::binding::{self, RedirectMessage};
 use crate::saml::idp::{AuthnRequest, STATUS_AUTHN_FAILED, STATUS_RESPONDER, STATUS_SUCCESS};
-use crate::saml::xml::{self, escape, instant, NS_SAML, NS_SAMLP};
+use crate::saml::xml::{self, escape, instant, BINDING_ARTIFACT, NS_SAML, NS_SAMLP};
 use crate::saml::{dsig, encrypt};
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
-use axum::http::header;
-use axum::response::{Html, IntoResponse, Response};
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
 use chrono::{DateTime, Duration, Utc};
@@ -286,6 +294,9 @@ struct Pending {
     acs_url: String,
     relay_state: Option<String>,
     requested: Option<Level>,
+    /// Answer by artifact (the request asked for HTTP-Artifact and this AD publishes an
+    /// ArtifactResolutionService); else by HTTP-POST.
+    by_artifact: bool,
     created: DateTime<Utc>,
 }
 
@@ -301,6 +312,12 @@ pub struct DevAd {
     poort: RwLock<Option<PeerKeys>>,
     poort_metadata_url: Option<String>,
     pending: Mutex<HashMap<String, Pending>>,
+    bindings: DemoBindings,
+    /// The Responses sent by artifact, until poort resolves them.
+    artifacts: ArtifactStore,
+    /// To resolve poort's artifacts; an error (kept, shown when an artifact comes) if the TLS
+    /// client could not be made.
+    backchannel: Result<BackChannel, String>,
 }
 
 impl DevAd {
@@ -318,13 +335,21 @@ impl DevAd {
             base_url: base_url.into().trim_end_matches('/').to_string(),
             key: signing,
             poort: RwLock::new(poort_cert_der.map(|c| PeerKeys {
-                entity_id: None,
                 signing_certs: vec![c],
-                encryption_cert: None,
+                ..PeerKeys::default()
             })),
             poort_metadata_url: None,
             pending: Mutex::new(HashMap::new()),
+            bindings: DemoBindings::PostRedirect,
+            artifacts: ArtifactStore::default(),
+            backchannel: artifact::back_channel(),
         }
+    }
+
+    /// The bindings the AD speaks; they must match the metadata poort has for it.
+    pub fn with_bindings(mut self, bindings: DemoBindings) -> DevAd {
+        self.bindings = bindings;
+        self
     }
 
     /// Fetch poort's certificates from its SP metadata (`{poort}/saml/sp/metadata`) on first
@@ -347,14 +372,33 @@ impl DevAd {
         format!("{}/sso", self.base_url)
     }
 
+    /// The AD's ArtifactResolutionService, where poort resolves its answers.
+    pub fn ars_url(&self) -> String {
+        format!("{}/ars", self.base_url)
+    }
+
     pub fn metadata(&self) -> String {
-        metadata::dev_ad_metadata(
-            &self.entity_id,
-            &self.sso_url(),
-            &self.key.cert_der,
+        let (nl, en) = (
             "Test-inlogmiddel (ontwikkeling)",
             "Test login (development)",
-        )
+        );
+        match self.bindings {
+            DemoBindings::PostRedirect => metadata::dev_ad_metadata(
+                &self.entity_id,
+                &self.sso_url(),
+                &self.key.cert_der,
+                nl,
+                en,
+            ),
+            DemoBindings::Artifact => metadata::dev_ad_artifact_metadata(
+                &self.entity_id,
+                &self.sso_url(),
+                &self.ars_url(),
+                &self.key.cert_der,
+                nl,
+                en,
+            ),
+        }
     }
 
     pub fn signing_cert_der(&self) -> &[u8] {
@@ -362,8 +406,17 @@ impl DevAd {
     }
 
     async fn poort_keys(&self) -> Result<Option<PeerKeys>, PageError> {
+        self.poort_metadata(false).await
+    }
+
+    /// poort's SP keys, and with `endpoints` also its ArtifactResolutionService: known from
+    /// construction, else fetched from `poort_metadata_url` (also when only the certificate was
+    /// given and the endpoints are needed).
+    async fn poort_metadata(&self, endpoints: bool) -> Result<Option<PeerKeys>, PageError> {
         let known = self.poort.read().clone();
-        if known.as_ref().is_some_and(|k| !k.signing_certs.is_empty()) {
+        if known.as_ref().is_some_and(|k| {
+            !k.signing_certs.is_empty() && (!endpoints || !k.artifact_resolution.is_empty())
+        }) {
             return Ok(known);
         }
         let Some(url) = &self.poort_metadata_url else {
@@ -421,6 +474,8 @@ impl DevAd {
                 acs_url,
                 relay_state,
                 requested,
+                by_artifact: self.bindings == DemoBindings::Artifact
+                    && request.protocol_binding.as_deref() == Some(BINDING_ARTIFACT),
                 created: now,
             },
         );
@@ -433,6 +488,7 @@ pub fn router(state: Arc<DevAd>) -> Router {
     Router::new()
         .route("/sso", get(sso_redirect).post(sso_post))
         .route("/login", axum::routing::post(login))
+        .route("/ars", axum::routing::post(ars))
         .route("/metadata", get(metadata_route))
         .with_state(state)
 }
@@ -445,11 +501,27 @@ async fn metadata_route(State(ad): State<Arc<DevAd>>) -> Response {
         .into_response()
 }
 
+/// A `SAMLart` is 60 characters; anything much longer is refused before decoding.
+const MAX_ARTIFACT: usize = 1024;
+
 async fn sso_redirect(
     State(ad): State<Arc<DevAd>>,
     RawQuery(query): RawQuery,
 ) -> Result<Html<String>, PageError> {
     let query = query.ok_or_else(|| PageError::bad_request("no SAMLRequest in the query"))?;
+    // The HTTP-Artifact binding by GET: `SAMLart` instead of `SAMLRequest`.
+    let params: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    if let Some(art) = single(&params, "SAMLart", MAX_ARTIFACT)? {
+        if params.iter().any(|(k, _)| k == "SAMLRequest") {
+            return Err(PageError::bad_request(
+                "the query holds both SAMLRequest and SAMLart",
+            ));
+        }
+        let relay_state = single(&params, "RelayState", binding::MAX_RELAY_STATE)?;
+        return by_artifact(&ad, &art, relay_state).await;
+    }
     let message = RedirectMessage::decode(&query, "SAMLRequest")
         .map_err(|e| PageError::bad_request(format!("cannot decode the request: {e}")))?;
     let verified = match ad.poort_keys().await? {
@@ -477,11 +549,6 @@ async fn sso_redirect(
 
 async fn sso_post(State(ad): State<Arc<DevAd>>, body: Bytes) -> Result<Html<String>, PageError> {
     let form = parse_form(&body)?;
-    let raw = form
-        .get("SAMLRequest")
-        .ok_or_else(|| PageError::bad_request("no SAMLRequest in the form"))?;
-    let text = binding::decode_post(raw)
-        .map_err(|e| PageError::bad_request(format!("cannot decode the request: {e}")))?;
     let relay_state = form.get("RelayState").cloned();
     if relay_state
         .as_ref()
@@ -489,6 +556,21 @@ async fn sso_post(State(ad): State<Arc<DevAd>>, body: Bytes) -> Result<Html<Stri
     {
         return Err(PageError::bad_request("RelayState is too long"));
     }
+    let raw = match (form.get("SAMLRequest"), form.get("SAMLart")) {
+        (Some(raw), None) => raw,
+        (None, Some(art)) if art.len() <= MAX_ARTIFACT => {
+            return by_artifact(&ad, art, relay_state).await
+        }
+        (None, Some(_)) => return Err(PageError::bad_request("SAMLart is too long")),
+        (Some(_), Some(_)) => {
+            return Err(PageError::bad_request(
+                "the form holds both SAMLRequest and SAMLart",
+            ))
+        }
+        (None, None) => return Err(PageError::bad_request("no SAMLRequest in the form")),
+    };
+    let text = binding::decode_post(raw)
+        .map_err(|e| PageError::bad_request(format!("cannot decode the request: {e}")))?;
     let (request, verified) = match ad.poort_keys().await? {
         Some(keys) if !keys.signing_certs.is_empty() => (
             AuthnRequest::verify_enveloped(&text, &keys.signing_certs)
@@ -503,6 +585,64 @@ async fn sso_post(State(ad): State<Arc<DevAd>>, body: Bytes) -> Result<Html<Stri
     };
     let key = ad.remember(&request, relay_state)?;
     Ok(login_page(&ad, &key, &request, verified))
+}
+
+/// poort's AuthnRequest by artifact (HM-AD Artifact-Artifact): resolved at poort's
+/// ArtifactResolutionService; poort's signed ArtifactResponse vouches for it, and a signature of
+/// its own must hold too.
+async fn by_artifact(
+    ad: &DevAd,
+    saml_art: &str,
+    relay_state: Option<String>,
+) -> Result<Html<String>, PageError> {
+    let keys = ad.poort_metadata(true).await?.ok_or_else(|| {
+        PageError::new(
+            StatusCode::BAD_GATEWAY,
+            "poort's metadata is not known, so its artifact cannot be resolved",
+        )
+    })?;
+    let text = artifact::resolve_at_poort(&ad.backchannel, &ad.entity_id, &ad.key, &keys, saml_art)
+        .await?;
+    let parsed = AuthnRequest::parse(&text)
+        .map_err(|e| PageError::bad_request(format!("not a usable AuthnRequest: {e}")))?;
+    let request = if parsed.has_signature {
+        AuthnRequest::verify_enveloped(&text, &keys.signing_certs)
+            .map_err(|e| PageError::forbidden(format!("the AuthnRequest signature: {e}")))?
+    } else {
+        parsed
+    };
+    if keys
+        .entity_id
+        .as_ref()
+        .is_some_and(|p| *p != request.issuer)
+    {
+        return Err(PageError::forbidden(format!(
+            "the resolved AuthnRequest is issued by {:?}, not by poort",
+            request.issuer
+        )));
+    }
+    let key = ad.remember(&request, relay_state)?;
+    Ok(login_page(ad, &key, &request, true))
+}
+
+/// `POST /ars`: the AD's ArtifactResolutionService, where poort resolves the AD's answers.
+async fn ars(State(ad): State<Arc<DevAd>>, body: Bytes) -> Response {
+    let poort = match ad.poort_keys().await {
+        Ok(Some(k)) => k,
+        Ok(None) => {
+            return artifact::server_fault(&ad.entity_id, "poort's signing key is not known")
+        }
+        Err(e) => return artifact::server_fault(&ad.entity_id, &e.message),
+    };
+    let url = ad.ars_url();
+    let ars = artifact::Ars {
+        me: &ad.entity_id,
+        key: &ad.key,
+        url: &url,
+        poort: &poort,
+        store: &ad.artifacts,
+    };
+    artifact::answer_resolve(&ars, &body, Utc::now())
 }
 
 fn login_page(
@@ -578,7 +718,7 @@ fn login_page(
     page("Test-inlogmiddel / Test login", &body)
 }
 
-async fn login(State(ad): State<Arc<DevAd>>, body: Bytes) -> Result<Html<String>, PageError> {
+async fn login(State(ad): State<Arc<DevAd>>, body: Bytes) -> Result<Response, PageError> {
     let form = parse_form(&body)?;
     let field = |name: &str| form.get(name).map(String::as_str);
     let pending_key = field("pending").ok_or_else(|| PageError::bad_request("no pending login"))?;
@@ -639,10 +779,20 @@ async fn login(State(ad): State<Arc<DevAd>>, body: Bytes) -> Result<Html<String>
     let xml = response
         .build(&ad.key)
         .map_err(|e| PageError::internal(format!("cannot write the Response: {e}")))?;
+    if pending.by_artifact {
+        // HM-AD Artifact-Artifact: the browser carries only the artifact; poort resolves it at
+        // this AD's ArtifactResolutionService.
+        let art = ad
+            .artifacts
+            .issue(&ad.entity_id, xml, &pending.sp_entity_id);
+        let url = artifact_url(&pending.acs_url, &art, pending.relay_state.as_deref())?;
+        return Ok(Redirect::to(&url).into_response());
+    }
     Ok(auto_post(
         &pending.acs_url,
         "SAMLResponse",
         &binding::encode_post(&xml),
         pending.relay_state.as_deref(),
-    ))
+    )
+    .into_response())
 }

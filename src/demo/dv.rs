@@ -1,19 +1,29 @@
 //! The demo service provider ("demo DV"): starts logins at poort and shows what comes back.
 //!
-//! Routes: `GET /` (services), `GET /login?service=1&binding=redirect|post&level=..&force=1`,
-//! `POST /acs` (HTTP-POST; JSON outcome with `?format=json` or `Accept: application/json`),
+//! Routes: `GET /` (services),
+//! `GET /login?service=1&binding=artifact|redirect|post&level=..&force=1`,
+//! `POST /acs` (a Response by HTTP-POST, or `SAMLart`), `GET /acs?SAMLart=…&RelayState=…` (the
+//! HTTP-Artifact binding by GET), both with a JSON outcome for `?format=json` or
+//! `Accept: application/json`; `POST /ars` (the DV's ArtifactResolutionService, SOAP), and
 //! `GET /metadata`.
+//!
+//! With [`DemoBindings::Artifact`] the DV follows the afsprakenstelsel's flow (page *Bindings*):
+//! its AuthnRequest goes by artifact, which poort resolves at `/ars`, and its metadata asks for
+//! the answer by artifact, which the DV resolves at poort's ArtifactResolutionService (both
+//! endpoints from poort's metadata).
 //!
 //! The Response check is deliberately small, but fails closed: poort's signature (on the
 //! Response, the Assertion, or both) is required, the identity is read only from signed bytes,
 //! and Destination, InResponseTo, Recipient, Audience and the time window must hold.
 
+use super::artifact::{self, artifact_url, single, ArtifactStore};
 use super::{
-    auto_post, metadata, page, parse_form, parse_peer_metadata, DemoError, PageError, PeerKeys,
-    DEMO_SERVICES,
+    auto_post, metadata, page, parse_form, parse_peer_metadata, DemoBindings, DemoError, PageError,
+    PeerKeys, DEMO_SERVICES,
 };
 use crate::keys::SigningKey;
 use crate::level::Level;
+use crate::saml::backchannel::BackChannel;
 use crate::saml::binding;
 use crate::saml::dsig::{self, DsigError};
 use crate::saml::encrypt::{self, EncryptError};
@@ -21,7 +31,7 @@ use crate::saml::idp::{
     ATTR_ACTING_SUBJECT_ID, ATTR_COMPANY_NAME, ATTR_LEGAL_SUBJECT_ID, ATTR_SERVICE_ID,
     ATTR_SERVICE_UUID, STATUS_SUCCESS,
 };
-use crate::saml::xml::{self, escape, instant, NS_DS, NS_SAML, NS_SAMLP};
+use crate::saml::xml::{self, escape, instant, BINDING_ARTIFACT, NS_DS, NS_SAML, NS_SAMLP};
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -126,6 +136,12 @@ pub struct DemoDv {
     sent: Mutex<HashMap<String, Sent>>,
     counter: AtomicU64,
     pub clock_skew: Duration,
+    bindings: DemoBindings,
+    /// The AuthnRequests sent by artifact, until poort resolves them.
+    artifacts: ArtifactStore,
+    /// To resolve poort's artifacts; an error (kept, shown when an artifact comes) if the TLS
+    /// client could not be made.
+    backchannel: Result<BackChannel, String>,
 }
 
 impl DemoDv {
@@ -147,14 +163,22 @@ impl DemoDv {
             encryption_key,
             encryption_cert_der: None,
             poort: RwLock::new(poort_cert_der.map(|c| PeerKeys {
-                entity_id: None,
                 signing_certs: vec![c],
-                encryption_cert: None,
+                ..PeerKeys::default()
             })),
             sent: Mutex::new(HashMap::new()),
             counter: AtomicU64::new(0),
             clock_skew: Duration::seconds(60),
+            bindings: DemoBindings::PostRedirect,
+            artifacts: ArtifactStore::default(),
+            backchannel: artifact::back_channel(),
         }
+    }
+
+    /// The bindings the DV speaks; they must match the metadata poort has for it.
+    pub fn with_bindings(mut self, bindings: DemoBindings) -> DemoDv {
+        self.bindings = bindings;
+        self
     }
 
     /// The certificate of the encryption key, for the metadata served at `/metadata`.
@@ -177,23 +201,50 @@ impl DemoDv {
         format!("{}/acs", self.base_url)
     }
 
+    /// The DV's ArtifactResolutionService, where poort resolves its AuthnRequests.
+    pub fn ars_url(&self) -> String {
+        format!("{}/ars", self.base_url)
+    }
+
     pub fn poort_sso_url(&self) -> String {
         format!("{}/saml/sso", self.poort_base_url)
     }
 
     pub fn metadata(&self) -> String {
-        metadata::demo_dv_metadata(
-            &self.entity_id,
-            &self.acs_url(),
-            &self.key.cert_der,
-            self.encryption_cert_der.as_deref(),
-            &metadata::demo_services(),
-        )
+        let services = metadata::demo_services();
+        let enc = self.encryption_cert_der.as_deref();
+        match self.bindings {
+            DemoBindings::PostRedirect => metadata::demo_dv_metadata(
+                &self.entity_id,
+                &self.acs_url(),
+                &self.key.cert_der,
+                enc,
+                &services,
+            ),
+            DemoBindings::Artifact => metadata::demo_dv_artifact_metadata(
+                &self.entity_id,
+                &self.acs_url(),
+                &self.ars_url(),
+                &self.key.cert_der,
+                enc,
+                &services,
+            ),
+        }
     }
 
     async fn poort_keys(&self) -> Result<PeerKeys, PageError> {
+        self.poort_metadata(false).await
+    }
+
+    /// poort's keys, and with `endpoints` also its SingleSignOnService and
+    /// ArtifactResolutionService: known from construction, else fetched once from
+    /// `{poort}/saml/metadata` (also when only the certificate was given and endpoints are
+    /// needed).
+    async fn poort_metadata(&self, endpoints: bool) -> Result<PeerKeys, PageError> {
         let known = self.poort.read().clone();
-        if let Some(keys) = known.as_ref().filter(|k| !k.signing_certs.is_empty()) {
+        if let Some(keys) = known.as_ref().filter(|k| {
+            !k.signing_certs.is_empty() && (!endpoints || !k.artifact_resolution.is_empty())
+        }) {
             return Ok(keys.clone());
         }
         let url = format!("{}/saml/metadata", self.poort_base_url);
@@ -219,6 +270,19 @@ impl DemoDv {
         force_authn: bool,
         sign: bool,
     ) -> Result<(String, String), DemoError> {
+        self.authn_request_to(&self.poort_sso_url(), index, level, force_authn, sign)
+    }
+
+    /// [`DemoDv::authn_request`] with `destination` as its Destination (the SingleSignOnService
+    /// it goes to).
+    fn authn_request_to(
+        &self,
+        destination: &str,
+        index: u16,
+        level: Option<Level>,
+        force_authn: bool,
+        sign: bool,
+    ) -> Result<(String, String), DemoError> {
         let id = xml::new_id();
         let context = level
             .map(|l| {
@@ -237,7 +301,7 @@ impl DemoDv {
             saml = NS_SAML,
             id = id,
             now = instant(Utc::now()),
-            dest = escape(&self.poort_sso_url()),
+            dest = escape(destination),
             index = index,
             force = if force_authn {
                 r#" ForceAuthn="true""#
@@ -291,6 +355,25 @@ impl DemoDv {
         outcome.relay_state = relay_state;
         self.sent.lock().remove(&outcome.in_response_to);
         Ok(outcome)
+    }
+
+    /// Resolves poort's artifact at poort's ArtifactResolutionService and checks the Response
+    /// in it exactly as one that came by HTTP-POST.
+    pub async fn check_artifact(
+        &self,
+        saml_art: &str,
+        relay_state: Option<String>,
+    ) -> Result<AcsOutcome, PageError> {
+        let keys = self.poort_metadata(true).await?;
+        let message = artifact::resolve_at_poort(
+            &self.backchannel,
+            &self.entity_id,
+            &self.key,
+            &keys,
+            saml_art,
+        )
+        .await?;
+        self.check(&message, relay_state).await
     }
 
     /// The checks, without side effects.
@@ -563,7 +646,8 @@ pub fn router(state: Arc<DemoDv>) -> Router {
     Router::new()
         .route("/", get(index))
         .route("/login", get(login))
-        .route("/acs", axum::routing::post(acs))
+        .route("/acs", get(acs_get).post(acs))
+        .route("/ars", axum::routing::post(ars))
         .route("/metadata", get(metadata_route))
         .with_state(state)
 }
@@ -576,7 +660,47 @@ async fn metadata_route(State(dv): State<Arc<DemoDv>>) -> Response {
         .into_response()
 }
 
+/// How the DV sends its AuthnRequest to poort.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SendBy {
+    /// HTTP-Artifact: the browser carries `SAMLart`; poort resolves it at `/ars`.
+    Artifact,
+    Redirect,
+    Post,
+}
+
+impl SendBy {
+    fn value(self) -> &'static str {
+        match self {
+            SendBy::Artifact => "artifact",
+            SendBy::Redirect => "redirect",
+            SendBy::Post => "post",
+        }
+    }
+
+    /// What the DV offers in `bindings`, the default first.
+    fn offered(bindings: DemoBindings) -> &'static [SendBy] {
+        match bindings {
+            DemoBindings::Artifact => &[SendBy::Artifact, SendBy::Redirect, SendBy::Post],
+            DemoBindings::PostRedirect => &[SendBy::Redirect, SendBy::Post],
+        }
+    }
+}
+
 async fn index(State(dv): State<Arc<DemoDv>>) -> Html<String> {
+    let mut bindings = String::new();
+    for (i, b) in SendBy::offered(dv.bindings).iter().enumerate() {
+        let label = match b {
+            SendBy::Artifact => "HTTP-Artifact (afsprakenstelsel / the scheme's binding)",
+            SendBy::Redirect => "HTTP-Redirect",
+            SendBy::Post => "HTTP-POST",
+        };
+        bindings.push_str(&format!(
+            r#"<option value="{}"{}>{label}</option>"#,
+            b.value(),
+            if i == 0 { " selected" } else { "" }
+        ));
+    }
     let mut services = String::new();
     for s in DEMO_SERVICES {
         let mut levels =
@@ -592,7 +716,7 @@ async fn index(State(dv): State<Arc<DemoDv>>) -> Html<String> {
                 "<form method=\"get\" action=\"{action}\"><fieldset><legend>{nl} <span class=\"en\">/ {en}</span></legend>",
                 "<p class=\"hint\"><code>{sid}</code> — {level}</p>",
                 "<input type=\"hidden\" name=\"service\" value=\"{index}\">",
-                "<label><input type=\"checkbox\" name=\"binding\" value=\"post\"> HTTP-POST-binding gebruiken <span class=\"en\">/ use HTTP-POST binding</span></label><br>",
+                "<label>Binding van het verzoek <span class=\"en\">/ Binding of the request</span> <select name=\"binding\">{bindings}</select></label><br>",
                 "<label><input type=\"checkbox\" name=\"force\" value=\"1\"> ForceAuthn</label><br>",
                 "<label>Niveau <span class=\"en\">/ Level</span> <select name=\"level\">{levels}</select></label><br>",
                 "<button type=\"submit\">Inloggen bij {nl} <span class=\"en\">/ Log in to {en}</span></button>",
@@ -604,12 +728,21 @@ async fn index(State(dv): State<Arc<DemoDv>>) -> Html<String> {
             sid = escape(s.service_id),
             level = s.level,
             index = s.index,
+            bindings = bindings,
             levels = levels,
         ));
     }
+    let answer = match dv.bindings {
+        DemoBindings::Artifact => {
+            "Het antwoord komt per artefact. <span class=\"en\">The answer comes by artifact.</span>"
+        }
+        DemoBindings::PostRedirect => {
+            "Het antwoord komt per HTTP-POST. <span class=\"en\">The answer comes by HTTP-POST.</span>"
+        }
+    };
     let body = format!(
         "<h1>Demo-dienstverlener <span class=\"en\">/ Demo service provider</span></h1>\
-<p class=\"hint\">Logt in via poort op <code>{}</code>.</p>{services}",
+<p class=\"hint\">Logt in via poort op <code>{}</code>. {answer}</p>{services}",
         escape(&dv.poort_base_url)
     );
     page("Demo-dienstverlener / Demo service provider", &body)
@@ -636,33 +769,66 @@ async fn login(
         ),
     };
     let force = matches!(get("force"), Some("1" | "on" | "true"));
-    let post = match get("binding") {
-        None | Some("redirect") => false,
-        Some("post") => true,
-        Some(other) => return Err(PageError::bad_request(format!("unknown binding {other:?}"))),
+    let offered = SendBy::offered(dv.bindings);
+    let by = match get("binding") {
+        None => offered.first().copied().unwrap_or(SendBy::Redirect),
+        Some(b) => *offered.iter().find(|o| o.value() == b).ok_or_else(|| {
+            let names: Vec<&str> = offered.iter().map(|o| o.value()).collect();
+            PageError::bad_request(format!(
+                "unknown binding {b:?}; this demo DV sends by {}",
+                names.join(", ")
+            ))
+        })?,
     };
-    let (_, request) = dv
-        .authn_request(index, level, force, post)
-        .map_err(|e| PageError::internal(format!("cannot write the AuthnRequest: {e}")))?;
     let relay = format!("demo-{}", dv.counter.fetch_add(1, Ordering::Relaxed) + 1);
-    if post {
-        Ok(auto_post(
-            &dv.poort_sso_url(),
-            "SAMLRequest",
-            &binding::encode_post(&request),
-            Some(&relay),
-        )
-        .into_response())
-    } else {
-        let url = binding::redirect_url(
-            &dv.poort_sso_url(),
-            "SAMLRequest",
-            &request,
-            Some(&relay),
-            &dv.key,
-        )
-        .map_err(|e| PageError::internal(format!("cannot sign the AuthnRequest: {e}")))?;
-        Ok(Redirect::to(&url).into_response())
+    match by {
+        SendBy::Artifact => {
+            let keys = dv.poort_metadata(true).await?;
+            let gateway = |what: &str| {
+                PageError::new(
+                    StatusCode::BAD_GATEWAY,
+                    format!("poort's metadata has no {what}; send the request by binding=redirect or binding=post"),
+                )
+            };
+            let poort_id = keys.entity_id.clone().ok_or_else(|| gateway("entity ID"))?;
+            let sso = keys
+                .sso_location(BINDING_ARTIFACT)
+                .ok_or_else(|| gateway("HTTP-Artifact SingleSignOnService"))?;
+            // Signed as well: the ArtifactResponse vouches for it, and poort checks a signature
+            // the request carries.
+            let (_, request) = dv
+                .authn_request_to(sso, index, level, force, true)
+                .map_err(|e| PageError::internal(format!("cannot write the AuthnRequest: {e}")))?;
+            let art = dv.artifacts.issue(&dv.entity_id, request, &poort_id);
+            let url = artifact_url(sso, &art, Some(&relay))?;
+            Ok(Redirect::to(&url).into_response())
+        }
+        SendBy::Post => {
+            let (_, request) = dv
+                .authn_request(index, level, force, true)
+                .map_err(|e| PageError::internal(format!("cannot write the AuthnRequest: {e}")))?;
+            Ok(auto_post(
+                &dv.poort_sso_url(),
+                "SAMLRequest",
+                &binding::encode_post(&request),
+                Some(&relay),
+            )
+            .into_response())
+        }
+        SendBy::Redirect => {
+            let (_, request) = dv
+                .authn_request(index, level, force, false)
+                .map_err(|e| PageError::internal(format!("cannot write the AuthnRequest: {e}")))?;
+            let url = binding::redirect_url(
+                &dv.poort_sso_url(),
+                "SAMLRequest",
+                &request,
+                Some(&relay),
+                &dv.key,
+            )
+            .map_err(|e| PageError::internal(format!("cannot sign the AuthnRequest: {e}")))?;
+            Ok(Redirect::to(&url).into_response())
+        }
     }
 }
 
@@ -677,6 +843,18 @@ fn wants_json(query: Option<&str>, headers: &HeaderMap) -> bool {
     by_query || by_header
 }
 
+/// A `SAMLart` is 60 characters; anything much longer is refused before decoding.
+const MAX_ARTIFACT: usize = 1024;
+
+/// The outcome as JSON or as a page.
+fn show(outcome: &AcsOutcome, json: bool) -> Response {
+    if json {
+        return Json(outcome).into_response();
+    }
+    outcome_page(outcome).into_response()
+}
+
+/// `POST /acs`: a Response (HTTP-POST) or an artifact (HTTP-Artifact by POST).
 async fn acs(
     State(dv): State<Arc<DemoDv>>,
     RawQuery(query): RawQuery,
@@ -685,20 +863,79 @@ async fn acs(
 ) -> Result<Response, PageError> {
     let json = wants_json(query.as_deref(), &headers);
     let form = parse_form(&body).map_err(|e| e.as_json(json))?;
-    let raw = form
-        .get("SAMLResponse")
-        .ok_or_else(|| PageError::bad_request("no SAMLResponse in the form").as_json(json))?;
-    let text = binding::decode_post(raw).map_err(|e| {
-        PageError::bad_request(format!("cannot decode the Response: {e}")).as_json(json)
-    })?;
+    let relay_state = form.get("RelayState").cloned();
+    if relay_state
+        .as_ref()
+        .is_some_and(|r| r.len() > binding::MAX_RELAY_STATE)
+    {
+        return Err(PageError::bad_request("RelayState is too long").as_json(json));
+    }
+    let outcome = match (form.get("SAMLResponse"), form.get("SAMLart")) {
+        (Some(raw), None) => {
+            let text = binding::decode_post(raw).map_err(|e| {
+                PageError::bad_request(format!("cannot decode the Response: {e}")).as_json(json)
+            })?;
+            dv.check(&text, relay_state).await
+        }
+        (None, Some(art)) if art.len() <= MAX_ARTIFACT => dv.check_artifact(art, relay_state).await,
+        (None, Some(_)) => Err(PageError::bad_request("SAMLart is too long")),
+        (Some(_), Some(_)) => Err(PageError::bad_request(
+            "the form holds both SAMLResponse and SAMLart",
+        )),
+        (None, None) => Err(PageError::bad_request(
+            "no SAMLResponse or SAMLart in the form",
+        )),
+    }
+    .map_err(|e| e.as_json(json))?;
+    Ok(show(&outcome, json))
+}
+
+/// `GET /acs?SAMLart=…&RelayState=…`: poort's answer by artifact (HTTP GET, SAML Bindings 2.0
+/// §3.6.3).
+async fn acs_get(
+    State(dv): State<Arc<DemoDv>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    let json = wants_json(query.as_deref(), &headers);
+    let params: Vec<(String, String)> =
+        url::form_urlencoded::parse(query.as_deref().unwrap_or_default().as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+    let art = single(&params, "SAMLart", MAX_ARTIFACT)
+        .and_then(|a| {
+            a.ok_or_else(|| {
+                PageError::bad_request(
+                    "no SAMLart in the query (the ACS takes an artifact by GET, or a Response or artifact by POST)",
+                )
+            })
+        })
+        .map_err(|e| e.as_json(json))?;
+    let relay_state =
+        single(&params, "RelayState", binding::MAX_RELAY_STATE).map_err(|e| e.as_json(json))?;
     let outcome = dv
-        .check(&text, form.get("RelayState").cloned())
+        .check_artifact(&art, relay_state)
         .await
         .map_err(|e| e.as_json(json))?;
-    if json {
-        return Ok(Json(outcome).into_response());
-    }
-    Ok(outcome_page(&outcome).into_response())
+    Ok(show(&outcome, json))
+}
+
+/// `POST /ars`: the DV's ArtifactResolutionService, where poort resolves the AuthnRequests the
+/// DV sent by artifact.
+async fn ars(State(dv): State<Arc<DemoDv>>, body: Bytes) -> Response {
+    let poort = match dv.poort_keys().await {
+        Ok(k) => k,
+        Err(e) => return artifact::server_fault(&dv.entity_id, &e.message),
+    };
+    let url = dv.ars_url();
+    let ars = artifact::Ars {
+        me: &dv.entity_id,
+        key: &dv.key,
+        url: &url,
+        poort: &poort,
+        store: &dv.artifacts,
+    };
+    artifact::answer_resolve(&ars, &body, Utc::now())
 }
 
 fn outcome_page(o: &AcsOutcome) -> Html<String> {

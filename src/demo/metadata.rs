@@ -1,8 +1,10 @@
 //! SAML metadata for the demo peers, written by hand.
 
-use super::{DemoError, DEMO_DV_ENTITY_ID, DEMO_SERVICES, DEV_AD_ENTITY_ID};
-use crate::saml::idp::ATTR_SERVICE_ID;
-use crate::saml::xml::{escape, BINDING_POST, BINDING_REDIRECT, NS_DS, NS_MD};
+use super::artifact::PEER_ARS_INDEX;
+use super::{DemoBindings, DemoError, DEMO_DV_ENTITY_ID, DEMO_SERVICES, DEV_AD_ENTITY_ID};
+use crate::saml::xml::{
+    escape, BINDING_ARTIFACT, BINDING_POST, BINDING_REDIRECT, BINDING_SOAP, NS_DS, NS_MD,
+};
 use base64::Engine;
 use std::path::Path;
 
@@ -16,11 +18,52 @@ fn key_descriptor(usage: &str, cert_der: &[u8]) -> String {
     )
 }
 
-/// The demo DV's metadata. `services` are (AttributeConsumingService index, ServiceID, Dutch
-/// name, English name).
+/// The demo DV's metadata for HTTP-POST answers (ACS index 0, and index 1 at `{acs_url}?alt=1`).
+/// `services` are (AttributeConsumingService index, ServiceID, Dutch name, English name).
 pub fn demo_dv_metadata(
     entity_id: &str,
     acs_url: &str,
+    signing_cert_der: &[u8],
+    encryption_cert_der: Option<&[u8]>,
+    services: &[(u16, &str, &str, &str)],
+) -> String {
+    dv_metadata(
+        entity_id,
+        acs_url,
+        None,
+        signing_cert_der,
+        encryption_cert_der,
+        services,
+    )
+}
+
+/// The demo DV's metadata for the afsprakenstelsel's flow (page *Bindings*): answers by
+/// artifact at ACS index 0 (the default), by HTTP-POST at index 1 (same URL), and the DV's
+/// ArtifactResolutionService at `ars_url`, where poort resolves the DV's AuthnRequests.
+pub fn demo_dv_artifact_metadata(
+    entity_id: &str,
+    acs_url: &str,
+    ars_url: &str,
+    signing_cert_der: &[u8],
+    encryption_cert_der: Option<&[u8]>,
+    services: &[(u16, &str, &str, &str)],
+) -> String {
+    dv_metadata(
+        entity_id,
+        acs_url,
+        Some(ars_url),
+        signing_cert_der,
+        encryption_cert_der,
+        services,
+    )
+}
+
+/// Element order is the schema's (SAML Metadata 2.0 §2.4.4): KeyDescriptor,
+/// ArtifactResolutionService, AssertionConsumerService, AttributeConsumingService.
+fn dv_metadata(
+    entity_id: &str,
+    acs_url: &str,
+    ars_url: Option<&str>,
     signing_cert_der: &[u8],
     encryption_cert_der: Option<&[u8]>,
     services: &[(u16, &str, &str, &str)],
@@ -34,24 +77,35 @@ pub fn demo_dv_metadata(
     if let Some(enc) = encryption_cert_der {
         out.push_str(&key_descriptor("encryption", enc));
     }
-    out.push_str(&format!(
-        r#"<md:AssertionConsumerService Binding="{BINDING_POST}" Location="{acs}" index="0" isDefault="true"/><md:AssertionConsumerService Binding="{BINDING_POST}" Location="{alt}" index="1"/>"#,
-        acs = escape(acs_url),
-        alt = escape(&format!("{acs_url}?alt=1")),
-    ));
-    for (index, service_id, name_nl, name_en) in services {
+    match ars_url {
+        Some(ars) => {
+            out.push_str(&artifact_resolution_service(ars));
+            out.push_str(&format!(
+                r#"<md:AssertionConsumerService Binding="{BINDING_ARTIFACT}" Location="{acs}" index="0" isDefault="true"/><md:AssertionConsumerService Binding="{BINDING_POST}" Location="{acs}" index="1"/>"#,
+                acs = escape(acs_url),
+            ));
+        }
+        None => out.push_str(&format!(
+            r#"<md:AssertionConsumerService Binding="{BINDING_POST}" Location="{acs}" index="0" isDefault="true"/><md:AssertionConsumerService Binding="{BINDING_POST}" Location="{alt}" index="1"/>"#,
+            acs = escape(acs_url),
+            alt = escape(&format!("{acs_url}?alt=1")),
+        )),
+    }
+    // The scheme's form (afsprakenstelsel, *DV metadata for HM*): each service is an
+    // AttributeConsumingService whose RequestedAttribute is named by the ServiceID; the first is
+    // the default, for a request without AttributeConsumingServiceIndex.
+    for (n, (index, service_id, name_nl, name_en)) in services.iter().enumerate() {
         out.push_str(&format!(
             concat!(
-                r#"<md:AttributeConsumingService index="{index}">"#,
+                r#"<md:AttributeConsumingService index="{index}"{default}>"#,
                 r#"<md:ServiceName xml:lang="nl">{nl}</md:ServiceName><md:ServiceName xml:lang="en">{en}</md:ServiceName>"#,
-                r#"<md:RequestedAttribute Name="{attr}" isRequired="true">"#,
-                r#"<saml:AttributeValue xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion">{sid}</saml:AttributeValue>"#,
-                r#"</md:RequestedAttribute></md:AttributeConsumingService>"#
+                r#"<md:RequestedAttribute Name="{sid}" isRequired="true"/>"#,
+                r#"</md:AttributeConsumingService>"#
             ),
             index = index,
+            default = if n == 0 { r#" isDefault="true""# } else { "" },
             nl = escape(name_nl),
             en = escape(name_en),
-            attr = ATTR_SERVICE_ID,
             sid = escape(service_id),
         ));
     }
@@ -59,7 +113,14 @@ pub fn demo_dv_metadata(
     out
 }
 
-/// The dev AD's metadata.
+fn artifact_resolution_service(ars_url: &str) -> String {
+    format!(
+        r#"<md:ArtifactResolutionService Binding="{BINDING_SOAP}" Location="{}" index="{PEER_ARS_INDEX}" isDefault="true"/>"#,
+        escape(ars_url)
+    )
+}
+
+/// The dev AD's metadata for HTTP-Redirect and HTTP-POST requests (answers by HTTP-POST).
 pub fn dev_ad_metadata(
     entity_id: &str,
     sso_url: &str,
@@ -67,6 +128,55 @@ pub fn dev_ad_metadata(
     display_nl: &str,
     display_en: &str,
 ) -> String {
+    ad_metadata(
+        entity_id,
+        sso_url,
+        None,
+        signing_cert_der,
+        display_nl,
+        display_en,
+    )
+}
+
+/// The dev AD's metadata for the afsprakenstelsel's flow (HM-AD Artifact-Artifact, page
+/// *Bindings*): an HTTP-Artifact SingleSignOnService first, HTTP-Redirect and HTTP-POST beside
+/// it, and the AD's ArtifactResolutionService at `ars_url`, where poort resolves its answers.
+pub fn dev_ad_artifact_metadata(
+    entity_id: &str,
+    sso_url: &str,
+    ars_url: &str,
+    signing_cert_der: &[u8],
+    display_nl: &str,
+    display_en: &str,
+) -> String {
+    ad_metadata(
+        entity_id,
+        sso_url,
+        Some(ars_url),
+        signing_cert_der,
+        display_nl,
+        display_en,
+    )
+}
+
+/// Element order is the schema's (SAML Metadata 2.0 §2.4.1–2.4.3): Extensions, KeyDescriptor,
+/// ArtifactResolutionService, SingleSignOnService.
+fn ad_metadata(
+    entity_id: &str,
+    sso_url: &str,
+    ars_url: Option<&str>,
+    signing_cert_der: &[u8],
+    display_nl: &str,
+    display_en: &str,
+) -> String {
+    let sso = escape(sso_url);
+    let (ars, artifact_sso) = match ars_url {
+        Some(ars) => (
+            artifact_resolution_service(ars),
+            format!(r#"<md:SingleSignOnService Binding="{BINDING_ARTIFACT}" Location="{sso}"/>"#),
+        ),
+        None => (String::new(), String::new()),
+    };
     format!(
         concat!(
             r#"<?xml version="1.0" encoding="UTF-8"?>"#,
@@ -75,7 +185,7 @@ pub fn dev_ad_metadata(
             r#"<md:IDPSSODescriptor WantAuthnRequestsSigned="true" protocolSupportEnumeration="{protocol}">"#,
             r#"<md:Extensions><mdui:UIInfo><mdui:DisplayName xml:lang="nl">{nl}</mdui:DisplayName>"#,
             r#"<mdui:DisplayName xml:lang="en">{en}</mdui:DisplayName></mdui:UIInfo></md:Extensions>"#,
-            "{key}",
+            "{key}{ars}{artifact_sso}",
             r#"<md:SingleSignOnService Binding="{redirect}" Location="{sso}"/>"#,
             r#"<md:SingleSignOnService Binding="{post}" Location="{sso}"/>"#,
             "</md:IDPSSODescriptor></md:EntityDescriptor>\n"
@@ -88,9 +198,11 @@ pub fn dev_ad_metadata(
         nl = escape(display_nl),
         en = escape(display_en),
         key = key_descriptor("signing", signing_cert_der),
+        ars = ars,
+        artifact_sso = artifact_sso,
         redirect = BINDING_REDIRECT,
         post = BINDING_POST,
-        sso = escape(sso_url),
+        sso = sso,
     )
 }
 
@@ -122,8 +234,9 @@ fn write(path: &Path, text: &str) -> Result<(), DemoError> {
 }
 
 /// Writes `sp_dir/demo-dv.xml` and `idp_dir/dev-ad.xml` from the certificates `poort dev-certs`
-/// wrote in `certs_dir`. `dv_url` and `ad_url` are the peers' base URLs (ACS at `{dv_url}/acs`,
-/// SSO at `{ad_url}/sso`).
+/// wrote in `certs_dir`, for peers that speak HTTP-Redirect and HTTP-POST only
+/// ([`DemoBindings::PostRedirect`]). `dv_url` and `ad_url` are the peers' base URLs (ACS at
+/// `{dv_url}/acs`, SSO at `{ad_url}/sso`).
 pub fn write_demo_metadata(
     certs_dir: &Path,
     sp_dir: &Path,
@@ -131,23 +244,68 @@ pub fn write_demo_metadata(
     dv_url: &str,
     ad_url: &str,
 ) -> Result<(), DemoError> {
+    write_demo_metadata_with(
+        certs_dir,
+        sp_dir,
+        idp_dir,
+        dv_url,
+        ad_url,
+        DemoBindings::PostRedirect,
+    )
+}
+
+/// Like [`write_demo_metadata`], for peers that speak `bindings`. With
+/// [`DemoBindings::Artifact`] each peer also has its ArtifactResolutionService (at
+/// `{dv_url}/ars` and `{ad_url}/ars`), the DV's ACS index 0 takes artifacts and the AD's SSO
+/// takes them too.
+pub fn write_demo_metadata_with(
+    certs_dir: &Path,
+    sp_dir: &Path,
+    idp_dir: &Path,
+    dv_url: &str,
+    ad_url: &str,
+    bindings: DemoBindings,
+) -> Result<(), DemoError> {
     let dv_signing = read_cert_der(&certs_dir.join("demo-dv-signing.crt"))?;
     let dv_encryption = read_cert_der(&certs_dir.join("demo-dv-encryption.crt"))?;
     let ad_signing = read_cert_der(&certs_dir.join("dev-ad-signing.crt"))?;
-    let dv = demo_dv_metadata(
-        DEMO_DV_ENTITY_ID,
-        &format!("{}/acs", dv_url.trim_end_matches('/')),
-        &dv_signing,
-        Some(&dv_encryption),
-        &demo_services(),
-    );
-    let ad = dev_ad_metadata(
-        DEV_AD_ENTITY_ID,
-        &format!("{}/sso", ad_url.trim_end_matches('/')),
-        &ad_signing,
+    let (dv_url, ad_url) = (dv_url.trim_end_matches('/'), ad_url.trim_end_matches('/'));
+    let (acs, sso) = (format!("{dv_url}/acs"), format!("{ad_url}/sso"));
+    let (name_nl, name_en) = (
         "Test-inlogmiddel (ontwikkeling)",
         "Test login (development)",
     );
+    let services = demo_services();
+    let (dv, ad) = match bindings {
+        DemoBindings::PostRedirect => (
+            demo_dv_metadata(
+                DEMO_DV_ENTITY_ID,
+                &acs,
+                &dv_signing,
+                Some(&dv_encryption),
+                &services,
+            ),
+            dev_ad_metadata(DEV_AD_ENTITY_ID, &sso, &ad_signing, name_nl, name_en),
+        ),
+        DemoBindings::Artifact => (
+            demo_dv_artifact_metadata(
+                DEMO_DV_ENTITY_ID,
+                &acs,
+                &format!("{dv_url}/ars"),
+                &dv_signing,
+                Some(&dv_encryption),
+                &services,
+            ),
+            dev_ad_artifact_metadata(
+                DEV_AD_ENTITY_ID,
+                &sso,
+                &format!("{ad_url}/ars"),
+                &ad_signing,
+                name_nl,
+                name_en,
+            ),
+        ),
+    };
     write(&sp_dir.join("demo-dv.xml"), &dv)?;
     write(&idp_dir.join("dev-ad.xml"), &ad)
 }
@@ -189,5 +347,74 @@ mod tests {
         let keys = parse_peer_metadata(&md, "IDPSSODescriptor").unwrap();
         assert_eq!(keys.entity_id.as_deref(), Some(DEV_AD_ENTITY_ID));
         assert_eq!(keys.signing_certs.len(), 1);
+    }
+
+    /// Both variants, as poort loads them: no problem at all (the services in the scheme's
+    /// form, so no deprecation warning), and the endpoints each binding needs.
+    #[test]
+    fn poort_loads_both_variants_cleanly() {
+        use crate::metadata::{self, BINDING_HTTP_ARTIFACT, BINDING_HTTP_POST};
+        let dir = tempfile::tempdir().unwrap();
+        let certs = dir.path().join("certs");
+        crate::devcerts::generate(&certs, false).unwrap();
+        for bindings in [DemoBindings::PostRedirect, DemoBindings::Artifact] {
+            let (sp, idp) = (dir.path().join("sp"), dir.path().join("idp"));
+            write_demo_metadata_with(&certs, &sp, &idp, "http://dv", "http://ad/", bindings)
+                .unwrap();
+            let set = metadata::load(&sp, &idp, chrono::Utc::now());
+            assert!(set.problems.is_empty(), "{bindings:?}: {:?}", set.problems);
+            let dv = set.sp(DEMO_DV_ENTITY_ID).unwrap();
+            assert_eq!(dv.service_id(Some(2)), Some(DEMO_SERVICES[1].service_id));
+            assert_eq!(dv.service_id(None), Some(DEMO_SERVICES[0].service_id));
+            let ad = set.idp(DEV_AD_ENTITY_ID).unwrap();
+            let artifact = bindings == DemoBindings::Artifact;
+            assert_eq!(ad.speaks_artifact(), artifact);
+            let acs0 = dv.acs(Some(0)).unwrap();
+            assert_eq!(acs0.location, "http://dv/acs");
+            if artifact {
+                assert_eq!(acs0.binding, BINDING_HTTP_ARTIFACT);
+                assert_eq!(dv.acs(Some(1)).unwrap().binding, BINDING_HTTP_POST);
+                assert_eq!(dv.artifact_resolution[0].location, "http://dv/ars");
+                assert_eq!(ad.artifact_resolution[0].location, "http://ad/ars");
+                assert_eq!(
+                    ad.sso_endpoint(BINDING_HTTP_ARTIFACT).unwrap().location,
+                    "http://ad/sso"
+                );
+            } else {
+                assert_eq!(acs0.binding, BINDING_HTTP_POST);
+                assert!(dv.artifact_resolution.is_empty() && ad.artifact_resolution.is_empty());
+            }
+        }
+    }
+
+    #[test]
+    fn artifact_endpoints_are_read_back() {
+        let md = dev_ad_artifact_metadata(
+            DEV_AD_ENTITY_ID,
+            "http://ad/sso",
+            "http://ad/ars",
+            b"sig",
+            "NL",
+            "EN",
+        );
+        let keys = parse_peer_metadata(&md, "IDPSSODescriptor").unwrap();
+        assert_eq!(
+            keys.artifact_resolution,
+            vec![(PEER_ARS_INDEX, "http://ad/ars".to_string())]
+        );
+        assert_eq!(keys.ars_location(PEER_ARS_INDEX), Some("http://ad/ars"));
+        assert_eq!(keys.ars_location(1), None);
+        assert_eq!(keys.sso_location(BINDING_ARTIFACT), Some("http://ad/sso"));
+        assert_eq!(keys.sso.len(), 3);
+        let dv = demo_dv_artifact_metadata(
+            DEMO_DV_ENTITY_ID,
+            "http://dv/acs",
+            "http://dv/ars",
+            b"sig",
+            None,
+            &demo_services(),
+        );
+        let keys = parse_peer_metadata(&dv, "SPSSODescriptor").unwrap();
+        assert_eq!(keys.ars_location(PEER_ARS_INDEX), Some("http://dv/ars"));
     }
 }

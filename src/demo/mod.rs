@@ -6,6 +6,7 @@
 //! development only: the dev AD authenticates anybody as any test person.
 
 pub mod ad;
+pub mod artifact;
 pub mod dv;
 pub mod metadata;
 
@@ -21,6 +22,22 @@ use base64::Engine;
 use openssl::pkey::{PKey, Private, Public};
 use std::path::Path;
 use std::sync::Arc;
+
+/// Which SAML bindings the demo peers speak: what their metadata offers and how they send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DemoBindings {
+    /// HTTP-Redirect and HTTP-POST only, as a generic SAML peer: the DV's ACS takes HTTP-POST,
+    /// the AD's SSO HTTP-Redirect and HTTP-POST, and neither has an ArtifactResolutionService.
+    /// The test harness runs the peers this way.
+    #[default]
+    PostRedirect,
+    /// The afsprakenstelsel's flow (page *Bindings*): HTTP-Artifact both ways. The DV sends its
+    /// AuthnRequest by artifact and takes the answer by artifact (its ACS index 0); the AD takes
+    /// poort's AuthnRequest by artifact and answers by artifact; each serves an
+    /// ArtifactResolutionService at `/ars`. POST and Redirect stay available beside it.
+    /// `poort demo` runs the peers this way.
+    Artifact,
+}
 
 /// The demo DV's entity ID (config and grants files depend on it).
 pub const DEMO_DV_ENTITY_ID: &str = "urn:etoegang:DV:00000099990000000002:entities:1";
@@ -255,16 +272,41 @@ pub fn public_key_of(cert_der: &[u8]) -> Result<PKey<Public>, DemoError> {
     Ok(openssl::x509::X509::from_der(cert_der)?.public_key()?)
 }
 
-/// What a peer learns from poort's metadata: its entity ID and certificates.
+/// What a peer learns from poort's metadata: its entity ID, certificates and the endpoints the
+/// HTTP-Artifact binding needs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PeerKeys {
     pub entity_id: Option<String>,
     pub signing_certs: Vec<Vec<u8>>,
     pub encryption_cert: Option<Vec<u8>>,
+    /// `md:SingleSignOnService`s as (Binding, Location) (an IDPSSODescriptor's).
+    pub sso: Vec<(String, String)>,
+    /// `md:ArtifactResolutionService`s with the SOAP binding, as (index, Location).
+    pub artifact_resolution: Vec<(u16, String)>,
 }
 
-/// Reads entity ID and certificates from the `descriptor` (IDPSSODescriptor or SPSSODescriptor)
-/// of a metadata document. A KeyDescriptor without `use` counts for both signing and encryption.
+impl PeerKeys {
+    /// The Location of the first SingleSignOnService with `binding`.
+    pub fn sso_location(&self, binding: &str) -> Option<&str> {
+        self.sso
+            .iter()
+            .find(|(b, _)| b == binding)
+            .map(|(_, l)| l.as_str())
+    }
+
+    /// The Location of the ArtifactResolutionService with `index` (an artifact's EndpointIndex).
+    pub fn ars_location(&self, index: u16) -> Option<&str> {
+        self.artifact_resolution
+            .iter()
+            .find(|(i, _)| *i == index)
+            .map(|(_, l)| l.as_str())
+    }
+}
+
+/// Reads entity ID, certificates and endpoints from the `descriptor` (IDPSSODescriptor or
+/// SPSSODescriptor) of a metadata document. A KeyDescriptor without `use` counts for both signing
+/// and encryption. An ArtifactResolutionService without a valid index or with another binding
+/// than SOAP is left out: the artifact binding resolves over SOAP only (SAML Bindings 2.0 §3.6).
 pub fn parse_peer_metadata(text: &str, descriptor: &str) -> Result<PeerKeys, DemoError> {
     let doc = xml::parse(text)?;
     let root = doc.root_element();
@@ -299,6 +341,19 @@ pub fn parse_peer_metadata(text: &str, descriptor: &str) -> Result<PeerKeys, Dem
                     keys.signing_certs.push(der.clone());
                     keys.encryption_cert.get_or_insert(der);
                 }
+            }
+        }
+        for sso in xml::children(role, NS_MD, "SingleSignOnService") {
+            if let (Some(b), Some(l)) = (sso.attribute("Binding"), sso.attribute("Location")) {
+                keys.sso.push((b.to_string(), l.to_string()));
+            }
+        }
+        for ars in xml::children(role, NS_MD, "ArtifactResolutionService") {
+            let index = ars.attribute("index").and_then(|i| i.parse::<u16>().ok());
+            if let (Some(index), Some(xml::BINDING_SOAP), Some(l)) =
+                (index, ars.attribute("Binding"), ars.attribute("Location"))
+            {
+                keys.artifact_resolution.push((index, l.to_string()));
             }
         }
     }
@@ -376,12 +431,31 @@ impl DemoPeers {
     /// Loads the peers' keys from the files `poort dev-certs` writes in `certs_dir`
     /// (demo-dv-signing, demo-dv-encryption, dev-ad-signing). poort's certificates are fetched
     /// from its metadata on first use (`{poort_url}/saml/metadata` for the DV,
-    /// `{poort_url}/saml/sp/metadata` for the AD).
+    /// `{poort_url}/saml/sp/metadata` for the AD). The peers speak HTTP-Redirect and HTTP-POST
+    /// only ([`DemoBindings::PostRedirect`]).
     pub fn from_dir(
         certs_dir: &Path,
         dv_url: &str,
         ad_url: &str,
         poort_url: &str,
+    ) -> Result<DemoPeers, DemoError> {
+        Self::from_dir_with(
+            certs_dir,
+            dv_url,
+            ad_url,
+            poort_url,
+            DemoBindings::PostRedirect,
+        )
+    }
+
+    /// Like [`DemoPeers::from_dir`], with the peers speaking `bindings` (which must match the
+    /// metadata poort trusts for them: [`metadata::write_demo_metadata_with`]).
+    pub fn from_dir_with(
+        certs_dir: &Path,
+        dv_url: &str,
+        ad_url: &str,
+        poort_url: &str,
+        bindings: DemoBindings,
     ) -> Result<DemoPeers, DemoError> {
         let dv_signing = SigningKey::load(
             &certs_path(certs_dir, "demo-dv-signing.key"),
@@ -411,10 +485,14 @@ impl DemoPeers {
             dv_encryption,
             None,
         )
-        .with_encryption_cert(dv_encryption_cert);
-        let ad = DevAd::new(DEV_AD_ENTITY_ID, ad_url, ad_signing, None).with_poort_metadata_url(
-            format!("{}/saml/sp/metadata", poort_url.trim_end_matches('/')),
-        );
+        .with_encryption_cert(dv_encryption_cert)
+        .with_bindings(bindings);
+        let ad = DevAd::new(DEV_AD_ENTITY_ID, ad_url, ad_signing, None)
+            .with_poort_metadata_url(format!(
+                "{}/saml/sp/metadata",
+                poort_url.trim_end_matches('/')
+            ))
+            .with_bindings(bindings);
         Ok(DemoPeers {
             dv: Arc::new(dv),
             ad: Arc::new(ad),

@@ -377,3 +377,57 @@ pub async fn execute_sql(pool: &poort::grants::Pool, sql: &str) {
     }
     .unwrap();
 }
+
+/// Like [`start_prepared`], with the demo peers speaking `bindings` and poort trusting them for
+/// it. [`start_prepared`] serves peers of its own (HTTP-Redirect and HTTP-POST) on the ports it
+/// bound; these peers get ports of their own, their metadata replaces that of the others (same
+/// files), and the world points at them, so poort never meets the others.
+pub async fn start_with_bindings(
+    bindings: poort::demo::DemoBindings,
+    prepare: impl FnOnce(&Prepared, &mut Config),
+) -> World {
+    let bind = || {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.set_nonblocking(true).unwrap();
+        let url = format!("http://{}", l.local_addr().unwrap());
+        (l, url)
+    };
+    let ((dl, dv), (al, ad)) = (bind(), bind());
+    let (dv_url, ad_url) = (dv.clone(), ad.clone());
+    let mut w = start_prepared(move |p, config| {
+        poort::demo::metadata::write_demo_metadata_with(
+            &p.certs, &p.sp_dir, &p.idp_dir, &dv_url, &ad_url, bindings,
+        )
+        .unwrap();
+        // The peers are on http://127.0.0.1: resolving their artifacts needs plain http.
+        config.backchannel.allow_plain_http = true;
+        let prepared = Prepared {
+            dv: dv_url.clone(),
+            ad: ad_url.clone(),
+            poort: p.poort.clone(),
+            dir: p.dir.clone(),
+            certs: p.certs.clone(),
+            sp_dir: p.sp_dir.clone(),
+            idp_dir: p.idp_dir.clone(),
+        };
+        prepare(&prepared, config);
+    })
+    .await;
+    let peers =
+        poort::demo::DemoPeers::from_dir_with(&w.certs, &dv, &ad, &w.poort, bindings).unwrap();
+    let (dl, al) = (
+        tokio::net::TcpListener::from_std(dl).unwrap(),
+        tokio::net::TcpListener::from_std(al).unwrap(),
+    );
+    tokio::spawn(poort::demo::serve(dl, peers.dv_router()));
+    tokio::spawn(poort::demo::serve(al, peers.ad_router()));
+    w.dv = dv;
+    w.ad = ad;
+    w
+}
+
+/// A world whose demo peers speak the scheme's HTTP-Artifact binding (DV-HM and HM-AD
+/// Artifact-Artifact), as under `poort demo`.
+pub async fn start_artifact() -> World {
+    start_with_bindings(poort::demo::DemoBindings::Artifact, |_, _| {}).await
+}
