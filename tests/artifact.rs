@@ -438,6 +438,22 @@ async fn artifact_artifact_login_and_attacks_on_poorts_artifact_resolution_servi
     );
     let m = post_to_ars(&a, &a.w.config.saml_url("/saml/artifact"), &unsigned).await;
     assert!(refusal(&m).contains("artifact_resolve_signature"), "{m}");
+    // ...nor one that is old, or meant for another ArtifactResolutionService.
+    let ars = a.w.config.saml_url("/saml/artifact");
+    let an_hour_ago = chrono::Utc::now() - chrono::Duration::hours(1);
+    let (_, stale) = resolve::artifact_resolve(DV_ID, &ars, &art, an_hour_ago, &a.dv_key).unwrap();
+    let m = post_to_ars(&a, &ars, &stale).await;
+    assert!(refusal(&m).contains("artifact_resolve_stale"), "{m}");
+    let (_, elsewhere) = resolve::artifact_resolve(
+        DV_ID,
+        "https://other.example/ars",
+        &art,
+        chrono::Utc::now(),
+        &a.dv_key,
+    )
+    .unwrap();
+    let m = post_to_ars(&a, &ars, &elsewhere).await;
+    assert!(refusal(&m).contains("artifact_resolve_destination"), "{m}");
     // None of that spent it: the DV resolves it, once.
     let response = resolve_at_poort(&a, DV_ID, &a.dv_key, &art).await;
     assert_allowed(&a, &response);
