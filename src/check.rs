@@ -329,6 +329,7 @@ mod tests {
             sps: sps.into_iter().map(|s| (s.entity_id.clone(), s)).collect(),
             idps: Vec::new(),
             problems,
+            by_source_id: Default::default(),
         }
     }
 

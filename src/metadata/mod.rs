@@ -348,9 +348,22 @@ pub struct MetadataSet {
     /// Sorted by Dutch display name (the order of the "choose your identity provider" page).
     pub idps: Vec<IdpMetadata>,
     pub problems: Vec<Problem>,
+    /// Entity ID by artifact SourceID (SHA-1 of the entity ID), made once at load, so a
+    /// `SAMLart` finds its issuer without hashing every trusted entity per login.
+    pub by_source_id: HashMap<[u8; 20], String>,
 }
 
 impl MetadataSet {
+    /// The trusted DV whose artifact SourceID this is.
+    pub fn sp_by_source_id(&self, source_id: &[u8; 20]) -> Option<&SpMetadata> {
+        self.by_source_id.get(source_id).and_then(|e| self.sp(e))
+    }
+
+    /// The trusted AD whose artifact SourceID this is.
+    pub fn idp_by_source_id(&self, source_id: &[u8; 20]) -> Option<&IdpMetadata> {
+        self.by_source_id.get(source_id).and_then(|e| self.idp(e))
+    }
+
     pub fn sp(&self, entity_id: &str) -> Option<&SpMetadata> {
         self.sps.get(entity_id)
     }
@@ -390,6 +403,10 @@ pub fn load(sp_dir: &Path, idp_dir: &Path, now: DateTime<Utc>) -> MetadataSet {
     }
     set.idps
         .sort_by_cached_key(|i| (i.display_name("nl").to_lowercase(), i.entity_id.clone()));
+    let entities = set.sps.keys().chain(set.idps.iter().map(|i| &i.entity_id));
+    set.by_source_id = entities
+        .map(|e| (crate::saml::artifact::source_id(e), e.clone()))
+        .collect();
     set
 }
 

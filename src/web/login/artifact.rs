@@ -396,9 +396,7 @@ pub(super) async fn resolve_dv_request<'a>(
     let artifact = Artifact::decode(saml_art).map_err(|e| LoginError::BadMessage(e.to_string()))?;
     let dv = state
         .metadata
-        .sps
-        .values()
-        .find(|d| artifact.is_from(&d.entity_id))
+        .sp_by_source_id(&artifact.source_id)
         .ok_or_else(|| {
             LoginError::UnknownRequester("an artifact from an unknown SourceID".into())
         })?;
@@ -454,9 +452,7 @@ pub(super) async fn resolve_ad_response<'a>(
     let artifact = Artifact::decode(saml_art).map_err(|e| LoginError::BadMessage(e.to_string()))?;
     let ad = state
         .metadata
-        .idps
-        .iter()
-        .find(|i| artifact.is_from(&i.entity_id))
+        .idp_by_source_id(&artifact.source_id)
         .ok_or_else(|| {
             LoginError::BadMessage("an artifact from an unknown identity provider".into())
         })?;

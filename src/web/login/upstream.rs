@@ -195,14 +195,12 @@ async fn upstream_request(
     } else {
         xml::BINDING_ARTIFACT
     };
-    if idp.speaks_artifact() {
-        if let Some(endpoint) = idp.sso_endpoint(xml::BINDING_ARTIFACT) {
-            let message = request(&endpoint.location, xml::BINDING_ARTIFACT, true)?;
-            let art =
-                artifact::issue(state, message, &cfg.saml.sp_entity_id, &idp.entity_id).await?;
-            let url = artifact::artifact_url(&endpoint.location, &art, None);
-            return Ok(Redirect::to(&url).into_response());
-        }
+    let by_artifact = idp.sso_endpoint(xml::BINDING_ARTIFACT);
+    if let Some(endpoint) = by_artifact.filter(|_| idp.speaks_artifact()) {
+        let message = request(&endpoint.location, xml::BINDING_ARTIFACT, true)?;
+        let art = artifact::issue(state, message, &cfg.saml.sp_entity_id, &idp.entity_id).await?;
+        let url = artifact::artifact_url(&endpoint.location, &art, None);
+        return Ok(Redirect::to(&url).into_response());
     }
     if let Some(endpoint) = idp.sso_endpoint(xml::BINDING_REDIRECT) {
         let message = request(&endpoint.location, answer_binding, false)?;
