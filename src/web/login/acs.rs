@@ -343,11 +343,11 @@ async fn saml_answer(
         Ok(response)
     };
     let delivered = match run() {
-        Ok(response) => to_dv(state, &flow.intent, response, true).await,
+        Ok(response) => to_dv(state, &flow.intent, response).await,
         Err(e) => Err(e),
     };
     match delivered {
-        Ok(to) => deliver(state, ctx, to),
+        Ok(form) => deliver(state, ctx, form),
         Err(e) => fail(state, ctx, e, Some(flow)).await,
     }
 }

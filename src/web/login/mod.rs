@@ -18,12 +18,6 @@ pub use oidc::authorize;
 pub(crate) use oidc::redirect_with;
 pub use sso::{sso_post, sso_redirect};
 
-/// How poort's answer reaches a SAML requester's ACS: a page that posts it (HTTP-POST, or an
-/// error page's "back to the service" button), or a redirect carrying its artifact.
-enum ToDv {
-    Form(PostForm),
-    Redirect(String),
-}
 pub use upstream::{choose_idp, chosen_idp};
 
 use super::errors::{deny_code, LoginError, RequestProblem};
@@ -226,19 +220,6 @@ async fn saml_error_form(
     intent: &AuthnIntent,
     status: &SamlStatus,
 ) -> Result<PostForm, LoginError> {
-    match saml_error_answer(state, intent, status, false).await? {
-        ToDv::Form(form) => Ok(form),
-        ToDv::Redirect(_) => Err(LoginError::Internal("a form was asked for".into())),
-    }
-}
-
-/// The signed error Response for a SAML requester, in the binding of its ACS.
-async fn saml_error_answer(
-    state: &AppState,
-    intent: &AuthnIntent,
-    status: &SamlStatus,
-    redirect: bool,
-) -> Result<ToDv, LoginError> {
     let AnswerTo::Saml {
         acs_url,
         request_id,
@@ -257,17 +238,16 @@ async fn saml_error_answer(
         &state.signing,
     )
     .map_err(|e| LoginError::Internal(e.to_string()))?;
-    to_dv(state, intent, response, redirect).await
+    to_dv(state, intent, response).await
 }
 
-/// Delivers a signed Response to the requester's ACS in its binding. By artifact, `redirect`
-/// chooses HTTP GET (a redirect) over a form that posts the artifact (both are §3.6.3's).
+/// A signed Response for the requester's ACS, in its binding: the form that posts it, or, by
+/// artifact, the form that posts the artifact of it (which [`deliver`] turns into a redirect).
 async fn to_dv(
     state: &AppState,
     intent: &AuthnIntent,
     response: String,
-    redirect: bool,
-) -> Result<ToDv, LoginError> {
+) -> Result<PostForm, LoginError> {
     let AnswerTo::Saml {
         acs_url,
         relay_state,
@@ -278,11 +258,7 @@ async fn to_dv(
         return Err(LoginError::Internal("not a SAML login".into()));
     };
     if !artifact {
-        return Ok(ToDv::Form(post_form(
-            acs_url,
-            &response,
-            relay_state.as_deref(),
-        )));
+        return Ok(post_form(acs_url, &response, relay_state.as_deref()));
     }
     let art = artifact::issue(
         state,
@@ -291,28 +267,33 @@ async fn to_dv(
         &intent.requester,
     )
     .await?;
-    if redirect {
-        return Ok(ToDv::Redirect(artifact::artifact_url(
-            acs_url,
-            &art,
-            relay_state.as_deref(),
-        )));
-    }
     let mut fields = vec![("SAMLart".to_string(), art)];
     if let Some(r) = relay_state {
         fields.push(("RelayState".to_string(), r.clone()));
     }
-    Ok(ToDv::Form(PostForm {
+    Ok(PostForm {
         action: acs_url.clone(),
         fields,
-    }))
+    })
 }
 
-/// The page or redirect that takes an answer to the DV.
-fn deliver(state: &AppState, ctx: &Ctx, to: ToDv) -> Response {
-    match to {
-        ToDv::Form(form) => state.pages.post_form(ctx.lang, &form),
-        ToDv::Redirect(url) => Redirect::to(&url).into_response(),
+/// Takes an answer to the DV: an artifact by redirect (HTTP GET, SAML Bindings 2.0 §3.6.3), a
+/// posted Response by the page that posts it.
+fn deliver(state: &AppState, ctx: &Ctx, form: PostForm) -> Response {
+    let field = |name: &str| {
+        form.fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    match field("SAMLart") {
+        Some(art) => Redirect::to(&artifact::artifact_url(
+            &form.action,
+            art,
+            field("RelayState"),
+        ))
+        .into_response(),
+        None => state.pages.post_form(ctx.lang, &form),
     }
 }
 
@@ -428,8 +409,8 @@ async fn cancelled(state: &AppState, ctx: &Ctx, flow: &PendingFlow) -> Response 
         second: Some(idp::STATUS_AUTHN_FAILED),
         message: "Authentication cancelled".to_string(),
     };
-    match saml_error_answer(state, &flow.intent, &status, true).await {
-        Ok(to) => deliver(state, ctx, to),
+    match saml_error_form(state, &flow.intent, &status).await {
+        Ok(form) => deliver(state, ctx, form),
         Err(e) => fail(state, ctx, e, None).await,
     }
 }
