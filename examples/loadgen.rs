@@ -326,6 +326,14 @@ seed = "{grants}"
 [oidc]
 keys_dir = "{c}/oidc"
 
+# Every simulated browser comes from 127.0.0.1: limits far above any run.
+[limits]
+max_pending_flows = 10000000
+max_flows_per_client = 10000000
+login_starts_per_minute = 100000000
+token_requests_per_minute = 100000000
+admin_logins_per_minute = 100000000
+
 [[oidc_client]]
 client_id = "{OIDC_CLIENT}"
 client_secret = "{OIDC_SECRET}"
@@ -384,6 +392,8 @@ async fn start_poort(a: &Args, dir: &Path, label: &str) -> Result<Poort, Error> 
     cmd.arg("serve")
         .arg("--config")
         .arg(&config)
+        // No ops listener: two poorts of one run would want the same port.
+        .env("POORT_OPS__LISTEN", "")
         .current_dir(dir)
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
@@ -399,7 +409,7 @@ async fn start_poort(a: &Args, dir: &Path, label: &str) -> Result<Poort, Error> 
     let c = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        if let Ok(r) = c.get(format!("{}/healthz", poort.base)).send().await {
+        if let Ok(r) = c.get(format!("{}/saml/metadata", poort.base)).send().await {
             if r.status().is_success() {
                 return Ok(poort);
             }

@@ -9,3 +9,4 @@ cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
 cargo test --all-targets
 tests/interop/run.sh
+tests/deploy/run.sh

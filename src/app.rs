@@ -27,6 +27,10 @@ pub enum StartError {
     Mail(String),
     #[error("{0}")]
     BackChannel(String),
+    #[error(transparent)]
+    Insecure(#[from] crate::web::security::InsecureConfig),
+    #[error("[limits] / [server] trusted_proxies: {0}")]
+    Limits(#[from] crate::web::limits::LimitsError),
     #[error("production mode refuses development keys ({0})")]
     DevKeysInProduction(String),
     #[error("metadata problems:\n{0}")]
@@ -89,6 +93,8 @@ pub async fn build_state(config: Config) -> Result<AppState, StartError> {
             "[backchannel] allow_plain_http is for test set-ups; production resolves artifacts over https only".into(),
         ));
     }
+    crate::web::security::check_production(&config)?;
+    let limits = web::limits::Limits::from_config(&config)?;
     let now = Utc::now();
     let metadata = metadata::load(
         &config.saml.sp_metadata_dir,
@@ -163,33 +169,33 @@ pub async fn build_state(config: Config) -> Result<AppState, StartError> {
     }
     // Upstream OIDC ADs are discovered on first use, so that one AD being down at start stops
     // nothing but the logins that go to it.
-    let upstream_oidc = Arc::new(crate::oidc::upstream::UpstreamProviders::new(
-        &config.oidc_providers,
-        &config.url("/oidc/callback"),
-        config.saml.clock_skew_seconds,
-    )?);
-    let mailer = Arc::new(
-        crate::mail::Mailer::from_config(&config.mail)
-            .map_err(|e| StartError::Mail(e.to_string()))?,
+    let upstream_oidc = Arc::new(
+        crate::oidc::upstream::UpstreamProviders::new(
+            &config.oidc_providers,
+            &config.url("/oidc/callback"),
+            config.saml.clock_skew_seconds,
+        )?
+        .with_max_response_bytes(config.limits.upstream_max_response_bytes),
     );
+    // Mail goes through the register's outbox: requests queue it, this process's worker (one in
+    // every replica, one worker per message) sends it.
+    let holder = crate::grants::lease::new_holder_id();
+    let mailer = Arc::new(crate::mail::Mailer::new(registry.sql().pool().clone()));
+    mailer
+        .worker(&config.mail, &holder, metrics.clone())
+        .map_err(|e| StartError::Mail(e.to_string()))?
+        .spawn();
     let every = config.admin.reminder_interval_seconds;
     if every > 0 {
-        // Expiry reminders: at start, then hourly (each grant is reminded once per period).
-        let (pool, mailer) = (registry.sql().pool().clone(), mailer.clone());
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(std::time::Duration::from_secs(every));
-            loop {
-                tick.tick().await;
-                match crate::admin::notify::remind_expiring(&pool, &mailer, Utc::now()).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(grants = n, "expiry reminders sent"),
-                    Err(e) => tracing::error!("expiry reminders: {e}"),
-                }
-            }
-        });
+        // Expiry reminders: at start, then every interval, on the replica holding the lease
+        // (each grant is reminded once per period).
+        let every = std::time::Duration::from_secs(every);
+        crate::admin::notify::ReminderJob::new((*mailer).clone(), &holder, every).spawn(every);
     }
     let backchannel = crate::saml::backchannel::BackChannel::new(&config.backchannel)
         .map_err(|e| StartError::BackChannel(e.to_string()))?;
+    // Pending logins count against the caps of [limits] as they are stored and taken.
+    let flows = limits.wrap_store(flows);
     Ok(AppState {
         backchannel,
         mailer,
@@ -210,13 +216,18 @@ pub async fn build_state(config: Config) -> Result<AppState, StartError> {
         pseudonyms,
         idp_metadata,
         sp_metadata,
+        draining: Default::default(),
+        limits,
     })
 }
 
-/// Serves poort on an already bound listener until the process is stopped.
-pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> std::io::Result<()> {
-    let app = web::router(Arc::new(state)).layer(tower_http::trace::TraceLayer::new_for_http());
-    axum::serve(listener, app).await
+/// Serves poort's public routes on an already bound listener until the process is stopped
+/// (tests; `poort serve` uses [`crate::server::run`] with the ops listener and signals).
+pub async fn serve(
+    state: AppState,
+    listener: tokio::net::TcpListener,
+) -> Result<(), crate::server::ServeError> {
+    crate::server::run(state, listener, None, std::future::pending()).await
 }
 
 /// Where `poort demo` serves the demo DV and the development AD.
@@ -272,12 +283,45 @@ pub async fn run_demo(mut config: Config) -> anyhow::Result<()> {
     println!("  admin module (log in as anna):      {poort_url}/admin");
     println!("  mailbox (invitation e-mails):       {poort_url}/dev/mailbox");
     println!("Press Ctrl-C to stop.");
-    tokio::try_join!(
-        serve(state, poort_listener),
-        demo::serve(dv_listener, peers.dv_router()),
-        demo::serve(ad_listener, peers.ad_router()),
-    )?;
+    let ops_listener = bind_ops(&state.config).await;
+    let peers_task = tokio::spawn(async move {
+        tokio::try_join!(
+            demo::serve(dv_listener, peers.dv_router()),
+            demo::serve(ad_listener, peers.ad_router()),
+        )
+    });
+    crate::server::run(
+        state,
+        poort_listener,
+        ops_listener,
+        crate::server::termination(),
+    )
+    .await?;
+    peers_task.abort();
     Ok(())
+}
+
+/// Binds the ops listener of `[ops] listen` (none when it is empty). A demo or a second
+/// process on the same machine may find the port taken: that is reported, and poort serves
+/// without it rather than not at all.
+pub async fn bind_ops(config: &Config) -> Option<tokio::net::TcpListener> {
+    let address = config.ops.listen.trim();
+    if address.is_empty() {
+        return None;
+    }
+    match tokio::net::TcpListener::bind(address).await {
+        Ok(listener) => {
+            tracing::info!(address, "ops listener (metrics, health) listening");
+            Some(listener)
+        }
+        Err(e) => {
+            tracing::error!(
+                address,
+                "ops listener cannot listen, serving without it: {e}"
+            );
+            None
+        }
+    }
 }
 
 /// On embedded defaults (not production), make development keys when none exist yet, so that

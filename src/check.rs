@@ -79,6 +79,14 @@ pub fn check(config_path: &Path, config: &Config) -> Vec<Finding> {
     if let Err(e) = crate::saml::backchannel::BackChannel::new(bc) {
         err(config_path, e.to_string());
     }
+    // The edge: trusted proxies and [limits] as the server reads them at start, and what
+    // production must not run with.
+    if let Err(e) = crate::web::limits::Limits::from_config(config) {
+        err(config_path, e.to_string());
+    }
+    if let Err(e) = crate::web::security::check_production(config) {
+        err(config_path, e.to_string());
+    }
     if let Some(seed) = &config.register.seed {
         if let Err(e) = crate::grants::load_grants_file(seed) {
             err(seed, e.to_string());
@@ -295,6 +303,19 @@ fn oidc_client_problems(config: &Config, config_path: &Path) -> Vec<(PathBuf, bo
                 }
             }
             _ => {}
+        }
+        if c.allow_without_pkce {
+            if c.client_secret.is_none() && c.public_key.is_none() {
+                problem(
+                    false,
+                    "allow_without_pkce has no effect on a public client (no client_secret or public_key): it must still use PKCE".into(),
+                );
+            } else {
+                problem(
+                    false,
+                    "allow_without_pkce lets this client leave out PKCE, which RFC 9700 and the NL GOV OIDC profile require; switch it off once the client sends code_challenge (S256)".into(),
+                );
+            }
         }
         if let Some(alg) = &c.id_token_signed_response_alg {
             if alg != "RS256" && alg != "ES256" {

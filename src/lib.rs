@@ -19,7 +19,9 @@ pub mod metadata;
 pub mod metrics;
 pub mod oidc;
 pub mod saml;
+pub mod server;
 pub mod store;
+pub mod telemetry;
 pub mod web;
 
 /// Selects rustls's crypto provider (ring) for the whole process. Several of poort's crates use

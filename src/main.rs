@@ -42,6 +42,11 @@ enum Command {
         #[arg(long, default_value = "config/poort.toml")]
         config: PathBuf,
     },
+    /// Run the demo DV and the development AD on their own, beside a poort that runs elsewhere.
+    DemoPeers {
+        #[command(flatten)]
+        args: poort::demo::standalone::Args,
+    },
     /// Organisations in the register.
     Org {
         #[command(flatten)]
@@ -115,22 +120,29 @@ fn main() -> ExitCode {
             | Command::Oidc { .. }
             | Command::Audit { .. }
     );
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new(if register_command { "warn" } else { "info" })
-    });
-    if register_command {
-        tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_writer(std::io::stderr)
-            .init();
-    } else {
-        tracing_subscriber::fmt().with_env_filter(filter).init();
+    // `serve` and `demo` set up logs and traces from their config; the other commands log
+    // quietly, register commands to standard error (their standard output is their result).
+    if !matches!(cli.command, Command::Serve { .. } | Command::Demo { .. }) {
+        let log = poort::config::LogConfig {
+            level: if register_command { "warn" } else { "info" }.into(),
+            ..Default::default()
+        };
+        let target = if register_command {
+            poort::telemetry::LogTarget::Stderr
+        } else {
+            poort::telemetry::LogTarget::Stdout
+        };
+        if let Err(e) = poort::telemetry::init(&log, None, target) {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
     }
     let result = match cli.command {
         Command::Serve { config } => serve(&config),
         Command::Check { config } => check(&config),
         Command::DevCerts { dir, force } => dev_certs(&dir, force),
         Command::Demo { config } => demo(&config),
+        Command::DemoPeers { args } => demo_peers(args),
         Command::Org { config, command } => register(cli::org(&config.config, command)),
         Command::Person { config, command } => register(cli::person(&config.config, command)),
         Command::Member { config, command } => register(cli::member(&config.config, command)),
@@ -165,16 +177,24 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 fn serve(path: &Path) -> anyhow::Result<ExitCode> {
     let config = Config::load(path)?;
-    for section in Config::unknown_sections(path) {
-        tracing::warn!(file = %path.display(), "unknown section [{section}] is ignored");
-    }
-    poort::app::prepare_embedded_defaults(&config)?;
-    let listen = config.server.listen.clone();
     runtime()?.block_on(async move {
+        let telemetry = poort::telemetry::init(
+            &config.log,
+            Some(&config.telemetry),
+            poort::telemetry::LogTarget::Stdout,
+        )?;
+        for section in Config::unknown_sections(path) {
+            tracing::warn!(file = %path.display(), "unknown section [{section}] is ignored");
+        }
+        poort::app::prepare_embedded_defaults(&config)?;
+        let listen = config.server.listen.clone();
         let state = poort::app::build_state(config).await?;
         let listener = tokio::net::TcpListener::bind(&listen).await?;
+        let ops = poort::app::bind_ops(&state.config).await;
         tracing::info!(address = %listen, "poort listening");
-        poort::app::serve(state, listener).await?;
+        poort::server::run(state, listener, ops, poort::server::termination()).await?;
+        tracing::info!("poort stopped");
+        telemetry.shutdown();
         Ok(ExitCode::SUCCESS)
     })
 }
@@ -224,7 +244,21 @@ fn demo(path: &Path) -> anyhow::Result<ExitCode> {
     if config.server.production {
         anyhow::bail!("the demo refuses to run in production mode");
     }
-    poort::app::prepare_embedded_defaults(&config)?;
-    runtime()?.block_on(poort::app::run_demo(config))?;
+    runtime()?.block_on(async move {
+        let telemetry = poort::telemetry::init(
+            &config.log,
+            Some(&config.telemetry),
+            poort::telemetry::LogTarget::Stdout,
+        )?;
+        poort::app::prepare_embedded_defaults(&config)?;
+        poort::app::run_demo(config).await?;
+        telemetry.shutdown();
+        anyhow::Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn demo_peers(args: poort::demo::standalone::Args) -> anyhow::Result<ExitCode> {
+    runtime()?.block_on(poort::demo::standalone::run(args))?;
     Ok(ExitCode::SUCCESS)
 }

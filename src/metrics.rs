@@ -39,6 +39,13 @@ pub struct Metrics {
     /// poort's own resolutions at peers' ArtifactResolutionServices, by peer role and outcome
     /// (`resolved`, `unavailable`, `rejected`).
     pub backchannel_resolutions: Family<Vec<(String, String)>, Counter>,
+    /// Mails waiting in the register's outbox (due or scheduled for another attempt), as the
+    /// mail worker last counted them.
+    pub mail_outbox_queued: Gauge,
+    /// Mails this process delivered.
+    pub mail_sent: Counter,
+    /// Mails this process gave up after their last attempt.
+    pub mail_failed: Counter,
 }
 
 impl Metrics {
@@ -77,6 +84,9 @@ impl Default for Metrics {
             login_decisions_lost: Counter::default(),
             artifact_resolutions: Family::default(),
             backchannel_resolutions: Family::default(),
+            mail_outbox_queued: Gauge::default(),
+            mail_sent: Counter::default(),
+            mail_failed: Counter::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -143,6 +153,21 @@ impl Default for Metrics {
             "backchannel_resolutions",
             "poort's artifact resolutions at peers, by peer role and outcome",
             m.backchannel_resolutions.clone(),
+        );
+        registry.register(
+            "mail_outbox_queued",
+            "Mails waiting in the register's outbox",
+            m.mail_outbox_queued.clone(),
+        );
+        registry.register(
+            "mail_sent",
+            "Mails this process delivered",
+            m.mail_sent.clone(),
+        );
+        registry.register(
+            "mail_failed",
+            "Mails given up after their last attempt",
+            m.mail_failed.clone(),
         );
         Metrics { registry, ..m }
     }

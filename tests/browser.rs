@@ -153,6 +153,7 @@ async fn invite_accept_grant_login_then_block_and_revoke_are_refused() {
 
     // gijs, in his own browser, opens the mail and follows the link.
     let gijs = browser(&d).await;
+    common::deliver_mail(&w).await;
     gijs.goto(&format!("{}/dev/mailbox", w.poort))
         .await
         .unwrap();

@@ -115,6 +115,7 @@ fn setup(dir: &Path) -> (PathBuf, Config) {
             public_url: "http://localhost:8080".into(),
             production: false,
             max_body_bytes: 256 * 1024,
+            ..ServerConfig::default()
         },
         saml: SamlConfig {
             idp_entity_id: "urn:etoegang:HM:00000099990000000001:entities:1".into(),
@@ -149,6 +150,10 @@ fn setup(dir: &Path) -> (PathBuf, Config) {
         oidc_clients: vec![],
         oidc_providers: vec![],
         backchannel: Default::default(),
+        ops: Default::default(),
+        log: Default::default(),
+        telemetry: Default::default(),
+        limits: Default::default(),
         admin: Default::default(),
         mail: Default::default(),
         oidc: poort::config::OidcConfig {
@@ -232,6 +237,7 @@ fn check_reports_each_problem_with_its_file() {
             redirect_uris: vec!["https://rp.example/cb#frag".into()],
             service: "urn:nowhere:services:9".into(),
             id_token_signed_response_alg: Some("HS256".into()),
+            allow_without_pkce: false,
         },
         poort::config::OidcClientConfig {
             client_id: "rp-1".into(),
@@ -240,6 +246,7 @@ fn check_reports_each_problem_with_its_file() {
             redirect_uris: vec!["not a url".into()],
             service: common::service(1, "EH3").id,
             id_token_signed_response_alg: None,
+            allow_without_pkce: false,
         },
     ];
     // Upstream OIDC ADs with problems: `none` allowed, an issuer twice, an unknown auth method.
@@ -347,6 +354,12 @@ async fn environment_overrides_the_public_url() {
         .port();
     config.server.listen = format!("127.0.0.1:{port}");
     config.server.public_url = format!("http://127.0.0.1:{port}");
+    let ops_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    config.ops.listen = format!("127.0.0.1:{ops_port}");
     write_config(&path, &config);
     let overridden = "https://poort.override.example";
 
@@ -378,9 +391,18 @@ async fn environment_overrides_the_public_url() {
         }
     }
     let base = format!("http://127.0.0.1:{port}");
-    let health = reqwest::get(format!("{base}/healthz")).await.unwrap();
+    let ops = format!("http://127.0.0.1:{ops_port}");
+    let health = reqwest::get(format!("{ops}/healthz")).await.unwrap();
     assert_eq!(health.status(), 200);
     assert_eq!(health.text().await.unwrap(), "ok");
+    let ready = reqwest::get(format!("{ops}/readyz")).await.unwrap();
+    assert_eq!(ready.status(), 200);
+    let public = reqwest::get(format!("{base}/healthz")).await.unwrap();
+    assert_eq!(
+        public.status(),
+        404,
+        "health and metrics are not on the public port"
+    );
 
     let idp = reqwest::get(format!("{base}/saml/metadata"))
         .await

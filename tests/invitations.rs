@@ -23,6 +23,7 @@ async fn invite(w: &World, c: &reqwest::Client, csrf: &str, body: Value) -> (u16
 
 /// The invitation link for `email` on the development mailbox page (newest mail first).
 async fn link_for(w: &World, email: &str) -> String {
+    common::deliver_mail(w).await;
     let page = client()
         .get(format!("{}/dev/mailbox", w.poort))
         .send()

@@ -134,7 +134,7 @@ async fn decisions_the_database_refuses_wait_in_the_spool_and_none_is_lost() {
     assert_eq!((report.entries, report.broken), (2, None));
     // Nothing counted lost.
     let metrics = client()
-        .get(format!("{}/metrics", w.poort))
+        .get(format!("{}/metrics", w.ops))
         .send()
         .await
         .unwrap()

@@ -31,6 +31,7 @@ async fn world_with(change: impl FnOnce(&mut poort::config::Config)) -> World {
                 client_secret: Some(SECRET.into()),
                 public_key: None,
                 id_token_signed_response_alg: None,
+                allow_without_pkce: false,
                 redirect_uris: vec![RP_CB.into()],
                 service: "urn:etoegang:DV:00000099990000000002:services:1".into(),
             },
@@ -39,6 +40,7 @@ async fn world_with(change: impl FnOnce(&mut poort::config::Config)) -> World {
                 client_secret: None,
                 public_key: None,
                 id_token_signed_response_alg: None,
+                allow_without_pkce: false,
                 redirect_uris: vec![SPA_CB.into()],
                 service: "5a1d3b0e-8c9f-4f5e-9b1a-000000000002".into(),
             },
@@ -58,8 +60,15 @@ async fn login(
     org: Option<&str>,
 ) -> String {
     let (plain, follow) = browser();
+    // poort requires PKCE of every client: this one's, unless `extra` brings its own (then the
+    // token request sends VERIFIER as `code_verifier`).
+    let pkce = if extra.contains("code_challenge") {
+        String::new()
+    } else {
+        format!("&code_challenge={CHALLENGE}&code_challenge_method=S256")
+    };
     let url = format!(
-        "{}/oidc/authorize?response_type=code&scope=openid&client_id={client}&redirect_uri={}&state=st-1&nonce=n-1{extra}",
+        "{}/oidc/authorize?response_type=code&scope=openid&client_id={client}&redirect_uri={}&state=st-1&nonce=n-1{extra}{pkce}",
         w.poort,
         url::form_urlencoded::byte_serialize(redirect.as_bytes()).collect::<String>()
     );
@@ -207,6 +216,7 @@ async fn confidential_client_code_flow_with_pkce_and_organisation_choice() {
         ("redirect_uri", RP_CB),
         ("client_id", CONFIDENTIAL),
         ("client_secret", SECRET),
+        ("code_verifier", VERIFIER),
     ];
     let (status, body) = token(&w, &form, None).await;
     assert_eq!(status, 200, "client_secret_post: {body}");
@@ -304,6 +314,7 @@ async fn refusals_at_the_token_endpoint() {
         ("grant_type", "authorization_code"),
         ("code", code.as_str()),
         ("redirect_uri", RP_CB),
+        ("code_verifier", VERIFIER),
     ];
     let (status, body) = token(&w, &f, Some((CONFIDENTIAL, "wrong"))).await;
     assert_eq!(
@@ -375,7 +386,8 @@ async fn refusals_at_authorization() {
     ] {
         let r = plain
             .get(format!(
-                "{}/oidc/authorize?{q}&client_id={CONFIDENTIAL}&redirect_uri={RP_CB}&state=x",
+                "{}/oidc/authorize?{q}&client_id={CONFIDENTIAL}&redirect_uri={RP_CB}&state=x\
+                 &code_challenge={CHALLENGE}&code_challenge_method=S256",
                 w.poort
             ))
             .send()
@@ -468,6 +480,7 @@ async fn a_token_signed_before_a_rotation_still_verifies_with_the_published_keys
         ("grant_type", "authorization_code"),
         ("code", code.as_str()),
         ("redirect_uri", RP_CB),
+        ("code_verifier", VERIFIER),
     ];
     let (_, body) = token(&w, &form, Some((CONFIDENTIAL, SECRET))).await;
     let id_token = body["id_token"].as_str().unwrap();
@@ -503,12 +516,19 @@ async fn an_expired_code_is_refused() {
         ("grant_type", "authorization_code"),
         ("code", code.as_str()),
         ("redirect_uri", RP_CB),
+        ("code_verifier", VERIFIER),
     ];
     let (status, body) = token(&w, &form, Some((CONFIDENTIAL, SECRET))).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (400, Some("invalid_grant")),
         "{body}"
+    );
+    assert!(
+        body["error_description"]
+            .as_str()
+            .is_some_and(|d| d.contains("expired")),
+        "refused for its age: {body}"
     );
 }
 
@@ -558,6 +578,7 @@ async fn private_key_jwt_client_authentication() {
                 client_secret: None,
                 public_key: Some(key.clone()),
                 id_token_signed_response_alg: None,
+                allow_without_pkce: false,
                 redirect_uris: vec![RP_CB.into()],
                 service: "urn:etoegang:DV:00000099990000000002:services:1".into(),
             });
@@ -576,6 +597,7 @@ async fn private_key_jwt_client_authentication() {
                 ("grant_type", "authorization_code"),
                 ("code", &code),
                 ("redirect_uri", RP_CB),
+                ("code_verifier", VERIFIER),
                 (
                     "client_assertion_type",
                     "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
@@ -649,6 +671,7 @@ async fn private_key_jwt_client_authentication() {
             ("code", &code),
             ("redirect_uri", RP_CB),
             ("client_id", "rp-rsa"),
+            ("code_verifier", VERIFIER),
         ],
         None,
     )
@@ -664,6 +687,7 @@ async fn a_client_may_ask_for_es256_id_tokens() {
             client_secret: Some(SECRET.into()),
             public_key: None,
             id_token_signed_response_alg: Some("ES256".into()),
+            allow_without_pkce: false,
             redirect_uris: vec![RP_CB.into()],
             service: "urn:etoegang:DV:00000099990000000002:services:1".into(),
         })
@@ -675,6 +699,7 @@ async fn a_client_may_ask_for_es256_id_tokens() {
         ("grant_type", "authorization_code"),
         ("code", code.as_str()),
         ("redirect_uri", RP_CB),
+        ("code_verifier", VERIFIER),
     ];
     let (status, body) = token(&w, &form, Some(("rp-es", SECRET))).await;
     assert_eq!(status, 200, "{body}");

@@ -25,6 +25,7 @@ async fn world(ad: &TestAd, change: impl FnOnce(&mut OidcProviderConfig)) -> Wor
             client_secret: Some(RP_SECRET.into()),
             public_key: None,
             id_token_signed_response_alg: None,
+            allow_without_pkce: false,
             redirect_uris: vec![RP_CB.into()],
             service: "urn:etoegang:DV:00000099990000000002:services:1".into(),
         }];
@@ -67,10 +68,15 @@ async fn saml_dv_via_oidc_ad(w: &World, ad: &TestAd, c: &reqwest::Client) -> req
     choose_idp(w, c, &page, &ad.issuer).await
 }
 
-/// The client's authorization request (service 1).
+/// The client's PKCE pair (RFC 7636 appendix B): poort requires PKCE of every client.
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+/// The client's authorization request (service 1), with PKCE.
 fn authorize_url(w: &World, extra: &str) -> String {
     format!(
-        "{}/oidc/authorize?response_type=code&scope=openid&client_id={RP}&redirect_uri={}{extra}",
+        "{}/oidc/authorize?response_type=code&scope=openid&client_id={RP}&redirect_uri={}\
+         &code_challenge={CHALLENGE}&code_challenge_method=S256{extra}",
         w.poort,
         url::form_urlencoded::byte_serialize(RP_CB.as_bytes()).collect::<String>()
     )
@@ -128,6 +134,7 @@ async fn redeem(w: &World, location: &str) -> Value {
             ("grant_type", "authorization_code"),
             ("code", &code),
             ("redirect_uri", RP_CB),
+            ("code_verifier", VERIFIER),
         ],
         Some((RP, RP_SECRET)),
     )

@@ -125,7 +125,9 @@ async fn refused(w: &World, query: &str) -> String {
     let page = r.text().await.unwrap();
     assert!(page.contains("Referentienummer"), "{page}");
     assert!(!page.contains("SAMLResponse"), "{page}");
-    let health = reqwest::get(format!("{}/healthz", w.poort)).await.unwrap();
+    let health = reqwest::get(format!("{}/saml/metadata", w.poort))
+        .await
+        .unwrap();
     assert_eq!(health.status(), 200, "poort still serves");
     page
 }

@@ -164,7 +164,8 @@ impl Services<'_> {
             .await
     }
 
-    /// Sends the invitation mail; whether it went (a failure is logged: the admin can resend).
+    /// Queues the invitation mail (the mail worker sends it); whether it was queued (a failure
+    /// is logged, by the invitation's id: the admin can resend).
     pub async fn mail_invitation(&self, i: &Invitation) -> bool {
         let link = self.config.url(&format!("/admin/invitation/{}", i.token));
         let mail = crate::mail::invitation(
@@ -174,8 +175,8 @@ impl Services<'_> {
             &i.organisation.name,
             &link,
         );
-        match self.mailer.send(&mail).await {
-            Ok(()) => true,
+        match self.mailer.enqueue(&mail).await {
+            Ok(_) => true,
             Err(e) => {
                 tracing::error!(invitation = %i.id, "invitation mail: {e}");
                 false

@@ -1,9 +1,17 @@
 //! Notices by e-mail: a grant revoked (to the people who held it), a user blocked (to them), and
 //! grants expiring within two months (to the organisation's hoofdbeheerders and beheerders, once
-//! per validity period). People without an e-mail address get none; a failed mail is logged.
+//! per validity period). People without an e-mail address get none. Notices are queued in the
+//! register's mail outbox (the mail worker sends them); one that cannot be queued is logged,
+//! without its address.
+//!
+//! The expiry reminders are a periodic job that every replica schedules and one runs:
+//! [`ReminderJob`] runs them only while it holds the `reminders` lease
+//! ([`crate::grants::lease`]), and each grant is marked reminded in the same transaction that
+//! queues its mails, so a grant is reminded once however many runs see it due.
 
+use crate::grants::lease::Lease;
 use crate::grants::Pool;
-use crate::mail::{Mail, Mailer};
+use crate::mail::{self, InTx, Mail, Mailer};
 use chrono::{DateTime, TimeDelta, Utc};
 
 /// Reminders go out this long before a grant ends.
@@ -68,17 +76,18 @@ fn pick(language: Option<&str>, nl: String, en: String) -> String {
 }
 
 async fn send_all(mailer: &Mailer, mails: Vec<Mail>) -> usize {
-    let mut sent = 0;
+    let mut queued = 0;
     for mail in mails {
-        match mailer.send(&mail).await {
-            Ok(()) => sent += 1,
-            Err(e) => tracing::error!(to = %mail.to, "notice not sent: {e}"),
+        match mailer.enqueue(&mail).await {
+            Ok(_) => queued += 1,
+            // The error names no address.
+            Err(e) => tracing::error!("notice not queued: {e}"),
         }
     }
-    sent
+    queued
 }
 
-/// A grant was revoked: tell the people who held it.
+/// A grant was revoked: tell the people who held it. How many notices were queued.
 pub async fn grant_revoked(
     pool: &Pool,
     mailer: &Mailer,
@@ -105,7 +114,7 @@ pub async fn grant_revoked(
     Ok(send_all(mailer, mails).await)
 }
 
-/// A member was blocked for the whole organisation: tell them.
+/// A member was blocked for the whole organisation: tell them. How many notices were queued.
 pub async fn member_blocked(
     pool: &Pool,
     mailer: &Mailer,
@@ -142,11 +151,75 @@ SELECT g.id, o.kvk, o.name, g.valid_until FROM grants g
  WHERE g.status = 'active' AND g.reminded_at IS NULL AND g.valid_until > $1 AND g.valid_until <= $2
  ORDER BY o.kvk, g.valid_until";
 
-const MARK: &str = "UPDATE grants SET reminded_at = $1 WHERE id = $2";
+/// Marks a grant reminded unless another run marked it first.
+const MARK: &str = "UPDATE grants SET reminded_at = $1 WHERE id = $2 AND reminded_at IS NULL";
 
-/// Sends the "expires within two months" reminders that are due: one mail per organisation to
+/// The reminder to one manager, listing the grants.
+fn reminder(r: &Recipient, name: &str, grants: &[Expiring]) -> Mail {
+    let list: String = grants
+        .iter()
+        .map(|(id, until)| format!("- {id}: {}\n", until.format("%Y-%m-%d")))
+        .collect();
+    let lang = r.language.as_deref();
+    Mail {
+        subject: pick(lang, format!("Machtigingen verlopen binnenkort ({name})"), format!("Authorisations expire soon ({name})")),
+        body: pick(
+            lang,
+            format!("Beste {},\n\nDeze machtigingen van {name} verlopen binnen twee maanden:\n{list}\nVerleng ze in de beheermodule met 1, 3 of 5 jaar als ze nodig blijven.\n", r.name),
+            format!("Dear {},\n\nThese authorisations of {name} expire within two months:\n{list}\nRenew them in the admin module by 1, 3 or 5 years if they are still needed.\n", r.name),
+        ),
+        to_name: Some(r.name.clone()),
+        to: r.email.clone(),
+    }
+}
+
+/// In one transaction: marks the grants no other run has marked yet, and queues the managers'
+/// mails naming those. The grants it marked.
+async fn mark_and_queue(
+    pool: &Pool,
+    grants: &[Expiring],
+    name: &str,
+    managers: &[Recipient],
+    now: DateTime<Utc>,
+) -> Result<Vec<Expiring>, sqlx::Error> {
+    macro_rules! in_transaction {
+        ($p:expr, $conn:path) => {{
+            // The first statement writes, so SQLite takes its write lock at once (a read first
+            // could not upgrade after another replica's commit).
+            let mut tx = $p.begin().await?;
+            let mut marked = Vec::new();
+            for (id, until) in grants {
+                let changed = sqlx::query(MARK)
+                    .bind(now)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if changed > 0 {
+                    marked.push((id.clone(), *until));
+                }
+            }
+            if !marked.is_empty() {
+                // Queued for now by the clock, whatever moment the run is for.
+                let queued = Utc::now();
+                for r in managers {
+                    mail::queue_in($conn(&mut *tx), &reminder(r, name, &marked), queued).await?;
+                }
+            }
+            tx.commit().await?;
+            marked
+        }};
+    }
+    Ok(match pool {
+        Pool::Sqlite(p) => in_transaction!(p, InTx::Sqlite),
+        Pool::Postgres(p) => in_transaction!(p, InTx::Postgres),
+    })
+}
+
+/// Queues the "expires within two months" reminders that are due: one mail per organisation to
 /// its hoofdbeheerders and beheerders, listing the grants; each grant is reminded once per
-/// validity period. Returns how many grants were reminded.
+/// validity period (a grant another run reminded meanwhile is left out). Returns how many grants
+/// this call reminded.
 pub async fn remind_expiring(
     pool: &Pool,
     mailer: &Mailer,
@@ -176,47 +249,69 @@ pub async fn remind_expiring(
         by_org.entry((kvk, name)).or_default().push((id, until));
     }
     for ((kvk, name), grants) in by_org {
-        let managers = recipients(fetch!(pool, MANAGERS, &kvk));
-        let list: String = grants
-            .iter()
-            .map(|(id, until)| format!("- {id}: {}\n", until.format("%Y-%m-%d")))
-            .collect();
-        let mails: Vec<Mail> = managers
+        let managers: Vec<Recipient> = recipients(fetch!(pool, MANAGERS, &kvk))
             .into_iter()
-            .map(|r| {
-                let lang = r.language.as_deref();
-                Mail {
-                    subject: pick(lang, format!("Machtigingen verlopen binnenkort ({name})"), format!("Authorisations expire soon ({name})")),
-                    body: pick(
-                        lang,
-                        format!("Beste {},\n\nDeze machtigingen van {name} verlopen binnen twee maanden:\n{list}\nVerleng ze in de beheermodule met 1, 3 of 5 jaar als ze nodig blijven.\n", r.name),
-                        format!("Dear {},\n\nThese authorisations of {name} expire within two months:\n{list}\nRenew them in the admin module by 1, 3 or 5 years if they are still needed.\n", r.name),
-                    ),
-                    to_name: Some(r.name),
-                    to: r.email,
-                }
-            })
+            .filter(|r| mail::is_usable_address(&r.email))
             .collect();
-        send_all(mailer, mails).await;
-        // Marked whether or not a mail went: without managers with an address there is nobody
-        // to tell, and trying daily would only repeat the log line.
-        for (id, _) in &grants {
-            match pool {
-                Pool::Sqlite(p) => sqlx::query(MARK)
-                    .bind(now)
-                    .bind(id)
-                    .execute(p)
-                    .await
-                    .map(|_| ())?,
-                Pool::Postgres(p) => sqlx::query(MARK)
-                    .bind(now)
-                    .bind(id)
-                    .execute(p)
-                    .await
-                    .map(|_| ())?,
-            }
-            reminded += 1;
+        // Marked whether or not a mail goes: without managers with an address there is nobody
+        // to tell, and trying daily would only repeat itself.
+        let marked = mark_and_queue(pool, &grants, &name, &managers, now).await?;
+        if !marked.is_empty() && !managers.is_empty() {
+            mailer.wake();
         }
+        reminded += marked.len();
     }
     Ok(reminded)
+}
+
+/// The name of the reminders' lease.
+pub const REMINDER_LEASE: &str = "reminders";
+
+/// The expiry reminders as a periodic job: every replica schedules it, the one that holds the
+/// `reminders` lease runs it.
+#[derive(Debug, Clone)]
+pub struct ReminderJob {
+    mailer: Mailer,
+    lease: Lease,
+}
+
+impl ReminderJob {
+    /// The job for `holder` (unique per process), run every `every`. The lease lasts two
+    /// periods: the holder renews it at each run, and when it stops, another replica takes over
+    /// within two periods.
+    pub fn new(mailer: Mailer, holder: &str, every: std::time::Duration) -> ReminderJob {
+        // At most a week: a lease of two periods must still end some time.
+        let period = TimeDelta::from_std(every)
+            .unwrap_or(TimeDelta::MAX)
+            .min(TimeDelta::days(7));
+        let lease = Lease::new(mailer.pool().clone(), REMINDER_LEASE, holder, period * 2);
+        ReminderJob { mailer, lease }
+    }
+
+    /// One run at `now`: the number of grants reminded, or `None` when another replica holds
+    /// the lease.
+    pub async fn run_once(&self, now: DateTime<Utc>) -> Result<Option<usize>, sqlx::Error> {
+        if !self.lease.acquire(now).await? {
+            return Ok(None);
+        }
+        remind_expiring(self.mailer.pool(), &self.mailer, now)
+            .await
+            .map(Some)
+    }
+
+    /// Runs at start, then every `every`, for as long as the process lives.
+    pub fn spawn(self, every: std::time::Duration) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                match self.run_once(Utc::now()).await {
+                    Ok(None) | Ok(Some(0)) => {}
+                    Ok(Some(n)) => tracing::info!(grants = n, "expiry reminders queued"),
+                    Err(e) => tracing::error!("expiry reminders: {e}"),
+                }
+            }
+        })
+    }
 }

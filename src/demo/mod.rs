@@ -9,6 +9,7 @@ pub mod ad;
 pub mod artifact;
 pub mod dv;
 pub mod metadata;
+pub mod standalone;
 
 pub use ad::{AdResponse, AdStatus, DevAd};
 pub use dv::{AcsOutcome, DemoDv};

@@ -131,6 +131,7 @@ pub struct LoginDecision {
 #[derive(Clone)]
 pub struct DecisionRecorder {
     sender: tokio::sync::mpsc::Sender<LoginDecision>,
+    flushes: tokio::sync::mpsc::Sender<tokio::sync::oneshot::Sender<()>>,
     metrics: std::sync::Arc<crate::metrics::Metrics>,
 }
 
@@ -142,6 +143,20 @@ impl DecisionRecorder {
                 "audit trail: the login-decision writer is behind; a decision was not recorded"
             );
         }
+    }
+
+    /// Writes every decision queued so far to the trail (or, if the database refuses, to the
+    /// spool) and returns when that is done: the last step of a graceful shutdown.
+    pub async fn flush(&self) {
+        let (done, wait) = tokio::sync::oneshot::channel();
+        if self.flushes.send(done).await.is_ok() {
+            let _ = wait.await;
+        }
+    }
+
+    /// Decisions queued and not yet written.
+    pub fn queued(&self) -> usize {
+        self.sender.max_capacity() - self.sender.capacity()
     }
 }
 
@@ -156,6 +171,8 @@ pub fn spawn_decision_writer(
     retry: std::time::Duration,
 ) -> DecisionRecorder {
     let (sender, mut receiver) = tokio::sync::mpsc::channel::<LoginDecision>(100_000);
+    let (flushes, mut flush_requests) =
+        tokio::sync::mpsc::channel::<tokio::sync::oneshot::Sender<()>>(16);
     let writer_metrics = metrics.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(retry.max(std::time::Duration::from_millis(100)));
@@ -164,33 +181,63 @@ pub fn spawn_decision_writer(
                 received = receiver.recv() => {
                     let Some(first) = received else { break };
                     let mut batch = vec![first];
-                    while batch.len() < 256 {
-                        match receiver.try_recv() {
-                            Ok(d) => batch.push(d),
-                            Err(_) => break,
+                    fill_batch(&mut receiver, &mut batch);
+                    write_or_spool(&pool, &spool, &batch, &writer_metrics).await;
+                }
+                Some(done) = flush_requests.recv() => {
+                    loop {
+                        let mut batch = Vec::new();
+                        fill_batch(&mut receiver, &mut batch);
+                        if batch.is_empty() {
+                            break;
                         }
+                        write_or_spool(&pool, &spool, &batch, &writer_metrics).await;
                     }
-                    match write_decisions(&pool, &batch).await {
-                        Ok(()) => {
-                            writer_metrics
-                                .login_decisions_audited
-                                .inc_by(batch.len() as u64);
-                        }
-                        Err(e) => {
-                            tracing::error!(
-                                decisions = batch.len(),
-                                spool = %spool.display(),
-                                "audit trail: writing login decisions failed, kept in the spool: {e}"
-                            );
-                            to_spool(&spool, &batch, &writer_metrics);
-                        }
-                    }
+                    let _ = done.send(());
                 }
                 _ = tick.tick() => replay_spool(&pool, &spool, &writer_metrics).await,
             }
         }
     });
-    DecisionRecorder { sender, metrics }
+    DecisionRecorder {
+        sender,
+        flushes,
+        metrics,
+    }
+}
+
+/// Adds what is queued to `batch`, up to 256 decisions (one transaction).
+fn fill_batch(
+    receiver: &mut tokio::sync::mpsc::Receiver<LoginDecision>,
+    batch: &mut Vec<LoginDecision>,
+) {
+    while batch.len() < 256 {
+        match receiver.try_recv() {
+            Ok(d) => batch.push(d),
+            Err(_) => break,
+        }
+    }
+}
+
+async fn write_or_spool(
+    pool: &Pool,
+    spool: &std::path::Path,
+    batch: &[LoginDecision],
+    metrics: &crate::metrics::Metrics,
+) {
+    match write_decisions(pool, batch).await {
+        Ok(()) => {
+            metrics.login_decisions_audited.inc_by(batch.len() as u64);
+        }
+        Err(e) => {
+            tracing::error!(
+                decisions = batch.len(),
+                spool = %spool.display(),
+                "audit trail: writing login decisions failed, kept in the spool: {e}"
+            );
+            to_spool(spool, batch, metrics);
+        }
+    }
 }
 
 /// Appends decisions to the spool file (one JSON line each, synced); only what cannot be

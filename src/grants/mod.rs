@@ -9,6 +9,7 @@ pub mod cache;
 pub mod exchange;
 mod file;
 pub mod generate;
+pub mod lease;
 mod memory;
 mod model;
 pub mod outbox;

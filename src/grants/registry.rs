@@ -254,6 +254,11 @@ impl Registry {
         })
     }
 
+    /// Whether the grant cache answers (a Redis PING; the in-process cache always does).
+    pub async fn ping_cache(&self) -> Result<(), super::cache::CacheError> {
+        self.shared.cache.ping().await
+    }
+
     /// Whether the cache is shared by every replica (Redis).
     pub fn cache_is_shared(&self) -> bool {
         self.shared.cache.is_shared()
@@ -377,20 +382,24 @@ impl Register for CachedRegister {
             // Without the feed this process cannot know what others changed: no cache.
             tracing::warn!("reading the cache outbox: {e}");
             shared.metrics.grant_cache_bypassed.inc();
+            tracing::Span::current().record("cache", "bypassed");
             return self.read_database(idp, subject).await;
         }
         if shared.recovering.load(Ordering::SeqCst) {
             shared.metrics.grant_cache_bypassed.inc();
+            tracing::Span::current().record("cache", "bypassed");
             return self.read_database(idp, subject).await;
         }
         let key = IdentityKey::new(idp, subject);
         match shared.cache.get(&key).await {
             Ok(CacheLookup::Hit(grants)) => {
                 shared.metrics.grant_cache_hits.inc();
+                tracing::Span::current().record("cache", "hit");
                 Ok(grants)
             }
             Ok(CacheLookup::Miss(stamp)) => {
                 shared.metrics.grant_cache_misses.inc();
+                tracing::Span::current().record("cache", "miss");
                 let grants = self.read_database(idp, subject).await?;
                 if let Some(stamp) = stamp {
                     if let Err(e) = shared.cache.put(&key, stamp, &grants).await {
@@ -402,6 +411,7 @@ impl Register for CachedRegister {
             Err(e) => {
                 shared.cache_failed("get", &e);
                 shared.metrics.grant_cache_bypassed.inc();
+                tracing::Span::current().record("cache", "bypassed");
                 self.read_database(idp, subject).await
             }
         }

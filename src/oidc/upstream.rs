@@ -14,11 +14,13 @@ use openidconnect::core::{
     CoreResponseType, CoreUserInfoClaims,
 };
 use openidconnect::{
-    AuthType, AuthenticationContextClass, AuthenticationFlow, AuthorizationCode,
+    AsyncHttpClient, AuthType, AuthenticationContextClass, AuthenticationFlow, AuthorizationCode,
     ClaimsVerificationError, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet,
-    EndpointSet, IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier,
-    RedirectUrl, Scope, SignatureVerificationError,
+    EndpointSet, HttpRequest, HttpResponse, IssuerUrl, Nonce, OAuth2TokenResponse,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, SignatureVerificationError,
 };
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::RwLock;
@@ -59,6 +61,66 @@ pub enum UpstreamError {
     UnknownAcr(Option<String>),
 }
 
+/// Why an HTTP exchange with an AD failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    #[error("request failed: {0}")]
+    Request(#[source] openidconnect::reqwest::Error),
+    #[error("the answer is larger than {max} bytes ([limits] upstream_max_response_bytes)")]
+    TooLarge { max: usize },
+    #[error("unreadable answer: {0}")]
+    Answer(#[source] openidconnect::http::Error),
+}
+
+/// The HTTP client of every call to an AD (discovery, keys, token, userinfo): reqwest, with the
+/// answer read chunk by chunk and refused as soon as it passes `max_bytes`, so that an AD cannot
+/// make poort buffer an answer of any size.
+#[derive(Debug, Clone)]
+struct CappedHttp {
+    client: openidconnect::reqwest::Client,
+    max_bytes: usize,
+}
+
+impl<'c> AsyncHttpClient<'c> for CappedHttp {
+    type Error = HttpError;
+    type Future = Pin<Box<dyn Future<Output = Result<HttpResponse, HttpError>> + Send + Sync + 'c>>;
+
+    fn call(&'c self, request: HttpRequest) -> Self::Future {
+        Box::pin(async move {
+            let too_large = HttpError::TooLarge {
+                max: self.max_bytes,
+            };
+            let request =
+                openidconnect::reqwest::Request::try_from(request).map_err(HttpError::Request)?;
+            let mut response = self
+                .client
+                .execute(request)
+                .await
+                .map_err(HttpError::Request)?;
+            if response
+                .content_length()
+                .is_some_and(|n| n > self.max_bytes as u64)
+            {
+                return Err(too_large);
+            }
+            let mut builder = openidconnect::http::Response::builder()
+                .status(response.status())
+                .version(response.version());
+            for (name, value) in response.headers() {
+                builder = builder.header(name, value);
+            }
+            let mut body = Vec::new();
+            while let Some(chunk) = response.chunk().await.map_err(HttpError::Request)? {
+                if body.len() + chunk.len() > self.max_bytes {
+                    return Err(too_large);
+                }
+                body.extend_from_slice(&chunk);
+            }
+            builder.body(body).map_err(HttpError::Answer)
+        })
+    }
+}
+
 /// What the browser is sent to, and the secrets the callback needs (kept in the pending flow).
 #[derive(Debug)]
 pub struct UpstreamRequest {
@@ -87,7 +149,7 @@ pub struct UpstreamProvider {
     algs: Vec<CoreJwsSigningAlgorithm>,
     redirect: RedirectUrl,
     clock_skew: chrono::Duration,
-    http: openidconnect::reqwest::Client,
+    http: CappedHttp,
     discovered: RwLock<Option<Discovered>>,
     /// When an unknown key last made poort fetch the keys again.
     key_refresh: parking_lot::Mutex<Option<Instant>>,
@@ -154,7 +216,10 @@ impl UpstreamProvider {
             algs,
             redirect,
             clock_skew: chrono::Duration::seconds(clock_skew_seconds),
-            http,
+            http: CappedHttp {
+                client: http,
+                max_bytes: crate::config::LimitsConfig::default().upstream_max_response_bytes,
+            },
             discovered: RwLock::new(None),
             key_refresh: parking_lot::Mutex::new(None),
             config,
@@ -426,6 +491,15 @@ impl UpstreamProviders {
         Ok(UpstreamProviders { providers })
     }
 
+    /// Caps every answer read from these ADs at `max` bytes (`[limits]
+    /// upstream_max_response_bytes`; 1 MiB unless set).
+    pub fn with_max_response_bytes(mut self, max: usize) -> UpstreamProviders {
+        for p in &mut self.providers {
+            p.http.max_bytes = max;
+        }
+        self
+    }
+
     pub fn get(&self, issuer: &str) -> Option<&UpstreamProvider> {
         self.providers.iter().find(|p| p.issuer() == issuer)
     }
@@ -457,6 +531,50 @@ mod tests {
 
     fn provider(acr: &[(&str, Level)]) -> UpstreamProvider {
         UpstreamProvider::new(config(acr), "https://poort.example/oidc/callback", 60).unwrap()
+    }
+
+    /// Serves one answer: `head`, then 16 KiB chunks of `{`... for as long as it is read.
+    async fn server(head: &'static str) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("listener");
+        let url = format!("http://{}/", listener.local_addr().expect("address"));
+        tokio::spawn(async move {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            let mut buf = [0u8; 4096];
+            let _ = socket.read(&mut buf).await;
+            if socket.write_all(head.as_bytes()).await.is_err() {
+                return;
+            }
+            let chunk = format!("4000\r\n{}\r\n", "{".repeat(0x4000));
+            while socket.write_all(chunk.as_bytes()).await.is_ok() {}
+        });
+        url
+    }
+
+    #[tokio::test]
+    async fn answers_past_the_cap_are_refused_as_they_are_read() {
+        let http = CappedHttp {
+            client: openidconnect::reqwest::Client::new(),
+            max_bytes: 100_000,
+        };
+        let get = |url: String| {
+            openidconnect::http::Request::get(url)
+                .body(Vec::new())
+                .expect("request")
+        };
+        // Announced too large: refused before the body is read.
+        let url = server("HTTP/1.1 200 OK\r\ncontent-length: 50000000\r\n\r\n").await;
+        let e = http.call(get(url)).await.expect_err("too large");
+        assert!(matches!(e, HttpError::TooLarge { max: 100_000 }), "{e}");
+        // Chunked without end: refused once the cap is passed, not at the timeout.
+        let url = server("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n").await;
+        let e = http.call(get(url)).await.expect_err("too large");
+        assert!(matches!(e, HttpError::TooLarge { .. }), "{e}");
+        assert!(e.to_string().contains("upstream_max_response_bytes"));
     }
 
     #[test]

@@ -4,10 +4,12 @@
 //! stateless. The embedded implementation keeps it in-process; with `[state] redis_url` set it
 //! lives in Redis. Both must pass [`conformance`].
 
+mod limited;
 mod memory;
 mod redis;
 
 pub use self::redis::RedisStore;
+pub use limited::{Admission, CapConfigError, CapRefusal, FlowCaps, LimitedFlowStore};
 pub use memory::MemoryStore;
 
 use async_trait::async_trait;
@@ -35,6 +37,14 @@ pub trait FlowStore: Send + Sync {
     async fn get(&self, key: &str, now: DateTime<Utc>) -> Result<Option<Vec<u8>>, StoreError>;
     /// Removes and returns the value under `key`: at most one caller ever gets it.
     async fn take(&self, key: &str, now: DateTime<Utc>) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Whether the store answers at all (readiness). In-process stores always do.
+    async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+    /// Whether replicas share this store (Redis) or it is this process's own.
+    fn is_shared(&self) -> bool {
+        false
+    }
 }
 
 /// Remembers identifiers that may be used only once (assertion IDs, request IDs).

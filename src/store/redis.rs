@@ -93,6 +93,18 @@ impl RedisStore {
 
 #[async_trait]
 impl FlowStore for RedisStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        redis::cmd("PING")
+            .query_async::<String>(&mut conn)
+            .await
+            .map(|_| ())
+            .map_err(unavailable)
+    }
+
+    fn is_shared(&self) -> bool {
+        true
+    }
     async fn put(
         &self,
         key: &str,

@@ -393,3 +393,80 @@ fn deny_text(reason: &DenyReason, svc: (&str, &str)) -> ErrorText {
         todo,
     }
 }
+
+/// Why poort will not start (another) login for a client now. Nothing is wrong with the login
+/// itself, so no requester gets a protocol error: the person gets a page and `Retry-After`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overload {
+    /// This process holds as many pending logins as it may (503).
+    Busy,
+    /// This client address has as many logins open as it may (429).
+    TooManyOpen,
+    /// This client address started too many logins in the last minute (429).
+    TooManyStarts,
+    /// This client address tried the admin module's login too often (429).
+    TooManyAdminLogins,
+}
+
+impl Overload {
+    pub fn status(self) -> StatusCode {
+        match self {
+            Overload::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::TOO_MANY_REQUESTS,
+        }
+    }
+
+    /// A short code for logs.
+    pub fn reason_code(self) -> &'static str {
+        match self {
+            Overload::Busy => "busy",
+            Overload::TooManyOpen => "too_many_open_logins",
+            Overload::TooManyStarts => "too_many_login_starts",
+            Overload::TooManyAdminLogins => "too_many_admin_logins",
+        }
+    }
+
+    /// What the person reads; `retry_after` in seconds.
+    pub fn text(self, retry_after: u64) -> ErrorText {
+        const TITLE_BUSY: (&str, &str) = ("poort is druk", "poort is busy");
+        const TITLE_MANY: (&str, &str) = ("Te veel inlogpogingen", "Too many login attempts");
+        let wait = (
+            format!("Wacht {retry_after} seconden en probeer het dan opnieuw."),
+            format!("Wait {retry_after} seconds, then try again."),
+        );
+        let (title, what, todo) = match self {
+            Overload::Busy => (
+                TITLE_BUSY,
+                ("poort verwerkt op dit moment te veel inlogpogingen tegelijk. Er is niets met uw gegevens gebeurd.".to_string(),
+                 "poort is handling too many logins at once right now. Nothing was done with your data.".to_string()),
+                ("Probeer het over een minuut opnieuw.".to_string(),
+                 "Try again in a minute.".to_string()),
+            ),
+            Overload::TooManyOpen => (
+                TITLE_MANY,
+                ("Vanaf uw internetadres zijn te veel inlogpogingen begonnen die nog niet zijn afgerond.".to_string(),
+                 "Too many logins have been started from your internet address that have not been finished.".to_string()),
+                ("Rond een inlogpoging af die al openstaat, of probeer het over een minuut opnieuw. Deelt u een internetadres met veel anderen (een groot bedrijfsnetwerk), neem dan contact op met de dienst.".to_string(),
+                 "Finish a login that is already open, or try again in a minute. If you share an internet address with many others (a large company network), contact the service.".to_string()),
+            ),
+            Overload::TooManyStarts => (
+                TITLE_MANY,
+                ("Vanaf uw internetadres zijn in korte tijd te veel inlogpogingen gestart.".to_string(),
+                 "Too many logins were started from your internet address in a short time.".to_string()),
+                wait,
+            ),
+            Overload::TooManyAdminLogins => (
+                TITLE_MANY,
+                ("Vanaf uw internetadres is in korte tijd te vaak geprobeerd in te loggen bij de beheermodule.".to_string(),
+                 "There were too many attempts to log in to the admin module from your internet address in a short time.".to_string()),
+                wait,
+            ),
+        };
+        ErrorText {
+            status: self.status(),
+            title,
+            what,
+            todo,
+        }
+    }
+}

@@ -2,11 +2,16 @@
 
 pub mod admin;
 pub mod api;
+pub mod client;
 pub mod errors;
 pub mod i18n;
+pub mod limits;
 mod login;
 pub mod oidc;
+pub mod ops;
 pub mod pages;
+pub mod security;
+pub mod trace;
 
 use crate::config::Config;
 use crate::grants::{Register, Registry, UsageRecorder};
@@ -16,6 +21,7 @@ use crate::metrics::Metrics;
 use crate::store::{FlowStore, ReplayCache};
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::from_fn_with_state;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
@@ -52,6 +58,10 @@ pub struct AppState {
     /// poort's signed IdP and SP metadata, made once at start.
     pub idp_metadata: String,
     pub sp_metadata: String,
+    /// Set when shutdown begins: readiness answers 503 from then on.
+    pub draining: Arc<ops::Draining>,
+    /// `[limits]`: rate limits and caps on pending logins, and the trusted proxies.
+    pub limits: limits::Limits,
 }
 
 impl AppState {
@@ -68,8 +78,10 @@ impl AppState {
 pub fn router(state: Arc<AppState>) -> Router {
     let limit = state.config.server.max_body_bytes;
     // The SAML endpoints at their stable paths and, where they differ, at the paths published
-    // with the framework version (afsprakenstelsel, *Interface specifications web*).
+    // with the framework version (afsprakenstelsel, *Interface specifications web*). The SSO
+    // endpoint starts logins, so it goes with the other starts below.
     let mut saml = Router::new();
+    let mut sso = Router::new();
     for base in ["/saml/sso", "/saml/acs", "/saml/artifact"] {
         let versioned = state.config.saml.endpoint_path(base);
         let paths = if versioned == base {
@@ -78,36 +90,53 @@ pub fn router(state: Arc<AppState>) -> Router {
             vec![base.to_string(), versioned]
         };
         for path in paths {
-            saml = match base {
-                "/saml/sso" => saml.route(&path, get(login::sso_redirect).post(login::sso_post)),
-                "/saml/acs" => saml.route(&path, get(login::acs_artifact_get).post(login::acs)),
-                _ => saml.route(
-                    &path,
-                    axum::routing::post(login::artifact_resolution_service),
-                ),
-            };
+            match base {
+                "/saml/sso" => {
+                    sso = sso.route(&path, get(login::sso_redirect).post(login::sso_post))
+                }
+                "/saml/acs" => {
+                    saml = saml.route(&path, get(login::acs_artifact_get).post(login::acs))
+                }
+                _ => {
+                    saml = saml.route(
+                        &path,
+                        axum::routing::post(login::artifact_resolution_service),
+                    )
+                }
+            }
         }
     }
+    // What anonymous clients start logins at: rate-limited per client address; the admin
+    // module's login also by its own, lower limit.
+    let admin_login = Router::new()
+        .route("/admin/login", get(login::admin_login))
+        .route_layer(from_fn_with_state(state.clone(), limits::admin_logins));
+    let starts = sso
+        .route("/oidc/authorize", get(login::authorize))
+        .route("/admin/invitation/{token}", get(login::invitation_link))
+        .merge(admin_login)
+        .route_layer(from_fn_with_state(state.clone(), limits::login_starts));
     // Metadata, discovery and keys may be cached; every other answer is for one browser or one
     // peer only (afsprakenstelsel, *Interface specifications web*: no-cache, no-store).
     let cacheable = Router::new()
         .route("/saml/metadata", get(idp_metadata))
         .route("/saml/sp/metadata", get(sp_metadata))
         .route("/.well-known/openid-configuration", get(oidc::discovery))
-        .route("/oidc/jwks", get(oidc::jwks))
-        .route("/metrics", get(metrics))
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(|| async { "ready" }));
-    Router::new()
+        .route("/oidc/jwks", get(oidc::jwks));
+    let mut router = Router::new()
         .merge(saml)
+        .merge(starts)
         .route("/login/idp", get(login::choose_idp).post(login::chosen_idp))
         .route(
             "/login/organisation",
             get(login::choose_organisation).post(login::chosen_organisation),
         )
-        .route("/admin/login", get(login::admin_login))
-        .route("/admin/invitation/{token}", get(login::invitation_link))
-        .merge(admin::routes())
+        .merge(admin::routes());
+    // The development mailbox: never in production, and only while mail goes to the outbox.
+    if admin::mailbox_served(&state.config) {
+        router = router.route("/dev/mailbox", get(admin::mailbox));
+    }
+    let router = router
         .route(
             "/api/v1/members/{person}/{action}",
             axum::routing::post(api::member_action),
@@ -155,7 +184,6 @@ pub fn router(state: Arc<AppState>) -> Router {
             axum::routing::post(api::grant_status),
         )
         .route("/api/{*rest}", axum::routing::any(api::not_found))
-        .route("/oidc/authorize", get(login::authorize))
         .route("/oidc/token", axum::routing::post(oidc::token))
         .route("/oidc/callback", get(login::oidc_callback))
         .route("/oidc/userinfo", get(oidc::userinfo).post(oidc::userinfo))
@@ -169,19 +197,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         ))
         .merge(cacheable)
         .layer(DefaultBodyLimit::max(limit))
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(limit))
-        .with_state(state)
-}
-
-async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
-    (
-        StatusCode::OK,
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        state.metrics.render(),
-    )
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(limit));
+    let mut router = security::with_security_headers(router, &state.config);
+    if state.config.server.production {
+        router = router.layer(axum::middleware::map_request(security::host_cookies));
+    }
+    router.with_state(state)
 }
 
 async fn idp_metadata(State(state): State<Arc<AppState>>) -> impl IntoResponse {

@@ -167,6 +167,22 @@ fn token_error(status: StatusCode, error: &str, description: &str) -> Response {
     response
 }
 
+/// A client past `token_requests_per_minute`: 429 with `Retry-After` and the OAuth error
+/// `slow_down`, registered for the token endpoint by RFC 8628 3.5 ("keep asking, but more
+/// slowly"). It names what happened, where `invalid_request` would tell the client its request
+/// was malformed, and a client that does not know it still sees a 4xx refusal.
+fn slow_down(retry_after: u64) -> Response {
+    let mut response = token_error(
+        StatusCode::TOO_MANY_REQUESTS,
+        "slow_down",
+        &format!("too many token requests for this client; retry after {retry_after} seconds"),
+    );
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, header::HeaderValue::from(retry_after));
+    response
+}
+
 #[derive(Debug, Deserialize)]
 pub struct TokenRequest {
     grant_type: Option<String>,
@@ -220,6 +236,27 @@ pub async fn token(
     // the body; one method only.
     let basic = basic_credentials(&headers);
     let now = Utc::now();
+    // `token_requests_per_minute` per configured client, counted before authentication so that
+    // guessing a client's secret is slowed down too. Only configured clients are counted, so
+    // the limiter holds at most one key per client.
+    let named = basic
+        .as_ref()
+        .map(|(id, _)| id.clone())
+        .or_else(|| request.client_id.clone())
+        .or_else(|| {
+            request
+                .client_assertion
+                .as_deref()
+                .and_then(assertion_subject)
+        });
+    if let Some(client) =
+        named.and_then(|id| state.config.oidc_clients.iter().find(|c| c.client_id == id))
+    {
+        if let Err(wait) = state.limits.token_request(&client.client_id) {
+            tracing::info!(client = %client.client_id, "token request refused: rate limit");
+            return slow_down(super::limits::retry_seconds(wait));
+        }
+    }
     if let Some(assertion) = &request.client_assertion {
         if basic.is_some() || request.client_secret.is_some() {
             return bad("invalid_request", "use one client authentication method");

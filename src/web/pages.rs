@@ -256,6 +256,7 @@ impl Pages {
         reference: &str,
         back: Option<&PostForm>,
     ) -> Response {
+        crate::telemetry::note_reference(reference);
         let mut response = self.render(
             "error.html",
             context! {
@@ -266,6 +267,8 @@ impl Pages {
                 todo => lang.pick(&text.todo.0, &text.todo.1),
                 reference_label => lang.pick("Referentienummer", "Reference number"),
                 reference => reference,
+                trace_label => lang.pick("Trace-ID", "Trace ID"),
+                trace_id => crate::telemetry::trace_id(),
                 back => back,
                 back_label => lang.pick("Terug naar de dienst", "Back to the service"),
             },

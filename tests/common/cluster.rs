@@ -165,6 +165,8 @@ pub struct Replica {
     pub poort: String,
     /// The replica's own address.
     pub direct: String,
+    /// Its ops listener (metrics, health).
+    pub ops: String,
     pub dv: String,
     pub ad: String,
     pub config_path: PathBuf,
@@ -179,9 +181,47 @@ impl Drop for Replica {
 }
 
 impl Replica {
+    /// Sends it SIGTERM (a graceful shutdown).
+    pub fn terminate(&self) {
+        let ok = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -TERM");
+    }
+
+    /// Kills it outright (SIGKILL): nothing it held in memory survives.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Waits (bounded) for the process to exit and returns its status.
+    pub fn wait_exit(&mut self, limit: Duration) -> std::process::ExitStatus {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "poort did not exit within {limit:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Its `/readyz`: the status and the JSON body.
+    pub async fn readiness(&self) -> (u16, serde_json::Value) {
+        let r = reqwest::get(format!("{}/readyz", self.ops)).await.unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap())
+    }
+
     /// The text of its `/metrics`.
     pub async fn metrics(&self) -> String {
-        reqwest::get(format!("{}/metrics", self.direct))
+        reqwest::get(format!("{}/metrics", self.ops))
             .await
             .unwrap()
             .text()
@@ -291,6 +331,7 @@ async fn start(
         std::fs::create_dir_all(&sp_dir).unwrap();
         std::fs::create_dir_all(&idp_dir).unwrap();
         let port = free_port();
+        let ops_port = free_port();
         let poort = match &front {
             Some(front) => url(front),
             None => format!("http://127.0.0.1:{port}"),
@@ -316,6 +357,7 @@ async fn start(
                 public_url: poort.clone(),
                 production: false,
                 max_body_bytes: 256 * 1024,
+                ..ServerConfig::default()
             },
             saml: SamlConfig {
                 idp_entity_id: "urn:etoegang:HM:00000099990000000001:entities:1".into(),
@@ -345,6 +387,21 @@ async fn start(
             oidc_clients: vec![],
             oidc_providers: vec![],
             backchannel: Default::default(),
+            ops: poort::config::OpsConfig {
+                listen: format!("127.0.0.1:{ops_port}"),
+                ..Default::default()
+            },
+            log: Default::default(),
+            telemetry: Default::default(),
+            // Every test client comes from 127.0.0.1: limits far above what a test does (tests/limits.rs
+            // sets its own).
+            limits: poort::config::LimitsConfig {
+                max_flows_per_client: 1_000_000,
+                login_starts_per_minute: 1_000_000,
+                token_requests_per_minute: 1_000_000,
+                admin_logins_per_minute: 1_000_000,
+                ..Default::default()
+            },
             admin: Default::default(),
             mail: Default::default(),
             oidc: poort::config::OidcConfig {
@@ -363,6 +420,7 @@ async fn start(
         replicas.push(Replica {
             poort,
             direct: format!("http://127.0.0.1:{port}"),
+            ops: format!("http://127.0.0.1:{ops_port}"),
             dv,
             ad,
             config_path,

@@ -15,6 +15,8 @@ use std::path::PathBuf;
 
 pub struct World {
     pub poort: String,
+    /// The ops listener: `/metrics`, `/healthz`, `/readyz`.
+    pub ops: String,
     pub dv: String,
     pub ad: String,
     pub dir: tempfile::TempDir,
@@ -147,6 +149,7 @@ pub async fn start_prepared(prepare: impl FnOnce(&Prepared, &mut Config)) -> Wor
             public_url: poort.clone(),
             production: false,
             max_body_bytes: 256 * 1024,
+            ..ServerConfig::default()
         },
         saml: SamlConfig {
             idp_entity_id: "urn:etoegang:HM:00000099990000000001:entities:1".into(),
@@ -181,6 +184,18 @@ pub async fn start_prepared(prepare: impl FnOnce(&Prepared, &mut Config)) -> Wor
         oidc_clients: vec![],
         oidc_providers: vec![],
         backchannel: Default::default(),
+        ops: Default::default(),
+        log: Default::default(),
+        telemetry: Default::default(),
+        // Every test client comes from 127.0.0.1: limits far above what a test does (tests/limits.rs
+        // sets its own).
+        limits: poort::config::LimitsConfig {
+            max_flows_per_client: 1_000_000,
+            login_starts_per_minute: 1_000_000,
+            token_requests_per_minute: 1_000_000,
+            admin_logins_per_minute: 1_000_000,
+            ..Default::default()
+        },
         // Expiry reminders only when a test asks (tests/notifications.rs calls them itself).
         admin: poort::config::AdminConfig {
             reminder_interval_seconds: 0,
@@ -207,12 +222,20 @@ pub async fn start_prepared(prepare: impl FnOnce(&Prepared, &mut Config)) -> Wor
     prepare(&prepared, &mut config);
     let state = poort::app::build_state(config.clone()).await.unwrap();
     let registry = state.registry.clone();
-    tokio::spawn(poort::app::serve(state, pl));
+    let ol = bind().await;
+    let ops = url(&ol);
+    tokio::spawn(poort::server::run(
+        state,
+        pl,
+        Some(ol),
+        std::future::pending(),
+    ));
     let peers = poort::demo::DemoPeers::from_dir(&certs, &dv, &ad, &poort).unwrap();
     tokio::spawn(poort::demo::serve(dl, peers.dv_router()));
     tokio::spawn(poort::demo::serve(al, peers.ad_router()));
     World {
         poort,
+        ops,
         dv,
         ad,
         dir,
@@ -430,4 +453,30 @@ pub async fn start_with_bindings(
 /// Artifact-Artifact), as under `poort demo`.
 pub async fn start_artifact() -> World {
     start_with_bindings(poort::demo::DemoBindings::Artifact, |_, _| {}).await
+}
+
+/// Delivers every mail the world's poort has queued (into its outbox folder), then returns:
+/// what poort's own worker already claimed is waited for, up to a deadline. Tests that read the
+/// outbox folder after an admin action call this first (mail is sent off the request path).
+pub async fn deliver_mail(w: &World) {
+    let worker = poort::mail::MailWorker::from_config(
+        w.registry.sql().pool().clone(),
+        &w.config.mail,
+        "test-deliver-mail",
+        std::sync::Arc::new(poort::metrics::Metrics::default()),
+    )
+    .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        worker.deliver_due(chrono::Utc::now()).await.unwrap();
+        let waiting = worker.counts().await.unwrap().queued;
+        if waiting == 0 {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{waiting} mail(s) still queued after 10 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }

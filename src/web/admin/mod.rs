@@ -263,7 +263,6 @@ pub fn routes() -> axum::Router<Arc<AppState>> {
     axum::Router::new()
         .route("/admin", get(home))
         .route("/admin/logout", post(logout))
-        .route("/dev/mailbox", get(mailbox))
         .merge(users::routes())
         .merge(organisation::routes())
         .merge(links::routes())
@@ -427,11 +426,18 @@ pub fn forbidden_form(state: &AppState, lang: Lang) -> Response {
     )
 }
 
+/// Whether `/dev/mailbox` exists: never in production (it shows every mail poort wrote, links
+/// to invitations included), and elsewhere only while mail goes to the outbox folder.
+pub fn mailbox_served(config: &crate::config::Config) -> bool {
+    !config.server.production && config.mail.smtp_url.is_none()
+}
+
 /// `GET /dev/mailbox`: the outbox folder as a mailbox page, outside production only (the demo's
-/// invitation journey works without a mail server).
+/// invitation journey works without a mail server). The router adds the route only when
+/// [`mailbox_served`]; the handler checks again.
 pub async fn mailbox(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     let lang = Lang::from_headers(&headers);
-    if state.config.server.production || state.config.mail.smtp_url.is_some() {
+    if !mailbox_served(&state.config) {
         return StatusCode::NOT_FOUND.into_response();
     }
     let mails: Vec<(String, Vec<String>)> = crate::mail::outbox(&state.config.mail.outbox_dir)

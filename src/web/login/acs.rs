@@ -124,7 +124,9 @@ async fn check_ad_answer(
         now,
         clock_skew: Duration::seconds(state.config.saml.clock_skew_seconds),
     };
-    let assertion = match sp::check_response(text, &expectations) {
+    let checked = tracing::info_span!("ad_answer.verify", ad = %idp.entity_id, protocol = "saml")
+        .in_scope(|| sp::check_response(text, &expectations));
+    let assertion = match checked {
         Ok(AdOutcome::Authenticated(a)) => a,
         Ok(AdOutcome::Cancelled) => return cancelled(state, ctx, &flow).await,
         Ok(AdOutcome::Failed { status, .. }) => {
@@ -273,6 +275,7 @@ fn allowed(state: &AppState, ctx: &Ctx, flow: &PendingFlow, candidate: &Candidat
     );
 }
 
+#[tracing::instrument(name = "answer.sign", skip_all, fields(dv = %flow.intent.requester))]
 async fn saml_answer(
     state: &AppState,
     ctx: &Ctx,

@@ -11,8 +11,12 @@ use crate::level::Comparison;
 pub const ADMIN_COOKIE: &str = "poort_admin";
 
 /// `GET /admin/login`: starts a login for the admin module.
-pub async fn admin_login(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    let ctx = Ctx::new(&headers);
+pub async fn admin_login(
+    State(state): State<Arc<AppState>>,
+    client: Client,
+    headers: HeaderMap,
+) -> Response {
+    let ctx = Ctx::start(&headers, client);
     let service = crate::admin::service(&state.config);
     let flow = PendingFlow {
         id: xml::new_id(),
@@ -101,17 +105,18 @@ pub(super) async fn open_session(
 }
 
 /// Sets (or, with `max_age` 0, clears) the admin session cookie: HttpOnly, path `/`,
-/// Secure over https. SameSite=Lax, because the login reaches `/admin` by a redirect that began
-/// with the AD's cross-site POST; forms are protected by the CSRF token, not by SameSite.
+/// Secure over https, `__Host-` prefixed in production. SameSite=Lax, because the login reaches
+/// `/admin` by a redirect that began with the AD's cross-site POST; forms are protected by the
+/// CSRF token, not by SameSite.
 pub fn set_admin_cookie(state: &AppState, response: &mut Response, value: &str, max_age: i64) {
-    let secure = if state.config.server.public_url.starts_with("https://") {
+    let secure = if security::browsers_use_https(&state.config) {
         "; Secure"
     } else {
         ""
     };
-    let value = format!(
-        "{ADMIN_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
-    );
+    let name = security::cookie_name(&state.config, ADMIN_COOKIE);
+    let value =
+        format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}");
     if let Ok(v) = HeaderValue::from_str(&value) {
         response.headers_mut().append(header::SET_COOKIE, v);
     }
@@ -126,10 +131,11 @@ pub fn admin_cookie(headers: &HeaderMap) -> Option<String> {
 /// login whose answer binds the identity to the invited person; any other gets a clear page.
 pub async fn invitation_link(
     State(state): State<Arc<AppState>>,
+    client: Client,
     headers: HeaderMap,
     axum::extract::Path(token): axum::extract::Path<String>,
 ) -> Response {
-    let ctx = Ctx::new(&headers);
+    let ctx = Ctx::start(&headers, client);
     let organisation = match state
         .registry
         .sql()

@@ -345,12 +345,24 @@ async fn resolve_at(
     artifact: &Artifact,
     saml_art: &str,
 ) -> Result<String, Unresolved> {
-    let outcome = resolve_at_peer(state, me, peer, artifact, saml_art).await;
-    let label = match &outcome {
+    let label = |outcome: &Result<String, Unresolved>| match outcome {
         Ok(_) => "resolved",
         Err(Unresolved::BackChannel(e)) if e.is_unavailable() => "unavailable",
         Err(_) => "rejected",
     };
+    let outcome = crate::telemetry::timed(
+        "artifact.resolve",
+        resolve_at_peer(state, me, peer, artifact, saml_art),
+        |outcome| {
+            vec![
+                opentelemetry::KeyValue::new("peer.role", peer.role.to_string()),
+                opentelemetry::KeyValue::new("peer.entity_id", peer.entity_id.to_string()),
+                opentelemetry::KeyValue::new("outcome", label(outcome)),
+            ]
+        },
+    )
+    .await;
+    let label = label(&outcome);
     state.metrics.backchannel_resolution(peer.role, label);
     outcome
 }

@@ -3,6 +3,7 @@
 
 use super::upstream::upstream_error;
 use super::*;
+use tracing::Instrument;
 
 /// The query of `/oidc/callback` (RFC 6749 4.1.2, RFC 9207 `iss`).
 #[derive(Debug, Deserialize)]
@@ -58,10 +59,15 @@ pub async fn oidc_callback(
         let e = LoginError::AdAnswerRejected("the answer has neither a code nor an error".into());
         return fail(&state, &ctx, e, Some(&flow)).await;
     };
-    let identity = match provider
+    let redeemed = provider
         .redeem(code, &secrets.pkce_verifier, &secrets.nonce)
-        .await
-    {
+        .instrument(tracing::info_span!(
+            "upstream.token",
+            ad = %provider.issuer(),
+            protocol = "oidc"
+        ))
+        .await;
+    let identity = match redeemed {
         Ok(i) => i,
         Err(e) => return fail(&state, &ctx, upstream_error(e), Some(&flow)).await,
     };

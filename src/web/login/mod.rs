@@ -20,9 +20,11 @@ pub use sso::{sso_post, sso_redirect};
 
 pub use upstream::{choose_idp, chosen_idp};
 
+use super::client::Client;
 use super::errors::{deny_code, LoginError, RequestProblem};
 use super::i18n::Lang;
 use super::pages::{IdpChoice, OrgChoice, PostForm};
+use super::security;
 use super::AppState;
 use crate::decision::{Candidate, Decision};
 use crate::flow::{AnswerTo, AuthnIntent, AuthnResult};
@@ -38,6 +40,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
+use tracing::Instrument;
 
 const BROWSER_COOKIE: &str = "poort_browser";
 const LAST_IDP_COOKIE: &str = "poort_last_idp";
@@ -94,6 +97,8 @@ struct Ctx {
     lang: Lang,
     reference: String,
     browser_cookie: Option<String>,
+    /// Who started the login (set at login starts, which are capped per client).
+    client: Option<Client>,
 }
 
 impl Ctx {
@@ -102,8 +107,22 @@ impl Ctx {
             lang: Lang::from_headers(headers),
             reference: hex::encode(rand::random::<[u8; 5]>()).to_uppercase(),
             browser_cookie: cookie(headers, BROWSER_COOKIE),
+            client: None,
         }
     }
+
+    /// The context of a login start, by `client`.
+    fn start(headers: &HeaderMap, client: Client) -> Ctx {
+        Ctx {
+            client: Some(client),
+            ..Ctx::new(headers)
+        }
+    }
+}
+
+/// The flow store key of a pending flow.
+fn flow_key(id: &str) -> String {
+    format!("flow:{id}")
 }
 
 fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -117,15 +136,18 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, v)| v.to_string())
 }
 
+/// Sets a login cookie: `__Host-` prefixed in production (where the router strips the prefix
+/// again from what comes in, so [`cookie`] reads one name in every mode).
 fn set_cookie(state: &AppState, response: &mut Response, name: &str, value: &str, max_age: i64) {
     // Over https the AD's cross-site POST to the ACS must carry the cookie: SameSite=None; Secure.
-    // Plain http (development on localhost) is same-site, where Lax suffices.
-    let secure = state.config.server.public_url.starts_with("https://");
-    let attrs = if secure {
+    // Plain http (development on localhost) is same-site, where Lax suffices. Production is
+    // https to the browser even behind a proxy that terminates TLS.
+    let attrs = if security::browsers_use_https(&state.config) {
         "; Secure; SameSite=None"
     } else {
         "; SameSite=Lax"
     };
+    let name = security::cookie_name(&state.config, name);
     let value = format!("{name}={value}; Path=/; HttpOnly; Max-Age={max_age}{attrs}");
     if let Ok(v) = HeaderValue::from_str(&value) {
         response.headers_mut().append(header::SET_COOKIE, v);
@@ -309,8 +331,21 @@ fn post_form(action: &str, response: &str, relay_state: Option<&str>) -> PostFor
 }
 
 /// Sends a checked flow on: straight to the one identity provider it may use, or to the page
-/// where the person chooses; binds it to this browser.
+/// where the person chooses; binds it to this browser. The flow first needs a slot under the
+/// caps on pending flows (per process and per client); the slot is held while the flow is
+/// stored, and given back at once if nothing was stored.
 async fn begin(state: &Arc<AppState>, ctx: Ctx, flow: PendingFlow) -> Response {
+    let Some(client) = ctx.client.as_ref() else {
+        let e = LoginError::Internal("a login start without its client".into());
+        return fail(state, &ctx, e, None).await;
+    };
+    let _slot = match state
+        .limits
+        .admit_flow(&flow_key(&flow.id), client, flow.expires_at)
+    {
+        Ok(slot) => slot,
+        Err(refusal) => return super::limits::cap_refused(state, ctx.lang, refusal),
+    };
     let mut response = if flow.intent.allowed_idps.len() == 1 {
         let idp = flow.intent.allowed_idps[0].clone();
         upstream::send_to_idp(state, &ctx, flow.clone(), &idp).await
@@ -324,11 +359,32 @@ async fn begin(state: &Arc<AppState>, ctx: Ctx, flow: PendingFlow) -> Response {
     response
 }
 
+/// A pending flow as stored: with the `traceparent` of the request that stored it, so that the
+/// login's next request, on any replica, continues its trace.
+#[derive(Serialize)]
+struct StoredFlow<'a> {
+    #[serde(flatten)]
+    flow: &'a PendingFlow,
+    trace: String,
+}
+
+#[derive(Deserialize)]
+struct LoadedFlow {
+    #[serde(flatten)]
+    flow: PendingFlow,
+    #[serde(default)]
+    trace: Option<String>,
+}
+
 async fn save(state: &AppState, flow: &PendingFlow) -> Result<(), LoginError> {
-    let bytes = serde_json::to_vec(flow).map_err(|e| LoginError::Internal(e.to_string()))?;
+    let stored = StoredFlow {
+        flow,
+        trace: crate::telemetry::traceparent(),
+    };
+    let bytes = serde_json::to_vec(&stored).map_err(|e| LoginError::Internal(e.to_string()))?;
     state
         .flows
-        .put(&format!("flow:{}", flow.id), bytes, flow.expires_at)
+        .put(&flow_key(&flow.id), bytes, flow.expires_at)
         .await
         .map_err(|e| LoginError::Internal(e.to_string()))
 }
@@ -342,7 +398,7 @@ async fn load(
     id: &str,
     consume: bool,
 ) -> Result<PendingFlow, LoginError> {
-    let key = format!("flow:{id}");
+    let key = flow_key(id);
     let internal = |e: crate::store::StoreError| LoginError::Internal(e.to_string());
     let bytes = state
         .flows
@@ -350,8 +406,12 @@ async fn load(
         .await
         .map_err(internal)?
         .ok_or(LoginError::UnknownFlow)?;
-    let flow: PendingFlow =
+    let LoadedFlow { flow, trace } =
         serde_json::from_slice(&bytes).map_err(|e| LoginError::Internal(e.to_string()))?;
+    if let Some(trace) = &trace {
+        crate::telemetry::continue_trace(trace);
+    }
+    crate::telemetry::note_flow(&flow.id);
     if ctx.browser_cookie.as_deref() != Some(flow.browser.as_str()) {
         return Err(LoginError::OtherBrowser);
     }
@@ -417,6 +477,14 @@ async fn cancelled(state: &AppState, ctx: &Ctx, flow: &PendingFlow) -> Response 
 
 /// After a verified upstream answer, whatever its protocol: the register's decision, then the
 /// answer to the requester, the organisation choice, or the refusal.
+#[tracing::instrument(name = "login.decision", skip_all, fields(
+    dv = %flow.intent.requester,
+    ad = %result.idp,
+    level.required = %flow.intent.required_level,
+    level.asserted = %result.level,
+    outcome = tracing::field::Empty,
+    reason = tracing::field::Empty,
+))]
 async fn conclude(
     state: &AppState,
     ctx: &Ctx,
@@ -446,6 +514,10 @@ async fn conclude(
             flow.intent.comparison,
             now,
         )
+        .instrument(tracing::info_span!(
+            "grants.resolve",
+            cache = tracing::field::Empty
+        ))
         .await
         .map_err(|e| e.to_string())
     };
@@ -454,6 +526,14 @@ async fn conclude(
         Err(e) => return fail(state, ctx, LoginError::Internal(e), Some(&flow)).await,
     };
     flow.result = Some(result);
+    let span = tracing::Span::current();
+    match &decision {
+        Decision::Allow(_) => span.record("outcome", "allowed"),
+        Decision::ChooseOrganisation(_) => span.record("outcome", "choose_organisation"),
+        Decision::Deny(reason) => span
+            .record("outcome", "refused")
+            .record("reason", deny_code(reason)),
+    };
     match decision {
         Decision::Allow(candidate) => acs::answer(state, ctx, &flow, &candidate).await,
         Decision::ChooseOrganisation(candidates) => {

@@ -70,10 +70,11 @@ fn required_level(acr_values: Option<&str>, service_level: Level) -> Level {
 
 pub async fn authorize(
     State(state): State<Arc<AppState>>,
+    client_addr: Client,
     headers: HeaderMap,
     Query(q): Query<AuthorizeQuery>,
 ) -> Response {
-    let ctx = Ctx::new(&headers);
+    let ctx = Ctx::start(&headers, client_addr);
     let cfg = &state.config;
     let Some(client) = q
         .client_id
@@ -115,12 +116,14 @@ pub async fn authorize(
     {
         return err("invalid_scope", "the scope must include openid");
     }
+    // PKCE for every client (RFC 9700 2.1.1, OAuth 2.1, the NL GOV OIDC profile). Only a
+    // confidential client (one that authenticates at the token endpoint) may be let off, as a
+    // legacy client, by `allow_without_pkce`.
+    let confidential = client.client_secret.is_some() || client.public_key.is_some();
     match (&q.code_challenge, q.code_challenge_method.as_deref()) {
-        // A client that cannot authenticate (no secret, no key) is public.
-        (None, _) if client.client_secret.is_none() && client.public_key.is_none() => {
-            return err("invalid_request", "a public client must use PKCE (S256)")
-        }
-        (Some(_), Some("S256")) | (None, None) => {}
+        (Some(_), Some("S256")) => {}
+        (None, None) if client.allow_without_pkce && confidential => {}
+        (None, None) => return err("invalid_request", "code_challenge is required (PKCE, S256)"),
         (Some(_), _) => return err("invalid_request", "code_challenge_method must be S256"),
         (None, Some(_)) => {
             return err(

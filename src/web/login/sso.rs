@@ -4,10 +4,11 @@ use super::*;
 
 pub async fn sso_redirect(
     State(state): State<Arc<AppState>>,
+    client: Client,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let ctx = Ctx::new(&headers);
+    let ctx = Ctx::start(&headers, client);
     let query = query.unwrap_or_default();
     // The HTTP-Artifact binding by GET: `SAMLart` (and RelayState) instead of `SAMLRequest`.
     let art: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
@@ -101,10 +102,11 @@ pub struct SsoForm {
 
 pub async fn sso_post(
     State(state): State<Arc<AppState>>,
+    client: Client,
     headers: HeaderMap,
     Form(form): Form<SsoForm>,
 ) -> Response {
-    let ctx = Ctx::new(&headers);
+    let ctx = Ctx::start(&headers, client);
     if let Some(saml_art) = form.saml_art {
         if form.saml_request.is_some() {
             let e = LoginError::BadMessage("both SAMLRequest and SAMLart".into());
@@ -248,6 +250,7 @@ fn resolve_acs<'a>(dv: &'a SpMetadata, request: &AuthnRequest) -> Option<&'a Acs
 }
 
 /// Checks a verified DV's request and begins the flow.
+#[tracing::instrument(name = "login.start", skip_all, fields(dv = %dv.entity_id, protocol = "saml"))]
 async fn start(
     state: &Arc<AppState>,
     ctx: Ctx,

@@ -73,6 +73,7 @@ pub async fn chosen_idp(
     response
 }
 
+#[tracing::instrument(name = "upstream.request", skip_all, fields(ad = %idp_id))]
 pub(super) async fn send_to_idp(
     state: &AppState,
     ctx: &Ctx,

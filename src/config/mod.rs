@@ -3,6 +3,10 @@
 //! `POORT_SERVER__PUBLIC_URL=https://poort.example` overrides `[server] public_url`: a double
 //! underscore separates the levels.
 
+mod ops;
+
+pub use ops::{LimitsConfig, LogConfig, LogFormat, OpsConfig, OtlpProtocol, TelemetryConfig};
+
 use crate::level::Level;
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
@@ -53,6 +57,16 @@ pub struct Config {
     /// The SOAP back channel on which poort resolves peers' artifacts.
     #[serde(default)]
     pub backchannel: BackChannelConfig,
+    /// The ops listener (metrics, health).
+    #[serde(default)]
+    pub ops: OpsConfig,
+    #[serde(default)]
+    pub log: LogConfig,
+    /// Traces over OpenTelemetry (OTLP).
+    #[serde(default)]
+    pub telemetry: TelemetryConfig,
+    #[serde(default)]
+    pub limits: LimitsConfig,
 }
 
 /// The back channel to peers' ArtifactResolutionServices. The afsprakenstelsel's *Web services*
@@ -112,6 +126,25 @@ pub struct MailConfig {
     pub smtp_url: Option<String>,
     #[serde(default = "default_outbox")]
     pub outbox_dir: PathBuf,
+    /// One SMTP delivery (connect, send), in seconds.
+    #[serde(default = "default_mail_timeout")]
+    pub send_timeout_seconds: u64,
+    /// Attempts before a message is given up (with growing pauses between them).
+    #[serde(default = "default_mail_attempts")]
+    pub max_attempts: u32,
+    /// How often the mail worker looks at the register's outbox, in seconds.
+    #[serde(default = "default_mail_poll")]
+    pub poll_seconds: u64,
+}
+
+fn default_mail_timeout() -> u64 {
+    10
+}
+fn default_mail_attempts() -> u32 {
+    8
+}
+fn default_mail_poll() -> u64 {
+    2
 }
 
 impl Default for MailConfig {
@@ -120,6 +153,9 @@ impl Default for MailConfig {
             from: default_mail_from(),
             smtp_url: None,
             outbox_dir: default_outbox(),
+            send_timeout_seconds: default_mail_timeout(),
+            max_attempts: default_mail_attempts(),
+            poll_seconds: default_mail_poll(),
         }
     }
 }
@@ -244,6 +280,10 @@ pub struct OidcClientConfig {
     /// `RS256` (default) or `ES256`.
     #[serde(default)]
     pub id_token_signed_response_alg: Option<String>,
+    /// Let this confidential client leave out PKCE (a legacy client only: RFC 9700 and the
+    /// Dutch government OIDC profile require PKCE); `poort check` warns about each.
+    #[serde(default)]
+    pub allow_without_pkce: bool,
 }
 
 impl OidcClientConfig {
@@ -310,6 +350,58 @@ pub struct ServerConfig {
     /// Largest request body accepted, in bytes.
     #[serde(default = "default_max_body")]
     pub max_body_bytes: usize,
+    /// Serve HTTPS: PEM certificate chain and key, read again when either file changes.
+    #[serde(default)]
+    pub tls_cert: Option<PathBuf>,
+    #[serde(default)]
+    pub tls_key: Option<PathBuf>,
+    /// Proxies (addresses or CIDR blocks) whose `X-Forwarded-For` and `X-Forwarded-Proto` are
+    /// believed; from anyone else they are ignored.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+    /// A client must send its request headers within this time, in seconds.
+    #[serde(default = "default_header_timeout")]
+    pub header_read_timeout_seconds: u64,
+    /// A request must be answered within this time, in seconds (back channels included).
+    #[serde(default = "default_request_timeout")]
+    pub request_timeout_seconds: u64,
+    /// An idle kept-alive connection is closed after this time, in seconds.
+    #[serde(default = "default_idle_timeout")]
+    pub idle_timeout_seconds: u64,
+    /// On SIGTERM: time for requests in flight to finish before poort exits, in seconds.
+    #[serde(default = "default_shutdown_timeout")]
+    pub shutdown_timeout_seconds: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: "127.0.0.1:8080".into(),
+            public_url: "http://localhost:8080".into(),
+            production: false,
+            max_body_bytes: default_max_body(),
+            tls_cert: None,
+            tls_key: None,
+            trusted_proxies: Vec::new(),
+            header_read_timeout_seconds: default_header_timeout(),
+            request_timeout_seconds: default_request_timeout(),
+            idle_timeout_seconds: default_idle_timeout(),
+            shutdown_timeout_seconds: default_shutdown_timeout(),
+        }
+    }
+}
+
+fn default_header_timeout() -> u64 {
+    10
+}
+fn default_request_timeout() -> u64 {
+    30
+}
+fn default_idle_timeout() -> u64 {
+    60
+}
+fn default_shutdown_timeout() -> u64 {
+    25
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -556,7 +648,7 @@ impl Config {
     /// overrides must stay free-form), so reported by `poort check` and at start, since a
     /// misspelt or outdated section silently drops its settings.
     pub fn unknown_sections(path: &Path) -> Vec<String> {
-        const KNOWN: [&str; 14] = [
+        const KNOWN: [&str; 18] = [
             "server",
             "saml",
             "keys",
@@ -571,6 +663,10 @@ impl Config {
             "admin",
             "mail",
             "backchannel",
+            "ops",
+            "log",
+            "telemetry",
+            "limits",
         ];
         let Ok(text) = std::fs::read_to_string(path) else {
             return Vec::new();

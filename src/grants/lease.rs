@@ -1,0 +1,116 @@
+//! Leases of periodic jobs in the register's `job_leases` table, so that a job every replica
+//! schedules runs on one of them only.
+//!
+//! A replica runs a job when [`Lease::acquire`] says it holds the job's lease: one statement
+//! that inserts the lease, renews it when this holder already has it, or takes it over when it
+//! has expired, and otherwise changes nothing (`INSERT … ON CONFLICT DO UPDATE … WHERE`, the
+//! same text on SQLite and PostgreSQL). Both databases decide a conflict on the row itself, so of
+//! two replicas asking at once exactly one wins. The holder renews at every run; when it stops
+//! (stopped, crashed, cut off from the database), another replica takes over once the lease
+//! has expired.
+
+use super::sql::Pool;
+use chrono::{DateTime, TimeDelta, Utc};
+
+/// An identity for one process (or one test replica): what [`Lease`] and the mail worker record
+/// as holder. Not personal data: host name, process id and a random part.
+pub fn new_holder_id() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_default();
+    let random = uuid::Uuid::new_v4().simple().to_string();
+    let host = if host.is_empty() {
+        String::new()
+    } else {
+        format!("{host}-")
+    };
+    format!("{host}{}-{}", std::process::id(), &random[..12])
+}
+
+/// One job's lease, as one holder asks for it.
+#[derive(Debug, Clone)]
+pub struct Lease {
+    pool: Pool,
+    name: String,
+    holder: String,
+    ttl: TimeDelta,
+}
+
+const ACQUIRE: &str = "\
+INSERT INTO job_leases (name, holder, expires_at) VALUES ($1, $2, $3)
+ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+ WHERE job_leases.holder = excluded.holder OR job_leases.expires_at <= $4";
+
+impl Lease {
+    /// The lease `name` for `holder`, held for `ttl` after each acquisition.
+    pub fn new(pool: Pool, name: &str, holder: &str, ttl: TimeDelta) -> Lease {
+        Lease {
+            pool,
+            name: name.to_string(),
+            holder: holder.to_string(),
+            ttl,
+        }
+    }
+
+    pub fn holder(&self) -> &str {
+        &self.holder
+    }
+
+    /// Takes or renews the lease at `now`; whether this holder has it (until `now + ttl`).
+    pub async fn acquire(&self, now: DateTime<Utc>) -> Result<bool, sqlx::Error> {
+        let until = now
+            .checked_add_signed(self.ttl)
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        let changed = match &self.pool {
+            Pool::Sqlite(p) => sqlx::query(ACQUIRE)
+                .bind(&self.name)
+                .bind(&self.holder)
+                .bind(until)
+                .bind(now)
+                .execute(p)
+                .await?
+                .rows_affected(),
+            Pool::Postgres(p) => sqlx::query(ACQUIRE)
+                .bind(&self.name)
+                .bind(&self.holder)
+                .bind(until)
+                .bind(now)
+                .execute(p)
+                .await?
+                .rows_affected(),
+        };
+        Ok(changed > 0)
+    }
+
+    /// Gives the lease up (at a clean stop), so another replica need not wait for it to expire.
+    pub async fn release(&self) -> Result<(), sqlx::Error> {
+        const RELEASE: &str = "DELETE FROM job_leases WHERE name = $1 AND holder = $2";
+        match &self.pool {
+            Pool::Sqlite(p) => {
+                sqlx::query(RELEASE)
+                    .bind(&self.name)
+                    .bind(&self.holder)
+                    .execute(p)
+                    .await?;
+            }
+            Pool::Postgres(p) => {
+                sqlx::query(RELEASE)
+                    .bind(&self.name)
+                    .bind(&self.holder)
+                    .execute(p)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Who holds the lease `name`, and until when (none when nobody ever took it).
+    pub async fn current(
+        pool: &Pool,
+        name: &str,
+    ) -> Result<Option<(String, DateTime<Utc>)>, sqlx::Error> {
+        const CURRENT: &str = "SELECT holder, expires_at FROM job_leases WHERE name = $1";
+        match pool {
+            Pool::Sqlite(p) => sqlx::query_as(CURRENT).bind(name).fetch_optional(p).await,
+            Pool::Postgres(p) => sqlx::query_as(CURRENT).bind(name).fetch_optional(p).await,
+        }
+    }
+}
