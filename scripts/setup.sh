@@ -8,8 +8,10 @@ if [ "${1:-}" = "--test" ]; then
   # Test peers: Python for pysaml2 (venv made by the interop test itself); redis-server, which
   # the cache tests start and kill themselves; PostgreSQL for the register suite (a throwaway
   # cluster is started by scripts/test-postgres.sh when no server answers); Chromium and
-  # chromedriver for the browser tests (tests/browser.rs).
-  packages+=(python3-venv redis-server postgresql postgresql-client chromium chromium-driver)
+  # chromedriver for the browser tests (tests/browser.rs); the Prometheus project's own client,
+  # whose OpenMetrics parser reads poort's /metrics in tests/metrics.rs.
+  packages+=(python3-venv redis-server postgresql postgresql-client chromium chromium-driver
+    python3-prometheus-client)
 fi
 
 missing=()

@@ -88,11 +88,6 @@ pub async fn build_state(config: Config) -> Result<AppState, StartError> {
             }
         }
     }
-    if config.server.production && config.backchannel.allow_plain_http {
-        return Err(StartError::BackChannel(
-            "[backchannel] allow_plain_http is for test set-ups; production resolves artifacts over https only".into(),
-        ));
-    }
     crate::web::security::check_production(&config)?;
     let limits = web::limits::Limits::from_config(&config)?;
     let now = Utc::now();
@@ -129,7 +124,7 @@ pub async fn build_state(config: Config) -> Result<AppState, StartError> {
         ),
         &signing,
     )?;
-    let metrics = Arc::new(Metrics::default());
+    let metrics = Arc::new(Metrics::new(config.ops.per_peer_labels));
     let registry = Registry::open_with_metrics(&config, metrics.clone()).await?;
     let grant_uses = registry.spawn_background();
     let login_audit = crate::grants::audit::spawn_decision_writer(
@@ -190,7 +185,7 @@ pub async fn build_state(config: Config) -> Result<AppState, StartError> {
         // Expiry reminders: at start, then every interval, on the replica holding the lease
         // (each grant is reminded once per period).
         let every = std::time::Duration::from_secs(every);
-        crate::admin::notify::ReminderJob::new((*mailer).clone(), &holder, every).spawn(every);
+        crate::admin::notify::ReminderJob::new((*mailer).clone(), &holder, every).spawn();
     }
     let backchannel = crate::saml::backchannel::BackChannel::new(&config.backchannel)
         .map_err(|e| StartError::BackChannel(e.to_string()))?;

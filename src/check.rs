@@ -67,16 +67,7 @@ pub fn check(config_path: &Path, config: &Config) -> Vec<Finding> {
             format!("[register] database {db:?}: use sqlite://PATH or postgres://…"),
         );
     }
-    // The back channel: plain http would carry artifacts and their messages unprotected, and
-    // the afsprakenstelsel's *Web services* page wants TLS with client authentication.
-    let bc = &config.backchannel;
-    if bc.allow_plain_http && config.server.production {
-        err(
-            config_path,
-            "[backchannel] allow_plain_http is for test set-ups; production resolves artifacts over https only".into(),
-        );
-    }
-    if let Err(e) = crate::saml::backchannel::BackChannel::new(bc) {
+    if let Err(e) = crate::saml::backchannel::BackChannel::new(&config.backchannel) {
         err(config_path, e.to_string());
     }
     // The edge: trusted proxies and [limits] as the server reads them at start, and what
@@ -373,6 +364,7 @@ mod tests {
             encryption_keys: Vec::new(),
             authn_requests_signed: true,
             want_assertions_signed: true,
+            valid_until: None,
             file: "metadata/sp/dv.xml".into(),
         }
     }

@@ -85,6 +85,12 @@ impl std::fmt::Debug for SigningKey {
     }
 }
 
+/// When a certificate (DER) stops being valid; `None` when it cannot be read.
+pub fn not_after(cert_der: &[u8]) -> Option<chrono::DateTime<chrono::Utc>> {
+    let (_, cert) = x509_parser::parse_x509_certificate(cert_der).ok()?;
+    chrono::DateTime::from_timestamp(cert.validity().not_after.timestamp(), 0)
+}
+
 fn read(path: &Path) -> Result<Vec<u8>, KeyError> {
     std::fs::read(path).map_err(|source| KeyError::Read {
         path: path.to_path_buf(),

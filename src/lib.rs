@@ -12,6 +12,7 @@ pub mod demo;
 pub mod devcerts;
 pub mod flow;
 pub mod grants;
+pub mod http;
 pub mod keys;
 pub mod level;
 pub mod mail;

@@ -175,14 +175,28 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-fn serve(path: &Path) -> anyhow::Result<ExitCode> {
-    let config = Config::load(path)?;
-    runtime()?.block_on(async move {
+/// Runs `work` with logs and traces set up from `config` (`[log]`, `[telemetry]`); the spans
+/// still queued are sent before returning, whatever `work` came to.
+fn with_telemetry(
+    config: &Config,
+    work: impl std::future::Future<Output = anyhow::Result<()>>,
+) -> anyhow::Result<ExitCode> {
+    runtime()?.block_on(async {
         let telemetry = poort::telemetry::init(
             &config.log,
             Some(&config.telemetry),
             poort::telemetry::LogTarget::Stdout,
         )?;
+        let done = work.await;
+        telemetry.shutdown();
+        done
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn serve(path: &Path) -> anyhow::Result<ExitCode> {
+    let config = Config::load(path)?;
+    with_telemetry(&config.clone(), async move {
         for section in Config::unknown_sections(path) {
             tracing::warn!(file = %path.display(), "unknown section [{section}] is ignored");
         }
@@ -194,8 +208,7 @@ fn serve(path: &Path) -> anyhow::Result<ExitCode> {
         tracing::info!(address = %listen, "poort listening");
         poort::server::run(state, listener, ops, poort::server::termination()).await?;
         tracing::info!("poort stopped");
-        telemetry.shutdown();
-        Ok(ExitCode::SUCCESS)
+        Ok(())
     })
 }
 
@@ -241,21 +254,11 @@ fn dev_certs(dir: &Path, force: bool) -> anyhow::Result<ExitCode> {
 
 fn demo(path: &Path) -> anyhow::Result<ExitCode> {
     let config = Config::load(path)?;
-    if config.server.production {
-        anyhow::bail!("the demo refuses to run in production mode");
-    }
-    runtime()?.block_on(async move {
-        let telemetry = poort::telemetry::init(
-            &config.log,
-            Some(&config.telemetry),
-            poort::telemetry::LogTarget::Stdout,
-        )?;
+    // run_demo refuses production mode before anything is made or served.
+    with_telemetry(&config.clone(), async move {
         poort::app::prepare_embedded_defaults(&config)?;
-        poort::app::run_demo(config).await?;
-        telemetry.shutdown();
-        anyhow::Ok(())
-    })?;
-    Ok(ExitCode::SUCCESS)
+        poort::app::run_demo(config).await
+    })
 }
 
 fn demo_peers(args: poort::demo::standalone::Args) -> anyhow::Result<ExitCode> {

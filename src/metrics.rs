@@ -4,6 +4,7 @@ use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 /// Every counter of one process. Cheap to clone parts of: counters are shared handles.
@@ -46,9 +47,124 @@ pub struct Metrics {
     pub mail_sent: Counter,
     /// Mails this process gave up after their last attempt.
     pub mail_failed: Counter,
+    /// Logins that ended (allowed or refused), by outcome, reason code and protocol pair
+    /// (requester-AD), and by DV and AD when `[ops] per_peer_labels` is on.
+    pub logins: Family<Labels, Counter>,
+    /// Seconds from a login's start to its end, by protocol pair.
+    pub login_seconds: Family<Labels, Histogram, fn() -> Histogram>,
+    /// Seconds of each step of a login (`artifact_resolve`, `ad_answer_verify`,
+    /// `grants_resolve`, `answer_sign`, `upstream_token`).
+    pub step_seconds: Family<Labels, Histogram, fn() -> Histogram>,
+    /// Requests refused by `[limits]` (rate limits and caps), by reason code.
+    pub limit_refusals: Family<Labels, Counter>,
+    /// Failed calls to the store of pending logins (Redis or in-process).
+    pub flow_store_errors: Counter,
+    /// Pending logins this process holds (set when `/metrics` is read).
+    pub pending_flows: Gauge,
+    /// Login decisions queued for the audit trail, and the spool file's size in bytes.
+    pub audit_queue: Gauge,
+    pub audit_spool_bytes: Gauge,
+    /// Seconds until the last certificate of an owner (`poort` or a peer's entity ID) for a use
+    /// (`signing`, `encryption`) expires; negative once expired.
+    pub certificate_expiry_seconds: Family<Labels, Gauge>,
+    /// Seconds until a trusted peer's metadata reaches its validUntil.
+    pub metadata_valid_seconds: Family<Labels, Gauge>,
+    per_peer_labels: bool,
+}
+
+/// Label pairs of a metric family.
+pub type Labels = Vec<(String, String)>;
+
+fn labels(pairs: &[(&str, &str)]) -> Labels {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn step_histogram() -> Histogram {
+    Histogram::new([
+        0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+    ])
+}
+
+fn login_histogram() -> Histogram {
+    Histogram::new([
+        0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 900.0,
+    ])
+}
+
+/// How a login ended, for [`Metrics::login_ended`].
+pub struct LoginEnd<'a> {
+    /// `allowed` or `refused`.
+    pub outcome: &'a str,
+    /// The refusal's reason code; empty when allowed.
+    pub reason: &'a str,
+    /// Requester protocol, then AD protocol: `saml-saml`, `oidc-saml`, `admin-oidc`, ….
+    pub protocols: &'a str,
+    pub dv: &'a str,
+    pub ad: &'a str,
+    /// From the login's start, when known.
+    pub seconds: Option<f64>,
 }
 
 impl Metrics {
+    /// The counters of a process; `per_peer_labels` adds the DV and AD to login counts.
+    pub fn new(per_peer_labels: bool) -> Metrics {
+        Metrics {
+            per_peer_labels,
+            ..Metrics::default()
+        }
+    }
+
+    /// Counts a login that ended.
+    pub fn login_ended(&self, end: &LoginEnd<'_>) {
+        let mut pairs = vec![
+            ("outcome", end.outcome),
+            ("reason", end.reason),
+            ("protocols", end.protocols),
+        ];
+        if self.per_peer_labels {
+            pairs.extend([("dv", end.dv), ("ad", end.ad)]);
+        }
+        self.logins.get_or_create(&labels(&pairs)).inc();
+        if let Some(seconds) = end.seconds {
+            self.login_seconds
+                .get_or_create(&labels(&[("protocols", end.protocols)]))
+                .observe(seconds);
+        }
+    }
+
+    /// Records how long a step of a login took.
+    pub fn step(&self, step: &str, started: std::time::Instant) {
+        self.step_seconds
+            .get_or_create(&labels(&[("step", step)]))
+            .observe(started.elapsed().as_secs_f64());
+    }
+
+    /// Counts a request refused by `[limits]`.
+    pub fn limit_refused(&self, reason: &str) {
+        self.limit_refusals
+            .get_or_create(&labels(&[("reason", reason)]))
+            .inc();
+    }
+
+    /// Sets the expiry gauges of one owner's certificates for one use (the latest expiry
+    /// counts: the owner can sign or decrypt until the last of them ends).
+    pub fn certificates(
+        &self,
+        owner: &str,
+        usage: &str,
+        not_after: impl IntoIterator<Item = chrono::DateTime<chrono::Utc>>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) {
+        if let Some(last) = not_after.into_iter().max() {
+            self.certificate_expiry_seconds
+                .get_or_create(&labels(&[("owner", owner), ("use", usage)]))
+                .set((last - now).num_seconds());
+        }
+    }
+
     /// Counts one request at poort's ArtifactResolutionService.
     pub fn artifact_resolution(&self, outcome: &str) {
         self.artifact_resolutions
@@ -87,6 +203,17 @@ impl Default for Metrics {
             mail_outbox_queued: Gauge::default(),
             mail_sent: Counter::default(),
             mail_failed: Counter::default(),
+            logins: Family::default(),
+            login_seconds: Family::new_with_constructor(login_histogram),
+            step_seconds: Family::new_with_constructor(step_histogram),
+            limit_refusals: Family::default(),
+            flow_store_errors: Counter::default(),
+            pending_flows: Gauge::default(),
+            audit_queue: Gauge::default(),
+            audit_spool_bytes: Gauge::default(),
+            certificate_expiry_seconds: Family::default(),
+            metadata_valid_seconds: Family::default(),
+            per_peer_labels: false,
             registry: Registry::default(),
         };
         registry.register(
@@ -168,6 +295,56 @@ impl Default for Metrics {
             "mail_failed",
             "Mails given up after their last attempt",
             m.mail_failed.clone(),
+        );
+        registry.register(
+            "logins",
+            "Logins that ended, by outcome, reason code and protocol pair",
+            m.logins.clone(),
+        );
+        registry.register(
+            "login_duration_seconds",
+            "Seconds from a login's start to its end, by protocol pair",
+            m.login_seconds.clone(),
+        );
+        registry.register(
+            "login_step_duration_seconds",
+            "Seconds of each step of a login",
+            m.step_seconds.clone(),
+        );
+        registry.register(
+            "limit_refusals",
+            "Requests refused by the rate limits and caps, by reason code",
+            m.limit_refusals.clone(),
+        );
+        registry.register(
+            "flow_store_errors",
+            "Failed calls to the store of pending logins",
+            m.flow_store_errors.clone(),
+        );
+        registry.register(
+            "pending_flows",
+            "Pending logins this process holds",
+            m.pending_flows.clone(),
+        );
+        registry.register(
+            "audit_queue",
+            "Login decisions queued for the audit trail",
+            m.audit_queue.clone(),
+        );
+        registry.register(
+            "audit_spool_bytes",
+            "Size of the audit spool file (decisions waiting for the database)",
+            m.audit_spool_bytes.clone(),
+        );
+        registry.register(
+            "certificate_expiry_seconds",
+            "Seconds until the last certificate of an owner for a use expires",
+            m.certificate_expiry_seconds.clone(),
+        );
+        registry.register(
+            "metadata_valid_seconds",
+            "Seconds until a trusted peer's metadata reaches its validUntil",
+            m.metadata_valid_seconds.clone(),
         );
         Metrics { registry, ..m }
     }

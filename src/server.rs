@@ -4,7 +4,6 @@
 
 use crate::config::Config;
 use crate::web::{self, AppState};
-use axum::http::StatusCode;
 use axum::Router;
 use axum_server::accept::Accept;
 use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
@@ -45,9 +44,9 @@ pub fn public_app(state: Arc<AppState>) -> Router {
         .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
             request_timeout,
         ))
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            request_timeout,
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            web::timeout::bounded,
         ))
         .layer(axum::middleware::from_fn_with_state(
             settings,
@@ -97,7 +96,8 @@ pub async fn run(
     // Every request has ended: what they queued for the audit trail is all there is.
     let queued = state.login_audit.queued();
     state.login_audit.flush().await;
-    tracing::info!(decisions = queued, "audit trail flushed");
+    state.grant_uses.flush().await;
+    tracing::info!(decisions = queued, "audit trail and grant uses flushed");
     ops_stop.notify_waiters();
     if let Some(task) = ops_task {
         let _ = task.await;
@@ -226,18 +226,25 @@ pub struct IdleStream<I> {
 }
 
 impl<I> IdleStream<I> {
-    fn moved(&mut self) {
-        let next = tokio::time::Instant::now() + self.timeout;
-        self.deadline.as_mut().reset(next);
+    /// What a poll of the inner stream means for the idle clock: anything ready (bytes, end,
+    /// error) is movement; waiting past the deadline ends the connection.
+    fn watch<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        polled: Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        match polled {
+            Poll::Ready(r) => {
+                let next = tokio::time::Instant::now() + self.timeout;
+                self.deadline.as_mut().reset(next);
+                Poll::Ready(r)
+            }
+            Poll::Pending if self.deadline.as_mut().poll(cx).is_ready() => Poll::Ready(Err(
+                io::Error::new(io::ErrorKind::TimedOut, "connection idle too long"),
+            )),
+            Poll::Pending => Poll::Pending,
+        }
     }
-
-    fn expired(&mut self, cx: &mut Context<'_>) -> bool {
-        self.deadline.as_mut().poll(cx).is_ready()
-    }
-}
-
-fn idle_error() -> io::Error {
-    io::Error::new(io::ErrorKind::TimedOut, "connection idle too long")
 }
 
 impl<I: AsyncRead + Unpin> AsyncRead for IdleStream<I> {
@@ -246,17 +253,8 @@ impl<I: AsyncRead + Unpin> AsyncRead for IdleStream<I> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        let before = buf.filled().len();
-        match Pin::new(&mut self.inner).poll_read(cx, buf) {
-            Poll::Ready(r) => {
-                if buf.filled().len() > before {
-                    self.moved();
-                }
-                Poll::Ready(r)
-            }
-            Poll::Pending if self.expired(cx) => Poll::Ready(Err(idle_error())),
-            Poll::Pending => Poll::Pending,
-        }
+        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
+        self.watch(cx, polled)
     }
 }
 
@@ -266,14 +264,21 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for IdleStream<I> {
         cx: &mut Context<'_>,
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
-        match Pin::new(&mut self.inner).poll_write(cx, data) {
-            Poll::Ready(r) => {
-                self.moved();
-                Poll::Ready(r)
-            }
-            Poll::Pending if self.expired(cx) => Poll::Ready(Err(idle_error())),
-            Poll::Pending => Poll::Pending,
-        }
+        let polled = Pin::new(&mut self.inner).poll_write(cx, data);
+        self.watch(cx, polled)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let polled = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.watch(cx, polled)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -282,25 +287,6 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for IdleStream<I> {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        match Pin::new(&mut self.inner).poll_write_vectored(cx, bufs) {
-            Poll::Ready(r) => {
-                self.moved();
-                Poll::Ready(r)
-            }
-            Poll::Pending if self.expired(cx) => Poll::Ready(Err(idle_error())),
-            Poll::Pending => Poll::Pending,
-        }
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
     }
 }
 

@@ -21,7 +21,7 @@ use poort::keys::SigningKey;
 use poort::level::Level;
 use poort::saml::artifact::Artifact;
 use poort::saml::idp::AuthnRequest;
-use poort::saml::xml::{self, NS_SAMLP};
+use poort::saml::xml::{self, BINDING_ARTIFACT as ARTIFACT, BINDING_SOAP as SOAP, NS_SAMLP};
 use poort::saml::{binding, dsig, resolve, soap};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -33,8 +33,6 @@ const AD_ID: &str = "urn:etoegang:AD:00000099990000000088:entities:9";
 const AD_SSO: &str = "https://ad.test.invalid/sso";
 const AD_ARS_INDEX: u16 = 1;
 const KVK: &str = "90000001";
-const SOAP: &str = "urn:oasis:names:tc:SAML:2.0:bindings:SOAP";
-const ARTIFACT: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Artifact";
 
 // ---------------------------------------------------------------------------------------------
 // poort's log, captured, so a refusal can be asserted by its reason.
@@ -80,14 +78,19 @@ fn log_for_page(page: &str) -> String {
 // ---------------------------------------------------------------------------------------------
 // The world: poort with a test DV (artifact ACS only) and a test AD (Artifact-Artifact).
 
-fn key_pair(stem: &str) -> SigningKey {
+/// Fresh keys for the test DV and the test AD (not the world's demo peers'), from one set of
+/// development certificates.
+fn key_pairs() -> (SigningKey, SigningKey) {
     let d = tempfile::tempdir().unwrap();
     poort::devcerts::generate(d.path(), false).unwrap();
-    SigningKey::load(
-        &d.path().join(format!("{stem}.key")),
-        &d.path().join(format!("{stem}.crt")),
-    )
-    .unwrap()
+    let load = |stem: &str| {
+        SigningKey::load(
+            &d.path().join(format!("{stem}.key")),
+            &d.path().join(format!("{stem}.crt")),
+        )
+        .unwrap()
+    };
+    (load("demo-dv-signing"), load("dev-ad-signing"))
 }
 
 fn cert_b64(key: &SigningKey) -> String {
@@ -213,9 +216,9 @@ struct Art {
 
 async fn world(artifact_lifetime: i64, redis: Option<String>) -> Art {
     log();
-    let dv_key = key_pair("demo-dv-signing");
+    let (dv_key, ad_key) = key_pairs();
     let ad = Arc::new(TestAd {
-        key: key_pair("dev-ad-signing"),
+        key: ad_key,
         behaviour: Mutex::new(AdArs::Good),
         stored: Mutex::new(HashMap::new()),
     });

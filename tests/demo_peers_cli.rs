@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::cluster::free_port;
 use poort::demo::{DEMO_DV_ENTITY_ID, DEV_AD_ENTITY_ID};
 use poort::metadata::{BINDING_HTTP_POST, BINDING_HTTP_REDIRECT};
 use std::io::Read;
@@ -14,14 +15,6 @@ use std::time::{Duration, Instant};
 
 /// Longest the peers may take to start or to stop (a bound, not a pause).
 const LIMIT: Duration = Duration::from_secs(90);
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// A running `poort demo-peers`, with its output kept for failure messages; killed when dropped.
 struct Peers {

@@ -7,8 +7,8 @@
 mod common;
 
 use common::World;
-use poort::config::{Config, LimitsConfig, OidcClientConfig};
-use poort::store::MemoryStore;
+use poort::config::{Config, OidcClientConfig};
+use poort::store::{FlowCaps, MemoryStore};
 use poort::web::AppState;
 use reqwest::header::{HeaderMap, COOKIE, LOCATION, RETRY_AFTER};
 use std::net::SocketAddr;
@@ -33,22 +33,10 @@ fn rp(client_id: &str, secret: Option<&str>, allow_without_pkce: bool) -> OidcCl
     }
 }
 
-/// Limits far above what a test does, but for those it sets.
-fn generous() -> LimitsConfig {
-    LimitsConfig {
-        max_pending_flows: 1_000_000,
-        max_flows_per_client: 1_000_000,
-        login_starts_per_minute: 1_000_000,
-        token_requests_per_minute: 1_000_000,
-        admin_logins_per_minute: 1_000_000,
-        ..Default::default()
-    }
-}
-
-/// A world with two OIDC clients (confidential) and these limits.
-async fn world(limits: LimitsConfig, change: impl FnOnce(&mut Config)) -> World {
+/// A world with two OIDC clients (confidential) and the limits of `common::test_limits` (far
+/// above what a test does), then `change` (the limits a test sets).
+async fn world(change: impl FnOnce(&mut Config)) -> World {
     common::start_prepared(|_, c| {
-        c.limits = limits;
         c.oidc_clients = vec![
             rp(RP, Some(RP_SECRET), false),
             rp(OTHER_RP, Some(RP_SECRET), false),
@@ -83,6 +71,28 @@ fn plain() -> reqwest::Client {
         .default_headers(headers)
         .build()
         .expect("client")
+}
+
+/// A GET by a [`plain`] client.
+async fn get(url: impl reqwest::IntoUrl) -> reqwest::Response {
+    plain().get(url).send().await.expect("poort answers")
+}
+
+fn location(r: &reqwest::Response) -> &str {
+    r.headers()[LOCATION].to_str().expect("location")
+}
+
+/// The page a GET by `c` ends on.
+async fn page(c: &reqwest::Client, url: impl reqwest::IntoUrl) -> String {
+    let r = c.get(url).send().await.expect("an answer");
+    r.text().await.expect("a page")
+}
+
+/// `person` logs in at EH3 on the development AD's page: the AD's answer, a form to poort.
+async fn at_the_ad(c: &reqwest::Client, ad_page: &str, person: &str) -> String {
+    let fields = [("person", person), ("level", "EH3"), ("action", "login")];
+    let r = common::submit(c, ad_page, &fields).await;
+    r.text().await.expect("AD answer")
 }
 
 fn param(location: &str, name: &str) -> Option<String> {
@@ -154,15 +164,23 @@ async fn starts(n: usize, url: &str, forwarded: impl Fn(usize) -> Option<String>
     all
 }
 
-/// A second poort on the world's files and register with `change` applied, whose flow store
+/// A second poort on a [`world`]'s files and register with `change` applied, whose flow store
 /// the test can count: the in-process store behind the caps' wrapper.
 struct Counted {
     url: String,
     state: Arc<AppState>,
     store: Arc<MemoryStore>,
+    _world: World,
 }
 
-async fn counted(w: &World, change: impl FnOnce(&mut Config)) -> Counted {
+impl Counted {
+    fn caps(&self) -> &FlowCaps {
+        self.state.limits.flow_caps()
+    }
+}
+
+async fn counted(change: impl FnOnce(&mut Config)) -> Counted {
+    let w = world(|_| {}).await;
     let mut config = w.config.clone();
     change(&mut config);
     let mut state = poort::app::build_state(config).await.expect("state");
@@ -181,13 +199,17 @@ async fn counted(w: &World, change: impl FnOnce(&mut Config)) -> Counted {
         )
         .await
     });
-    Counted { url, state, store }
+    Counted {
+        url,
+        state,
+        store,
+        _world: w,
+    }
 }
 
 #[tokio::test]
 async fn ten_thousand_starts_from_one_address_stop_at_its_cap_forged_forwarding_or_not() {
-    let w = world(generous(), |_| {}).await;
-    let poort = counted(&w, |c| {
+    let poort = counted(|c| {
         c.limits.max_pending_flows = 40;
         c.limits.max_flows_per_client = 25;
     })
@@ -207,15 +229,13 @@ async fn ten_thousand_starts_from_one_address_stop_at_its_cap_forged_forwarding_
     );
     assert_eq!(t.retry_after, ["60".to_string()].into());
     // The store holds the 25 flows and their links to the AD's request, nothing more.
-    let caps = poort.state.limits.flow_caps();
-    assert_eq!((caps.held(), caps.clients()), (25, 1));
+    assert_eq!((poort.caps().held(), poort.caps().clients()), (25, 1));
     assert_eq!(poort.store.len(), 2 * 25);
 }
 
 #[tokio::test]
 async fn behind_a_trusted_proxy_each_client_has_its_own_cap_until_the_process_is_full() {
-    let w = world(generous(), |_| {}).await;
-    let poort = counted(&w, |c| {
+    let poort = counted(|c| {
         c.server.trusted_proxies = vec!["127.0.0.1".into()];
         c.limits.max_pending_flows = 40;
         c.limits.max_flows_per_client = 25;
@@ -245,15 +265,13 @@ async fn behind_a_trusted_proxy_each_client_has_its_own_cap_until_the_process_is
     let t = starts(10, &url, |_| Some("203.0.113.3".into())).await;
     assert_eq!(t.count(503), 10, "{:?}", t.by_status);
     // Memory stays at the cap: 40 flows (each with its link to the AD's request), two clients.
-    let caps = poort.state.limits.flow_caps();
-    assert_eq!((caps.held(), caps.clients()), (40, 2));
+    assert_eq!((poort.caps().held(), poort.caps().clients()), (40, 2));
     assert_eq!(poort.store.len(), 2 * 40);
 }
 
 #[tokio::test]
 async fn an_expired_flow_frees_its_slot() {
-    let w = world(generous(), |_| {}).await;
-    let poort = counted(&w, |c| {
+    let poort = counted(|c| {
         c.saml.flow_lifetime_seconds = 1;
         c.limits.max_pending_flows = 3;
         c.limits.max_flows_per_client = 3;
@@ -268,57 +286,31 @@ async fn an_expired_flow_frees_its_slot() {
         .await;
     let t = starts(1, &url, |_| None).await;
     assert_eq!(t.count(303), 1, "{:?}", t.by_status);
-    let caps = poort.state.limits.flow_caps();
-    assert_eq!(caps.held(), 1, "the expired flows' slots are free");
+    assert_eq!(poort.caps().held(), 1, "the expired flows' slots are free");
     // Expired entries wait in the store for its sweep; the store does not grow past the cap.
     assert!(poort.store.len() <= 2 * 4, "{}", poort.store.len());
 }
 
 #[tokio::test]
 async fn a_finished_login_frees_its_slot_at_once() {
-    let w = world(
-        LimitsConfig {
-            max_pending_flows: 1,
-            max_flows_per_client: 1,
-            ..generous()
-        },
-        |_| {},
-    )
+    let w = world(|c| {
+        c.limits.max_pending_flows = 1;
+        c.limits.max_flows_per_client = 1;
+    })
     .await;
     let (browser, follow) = common::browser();
-    let ad_page = follow
-        .get(authorize(&w.poort))
-        .send()
-        .await
-        .expect("start")
-        .text()
-        .await
-        .expect("AD page");
+    let ad_page = page(&follow, authorize(&w.poort)).await;
     assert!(ad_page.contains("name=\"pending\""), "{ad_page}");
-    let r = plain()
-        .get(authorize(&w.poort))
-        .send()
-        .await
-        .expect("second");
+    let r = get(authorize(&w.poort)).await;
     assert_eq!(r.status(), 503, "the one slot is taken");
     // daan has no grant: the login ends with access_denied, and its flow leaves the store.
-    let to_poort = common::submit(
-        &follow,
-        &ad_page,
-        &[("person", "daan"), ("level", "EH3"), ("action", "login")],
-    )
-    .await
-    .text()
-    .await
-    .expect("AD answer");
+    let to_poort = at_the_ad(&follow, &ad_page, "daan").await;
     let r = common::submit(&browser, &to_poort, &[]).await;
-    let location = r.headers()[LOCATION].to_str().expect("location");
-    assert_eq!(param(location, "error").as_deref(), Some("access_denied"));
-    let r = plain()
-        .get(authorize(&w.poort))
-        .send()
-        .await
-        .expect("third");
+    assert_eq!(
+        param(location(&r), "error").as_deref(),
+        Some("access_denied")
+    );
+    let r = get(authorize(&w.poort)).await;
     assert_eq!(r.status(), 303, "the slot came free");
 }
 
@@ -332,13 +324,10 @@ fn unused_oidc_ad(issuer: &str) -> poort::config::OidcProviderConfig {
 
 #[tokio::test]
 async fn login_starts_are_rate_limited_per_address_behind_a_trusted_proxy() {
-    let w = world(
-        LimitsConfig {
-            login_starts_per_minute: 3,
-            ..generous()
-        },
-        |c| c.server.trusted_proxies = vec!["127.0.0.1/32".into()],
-    )
+    let w = world(|c| {
+        c.limits.login_starts_per_minute = 3;
+        c.server.trusted_proxies = vec!["127.0.0.1/32".into()];
+    })
     .await;
     let url = authorize(&w.poort);
     let t = starts(4, &url, |_| Some("203.0.113.10".into())).await;
@@ -378,14 +367,11 @@ async fn login_starts_are_rate_limited_per_address_behind_a_trusted_proxy() {
 
 #[tokio::test]
 async fn a_forged_forwarded_for_from_an_untrusted_peer_is_ignored() {
-    let w = world(
-        LimitsConfig {
-            login_starts_per_minute: 3,
-            ..generous()
-        },
+    let w = world(|c| {
+        c.limits.login_starts_per_minute = 3;
         // A proxy elsewhere is trusted; the test's own address is not.
-        |c| c.server.trusted_proxies = vec!["10.0.0.0/8".into()],
-    )
+        c.server.trusted_proxies = vec!["10.0.0.0/8".into()];
+    })
     .await;
     let t = starts(4, &authorize(&w.poort), |i| Some(format!("203.0.113.{i}"))).await;
     assert_eq!((t.count(303), t.count(429)), (3, 1), "{:?}", t.by_status);
@@ -393,14 +379,7 @@ async fn a_forged_forwarded_for_from_an_untrusted_peer_is_ignored() {
 
 #[tokio::test]
 async fn admin_logins_have_their_own_lower_limit() {
-    let w = world(
-        LimitsConfig {
-            admin_logins_per_minute: 2,
-            ..generous()
-        },
-        |_| {},
-    )
-    .await;
+    let w = world(|c| c.limits.admin_logins_per_minute = 2).await;
     let t = starts(3, &format!("{}/admin/login", w.poort), |_| None).await;
     assert_eq!((t.count(303), t.count(429)), (2, 1), "{:?}", t.by_status);
     assert!(
@@ -416,14 +395,7 @@ async fn admin_logins_have_their_own_lower_limit() {
 
 #[tokio::test]
 async fn the_token_endpoint_is_rate_limited_per_client_with_slow_down() {
-    let w = world(
-        LimitsConfig {
-            token_requests_per_minute: 3,
-            ..generous()
-        },
-        |_| {},
-    )
-    .await;
+    let w = world(|c| c.limits.token_requests_per_minute = 3).await;
     let c = plain();
     let token = |client: &'static str, basic: bool| {
         let mut form = vec![
@@ -471,7 +443,7 @@ async fn the_token_endpoint_is_rate_limited_per_client_with_slow_down() {
 
 #[tokio::test]
 async fn pkce_is_required_unless_a_confidential_legacy_client_is_let_off() {
-    let w = world(generous(), |c| {
+    let w = world(|c| {
         c.oidc_clients.push(rp("rp-legacy", Some(RP_SECRET), true));
         c.oidc_clients.push(rp("rp-public-legacy", None, true));
     })
@@ -491,7 +463,7 @@ async fn pkce_is_required_unless_a_confidential_legacy_client_is_let_off() {
         .await
         .expect("authorize");
     assert_eq!(
-        refused(r.headers()[LOCATION].to_str().expect("location")),
+        refused(location(&r)),
         (
             "invalid_request".into(),
             "code_challenge is required (PKCE, S256)".into()
@@ -508,7 +480,7 @@ async fn pkce_is_required_unless_a_confidential_legacy_client_is_let_off() {
         .await
         .expect("authorize");
     assert_eq!(
-        refused(r.headers()[LOCATION].to_str().expect("location")).1,
+        refused(location(&r)).1,
         "code_challenge_method must be S256"
     );
     // The legacy switch lets a confidential client in without PKCE...
@@ -517,8 +489,8 @@ async fn pkce_is_required_unless_a_confidential_legacy_client_is_let_off() {
         .send()
         .await
         .expect("authorize");
-    let location = r.headers()[LOCATION].to_str().expect("location");
-    assert!(location.starts_with(&w.ad), "to the AD: {location}");
+    let to = location(&r);
+    assert!(to.starts_with(&w.ad), "to the AD: {to}");
     // ...but not a public one, which has nothing else to bind the code to.
     let r = c
         .get(authorize_with(&w.poort, "rp-public-legacy", ""))
@@ -526,7 +498,7 @@ async fn pkce_is_required_unless_a_confidential_legacy_client_is_let_off() {
         .await
         .expect("authorize");
     assert_eq!(
-        refused(r.headers()[LOCATION].to_str().expect("location")).1,
+        refused(location(&r)).1,
         "code_challenge is required (PKCE, S256)"
     );
     // `poort check` warns about each switch.
@@ -594,7 +566,6 @@ async fn production_world(change: impl FnOnce(&mut Config)) -> World {
         poort::oidc::ProviderKeys::load(&c.oidc.keys_dir, true).expect("OIDC keys");
         c.server.production = true;
         c.server.trusted_proxies = vec!["127.0.0.1".into()];
-        c.limits = generous();
         change(c);
     })
     .await
@@ -647,28 +618,10 @@ async fn production_cookies_are_host_prefixed_and_only_those_are_believed() {
         "{cookies:?}"
     );
     let browser = value(browser);
-    let to_ad = r.headers()[LOCATION]
-        .to_str()
-        .expect("location")
-        .to_string();
+    let to_ad = location(&r).to_string();
     let ad = common::client();
-    let ad_page = ad
-        .get(&to_ad)
-        .send()
-        .await
-        .expect("AD")
-        .text()
-        .await
-        .expect("page");
-    let to_poort = common::submit(
-        &ad,
-        &ad_page,
-        &[("person", "anna"), ("level", "EH3"), ("action", "login")],
-    )
-    .await
-    .text()
-    .await
-    .expect("AD answer");
+    let ad_page = page(&ad, &to_ad).await;
+    let to_poort = at_the_ad(&ad, &ad_page, "anna").await;
     let (acs, fields) = common::form(&to_poort);
     let post = |cookie: String| c.post(&acs).header(COOKIE, cookie).form(&fields).send();
     // The same value under the unprefixed name, as a sibling domain could set it: not believed.
@@ -712,22 +665,11 @@ async fn production_cookies_are_host_prefixed_and_only_those_are_believed() {
 
 #[tokio::test]
 async fn the_mailbox_is_served_only_outside_production_without_smtp() {
-    let w = world(generous(), |_| {}).await;
-    let r = plain()
-        .get(format!("{}/dev/mailbox", w.poort))
-        .send()
-        .await
-        .expect("mailbox");
+    let w = world(|_| {}).await;
+    let r = get(format!("{}/dev/mailbox", w.poort)).await;
     assert_eq!(r.status(), 200);
-    let w = world(generous(), |c| {
-        c.mail.smtp_url = Some("smtp://127.0.0.1:9".into())
-    })
-    .await;
-    let r = plain()
-        .get(format!("{}/dev/mailbox", w.poort))
-        .send()
-        .await
-        .expect("mailbox");
+    let w = world(|c| c.mail.smtp_url = Some("smtp://127.0.0.1:9".into())).await;
+    let r = get(format!("{}/dev/mailbox", w.poort)).await;
     assert_eq!(r.status(), 404);
 }
 
@@ -782,7 +724,7 @@ fn assert_security_headers(r: &reqwest::Response, what: &str) {
 
 #[tokio::test]
 async fn every_answer_carries_the_security_headers_and_hsts_goes_with_https() {
-    let w = world(generous(), |_| {}).await;
+    let w = world(|_| {}).await;
     let c = plain();
     let get = |path: &str| c.get(format!("{}{path}", w.poort)).send();
     let r = get("/saml/metadata").await.expect("metadata");
@@ -815,11 +757,8 @@ async fn every_answer_carries_the_security_headers_and_hsts_goes_with_https() {
     let r = get("/no/such/page").await.expect("404");
     assert_security_headers(&r, "not found");
 
-    let w = world(generous(), |c| {
-        c.server.public_url = "https://poort.example".into()
-    })
-    .await;
-    let r = plain()
+    let w = world(|c| c.server.public_url = "https://poort.example".into()).await;
+    let r = c
         .get(format!("{}/saml/metadata", w.poort))
         .send()
         .await
@@ -863,26 +802,16 @@ async fn long_winded_ad() -> String {
 /// Starts an OIDC client's login and picks the AD: where poort sends the browser.
 async fn via_ad(w: &World, ad: &str) -> String {
     let (browser, follow) = common::browser();
-    let page = follow
-        .get(authorize(&w.poort))
-        .send()
-        .await
-        .expect("start")
-        .text()
-        .await
-        .expect("choice page");
-    let r = common::submit_at(&browser, &w.poort, &page, &[("idp", ad)]).await;
-    r.headers()[LOCATION]
-        .to_str()
-        .expect("location")
-        .to_string()
+    let choice = page(&follow, authorize(&w.poort)).await;
+    let r = common::submit_at(&browser, &w.poort, &choice, &[("idp", ad)]).await;
+    location(&r).to_string()
 }
 
 #[tokio::test]
 async fn an_oidc_ad_answer_beyond_the_configured_cap_is_refused() {
     let ad = long_winded_ad().await;
     // Under the default cap (1 MiB) the document is read and the person sent to the AD.
-    let w = world(generous(), |c| c.oidc_providers = vec![unused_oidc_ad(&ad)]).await;
+    let w = world(|c| c.oidc_providers = vec![unused_oidc_ad(&ad)]).await;
     let location = via_ad(&w, &ad).await;
     assert!(
         location.starts_with(&format!("{ad}/authorize")),
@@ -890,13 +819,10 @@ async fn an_oidc_ad_answer_beyond_the_configured_cap_is_refused() {
     );
     // Under 64 KiB it is refused (read in chunks and dropped at the cap: see the unit test in
     // src/oidc/upstream.rs), and the client hears the AD is unavailable.
-    let w = world(
-        LimitsConfig {
-            upstream_max_response_bytes: 64 * 1024,
-            ..generous()
-        },
-        |c| c.oidc_providers = vec![unused_oidc_ad(&ad)],
-    )
+    let w = world(|c| {
+        c.limits.upstream_max_response_bytes = 64 * 1024;
+        c.oidc_providers = vec![unused_oidc_ad(&ad)];
+    })
     .await;
     let location = via_ad(&w, &ad).await;
     assert!(location.starts_with(RP_CB), "{location}");

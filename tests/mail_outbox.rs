@@ -340,12 +340,7 @@ async fn a_refusing_smtp_server_is_tried_again_then_given_up_without_personal_da
 /// Two replicas' workers (registers opened independently on one database) deliver 40 queued
 /// mails at the same time: each exactly once.
 async fn two_workers_send_each_message_once(url: &str) {
-    let a = poort::grants::registry::connect_database(url)
-        .await
-        .unwrap();
-    let b = poort::grants::registry::connect_database(url)
-        .await
-        .unwrap();
+    let (a, b) = common::two_replicas(url).await;
     let dir = tempfile::tempdir().unwrap();
     let config = MailConfig {
         outbox_dir: dir.path().join("mail"),

@@ -78,22 +78,8 @@ async fn expiry_reminders_go_to_the_managers_once_per_period() {
     // The Bakkerij's grant ends in 40 days.
     let until = Utc::now() + TimeDelta::days(40);
     let from = Utc::now() - TimeDelta::days(365);
-    let sql = "UPDATE grants SET valid_from = $1, valid_until = $2 WHERE id = 'g-anna-bakkerij'";
-    match pool {
-        Pool::Sqlite(p) => sqlx::query(sql)
-            .bind(from)
-            .bind(until)
-            .execute(p)
-            .await
-            .map(|_| ()),
-        Pool::Postgres(p) => sqlx::query(sql)
-            .bind(from)
-            .bind(until)
-            .execute(p)
-            .await
-            .map(|_| ()),
-    }
-    .unwrap();
+    at(pool, ENDS, until, "g-anna-bakkerij").await;
+    at(pool, STARTS, from, "g-anna-bakkerij").await;
     let mailer = poort::mail::Mailer::new(pool.clone());
     let remind = |now| poort::admin::notify::remind_expiring(pool, &mailer, now);
     // Three months before: nothing due.
@@ -142,6 +128,7 @@ async fn at(pool: &Pool, sql: &'static str, time: chrono::DateTime<Utc>, id: &st
 }
 
 const ENDS: &str = "UPDATE grants SET valid_until = $1 WHERE id = $2";
+const STARTS: &str = "UPDATE grants SET valid_from = $1 WHERE id = $2";
 
 /// The mails delivered into `dir`: (recipient line, body).
 fn delivered(dir: &std::path::Path) -> Vec<(String, String)> {
@@ -182,12 +169,7 @@ async fn deliver_from_both(a: &Pool, b: &Pool, dir: &std::path::Path) -> usize {
 async fn reminders_run_once_across_replicas(url: &str) {
     use poort::admin::notify::{remind_expiring, ReminderJob, REMINDER_LEASE};
     use poort::grants::lease::Lease;
-    let a = poort::grants::registry::connect_database(url)
-        .await
-        .unwrap();
-    let b = poort::grants::registry::connect_database(url)
-        .await
-        .unwrap();
+    let (a, b) = common::two_replicas(url).await;
     a.import(
         &poort::grants::load_grants_file(common::repo_file("config/grants-dev.toml")).unwrap(),
     )

@@ -301,3 +301,319 @@ async fn an_error_page_shows_the_trace_id_beside_the_reference() {
     assert!(trace.bytes().all(|b| b.is_ascii_hexdigit()), "{trace}");
     assert_ne!(trace, "0".repeat(32));
 }
+
+#[tokio::test]
+async fn a_replica_killed_mid_login_leaves_the_login_to_the_other() {
+    let redis = ThrowawayRedis::start();
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = format!("poort-test-{}", uuid::Uuid::new_v4().simple());
+    let cache = CacheConfig {
+        redis_url: Some(redis.url()),
+        prefix: prefix.clone(),
+        ..CacheConfig::default()
+    };
+    let state = StateConfig {
+        redis_url: Some(redis.url()),
+        prefix,
+    };
+    // Behind the balancer the DV's request goes to replica 0, every later step to replica 1.
+    let mut cluster = common::cluster::start_balanced(2, sqlite_register(&dir), cache, state).await;
+    let dv = cluster.replicas[0].dv.clone();
+    let c = reqwest::Client::builder()
+        .cookie_store(true)
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let ad_page = c
+        .get(format!("{dv}/login?service=2&binding=redirect"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(ad_page.contains("name=\"pending\""), "AD page: {ad_page}");
+
+    // The replica that began the login dies without a goodbye.
+    cluster.replicas[0].kill();
+
+    let fields = [("person", "bram"), ("level", "EH2+"), ("action", "login")];
+    let to_poort = common::submit(&c, &ad_page, &fields)
+        .await
+        .text()
+        .await
+        .unwrap();
+    let answer = common::submit(&c, &to_poort, &[]).await;
+    assert_eq!(answer.status(), 200, "the other replica finishes the login");
+    let page = answer.text().await.unwrap();
+    let (action, fields) = common::form(&page);
+    let verdict: serde_json::Value = c
+        .post(format!("{action}?format=json"))
+        .form(&fields)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(verdict["success"], true, "{verdict}");
+    assert_eq!(verdict["legal_subject_id"], "11223344");
+}
+
+// The proxy runs in this test's runtime while starting poort blocks a thread: two workers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_going_away_under_load_refuses_what_it_must_and_loses_nothing() {
+    let pg = FreshPostgres::create();
+    let url = url::Url::parse(&pg.url).unwrap();
+    let target = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432));
+    let mut proxy = CuttableProxy::start(target).await;
+    let mut through = url.clone();
+    through.set_port(Some(proxy.port)).unwrap();
+    through.set_host(Some("127.0.0.1")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let register = RegisterConfig {
+        database: through.to_string(),
+        ..sqlite_register(&dir)
+    };
+    let cluster = start_cluster(1, register, CacheConfig::default(), StateConfig::default()).await;
+    let replica = &cluster.replicas[0];
+    let dv = replica.dv.clone();
+    readiness_becomes(replica, 200, Duration::from_secs(10)).await;
+
+    // Load: bram may log in to service 2; daan has no grant and must never be let in.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut load = tokio::task::JoinSet::new();
+    for person in ["bram", "daan", "bram"] {
+        let (dv, stop) = (dv.clone(), stop.clone());
+        load.spawn(async move {
+            let mut outcomes = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                outcomes.push((person, login(&dv, person, "EH2+", 2).await));
+            }
+            outcomes
+        });
+    }
+    proxy.cut().await;
+    readiness_becomes(replica, 503, Duration::from_secs(5)).await;
+    proxy.restore().await;
+    readiness_becomes(replica, 200, Duration::from_secs(15)).await;
+    // Service is back without a restart: a fresh login after the outage is allowed.
+    assert_eq!(
+        login(&dv, "bram", "EH2+", 2).await,
+        Outcome::Allowed("11223344".into())
+    );
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let mut allowed = 1;
+    while let Some(outcomes) = load.join_next().await {
+        for (person, outcome) in outcomes.unwrap() {
+            match (person, outcome) {
+                ("bram", Outcome::Allowed(kvk)) => {
+                    assert_eq!(kvk, "11223344");
+                    allowed += 1;
+                }
+                ("daan", Outcome::Allowed(kvk)) => {
+                    panic!("daan has no grant and was let in for {kvk}")
+                }
+                // Refused: for daan always; for bram while the register was away.
+                (_, Outcome::Refused(..)) => {}
+                (person, other) => panic!("{person}: unexpected {other:?}"),
+            }
+        }
+    }
+
+    // Every allowed login reaches the trail (decisions spooled during the outage are written
+    // once the database is back), and the chain is whole.
+    let pool = poort::grants::registry::connect_database(&pg.url)
+        .await
+        .unwrap();
+    let pool = pool.pool();
+    let start = Instant::now();
+    while count_allowed(pool).await < allowed {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "audit trail has {} of {allowed} allowed logins",
+            count_allowed(pool).await
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(count_allowed(pool).await, allowed);
+    let report = poort::grants::audit::verify(pool).await.unwrap();
+    assert_eq!(report.broken, None, "the audit chain is whole");
+}
+
+/// A self-signed certificate for 127.0.0.1 and its key, as PEM.
+fn tls_pair() -> (String, String) {
+    let made = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
+    (made.cert.pem(), made.signing_key.serialize_pem())
+}
+
+/// The certificate the server presented for a GET of `url`, with `pem` as the only trusted root.
+async fn presented(url: &str, pem: &str) -> Result<Vec<u8>, reqwest::Error> {
+    let client = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(pem.as_bytes()).unwrap())
+        .tls_info(true)
+        .build()
+        .unwrap();
+    let r = client.get(url).send().await?;
+    assert_eq!(r.status(), 200);
+    let info = r.extensions().get::<reqwest::tls::TlsInfo>().unwrap();
+    Ok(info.peer_certificate().unwrap().to_vec())
+}
+
+fn der(pem: &str) -> Vec<u8> {
+    openssl::x509::X509::from_pem(pem.as_bytes())
+        .unwrap()
+        .to_der()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn https_is_served_and_a_renewed_certificate_is_taken_without_a_restart() {
+    let tls = tempfile::tempdir().unwrap();
+    let (cert, key) = (tls.path().join("tls.crt"), tls.path().join("tls.key"));
+    let (first_cert, first_key) = tls_pair();
+    std::fs::write(&cert, &first_cert).unwrap();
+    std::fs::write(&key, &first_key).unwrap();
+    let (c, k) = (cert.clone(), key.clone());
+    let w = common::start_prepared(move |_, config| {
+        config.server.tls_cert = Some(c);
+        config.server.tls_key = Some(k);
+    })
+    .await;
+    let https = w.poort.replacen("http://", "https://", 1) + "/saml/metadata";
+    assert_eq!(
+        presented(&https, &first_cert).await.unwrap(),
+        der(&first_cert)
+    );
+    // Plain HTTP on the TLS port gets no answer.
+    assert!(reqwest::get(format!("{}/saml/metadata", w.poort))
+        .await
+        .is_err());
+
+    let (second_cert, second_key) = tls_pair();
+    std::fs::write(&key, &second_key).unwrap();
+    std::fs::write(&cert, &second_cert).unwrap();
+    let start = Instant::now();
+    loop {
+        if let Ok(seen) = presented(&https, &second_cert).await {
+            assert_eq!(seen, der(&second_cert));
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the renewed certificate was not taken"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_flush_writes_every_queued_grant_use_before_it_returns() {
+    let w = common::start().await;
+    let grant = "g-bram-groendak-s2";
+    let read = || async {
+        use poort::grants::Register;
+        w.registry
+            .sql()
+            .grants_for("urn:etoegang:AD:00000099990000000003:entities:1", "bram")
+            .await
+            .unwrap()
+            .grants
+            .into_iter()
+            .find(|g| g.grant_id == grant)
+            .unwrap()
+            .last_used_at
+    };
+    let seeded = read().await.unwrap();
+    let now = chrono::Utc::now();
+    assert!(now - seeded > chrono::TimeDelta::days(1), "seeded long ago");
+    // A writer of its own, as the shutdown path uses it: queued, then flushed.
+    let uses = w.registry.spawn_background();
+    uses.used(grant, now);
+    uses.flush().await;
+    let written = read().await.unwrap();
+    assert!(
+        (written - now).num_seconds().abs() <= 1,
+        "the use is in the register when flush returns: {written} vs {now}"
+    );
+}
+
+// The proxy runs in this test's runtime: two workers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_write_while_postgres_is_away_is_refused_whole_and_done_once_it_is_back() {
+    let pg = FreshPostgres::create();
+    let url = url::Url::parse(&pg.url).unwrap();
+    let target = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432));
+    let mut proxy = CuttableProxy::start(target).await;
+    let mut through = url.clone();
+    through.set_port(Some(proxy.port)).unwrap();
+    through.set_host(Some("127.0.0.1")).unwrap();
+    let database = through.to_string();
+    let w = common::start_prepared(move |_, config| {
+        config.register.database = database;
+    })
+    .await;
+    let (anna, csrf) = common::admin_session(&w, "anna").await;
+    let path = format!("{}/api/v1/grants/g-eva-bakkerij", w.poort);
+    let status = |c: &reqwest::Client| {
+        let path = path.clone();
+        let c = c.clone();
+        async move {
+            let g: serde_json::Value = c.get(&path).send().await.unwrap().json().await.unwrap();
+            g["status"].as_str().unwrap().to_string()
+        }
+    };
+    let before = status(&anna).await;
+    let action = if before == "active" {
+        "revoke"
+    } else {
+        "reactivate"
+    };
+
+    proxy.cut().await;
+    let r = anna
+        .post(format!("{path}/{action}"))
+        .header("X-CSRF-Token", &csrf)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        r.status().is_server_error(),
+        "refused while the register is away: {}",
+        r.status()
+    );
+    let content_type = r.headers()["content-type"].to_str().unwrap().to_string();
+    assert_eq!(content_type, "application/problem+json");
+    proxy.restore().await;
+
+    // Nothing of the refused write happened.
+    let start = Instant::now();
+    let after = loop {
+        if let Ok(r) = anna.get(&path).send().await {
+            if r.status() == 200 {
+                let g: serde_json::Value = r.json().await.unwrap();
+                break g["status"].as_str().unwrap().to_string();
+            }
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "the register did not come back"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(after, before, "the refused write left nothing behind");
+    // The same write, now that the register is back, is done once.
+    let r = anna
+        .post(format!("{path}/{action}"))
+        .header("X-CSRF-Token", &csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_ne!(status(&anna).await, before);
+    let pool = poort::grants::registry::connect_database(&pg.url)
+        .await
+        .unwrap();
+    let report = poort::grants::audit::verify(pool.pool()).await.unwrap();
+    assert_eq!(report.broken, None, "the audit chain is whole");
+}

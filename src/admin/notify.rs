@@ -39,11 +39,12 @@ fn recipients(rows: Vec<PersonRow>) -> Vec<Recipient> {
         .collect()
 }
 
+/// Every row of a query, on either backend.
 macro_rules! fetch {
     ($pool:expr, $sql:expr, $($bind:expr),*) => {
         match $pool {
-            Pool::Sqlite(p) => sqlx::query_as::<_, PersonRow>($sql)$(.bind($bind))*.fetch_all(p).await?,
-            Pool::Postgres(p) => sqlx::query_as::<_, PersonRow>($sql)$(.bind($bind))*.fetch_all(p).await?,
+            Pool::Sqlite(p) => sqlx::query_as($sql)$(.bind($bind))*.fetch_all(p).await?,
+            Pool::Postgres(p) => sqlx::query_as($sql)$(.bind($bind))*.fetch_all(p).await?,
         }
     };
 }
@@ -67,11 +68,18 @@ SELECT DISTINCT p.name, p.email, p.language FROM memberships m
   JOIN persons p ON p.id = m.person_id
  WHERE o.kvk = $1 AND r.role IN ('hoofdbeheerder', 'beheerder') AND NOT m.blocked";
 
-fn pick(language: Option<&str>, nl: String, en: String) -> String {
-    if language == Some("en") {
+/// A mail to `r` in their language (Dutch unless `en`): `nl` and `en` are (subject, body).
+fn notice(r: &Recipient, nl: (String, String), en: (String, String)) -> Mail {
+    let (subject, body) = if r.language.as_deref() == Some("en") {
         en
     } else {
         nl
+    };
+    Mail {
+        to_name: Some(r.name.clone()),
+        to: r.email.clone(),
+        subject,
+        body,
     }
 }
 
@@ -94,22 +102,13 @@ pub async fn grant_revoked(
     grant: &str,
     organisation: &str,
 ) -> Result<usize, sqlx::Error> {
-    let people = recipients(fetch!(pool, HOLDERS, grant));
-    let mails = people
-        .into_iter()
-        .map(|r| {
-            let lang = r.language.as_deref();
-            Mail {
-                subject: pick(lang, format!("Machtiging ingetrokken ({organisation})"), format!("Authorisation revoked ({organisation})")),
-                body: pick(
-                    lang,
-                    format!("Beste {},\n\nUw machtiging {grant} namens {organisation} is ingetrokken. U kunt daarmee niet meer inloggen bij de diensten die zij dekte.\n\nVragen? Neem contact op met de beheerder van uw organisatie.\n", r.name),
-                    format!("Dear {},\n\nYour authorisation {grant} on behalf of {organisation} has been revoked. You can no longer log in with it to the services it covered.\n\nQuestions? Contact your organisation's administrator.\n", r.name),
-                ),
-                to_name: Some(r.name),
-                to: r.email,
-            }
-        })
+    let mails = recipients(fetch!(pool, HOLDERS, grant))
+        .iter()
+        .map(|r| notice(
+            r,
+            (format!("Machtiging ingetrokken ({organisation})"), format!("Beste {},\n\nUw machtiging {grant} namens {organisation} is ingetrokken. U kunt daarmee niet meer inloggen bij de diensten die zij dekte.\n\nVragen? Neem contact op met de beheerder van uw organisatie.\n", r.name)),
+            (format!("Authorisation revoked ({organisation})"), format!("Dear {},\n\nYour authorisation {grant} on behalf of {organisation} has been revoked. You can no longer log in with it to the services it covered.\n\nQuestions? Contact your organisation's administrator.\n", r.name)),
+        ))
         .collect();
     Ok(send_all(mailer, mails).await)
 }
@@ -121,22 +120,13 @@ pub async fn member_blocked(
     person: &str,
     organisation: &str,
 ) -> Result<usize, sqlx::Error> {
-    let people = recipients(fetch!(pool, PERSON, person));
-    let mails = people
-        .into_iter()
-        .map(|r| {
-            let lang = r.language.as_deref();
-            Mail {
-                subject: pick(lang, format!("Toegang geblokkeerd ({organisation})"), format!("Access blocked ({organisation})")),
-                body: pick(
-                    lang,
-                    format!("Beste {},\n\nUw toegang namens {organisation} is geblokkeerd. U kunt niet meer namens deze organisatie inloggen tot een beheerder de blokkade opheft.\n", r.name),
-                    format!("Dear {},\n\nYour access on behalf of {organisation} has been blocked. You cannot log in on its behalf until an administrator lifts the block.\n", r.name),
-                ),
-                to_name: Some(r.name),
-                to: r.email,
-            }
-        })
+    let mails = recipients(fetch!(pool, PERSON, person))
+        .iter()
+        .map(|r| notice(
+            r,
+            (format!("Toegang geblokkeerd ({organisation})"), format!("Beste {},\n\nUw toegang namens {organisation} is geblokkeerd. U kunt niet meer namens deze organisatie inloggen tot een beheerder de blokkade opheft.\n", r.name)),
+            (format!("Access blocked ({organisation})"), format!("Dear {},\n\nYour access on behalf of {organisation} has been blocked. You cannot log in on its behalf until an administrator lifts the block.\n", r.name)),
+        ))
         .collect();
     Ok(send_all(mailer, mails).await)
 }
@@ -160,17 +150,11 @@ fn reminder(r: &Recipient, name: &str, grants: &[Expiring]) -> Mail {
         .iter()
         .map(|(id, until)| format!("- {id}: {}\n", until.format("%Y-%m-%d")))
         .collect();
-    let lang = r.language.as_deref();
-    Mail {
-        subject: pick(lang, format!("Machtigingen verlopen binnenkort ({name})"), format!("Authorisations expire soon ({name})")),
-        body: pick(
-            lang,
-            format!("Beste {},\n\nDeze machtigingen van {name} verlopen binnen twee maanden:\n{list}\nVerleng ze in de beheermodule met 1, 3 of 5 jaar als ze nodig blijven.\n", r.name),
-            format!("Dear {},\n\nThese authorisations of {name} expire within two months:\n{list}\nRenew them in the admin module by 1, 3 or 5 years if they are still needed.\n", r.name),
-        ),
-        to_name: Some(r.name.clone()),
-        to: r.email.clone(),
-    }
+    notice(
+        r,
+        (format!("Machtigingen verlopen binnenkort ({name})"), format!("Beste {},\n\nDeze machtigingen van {name} verlopen binnen twee maanden:\n{list}\nVerleng ze in de beheermodule met 1, 3 of 5 jaar als ze nodig blijven.\n", r.name)),
+        (format!("Authorisations expire soon ({name})"), format!("Dear {},\n\nThese authorisations of {name} expire within two months:\n{list}\nRenew them in the admin module by 1, 3 or 5 years if they are still needed.\n", r.name)),
+    )
 }
 
 /// In one transaction: marks the grants no other run has marked yet, and queues the managers'
@@ -226,22 +210,7 @@ pub async fn remind_expiring(
     now: DateTime<Utc>,
 ) -> Result<usize, sqlx::Error> {
     let horizon = now + REMIND_BEFORE;
-    let due: Vec<ExpiringRow> = match pool {
-        Pool::Sqlite(p) => {
-            sqlx::query_as(EXPIRING)
-                .bind(now)
-                .bind(horizon)
-                .fetch_all(p)
-                .await?
-        }
-        Pool::Postgres(p) => {
-            sqlx::query_as(EXPIRING)
-                .bind(now)
-                .bind(horizon)
-                .fetch_all(p)
-                .await?
-        }
-    };
+    let due: Vec<ExpiringRow> = fetch!(pool, EXPIRING, now, horizon);
     let mut reminded = 0;
     let mut by_org: std::collections::BTreeMap<(String, String), Vec<Expiring>> =
         Default::default();
@@ -273,6 +242,7 @@ pub const REMINDER_LEASE: &str = "reminders";
 pub struct ReminderJob {
     mailer: Mailer,
     lease: Lease,
+    every: std::time::Duration,
 }
 
 impl ReminderJob {
@@ -285,7 +255,11 @@ impl ReminderJob {
             .unwrap_or(TimeDelta::MAX)
             .min(TimeDelta::days(7));
         let lease = Lease::new(mailer.pool().clone(), REMINDER_LEASE, holder, period * 2);
-        ReminderJob { mailer, lease }
+        ReminderJob {
+            mailer,
+            lease,
+            every,
+        }
     }
 
     /// One run at `now`: the number of grants reminded, or `None` when another replica holds
@@ -300,9 +274,9 @@ impl ReminderJob {
     }
 
     /// Runs at start, then every `every`, for as long as the process lives.
-    pub fn spawn(self, every: std::time::Duration) -> tokio::task::JoinHandle<()> {
+    pub fn spawn(self) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
+            let mut tick = tokio::time::interval(self.every);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;

@@ -15,8 +15,8 @@
 
 use super::artifact::{self, artifact_url, single, ArtifactStore};
 use super::{
-    auto_post, metadata, page, parse_form, parse_peer_metadata, public_key_of, DemoBindings,
-    DemoError, PageError, PeerKeys, TEST_PERSONS,
+    auto_post, metadata, page, parse_form, public_key_of, DemoBindings, DemoError, PageError,
+    PeerKeys, TEST_PERSONS,
 };
 use crate::keys::SigningKey;
 use crate::level::Level;
@@ -378,27 +378,15 @@ impl DevAd {
     }
 
     pub fn metadata(&self) -> String {
-        let (nl, en) = (
-            "Test-inlogmiddel (ontwikkeling)",
-            "Test login (development)",
-        );
-        match self.bindings {
-            DemoBindings::PostRedirect => metadata::dev_ad_metadata(
-                &self.entity_id,
-                &self.sso_url(),
-                &self.key.cert_der,
-                nl,
-                en,
-            ),
-            DemoBindings::Artifact => metadata::dev_ad_artifact_metadata(
-                &self.entity_id,
-                &self.sso_url(),
-                &self.ars_url(),
-                &self.key.cert_der,
-                nl,
-                en,
-            ),
-        }
+        let ars = (self.bindings == DemoBindings::Artifact).then(|| self.ars_url());
+        metadata::ad_metadata(
+            &self.entity_id,
+            &self.sso_url(),
+            ars.as_deref(),
+            &self.key.cert_der,
+            metadata::DEV_AD_NAMES.0,
+            metadata::DEV_AD_NAMES.1,
+        )
     }
 
     pub fn signing_cert_der(&self) -> &[u8] {
@@ -414,25 +402,13 @@ impl DevAd {
     /// given and the endpoints are needed).
     async fn poort_metadata(&self, endpoints: bool) -> Result<Option<PeerKeys>, PageError> {
         let known = self.poort.read().clone();
-        if known.as_ref().is_some_and(|k| {
-            !k.signing_certs.is_empty() && (!endpoints || !k.artifact_resolution.is_empty())
-        }) {
+        if known.as_ref().is_some_and(|k| k.suffice(endpoints)) {
             return Ok(known);
         }
         let Some(url) = &self.poort_metadata_url else {
             return Ok(known);
         };
-        let text = super::http_get(url)
-            .await
-            .map_err(|e| PageError::new(axum::http::StatusCode::BAD_GATEWAY, e.to_string()))?;
-        let mut fetched = parse_peer_metadata(&text, "SPSSODescriptor")
-            .map_err(|e| PageError::new(axum::http::StatusCode::BAD_GATEWAY, e.to_string()))?;
-        if fetched.signing_certs.is_empty() {
-            return Err(PageError::new(
-                axum::http::StatusCode::BAD_GATEWAY,
-                DemoError::NoCertificate(url.clone()).to_string(),
-            ));
-        }
+        let mut fetched = super::fetch_poort_metadata(url, "SPSSODescriptor").await?;
         if let Some(old) = known {
             if fetched.encryption_cert.is_none() {
                 fetched.encryption_cert = old.encryption_cert;

@@ -388,23 +388,14 @@ fn refusal_in(message: &str, resolve_id: &str) -> Option<String> {
     )
 }
 
-/// `endpoint?SAMLart=…[&RelayState=…]`, the artifact by HTTP GET (SAML Bindings 2.0 §3.6.3),
-/// added to whatever query the endpoint already has.
+/// `endpoint?SAMLart=…[&RelayState=…]`, the artifact by HTTP GET ([`crate::saml::artifact::url`]).
 pub fn artifact_url(
     endpoint: &str,
     saml_art: &str,
     relay_state: Option<&str>,
 ) -> Result<String, PageError> {
-    let mut url = url::Url::parse(endpoint)
-        .map_err(|e| PageError::internal(format!("{endpoint:?} is not a URL: {e}")))?;
-    {
-        let mut pairs = url.query_pairs_mut();
-        pairs.append_pair("SAMLart", saml_art);
-        if let Some(r) = relay_state {
-            pairs.append_pair("RelayState", r);
-        }
-    }
-    Ok(url.to_string())
+    crate::saml::artifact::url(endpoint, saml_art, relay_state)
+        .map_err(|e| PageError::internal(format!("{endpoint:?} is not a URL: {e}")))
 }
 
 /// The value of `name` in a query or form, at most once: a parameter given twice is refused,
@@ -414,14 +405,10 @@ pub fn single(
     name: &str,
     max: usize,
 ) -> Result<Option<String>, PageError> {
-    let mut values = params.iter().filter(|(k, _)| k == name).map(|(_, v)| v);
-    match (values.next(), values.next()) {
-        (None, _) => Ok(None),
-        (Some(v), None) if v.len() <= max => Ok(Some(v.clone())),
-        (Some(_), None) => Err(PageError::bad_request(format!("{name} is too long"))),
-        (Some(_), Some(_)) => Err(PageError::bad_request(format!(
-            "{name} appears more than once"
-        ))),
+    match crate::saml::artifact::single(params, name) {
+        Err(e) => Err(PageError::bad_request(e.to_string())),
+        Ok(Some(v)) if v.len() > max => Err(PageError::bad_request(format!("{name} is too long"))),
+        Ok(v) => Ok(v.map(str::to_string)),
     }
 }
 

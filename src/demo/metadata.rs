@@ -18,8 +18,8 @@ fn key_descriptor(usage: &str, cert_der: &[u8]) -> String {
     )
 }
 
-/// The demo DV's metadata for HTTP-POST answers (ACS index 0, and index 1 at `{acs_url}?alt=1`).
-/// `services` are (AttributeConsumingService index, ServiceID, Dutch name, English name).
+/// The demo DV's metadata for HTTP-POST answers (ACS index 0, and index 1 at `{acs_url}?alt=1`):
+/// [`dv_metadata`] without an ArtifactResolutionService.
 pub fn demo_dv_metadata(
     entity_id: &str,
     acs_url: &str,
@@ -37,30 +37,15 @@ pub fn demo_dv_metadata(
     )
 }
 
-/// The demo DV's metadata for the afsprakenstelsel's flow (page *Bindings*): answers by
+/// The demo DV's metadata. Without `ars_url`, for HTTP-POST answers (ACS index 0, and index 1 at
+/// `{acs_url}?alt=1`). With it, for the afsprakenstelsel's flow (page *Bindings*): answers by
 /// artifact at ACS index 0 (the default), by HTTP-POST at index 1 (same URL), and the DV's
 /// ArtifactResolutionService at `ars_url`, where poort resolves the DV's AuthnRequests.
-pub fn demo_dv_artifact_metadata(
-    entity_id: &str,
-    acs_url: &str,
-    ars_url: &str,
-    signing_cert_der: &[u8],
-    encryption_cert_der: Option<&[u8]>,
-    services: &[(u16, &str, &str, &str)],
-) -> String {
-    dv_metadata(
-        entity_id,
-        acs_url,
-        Some(ars_url),
-        signing_cert_der,
-        encryption_cert_der,
-        services,
-    )
-}
-
+/// `services` are (AttributeConsumingService index, ServiceID, Dutch name, English name).
+///
 /// Element order is the schema's (SAML Metadata 2.0 §2.4.4): KeyDescriptor,
 /// ArtifactResolutionService, AssertionConsumerService, AttributeConsumingService.
-fn dv_metadata(
+pub fn dv_metadata(
     entity_id: &str,
     acs_url: &str,
     ars_url: Option<&str>,
@@ -120,7 +105,14 @@ fn artifact_resolution_service(ars_url: &str) -> String {
     )
 }
 
-/// The dev AD's metadata for HTTP-Redirect and HTTP-POST requests (answers by HTTP-POST).
+/// The dev AD's display names, in Dutch and English.
+pub(crate) const DEV_AD_NAMES: (&str, &str) = (
+    "Test-inlogmiddel (ontwikkeling)",
+    "Test login (development)",
+);
+
+/// The dev AD's metadata for HTTP-Redirect and HTTP-POST requests (answers by HTTP-POST):
+/// [`ad_metadata`] without an ArtifactResolutionService.
 pub fn dev_ad_metadata(
     entity_id: &str,
     sso_url: &str,
@@ -138,30 +130,14 @@ pub fn dev_ad_metadata(
     )
 }
 
-/// The dev AD's metadata for the afsprakenstelsel's flow (HM-AD Artifact-Artifact, page
-/// *Bindings*): an HTTP-Artifact SingleSignOnService first, HTTP-Redirect and HTTP-POST beside
-/// it, and the AD's ArtifactResolutionService at `ars_url`, where poort resolves its answers.
-pub fn dev_ad_artifact_metadata(
-    entity_id: &str,
-    sso_url: &str,
-    ars_url: &str,
-    signing_cert_der: &[u8],
-    display_nl: &str,
-    display_en: &str,
-) -> String {
-    ad_metadata(
-        entity_id,
-        sso_url,
-        Some(ars_url),
-        signing_cert_der,
-        display_nl,
-        display_en,
-    )
-}
-
+/// The dev AD's metadata: SingleSignOnServices for HTTP-Redirect and HTTP-POST; with `ars_url`
+/// also for the afsprakenstelsel's flow (HM-AD Artifact-Artifact, page *Bindings*): an
+/// HTTP-Artifact SingleSignOnService first, and the AD's ArtifactResolutionService at `ars_url`,
+/// where poort resolves its answers.
+///
 /// Element order is the schema's (SAML Metadata 2.0 §2.4.1–2.4.3): Extensions, KeyDescriptor,
 /// ArtifactResolutionService, SingleSignOnService.
-fn ad_metadata(
+pub fn ad_metadata(
     entity_id: &str,
     sso_url: &str,
     ars_url: Option<&str>,
@@ -214,12 +190,9 @@ pub fn demo_services() -> Vec<(u16, &'static str, &'static str, &'static str)> {
         .collect()
 }
 
-fn read_cert_der(path: &Path) -> Result<Vec<u8>, DemoError> {
-    let pem = std::fs::read(path).map_err(|source| DemoError::Io {
-        path: path.display().to_string(),
-        source,
-    })?;
-    Ok(openssl::x509::X509::from_pem(&pem)?.to_der()?)
+/// A PEM certificate file, as DER.
+pub(crate) fn read_cert_der(path: &Path) -> Result<Vec<u8>, DemoError> {
+    Ok(openssl::x509::X509::from_pem(&super::read(path)?)?.to_der()?)
 }
 
 fn write(path: &Path, text: &str) -> Result<(), DemoError> {
@@ -270,42 +243,23 @@ pub fn write_demo_metadata_with(
     let dv_encryption = read_cert_der(&certs_dir.join("demo-dv-encryption.crt"))?;
     let ad_signing = read_cert_der(&certs_dir.join("dev-ad-signing.crt"))?;
     let (dv_url, ad_url) = (dv_url.trim_end_matches('/'), ad_url.trim_end_matches('/'));
-    let (acs, sso) = (format!("{dv_url}/acs"), format!("{ad_url}/sso"));
-    let (name_nl, name_en) = (
-        "Test-inlogmiddel (ontwikkeling)",
-        "Test login (development)",
+    let ars = |base: &str| (bindings == DemoBindings::Artifact).then(|| format!("{base}/ars"));
+    let dv = dv_metadata(
+        DEMO_DV_ENTITY_ID,
+        &format!("{dv_url}/acs"),
+        ars(dv_url).as_deref(),
+        &dv_signing,
+        Some(&dv_encryption),
+        &demo_services(),
     );
-    let services = demo_services();
-    let (dv, ad) = match bindings {
-        DemoBindings::PostRedirect => (
-            demo_dv_metadata(
-                DEMO_DV_ENTITY_ID,
-                &acs,
-                &dv_signing,
-                Some(&dv_encryption),
-                &services,
-            ),
-            dev_ad_metadata(DEV_AD_ENTITY_ID, &sso, &ad_signing, name_nl, name_en),
-        ),
-        DemoBindings::Artifact => (
-            demo_dv_artifact_metadata(
-                DEMO_DV_ENTITY_ID,
-                &acs,
-                &format!("{dv_url}/ars"),
-                &dv_signing,
-                Some(&dv_encryption),
-                &services,
-            ),
-            dev_ad_artifact_metadata(
-                DEV_AD_ENTITY_ID,
-                &sso,
-                &format!("{ad_url}/ars"),
-                &ad_signing,
-                name_nl,
-                name_en,
-            ),
-        ),
-    };
+    let ad = ad_metadata(
+        DEV_AD_ENTITY_ID,
+        &format!("{ad_url}/sso"),
+        ars(ad_url).as_deref(),
+        &ad_signing,
+        DEV_AD_NAMES.0,
+        DEV_AD_NAMES.1,
+    );
     write(&sp_dir.join("demo-dv.xml"), &dv)?;
     write(&idp_dir.join("dev-ad.xml"), &ad)
 }
@@ -389,10 +343,10 @@ mod tests {
 
     #[test]
     fn artifact_endpoints_are_read_back() {
-        let md = dev_ad_artifact_metadata(
+        let md = ad_metadata(
             DEV_AD_ENTITY_ID,
             "http://ad/sso",
-            "http://ad/ars",
+            Some("http://ad/ars"),
             b"sig",
             "NL",
             "EN",
@@ -406,10 +360,10 @@ mod tests {
         assert_eq!(keys.ars_location(1), None);
         assert_eq!(keys.sso_location(BINDING_ARTIFACT), Some("http://ad/sso"));
         assert_eq!(keys.sso.len(), 3);
-        let dv = demo_dv_artifact_metadata(
+        let dv = dv_metadata(
             DEMO_DV_ENTITY_ID,
             "http://dv/acs",
-            "http://dv/ars",
+            Some("http://dv/ars"),
             b"sig",
             None,
             &demo_services(),

@@ -302,6 +302,24 @@ impl PeerKeys {
             .find(|(i, _)| *i == index)
             .map(|(_, l)| l.as_str())
     }
+
+    /// Whether these keys do without fetching poort's metadata: a signing certificate, and with
+    /// `endpoints` also an ArtifactResolutionService.
+    fn suffice(&self, endpoints: bool) -> bool {
+        !self.signing_certs.is_empty() && (!endpoints || !self.artifact_resolution.is_empty())
+    }
+}
+
+/// Fetches poort's metadata at `url` and reads what its `descriptor` says; a 502 page when it
+/// cannot be fetched or names no signing certificate.
+async fn fetch_poort_metadata(url: &str, descriptor: &str) -> Result<PeerKeys, PageError> {
+    let gateway = |e: DemoError| PageError::new(StatusCode::BAD_GATEWAY, e.to_string());
+    let text = http_get(url).await.map_err(gateway)?;
+    let keys = parse_peer_metadata(&text, descriptor).map_err(gateway)?;
+    if keys.signing_certs.is_empty() {
+        return Err(gateway(DemoError::NoCertificate(url.to_string())));
+    }
+    Ok(keys)
 }
 
 /// Reads entity ID, certificates and endpoints from the `descriptor` (IDPSSODescriptor or
@@ -424,8 +442,12 @@ pub struct DemoPeers {
     pub ad: Arc<DevAd>,
 }
 
-fn certs_path(dir: &Path, name: &str) -> std::path::PathBuf {
-    dir.join(name)
+/// A file's bytes; the path named in the error.
+fn read(path: &Path) -> Result<Vec<u8>, DemoError> {
+    std::fs::read(path).map_err(|source| DemoError::Io {
+        path: path.display().to_string(),
+        source,
+    })
 }
 
 impl DemoPeers {
@@ -458,26 +480,33 @@ impl DemoPeers {
         poort_url: &str,
         bindings: DemoBindings,
     ) -> Result<DemoPeers, DemoError> {
+        Self::from_dir_fetching(certs_dir, dv_url, ad_url, poort_url, poort_url, bindings)
+    }
+
+    /// Like [`DemoPeers::from_dir_with`], for a poort that the peers reach at another address
+    /// than browsers do: the DV sends browsers to `poort_url`, and both peers fetch poort's
+    /// metadata under `poort_metadata_url` (`/saml/metadata`, `/saml/sp/metadata`).
+    pub fn from_dir_fetching(
+        certs_dir: &Path,
+        dv_url: &str,
+        ad_url: &str,
+        poort_url: &str,
+        poort_metadata_url: &str,
+        bindings: DemoBindings,
+    ) -> Result<DemoPeers, DemoError> {
         let dv_signing = SigningKey::load(
-            &certs_path(certs_dir, "demo-dv-signing.key"),
-            &certs_path(certs_dir, "demo-dv-signing.crt"),
+            &certs_dir.join("demo-dv-signing.key"),
+            &certs_dir.join("demo-dv-signing.crt"),
         )?;
-        let enc_path = certs_path(certs_dir, "demo-dv-encryption.key");
-        let enc_pem = std::fs::read(&enc_path).map_err(|source| DemoError::Io {
-            path: enc_path.display().to_string(),
-            source,
-        })?;
-        let dv_encryption: PKey<Private> = PKey::private_key_from_pem(&enc_pem)?;
-        let enc_cert_path = certs_path(certs_dir, "demo-dv-encryption.crt");
-        let enc_cert_pem = std::fs::read(&enc_cert_path).map_err(|source| DemoError::Io {
-            path: enc_cert_path.display().to_string(),
-            source,
-        })?;
-        let dv_encryption_cert = openssl::x509::X509::from_pem(&enc_cert_pem)?.to_der()?;
+        let dv_encryption: PKey<Private> =
+            PKey::private_key_from_pem(&read(&certs_dir.join("demo-dv-encryption.key"))?)?;
+        let dv_encryption_cert =
+            metadata::read_cert_der(&certs_dir.join("demo-dv-encryption.crt"))?;
         let ad_signing = SigningKey::load(
-            &certs_path(certs_dir, "dev-ad-signing.key"),
-            &certs_path(certs_dir, "dev-ad-signing.crt"),
+            &certs_dir.join("dev-ad-signing.key"),
+            &certs_dir.join("dev-ad-signing.crt"),
         )?;
+        let metadata_url = poort_metadata_url.trim_end_matches('/');
         let dv = DemoDv::new(
             DEMO_DV_ENTITY_ID,
             dv_url,
@@ -486,13 +515,11 @@ impl DemoPeers {
             dv_encryption,
             None,
         )
+        .with_poort_metadata_url(format!("{metadata_url}/saml/metadata"))
         .with_encryption_cert(dv_encryption_cert)
         .with_bindings(bindings);
         let ad = DevAd::new(DEV_AD_ENTITY_ID, ad_url, ad_signing, None)
-            .with_poort_metadata_url(format!(
-                "{}/saml/sp/metadata",
-                poort_url.trim_end_matches('/')
-            ))
+            .with_poort_metadata_url(format!("{metadata_url}/saml/sp/metadata"))
             .with_bindings(bindings);
         Ok(DemoPeers {
             dv: Arc::new(dv),

@@ -7,35 +7,19 @@
 //!
 //! Two addresses of poort: `--poort-url`, where browsers reach it (the DV sends its
 //! AuthnRequests there), and `--poort-metadata-url`, where the peers fetch poort's metadata
-//! server-side (`/saml/metadata` for the DV, `/saml/sp/metadata` for the AD). The peers fetch over
-//! plain `http://` only ([`super::http_get`]).
-//!
-//! The DV learns poort's certificate from the metadata URL before it starts a login: until poort's
-//! metadata could be fetched, only its start page and `/metadata` answer, every other page says
-//! why not (502). A background task and each such request try again; the DV that logs people in
-//! is made once, with poort's certificate, so no login started before spans the switch.
+//! server-side (`/saml/metadata` for the DV, `/saml/sp/metadata` for the AD;
+//! [`DemoPeers::from_dir_fetching`]). The peers fetch over plain `http://` only
+//! ([`super::http_get`]), when they first need poort's metadata, and keep it: poort may start
+//! after the peers (until then the DV starts no login and says why).
 
-use super::{
-    dv, http_get, parse_peer_metadata, public_key_of, DemoBindings, DemoDv, DemoError, DevAd,
-    PageError, DEMO_DV_ENTITY_ID, DEV_AD_ENTITY_ID,
-};
-use crate::keys::SigningKey;
-use axum::extract::{Request, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::Router;
-use openssl::pkey::{PKey, Private};
+use super::{DemoBindings, DemoError, DemoPeers};
 use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
-use tower::ServiceExt;
 
 /// How long requests in flight may take to finish after SIGTERM.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
-/// How often the DV tries to fetch poort's metadata until it has it.
-const RETRY_EVERY: Duration = Duration::from_secs(3);
 /// Where the metadata is written first, inside `--metadata-dir` (poort reads only `sp/`, `idp/`).
 const STAGING: &str = ".demo-peers-staging";
 
@@ -212,9 +196,10 @@ impl Settings {
         if bindings == DemoBindings::Artifact && poort_metadata_url != poort_url {
             return Err(flag(
                 "--poort-metadata-url",
-                "with --bindings artifact the demo DV fetches poort's metadata (its \
-                 ArtifactResolutionService) at --poort-url itself; leave --poort-metadata-url \
-                 out, give it the value of --poort-url, or use --bindings post-redirect",
+                "with --bindings artifact the peers resolve poort's artifacts at the \
+                 ArtifactResolutionService its metadata names, under --poort-url, so they must \
+                 reach poort there; leave --poort-metadata-url out, give it the value of \
+                 --poort-url, or use --bindings post-redirect",
             ));
         }
         for (name, dir) in [
@@ -258,15 +243,14 @@ pub async fn run(args: Args) -> Result<(), PeersError> {
         "wrote the metadata of the demo DV and the development AD"
     );
 
-    let ad = DevAd::new(
-        DEV_AD_ENTITY_ID,
-        settings.ad_url.as_str(),
-        load_signing(&args.certs_dir, "dev-ad-signing")?,
-        None,
-    )
-    .with_poort_metadata_url(format!("{}/saml/sp/metadata", settings.poort_metadata_url))
-    .with_bindings(settings.bindings);
-    let dv = Arc::new(LazyDv::new(&args.certs_dir, &settings)?);
+    let peers = DemoPeers::from_dir_fetching(
+        &args.certs_dir,
+        &settings.dv_url,
+        &settings.ad_url,
+        &settings.poort_url,
+        &settings.poort_metadata_url,
+        settings.bindings,
+    )?;
 
     let dv_listener = bind("--dv-listen", args.dv_listen).await?;
     let ad_listener = bind("--ad-listen", args.ad_listen).await?;
@@ -280,21 +264,18 @@ pub async fn run(args: Args) -> Result<(), PeersError> {
         "demo peers listening"
     );
 
-    let poller = tokio::spawn(poll_poort(dv.clone()));
-    let dv_router = Router::new().fallback(dispatch).with_state(dv);
-    let ad_router = super::ad::router(Arc::new(ad));
     let (stop, stopped) = tokio::sync::watch::channel(());
     let until_stopped = |mut rx: tokio::sync::watch::Receiver<()>| async move {
         // Resolves when the sender is dropped.
         let _ = rx.changed().await;
     };
     let mut dv_task = tokio::spawn(
-        axum::serve(dv_listener, dv_router)
+        axum::serve(dv_listener, peers.dv_router())
             .with_graceful_shutdown(until_stopped(stopped.clone()))
             .into_future(),
     );
     let mut ad_task = tokio::spawn(
-        axum::serve(ad_listener, ad_router)
+        axum::serve(ad_listener, peers.ad_router())
             .with_graceful_shutdown(until_stopped(stopped))
             .into_future(),
     );
@@ -303,7 +284,6 @@ pub async fn run(args: Args) -> Result<(), PeersError> {
         r = &mut dv_task => Some(server_ended("demo DV", r)),
         r = &mut ad_task => Some(server_ended("development AD", r)),
     };
-    poller.abort();
     drop(stop);
     if let Some(error) = ended {
         dv_task.abort();
@@ -389,145 +369,6 @@ fn write_metadata(certs_dir: &Path, dir: &Path, s: &Settings) -> Result<(), Peer
     Ok(())
 }
 
-fn load_signing(certs_dir: &Path, name: &str) -> Result<SigningKey, DemoError> {
-    Ok(SigningKey::load(
-        &certs_dir.join(format!("{name}.key")),
-        &certs_dir.join(format!("{name}.crt")),
-    )?)
-}
-
-fn read(path: &Path) -> Result<Vec<u8>, DemoError> {
-    std::fs::read(path).map_err(|source| DemoError::Io {
-        path: path.display().to_string(),
-        source,
-    })
-}
-
-/// The demo DV's keys, as `poort dev-certs` writes them.
-fn load_dv_keys(certs_dir: &Path) -> Result<(SigningKey, PKey<Private>, Vec<u8>), DemoError> {
-    let signing = load_signing(certs_dir, "demo-dv-signing")?;
-    let encryption = PKey::private_key_from_pem(&read(&certs_dir.join("demo-dv-encryption.key"))?)?;
-    let encryption_cert =
-        openssl::x509::X509::from_pem(&read(&certs_dir.join("demo-dv-encryption.crt"))?)?
-            .to_der()?;
-    Ok((signing, encryption, encryption_cert))
-}
-
-/// The demo DV, made once poort's metadata is known. Until then `placeholder` (without poort's
-/// certificate) serves the start page and `/metadata`.
-struct LazyDv {
-    certs_dir: PathBuf,
-    dv_url: String,
-    poort_url: String,
-    metadata_url: String,
-    bindings: DemoBindings,
-    placeholder: Router,
-    ready: tokio::sync::OnceCell<Router>,
-}
-
-impl LazyDv {
-    fn new(certs_dir: &Path, s: &Settings) -> Result<LazyDv, DemoError> {
-        let mut lazy = LazyDv {
-            certs_dir: certs_dir.to_path_buf(),
-            dv_url: s.dv_url.clone(),
-            poort_url: s.poort_url.clone(),
-            metadata_url: format!("{}/saml/metadata", s.poort_metadata_url),
-            bindings: s.bindings,
-            placeholder: Router::new(),
-            ready: tokio::sync::OnceCell::new(),
-        };
-        // Made now, so that unreadable keys stop the start rather than the first login.
-        lazy.placeholder = dv::router(Arc::new(lazy.make(None)?));
-        Ok(lazy)
-    }
-
-    /// A DV that sends browsers to `--poort-url`, trusting `poort_cert` when given.
-    fn make(&self, poort_cert: Option<Vec<u8>>) -> Result<DemoDv, DemoError> {
-        let (signing, encryption, encryption_cert) = load_dv_keys(&self.certs_dir)?;
-        Ok(DemoDv::new(
-            DEMO_DV_ENTITY_ID,
-            self.dv_url.as_str(),
-            self.poort_url.as_str(),
-            signing,
-            encryption,
-            poort_cert,
-        )
-        .with_encryption_cert(encryption_cert)
-        .with_bindings(self.bindings))
-    }
-
-    /// The DV with poort's certificate: made at the first successful fetch of poort's metadata
-    /// (one fetch at a time; a failure is tried again by the next caller).
-    async fn ready(&self) -> Result<&Router, DemoError> {
-        self.ready
-            .get_or_try_init(|| async {
-                let text = http_get(&self.metadata_url).await?;
-                let keys = parse_peer_metadata(&text, "IDPSSODescriptor")?;
-                // poort publishes one signing certificate (src/metadata/publish.rs).
-                let cert = keys
-                    .signing_certs
-                    .first()
-                    .cloned()
-                    .ok_or_else(|| DemoError::NoCertificate(self.metadata_url.clone()))?;
-                public_key_of(&cert)?;
-                let mut dv = self.make(Some(cert))?;
-                if let Some(id) = keys.entity_id {
-                    dv = dv.with_poort_entity_id(id);
-                }
-                tracing::info!(url = %self.metadata_url, "fetched poort's metadata; the demo DV is ready");
-                Ok(dv::router(Arc::new(dv)))
-            })
-            .await
-    }
-}
-
-/// Every request to the DV: to the DV with poort's certificate, fetching poort's metadata first
-/// when it is not known yet. Only the start page and `/metadata` answer without it.
-async fn dispatch(State(lazy): State<Arc<LazyDv>>, request: Request) -> Response {
-    let router = match lazy.ready.get() {
-        Some(ready) => ready.clone(),
-        None if matches!(request.uri().path(), "/" | "/metadata") => lazy.placeholder.clone(),
-        None => match lazy.ready().await {
-            Ok(ready) => ready.clone(),
-            Err(e) => {
-                return PageError::new(
-                    StatusCode::BAD_GATEWAY,
-                    format!(
-                        "the demo DV cannot log anybody in before it has poort's metadata: {e}"
-                    ),
-                )
-                .into_response()
-            }
-        },
-    };
-    match router.oneshot(request).await {
-        Ok(response) => response,
-        Err(never) => match never {},
-    }
-}
-
-/// Fetches poort's metadata in the background until the DV has it (poort usually starts after
-/// the peers). A failure is logged when it differs from the one before.
-async fn poll_poort(dv: Arc<LazyDv>) {
-    let mut last = String::new();
-    loop {
-        match dv.ready().await {
-            Ok(_) => return,
-            Err(e) => {
-                let message = e.to_string();
-                if message != last {
-                    tracing::info!(
-                        "poort's metadata is not available yet (trying every {}s): {message}",
-                        RETRY_EVERY.as_secs()
-                    );
-                    last = message;
-                }
-            }
-        }
-        tokio::time::sleep(RETRY_EVERY).await;
-    }
-}
-
 /// SIGTERM and Ctrl-C, watched from [`Signals::install`] on (not from the first poll, as
 /// [`crate::server::termination`]), so that a signal right after the peers answer is not lost.
 struct Signals {
@@ -567,6 +408,7 @@ impl Signals {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::demo::{DEMO_DV_ENTITY_ID, DEV_AD_ENTITY_ID};
     use clap::Parser;
 
     #[derive(Parser)]

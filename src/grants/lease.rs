@@ -9,6 +9,7 @@
 //! (stopped, crashed, cut off from the database), another replica takes over once the lease
 //! has expired.
 
+use super::sql::on_pool;
 use super::sql::Pool;
 use chrono::{DateTime, TimeDelta, Utc};
 
@@ -50,56 +51,20 @@ impl Lease {
         }
     }
 
-    pub fn holder(&self) -> &str {
-        &self.holder
-    }
-
     /// Takes or renews the lease at `now`; whether this holder has it (until `now + ttl`).
     pub async fn acquire(&self, now: DateTime<Utc>) -> Result<bool, sqlx::Error> {
         let until = now
             .checked_add_signed(self.ttl)
             .unwrap_or(DateTime::<Utc>::MAX_UTC);
-        let changed = match &self.pool {
-            Pool::Sqlite(p) => sqlx::query(ACQUIRE)
-                .bind(&self.name)
-                .bind(&self.holder)
-                .bind(until)
-                .bind(now)
-                .execute(p)
-                .await?
-                .rows_affected(),
-            Pool::Postgres(p) => sqlx::query(ACQUIRE)
-                .bind(&self.name)
-                .bind(&self.holder)
-                .bind(until)
-                .bind(now)
-                .execute(p)
-                .await?
-                .rows_affected(),
-        };
+        let changed = on_pool!(&self.pool, |p| sqlx::query(ACQUIRE)
+            .bind(&self.name)
+            .bind(&self.holder)
+            .bind(until)
+            .bind(now)
+            .execute(p)
+            .await?
+            .rows_affected());
         Ok(changed > 0)
-    }
-
-    /// Gives the lease up (at a clean stop), so another replica need not wait for it to expire.
-    pub async fn release(&self) -> Result<(), sqlx::Error> {
-        const RELEASE: &str = "DELETE FROM job_leases WHERE name = $1 AND holder = $2";
-        match &self.pool {
-            Pool::Sqlite(p) => {
-                sqlx::query(RELEASE)
-                    .bind(&self.name)
-                    .bind(&self.holder)
-                    .execute(p)
-                    .await?;
-            }
-            Pool::Postgres(p) => {
-                sqlx::query(RELEASE)
-                    .bind(&self.name)
-                    .bind(&self.holder)
-                    .execute(p)
-                    .await?;
-            }
-        }
-        Ok(())
     }
 
     /// Who holds the lease `name`, and until when (none when nobody ever took it).
@@ -108,9 +73,9 @@ impl Lease {
         name: &str,
     ) -> Result<Option<(String, DateTime<Utc>)>, sqlx::Error> {
         const CURRENT: &str = "SELECT holder, expires_at FROM job_leases WHERE name = $1";
-        match pool {
-            Pool::Sqlite(p) => sqlx::query_as(CURRENT).bind(name).fetch_optional(p).await,
-            Pool::Postgres(p) => sqlx::query_as(CURRENT).bind(name).fetch_optional(p).await,
-        }
+        on_pool!(pool, |p| sqlx::query_as(CURRENT)
+            .bind(name)
+            .fetch_optional(p)
+            .await)
     }
 }

@@ -24,6 +24,7 @@ pub use file::{
 pub use memory::MemoryRegister;
 pub use model::*;
 pub use registry::{CachedRegister, Registry, RegistryError, UsageRecorder};
+pub(crate) use sql::on_pool;
 pub use sql::{NewGrant, Pool, SqlRegister, SqlRegisterError};
 pub use write::{
     is_email_address, token_hash, Accepted, Invitation, InvitationState, NewInvitation,

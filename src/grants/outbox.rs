@@ -9,21 +9,12 @@
 //! process that reads the feed late has nothing cached that a pruned row could concern.
 
 use super::model::IdentityKey;
+use super::sql::on_pool;
 use super::sql::Pool;
 use chrono::{DateTime, Utc};
 
 /// How long feed rows are kept (in-process mode); must exceed the cache TTL.
 pub const RETENTION: chrono::TimeDelta = chrono::TimeDelta::hours(1);
-
-/// Runs the same statement text on either backend (`$1` parameters read on both).
-macro_rules! on_pool {
-    ($pool:expr, |$p:ident| $body:expr) => {
-        match $pool {
-            Pool::Sqlite($p) => $body,
-            Pool::Postgres($p) => $body,
-        }
-    };
-}
 
 /// Appends the links, in one transaction.
 pub async fn append(

@@ -23,6 +23,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
+use tracing::Instrument;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
@@ -271,8 +272,22 @@ impl Registry {
         &self,
         write: impl Future<Output = Result<(T, Touched), E>>,
     ) -> Result<T, E> {
-        let (value, touched) = write.await?;
-        self.invalidate(&touched).await;
+        let span = tracing::info_span!(
+            "register.write",
+            outcome = tracing::field::Empty,
+            links_touched = tracing::field::Empty
+        );
+        let written = write.instrument(span.clone()).await;
+        let (value, touched) = match written {
+            Ok(done) => done,
+            Err(e) => {
+                span.record("outcome", "refused");
+                return Err(e);
+            }
+        };
+        span.record("outcome", "written");
+        span.record("links_touched", touched.links.len());
+        self.invalidate(&touched).instrument(span).await;
         Ok(value)
     }
 
@@ -299,9 +314,11 @@ impl Registry {
             }
         });
         let (sender, receiver) = mpsc::channel(10_000);
-        tokio::spawn(record_uses(self.clone(), receiver));
+        let (flushes, flush_requests) = mpsc::channel(16);
+        tokio::spawn(record_uses(self.clone(), receiver, flush_requests));
         UsageRecorder {
             sender,
+            flushes,
             metrics: self.shared.metrics.clone(),
         }
     }
@@ -328,6 +345,7 @@ pub const USE_PRECISION: chrono::TimeDelta = chrono::TimeDelta::days(1);
 #[derive(Clone)]
 pub struct UsageRecorder {
     sender: mpsc::Sender<(String, DateTime<Utc>)>,
+    flushes: mpsc::Sender<tokio::sync::oneshot::Sender<()>>,
     metrics: Arc<Metrics>,
 }
 
@@ -338,28 +356,60 @@ impl UsageRecorder {
             self.metrics.grant_uses_dropped.inc();
         }
     }
+
+    /// Writes every use queued so far and returns when that is done (graceful shutdown).
+    pub async fn flush(&self) {
+        let (done, wait) = tokio::sync::oneshot::channel();
+        if self.flushes.send(done).await.is_ok() {
+            let _ = wait.await;
+        }
+    }
 }
 
-async fn record_uses(registry: Registry, mut uses: mpsc::Receiver<(String, DateTime<Utc>)>) {
+async fn record_uses(
+    registry: Registry,
+    mut uses: mpsc::Receiver<(String, DateTime<Utc>)>,
+    mut flushes: mpsc::Receiver<tokio::sync::oneshot::Sender<()>>,
+) {
     // What this process wrote in the last day needs no statement at all: the stored use is at
     // least as recent. Bounded; forgetting only costs a statement that writes nothing.
     let mut recorded: std::collections::HashMap<String, DateTime<Utc>> = Default::default();
-    while let Some((grant_id, at)) = uses.recv().await {
-        if recorded
-            .get(&grant_id)
-            .is_some_and(|last| at - *last < USE_PRECISION)
-        {
-            continue;
-        }
-        match registry.record_use(&grant_id, at).await {
-            Ok(()) => {
-                if recorded.len() >= 100_000 {
-                    recorded.clear();
-                }
-                recorded.insert(grant_id, at);
+    loop {
+        tokio::select! {
+            used = uses.recv() => {
+                let Some((grant_id, at)) = used else { break };
+                record_once(&registry, &mut recorded, grant_id, at).await;
             }
-            Err(e) => tracing::warn!(grant = %grant_id, "recording a grant use: {e}"),
+            Some(done) = flushes.recv() => {
+                while let Ok((grant_id, at)) = uses.try_recv() {
+                    record_once(&registry, &mut recorded, grant_id, at).await;
+                }
+                let _ = done.send(());
+            }
         }
+    }
+}
+
+async fn record_once(
+    registry: &Registry,
+    recorded: &mut std::collections::HashMap<String, DateTime<Utc>>,
+    grant_id: String,
+    at: DateTime<Utc>,
+) {
+    if recorded
+        .get(&grant_id)
+        .is_some_and(|last| at - *last < USE_PRECISION)
+    {
+        return;
+    }
+    match registry.record_use(&grant_id, at).await {
+        Ok(()) => {
+            if recorded.len() >= 100_000 {
+                recorded.clear();
+            }
+            recorded.insert(grant_id, at);
+        }
+        Err(e) => tracing::warn!(grant = %grant_id, "recording a grant use: {e}"),
     }
 }
 

@@ -58,6 +58,21 @@ pub enum Pool {
     Postgres(PgPool),
 }
 
+/// How long a statement waits for a connection: a database that is away makes a write fail
+/// with a clear error in seconds, well within a request's time, instead of hanging on.
+const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Runs the same statement text on either backend (`$1` parameters read on both).
+macro_rules! on_pool {
+    ($pool:expr, |$p:ident| $body:expr) => {
+        match $pool {
+            $crate::grants::Pool::Sqlite($p) => $body,
+            $crate::grants::Pool::Postgres($p) => $body,
+        }
+    };
+}
+pub(crate) use on_pool;
+
 /// A register kept in SQLite or PostgreSQL.
 #[derive(Debug, Clone)]
 pub struct SqlRegister {
@@ -88,6 +103,7 @@ impl SqlRegister {
         }
         // A local file does not drop connections: no ping before every use (a thread hop each).
         let pool = SqlitePoolOptions::new()
+            .acquire_timeout(ACQUIRE_TIMEOUT)
             .test_before_acquire(false)
             .connect_with(options)
             .await?;
@@ -99,7 +115,10 @@ impl SqlRegister {
 
     /// Connects to PostgreSQL at `url` and brings its schema up to date.
     pub async fn connect_postgres(url: &str) -> Result<SqlRegister, SqlRegisterError> {
-        let pool = PgPoolOptions::new().connect(url).await?;
+        let pool = PgPoolOptions::new()
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect(url)
+            .await?;
         POSTGRES_MIGRATOR.run(&pool).await?;
         Ok(SqlRegister {
             pool: Pool::Postgres(pool),
@@ -108,6 +127,14 @@ impl SqlRegister {
 
     pub fn pool(&self) -> &Pool {
         &self.pool
+    }
+
+    /// Whether the database answers (readiness).
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        on_pool!(&self.pool, |p| sqlx::query("SELECT 1")
+            .execute(p)
+            .await
+            .map(|_| ()))
     }
 
     /// Closes the pool, waiting for connections to be returned.

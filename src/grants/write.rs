@@ -124,6 +124,109 @@ pub enum WriteError {
     Database(#[from] sqlx::Error),
 }
 
+impl WriteError {
+    /// A short code for the refusal (`link_taken`, `duplicate_email`, …), for logs and metrics.
+    pub fn reason_code(&self) -> &'static str {
+        use WriteError as W;
+        match self {
+            W::InvalidKvk(_) => "invalid_kvk",
+            W::InvalidRsin(_) => "invalid_rsin",
+            W::Empty { .. } => "empty",
+            W::EndsBeforeStart { .. } => "ends_before_start",
+            W::ValidityTooLong { .. } => "validity_too_long",
+            W::RenewalYears(_) => "renewal_years",
+            W::UnknownService(_) => "unknown_service",
+            W::UnknownProvider(_) => "unknown_provider",
+            W::UnknownOrganisation(_) => "unknown_organisation",
+            W::UnknownPerson(_) => "unknown_person",
+            W::UnknownGroup { .. } => "unknown_group",
+            W::UnknownGrant(_) => "unknown_grant",
+            W::DuplicateOrganisation(_) => "duplicate_organisation",
+            W::DuplicateMember { .. } => "duplicate_member",
+            W::DuplicateGroup { .. } => "duplicate_group",
+            W::DuplicateGroupMember { .. } => "duplicate_group_member",
+            W::LinkTaken { .. } => "link_taken",
+            W::DuplicateGrant { .. } => "duplicate_grant",
+            W::DuplicateGrantId(_) => "duplicate_grant_id",
+            W::AboveAdminLevel { .. } => "above_admin_level",
+            W::HolderInOtherOrganisation { .. } => "holder_in_other_organisation",
+            W::NotAllowed { .. } => "not_allowed",
+            W::OperatorOnly { .. } => "operator_only",
+            W::LastHoofdbeheerder(_) => "last_hoofdbeheerder",
+            W::InvalidEmail(_) => "invalid_email",
+            W::DuplicateEmail { .. } => "duplicate_email",
+            W::InvitationUnknown => "invitation_unknown",
+            W::InvitationUsed => "invitation_used",
+            W::InvitationExpired => "invitation_expired",
+            W::InvitationWithdrawn => "invitation_withdrawn",
+            W::GrantRevoked(_) => "grant_revoked",
+            W::SharedPerson(_) => "shared_person",
+            W::RemoveSelf => "remove_self",
+            W::LinkOwnOrganisation => "link_own_organisation",
+            W::LinkRequestUnknown => "link_request_unknown",
+            W::LinkRequestDecided(_) => "link_request_decided",
+            W::LinkRequestExpired => "link_request_expired",
+            W::Database(_) => "database",
+        }
+    }
+
+    /// The error as a log line may carry it: register IDs, organisation KvK numbers and codes,
+    /// never what a person typed or is known by (e-mail addresses, AD subjects, an invitee's
+    /// identity, an operator's name). The full text stays for the admin's page, the API's
+    /// answer and the operator's terminal.
+    pub fn redacted(&self) -> RedactedWriteError<'_> {
+        RedactedWriteError(self)
+    }
+}
+
+/// [`WriteError::redacted`]: the refusal without personal data.
+#[derive(Debug, Clone, Copy)]
+pub struct RedactedWriteError<'a>(&'a WriteError);
+
+impl std::fmt::Display for RedactedWriteError<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use WriteError as W;
+        // An actor is `person:<register ID>` (said), or an operator's name or an invitee's
+        // AD identity (not said).
+        let actor = |a: &str| -> String {
+            match a.strip_prefix("person:") {
+                Some(_) => a.to_string(),
+                None => a.split(':').next().unwrap_or("someone").to_string(),
+            }
+        };
+        let code = self.0.reason_code();
+        match self.0 {
+            // What someone typed or is known by: the code says what was wrong.
+            W::InvalidKvk(_) | W::InvalidRsin(_) | W::InvalidEmail(_) => {
+                write!(f, "{code}: the value is not usable")
+            }
+            W::LinkTaken { idp, person, .. } => write!(
+                f,
+                "{code}: the identity at {idp} is already linked to person {person}"
+            ),
+            W::DuplicateEmail { organisation, .. } => write!(
+                f,
+                "{code}: the e-mail address is already that of a user of organisation \
+                 {organisation}"
+            ),
+            W::NotAllowed {
+                actor: a,
+                action,
+                organisation,
+            } => write!(
+                f,
+                "{code}: {} may not {action} in organisation {organisation}",
+                actor(a)
+            ),
+            W::OperatorOnly { actor: a, action } => {
+                write!(f, "{code}: {} may not {action}", actor(a))
+            }
+            // The rest names register IDs, organisations, groups, grants and dates only.
+            other => write!(f, "{code}: {other}"),
+        }
+    }
+}
+
 /// One grant of an import, with the line it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImportRow {
@@ -2039,3 +2142,79 @@ pub use invitations::{
 };
 pub use links::{LinkRequest, LinkRequestStatus, NewLinkRequest};
 pub use members::{MemberDetails, MemberQuery, MemberStatus};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_redacted_refusal_keeps_its_code_and_references_but_no_personal_data() {
+        let cases = [
+            (
+                WriteError::LinkTaken {
+                    idp: "urn:etoegang:AD:00000099990000000003:entities:1".into(),
+                    subject: "anna-subject".into(),
+                    person: "5f0c0b9e-person".into(),
+                },
+                "anna-subject",
+                "link_taken",
+                Some("5f0c0b9e-person"),
+            ),
+            (
+                WriteError::DuplicateEmail {
+                    email: "anna@bakkerij.example".into(),
+                    organisation: "12345678".into(),
+                },
+                "anna@bakkerij.example",
+                "duplicate_email",
+                Some("12345678"),
+            ),
+            (
+                WriteError::InvalidEmail("anna de vries at bakkerij".into()),
+                "anna de vries",
+                "invalid_email",
+                None,
+            ),
+            (
+                WriteError::NotAllowed {
+                    actor: Actor::Invitee("urn:ad#anna-subject".into()).name(),
+                    action: "accept invitations",
+                    organisation: "12345678".into(),
+                },
+                "anna-subject",
+                "not_allowed",
+                Some("identity may not accept invitations"),
+            ),
+            (
+                WriteError::OperatorOnly {
+                    actor: Actor::Operator("adevries".into()).name(),
+                    action: "link identities",
+                },
+                "adevries",
+                "operator_only",
+                Some("operator may not"),
+            ),
+        ];
+        for (e, personal, code, kept) in cases {
+            let full = e.to_string();
+            let redacted = e.redacted().to_string();
+            assert!(full.contains(personal), "the page's text keeps it: {full}");
+            assert!(!redacted.contains(personal), "{redacted}");
+            assert!(redacted.starts_with(code), "{redacted}");
+            assert_eq!(e.reason_code(), code);
+            if let Some(kept) = kept {
+                assert!(redacted.contains(kept), "{redacted}");
+            }
+        }
+        // An administrator is named by their register ID.
+        let e = WriteError::NotAllowed {
+            actor: Actor::Admin("5f0c0b9e-person".into()).name(),
+            action: "add grants",
+            organisation: "12345678".into(),
+        };
+        assert_eq!(
+            e.redacted().to_string(),
+            "not_allowed: person:5f0c0b9e-person may not add grants in organisation 12345678"
+        );
+    }
+}

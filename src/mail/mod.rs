@@ -14,7 +14,7 @@ mod worker;
 
 /// Queues a mail inside a caller's transaction, so that it is queued exactly when the write
 /// that causes it commits; call [`Mailer::wake`] after the commit.
-pub use queue::{enqueue_in as queue_in, InTx, OutboxCounts, OutboxRow};
+pub use queue::{enqueue_in as queue_in, InTx, OutboxCounts};
 pub use worker::{retry_pause, MailWorker, SendFailure};
 
 use crate::config::MailConfig;
@@ -83,14 +83,8 @@ impl Mailer {
         holder: &str,
         metrics: Arc<crate::metrics::Metrics>,
     ) -> Result<MailWorker, MailError> {
-        MailWorker::new(
-            self.pool.clone(),
-            Transport::from_config(config)?,
-            config,
-            holder,
-            metrics,
-        )
-        .map(|w| w.woken_by(self.wake.clone()))
+        MailWorker::from_config(self.pool.clone(), config, holder, metrics)
+            .map(|w| w.woken_by(self.wake.clone()))
     }
 
     /// Queues one mail; its row id. Refuses an address that could never be delivered.
@@ -140,26 +134,25 @@ impl std::fmt::Debug for Transport {
 }
 
 impl Transport {
-    /// SMTP when `smtp_url` is set (with lettre's own timeout at `send_timeout_seconds`), the
-    /// outbox folder otherwise.
-    pub fn from_config(config: &MailConfig) -> Result<Transport, MailError> {
+    /// SMTP when `smtp_url` is set (with lettre's own timeout at `timeout`, the worker's limit
+    /// for one send), the outbox folder otherwise.
+    pub fn from_config(config: &MailConfig, timeout: Duration) -> Result<Transport, MailError> {
         let from: Mailbox = config
             .from
             .parse()
             .map_err(|_| MailError::From(config.from.clone()))?;
         match config.smtp_url.as_deref().filter(|u| !u.is_empty()) {
             Some(url) => {
-                let timeout = config.send_timeout_seconds.clamp(1, 3600);
                 let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
                     // lettre's message names the URL's part it disliked, which may hold the
                     // SMTP password: say only that it is wrong.
                     .map_err(|_| MailError::Config("[mail] smtp_url is not usable".into()))?
-                    .timeout(Some(Duration::from_secs(timeout)))
+                    .timeout(Some(timeout))
                     .build();
                 Ok(Transport::Smtp {
                     transport,
                     from,
-                    timeout,
+                    timeout: timeout.as_secs(),
                 })
             }
             None => Ok(Transport::Outbox {
@@ -184,9 +177,10 @@ impl Transport {
     /// Delivers one message. The failure says what went wrong without the server's words
     /// (an SMTP server's answer often repeats the address).
     pub async fn send(&self, mail: &Mail) -> Result<(), SendFailure> {
+        let (Transport::Outbox { from, .. } | Transport::Smtp { from, .. }) = self;
+        let message = Transport::message(from, mail)?;
         match self {
-            Transport::Outbox { dir, from } => {
-                let message = Transport::message(from, mail)?;
+            Transport::Outbox { dir, .. } => {
                 tokio::fs::create_dir_all(dir)
                     .await
                     .map_err(|e| SendFailure::Folder(e.kind()))?;
@@ -197,17 +191,12 @@ impl Transport {
                     .map_err(|_| SendFailure::Folder(std::io::ErrorKind::Other))
             }
             Transport::Smtp {
-                transport,
-                from,
-                timeout,
-            } => {
-                let message = Transport::message(from, mail)?;
-                transport
-                    .send(message)
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| SendFailure::from_smtp(&e, *timeout))
-            }
+                transport, timeout, ..
+            } => transport
+                .send(message)
+                .await
+                .map(|_| ())
+                .map_err(|e| SendFailure::from_smtp(&e, *timeout)),
         }
     }
 }

@@ -8,6 +8,7 @@
 //! is at least once, and twice only when a process dies between sending and recording it.
 
 use super::Mail;
+use crate::grants::on_pool;
 use crate::grants::Pool;
 use chrono::{DateTime, TimeDelta, Utc};
 
@@ -15,15 +16,6 @@ use chrono::{DateTime, TimeDelta, Utc};
 pub const KEEP_SENT: TimeDelta = TimeDelta::days(7);
 /// Failed messages are deleted this long after they were given up.
 pub const KEEP_FAILED: TimeDelta = TimeDelta::days(30);
-
-macro_rules! on_pool {
-    ($pool:expr, |$p:ident| $body:expr) => {
-        match $pool {
-            Pool::Sqlite($p) => $body,
-            Pool::Postgres($p) => $body,
-        }
-    };
-}
 
 const INSERT: &str = "\
 INSERT INTO mail_outbox (recipient, recipient_name, subject, body, created_at, next_attempt_at)
@@ -86,16 +78,29 @@ pub struct OutboxRow {
 
 type ClaimedRow = (i64, String, Option<String>, String, String, i32);
 
-const DUE: &str = "sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $3 \
-                   AND (claimed_until IS NULL OR claimed_until <= $3)";
+/// Whether a message is due at `$3`: still to send, its time come, not claimed by anyone now.
+macro_rules! due {
+    () => {
+        "sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $3 \
+         AND (claimed_until IS NULL OR claimed_until <= $3)"
+    };
+}
 
-fn claim_sql(lock: &str) -> String {
-    format!(
-        "UPDATE mail_outbox SET claimed_by = $1, claimed_until = $2 \
-          WHERE id = (SELECT id FROM mail_outbox WHERE {DUE} ORDER BY id LIMIT 1{lock}) \
-            AND {DUE} \
-         RETURNING id, recipient, recipient_name, subject, body, attempts"
-    )
+/// The claim of the oldest due message, with the backend's row lock on the candidate: `$1`
+/// holder, `$2` claimed until, `$3` now.
+macro_rules! claim_sql {
+    ($lock:literal) => {
+        concat!(
+            "UPDATE mail_outbox SET claimed_by = $1, claimed_until = $2 \
+              WHERE id = (SELECT id FROM mail_outbox WHERE ",
+            due!(),
+            " ORDER BY id LIMIT 1",
+            $lock,
+            ") AND ",
+            due!(),
+            " RETURNING id, recipient, recipient_name, subject, body, attempts"
+        )
+    };
 }
 
 /// Claims the oldest due message for `holder` until `until`; `None` when nothing is due.
@@ -105,24 +110,16 @@ pub(super) async fn claim(
     now: DateTime<Utc>,
     until: DateTime<Utc>,
 ) -> Result<Option<OutboxRow>, sqlx::Error> {
-    let row: Option<ClaimedRow> = match pool {
-        Pool::Sqlite(p) => {
-            sqlx::query_as(sqlx::AssertSqlSafe(claim_sql("")))
-                .bind(holder)
-                .bind(until)
-                .bind(now)
-                .fetch_optional(p)
-                .await?
-        }
-        Pool::Postgres(p) => {
-            sqlx::query_as(sqlx::AssertSqlSafe(claim_sql(" FOR UPDATE SKIP LOCKED")))
-                .bind(holder)
-                .bind(until)
-                .bind(now)
-                .fetch_optional(p)
-                .await?
-        }
+    let sql = match pool {
+        Pool::Sqlite(_) => claim_sql!(""),
+        Pool::Postgres(_) => claim_sql!(" FOR UPDATE SKIP LOCKED"),
     };
+    let row: Option<ClaimedRow> = on_pool!(pool, |p| sqlx::query_as(sql)
+        .bind(holder)
+        .bind(until)
+        .bind(now)
+        .fetch_optional(p)
+        .await?);
     Ok(
         row.map(|(id, to, to_name, subject, body, attempts)| OutboxRow {
             id,
@@ -167,20 +164,10 @@ pub(super) async fn mark_retry(
     error: &str,
     next: DateTime<Utc>,
 ) -> Result<bool, sqlx::Error> {
-    let changed = on_pool!(pool, |p| sqlx::query(
-        "UPDATE mail_outbox SET attempts = $1, last_error = $2, next_attempt_at = $3, \
-                claimed_by = NULL, claimed_until = NULL \
-          WHERE id = $4 AND claimed_by = $5 AND sent_at IS NULL"
-    )
-    .bind(count(attempts))
-    .bind(error)
-    .bind(next)
-    .bind(id)
-    .bind(holder)
-    .execute(p)
-    .await?
-    .rows_affected());
-    Ok(changed > 0)
+    const RETRY: &str = "UPDATE mail_outbox SET attempts = $1, last_error = $2, \
+                                next_attempt_at = $3, claimed_by = NULL, claimed_until = NULL \
+                          WHERE id = $4 AND claimed_by = $5 AND sent_at IS NULL";
+    unclaim(pool, RETRY, id, holder, attempts, error, next).await
 }
 
 /// The message is given up: its body (perhaps an invitation link) is dropped; the recipient
@@ -193,19 +180,32 @@ pub(super) async fn mark_failed(
     error: &str,
     now: DateTime<Utc>,
 ) -> Result<bool, sqlx::Error> {
-    let changed = on_pool!(pool, |p| sqlx::query(
-        "UPDATE mail_outbox SET attempts = $1, last_error = $2, failed_at = $3, \
-                claimed_by = NULL, claimed_until = NULL, body = '' \
-          WHERE id = $4 AND claimed_by = $5 AND sent_at IS NULL"
-    )
-    .bind(count(attempts))
-    .bind(error)
-    .bind(now)
-    .bind(id)
-    .bind(holder)
-    .execute(p)
-    .await?
-    .rows_affected());
+    const GIVE_UP: &str = "UPDATE mail_outbox SET attempts = $1, last_error = $2, failed_at = $3, \
+                                  claimed_by = NULL, claimed_until = NULL, body = '' \
+                            WHERE id = $4 AND claimed_by = $5 AND sent_at IS NULL";
+    unclaim(pool, GIVE_UP, id, holder, attempts, error, now).await
+}
+
+/// Records a failed attempt with `sql` (`$1` attempts, `$2` error, `$3` time, `$4` id, `$5`
+/// holder) and ends the claim; false when the claim was no longer this holder's.
+async fn unclaim(
+    pool: &Pool,
+    sql: &'static str,
+    id: i64,
+    holder: &str,
+    attempts: u32,
+    error: &str,
+    at: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    let changed = on_pool!(pool, |p| sqlx::query(sql)
+        .bind(count(attempts))
+        .bind(error)
+        .bind(at)
+        .bind(id)
+        .bind(holder)
+        .execute(p)
+        .await?
+        .rows_affected());
     Ok(changed > 0)
 }
 
@@ -239,4 +239,14 @@ pub(super) async fn counts(pool: &Pool) -> Result<OutboxCounts, sqlx::Error> {
     .await?
     });
     Ok(OutboxCounts { queued, failed })
+}
+
+/// [`OutboxCounts::queued`] alone, counted in the index of messages still to send (the worker's
+/// gauge, every round) rather than over every row kept.
+pub(super) async fn queued(pool: &Pool) -> Result<i64, sqlx::Error> {
+    Ok(on_pool!(pool, |p| sqlx::query_scalar(
+        "SELECT COUNT(*) FROM mail_outbox WHERE sent_at IS NULL AND failed_at IS NULL"
+    )
+    .fetch_one(p)
+    .await?))
 }

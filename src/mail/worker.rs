@@ -68,6 +68,9 @@ pub fn retry_pause(attempts: u32) -> TimeDelta {
 /// The longest time limit and poll interval taken from the configuration (an hour).
 const MAX_SECONDS: u64 = 3600;
 
+/// How often old sent and failed messages are deleted (they are kept for days).
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
 /// Sends what waits in the register's mail outbox.
 #[derive(Debug)]
 pub struct MailWorker {
@@ -83,9 +86,9 @@ pub struct MailWorker {
 }
 
 impl MailWorker {
-    pub fn new(
+    /// A worker over the transport `config` names (SMTP or the outbox folder).
+    pub fn from_config(
         pool: Pool,
-        transport: Transport,
         config: &MailConfig,
         holder: &str,
         metrics: Arc<Metrics>,
@@ -95,32 +98,17 @@ impl MailWorker {
                 "[mail] max_attempts must be at least 1".into(),
             ));
         }
+        let send_timeout = Duration::from_secs(config.send_timeout_seconds.clamp(1, MAX_SECONDS));
         Ok(MailWorker {
             pool,
-            transport,
+            transport: Transport::from_config(config, send_timeout)?,
             holder: holder.to_string(),
-            send_timeout: Duration::from_secs(config.send_timeout_seconds.clamp(1, MAX_SECONDS)),
+            send_timeout,
             max_attempts: config.max_attempts,
             poll: Duration::from_secs(config.poll_seconds.clamp(1, MAX_SECONDS)),
             metrics,
             wake: Arc::new(Notify::new()),
         })
-    }
-
-    /// A worker over the transport `config` names (SMTP or the outbox folder).
-    pub fn from_config(
-        pool: Pool,
-        config: &MailConfig,
-        holder: &str,
-        metrics: Arc<Metrics>,
-    ) -> Result<MailWorker, MailError> {
-        MailWorker::new(
-            pool,
-            Transport::from_config(config)?,
-            config,
-            holder,
-            metrics,
-        )
     }
 
     pub(super) fn woken_by(mut self, wake: Arc<Notify>) -> MailWorker {
@@ -135,7 +123,7 @@ impl MailWorker {
     }
 
     /// One round: sends every message due at `now` (later ones keep their turn), one claim at a
-    /// time; how many were sent. Also updates the outbox gauge and prunes old rows.
+    /// time; how many were sent. Also updates the outbox gauge.
     pub async fn deliver_due(&self, now: DateTime<Utc>) -> Result<usize, MailError> {
         let started = Instant::now();
         // `now` moved on by the time this round has taken, so that a claim made late in a long
@@ -164,9 +152,9 @@ impl MailWorker {
                 Err(failure) => self.failed(&row, attempts, &failure, at()).await?,
             }
         }
-        let counts = self.counts().await?;
-        self.metrics.mail_outbox_queued.set(counts.queued);
-        queue::prune(&self.pool, now).await?;
+        self.metrics
+            .mail_outbox_queued
+            .set(queue::queued(&self.pool).await?);
         Ok(sent)
     }
 
@@ -210,15 +198,22 @@ impl MailWorker {
     }
 
     /// Runs rounds every `poll_seconds`, and at once when this process queues a mail, for as
-    /// long as the process lives.
+    /// long as the process lives; deletes old messages every [`PRUNE_EVERY`].
     pub fn spawn(self) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(self.poll);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut prune = tokio::time::interval(PRUNE_EVERY);
             loop {
                 tokio::select! {
                     _ = tick.tick() => {}
                     _ = self.wake.notified() => {}
+                    _ = prune.tick() => {
+                        if let Err(e) = queue::prune(&self.pool, Utc::now()).await {
+                            tracing::error!("mail worker: {e}");
+                        }
+                        continue;
+                    }
                 }
                 match self.deliver_due(Utc::now()).await {
                     Ok(0) => {}

@@ -20,12 +20,11 @@ pub use cert::MIN_RSA_BITS;
 /// Largest metadata file accepted; real metadata is a few tens of kilobytes.
 pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
 
-pub const BINDING_HTTP_POST: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
-pub const BINDING_HTTP_REDIRECT: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
-/// SAML Bindings 2.0 §3.6: the message stays with its sender; the browser carries a reference.
-pub const BINDING_HTTP_ARTIFACT: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Artifact";
-/// SAML Bindings 2.0 §3.2: the back channel on which artifacts are resolved.
-pub const BINDING_SOAP: &str = "urn:oasis:names:tc:SAML:2.0:bindings:SOAP";
+// The binding URIs, under the names metadata code uses; defined once in `saml::xml`.
+pub use crate::saml::xml::{
+    BINDING_ARTIFACT as BINDING_HTTP_ARTIFACT, BINDING_POST as BINDING_HTTP_POST,
+    BINDING_REDIRECT as BINDING_HTTP_REDIRECT, BINDING_SOAP,
+};
 /// poort's earlier form: the RequestedAttribute whose AttributeValue names the DV's service
 /// (still read, with a warning; the scheme's form is a RequestedAttribute named by the ServiceID).
 pub const SERVICE_ID_ATTRIBUTE: &str = "urn:etoegang:core:ServiceID";
@@ -109,6 +108,8 @@ pub struct SpMetadata {
     pub encryption_keys: Vec<PeerCert>,
     pub authn_requests_signed: bool,
     pub want_assertions_signed: bool,
+    /// The earliest validUntil of the entity and its enclosing EntitiesDescriptors.
+    pub valid_until: Option<DateTime<Utc>>,
     /// The file it came from (for logs and `poort check`).
     pub file: PathBuf,
 }
@@ -185,6 +186,8 @@ pub struct IdpMetadata {
     /// Never empty: an AD without a signing key is refused, so unsigned answers cannot pass.
     pub signing_keys: Vec<PeerCert>,
     pub want_authn_requests_signed: bool,
+    /// The earliest validUntil of the entity and its enclosing EntitiesDescriptors.
+    pub valid_until: Option<DateTime<Utc>>,
     pub file: PathBuf,
 }
 

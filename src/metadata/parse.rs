@@ -172,11 +172,12 @@ impl Ctx<'_> {
                 }
             }
         } else {
-            self.entity(node);
+            self.entity(node, valid_until);
         }
     }
 
-    fn entity(&mut self, node: Node) {
+    /// `inherited`: the earliest validUntil of the enclosing EntitiesDescriptors.
+    fn entity(&mut self, node: Node, inherited: Option<DateTime<Utc>>) {
         let Some(entity_id) = node
             .attribute("entityID")
             .map(str::trim)
@@ -186,15 +187,20 @@ impl Ctx<'_> {
             return;
         };
         let mut f = Findings::default();
-        if let Err(kind) = valid_until_of(node, "md:EntityDescriptor", self.now) {
-            f.fatal(kind);
-        }
+        let valid_until = match valid_until_of(node, "md:EntityDescriptor", self.now) {
+            Ok(own) => earliest(inherited, own),
+            Err(kind) => {
+                f.fatal(kind);
+                inherited
+            }
+        };
         match self.role {
             Role::Sp => {
                 if let Some(sp) = sp(node, entity_id, self.now, &mut f) {
                     if !f.fatal {
                         self.out.sps.push(SpMetadata {
                             file: self.file.to_path_buf(),
+                            valid_until,
                             ..sp
                         });
                     }
@@ -205,6 +211,7 @@ impl Ctx<'_> {
                     if !f.fatal {
                         self.out.idps.push(IdpMetadata {
                             file: self.file.to_path_buf(),
+                            valid_until,
                             ..idp
                         });
                     }
@@ -361,6 +368,7 @@ fn sp(entity: Node, entity_id: &str, now: DateTime<Utc>, f: &mut Findings) -> Op
         encryption_keys,
         authn_requests_signed,
         want_assertions_signed,
+        valid_until: None,
         file: Default::default(),
     })
 }
@@ -402,6 +410,7 @@ fn idp(entity: Node, entity_id: &str, now: DateTime<Utc>, f: &mut Findings) -> O
         artifact_resolution,
         signing_keys,
         want_authn_requests_signed,
+        valid_until: None,
         file: Default::default(),
     })
 }

@@ -18,6 +18,7 @@ use openidconnect::{
     ClaimsVerificationError, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet,
     EndpointSet, HttpRequest, HttpResponse, IssuerUrl, Nonce, OAuth2TokenResponse,
     PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, SignatureVerificationError,
+    UserInfoError,
 };
 use std::future::Future;
 use std::pin::Pin;
@@ -85,11 +86,12 @@ impl<'c> AsyncHttpClient<'c> for CappedHttp {
     type Error = HttpError;
     type Future = Pin<Box<dyn Future<Output = Result<HttpResponse, HttpError>> + Send + Sync + 'c>>;
 
-    fn call(&'c self, request: HttpRequest) -> Self::Future {
+    fn call(&'c self, mut request: HttpRequest) -> Self::Future {
         Box::pin(async move {
-            let too_large = HttpError::TooLarge {
-                max: self.max_bytes,
-            };
+            // The AD may continue the login's trace (W3C Trace Context).
+            if let Some(Ok(value)) = crate::telemetry::outgoing_traceparent().map(|t| t.parse()) {
+                request.headers_mut().insert("traceparent", value);
+            }
             let request =
                 openidconnect::reqwest::Request::try_from(request).map_err(HttpError::Request)?;
             let mut response = self
@@ -97,25 +99,18 @@ impl<'c> AsyncHttpClient<'c> for CappedHttp {
                 .execute(request)
                 .await
                 .map_err(HttpError::Request)?;
-            if response
-                .content_length()
-                .is_some_and(|n| n > self.max_bytes as u64)
-            {
-                return Err(too_large);
-            }
             let mut builder = openidconnect::http::Response::builder()
                 .status(response.status())
                 .version(response.version());
             for (name, value) in response.headers() {
                 builder = builder.header(name, value);
             }
-            let mut body = Vec::new();
-            while let Some(chunk) = response.chunk().await.map_err(HttpError::Request)? {
-                if body.len() + chunk.len() > self.max_bytes {
-                    return Err(too_large);
-                }
-                body.extend_from_slice(&chunk);
-            }
+            let body = crate::http::read_capped(&mut response, self.max_bytes)
+                .await
+                .map_err(HttpError::Request)?
+                .ok_or(HttpError::TooLarge {
+                    max: self.max_bytes,
+                })?;
             builder.body(body).map_err(HttpError::Answer)
         })
     }
@@ -404,7 +399,7 @@ impl UpstreamProvider {
                 .map_err(|e| UpstreamError::UserInfo(e.to_string()))?
                 .request_async(&self.http)
                 .await
-                .map_err(|e| UpstreamError::UserInfo(error_chain(&e)))?;
+                .map_err(|e| UpstreamError::UserInfo(userinfo_error(&e)))?;
         }
         let auth_time = claims
             .auth_time()
@@ -457,6 +452,19 @@ fn id_token_error(e: &ClaimsVerificationError) -> UpstreamError {
     UpstreamError::IdToken {
         code,
         detail: error_chain(e),
+    }
+}
+
+/// Why userinfo was refused, for logs and refusals, without what the AD says of the person:
+/// openidconnect's text for a `sub` that is not the ID token's names both subjects, and a parse
+/// error may quote a claim's value.
+fn userinfo_error<RE: std::error::Error + 'static>(e: &UserInfoError<RE>) -> String {
+    match e {
+        UserInfoError::ClaimsVerification(ClaimsVerificationError::InvalidSubject(_)) => {
+            "its sub is not the ID token's".to_string()
+        }
+        UserInfoError::Parse(p) => format!("unreadable answer (at {})", p.path()),
+        other => error_chain(other),
     }
 }
 

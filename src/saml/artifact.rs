@@ -23,6 +23,8 @@ pub enum ArtifactError {
     Length(usize),
     #[error("the artifact's type code is {0:#06x}, not 0x0004")]
     TypeCode(u16),
+    #[error("{0} appears more than once")]
+    Duplicate(String),
 }
 
 /// A type 0x0004 artifact.
@@ -109,6 +111,38 @@ impl Artifact {
 /// The SourceID of an entity: SHA-1 of its entity ID (SAML Bindings 2.0 §3.6.4.1).
 pub fn source_id(entity_id: &str) -> [u8; 20] {
     openssl::sha::sha1(entity_id.as_bytes())
+}
+
+/// `endpoint?SAMLart=…[&RelayState=…]`, the artifact by HTTP GET (SAML Bindings 2.0 §3.6.3),
+/// added to whatever query the endpoint already has. A RelayState is sent exactly as given, also
+/// when it is empty.
+pub fn url(
+    endpoint: &str,
+    saml_art: &str,
+    relay_state: Option<&str>,
+) -> Result<String, url::ParseError> {
+    let mut url = url::Url::parse(endpoint)?;
+    {
+        let mut pairs = url.query_pairs_mut();
+        pairs.append_pair("SAMLart", saml_art);
+        if let Some(r) = relay_state {
+            pairs.append_pair("RelayState", r);
+        }
+    }
+    Ok(url.to_string())
+}
+
+/// The value of `name` (`SAMLart`, `RelayState`) among the parameters of a query or form, which
+/// may carry each once (SAML Bindings 2.0 §3.6.3): a parameter given twice is refused.
+pub fn single<'a>(
+    params: &'a [(String, String)],
+    name: &str,
+) -> Result<Option<&'a str>, ArtifactError> {
+    let mut values = params.iter().filter(|(k, _)| k == name).map(|(_, v)| v);
+    match (values.next(), values.next()) {
+        (v, None) => Ok(v.map(String::as_str)),
+        _ => Err(ArtifactError::Duplicate(name.to_string())),
+    }
 }
 
 #[cfg(test)]

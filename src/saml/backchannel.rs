@@ -166,9 +166,12 @@ impl BackChannel {
             return Err(BackChannelError::PlainHttp(url.to_string()));
         }
         let work = async {
-            let mut response = self
-                .client
-                .post(url)
+            let mut request = self.client.post(url);
+            // The peer may continue the login's trace (W3C Trace Context).
+            if let Some(traceparent) = crate::telemetry::outgoing_traceparent() {
+                request = request.header("traceparent", traceparent);
+            }
+            let mut response = request
                 .header(reqwest::header::CONTENT_TYPE, soap::CONTENT_TYPE)
                 // SAML Bindings 2.0 §3.2.2.1: a SOAPAction header MAY be sent, with this value.
                 .header(
@@ -180,23 +183,10 @@ impl BackChannel {
                 .await
                 .map_err(|e| self.transport_error(e))?;
             let status = response.status();
-            if response
-                .content_length()
-                .is_some_and(|l| l > self.max_bytes as u64)
-            {
-                return Err(BackChannelError::TooLarge(self.max_bytes));
-            }
-            let mut body = Vec::new();
-            while let Some(chunk) = response
-                .chunk()
+            let body = crate::http::read_capped(&mut response, self.max_bytes)
                 .await
                 .map_err(|e| self.transport_error(e))?
-            {
-                if body.len() + chunk.len() > self.max_bytes {
-                    return Err(BackChannelError::TooLarge(self.max_bytes));
-                }
-                body.extend_from_slice(&chunk);
-            }
+                .ok_or(BackChannelError::TooLarge(self.max_bytes))?;
             // A SOAP fault comes with HTTP 500: read it for its reason.
             if !status.is_success() && status != reqwest::StatusCode::INTERNAL_SERVER_ERROR {
                 return Err(BackChannelError::Status(status.as_u16()));

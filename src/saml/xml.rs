@@ -14,7 +14,9 @@ pub const NS_MD: &str = "urn:oasis:names:tc:SAML:2.0:metadata";
 
 pub const BINDING_POST: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
 pub const BINDING_REDIRECT: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
+/// SAML Bindings 2.0 §3.6: the message stays with its sender; the browser carries a reference.
 pub const BINDING_ARTIFACT: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Artifact";
+/// SAML Bindings 2.0 §3.2: the back channel on which artifacts are resolved.
 pub const BINDING_SOAP: &str = "urn:oasis:names:tc:SAML:2.0:bindings:SOAP";
 
 /// The largest SAML message (decoded) poort parses.

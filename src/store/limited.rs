@@ -45,34 +45,42 @@ struct Slot {
     stored: bool,
 }
 
+/// The slots, by key, by expiry and counted per client. A key is allocated once, at admission,
+/// and shared by the maps and the [`Admission`].
 #[derive(Default)]
 struct Slots {
-    by_key: HashMap<String, Slot>,
-    by_expiry: BTreeSet<(DateTime<Utc>, String)>,
+    by_key: HashMap<Arc<str>, Slot>,
+    by_expiry: BTreeSet<(DateTime<Utc>, Arc<str>)>,
     per_client: HashMap<IpAddr, usize>,
 }
 
 impl Slots {
-    fn remove(&mut self, key: &str) -> bool {
-        let Some(slot) = self.by_key.remove(key) else {
-            return false;
-        };
-        self.by_expiry.remove(&(slot.expires_at, key.to_string()));
-        if let Some(n) = self.per_client.get_mut(&slot.client) {
-            *n -= 1;
-            if *n == 0 {
-                self.per_client.remove(&slot.client);
-            }
+    fn remove(&mut self, key: &str) {
+        if let Some((key, slot)) = self.by_key.remove_entry(key) {
+            self.by_expiry.remove(&(slot.expires_at, key));
+            self.forget(slot.client);
         }
-        true
     }
 
     fn purge_expired(&mut self, now: DateTime<Utc>) {
-        while let Some((at, key)) = self.by_expiry.first().cloned() {
-            if at > now {
-                break;
+        while self.by_expiry.first().is_some_and(|(at, _)| *at <= now) {
+            if let Some(slot) = self
+                .by_expiry
+                .pop_first()
+                .and_then(|(_, key)| self.by_key.remove(&key))
+            {
+                self.forget(slot.client);
             }
-            self.remove(&key);
+        }
+    }
+
+    /// One slot of `client`'s is gone.
+    fn forget(&mut self, client: IpAddr) {
+        if let Some(n) = self.per_client.get_mut(&client) {
+            *n -= 1;
+            if *n == 0 {
+                self.per_client.remove(&client);
+            }
         }
     }
 }
@@ -120,19 +128,20 @@ impl FlowCaps {
             return Err(CapRefusal::ClientFull(self.max_per_client));
         }
         slots.remove(key);
+        let key: Arc<str> = key.into();
         slots.by_key.insert(
-            key.to_string(),
+            key.clone(),
             Slot {
                 client,
                 expires_at,
                 stored: false,
             },
         );
-        slots.by_expiry.insert((expires_at, key.to_string()));
+        slots.by_expiry.insert((expires_at, key.clone()));
         *slots.per_client.entry(client).or_insert(0) += 1;
         Ok(Admission {
             caps: self.clone(),
-            key: key.to_string(),
+            key,
         })
     }
 
@@ -145,8 +154,12 @@ impl FlowCaps {
         slot.stored = true;
         let before = std::mem::replace(&mut slot.expires_at, expires_at);
         if before != expires_at {
-            slots.by_expiry.remove(&(before, key.to_string()));
-            slots.by_expiry.insert((expires_at, key.to_string()));
+            // Stored again with another expiry: its entry in the expiry index moves.
+            if let Some((key, _)) = slots.by_key.get_key_value(key) {
+                let key = key.clone();
+                slots.by_expiry.remove(&(before, key.clone()));
+                slots.by_expiry.insert((expires_at, key));
+            }
         }
     }
 
@@ -180,7 +193,7 @@ impl FlowCaps {
 /// start that fails before storing anything (an AD that cannot be reached) does not keep it.
 pub struct Admission {
     caps: Arc<FlowCaps>,
-    key: String,
+    key: Arc<str>,
 }
 
 impl Drop for Admission {
@@ -265,6 +278,19 @@ mod tests {
         );
     }
 
+    /// A login start: a slot for `key`, then its flow stored.
+    async fn start(
+        caps: &Arc<FlowCaps>,
+        store: &LimitedFlowStore,
+        key: &str,
+        client: IpAddr,
+        until: DateTime<Utc>,
+    ) -> Result<Admission, CapRefusal> {
+        let admission = caps.admit(key, client, until, Utc::now())?;
+        store.put(key, b"x".to_vec(), until).await.expect("put");
+        Ok(admission)
+    }
+
     #[tokio::test]
     async fn per_client_then_process_cap_and_slots_come_back() {
         let caps = Arc::new(FlowCaps::new(3, 2).expect("caps"));
@@ -275,20 +301,19 @@ mod tests {
         let mut open = Vec::new();
         for i in 0..2 {
             let key = format!("flow:a{i}");
-            open.push(caps.admit(&key, a, until, now).expect("below the caps"));
-            store.put(&key, b"x".to_vec(), until).await.expect("put");
+            open.push(
+                start(&caps, &store, &key, a, until)
+                    .await
+                    .expect("below the caps"),
+            );
         }
         assert_eq!(
             caps.admit("flow:a2", a, until, now).err(),
             Some(CapRefusal::ClientFull(2))
         );
-        let _b0 = caps
-            .admit("flow:b0", b, until, now)
-            .expect("another client");
-        store
-            .put("flow:b0", b"x".to_vec(), until)
+        let _b0 = start(&caps, &store, "flow:b0", b, until)
             .await
-            .expect("put");
+            .expect("another client");
         assert_eq!(
             caps.admit("flow:b1", b, until, now).err(),
             Some(CapRefusal::Busy(3))
@@ -299,13 +324,9 @@ mod tests {
         // Taking a flow (the login goes on) frees its slot for anyone.
         store.take("flow:a0", now).await.expect("take");
         assert_eq!((caps.held(), caps.held_by(a)), (2, 1));
-        let _b1 = caps
-            .admit("flow:b1", b, until, now)
-            .expect("a slot came free");
-        store
-            .put("flow:b1", b"x".to_vec(), until)
+        let _b1 = start(&caps, &store, "flow:b1", b, until)
             .await
-            .expect("put");
+            .expect("a slot came free");
         assert_eq!(caps.held_by(b), 2);
     }
 

@@ -39,7 +39,7 @@ struct Deferred {
 
 /// The identifiers a log line carries.
 #[derive(Debug, Default, Clone)]
-pub struct Fields {
+pub struct LineIds {
     pub trace_id: Option<String>,
     pub flow: Option<String>,
     pub reference: Option<String>,
@@ -59,18 +59,31 @@ impl Correlation {
     }
 }
 
+/// Runs `f` on the current request's ids. `f` must not log, nor call into the subscriber (a
+/// span's context): the log formatter reads these ids, under the same lock.
 fn with_current<T>(f: impl FnOnce(&mut Ids) -> T) -> Option<T> {
     CURRENT.try_with(|c| f(&mut c.0.lock())).ok()
 }
 
-/// The fields of the current request, for the log formatter.
-pub fn fields() -> Fields {
-    with_current(|ids| Fields {
-        trace_id: ids.trace_id.clone(),
-        flow: ids.flow.clone(),
-        reference: ids.reference.clone(),
-    })
-    .unwrap_or_default()
+/// The request's span, to work on outside the lock.
+fn request_span() -> Option<tracing::Span> {
+    with_current(|ids| ids.span.clone()).flatten()
+}
+
+/// The fields of the current request, for the log formatter. Never waits: a line written while
+/// the ids are being changed goes without them rather than stall the request.
+pub fn line_ids() -> LineIds {
+    CURRENT
+        .try_with(|c| {
+            c.0.try_lock().map(|ids| LineIds {
+                trace_id: ids.trace_id.clone(),
+                flow: ids.flow.clone(),
+                reference: ids.reference.clone(),
+            })
+        })
+        .ok()
+        .flatten()
+        .unwrap_or_default()
 }
 
 /// Names the login (the pending flow's ID) this request belongs to, in its log lines. The ID
@@ -106,13 +119,11 @@ pub async fn timed<F: std::future::Future>(
 /// calls this as the request ends).
 pub fn export_deferred() {
     use opentelemetry::trace::{Span as _, Tracer as _};
-    let Some((parent, deferred)) = with_current(|ids| {
-        let parent = ids.span.as_ref().map(|s| s.context());
-        (parent, std::mem::take(&mut ids.deferred))
-    }) else {
+    let deferred = with_current(|ids| std::mem::take(&mut ids.deferred)).unwrap_or_default();
+    if deferred.is_empty() {
         return;
-    };
-    let Some(parent) = parent.filter(|_| !deferred.is_empty()) else {
+    }
+    let Some(parent) = request_span().map(|s| s.context()) else {
         return;
     };
     let tracer = opentelemetry::global::tracer("poort");
@@ -126,6 +137,12 @@ pub fn export_deferred() {
     }
 }
 
+/// A new reference number: ten hexadecimal digits a person can read out to a help desk, and
+/// ops find in the logs.
+pub fn new_reference() -> String {
+    hex::encode(rand::random::<[u8; 5]>()).to_uppercase()
+}
+
 /// The reference number an error page shows, for the log lines after it.
 pub fn note_reference(reference: &str) {
     with_current(|ids| ids.reference = Some(reference.to_string()));
@@ -134,21 +151,15 @@ pub fn note_reference(reference: &str) {
 /// The trace ID of the current request: its span's when traces are exported, else one made
 /// up for it (still in every log line and on the error page, so ops can correlate).
 pub fn trace_id() -> String {
-    with_current(|ids| {
-        if let Some(id) = &ids.trace_id {
-            return id.clone();
-        }
-        let id = ids
-            .span
-            .as_ref()
-            .map(span_trace_id)
-            .filter(|id| *id != TraceId::INVALID)
-            .unwrap_or_else(random_trace_id)
-            .to_string();
-        ids.trace_id = Some(id.clone());
-        id
-    })
-    .unwrap_or_else(|| random_trace_id().to_string())
+    if let Some(known) = with_current(|ids| ids.trace_id.clone()).flatten() {
+        return known;
+    }
+    let id = request_span()
+        .map(|span| span_trace_id(&span))
+        .filter(|id| *id != TraceId::INVALID)
+        .unwrap_or_else(random_trace_id)
+        .to_string();
+    with_current(|ids| ids.trace_id.get_or_insert(id.clone()).clone()).unwrap_or(id)
 }
 
 fn span_trace_id(span: &tracing::Span) -> TraceId {
@@ -160,34 +171,34 @@ fn random_trace_id() -> TraceId {
 }
 
 /// The W3C `traceparent` of the current request, to keep in a pending login so that the
-/// login's next request (on any replica) continues the same trace.
+/// login's next request (on any replica) continues the same trace. Without exported spans it
+/// still carries the request's trace ID, which log lines and error pages show.
 pub fn traceparent() -> String {
     let trace_id = trace_id();
-    with_current(|ids| {
-        let context = ids.span.as_ref().map(|s| s.context());
-        let span_context = context
-            .as_ref()
-            .map(|c| c.span().span_context().clone())
-            .filter(|c| c.is_valid());
-        match span_context {
-            Some(sc) => format!(
-                "00-{}-{}-{:02x}",
-                sc.trace_id(),
-                sc.span_id(),
-                sc.trace_flags().to_u8()
-            ),
-            None => format!(
-                "00-{trace_id}-{}-00",
-                hex::encode(rand::random::<[u8; 8]>())
-            ),
-        }
-    })
-    .unwrap_or_else(|| {
-        format!(
+    let exported = request_span()
+        .map(|span| span.context().span().span_context().clone())
+        .filter(|sc| sc.is_valid());
+    match exported {
+        Some(sc) => format!(
+            "00-{}-{}-{:02x}",
+            sc.trace_id(),
+            sc.span_id(),
+            sc.trace_flags().to_u8()
+        ),
+        None => format!(
             "00-{trace_id}-{}-00",
             hex::encode(rand::random::<[u8; 8]>())
-        )
-    })
+        ),
+    }
+}
+
+/// The `traceparent` for a call to a peer (an OIDC AD, an ArtifactResolutionService), once
+/// the request knows its trace. Before that (an artifact resolved before its login is found)
+/// none: asking would fix the request's trace too early for the login's to be continued.
+pub fn outgoing_traceparent() -> Option<String> {
+    with_current(|ids| ids.trace_id.is_some())
+        .unwrap_or(false)
+        .then(traceparent)
 }
 
 /// Continues the trace of a login in this request (the AD's answer, the organisation page):
@@ -197,15 +208,13 @@ pub fn continue_trace(traceparent: &str) {
     let Some(parent) = parse_traceparent(traceparent) else {
         return;
     };
-    with_current(|ids| {
-        ids.trace_id = Some(parent.trace_id().to_string());
-        if let Some(span) = &ids.span {
-            let cx = opentelemetry::Context::new().with_remote_span_context(parent);
-            if let Err(e) = span.set_parent(cx) {
-                tracing::debug!("the login's trace cannot be continued here: {e}");
-            }
+    with_current(|ids| ids.trace_id = Some(parent.trace_id().to_string()));
+    if let Some(span) = request_span() {
+        let cx = opentelemetry::Context::new().with_remote_span_context(parent);
+        if let Err(e) = span.set_parent(cx) {
+            tracing::debug!("the login's trace cannot be continued here: {e}");
         }
-    });
+    }
 }
 
 /// Reads a W3C `traceparent` (version 00).

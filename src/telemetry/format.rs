@@ -74,7 +74,7 @@ where
         let meta = event.metadata();
         let mut fields = Fields::default();
         event.record(&mut fields);
-        let ids = correlation::fields();
+        let ids = correlation::line_ids();
         let spans: Vec<&str> = ctx
             .event_scope()
             .map(|scope| scope.from_root().map(|s| s.name()).collect())

@@ -15,7 +15,10 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
-pub use correlation::{continue_trace, note_flow, note_reference, timed, trace_id, traceparent};
+pub use correlation::{
+    continue_trace, new_reference, note_flow, note_reference, outgoing_traceparent, timed,
+    trace_id, traceparent,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TelemetryError {
@@ -34,11 +37,6 @@ pub struct Telemetry {
 }
 
 impl Telemetry {
-    /// Whether spans are exported.
-    pub fn exporting(&self) -> bool {
-        self.provider.is_some()
-    }
-
     /// Flushes and stops the exporter (at exit, so the last logins' spans are not lost).
     pub fn shutdown(self) {
         if let Some(provider) = self.provider {
@@ -60,12 +58,19 @@ pub enum LogTarget {
 /// Whether traces are to be exported: `[telemetry] enabled`, or the standard
 /// `OTEL_EXPORTER_OTLP_ENDPOINT` (or its traces variant) set, unless `OTEL_SDK_DISABLED=true`.
 pub fn tracing_wanted(config: &TelemetryConfig) -> bool {
-    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
     if env("OTEL_SDK_DISABLED").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
         return false;
     }
-    config.enabled
-        || env("OTEL_EXPORTER_OTLP_ENDPOINT").is_some()
+    config.enabled || env_endpoint_set()
+}
+
+/// A standard variable, when set to something.
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn env_endpoint_set() -> bool {
+    env("OTEL_EXPORTER_OTLP_ENDPOINT").is_some()
         || env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").is_some()
 }
 
@@ -124,10 +129,7 @@ pub fn init(
 /// ratio sampler (a login is sampled whole or not at all), the service's name. The standard
 /// `OTEL_*` variables win over the config.
 pub fn provider(config: &TelemetryConfig) -> Result<SdkTracerProvider, TelemetryError> {
-    let env_set = |name: &str| std::env::var(name).is_ok_and(|v| !v.trim().is_empty());
-    let env_endpoint =
-        env_set("OTEL_EXPORTER_OTLP_ENDPOINT") || env_set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
-    let endpoint = config.endpoint.clone().filter(|_| !env_endpoint);
+    let endpoint = config.endpoint.clone().filter(|_| !env_endpoint_set());
     let exporter = match config.protocol {
         OtlpProtocol::Grpc => {
             let builder = SpanExporter::builder().with_tonic();
@@ -152,17 +154,37 @@ pub fn provider(config: &TelemetryConfig) -> Result<SdkTracerProvider, Telemetry
         )
         .build();
     let mut builder = SdkTracerProvider::builder().with_span_processor(processor);
-    if !env_set("OTEL_TRACES_SAMPLER") {
+    if env("OTEL_TRACES_SAMPLER").is_none() {
         let ratio = config.sampling_ratio.clamp(0.0, 1.0);
         builder = builder.with_sampler(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(
             ratio,
         ))));
     }
     let mut resource = opentelemetry_sdk::Resource::builder();
-    if !env_set("OTEL_SERVICE_NAME") {
+    if env("OTEL_SERVICE_NAME").is_none() {
         resource = resource.with_service_name(config.service_name.clone());
     }
+    // Which replica a span comes from: the host (a pod's name under Kubernetes) and process,
+    // unless the deployment names the instance itself.
+    let named = env("OTEL_RESOURCE_ATTRIBUTES").is_some_and(|a| a.contains("service.instance.id"));
+    if !named {
+        resource = resource.with_attribute(opentelemetry::KeyValue::new(
+            "service.instance.id",
+            instance_id(),
+        ));
+    }
     Ok(builder.with_resource(resource.build()).build())
+}
+
+/// `host-pid`: unique among the replicas of a deployment.
+fn instance_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "unknown".into());
+    format!("{host}-{}", std::process::id())
 }
 
 /// The HTTP exporter takes a configured endpoint as the full URL: add the traces path to a

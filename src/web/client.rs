@@ -151,15 +151,14 @@ impl Client {
         // Right to left: each trusted hop vouches for the one before it; the first hop that is
         // not a trusted proxy is the client. A hop that is no address ends the walk at the last
         // proxy that could be believed.
-        let hops: Vec<&str> = headers
+        let hops = headers
             .get_all("x-forwarded-for")
             .iter()
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(','))
-            .map(str::trim)
-            .collect();
+            .map(str::trim);
         let mut addr = peer;
-        for hop in hops.iter().rev() {
+        for hop in hops.rev() {
             match parse_hop(hop) {
                 Some(ip) if trusted.contains(ip) => addr = ip,
                 Some(ip) => {

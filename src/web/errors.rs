@@ -1,5 +1,6 @@
 //! Everything that can stop a login, with the words a person reads and the SAML status a DV gets.
 
+use super::limits::{Overload, Refusal};
 use super::pages::ErrorText;
 use crate::decision::DenyReason;
 use crate::saml::idp::{
@@ -72,6 +73,22 @@ fn text(
         what: (what.0.to_string(), what.1.to_string()),
         todo: (todo.0.to_string(), todo.1.to_string()),
     }
+}
+
+/// A request poort did not answer within `[server] request_timeout_seconds`.
+pub fn request_timeout() -> ErrorText {
+    text(
+        StatusCode::SERVICE_UNAVAILABLE,
+        ("Dit duurde te lang", "This took too long"),
+        (
+            "poort kon uw verzoek niet op tijd afhandelen.",
+            "poort could not handle your request in time.",
+        ),
+        (
+            "Probeer het over enkele minuten opnieuw en noem bij contact het referentienummer.",
+            "Try again in a few minutes and quote the reference number if you contact us.",
+        ),
+    )
 }
 
 const TITLE_REQUEST: (&str, &str) = (
@@ -394,47 +411,18 @@ fn deny_text(reason: &DenyReason, svc: (&str, &str)) -> ErrorText {
     }
 }
 
-/// Why poort will not start (another) login for a client now. Nothing is wrong with the login
-/// itself, so no requester gets a protocol error: the person gets a page and `Retry-After`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Overload {
-    /// This process holds as many pending logins as it may (503).
-    Busy,
-    /// This client address has as many logins open as it may (429).
-    TooManyOpen,
-    /// This client address started too many logins in the last minute (429).
-    TooManyStarts,
-    /// This client address tried the admin module's login too often (429).
-    TooManyAdminLogins,
-}
-
-impl Overload {
-    pub fn status(self) -> StatusCode {
-        match self {
-            Overload::Busy => StatusCode::SERVICE_UNAVAILABLE,
-            _ => StatusCode::TOO_MANY_REQUESTS,
-        }
-    }
-
-    /// A short code for logs.
-    pub fn reason_code(self) -> &'static str {
-        match self {
-            Overload::Busy => "busy",
-            Overload::TooManyOpen => "too_many_open_logins",
-            Overload::TooManyStarts => "too_many_login_starts",
-            Overload::TooManyAdminLogins => "too_many_admin_logins",
-        }
-    }
-
-    /// What the person reads; `retry_after` in seconds.
-    pub fn text(self, retry_after: u64) -> ErrorText {
+/// What the person reads when a login start is refused ([`super::limits`] says why).
+impl From<Refusal> for ErrorText {
+    fn from(Refusal { why, retry_after }: Refusal) -> ErrorText {
         const TITLE_BUSY: (&str, &str) = ("poort is druk", "poort is busy");
         const TITLE_MANY: (&str, &str) = ("Te veel inlogpogingen", "Too many login attempts");
-        let wait = (
-            format!("Wacht {retry_after} seconden en probeer het dan opnieuw."),
-            format!("Wait {retry_after} seconds, then try again."),
-        );
-        let (title, what, todo) = match self {
+        let wait = || {
+            (
+                format!("Wacht {retry_after} seconden en probeer het dan opnieuw."),
+                format!("Wait {retry_after} seconds, then try again."),
+            )
+        };
+        let (title, what, todo) = match why {
             Overload::Busy => (
                 TITLE_BUSY,
                 ("poort verwerkt op dit moment te veel inlogpogingen tegelijk. Er is niets met uw gegevens gebeurd.".to_string(),
@@ -453,17 +441,17 @@ impl Overload {
                 TITLE_MANY,
                 ("Vanaf uw internetadres zijn in korte tijd te veel inlogpogingen gestart.".to_string(),
                  "Too many logins were started from your internet address in a short time.".to_string()),
-                wait,
+                wait(),
             ),
             Overload::TooManyAdminLogins => (
                 TITLE_MANY,
                 ("Vanaf uw internetadres is in korte tijd te vaak geprobeerd in te loggen bij de beheermodule.".to_string(),
                  "There were too many attempts to log in to the admin module from your internet address in a short time.".to_string()),
-                wait,
+                wait(),
             ),
         };
         ErrorText {
-            status: self.status(),
+            status: why.status(),
             title,
             what,
             todo,

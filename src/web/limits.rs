@@ -12,18 +12,20 @@
 //!
 //! The rate limiters are governor's keyed GCRA limiters (the crate under tower_governor, used
 //! directly so that the refusal is a page in the person's language with an exact `Retry-After`).
-//! Their memory is bounded: a key whose quota is whole again is dropped ([`KeyedLimit`] sweeps as
-//! the map grows), so they hold at most the clients seen within the last minute; IPv6 clients
-//! are counted per /64 ([`Client::key`]).
+//! Their memory is bounded: a key whose quota is whole again is dropped ([`KeyedLimit`] sweeps
+//! every so many requests), so they hold about the clients seen within the last minute; IPv6
+//! clients are counted per /64 ([`Client::key`]).
+//!
+//! This module decides and says why ([`Refusal`]); the words are in `errors.rs` (beside every
+//! other refusal's) and the page is made by `pages.rs`, so that it depends on neither.
 
 use super::client::{parse_trusted_proxies, Client, TrustedProxies, TrustedProxyError};
-use super::errors::Overload;
 use super::i18n::Lang;
 use super::AppState;
 use crate::config::Config;
 use crate::store::{Admission, CapConfigError, CapRefusal, FlowCaps, FlowStore, LimitedFlowStore};
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderValue};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
@@ -39,9 +41,60 @@ use std::time::Duration;
 /// How long a person is asked to wait when a cap (not a rate) refused them.
 const CAP_RETRY_SECONDS: u64 = 60;
 
-/// A limiter's map is swept of finished keys when it reaches this size, then whenever it has
-/// doubled since the last sweep.
+/// A limiter's map is swept of finished keys after this many requests, or after as many
+/// requests as it kept at the last sweep if those are more.
 const FIRST_SWEEP: usize = 4096;
+
+/// Why poort will not start (another) login for a client now. Nothing is wrong with the login
+/// itself, so no requester gets a protocol error: the person gets a page and `Retry-After`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overload {
+    /// This process holds as many pending logins as it may (503).
+    Busy,
+    /// This client address has as many logins open as it may (429).
+    TooManyOpen,
+    /// This client address started too many logins in the last minute (429).
+    TooManyStarts,
+    /// This client address tried the admin module's login too often (429).
+    TooManyAdminLogins,
+}
+
+impl Overload {
+    pub fn status(self) -> StatusCode {
+        match self {
+            Overload::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::TOO_MANY_REQUESTS,
+        }
+    }
+
+    /// A short code for logs.
+    pub fn reason_code(self) -> &'static str {
+        match self {
+            Overload::Busy => "busy",
+            Overload::TooManyOpen => "too_many_open_logins",
+            Overload::TooManyStarts => "too_many_login_starts",
+            Overload::TooManyAdminLogins => "too_many_admin_logins",
+        }
+    }
+}
+
+/// A refused login start: why, and how many whole seconds the person is asked to wait. What
+/// they read is `ErrorText::from(refusal)` (`errors.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refusal {
+    pub why: Overload,
+    pub retry_after: u64,
+}
+
+impl Refusal {
+    /// A rate limit's refusal: the wait in whole seconds, rounded up.
+    fn after(why: Overload, wait: Duration) -> Refusal {
+        Refusal {
+            why,
+            retry_after: retry_seconds(wait),
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LimitsError {
@@ -55,10 +108,14 @@ pub enum LimitsError {
     ZeroResponseBytes,
 }
 
-/// A keyed rate limiter whose memory stays bounded.
+/// A keyed rate limiter whose memory stays bounded. A request adds one key at most, so sweeping
+/// after as many requests as the map kept at the last sweep (at least [`FIRST_SWEEP`]) keeps it
+/// within twice that, without asking its size (a lock on every shard) on each request.
 struct KeyedLimit<K: Hash + Eq + Clone> {
     limiter: DefaultKeyedRateLimiter<K>,
-    sweep_at: AtomicUsize,
+    /// Requests since the last sweep, and after how many the next one comes.
+    since_sweep: AtomicUsize,
+    sweep_after: AtomicUsize,
 }
 
 impl<K: Hash + Eq + Clone> KeyedLimit<K> {
@@ -66,7 +123,8 @@ impl<K: Hash + Eq + Clone> KeyedLimit<K> {
         let n = NonZeroU32::new(n).ok_or(LimitsError::ZeroRate(name))?;
         Ok(KeyedLimit {
             limiter: DefaultKeyedRateLimiter::keyed(Quota::per_minute(n)),
-            sweep_at: AtomicUsize::new(FIRST_SWEEP),
+            since_sweep: AtomicUsize::new(0),
+            sweep_after: AtomicUsize::new(FIRST_SWEEP),
         })
     }
 
@@ -76,18 +134,16 @@ impl<K: Hash + Eq + Clone> KeyedLimit<K> {
             .limiter
             .check_key(key)
             .map_err(|until| until.wait_time_from(self.limiter.clock().now()));
-        if self.limiter.len() >= self.sweep_at.load(Ordering::Relaxed) {
+        let since = self.since_sweep.fetch_add(1, Ordering::Relaxed) + 1;
+        if since >= self.sweep_after.load(Ordering::Relaxed) {
+            self.since_sweep.store(0, Ordering::Relaxed);
             self.limiter.retain_recent();
             self.limiter.shrink_to_fit();
             let kept = self.limiter.len();
-            self.sweep_at
-                .store((2 * kept).max(FIRST_SWEEP), Ordering::Relaxed);
+            self.sweep_after
+                .store(kept.max(FIRST_SWEEP), Ordering::Relaxed);
         }
         outcome
-    }
-
-    fn keys(&self) -> usize {
-        self.limiter.len()
     }
 }
 
@@ -154,15 +210,6 @@ impl Limits {
     pub fn token_request(&self, client_id: &str) -> Result<(), Duration> {
         self.token_requests.check(&client_id.to_string())
     }
-
-    /// Keys the rate limiters hold now (login starts, admin logins, token clients).
-    pub fn rate_keys(&self) -> (usize, usize, usize) {
-        (
-            self.login_starts.keys(),
-            self.admin_logins.keys(),
-            self.token_requests.keys(),
-        )
-    }
 }
 
 /// Whole seconds to wait, rounded up, at least one.
@@ -172,16 +219,15 @@ pub fn retry_seconds(wait: Duration) -> u64 {
 }
 
 /// The page for a refused login start, with its status and `Retry-After`.
-pub fn refused(state: &AppState, lang: Lang, why: Overload, retry_after: u64) -> Response {
-    let reference = hex::encode(rand::random::<[u8; 5]>()).to_uppercase();
+fn refused(state: &AppState, lang: Lang, refusal: Refusal) -> Response {
+    let reference = crate::telemetry::new_reference();
     // The reference and the reason only: the client's address is personal data.
-    tracing::info!(reference = %reference, reason = why.reason_code(), retry_after, "login start refused");
-    let mut response = state
-        .pages
-        .error(lang, &why.text(retry_after), &reference, None);
+    tracing::info!(reference = %reference, reason = refusal.why.reason_code(), retry_after = refusal.retry_after, "login start refused");
+    state.metrics.limit_refused(refusal.why.reason_code());
+    let mut response = state.pages.error(lang, &refusal.into(), &reference, None);
     response
         .headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+        .insert(header::RETRY_AFTER, HeaderValue::from(refusal.retry_after));
     response
 }
 
@@ -191,7 +237,14 @@ pub fn cap_refused(state: &AppState, lang: Lang, refusal: CapRefusal) -> Respons
         CapRefusal::Busy(_) => Overload::Busy,
         CapRefusal::ClientFull(_) => Overload::TooManyOpen,
     };
-    refused(state, lang, why, CAP_RETRY_SECONDS)
+    refused(
+        state,
+        lang,
+        Refusal {
+            why,
+            retry_after: CAP_RETRY_SECONDS,
+        },
+    )
 }
 
 /// Middleware on the login starts: `login_starts_per_minute` per client address.
@@ -205,7 +258,7 @@ pub async fn login_starts(
         Ok(()) => next.run(request).await,
         Err(wait) => {
             let lang = Lang::from_headers(request.headers());
-            refused(&state, lang, Overload::TooManyStarts, retry_seconds(wait))
+            refused(&state, lang, Refusal::after(Overload::TooManyStarts, wait))
         }
     }
 }
@@ -224,8 +277,7 @@ pub async fn admin_logins(
             refused(
                 &state,
                 lang,
-                Overload::TooManyAdminLogins,
-                retry_seconds(wait),
+                Refusal::after(Overload::TooManyAdminLogins, wait),
             )
         }
     }
@@ -269,11 +321,11 @@ mod tests {
         for key in 1..FIRST_SWEEP as u32 {
             assert!(limit.check(&key).is_ok());
         }
-        assert_eq!(limit.keys(), FIRST_SWEEP - 1);
+        assert_eq!(limit.limiter.len(), FIRST_SWEEP - 1);
         // Past every key's millisecond (a bound on the clock, not a race)...
         std::thread::sleep(Duration::from_millis(5));
-        // ...the request that brings the map to the sweep size drops every finished key.
+        // ...the request that brings the count to the sweep size drops every finished key.
         assert!(limit.check(&0).is_ok());
-        assert_eq!(limit.keys(), 1, "only the key just used is kept");
+        assert_eq!(limit.limiter.len(), 1, "only the key just used is kept");
     }
 }

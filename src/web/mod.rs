@@ -11,6 +11,7 @@ pub mod oidc;
 pub mod ops;
 pub mod pages;
 pub mod security;
+pub mod timeout;
 pub mod trace;
 
 use crate::config::Config;

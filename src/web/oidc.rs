@@ -254,6 +254,7 @@ pub async fn token(
     {
         if let Err(wait) = state.limits.token_request(&client.client_id) {
             tracing::info!(client = %client.client_id, "token request refused: rate limit");
+            state.metrics.limit_refused("token_rate_limit");
             return slow_down(super::limits::retry_seconds(wait));
         }
     }

@@ -41,6 +41,7 @@ pub fn router(state: Arc<AppState>) -> Router {
 }
 
 async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    refresh_gauges(&state);
     (
         StatusCode::OK,
         [(
@@ -49,6 +50,41 @@ async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
         )],
         state.metrics.render(),
     )
+}
+
+/// Sets the gauges that describe the process's state rather than count events: pending
+/// logins, the audit queue and spool, and how long certificates and metadata stay valid. Read
+/// at scrape time, so nothing on the login path keeps them up to date.
+fn refresh_gauges(state: &AppState) {
+    let m = &state.metrics;
+    let now = chrono::Utc::now();
+    m.pending_flows.set(state.limits.flow_caps().held() as i64);
+    m.audit_queue.set(state.login_audit.queued() as i64);
+    let spool = std::fs::metadata(&state.config.register.audit_spool).map_or(0, |f| f.len());
+    m.audit_spool_bytes
+        .set(i64::try_from(spool).unwrap_or(i64::MAX));
+    let own = crate::keys::not_after;
+    m.certificates("poort", "signing", own(&state.signing.cert_der), now);
+    m.certificates("poort", "encryption", own(&state.decryption.cert_der), now);
+    let valid = |entity: &str, until: Option<chrono::DateTime<chrono::Utc>>| {
+        if let Some(until) = until {
+            m.metadata_valid_seconds
+                .get_or_create(&vec![("entity".to_string(), entity.to_string())])
+                .set((until - now).num_seconds());
+        }
+    };
+    for dv in state.metadata.sps.values() {
+        let signing = dv.signing_keys.iter().map(|c| c.not_after);
+        m.certificates(&dv.entity_id, "signing", signing, now);
+        let encryption = dv.encryption_keys.iter().map(|c| c.not_after);
+        m.certificates(&dv.entity_id, "encryption", encryption, now);
+        valid(&dv.entity_id, dv.valid_until);
+    }
+    for ad in &state.metadata.idps {
+        let signing = ad.signing_keys.iter().map(|c| c.not_after);
+        m.certificates(&ad.entity_id, "signing", signing, now);
+        valid(&ad.entity_id, ad.valid_until);
+    }
 }
 
 /// One check of `/readyz`. `critical` ones decide readiness; the others are reported (the grant
@@ -81,22 +117,11 @@ async fn readyz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
 /// Runs every check at once, each bounded by [`CHECK_TIMEOUT`].
 pub async fn readiness(state: &AppState) -> Readiness {
     let (database, flows, cache) = tokio::join!(
-        bounded(async {
-            let done = match state.registry.sql().pool() {
-                crate::grants::Pool::Sqlite(p) => {
-                    sqlx::query("SELECT 1").execute(p).await.map(|_| ())
-                }
-                crate::grants::Pool::Postgres(p) => {
-                    sqlx::query("SELECT 1").execute(p).await.map(|_| ())
-                }
-            };
-            done.map_err(|e| e.to_string())
-        }),
+        bounded(async { state.registry.sql().ping().await.map_err(|e| e.to_string()) }),
         bounded(async { state.flows.ping().await.map_err(|e| e.to_string()) }),
         bounded(async { state.registry.ping_cache().await.map_err(|e| e.to_string()) }),
     );
     let mut checks = vec![
-        Check::of("shutdown", true, not_draining(state)),
         Check::of("register_database", true, database),
         Check::of(
             if state.flows.is_shared() {
@@ -123,7 +148,9 @@ pub async fn readiness(state: &AppState) -> Readiness {
             spool_writable(&state.config.register.audit_spool),
         ),
     ];
-    checks.retain(|c| c.name != "shutdown" || !c.ok);
+    if state.draining.is_draining() {
+        checks.insert(0, Check::of("shutdown", true, Err("shutting down".into())));
+    }
     Readiness {
         ready: checks.iter().all(|c| c.ok || !c.critical),
         checks,
@@ -145,14 +172,6 @@ async fn bounded(check: impl Future<Output = Result<(), String>>) -> Result<(), 
     tokio::time::timeout(CHECK_TIMEOUT, check)
         .await
         .unwrap_or_else(|_| Err(format!("no answer within {} ms", CHECK_TIMEOUT.as_millis())))
-}
-
-fn not_draining(state: &AppState) -> Result<(), String> {
-    if state.draining.is_draining() {
-        Err("shutting down".into())
-    } else {
-        Ok(())
-    }
 }
 
 /// poort can serve logins only with someone to log in for and somewhere to log in.

@@ -23,14 +23,25 @@ pub enum InsecureConfig {
          or set [server] trusted_proxies to the proxy that terminates TLS in front of poort"
     )]
     PlainHttpPublicUrl(String),
+    #[error(
+        "[backchannel] allow_plain_http is for test set-ups; production resolves artifacts over \
+         https only"
+    )]
+    PlainHttpBackChannel,
 }
 
 /// Refuses what production must not run with: a public URL over plain http, unless a trusted
-/// proxy terminates TLS in front of poort (then people reach poort over https all the same).
+/// proxy terminates TLS in front of poort (then people reach poort over https all the same),
+/// and a back channel that may resolve artifacts over plain http.
 pub fn check_production(config: &Config) -> Result<(), InsecureConfig> {
     let s = &config.server;
     if s.production && !s.public_url.starts_with("https://") && s.trusted_proxies.is_empty() {
         return Err(InsecureConfig::PlainHttpPublicUrl(s.public_url.clone()));
+    }
+    // Artifacts and the messages behind them would cross the network unprotected; the
+    // afsprakenstelsel's *Web services* page wants TLS with client authentication.
+    if s.production && config.backchannel.allow_plain_http {
+        return Err(InsecureConfig::PlainHttpBackChannel);
     }
     Ok(())
 }
@@ -120,6 +131,25 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn production_refuses_a_plain_http_back_channel() {
+        let mut config = Config::load(std::path::Path::new("config/poort.toml")).expect("config");
+        config.server.public_url = "https://poort.example".into();
+        config.backchannel.allow_plain_http = true;
+        assert_eq!(
+            check_production(&config),
+            Ok(()),
+            "outside production it is allowed"
+        );
+        config.server.production = true;
+        assert_eq!(
+            check_production(&config),
+            Err(InsecureConfig::PlainHttpBackChannel)
+        );
+        config.backchannel.allow_plain_http = false;
+        assert_eq!(check_production(&config), Ok(()));
+    }
 
     fn cookies(values: &[&str]) -> HeaderMap {
         let mut h = HeaderMap::new();

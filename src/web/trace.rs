@@ -73,7 +73,8 @@ pub async fn request_span(
         )
         .await;
     let status = response.status();
-    span.record("http.response.status_code", status.as_u16());
+    // An integer, as the semantic conventions want (a u64 would arrive as a string).
+    span.record("http.response.status_code", i64::from(status.as_u16()));
     if status.is_server_error() {
         span.record("otel.status_code", "ERROR");
     }

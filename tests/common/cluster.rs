@@ -6,6 +6,7 @@ use poort::config::{
     CacheConfig, Config, KeysConfig, RegisterConfig, SamlConfig, ServerConfig, ServiceConfig,
     StateConfig,
 };
+use poort::demo::DemoBindings;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -15,7 +16,8 @@ use std::time::{Duration, Instant};
 /// Longest a process may take to start (a bound, not a pause).
 const START_LIMIT: Duration = Duration::from_secs(60);
 
-fn free_port() -> u16 {
+/// A port nobody listens on now (the OS's pick).
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -266,7 +268,8 @@ pub async fn start_cluster(
     cache: CacheConfig,
     state: StateConfig,
 ) -> Cluster {
-    start(n, register, cache, state, false).await
+    let bindings = DemoBindings::PostRedirect;
+    start(n, register, cache, state, false, bindings, &|_, _, _| {}).await
 }
 
 /// Starts `n` poort processes behind one address, as behind a load balancer that sends the steps
@@ -278,13 +281,33 @@ pub async fn start_balanced(
     cache: CacheConfig,
     state: StateConfig,
 ) -> Cluster {
-    start(n, register, cache, state, true).await
+    let bindings = DemoBindings::PostRedirect;
+    start(n, register, cache, state, true, bindings, &|_, _, _| {}).await
 }
 
-/// Sends the first step of every login (the DV's request at `/saml/sso`) to the first backend
-/// and everything else to the last, so that a login always crosses replicas: the worst a load
-/// balancer can do. The client opens a new connection per request, so the request line is the
-/// first thing on each connection.
+/// What a test changes in replica `i` before it starts: its config, and the environment of its
+/// process (added to the test's own).
+pub type Tweak<'a> = &'a dyn Fn(usize, &mut Config, &mut Vec<(String, String)>);
+
+/// Like [`start_balanced`], with the demo peers speaking `bindings` (with
+/// [`DemoBindings::Artifact`] poort resolves their artifacts over plain http on 127.0.0.1), and
+/// `tweak` applied to each replica's config and environment (telemetry pointed at a test's
+/// receiver, an OIDC client, `OTEL_*` variables).
+pub async fn start_balanced_with(
+    n: usize,
+    register: RegisterConfig,
+    cache: CacheConfig,
+    state: StateConfig,
+    bindings: DemoBindings,
+    tweak: Tweak<'_>,
+) -> Cluster {
+    start(n, register, cache, state, true, bindings, tweak).await
+}
+
+/// Sends the first step of every login (the DV's request at `/saml/sso`, an OIDC client's at
+/// `/oidc/authorize`) to the first backend and everything else to the last, so that a login
+/// always crosses replicas: the worst a load balancer can do. The client opens a new connection
+/// per request, so the request line is the first thing on each connection.
 async fn split_steps(front: tokio::net::TcpListener, backends: Vec<String>) {
     while let Ok((mut inbound, _)) = front.accept().await {
         let backends = backends.clone();
@@ -293,7 +316,8 @@ async fn split_steps(front: tokio::net::TcpListener, backends: Vec<String>) {
             let Ok(n) = inbound.peek(&mut head).await else {
                 return;
             };
-            let first = String::from_utf8_lossy(&head[..n]).contains(" /saml/sso");
+            let line = String::from_utf8_lossy(&head[..n]);
+            let first = line.contains(" /saml/sso") || line.contains(" /oidc/authorize");
             let backend = if first {
                 &backends[0]
             } else {
@@ -312,6 +336,8 @@ async fn start(
     cache: CacheConfig,
     state: StateConfig,
     balanced: bool,
+    bindings: DemoBindings,
+    tweak: Tweak<'_>,
 ) -> Cluster {
     let dir = tempfile::tempdir().unwrap();
     let certs = dir.path().join("certs");
@@ -350,8 +376,11 @@ async fn start(
                 (dv, ad, Some((dl, al)))
             }
         };
-        poort::demo::metadata::write_demo_metadata(&certs, &sp_dir, &idp_dir, &dv, &ad).unwrap();
-        let config = Config {
+        poort::demo::metadata::write_demo_metadata_with(
+            &certs, &sp_dir, &idp_dir, &dv, &ad, bindings,
+        )
+        .unwrap();
+        let mut config = Config {
             server: ServerConfig {
                 listen: format!("127.0.0.1:{port}"),
                 public_url: poort.clone(),
@@ -393,15 +422,7 @@ async fn start(
             },
             log: Default::default(),
             telemetry: Default::default(),
-            // Every test client comes from 127.0.0.1: limits far above what a test does (tests/limits.rs
-            // sets its own).
-            limits: poort::config::LimitsConfig {
-                max_flows_per_client: 1_000_000,
-                login_starts_per_minute: 1_000_000,
-                token_requests_per_minute: 1_000_000,
-                admin_logins_per_minute: 1_000_000,
-                ..Default::default()
-            },
+            limits: super::test_limits(),
             admin: Default::default(),
             mail: Default::default(),
             oidc: poort::config::OidcConfig {
@@ -409,11 +430,16 @@ async fn start(
                 ..Default::default()
             },
         };
+        // The peers are on http://127.0.0.1: resolving their artifacts needs plain http.
+        config.backchannel.allow_plain_http = bindings == DemoBindings::Artifact;
+        let mut env = Vec::new();
+        tweak(i, &mut config, &mut env);
         let config_path = dir.path().join(format!("poort-{i}.toml"));
         std::fs::write(&config_path, toml::to_string(&config).unwrap()).unwrap();
-        let child = spawn_serve(&config_path, dir.path());
+        let child = spawn_serve(&config_path, dir.path(), &env);
         if let Some((dl, al)) = listeners {
-            let peers = poort::demo::DemoPeers::from_dir(&certs, &dv, &ad, &poort).unwrap();
+            let peers =
+                poort::demo::DemoPeers::from_dir_with(&certs, &dv, &ad, &poort, bindings).unwrap();
             tokio::spawn(poort::demo::serve(dl, peers.dv_router()));
             tokio::spawn(poort::demo::serve(al, peers.ad_router()));
         }
@@ -437,14 +463,16 @@ async fn start(
     }
 }
 
-/// Spawns `poort serve` and waits (bounded) for its "listening" line.
-fn spawn_serve(config: &Path, dir: &Path) -> Child {
+/// Spawns `poort serve` (with `env` added to its environment) and waits (bounded) for its
+/// "listening" line.
+fn spawn_serve(config: &Path, dir: &Path, env: &[(String, String)]) -> Child {
     let mut child = Command::new(env!("CARGO_BIN_EXE_poort"))
         .args(["serve", "--config"])
         .arg(config)
         .current_dir(dir)
         .env("RUST_LOG", "info")
         .env("NO_COLOR", "1")
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()

@@ -42,6 +42,18 @@ pub fn service(index: u16, level: &str) -> ServiceConfig {
     }
 }
 
+/// Every test client comes from 127.0.0.1: limits far above what a test does (tests/limits.rs
+/// sets its own).
+pub fn test_limits() -> poort::config::LimitsConfig {
+    poort::config::LimitsConfig {
+        max_flows_per_client: 1_000_000,
+        login_starts_per_minute: 1_000_000,
+        token_requests_per_minute: 1_000_000,
+        admin_logins_per_minute: 1_000_000,
+        ..Default::default()
+    }
+}
+
 pub async fn start() -> World {
     start_prepared(|_, _| {}).await
 }
@@ -187,15 +199,7 @@ pub async fn start_prepared(prepare: impl FnOnce(&Prepared, &mut Config)) -> Wor
         ops: Default::default(),
         log: Default::default(),
         telemetry: Default::default(),
-        // Every test client comes from 127.0.0.1: limits far above what a test does (tests/limits.rs
-        // sets its own).
-        limits: poort::config::LimitsConfig {
-            max_flows_per_client: 1_000_000,
-            login_starts_per_minute: 1_000_000,
-            token_requests_per_minute: 1_000_000,
-            admin_logins_per_minute: 1_000_000,
-            ..Default::default()
-        },
+        limits: test_limits(),
         // Expiry reminders only when a test asks (tests/notifications.rs calls them itself).
         admin: poort::config::AdminConfig {
             reminder_interval_seconds: 0,
@@ -459,17 +463,19 @@ pub async fn start_artifact() -> World {
 /// what poort's own worker already claimed is waited for, up to a deadline. Tests that read the
 /// outbox folder after an admin action call this first (mail is sent off the request path).
 pub async fn deliver_mail(w: &World) {
+    let metrics = std::sync::Arc::new(poort::metrics::Metrics::default());
     let worker = poort::mail::MailWorker::from_config(
         w.registry.sql().pool().clone(),
         &w.config.mail,
         "test-deliver-mail",
-        std::sync::Arc::new(poort::metrics::Metrics::default()),
+        metrics.clone(),
     )
     .unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
         worker.deliver_due(chrono::Utc::now()).await.unwrap();
-        let waiting = worker.counts().await.unwrap().queued;
+        // Each round ends by counting what still waits, into the outbox gauge.
+        let waiting = metrics.mail_outbox_queued.get();
         if waiting == 0 {
             return;
         }
@@ -479,4 +485,10 @@ pub async fn deliver_mail(w: &World) {
         );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
+}
+
+/// Two registers opened independently on the database at `url`, as two replicas open it.
+pub async fn two_replicas(url: &str) -> (poort::grants::SqlRegister, poort::grants::SqlRegister) {
+    let open = || poort::grants::registry::connect_database(url);
+    (open().await.unwrap(), open().await.unwrap())
 }

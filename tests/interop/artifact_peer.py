@@ -757,25 +757,45 @@ def _openssl(*args, cwd):
     subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
 
 
-def make_test_pki(d):
-    """CA, server cert (SAN IP:127.0.0.1), two client certs, three signing key pairs."""
-    _openssl("req", "-x509", "-newkey", "rsa:2048", "-sha256", "-nodes", "-days", "2", "-subj", "/CN=selftest CA",
+# Extensions of the leaf certificates make_pki issues.
+SERVER_AUTH = "extendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1\n"
+CLIENT_AUTH = "extendedKeyUsage=clientAuth\n"
+
+
+def make_pki(d, leaves, ca_cn="selftest CA", days=2):
+    """A test CA in `d` (ca.key, ca.crt) and the certificates it issues: `leaves` as
+    (name, CN, extensions such as SERVER_AUTH), each written as name.key and name.crt. Leaves are
+    not CAs (rustls refuses a CA certificate as end entity)."""
+    os.makedirs(d, exist_ok=True)
+    days = str(days)
+    _openssl("req", "-x509", "-newkey", "rsa:2048", "-sha256", "-nodes", "-days", days, "-subj", f"/CN={ca_cn}",
              "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
              "-keyout", "ca.key", "-out", "ca.crt", cwd=d)
-    for name, ext in (
-        ("server", "extendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1\n"),
-        ("client", "extendedKeyUsage=clientAuth\n"),
-        ("other-client", "extendedKeyUsage=clientAuth\n"),
-    ):
+    for name, cn, ext in leaves:
         with open(os.path.join(d, f"{name}.ext"), "w") as f:
             f.write("basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n" + ext)
-        _openssl("req", "-new", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={name}",
+        _openssl("req", "-new", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={cn}",
                  "-keyout", f"{name}.key", "-out", f"{name}.csr", cwd=d)
         _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-                 "-days", "2", "-sha256", "-extfile", f"{name}.ext", "-out", f"{name}.crt", cwd=d)
-    for name in ("sig-a", "sig-b", "sig-c"):
-        _openssl("req", "-x509", "-newkey", "rsa:2048", "-sha256", "-nodes", "-days", "2", "-subj", f"/CN={name}",
-                 "-keyout", f"{name}.key", "-out", f"{name}.crt", cwd=d)
+                 "-days", days, "-sha256", "-extfile", f"{name}.ext", "-out", f"{name}.crt", cwd=d)
+
+
+def make_signing_keys(d, names, days=2, cn_prefix=""):
+    """Self-signed signing key pairs in `d`: name.key and name.crt, CN `{cn_prefix}{name}`."""
+    os.makedirs(d, exist_ok=True)
+    for name in names:
+        _openssl("req", "-x509", "-newkey", "rsa:2048", "-sha256", "-nodes", "-days", str(days),
+                 "-subj", f"/CN={cn_prefix}{name}", "-keyout", f"{name}.key", "-out", f"{name}.crt", cwd=d)
+
+
+def make_test_pki(d):
+    """CA, server cert (SAN IP:127.0.0.1), two client certs, three signing key pairs."""
+    make_pki(d, [
+        ("server", "server", SERVER_AUTH),
+        ("client", "client", CLIENT_AUTH),
+        ("other-client", "other-client", CLIENT_AUTH),
+    ])
+    make_signing_keys(d, ("sig-a", "sig-b", "sig-c"))
 
 
 def _client(entity_id, d, name):

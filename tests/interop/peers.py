@@ -11,9 +11,7 @@ from saml2.config import IdPConfig, SPConfig
 from saml2.metadata import entity_descriptor
 from saml2.saml import NAMEID_FORMAT_UNSPECIFIED
 
-XMLSEC = os.environ.get("XMLSEC1", "/usr/bin/xmlsec1")
-RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
-SHA256 = "http://www.w3.org/2001/04/xmlenc#sha256"
+from artifact_peer import RSA_SHA256, SHA256, XMLSEC
 
 # The peers' identities (eHerkenning-style URNs; pysaml2 accepts them as entity IDs).
 DV_ID = "urn:etoegang:DV:00000099990000000077:entities:1"

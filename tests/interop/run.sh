@@ -59,30 +59,21 @@ cleanup() {
 trap cleanup EXIT
 
 "$POORT_BIN" dev-certs --dir "$TMP/certs" >&2
-for n in dv dv-enc dv-art dv-art-enc ad ad-art; do
-  openssl req -x509 -newkey rsa:2048 -sha256 -nodes -days 30 -subj "/CN=interop-$n" \
-    -keyout "$TMP/$n.key" -out "$TMP/$n.crt" 2>/dev/null
-done
-
-# The back channel's mutual TLS: a test CA issues the peers' HTTPS server certificate (SAN
-# IP:127.0.0.1), poort's TLS client certificate, and an outsider's client certificate (same CA,
-# not pinned by the peers). Leaves are not CAs (rustls refuses a CA certificate as end entity).
-TLS="$TMP/tls"
-mkdir -p "$TLS"
-openssl req -x509 -newkey rsa:2048 -sha256 -nodes -days 30 -subj "/CN=interop test CA" \
-  -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
-  -keyout "$TLS/ca.key" -out "$TLS/ca.crt" 2>/dev/null
-tls_leaf() { # name, CN, extendedKeyUsage, extra extension lines
-  printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=%s\n%s' \
-    "$3" "$4" >"$TLS/$1.ext"
-  openssl req -new -newkey rsa:2048 -nodes -subj "/CN=$2" -keyout "$TLS/$1.key" -out "$TLS/$1.csr" 2>/dev/null
-  openssl x509 -req -in "$TLS/$1.csr" -CA "$TLS/ca.crt" -CAkey "$TLS/ca.key" -CAcreateserial -days 30 -sha256 \
-    -extfile "$TLS/$1.ext" -out "$TLS/$1.crt" 2>/dev/null
-}
-tls_leaf peer-server "interop peers ArtifactResolutionService" serverAuth "subjectAltName=IP:127.0.0.1"
-tls_leaf poort-client "poort back channel" clientAuth ""
-tls_leaf outsider-client "not poort" clientAuth ""
-export INTEROP_TLS="$TLS"
+# The peers' signing keys, and the back channel's mutual TLS: a test CA issues the peers' HTTPS
+# server certificate (SAN IP:127.0.0.1), poort's TLS client certificate, and an outsider's client
+# certificate (same CA, not pinned by the peers).
+export INTEROP_TLS="$TMP/tls"
+( cd "$HERE" && "$PY" - "$TMP" <<'EOF'
+import sys, artifact_peer as ap
+t = sys.argv[1]
+ap.make_signing_keys(t, ["dv", "dv-enc", "dv-art", "dv-art-enc", "ad", "ad-art"], days=30, cn_prefix="interop-")
+ap.make_pki(f"{t}/tls", [
+    ("peer-server", "interop peers ArtifactResolutionService", ap.SERVER_AUTH),
+    ("poort-client", "poort back channel", ap.CLIENT_AUTH),
+    ("outsider-client", "not poort", ap.CLIENT_AUTH),
+], ca_cn="interop test CA", days=30)
+EOF
+)
 
 free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 # The peers' ArtifactResolutionServices (test_interop.py serves them) are in their metadata.
@@ -91,65 +82,49 @@ export PEER_ARS_PORT="$(free_port)"
 
 PORT="$(free_port)"
 while [ "$PORT" = "$PEER_ARS_PORT" ]; do PORT="$(free_port)"; done
+OPS_PORT="$(free_port)"
+while [ "$OPS_PORT" = "$PEER_ARS_PORT" ] || [ "$OPS_PORT" = "$PORT" ]; do OPS_PORT="$(free_port)"; done
 export POORT_URL="http://127.0.0.1:$PORT"
+# poort's ops listener (health), on a port of its own.
+export INTEROP_OPS="127.0.0.1:$OPS_PORT"
 export POORT_IDP_ID="urn:etoegang:HM:00000099990000000001:entities:1"
 export POORT_SP_ID="urn:etoegang:HM:00000099990000000001:entities:2"
 export POORT_SIGNING_CERT="$TMP/certs/poort-signing.crt"
 
 # The register: each AD's test subject acts for one organisation on all services, at EH3.
-eval "$("$PY" - <<'EOF'
+( cd "$HERE" && "$PY" - "$TMP/grants.toml" <<'EOF'
+import sys, peers
 from datetime import datetime, timedelta, timezone
 now = datetime.now(timezone.utc).replace(microsecond=0)
 fmt = lambda t: t.strftime("%Y-%m-%dT%H:%M:%SZ")
-print(f"VALID_FROM={fmt(now - timedelta(days=1))} VALID_UNTIL={fmt(now + timedelta(days=365))}")
-EOF
-)"
-( cd "$HERE" && "$PY" - "$TMP/grants.toml" "$VALID_FROM" "$VALID_UNTIL" <<'EOF'
-import sys, peers
-path, valid_from, valid_until = sys.argv[1:]
-with open(path, "w") as f:
-    f.write(f'''[[organisation]]
+valid_from, valid_until = fmt(now - timedelta(days=1)), fmt(now + timedelta(days=365))
+toml = f'''[[organisation]]
 kvk = "{peers.KVK}"
 name = "{peers.COMPANY}"
-
+'''
+for n, (ad, subject) in enumerate([(peers.AD_ID, peers.AD_SUBJECT), (peers.AD_ART_ID, peers.AD_ART_SUBJECT)], 1):
+    toml += f'''
 [[person]]
-id = "interop-p1"
-links = [{{ idp = "{peers.AD_ID}", subject = "{peers.AD_SUBJECT}" }}]
+id = "interop-p{n}"
+links = [{{ idp = "{ad}", subject = "{subject}" }}]
 
 [[membership]]
-person = "interop-p1"
+person = "interop-p{n}"
 organisation = "{peers.KVK}"
 roles = ["gebruiker"]
 
 [[grant]]
-id = "interop-g1"
-person = "interop-p1"
+id = "interop-g{n}"
+person = "interop-p{n}"
 organisation = "{peers.KVK}"
 scope = {{ kind = "all_services" }}
 level = "EH3"
 valid_from = "{valid_from}"
 valid_until = "{valid_until}"
 status = "active"
-
-[[person]]
-id = "interop-p2"
-links = [{{ idp = "{peers.AD_ART_ID}", subject = "{peers.AD_ART_SUBJECT}" }}]
-
-[[membership]]
-person = "interop-p2"
-organisation = "{peers.KVK}"
-roles = ["gebruiker"]
-
-[[grant]]
-id = "interop-g2"
-person = "interop-p2"
-organisation = "{peers.KVK}"
-scope = {{ kind = "all_services" }}
-level = "EH3"
-valid_from = "{valid_from}"
-valid_until = "{valid_until}"
-status = "active"
-''')
+'''
+with open(sys.argv[1], "w") as f:
+    f.write(toml)
 EOF
 )
 
@@ -161,6 +136,9 @@ with open(sys.argv[1], "w") as f:
 listen = "127.0.0.1:{os.environ["POORT_URL"].rsplit(":", 1)[1]}"
 public_url = "{os.environ["POORT_URL"]}"
 production = false
+
+[ops]
+listen = "{os.environ["INTEROP_OPS"]}"
 
 [saml]
 idp_entity_id = "{os.environ["POORT_IDP_ID"]}"
@@ -197,40 +175,22 @@ client_id = "{peers.OIDC_CLIENT_ID}"
 client_secret = "{peers.OIDC_CLIENT_SECRET}"
 redirect_uris = ["{peers.OIDC_REDIRECT}"]
 service = "{peers.SERVICE_ID}"
-
+''')
+    services = [
+        (peers.SERVICE_ID, peers.SERVICE_UUID, peers.DV_ID, "", ""),
+        (peers.SERVICE_ENC_ID, peers.SERVICE_ENC_UUID, peers.DV_ENC_ID, " (versleuteld)", " (encrypted)"),
+        (peers.SERVICE_ART_ID, peers.SERVICE_ART_UUID, peers.DV_ART_ID, " (artifact)", " (artifact)"),
+        (peers.SERVICE_ART_ENC_ID, peers.SERVICE_ART_ENC_UUID, peers.DV_ART_ENC_ID,
+         " (artifact, versleuteld)", " (artifact, encrypted)"),
+    ]
+    for service_id, uuid, provider, nl, en in services:
+        f.write(f'''
 [[service]]
-id = "{peers.SERVICE_ID}"
-uuid = "{peers.SERVICE_UUID}"
-name_nl = "Interop-dienst"
-name_en = "Interop service"
-provider = "{peers.DV_ID}"
-acs_index = {peers.ACS_INDEX}
-level = "EH3"
-
-[[service]]
-id = "{peers.SERVICE_ENC_ID}"
-uuid = "{peers.SERVICE_ENC_UUID}"
-name_nl = "Interop-dienst (versleuteld)"
-name_en = "Interop service (encrypted)"
-provider = "{peers.DV_ENC_ID}"
-acs_index = {peers.ACS_INDEX}
-level = "EH3"
-
-[[service]]
-id = "{peers.SERVICE_ART_ID}"
-uuid = "{peers.SERVICE_ART_UUID}"
-name_nl = "Interop-dienst (artifact)"
-name_en = "Interop service (artifact)"
-provider = "{peers.DV_ART_ID}"
-acs_index = {peers.ACS_INDEX}
-level = "EH3"
-
-[[service]]
-id = "{peers.SERVICE_ART_ENC_ID}"
-uuid = "{peers.SERVICE_ART_ENC_UUID}"
-name_nl = "Interop-dienst (artifact, versleuteld)"
-name_en = "Interop service (artifact, encrypted)"
-provider = "{peers.DV_ART_ENC_ID}"
+id = "{service_id}"
+uuid = "{uuid}"
+name_nl = "Interop-dienst{nl}"
+name_en = "Interop service{en}"
+provider = "{provider}"
 acs_index = {peers.ACS_INDEX}
 level = "EH3"
 ''')
@@ -242,13 +202,13 @@ EOF
 RUST_LOG="${RUST_LOG:-info}" "$POORT_BIN" serve --config "$TMP/poort.toml" >"$TMP/poort.log" 2>&1 &
 POORT_PID=$!
 for _ in $(seq 1 100); do
-  if curl -fsS "$POORT_URL/healthz" >/dev/null 2>&1; then break; fi
+  if curl -fsS "http://$INTEROP_OPS/healthz" >/dev/null 2>&1; then break; fi
   if ! kill -0 "$POORT_PID" 2>/dev/null; then
     echo "poort exited at start:" >&2; cat "$TMP/poort.log" >&2; exit 1
   fi
   sleep 0.1
 done
-curl -fsS "$POORT_URL/healthz" >/dev/null || { echo "poort not healthy" >&2; cat "$TMP/poort.log" >&2; exit 1; }
+curl -fsS "http://$INTEROP_OPS/healthz" >/dev/null || { echo "poort not healthy" >&2; cat "$TMP/poort.log" >&2; exit 1; }
 
 set +e
 (cd "$HERE" && "$PY" test_interop.py "$@") >"$TMP/result.txt" 2>&1

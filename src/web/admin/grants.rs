@@ -292,15 +292,7 @@ fn refused(state: &AppState, admin: &Admin, what: &str, e: GrantError) -> Respon
                 (nl, en),
             )
         }
-        GrantError::Write(e) => admin.failed(state, what, &e),
-        GrantError::Rows(rows) => {
-            let text = rows
-                .iter()
-                .map(|(_, e)| e.to_string())
-                .collect::<Vec<_>>()
-                .join("; ");
-            admin.failed(state, what, &text)
-        }
+        e @ (GrantError::Write(_) | GrantError::Rows(_)) => admin.failed(state, what, &e),
     }
 }
 

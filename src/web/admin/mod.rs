@@ -13,7 +13,7 @@ use super::i18n::Lang;
 use super::login::{admin_cookie, set_admin_cookie};
 use super::AppState;
 use crate::admin::{AdminSession, ADMIN_ROLES};
-use crate::grants::Role;
+use crate::grants::{Role, WriteError};
 use axum::extract::{Form, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -171,11 +171,16 @@ impl Admin {
         not_for_your_roles(state, self.lang)
     }
 
-    /// A register failure that is nobody's input: logged with a reference, a page that says
-    /// nothing was changed.
-    pub fn failed(&self, state: &AppState, what: &str, e: &dyn std::fmt::Display) -> Response {
+    /// A register failure that is nobody's input: logged with a reference (in words without
+    /// personal data: [`ForLog`]), a page that says nothing was changed.
+    pub fn failed(&self, state: &AppState, what: &str, e: &dyn ForLog) -> Response {
         let reference = hex::encode(rand::random::<[u8; 6]>());
-        tracing::error!(%reference, organisation = %self.session.organisation.kvk, "admin {what}: {e}");
+        tracing::error!(
+            %reference,
+            organisation = %self.session.organisation.kvk,
+            "admin {what}: {}",
+            e.for_log()
+        );
         let (nl, en) = (
             format!("Dit kon nu niet worden uitgevoerd; er is niets gewijzigd. Probeer het opnieuw. Referentie: {reference}."),
             format!("This could not be done now; nothing was changed. Try again. Reference: {reference}."),
@@ -186,6 +191,48 @@ impl Admin {
             ("Er ging iets mis", "Something went wrong"),
             (&nl, &en),
         )
+    }
+}
+
+/// A failure as a log line may say it: register IDs, organisation KvK numbers and reason
+/// codes, never an e-mail address, a name or an AD subject ([`WriteError::redacted`]).
+pub trait ForLog {
+    fn for_log(&self) -> String;
+}
+
+impl ForLog for WriteError {
+    fn for_log(&self) -> String {
+        self.redacted().to_string()
+    }
+}
+
+impl ForLog for crate::admin::members::MemberError {
+    fn for_log(&self) -> String {
+        match self {
+            Self::Write(e) => e.for_log(),
+            other => other.to_string(),
+        }
+    }
+}
+
+impl ForLog for crate::admin::grants::GrantError {
+    fn for_log(&self) -> String {
+        match self {
+            Self::Write(e) => e.for_log(),
+            Self::Rows(rows) => rows
+                .iter()
+                .map(|(scope, e)| format!("scope {scope}: {}", e.redacted()))
+                .collect::<Vec<_>>()
+                .join("; "),
+            other => other.to_string(),
+        }
+    }
+}
+
+/// Database errors name tables and constraints, never the values.
+impl ForLog for sqlx::Error {
+    fn for_log(&self) -> String {
+        self.to_string()
     }
 }
 

@@ -74,10 +74,7 @@ pub async fn acs_artifact_get(
 /// An AD's answer by artifact: resolved at the AD, then checked like any other.
 async fn by_artifact(state: &AppState, ctx: &Ctx, art: &str, acs_url: &str) -> Response {
     match artifact::resolve_ad_response(state, art).await {
-        Ok((ad, text)) => {
-            let from = ad.entity_id.clone();
-            check_ad_answer(state, ctx, &text, Some(&from), acs_url).await
-        }
+        Ok((ad, text)) => check_ad_answer(state, ctx, &text, Some(ad), acs_url).await,
         Err(e) => fail(state, ctx, e, None).await,
     }
 }
@@ -88,7 +85,7 @@ async fn check_ad_answer(
     state: &AppState,
     ctx: &Ctx,
     text: &str,
-    from: Option<&str>,
+    from: Option<&IdpMetadata>,
     acs_url: &str,
 ) -> Response {
     let irt = match sp::in_response_to(text) {
@@ -103,13 +100,13 @@ async fn check_ad_answer(
     else {
         return fail(state, ctx, LoginError::UnknownFlow, None).await;
     };
-    if from.is_some_and(|f| f != idp_id) {
+    if from.is_some_and(|f| f.entity_id != idp_id) {
         let e = LoginError::AdAnswerRejected(
             "the artifact comes from another identity provider than the login went to".into(),
         );
         return fail(state, ctx, e, Some(&flow)).await;
     }
-    let Some(idp) = state.metadata.idps.iter().find(|i| i.entity_id == idp_id) else {
+    let Some(idp) = from.or_else(|| state.metadata.idp(&idp_id)) else {
         return fail(state, ctx, LoginError::UnknownFlow, None).await;
     };
     let certs: Vec<Vec<u8>> = idp.signing_keys.iter().map(|c| c.der.clone()).collect();
@@ -124,8 +121,10 @@ async fn check_ad_answer(
         now,
         clock_skew: Duration::seconds(state.config.saml.clock_skew_seconds),
     };
+    let verifying = std::time::Instant::now();
     let checked = tracing::info_span!("ad_answer.verify", ad = %idp.entity_id, protocol = "saml")
         .in_scope(|| sp::check_response(text, &expectations));
+    state.metrics.step("ad_answer_verify", verifying);
     let assertion = match checked {
         Ok(AdOutcome::Authenticated(a)) => a,
         Ok(AdOutcome::Cancelled) => return cancelled(state, ctx, &flow).await,
@@ -251,7 +250,10 @@ pub(super) async fn answer(
             Err(e) => fail(state, ctx, e, Some(flow)).await,
         };
     }
-    saml_answer(state, ctx, flow, candidate).await
+    let signing = std::time::Instant::now();
+    let answered = saml_answer(state, ctx, flow, candidate).await;
+    state.metrics.step("answer_sign", signing);
+    answered
 }
 
 /// Records an allowed login in the audit trail.

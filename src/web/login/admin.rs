@@ -43,6 +43,7 @@ pub async fn admin_login(
         result: None,
         candidates: Vec::new(),
         person_id: None,
+        trace: None,
         expires_at: Utc::now() + Duration::seconds(state.config.saml.flow_lifetime_seconds),
     };
     if flow.intent.allowed_idps.is_empty() {
@@ -174,6 +175,7 @@ pub async fn invitation_link(
         result: None,
         candidates: Vec::new(),
         person_id: None,
+        trace: None,
         expires_at: Utc::now() + Duration::seconds(state.config.saml.flow_lifetime_seconds),
     };
     tracing::info!(reference = %ctx.reference, flow = %flow.id, organisation = %organisation.kvk, "invitation link opened");
@@ -214,7 +216,7 @@ fn invitation_unusable(state: &AppState, ctx: &Ctx, e: &crate::grants::WriteErro
              "This means of login already belongs to another user. Use your own eHerkenning means, or contact your organisation's administrator."),
         ),
         other => {
-            tracing::error!(reference = %ctx.reference, "invitation: {other}");
+            tracing::error!(reference = %ctx.reference, reason = other.reason_code(), "invitation: {}", other.redacted());
             (
                 axum::http::StatusCode::INTERNAL_SERVER_ERROR,
                 ("Er ging iets mis", "Something went wrong"),
@@ -260,6 +262,10 @@ pub(super) async fn accept_invitation(
                 ),
             )
         }
-        Err(e) => invitation_unusable(state, ctx, &e),
+        Err(e) => {
+            // By its code only: a taken link's error names the AD subject.
+            tracing::info!(reference = %ctx.reference, flow = %flow.id, reason = e.reason_code(), "invitation not accepted");
+            invitation_unusable(state, ctx, &e)
+        }
     }
 }

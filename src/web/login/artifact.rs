@@ -32,6 +32,9 @@ struct Issued {
     /// The only peer that may resolve it.
     recipient: String,
     expires_at: DateTime<Utc>,
+    /// The `traceparent` of the login that issued it: its resolution joins that trace.
+    #[serde(default)]
+    trace: Option<String>,
 }
 
 fn key(artifact: &Artifact) -> String {
@@ -57,6 +60,7 @@ pub(super) async fn issue(
         issuer: issuer.to_string(),
         recipient: recipient.to_string(),
         expires_at,
+        trace: Some(crate::telemetry::traceparent()),
     };
     let bytes = serde_json::to_vec(&issued).map_err(|e| LoginError::Internal(e.to_string()))?;
     state
@@ -74,17 +78,8 @@ pub(super) async fn issue(
 /// `url?SAMLart=…&RelayState=…`: the artifact by HTTP GET (SAML Bindings 2.0 §3.6.3). A
 /// RelayState is returned exactly as received, also when it is empty.
 pub(super) fn artifact_url(endpoint: &str, artifact: &str, relay_state: Option<&str>) -> String {
-    let Ok(mut url) = url::Url::parse(endpoint) else {
-        return endpoint.to_string();
-    };
-    {
-        let mut pairs = url.query_pairs_mut();
-        pairs.append_pair("SAMLart", artifact);
-        if let Some(r) = relay_state {
-            pairs.append_pair("RelayState", r);
-        }
-    }
-    url.to_string()
+    crate::saml::artifact::url(endpoint, artifact, relay_state)
+        .unwrap_or_else(|_| endpoint.to_string())
 }
 
 /// Why poort's ArtifactResolutionService will not hand a message out. Each has its own code,
@@ -145,7 +140,7 @@ pub async fn artifact_resolution_service(
     State(state): State<Arc<AppState>>,
     body: Bytes,
 ) -> Response {
-    let reference = hex::encode(rand::random::<[u8; 5]>()).to_uppercase();
+    let reference = crate::telemetry::new_reference();
     let soap_fault = |why: String| {
         tracing::warn!(reference = %reference, reason = "artifact_soap_fault", "artifact resolution refused: {why}");
         (
@@ -289,6 +284,9 @@ async fn take_for(
         });
     };
     let issued: Issued = serde_json::from_slice(&bytes).map_err(|_| Refusal::Store)?;
+    if let Some(trace) = &issued.trace {
+        crate::telemetry::continue_trace(trace);
+    }
     if issued.recipient != resolve.issuer {
         // Left in place: a peer that guesses or steals an artifact cannot spend it for the
         // peer it was meant for.
@@ -350,6 +348,7 @@ async fn resolve_at(
         Err(Unresolved::BackChannel(e)) if e.is_unavailable() => "unavailable",
         Err(_) => "rejected",
     };
+    let resolving = std::time::Instant::now();
     let outcome = crate::telemetry::timed(
         "artifact.resolve",
         resolve_at_peer(state, me, peer, artifact, saml_art),
@@ -362,6 +361,7 @@ async fn resolve_at(
         },
     )
     .await;
+    state.metrics.step("artifact_resolve", resolving);
     let label = label(&outcome);
     state.metrics.backchannel_resolution(peer.role, label);
     outcome

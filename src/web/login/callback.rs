@@ -59,6 +59,7 @@ pub async fn oidc_callback(
         let e = LoginError::AdAnswerRejected("the answer has neither a code nor an error".into());
         return fail(&state, &ctx, e, Some(&flow)).await;
     };
+    let redeeming = std::time::Instant::now();
     let redeemed = provider
         .redeem(code, &secrets.pkce_verifier, &secrets.nonce)
         .instrument(tracing::info_span!(
@@ -67,6 +68,7 @@ pub async fn oidc_callback(
             protocol = "oidc"
         ))
         .await;
+    state.metrics.step("upstream_token", redeeming);
     let identity = match redeemed {
         Ok(i) => i,
         Err(e) => return fail(&state, &ctx, upstream_error(e), Some(&flow)).await,

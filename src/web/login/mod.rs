@@ -65,6 +65,10 @@ pub struct PendingFlow {
     /// The register's person behind the identity (admin logins, which open a session for them).
     #[serde(default)]
     pub person_id: Option<String>,
+    /// The `traceparent` of the request that began the login: its later requests, on any
+    /// replica, continue that trace.
+    #[serde(default)]
+    pub trace: Option<String>,
     pub expires_at: DateTime<Utc>,
 }
 
@@ -105,7 +109,7 @@ impl Ctx {
     fn new(headers: &HeaderMap) -> Ctx {
         Ctx {
             lang: Lang::from_headers(headers),
-            reference: hex::encode(rand::random::<[u8; 5]>()).to_uppercase(),
+            reference: crate::telemetry::new_reference(),
             browser_cookie: cookie(headers, BROWSER_COOKIE),
             client: None,
         }
@@ -170,6 +174,12 @@ fn audit_decision(
     detail["service"] = flow.service.service_id.clone().into();
     detail["requester"] = flow.intent.requester.clone().into();
     detail["reference"] = ctx.reference.clone().into();
+    count_end(
+        state,
+        flow,
+        action,
+        detail["reason"].as_str().unwrap_or_default(),
+    );
     state
         .login_audit
         .record(crate::grants::audit::LoginDecision {
@@ -183,6 +193,35 @@ fn audit_decision(
                 .as_ref()
                 .map(|r| (r.idp.clone(), r.subject.clone())),
         });
+}
+
+/// Counts a login that ended with a decision in `/metrics`: its outcome, reason, protocol pair
+/// and how long it took from its start.
+fn count_end(state: &AppState, flow: &PendingFlow, action: &str, reason: &str) {
+    let requester = match flow.intent.answer {
+        AnswerTo::Saml { .. } => "saml",
+        AnswerTo::Oidc { .. } => "oidc",
+        AnswerTo::Admin => "admin",
+        AnswerTo::Invitation { .. } => "invitation",
+    };
+    let ad = match flow.idp.as_deref() {
+        Some(idp) if state.upstream_oidc.get(idp).is_some() => "oidc",
+        Some(_) => "saml",
+        None => "none",
+    };
+    let started = flow.expires_at - Duration::seconds(state.config.saml.flow_lifetime_seconds);
+    state.metrics.login_ended(&crate::metrics::LoginEnd {
+        outcome: if action.ends_with("refused") {
+            "refused"
+        } else {
+            "allowed"
+        },
+        reason,
+        protocols: &format!("{requester}-{ad}"),
+        dv: &flow.intent.requester,
+        ad: flow.idp.as_deref().unwrap_or_default(),
+        seconds: Some((Utc::now() - started).num_milliseconds() as f64 / 1000.0),
+    });
 }
 
 /// Renders an error: logged with its reference; a verified DV also gets its SAML answer.
@@ -334,7 +373,9 @@ fn post_form(action: &str, response: &str, relay_state: Option<&str>) -> PostFor
 /// where the person chooses; binds it to this browser. The flow first needs a slot under the
 /// caps on pending flows (per process and per client); the slot is held while the flow is
 /// stored, and given back at once if nothing was stored.
-async fn begin(state: &Arc<AppState>, ctx: Ctx, flow: PendingFlow) -> Response {
+async fn begin(state: &Arc<AppState>, ctx: Ctx, mut flow: PendingFlow) -> Response {
+    crate::telemetry::note_flow(&flow.id);
+    flow.trace = Some(crate::telemetry::traceparent());
     let Some(client) = ctx.client.as_ref() else {
         let e = LoginError::Internal("a login start without its client".into());
         return fail(state, &ctx, e, None).await;
@@ -359,34 +400,19 @@ async fn begin(state: &Arc<AppState>, ctx: Ctx, flow: PendingFlow) -> Response {
     response
 }
 
-/// A pending flow as stored: with the `traceparent` of the request that stored it, so that the
-/// login's next request, on any replica, continues its trace.
-#[derive(Serialize)]
-struct StoredFlow<'a> {
-    #[serde(flatten)]
-    flow: &'a PendingFlow,
-    trace: String,
-}
-
-#[derive(Deserialize)]
-struct LoadedFlow {
-    #[serde(flatten)]
-    flow: PendingFlow,
-    #[serde(default)]
-    trace: Option<String>,
+/// A failed call to the store of pending logins: counted, and an internal error.
+fn store_failed(state: &AppState, e: crate::store::StoreError) -> LoginError {
+    state.metrics.flow_store_errors.inc();
+    LoginError::Internal(e.to_string())
 }
 
 async fn save(state: &AppState, flow: &PendingFlow) -> Result<(), LoginError> {
-    let stored = StoredFlow {
-        flow,
-        trace: crate::telemetry::traceparent(),
-    };
-    let bytes = serde_json::to_vec(&stored).map_err(|e| LoginError::Internal(e.to_string()))?;
+    let bytes = serde_json::to_vec(flow).map_err(|e| LoginError::Internal(e.to_string()))?;
     state
         .flows
         .put(&flow_key(&flow.id), bytes, flow.expires_at)
         .await
-        .map_err(|e| LoginError::Internal(e.to_string()))
+        .map_err(|e| store_failed(state, e))
 }
 
 /// Loads a flow for this browser; `consume` then removes it, so that it is answered at most
@@ -399,16 +425,16 @@ async fn load(
     consume: bool,
 ) -> Result<PendingFlow, LoginError> {
     let key = flow_key(id);
-    let internal = |e: crate::store::StoreError| LoginError::Internal(e.to_string());
+    let internal = |e: crate::store::StoreError| store_failed(state, e);
     let bytes = state
         .flows
         .get(&key, Utc::now())
         .await
         .map_err(internal)?
         .ok_or(LoginError::UnknownFlow)?;
-    let LoadedFlow { flow, trace } =
+    let flow: PendingFlow =
         serde_json::from_slice(&bytes).map_err(|e| LoginError::Internal(e.to_string()))?;
-    if let Some(trace) = &trace {
+    if let Some(trace) = &flow.trace {
         crate::telemetry::continue_trace(trace);
     }
     crate::telemetry::note_flow(&flow.id);
@@ -437,7 +463,7 @@ async fn take_upstream_flow(
     ctx: &Ctx,
     upstream_id: &str,
 ) -> Result<PendingFlow, LoginError> {
-    let internal = |e: crate::store::StoreError| LoginError::Internal(e.to_string());
+    let internal = |e: crate::store::StoreError| store_failed(state, e);
     let link = format!("upstream:{upstream_id}");
     let flow_id = match state.flows.get(&link, Utc::now()).await.map_err(internal)? {
         Some(id) => String::from_utf8_lossy(&id).into_owned(),
@@ -506,6 +532,7 @@ async fn conclude(
             })
             .map_err(|e| e.to_string())
     } else {
+        let resolving = std::time::Instant::now();
         crate::grants::resolve(
             state.register.as_ref(),
             &result,
@@ -519,6 +546,7 @@ async fn conclude(
             cache = tracing::field::Empty
         ))
         .await
+        .inspect(|_| state.metrics.step("grants_resolve", resolving))
         .map_err(|e| e.to_string())
     };
     let decision = match decided {

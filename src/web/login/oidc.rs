@@ -6,6 +6,7 @@
 
 use super::*;
 use crate::level::{Comparison, Level};
+use tracing::Instrument;
 
 /// The query of `/oidc/authorize`.
 #[derive(Debug, Deserialize)]
@@ -207,6 +208,7 @@ pub async fn authorize(
         upstream_request_id: None,
         upstream_oidc: None,
         person_id: None,
+        trace: None,
         result: None,
         candidates: Vec::new(),
         expires_at: now + Duration::seconds(cfg.saml.flow_lifetime_seconds),
@@ -222,7 +224,8 @@ pub async fn authorize(
         service = %flow.service.service_id, level = %flow.intent.required_level,
         "login started (OpenID Connect)"
     );
-    begin(&state, ctx, flow).await
+    let span = tracing::info_span!("login.start", dv = %client.client_id, protocol = "oidc");
+    begin(&state, ctx, flow).instrument(span).await
 }
 
 #[cfg(test)]

@@ -15,34 +15,21 @@ pub async fn sso_redirect(
         .filter(|(k, _)| k == "SAMLart" || k == "RelayState")
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
-    if art.iter().any(|(k, _)| k == "SAMLart") {
-        let one = |name: &str| {
-            let mut values = art
-                .iter()
-                .filter(|(k, _)| k == name)
-                .map(|(_, v)| v.clone());
-            match (values.next(), values.next()) {
-                (v, None) => Ok(v),
-                _ => Err(LoginError::BadMessage(format!(
-                    "{name} appears more than once"
-                ))),
+    let single = |name| {
+        crate::saml::artifact::single(&art, name).map_err(|e| LoginError::BadMessage(e.to_string()))
+    };
+    match single("SAMLart") {
+        Ok(None) => {}
+        Ok(Some(saml_art)) => {
+            return match single("RelayState") {
+                Ok(relay_state) => {
+                    let relay_state = relay_state.map(str::to_string);
+                    by_artifact(&state, ctx, saml_art, relay_state).await
+                }
+                Err(e) => fail(&state, &ctx, e, None).await,
             }
-        };
-        return match (one("SAMLart"), one("RelayState")) {
-            (Ok(Some(saml_art)), Ok(relay_state)) => {
-                by_artifact(&state, ctx, &saml_art, relay_state).await
-            }
-            (Err(e), _) | (_, Err(e)) => fail(&state, &ctx, e, None).await,
-            (Ok(None), _) => {
-                fail(
-                    &state,
-                    &ctx,
-                    LoginError::BadMessage("no SAMLart".into()),
-                    None,
-                )
-                .await
-            }
-        };
+        }
+        Err(e) => return fail(&state, &ctx, e, None).await,
     }
     let message = match RedirectMessage::decode(&query, "SAMLRequest") {
         Ok(m) => m,
@@ -299,6 +286,7 @@ async fn start(
         upstream_request_id: None,
         upstream_oidc: None,
         person_id: None,
+        trace: None,
         result: None,
         candidates: Vec::new(),
         expires_at: now + Duration::seconds(cfg.saml.flow_lifetime_seconds),

@@ -1,0 +1,430 @@
+//! A login's trace as a real OTLP receiver gets it: two `poort serve` replicas behind a balancer
+//! that sends each login's first step to replica 0 and the rest to replica 1 export their spans
+//! to a receiver built on the OpenTelemetry project's own protobuf definitions and gRPC
+//! (`tests/otel/receiver.py`, PyPI `opentelemetry-proto` and `grpcio` in `tests/otel/.venv`),
+//! replica 0 over OTLP/gRPC and replica 1 over OTLP/HTTP-protobuf. A SAML login (HTTP-Redirect
+//! and HTTP-POST), an OIDC login and a SAML Artifact-Artifact login must each arrive as one
+//! trace: spans from both replicas, every parent present, the expected spans with their
+//! attributes, and no test person's name, e-mail address, KvK number or subject anywhere in any
+//! span.
+
+#[path = "../common/mod.rs"]
+mod common;
+mod privacy;
+mod reading;
+mod receiver;
+
+use common::cluster::{login, start_balanced_with, Outcome, ThrowawayRedis};
+use common::oidc_rp::param;
+use poort::config::{
+    CacheConfig, Config, OidcClientConfig, OtlpProtocol, RegisterConfig, StateConfig,
+    TelemetryConfig,
+};
+use poort::demo::DemoBindings;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use privacy::*;
+use reading::*;
+use receiver::*;
+
+/// Longest the receiver may take to start (a bound, not a pause).
+const LIMIT: Duration = Duration::from_secs(60);
+/// Longest a login's spans may take to arrive (a bound: batches go every 100 ms).
+const SPANS_LIMIT: Duration = Duration::from_secs(20);
+
+const DEV_AD: &str = "urn:etoegang:AD:00000099990000000003:entities:1";
+const DEMO_DV: &str = "urn:etoegang:DV:00000099990000000002:entities:1";
+
+const CLIENT: &str = "rp-traced";
+const SECRET: &str = "a-long-client-secret-for-tests";
+const RP_CB: &str = "https://rp.example/cb";
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+// ---------------------------------------------------------------------------------------------
+// The cluster: two replicas, shared state in Redis, telemetry to the receiver.
+
+struct Traced {
+    receiver: Receiver,
+    cluster: common::cluster::Cluster,
+    _redis: ThrowawayRedis,
+    _dir: tempfile::TempDir,
+}
+
+/// What replica `i` is called in its spans' resource (`service.instance.id`, set through the
+/// standard `OTEL_RESOURCE_ATTRIBUTES`, as a deployment would).
+fn instance(i: usize) -> String {
+    format!("poort-replica-{i}")
+}
+
+/// How replica `i` exports: replica 0 over gRPC, replica 1 over HTTP/protobuf.
+fn transport(i: usize) -> &'static str {
+    if i == 0 {
+        "grpc"
+    } else {
+        "http/protobuf"
+    }
+}
+
+async fn traced_cluster(bindings: DemoBindings) -> Traced {
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = Receiver::start(dir.path());
+    let redis = ThrowawayRedis::start();
+    let prefix = format!("poort-test-{}", uuid::Uuid::new_v4().simple());
+    let cache = CacheConfig {
+        redis_url: Some(redis.url()),
+        prefix: prefix.clone(),
+        ..CacheConfig::default()
+    };
+    let state = StateConfig {
+        redis_url: Some(redis.url()),
+        prefix,
+    };
+    let register = RegisterConfig {
+        database: format!("sqlite://{}", dir.path().join("register.db").display()),
+        seed: Some(common::repo_file("config/grants-dev.toml")),
+        audit_spool: dir.path().join("audit-spool.jsonl"),
+        ..RegisterConfig::default()
+    };
+    let (grpc, http) = (receiver.grpc, receiver.http);
+    let tweak = move |i: usize, config: &mut Config, env: &mut Vec<(String, String)>| {
+        let (protocol, port) = if i == 0 {
+            (OtlpProtocol::Grpc, grpc)
+        } else {
+            (OtlpProtocol::HttpProtobuf, http)
+        };
+        config.telemetry = TelemetryConfig {
+            enabled: true,
+            endpoint: Some(format!("http://127.0.0.1:{port}")),
+            protocol,
+            sampling_ratio: 1.0,
+            ..TelemetryConfig::default()
+        };
+        config.oidc_clients.push(OidcClientConfig {
+            client_id: CLIENT.into(),
+            client_secret: Some(SECRET.into()),
+            public_key: None,
+            id_token_signed_response_alg: None,
+            allow_without_pkce: false,
+            redirect_uris: vec![RP_CB.into()],
+            service: "urn:etoegang:DV:00000099990000000002:services:1".into(),
+        });
+        env.push((
+            "OTEL_RESOURCE_ATTRIBUTES".into(),
+            format!("service.instance.id={}", instance(i)),
+        ));
+        // Batches every 100 ms instead of every 5 s: the test waits less.
+        env.push(("OTEL_BSP_SCHEDULE_DELAY".into(), "100".into()));
+    };
+    let cluster = start_balanced_with(2, register, cache, state, bindings, &tweak).await;
+    Traced {
+        receiver,
+        cluster,
+        _redis: redis,
+        _dir: dir,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The logins.
+
+#[tokio::test]
+async fn a_saml_login_across_replicas_arrives_as_one_trace() {
+    let t = traced_cluster(DemoBindings::PostRedirect).await;
+    let dv = &t.cluster.replicas[0].dv;
+    assert_eq!(
+        login(dv, "bram", "EH2+", 2).await,
+        Outcome::Allowed("11223344".into())
+    );
+    let names = [
+        "login.start",
+        "upstream.request",
+        "ad_answer.verify",
+        "login.decision",
+        "grants.resolve",
+        "answer.sign",
+    ];
+    let steps = [("/saml/sso", 0), ("/saml/acs", 1)];
+    let trace = trace_of(&t.receiver, "/saml/sso", &names, &steps).await;
+    assert_one_trace(
+        &trace,
+        &steps,
+        &[
+            ("login.start", &[("dv", Some(DEMO_DV))]),
+            ("upstream.request", &[("ad", Some(DEV_AD))]),
+            ("ad_answer.verify", &[("ad", Some(DEV_AD))]),
+            (
+                "login.decision",
+                &[
+                    ("dv", Some(DEMO_DV)),
+                    ("ad", Some(DEV_AD)),
+                    ("level.required", None),
+                    ("level.asserted", None),
+                    ("outcome", Some("allowed")),
+                ],
+            ),
+            ("grants.resolve", &[("cache", None)]),
+            ("answer.sign", &[("dv", Some(DEMO_DV))]),
+        ],
+    );
+    // Nothing personal in any span the receiver got, in this login's trace or any other.
+    assert_no_personal_data(&t.receiver.spans());
+}
+
+#[tokio::test]
+async fn an_oidc_login_across_replicas_arrives_as_one_trace() {
+    let t = traced_cluster(DemoBindings::PostRedirect).await;
+    let front = t.cluster.replicas[0].poort.clone();
+    // A browser that opens a new connection for every request, so that the balancer sees each.
+    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+    let build = |policy| {
+        reqwest::Client::builder()
+            .cookie_provider(jar.clone())
+            .redirect(policy)
+            .pool_max_idle_per_host(0)
+            .build()
+            .unwrap()
+    };
+    let (plain, follow) = (
+        build(reqwest::redirect::Policy::none()),
+        build(reqwest::redirect::Policy::limited(10)),
+    );
+    let authorize = format!(
+        "{front}/oidc/authorize?response_type=code&scope=openid&client_id={CLIENT}&redirect_uri={}\
+         &state=st-1&nonce=n-1&code_challenge={CHALLENGE}&code_challenge_method=S256",
+        url::form_urlencoded::byte_serialize(RP_CB.as_bytes()).collect::<String>()
+    );
+    let ad_page = follow
+        .get(&authorize)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(ad_page.contains("name=\"pending\""), "AD page: {ad_page}");
+    let to_poort = common::submit(
+        &follow,
+        &ad_page,
+        &[("person", "anna"), ("level", "EH3"), ("action", "login")],
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    // anna acts for two organisations: poort asks which.
+    let r = common::submit(&plain, &to_poort, &[]).await;
+    assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
+    let choice = format!("{front}{}", r.headers()["location"].to_str().unwrap());
+    let page = plain
+        .get(&choice)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let r = common::submit_at(&plain, &front, &page, &[("organisation", "12345678")]).await;
+    assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
+    let location = r.headers()["location"].to_str().unwrap().to_string();
+    assert!(location.starts_with(RP_CB), "{location}");
+    let code = param(&location, "code").expect("a code");
+    // The client redeems it (its own request, its own trace).
+    let token = reqwest::Client::new()
+        .post(format!("{front}/oidc/token"))
+        .basic_auth(CLIENT, Some(SECRET))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", RP_CB),
+            ("code_verifier", VERIFIER),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(token.status(), 200);
+    let body: Value = token.json().await.unwrap();
+    assert!(body["id_token"].is_string(), "{body}");
+
+    let names = [
+        "login.start",
+        "upstream.request",
+        "ad_answer.verify",
+        "login.decision",
+        "grants.resolve",
+    ];
+    let steps = [
+        ("/oidc/authorize", 0),
+        ("/saml/acs", 1),
+        ("/login/organisation", 1),
+    ];
+    let trace = trace_of(&t.receiver, "/oidc/authorize", &names, &steps).await;
+    assert_one_trace(
+        &trace,
+        &steps,
+        &[
+            ("login.start", &[("dv", Some(CLIENT))]),
+            ("upstream.request", &[("ad", Some(DEV_AD))]),
+            ("ad_answer.verify", &[("ad", Some(DEV_AD))]),
+            (
+                "login.decision",
+                &[
+                    ("dv", Some(CLIENT)),
+                    ("ad", Some(DEV_AD)),
+                    ("level.required", None),
+                    ("level.asserted", None),
+                    ("outcome", None),
+                ],
+            ),
+            ("grants.resolve", &[("cache", None)]),
+        ],
+    );
+    assert_no_personal_data(&t.receiver.spans());
+}
+
+/// The privacy check itself finds a name, a subject and a KvK number wherever a span says
+/// them, and lets grant IDs, entity IDs and pseudonyms through.
+#[test]
+fn the_privacy_check_finds_personal_data() {
+    let span = |attributes: Value, events: Value| {
+        serde_json::json!({
+            "name": "login.decision",
+            "attributes": attributes,
+            "events": events,
+            "resource": {"service.name": "poort"},
+            "links": [],
+            "status": {"message": ""},
+        })
+    };
+    let clean = span(
+        serde_json::json!({"dv": DEMO_DV, "ad": DEV_AD, "outcome": "allowed"}),
+        serde_json::json!([{"name": "login allowed", "attributes": {
+            "grant": "g-bram-groendak-s2", "pseudonym": "31a9fdb6", "level": "EH2+"}}]),
+    );
+    assert_no_personal_data(&[clean]);
+    for leak in [
+        span(
+            serde_json::json!({"subject": "bram"}),
+            serde_json::json!([]),
+        ),
+        span(
+            serde_json::json!({}),
+            serde_json::json!([{"name": "login of Anna de Vries", "attributes": {}}]),
+        ),
+        span(
+            serde_json::json!({}),
+            serde_json::json!([{"name": "x", "attributes": {"kvk": "11223344"}}]),
+        ),
+        span(
+            serde_json::json!({"who": "urn:x:femke"}),
+            serde_json::json!([]),
+        ),
+    ] {
+        let caught =
+            std::panic::catch_unwind(|| assert_no_personal_data(std::slice::from_ref(&leak)));
+        assert!(caught.is_err(), "not caught: {leak}");
+    }
+}
+
+/// The afsprakenstelsel's own flow, Artifact-Artifact on both sides: the artifacts poort
+/// resolves (at the DV on replica 0, at the AD on replica 1) and those resolved at poort (by the
+/// AD and the DV, on replica 1) are in the login's one trace too.
+#[tokio::test]
+async fn an_artifact_login_across_replicas_arrives_as_one_trace() {
+    let t = traced_cluster(DemoBindings::Artifact).await;
+    let dv = &t.cluster.replicas[0].dv;
+    // A browser that opens a new connection for every request, and asks the DV for its verdict
+    // as JSON.
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::ACCEPT,
+        reqwest::header::HeaderValue::from_static("application/json"),
+    );
+    let c = reqwest::Client::builder()
+        .cookie_store(true)
+        .default_headers(headers)
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let ad_page = c
+        .get(format!("{dv}/login?service=2&binding=artifact"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(ad_page.contains("name=\"pending\""), "AD page: {ad_page}");
+    let fields = [("person", "bram"), ("level", "EH2+"), ("action", "login")];
+    let r = common::submit(&c, &ad_page, &fields).await;
+    assert_eq!(r.url().path(), "/acs", "the DV's ACS, by artifact");
+    let verdict: Value = r.json().await.unwrap();
+    assert_eq!(verdict["success"], true, "{verdict}");
+    assert_eq!(verdict["legal_subject_id"], "11223344", "{verdict}");
+
+    let names = [
+        "login.start",
+        "artifact.resolve",
+        "upstream.request",
+        "ad_answer.verify",
+        "login.decision",
+        "grants.resolve",
+        "answer.sign",
+    ];
+    let steps = [("/saml/sso", 0), ("/saml/artifact", 1), ("/saml/acs", 1)];
+    let trace = trace_of(&t.receiver, "/saml/sso", &names, &steps).await;
+    assert_one_trace(
+        &trace,
+        &steps,
+        &[
+            ("login.start", &[("dv", Some(DEMO_DV))]),
+            (
+                "artifact.resolve",
+                &[
+                    ("peer.role", None),
+                    ("peer.entity_id", None),
+                    ("outcome", Some("resolved")),
+                ],
+            ),
+            ("upstream.request", &[("ad", Some(DEV_AD))]),
+            ("ad_answer.verify", &[("ad", Some(DEV_AD))]),
+            (
+                "login.decision",
+                &[
+                    ("dv", Some(DEMO_DV)),
+                    ("ad", Some(DEV_AD)),
+                    ("level.required", None),
+                    ("level.asserted", None),
+                    ("outcome", Some("allowed")),
+                ],
+            ),
+            ("grants.resolve", &[("cache", None)]),
+            ("answer.sign", &[("dv", Some(DEMO_DV))]),
+        ],
+    );
+    // poort resolved twice: the DV's request on replica 0, the AD's answer on replica 1, each
+    // under that request's span.
+    let resolved: BTreeSet<(Option<usize>, &str, &str)> = trace
+        .iter()
+        .filter(|s| name(s) == "artifact.resolve")
+        .map(|s| {
+            (
+                replica_of(s),
+                attr_str(s, "peer.entity_id").unwrap_or_default(),
+                attr_str(s, "peer.role").unwrap_or_default(),
+            )
+        })
+        .collect();
+    let entities: Vec<(Option<usize>, &str)> = resolved.iter().map(|(r, e, _)| (*r, *e)).collect();
+    assert_eq!(
+        entities,
+        [(Some(0), DEMO_DV), (Some(1), DEV_AD)],
+        "artifact.resolve at the DV on replica 0, at the AD on replica 1: {resolved:?}"
+    );
+    assert_no_personal_data(&t.receiver.spans());
+}
