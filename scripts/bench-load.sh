@@ -7,6 +7,11 @@
 #   scripts/bench-load.sh --protocol saml|oidc|artifact    (saml by default; artifact: the
 #     scheme's Artifact-Artifact login, peers' ArtifactResolutionServices served by loadgen,
 #     `--backchannel http|tls|tls-close|tls-full` for poort's side of the back channel)
+#   scripts/bench-load.sh --replicas 2 --seconds 60     (issue 11: two replicas sharing a fresh
+#     PostgreSQL database on 127.0.0.1:5432 (`--postgres URL` for another server) and a throwaway
+#     redis-server (`--redis URL` for another); every step of a login on the other replica)
+#   scripts/bench-load.sh --tracing-pairs 2 --seconds 40   (issue 11: phases with tracing off
+#     and on in turn, OTLP/HTTP to a receiver in loadgen, sampling 1.0; poort CPU per login)
 #
 # Bounded: up to 45 s waiting for a quiet machine, about 30 s of load, 10,000 pending flows,
 # 2 x 3 s of RSA: under 3 minutes once built (a timeout enforces it). Loopback only. On a shared 2-core machine, look at the "machine busy" and "other" lines:
@@ -22,6 +27,8 @@ echo "date: $(date -u +%Y-%m-%dT%H:%MZ); commit: $(git rev-parse --short HEAD 2>
 # resolved at the DV, and its crypto floor has two more phases): give it more time.
 limit=170
 case " $* " in *" artifact "*) limit=420 ;; esac
+# Operations runs are series of phases (each up to --seconds, 600 at most): bound them at an hour.
+case " $* " in *" --replicas "* | *" --tracing-pairs "*) limit=3600 ;; esac
 exec timeout "$limit" "$target/release/examples/loadgen" \
   --poort "$target/release/poort" --repo "$PWD" --clk-tck "$clk_tck" \
   --concurrency 8 --seconds 30 --warmup 200 --flows 10000 --crypto-seconds 3 --wait-quiet 45 "$@"
