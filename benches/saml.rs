@@ -3,12 +3,12 @@
 
 use chrono::Utc;
 use criterion::{criterion_group, criterion_main, Criterion};
-use poort::decision::decide;
 use poort::demo::ad::AdResponse;
-use poort::flow::AuthnResult;
+use poort::domain::decision::decide;
+use poort::domain::level::{Comparison, Level};
+use poort::domain::login::AuthnResult;
 use poort::grants::MemoryRegister;
 use poort::keys::SigningKey;
-use poort::level::{Comparison, Level};
 use poort::saml::binding::{self, RedirectMessage};
 use poort::saml::{idp, sp};
 

@@ -134,7 +134,7 @@ async fn main() -> Result<(), Error> {
             name: "Groot Bedrijf B.V.".into(),
         },
         vec![poort::grants::Role::Hoofdbeheerder],
-        poort::level::Level::Eh3,
+        poort::domain::level::Level::Eh3,
         Utc::now(),
     );
     state

@@ -24,14 +24,14 @@
 
 use clap::{Parser, Subcommand};
 use poort::config::{CacheConfig, Config, RegisterConfig};
-use poort::decision::{decide, Decision};
-use poort::flow::AuthnResult;
+use poort::domain::decision::{decide, Decision};
+use poort::domain::level::{Comparison, Level};
+use poort::domain::login::AuthnResult;
 use poort::grants::cache::RedisGrantCache;
 use poort::grants::generate::{person_id, GENERATED_IDP};
 use poort::grants::{
     outbox, GrantStatus, IdentityKey, Pool, Register, Registry, ServiceRef, SqlRegister, Touched,
 };
-use poort::level::{Comparison, Level};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::io::{BufRead, BufReader, Write};

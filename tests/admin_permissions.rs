@@ -16,10 +16,10 @@ mod common;
 
 use chrono::{TimeDelta, Utc};
 use common::World;
+use poort::domain::level::Level;
 use poort::grants::{
     Actor, GrantRequest, Holder, NewInvitation, NewLinkRequest, Pool, Role, Scope,
 };
-use poort::level::Level;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 

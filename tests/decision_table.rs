@@ -3,10 +3,10 @@
 //! never from `decide` itself.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use poort::decision::{decide, explain, Candidate, Decision, DenyReason, GrantVerdict};
-use poort::flow::AuthnResult;
+use poort::domain::decision::{decide, explain, Candidate, Decision, DenyReason, GrantVerdict};
+use poort::domain::level::{Comparison, Level};
+use poort::domain::login::AuthnResult;
 use poort::grants::{GrantStatus, HeldGrant, Organisation, Role, Scope, ServiceRef};
-use poort::level::{Comparison, Level};
 
 const AD: &str = "urn:etoegang:AD:00000099990000000003:entities:1";
 const DV: &str = "urn:etoegang:DV:00000099990000000002:entities:1";
@@ -845,7 +845,7 @@ fn grants_for_other_services_do_not_give_reasons() {
 /// usable exactly when every rule holds, and otherwise its first failing rule is its reason.
 #[test]
 fn rule_checks_agree_with_explain() {
-    use poort::decision::rule_checks;
+    use poort::domain::decision::rule_checks;
     let now = now();
     let svc = service_1();
     let base = || grant("g", bakkerij());

@@ -13,8 +13,8 @@ use openssl::x509::{X509NameBuilder, X509};
 use poort::demo::{
     self, AcsOutcome, AdResponse, DemoDv, DevAd, DEMO_DV_ENTITY_ID, DEV_AD_ENTITY_ID,
 };
+use poort::domain::level::{Comparison, Level};
 use poort::keys::SigningKey;
-use poort::level::{Comparison, Level};
 use poort::saml::binding::{self, RedirectMessage};
 use poort::saml::idp::{self, AssertionContent, AuthnRequest};
 use poort::saml::sp::{self, AdOutcome, Expectations};

@@ -11,8 +11,8 @@ use common::{
 };
 use poort::config::DvConfig;
 use poort::demo::{DEMO_DV_ENTITY_ID, DEV_AD_ENTITY_ID};
+use poort::domain::level::Comparison;
 use poort::keys::SigningKey;
-use poort::level::Comparison;
 use poort::saml::binding;
 use poort::saml::idp::{
     STATUS_NO_AUTHN_CONTEXT, STATUS_NO_AVAILABLE_IDP, STATUS_NO_PASSIVE, STATUS_REQUESTER,
@@ -290,7 +290,7 @@ async fn minimum_below_the_catalogue_is_asked_upstream_and_used() {
     assert_eq!(ctx.class_refs, vec![LOA2.to_string()]);
     assert_eq!(
         upstream.requested_level().unwrap(),
-        Some((poort::level::Level::Eh2, Comparison::Minimum))
+        Some((poort::domain::level::Level::Eh2, Comparison::Minimum))
     );
 
     // anna holds EH3 grants for two organisations; the AD asserts EH2: allowed at EH2.

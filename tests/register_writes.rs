@@ -6,12 +6,12 @@ mod common;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use poort::config::ServiceConfig;
+use poort::domain::level::Level;
 use poort::grants::{
     conformance, Actor, GrantFilter, GrantRequest, GrantStatus, Holder, IdentityKey, ImportError,
     ImportRow, NewOrganisation, OrganisationChanges, Pool, Register, Renewal, Role, Scope,
     SqlRegister, Touched, WriteError,
 };
-use poort::level::Level;
 
 const IDP: &str = "urn:etoegang:AD:00000099990000000003:entities:1";
 const S1: &str = "5a1d3b0e-8c9f-4f5e-9b1a-000000000001";

@@ -6,13 +6,13 @@
 mod common;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use poort::decision::{Decision, DenyReason};
-use poort::flow::AuthnResult;
+use poort::domain::decision::{Decision, DenyReason};
+use poort::domain::level::{Comparison, Level};
+use poort::domain::login::AuthnResult;
 use poort::grants::{
     resolve, GrantEntry, GrantStatus, GrantsFile, IdentityLink, MembershipEntry, NewGrant,
     OrganisationEntry, PersonEntry, Register, Role, Scope, ServiceRef, SqlRegister,
 };
-use poort::level::{Comparison, Level};
 
 const IDP: &str = "urn:etoegang:AD:00000099990000000003:entities:1";
 const P: &str = "urn:etoegang:DV:00000099990000000002:entities:1";

@@ -4,8 +4,8 @@ mod common;
 
 use common::{client, start, World};
 use poort::demo::ad::AdResponse;
+use poort::domain::level::Level;
 use poort::keys::SigningKey;
-use poort::level::Level;
 use poort::saml::binding::{self, RedirectMessage};
 use poort::saml::idp::AuthnRequest;
 use poort::saml::{dsig, xml};
@@ -459,7 +459,7 @@ async fn hostile_input_is_refused_without_redirect() {
             acs_url,
             poort::saml::xml::BINDING_POST,
             Level::Eh3,
-            poort::level::Comparison::Minimum,
+            poort::domain::level::Comparison::Minimum,
             false,
             chrono::Utc::now(),
             None,

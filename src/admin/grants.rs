@@ -9,11 +9,11 @@
 
 use super::members::Services;
 use super::AdminSession;
+use crate::domain::level::Level;
 use crate::grants::{
     Actor, GrantFilter, GrantRecord, GrantRequest, GrantStatus, Holder, ImportError, ImportRow,
     Renewal, Scope, WriteError,
 };
-use crate::level::Level;
 use chrono::{DateTime, Utc};
 
 #[derive(Debug, thiserror::Error)]

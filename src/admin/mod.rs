@@ -14,10 +14,10 @@ pub mod notify;
 pub mod organisation;
 
 use crate::config::Config;
-use crate::decision::{self, Decision};
-use crate::flow::AuthnResult;
+use crate::domain::decision::{self, Decision};
+use crate::domain::level::{Comparison, Level};
+use crate::domain::login::AuthnResult;
 use crate::grants::{GrantStatus, HeldGrant, Organisation, Pool, Role, Scope, ServiceRef};
-use crate::level::{Comparison, Level};
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 

@@ -5,14 +5,15 @@
 //! command that fails prints one clear line (every bad line, for imports) and exits non-zero.
 
 use crate::config::{Config, ServiceConfig};
-use crate::decision::{decide, rule_checks};
-use crate::flow::AuthnResult;
+use crate::domain::decision::{decide, rule_checks};
+use crate::domain::grant::UnknownRole;
+use crate::domain::level::{Comparison, Level};
+use crate::domain::login::AuthnResult;
 use crate::grants::exchange::{self, GrantRow};
 use crate::grants::{
     Actor, GrantFilter, GrantRecord, GrantRequest, GrantStatus, Holder, ImportError, ImportRow,
     NewOrganisation, OrganisationChanges, Registry, Renewal, Role, Scope, ServiceRef,
 };
-use crate::level::{Comparison, Level};
 use anyhow::{anyhow, bail, Context};
 use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand, ValueEnum};
@@ -442,12 +443,11 @@ pub async fn oidc(config_path: &Path, command: OidcCommand) -> anyhow::Result<()
     Ok(())
 }
 
-fn parse_role(text: &str) -> Result<Role, String> {
-    serde_json::from_value(serde_json::Value::String(text.to_ascii_lowercase())).map_err(|_| {
-        format!(
-            "unknown role {text:?}: hoofdbeheerder, beheerder, groepsbeheerder, gebruiker or lezer"
-        )
-    })
+/// A role on the command line, in any case (`--role Beheerder`).
+fn parse_role(text: &str) -> Result<Role, UnknownRole> {
+    text.to_ascii_lowercase()
+        .parse()
+        .map_err(|_| UnknownRole(text.to_string()))
 }
 
 fn parse_level(text: &str) -> Result<Level, String> {
@@ -1112,11 +1112,11 @@ async fn explain(
     );
     println!();
     match decision {
-        crate::decision::Decision::Allow(c) => println!(
+        crate::domain::decision::Decision::Allow(c) => println!(
             "decision: ALLOWED for {} ({}) at {} with grant {}",
             c.organisation.name, c.organisation.kvk, c.level_used, c.grant_id
         ),
-        crate::decision::Decision::ChooseOrganisation(cs) => {
+        crate::domain::decision::Decision::ChooseOrganisation(cs) => {
             println!("decision: ALLOWED; the person chooses the organisation:");
             for c in cs {
                 println!(
@@ -1125,7 +1125,7 @@ async fn explain(
                 );
             }
         }
-        crate::decision::Decision::Deny(reason) => {
+        crate::domain::decision::Decision::Deny(reason) => {
             println!(
                 "decision: REFUSED ({})",
                 crate::web::errors::deny_code(&reason)

@@ -7,7 +7,8 @@ mod ops;
 
 pub use ops::{LimitsConfig, LogConfig, LogFormat, OpsConfig, OtlpProtocol, TelemetryConfig};
 
-use crate::level::Level;
+use crate::domain::grant::ServiceRef;
+use crate::domain::level::Level;
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
@@ -554,6 +555,17 @@ pub struct ServiceConfig {
     /// The AttributeConsumingServiceIndex by which the DV names it.
     pub acs_index: u16,
     pub level: Level,
+}
+
+impl From<&ServiceConfig> for ServiceRef {
+    fn from(s: &ServiceConfig) -> ServiceRef {
+        ServiceRef {
+            service_id: s.id.clone(),
+            uuid: s.uuid.clone(),
+            provider: s.provider.clone(),
+            level: s.level,
+        }
+    }
 }
 
 /// Settings for one DV beyond its metadata.

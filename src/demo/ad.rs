@@ -18,8 +18,8 @@ use super::{
     auto_post, metadata, page, parse_form, public_key_of, DemoBindings, DemoError, PageError,
     PeerKeys, TEST_PERSONS,
 };
+use crate::domain::level::Level;
 use crate::keys::SigningKey;
-use crate::level::Level;
 use crate::saml::backchannel::BackChannel;
 use crate::saml::binding::{self, RedirectMessage};
 use crate::saml::idp::{AuthnRequest, STATUS_AUTHN_FAILED, STATUS_RESPONDER, STATUS_SUCCESS};

@@ -28,8 +28,8 @@ pub use verify::{AcsError, AcsOutcome};
 
 use super::artifact::{self, ArtifactStore};
 use super::{metadata, DemoBindings, DemoError, PageError, PeerKeys};
+use crate::domain::level::Level;
 use crate::keys::SigningKey;
-use crate::level::Level;
 use crate::saml::backchannel::BackChannel;
 use crate::saml::dsig;
 use crate::saml::xml::{self, escape, instant, NS_SAML, NS_SAMLP};

@@ -9,7 +9,7 @@
 //! vanished (deleted, evicted, expired, Redis restarted) matches no stamp, so losing keys can
 //! only cause misses, never stale hits. The TTL is a safety net, not the mechanism.
 
-use super::model::{IdentityKey, PersonGrants};
+use crate::domain::grant::{IdentityKey, PersonGrants};
 use async_trait::async_trait;
 use parking_lot::Mutex;
 use std::collections::{BTreeSet, HashMap};

@@ -9,13 +9,11 @@
 //! Reading checks each row on its own (the register checks the rest when importing) and reports
 //! every bad row with its line, never only the first. Writing produces what reading accepts.
 
-use super::model::{GrantStatus, Scope};
-use crate::level::Level;
-use chrono::{DateTime, Months, NaiveDate, SecondsFormat, Utc};
+use crate::domain::grant::{validity_limit, GrantStatus, Scope};
+use crate::domain::identifiers::is_kvk;
+use crate::domain::level::Level;
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
-
-/// Longest validity of a grant (DESIGN.md: at most 5 years).
-const MAX_VALIDITY: Months = Months::new(5 * 12);
 
 /// The columns, in the order written.
 pub const COLUMNS: [&str; 11] = [
@@ -118,7 +116,7 @@ fn day(t: &DateTime<Utc>) -> String {
 fn check(raw: RawRow) -> Result<GrantRow, Vec<String>> {
     let mut problems = Vec::new();
     let organisation = match given(&raw.organisation) {
-        Some(kvk) if kvk.len() == 8 && kvk.bytes().all(|b| b.is_ascii_digit()) => kvk.to_string(),
+        Some(kvk) if is_kvk(kvk) => kvk.to_string(),
         Some(kvk) => {
             problems.push(format!(
                 "organisation {kvk:?} is not a KvK number (8 digits)"
@@ -187,10 +185,7 @@ fn check(raw: RawRow) -> Result<GrantRow, Vec<String>> {
                 day(&until),
                 day(&from)
             ));
-        } else if from
-            .checked_add_months(MAX_VALIDITY)
-            .is_none_or(|l| until > l)
-        {
+        } else if validity_limit(from).is_none_or(|l| until > l) {
             problems.push(format!(
                 "valid_until {} is more than 5 years after valid_from {}",
                 day(&until),

@@ -34,15 +34,13 @@
 //! the roles and the blocked state. Unknown keys are refused so that a typo cannot silently drop
 //! a restriction.
 
-use super::model::{GrantStatus, Organisation, Role, Scope};
-use crate::level::Level;
-use chrono::{DateTime, Months, Utc};
+use crate::domain::grant::{validity_limit, GrantStatus, Organisation, Role, Scope};
+use crate::domain::identifiers::{is_kvk, is_rsin};
+use crate::domain::level::Level;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-
-/// Longest validity of a grant (DESIGN.md: at most 5 years).
-const MAX_VALIDITY: Months = Months::new(5 * 12);
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -351,7 +349,7 @@ impl GrantsFile {
                 });
             }
             // Calendar years: valid from 2026-03-01 may run to 2031-03-01 inclusive.
-            let latest = g.valid_from.checked_add_months(MAX_VALIDITY);
+            let latest = validity_limit(g.valid_from);
             if latest.is_none_or(|latest| g.valid_until > latest) {
                 return Err(GrantsFileError::ValidityTooLong {
                     grant: g.id.clone(),
@@ -385,30 +383,6 @@ fn non_empty(
         });
     }
     Ok(())
-}
-
-fn is_kvk(kvk: &str) -> bool {
-    kvk.len() == 8 && kvk.bytes().all(|b| b.is_ascii_digit())
-}
-
-/// RSIN: 9 digits passing the eleven-test (elfproef): the first eight digits weighted 9 down to
-/// 2, the last weighted -1, and the sum divisible by 11. All zeros passes the sum but is no
-/// number, so it is refused too.
-pub fn is_rsin(rsin: &str) -> bool {
-    let digits: Vec<i64> = rsin
-        .bytes()
-        .filter(u8::is_ascii_digit)
-        .map(|b| i64::from(b - b'0'))
-        .collect();
-    if rsin.len() != 9 || digits.len() != 9 || digits.iter().all(|&d| d == 0) {
-        return false;
-    }
-    let sum: i64 = digits
-        .iter()
-        .zip([9, 8, 7, 6, 5, 4, 3, 2, -1])
-        .map(|(d, w)| d * w)
-        .sum();
-    sum % 11 == 0
 }
 
 #[cfg(test)]
@@ -487,18 +461,6 @@ mod tests {
                 "{local}: {err}"
             );
         }
-    }
-
-    #[test]
-    fn eleven_test() {
-        assert!(is_rsin("805123453"));
-        assert!(is_rsin("123456782"));
-        assert!(!is_rsin("805123454"));
-        assert!(!is_rsin("000000000"));
-        assert!(!is_rsin("80512345"));
-        assert!(!is_rsin("8051234530"));
-        assert!(!is_rsin("80512345a"));
-        assert!(!is_rsin("+05123453"));
     }
 
     #[test]

@@ -11,8 +11,8 @@
 //! limit allows) inside large transactions; rows are drawn in chunks, so memory stays bounded
 //! by the chunk and the small index of memberships per organisation.
 
-use super::file::is_rsin;
 use super::sql::{Pool, SqlRegister};
+use crate::domain::identifiers::is_rsin;
 use chrono::{DateTime, Months, SubsecRound, TimeDelta, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -694,7 +694,7 @@ pub async fn generate(
                 "last_used_at",
             ],
         );
-        let lapse = crate::decision::LAPSE_AFTER;
+        let lapse = crate::domain::decision::LAPSE_AFTER;
         for i in 0..spec.grants {
             let by_group = !groups.is_empty() && rng.random_bool(0.15);
             let (organisation, membership, group) = if by_group {
@@ -828,6 +828,7 @@ async fn counts(pool: &Pool) -> Result<(i64, i64), sqlx::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::identifiers::is_kvk;
     use crate::grants::Register;
 
     fn small() -> GenerateSpec {
@@ -952,10 +953,7 @@ mod tests {
                 .unwrap();
         let mut kvks = std::collections::HashSet::new();
         for (kvk, rsin) in &numbers {
-            assert!(
-                kvk.len() == 8 && kvk.bytes().all(|b| b.is_ascii_digit()),
-                "{kvk}"
-            );
+            assert!(is_kvk(kvk), "{kvk}");
             assert!(kvks.insert(kvk.clone()), "duplicate KvK {kvk}");
             if let Some(rsin) = rsin {
                 assert!(is_rsin(rsin), "{rsin}");

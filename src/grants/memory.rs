@@ -1,8 +1,8 @@
 //! The in-process register: built once from a grants file, read-only, no setup needed.
 
 use super::file::{load_grants_file, GrantsFile, GrantsFileError};
-use super::model::{HeldGrant, PersonGrants};
 use super::{Register, RegisterError};
+use crate::domain::grant::{HeldGrant, PersonGrants};
 use async_trait::async_trait;
 use std::collections::HashMap;
 use std::path::Path;
@@ -104,10 +104,10 @@ impl Register for MemoryRegister {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decision::{decide, Candidate, Decision, DenyReason};
-    use crate::flow::AuthnResult;
+    use crate::domain::decision::{decide, Candidate, Decision, DenyReason};
+    use crate::domain::level::{Comparison, Level};
+    use crate::domain::login::AuthnResult;
     use crate::grants::{Role, ServiceRef};
-    use crate::level::{Comparison, Level};
     use chrono::{DateTime, Utc};
 
     const AD: &str = "urn:etoegang:AD:00000099990000000003:entities:1";

@@ -11,18 +11,17 @@ mod file;
 pub mod generate;
 pub mod lease;
 mod memory;
-mod model;
 pub mod outbox;
 pub mod registry;
 mod sql;
 pub mod write;
 
+pub use crate::domain::grant::*;
 pub use file::{
-    is_rsin, load_grants_file, GrantEntry, GrantsFile, GrantsFileError, IdentityLink,
-    MembershipEntry, OrganisationEntry, PersonEntry,
+    load_grants_file, GrantEntry, GrantsFile, GrantsFileError, IdentityLink, MembershipEntry,
+    OrganisationEntry, PersonEntry,
 };
 pub use memory::MemoryRegister;
-pub use model::*;
 pub use registry::{CachedRegister, Registry, RegistryError, UsageRecorder};
 pub(crate) use sql::on_pool;
 pub use sql::{NewGrant, Pool, SqlRegister, SqlRegisterError};
@@ -132,7 +131,7 @@ pub mod conformance {
             scope: Scope::Service {
                 uuid: "5a1d3b0e-8c9f-4f5e-9b1a-000000000002".to_string(),
             },
-            level: crate::level::Level::Eh2Plus,
+            level: crate::domain::level::Level::Eh2Plus,
             valid_from: at("2026-01-01T00:00:00Z"),
             valid_until: at("2027-01-01T00:00:00Z"),
         };
@@ -238,18 +237,18 @@ pub mod conformance {
 }
 
 /// Resolution: the person's grants read from the register, decided for one login by the pure
-/// [`crate::decision::decide`]. What a login does between the identity provider's answer and
+/// [`crate::domain::decision::decide`]. What a login does between the identity provider's answer and
 /// the organisation choice or refusal.
 pub async fn resolve(
     register: &dyn Register,
-    result: &crate::flow::AuthnResult,
+    result: &crate::domain::login::AuthnResult,
     service: &ServiceRef,
-    required: crate::level::Level,
-    comparison: crate::level::Comparison,
+    required: crate::domain::level::Level,
+    comparison: crate::domain::level::Comparison,
     now: chrono::DateTime<chrono::Utc>,
-) -> Result<crate::decision::Decision, RegisterError> {
+) -> Result<crate::domain::decision::Decision, RegisterError> {
     let grants = register.grants_for(&result.idp, &result.subject).await?;
-    Ok(crate::decision::decide(
+    Ok(crate::domain::decision::decide(
         required,
         comparison,
         result,

@@ -8,9 +8,9 @@
 //! Rows are kept for [`RETENTION`] at least, far longer than any cache entry lives, so a
 //! process that reads the feed late has nothing cached that a pruned row could concern.
 
-use super::model::IdentityKey;
 use super::sql::on_pool;
 use super::sql::Pool;
+use crate::domain::grant::IdentityKey;
 use chrono::{DateTime, Utc};
 
 /// How long feed rows are kept (in-process mode); must exceed the cache TTL.

@@ -10,10 +10,10 @@
 //! - Uses of grants ([`UsageRecorder`]) are written off the hot path by a background task.
 
 use super::cache::{CacheLookup, GrantCache, MemoryGrantCache, RedisGrantCache};
-use super::model::{IdentityKey, PersonGrants, Touched};
 use super::sql::{SqlRegister, SqlRegisterError};
 use super::{load_grants_file, outbox, GrantsFileError, Register, RegisterError};
 use crate::config::Config;
+use crate::domain::grant::{IdentityKey, PersonGrants, Touched};
 use crate::metrics::Metrics;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};

@@ -5,9 +5,11 @@
 //! checked at run time (`sqlx::query`), so building needs no database.
 
 use super::file::{GrantsFile, GrantsFileError};
-use super::model::{GrantStatus, HeldGrant, Organisation, PersonGrants, Role, Scope};
 use super::{Register, RegisterError};
-use crate::level::Level;
+use crate::domain::grant::{
+    GrantStatus, HeldGrant, Organisation, PersonGrants, Role, Scope, UnknownRole,
+};
+use crate::domain::level::Level;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::migrate::Migrator;
@@ -413,15 +415,10 @@ pub(super) fn corrupt(what: String) -> SqlRegisterError {
     SqlRegisterError::Database(sqlx::Error::Protocol(what))
 }
 
+/// A role as the register stores it; an unknown one is a corrupt row.
 pub(super) fn parse_role(text: &str) -> Result<Role, SqlRegisterError> {
-    Ok(match text {
-        "hoofdbeheerder" => Role::Hoofdbeheerder,
-        "beheerder" => Role::Beheerder,
-        "groepsbeheerder" => Role::Groepsbeheerder,
-        "gebruiker" => Role::Gebruiker,
-        "lezer" => Role::Lezer,
-        other => return Err(corrupt(format!("unknown role {other:?}"))),
-    })
+    text.parse()
+        .map_err(|e: UnknownRole| corrupt(e.to_string()))
 }
 
 impl GrantRow {

@@ -6,18 +6,17 @@
 //! changed, computed inside the transaction so that it matches what was committed. Run writes
 //! through [`super::Registry::write`], which invalidates those links in the cache afterwards.
 
-use super::file::is_rsin;
-use super::model::{GrantStatus, IdentityKey, Organisation, Role, Scope, Touched};
 use super::sql::{parse_role, scope_columns, status_text, Pool, SqlRegister};
 use crate::config::ServiceConfig;
-use crate::level::Level;
+use crate::domain::grant::{
+    validity_limit, GrantStatus, IdentityKey, Organisation, Role, Scope, Touched,
+};
+use crate::domain::identifiers::{is_kvk, is_rsin};
+use crate::domain::level::Level;
 use chrono::{DateTime, Months, Utc};
 use serde::Serialize;
 use std::collections::BTreeSet;
 use std::str::FromStr;
-
-/// Longest validity of a grant (DESIGN.md: at most 5 years).
-pub const MAX_VALIDITY: Months = Months::new(5 * 12);
 
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
@@ -432,7 +431,7 @@ pub struct OrganisationView {
 }
 
 pub fn check_kvk(kvk: &str) -> Result<(), WriteError> {
-    if kvk.len() == 8 && kvk.bytes().all(|b| b.is_ascii_digit()) {
+    if is_kvk(kvk) {
         Ok(())
     } else {
         Err(WriteError::InvalidKvk(kvk.to_string()))
@@ -452,7 +451,7 @@ pub fn check_validity(from: DateTime<Utc>, until: DateTime<Utc>) -> Result<(), W
     if until <= from {
         return Err(WriteError::EndsBeforeStart { from, until });
     }
-    match from.checked_add_months(MAX_VALIDITY) {
+    match validity_limit(from) {
         Some(limit) if until <= limit => Ok(()),
         _ => Err(WriteError::ValidityTooLong { from, until }),
     }
@@ -997,7 +996,7 @@ macro_rules! renew_one {
         };
         // The period keeps its start unless the new end is more than 5 years after it;
         // then the renewal starts a new period today.
-        let new_from = match from.checked_add_months(MAX_VALIDITY) {
+        let new_from = match validity_limit(from) {
             Some(limit) if new_until <= limit => from,
             _ => now,
         };

@@ -7,7 +7,7 @@
 //! (the AD rotated its keys).
 
 use crate::config::OidcProviderConfig;
-use crate::level::Level;
+use crate::domain::level::Level;
 use chrono::{DateTime, TimeZone, Utc};
 use openidconnect::core::{
     CoreAuthPrompt, CoreClient, CoreIdTokenVerifier, CoreJwsSigningAlgorithm, CoreProviderMetadata,

@@ -2,8 +2,8 @@
 
 use super::dsig::{self, DsigError};
 use super::xml::{self, escape, instant, NS_DS, NS_SAML, NS_SAMLP};
+use crate::domain::level::{Comparison, Level};
 use crate::keys::SigningKey;
-use crate::level::{Comparison, Level};
 use chrono::{DateTime, Utc};
 
 #[derive(Debug, thiserror::Error)]

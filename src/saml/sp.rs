@@ -8,8 +8,8 @@ use super::dsig::{self, DsigError};
 use super::encrypt::{self, EncryptError};
 use super::idp::{STATUS_AUTHN_FAILED, STATUS_SUCCESS};
 use super::xml::{self, escape, instant, NS_DS, NS_SAML, NS_SAMLP};
+use crate::domain::level::{Comparison, Level, LevelError};
 use crate::keys::SigningKey;
-use crate::level::{Comparison, Level, LevelError};
 use chrono::{DateTime, Duration, Utc};
 use openssl::pkey::{PKey, Private};
 

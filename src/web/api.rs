@@ -651,10 +651,10 @@ pub async fn add_grants(
             (None, Some(g)) => crate::grants::Holder::Group(g),
             _ => return Err(invalid("name either a person or a group as holder")),
         };
-        let level: crate::level::Level = b
+        let level: crate::domain::level::Level = b
             .level
             .parse()
-            .map_err(|e: crate::level::LevelError| invalid(e.to_string()))?;
+            .map_err(|e: crate::domain::level::LevelError| invalid(e.to_string()))?;
         let instant = |v: &str, name: &str| {
             crate::grants::exchange::parse_instant(v).map_err(|e| invalid(format!("{name}: {e}")))
         };

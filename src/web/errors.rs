@@ -2,7 +2,7 @@
 
 use super::limits::{Overload, Refusal};
 use super::pages::ErrorText;
-use crate::decision::DenyReason;
+use crate::domain::decision::DenyReason;
 use crate::saml::idp::{
     SamlStatus, STATUS_AUTHN_FAILED, STATUS_NO_AUTHN_CONTEXT, STATUS_REQUESTER,
     STATUS_REQUEST_DENIED, STATUS_REQUEST_UNSUPPORTED, STATUS_RESPONDER,

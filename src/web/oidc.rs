@@ -9,9 +9,9 @@
 use super::errors::LoginError;
 use super::login::PendingFlow;
 use super::AppState;
-use crate::decision::Candidate;
-use crate::flow::AnswerTo;
-use crate::level::Level;
+use crate::domain::decision::Candidate;
+use crate::domain::level::Level;
+use crate::domain::login::AnswerTo;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};

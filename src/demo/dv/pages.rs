@@ -4,7 +4,7 @@
 use super::{AcsOutcome, DemoDv};
 use crate::demo::artifact::{self, artifact_url, single};
 use crate::demo::{auto_post, page, parse_form, DemoBindings, PageError, DEMO_SERVICES};
-use crate::level::Level;
+use crate::domain::level::Level;
 use crate::saml::binding;
 use crate::saml::xml::{escape, BINDING_ARTIFACT};
 use axum::body::Bytes;

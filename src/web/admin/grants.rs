@@ -6,8 +6,8 @@
 
 use super::*;
 use crate::admin::grants::{GrantError, NewGrants};
+use crate::domain::level::Level;
 use crate::grants::{GrantFilter, GrantRecord, GrantStatus, Holder, MemberQuery, Scope};
-use crate::level::Level;
 use axum::extract::{Path, Query};
 use chrono::{DateTime, Months, NaiveDate};
 use minijinja::context;

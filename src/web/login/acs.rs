@@ -215,7 +215,7 @@ pub async fn chosen_organisation(
         return fail(
             &state,
             &ctx,
-            LoginError::Denied(crate::decision::DenyReason::NoGrant),
+            LoginError::Denied(crate::domain::decision::DenyReason::NoGrant),
             Some(&flow),
         )
         .await;

@@ -4,7 +4,7 @@
 
 use super::*;
 use crate::admin::AdminSession;
-use crate::level::Comparison;
+use crate::domain::level::Comparison;
 
 /// The admin session cookie (path `/`: the pages under `/admin` and the API under `/api/v1`
 /// share it).
@@ -237,7 +237,7 @@ pub(super) async fn accept_invitation(
     result: &AuthnResult,
 ) -> Response {
     if result.level < flow.intent.required_level {
-        let reason = crate::decision::DenyReason::LevelTooLow {
+        let reason = crate::domain::decision::DenyReason::LevelTooLow {
             achieved: result.level,
             required: flow.intent.required_level,
         };

@@ -5,7 +5,7 @@
 //! an unverified URI); after that, errors go to the redirect URI (RFC 6749 4.1.2.1).
 
 use super::*;
-use crate::level::{Comparison, Level};
+use crate::domain::level::{Comparison, Level};
 use tracing::Instrument;
 
 /// The query of `/oidc/authorize`.

@@ -263,8 +263,8 @@ async fn start(
         intent: AuthnIntent {
             requester: dv.entity_id.clone(),
             service_id: String::new(),
-            required_level: crate::level::Level::Eh4,
-            comparison: crate::level::Comparison::Minimum,
+            required_level: crate::domain::level::Level::Eh4,
+            comparison: crate::domain::level::Comparison::Minimum,
             answer: AnswerTo::Saml {
                 acs_url: acs.location.clone(),
                 request_id: request.id.clone(),
@@ -279,7 +279,7 @@ async fn start(
             service_id: String::new(),
             uuid: String::new(),
             provider: dv.entity_id.clone(),
-            level: crate::level::Level::Eh4,
+            level: crate::domain::level::Level::Eh4,
         },
         service_name: (String::new(), String::new()),
         idp: None,

@@ -15,9 +15,9 @@
 //! 4. Per organisation the best usable grant wins; one organisation allows, several let the
 //!    person choose, none denies with the most useful reason (see [`Defect`]).
 
-use crate::flow::AuthnResult;
-use crate::grants::{GrantStatus, HeldGrant, Organisation, Role, Scope, ServiceRef};
-use crate::level::{Comparison, Level};
+use super::grant::{GrantStatus, HeldGrant, Organisation, Role, Scope, ServiceRef};
+use super::level::{Comparison, Level};
+use super::login::AuthnResult;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;

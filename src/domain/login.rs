@@ -3,7 +3,7 @@
 //! `AuthnIntent` is what a service provider asked for; `AuthnResult` is what the identity provider
 //! asserted. Protocol adapters build these; the decision core reads them and never sees XML.
 
-use crate::level::{Comparison, Level};
+use super::level::{Comparison, Level};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 

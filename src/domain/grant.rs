@@ -1,7 +1,7 @@
 //! Plain data of the register, as the decision reads it.
 
-use crate::level::Level;
-use chrono::{DateTime, Utc};
+use super::level::Level;
+use chrono::{DateTime, Months, Utc};
 use serde::{Deserialize, Serialize};
 
 /// An organisation a person can act for.
@@ -31,6 +31,14 @@ pub enum Scope {
 pub enum GrantStatus {
     Active,
     Revoked,
+}
+
+/// A grant is valid for at most 5 years (afsprakenstelsel: a machtiging runs 1, 3 or 5 years).
+pub const MAX_VALIDITY: Months = Months::new(5 * 12);
+
+/// The latest moment a validity that starts at `from` may end; `None` past the calendar's end.
+pub fn validity_limit(from: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    from.checked_add_months(MAX_VALIDITY)
 }
 
 /// Roles a member has in an organisation (see DESIGN.md, "Grants").
@@ -65,14 +73,21 @@ impl Role {
     ];
 }
 
-impl std::str::FromStr for Role {
-    type Err = String;
+/// A role name that is none of [`Role::ALL`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown role {0:?}: hoofdbeheerder, beheerder, groepsbeheerder, gebruiker or lezer")]
+pub struct UnknownRole(pub String);
 
-    fn from_str(text: &str) -> Result<Role, String> {
+/// The one way a role is read from text (forms, the register's rows, the command line): its
+/// lower-case name exactly.
+impl std::str::FromStr for Role {
+    type Err = UnknownRole;
+
+    fn from_str(text: &str) -> Result<Role, UnknownRole> {
         Role::ALL
             .into_iter()
             .find(|r| r.as_str() == text)
-            .ok_or_else(|| format!("unknown role {text:?}"))
+            .ok_or_else(|| UnknownRole(text.to_string()))
     }
 }
 
@@ -112,17 +127,6 @@ pub struct ServiceRef {
     pub provider: String,
     /// The level the catalogue sets for this service.
     pub level: Level,
-}
-
-impl From<&crate::config::ServiceConfig> for ServiceRef {
-    fn from(s: &crate::config::ServiceConfig) -> ServiceRef {
-        ServiceRef {
-            service_id: s.id.clone(),
-            uuid: s.uuid.clone(),
-            provider: s.provider.clone(),
-            level: s.level,
-        }
-    }
 }
 
 /// An identity link: the AD's entity ID and the person's subject there. Logins look grants up

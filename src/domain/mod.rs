@@ -1,0 +1,19 @@
+//! The domain: what a login and a grant are, and the decision between them.
+//!
+//! The bottom layer of poort. Nothing here imports any other module of poort, does I/O or reads
+//! the clock (`now` is always an argument), so every rule can be read and tested on its own;
+//! `tests/architecture.rs` fails when that changes.
+//!
+//! - [`level`]: levels of assurance (EH2 < EH2+ < EH3 < EH4) and their URIs.
+//! - [`identifiers`]: KvK number, RSIN and vestigingsnummer checks.
+//! - [`login`]: the values every login is made of, whatever the protocols
+//!   ([`login::AuthnIntent`], [`login::AuthnResult`]).
+//! - [`grant`]: the grant model as the decision reads it (organisations, roles, scopes, held
+//!   grants, identity links) and the validity limit.
+//! - [`decision`]: the decision, one pure function over its whole table.
+
+pub mod decision;
+pub mod grant;
+pub mod identifiers;
+pub mod level;
+pub mod login;
