@@ -7,6 +7,9 @@ scripts/setup.sh --test
 source scripts/test-postgres.sh
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
+# The shape of the tree first (no circles between modules at any depth, layers respected): it
+# runs in a second and says which paths tie a circle.
+cargo test --test architecture
 cargo test --all-targets
 tests/interop/run.sh
 tests/deploy/run.sh

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod api;
 pub mod client;
+pub mod cookies;
 pub mod errors;
 pub mod i18n;
 pub mod limits;
@@ -11,6 +12,7 @@ pub mod oidc;
 pub mod ops;
 pub mod pages;
 pub mod security;
+mod templates;
 pub mod timeout;
 pub mod trace;
 
