@@ -16,7 +16,6 @@ mod members;
 mod oidc_keys;
 mod organisations;
 mod people;
-mod register;
 
 pub use audit::AuditCommand;
 pub use grants::{Format, GrantsCommand, StatusArg};
@@ -25,7 +24,6 @@ pub use members::MemberCommand;
 pub use oidc_keys::OidcCommand;
 pub use organisations::OrgCommand;
 pub use people::PersonCommand;
-pub use register::RegisterCommand;
 
 use crate::config::{Config, ServiceConfig};
 use crate::domain::grant::UnknownRole;
@@ -80,13 +78,6 @@ pub enum Command {
         #[command(subcommand)]
         command: OidcCommand,
     },
-    /// The register as a whole: generate a synthetic one for benchmarks.
-    Register {
-        #[command(flatten)]
-        config: ConfigArg,
-        #[command(subcommand)]
-        command: RegisterCommand,
-    },
     /// The audit trail: check its hash chain.
     Audit {
         #[command(flatten)]
@@ -105,7 +96,6 @@ impl Command {
             Command::Member { config, command } => members::run(&config.config, command).await,
             Command::Group { config, command } => groups::run(&config.config, command).await,
             Command::Grants { config, command } => grants::run(&config.config, command).await,
-            Command::Register { config, command } => register::run(&config.config, command).await,
             Command::Oidc { config, command } => oidc_keys::run(&config.config, command).await,
             Command::Audit { config, command } => audit::run(&config.config, command).await,
         }
