@@ -3,7 +3,7 @@
 
 use chrono::Utc;
 use criterion::{criterion_group, criterion_main, Criterion};
-use poort::demo::ad::AdResponse;
+use poort::demo::ad_response::AdResponse;
 use poort::domain::decision::decide;
 use poort::domain::level::{Comparison, Level};
 use poort::domain::login::AuthnResult;

@@ -36,7 +36,7 @@ if existing=$(trap -p EXIT) && [ -n "$existing" ]; then
   eval "pg_stop=${existing% EXIT}"
 fi
 
-cargo build --release --bin poort --example register_bench
+cargo build --release --example register_bench
 
 work=$(mktemp -d /tmp/poort-bench-register.XXXXXX)
 db="poort_bench_$$"
@@ -65,10 +65,10 @@ bin="$target/release/examples"
 export RUST_LOG="${RUST_LOG:-info,sqlx=warn}"
 
 echo "== generate: SQLite"
-"$target/release/poort" register generate --database "sqlite://$work/register.db" "${sizes[@]}"
+"$bin/register_bench" generate --database "sqlite://$work/register.db" "${sizes[@]}"
 ls -l "$work/register.db"
 echo "== generate: PostgreSQL"
-"$target/release/poort" register generate --database "$pg_url" "${sizes[@]}"
+"$bin/register_bench" generate --database "$pg_url" "${sizes[@]}"
 psql "$pg_admin" -tAc "SELECT 'database size: ' || pg_size_pretty(pg_database_size('$db'))"
 
 # Let the writes of the bulk load reach the disk first (PostgreSQL's checkpoint, the kernel's

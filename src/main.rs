@@ -1,4 +1,5 @@
-//! The `poort` command: serve, check, dev-certs, demo.
+//! The `poort` command: serve, check, dev-certs, demo, demo-peers, and the register commands
+//! of `poort::cli`.
 
 use clap::{Parser, Subcommand};
 use poort::cli;
@@ -47,79 +48,15 @@ enum Command {
         #[command(flatten)]
         args: poort::demo::standalone::Args,
     },
-    /// Organisations in the register.
-    Org {
-        #[command(flatten)]
-        config: cli::ConfigArg,
-        #[command(subcommand)]
-        command: cli::OrgCommand,
-    },
-    /// Persons and their identities at identity providers.
-    Person {
-        #[command(flatten)]
-        config: cli::ConfigArg,
-        #[command(subcommand)]
-        command: cli::PersonCommand,
-    },
-    /// Members of organisations: roles and blocks.
-    Member {
-        #[command(flatten)]
-        config: cli::ConfigArg,
-        #[command(subcommand)]
-        command: cli::MemberCommand,
-    },
-    /// Groups of members within an organisation.
-    Group {
-        #[command(flatten)]
-        config: cli::ConfigArg,
-        #[command(subcommand)]
-        command: cli::GroupCommand,
-    },
-    /// Grants (machtigingen): add, renew, revoke, list, import, export, explain.
-    Grants {
-        #[command(flatten)]
-        config: cli::ConfigArg,
-        #[command(subcommand)]
-        command: cli::GrantsCommand,
-    },
-    /// poort as OpenID Provider: rotate the ID-token signing keys.
-    Oidc {
-        #[command(flatten)]
-        config: cli::ConfigArg,
-        #[command(subcommand)]
-        command: cli::OidcCommand,
-    },
-    /// The audit trail: check its hash chain.
-    Audit {
-        #[command(flatten)]
-        config: cli::ConfigArg,
-        #[command(subcommand)]
-        command: cli::AuditCommand,
-    },
-    /// The register as a whole: generate a synthetic one for benchmarks.
-    Register {
-        #[command(flatten)]
-        config: cli::ConfigArg,
-        #[command(subcommand)]
-        command: cli::RegisterCommand,
-    },
+    #[command(flatten)]
+    Register(cli::Command),
 }
 
 fn main() -> ExitCode {
     poort::install_crypto_provider();
     let cli = Cli::parse();
     // Register commands print results on stdout (CSV, JSON): their logs go to stderr, quieter.
-    let register_command = matches!(
-        cli.command,
-        Command::Org { .. }
-            | Command::Person { .. }
-            | Command::Member { .. }
-            | Command::Group { .. }
-            | Command::Grants { .. }
-            | Command::Register { .. }
-            | Command::Oidc { .. }
-            | Command::Audit { .. }
-    );
+    let register_command = matches!(cli.command, Command::Register(_));
     // `serve` and `demo` set up logs and traces from their config; the other commands log
     // quietly, register commands to standard error (their standard output is their result).
     if !matches!(cli.command, Command::Serve { .. } | Command::Demo { .. }) {
@@ -143,14 +80,7 @@ fn main() -> ExitCode {
         Command::DevCerts { dir, force } => dev_certs(&dir, force),
         Command::Demo { config } => demo(&config),
         Command::DemoPeers { args } => demo_peers(args),
-        Command::Org { config, command } => register(cli::org(&config.config, command)),
-        Command::Person { config, command } => register(cli::person(&config.config, command)),
-        Command::Member { config, command } => register(cli::member(&config.config, command)),
-        Command::Group { config, command } => register(cli::group(&config.config, command)),
-        Command::Grants { config, command } => register(cli::grants(&config.config, command)),
-        Command::Register { config, command } => register(cli::register(&config.config, command)),
-        Command::Oidc { config, command } => register(cli::oidc(&config.config, command)),
-        Command::Audit { config, command } => register(cli::audit(&config.config, command)),
+        Command::Register(command) => register(command.run()),
     };
     match result {
         Ok(code) => code,

@@ -357,7 +357,7 @@ async fn ad_answers(a: &Art, art_for_ad: &str) -> String {
     assert_eq!(request.protocol_binding.as_deref(), Some(ARTIFACT));
     let acs = request.acs_url.clone().unwrap();
     assert_eq!(acs, a.w.config.saml_url("/saml/acs"));
-    let response = poort::demo::ad::AdResponse::new(
+    let response = poort::demo::ad_response::AdResponse::new(
         AD_ID,
         &acs,
         &request.id,

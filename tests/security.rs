@@ -3,7 +3,7 @@
 mod common;
 
 use common::{client, start, World};
-use poort::demo::ad::AdResponse;
+use poort::demo::ad_response::AdResponse;
 use poort::domain::level::Level;
 use poort::keys::SigningKey;
 use poort::saml::binding::{self, RedirectMessage};

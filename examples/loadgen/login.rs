@@ -10,7 +10,7 @@ use crate::{
     PKCE_VERIFIER, SERVICE_INDEX, SP_ENTITY_ID,
 };
 use chrono::Utc;
-use poort::demo::ad::AdResponse;
+use poort::demo::ad_response::AdResponse;
 use poort::demo::dv::DemoDv;
 use poort::demo::{PeerKeys, DEV_AD_ENTITY_ID};
 use poort::domain::level::Level;

@@ -6,12 +6,14 @@
 //! development only: the dev AD authenticates anybody as any test person.
 
 pub mod ad;
+pub mod ad_response;
 pub mod artifact;
 pub mod dv;
 pub mod metadata;
 pub mod standalone;
 
-pub use ad::{AdResponse, AdStatus, DevAd};
+pub use ad::DevAd;
+pub use ad_response::{AdResponse, AdStatus};
 pub use dv::{AcsOutcome, DemoDv};
 
 use crate::keys::{KeyError, SigningKey};

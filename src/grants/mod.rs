@@ -8,7 +8,6 @@ pub mod audit;
 pub mod cache;
 pub mod exchange;
 mod file;
-pub mod generate;
 pub mod lease;
 mod memory;
 pub mod outbox;

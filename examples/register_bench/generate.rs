@@ -7,15 +7,25 @@
 //! Each table has its own random stream, so a change to how one table is drawn leaves the others
 //! as they were.
 //!
-//! Speed comes from multi-row `INSERT`s (as many rows per statement as the backend's parameter
-//! limit allows) inside large transactions; rows are drawn in chunks, so memory stays bounded
-//! by the chunk and the small index of memberships per organisation.
+//! Speed comes from multi-row `INSERT`s inside large transactions (`bulk.rs`); rows are drawn
+//! in chunks, so memory stays bounded by the chunk and the small index of memberships per
+//! organisation.
+//!
+//! `register_bench generate` runs it (`scripts/bench-register.sh` does, before measuring); it
+//! was `poort register generate`, and left the server binary because only benchmarks need it.
 
-use super::sql::{Pool, SqlRegister};
-use crate::domain::identifiers::is_rsin;
+use crate::bulk::{OpenError, Pool, TableReport, TableWriter, Value};
+use crate::draw::{
+    rsin_from_prefix, stream, Permutation, FAMILY_NAMES, GIVEN_NAMES, GROUP_NAMES, LEGAL_FORMS,
+    NAME_WORDS,
+};
 use chrono::{DateTime, Months, SubsecRound, TimeDelta, Utc};
+use poort::config::Config;
+use poort::domain::identifiers::is_rsin;
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::Rng;
+use std::fmt::Write;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// The development identity provider: every generated person has one identity link there,
@@ -34,12 +44,6 @@ pub const GENERATED_BY: &str = "generator";
 /// Invented providers besides [`DEV_PROVIDER`], and invented services besides the catalogue.
 const OTHER_PROVIDERS: u32 = 20;
 const OTHER_SERVICES: u32 = 500;
-/// Rows drawn before they are written; one transaction each.
-const CHUNK_ROWS: usize = 200_000;
-/// SQLite's default bound-parameter limit (SQLITE_MAX_VARIABLE_NUMBER since 3.32).
-const SQLITE_MAX_PARAMS: usize = 32_766;
-/// PostgreSQL's wire protocol counts parameters in 16 bits.
-const POSTGRES_MAX_PARAMS: usize = 65_535;
 
 /// What to generate.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,18 +75,14 @@ impl Default for GenerateSpec {
 pub enum GenerateError {
     #[error("register database: {0}")]
     Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Open(#[from] OpenError),
+    #[error(transparent)]
+    Config(#[from] poort::config::ConfigError),
     #[error("the register is not empty ({0} organisations, {1} persons): generate into a fresh database")]
     NotEmpty(i64, i64),
     #[error("invalid spec: {0}")]
     Spec(String),
-}
-
-/// Rows written to one table and how long it took.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TableReport {
-    pub table: &'static str,
-    pub rows: u64,
-    pub elapsed: Duration,
 }
 
 /// What was written, with the shares of the states the decision distinguishes.
@@ -106,6 +106,7 @@ impl GenerateReport {
         self.tables.iter().map(|t| t.rows).sum()
     }
 
+    #[cfg(test)] // what the tests check; the command prints every table
     pub fn rows_of(&self, table: &str) -> u64 {
         self.tables
             .iter()
@@ -117,6 +118,84 @@ impl GenerateReport {
     pub fn rows_per_second(&self) -> f64 {
         self.rows() as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }
+}
+
+/// `register_bench generate`: fill an empty register with a synthetic population, by default
+/// 1,000,000 grants over 100,000 organisations and 300,000 persons; the same rows for the same
+/// seed and `--now`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Default: the config's [register] database. It must be empty.
+    #[arg(long)]
+    pub database: Option<String>,
+    /// poort's config, for its register database when `--database` is not given.
+    #[arg(long, default_value = "config/poort.toml")]
+    pub config: PathBuf,
+    #[arg(long, default_value_t = 100_000)]
+    pub organisations: u32,
+    #[arg(long, default_value_t = 300_000)]
+    pub persons: u32,
+    #[arg(long, default_value_t = 1_000_000)]
+    pub grants: u32,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// The instant validity and use are drawn around (default: now).
+    #[arg(long, value_parser = poort::grants::exchange::parse_instant)]
+    pub now: Option<DateTime<Utc>>,
+}
+
+/// Generates what `args` asks for, saying so on standard output, table by table.
+pub async fn run(args: &Args) -> Result<GenerateReport, GenerateError> {
+    let database = match &args.database {
+        Some(url) => url.clone(),
+        None => Config::load(&args.config)?.register.database,
+    };
+    let mut spec = GenerateSpec {
+        organisations: args.organisations,
+        persons: args.persons,
+        grants: args.grants,
+        seed: args.seed,
+        ..GenerateSpec::default()
+    };
+    if let Some(now) = args.now {
+        spec.now = now;
+    }
+    let pool = Pool::open(&database).await?;
+    println!(
+        "generating into {database}: {} organisations, {} persons, {} grants, seed {}, now {}",
+        spec.organisations,
+        spec.persons,
+        spec.grants,
+        spec.seed,
+        spec.now.to_rfc3339()
+    );
+    let report = generate(&pool, &spec).await;
+    pool.close().await;
+    let report = report?;
+    print!("{}", summary(&report));
+    Ok(report)
+}
+
+/// Rows and seconds per table, and the whole run's rate.
+pub fn summary(report: &GenerateReport) -> String {
+    let mut out = String::new();
+    for t in &report.tables {
+        let _ = writeln!(
+            out,
+            "{:<18} {:>10} rows {:>8.1} s",
+            t.table,
+            t.rows,
+            t.elapsed.as_secs_f64()
+        );
+    }
+    let _ = writeln!(
+        out,
+        "{} rows in {:.1} s ({:.0} rows/s)",
+        report.rows(),
+        report.elapsed.as_secs_f64(),
+        report.rows_per_second()
+    );
+    out
 }
 
 /// The person ID (and subject at [`GENERATED_IDP`]) of the `index`th generated person.
@@ -150,275 +229,6 @@ fn other_service(index: u32) -> String {
     format!("00000000-0000-4000-8000-{index:012}")
 }
 
-/// A value bound to an INSERT parameter, the same for both backends.
-enum Value {
-    Text(String),
-    OptText(Option<String>),
-    Bool(bool),
-    Time(DateTime<Utc>),
-    OptTime(Option<DateTime<Utc>>),
-}
-
-/// A table being written: its columns and the rows drawn but not yet written.
-struct TableWriter<'a> {
-    pool: &'a Pool,
-    table: &'static str,
-    columns: &'static [&'static str],
-    values: Vec<Value>,
-    rows: u64,
-    elapsed: Duration,
-}
-
-impl<'a> TableWriter<'a> {
-    fn new(pool: &'a Pool, table: &'static str, columns: &'static [&'static str]) -> Self {
-        TableWriter {
-            pool,
-            table,
-            columns,
-            values: Vec::new(),
-            rows: 0,
-            elapsed: Duration::ZERO,
-        }
-    }
-
-    /// Adds one row, to be written by [`TableWriter::flush`].
-    fn push(&mut self, row: impl IntoIterator<Item = Value>) {
-        let before = self.values.len();
-        self.values.extend(row);
-        debug_assert_eq!(self.values.len() - before, self.columns.len());
-    }
-
-    /// Enough rows wait for a transaction of their own.
-    fn is_full(&self) -> bool {
-        self.values.len() >= CHUNK_ROWS * self.columns.len()
-    }
-
-    /// Writes every waiting row in one transaction, in statements of as many rows as the
-    /// backend's parameter limit allows.
-    async fn flush(&mut self) -> Result<(), sqlx::Error> {
-        if self.values.is_empty() {
-            return Ok(());
-        }
-        let started = Instant::now();
-        let width = self.columns.len();
-        let (max_params, numbered) = match self.pool {
-            Pool::Sqlite(_) => (SQLITE_MAX_PARAMS, false),
-            Pool::Postgres(_) => (POSTGRES_MAX_PARAMS, true),
-        };
-        let per_statement = (max_params / width).max(1);
-        let rows = self.values.len() / width;
-        let full_sql = insert_sql(self.table, self.columns, per_statement, numbered);
-        let mut values = std::mem::take(&mut self.values).into_iter();
-        let mut left = rows;
-        macro_rules! write_all {
-            ($pool:expr, $setup:expr) => {{
-                let mut tx = $pool.begin().await?;
-                if let Some(setup) = $setup {
-                    sqlx::query(setup).execute(&mut *tx).await?;
-                }
-                while left > 0 {
-                    let n = left.min(per_statement);
-                    let sql = if n == per_statement {
-                        full_sql.clone()
-                    } else {
-                        insert_sql(self.table, self.columns, n, numbered)
-                    };
-                    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-                    for value in values.by_ref().take(n * width) {
-                        query = match value {
-                            Value::Text(v) => query.bind(v),
-                            Value::OptText(v) => query.bind(v),
-                            Value::Bool(v) => query.bind(v),
-                            Value::Time(v) => query.bind(v),
-                            Value::OptTime(v) => query.bind(v),
-                        };
-                    }
-                    query.execute(&mut *tx).await?;
-                    left -= n;
-                }
-                tx.commit().await?;
-            }};
-        }
-        match self.pool {
-            // A page cache that holds the indexes being filled (SQLite's default is 2 MB); the
-            // connection keeps it, which is what a generating process wants.
-            Pool::Sqlite(pool) => write_all!(pool, Some("PRAGMA cache_size = -262144")),
-            Pool::Postgres(pool) => write_all!(pool, None::<&'static str>),
-        }
-        self.rows += rows as u64;
-        self.elapsed += started.elapsed();
-        tracing::debug!(table = self.table, rows = self.rows, "written");
-        Ok(())
-    }
-
-    async fn finish(mut self) -> Result<TableReport, sqlx::Error> {
-        self.flush().await?;
-        tracing::info!(
-            table = self.table,
-            rows = self.rows,
-            seconds = format!("{:.1}", self.elapsed.as_secs_f64()),
-            "table generated"
-        );
-        Ok(TableReport {
-            table: self.table,
-            rows: self.rows,
-            elapsed: self.elapsed,
-        })
-    }
-}
-
-/// `INSERT INTO table (columns) VALUES ($1, …), (…)` for `rows` rows. SQLite gets anonymous
-/// `?` instead of `$n`: it looks named parameters up by a linear scan, which made binding one
-/// statement of 32,000 `$n` parameters take over a second.
-fn insert_sql(table: &str, columns: &[&str], rows: usize, numbered: bool) -> String {
-    let width = columns.len();
-    let mut sql = String::with_capacity(rows * width * 8 + 64);
-    sql.push_str("INSERT INTO ");
-    sql.push_str(table);
-    sql.push_str(" (");
-    sql.push_str(&columns.join(", "));
-    sql.push_str(") VALUES ");
-    let mut n = 1;
-    for row in 0..rows {
-        if row > 0 {
-            sql.push_str(", ");
-        }
-        sql.push('(');
-        for column in 0..width {
-            if column > 0 {
-                sql.push_str(", ");
-            }
-            if numbered {
-                sql.push('$');
-                sql.push_str(&n.to_string());
-                n += 1;
-            } else {
-                sql.push('?');
-            }
-        }
-        sql.push(')');
-    }
-    sql
-}
-
-/// One random stream per table, derived from the seed.
-fn stream(seed: u64, table: u64) -> StdRng {
-    StdRng::seed_from_u64(seed ^ table.wrapping_mul(0x9E37_79B9_7F4A_7C15))
-}
-
-/// A bijection of `0..modulus` (`i -> (a * i + b) mod modulus` with `a` coprime to the
-/// modulus), drawn from `rng`: unique numbers without remembering which were used.
-struct Permutation {
-    a: u64,
-    b: u64,
-    modulus: u64,
-}
-
-impl Permutation {
-    /// `modulus` must have no prime factors other than 2, 3 and 5 (as 9 × 10^7 has), so that
-    /// "not divisible by 2, 3 or 5" means coprime.
-    fn draw(rng: &mut StdRng, modulus: u64) -> Permutation {
-        let a = loop {
-            let a = rng.random_range(1..modulus);
-            if a % 2 != 0 && a % 3 != 0 && a % 5 != 0 {
-                break a;
-            }
-        };
-        Permutation {
-            a,
-            b: rng.random_range(0..modulus),
-            modulus,
-        }
-    }
-
-    fn at(&self, i: u64) -> u64 {
-        ((u128::from(self.a) * u128::from(i) + u128::from(self.b)) % u128::from(self.modulus))
-            as u64
-    }
-}
-
-/// The RSIN whose first eight digits are `prefix` (10,000,000 ..= 99,999,999), when the
-/// eleven-test leaves a single check digit for it (10 of 11 prefixes).
-fn rsin_from_prefix(prefix: u64) -> Option<String> {
-    let digits = prefix.to_string();
-    let sum: u64 = digits
-        .bytes()
-        .zip([9u64, 8, 7, 6, 5, 4, 3, 2])
-        .map(|(d, w)| u64::from(d - b'0') * w)
-        .sum();
-    // 9·d1 + … + 2·d8 − d9 ≡ 0 (mod 11)
-    let check = sum % 11;
-    (check < 10).then(|| format!("{digits}{check}"))
-}
-
-const NAME_WORDS: [&str; 24] = [
-    "Bakkerij",
-    "Bouwbedrijf",
-    "Transport",
-    "Adviesbureau",
-    "Installatietechniek",
-    "Zorggroep",
-    "Handelsonderneming",
-    "Schildersbedrijf",
-    "Administratiekantoor",
-    "Garage",
-    "Kwekerij",
-    "Drukkerij",
-    "Stichting",
-    "Vereniging",
-    "Architectenbureau",
-    "Loonbedrijf",
-    "Groothandel",
-    "Hoveniersbedrijf",
-    "Reisbureau",
-    "Metaalbewerking",
-    "Accountants",
-    "Dierenkliniek",
-    "Softwarehuis",
-    "Notariskantoor",
-];
-const FAMILY_NAMES: [&str; 24] = [
-    "De Jong",
-    "Jansen",
-    "De Vries",
-    "Van den Berg",
-    "Van Dijk",
-    "Bakker",
-    "Janssen",
-    "Visser",
-    "Smit",
-    "Meijer",
-    "De Boer",
-    "Mulder",
-    "De Groot",
-    "Bos",
-    "Vos",
-    "Peters",
-    "Hendriks",
-    "Van Leeuwen",
-    "Dekker",
-    "Brouwer",
-    "De Wit",
-    "Dijkstra",
-    "Smits",
-    "De Graaf",
-];
-const GIVEN_NAMES: [&str; 16] = [
-    "Anna", "Bram", "Carla", "Daan", "Eva", "Femke", "Gert", "Hanna", "Ivo", "Joke", "Kees",
-    "Lotte", "Milan", "Noor", "Otto", "Pien",
-];
-const LEGAL_FORMS: [&str; 4] = ["B.V.", "V.O.F.", "N.V.", ""];
-const GROUP_NAMES: [&str; 8] = [
-    "Boekhouding",
-    "Inkoop",
-    "Personeelszaken",
-    "Vergunningen",
-    "Belastingen",
-    "Subsidies",
-    "Juridische zaken",
-    "ICT",
-];
-
 /// Fills an empty register with the organisations, persons, memberships, groups and grants of
 /// `spec`, then refreshes the planner's statistics (a bulk load leaves them stale, and the
 /// resolution benchmarks would otherwise measure a bad plan).
@@ -431,10 +241,7 @@ const GROUP_NAMES: [&str; 8] = [
 /// scopes 30 % all services, 30 % one provider, 40 % one service; levels EH2 15 %, EH2+ 30 %,
 /// EH3 45 %, EH4 10 %; validity 1, 3 or 5 years, 12 % expired, 6 % not yet valid; 4 % revoked;
 /// 25 % never used, 8 % last used more than 24 months ago.
-pub async fn generate(
-    register: &SqlRegister,
-    spec: &GenerateSpec,
-) -> Result<GenerateReport, GenerateError> {
+pub async fn generate(pool: &Pool, spec: &GenerateSpec) -> Result<GenerateReport, GenerateError> {
     if spec.grants > 0 && (spec.organisations == 0 || spec.persons == 0) {
         return Err(GenerateError::Spec(
             "grants need at least one organisation and one person".to_string(),
@@ -445,8 +252,7 @@ pub async fn generate(
             "at most 90,000,000 organisations have distinct 8-digit KvK numbers".to_string(),
         ));
     }
-    let pool = register.pool();
-    let (organisations, persons) = counts(pool).await?;
+    let (organisations, persons) = pool.counts().await?;
     if organisations > 0 || persons > 0 {
         return Err(GenerateError::NotEmpty(organisations, persons));
     }
@@ -694,7 +500,7 @@ pub async fn generate(
                 "last_used_at",
             ],
         );
-        let lapse = crate::domain::decision::LAPSE_AFTER;
+        let lapse = poort::domain::decision::LAPSE_AFTER;
         for i in 0..spec.grants {
             let by_group = !groups.is_empty() && rng.random_bool(0.15);
             let (organisation, membership, group) = if by_group {
@@ -801,14 +607,7 @@ pub async fn generate(
     }
 
     let analyze = Instant::now();
-    match pool {
-        Pool::Sqlite(p) => {
-            sqlx::query("ANALYZE").execute(p).await?;
-        }
-        Pool::Postgres(p) => {
-            sqlx::query("ANALYZE").execute(p).await?;
-        }
-    }
+    pool.analyze().await?;
     tracing::info!(
         seconds = format!("{:.1}", analyze.elapsed().as_secs_f64()),
         "statistics refreshed"
@@ -817,172 +616,5 @@ pub async fn generate(
     Ok(report)
 }
 
-async fn counts(pool: &Pool) -> Result<(i64, i64), sqlx::Error> {
-    const SQL: &str = "SELECT (SELECT COUNT(*) FROM organisations), (SELECT COUNT(*) FROM persons)";
-    Ok(match pool {
-        Pool::Sqlite(p) => sqlx::query_as(SQL).fetch_one(p).await?,
-        Pool::Postgres(p) => sqlx::query_as(SQL).fetch_one(p).await?,
-    })
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::domain::identifiers::is_kvk;
-    use crate::grants::Register;
-
-    fn small() -> GenerateSpec {
-        GenerateSpec {
-            organisations: 200,
-            persons: 600,
-            grants: 2_000,
-            seed: 7,
-            now: "2026-11-22T10:00:00Z".parse().unwrap(),
-        }
-    }
-
-    async fn generated(dir: &tempfile::TempDir, name: &str) -> (SqlRegister, GenerateReport) {
-        let path = dir.path().join(name);
-        let register = SqlRegister::connect_sqlite(path.to_str().unwrap())
-            .await
-            .unwrap();
-        let report = generate(&register, &small()).await.unwrap();
-        (register, report)
-    }
-
-    /// Every row of every generated table, as text, in a fixed order.
-    async fn dump(register: &SqlRegister) -> Vec<String> {
-        let Pool::Sqlite(pool) = register.pool() else {
-            unreachable!()
-        };
-        let mut out = Vec::new();
-        for table in [
-            "organisations",
-            "persons",
-            "identity_links",
-            "memberships",
-            "membership_roles",
-            "groups",
-            "group_members",
-            "grants",
-        ] {
-            let columns: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-                "SELECT name FROM pragma_table_info('{table}')"
-            )))
-            .fetch_all(pool)
-            .await
-            .unwrap();
-            let row = columns
-                .iter()
-                .map(|c| format!("quote({c})"))
-                .collect::<Vec<_>>()
-                .join(" || ',' || ");
-            let rows: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-                "SELECT '{table}:' || {row} FROM {table} ORDER BY 1"
-            )))
-            .fetch_all(pool)
-            .await
-            .unwrap();
-            out.extend(rows);
-        }
-        out
-    }
-
-    #[test]
-    fn rsins_pass_the_eleven_test_and_prefixes_are_kept() {
-        let mut made = 0;
-        for prefix in 10_000_000..10_001_000 {
-            if let Some(rsin) = rsin_from_prefix(prefix) {
-                assert!(is_rsin(&rsin), "{rsin}");
-                assert!(rsin.starts_with(&prefix.to_string()));
-                made += 1;
-            }
-        }
-        assert!(made > 880, "{made} of 1000 prefixes");
-    }
-
-    #[test]
-    fn permutations_are_bijections() {
-        let mut rng = StdRng::seed_from_u64(3);
-        let p = Permutation::draw(&mut rng, 3_000);
-        let mut seen = std::collections::HashSet::new();
-        for i in 0..3_000 {
-            assert!(seen.insert(p.at(i)));
-        }
-    }
-
-    #[tokio::test]
-    async fn small_register_is_as_asked_valid_and_repeatable() {
-        let dir = tempfile::tempdir().unwrap();
-        let (register, report) = generated(&dir, "a.db").await;
-        assert_eq!(report.rows_of("organisations"), 200);
-        assert_eq!(report.rows_of("persons"), 600);
-        assert_eq!(report.rows_of("identity_links"), 600);
-        assert_eq!(report.rows_of("grants"), 2_000);
-        assert!(report.rows_of("memberships") > 600);
-        assert!(report.rows_of("groups") > 0 && report.rows_of("group_members") > 0);
-        for share in [
-            report.memberships_blocked,
-            report.group_members_blocked,
-            report.grants_by_group,
-            report.grants_revoked,
-            report.grants_expired,
-            report.grants_not_yet_valid,
-            report.grants_lapsed,
-        ] {
-            assert!(share > 0, "{report:?}");
-        }
-
-        let Pool::Sqlite(pool) = register.pool() else {
-            unreachable!()
-        };
-        let counted: (i64, i64, i64, i64) = sqlx::query_as(
-            "SELECT (SELECT COUNT(*) FROM organisations), (SELECT COUNT(*) FROM persons), \
-             (SELECT COUNT(*) FROM grants), \
-             (SELECT COUNT(*) FROM organisations o WHERE NOT EXISTS \
-                (SELECT 1 FROM memberships m WHERE m.organisation_id = o.id))",
-        )
-        .fetch_one(pool)
-        .await
-        .unwrap();
-        assert_eq!(counted, (200, 600, 2_000, 0));
-        let numbers: Vec<(String, Option<String>)> =
-            sqlx::query_as("SELECT kvk, rsin FROM organisations")
-                .fetch_all(pool)
-                .await
-                .unwrap();
-        let mut kvks = std::collections::HashSet::new();
-        for (kvk, rsin) in &numbers {
-            assert!(is_kvk(kvk), "{kvk}");
-            assert!(kvks.insert(kvk.clone()), "duplicate KvK {kvk}");
-            if let Some(rsin) = rsin {
-                assert!(is_rsin(rsin), "{rsin}");
-            }
-        }
-        assert!(numbers.iter().filter(|(_, r)| r.is_some()).count() > 150);
-
-        // Same seed, another file: the same rows.
-        let (again, _) = generated(&dir, "b.db").await;
-        let first = dump(&register).await;
-        assert!(first.len() > 5_000);
-        assert_eq!(first, dump(&again).await);
-
-        // A generated person logs in with their grants.
-        let (person, grant): (String, String) = sqlx::query_as(
-            "SELECT m.person_id, g.id FROM grants g JOIN memberships m ON m.id = g.membership_id \
-             ORDER BY g.id LIMIT 1",
-        )
-        .fetch_one(pool)
-        .await
-        .unwrap();
-        let held = register.grants_for(GENERATED_IDP, &person).await.unwrap();
-        assert_eq!(held.person_id.as_deref(), Some(person.as_str()));
-        assert!(held.grants.iter().any(|g| g.grant_id == grant));
-
-        // The register is no longer empty: a second run refuses.
-        assert!(matches!(
-            generate(&register, &small()).await,
-            Err(GenerateError::NotEmpty(200, 600))
-        ));
-    }
-}
+mod tests;
