@@ -173,11 +173,7 @@ pub async fn revoke_grant(
     Writer(s): Writer,
     Path(id): Path<String>,
 ) -> Result<Json<Grant>, Problem> {
-    let services = state.services();
-    let changed = services
-        .set_grant_status(&s, &id, crate::grants::GrantStatus::Revoked)
-        .await?;
-    Ok(Json((&changed).into()))
+    set_status(&state, &s, &id, crate::grants::GrantStatus::Revoked).await
 }
 
 /// Reactivate a revoked grant.
@@ -189,9 +185,15 @@ pub async fn reactivate_grant(
     Writer(s): Writer,
     Path(id): Path<String>,
 ) -> Result<Json<Grant>, Problem> {
-    let services = state.services();
-    let changed = services
-        .set_grant_status(&s, &id, crate::grants::GrantStatus::Active)
-        .await?;
+    set_status(&state, &s, &id, crate::grants::GrantStatus::Active).await
+}
+
+async fn set_status(
+    state: &AppState,
+    s: &crate::admin::AdminSession,
+    id: &str,
+    status: crate::grants::GrantStatus,
+) -> Result<Json<Grant>, Problem> {
+    let changed = state.services().set_grant_status(s, id, status).await?;
     Ok(Json((&changed).into()))
 }

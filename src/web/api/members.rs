@@ -158,11 +158,7 @@ pub async fn block_in_group(
     Writer(s): Writer,
     Path((person, group)): Path<(String, String)>,
 ) -> Result<Json<Member>, Problem> {
-    let services = state.services();
-    let member = services
-        .set_blocked_in_group(&s, &person, &group, true)
-        .await?;
-    Ok(Json(member.into()))
+    in_group(&state, &s, &person, &group, true).await
 }
 
 /// Lift a member's block in one group.
@@ -175,9 +171,20 @@ pub async fn unblock_in_group(
     Writer(s): Writer,
     Path((person, group)): Path<(String, String)>,
 ) -> Result<Json<Member>, Problem> {
+    in_group(&state, &s, &person, &group, false).await
+}
+
+/// Blocks or unblocks a member in one group.
+async fn in_group(
+    state: &AppState,
+    s: &crate::admin::AdminSession,
+    person: &str,
+    group: &str,
+    blocked: bool,
+) -> Result<Json<Member>, Problem> {
     let services = state.services();
     let member = services
-        .set_blocked_in_group(&s, &person, &group, false)
+        .set_blocked_in_group(s, person, group, blocked)
         .await?;
     Ok(Json(member.into()))
 }

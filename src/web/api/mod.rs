@@ -22,6 +22,9 @@ pub mod problem;
 pub mod wire;
 
 use crate::web::AppState;
+use axum::body::{Body, Bytes};
+use axum::extract::{FromRequest, Request};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::{Json, Router};
@@ -137,6 +140,7 @@ pub fn router() -> Router<Arc<AppState>> {
     let (operations, document) = contract().into_parts();
     let document = Arc::new(document);
     operations
+        .layer(axum::middleware::from_fn(body_read_first))
         .route(
             "/api/v1/openapi.json",
             get(move || {
@@ -145,6 +149,24 @@ pub fn router() -> Router<Arc<AppState>> {
             }),
         )
         .route("/api/{*rest}", any(not_found))
+}
+
+/// Reads the request's body before the handler runs (within `DefaultBodyLimit`), as the API
+/// always has: a change refused for its session or CSRF token before its body is looked at
+/// would otherwise leave the body unread, and the server would close a connection the client
+/// may already be sending its next request on.
+async fn body_read_first(request: Request, next: Next) -> Response {
+    let (parts, body) = request.into_parts();
+    // The body alone, with the extensions that carry the body limit.
+    let mut alone = Request::new(body);
+    *alone.extensions_mut() = parts.extensions.clone();
+    match Bytes::from_request(alone, &()).await {
+        Ok(bytes) => {
+            next.run(Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }
+        Err(rejection) => rejection.into_response(),
+    }
 }
 
 /// Anything else under `/api/`.

@@ -1,6 +1,8 @@
 //! What the API answers, as its own wire types: each is the contract a client is generated
 //! from, converted with `From` from the register's view types, so that a change to the
-//! register's structs shows up here instead of silently in the API's bodies.
+//! register's structs shows up here instead of silently in the API's bodies. The likeness of
+//! these structs to the register's is deliberate (the split of wire types from server logic
+//! that kanidm's `proto` crate makes); `duplicates` lists them, and that is expected.
 
 use crate::grants;
 use chrono::{DateTime, Utc};
