@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test: formatting, lints, unit and integration tests, and the pysaml2 interop test.
+# Runs every test: formatting, lints, unit and integration tests, the pysaml2 interop test, and
+# the client generated from the API's OpenAPI document.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --test
@@ -12,4 +13,5 @@ cargo clippy --all-targets -- -D warnings
 cargo test --test architecture
 cargo test --all-targets
 tests/interop/run.sh
+tests/api-client/run.sh
 tests/deploy/run.sh
