@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod cache;
+pub mod db;
 pub mod exchange;
 mod file;
 pub mod generate;
@@ -23,8 +24,8 @@ pub use file::{
 };
 pub use memory::MemoryRegister;
 pub use registry::{CachedRegister, Registry, RegistryError, UsageRecorder};
-pub(crate) use sql::on_pool;
-pub use sql::{NewGrant, Pool, SqlRegister, SqlRegisterError};
+pub use db::Pool;
+pub use sql::{NewGrant, SqlRegister, SqlRegisterError};
 pub use write::{
     is_email_address, token_hash, Accepted, Invitation, InvitationState, NewInvitation,
     INVITATION_LIFETIME,

@@ -6,7 +6,8 @@
 //! changed, computed inside the transaction so that it matches what was committed. Run writes
 //! through [`super::Registry::write`], which invalidates those links in the cache afterwards.
 
-use super::sql::{parse_role, scope_columns, status_text, Pool, SqlRegister};
+use super::db::Pool;
+use super::sql::{parse_role, scope_columns, status_text, SqlRegister};
 use crate::config::ServiceConfig;
 use crate::domain::grant::{
     validity_limit, GrantStatus, IdentityKey, Organisation, Role, Scope, Touched,
