@@ -9,7 +9,7 @@
 //! process that reads the feed late has nothing cached that a pruned row could concern.
 
 use super::db::{sql, On, Pool};
-use super::write::HOLDERS_OF_GRANT;
+use super::read::people::HOLDERS_OF_GRANT;
 use crate::domain::grant::IdentityKey;
 use chrono::{DateTime, Utc};
 
