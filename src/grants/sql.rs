@@ -4,9 +4,7 @@
 //! step by hand) and the SQL text below: `$1`-style parameters, which both read. Queries are
 //! checked at run time (`sqlx::query`), so building needs no database.
 
-/// Where `generate` (on its way out of the server binary) finds the pool.
-pub(super) use super::db::Pool;
-use super::db::{sql, Sql};
+use super::db::{sql, Pool, Sql};
 use super::file::{GrantsFile, GrantsFileError};
 use super::{Register, RegisterError};
 use crate::domain::grant::{
