@@ -809,7 +809,9 @@ async fn every_api_endpoint_answers_each_role_its_part_and_a_refusal_changes_not
         undocumented.is_empty(),
         "not in openapi.json: {undocumented:?}"
     );
-    assert_routes_covered(&["src/web/mod.rs"], &["/api/v1/"], &[API]);
+    // The router serves exactly the document's operations, both made from one list
+    // (`web::api::contract`; `tests/admin_api.rs` compares them), so the document is the list
+    // of routes here: every one of them has a row.
 
     run(&w, &ids, Kind::Api, API).await;
 
