@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test: formatting, lints, unit and integration tests, and the pysaml2 interop test.
+# Runs every test: formatting, lints, unit and integration tests, the pysaml2 interop test, and
+# the client generated from the API's OpenAPI document.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --test
@@ -7,6 +8,10 @@ scripts/setup.sh --test
 source scripts/test-postgres.sh
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
+# The shape of the tree first (no circles between modules at any depth, layers respected): it
+# runs in a second and says which paths tie a circle.
+cargo test --test architecture
 cargo test --all-targets
 tests/interop/run.sh
+tests/api-client/run.sh
 tests/deploy/run.sh

@@ -487,3 +487,120 @@ async fn grants_are_added_per_service_and_renewed_in_bulk_within_the_rules() {
     let (_, again) = get(&w, &anna, &format!("/api/v1/grants/{}", ids[0])).await;
     assert_eq!(again["valid_until"], renewed["items"][0]["valid_until"]);
 }
+
+/// The operations of a document: (METHOD, path).
+fn operations_of(doc: &Value) -> std::collections::BTreeSet<(String, String)> {
+    doc["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, ops)| {
+            ops.as_object()
+                .unwrap()
+                .keys()
+                .map(|m| (m.to_uppercase(), path.clone()))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// Every `$ref` in `v`.
+fn refs(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(map) => {
+            for (k, inner) in map {
+                match (k.as_str(), inner) {
+                    ("$ref", Value::String(r)) => out.push(r.clone()),
+                    _ => refs(inner, out),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|i| refs(i, out)),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn the_document_and_the_router_agree_and_every_body_and_error_has_a_schema() {
+    let contract = poort::web::api::contract();
+    let served: std::collections::BTreeSet<(String, String)> = contract
+        .served()
+        .iter()
+        .map(|(m, p)| (m.to_string(), p.clone()))
+        .collect();
+    let doc = serde_json::to_value(contract.document()).unwrap();
+    assert_eq!(served, operations_of(&doc), "router and document differ");
+
+    // The document served is that document.
+    let w = common::start().await;
+    let (status, live) = get(&w, &client(), "/api/v1/openapi.json").await;
+    assert_eq!(status, 200);
+    assert_eq!(live, doc);
+
+    // A documented path answers no method the document does not name.
+    let c = client();
+    for (path, methods) in doc["paths"].as_object().unwrap() {
+        let concrete = path
+            .replace("{id}", "x")
+            .replace("{person}", "x")
+            .replace("{group}", "x");
+        for method in ["GET", "POST", "PATCH", "DELETE", "PUT"] {
+            if methods.get(method.to_lowercase()).is_some() {
+                continue;
+            }
+            let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+            let r = c
+                .request(m, format!("{}{concrete}", w.poort))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status().as_u16(), 405, "{method} {path}");
+        }
+    }
+
+    // Every reference resolves; every answer and request body has a schema; every error is a
+    // problem.
+    let mut found = Vec::new();
+    refs(&doc, &mut found);
+    for r in &found {
+        let name = r.trim_start_matches("#/components/schemas/");
+        assert!(
+            doc["components"]["schemas"][name].is_object(),
+            "{r} does not resolve"
+        );
+    }
+    let problem = &doc["components"]["schemas"]["Problem"];
+    for field in ["type", "title", "status", "detail", "reference"] {
+        assert!(problem["properties"][field].is_object(), "Problem.{field}");
+    }
+    for (path, methods) in doc["paths"].as_object().unwrap() {
+        for (method, op) in methods.as_object().unwrap() {
+            if let Some(body) = op.get("requestBody") {
+                assert!(
+                    body["content"]["application/json"]["schema"].is_object(),
+                    "{method} {path}: request body without a schema"
+                );
+            }
+            let responses = op["responses"].as_object().unwrap();
+            assert!(responses.contains_key("401"), "{method} {path}: no 401");
+            for (status, response) in responses {
+                if status == "204" {
+                    continue;
+                }
+                let content = response["content"].as_object().unwrap();
+                let schemas: Vec<&Value> = content.values().map(|c| &c["schema"]).collect();
+                assert!(
+                    !schemas.is_empty() && schemas.iter().all(|s| s.is_object()),
+                    "{method} {path} {status}: no schema"
+                );
+                if status.starts_with('4') || status.starts_with('5') {
+                    assert_eq!(
+                        content["application/problem+json"]["schema"]["$ref"],
+                        "#/components/schemas/Problem",
+                        "{method} {path} {status}"
+                    );
+                }
+            }
+        }
+    }
+}

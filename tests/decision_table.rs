@@ -1,6 +1,6 @@
 //! The decision over its whole table. Expected outcomes come from explicit tables and a small
-//! oracle written here from DESIGN.md's rules (level ranks as numbers, not `Level`'s `Ord`),
-//! never from `decide` itself.
+//! oracle written here from the rules in docs/DOMAIN.md, "How the decision picks" (level ranks
+//! as numbers, not `Level`'s `Ord`), never from `decide` itself.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use poort::domain::decision::{decide, explain, Candidate, Decision, DenyReason, GrantVerdict};

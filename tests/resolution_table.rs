@@ -1,7 +1,7 @@
 //! Resolution over the real register, rule by rule: one person per row, their grants written to
 //! SQLite and to PostgreSQL, then resolved for a login (register read + decision) at a fixed
-//! instant. Covers every rule of DESIGN.md "Grants", including a service its provider adds
-//! after the grant was given.
+//! instant. Covers every rule of docs/DOMAIN.md "Grants (machtigingen)", including a service its
+//! provider adds after the grant was given.
 
 mod common;
 

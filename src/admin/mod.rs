@@ -17,6 +17,7 @@ use crate::config::Config;
 use crate::domain::decision::{self, Decision};
 use crate::domain::level::{Comparison, Level};
 use crate::domain::login::AuthnResult;
+use crate::grants::db::sql;
 use crate::grants::{GrantStatus, HeldGrant, Organisation, Pool, Role, Scope, ServiceRef};
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
@@ -70,32 +71,16 @@ pub async fn memberships(
     idp: &str,
     subject: &str,
 ) -> Result<(Option<String>, Vec<Membership>), sqlx::Error> {
-    let (rows, roles): (Vec<MembershipRow>, Vec<(String, String)>) = match pool {
-        Pool::Sqlite(p) => (
-            sqlx::query_as(MEMBERSHIPS_SQL)
-                .bind(idp)
-                .bind(subject)
-                .fetch_all(p)
-                .await?,
-            sqlx::query_as(ROLES_SQL)
-                .bind(idp)
-                .bind(subject)
-                .fetch_all(p)
-                .await?,
-        ),
-        Pool::Postgres(p) => (
-            sqlx::query_as(MEMBERSHIPS_SQL)
-                .bind(idp)
-                .bind(subject)
-                .fetch_all(p)
-                .await?,
-            sqlx::query_as(ROLES_SQL)
-                .bind(idp)
-                .bind(subject)
-                .fetch_all(p)
-                .await?,
-        ),
-    };
+    let rows: Vec<MembershipRow> = sql(MEMBERSHIPS_SQL)
+        .bind(idp)
+        .bind(subject)
+        .fetch_all(pool)
+        .await?;
+    let roles: Vec<(String, String)> = sql(ROLES_SQL)
+        .bind(idp)
+        .bind(subject)
+        .fetch_all(pool)
+        .await?;
     let person = rows.first().map(|r| r.1.clone());
     let memberships = rows
         .into_iter()
@@ -124,22 +109,7 @@ pub async fn current_membership(
         JOIN organisations o ON o.id = m.organisation_id \
         LEFT JOIN membership_roles r ON r.membership_id = m.id \
         WHERE m.person_id = $1 AND o.kvk = $2";
-    let rows: Vec<(bool, Option<String>)> = match pool {
-        Pool::Sqlite(p) => {
-            sqlx::query_as(SQL)
-                .bind(person)
-                .bind(kvk)
-                .fetch_all(p)
-                .await?
-        }
-        Pool::Postgres(p) => {
-            sqlx::query_as(SQL)
-                .bind(person)
-                .bind(kvk)
-                .fetch_all(p)
-                .await?
-        }
-    };
+    let rows: Vec<(bool, Option<String>)> = sql(SQL).bind(person).bind(kvk).fetch_all(pool).await?;
     let Some((blocked, _)) = rows.first() else {
         return Ok(None);
     };

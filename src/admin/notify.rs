@@ -9,9 +9,9 @@
 //! ([`crate::grants::lease`]), and each grant is marked reminded in the same transaction that
 //! queues its mails, so a grant is reminded once however many runs see it due.
 
+use crate::grants::db::{sql, Pool};
 use crate::grants::lease::Lease;
-use crate::grants::Pool;
-use crate::mail::{self, InTx, Mail, Mailer};
+use crate::mail::{self, Mail, Mailer};
 use chrono::{DateTime, TimeDelta, Utc};
 
 /// Reminders go out this long before a grant ends.
@@ -37,16 +37,6 @@ fn recipients(rows: Vec<PersonRow>) -> Vec<Recipient> {
             })
         })
         .collect()
-}
-
-/// Every row of a query, on either backend.
-macro_rules! fetch {
-    ($pool:expr, $sql:expr, $($bind:expr),*) => {
-        match $pool {
-            Pool::Sqlite(p) => sqlx::query_as($sql)$(.bind($bind))*.fetch_all(p).await?,
-            Pool::Postgres(p) => sqlx::query_as($sql)$(.bind($bind))*.fetch_all(p).await?,
-        }
-    };
 }
 
 const HOLDERS: &str = "\
@@ -102,7 +92,7 @@ pub async fn grant_revoked(
     grant: &str,
     organisation: &str,
 ) -> Result<usize, sqlx::Error> {
-    let mails = recipients(fetch!(pool, HOLDERS, grant))
+    let mails = recipients(sql(HOLDERS).bind(grant).fetch_all(pool).await?)
         .iter()
         .map(|r| notice(
             r,
@@ -120,7 +110,7 @@ pub async fn member_blocked(
     person: &str,
     organisation: &str,
 ) -> Result<usize, sqlx::Error> {
-    let mails = recipients(fetch!(pool, PERSON, person))
+    let mails = recipients(sql(PERSON).bind(person).fetch_all(pool).await?)
         .iter()
         .map(|r| notice(
             r,
@@ -166,38 +156,25 @@ async fn mark_and_queue(
     managers: &[Recipient],
     now: DateTime<Utc>,
 ) -> Result<Vec<Expiring>, sqlx::Error> {
-    macro_rules! in_transaction {
-        ($p:expr, $conn:path) => {{
-            // The first statement writes, so SQLite takes its write lock at once (a read first
-            // could not upgrade after another replica's commit).
-            let mut tx = $p.begin().await?;
-            let mut marked = Vec::new();
-            for (id, until) in grants {
-                let changed = sqlx::query(MARK)
-                    .bind(now)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                if changed > 0 {
-                    marked.push((id.clone(), *until));
-                }
-            }
-            if !marked.is_empty() {
-                // Queued for now by the clock, whatever moment the run is for.
-                let queued = Utc::now();
-                for r in managers {
-                    mail::queue_in($conn(&mut *tx), &reminder(r, name, &marked), queued).await?;
-                }
-            }
-            tx.commit().await?;
-            marked
-        }};
+    // The first statement writes, so SQLite takes its write lock at once (a read first could
+    // not upgrade after another replica's commit).
+    let mut tx = pool.begin().await?;
+    let mut marked = Vec::new();
+    for (id, until) in grants {
+        let changed = sql(MARK).bind(now).bind(id).execute(&mut tx).await?;
+        if changed > 0 {
+            marked.push((id.clone(), *until));
+        }
     }
-    Ok(match pool {
-        Pool::Sqlite(p) => in_transaction!(p, InTx::Sqlite),
-        Pool::Postgres(p) => in_transaction!(p, InTx::Postgres),
-    })
+    if !marked.is_empty() {
+        // Queued for now by the clock, whatever moment the run is for.
+        let queued = Utc::now();
+        for r in managers {
+            mail::queue_in(&mut tx, &reminder(r, name, &marked), queued).await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(marked)
 }
 
 /// Queues the "expires within two months" reminders that are due: one mail per organisation to
@@ -210,7 +187,11 @@ pub async fn remind_expiring(
     now: DateTime<Utc>,
 ) -> Result<usize, sqlx::Error> {
     let horizon = now + REMIND_BEFORE;
-    let due: Vec<ExpiringRow> = fetch!(pool, EXPIRING, now, horizon);
+    let due: Vec<ExpiringRow> = sql(EXPIRING)
+        .bind(now)
+        .bind(horizon)
+        .fetch_all(pool)
+        .await?;
     let mut reminded = 0;
     let mut by_org: std::collections::BTreeMap<(String, String), Vec<Expiring>> =
         Default::default();
@@ -218,7 +199,7 @@ pub async fn remind_expiring(
         by_org.entry((kvk, name)).or_default().push((id, until));
     }
     for ((kvk, name), grants) in by_org {
-        let managers: Vec<Recipient> = recipients(fetch!(pool, MANAGERS, &kvk))
+        let managers: Vec<Recipient> = recipients(sql(MANAGERS).bind(&kvk).fetch_all(pool).await?)
             .into_iter()
             .filter(|r| mail::is_usable_address(&r.email))
             .collect();

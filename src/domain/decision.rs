@@ -2,7 +2,7 @@
 //!
 //! No I/O, no clock: `now` is an argument, so every rule is tested over its whole table.
 //!
-//! Rules (DESIGN.md, "Domain facts" and "Grants"):
+//! Rules (docs/DOMAIN.md, "Levels of assurance" and "How the decision picks"):
 //! 1. The level the identity provider asserted must reach the required level: at least it
 //!    (`Comparison::Minimum`) or exactly it (`Comparison::Exact`).
 //! 2. A grant covers the service when its scope is all services, the service's provider (only

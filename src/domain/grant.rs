@@ -41,7 +41,7 @@ pub fn validity_limit(from: DateTime<Utc>) -> Option<DateTime<Utc>> {
     from.checked_add_months(MAX_VALIDITY)
 }
 
-/// Roles a member has in an organisation (see DESIGN.md, "Grants").
+/// Roles a member has in an organisation (see docs/DOMAIN.md, "Roles").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {

@@ -2,8 +2,8 @@
 //!
 //! - KvK number (KvK-nummer): 8 digits; the organisation's number in the trade register.
 //! - RSIN (Rechtspersonen en Samenwerkingsverbanden Informatienummer): 9 digits passing the
-//!   eleven-test; the legal entity's number for the tax office, sent as an attribute when a
-//!   service asks for it.
+//!   eleven-test; the legal entity's number for the tax office, kept in the register beside the
+//!   KvK number.
 //! - Vestigingsnummer: 12 digits; one establishment (branch) of the organisation.
 
 /// A KvK number: exactly 8 digits (leading zeros are part of it).

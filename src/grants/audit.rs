@@ -7,7 +7,7 @@
 //! chain that verifies: `poort audit verify` prints the head hash and count so that operators can
 //! keep them elsewhere (a log, a ticket) and compare.
 
-use super::sql::Pool;
+use super::db::{sql, Args, On, Pool, Sql, Tx};
 use async_trait::async_trait;
 use chrono::{DateTime, DurationRound, SecondsFormat, TimeDelta, Utc};
 
@@ -58,7 +58,7 @@ pub fn entry_hash(prev_hash: &str, e: &AuditEntry<'_>) -> String {
 
 /// Appending inside a write's transaction. Appends are serialized so that two transactions never
 /// chain onto the same entry: SQLite allows one writer at a time (every write has written before
-/// it audits), PostgreSQL takes a transaction-scoped advisory lock.
+/// it audits), PostgreSQL takes a transaction-scoped advisory lock ([`On::exclusive`]).
 #[async_trait]
 pub trait AuditLog {
     async fn append_audit(&mut self, e: AuditEntry<'_>) -> Result<(), sqlx::Error>;
@@ -67,46 +67,47 @@ pub trait AuditLog {
 const LAST_HASH: &str = "SELECT hash FROM audit ORDER BY id DESC LIMIT 1";
 const INSERT: &str = "INSERT INTO audit (at, actor, organisation_id, action, before, after, \
      prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
-/// Any fixed number: the key of the advisory lock that serializes audit appends.
-const PG_AUDIT_LOCK: i64 = 0x706f_6f72_7461;
+/// Any fixed number: the key of the lock that serializes audit appends.
+const AUDIT_LOCK: i64 = 0x706f_6f72_7461;
 
-macro_rules! append {
-    ($conn:expr, $e:expr) => {{
-        let last: Option<Option<String>> = sqlx::query_scalar(LAST_HASH)
-            .fetch_optional(&mut *$conn)
-            .await?;
-        let prev = last.flatten().unwrap_or_else(|| GENESIS.to_string());
-        let hash = entry_hash(&prev, &$e);
-        sqlx::query(INSERT)
-            .bind(audit_time($e.at))
-            .bind($e.actor)
-            .bind($e.organisation_id)
-            .bind($e.action)
-            .bind($e.before)
-            .bind($e.after)
-            .bind(&prev)
-            .bind(&hash)
-            .execute(&mut *$conn)
-            .await?;
-        Ok(())
-    }};
+/// Appends one entry where `on` is: inside the transaction of the write it records.
+pub async fn append(mut on: On<'_>, e: AuditEntry<'_>) -> Result<(), sqlx::Error> {
+    on.exclusive(AUDIT_LOCK).await?;
+    let last: Option<Option<String>> = sql(LAST_HASH).scalar_optional(on.reborrow()).await?;
+    let prev = last.flatten().unwrap_or_else(|| GENESIS.to_string());
+    let hash = entry_hash(&prev, &e);
+    sql(INSERT)
+        .bind(audit_time(e.at))
+        .bind(e.actor)
+        .bind(e.organisation_id)
+        .bind(e.action)
+        .bind(e.before)
+        .bind(e.after)
+        .bind(&prev)
+        .bind(&hash)
+        .execute(on)
+        .await?;
+    Ok(())
+}
+
+#[async_trait]
+impl AuditLog for Tx {
+    async fn append_audit(&mut self, e: AuditEntry<'_>) -> Result<(), sqlx::Error> {
+        append(self.into(), e).await
+    }
 }
 
 #[async_trait]
 impl AuditLog for sqlx::SqliteConnection {
     async fn append_audit(&mut self, e: AuditEntry<'_>) -> Result<(), sqlx::Error> {
-        append!(self, e)
+        append(self.into(), e).await
     }
 }
 
 #[async_trait]
 impl AuditLog for sqlx::PgConnection {
     async fn append_audit(&mut self, e: AuditEntry<'_>) -> Result<(), sqlx::Error> {
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(PG_AUDIT_LOCK)
-            .execute(&mut *self)
-            .await?;
-        append!(self, e)
+        append(self.into(), e).await
     }
 }
 
@@ -333,59 +334,54 @@ async fn replay_spool(pool: &Pool, spool: &std::path::Path, metrics: &crate::met
 
 const ORGANISATION_ID: &str = "SELECT id FROM organisations WHERE kvk = $1";
 
-macro_rules! write_batch {
-    ($tx:expr, $batch:expr) => {{
-        let mut tx = $tx;
-        for d in $batch {
-            let org: Option<String> = match &d.kvk {
-                Some(kvk) => {
-                    sqlx::query_scalar(ORGANISATION_ID)
-                        .bind(kvk)
-                        .fetch_optional(&mut *tx)
-                        .await?
-                }
-                None => None,
-            };
-            tx.append_audit(AuditEntry {
-                at: d.at,
-                actor: &d.actor,
-                organisation_id: org.as_deref(),
-                action: &d.action,
-                before: None,
-                after: Some(&d.detail),
-            })
-            .await?;
-            if let (Some(org), Some((idp, subject)), "login.allowed" | "admin.login") =
-                (&org, &d.identity, d.action.as_ref())
-            {
-                sqlx::query(
-                    "UPDATE memberships SET last_login_at = $1 WHERE organisation_id = $2 \
-                     AND person_id = (SELECT person_id FROM identity_links \
-                                       WHERE idp = $3 AND subject = $4)",
-                )
-                .bind(d.at)
-                .bind(org)
-                .bind(idp)
-                .bind(subject)
-                .execute(&mut *tx)
-                .await?;
+/// One batch of decisions in one transaction.
+async fn write_batch(pool: &Pool, batch: &[LoginDecision]) -> Result<(), sqlx::Error> {
+    // Takes SQLite's write lock first, so that a write committed by another connection between
+    // this transaction's reads and its write cannot fail it.
+    let mut tx = pool.begin_write().await?;
+    for d in batch {
+        let org: Option<String> = match &d.kvk {
+            Some(kvk) => {
+                sql(ORGANISATION_ID)
+                    .bind(kvk)
+                    .scalar_optional(&mut tx)
+                    .await?
             }
+            None => None,
+        };
+        tx.append_audit(AuditEntry {
+            at: d.at,
+            actor: &d.actor,
+            organisation_id: org.as_deref(),
+            action: &d.action,
+            before: None,
+            after: Some(&d.detail),
+        })
+        .await?;
+        if let (Some(org), Some((idp, subject)), "login.allowed" | "admin.login") =
+            (&org, &d.identity, d.action.as_ref())
+        {
+            sql(
+                "UPDATE memberships SET last_login_at = $1 WHERE organisation_id = $2 \
+                 AND person_id = (SELECT person_id FROM identity_links \
+                                   WHERE idp = $3 AND subject = $4)",
+            )
+            .bind(d.at)
+            .bind(org)
+            .bind(idp)
+            .bind(subject)
+            .execute(&mut tx)
+            .await?;
         }
-        tx.commit().await
-    }};
+    }
+    tx.commit().await
 }
 
 async fn write_decisions(pool: &Pool, batch: &[LoginDecision]) -> Result<(), sqlx::Error> {
     // A batch that meets a busy database is tried again (twice) before it counts as lost.
     let mut attempt = 0;
     loop {
-        let written = match pool {
-            // IMMEDIATE: take SQLite's write lock first, so that a write committed by another
-            // connection between this transaction's reads and its write cannot fail it.
-            Pool::Sqlite(p) => write_batch!(p.begin_with("BEGIN IMMEDIATE").await?, batch),
-            Pool::Postgres(p) => write_batch!(p.begin().await?, batch),
-        };
-        match written {
+        match write_batch(pool, batch).await {
             Err(e) if attempt < 2 => {
                 attempt += 1;
                 tracing::warn!(
@@ -458,10 +454,7 @@ const ALL: &str = "SELECT id, at, actor, organisation_id, action, before, after,
 
 /// Walks the whole trail and reports the first break.
 pub async fn verify(pool: &Pool) -> Result<AuditReport, sqlx::Error> {
-    let rows: Vec<Row> = match pool {
-        Pool::Sqlite(p) => sqlx::query_as(ALL).fetch_all(p).await?,
-        Pool::Postgres(p) => sqlx::query_as(ALL).fetch_all(p).await?,
-    };
+    let rows: Vec<Row> = sql(ALL).fetch_all(pool).await?;
     Ok(check_rows(&rows))
 }
 
@@ -597,32 +590,32 @@ async fn entries(
     filter: &AuditFilter,
     page: Option<(usize, usize)>,
 ) -> Result<(Vec<AuditRecord>, usize), sqlx::Error> {
-    let mut from = String::from(
-        " FROM audit a JOIN organisations o ON o.id = a.organisation_id WHERE o.kvk = $1",
+    let mut args = Args::default();
+    let mut from = format!(
+        " FROM audit a JOIN organisations o ON o.id = a.organisation_id WHERE o.kvk = {}",
+        args.push(kvk)
     );
-    let mut n = 1;
-    let mut next = |clause: &str| {
-        n += 1;
-        format!(" AND {}", clause.replace('?', &format!("${n}")))
-    };
-    if filter.action.is_some() {
-        from.push_str(&next("a.action LIKE ?"));
+    if let Some(a) = &filter.action {
+        // A prefix (`%` and `_` in it match as LIKE does; action names have neither).
+        from.push_str(&format!(
+            " AND a.action LIKE {}",
+            args.push(format!("{a}%"))
+        ));
     }
-    if filter.since.is_some() {
-        from.push_str(&next("a.at >= ?"));
+    if let Some(s) = filter.since {
+        from.push_str(&format!(" AND a.at >= {}", args.push(s)));
     }
-    if filter.until.is_some() {
-        from.push_str(&next("a.at < ?"));
+    if let Some(u) = filter.until {
+        from.push_str(&format!(" AND a.at < {}", args.push(u)));
     }
-    if filter.actor.is_some() {
-        from.push_str(&next("a.actor = ?"));
+    if let Some(actor) = &filter.actor {
+        from.push_str(&format!(" AND a.actor = {}", args.push(actor)));
     }
-    let mut sql =
+    let mut text =
         format!("SELECT a.id, a.at, a.actor, a.action, a.before, a.after{from} ORDER BY a.id DESC");
     if let Some((offset, limit)) = page {
-        sql.push_str(&format!(" LIMIT {limit} OFFSET {offset}"));
+        text.push_str(&format!(" LIMIT {limit} OFFSET {offset}"));
     }
-    let count_sql = format!("SELECT COUNT(*){from}");
     type Row = (
         i64,
         DateTime<Utc>,
@@ -631,46 +624,14 @@ async fn entries(
         Option<String>,
         Option<String>,
     );
-    macro_rules! bound {
-        ($q:expr) => {{
-            let mut q = $q.bind(kvk);
-            if let Some(a) = &filter.action {
-                // A prefix (`%` and `_` in it match as LIKE does; action names have neither).
-                q = q.bind(format!("{a}%"));
-            }
-            if let Some(s) = filter.since {
-                q = q.bind(s);
-            }
-            if let Some(u) = filter.until {
-                q = q.bind(u);
-            }
-            if let Some(actor) = &filter.actor {
-                q = q.bind(actor.clone());
-            }
-            q
-        }};
-    }
-    macro_rules! run {
-        ($p:expr) => {{
-            let rows: Vec<Row> = bound!(sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(sql.clone())))
-                .fetch_all($p)
-                .await?;
-            let total: Option<i64> = match page {
-                Some(_) => Some(
-                    bound!(sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(
-                        count_sql.clone()
-                    )))
-                    .fetch_one($p)
-                    .await?,
-                ),
-                None => None,
-            };
-            (rows, total)
-        }};
-    }
-    let (rows, total) = match pool {
-        Pool::Sqlite(p) => run!(p),
-        Pool::Postgres(p) => run!(p),
+    let rows: Vec<Row> = Sql::assembled(text, args.clone()).fetch_all(pool).await?;
+    let total: Option<i64> = match page {
+        Some(_) => Some(
+            Sql::assembled(format!("SELECT COUNT(*){from}"), args)
+                .scalar(pool)
+                .await?,
+        ),
+        None => None,
     };
     let total = total.map_or(rows.len(), |t| usize::try_from(t).unwrap_or(0));
     let records = rows

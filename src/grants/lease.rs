@@ -9,8 +9,7 @@
 //! (stopped, crashed, cut off from the database), another replica takes over once the lease
 //! has expired.
 
-use super::sql::on_pool;
-use super::sql::Pool;
+use super::db::{sql, Pool};
 use chrono::{DateTime, TimeDelta, Utc};
 
 /// An identity for one process (or one test replica): what [`Lease`] and the mail worker record
@@ -56,14 +55,13 @@ impl Lease {
         let until = now
             .checked_add_signed(self.ttl)
             .unwrap_or(DateTime::<Utc>::MAX_UTC);
-        let changed = on_pool!(&self.pool, |p| sqlx::query(ACQUIRE)
+        let changed = sql(ACQUIRE)
             .bind(&self.name)
             .bind(&self.holder)
             .bind(until)
             .bind(now)
-            .execute(p)
-            .await?
-            .rows_affected());
+            .execute(&self.pool)
+            .await?;
         Ok(changed > 0)
     }
 
@@ -73,9 +71,6 @@ impl Lease {
         name: &str,
     ) -> Result<Option<(String, DateTime<Utc>)>, sqlx::Error> {
         const CURRENT: &str = "SELECT holder, expires_at FROM job_leases WHERE name = $1";
-        on_pool!(pool, |p| sqlx::query_as(CURRENT)
-            .bind(name)
-            .fetch_optional(p)
-            .await)
+        sql(CURRENT).bind(name).fetch_optional(pool).await
     }
 }

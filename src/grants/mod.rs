@@ -6,34 +6,39 @@
 
 pub mod audit;
 pub mod cache;
+pub mod check;
+pub mod db;
+pub mod error;
 pub mod exchange;
 mod file;
 pub mod lease;
 mod memory;
 pub mod outbox;
+pub mod read;
 pub mod registry;
 mod sql;
+pub mod views;
 pub mod write;
 
 pub use crate::domain::grant::*;
+pub use check::is_email_address;
+pub use db::Pool;
+pub use error::{ImportError, WriteError};
 pub use file::{
     load_grants_file, GrantEntry, GrantsFile, GrantsFileError, IdentityLink, MembershipEntry,
     OrganisationEntry, PersonEntry,
 };
 pub use memory::MemoryRegister;
+pub use read::{GrantFilter, MemberQuery};
 pub use registry::{CachedRegister, Registry, RegistryError, UsageRecorder};
-pub(crate) use sql::on_pool;
-pub use sql::{NewGrant, Pool, SqlRegister, SqlRegisterError};
-pub use write::{
-    is_email_address, token_hash, Accepted, Invitation, InvitationState, NewInvitation,
-    INVITATION_LIFETIME,
+pub use sql::{NewGrant, SqlRegister, SqlRegisterError};
+pub use views::{
+    GrantRecord, Holder, InvitationState, LinkRequest, LinkRequestStatus, MemberStatus, MemberView,
+    OrganisationView,
 };
 pub use write::{
-    Actor, GrantFilter, GrantRecord, GrantRequest, Holder, ImportError, ImportRow, MemberView,
-    NewOrganisation, OrganisationChanges, OrganisationView, Renewal, WriteError,
-};
-pub use write::{
-    LinkRequest, LinkRequestStatus, MemberDetails, MemberQuery, MemberStatus, NewLinkRequest,
+    token_hash, Accepted, Actor, GrantRequest, ImportRow, Invitation, MemberDetails, NewInvitation,
+    NewLinkRequest, NewOrganisation, OrganisationChanges, Renewal, INVITATION_LIFETIME,
 };
 
 use async_trait::async_trait;

@@ -8,8 +8,8 @@
 //! Rows are kept for [`RETENTION`] at least, far longer than any cache entry lives, so a
 //! process that reads the feed late has nothing cached that a pruned row could concern.
 
-use super::sql::on_pool;
-use super::sql::Pool;
+use super::db::{sql, On, Pool};
+use super::read::people::HOLDERS_OF_GRANT;
 use crate::domain::grant::IdentityKey;
 use chrono::{DateTime, Utc};
 
@@ -26,40 +26,18 @@ pub async fn append(
     if links.is_empty() {
         return Ok(());
     }
-    macro_rules! insert_all {
-        ($tx:expr) => {
-            for link in &links {
-                sqlx::query(
-                    "INSERT INTO cache_outbox (idp, subject, created_at) VALUES ($1, $2, $3)",
-                )
-                .bind(&link.idp)
-                .bind(&link.subject)
-                .bind(now)
-                .execute(&mut *$tx)
-                .await?;
-            }
-        };
+    let mut tx = pool.begin().await?;
+    // A feed reader must not step over an append that commits after a later one.
+    On::from(&mut tx).lock_appends("cache_outbox").await?;
+    for link in &links {
+        sql("INSERT INTO cache_outbox (idp, subject, created_at) VALUES ($1, $2, $3)")
+            .bind(&link.idp)
+            .bind(&link.subject)
+            .bind(now)
+            .execute(&mut tx)
+            .await?;
     }
-    match pool {
-        // SQLite runs one writer at a time: IDs become visible in order.
-        Pool::Sqlite(p) => {
-            let mut tx = p.begin().await?;
-            insert_all!(tx);
-            tx.commit().await?;
-        }
-        // PostgreSQL hands out identity values before commit, so two appends could become
-        // visible out of order and a feed reader could step over the earlier one. A lock that
-        // conflicts with itself (not with readers) makes appends commit in ID order.
-        Pool::Postgres(p) => {
-            let mut tx = p.begin().await?;
-            sqlx::query("LOCK TABLE cache_outbox IN SHARE ROW EXCLUSIVE MODE")
-                .execute(&mut *tx)
-                .await?;
-            insert_all!(tx);
-            tx.commit().await?;
-        }
-    }
-    Ok(())
+    tx.commit().await
 }
 
 /// Rows after `after`, oldest first, at most `limit`.
@@ -68,15 +46,12 @@ pub async fn since(
     after: i64,
     limit: i64,
 ) -> Result<Vec<(i64, IdentityKey)>, sqlx::Error> {
-    let rows: Vec<(i64, String, String)> = on_pool!(pool, |p| {
-        sqlx::query_as(
-            "SELECT id, idp, subject FROM cache_outbox WHERE id > $1 ORDER BY id LIMIT $2",
-        )
-        .bind(after)
-        .bind(limit)
-        .fetch_all(p)
-        .await?
-    });
+    let rows: Vec<(i64, String, String)> =
+        sql("SELECT id, idp, subject FROM cache_outbox WHERE id > $1 ORDER BY id LIMIT $2")
+            .bind(after)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?;
     Ok(rows
         .into_iter()
         .map(|(id, idp, subject)| (id, IdentityKey { idp, subject }))
@@ -86,11 +61,7 @@ pub async fn since(
 /// The newest row's ID (0 when empty): where a process that starts with an empty cache begins
 /// reading the feed.
 pub async fn newest(pool: &Pool) -> Result<i64, sqlx::Error> {
-    let id: Option<i64> = on_pool!(pool, |p| {
-        sqlx::query_scalar("SELECT MAX(id) FROM cache_outbox")
-            .fetch_one(p)
-            .await?
-    });
+    let id: Option<i64> = sql("SELECT MAX(id) FROM cache_outbox").scalar(pool).await?;
     Ok(id.unwrap_or(0))
 }
 
@@ -99,38 +70,27 @@ pub async fn remove(pool: &Pool, ids: &[i64]) -> Result<(), sqlx::Error> {
     if ids.is_empty() {
         return Ok(());
     }
-    on_pool!(pool, |p| {
-        let mut tx = p.begin().await?;
-        for id in ids {
-            sqlx::query("DELETE FROM cache_outbox WHERE id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-    });
-    Ok(())
+    let mut tx = pool.begin().await?;
+    for id in ids {
+        sql("DELETE FROM cache_outbox WHERE id = $1")
+            .bind(*id)
+            .execute(&mut tx)
+            .await?;
+    }
+    tx.commit().await
 }
 
 /// Removes rows older than [`RETENTION`].
 pub async fn prune(pool: &Pool, now: DateTime<Utc>) -> Result<u64, sqlx::Error> {
-    let before = now - RETENTION;
-    Ok(on_pool!(pool, |p| {
-        sqlx::query("DELETE FROM cache_outbox WHERE created_at < $1")
-            .bind(before)
-            .execute(p)
-            .await?
-            .rows_affected()
-    }))
+    sql("DELETE FROM cache_outbox WHERE created_at < $1")
+        .bind(now - RETENTION)
+        .execute(pool)
+        .await
 }
 
 /// How many rows wait.
 pub async fn pending(pool: &Pool) -> Result<i64, sqlx::Error> {
-    Ok(on_pool!(pool, |p| {
-        sqlx::query_scalar("SELECT COUNT(*) FROM cache_outbox")
-            .fetch_one(p)
-            .await?
-    }))
+    sql("SELECT COUNT(*) FROM cache_outbox").scalar(pool).await
 }
 
 /// Every identity link of the persons who hold this grant: its member, or every member of its
@@ -139,12 +99,7 @@ pub async fn holders_of_grant(
     pool: &Pool,
     grant_id: &str,
 ) -> Result<Vec<IdentityKey>, sqlx::Error> {
-    let rows: Vec<(String, String)> = on_pool!(pool, |p| {
-        sqlx::query_as(super::write::HOLDERS_OF_GRANT)
-            .bind(grant_id)
-            .fetch_all(p)
-            .await?
-    });
+    let rows: Vec<(String, String)> = sql(HOLDERS_OF_GRANT).bind(grant_id).fetch_all(pool).await?;
     Ok(rows
         .into_iter()
         .map(|(idp, subject)| IdentityKey { idp, subject })
@@ -159,17 +114,12 @@ pub async fn touch_last_used(
     at: DateTime<Utc>,
     older_than: DateTime<Utc>,
 ) -> Result<bool, sqlx::Error> {
-    let changed = on_pool!(pool, |p| {
-        sqlx::query(
-            "UPDATE grants SET last_used_at = $1 \
-              WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $3)",
-        )
-        .bind(at)
-        .bind(grant_id)
-        .bind(older_than)
-        .execute(p)
-        .await?
-        .rows_affected()
-    });
+    let changed = sql("UPDATE grants SET last_used_at = $1 \
+          WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $3)")
+    .bind(at)
+    .bind(grant_id)
+    .bind(older_than)
+    .execute(pool)
+    .await?;
     Ok(changed > 0)
 }

@@ -52,18 +52,9 @@ pub async fn connect_database(url: &str) -> Result<SqlRegister, RegistryError> {
 
 /// Whether the register holds no organisation yet (a fresh database).
 async fn register_is_empty(pool: &super::Pool) -> Result<bool, sqlx::Error> {
-    let count: i64 = match pool {
-        super::Pool::Sqlite(p) => {
-            sqlx::query_scalar("SELECT COUNT(*) FROM organisations")
-                .fetch_one(p)
-                .await?
-        }
-        super::Pool::Postgres(p) => {
-            sqlx::query_scalar("SELECT COUNT(*) FROM organisations")
-                .fetch_one(p)
-                .await?
-        }
-    };
+    let count: i64 = super::db::sql("SELECT COUNT(*) FROM organisations")
+        .scalar(pool)
+        .await?;
     Ok(count == 0)
 }
 

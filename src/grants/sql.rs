@@ -4,6 +4,9 @@
 //! step by hand) and the SQL text below: `$1`-style parameters, which both read. Queries are
 //! checked at run time (`sqlx::query`), so building needs no database.
 
+/// Where `generate` (on its way out of the server binary) finds the pool.
+pub(super) use super::db::Pool;
+use super::db::{sql, Sql};
 use super::file::{GrantsFile, GrantsFileError};
 use super::{Register, RegisterError};
 use crate::domain::grant::{
@@ -13,8 +16,8 @@ use crate::domain::level::Level;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::migrate::Migrator;
-use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::postgres::PgPoolOptions;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use std::collections::HashMap;
 use std::path::Path;
 use std::str::FromStr;
@@ -53,27 +56,9 @@ pub struct NewGrant {
     pub valid_until: DateTime<Utc>,
 }
 
-/// The connection pool of one backend.
-#[derive(Debug, Clone)]
-pub enum Pool {
-    Sqlite(SqlitePool),
-    Postgres(PgPool),
-}
-
 /// How long a statement waits for a connection: a database that is away makes a write fail
 /// with a clear error in seconds, well within a request's time, instead of hanging on.
 const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// Runs the same statement text on either backend (`$1` parameters read on both).
-macro_rules! on_pool {
-    ($pool:expr, |$p:ident| $body:expr) => {
-        match $pool {
-            $crate::grants::Pool::Sqlite($p) => $body,
-            $crate::grants::Pool::Postgres($p) => $body,
-        }
-    };
-}
-pub(crate) use on_pool;
 
 /// A register kept in SQLite or PostgreSQL.
 #[derive(Debug, Clone)]
@@ -133,18 +118,12 @@ impl SqlRegister {
 
     /// Whether the database answers (readiness).
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
-        on_pool!(&self.pool, |p| sqlx::query("SELECT 1")
-            .execute(p)
-            .await
-            .map(|_| ()))
+        sql("SELECT 1").execute(&self.pool).await.map(|_| ())
     }
 
     /// Closes the pool, waiting for connections to be returned.
     pub async fn close(&self) {
-        match &self.pool {
-            Pool::Sqlite(pool) => pool.close().await,
-            Pool::Postgres(pool) => pool.close().await,
-        }
+        self.pool.close().await
     }
 
     /// Writes a grants file into the register in one transaction: everything or nothing.
@@ -153,58 +132,27 @@ impl SqlRegister {
     pub async fn import(&self, file: &GrantsFile) -> Result<(), SqlRegisterError> {
         file.validate()?;
         let statements = import_statements(file, Utc::now())?;
-        match &self.pool {
-            Pool::Sqlite(pool) => {
-                let mut tx = pool.begin().await?;
-                for stmt in &statements {
-                    bind_all!(sqlx::query(stmt.sql), &stmt.args)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                tx.commit().await?;
-            }
-            Pool::Postgres(pool) => {
-                let mut tx = pool.begin().await?;
-                for stmt in &statements {
-                    bind_all!(sqlx::query(stmt.sql), &stmt.args)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                tx.commit().await?;
-            }
+        let mut tx = self.pool.begin().await?;
+        for statement in statements {
+            statement.execute(&mut tx).await?;
         }
+        tx.commit().await?;
         Ok(())
-    }
-
-    /// Runs one statement outside any explicit transaction; the number of rows it touched.
-    async fn execute(&self, stmt: Statement) -> Result<u64, SqlRegisterError> {
-        Ok(match &self.pool {
-            Pool::Sqlite(pool) => bind_all!(sqlx::query(stmt.sql), &stmt.args)
-                .execute(pool)
-                .await?
-                .rows_affected(),
-            Pool::Postgres(pool) => bind_all!(sqlx::query(stmt.sql), &stmt.args)
-                .execute(pool)
-                .await?
-                .rows_affected(),
-        })
     }
 
     /// Adds a group to the organisation with this KvK number; its new ID.
     pub async fn add_group(&self, kvk: &str, name: &str) -> Result<String, SqlRegisterError> {
         let id = uuid::Uuid::new_v4().to_string();
-        let added = self
-            .execute(Statement {
-                sql: "INSERT INTO groups (id, organisation_id, name, created_at) \
+        let added = sql(
+            "INSERT INTO groups (id, organisation_id, name, created_at) \
                       SELECT $1, o.id, $2, $3 FROM organisations o WHERE o.kvk = $4",
-                args: vec![
-                    Arg::Text(id.clone()),
-                    Arg::Text(name.to_string()),
-                    Arg::Time(Utc::now()),
-                    Arg::Text(kvk.to_string()),
-                ],
-            })
-            .await?;
+        )
+        .bind(&id)
+        .bind(name)
+        .bind(Utc::now())
+        .bind(kvk)
+        .execute(&self.pool)
+        .await?;
         if added == 0 {
             return Err(SqlRegisterError::UnknownOrganisation(kvk.to_string()));
         }
@@ -219,21 +167,18 @@ impl SqlRegister {
         person: &str,
         blocked: bool,
     ) -> Result<(), SqlRegisterError> {
-        let added = self
-            .execute(Statement {
-                sql:
-                    "INSERT INTO group_members (membership_id, group_id, organisation_id, blocked) \
+        let added = sql(
+            "INSERT INTO group_members (membership_id, group_id, organisation_id, blocked) \
                       SELECT m.id, g.id, g.organisation_id, $3 FROM groups g \
                       JOIN memberships m ON m.organisation_id = g.organisation_id \
                        AND m.person_id = $2 \
                       WHERE g.id = $1",
-                args: vec![
-                    Arg::Text(group.to_string()),
-                    Arg::Text(person.to_string()),
-                    Arg::Bool(blocked),
-                ],
-            })
-            .await?;
+        )
+        .bind(group)
+        .bind(person)
+        .bind(blocked)
+        .execute(&self.pool)
+        .await?;
         if added == 0 {
             return Err(SqlRegisterError::NotAMember {
                 person: person.to_string(),
@@ -250,25 +195,23 @@ impl SqlRegister {
         grant: &NewGrant,
     ) -> Result<(), SqlRegisterError> {
         let (kind, provider, uuid) = scope_columns(&grant.scope);
-        let added = self
-            .execute(Statement {
-                sql: "INSERT INTO grants (id, organisation_id, group_id, scope_kind, provider, \
+        let added = sql(
+            "INSERT INTO grants (id, organisation_id, group_id, scope_kind, provider, \
                       service_uuid, level, valid_from, valid_until, status, created_at) \
                       SELECT $1, g.organisation_id, g.id, $2, $3, $4, $5, $6, $7, 'active', $8 \
                       FROM groups g WHERE g.id = $9",
-                args: vec![
-                    Arg::Text(grant.id.clone()),
-                    Arg::Text(kind.to_string()),
-                    Arg::OptText(provider),
-                    Arg::OptText(uuid),
-                    Arg::Text(grant.level.to_string()),
-                    Arg::Time(grant.valid_from),
-                    Arg::Time(grant.valid_until),
-                    Arg::Time(Utc::now()),
-                    Arg::Text(group.to_string()),
-                ],
-            })
-            .await?;
+        )
+        .bind(&grant.id)
+        .bind(kind.to_string())
+        .bind(provider)
+        .bind(uuid)
+        .bind(grant.level.to_string())
+        .bind(grant.valid_from)
+        .bind(grant.valid_until)
+        .bind(Utc::now())
+        .bind(group)
+        .execute(&self.pool)
+        .await?;
         if added == 0 {
             return Err(SqlRegisterError::UnknownGroup(group.to_string()));
         }
@@ -282,17 +225,13 @@ impl SqlRegister {
         kvk: &str,
         blocked: bool,
     ) -> Result<(), SqlRegisterError> {
-        let changed = self
-            .execute(Statement {
-                sql: "UPDATE memberships SET blocked = $1 WHERE person_id = $2 \
-                      AND organisation_id = (SELECT id FROM organisations WHERE kvk = $3)",
-                args: vec![
-                    Arg::Bool(blocked),
-                    Arg::Text(person.to_string()),
-                    Arg::Text(kvk.to_string()),
-                ],
-            })
-            .await?;
+        let changed = sql("UPDATE memberships SET blocked = $1 WHERE person_id = $2 \
+                      AND organisation_id = (SELECT id FROM organisations WHERE kvk = $3)")
+        .bind(blocked)
+        .bind(person)
+        .bind(kvk)
+        .execute(&self.pool)
+        .await?;
         if changed == 0 {
             return Err(SqlRegisterError::UnknownOrganisation(kvk.to_string()));
         }
@@ -300,33 +239,20 @@ impl SqlRegister {
     }
 
     async fn lookup(&self, idp: &str, subject: &str) -> Result<PersonGrants, SqlRegisterError> {
-        // The same three queries on either backend; only the pool's type differs.
-        macro_rules! read_person {
-            ($pool:expr) => {{
-                let mut conn = $pool.acquire().await?;
-                let person: Option<String> = sqlx::query_scalar(PERSON_SQL)
-                    .bind(idp)
-                    .bind(subject)
-                    .fetch_optional(&mut *conn)
-                    .await?;
-                let Some(person) = person else {
-                    return Ok(PersonGrants::default());
-                };
-                let rows: Vec<GrantRow> = sqlx::query_as(GRANTS_SQL)
-                    .bind(&person)
-                    .fetch_all(&mut *conn)
-                    .await?;
-                let roles: Vec<(String, String)> = sqlx::query_as(ROLES_SQL)
-                    .bind(&person)
-                    .fetch_all(&mut *conn)
-                    .await?;
-                (person, rows, roles)
-            }};
-        }
-        let (person, rows, roles) = match &self.pool {
-            Pool::Sqlite(pool) => read_person!(pool),
-            Pool::Postgres(pool) => read_person!(pool),
+        // Three queries on one connection: the login path's round trips.
+        let mut conn = self.pool.acquire().await?;
+        let person: Option<String> = sql(PERSON_SQL)
+            .bind(idp)
+            .bind(subject)
+            .scalar_optional(&mut conn)
+            .await?;
+        let Some(person) = person else {
+            return Ok(PersonGrants::default());
         };
+        let rows: Vec<GrantRow> = sql(GRANTS_SQL).bind(&person).fetch_all(&mut conn).await?;
+        let roles: Vec<(String, String)> =
+            sql(ROLES_SQL).bind(&person).fetch_all(&mut conn).await?;
+        drop(conn);
 
         let mut by_membership: HashMap<String, Vec<Role>> = HashMap::new();
         for (membership, role) in roles {
@@ -465,38 +391,6 @@ impl GrantRow {
     }
 }
 
-/// Binds every argument to a query, whichever the backend.
-macro_rules! bind_all {
-    ($query:expr, $args:expr) => {{
-        let mut query = $query;
-        for arg in $args {
-            query = match arg {
-                Arg::Text(v) => query.bind(v.clone()),
-                Arg::OptText(v) => query.bind(v.clone()),
-                Arg::Bool(v) => query.bind(*v),
-                Arg::Time(v) => query.bind(*v),
-                Arg::OptTime(v) => query.bind(*v),
-            };
-        }
-        query
-    }};
-}
-use bind_all;
-
-/// A value bound to a statement parameter, the same for both backends.
-enum Arg {
-    Text(String),
-    OptText(Option<String>),
-    Bool(bool),
-    Time(DateTime<Utc>),
-    OptTime(Option<DateTime<Utc>>),
-}
-
-struct Statement {
-    sql: &'static str,
-    args: Vec<Arg>,
-}
-
 pub(super) fn scope_columns(scope: &Scope) -> (&'static str, Option<String>, Option<String>) {
     match scope {
         Scope::AllServices => ("all_services", None, None),
@@ -516,8 +410,7 @@ pub(super) fn status_text(status: GrantStatus) -> &'static str {
 fn import_statements(
     file: &GrantsFile,
     now: DateTime<Utc>,
-) -> Result<Vec<Statement>, SqlRegisterError> {
-    use Arg::*;
+) -> Result<Vec<Sql<'static>>, SqlRegisterError> {
     // `validate` guarantees every reference resolves; an error keeps this free of panics anyway.
     let unresolved = |what: String| corrupt(format!("grants file: unresolved {what}"));
     let mut out = Vec::new();
@@ -525,38 +418,36 @@ fn import_statements(
     for org in &file.organisations {
         let id = uuid::Uuid::new_v4().to_string();
         organisation_ids.insert(org.kvk.as_str(), id.clone());
-        out.push(Statement {
-            sql: "INSERT INTO organisations (id, kvk, rsin, name, created_at) \
+        out.push(
+            sql(
+                "INSERT INTO organisations (id, kvk, rsin, name, created_at) \
                   VALUES ($1, $2, $3, $4, $5)",
-            args: vec![
-                Text(id),
-                Text(org.kvk.clone()),
-                OptText(org.rsin.clone()),
-                Text(org.name.clone()),
-                Time(now),
-            ],
-        });
+            )
+            .bind(id)
+            .bind(org.kvk.clone())
+            .bind(org.rsin.clone())
+            .bind(org.name.clone())
+            .bind(now),
+        );
     }
     for person in &file.persons {
-        out.push(Statement {
-            sql: "INSERT INTO persons (id, name, created_at) VALUES ($1, $2, $3)",
-            args: vec![
-                Text(person.id.clone()),
-                OptText(person.name.clone()),
-                Time(now),
-            ],
-        });
+        out.push(
+            sql("INSERT INTO persons (id, name, created_at) VALUES ($1, $2, $3)")
+                .bind(person.id.clone())
+                .bind(person.name.clone())
+                .bind(now),
+        );
         for link in &person.links {
-            out.push(Statement {
-                sql: "INSERT INTO identity_links (idp, subject, person_id, created_at) \
+            out.push(
+                sql(
+                    "INSERT INTO identity_links (idp, subject, person_id, created_at) \
                       VALUES ($1, $2, $3, $4)",
-                args: vec![
-                    Text(link.idp.clone()),
-                    Text(link.subject.clone()),
-                    Text(person.id.clone()),
-                    Time(now),
-                ],
-            });
+                )
+                .bind(link.idp.clone())
+                .bind(link.subject.clone())
+                .bind(person.id.clone())
+                .bind(now),
+            );
         }
     }
     let mut membership_ids = HashMap::new();
@@ -567,23 +458,26 @@ fn import_statements(
             .ok_or_else(|| unresolved(format!("organisation {}", m.organisation)))?
             .clone();
         membership_ids.insert((m.person.as_str(), m.organisation.as_str()), id.clone());
-        out.push(Statement {
-            sql: "INSERT INTO memberships (id, person_id, organisation_id, blocked, created_at) \
+        out.push(
+            sql(
+                "INSERT INTO memberships (id, person_id, organisation_id, blocked, created_at) \
                   VALUES ($1, $2, $3, $4, $5)",
-            args: vec![
-                Text(id.clone()),
-                Text(m.person.clone()),
-                Text(organisation),
-                Bool(m.blocked),
-                Time(now),
-            ],
-        });
+            )
+            .bind(id.clone())
+            .bind(m.person.clone())
+            .bind(organisation)
+            .bind(m.blocked)
+            .bind(now),
+        );
         for role in &m.roles {
-            out.push(Statement {
-                sql: "INSERT INTO membership_roles (membership_id, role) VALUES ($1, $2) \
+            out.push(
+                sql(
+                    "INSERT INTO membership_roles (membership_id, role) VALUES ($1, $2) \
                       ON CONFLICT DO NOTHING",
-                args: vec![Text(id.clone()), Text(role.as_str().to_string())],
-            });
+                )
+                .bind(id.clone())
+                .bind(role.as_str()),
+            );
         }
     }
     for g in &file.grants {
@@ -594,27 +488,27 @@ fn import_statements(
         let membership = membership_ids
             .get(&(g.person.as_str(), g.organisation.as_str()))
             .ok_or_else(|| unresolved(format!("membership of grant {}", g.id)))?;
-        out.push(Statement {
-            sql: "INSERT INTO grants (id, organisation_id, membership_id, scope_kind, provider, \
+        out.push(
+            sql(
+                "INSERT INTO grants (id, organisation_id, membership_id, scope_kind, provider, \
                   service_uuid, level, valid_from, valid_until, status, created_by, created_at, \
                   last_used_at) \
                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-            args: vec![
-                Text(g.id.clone()),
-                Text(organisation.clone()),
-                Text(membership.clone()),
-                Text(kind.to_string()),
-                OptText(provider),
-                OptText(uuid),
-                Text(g.level.to_string()),
-                Time(g.valid_from),
-                Time(g.valid_until),
-                Text(status_text(g.status).to_string()),
-                Text("import".to_string()),
-                Time(now),
-                OptTime(g.last_used_at),
-            ],
-        });
+            )
+            .bind(g.id.clone())
+            .bind(organisation.clone())
+            .bind(membership.clone())
+            .bind(kind.to_string())
+            .bind(provider)
+            .bind(uuid)
+            .bind(g.level.to_string())
+            .bind(g.valid_from)
+            .bind(g.valid_until)
+            .bind(status_text(g.status).to_string())
+            .bind("import".to_string())
+            .bind(now)
+            .bind(g.last_used_at),
+        );
     }
     Ok(out)
 }

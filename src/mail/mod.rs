@@ -14,7 +14,7 @@ mod worker;
 
 /// Queues a mail inside a caller's transaction, so that it is queued exactly when the write
 /// that causes it commits; call [`Mailer::wake`] after the commit.
-pub use queue::{enqueue_in as queue_in, InTx, OutboxCounts};
+pub use queue::{enqueue_in as queue_in, OutboxCounts};
 pub use worker::{retry_pause, MailWorker, SendFailure};
 
 use crate::config::MailConfig;

@@ -8,8 +8,7 @@
 //! is at least once, and twice only when a process dies between sending and recording it.
 
 use super::Mail;
-use crate::grants::on_pool;
-use crate::grants::Pool;
+use crate::grants::db::{sql, Args, Pool, Sql, Tx};
 use chrono::{DateTime, TimeDelta, Utc};
 
 /// Sent messages are deleted this long after they went (they keep no recipient or body).
@@ -21,45 +20,28 @@ const INSERT: &str = "\
 INSERT INTO mail_outbox (recipient, recipient_name, subject, body, created_at, next_attempt_at)
 VALUES ($1, $2, $3, $4, $5, $5) RETURNING id";
 
-/// A connection inside a caller's transaction, to queue mail with the write that causes it.
-pub enum InTx<'a> {
-    Sqlite(&'a mut sqlx::SqliteConnection),
-    Postgres(&'a mut sqlx::PgConnection),
-}
-
-macro_rules! insert {
-    ($conn:expr, $mail:expr, $now:expr) => {
-        sqlx::query_scalar::<_, i64>(INSERT)
-            .bind(&$mail.to)
-            .bind(&$mail.to_name)
-            .bind(&$mail.subject)
-            .bind(&$mail.body)
-            .bind($now)
-            .fetch_one($conn)
-            .await
-    };
-}
-
 /// Queues a mail; its row id.
 pub(super) async fn enqueue(
     pool: &Pool,
     mail: &Mail,
     now: DateTime<Utc>,
 ) -> Result<i64, sqlx::Error> {
-    on_pool!(pool, |p| insert!(p, mail, now))
+    insert(mail, now).scalar(pool).await
 }
 
 /// Queues a mail inside the caller's transaction; its row id. The address is the caller's to
 /// have checked ([`crate::grants::is_email_address`]); one that does not parse fails at once.
-pub async fn enqueue_in(
-    conn: InTx<'_>,
-    mail: &Mail,
-    now: DateTime<Utc>,
-) -> Result<i64, sqlx::Error> {
-    match conn {
-        InTx::Sqlite(c) => insert!(c, mail, now),
-        InTx::Postgres(c) => insert!(c, mail, now),
-    }
+pub async fn enqueue_in(tx: &mut Tx, mail: &Mail, now: DateTime<Utc>) -> Result<i64, sqlx::Error> {
+    insert(mail, now).scalar(tx).await
+}
+
+fn insert(mail: &Mail, now: DateTime<Utc>) -> Sql<'_> {
+    sql(INSERT)
+        .bind(&mail.to)
+        .bind(&mail.to_name)
+        .bind(&mail.subject)
+        .bind(&mail.body)
+        .bind(now)
 }
 
 /// Attempts as the column holds them.
@@ -79,29 +61,8 @@ pub struct OutboxRow {
 type ClaimedRow = (i64, String, Option<String>, String, String, i32);
 
 /// Whether a message is due at `$3`: still to send, its time come, not claimed by anyone now.
-macro_rules! due {
-    () => {
-        "sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $3 \
-         AND (claimed_until IS NULL OR claimed_until <= $3)"
-    };
-}
-
-/// The claim of the oldest due message, with the backend's row lock on the candidate: `$1`
-/// holder, `$2` claimed until, `$3` now.
-macro_rules! claim_sql {
-    ($lock:literal) => {
-        concat!(
-            "UPDATE mail_outbox SET claimed_by = $1, claimed_until = $2 \
-              WHERE id = (SELECT id FROM mail_outbox WHERE ",
-            due!(),
-            " ORDER BY id LIMIT 1",
-            $lock,
-            ") AND ",
-            due!(),
-            " RETURNING id, recipient, recipient_name, subject, body, attempts"
-        )
-    };
-}
+const DUE: &str = "sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $3 \
+     AND (claimed_until IS NULL OR claimed_until <= $3)";
 
 /// Claims the oldest due message for `holder` until `until`; `None` when nothing is due.
 pub(super) async fn claim(
@@ -110,16 +71,20 @@ pub(super) async fn claim(
     now: DateTime<Utc>,
     until: DateTime<Utc>,
 ) -> Result<Option<OutboxRow>, sqlx::Error> {
-    let sql = match pool {
-        Pool::Sqlite(_) => claim_sql!(""),
-        Pool::Postgres(_) => claim_sql!(" FOR UPDATE SKIP LOCKED"),
-    };
-    let row: Option<ClaimedRow> = on_pool!(pool, |p| sqlx::query_as(sql)
+    // The oldest due message, with the backend's row lock on the candidate: `$1` holder, `$2`
+    // claimed until, `$3` now.
+    let claim = format!(
+        "UPDATE mail_outbox SET claimed_by = $1, claimed_until = $2 \
+          WHERE id = (SELECT id FROM mail_outbox WHERE {DUE} ORDER BY id LIMIT 1{}) AND {DUE} \
+          RETURNING id, recipient, recipient_name, subject, body, attempts",
+        pool.skip_locked()
+    );
+    let row: Option<ClaimedRow> = Sql::assembled(claim, Args::default())
         .bind(holder)
         .bind(until)
         .bind(now)
-        .fetch_optional(p)
-        .await?);
+        .fetch_optional(pool)
+        .await?;
     Ok(
         row.map(|(id, to, to_name, subject, body, attempts)| OutboxRow {
             id,
@@ -141,18 +106,18 @@ pub(super) async fn mark_sent(
     attempts: u32,
     now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
-    on_pool!(pool, |p| sqlx::query(
+    sql(
         "UPDATE mail_outbox SET sent_at = $1, attempts = $2, last_error = NULL, \
                 claimed_by = NULL, claimed_until = NULL, recipient = '', recipient_name = NULL, \
                 body = '' \
-          WHERE id = $3 AND sent_at IS NULL"
+          WHERE id = $3 AND sent_at IS NULL",
     )
     .bind(now)
     .bind(count(attempts))
     .bind(id)
-    .execute(p)
+    .execute(pool)
     .await
-    .map(|_| ()))
+    .map(|_| ())
 }
 
 /// The attempt failed: tried again at `next`. False when the claim was no longer this holder's.
@@ -186,39 +151,35 @@ pub(super) async fn mark_failed(
     unclaim(pool, GIVE_UP, id, holder, attempts, error, now).await
 }
 
-/// Records a failed attempt with `sql` (`$1` attempts, `$2` error, `$3` time, `$4` id, `$5`
+/// Records a failed attempt with `statement` (`$1` attempts, `$2` error, `$3` time, `$4` id, `$5`
 /// holder) and ends the claim; false when the claim was no longer this holder's.
 async fn unclaim(
     pool: &Pool,
-    sql: &'static str,
+    statement: &'static str,
     id: i64,
     holder: &str,
     attempts: u32,
     error: &str,
     at: DateTime<Utc>,
 ) -> Result<bool, sqlx::Error> {
-    let changed = on_pool!(pool, |p| sqlx::query(sql)
+    let changed = sql(statement)
         .bind(count(attempts))
         .bind(error)
         .bind(at)
         .bind(id)
         .bind(holder)
-        .execute(p)
-        .await?
-        .rows_affected());
+        .execute(pool)
+        .await?;
     Ok(changed > 0)
 }
 
 /// Deletes sent and failed messages past their keeping time.
 pub(super) async fn prune(pool: &Pool, now: DateTime<Utc>) -> Result<u64, sqlx::Error> {
-    Ok(on_pool!(pool, |p| sqlx::query(
-        "DELETE FROM mail_outbox WHERE sent_at < $1 OR failed_at < $2"
-    )
-    .bind(now - KEEP_SENT)
-    .bind(now - KEEP_FAILED)
-    .execute(p)
-    .await?
-    .rows_affected()))
+    sql("DELETE FROM mail_outbox WHERE sent_at < $1 OR failed_at < $2")
+        .bind(now - KEEP_SENT)
+        .bind(now - KEEP_FAILED)
+        .execute(pool)
+        .await
 }
 
 /// How many messages wait (due or scheduled for another attempt), and how many were given up.
@@ -229,24 +190,20 @@ pub struct OutboxCounts {
 }
 
 pub(super) async fn counts(pool: &Pool) -> Result<OutboxCounts, sqlx::Error> {
-    let (queued, failed): (i64, i64) = on_pool!(pool, |p| {
-        sqlx::query_as(
+    let (queued, failed): (i64, i64) = sql(
         "SELECT COALESCE(SUM(CASE WHEN sent_at IS NULL AND failed_at IS NULL THEN 1 ELSE 0 END), 0), \
                 COALESCE(SUM(CASE WHEN failed_at IS NOT NULL THEN 1 ELSE 0 END), 0) \
-           FROM mail_outbox"
+           FROM mail_outbox",
     )
-    .fetch_one(p)
-    .await?
-    });
+    .fetch_one(pool)
+    .await?;
     Ok(OutboxCounts { queued, failed })
 }
 
 /// [`OutboxCounts::queued`] alone, counted in the index of messages still to send (the worker's
 /// gauge, every round) rather than over every row kept.
 pub(super) async fn queued(pool: &Pool) -> Result<i64, sqlx::Error> {
-    Ok(on_pool!(pool, |p| sqlx::query_scalar(
-        "SELECT COUNT(*) FROM mail_outbox WHERE sent_at IS NULL AND failed_at IS NULL"
-    )
-    .fetch_one(p)
-    .await?))
+    sql("SELECT COUNT(*) FROM mail_outbox WHERE sent_at IS NULL AND failed_at IS NULL")
+        .scalar(pool)
+        .await
 }

@@ -6,7 +6,10 @@
 //! know it, and `previous-*.pem` stay published after a rotation until the tokens they signed
 //! have expired.
 
+pub mod code;
 pub mod upstream;
+
+pub use code::redirect_with;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod api;
 pub mod client;
+pub mod cookies;
 pub mod errors;
 pub mod i18n;
 pub mod limits;
@@ -11,6 +12,7 @@ pub mod oidc;
 pub mod ops;
 pub mod pages;
 pub mod security;
+mod templates;
 pub mod timeout;
 pub mod trace;
 
@@ -138,53 +140,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         router = router.route("/dev/mailbox", get(admin::mailbox));
     }
     let router = router
-        .route(
-            "/api/v1/members/{person}/{action}",
-            axum::routing::post(api::member_action),
-        )
-        .route("/api/v1/audit", get(api::audit))
-        .route("/api/v1/audit.csv", get(api::audit_csv))
-        .route("/api/v1/invitations", axum::routing::post(api::invite))
-        .route(
-            "/api/v1/invitations/{id}/{action}",
-            axum::routing::post(api::invitation_action),
-        )
-        .route("/api/v1/openapi.json", get(api::openapi))
-        .route("/api/v1/session", get(api::session))
-        .route(
-            "/api/v1/organisation",
-            get(api::organisation).patch(api::update_organisation),
-        )
-        .route("/api/v1/members", get(api::members))
-        .route(
-            "/api/v1/members/{person}",
-            get(api::member)
-                .patch(api::update_member)
-                .delete(api::remove_member),
-        )
-        .route(
-            "/api/v1/members/{person}/groups/{group}/{action}",
-            axum::routing::post(api::member_group_action),
-        )
-        .route(
-            "/api/v1/link-requests",
-            get(api::link_requests).post(api::request_link),
-        )
-        .route(
-            "/api/v1/link-requests/{id}/{action}",
-            axum::routing::post(api::link_request_action),
-        )
-        .route("/api/v1/grants", get(api::grants).post(api::add_grants))
-        .route(
-            "/api/v1/grants/renew",
-            axum::routing::post(api::renew_grants),
-        )
-        .route("/api/v1/grants/{id}", get(api::grant))
-        .route(
-            "/api/v1/grants/{id}/{action}",
-            axum::routing::post(api::grant_status),
-        )
-        .route("/api/{*rest}", axum::routing::any(api::not_found))
+        .merge(api::router())
         .route("/oidc/token", axum::routing::post(oidc::token))
         .route("/oidc/callback", get(login::oidc_callback))
         .route("/oidc/userinfo", get(oidc::userinfo).post(oidc::userinfo))

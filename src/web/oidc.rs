@@ -6,108 +6,18 @@
 //! most 60 seconds, taken once; a redeemed code leaves a marker, so that a second use is refused
 //! and revokes the access token the first use issued (RFC 6749 4.1.2).
 
-use super::errors::LoginError;
-use super::login::PendingFlow;
 use super::AppState;
-use crate::domain::decision::Candidate;
 use crate::domain::level::Level;
-use crate::domain::login::AnswerTo;
+use crate::oidc::code::CodeGrant;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Form, Json};
 use base64::Engine;
 use chrono::{Duration, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
-
-/// The longest an authorization code may be redeemed, whatever the config says.
-const MAX_CODE_LIFETIME_SECONDS: i64 = 60;
-
-/// What a code stands for, kept until it is redeemed.
-#[derive(Debug, Serialize, Deserialize)]
-struct CodeGrant {
-    client_id: String,
-    redirect_uri: String,
-    code_challenge: Option<String>,
-    /// The ID token's claims, without the times of issue.
-    claims: Value,
-}
-
-/// Turns an allowed login into an authorization code; the URI to send the browser to.
-pub(crate) async fn issue_code(
-    state: &AppState,
-    flow: &PendingFlow,
-    candidate: &Candidate,
-) -> Result<String, LoginError> {
-    let internal = |e: &dyn std::fmt::Display| LoginError::Internal(e.to_string());
-    let AnswerTo::Oidc {
-        client_id,
-        redirect_uri,
-        state: client_state,
-        nonce,
-        code_challenge,
-    } = &flow.intent.answer
-    else {
-        return Err(LoginError::Internal("not an OpenID Connect login".into()));
-    };
-    let result = flow.result.as_ref().ok_or(LoginError::UnknownFlow)?;
-    // Pairwise: stable for one client, unrelated between clients.
-    let sub = state
-        .pseudonyms
-        .pseudonym(client_id, &result.idp, &result.subject)
-        .map_err(|e| internal(&e))?;
-    let mut claims = json!({
-        "iss": state.config.server.public_url.trim_end_matches('/'),
-        "sub": sub,
-        "aud": client_id,
-        "auth_time": result.authn_instant.timestamp(),
-        "acr": candidate.level_used.uri(),
-        "represents": {
-            "sub": candidate.organisation.kvk,
-            "sub_id_type": "urn:nl-eid-gdi:1.0:id:KvKnr",
-            "name": candidate.organisation.name,
-        },
-        "service_id": flow.service.service_id,
-        "service_uuid": flow.service.uuid,
-        "roles": candidate.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
-    });
-    if let Some(nonce) = nonce {
-        claims["nonce"] = json!(nonce);
-    }
-    let grant = CodeGrant {
-        client_id: client_id.clone(),
-        redirect_uri: redirect_uri.clone(),
-        code_challenge: code_challenge.clone(),
-        claims,
-    };
-    let code = hex::encode(rand::random::<[u8; 32]>());
-    let bytes = serde_json::to_vec(&grant).map_err(|e| internal(&e))?;
-    let now = Utc::now();
-    state
-        .flows
-        .put(
-            &format!("oidc-code:{code}"),
-            bytes,
-            now + Duration::seconds(
-                state
-                    .config
-                    .oidc
-                    .code_lifetime_seconds
-                    .clamp(1, MAX_CODE_LIFETIME_SECONDS),
-            ),
-        )
-        .await
-        .map_err(|e| internal(&e))?;
-    Ok(super::login::redirect_with(
-        redirect_uri,
-        &[
-            ("code", &code),
-            ("state", client_state.as_deref().unwrap_or_default()),
-        ],
-    ))
-}
 
 pub async fn discovery(State(state): State<Arc<AppState>>) -> Response {
     let cfg = &state.config;

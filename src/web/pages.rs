@@ -29,29 +29,8 @@ pub struct ErrorText {
 impl Pages {
     pub fn new() -> Result<Pages, minijinja::Error> {
         let mut env = Environment::new();
-        env.add_template("base.html", include_str!("../../templates/base.html"))?;
-        env.add_template(
-            "choose_idp.html",
-            include_str!("../../templates/choose_idp.html"),
-        )?;
-        env.add_template(
-            "choose_org.html",
-            include_str!("../../templates/choose_org.html"),
-        )?;
-        env.add_template("error.html", include_str!("../../templates/error.html"))?;
-        env.add_template("mailbox.html", include_str!("../../templates/mailbox.html"))?;
-        env.add_template(
-            "admin_message.html",
-            include_str!("../../templates/admin_message.html"),
-        )?;
-        env.add_template(
-            "post_form.html",
-            include_str!("../../templates/post_form.html"),
-        )?;
-        for part in super::admin::TEMPLATES {
-            for (name, source) in *part {
-                env.add_template(name, source)?;
-            }
+        for (name, source) in super::templates::ALL {
+            env.add_template(name, source)?;
         }
         // `t("Dutch", "English")`: the text in the page's language (`lang`), so the admin
         // module's templates carry both languages side by side.
@@ -71,42 +50,9 @@ impl Pages {
         Ok(Pages { env })
     }
 
-    /// A page of the admin module: `ctx` (which must hold `title`) with what every page shows:
-    /// the organisation, the person's roles and level, the menu for those roles, the CSRF
-    /// token, and the notice a redirect after a change named.
-    pub fn admin_page(
-        &self,
-        lang: Lang,
-        session: &crate::admin::AdminSession,
-        template: &str,
-        ctx: minijinja::Value,
-        current: &str,
-        notice: Option<&str>,
-    ) -> Response {
-        let roles: Vec<&str> = session.roles.iter().map(|r| r.as_str()).collect();
-        let menu: Vec<minijinja::Value> = super::admin::menu(session)
-            .into_iter()
-            .map(|(href, nl, en)| {
-                context! { href => href, label => lang.pick(nl, en), current => href == current }
-            })
-            .collect();
-        self.render(
-            template,
-            context! {
-                lang => lang.code(),
-                organisation => session.organisation,
-                roles => roles,
-                level => session.level.name(),
-                csrf => session.csrf,
-                menu => menu,
-                notice_text => notice,
-                ..ctx
-            },
-            None,
-        )
-    }
-
-    fn render(&self, name: &str, ctx: minijinja::Value, nonce: Option<&str>) -> Response {
+    /// A page from `template` with `ctx`, behind the strict content security policy (scripts
+    /// only with `nonce`).
+    pub fn render(&self, name: &str, ctx: minijinja::Value, nonce: Option<&str>) -> Response {
         match self.env.get_template(name).and_then(|t| t.render(ctx)) {
             Ok(body) => {
                 let mut response = Html(body).into_response();

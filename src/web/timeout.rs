@@ -25,16 +25,14 @@ pub async fn bounded(State(state): State<Arc<AppState>>, request: Request, next:
                 "request not answered in time"
             );
             if api {
-                return Problem {
-                    status: StatusCode::SERVICE_UNAVAILABLE,
-                    kind: "timeout",
-                    title: "Not answered in time",
-                    detail: format!(
-                        "poort could not answer within {} seconds; try again (reference {reference})",
-                        limit.as_secs()
-                    ),
-                }
-                .into_response();
+                let detail = format!(
+                    "poort could not answer within {} seconds; try again (reference {reference})",
+                    limit.as_secs()
+                );
+                let status = StatusCode::SERVICE_UNAVAILABLE;
+                let title = "Not answered in time";
+                return Problem::with_reference(status, "timeout", title, detail, reference)
+                    .into_response();
             }
             state
                 .pages

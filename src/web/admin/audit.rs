@@ -10,11 +10,6 @@ use minijinja::context;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-pub(super) const TEMPLATES: &[(&str, &str)] = &[(
-    "admin/audit.html",
-    include_str!("../../../templates/admin/audit.html"),
-)];
-
 pub(super) fn routes() -> axum::Router<Arc<AppState>> {
     axum::Router::new().route("/admin/audit", axum::routing::get(list))
 }

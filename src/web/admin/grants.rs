@@ -14,17 +14,6 @@ use minijinja::context;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-pub(super) const TEMPLATES: &[(&str, &str)] = &[
-    (
-        "admin/grants.html",
-        include_str!("../../../templates/admin/grants.html"),
-    ),
-    (
-        "admin/grant_new.html",
-        include_str!("../../../templates/admin/grant_new.html"),
-    ),
-];
-
 pub(super) const NOTICES: &[(&str, &str, &str)] = &[
     (
         "granted",

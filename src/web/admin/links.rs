@@ -10,11 +10,6 @@ use minijinja::context;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-pub(super) const TEMPLATES: &[(&str, &str)] = &[(
-    "admin/links.html",
-    include_str!("../../../templates/admin/links.html"),
-)];
-
 pub(super) const NOTICES: &[(&str, &str, &str)] = &[
     (
         "link-requested",

@@ -9,8 +9,8 @@ pub mod links;
 pub mod organisation;
 pub mod users;
 
+use super::cookies;
 use super::i18n::Lang;
-use super::login::{admin_cookie, set_admin_cookie};
 use super::AppState;
 use crate::admin::{AdminSession, ADMIN_ROLES};
 use crate::grants::{Role, WriteError};
@@ -18,6 +18,7 @@ use axum::extract::{Form, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
+use minijinja::context;
 use serde::Deserialize;
 use std::sync::Arc;
 
@@ -33,7 +34,7 @@ pub enum SessionError {
 /// The session of this request, with its idle timeout restarted; `None` when there is none or
 /// it ended (the store drops it at its expiry: idle, or absolute from the login).
 pub async fn current(state: &AppState, headers: &HeaderMap) -> Result<AdminSession, SessionError> {
-    let id = admin_cookie(headers).ok_or(SessionError::None)?;
+    let id = cookies::read(headers, cookies::ADMIN).ok_or(SessionError::None)?;
     let key = AdminSession::store_key(&id);
     let now = Utc::now();
     let bytes = state
@@ -143,15 +144,31 @@ impl Admin {
         }
     }
 
-    /// A page of the module, with what every page shows (organisation, roles, menu, CSRF token).
+    /// A page of the module: `ctx` (which must hold `title`) with what every page shows: the
+    /// organisation, the person's roles and level, the menu for those roles (this section
+    /// marked), the CSRF token, and the notice a redirect after a change named.
     pub fn page(&self, state: &AppState, template: &str, ctx: minijinja::Value) -> Response {
-        state.pages.admin_page(
-            self.lang,
-            &self.session,
+        let (lang, session) = (self.lang, &self.session);
+        let roles: Vec<&str> = session.roles.iter().map(|r| r.as_str()).collect();
+        let menu: Vec<minijinja::Value> = menu(session)
+            .into_iter()
+            .map(|(href, nl, en)| {
+                context! { href => href, label => lang.pick(nl, en), current => href == self.section }
+            })
+            .collect();
+        state.pages.render(
             template,
-            ctx,
-            &self.section,
-            self.notice,
+            context! {
+                lang => lang.code(),
+                organisation => session.organisation,
+                roles => roles,
+                level => session.level.name(),
+                csrf => session.csrf,
+                menu => menu,
+                notice_text => self.notice,
+                ..ctx
+            },
+            None,
         )
     }
 
@@ -350,25 +367,6 @@ fn notice_text(lang: Lang, key: &str) -> Option<&'static str> {
         .map(|(_, nl, en)| lang.pick(nl, en))
 }
 
-/// The templates of the admin module's pages, embedded at build time.
-pub const TEMPLATES: &[&[(&str, &str)]] = &[
-    &[
-        (
-            "admin/layout.html",
-            include_str!("../../../templates/admin/layout.html"),
-        ),
-        (
-            "admin/home.html",
-            include_str!("../../../templates/admin/home.html"),
-        ),
-    ],
-    users::TEMPLATES,
-    organisation::TEMPLATES,
-    links::TEMPLATES,
-    grants::TEMPLATES,
-    audit::TEMPLATES,
-];
-
 fn no_session(state: &AppState, lang: Lang, e: SessionError) -> Response {
     match e {
         SessionError::None => Redirect::to("/admin/login").into_response(),
@@ -456,7 +454,7 @@ pub async fn logout(
             "You are logged out of the admin module.",
         ),
     );
-    set_admin_cookie(&state, &mut response, "", 0);
+    cookies::set_admin(&state, &mut response, "", 0);
     response
 }
 

@@ -8,11 +8,6 @@ use minijinja::context;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-pub(super) const TEMPLATES: &[(&str, &str)] = &[(
-    "admin/organisation.html",
-    include_str!("../../../templates/admin/organisation.html"),
-)];
-
 pub(super) const NOTICES: &[(&str, &str, &str)] = &[(
     "contact-saved",
     "De contactgegevens zijn opgeslagen.",

@@ -14,25 +14,6 @@ use minijinja::context;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-pub(super) const TEMPLATES: &[(&str, &str)] = &[
-    (
-        "admin/users.html",
-        include_str!("../../../templates/admin/users.html"),
-    ),
-    (
-        "admin/user.html",
-        include_str!("../../../templates/admin/user.html"),
-    ),
-    (
-        "admin/invite.html",
-        include_str!("../../../templates/admin/invite.html"),
-    ),
-    (
-        "admin/confirm.html",
-        include_str!("../../../templates/admin/confirm.html"),
-    ),
-];
-
 pub(super) const NOTICES: &[(&str, &str, &str)] = &[
     ("invited", "De uitnodiging is verstuurd.", "The invitation was sent."),
     (

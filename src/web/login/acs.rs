@@ -1,7 +1,22 @@
 //! AD -> poort: the Response checked, the decision, the organisation choice, and the signed
 //! answer to the DV.
 
-use super::*;
+use super::artifact;
+use super::conclude::conclude;
+use super::flow::{take_upstream_flow, Ctx};
+use super::refusal::{cancelled, fail};
+use crate::domain::login::AuthnResult;
+use crate::metadata::IdpMetadata;
+use crate::saml::binding::{self};
+use crate::saml::sp::{self, AdOutcome, Expectations};
+use crate::web::errors::LoginError;
+use crate::web::AppState;
+use axum::extract::{Form, Query, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use chrono::{Duration, Utc};
+use serde::Deserialize;
+use std::sync::Arc;
 
 #[derive(Deserialize)]
 pub struct AcsForm {
@@ -161,198 +176,4 @@ async fn check_ad_answer(
         authn_instant: assertion.authn_instant,
     };
     conclude(state, ctx, flow, result, now).await
-}
-
-pub async fn choose_organisation(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    Query(q): Query<FlowQuery>,
-) -> Response {
-    let ctx = Ctx::new(&headers);
-    let flow = match load(&state, &ctx, &q.flow, false).await {
-        Ok(f) if !f.candidates.is_empty() => f,
-        Ok(_) => return fail(&state, &ctx, LoginError::UnknownFlow, None).await,
-        Err(e) => return fail(&state, &ctx, e, None).await,
-    };
-    let choices: Vec<OrgChoice> = flow
-        .candidates
-        .iter()
-        .map(|c| OrgChoice {
-            kvk: c.organisation.kvk.clone(),
-            name: c.organisation.name.clone(),
-            level: c.level_used.to_string(),
-        })
-        .collect();
-    let service = ctx.lang.pick(&flow.service_name.0, &flow.service_name.1);
-    state
-        .pages
-        .choose_organisation(ctx.lang, &flow.id, &choices, service)
-}
-
-#[derive(Deserialize)]
-pub struct OrgForm {
-    flow: String,
-    organisation: String,
-}
-
-pub async fn chosen_organisation(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    Form(form): Form<OrgForm>,
-) -> Response {
-    let ctx = Ctx::new(&headers);
-    let flow = match load(&state, &ctx, &form.flow, true).await {
-        Ok(f) => f,
-        Err(e) => return fail(&state, &ctx, e, None).await,
-    };
-    // Only an organisation the decision offered can be chosen.
-    let Some(candidate) = flow
-        .candidates
-        .iter()
-        .find(|c| c.organisation.kvk == form.organisation)
-        .cloned()
-    else {
-        return fail(
-            &state,
-            &ctx,
-            LoginError::Denied(crate::domain::decision::DenyReason::NoGrant),
-            Some(&flow),
-        )
-        .await;
-    };
-    answer(&state, &ctx, &flow, &candidate).await
-}
-
-/// The signed (and, if the DV has an encryption key, encrypted) answer to the DV.
-/// The answer to the requester: a SAML Response, or an authorization code for an OIDC client.
-pub(super) async fn answer(
-    state: &AppState,
-    ctx: &Ctx,
-    flow: &PendingFlow,
-    candidate: &Candidate,
-) -> Response {
-    if flow.intent.answer == AnswerTo::Admin {
-        allowed(state, ctx, flow, candidate);
-        return super::admin::open_session(state, ctx, flow, candidate).await;
-    }
-    if let AnswerTo::Oidc { .. } = &flow.intent.answer {
-        return match crate::web::oidc::issue_code(state, flow, candidate).await {
-            Ok(location) => {
-                state.grant_uses.used(&candidate.grant_id, Utc::now());
-                allowed(state, ctx, flow, candidate);
-                tracing::info!(
-                    reference = %ctx.reference, flow = %flow.id, client = %flow.intent.requester,
-                    grant = %candidate.grant_id, level = %candidate.level_used,
-                    "login allowed (OpenID Connect)"
-                );
-                Redirect::to(&location).into_response()
-            }
-            Err(e) => fail(state, ctx, e, Some(flow)).await,
-        };
-    }
-    let signing = std::time::Instant::now();
-    let answered = saml_answer(state, ctx, flow, candidate).await;
-    state.metrics.step("answer_sign", signing);
-    answered
-}
-
-/// Records an allowed login in the audit trail.
-fn allowed(state: &AppState, ctx: &Ctx, flow: &PendingFlow, candidate: &Candidate) {
-    let detail = serde_json::json!({
-        "grant": candidate.grant_id,
-        "level": candidate.level_used.name(),
-    });
-    let action = if flow.intent.answer == AnswerTo::Admin {
-        "admin.login"
-    } else {
-        "login.allowed"
-    };
-    audit_decision(
-        state,
-        ctx,
-        flow,
-        Some(&candidate.organisation.kvk),
-        action,
-        detail,
-    );
-}
-
-#[tracing::instrument(name = "answer.sign", skip_all, fields(dv = %flow.intent.requester))]
-async fn saml_answer(
-    state: &AppState,
-    ctx: &Ctx,
-    flow: &PendingFlow,
-    candidate: &Candidate,
-) -> Response {
-    let run = || -> Result<String, LoginError> {
-        let internal = |e: &dyn std::fmt::Display| LoginError::Internal(e.to_string());
-        let result = flow.result.as_ref().ok_or(LoginError::UnknownFlow)?;
-        let dv = state
-            .metadata
-            .sps
-            .get(&flow.intent.requester)
-            .ok_or_else(|| LoginError::UnknownRequester(flow.intent.requester.clone()))?;
-        let AnswerTo::Saml {
-            acs_url,
-            request_id,
-            ..
-        } = &flow.intent.answer
-        else {
-            return Err(LoginError::Internal("not a SAML login".into()));
-        };
-        let pseudonym = state
-            .pseudonyms
-            .pseudonym(&dv.entity_id, &result.idp, &result.subject)
-            .map_err(|e| internal(&e))?;
-        let now = Utc::now();
-        let content = AssertionContent {
-            idp_entity_id: &state.config.saml.idp_entity_id,
-            audience: &dv.entity_id,
-            acs_url,
-            in_response_to: request_id,
-            pseudonym: &pseudonym,
-            kvk: &candidate.organisation.kvk,
-            company_name: &candidate.organisation.name,
-            service_id: &flow.service.service_id,
-            service_uuid: &flow.service.uuid,
-            level_used: candidate.level_used,
-            authenticating_authority: &result.idp,
-            authn_instant: result.authn_instant,
-            now,
-            lifetime_seconds: state.config.saml.assertion_lifetime_seconds,
-        };
-        let assertion =
-            idp::signed_assertion(&content, &state.signing).map_err(|e| internal(&e))?;
-        let body = match dv.encryption_keys.first() {
-            Some(cert) => encrypt::encrypt_assertion(&assertion, &cert.public_key)
-                .map_err(|e| internal(&e))?,
-            None => assertion,
-        };
-        let response = idp::signed_response(
-            &state.config.saml.idp_entity_id,
-            acs_url,
-            request_id,
-            None,
-            Some(&body),
-            now,
-            &state.signing,
-        )
-        .map_err(|e| internal(&e))?;
-        state.grant_uses.used(&candidate.grant_id, now);
-        allowed(state, ctx, flow, candidate);
-        tracing::info!(
-            reference = %ctx.reference, flow = %flow.id, dv = %dv.entity_id,
-            pseudonym = %pseudonym, grant = %candidate.grant_id, level = %candidate.level_used,
-            "login allowed"
-        );
-        Ok(response)
-    };
-    let delivered = match run() {
-        Ok(response) => to_dv(state, &flow.intent, response).await,
-        Err(e) => Err(e),
-    };
-    match delivered {
-        Ok(form) => deliver(state, ctx, form),
-        Err(e) => fail(state, ctx, e, Some(flow)).await,
-    }
 }

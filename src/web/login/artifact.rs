@@ -12,13 +12,23 @@
 //! metadata over the back channel, and the message inside then goes through every check a
 //! message by any other binding goes through.
 
-use super::*;
 use crate::metadata::publish::POORT_ARS_INDEX;
+use crate::metadata::{IdpMetadata, SpMetadata};
 use crate::saml::artifact::Artifact;
 use crate::saml::backchannel::{Peer, Resolver};
+use crate::saml::idp::{self, AuthnRequest};
+use crate::saml::xml;
 use crate::saml::{resolve, soap};
+use crate::web::errors::LoginError;
+use crate::web::AppState;
 use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::header;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// Kept this long past expiry, so a late or second resolution is told apart from a guess.
 const AFTERLIFE_SECONDS: i64 = 300;

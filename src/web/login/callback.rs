@@ -1,8 +1,19 @@
 //! OIDC AD -> poort: the answer at `/oidc/callback`, redeemed and verified, then the same
 //! decision and answer as a SAML AD's.
 
+use super::conclude::conclude;
+use super::flow::{take_upstream_flow, Ctx};
+use super::refusal::{cancelled, fail};
 use super::upstream::upstream_error;
-use super::*;
+use crate::domain::login::AuthnResult;
+use crate::web::errors::LoginError;
+use crate::web::AppState;
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use chrono::Utc;
+use serde::Deserialize;
+use std::sync::Arc;
 use tracing::Instrument;
 
 /// The query of `/oidc/callback` (RFC 6749 4.1.2, RFC 9207 `iss`).

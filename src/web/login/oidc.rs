@@ -4,8 +4,22 @@
 //! Until the client and its redirect URI are verified, problems get a page (never a redirect to
 //! an unverified URI); after that, errors go to the redirect URI (RFC 6749 4.1.2.1).
 
-use super::*;
+use super::flow::{all_idps, Ctx, PendingFlow};
+use super::refusal::fail;
+use super::start::begin;
 use crate::domain::level::{Comparison, Level};
+use crate::domain::login::{AnswerTo, AuthnIntent};
+use crate::grants::ServiceRef;
+use crate::oidc::redirect_with;
+use crate::web::client::Client;
+use crate::web::errors::LoginError;
+use crate::web::AppState;
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::Utc;
+use serde::Deserialize;
+use std::sync::Arc;
 use tracing::Instrument;
 
 /// The query of `/oidc/authorize`.
@@ -22,21 +36,6 @@ pub struct AuthorizeQuery {
     acr_values: Option<String>,
     prompt: Option<String>,
     max_age: Option<String>,
-}
-
-/// `redirect_uri` with these query parameters added (empty values left out).
-pub(crate) fn redirect_with(redirect_uri: &str, params: &[(&str, &str)]) -> String {
-    let mut url = match url::Url::parse(redirect_uri) {
-        Ok(u) => u,
-        Err(_) => return redirect_uri.to_string(),
-    };
-    {
-        let mut pairs = url.query_pairs_mut();
-        for (k, v) in params.iter().filter(|(_, v)| !v.is_empty()) {
-            pairs.append_pair(k, v);
-        }
-    }
-    url.to_string()
 }
 
 fn oauth_error(
@@ -166,7 +165,7 @@ pub async fn authorize(
             "the client's service is not in the catalogue",
         );
     };
-    let now = Utc::now();
+    let _now = Utc::now();
     // poort keeps no sessions: every login authenticates anew, so prompt=login and max_age are
     // met by asking the identity provider to authenticate again.
     let force_authn = q
@@ -174,14 +173,10 @@ pub async fn authorize(
         .as_deref()
         .is_some_and(|p| p.split_whitespace().any(|p| p == "login"))
         || q.max_age.is_some();
-    let flow = PendingFlow {
-        id: xml::new_id(),
-        browser: ctx
-            .browser_cookie
-            .clone()
-            .filter(|c| c.len() == 32 && c.bytes().all(|b| b.is_ascii_hexdigit()))
-            .unwrap_or_else(|| hex::encode(rand::random::<[u8; 16]>())),
-        intent: AuthnIntent {
+    let flow = PendingFlow::new(
+        &state,
+        &ctx,
+        AuthnIntent {
             requester: client.client_id.clone(),
             service_id: service.id.clone(),
             required_level: required_level(q.acr_values.as_deref(), service.level),
@@ -197,22 +192,14 @@ pub async fn authorize(
             is_passive: false,
             allowed_idps: all_idps(&state),
         },
-        service: ServiceRef {
+        ServiceRef {
             service_id: service.id.clone(),
             uuid: service.uuid.clone(),
             provider: service.provider.clone(),
             level: service.level,
         },
-        service_name: (service.name_nl.clone(), service.name_en.clone()),
-        idp: None,
-        upstream_request_id: None,
-        upstream_oidc: None,
-        person_id: None,
-        trace: None,
-        result: None,
-        candidates: Vec::new(),
-        expires_at: now + Duration::seconds(cfg.saml.flow_lifetime_seconds),
-    };
+        (service.name_nl.clone(), service.name_en.clone()),
+    );
     if flow.intent.allowed_idps.is_empty() {
         return err(
             "temporarily_unavailable",

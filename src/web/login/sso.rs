@@ -1,6 +1,23 @@
 //! DV -> poort: the AuthnRequest over either binding, checked, and the flow begun.
 
-use super::*;
+use super::artifact;
+use super::flow::{all_idps, Ctx, PendingFlow};
+use super::refusal::fail;
+use super::start::begin;
+use crate::domain::login::{AnswerTo, AuthnIntent};
+use crate::grants::ServiceRef;
+use crate::metadata::{AcsEndpoint, SpMetadata};
+use crate::saml::binding::{self, RedirectMessage, MAX_RELAY_STATE};
+use crate::saml::idp::AuthnRequest;
+use crate::web::client::Client;
+use crate::web::errors::{LoginError, RequestProblem};
+use crate::web::AppState;
+use axum::extract::{Form, RawQuery, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use chrono::{Duration, Utc};
+use serde::Deserialize;
+use std::sync::Arc;
 
 pub async fn sso_redirect(
     State(state): State<Arc<AppState>>,
@@ -253,14 +270,10 @@ async fn start(
     let cfg = &state.config;
     let skew = Duration::seconds(cfg.saml.clock_skew_seconds);
     // From here on the DV is verified and its ACS known: errors go back to it as SAML statuses.
-    let mut flow = PendingFlow {
-        id: xml::new_id(),
-        browser: ctx
-            .browser_cookie
-            .clone()
-            .filter(|c| c.len() == 32 && c.bytes().all(|b| b.is_ascii_hexdigit()))
-            .unwrap_or_else(|| hex::encode(rand::random::<[u8; 16]>())),
-        intent: AuthnIntent {
+    let mut flow = PendingFlow::new(
+        state,
+        &ctx,
+        AuthnIntent {
             requester: dv.entity_id.clone(),
             service_id: String::new(),
             required_level: crate::domain::level::Level::Eh4,
@@ -275,22 +288,14 @@ async fn start(
             is_passive: request.is_passive,
             allowed_idps: Vec::new(),
         },
-        service: ServiceRef {
+        ServiceRef {
             service_id: String::new(),
             uuid: String::new(),
             provider: dv.entity_id.clone(),
             level: crate::domain::level::Level::Eh4,
         },
-        service_name: (String::new(), String::new()),
-        idp: None,
-        upstream_request_id: None,
-        upstream_oidc: None,
-        person_id: None,
-        trace: None,
-        result: None,
-        candidates: Vec::new(),
-        expires_at: now + Duration::seconds(cfg.saml.flow_lifetime_seconds),
-    };
+        (String::new(), String::new()),
+    );
     let refuse = |p: RequestProblem, msg: String| LoginError::Refused(p, msg);
 
     let sso_urls = [cfg.url("/saml/sso"), cfg.saml_url("/saml/sso")];

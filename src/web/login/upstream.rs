@@ -1,6 +1,23 @@
 //! Choosing an AD, and poort -> AD: the signed AuthnRequest over the AD's binding.
 
-use super::*;
+use super::artifact;
+use super::flow::{load, save, Ctx, FlowQuery, PendingFlow, UpstreamOidcSecrets};
+use super::refusal::fail;
+use crate::metadata::IdpMetadata;
+use crate::saml::binding::{self};
+use crate::saml::sp::{self};
+use crate::saml::xml;
+use crate::web::cookies;
+use crate::web::errors::{LoginError, RequestProblem};
+use crate::web::i18n::Lang;
+use crate::web::pages::{IdpChoice, PostForm};
+use crate::web::AppState;
+use axum::extract::{Form, Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::Utc;
+use serde::Deserialize;
+use std::sync::Arc;
 
 pub async fn choose_idp(
     State(state): State<Arc<AppState>>,
@@ -12,7 +29,7 @@ pub async fn choose_idp(
         Ok(f) => f,
         Err(e) => return fail(&state, &ctx, e, None).await,
     };
-    let last = cookie(&headers, LAST_IDP_COOKIE).and_then(|v| hex::decode(v).ok());
+    let last = cookies::read(&headers, cookies::LAST_IDP).and_then(|v| hex::decode(v).ok());
     let mut choices: Vec<IdpChoice> = state
         .metadata
         .idps
@@ -63,10 +80,10 @@ pub async fn chosen_idp(
         return fail(&state, &ctx, e, Some(&flow)).await;
     }
     let mut response = send_to_idp(&state, &ctx, flow, &form.idp).await;
-    set_cookie(
+    cookies::set_login(
         &state,
         &mut response,
-        LAST_IDP_COOKIE,
+        cookies::LAST_IDP,
         &hex::encode(form.idp.as_bytes()),
         365 * 24 * 3600,
     );

@@ -1,0 +1,174 @@
+//! Link requests as either side lists them: the asking organisation sees its own requests, the
+//! other sees the open ones that name one of its members (and who that is).
+
+use crate::domain::grant::{Organisation, Role};
+use crate::grants::db::{Args, Sql, Tx};
+use crate::grants::error::corrupt;
+use crate::grants::error::WriteError;
+use crate::grants::sql::{parse_role, SqlRegister};
+use crate::grants::views::{LinkRequest, LinkRequestStatus};
+use chrono::{DateTime, Utc};
+
+/// A link request as stored, with both organisations.
+type LinkRow = (
+    String,
+    String,
+    Option<String>,
+    String,
+    String,
+    Option<String>,
+    String,
+    String,
+    String,
+    String,
+    DateTime<Utc>,
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+    Option<String>,
+    Option<String>,
+);
+
+/// A [`LinkRow`] whose person is the member the address names, and that member's name.
+type IncomingRow = (
+    String,
+    String,
+    Option<String>,
+    String,
+    String,
+    Option<String>,
+    String,
+    String,
+    String,
+    String,
+    DateTime<Utc>,
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+const LINK_COLUMNS: &str = "r.id, o.kvk, o.rsin, o.name, x.kvk, x.rsin, x.name, r.email, r.roles, \
+     r.requested_by, r.created_at, r.expires_at, r.decided_at, r.outcome, r.person_id";
+
+const LINK_FROM: &str = "FROM link_requests r JOIN organisations o ON o.id = r.organisation_id \
+     JOIN organisations x ON x.id = r.other_organisation_id";
+
+/// Roles as a link request stores them: comma-separated.
+pub(in crate::grants) fn roles_text(roles: &[Role]) -> String {
+    roles
+        .iter()
+        .map(|r| r.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// A stored request as its sides see it (expired when its time is up unanswered).
+fn link_request(r: LinkRow, now: DateTime<Utc>) -> Result<LinkRequest, WriteError> {
+    let roles =
+        r.8.split(',')
+            .filter(|s| !s.is_empty())
+            .map(|s| parse_role(s).map_err(|e| corrupt(e.to_string())))
+            .collect::<Result<Vec<_>, _>>()?;
+    let status = match r.13.as_deref() {
+        None if r.11 <= now => LinkRequestStatus::Expired,
+        None => LinkRequestStatus::Pending,
+        Some("approved") => LinkRequestStatus::Approved,
+        Some("declined") => LinkRequestStatus::Declined,
+        Some("withdrawn") => LinkRequestStatus::Withdrawn,
+        Some(other) => return Err(corrupt(format!("link request {}: {other:?}", r.0))),
+    };
+    Ok(LinkRequest {
+        id: r.0,
+        organisation: Organisation {
+            kvk: r.1,
+            rsin: r.2,
+            name: r.3,
+        },
+        other: Organisation {
+            kvk: r.4,
+            rsin: r.5,
+            name: r.6,
+        },
+        email: r.7,
+        roles,
+        requested_by: r.9,
+        created_at: r.10,
+        expires_at: r.11,
+        status,
+        decided_at: r.12,
+        person: r.14,
+        person_name: None,
+    })
+}
+
+/// The request `id` as stored, or [`WriteError::LinkRequestUnknown`].
+pub(in crate::grants) async fn stored_request(
+    tx: &mut Tx,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Result<LinkRequest, WriteError> {
+    let row: Option<LinkRow> = Sql::assembled(
+        format!("SELECT {LINK_COLUMNS} {LINK_FROM} WHERE r.id = $1"),
+        Args::default(),
+    )
+    .bind(id)
+    .fetch_optional(tx)
+    .await?;
+    link_request(row.ok_or(WriteError::LinkRequestUnknown)?, now)
+}
+
+impl SqlRegister {
+    /// The organisation's requests: those it made (newest first), and the open requests of
+    /// other organisations that name one of its members.
+    pub async fn link_requests(
+        &self,
+        kvk: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(Vec<LinkRequest>, Vec<LinkRequest>), WriteError> {
+        let outgoing_sql = format!(
+            "SELECT {LINK_COLUMNS} {LINK_FROM} WHERE o.kvk = $1 ORDER BY r.created_at DESC, r.id"
+        );
+        // The member named, in place of the stored person (empty while open), and their name.
+        let incoming_columns = LINK_COLUMNS.replace("r.person_id", "p.id, p.name");
+        let incoming_sql = format!(
+            "SELECT {incoming_columns} {LINK_FROM} \
+               JOIN memberships m ON m.organisation_id = r.other_organisation_id \
+               JOIN persons p ON p.id = m.person_id AND lower(p.email) = lower(r.email) \
+              WHERE x.kvk = $1 AND r.outcome IS NULL AND r.expires_at > $2 \
+              ORDER BY r.created_at, r.id"
+        );
+        let outgoing: Vec<LinkRow> = Sql::assembled(outgoing_sql, Args::default())
+            .bind(kvk)
+            .fetch_all(self.pool())
+            .await?;
+        let incoming: Vec<IncomingRow> = Sql::assembled(incoming_sql, Args::default())
+            .bind(kvk)
+            .bind(now)
+            .fetch_all(self.pool())
+            .await?;
+        let outgoing = outgoing
+            .into_iter()
+            .map(|r| {
+                let mut request = link_request(r, now)?;
+                if request.status != LinkRequestStatus::Approved {
+                    request.person = None;
+                }
+                Ok(request)
+            })
+            .collect::<Result<Vec<_>, WriteError>>()?;
+        let incoming = incoming
+            .into_iter()
+            .map(|r| {
+                let name = r.15.clone();
+                let link = (
+                    r.0, r.1, r.2, r.3, r.4, r.5, r.6, r.7, r.8, r.9, r.10, r.11, r.12, r.13, r.14,
+                );
+                let mut request = link_request(link, now)?;
+                request.person_name = name;
+                Ok(request)
+            })
+            .collect::<Result<Vec<_>, WriteError>>()?;
+        Ok((outgoing, incoming))
+    }
+}

@@ -1,0 +1,410 @@
+//! Writes to the register, one file per thing they act on: organisations, people (identity
+//! links), members, groups, grants, imports of grants, invitations and link requests.
+//!
+//! Every write runs in one transaction (nothing half-written), checks its input with a specific
+//! [`WriteError`] for each way it can be wrong (the checks are in [`super::check`]), appends to
+//! the audit trail in the same transaction, and returns what it [`Touched`]: the identity links
+//! whose grant sets may have changed, computed inside the transaction so that it matches what
+//! was committed. Run writes through [`super::Registry::write`], which invalidates those links in
+//! the cache afterwards.
+//!
+//! This file holds who writes ([`Actor`]) and the steps every write shares inside its
+//! transaction: finding the organisation, membership or group it names, checking the actor's
+//! roles and level, the links it touches, the audit row. A write may read back what it wrote as
+//! the listings show it (`super::read`); the listings never call a write.
+
+use super::audit::{append, AuditEntry};
+use super::db::{sql, Tx};
+use super::error::WriteError;
+use super::read::people::{
+    HOLDERS_OF_GRANT, LINKS_OF_GROUP, LINKS_OF_ORGANISATION, LINKS_OF_PERSON,
+};
+use crate::domain::grant::{IdentityKey, Role};
+use crate::domain::level::Level;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::collections::BTreeSet;
+use std::str::FromStr;
+
+mod grants;
+mod groups;
+mod import;
+mod invitations;
+mod links;
+mod members;
+mod organisations;
+mod people;
+
+pub use grants::{GrantRequest, Renewal};
+pub use import::ImportRow;
+pub use invitations::{token_hash, Accepted, Invitation, NewInvitation, INVITATION_LIFETIME};
+pub use links::{NewLinkRequest, LINK_REQUEST_LIFETIME};
+pub use members::MemberDetails;
+pub use organisations::{NewOrganisation, OrganisationChanges};
+
+/// Who writes: an operator (the command line) or an administrator of the organisation, who may
+/// do only what their roles allow and grant only up to their own level.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    Operator(String),
+    Admin(String),
+    /// Someone accepting an invitation: their identity at the AD (`<AD>#<subject>`).
+    Invitee(String),
+}
+
+impl Actor {
+    /// As recorded in the audit trail and `created_by`.
+    pub fn name(&self) -> String {
+        match self {
+            Actor::Operator(name) => format!("operator:{name}"),
+            Actor::Admin(person) => format!("person:{person}"),
+            Actor::Invitee(identity) => format!("identity:{identity}"),
+        }
+    }
+}
+
+/// Fails unless the actor is an operator.
+fn operator_only(actor: &Actor, action: &'static str) -> Result<(), WriteError> {
+    if matches!(actor, Actor::Operator(_)) {
+        Ok(())
+    } else {
+        Err(WriteError::OperatorOnly {
+            actor: actor.name(),
+            action,
+        })
+    }
+}
+
+/// A value as the audit trail keeps it.
+fn json<T: Serialize>(value: &T) -> Option<String> {
+    serde_json::to_string(value).ok()
+}
+
+/// Maps a unique-constraint violation to the error the caller names; other errors pass.
+fn unique_or(e: sqlx::Error, duplicate: impl FnOnce() -> WriteError) -> WriteError {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => duplicate(),
+        _ => WriteError::Database(e),
+    }
+}
+
+/// Identity links of every person selected by `query` (one of the `LINKS_OF_…` statements,
+/// one parameter).
+async fn links_of(
+    tx: &mut Tx,
+    query: &'static str,
+    param: &str,
+) -> Result<BTreeSet<IdentityKey>, WriteError> {
+    let rows: Vec<(String, String)> = sql(query).bind(param).fetch_all(tx).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(idp, subject)| IdentityKey { idp, subject })
+        .collect())
+}
+
+/// Appends one audit row: who did what in which organisation, before and after.
+async fn audit(
+    tx: &mut Tx,
+    actor: &Actor,
+    organisation: Option<&str>,
+    action: &str,
+    before: Option<String>,
+    after: Option<String>,
+) -> Result<(), WriteError> {
+    let actor = actor.name();
+    let entry = AuditEntry {
+        at: Utc::now(),
+        actor: &actor,
+        organisation_id: organisation,
+        action,
+        before: before.as_deref(),
+        after: after.as_deref(),
+    };
+    Ok(append(tx.into(), entry).await?)
+}
+
+/// The organisation's internal ID and name, or [`WriteError::UnknownOrganisation`].
+async fn organisation(tx: &mut Tx, kvk: &str) -> Result<(String, String), WriteError> {
+    let found: Option<(String, String)> = sql("SELECT id, name FROM organisations WHERE kvk = $1")
+        .bind(kvk)
+        .fetch_optional(tx)
+        .await?;
+    found.ok_or_else(|| WriteError::UnknownOrganisation(kvk.to_string()))
+}
+
+/// How many unblocked hoofdbeheerders the organisation has: administrators cannot leave an
+/// organisation that has one without any (operators can, e.g. to block a departed one).
+async fn hoofdbeheerders(tx: &mut Tx, org_id: &str) -> Result<i64, WriteError> {
+    Ok(sql(
+        "SELECT COUNT(*) FROM memberships m JOIN membership_roles r ON r.membership_id = m.id \
+         WHERE m.organisation_id = $1 AND r.role = 'hoofdbeheerder' AND NOT m.blocked",
+    )
+    .bind(org_id)
+    .scalar(tx)
+    .await?)
+}
+
+/// The membership ID of a person in an organisation, if any.
+async fn find_membership(
+    tx: &mut Tx,
+    person: &str,
+    org_id: &str,
+) -> Result<Option<String>, WriteError> {
+    Ok(
+        sql("SELECT id FROM memberships WHERE person_id = $1 AND organisation_id = $2")
+            .bind(person)
+            .bind(org_id)
+            .scalar_optional(tx)
+            .await?,
+    )
+}
+
+/// The membership ID of a person in an organisation, or the refusal that they are none.
+async fn member_of(
+    tx: &mut Tx,
+    person: &str,
+    org_id: &str,
+    kvk: &str,
+) -> Result<String, WriteError> {
+    find_membership(tx, person, org_id).await?.ok_or_else(|| {
+        WriteError::HolderInOtherOrganisation {
+            holder: format!("person {person}"),
+            organisation: kvk.to_string(),
+        }
+    })
+}
+
+/// Gives a membership these roles (on top of those it has).
+async fn add_roles(tx: &mut Tx, membership: &str, roles: &[Role]) -> Result<(), WriteError> {
+    for role in roles {
+        sql(
+            "INSERT INTO membership_roles (membership_id, role) VALUES ($1, $2) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(membership)
+        .bind(role.as_str())
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Makes `person` a member of `org_id` with `roles` (unblocked); the membership's ID. A
+/// membership that exists already fails with the database's unique violation.
+async fn insert_membership(
+    tx: &mut Tx,
+    person: &str,
+    org_id: &str,
+    roles: &[Role],
+    now: DateTime<Utc>,
+) -> Result<String, WriteError> {
+    let membership = uuid::Uuid::new_v4().to_string();
+    sql(
+        "INSERT INTO memberships (id, person_id, organisation_id, blocked, created_at) \
+         VALUES ($1, $2, $3, FALSE, $4)",
+    )
+    .bind(&membership)
+    .bind(person)
+    .bind(org_id)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    add_roles(tx, &membership, roles).await?;
+    Ok(membership)
+}
+
+/// A group's ID by organisation and name, or [`WriteError::UnknownGroup`].
+async fn group_named(
+    tx: &mut Tx,
+    org_id: &str,
+    kvk: &str,
+    name: &str,
+) -> Result<String, WriteError> {
+    let found: Option<String> =
+        sql("SELECT id FROM groups WHERE organisation_id = $1 AND name = $2")
+            .bind(org_id)
+            .bind(name)
+            .scalar_optional(tx)
+            .await?;
+    found.ok_or_else(|| WriteError::UnknownGroup {
+        organisation: kvk.to_string(),
+        group: name.to_string(),
+    })
+}
+
+/// What an administrator may do, checked against their roles in the organisation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Need {
+    /// Users and grants of the whole organisation: hoofdbeheerder or beheerder.
+    Manage,
+    /// Users and grants of one group: also a groepsbeheerder who administers that group.
+    ManageGroup,
+    /// Appointing hoofdbeheerders and beheerders: hoofdbeheerder only.
+    Appoint,
+}
+
+/// Fails unless the actor may do `action` ([`Need`]) in the organisation; for group work
+/// `group` is the group's ID. Operators and invitees pass (an invitee's write checks its
+/// invitation).
+async fn authorise(
+    tx: &mut Tx,
+    actor: &Actor,
+    org_id: &str,
+    kvk: &str,
+    need: Need,
+    group: Option<&str>,
+    action: &'static str,
+) -> Result<(), WriteError> {
+    let Actor::Admin(person) = actor else {
+        return Ok(());
+    };
+    let roles: Vec<String> = sql(
+        "SELECT r.role FROM membership_roles r JOIN memberships m ON m.id = r.membership_id \
+         WHERE m.person_id = $1 AND m.organisation_id = $2 AND NOT m.blocked",
+    )
+    .bind(person)
+    .bind(org_id)
+    .scalars(&mut *tx)
+    .await?;
+    let has = |r: &str| roles.iter().any(|x| x == r);
+    let mut allowed = match need {
+        Need::Appoint => has("hoofdbeheerder"),
+        _ => has("hoofdbeheerder") || has("beheerder"),
+    };
+    if !allowed && need == Need::ManageGroup && has("groepsbeheerder") {
+        if let Some(group) = group {
+            let in_group: Option<i32> = sql("SELECT 1 FROM group_members gm JOIN memberships m \
+                 ON m.id = gm.membership_id \
+                 WHERE gm.group_id = $1 AND m.person_id = $2 AND gm.admin \
+                   AND NOT gm.blocked")
+            .bind(group)
+            .bind(person)
+            .scalar_optional(&mut *tx)
+            .await?;
+            allowed = in_group.is_some();
+        }
+    }
+    if allowed {
+        Ok(())
+    } else {
+        Err(WriteError::NotAllowed {
+            actor: actor.name(),
+            action,
+            organisation: kvk.to_string(),
+        })
+    }
+}
+
+/// Fails unless an administrator's own level reaches `level`: the highest level among their
+/// own active, currently valid grants in the organisation (held directly or through a group),
+/// leaving out what a block suspends.
+async fn within_admin_level(
+    tx: &mut Tx,
+    actor: &Actor,
+    org_id: &str,
+    level: Level,
+) -> Result<(), WriteError> {
+    let Actor::Admin(person) = actor else {
+        return Ok(());
+    };
+    let now = Utc::now();
+    let rows: Vec<(String, DateTime<Utc>, DateTime<Utc>)> =
+        sql("SELECT g.level, g.valid_from, g.valid_until FROM grants g \
+           JOIN memberships m ON m.id = g.membership_id \
+          WHERE m.person_id = $1 AND m.organisation_id = $2 AND g.status = 'active' \
+            AND NOT m.blocked \
+         UNION ALL \
+         SELECT g.level, g.valid_from, g.valid_until FROM grants g \
+           JOIN group_members gm ON gm.group_id = g.group_id \
+           JOIN memberships m ON m.id = gm.membership_id \
+          WHERE m.person_id = $1 AND m.organisation_id = $2 AND g.status = 'active' \
+            AND NOT m.blocked AND NOT gm.blocked")
+        .bind(person)
+        .bind(org_id)
+        .fetch_all(tx)
+        .await?;
+    let admin_level = rows
+        .iter()
+        .filter(|(_, from, until)| *from <= now && now < *until)
+        .filter_map(|(level, _, _)| Level::from_str(level).ok())
+        .max();
+    if admin_level.is_none_or(|own| level > own) {
+        return Err(WriteError::AboveAdminLevel { level, admin_level });
+    }
+    Ok(())
+}
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_redacted_refusal_keeps_its_code_and_references_but_no_personal_data() {
+        let cases = [
+            (
+                WriteError::LinkTaken {
+                    idp: "urn:etoegang:AD:00000099990000000003:entities:1".into(),
+                    subject: "anna-subject".into(),
+                    person: "5f0c0b9e-person".into(),
+                },
+                "anna-subject",
+                "link_taken",
+                Some("5f0c0b9e-person"),
+            ),
+            (
+                WriteError::DuplicateEmail {
+                    email: "anna@bakkerij.example".into(),
+                    organisation: "12345678".into(),
+                },
+                "anna@bakkerij.example",
+                "duplicate_email",
+                Some("12345678"),
+            ),
+            (
+                WriteError::InvalidEmail("anna de vries at bakkerij".into()),
+                "anna de vries",
+                "invalid_email",
+                None,
+            ),
+            (
+                WriteError::NotAllowed {
+                    actor: Actor::Invitee("urn:ad#anna-subject".into()).name(),
+                    action: "accept invitations",
+                    organisation: "12345678".into(),
+                },
+                "anna-subject",
+                "not_allowed",
+                Some("identity may not accept invitations"),
+            ),
+            (
+                WriteError::OperatorOnly {
+                    actor: Actor::Operator("adevries".into()).name(),
+                    action: "link identities",
+                },
+                "adevries",
+                "operator_only",
+                Some("operator may not"),
+            ),
+        ];
+        for (e, personal, code, kept) in cases {
+            let full = e.to_string();
+            let redacted = e.redacted().to_string();
+            assert!(full.contains(personal), "the page's text keeps it: {full}");
+            assert!(!redacted.contains(personal), "{redacted}");
+            assert!(redacted.starts_with(code), "{redacted}");
+            assert_eq!(e.reason_code(), code);
+            if let Some(kept) = kept {
+                assert!(redacted.contains(kept), "{redacted}");
+            }
+        }
+        // An administrator is named by their register ID.
+        let e = WriteError::NotAllowed {
+            actor: Actor::Admin("5f0c0b9e-person".into()).name(),
+            action: "add grants",
+            organisation: "12345678".into(),
+        };
+        assert_eq!(
+            e.redacted().to_string(),
+            "not_allowed: person:5f0c0b9e-person may not add grants in organisation 12345678"
+        );
+    }
+}

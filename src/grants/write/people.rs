@@ -1,0 +1,89 @@
+//! People: an identity at an AD linked to a person, the person created when new (operators).
+
+use super::{audit, json, links_of, operator_only, Actor, LINKS_OF_PERSON};
+use crate::domain::grant::{IdentityKey, Touched};
+use crate::grants::db::sql;
+use crate::grants::error::WriteError;
+use crate::grants::sql::SqlRegister;
+use chrono::Utc;
+
+impl SqlRegister {
+    /// Links an identity (AD entity + subject) to a person, creating the person when new
+    /// (operators only). The link's cached answer ("nobody") is touched.
+    pub async fn link_person(
+        &self,
+        actor: &Actor,
+        person: &str,
+        name: Option<&str>,
+        idp: &str,
+        subject: &str,
+    ) -> Result<((), Touched), WriteError> {
+        operator_only(actor, "link identities")?;
+        for (what, value) in [
+            ("person ID", person),
+            ("AD entity ID", idp),
+            ("subject", subject),
+        ] {
+            if value.trim().is_empty() {
+                return Err(WriteError::Empty { what });
+            }
+        }
+        let mut transaction = self.pool().begin_write().await?;
+        let tx = &mut transaction;
+        let holder: Option<String> =
+            sql("SELECT person_id FROM identity_links WHERE idp = $1 AND subject = $2")
+                .bind(idp)
+                .bind(subject)
+                .scalar_optional(&mut *tx)
+                .await?;
+        if let Some(holder) = holder {
+            return Err(WriteError::LinkTaken {
+                idp: idp.to_string(),
+                subject: subject.to_string(),
+                person: holder,
+            });
+        }
+        let exists: Option<String> = sql("SELECT id FROM persons WHERE id = $1")
+            .bind(person)
+            .scalar_optional(&mut *tx)
+            .await?;
+        let now = Utc::now();
+        if exists.is_none() {
+            sql("INSERT INTO persons (id, name, created_at) VALUES ($1, $2, $3)")
+                .bind(person)
+                .bind(name)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+        } else if let Some(name) = name {
+            sql("UPDATE persons SET name = $1 WHERE id = $2")
+                .bind(name)
+                .bind(person)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sql(
+            "INSERT INTO identity_links (idp, subject, person_id, created_at) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(idp)
+        .bind(subject)
+        .bind(person)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        audit(
+            tx,
+            actor,
+            None,
+            "person.link",
+            None,
+            json(&(person, idp, subject)),
+        )
+        .await?;
+        let mut touched = links_of(tx, LINKS_OF_PERSON, person).await?;
+        touched.insert(IdentityKey::new(idp, subject));
+        transaction.commit().await?;
+        Ok(((), Touched { links: touched }))
+    }
+}

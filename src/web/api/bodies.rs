@@ -1,0 +1,199 @@
+//! What clients send: the request bodies of the API as wire types, read by [`Body`], which
+//! answers a body it cannot read with a 400 problem saying what it should have been. Values
+//! the body holds but the API or register refuses (an unknown level, an end past 5 years) are
+//! checked by the handlers and answer 422.
+
+use super::problem::Problem;
+use super::wire::Role;
+// Named only in `#[schema(value_type = …)]`, which rustc does not count as a use; by its bare
+// name, so that the document refers to the schema `Level`.
+#[allow(unused_imports)]
+use super::wire::Level;
+use crate::grants;
+use axum::extract::{FromRequest, Request};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// A request body of the API, with the shape a 400 names.
+pub trait Shape: DeserializeOwned {
+    /// The body as a person would write it, for the 400's detail.
+    const SHAPE: &'static str;
+}
+
+/// A JSON body read whatever its `Content-Type`, or a 400 problem.
+pub struct Body<T>(pub T);
+
+impl<S: Send + Sync, T: Shape> FromRequest<S> for Body<T> {
+    type Rejection = Problem;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Problem> {
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| Problem::bad_request(format!("the body could not be read: {e}")))?;
+        serde_json::from_slice(&bytes)
+            .map(Body)
+            .map_err(|e| Problem::bad_request(format!("the body is not {}: {e}", T::SHAPE)))
+    }
+}
+
+/// A grant to add: one per named service, all or nothing.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct NewGrant {
+    /// Held by this member (person ID) ...
+    pub person: Option<String>,
+    /// ... or by this group (name).
+    pub group: Option<String>,
+    pub scope: ScopeChoice,
+    /// `EH2`, `EH2+`, `EH3` or `EH4`; never above the granting administrator's own level.
+    #[schema(value_type = Level)]
+    pub level: String,
+    /// RFC 3339 or a date; default now.
+    pub valid_from: Option<String>,
+    /// Either an end (at most 5 years after the start) ...
+    pub valid_until: Option<String>,
+    /// ... or a number of years from the start: 1, 3 or 5.
+    pub years: Option<u32>,
+}
+
+impl Shape for NewGrant {
+    const SHAPE: &'static str = "a grant";
+}
+
+/// What a new grant covers: exactly one of `all`, `provider` or `services`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct ScopeChoice {
+    /// All services of all providers.
+    #[serde(default)]
+    pub all: bool,
+    /// All services of this provider (DV entity ID).
+    pub provider: Option<String>,
+    /// These services (ServiceUUIDs): one grant each.
+    #[serde(default)]
+    pub services: Vec<String>,
+}
+
+/// Grants to renew, all or nothing.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Renewal {
+    /// Grant IDs: at least one.
+    pub ids: Vec<String>,
+    /// 1, 3 or 5.
+    pub years: u32,
+}
+
+impl Shape for Renewal {
+    const SHAPE: &'static str = "{\"ids\": [...], \"years\": 1|3|5}";
+}
+
+/// A member's roles, replacing those they have.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Roles {
+    pub roles: Vec<Role>,
+}
+
+impl Shape for Roles {
+    const SHAPE: &'static str = "{\"roles\": [...]}";
+}
+
+/// The organisation's contact data: a field left out stays, `""` clears it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Contact {
+    pub contact_name: Option<String>,
+    pub contact_email: Option<String>,
+    pub contact_phone: Option<String>,
+    pub contact_address: Option<String>,
+}
+
+impl Shape for Contact {
+    const SHAPE: &'static str =
+        "{\"contact_name\", \"contact_email\", \"contact_phone\", \"contact_address\"}";
+}
+
+/// A member's own details, as an administrator corrects them.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct MemberDetails {
+    pub name: String,
+    pub email: String,
+    #[serde(default)]
+    pub phone: Option<String>,
+    /// `nl` or `en`.
+    #[serde(default)]
+    pub language: Option<String>,
+}
+
+impl Shape for MemberDetails {
+    const SHAPE: &'static str = "{\"name\", \"email\", \"phone\", \"language\"}";
+}
+
+impl From<MemberDetails> for grants::MemberDetails {
+    fn from(d: MemberDetails) -> grants::MemberDetails {
+        grants::MemberDetails {
+            name: d.name,
+            email: d.email,
+            phone: d.phone,
+            language: d.language,
+        }
+    }
+}
+
+/// A person to invite; the invitation e-mail goes out at once.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct NewInvitation {
+    pub name: String,
+    pub email: String,
+    /// `nl` or `en`, for the e-mails.
+    #[serde(default)]
+    pub language: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
+    #[serde(default)]
+    pub roles: Vec<Role>,
+    /// Groups of the organisation (by name) the person joins.
+    #[serde(default)]
+    pub groups: Vec<String>,
+}
+
+impl Shape for NewInvitation {
+    const SHAPE: &'static str = "an invitation";
+}
+
+impl From<NewInvitation> for grants::NewInvitation {
+    fn from(i: NewInvitation) -> grants::NewInvitation {
+        grants::NewInvitation {
+            name: i.name,
+            email: i.email,
+            language: i.language,
+            phone: i.phone,
+            roles: super::wire::roles(&i.roles),
+            groups: i.groups,
+        }
+    }
+}
+
+/// Ask the organisation with that KvK number to link its member with that e-mail address.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct NewLinkRequest {
+    /// KvK number of the organisation where the person is known.
+    pub kvk: String,
+    /// The person's e-mail address there.
+    pub email: String,
+    /// Their roles here once approved.
+    #[serde(default)]
+    pub roles: Vec<Role>,
+}
+
+impl Shape for NewLinkRequest {
+    const SHAPE: &'static str = "{\"kvk\", \"email\", \"roles\"}";
+}
+
+impl From<NewLinkRequest> for grants::NewLinkRequest {
+    fn from(r: NewLinkRequest) -> grants::NewLinkRequest {
+        grants::NewLinkRequest {
+            kvk: r.kvk,
+            email: r.email,
+            roles: super::wire::roles(&r.roles),
+        }
+    }
+}

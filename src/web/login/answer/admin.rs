@@ -1,0 +1,61 @@
+//! The answer to a login for the admin module: an admin session, kept in the flow store, and
+//! its cookie.
+
+use super::super::flow::{Ctx, PendingFlow};
+use super::super::refusal::fail;
+use crate::domain::decision::Candidate;
+use crate::web::cookies;
+use crate::web::errors::LoginError;
+use crate::web::AppState;
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::Utc;
+
+use crate::admin::AdminSession;
+
+/// The decision allowed the person into the admin module for `candidate`'s organisation.
+pub(in crate::web::login) async fn open_session(
+    state: &AppState,
+    ctx: &Ctx,
+    flow: &PendingFlow,
+    candidate: &Candidate,
+) -> Response {
+    let Some(person) = flow.person_id.clone() else {
+        return fail(state, ctx, LoginError::UnknownFlow, Some(flow)).await;
+    };
+    let now = Utc::now();
+    let session = AdminSession::new(
+        person,
+        candidate.organisation.clone(),
+        candidate.roles.clone(),
+        candidate.level_used,
+        now,
+    );
+    let stored = match serde_json::to_vec(&session) {
+        Ok(bytes) => {
+            state
+                .flows
+                .put(
+                    &AdminSession::store_key(&session.id),
+                    bytes,
+                    session.expires_at(&state.config),
+                )
+                .await
+        }
+        Err(e) => return fail(state, ctx, LoginError::Internal(e.to_string()), Some(flow)).await,
+    };
+    if let Err(e) = stored {
+        return fail(state, ctx, LoginError::Internal(e.to_string()), Some(flow)).await;
+    }
+    tracing::info!(
+        reference = %ctx.reference, person = %session.person_id,
+        organisation = %session.organisation.kvk, "admin session opened"
+    );
+    let mut response = Redirect::to("/admin").into_response();
+    cookies::set_admin(
+        state,
+        &mut response,
+        &session.id,
+        state.config.admin.absolute_timeout_seconds,
+    );
+    response
+}

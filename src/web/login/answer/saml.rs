@@ -1,0 +1,93 @@
+//! The answer to a SAML DV: the signed (and, when the DV has an encryption key, encrypted)
+//! Response with the assertion for the chosen organisation, in the DV's binding.
+
+use super::super::binding::{deliver, to_dv};
+use super::super::flow::{Ctx, PendingFlow};
+use super::super::record::allowed;
+use crate::domain::decision::Candidate;
+use crate::domain::login::AnswerTo;
+use crate::saml::encrypt;
+use crate::saml::idp::{self, AssertionContent};
+use crate::web::errors::LoginError;
+use crate::web::AppState;
+use axum::response::Response;
+use chrono::Utc;
+
+/// The assertion for `candidate`, signed (and encrypted to the DV when it has an encryption
+/// key) inside a signed Response; delivered as the page that posts it or by artifact.
+#[tracing::instrument(name = "answer.sign", skip_all, fields(dv = %flow.intent.requester))]
+pub(in crate::web::login) async fn saml_answer(
+    state: &AppState,
+    ctx: &Ctx,
+    flow: &PendingFlow,
+    candidate: &Candidate,
+) -> Result<Response, LoginError> {
+    let run = || -> Result<String, LoginError> {
+        let internal = |e: &dyn std::fmt::Display| LoginError::Internal(e.to_string());
+        let result = flow.result.as_ref().ok_or(LoginError::UnknownFlow)?;
+        let dv = state
+            .metadata
+            .sps
+            .get(&flow.intent.requester)
+            .ok_or_else(|| LoginError::UnknownRequester(flow.intent.requester.clone()))?;
+        let AnswerTo::Saml {
+            acs_url,
+            request_id,
+            ..
+        } = &flow.intent.answer
+        else {
+            return Err(LoginError::Internal("not a SAML login".into()));
+        };
+        let pseudonym = state
+            .pseudonyms
+            .pseudonym(&dv.entity_id, &result.idp, &result.subject)
+            .map_err(|e| internal(&e))?;
+        let now = Utc::now();
+        let content = AssertionContent {
+            idp_entity_id: &state.config.saml.idp_entity_id,
+            audience: &dv.entity_id,
+            acs_url,
+            in_response_to: request_id,
+            pseudonym: &pseudonym,
+            kvk: &candidate.organisation.kvk,
+            company_name: &candidate.organisation.name,
+            service_id: &flow.service.service_id,
+            service_uuid: &flow.service.uuid,
+            level_used: candidate.level_used,
+            authenticating_authority: &result.idp,
+            authn_instant: result.authn_instant,
+            now,
+            lifetime_seconds: state.config.saml.assertion_lifetime_seconds,
+        };
+        let assertion =
+            idp::signed_assertion(&content, &state.signing).map_err(|e| internal(&e))?;
+        let body = match dv.encryption_keys.first() {
+            Some(cert) => encrypt::encrypt_assertion(&assertion, &cert.public_key)
+                .map_err(|e| internal(&e))?,
+            None => assertion,
+        };
+        let response = idp::signed_response(
+            &state.config.saml.idp_entity_id,
+            acs_url,
+            request_id,
+            None,
+            Some(&body),
+            now,
+            &state.signing,
+        )
+        .map_err(|e| internal(&e))?;
+        state.grant_uses.used(&candidate.grant_id, now);
+        allowed(state, ctx, flow, candidate);
+        tracing::info!(
+            reference = %ctx.reference, flow = %flow.id, dv = %dv.entity_id,
+            pseudonym = %pseudonym, grant = %candidate.grant_id, level = %candidate.level_used,
+            "login allowed"
+        );
+        Ok(response)
+    };
+    let delivered = match run() {
+        Ok(response) => to_dv(state, &flow.intent, response).await,
+        Err(e) => Err(e),
+    };
+    delivered.map(|form| deliver(state, ctx, form))
+}
