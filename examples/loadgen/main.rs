@@ -276,12 +276,19 @@ fn args() -> Args {
     {
         usage()
     }
-    // poort runs in a temporary folder: a relative path would be looked up there.
-    a.poort = std::fs::canonicalize(&a.poort).unwrap_or_else(|e| {
-        eprintln!("loadgen: --poort {}: {e}", a.poort.display());
-        std::process::exit(2)
-    });
+    // poort runs in a temporary folder: a relative path (the binary, or the repository whose
+    // files its config names) would be looked up there.
+    a.poort = absolute("--poort", &a.poort);
+    a.repo = absolute("--repo", &a.repo);
     a
+}
+
+/// `path` from the root, or the end of the run with what was wrong with it.
+fn absolute(flag: &str, path: &std::path::Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|e| {
+        eprintln!("loadgen: {flag} {}: {e}", path.display());
+        std::process::exit(2)
+    })
 }
 
 #[tokio::main]

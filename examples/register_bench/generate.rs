@@ -21,6 +21,7 @@ use crate::draw::{
 };
 use chrono::{DateTime, Months, SubsecRound, TimeDelta, Utc};
 use poort::config::Config;
+use poort::domain::grant::Role;
 use poort::domain::identifiers::is_rsin;
 use rand::rngs::StdRng;
 use rand::Rng;
@@ -389,19 +390,22 @@ pub async fn generate(pool: &Pool, spec: &GenerateSpec) -> Result<GenerateReport
                     Value::Time(now),
                 ]);
                 report.memberships_blocked += u64::from(blocked);
-                let member_roles: &[&str] = if first {
-                    &["hoofdbeheerder", "gebruiker"]
+                let member_roles: &[Role] = if first {
+                    &[Role::Hoofdbeheerder, Role::Gebruiker]
                 } else {
                     match rng.random_range(0..100) {
-                        0..70 => &["gebruiker"],
-                        70..80 => &["beheerder", "gebruiker"],
-                        80..90 => &["lezer"],
-                        90..95 => &["groepsbeheerder", "gebruiker"],
-                        _ => &["hoofdbeheerder"],
+                        0..70 => &[Role::Gebruiker],
+                        70..80 => &[Role::Beheerder, Role::Gebruiker],
+                        80..90 => &[Role::Lezer],
+                        90..95 => &[Role::Groepsbeheerder, Role::Gebruiker],
+                        _ => &[Role::Hoofdbeheerder],
                     }
                 };
                 for role in member_roles {
-                    roles.push([Value::Text(id.clone()), Value::Text(role.to_string())]);
+                    roles.push([
+                        Value::Text(id.clone()),
+                        Value::Text(role.as_str().to_string()),
+                    ]);
                 }
                 members_of[org as usize].push(index as u32);
                 memberships.push((person, org));

@@ -14,13 +14,28 @@ use rand::{Rng, SeedableRng};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+/// What `latency` measures, and against what.
+#[derive(clap::Args, Debug)]
 pub struct LatencyArgs {
+    /// A generated SQLite register (sqlite://PATH).
+    #[arg(long)]
     pub sqlite: Option<String>,
+    /// A generated PostgreSQL register (postgres://…).
+    #[arg(long)]
     pub postgres: Option<String>,
+    /// A Redis for the warm path (a throwaway one: its memory figures are server-wide).
+    #[arg(long)]
     pub redis: Option<String>,
+    /// Resolutions measured per path.
+    #[arg(long, default_value_t = 20_000)]
     pub samples: usize,
+    /// Persons cached for the warm path (and the memory figures).
+    #[arg(long, default_value_t = 20_000)]
     pub warm_persons: usize,
+    #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// poort's config, for the service catalogue.
+    #[arg(long, default_value = "config/poort.toml")]
     pub config: PathBuf,
 }
 

@@ -68,28 +68,7 @@ enum Command {
     /// 100,000 organisations and 300,000 persons; the same rows for the same seed and --now.
     Generate(generate::Args),
     /// Resolution latency, cold from the databases and warm from Redis, and Redis memory.
-    Latency {
-        /// A generated SQLite register (sqlite://PATH).
-        #[arg(long)]
-        sqlite: Option<String>,
-        /// A generated PostgreSQL register (postgres://…).
-        #[arg(long)]
-        postgres: Option<String>,
-        /// A Redis for the warm path (a throwaway one: its memory figures are server-wide).
-        #[arg(long)]
-        redis: Option<String>,
-        /// Resolutions measured per path.
-        #[arg(long, default_value_t = 20_000)]
-        samples: usize,
-        /// Persons cached for the warm path (and the memory figures).
-        #[arg(long, default_value_t = 20_000)]
-        warm_persons: usize,
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        /// poort's config, for the service catalogue.
-        #[arg(long, default_value = "config/poort.toml")]
-        config: PathBuf,
-    },
+    Latency(LatencyArgs),
     /// Time from a revocation's commit until every watcher process refuses the login.
     Revoke {
         /// The register (sqlite://PATH or postgres://…); it is changed.
@@ -135,26 +114,7 @@ async fn main() -> ExitCode {
     }
     let result = match cli.command {
         Command::Generate(args) => generate::run(&args).await.map(|_| ()).map_err(Error::from),
-        Command::Latency {
-            sqlite,
-            postgres,
-            redis,
-            samples,
-            warm_persons,
-            seed,
-            config,
-        } => {
-            latency(LatencyArgs {
-                sqlite,
-                postgres,
-                redis,
-                samples,
-                warm_persons,
-                seed,
-                config,
-            })
-            .await
-        }
+        Command::Latency(args) => latency(args).await,
         Command::Revoke {
             database,
             redis,

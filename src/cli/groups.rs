@@ -1,7 +1,8 @@
 //! `poort group`: groups of members within an organisation, and blocks per group.
 
 use super::{open, ActorArg};
-use clap::Subcommand;
+use crate::grants::Registry;
+use clap::{Args, Subcommand};
 use std::path::Path;
 
 #[derive(Subcommand, Debug)]
@@ -17,40 +18,29 @@ pub enum GroupCommand {
     },
     /// Put a member in a group.
     Add {
-        #[arg(long)]
-        org: String,
-        #[arg(long)]
-        group: String,
-        #[arg(long)]
-        person: String,
+        #[command(flatten)]
+        member: GroupMember,
         /// As administrator of the group (a groepsbeheerder then manages it).
         #[arg(long)]
         admin: bool,
-        #[command(flatten)]
-        actor: ActorArg,
     },
     /// Block a member for this group only.
-    Block {
-        #[arg(long)]
-        org: String,
-        #[arg(long)]
-        group: String,
-        #[arg(long)]
-        person: String,
-        #[command(flatten)]
-        actor: ActorArg,
-    },
+    Block(GroupMember),
     /// Lift a group block.
-    Unblock {
-        #[arg(long)]
-        org: String,
-        #[arg(long)]
-        group: String,
-        #[arg(long)]
-        person: String,
-        #[command(flatten)]
-        actor: ActorArg,
-    },
+    Unblock(GroupMember),
+}
+
+/// A member of one of an organisation's groups.
+#[derive(Args, Debug)]
+pub struct GroupMember {
+    #[arg(long)]
+    org: String,
+    #[arg(long)]
+    group: String,
+    #[arg(long)]
+    person: String,
+    #[command(flatten)]
+    actor: ActorArg,
 }
 
 pub(super) async fn run(config: &Path, command: GroupCommand) -> anyhow::Result<()> {
@@ -63,40 +53,28 @@ pub(super) async fn run(config: &Path, command: GroupCommand) -> anyhow::Result<
                 .await?;
             println!("group {name:?} created in {org}");
         }
-        GroupCommand::Add {
-            org,
-            group,
-            person,
-            admin,
-            actor,
-        } => {
+        GroupCommand::Add { member: m, admin } => {
             registry
-                .write(sql.add_to_group(&actor.actor(), &org, &group, &person, admin))
+                .write(sql.add_to_group(&m.actor.actor(), &m.org, &m.group, &m.person, admin))
                 .await?;
-            println!("{person} added to group {group:?}");
+            println!("{} added to group {:?}", m.person, m.group);
         }
-        GroupCommand::Block {
-            org,
-            group,
-            person,
-            actor,
-        } => {
-            registry
-                .write(sql.set_group_member_blocked(&actor.actor(), &org, &group, &person, true))
-                .await?;
-            println!("{person} blocked in group {group:?}");
-        }
-        GroupCommand::Unblock {
-            org,
-            group,
-            person,
-            actor,
-        } => {
-            registry
-                .write(sql.set_group_member_blocked(&actor.actor(), &org, &group, &person, false))
-                .await?;
-            println!("{person} unblocked in group {group:?}");
-        }
+        GroupCommand::Block(m) => set_blocked(&registry, m, true).await?,
+        GroupCommand::Unblock(m) => set_blocked(&registry, m, false).await?,
     }
+    Ok(())
+}
+
+async fn set_blocked(registry: &Registry, m: GroupMember, blocked: bool) -> anyhow::Result<()> {
+    let actor = m.actor.actor();
+    registry
+        .write(
+            registry
+                .sql()
+                .set_group_member_blocked(&actor, &m.org, &m.group, &m.person, blocked),
+        )
+        .await?;
+    let done = if blocked { "blocked" } else { "unblocked" };
+    println!("{} {done} in group {:?}", m.person, m.group);
     Ok(())
 }

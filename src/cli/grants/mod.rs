@@ -5,6 +5,7 @@ mod explain;
 mod import;
 
 use super::{find_service, open, parse_instant, parse_level, parse_scope, service_ref, ActorArg};
+use crate::domain::grant::MAX_VALIDITY;
 use crate::domain::level::Level;
 use crate::grants::exchange::{self, GrantRow};
 use crate::grants::{GrantFilter, GrantRecord, GrantRequest, GrantStatus, Holder, Renewal, Scope};
@@ -202,12 +203,14 @@ pub(super) async fn run(config_path: &Path, command: GrantsCommand) -> anyhow::R
                 _ => bail!("give the holder: --person or --group"),
             };
             let valid_from = from.unwrap_or_else(Utc::now);
+            // The register refuses more than the domain's limit; the flag is told so first.
+            let most_years = MAX_VALIDITY.as_u32() / 12;
             let valid_until = match (until, years) {
                 (Some(u), _) => u,
-                (None, Some(y)) if (1..=5).contains(&y) => valid_from
+                (None, Some(y)) if (1..=most_years).contains(&y) => valid_from
                     .checked_add_months(chrono::Months::new(y * 12))
                     .ok_or_else(|| anyhow!("validity out of range"))?,
-                (None, Some(y)) => bail!("--years {y}: a grant is valid 1 to 5 years"),
+                (None, Some(y)) => bail!("--years {y}: a grant is valid 1 to {most_years} years"),
                 (None, None) => bail!("give --until or --years"),
             };
             let request = GrantRequest {
