@@ -4,7 +4,7 @@
 use super::artifact;
 use super::conclude::conclude;
 use super::flow::{take_upstream_flow, Ctx};
-use super::refusal::{cancelled, fail};
+use super::refusal::{cancelled, settle, Stop, WithFlow};
 use crate::domain::login::AuthnResult;
 use crate::metadata::IdpMetadata;
 use crate::saml::binding::{self};
@@ -35,26 +35,15 @@ pub async fn acs(
 ) -> Response {
     let ctx = Ctx::new(&headers);
     let acs_url = state.config.url(uri.path());
-    match (form.saml_response, form.saml_art) {
-        (Some(raw), None) => {
-            let text = match binding::decode_post(&raw) {
-                Ok(t) => t,
-                Err(e) => {
-                    return fail(&state, &ctx, LoginError::BadMessage(e.to_string()), None).await
-                }
-            };
-            check_ad_answer(&state, &ctx, &text, None, &acs_url).await
-        }
+    let step = match (form.saml_response, form.saml_art) {
+        (Some(raw), None) => posted(&state, &ctx, &raw, &acs_url).await,
         (None, Some(art)) => by_artifact(&state, &ctx, &art, &acs_url).await,
         (Some(_), Some(_)) => {
-            let e = LoginError::BadMessage("both SAMLResponse and SAMLart".into());
-            fail(&state, &ctx, e, None).await
+            Err(LoginError::BadMessage("both SAMLResponse and SAMLart".into()).into())
         }
-        (None, None) => {
-            let e = LoginError::BadMessage("no SAMLResponse or SAMLart".into());
-            fail(&state, &ctx, e, None).await
-        }
-    }
+        (None, None) => Err(LoginError::BadMessage("no SAMLResponse or SAMLart".into()).into()),
+    };
+    settle(&state, &ctx, step).await
 }
 
 #[derive(Deserialize)]
@@ -72,26 +61,28 @@ pub async fn acs_artifact_get(
 ) -> Response {
     let ctx = Ctx::new(&headers);
     let acs_url = state.config.url(uri.path());
-    match q.saml_art {
+    let step = match q.saml_art {
         Some(art) => by_artifact(&state, &ctx, &art, &acs_url).await,
-        None => {
-            fail(
-                &state,
-                &ctx,
-                LoginError::BadMessage("no SAMLart".into()),
-                None,
-            )
-            .await
-        }
-    }
+        None => Err(LoginError::BadMessage("no SAMLart".into()).into()),
+    };
+    settle(&state, &ctx, step).await
+}
+
+/// An AD's answer by HTTP-POST.
+async fn posted(state: &AppState, ctx: &Ctx, raw: &str, acs_url: &str) -> Result<Response, Stop> {
+    let text = binding::decode_post(raw).map_err(|e| LoginError::BadMessage(e.to_string()))?;
+    check_ad_answer(state, ctx, &text, None, acs_url).await
 }
 
 /// An AD's answer by artifact: resolved at the AD, then checked like any other.
-async fn by_artifact(state: &AppState, ctx: &Ctx, art: &str, acs_url: &str) -> Response {
-    match artifact::resolve_ad_response(state, art).await {
-        Ok((ad, text)) => check_ad_answer(state, ctx, &text, Some(ad), acs_url).await,
-        Err(e) => fail(state, ctx, e, None).await,
-    }
+async fn by_artifact(
+    state: &AppState,
+    ctx: &Ctx,
+    art: &str,
+    acs_url: &str,
+) -> Result<Response, Stop> {
+    let (ad, text) = artifact::resolve_ad_response(state, art).await?;
+    check_ad_answer(state, ctx, &text, Some(ad), acs_url).await
 }
 
 /// Checks an AD's Response (from whichever binding) and concludes the login. `from` is the AD
@@ -102,28 +93,22 @@ async fn check_ad_answer(
     text: &str,
     from: Option<&IdpMetadata>,
     acs_url: &str,
-) -> Response {
-    let irt = match sp::in_response_to(text) {
-        Ok(i) => i,
-        Err(e) => return fail(state, ctx, LoginError::BadMessage(e.to_string()), None).await,
-    };
-    let flow = match take_upstream_flow(state, ctx, &irt).await {
-        Ok(f) => f,
-        Err(e) => return fail(state, ctx, e, None).await,
-    };
+) -> Result<Response, Stop> {
+    let irt = sp::in_response_to(text).map_err(|e| LoginError::BadMessage(e.to_string()))?;
+    let flow = take_upstream_flow(state, ctx, &irt).await?;
     let (Some(idp_id), Some(request_id)) = (flow.idp.clone(), flow.upstream_request_id.clone())
     else {
-        return fail(state, ctx, LoginError::UnknownFlow, None).await;
+        return Err(LoginError::UnknownFlow.into());
     };
     if from.is_some_and(|f| f.entity_id != idp_id) {
         let e = LoginError::AdAnswerRejected(
             "the artifact comes from another identity provider than the login went to".into(),
         );
-        return fail(state, ctx, e, Some(&flow)).await;
+        return Err(Stop::with_flow(e, &flow));
     }
-    let Some(idp) = from.or_else(|| state.metadata.idp(&idp_id)) else {
-        return fail(state, ctx, LoginError::UnknownFlow, None).await;
-    };
+    let idp = from
+        .or_else(|| state.metadata.idp(&idp_id))
+        .ok_or(LoginError::UnknownFlow)?;
     let certs: Vec<Vec<u8>> = idp.signing_keys.iter().map(|c| c.der.clone()).collect();
     let now = Utc::now();
     let expectations = Expectations {
@@ -140,34 +125,24 @@ async fn check_ad_answer(
     let checked = tracing::info_span!("ad_answer.verify", ad = %idp.entity_id, protocol = "saml")
         .in_scope(|| sp::check_response(text, &expectations));
     state.metrics.step("ad_answer_verify", verifying);
-    let assertion = match checked {
+    let assertion = match checked.map_err(|e| LoginError::AdAnswerRejected(e.to_string())) {
         Ok(AdOutcome::Authenticated(a)) => a,
-        Ok(AdOutcome::Cancelled) => return cancelled(state, ctx, &flow).await,
+        Ok(AdOutcome::Cancelled) => return Ok(cancelled(state, ctx, &flow).await),
         Ok(AdOutcome::Failed { status, .. }) => {
-            return fail(state, ctx, LoginError::AdFailed(status), Some(&flow)).await
+            return Err(Stop::with_flow(LoginError::AdFailed(status), &flow))
         }
-        Err(e) => {
-            return fail(
-                state,
-                ctx,
-                LoginError::AdAnswerRejected(e.to_string()),
-                Some(&flow),
-            )
-            .await
-        }
+        Err(e) => return Err(Stop::with_flow(e, &flow)),
     };
     let replay_key = format!("assertion:{}:{}", idp.entity_id, assertion.assertion_id);
-    match state
+    let first_use = state
         .replay
         .first_use(&replay_key, assertion.not_on_or_after, now)
         .await
-    {
-        Ok(true) => {}
-        Ok(false) => {
-            let e = LoginError::AdAnswerRejected("assertion replayed".into());
-            return fail(state, ctx, e, Some(&flow)).await;
-        }
-        Err(e) => return fail(state, ctx, LoginError::Internal(e.to_string()), Some(&flow)).await,
+        .map_err(|e| LoginError::Internal(e.to_string()))
+        .with_flow(&flow)?;
+    if !first_use {
+        let e = LoginError::AdAnswerRejected("assertion replayed".into());
+        return Err(Stop::with_flow(e, &flow));
     }
     let result = AuthnResult {
         idp: idp.entity_id.clone(),

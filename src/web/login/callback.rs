@@ -3,7 +3,7 @@
 
 use super::conclude::conclude;
 use super::flow::{take_upstream_flow, Ctx};
-use super::refusal::{cancelled, fail};
+use super::refusal::{cancelled, settle, Stop, WithFlow};
 use super::upstream::upstream_error;
 use crate::domain::login::AuthnResult;
 use crate::web::errors::LoginError;
@@ -32,19 +32,24 @@ pub async fn oidc_callback(
     Query(q): Query<CallbackQuery>,
 ) -> Response {
     let ctx = Ctx::new(&headers);
-    let Some(upstream_state) = q.state.as_deref().filter(|s| !s.is_empty()) else {
-        let e = LoginError::BadMessage("the identity provider's answer has no state".into());
-        return fail(&state, &ctx, e, None).await;
-    };
-    let flow = match take_upstream_flow(&state, &ctx, upstream_state).await {
-        Ok(f) => f,
-        Err(e) => return fail(&state, &ctx, e, None).await,
-    };
+    let step = callback(&state, &ctx, q).await;
+    settle(&state, &ctx, step).await
+}
+
+async fn callback(state: &AppState, ctx: &Ctx, q: CallbackQuery) -> Result<Response, Stop> {
+    let upstream_state = q
+        .state
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| {
+            LoginError::BadMessage("the identity provider's answer has no state".into())
+        })?;
+    let flow = take_upstream_flow(state, ctx, upstream_state).await?;
     let (Some(provider), Some(secrets)) = (
         flow.idp.as_deref().and_then(|i| state.upstream_oidc.get(i)),
         flow.upstream_oidc.clone(),
     ) else {
-        return fail(&state, &ctx, LoginError::UnknownFlow, None).await;
+        return Err(LoginError::UnknownFlow.into());
     };
     // RFC 9207: an AD that names itself must be the one this login was sent to (mix-up defence).
     if let Some(iss) = q.iss.as_deref() {
@@ -53,22 +58,22 @@ pub async fn oidc_callback(
                 "answer from issuer {iss}, expected {}",
                 provider.issuer()
             ));
-            return fail(&state, &ctx, e, Some(&flow)).await;
+            return Err(Stop::with_flow(e, &flow));
         }
     }
     if let Some(error) = q.error.as_deref() {
         if error == "access_denied" {
-            return cancelled(&state, &ctx, &flow).await;
+            return Ok(cancelled(state, ctx, &flow).await);
         }
         let detail = match q.error_description.as_deref() {
             Some(d) => format!("{error}: {d}"),
             None => error.to_string(),
         };
-        return fail(&state, &ctx, LoginError::AdFailed(detail), Some(&flow)).await;
+        return Err(Stop::with_flow(LoginError::AdFailed(detail), &flow));
     }
     let Some(code) = q.code.as_deref().filter(|c| !c.is_empty()) else {
         let e = LoginError::AdAnswerRejected("the answer has neither a code nor an error".into());
-        return fail(&state, &ctx, e, Some(&flow)).await;
+        return Err(Stop::with_flow(e, &flow));
     };
     let redeeming = std::time::Instant::now();
     let redeemed = provider
@@ -80,15 +85,12 @@ pub async fn oidc_callback(
         ))
         .await;
     state.metrics.step("upstream_token", redeeming);
-    let identity = match redeemed {
-        Ok(i) => i,
-        Err(e) => return fail(&state, &ctx, upstream_error(e), Some(&flow)).await,
-    };
+    let identity = redeemed.map_err(upstream_error).with_flow(&flow)?;
     let result = AuthnResult {
         idp: provider.issuer().to_string(),
         subject: identity.subject,
         level: identity.level,
         authn_instant: identity.auth_time,
     };
-    conclude(&state, &ctx, flow, result, Utc::now()).await
+    conclude(state, ctx, flow, result, Utc::now()).await
 }

@@ -8,7 +8,7 @@ use super::answer::oidc::issue_code;
 use super::answer::saml::saml_answer;
 use super::flow::{save, Ctx, PendingFlow};
 use super::record::allowed;
-use super::refusal::fail;
+use super::refusal::{Stop, WithFlow};
 use crate::domain::decision::{Candidate, Decision};
 use crate::domain::login::{AnswerTo, AuthnResult};
 use crate::web::errors::{deny_code, LoginError};
@@ -33,10 +33,12 @@ pub(super) async fn conclude(
     mut flow: PendingFlow,
     result: AuthnResult,
     now: DateTime<Utc>,
-) -> Response {
+) -> Result<Response, Stop> {
     if let AnswerTo::Invitation { token } = &flow.intent.answer {
         flow.result = Some(result.clone());
-        return accept_invitation(state, ctx, &flow, token, &result).await;
+        return accept_invitation(state, ctx, &flow, token, &result)
+            .await
+            .with_flow(&flow);
     }
     let decided = if flow.intent.answer == AnswerTo::Admin {
         let pool = state.registry.sql().pool();
@@ -65,10 +67,7 @@ pub(super) async fn conclude(
         .inspect(|_| state.metrics.step("grants_resolve", resolving))
         .map_err(|e| e.to_string())
     };
-    let decision = match decided {
-        Ok(d) => d,
-        Err(e) => return fail(state, ctx, LoginError::Internal(e), Some(&flow)).await,
-    };
+    let decision = decided.map_err(LoginError::Internal).with_flow(&flow)?;
     flow.result = Some(result);
     let span = tracing::Span::current();
     match &decision {
@@ -82,52 +81,43 @@ pub(super) async fn conclude(
         Decision::Allow(candidate) => answer(state, ctx, &flow, &candidate).await,
         Decision::ChooseOrganisation(candidates) => {
             flow.candidates = candidates;
-            match save(state, &flow).await {
-                Ok(()) => {
-                    Redirect::to(&format!("/login/organisation?flow={}", flow.id)).into_response()
-                }
-                Err(e) => fail(state, ctx, e, Some(&flow)).await,
-            }
+            save(state, &flow).await.with_flow(&flow)?;
+            Ok(Redirect::to(&format!("/login/organisation?flow={}", flow.id)).into_response())
         }
         Decision::Deny(reason) => {
             tracing::info!(reference = %ctx.reference, flow = %flow.id, reason = deny_code(&reason), "login refused");
-            fail(state, ctx, LoginError::Denied(reason), Some(&flow)).await
+            Err(Stop::with_flow(LoginError::Denied(reason), &flow))
         }
     }
 }
 
-/// The signed (and, if the DV has an encryption key, encrypted) answer to the DV.
-/// The answer to the requester: a SAML Response, or an authorization code for an OIDC client.
+/// The answer to the requester for the chosen organisation: a SAML Response, an authorization
+/// code for an OIDC client, or an admin session.
 pub(super) async fn answer(
     state: &AppState,
     ctx: &Ctx,
     flow: &PendingFlow,
     candidate: &Candidate,
-) -> Response {
+) -> Result<Response, Stop> {
     if flow.intent.answer == AnswerTo::Admin {
         allowed(state, ctx, flow, candidate);
-        return open_session(state, ctx, flow, candidate).await;
+        return open_session(state, ctx, flow, candidate)
+            .await
+            .with_flow(flow);
     }
     if let AnswerTo::Oidc { .. } = &flow.intent.answer {
-        return match issue_code(state, flow, candidate).await {
-            Ok(location) => {
-                state.grant_uses.used(&candidate.grant_id, Utc::now());
-                allowed(state, ctx, flow, candidate);
-                tracing::info!(
-                    reference = %ctx.reference, flow = %flow.id, client = %flow.intent.requester,
-                    grant = %candidate.grant_id, level = %candidate.level_used,
-                    "login allowed (OpenID Connect)"
-                );
-                Redirect::to(&location).into_response()
-            }
-            Err(e) => fail(state, ctx, e, Some(flow)).await,
-        };
+        let location = issue_code(state, flow, candidate).await.with_flow(flow)?;
+        state.grant_uses.used(&candidate.grant_id, Utc::now());
+        allowed(state, ctx, flow, candidate);
+        tracing::info!(
+            reference = %ctx.reference, flow = %flow.id, client = %flow.intent.requester,
+            grant = %candidate.grant_id, level = %candidate.level_used,
+            "login allowed (OpenID Connect)"
+        );
+        return Ok(Redirect::to(&location).into_response());
     }
     let signing = std::time::Instant::now();
     let answered = saml_answer(state, ctx, flow, candidate).await;
     state.metrics.step("answer_sign", signing);
-    match answered {
-        Ok(response) => response,
-        Err(e) => fail(state, ctx, e, Some(flow)).await,
-    }
+    answered.with_flow(flow)
 }

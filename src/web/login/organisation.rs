@@ -3,7 +3,8 @@
 
 use super::conclude::answer;
 use super::flow::{load, Ctx, FlowQuery};
-use super::refusal::fail;
+use super::refusal::{settle, Stop, WithFlow};
+use crate::domain::decision::DenyReason;
 use crate::web::errors::LoginError;
 use crate::web::pages::OrgChoice;
 use crate::web::AppState;
@@ -19,11 +20,16 @@ pub async fn choose_organisation(
     Query(q): Query<FlowQuery>,
 ) -> Response {
     let ctx = Ctx::new(&headers);
-    let flow = match load(&state, &ctx, &q.flow, false).await {
-        Ok(f) if !f.candidates.is_empty() => f,
-        Ok(_) => return fail(&state, &ctx, LoginError::UnknownFlow, None).await,
-        Err(e) => return fail(&state, &ctx, e, None).await,
-    };
+    let step = choice_page(&state, &ctx, &q.flow).await;
+    settle(&state, &ctx, step).await
+}
+
+/// The page with the organisations the decision offered.
+async fn choice_page(state: &AppState, ctx: &Ctx, flow: &str) -> Result<Response, Stop> {
+    let flow = load(state, ctx, flow, false).await?;
+    if flow.candidates.is_empty() {
+        return Err(LoginError::UnknownFlow.into());
+    }
     let choices: Vec<OrgChoice> = flow
         .candidates
         .iter()
@@ -34,9 +40,9 @@ pub async fn choose_organisation(
         })
         .collect();
     let service = ctx.lang.pick(&flow.service_name.0, &flow.service_name.1);
-    state
+    Ok(state
         .pages
-        .choose_organisation(ctx.lang, &flow.id, &choices, service)
+        .choose_organisation(ctx.lang, &flow.id, &choices, service))
 }
 
 #[derive(Deserialize)]
@@ -51,24 +57,18 @@ pub async fn chosen_organisation(
     Form(form): Form<OrgForm>,
 ) -> Response {
     let ctx = Ctx::new(&headers);
-    let flow = match load(&state, &ctx, &form.flow, true).await {
-        Ok(f) => f,
-        Err(e) => return fail(&state, &ctx, e, None).await,
-    };
-    // Only an organisation the decision offered can be chosen.
-    let Some(candidate) = flow
+    let step = chosen(&state, &ctx, &form).await;
+    settle(&state, &ctx, step).await
+}
+
+/// The answer for the organisation chosen; only one the decision offered can be chosen.
+async fn chosen(state: &AppState, ctx: &Ctx, form: &OrgForm) -> Result<Response, Stop> {
+    let flow = load(state, ctx, &form.flow, true).await?;
+    let candidate = flow
         .candidates
         .iter()
         .find(|c| c.organisation.kvk == form.organisation)
-        .cloned()
-    else {
-        return fail(
-            &state,
-            &ctx,
-            LoginError::Denied(crate::domain::decision::DenyReason::NoGrant),
-            Some(&flow),
-        )
-        .await;
-    };
-    answer(&state, &ctx, &flow, &candidate).await
+        .ok_or(LoginError::Denied(DenyReason::NoGrant))
+        .with_flow(&flow)?;
+    answer(state, ctx, &flow, candidate).await
 }

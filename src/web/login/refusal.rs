@@ -13,6 +13,51 @@ use axum::response::{IntoResponse, Redirect, Response};
 
 use crate::oidc::redirect_with;
 
+/// Why a step of a login stopped: the error, and the pending flow when the step knew it by then
+/// (the requester then hears of the refusal in its own protocol, and the refusal is recorded).
+/// Steps return `Result<Response, Stop>` and use `?`; [`settle`] turns a stop into its answer.
+#[derive(Debug)]
+pub(super) struct Stop {
+    error: LoginError,
+    flow: Option<Box<PendingFlow>>,
+}
+
+/// An error before the flow is known: a page only.
+impl From<LoginError> for Stop {
+    fn from(error: LoginError) -> Stop {
+        Stop { error, flow: None }
+    }
+}
+
+impl Stop {
+    /// `error` in a step of `flow`.
+    pub(super) fn with_flow(error: LoginError, flow: &PendingFlow) -> Stop {
+        Stop {
+            error,
+            flow: Some(Box::new(flow.clone())),
+        }
+    }
+}
+
+/// An error of a step of `flow`: `step().await.with_flow(&flow)?`.
+pub(super) trait WithFlow<T> {
+    fn with_flow(self, flow: &PendingFlow) -> Result<T, Stop>;
+}
+
+impl<T> WithFlow<T> for Result<T, LoginError> {
+    fn with_flow(self, flow: &PendingFlow) -> Result<T, Stop> {
+        self.map_err(|error| Stop::with_flow(error, flow))
+    }
+}
+
+/// The answer of a step: its own response, or the refusal it stopped with.
+pub(super) async fn settle(state: &AppState, ctx: &Ctx, step: Result<Response, Stop>) -> Response {
+    match step {
+        Ok(response) => response,
+        Err(Stop { error, flow }) => fail(state, ctx, error, flow.as_deref()).await,
+    }
+}
+
 /// Renders an error: logged with its reference; a verified DV also gets its SAML answer.
 pub(super) async fn fail(
     state: &AppState,

@@ -26,72 +26,8 @@ pub async fn sso_redirect(
     RawQuery(query): RawQuery,
 ) -> Response {
     let ctx = Ctx::start(&headers, client);
-    let query = query.unwrap_or_default();
-    // The HTTP-Artifact binding by GET: `SAMLart` (and RelayState) instead of `SAMLRequest`.
-    let art: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
-        .filter(|(k, _)| k == "SAMLart" || k == "RelayState")
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
-    let single = |name| {
-        crate::saml::artifact::single(&art, name).map_err(|e| LoginError::BadMessage(e.to_string()))
-    };
-    match single("SAMLart") {
-        Ok(None) => {}
-        Ok(Some(saml_art)) => {
-            return match single("RelayState") {
-                Ok(relay_state) => {
-                    let relay_state = relay_state.map(str::to_string);
-                    by_artifact(&state, ctx, saml_art, relay_state).await
-                }
-                Err(e) => fail(&state, &ctx, e, None).await,
-            }
-        }
-        Err(e) => return fail(&state, &ctx, e, None).await,
-    }
-    let message = match RedirectMessage::decode(&query, "SAMLRequest") {
-        Ok(m) => m,
-        Err(binding::BindingError::RelayStateTooLong) => {
-            return fail(&state, &ctx, LoginError::RelayStateTooLong, None).await
-        }
-        Err(e) => return fail(&state, &ctx, LoginError::BadMessage(e.to_string()), None).await,
-    };
-    let request = match AuthnRequest::parse(&message.xml) {
-        Ok(r) => r,
-        Err(e) => return fail(&state, &ctx, LoginError::BadMessage(e.to_string()), None).await,
-    };
-    let Some(dv) = state.metadata.sps.get(&request.issuer) else {
-        return fail(
-            &state,
-            &ctx,
-            LoginError::UnknownRequester(request.issuer),
-            None,
-        )
-        .await;
-    };
-    if message.is_signed() {
-        let keys: Vec<_> = dv
-            .signing_keys
-            .iter()
-            .map(|c| c.public_key.clone())
-            .collect();
-        if let Err(e) = message.verify(&keys) {
-            return fail(&state, &ctx, LoginError::Unverifiable(e.to_string()), None).await;
-        }
-    } else if signature_required(&state, dv) {
-        return fail(
-            &state,
-            &ctx,
-            LoginError::Unverifiable("unsigned request".into()),
-            None,
-        )
-        .await;
-    }
-    let delivered = if message.is_signed() {
-        Delivered::Signed
-    } else {
-        Delivered::Unsigned
-    };
-    start(&state, ctx, dv, request, delivered, message.relay_state).await
+    let arrived = by_redirect(&state, &query.unwrap_or_default());
+    proceed(&state, ctx, arrived).await
 }
 
 #[derive(Deserialize)]
@@ -111,71 +47,132 @@ pub async fn sso_post(
     Form(form): Form<SsoForm>,
 ) -> Response {
     let ctx = Ctx::start(&headers, client);
+    let arrived = by_post(&state, form);
+    proceed(&state, ctx, arrived).await
+}
+
+/// A DV's request as it arrived: an AuthnRequest of a known DV whose signature (where there is
+/// one, or must be one) holds, or an artifact that stands for one.
+enum Arrived<'a> {
+    Request {
+        dv: &'a SpMetadata,
+        request: Box<AuthnRequest>,
+        delivered: Delivered,
+        relay_state: Option<String>,
+    },
+    Artifact {
+        saml_art: String,
+        relay_state: Option<String>,
+    },
+}
+
+/// Starts the login a request asks for; a request that could not be read or verified gets a
+/// page only (its DV is not known to be who it says, so nothing goes back to it).
+async fn proceed(
+    state: &Arc<AppState>,
+    ctx: Ctx,
+    arrived: Result<Arrived<'_>, LoginError>,
+) -> Response {
+    match arrived {
+        Ok(Arrived::Request {
+            dv,
+            request,
+            delivered,
+            relay_state,
+        }) => start(state, ctx, dv, *request, delivered, relay_state).await,
+        Ok(Arrived::Artifact {
+            saml_art,
+            relay_state,
+        }) => match resolve_artifact(state, &saml_art, relay_state.as_deref()).await {
+            Ok((dv, request)) => {
+                start(state, ctx, dv, request, Delivered::ByArtifact, relay_state).await
+            }
+            Err(e) => fail(state, &ctx, e, None).await,
+        },
+        Err(e) => fail(state, &ctx, e, None).await,
+    }
+}
+
+/// `GET /saml/sso`: the HTTP-Redirect binding (`SAMLRequest`, its detached signature), or the
+/// HTTP-Artifact binding by GET (`SAMLart`).
+fn by_redirect<'a>(state: &'a AppState, query: &str) -> Result<Arrived<'a>, LoginError> {
+    let art: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+        .filter(|(k, _)| k == "SAMLart" || k == "RelayState")
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let single = |name| {
+        crate::saml::artifact::single(&art, name).map_err(|e| LoginError::BadMessage(e.to_string()))
+    };
+    if let Some(saml_art) = single("SAMLart")? {
+        let relay_state = single("RelayState")?.map(str::to_string);
+        return Ok(Arrived::Artifact {
+            saml_art: saml_art.to_string(),
+            relay_state,
+        });
+    }
+    let message = RedirectMessage::decode(query, "SAMLRequest").map_err(|e| match e {
+        binding::BindingError::RelayStateTooLong => LoginError::RelayStateTooLong,
+        e => LoginError::BadMessage(e.to_string()),
+    })?;
+    let request =
+        AuthnRequest::parse(&message.xml).map_err(|e| LoginError::BadMessage(e.to_string()))?;
+    let dv = known_dv(state, &request.issuer)?;
+    if message.is_signed() {
+        let keys: Vec<_> = dv
+            .signing_keys
+            .iter()
+            .map(|c| c.public_key.clone())
+            .collect();
+        message
+            .verify(&keys)
+            .map_err(|e| LoginError::Unverifiable(e.to_string()))?;
+    } else if signature_required(state, dv) {
+        return Err(LoginError::Unverifiable("unsigned request".into()));
+    }
+    let delivered = if message.is_signed() {
+        Delivered::Signed
+    } else {
+        Delivered::Unsigned
+    };
+    Ok(Arrived::Request {
+        dv,
+        request: Box::new(request),
+        delivered,
+        relay_state: message.relay_state,
+    })
+}
+
+/// `POST /saml/sso`: the HTTP-POST binding (an enveloped signature), or the HTTP-Artifact
+/// binding by POST.
+fn by_post(state: &AppState, form: SsoForm) -> Result<Arrived<'_>, LoginError> {
     if let Some(saml_art) = form.saml_art {
         if form.saml_request.is_some() {
-            let e = LoginError::BadMessage("both SAMLRequest and SAMLart".into());
-            return fail(&state, &ctx, e, None).await;
+            return Err(LoginError::BadMessage(
+                "both SAMLRequest and SAMLart".into(),
+            ));
         }
-        return by_artifact(&state, ctx, &saml_art, form.relay_state).await;
+        return Ok(Arrived::Artifact {
+            saml_art,
+            relay_state: form.relay_state,
+        });
     }
-    let Some(raw) = form.saml_request else {
-        return fail(
-            &state,
-            &ctx,
-            LoginError::BadMessage("no SAMLRequest".into()),
-            None,
-        )
-        .await;
-    };
-    if form
-        .relay_state
-        .as_ref()
-        .is_some_and(|r| r.len() > MAX_RELAY_STATE)
-    {
-        return fail(&state, &ctx, LoginError::RelayStateTooLong, None).await;
-    }
-    let text = match binding::decode_post(&raw) {
-        Ok(t) => t,
-        Err(e) => return fail(&state, &ctx, LoginError::BadMessage(e.to_string()), None).await,
-    };
-    let parsed = match AuthnRequest::parse(&text) {
-        Ok(r) => r,
-        Err(e) => return fail(&state, &ctx, LoginError::BadMessage(e.to_string()), None).await,
-    };
-    let Some(dv) = state.metadata.sps.get(&parsed.issuer) else {
-        return fail(
-            &state,
-            &ctx,
-            LoginError::UnknownRequester(parsed.issuer),
-            None,
-        )
-        .await;
-    };
+    let raw = form
+        .saml_request
+        .ok_or_else(|| LoginError::BadMessage("no SAMLRequest".into()))?;
+    relay_state_fits(form.relay_state.as_deref())?;
+    let text = binding::decode_post(&raw).map_err(|e| LoginError::BadMessage(e.to_string()))?;
+    let parsed = AuthnRequest::parse(&text).map_err(|e| LoginError::BadMessage(e.to_string()))?;
+    let dv = known_dv(state, &parsed.issuer)?;
     let request = if parsed.has_signature {
         let certs: Vec<Vec<u8>> = dv.signing_keys.iter().map(|c| c.der.clone()).collect();
-        match AuthnRequest::verify_enveloped(&text, &certs) {
-            Ok(r) if r.issuer == dv.entity_id => r,
-            Ok(_) => {
-                return fail(
-                    &state,
-                    &ctx,
-                    LoginError::Unverifiable("issuer changed".into()),
-                    None,
-                )
-                .await
-            }
-            Err(e) => {
-                return fail(&state, &ctx, LoginError::Unverifiable(e.to_string()), None).await
-            }
+        let verified = AuthnRequest::verify_enveloped(&text, &certs)
+            .map_err(|e| LoginError::Unverifiable(e.to_string()))?;
+        if verified.issuer != dv.entity_id {
+            return Err(LoginError::Unverifiable("issuer changed".into()));
         }
-    } else if signature_required(&state, dv) {
-        return fail(
-            &state,
-            &ctx,
-            LoginError::Unverifiable("unsigned request".into()),
-            None,
-        )
-        .await;
+        verified
+    } else if signature_required(state, dv) {
+        return Err(LoginError::Unverifiable("unsigned request".into()));
     } else {
         parsed
     };
@@ -184,29 +181,39 @@ pub async fn sso_post(
     } else {
         Delivered::Unsigned
     };
-    start(&state, ctx, dv, request, delivered, form.relay_state).await
+    Ok(Arrived::Request {
+        dv,
+        request: Box::new(request),
+        delivered,
+        relay_state: form.relay_state,
+    })
 }
 
 /// A DV's AuthnRequest by artifact (Artifact-Artifact): resolved at the DV over the back
 /// channel, whose signed ArtifactResponse vouches for it.
-async fn by_artifact(
-    state: &Arc<AppState>,
-    ctx: Ctx,
+async fn resolve_artifact<'a>(
+    state: &'a AppState,
     saml_art: &str,
-    relay_state: Option<String>,
-) -> Response {
-    if relay_state
-        .as_ref()
-        .is_some_and(|r| r.len() > MAX_RELAY_STATE)
-    {
-        return fail(state, &ctx, LoginError::RelayStateTooLong, None).await;
+    relay_state: Option<&str>,
+) -> Result<(&'a SpMetadata, AuthnRequest), LoginError> {
+    relay_state_fits(relay_state)?;
+    artifact::resolve_dv_request(state, saml_art).await
+}
+
+fn relay_state_fits(relay_state: Option<&str>) -> Result<(), LoginError> {
+    if relay_state.is_some_and(|r| r.len() > MAX_RELAY_STATE) {
+        return Err(LoginError::RelayStateTooLong);
     }
-    match artifact::resolve_dv_request(state, saml_art).await {
-        Ok((dv, request)) => {
-            start(state, ctx, dv, request, Delivered::ByArtifact, relay_state).await
-        }
-        Err(e) => fail(state, &ctx, e, None).await,
-    }
+    Ok(())
+}
+
+/// The DV an AuthnRequest names as its issuer, from trusted metadata.
+fn known_dv<'a>(state: &'a AppState, issuer: &str) -> Result<&'a SpMetadata, LoginError> {
+    state
+        .metadata
+        .sps
+        .get(issuer)
+        .ok_or_else(|| LoginError::UnknownRequester(issuer.to_string()))
 }
 
 /// How the AuthnRequest reached poort, which decides what its Destination must say.
@@ -266,9 +273,6 @@ async fn start(
     let Some(acs) = resolve_acs(dv, &request) else {
         return fail(state, &ctx, LoginError::AcsNotInMetadata, None).await;
     };
-    let now = Utc::now();
-    let cfg = &state.config;
-    let skew = Duration::seconds(cfg.saml.clock_skew_seconds);
     // From here on the DV is verified and its ACS known: errors go back to it as SAML statuses.
     let mut flow = PendingFlow::new(
         state,
@@ -296,6 +300,32 @@ async fn start(
         },
         (String::new(), String::new()),
     );
+    match check_request(state, dv, &request, delivered, &mut flow).await {
+        Ok(()) => {
+            tracing::info!(
+                reference = %ctx.reference, flow = %flow.id, dv = %dv.entity_id,
+                service = %flow.service.service_id, level = %flow.intent.required_level,
+                "login started"
+            );
+            begin(state, ctx, flow).await
+        }
+        Err(e) => fail(state, &ctx, e, Some(&flow)).await,
+    }
+}
+
+/// Every check of a known DV's request once its answer can go back to the DV (a refusal is
+/// then a SAML status at its ACS): Destination, age, service, level, passivity, the ADs it
+/// allows, a request ID used once. Fills in the flow's service, level and ADs.
+async fn check_request(
+    state: &AppState,
+    dv: &SpMetadata,
+    request: &AuthnRequest,
+    delivered: Delivered,
+    flow: &mut PendingFlow,
+) -> Result<(), LoginError> {
+    let now = Utc::now();
+    let cfg = &state.config;
+    let skew = Duration::seconds(cfg.saml.clock_skew_seconds);
     let refuse = |p: RequestProblem, msg: String| LoginError::Refused(p, msg);
 
     let sso_urls = [cfg.url("/saml/sso"), cfg.saml_url("/saml/sso")];
@@ -309,7 +339,7 @@ async fn start(
             RequestProblem::Destination,
             "Destination is not poort's SSO endpoint".into(),
         );
-        return fail(state, &ctx, e, Some(&flow)).await;
+        return Err(e);
     }
     let max_age = Duration::seconds(cfg.saml.request_max_age_seconds);
     if request.issue_instant > now + skew || request.issue_instant + max_age + skew < now {
@@ -317,14 +347,14 @@ async fn start(
             RequestProblem::Stale,
             "IssueInstant outside the accepted window".into(),
         );
-        return fail(state, &ctx, e, Some(&flow)).await;
+        return Err(e);
     }
-    let Some(service) = resolve_service(state, dv, &request) else {
+    let Some(service) = resolve_service(state, dv, request) else {
         let e = refuse(
             RequestProblem::UnknownService,
             "AttributeConsumingServiceIndex names no service in the catalogue".into(),
         );
-        return fail(state, &ctx, e, Some(&flow)).await;
+        return Err(e);
     };
     flow.intent.service_id = service.id.clone();
     flow.service = ServiceRef {
@@ -335,15 +365,7 @@ async fn start(
     };
     flow.service_name = (service.name_nl.clone(), service.name_en.clone());
     match request.requested_level() {
-        Err(e) => {
-            return fail(
-                state,
-                &ctx,
-                refuse(RequestProblem::UnknownLevel, e.to_string()),
-                Some(&flow),
-            )
-            .await
-        }
+        Err(e) => return Err(refuse(RequestProblem::UnknownLevel, e.to_string())),
         Ok(Some((level, _))) if level > service.level => {
             let e = refuse(
                 RequestProblem::LevelAboveCatalogue,
@@ -352,7 +374,7 @@ async fn start(
                     service.level
                 ),
             );
-            return fail(state, &ctx, e, Some(&flow)).await;
+            return Err(e);
         }
         Ok(Some((level, comparison))) => {
             flow.intent.required_level = level;
@@ -365,7 +387,7 @@ async fn start(
             RequestProblem::Passive,
             "poort cannot log in passively".into(),
         );
-        return fail(state, &ctx, e, Some(&flow)).await;
+        return Err(e);
     }
     let idps: Vec<String> = all_idps(state)
         .into_iter()
@@ -376,40 +398,23 @@ async fn start(
             RequestProblem::NoAvailableIdp,
             "none of the requested identity providers is available".into(),
         );
-        return fail(state, &ctx, e, Some(&flow)).await;
+        return Err(e);
     }
     flow.intent.allowed_idps = idps;
     // A request ID is accepted once per DV.
     let replay_key = format!("request:{}:{}", dv.entity_id, request.id);
-    match state
+    let first_use = state
         .replay
         .first_use(&replay_key, request.issue_instant + max_age + skew * 2, now)
         .await
-    {
-        Ok(true) => {}
-        Ok(false) => {
-            let e = refuse(
-                RequestProblem::Replayed,
-                "AuthnRequest ID already used".into(),
-            );
-            return fail(state, &ctx, e, Some(&flow)).await;
-        }
-        Err(e) => {
-            return fail(
-                state,
-                &ctx,
-                LoginError::Internal(e.to_string()),
-                Some(&flow),
-            )
-            .await
-        }
+        .map_err(|e| LoginError::Internal(e.to_string()))?;
+    if !first_use {
+        return Err(refuse(
+            RequestProblem::Replayed,
+            "AuthnRequest ID already used".into(),
+        ));
     }
-    tracing::info!(
-        reference = %ctx.reference, flow = %flow.id, dv = %dv.entity_id,
-        service = %flow.service.service_id, level = %flow.intent.required_level,
-        "login started"
-    );
-    begin(state, ctx, flow).await
+    Ok(())
 }
 
 /// The catalogue's service the request names. As the afsprakenstelsel's *DV metadata for HM*

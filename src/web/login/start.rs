@@ -2,7 +2,7 @@
 //! straight to the one AD it may use or to the AD choice page, and the browser cookie.
 
 use super::flow::{flow_key, save, Ctx, PendingFlow};
-use super::refusal::fail;
+use super::refusal::{fail, settle, WithFlow};
 use super::upstream;
 use crate::web::cookies;
 use crate::web::errors::LoginError;
@@ -28,15 +28,17 @@ pub(super) async fn begin(state: &Arc<AppState>, ctx: Ctx, mut flow: PendingFlow
         Ok(slot) => slot,
         Err(refusal) => return crate::web::limits::cap_refused(state, ctx.lang, refusal),
     };
-    let mut response = if flow.intent.allowed_idps.len() == 1 {
+    let step = if flow.intent.allowed_idps.len() == 1 {
         let idp = flow.intent.allowed_idps[0].clone();
         upstream::send_to_idp(state, &ctx, flow.clone(), &idp).await
     } else {
-        match save(state, &flow).await {
-            Ok(()) => Redirect::to(&format!("/login/idp?flow={}", flow.id)).into_response(),
-            Err(e) => fail(state, &ctx, e, Some(&flow)).await,
-        }
+        save(state, &flow)
+            .await
+            .with_flow(&flow)
+            .map(|()| Redirect::to(&format!("/login/idp?flow={}", flow.id)).into_response())
     };
+    // The browser cookie is set on the answer either way, a refusal included.
+    let mut response = settle(state, &ctx, step).await;
     cookies::set_login(state, &mut response, cookies::BROWSER, &flow.browser, 3600);
     response
 }

@@ -2,7 +2,7 @@
 
 use super::artifact;
 use super::flow::{load, save, Ctx, FlowQuery, PendingFlow, UpstreamOidcSecrets};
-use super::refusal::fail;
+use super::refusal::{settle, Stop, WithFlow};
 use crate::metadata::IdpMetadata;
 use crate::saml::binding::{self};
 use crate::saml::sp::{self};
@@ -25,11 +25,19 @@ pub async fn choose_idp(
     Query(q): Query<FlowQuery>,
 ) -> Response {
     let ctx = Ctx::new(&headers);
-    let flow = match load(&state, &ctx, &q.flow, false).await {
-        Ok(f) => f,
-        Err(e) => return fail(&state, &ctx, e, None).await,
-    };
     let last = cookies::read(&headers, cookies::LAST_IDP).and_then(|v| hex::decode(v).ok());
+    let step = choice_page(&state, &ctx, &q.flow, last).await;
+    settle(&state, &ctx, step).await
+}
+
+/// The page with the ADs this login may use, the one chosen last first.
+async fn choice_page(
+    state: &AppState,
+    ctx: &Ctx,
+    flow: &str,
+    last: Option<Vec<u8>>,
+) -> Result<Response, Stop> {
+    let flow = load(state, ctx, flow, false).await?;
     let mut choices: Vec<IdpChoice> = state
         .metadata
         .idps
@@ -51,9 +59,9 @@ pub async fn choose_idp(
     // The last choice comes first.
     choices.sort_by_key(|c| !c.last);
     let service = ctx.lang.pick(&flow.service_name.0, &flow.service_name.1);
-    state
+    Ok(state
         .pages
-        .choose_idp(ctx.lang, &flow.id, &choices, service)
+        .choose_idp(ctx.lang, &flow.id, &choices, service))
 }
 
 #[derive(Deserialize)]
@@ -68,18 +76,8 @@ pub async fn chosen_idp(
     Form(form): Form<IdpForm>,
 ) -> Response {
     let ctx = Ctx::new(&headers);
-    let flow = match load(&state, &ctx, &form.flow, false).await {
-        Ok(f) => f,
-        Err(e) => return fail(&state, &ctx, e, None).await,
-    };
-    if !flow.intent.allowed_idps.contains(&form.idp) {
-        let e = LoginError::Refused(
-            RequestProblem::UnknownIdp,
-            "unknown identity provider".into(),
-        );
-        return fail(&state, &ctx, e, Some(&flow)).await;
-    }
-    let mut response = send_to_idp(&state, &ctx, flow, &form.idp).await;
+    let step = chosen(&state, &ctx, &form).await;
+    let mut response = settle(&state, &ctx, step).await;
     cookies::set_login(
         &state,
         &mut response,
@@ -90,36 +88,46 @@ pub async fn chosen_idp(
     response
 }
 
+/// The login sent to the AD the person chose, if this login may use it.
+async fn chosen(state: &AppState, ctx: &Ctx, form: &IdpForm) -> Result<Response, Stop> {
+    let flow = load(state, ctx, &form.flow, false).await?;
+    if !flow.intent.allowed_idps.contains(&form.idp) {
+        return Err(Stop::with_flow(unknown_idp(), &flow));
+    }
+    send_to_idp(state, ctx, flow, &form.idp).await
+}
+
+fn unknown_idp() -> LoginError {
+    LoginError::Refused(
+        RequestProblem::UnknownIdp,
+        "unknown identity provider".into(),
+    )
+}
+
 #[tracing::instrument(name = "upstream.request", skip_all, fields(ad = %idp_id))]
 pub(super) async fn send_to_idp(
     state: &AppState,
     ctx: &Ctx,
     mut flow: PendingFlow,
     idp_id: &str,
-) -> Response {
+) -> Result<Response, Stop> {
     if let Some(provider) = state.upstream_oidc.get(idp_id) {
         return send_to_oidc_idp(state, ctx, flow, provider).await;
     }
     let Some(idp) = state.metadata.idps.iter().find(|i| i.entity_id == idp_id) else {
-        let e = LoginError::Refused(
-            RequestProblem::UnknownIdp,
-            "unknown identity provider".into(),
-        );
-        return fail(state, ctx, e, Some(&flow)).await;
+        return Err(Stop::with_flow(unknown_idp(), &flow));
     };
     let upstream_id = xml::new_id();
     flow.idp = Some(idp.entity_id.clone());
     flow.upstream_request_id = Some(upstream_id.clone());
-    if let Err(e) = link_upstream(state, &flow, &upstream_id).await {
-        return fail(state, ctx, e, Some(&flow)).await;
-    }
-    match upstream_request(state, ctx.lang, &flow, idp, &upstream_id).await {
-        Ok(response) => {
-            tracing::info!(reference = %ctx.reference, flow = %flow.id, idp = %idp.entity_id, "sent to identity provider");
-            response
-        }
-        Err(e) => fail(state, ctx, e, Some(&flow)).await,
-    }
+    link_upstream(state, &flow, &upstream_id)
+        .await
+        .with_flow(&flow)?;
+    let response = upstream_request(state, ctx.lang, &flow, idp, &upstream_id)
+        .await
+        .with_flow(&flow)?;
+    tracing::info!(reference = %ctx.reference, flow = %flow.id, idp = %idp.entity_id, "sent to identity provider");
+    Ok(response)
 }
 
 /// Links the upstream request ID (SAML request ID or OIDC `state`) to the flow, for the answer.
@@ -146,25 +154,23 @@ async fn send_to_oidc_idp(
     ctx: &Ctx,
     mut flow: PendingFlow,
     provider: &crate::oidc::upstream::UpstreamProvider,
-) -> Response {
-    let request = match provider
+) -> Result<Response, Stop> {
+    let request = provider
         .authorization_request(flow.intent.required_level, flow.intent.force_authn)
         .await
-    {
-        Ok(r) => r,
-        Err(e) => return fail(state, ctx, upstream_error(e), Some(&flow)).await,
-    };
+        .map_err(upstream_error)
+        .with_flow(&flow)?;
     flow.idp = Some(provider.issuer().to_string());
     flow.upstream_request_id = Some(request.state.clone());
     flow.upstream_oidc = Some(UpstreamOidcSecrets {
         nonce: request.nonce,
         pkce_verifier: request.pkce_verifier,
     });
-    if let Err(e) = link_upstream(state, &flow, &request.state).await {
-        return fail(state, ctx, e, Some(&flow)).await;
-    }
+    link_upstream(state, &flow, &request.state)
+        .await
+        .with_flow(&flow)?;
     tracing::info!(reference = %ctx.reference, flow = %flow.id, idp = %provider.issuer(), "sent to identity provider (OpenID Connect)");
-    Redirect::to(&request.url).into_response()
+    Ok(Redirect::to(&request.url).into_response())
 }
 
 /// How an upstream OIDC problem stops a login.

@@ -2,7 +2,6 @@
 //! its cookie.
 
 use super::super::flow::{Ctx, PendingFlow};
-use super::super::refusal::fail;
 use crate::domain::decision::Candidate;
 use crate::web::cookies;
 use crate::web::errors::LoginError;
@@ -18,10 +17,8 @@ pub(in crate::web::login) async fn open_session(
     ctx: &Ctx,
     flow: &PendingFlow,
     candidate: &Candidate,
-) -> Response {
-    let Some(person) = flow.person_id.clone() else {
-        return fail(state, ctx, LoginError::UnknownFlow, Some(flow)).await;
-    };
+) -> Result<Response, LoginError> {
+    let person = flow.person_id.clone().ok_or(LoginError::UnknownFlow)?;
     let now = Utc::now();
     let session = AdminSession::new(
         person,
@@ -30,22 +27,17 @@ pub(in crate::web::login) async fn open_session(
         candidate.level_used,
         now,
     );
-    let stored = match serde_json::to_vec(&session) {
-        Ok(bytes) => {
-            state
-                .flows
-                .put(
-                    &AdminSession::store_key(&session.id),
-                    bytes,
-                    session.expires_at(&state.config),
-                )
-                .await
-        }
-        Err(e) => return fail(state, ctx, LoginError::Internal(e.to_string()), Some(flow)).await,
-    };
-    if let Err(e) = stored {
-        return fail(state, ctx, LoginError::Internal(e.to_string()), Some(flow)).await;
-    }
+    let internal = |e: &dyn std::fmt::Display| LoginError::Internal(e.to_string());
+    let bytes = serde_json::to_vec(&session).map_err(|e| internal(&e))?;
+    state
+        .flows
+        .put(
+            &AdminSession::store_key(&session.id),
+            bytes,
+            session.expires_at(&state.config),
+        )
+        .await
+        .map_err(|e| internal(&e))?;
     tracing::info!(
         reference = %ctx.reference, person = %session.person_id,
         organisation = %session.organisation.kvk, "admin session opened"
@@ -57,5 +49,5 @@ pub(in crate::web::login) async fn open_session(
         &session.id,
         state.config.admin.absolute_timeout_seconds,
     );
-    response
+    Ok(response)
 }

@@ -2,7 +2,6 @@
 //! person (once, within 24 hours), or a page that says why the link cannot be used.
 
 use super::super::flow::{Ctx, PendingFlow};
-use super::super::refusal::fail;
 use crate::domain::login::AuthnResult;
 use crate::web::errors::LoginError;
 use crate::web::AppState;
@@ -66,20 +65,20 @@ pub(in crate::web::login) async fn accept_invitation(
     flow: &PendingFlow,
     token: &str,
     result: &AuthnResult,
-) -> Response {
+) -> Result<Response, LoginError> {
     if result.level < flow.intent.required_level {
         let reason = crate::domain::decision::DenyReason::LevelTooLow {
             achieved: result.level,
             required: flow.intent.required_level,
         };
-        return fail(state, ctx, LoginError::Denied(reason), Some(flow)).await;
+        return Err(LoginError::Denied(reason));
     }
     let sql = state.registry.sql();
     let accepted = state
         .registry
         .write(sql.accept_invitation(token, &result.idp, &result.subject, Utc::now()))
         .await;
-    match accepted {
+    Ok(match accepted {
         Ok(a) => {
             tracing::info!(reference = %ctx.reference, person = %a.person, organisation = %a.organisation.kvk, "invitation accepted");
             let name = a.name.unwrap_or_default();
@@ -98,5 +97,5 @@ pub(in crate::web::login) async fn accept_invitation(
             tracing::info!(reference = %ctx.reference, flow = %flow.id, reason = e.reason_code(), "invitation not accepted");
             invitation_unusable(state, ctx, &e)
         }
-    }
+    })
 }
