@@ -2,9 +2,9 @@
 //! and the granting administrator's own level), renewed, revoked and reactivated.
 
 use super::{
-    audit, authorise, commit_touching, find_membership, group_named, json, links_of, organisation,
-    person_known, unique_or, within_admin_level, Actor, Need, HOLDERS_OF_GRANT, LINKS_OF_GROUP,
-    LINKS_OF_PERSON,
+    audit, authorise, authorised_group, commit_touching, find_membership, json, links_of,
+    organisation, person_known, unique_or, within_admin_level, Actor, Need, HOLDERS_OF_GRANT,
+    LINKS_OF_GROUP, LINKS_OF_PERSON,
 };
 use crate::config::ServiceConfig;
 use crate::domain::grant::{validity_limit, GrantStatus, IdentityKey, Scope, Touched};
@@ -311,17 +311,7 @@ pub(super) async fn insert_grant(
             (Some(membership), None, links)
         }
         Holder::Group(name) => {
-            let group_id = group_named(tx, &org_id, kvk, name).await?;
-            authorise(
-                tx,
-                actor,
-                &org_id,
-                kvk,
-                Need::ManageGroup,
-                Some(group_id.as_str()),
-                "add grants",
-            )
-            .await?;
+            let group_id = authorised_group(tx, actor, &org_id, kvk, name, "add grants").await?;
             let links = links_of(tx, LINKS_OF_GROUP, &group_id).await?;
             (None, Some(group_id), links)
         }

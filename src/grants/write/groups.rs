@@ -2,7 +2,7 @@
 //! administrator), a member blocked for one group only.
 
 use super::{audit, authorised_group, authorised_organisation, commit_touching, json, member_of};
-use super::{unique_or, Actor, Need, LINKS_OF_PERSON};
+use super::{organisation, unique_or, Actor, Need, LINKS_OF_PERSON};
 use crate::domain::grant::Touched;
 use crate::grants::db::sql;
 use crate::grants::error::WriteError;
@@ -55,8 +55,8 @@ impl SqlRegister {
     ) -> Result<((), Touched), WriteError> {
         let mut transaction = self.pool().begin_write().await?;
         let tx = &mut transaction;
-        let (org_id, group_id) =
-            authorised_group(tx, actor, kvk, group, "change the group").await?;
+        let (org_id, _) = organisation(tx, kvk).await?;
+        let group_id = authorised_group(tx, actor, &org_id, kvk, group, "change the group").await?;
         let membership = member_of(tx, person, &org_id, kvk).await?;
         sql(
             "INSERT INTO group_members (membership_id, group_id, organisation_id, blocked, \
@@ -98,8 +98,9 @@ impl SqlRegister {
     ) -> Result<((), Touched), WriteError> {
         let mut transaction = self.pool().begin_write().await?;
         let tx = &mut transaction;
-        let (org_id, group_id) =
-            authorised_group(tx, actor, kvk, group, "block group members").await?;
+        let (org_id, _) = organisation(tx, kvk).await?;
+        let group_id =
+            authorised_group(tx, actor, &org_id, kvk, group, "block group members").await?;
         let changed = sql(
             "UPDATE group_members SET blocked = $1 WHERE group_id = $2 AND membership_id = \
              (SELECT id FROM memberships WHERE person_id = $3 AND organisation_id = $4)",

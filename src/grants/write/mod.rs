@@ -364,28 +364,28 @@ async fn authorised_organisation(
     Ok((org_id, name))
 }
 
-/// The organisation's ID and the ID of its group named `group`, once the actor may do `action`
-/// in that group (a groepsbeheerder of it may): the opening step of a write on one group.
+/// The ID of the organisation's group named `group`, once the actor may do `action` in that
+/// group (a groepsbeheerder of it may): the opening step of a write on one group.
 async fn authorised_group(
     tx: &mut Tx,
     actor: &Actor,
+    org_id: &str,
     kvk: &str,
     group: &str,
     action: &'static str,
-) -> Result<(String, String), WriteError> {
-    let (org_id, _) = organisation(tx, kvk).await?;
-    let group_id = group_named(tx, &org_id, kvk, group).await?;
+) -> Result<String, WriteError> {
+    let group_id = group_named(tx, org_id, kvk, group).await?;
     authorise(
         tx,
         actor,
-        &org_id,
+        org_id,
         kvk,
         Need::ManageGroup,
         Some(group_id.as_str()),
         action,
     )
     .await?;
-    Ok((org_id, group_id))
+    Ok(group_id)
 }
 
 /// Fails unless an administrator's own level reaches `level`: the highest level among their
