@@ -10,8 +10,10 @@
 //!
 //! This file holds who writes ([`Actor`]) and the steps every write shares inside its
 //! transaction: finding the organisation, membership or group it names, checking the actor's
-//! roles and level, the links it touches, the audit row. A write may read back what it wrote as
-//! the listings show it (`super::read`); the listings never call a write.
+//! roles and level (the opening step, `authorised_organisation` or `authorised_group`), the audit
+//! row, and committing with the links it touched (the closing step, `commit_touching`). A write
+//! may read back what it wrote as the listings show it (`super::read`); the listings never call
+//! a write.
 
 use super::audit::{append, AuditEntry};
 use super::db::{sql, Tx};
