@@ -9,27 +9,9 @@ use crate::grants::sql::{parse_role, SqlRegister};
 use crate::grants::views::{LinkRequest, LinkRequestStatus};
 use chrono::{DateTime, Utc};
 
-/// A link request as stored, with both organisations.
+/// A link request as stored, with both organisations; the last column is the name of the
+/// member the address names (only the other side's listing selects it).
 type LinkRow = (
-    String,
-    String,
-    Option<String>,
-    String,
-    String,
-    Option<String>,
-    String,
-    String,
-    String,
-    String,
-    DateTime<Utc>,
-    DateTime<Utc>,
-    Option<DateTime<Utc>>,
-    Option<String>,
-    Option<String>,
-);
-
-/// A [`LinkRow`] whose person is the member the address names, and that member's name.
-type IncomingRow = (
     String,
     String,
     Option<String>,
@@ -49,7 +31,8 @@ type IncomingRow = (
 );
 
 const LINK_COLUMNS: &str = "r.id, o.kvk, o.rsin, o.name, x.kvk, x.rsin, x.name, r.email, r.roles, \
-     r.requested_by, r.created_at, r.expires_at, r.decided_at, r.outcome, r.person_id";
+     r.requested_by, r.created_at, r.expires_at, r.decided_at, r.outcome, r.person_id, \
+     CAST(NULL AS TEXT)";
 
 const LINK_FROM: &str = "FROM link_requests r JOIN organisations o ON o.id = r.organisation_id \
      JOIN organisations x ON x.id = r.other_organisation_id";
@@ -98,7 +81,7 @@ fn link_request(r: LinkRow, now: DateTime<Utc>) -> Result<LinkRequest, WriteErro
         status,
         decided_at: r.12,
         person: r.14,
-        person_name: None,
+        person_name: r.15,
     })
 }
 
@@ -130,7 +113,8 @@ impl SqlRegister {
             "SELECT {LINK_COLUMNS} {LINK_FROM} WHERE o.kvk = $1 ORDER BY r.created_at DESC, r.id"
         );
         // The member named, in place of the stored person (empty while open), and their name.
-        let incoming_columns = LINK_COLUMNS.replace("r.person_id", "p.id, p.name");
+        let incoming_columns =
+            LINK_COLUMNS.replace("r.person_id, CAST(NULL AS TEXT)", "p.id, p.name");
         let incoming_sql = format!(
             "SELECT {incoming_columns} {LINK_FROM} \
                JOIN memberships m ON m.organisation_id = r.other_organisation_id \
@@ -142,7 +126,7 @@ impl SqlRegister {
             .bind(kvk)
             .fetch_all(self.pool())
             .await?;
-        let incoming: Vec<IncomingRow> = Sql::assembled(incoming_sql, Args::default())
+        let incoming: Vec<LinkRow> = Sql::assembled(incoming_sql, Args::default())
             .bind(kvk)
             .bind(now)
             .fetch_all(self.pool())
@@ -159,15 +143,7 @@ impl SqlRegister {
             .collect::<Result<Vec<_>, WriteError>>()?;
         let incoming = incoming
             .into_iter()
-            .map(|r| {
-                let name = r.15.clone();
-                let link = (
-                    r.0, r.1, r.2, r.3, r.4, r.5, r.6, r.7, r.8, r.9, r.10, r.11, r.12, r.13, r.14,
-                );
-                let mut request = link_request(link, now)?;
-                request.person_name = name;
-                Ok(request)
-            })
+            .map(|r| link_request(r, now))
             .collect::<Result<Vec<_>, WriteError>>()?;
         Ok((outgoing, incoming))
     }

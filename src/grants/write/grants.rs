@@ -2,8 +2,9 @@
 //! and the granting administrator's own level), renewed, revoked and reactivated.
 
 use super::{
-    audit, authorise, find_membership, group_named, json, links_of, organisation, unique_or,
-    within_admin_level, Actor, Need, HOLDERS_OF_GRANT, LINKS_OF_GROUP, LINKS_OF_PERSON,
+    audit, authorise, authorised_group, commit_touching, find_membership, json, links_of,
+    organisation, person_known, unique_or, within_admin_level, Actor, Need, HOLDERS_OF_GRANT,
+    LINKS_OF_GROUP, LINKS_OF_PERSON,
 };
 use crate::config::ServiceConfig;
 use crate::domain::grant::{validity_limit, GrantStatus, IdentityKey, Scope, Touched};
@@ -70,9 +71,7 @@ impl SqlRegister {
         let mut transaction = self.pool().begin_write().await?;
         let tx = &mut transaction;
         let new_until = renew_one(tx, actor, grant, renewal, now).await?;
-        let touched = links_of(tx, HOLDERS_OF_GRANT, grant).await?;
-        transaction.commit().await?;
-        Ok((new_until, Touched { links: touched }))
+        commit_touching(transaction, new_until, HOLDERS_OF_GRANT, grant).await
     }
 
     /// Renews many grants at once, all or nothing (each checked as [`Self::renew_grant`]).
@@ -123,21 +122,8 @@ impl SqlRegister {
     ) -> Result<((), Touched), WriteError> {
         let mut transaction = self.pool().begin_write().await?;
         let tx = &mut transaction;
-        let (org_id, kvk, level, current, from, until, group_id) = grant_row(tx, grant).await?;
-        authorise(
-            tx,
-            actor,
-            &org_id,
-            &kvk,
-            if group_id.is_some() {
-                Need::ManageGroup
-            } else {
-                Need::Manage
-            },
-            group_id.as_deref(),
-            "change grants",
-        )
-        .await?;
+        let (org_id, level, current, from, until) =
+            authorised_grant(tx, actor, grant, "change grants").await?;
         let (action, last_used) = match status {
             GrantStatus::Revoked => {
                 if current == "revoked" {
@@ -169,9 +155,7 @@ impl SqlRegister {
             json(&(grant, status_text(status))),
         )
         .await?;
-        let touched = links_of(tx, HOLDERS_OF_GRANT, grant).await?;
-        transaction.commit().await?;
-        Ok(((), Touched { links: touched }))
+        commit_touching(transaction, (), HOLDERS_OF_GRANT, grant).await
     }
 }
 
@@ -210,6 +194,42 @@ async fn grant_row(tx: &mut Tx, grant: &str) -> Result<GrantRow, WriteError> {
     Ok((row.0, row.1, level, row.3, row.4, row.5, row.6))
 }
 
+/// The grant as a change to it needs it (organisation ID, level, status, validity), once the
+/// actor may do `action` to it: manage its organisation, or the group that holds it.
+async fn authorised_grant(
+    tx: &mut Tx,
+    actor: &Actor,
+    grant: &str,
+    action: &'static str,
+) -> Result<(String, Level, String, DateTime<Utc>, DateTime<Utc>), WriteError> {
+    let (org_id, kvk, level, status, from, until, group_id) = grant_row(tx, grant).await?;
+    let need = if group_id.is_some() {
+        Need::ManageGroup
+    } else {
+        Need::Manage
+    };
+    authorise(tx, actor, &org_id, &kvk, need, group_id.as_deref(), action).await?;
+    Ok((org_id, level, status, from, until))
+}
+
+/// Fails with [`WriteError::DuplicateGrant`] if one of `active` (ID and validity of active
+/// grants with the same holder, scope and level) overlaps the period `from`..`until`.
+fn no_overlap(
+    active: &[(String, DateTime<Utc>, DateTime<Utc>)],
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<(), WriteError> {
+    match active
+        .iter()
+        .find(|(_, other_from, other_until)| *other_from < until && from < *other_until)
+    {
+        Some((existing, _, _)) => Err(WriteError::DuplicateGrant {
+            existing: existing.clone(),
+        }),
+        None => Ok(()),
+    }
+}
+
 async fn no_overlap_with_others(
     tx: &mut Tx,
     grant: &str,
@@ -229,15 +249,7 @@ async fn no_overlap_with_others(
     .bind(grant)
     .fetch_all(tx)
     .await?;
-    if let Some((existing, _, _)) = others
-        .iter()
-        .find(|(_, other_from, other_until)| *other_from < until && from < *other_until)
-    {
-        return Err(WriteError::DuplicateGrant {
-            existing: existing.clone(),
-        });
-    }
-    Ok(())
+    no_overlap(&others, from, until)
 }
 
 pub(super) async fn insert_grant(
@@ -284,16 +296,13 @@ pub(super) async fn insert_grant(
             let membership = match find_membership(tx, person, &org_id).await? {
                 Some(m) => m,
                 None => {
-                    let known: Option<String> = sql("SELECT id FROM persons WHERE id = $1")
-                        .bind(person)
-                        .scalar_optional(&mut *tx)
-                        .await?;
-                    return Err(match known {
-                        None => WriteError::UnknownPerson(person.clone()),
-                        Some(_) => WriteError::HolderInOtherOrganisation {
+                    return Err(if person_known(tx, person).await? {
+                        WriteError::HolderInOtherOrganisation {
                             holder: request.holder.to_string(),
                             organisation: kvk.to_string(),
-                        },
+                        }
+                    } else {
+                        WriteError::UnknownPerson(person.clone())
                     });
                 }
             };
@@ -302,17 +311,7 @@ pub(super) async fn insert_grant(
             (Some(membership), None, links)
         }
         Holder::Group(name) => {
-            let group_id = group_named(tx, &org_id, kvk, name).await?;
-            authorise(
-                tx,
-                actor,
-                &org_id,
-                kvk,
-                Need::ManageGroup,
-                Some(group_id.as_str()),
-                "add grants",
-            )
-            .await?;
+            let group_id = authorised_group(tx, actor, &org_id, kvk, name, "add grants").await?;
             let links = links_of(tx, LINKS_OF_GROUP, &group_id).await?;
             (None, Some(group_id), links)
         }
@@ -334,14 +333,7 @@ pub(super) async fn insert_grant(
         .bind(group_id.clone().unwrap_or_default())
         .fetch_all(&mut *tx)
         .await?;
-    if let Some((existing, _, _)) = same
-        .iter()
-        .find(|(_, from, until)| *from < request.valid_until && request.valid_from < *until)
-    {
-        return Err(WriteError::DuplicateGrant {
-            existing: existing.clone(),
-        });
-    }
+    no_overlap(&same, request.valid_from, request.valid_until)?;
     // Checked before inserting: on PostgreSQL a failed statement would end the whole
     // transaction, and an import reports every bad row.
     let taken: Option<String> = sql("SELECT id FROM grants WHERE id = $1")
@@ -391,22 +383,8 @@ async fn renew_one(
     renewal: Renewal,
     now: DateTime<Utc>,
 ) -> Result<DateTime<Utc>, WriteError> {
-    let (org_id, kvk, level, status, from, until, group_id) = grant_row(tx, grant).await?;
-    let need = if group_id.is_some() {
-        Need::ManageGroup
-    } else {
-        Need::Manage
-    };
-    authorise(
-        tx,
-        actor,
-        &org_id,
-        &kvk,
-        need,
-        group_id.as_deref(),
-        "renew grants",
-    )
-    .await?;
+    let (org_id, level, status, from, until) =
+        authorised_grant(tx, actor, grant, "renew grants").await?;
     within_admin_level(tx, actor, &org_id, level).await?;
     if status == "revoked" {
         return Err(WriteError::GrantRevoked(grant.to_string()));

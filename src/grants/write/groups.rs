@@ -1,8 +1,8 @@
 //! Groups of an organisation: created, members put in them (perhaps as the group's
 //! administrator), a member blocked for one group only.
 
-use super::{audit, authorise, group_named, json, links_of, member_of, organisation, unique_or};
-use super::{Actor, Need, LINKS_OF_PERSON};
+use super::{audit, authorised_group, authorised_organisation, commit_touching, json, member_of};
+use super::{organisation, unique_or, Actor, Need, LINKS_OF_PERSON};
 use crate::domain::grant::Touched;
 use crate::grants::db::sql;
 use crate::grants::error::WriteError;
@@ -23,8 +23,8 @@ impl SqlRegister {
         let id = uuid::Uuid::new_v4().to_string();
         let mut transaction = self.pool().begin_write().await?;
         let tx = &mut transaction;
-        let (org_id, _) = organisation(tx, kvk).await?;
-        authorise(tx, actor, &org_id, kvk, Need::Manage, None, "create groups").await?;
+        let (org_id, _) =
+            authorised_organisation(tx, actor, kvk, Need::Manage, "create groups").await?;
         sql("INSERT INTO groups (id, organisation_id, name, created_at) VALUES ($1, $2, $3, $4)")
             .bind(&id)
             .bind(&org_id)
@@ -56,17 +56,7 @@ impl SqlRegister {
         let mut transaction = self.pool().begin_write().await?;
         let tx = &mut transaction;
         let (org_id, _) = organisation(tx, kvk).await?;
-        let group_id = group_named(tx, &org_id, kvk, group).await?;
-        authorise(
-            tx,
-            actor,
-            &org_id,
-            kvk,
-            Need::ManageGroup,
-            Some(group_id.as_str()),
-            "change the group",
-        )
-        .await?;
+        let group_id = authorised_group(tx, actor, &org_id, kvk, group, "change the group").await?;
         let membership = member_of(tx, person, &org_id, kvk).await?;
         sql(
             "INSERT INTO group_members (membership_id, group_id, organisation_id, blocked, \
@@ -93,9 +83,7 @@ impl SqlRegister {
             json(&(group, person, admin)),
         )
         .await?;
-        let links = links_of(tx, LINKS_OF_PERSON, person).await?;
-        transaction.commit().await?;
-        Ok(((), Touched { links }))
+        commit_touching(transaction, (), LINKS_OF_PERSON, person).await
     }
 
     /// Blocks or unblocks a member for one group only: that group's grants are suspended for
@@ -111,17 +99,8 @@ impl SqlRegister {
         let mut transaction = self.pool().begin_write().await?;
         let tx = &mut transaction;
         let (org_id, _) = organisation(tx, kvk).await?;
-        let group_id = group_named(tx, &org_id, kvk, group).await?;
-        authorise(
-            tx,
-            actor,
-            &org_id,
-            kvk,
-            Need::ManageGroup,
-            Some(group_id.as_str()),
-            "block group members",
-        )
-        .await?;
+        let group_id =
+            authorised_group(tx, actor, &org_id, kvk, group, "block group members").await?;
         let changed = sql(
             "UPDATE group_members SET blocked = $1 WHERE group_id = $2 AND membership_id = \
              (SELECT id FROM memberships WHERE person_id = $3 AND organisation_id = $4)",
@@ -152,8 +131,6 @@ impl SqlRegister {
             json(&(group, person, blocked)),
         )
         .await?;
-        let links = links_of(tx, LINKS_OF_PERSON, person).await?;
-        transaction.commit().await?;
-        Ok(((), Touched { links }))
+        commit_touching(transaction, (), LINKS_OF_PERSON, person).await
     }
 }

@@ -3,7 +3,8 @@
 //! e-mailed link (valid 24 hours, usable once) binds the identity the AD asserts to them. After
 //! that they log in directly. Only a hash of the link's secret is stored.
 
-use super::{audit, authorise, group_named, insert_membership, json, organisation, Actor, Need};
+use super::{audit, authorise, authorised_organisation, group_named, insert_membership, json};
+use super::{insert_link, link_holder, organisation, Actor, Need};
 use crate::domain::grant::{IdentityKey, Organisation, Role, Touched};
 use crate::grants::check::check_email;
 use crate::grants::db::{sql, Tx};
@@ -105,8 +106,6 @@ async fn invitation_row(
     Ok((id, person, Organisation { kvk, rsin, name }, org_id))
 }
 
-const ADMIN_ROLES: [Role; 2] = [Role::Hoofdbeheerder, Role::Beheerder];
-
 impl SqlRegister {
     /// Invites a person to an organisation with these roles.
     pub async fn invite(
@@ -121,12 +120,7 @@ impl SqlRegister {
         let mut transaction = self.pool().begin_write().await?;
         let tx = &mut transaction;
         let (org_id, org_name) = organisation(tx, kvk).await?;
-        // Appointing administrators is the hoofdbeheerder's; other users, any manager's.
-        let need = if new.roles.iter().any(|r| ADMIN_ROLES.contains(r)) {
-            Need::Appoint
-        } else {
-            Need::Manage
-        };
+        let need = Need::to_give(&new.roles);
         // A groepsbeheerder invites plain users into groups they administer.
         let into_groups = need == Need::Manage
             && !new.groups.is_empty()
@@ -252,17 +246,8 @@ impl SqlRegister {
     ) -> Result<(Invitation, Touched), WriteError> {
         let mut transaction = self.pool().begin_write().await?;
         let tx = &mut transaction;
-        let (org_id, org_name) = organisation(tx, kvk).await?;
-        authorise(
-            tx,
-            actor,
-            &org_id,
-            kvk,
-            Need::Manage,
-            None,
-            "resend invitations",
-        )
-        .await?;
+        let (org_id, org_name) =
+            authorised_organisation(tx, actor, kvk, Need::Manage, "resend invitations").await?;
         type Row = (
             String,
             Option<String>,
@@ -334,17 +319,8 @@ impl SqlRegister {
     ) -> Result<((), Touched), WriteError> {
         let mut transaction = self.pool().begin_write().await?;
         let tx = &mut transaction;
-        let (org_id, _) = organisation(tx, kvk).await?;
-        authorise(
-            tx,
-            actor,
-            &org_id,
-            kvk,
-            Need::Manage,
-            None,
-            "withdraw invitations",
-        )
-        .await?;
+        let (org_id, _) =
+            authorised_organisation(tx, actor, kvk, Need::Manage, "withdraw invitations").await?;
         let changed = sql(
             "UPDATE invitations SET withdrawn_at = $1 WHERE id = $2 AND organisation_id = $3 \
              AND accepted_at IS NULL AND withdrawn_at IS NULL",
@@ -396,13 +372,7 @@ impl SqlRegister {
         let mut transaction = self.pool().begin_write().await?;
         let tx = &mut transaction;
         let (id, person, organisation, org_id) = invitation_row(tx, token, now).await?;
-        let holder: Option<String> =
-            sql("SELECT person_id FROM identity_links WHERE idp = $1 AND subject = $2")
-                .bind(idp)
-                .bind(subject)
-                .scalar_optional(&mut *tx)
-                .await?;
-        match holder {
+        match link_holder(tx, idp, subject).await? {
             Some(h) if h != person => {
                 return Err(WriteError::LinkTaken {
                     idp: idp.to_string(),
@@ -411,18 +381,7 @@ impl SqlRegister {
                 })
             }
             Some(_) => {}
-            None => {
-                sql(
-                    "INSERT INTO identity_links (idp, subject, person_id, created_at) \
-                     VALUES ($1, $2, $3, $4)",
-                )
-                .bind(idp)
-                .bind(subject)
-                .bind(&person)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            }
+            None => insert_link(tx, idp, subject, &person, now).await?,
         }
         sql("UPDATE invitations SET accepted_at = $1, accepted_by = $2 WHERE id = $3")
             .bind(now)

@@ -8,8 +8,8 @@
 //! one of its members'. Unanswered requests expire after [`LINK_REQUEST_LIFETIME`].
 
 use super::{
-    audit, authorise, find_membership, insert_membership, json, links_of, organisation, Actor,
-    Need, LINKS_OF_PERSON,
+    audit, authorised_organisation, find_membership, insert_membership, json, links_of,
+    organisation, Actor, Need, LINKS_OF_PERSON,
 };
 use crate::domain::grant::{Role, Touched};
 use crate::grants::check::{check_email, check_kvk};
@@ -72,19 +72,11 @@ impl SqlRegister {
     ) -> Result<(LinkRequest, Touched), WriteError> {
         let other_kvk = new.kvk.trim();
         let email = new.email.trim();
+        let need = Need::to_give(&new.roles);
         let mut transaction = self.pool().begin_write().await?;
         let tx = &mut transaction;
-        let (org_id, _) = organisation(tx, kvk).await?;
-        let need = if new
-            .roles
-            .iter()
-            .any(|r| matches!(r, Role::Hoofdbeheerder | Role::Beheerder))
-        {
-            Need::Appoint
-        } else {
-            Need::Manage
-        };
-        authorise(tx, actor, &org_id, kvk, need, None, "ask to link users").await?;
+        let (org_id, _) =
+            authorised_organisation(tx, actor, kvk, need, "ask to link users").await?;
         check_kvk(other_kvk)?;
         check_email(email)?;
         if other_kvk == kvk {
@@ -133,17 +125,8 @@ impl SqlRegister {
     ) -> Result<(LinkRequest, Touched), WriteError> {
         let mut transaction = self.pool().begin_write().await?;
         let tx = &mut transaction;
-        let (org_id, _) = organisation(tx, kvk).await?;
-        authorise(
-            tx,
-            actor,
-            &org_id,
-            kvk,
-            Need::Manage,
-            None,
-            "answer link requests",
-        )
-        .await?;
+        let (org_id, _) =
+            authorised_organisation(tx, actor, kvk, Need::Manage, "answer link requests").await?;
         let request = stored_request(tx, id, now).await?;
         // Another organisation's request, or one naming nobody here: as if it did not exist.
         let Some((person, _)) = member_by_email(tx, &org_id, &request.email)
@@ -217,17 +200,8 @@ impl SqlRegister {
     ) -> Result<(LinkRequest, Touched), WriteError> {
         let mut transaction = self.pool().begin_write().await?;
         let tx = &mut transaction;
-        let (org_id, _) = organisation(tx, kvk).await?;
-        authorise(
-            tx,
-            actor,
-            &org_id,
-            kvk,
-            Need::Manage,
-            None,
-            "withdraw link requests",
-        )
-        .await?;
+        let (org_id, _) =
+            authorised_organisation(tx, actor, kvk, Need::Manage, "withdraw link requests").await?;
         let request = stored_request(tx, id, now).await?;
         if request.organisation.kvk != kvk {
             return Err(WriteError::LinkRequestUnknown);

@@ -2,8 +2,8 @@
 //! their details corrected, removed.
 
 use super::{
-    add_roles, audit, authorise, hoofdbeheerders, json, links_of, member_of, organisation,
-    unique_or, Actor, Need, LINKS_OF_PERSON,
+    add_roles, audit, authorise, authorised_organisation, commit_touching, json, links_of,
+    member_of, organisation, person_known, unique_or, Actor, Need, LINKS_OF_PERSON,
 };
 use crate::domain::grant::{Role, Touched};
 use crate::grants::check::check_email;
@@ -35,13 +35,9 @@ impl SqlRegister {
     ) -> Result<((), Touched), WriteError> {
         let mut transaction = self.pool().begin_write().await?;
         let tx = &mut transaction;
-        let (org_id, _) = organisation(tx, kvk).await?;
-        authorise(tx, actor, &org_id, kvk, Need::Manage, None, "add members").await?;
-        let exists: Option<String> = sql("SELECT id FROM persons WHERE id = $1")
-            .bind(person)
-            .scalar_optional(&mut *tx)
-            .await?;
-        if exists.is_none() {
+        let (org_id, _) =
+            authorised_organisation(tx, actor, kvk, Need::Manage, "add members").await?;
+        if !person_known(tx, person).await? {
             return Err(WriteError::UnknownPerson(person.to_string()));
         }
         let id = uuid::Uuid::new_v4().to_string();
@@ -71,9 +67,7 @@ impl SqlRegister {
             json(&(person, roles)),
         )
         .await?;
-        let links = links_of(tx, LINKS_OF_PERSON, person).await?;
-        transaction.commit().await?;
-        Ok(((), Touched { links }))
+        commit_touching(transaction, (), LINKS_OF_PERSON, person).await
     }
 
     /// Replaces a member's roles.
@@ -86,8 +80,8 @@ impl SqlRegister {
     ) -> Result<((), Touched), WriteError> {
         let mut transaction = self.pool().begin_write().await?;
         let tx = &mut transaction;
-        let (org_id, _) = organisation(tx, kvk).await?;
-        authorise(tx, actor, &org_id, kvk, Need::Manage, None, "change roles").await?;
+        let (org_id, _) =
+            authorised_organisation(tx, actor, kvk, Need::Manage, "change roles").await?;
         let membership = member_of(tx, person, &org_id, kvk).await?;
         let before: Vec<String> = sql("SELECT role FROM membership_roles WHERE membership_id = $1")
             .bind(&membership)
@@ -120,9 +114,7 @@ impl SqlRegister {
             .execute(&mut *tx)
             .await?;
         add_roles(tx, &membership, roles).await?;
-        if matches!(actor, Actor::Admin(_)) && had > 0 && hoofdbeheerders(tx, &org_id).await? == 0 {
-            return Err(WriteError::LastHoofdbeheerder(kvk.to_string()));
-        }
+        keep_a_hoofdbeheerder(tx, actor, &org_id, kvk, had).await?;
         audit(
             tx,
             actor,
@@ -132,9 +124,7 @@ impl SqlRegister {
             json(&(person, roles)),
         )
         .await?;
-        let links = links_of(tx, LINKS_OF_PERSON, person).await?;
-        transaction.commit().await?;
-        Ok(((), Touched { links }))
+        commit_touching(transaction, (), LINKS_OF_PERSON, person).await
     }
 
     /// Blocks or unblocks a member in the whole organisation (nothing is deleted).
@@ -147,8 +137,8 @@ impl SqlRegister {
     ) -> Result<((), Touched), WriteError> {
         let mut transaction = self.pool().begin_write().await?;
         let tx = &mut transaction;
-        let (org_id, _) = organisation(tx, kvk).await?;
-        authorise(tx, actor, &org_id, kvk, Need::Manage, None, "block members").await?;
+        let (org_id, _) =
+            authorised_organisation(tx, actor, kvk, Need::Manage, "block members").await?;
         let had = hoofdbeheerders(tx, &org_id).await?;
         let changed = sql(
             "UPDATE memberships SET blocked = $1 WHERE person_id = $2 AND organisation_id = $3",
@@ -164,12 +154,8 @@ impl SqlRegister {
                 organisation: kvk.to_string(),
             });
         }
-        if blocked
-            && matches!(actor, Actor::Admin(_))
-            && had > 0
-            && hoofdbeheerders(tx, &org_id).await? == 0
-        {
-            return Err(WriteError::LastHoofdbeheerder(kvk.to_string()));
+        if blocked {
+            keep_a_hoofdbeheerder(tx, actor, &org_id, kvk, had).await?;
         }
         let action = if blocked {
             "member.block"
@@ -185,9 +171,7 @@ impl SqlRegister {
             json(&(person, blocked)),
         )
         .await?;
-        let links = links_of(tx, LINKS_OF_PERSON, person).await?;
-        transaction.commit().await?;
-        Ok(((), Touched { links }))
+        commit_touching(transaction, (), LINKS_OF_PERSON, person).await
     }
 
     /// Corrects a member's name, e-mail address, phone or language. A person who is also a
@@ -299,8 +283,8 @@ impl SqlRegister {
     ) -> Result<((), Touched), WriteError> {
         let mut transaction = self.pool().begin_write().await?;
         let tx = &mut transaction;
-        let (org_id, _) = organisation(tx, kvk).await?;
-        authorise(tx, actor, &org_id, kvk, Need::Manage, None, "remove users").await?;
+        let (org_id, _) =
+            authorised_organisation(tx, actor, kvk, Need::Manage, "remove users").await?;
         if *actor == Actor::Admin(person.to_string()) {
             return Err(WriteError::RemoveSelf);
         }
@@ -347,9 +331,7 @@ impl SqlRegister {
             .bind(&membership)
             .execute(&mut *tx)
             .await?;
-        if matches!(actor, Actor::Admin(_)) && had > 0 && hoofdbeheerders(tx, &org_id).await? == 0 {
-            return Err(WriteError::LastHoofdbeheerder(kvk.to_string()));
-        }
+        keep_a_hoofdbeheerder(tx, actor, &org_id, kvk, had).await?;
         audit(
             tx,
             actor,
@@ -362,6 +344,32 @@ impl SqlRegister {
         transaction.commit().await?;
         Ok(((), Touched { links: touched }))
     }
+}
+
+/// How many unblocked hoofdbeheerders the organisation has.
+async fn hoofdbeheerders(tx: &mut Tx, org_id: &str) -> Result<i64, WriteError> {
+    Ok(sql(
+        "SELECT COUNT(*) FROM memberships m JOIN membership_roles r ON r.membership_id = m.id \
+         WHERE m.organisation_id = $1 AND r.role = 'hoofdbeheerder' AND NOT m.blocked",
+    )
+    .bind(org_id)
+    .scalar(tx)
+    .await?)
+}
+
+/// Fails when an administrator's change left an organisation that had a hoofdbeheerder
+/// (`had` of them before) without any; operators may, e.g. to block a departed one.
+async fn keep_a_hoofdbeheerder(
+    tx: &mut Tx,
+    actor: &Actor,
+    org_id: &str,
+    kvk: &str,
+    had: i64,
+) -> Result<(), WriteError> {
+    if matches!(actor, Actor::Admin(_)) && had > 0 && hoofdbeheerders(tx, org_id).await? == 0 {
+        return Err(WriteError::LastHoofdbeheerder(kvk.to_string()));
+    }
+    Ok(())
 }
 
 /// A group of the organisation that `person` is in and the acting administrator administers

@@ -10,8 +10,10 @@
 //!
 //! This file holds who writes ([`Actor`]) and the steps every write shares inside its
 //! transaction: finding the organisation, membership or group it names, checking the actor's
-//! roles and level, the links it touches, the audit row. A write may read back what it wrote as
-//! the listings show it (`super::read`); the listings never call a write.
+//! roles and level (the opening step, `authorised_organisation` or `authorised_group`), the audit
+//! row, and committing with the links it touched (the closing step, `commit_touching`). A write
+//! may read back what it wrote as the listings show it (`super::read`); the listings never call
+//! a write.
 
 use super::audit::{append, AuditEntry};
 use super::db::{sql, Tx};
@@ -19,7 +21,7 @@ use super::error::WriteError;
 use super::read::people::{
     HOLDERS_OF_GRANT, LINKS_OF_GROUP, LINKS_OF_ORGANISATION, LINKS_OF_PERSON,
 };
-use crate::domain::grant::{IdentityKey, Role};
+use crate::domain::grant::{IdentityKey, Role, Touched};
 use crate::domain::level::Level;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -123,6 +125,20 @@ async fn audit(
     Ok(append(tx.into(), entry).await?)
 }
 
+/// Commits a write that may have changed the grant sets of the people `query` selects (one of
+/// the `LINKS_OF_…` statements, with `param`): their identity links are read inside the
+/// transaction, so that they match what was committed, and returned with `value`.
+async fn commit_touching<T>(
+    mut transaction: Tx,
+    value: T,
+    query: &'static str,
+    param: &str,
+) -> Result<(T, Touched), WriteError> {
+    let links = links_of(&mut transaction, query, param).await?;
+    transaction.commit().await?;
+    Ok((value, Touched { links }))
+}
+
 /// The organisation's internal ID and name, or [`WriteError::UnknownOrganisation`].
 async fn organisation(tx: &mut Tx, kvk: &str) -> Result<(String, String), WriteError> {
     let found: Option<(String, String)> = sql("SELECT id, name FROM organisations WHERE kvk = $1")
@@ -130,18 +146,6 @@ async fn organisation(tx: &mut Tx, kvk: &str) -> Result<(String, String), WriteE
         .fetch_optional(tx)
         .await?;
     found.ok_or_else(|| WriteError::UnknownOrganisation(kvk.to_string()))
-}
-
-/// How many unblocked hoofdbeheerders the organisation has: administrators cannot leave an
-/// organisation that has one without any (operators can, e.g. to block a departed one).
-async fn hoofdbeheerders(tx: &mut Tx, org_id: &str) -> Result<i64, WriteError> {
-    Ok(sql(
-        "SELECT COUNT(*) FROM memberships m JOIN membership_roles r ON r.membership_id = m.id \
-         WHERE m.organisation_id = $1 AND r.role = 'hoofdbeheerder' AND NOT m.blocked",
-    )
-    .bind(org_id)
-    .scalar(tx)
-    .await?)
 }
 
 /// The membership ID of a person in an organisation, if any.
@@ -157,6 +161,44 @@ async fn find_membership(
             .scalar_optional(tx)
             .await?,
     )
+}
+
+/// Whether the register knows the person with this ID.
+async fn person_known(tx: &mut Tx, person: &str) -> Result<bool, WriteError> {
+    let found: Option<String> = sql("SELECT id FROM persons WHERE id = $1")
+        .bind(person)
+        .scalar_optional(tx)
+        .await?;
+    Ok(found.is_some())
+}
+
+/// The person an identity (AD entity + subject) is linked to, if any.
+async fn link_holder(tx: &mut Tx, idp: &str, subject: &str) -> Result<Option<String>, WriteError> {
+    Ok(
+        sql("SELECT person_id FROM identity_links WHERE idp = $1 AND subject = $2")
+            .bind(idp)
+            .bind(subject)
+            .scalar_optional(tx)
+            .await?,
+    )
+}
+
+/// Links an identity (AD entity + subject) to a person.
+async fn insert_link(
+    tx: &mut Tx,
+    idp: &str,
+    subject: &str,
+    person: &str,
+    now: DateTime<Utc>,
+) -> Result<(), WriteError> {
+    sql("INSERT INTO identity_links (idp, subject, person_id, created_at) VALUES ($1, $2, $3, $4)")
+        .bind(idp)
+        .bind(subject)
+        .bind(person)
+        .bind(now)
+        .execute(tx)
+        .await?;
+    Ok(())
 }
 
 /// The membership ID of a person in an organisation, or the refusal that they are none.
@@ -243,6 +285,21 @@ enum Need {
     Appoint,
 }
 
+impl Need {
+    /// What giving these roles needs: appointing administrators is the hoofdbeheerder's, other
+    /// roles any manager's.
+    fn to_give(roles: &[Role]) -> Need {
+        if roles
+            .iter()
+            .any(|r| matches!(r, Role::Hoofdbeheerder | Role::Beheerder))
+        {
+            Need::Appoint
+        } else {
+            Need::Manage
+        }
+    }
+}
+
 /// Fails unless the actor may do `action` ([`Need`]) in the organisation; for group work
 /// `group` is the group's ID. Operators and invitees pass (an invitee's write checks its
 /// invitation).
@@ -293,6 +350,44 @@ async fn authorise(
             organisation: kvk.to_string(),
         })
     }
+}
+
+/// The organisation `kvk` names (its ID and name), once the actor may do `action` there: the
+/// opening step of a write on the whole organisation.
+async fn authorised_organisation(
+    tx: &mut Tx,
+    actor: &Actor,
+    kvk: &str,
+    need: Need,
+    action: &'static str,
+) -> Result<(String, String), WriteError> {
+    let (org_id, name) = organisation(tx, kvk).await?;
+    authorise(tx, actor, &org_id, kvk, need, None, action).await?;
+    Ok((org_id, name))
+}
+
+/// The ID of the organisation's group named `group`, once the actor may do `action` in that
+/// group (a groepsbeheerder of it may): the opening step of a write on one group.
+async fn authorised_group(
+    tx: &mut Tx,
+    actor: &Actor,
+    org_id: &str,
+    kvk: &str,
+    group: &str,
+    action: &'static str,
+) -> Result<String, WriteError> {
+    let group_id = group_named(tx, org_id, kvk, group).await?;
+    authorise(
+        tx,
+        actor,
+        org_id,
+        kvk,
+        Need::ManageGroup,
+        Some(group_id.as_str()),
+        action,
+    )
+    .await?;
+    Ok(group_id)
 }
 
 /// Fails unless an administrator's own level reaches `level`: the highest level among their

@@ -3,7 +3,7 @@
 
 use super::LINKS_OF_ORGANISATION;
 use super::{
-    audit, authorise, json, links_of, operator_only, organisation, unique_or, Actor, Need,
+    audit, authorised_organisation, commit_touching, json, operator_only, unique_or, Actor, Need,
 };
 use crate::domain::grant::Touched;
 use crate::grants::check::{check_kvk, check_rsin};
@@ -93,17 +93,9 @@ impl SqlRegister {
         }
         let mut transaction = self.pool().begin_write().await?;
         let tx = &mut transaction;
-        let (org_id, _) = organisation(tx, kvk).await?;
-        authorise(
-            tx,
-            actor,
-            &org_id,
-            kvk,
-            Need::Manage,
-            None,
-            "change the organisation",
-        )
-        .await?;
+        let (org_id, _) =
+            authorised_organisation(tx, actor, kvk, Need::Manage, "change the organisation")
+                .await?;
         type Row = (
             String,
             Option<String>,
@@ -156,7 +148,6 @@ impl SqlRegister {
         .bind(&org_id)
         .execute(&mut *tx)
         .await?;
-        let touched = links_of(tx, LINKS_OF_ORGANISATION, &org_id).await?;
         audit(
             tx,
             actor,
@@ -166,7 +157,6 @@ impl SqlRegister {
             json(&after),
         )
         .await?;
-        transaction.commit().await?;
-        Ok(((), Touched { links: touched }))
+        commit_touching(transaction, (), LINKS_OF_ORGANISATION, &org_id).await
     }
 }

@@ -1,6 +1,7 @@
 //! People: an identity at an AD linked to a person, the person created when new (operators).
 
-use super::{audit, json, links_of, operator_only, Actor, LINKS_OF_PERSON};
+use super::{audit, insert_link, json, link_holder, links_of, operator_only, person_known};
+use super::{Actor, LINKS_OF_PERSON};
 use crate::domain::grant::{IdentityKey, Touched};
 use crate::grants::db::sql;
 use crate::grants::error::WriteError;
@@ -30,25 +31,16 @@ impl SqlRegister {
         }
         let mut transaction = self.pool().begin_write().await?;
         let tx = &mut transaction;
-        let holder: Option<String> =
-            sql("SELECT person_id FROM identity_links WHERE idp = $1 AND subject = $2")
-                .bind(idp)
-                .bind(subject)
-                .scalar_optional(&mut *tx)
-                .await?;
-        if let Some(holder) = holder {
+        if let Some(holder) = link_holder(tx, idp, subject).await? {
             return Err(WriteError::LinkTaken {
                 idp: idp.to_string(),
                 subject: subject.to_string(),
                 person: holder,
             });
         }
-        let exists: Option<String> = sql("SELECT id FROM persons WHERE id = $1")
-            .bind(person)
-            .scalar_optional(&mut *tx)
-            .await?;
+        let known = person_known(tx, person).await?;
         let now = Utc::now();
-        if exists.is_none() {
+        if !known {
             sql("INSERT INTO persons (id, name, created_at) VALUES ($1, $2, $3)")
                 .bind(person)
                 .bind(name)
@@ -62,16 +54,7 @@ impl SqlRegister {
                 .execute(&mut *tx)
                 .await?;
         }
-        sql(
-            "INSERT INTO identity_links (idp, subject, person_id, created_at) \
-             VALUES ($1, $2, $3, $4)",
-        )
-        .bind(idp)
-        .bind(subject)
-        .bind(person)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        insert_link(tx, idp, subject, person, now).await?;
         audit(
             tx,
             actor,
