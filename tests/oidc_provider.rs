@@ -5,7 +5,7 @@ mod common;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use common::oidc_rp::{param, token, verify};
+use common::oidc_rp::{authorize_url, param, token, verify, walk};
 use common::{browser, World};
 use poort::config::OidcClientConfig;
 use serde_json::Value;
@@ -67,40 +67,8 @@ async fn login(
     } else {
         format!("&code_challenge={CHALLENGE}&code_challenge_method=S256")
     };
-    let url = format!(
-        "{}/oidc/authorize?response_type=code&scope=openid&client_id={client}&redirect_uri={}&state=st-1&nonce=n-1{extra}{pkce}",
-        w.poort,
-        url::form_urlencoded::byte_serialize(redirect.as_bytes()).collect::<String>()
-    );
-    let ad_page = follow.get(&url).send().await.unwrap().text().await.unwrap();
-    assert!(
-        ad_page.contains("name=\"pending\""),
-        "AD page expected: {ad_page}"
-    );
-    let to_poort = common::submit(
-        &follow,
-        &ad_page,
-        &[("person", person), ("level", level), ("action", "login")],
-    )
-    .await
-    .text()
-    .await
-    .unwrap();
-    let mut r = common::submit(&plain, &to_poort, &[]).await;
-    if let Some(org) = org {
-        let choice = format!("{}{}", w.poort, r.headers()["location"].to_str().unwrap());
-        let page = plain
-            .get(&choice)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        r = common::submit_at(&plain, &w.poort, &page, &[("organisation", org)]).await;
-    }
-    assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
-    r.headers()["location"].to_str().unwrap().to_string()
+    let url = authorize_url(&w.poort, client, redirect, &format!("{extra}{pkce}"));
+    walk((&plain, &follow), &w.poort, &url, (person, level), org).await
 }
 
 #[tokio::test]

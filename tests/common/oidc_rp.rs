@@ -86,3 +86,38 @@ pub async fn verify(w: &World, jwt: &str) -> Value {
     assert!(verifier.verify(&signature).unwrap(), "signature");
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
 }
+
+/// poort's authorization endpoint, asked by `client` for a code sent to `redirect` (state
+/// `st-1`, nonce `n-1`), with `extra` parameters appended.
+pub fn authorize_url(poort: &str, client: &str, redirect: &str, extra: &str) -> String {
+    format!(
+        "{poort}/oidc/authorize?response_type=code&scope=openid&client_id={client}&redirect_uri={}&state=st-1&nonce=n-1{extra}",
+        url::form_urlencoded::byte_serialize(redirect.as_bytes()).collect::<String>()
+    )
+}
+
+/// A login an OIDC client started at `authorize`, walked by a browser (`plain` follows no
+/// redirects, `follow` does; one cookie jar): `person` logs in at `level` on the development AD
+/// and chooses organisation `org` when poort (at `poort`) asks. The Location poort finally
+/// redirects to.
+pub async fn walk(
+    (plain, follow): (&reqwest::Client, &reqwest::Client),
+    poort: &str,
+    authorize: &str,
+    (person, level): (&str, &str),
+    org: Option<&str>,
+) -> String {
+    let ad_page = super::page(follow, authorize).await;
+    super::assert_ad_page(&ad_page);
+    let to_poort = super::ad_answer(follow, &ad_page, person, level).await;
+    let mut r = super::submit(plain, &to_poort, &[]).await;
+    if let Some(org) = org {
+        // poort asks which organisation: a redirect to its choice page.
+        assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
+        let choice = format!("{poort}{}", r.headers()["location"].to_str().unwrap());
+        let page = super::page(plain, &choice).await;
+        r = super::submit_at(plain, poort, &page, &[("organisation", org)]).await;
+    }
+    assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
+    r.headers()["location"].to_str().unwrap().to_string()
+}

@@ -2,40 +2,6 @@
 
 use super::*;
 
-/// From the DV's login (service `service`, binding `binding`) to the development AD's page.
-pub(crate) async fn to_ad(w: &World, c: &reqwest::Client, service: u16, binding: &str) -> String {
-    let r = c
-        .get(format!(
-            "{}/login?service={service}&binding={binding}",
-            w.dv
-        ))
-        .send()
-        .await
-        .unwrap();
-    let mut page = r.text().await.unwrap();
-    if page.contains("name=\"SAMLRequest\"") {
-        page = submit(c, &page, &[]).await.text().await.unwrap();
-    }
-    assert!(
-        page.contains("name=\"pending\""),
-        "AD page expected: {page}"
-    );
-    page
-}
-
-/// Logs in at the development AD as `person` and brings the answer to poort: poort's page.
-pub(crate) async fn at_ad(
-    c: &reqwest::Client,
-    ad_page: &str,
-    person: &str,
-    level: &str,
-) -> reqwest::Response {
-    let fields = [("person", person), ("level", level), ("action", "login")];
-    let to_poort = submit(c, ad_page, &fields).await;
-    let to_poort = to_poort.text().await.unwrap();
-    submit(c, &to_poort, &[]).await
-}
-
 /// A whole SAML login (redirect binding) by `person` for `service`; poort's last page.
 pub(crate) async fn saml_login(
     w: &World,
@@ -44,8 +10,8 @@ pub(crate) async fn saml_login(
     binding: &str,
 ) -> (u16, String) {
     let c = client();
-    let ad_page = to_ad(w, &c, service, binding).await;
-    let r = at_ad(&c, &ad_page, person, "EH3").await;
+    let ad_page = common::dv_to_ad(&c, &w.dv, service, binding).await;
+    let r = common::through_ad(&c, &ad_page, person, "EH3").await;
     (r.status().as_u16(), r.text().await.unwrap())
 }
 
@@ -72,14 +38,7 @@ pub(crate) async fn api(
 /// mailbox page).
 pub(crate) async fn invitation_link(w: &World, email: &str) -> String {
     common::deliver_mail(w).await;
-    let page = client()
-        .get(format!("{}/dev/mailbox", w.poort))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = common::page(&client(), format!("{}/dev/mailbox", w.poort)).await;
     let mail = page
         .split("<div class=\"box mail\">")
         .find(|m| m.contains(email))
@@ -92,11 +51,8 @@ pub(crate) async fn invitation_link(w: &World, email: &str) -> String {
 /// Follows an invitation link in a fresh browser and logs in at the AD as `subject`.
 pub(crate) async fn follow_invitation(link: &str, subject: &str) -> (u16, String) {
     let c = client();
-    let page = c.get(link).send().await.unwrap().text().await.unwrap();
-    assert!(
-        page.contains("name=\"pending\""),
-        "AD page expected: {page}"
-    );
-    let r = at_ad(&c, &page, subject, "EH3").await;
+    let page = common::page(&c, link).await;
+    common::assert_ad_page(&page);
+    let r = common::through_ad(&c, &page, subject, "EH3").await;
     (r.status().as_u16(), r.text().await.unwrap())
 }
