@@ -23,13 +23,8 @@ const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
 fn rp(client_id: &str, secret: Option<&str>, allow_without_pkce: bool) -> OidcClientConfig {
     OidcClientConfig {
-        client_id: client_id.into(),
-        client_secret: secret.map(str::to_string),
-        public_key: None,
-        id_token_signed_response_alg: None,
         allow_without_pkce,
-        redirect_uris: vec![RP_CB.into()],
-        service: "urn:etoegang:DV:00000099990000000002:services:1".into(),
+        ..common::oidc_rp::client_config(client_id, secret, RP_CB)
     }
 }
 

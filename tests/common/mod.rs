@@ -552,6 +552,20 @@ pub async fn deliver_mail(w: &World) {
     }
 }
 
+/// The invitation link mailed to `email` (delivered into the world's outbox, read on the
+/// development mailbox page, newest mail first).
+pub async fn invitation_link(w: &World, email: &str) -> String {
+    deliver_mail(w).await;
+    let page = page(&client(), format!("{}/dev/mailbox", w.poort)).await;
+    let mail = page
+        .split("<div class=\"box mail\">")
+        .find(|m| m.contains(email))
+        .unwrap_or_else(|| panic!("no mail to {email}: {page}"));
+    let start = mail.find("<a href=\"").unwrap() + "<a href=\"".len();
+    let end = start + mail[start..].find('"').unwrap();
+    unescape(&mail[start..end])
+}
+
 /// Two registers opened independently on the database at `url`, as two replicas open it.
 pub async fn two_replicas(url: &str) -> (poort::grants::SqlRegister, poort::grants::SqlRegister) {
     let open = || poort::grants::registry::connect_database(url);

@@ -6,6 +6,24 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::Value;
 
+/// A client of poort's (PKCE required, ID tokens signed as poort chooses) for the demo DV's
+/// service 1, with one redirect URI; `secret` for a confidential client.
+pub fn client_config(
+    client_id: &str,
+    secret: Option<&str>,
+    redirect: &str,
+) -> poort::config::OidcClientConfig {
+    poort::config::OidcClientConfig {
+        client_id: client_id.into(),
+        client_secret: secret.map(str::to_string),
+        public_key: None,
+        id_token_signed_response_alg: None,
+        allow_without_pkce: false,
+        redirect_uris: vec![redirect.into()],
+        service: "urn:etoegang:DV:00000099990000000002:services:1".into(),
+    }
+}
+
 pub fn query(location: &str) -> Vec<(String, String)> {
     url::Url::parse(location)
         .unwrap()

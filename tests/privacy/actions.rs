@@ -15,14 +15,21 @@ pub(crate) async fn saml_login(
     (r.status().as_u16(), r.text().await.unwrap())
 }
 
+/// An admin-module session: its world, the client that holds its cookie, its CSRF token.
+pub(crate) struct Admin<'a> {
+    pub(crate) w: &'a World,
+    pub(crate) c: &'a reqwest::Client,
+    pub(crate) csrf: &'a str,
+}
+
+/// A call of the admin API in `admin`'s session: the status and the JSON body (null if none).
 pub(crate) async fn api(
-    w: &World,
-    c: &reqwest::Client,
+    admin: &Admin<'_>,
     method: reqwest::Method,
     path: &str,
-    csrf: &str,
     body: Option<Value>,
 ) -> (u16, Value) {
+    let Admin { w, c, csrf } = *admin;
     let mut r = c
         .request(method, format!("{}{path}", w.poort))
         .header("X-CSRF-Token", csrf);
@@ -32,20 +39,6 @@ pub(crate) async fn api(
     let r = r.send().await.unwrap();
     let status = r.status().as_u16();
     (status, r.json().await.unwrap_or(Value::Null))
-}
-
-/// The invitation link mailed to `email` (the world's outbox, through the development
-/// mailbox page).
-pub(crate) async fn invitation_link(w: &World, email: &str) -> String {
-    common::deliver_mail(w).await;
-    let page = common::page(&client(), format!("{}/dev/mailbox", w.poort)).await;
-    let mail = page
-        .split("<div class=\"box mail\">")
-        .find(|m| m.contains(email))
-        .unwrap_or_else(|| panic!("no mail to {email}"));
-    let start = mail.find("<a href=\"").unwrap() + "<a href=\"".len();
-    let end = start + mail[start..].find('"').unwrap();
-    common::unescape(&mail[start..end])
 }
 
 /// Follows an invitation link in a fresh browser and logs in at the AD as `subject`.

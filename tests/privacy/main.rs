@@ -26,6 +26,7 @@ use common::oidc_ad::TestAd;
 use common::{client, submit_at, World};
 use poort::config::{Config, LogConfig, LogFormat, OidcClientConfig};
 use poort::telemetry::LogTarget;
+use reqwest::Method;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::io::Write;
@@ -109,6 +110,11 @@ async fn saml_world(typed: &mut Personal) {
 
     // The admin module: anna, hoofdbeheerder of the Bakkerij.
     let (anna, csrf) = common::admin_session(&w, "anna").await;
+    let admin = Admin {
+        w: &w,
+        c: &anna,
+        csrf: &csrf,
+    };
     let put = |typed: &mut Personal, name: &str, email: &str| {
         typed.names.push(name.to_string());
         typed.emails.push(email.to_string());
@@ -121,15 +127,7 @@ async fn saml_world(typed: &mut Personal) {
     );
     let body = json!({"contact_name": "Annemarie Contactpersoon",
                       "contact_email": "contact.persoon@bakkerij.example"});
-    let (status, p) = api(
-        &w,
-        &anna,
-        reqwest::Method::PATCH,
-        "/api/v1/organisation",
-        &csrf,
-        Some(body),
-    )
-    .await;
+    let (status, p) = api(&admin, Method::PATCH, "/api/v1/organisation", Some(body)).await;
     assert_eq!(status, 200, "{p}");
     // eva gets an e-mail address, is blocked (a notice) and unblocked; her revoked grant is
     // reactivated and revoked again (a notice).
@@ -137,23 +135,23 @@ async fn saml_world(typed: &mut Personal) {
     put(typed, "Eva Smit", "eva.smit@bakkerij.example");
     let body = json!({"name": "Eva Smit", "email": "eva.smit@bakkerij.example"});
     let path = format!("/api/v1/members/{eva}");
-    let (status, p) = api(&w, &anna, reqwest::Method::PATCH, &path, &csrf, Some(body)).await;
+    let (status, p) = api(&admin, Method::PATCH, &path, Some(body)).await;
     assert_eq!(status, 200, "{p}");
     for action in ["block", "unblock"] {
         let path = format!("/api/v1/members/{eva}/{action}");
-        let (status, p) = api(&w, &anna, reqwest::Method::POST, &path, &csrf, None).await;
+        let (status, p) = api(&admin, Method::POST, &path, None).await;
         assert_eq!(status, 200, "{action}: {p}");
     }
     let grant = ids.of("g-eva-bakkerij");
     for action in ["reactivate", "revoke"] {
         let path = format!("/api/v1/grants/{grant}/{action}");
-        let (status, p) = api(&w, &anna, reqwest::Method::POST, &path, &csrf, None).await;
+        let (status, p) = api(&admin, Method::POST, &path, None).await;
         assert_eq!(status, 200, "{action}: {p}");
     }
     // Bad input: an address that is none, a body that is no JSON, a duplicate address.
     put(typed, "Eva Smit-de Wit", "eva smit at bakkerij");
     let body = json!({"name": "Eva Smit-de Wit", "email": "eva smit at bakkerij"});
-    let (status, p) = api(&w, &anna, reqwest::Method::PATCH, &path, &csrf, Some(body)).await;
+    let (status, p) = api(&admin, Method::PATCH, &path, Some(body)).await;
     assert_eq!(status, 422, "{p}");
     let r = anna
         .post(format!("{}/api/v1/invitations", w.poort))
@@ -167,27 +165,11 @@ async fn saml_world(typed: &mut Personal) {
     put(typed, "Gijs de Boer", "gijs.deboer@bakkerij.example");
     let gijs = json!({"name": "Gijs de Boer", "email": "gijs.deboer@bakkerij.example",
                       "language": "nl", "roles": ["gebruiker"]});
-    let (status, p) = api(
-        &w,
-        &anna,
-        reqwest::Method::POST,
-        "/api/v1/invitations",
-        &csrf,
-        Some(gijs),
-    )
-    .await;
+    let (status, p) = api(&admin, Method::POST, "/api/v1/invitations", Some(gijs)).await;
     assert_eq!(status, 201, "{p}");
     let again = json!({"name": "Gijs de Boer", "email": "GIJS.DEBOER@bakkerij.example",
                        "roles": ["gebruiker"]});
-    let (status, p) = api(
-        &w,
-        &anna,
-        reqwest::Method::POST,
-        "/api/v1/invitations",
-        &csrf,
-        Some(again),
-    )
-    .await;
+    let (status, p) = api(&admin, Method::POST, "/api/v1/invitations", Some(again)).await;
     assert_eq!(status, 409, "{p}");
     // The same through the admin pages: an invitation form with a bad address, the users list,
     // eva's page.
@@ -213,7 +195,7 @@ async fn saml_world(typed: &mut Personal) {
 
     // The invitation link: anna's identity is already linked to her (the register refuses),
     // then gijs accepts it.
-    let link = invitation_link(&w, "gijs.deboer@bakkerij.example").await;
+    let link = common::invitation_link(&w, "gijs.deboer@bakkerij.example").await;
     let (status, page) = follow_invitation(&link, "anna").await;
     assert_eq!(status, 409, "{page}");
     let (status, page) = follow_invitation(&link, "gijs").await;

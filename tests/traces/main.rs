@@ -17,8 +17,8 @@ mod receiver;
 use common::cluster::{
     in_redis, login, sqlite_register, start_balanced_with, Outcome, ThrowawayRedis,
 };
-use common::oidc_rp::{authorize_url, param, walk};
-use poort::config::{Config, OidcClientConfig, OtlpProtocol, TelemetryConfig};
+use common::oidc_rp::{authorize_url, client_config, param, walk};
+use poort::config::{Config, OtlpProtocol, TelemetryConfig};
 use poort::demo::DemoBindings;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -90,15 +90,9 @@ async fn traced_cluster(bindings: DemoBindings) -> Traced {
             sampling_ratio: 1.0,
             ..TelemetryConfig::default()
         };
-        config.oidc_clients.push(OidcClientConfig {
-            client_id: CLIENT.into(),
-            client_secret: Some(SECRET.into()),
-            public_key: None,
-            id_token_signed_response_alg: None,
-            allow_without_pkce: false,
-            redirect_uris: vec![RP_CB.into()],
-            service: "urn:etoegang:DV:00000099990000000002:services:1".into(),
-        });
+        config
+            .oidc_clients
+            .push(client_config(CLIENT, Some(SECRET), RP_CB));
         env.push((
             "OTEL_RESOURCE_ATTRIBUTES".into(),
             format!("service.instance.id={}", instance(i)),
