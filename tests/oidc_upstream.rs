@@ -49,7 +49,7 @@ async fn choose_idp(w: &World, c: &reqwest::Client, page: &str, idp: &str) -> re
 /// A SAML DV's login (service 1, EH3) through the OIDC AD; poort's last page (the answer form,
 /// the organisation choice, or an error).
 async fn saml_dv_via_oidc_ad(w: &World, ad: &TestAd, c: &reqwest::Client) -> reqwest::Response {
-    let page = common::page(&c, format!("{}/login?service=1&binding=redirect", w.dv)).await;
+    let page = common::page(c, format!("{}/login?service=1&binding=redirect", w.dv)).await;
     choose_idp(w, c, &page, &ad.issuer).await
 }
 
