@@ -4,8 +4,8 @@
 mod common;
 
 use common::cluster::{
-    finish, fresh_client, in_redis, login, sqlite_register, start_cluster, FreshPostgres, Outcome,
-    ThrowawayRedis,
+    finish, fresh_client, in_redis, login, sqlite_register, start_cluster, Cluster, FreshPostgres,
+    Outcome, ThrowawayRedis,
 };
 use poort::config::{CacheConfig, RegisterConfig, StateConfig};
 use std::time::{Duration, Instant};
@@ -138,16 +138,23 @@ async fn postgres_behind_proxy() -> (FreshPostgres, CuttableProxy, String) {
     (pg, proxy, through.to_string())
 }
 
-// The proxy runs in this test's runtime while starting poort blocks a thread: two workers.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn readiness_follows_postgres_down_and_back() {
-    let (_pg, mut proxy, through) = postgres_behind_proxy().await;
+/// One replica whose register is on a fresh PostgreSQL database behind a proxy: the database,
+/// the proxy, the replica's cluster and the folder of its other files.
+async fn replica_behind_proxy() -> (FreshPostgres, CuttableProxy, Cluster, tempfile::TempDir) {
+    let (pg, proxy, through) = postgres_behind_proxy().await;
     let dir = tempfile::tempdir().unwrap();
     let register = RegisterConfig {
         database: through,
         ..sqlite_register(&dir)
     };
     let cluster = start_cluster(1, register, CacheConfig::default(), StateConfig::default()).await;
+    (pg, proxy, cluster, dir)
+}
+
+// The proxy runs in this test's runtime while starting poort blocks a thread: two workers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_follows_postgres_down_and_back() {
+    let (_pg, mut proxy, cluster, _dir) = replica_behind_proxy().await;
     let replica = &cluster.replicas[0];
     readiness_becomes(replica, 200, Duration::from_secs(10)).await;
 
@@ -319,13 +326,7 @@ async fn a_replica_killed_mid_login_leaves_the_login_to_the_other() {
 // The proxy runs in this test's runtime while starting poort blocks a thread: two workers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_going_away_under_load_refuses_what_it_must_and_loses_nothing() {
-    let (pg, mut proxy, through) = postgres_behind_proxy().await;
-    let dir = tempfile::tempdir().unwrap();
-    let register = RegisterConfig {
-        database: through,
-        ..sqlite_register(&dir)
-    };
-    let cluster = start_cluster(1, register, CacheConfig::default(), StateConfig::default()).await;
+    let (pg, mut proxy, cluster, _dir) = replica_behind_proxy().await;
     let replica = &cluster.replicas[0];
     let dv = replica.dv.clone();
     readiness_becomes(replica, 200, Duration::from_secs(10)).await;

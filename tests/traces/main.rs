@@ -112,15 +112,16 @@ async fn traced_cluster(bindings: DemoBindings) -> Traced {
 // ---------------------------------------------------------------------------------------------
 // The logins.
 
-/// [`assert_one_trace`] for a login by `dv` through the development AD, decided with `outcome`
-/// (or any): its start, the AD's request and answer, the decision and the grants it read, each
-/// with its attributes, and the login's `more` spans.
-fn assert_login_trace(
-    trace: &[Value],
+/// The trace of a login by `dv` through the development AD whose first step is `steps[0]`,
+/// waited for and checked by [`assert_one_trace`]: its start, the AD's request and answer, the
+/// decision (with `outcome`, or any) and the grants it read, each with its attributes, and the
+/// login's `more` spans.
+async fn assert_login_trace(
+    receiver: &Receiver,
     steps: &[(&str, usize)],
     (dv, outcome): (&str, Option<&str>),
-    more: &[Expected],
-) {
+    more: &[Expected<'_>],
+) -> Vec<Value> {
     let by_dv = [("dv", Some(dv))];
     let by_ad = [("ad", Some(DEV_AD))];
     let decision = [
@@ -139,7 +140,10 @@ fn assert_login_trace(
         ("grants.resolve", &cache),
     ];
     expected.extend_from_slice(more);
-    assert_one_trace(trace, steps, &expected);
+    let names: Vec<&str> = expected.iter().map(|(name, _)| *name).collect();
+    let trace = trace_of(receiver, steps[0].0, &names, steps).await;
+    assert_one_trace(&trace, steps, &expected);
+    trace
 }
 
 #[tokio::test]
@@ -150,22 +154,14 @@ async fn a_saml_login_across_replicas_arrives_as_one_trace() {
         login(dv, "bram", "EH2+", 2).await,
         Outcome::Allowed("11223344".into())
     );
-    let names = [
-        "login.start",
-        "upstream.request",
-        "ad_answer.verify",
-        "login.decision",
-        "grants.resolve",
-        "answer.sign",
-    ];
     let steps = [("/saml/sso", 0), ("/saml/acs", 1)];
-    let trace = trace_of(&t.receiver, "/saml/sso", &names, &steps).await;
     assert_login_trace(
-        &trace,
+        &t.receiver,
         &steps,
         (DEMO_DV, Some("allowed")),
         &[("answer.sign", &[("dv", Some(DEMO_DV))])],
-    );
+    )
+    .await;
     // Nothing personal in any span the receiver got, in this login's trace or any other.
     assert_no_personal_data(&t.receiver.spans());
 }
@@ -206,20 +202,12 @@ async fn an_oidc_login_across_replicas_arrives_as_one_trace() {
     let body: Value = token.json().await.unwrap();
     assert!(body["id_token"].is_string(), "{body}");
 
-    let names = [
-        "login.start",
-        "upstream.request",
-        "ad_answer.verify",
-        "login.decision",
-        "grants.resolve",
-    ];
     let steps = [
         ("/oidc/authorize", 0),
         ("/saml/acs", 1),
         ("/login/organisation", 1),
     ];
-    let trace = trace_of(&t.receiver, "/oidc/authorize", &names, &steps).await;
-    assert_login_trace(&trace, &steps, (CLIENT, None), &[]);
+    assert_login_trace(&t.receiver, &steps, (CLIENT, None), &[]).await;
     assert_no_personal_data(&t.receiver.spans());
 }
 
@@ -287,19 +275,9 @@ async fn an_artifact_login_across_replicas_arrives_as_one_trace() {
     assert_eq!(verdict["success"], true, "{verdict}");
     assert_eq!(verdict["legal_subject_id"], "11223344", "{verdict}");
 
-    let names = [
-        "login.start",
-        "artifact.resolve",
-        "upstream.request",
-        "ad_answer.verify",
-        "login.decision",
-        "grants.resolve",
-        "answer.sign",
-    ];
     let steps = [("/saml/sso", 0), ("/saml/artifact", 1), ("/saml/acs", 1)];
-    let trace = trace_of(&t.receiver, "/saml/sso", &names, &steps).await;
-    assert_login_trace(
-        &trace,
+    let trace = assert_login_trace(
+        &t.receiver,
         &steps,
         (DEMO_DV, Some("allowed")),
         &[
@@ -313,7 +291,8 @@ async fn an_artifact_login_across_replicas_arrives_as_one_trace() {
             ),
             ("answer.sign", &[("dv", Some(DEMO_DV))]),
         ],
-    );
+    )
+    .await;
     // poort resolved twice: the DV's request on replica 0, the AD's answer on replica 1, each
     // under that request's span.
     let resolved: BTreeSet<(Option<usize>, &str, &str)> = trace
