@@ -34,14 +34,7 @@ async fn a_generated_client_lists_members_and_adds_a_grant() {
     let cookie = reqwest::cookie::CookieStore::cookies(jar.as_ref(), &url).unwrap();
 
     // The document as poort serves it, for the generator.
-    let document = anna
-        .get(format!("{}/api/v1/openapi.json", w.poort))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let document = common::page(&anna, format!("{}/api/v1/openapi.json", w.poort)).await;
     let doc_path = w.dir.path().join("openapi.json");
     std::fs::write(&doc_path, document).unwrap();
 

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{admin_session as admin, client, submit, World};
+use common::{admin_session as admin, client, World};
 use poort::grants::Pool;
 use serde_json::{json, Value};
 
@@ -21,26 +21,6 @@ async fn invite(w: &World, c: &reqwest::Client, csrf: &str, body: Value) -> (u16
     (status, r.json().await.unwrap())
 }
 
-/// The invitation link for `email` on the development mailbox page (newest mail first).
-async fn link_for(w: &World, email: &str) -> String {
-    common::deliver_mail(w).await;
-    let page = client()
-        .get(format!("{}/dev/mailbox", w.poort))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let mail = page
-        .split("<div class=\"box mail\">")
-        .find(|m| m.contains(email))
-        .unwrap_or_else(|| panic!("no mail to {email}: {page}"));
-    let start = mail.find("<a href=\"").unwrap() + "<a href=\"".len();
-    let end = start + mail[start..].find('"').unwrap();
-    common::unescape(&mail[start..end])
-}
-
 /// Follows an invitation link in a fresh browser and logs in at the AD as `subject`.
 async fn follow(link: &str, subject: &str, level: &str) -> reqwest::Response {
     let c = client();
@@ -52,16 +32,7 @@ async fn follow(link: &str, subject: &str, level: &str) -> reqwest::Response {
         assert_ne!(status, 200, "{page}");
         return c.get(link).send().await.unwrap();
     }
-    let to_poort = submit(
-        &c,
-        &page,
-        &[("person", subject), ("level", level), ("action", "login")],
-    )
-    .await
-    .text()
-    .await
-    .unwrap();
-    submit(&c, &to_poort, &[]).await
+    common::through_ad(&c, &page, subject, level).await
 }
 
 fn gijs() -> Value {
@@ -87,7 +58,7 @@ async fn invite_accept_through_the_link_then_log_in_directly() {
     };
     assert_eq!(members["total"], 3, "{members}");
 
-    let link = link_for(&w, "gijs@bakkerij.example").await;
+    let link = common::invitation_link(&w, "gijs@bakkerij.example").await;
     assert!(
         link.starts_with(&format!("{}/admin/invitation/", w.poort)),
         "{link}"
@@ -184,7 +155,7 @@ async fn expired_withdrawn_and_replaced_links_get_a_clear_page() {
     let w = common::start().await;
     let (anna, csrf) = admin(&w, "anna").await;
     let (_, made) = invite(&w, &anna, &csrf, gijs()).await;
-    let link = link_for(&w, "gijs@bakkerij.example").await;
+    let link = common::invitation_link(&w, "gijs@bakkerij.example").await;
     // Resent: a new link; the old one is no longer known.
     let id = made["id"].as_str().unwrap();
     let r = anna
@@ -194,7 +165,7 @@ async fn expired_withdrawn_and_replaced_links_get_a_clear_page() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    let new_link = link_for(&w, "gijs@bakkerij.example").await;
+    let new_link = common::invitation_link(&w, "gijs@bakkerij.example").await;
     assert_ne!(new_link, link);
     let r = follow(&link, "gijs", "EH3").await;
     assert_eq!(r.status(), 404);
@@ -207,7 +178,7 @@ async fn expired_withdrawn_and_replaced_links_get_a_clear_page() {
     // Withdrawn.
     let body = json!({"name": "Hanna", "email": "hanna@bakkerij.example", "roles": ["gebruiker"]});
     let (_, made) = invite(&w, &anna, &csrf, body).await;
-    let hanna_link = link_for(&w, "hanna@bakkerij.example").await;
+    let hanna_link = common::invitation_link(&w, "hanna@bakkerij.example").await;
     let id = made["id"].as_str().unwrap();
     let r = anna
         .post(format!("{}/api/v1/invitations/{id}/withdraw", w.poort))
@@ -226,7 +197,7 @@ async fn a_link_cannot_bind_a_means_that_belongs_to_someone_else_or_is_too_weak(
     let w = common::start().await;
     let (anna, csrf) = admin(&w, "anna").await;
     invite(&w, &anna, &csrf, gijs()).await;
-    let link = link_for(&w, "gijs@bakkerij.example").await;
+    let link = common::invitation_link(&w, "gijs@bakkerij.example").await;
     // Too low a level: refused, and the link stays usable.
     let r = follow(&link, "gijs", "EH2").await;
     assert_eq!(r.status(), 403);

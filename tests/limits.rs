@@ -23,13 +23,8 @@ const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
 fn rp(client_id: &str, secret: Option<&str>, allow_without_pkce: bool) -> OidcClientConfig {
     OidcClientConfig {
-        client_id: client_id.into(),
-        client_secret: secret.map(str::to_string),
-        public_key: None,
-        id_token_signed_response_alg: None,
         allow_without_pkce,
-        redirect_uris: vec![RP_CB.into()],
-        service: "urn:etoegang:DV:00000099990000000002:services:1".into(),
+        ..common::oidc_rp::client_config(client_id, secret, RP_CB)
     }
 }
 
@@ -80,19 +75,6 @@ async fn get(url: impl reqwest::IntoUrl) -> reqwest::Response {
 
 fn location(r: &reqwest::Response) -> &str {
     r.headers()[LOCATION].to_str().expect("location")
-}
-
-/// The page a GET by `c` ends on.
-async fn page(c: &reqwest::Client, url: impl reqwest::IntoUrl) -> String {
-    let r = c.get(url).send().await.expect("an answer");
-    r.text().await.expect("a page")
-}
-
-/// `person` logs in at EH3 on the development AD's page: the AD's answer, a form to poort.
-async fn at_the_ad(c: &reqwest::Client, ad_page: &str, person: &str) -> String {
-    let fields = [("person", person), ("level", "EH3"), ("action", "login")];
-    let r = common::submit(c, ad_page, &fields).await;
-    r.text().await.expect("AD answer")
 }
 
 fn param(location: &str, name: &str) -> Option<String> {
@@ -299,12 +281,12 @@ async fn a_finished_login_frees_its_slot_at_once() {
     })
     .await;
     let (browser, follow) = common::browser();
-    let ad_page = page(&follow, authorize(&w.poort)).await;
+    let ad_page = common::page(&follow, authorize(&w.poort)).await;
     assert!(ad_page.contains("name=\"pending\""), "{ad_page}");
     let r = get(authorize(&w.poort)).await;
     assert_eq!(r.status(), 503, "the one slot is taken");
     // daan has no grant: the login ends with access_denied, and its flow leaves the store.
-    let to_poort = at_the_ad(&follow, &ad_page, "daan").await;
+    let to_poort = common::ad_answer(&follow, &ad_page, "daan", "EH3").await;
     let r = common::submit(&browser, &to_poort, &[]).await;
     assert_eq!(
         param(location(&r), "error").as_deref(),
@@ -620,8 +602,8 @@ async fn production_cookies_are_host_prefixed_and_only_those_are_believed() {
     let browser = value(browser);
     let to_ad = location(&r).to_string();
     let ad = common::client();
-    let ad_page = page(&ad, &to_ad).await;
-    let to_poort = at_the_ad(&ad, &ad_page, "anna").await;
+    let ad_page = common::page(&ad, &to_ad).await;
+    let to_poort = common::ad_answer(&ad, &ad_page, "anna", "EH3").await;
     let (acs, fields) = common::form(&to_poort);
     let post = |cookie: String| c.post(&acs).header(COOKIE, cookie).form(&fields).send();
     // The same value under the unprefixed name, as a sibling domain could set it: not believed.
@@ -802,7 +784,7 @@ async fn long_winded_ad() -> String {
 /// Starts an OIDC client's login and picks the AD: where poort sends the browser.
 async fn via_ad(w: &World, ad: &str) -> String {
     let (browser, follow) = common::browser();
-    let choice = page(&follow, authorize(&w.poort)).await;
+    let choice = common::page(&follow, authorize(&w.poort)).await;
     let r = common::submit_at(&browser, &w.poort, &choice, &[("idp", ad)]).await;
     location(&r).to_string()
 }

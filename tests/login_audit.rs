@@ -3,30 +3,15 @@
 
 mod common;
 
-use common::{client, submit, submit_at, World};
+use common::{client, submit_at, World};
 use poort::grants::Pool;
 use std::time::{Duration, Instant};
 
 async fn at_poort(w: &World, person: &str) -> String {
     let c = client();
-    let ad_page = c
-        .get(format!("{}/login?service=1&binding=redirect", w.dv))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let to_poort = submit(
-        &c,
-        &ad_page,
-        &[("person", person), ("level", "EH3"), ("action", "login")],
-    )
-    .await
-    .text()
-    .await
-    .unwrap();
-    let page = submit(&c, &to_poort, &[]).await.text().await.unwrap();
+    let ad_page = common::dv_to_ad(&c, &w.dv, 1, "redirect").await;
+    let r = common::through_ad(&c, &ad_page, person, "EH3").await;
+    let page = r.text().await.unwrap();
     if page.contains("name=\"organisation\"") {
         return submit_at(&c, &w.poort, &page, &[("organisation", "12345678")])
             .await

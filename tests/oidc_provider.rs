@@ -5,7 +5,7 @@ mod common;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use common::oidc_rp::{param, token, verify};
+use common::oidc_rp::{authorize_url, client_config, param, token, verify, walk};
 use common::{browser, World};
 use poort::config::OidcClientConfig;
 use serde_json::Value;
@@ -26,23 +26,10 @@ async fn world_with(change: impl FnOnce(&mut poort::config::Config)) -> World {
     common::start_prepared(|_, config| {
         change(config);
         config.oidc_clients.extend([
+            client_config(CONFIDENTIAL, Some(SECRET), RP_CB),
             OidcClientConfig {
-                client_id: CONFIDENTIAL.into(),
-                client_secret: Some(SECRET.into()),
-                public_key: None,
-                id_token_signed_response_alg: None,
-                allow_without_pkce: false,
-                redirect_uris: vec![RP_CB.into()],
-                service: "urn:etoegang:DV:00000099990000000002:services:1".into(),
-            },
-            OidcClientConfig {
-                client_id: PUBLIC.into(),
-                client_secret: None,
-                public_key: None,
-                id_token_signed_response_alg: None,
-                allow_without_pkce: false,
-                redirect_uris: vec![SPA_CB.into()],
                 service: "5a1d3b0e-8c9f-4f5e-9b1a-000000000002".into(),
+                ..client_config(PUBLIC, None, SPA_CB)
             },
         ]);
     })
@@ -67,40 +54,8 @@ async fn login(
     } else {
         format!("&code_challenge={CHALLENGE}&code_challenge_method=S256")
     };
-    let url = format!(
-        "{}/oidc/authorize?response_type=code&scope=openid&client_id={client}&redirect_uri={}&state=st-1&nonce=n-1{extra}{pkce}",
-        w.poort,
-        url::form_urlencoded::byte_serialize(redirect.as_bytes()).collect::<String>()
-    );
-    let ad_page = follow.get(&url).send().await.unwrap().text().await.unwrap();
-    assert!(
-        ad_page.contains("name=\"pending\""),
-        "AD page expected: {ad_page}"
-    );
-    let to_poort = common::submit(
-        &follow,
-        &ad_page,
-        &[("person", person), ("level", level), ("action", "login")],
-    )
-    .await
-    .text()
-    .await
-    .unwrap();
-    let mut r = common::submit(&plain, &to_poort, &[]).await;
-    if let Some(org) = org {
-        let choice = format!("{}{}", w.poort, r.headers()["location"].to_str().unwrap());
-        let page = plain
-            .get(&choice)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        r = common::submit_at(&plain, &w.poort, &page, &[("organisation", org)]).await;
-    }
-    assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
-    r.headers()["location"].to_str().unwrap().to_string()
+    let url = authorize_url(&w.poort, client, redirect, &format!("{extra}{pkce}"));
+    walk((&plain, &follow), &w.poort, &url, (person, level), org).await
 }
 
 #[tokio::test]
@@ -574,13 +529,8 @@ async fn private_key_jwt_client_authentication() {
     let w = world_with(|c| {
         for (id, key) in [("rp-rsa", &rsa_pub), ("rp-ec", &ec_pub)] {
             c.oidc_clients.push(OidcClientConfig {
-                client_id: id.into(),
-                client_secret: None,
                 public_key: Some(key.clone()),
-                id_token_signed_response_alg: None,
-                allow_without_pkce: false,
-                redirect_uris: vec![RP_CB.into()],
-                service: "urn:etoegang:DV:00000099990000000002:services:1".into(),
+                ..client_config(id, None, RP_CB)
             });
         }
     })
@@ -683,13 +633,8 @@ async fn private_key_jwt_client_authentication() {
 async fn a_client_may_ask_for_es256_id_tokens() {
     let w = world_with(|c| {
         c.oidc_clients.push(OidcClientConfig {
-            client_id: "rp-es".into(),
-            client_secret: Some(SECRET.into()),
-            public_key: None,
             id_token_signed_response_alg: Some("ES256".into()),
-            allow_without_pkce: false,
-            redirect_uris: vec![RP_CB.into()],
-            service: "urn:etoegang:DV:00000099990000000002:services:1".into(),
+            ..client_config("rp-es", Some(SECRET), RP_CB)
         })
     })
     .await;

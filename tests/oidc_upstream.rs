@@ -5,9 +5,9 @@
 mod common;
 
 use common::oidc_ad::{Fault, TestAd};
-use common::oidc_rp::{param, token, verify};
+use common::oidc_rp::{client_config, param, token, verify};
 use common::{browser, client, submit_at, to_dv, World};
-use poort::config::{OidcClientConfig, OidcProviderConfig};
+use poort::config::OidcProviderConfig;
 use poort::grants::write::Actor;
 use serde_json::Value;
 
@@ -20,15 +20,7 @@ async fn world(ad: &TestAd, change: impl FnOnce(&mut OidcProviderConfig)) -> Wor
     change(&mut provider);
     let w = common::start_prepared(|_, config| {
         config.oidc_providers = vec![provider];
-        config.oidc_clients = vec![OidcClientConfig {
-            client_id: RP.into(),
-            client_secret: Some(RP_SECRET.into()),
-            public_key: None,
-            id_token_signed_response_alg: None,
-            allow_without_pkce: false,
-            redirect_uris: vec![RP_CB.into()],
-            service: "urn:etoegang:DV:00000099990000000002:services:1".into(),
-        }];
+        config.oidc_clients = vec![client_config(RP, Some(RP_SECRET), RP_CB)];
     })
     .await;
     // The same persons as at the SAML AD, now also known by their subject at the OIDC AD.
@@ -57,14 +49,7 @@ async fn choose_idp(w: &World, c: &reqwest::Client, page: &str, idp: &str) -> re
 /// A SAML DV's login (service 1, EH3) through the OIDC AD; poort's last page (the answer form,
 /// the organisation choice, or an error).
 async fn saml_dv_via_oidc_ad(w: &World, ad: &TestAd, c: &reqwest::Client) -> reqwest::Response {
-    let page = c
-        .get(format!("{}/login?service=1&binding=redirect", w.dv))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = common::page(c, format!("{}/login?service=1&binding=redirect", w.dv)).await;
     choose_idp(w, c, &page, &ad.issuer).await
 }
 
@@ -211,17 +196,8 @@ async fn anna_at_the_saml_ad(w: &World, c: &reqwest::Client, choice_page: &str) 
         .text()
         .await
         .unwrap();
-    let fields = [("person", "anna"), ("level", "EH3"), ("action", "login")];
-    let to_poort = common::submit(c, &ad_page, &fields)
-        .await
-        .text()
-        .await
-        .unwrap();
-    common::submit(c, &to_poort, &[])
-        .await
-        .text()
-        .await
-        .unwrap()
+    let r = common::through_ad(c, &ad_page, "anna", "EH3").await;
+    r.text().await.unwrap()
 }
 
 /// The four combinations in one world, each through the same register: anna logs in to
@@ -234,14 +210,7 @@ async fn all_four_protocol_combinations() {
     let saml_ad = poort::demo::DEV_AD_ENTITY_ID;
     // 1. SAML DV -> SAML AD.
     let c = client();
-    let page = c
-        .get(format!("{}/login?service=1&binding=redirect", w.dv))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = common::page(&c, format!("{}/login?service=1&binding=redirect", w.dv)).await;
     let choice = anna_at_the_saml_ad(&w, &c, &page).await;
     let answer = submit_at(&c, &w.poort, &choice, &[("organisation", "87654321")])
         .await

@@ -3,19 +3,13 @@
 
 mod common;
 
-use common::cluster::{login, start_cluster, FreshPostgres, Outcome, ThrowawayRedis};
+use common::cluster::{
+    finish, fresh_client, in_redis, login, sqlite_register, start_cluster, Cluster, FreshPostgres,
+    Outcome, ThrowawayRedis,
+};
 use poort::config::{CacheConfig, RegisterConfig, StateConfig};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-fn sqlite_register(dir: &tempfile::TempDir) -> RegisterConfig {
-    RegisterConfig {
-        database: format!("sqlite://{}", dir.path().join("register.db").display()),
-        seed: Some(common::repo_file("config/grants-dev.toml")),
-        audit_spool: dir.path().join("audit-spool.jsonl"),
-        ..RegisterConfig::default()
-    }
-}
 
 fn check<'a>(readiness: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
     readiness["checks"]
@@ -51,16 +45,7 @@ async fn readiness_follows_redis_down_and_back() {
     let mut redis = ThrowawayRedis::start();
     let port = redis.port;
     let dir = tempfile::tempdir().unwrap();
-    let prefix = format!("poort-test-{}", uuid::Uuid::new_v4().simple());
-    let cache = CacheConfig {
-        redis_url: Some(redis.url()),
-        prefix: prefix.clone(),
-        ..CacheConfig::default()
-    };
-    let state = StateConfig {
-        redis_url: Some(redis.url()),
-        prefix,
-    };
+    let (cache, state) = in_redis(&redis);
     let cluster = start_cluster(1, sqlite_register(&dir), cache, state).await;
     let replica = &cluster.replicas[0];
     let (_, ready) = readiness_becomes(replica, 200, Duration::from_secs(10)).await;
@@ -140,22 +125,36 @@ impl CuttableProxy {
     }
 }
 
-// The proxy runs in this test's runtime while starting poort blocks a thread: two workers.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn readiness_follows_postgres_down_and_back() {
+/// A fresh PostgreSQL database and a proxy to it: the database, the proxy, and the database's
+/// URL through the proxy.
+async fn postgres_behind_proxy() -> (FreshPostgres, CuttableProxy, String) {
     let pg = FreshPostgres::create();
     let url = url::Url::parse(&pg.url).unwrap();
     let target = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432));
-    let mut proxy = CuttableProxy::start(target).await;
-    let mut through = url.clone();
+    let proxy = CuttableProxy::start(target).await;
+    let mut through = url;
     through.set_port(Some(proxy.port)).unwrap();
     through.set_host(Some("127.0.0.1")).unwrap();
+    (pg, proxy, through.to_string())
+}
+
+/// One replica whose register is on a fresh PostgreSQL database behind a proxy: the database,
+/// the proxy, the replica's cluster and the folder of its other files.
+async fn replica_behind_proxy() -> (FreshPostgres, CuttableProxy, Cluster, tempfile::TempDir) {
+    let (pg, proxy, through) = postgres_behind_proxy().await;
     let dir = tempfile::tempdir().unwrap();
     let register = RegisterConfig {
-        database: through.to_string(),
+        database: through,
         ..sqlite_register(&dir)
     };
     let cluster = start_cluster(1, register, CacheConfig::default(), StateConfig::default()).await;
+    (pg, proxy, cluster, dir)
+}
+
+// The proxy runs in this test's runtime while starting poort blocks a thread: two workers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_follows_postgres_down_and_back() {
+    let (_pg, mut proxy, cluster, _dir) = replica_behind_proxy().await;
     let replica = &cluster.replicas[0];
     readiness_becomes(replica, 200, Duration::from_secs(10)).await;
 
@@ -306,76 +305,28 @@ async fn an_error_page_shows_the_trace_id_beside_the_reference() {
 async fn a_replica_killed_mid_login_leaves_the_login_to_the_other() {
     let redis = ThrowawayRedis::start();
     let dir = tempfile::tempdir().unwrap();
-    let prefix = format!("poort-test-{}", uuid::Uuid::new_v4().simple());
-    let cache = CacheConfig {
-        redis_url: Some(redis.url()),
-        prefix: prefix.clone(),
-        ..CacheConfig::default()
-    };
-    let state = StateConfig {
-        redis_url: Some(redis.url()),
-        prefix,
-    };
+    let (cache, state) = in_redis(&redis);
     // Behind the balancer the DV's request goes to replica 0, every later step to replica 1.
     let mut cluster = common::cluster::start_balanced(2, sqlite_register(&dir), cache, state).await;
     let dv = cluster.replicas[0].dv.clone();
-    let c = reqwest::Client::builder()
-        .cookie_store(true)
-        .pool_max_idle_per_host(0)
-        .build()
-        .unwrap();
-    let ad_page = c
-        .get(format!("{dv}/login?service=2&binding=redirect"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(ad_page.contains("name=\"pending\""), "AD page: {ad_page}");
+    let c = fresh_client();
+    let ad_page = common::dv_to_ad(&c, &dv, 2, "redirect").await;
 
     // The replica that began the login dies without a goodbye.
     cluster.replicas[0].kill();
 
-    let fields = [("person", "bram"), ("level", "EH2+"), ("action", "login")];
-    let to_poort = common::submit(&c, &ad_page, &fields)
-        .await
-        .text()
-        .await
-        .unwrap();
-    let answer = common::submit(&c, &to_poort, &[]).await;
-    assert_eq!(answer.status(), 200, "the other replica finishes the login");
-    let page = answer.text().await.unwrap();
-    let (action, fields) = common::form(&page);
-    let verdict: serde_json::Value = c
-        .post(format!("{action}?format=json"))
-        .form(&fields)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(verdict["success"], true, "{verdict}");
-    assert_eq!(verdict["legal_subject_id"], "11223344");
+    // The other replica answers (200) and the DV accepts the answer for bram's organisation.
+    assert_eq!(
+        finish(&c, &ad_page, "bram", "EH2+").await,
+        Outcome::Allowed("11223344".into()),
+        "the other replica finishes the login"
+    );
 }
 
 // The proxy runs in this test's runtime while starting poort blocks a thread: two workers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_going_away_under_load_refuses_what_it_must_and_loses_nothing() {
-    let pg = FreshPostgres::create();
-    let url = url::Url::parse(&pg.url).unwrap();
-    let target = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432));
-    let mut proxy = CuttableProxy::start(target).await;
-    let mut through = url.clone();
-    through.set_port(Some(proxy.port)).unwrap();
-    through.set_host(Some("127.0.0.1")).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let register = RegisterConfig {
-        database: through.to_string(),
-        ..sqlite_register(&dir)
-    };
-    let cluster = start_cluster(1, register, CacheConfig::default(), StateConfig::default()).await;
+    let (pg, mut proxy, cluster, _dir) = replica_behind_proxy().await;
     let replica = &cluster.replicas[0];
     let dv = replica.dv.clone();
     readiness_becomes(replica, 200, Duration::from_secs(10)).await;
@@ -541,16 +492,9 @@ async fn a_flush_writes_every_queued_grant_use_before_it_returns() {
 // The proxy runs in this test's runtime: two workers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_admin_write_while_postgres_is_away_is_refused_whole_and_done_once_it_is_back() {
-    let pg = FreshPostgres::create();
-    let url = url::Url::parse(&pg.url).unwrap();
-    let target = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432));
-    let mut proxy = CuttableProxy::start(target).await;
-    let mut through = url.clone();
-    through.set_port(Some(proxy.port)).unwrap();
-    through.set_host(Some("127.0.0.1")).unwrap();
-    let database = through.to_string();
+    let (pg, mut proxy, through) = postgres_behind_proxy().await;
     let w = common::start_prepared(move |_, config| {
-        config.register.database = database;
+        config.register.database = through;
     })
     .await;
     let (anna, csrf) = common::admin_session(&w, "anna").await;

@@ -511,31 +511,27 @@ pub enum Outcome {
     Refused(u16, String),
 }
 
-/// One whole login of `person` at `level` to service `service` through the DV at `dv`.
-pub async fn login(dv: &str, person: &str, level: &str, service: u16) -> Outcome {
-    // A new connection for every request, so that behind a balancer each step may land on
-    // another replica.
-    let c = reqwest::Client::builder()
+/// A cookie-keeping client that opens a new connection for every request, so that behind a
+/// balancer each step may land on another replica.
+pub fn fresh_client() -> reqwest::Client {
+    reqwest::Client::builder()
         .cookie_store(true)
         .pool_max_idle_per_host(0)
         .build()
-        .unwrap();
-    let ad_page = c
-        .get(format!("{dv}/login?service={service}&binding=redirect"))
-        .send()
-        .await
         .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(ad_page.contains("name=\"pending\""), "AD page: {ad_page}");
-    let fields = [("person", person), ("level", level), ("action", "login")];
-    let to_poort = super::submit(&c, &ad_page, &fields)
-        .await
-        .text()
-        .await
-        .unwrap();
-    let r = super::submit(&c, &to_poort, &[]).await;
+}
+
+/// One whole login of `person` at `level` to service `service` through the DV at `dv`.
+pub async fn login(dv: &str, person: &str, level: &str, service: u16) -> Outcome {
+    let c = fresh_client();
+    let ad_page = super::dv_to_ad(&c, dv, service, "redirect").await;
+    finish(&c, &ad_page, person, level).await
+}
+
+/// The rest of a login begun by `c` at the development AD's page: `person` logs in at `level`,
+/// poort answers, and the DV gives its verdict on an answer poort sent.
+pub async fn finish(c: &reqwest::Client, ad_page: &str, person: &str, level: &str) -> Outcome {
+    let r = super::through_ad(c, ad_page, person, level).await;
     if r.url().path().starts_with("/login/organisation") {
         return Outcome::ChooseOrganisation;
     }
@@ -544,16 +540,33 @@ pub async fn login(dv: &str, person: &str, level: &str, service: u16) -> Outcome
     if status != 200 {
         return Outcome::Refused(status, page);
     }
-    let (action, fields) = super::form(&page);
-    let v: serde_json::Value = c
-        .post(format!("{action}?format=json"))
-        .form(&fields)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v = super::to_dv(c, &page).await;
     assert_eq!(v["success"], true, "DV verdict on a 200 answer: {v}");
     Outcome::Allowed(v["legal_subject_id"].as_str().unwrap().to_string())
+}
+
+/// A register on a SQLite file in `dir`, seeded from the development grants.
+pub fn sqlite_register(dir: &tempfile::TempDir) -> RegisterConfig {
+    RegisterConfig {
+        database: format!("sqlite://{}", dir.path().join("register.db").display()),
+        seed: Some(super::repo_file("config/grants-dev.toml")),
+        audit_spool: dir.path().join("audit-spool.jsonl"),
+        ..RegisterConfig::default()
+    }
+}
+
+/// Grant cache and login state in `redis`, under a prefix of their own.
+pub fn in_redis(redis: &ThrowawayRedis) -> (CacheConfig, StateConfig) {
+    let prefix = format!("poort-test-{}", uuid::Uuid::new_v4().simple());
+    (
+        CacheConfig {
+            redis_url: Some(redis.url()),
+            prefix: prefix.clone(),
+            ..CacheConfig::default()
+        },
+        StateConfig {
+            redis_url: Some(redis.url()),
+            prefix,
+        },
+    )
 }

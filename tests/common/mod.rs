@@ -278,30 +278,95 @@ pub async fn admin_login(
     person: &str,
     level: &str,
 ) -> reqwest::Response {
-    let r = c.get(format!("{}/admin", w.poort)).send().await.unwrap();
-    let ad_page = r.text().await.unwrap();
+    let ad_page = page(c, format!("{}/admin", w.poort)).await;
+    assert_ad_page(&ad_page);
+    through_ad(c, &ad_page, person, level).await
+}
+
+/// The page a GET by `c` ends on.
+pub async fn page(c: &reqwest::Client, url: impl reqwest::IntoUrl) -> String {
+    c.get(url).send().await.unwrap().text().await.unwrap()
+}
+
+/// Fails unless `page` is the development AD's login page.
+pub fn assert_ad_page(page: &str) {
     assert!(
-        ad_page.contains("name=\"pending\""),
-        "AD page expected: {ad_page}"
+        page.contains("name=\"pending\""),
+        "AD page expected: {page}"
     );
-    let to_poort = submit(
-        c,
-        &ad_page,
-        &[("person", person), ("level", level), ("action", "login")],
-    )
-    .await
-    .text()
-    .await
-    .unwrap();
+}
+
+/// From the DV at `dv` (`/login?service=…&binding=…`) to the development AD's page; a request
+/// the DV sends by HTTP-POST is posted on to poort first, as a browser does.
+pub async fn dv_to_ad(c: &reqwest::Client, dv: &str, service: u16, binding: &str) -> String {
+    let mut ad_page = page(c, format!("{dv}/login?service={service}&binding={binding}")).await;
+    if ad_page.contains("name=\"SAMLRequest\"") {
+        ad_page = submit(c, &ad_page, &[]).await.text().await.unwrap();
+    }
+    assert_ad_page(&ad_page);
+    ad_page
+}
+
+/// `person` logs in at `level` on the development AD's page: the response to that (redirects
+/// followed as `c` follows them).
+pub async fn log_in_at_ad(
+    c: &reqwest::Client,
+    ad_page: &str,
+    person: &str,
+    level: &str,
+) -> reqwest::Response {
+    let fields = [("person", person), ("level", level), ("action", "login")];
+    submit(c, ad_page, &fields).await
+}
+
+/// Like [`log_in_at_ad`]: the AD's answer, a page whose form goes to poort.
+pub async fn ad_answer(c: &reqwest::Client, ad_page: &str, person: &str, level: &str) -> String {
+    let r = log_in_at_ad(c, ad_page, person, level).await;
+    r.text().await.unwrap()
+}
+
+/// Like [`ad_answer`], and the answer posted to poort: poort's response.
+pub async fn through_ad(
+    c: &reqwest::Client,
+    ad_page: &str,
+    person: &str,
+    level: &str,
+) -> reqwest::Response {
+    let to_poort = ad_answer(c, ad_page, person, level).await;
     submit(c, &to_poort, &[]).await
+}
+
+/// A cookie-keeping client builder whose requests ask for JSON (the demo DV's verdict, by
+/// artifact, comes as JSON then).
+pub fn asking_json() -> reqwest::ClientBuilder {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::ACCEPT,
+        reqwest::header::HeaderValue::from_static("application/json"),
+    );
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .default_headers(headers)
 }
 
 /// A cookie-keeping client that does not follow redirects, and one that does, sharing one
 /// cookie jar (one browser).
 pub fn browser() -> (reqwest::Client, reqwest::Client) {
+    browser_from(reqwest::Client::builder)
+}
+
+/// Like [`browser`], opening a new connection for every request, so that behind a balancer
+/// each request may land on another replica.
+pub fn browser_without_reuse() -> (reqwest::Client, reqwest::Client) {
+    browser_from(|| reqwest::Client::builder().pool_max_idle_per_host(0))
+}
+
+fn browser_from(
+    builder: impl Fn() -> reqwest::ClientBuilder,
+) -> (reqwest::Client, reqwest::Client) {
     let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
     let build = |policy| {
-        reqwest::Client::builder()
+        builder()
             .cookie_provider(jar.clone())
             .redirect(policy)
             .build()
@@ -485,6 +550,20 @@ pub async fn deliver_mail(w: &World) {
         );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
+}
+
+/// The invitation link mailed to `email` (delivered into the world's outbox, read on the
+/// development mailbox page, newest mail first).
+pub async fn invitation_link(w: &World, email: &str) -> String {
+    deliver_mail(w).await;
+    let page = page(&client(), format!("{}/dev/mailbox", w.poort)).await;
+    let mail = page
+        .split("<div class=\"box mail\">")
+        .find(|m| m.contains(email))
+        .unwrap_or_else(|| panic!("no mail to {email}: {page}"));
+    let start = mail.find("<a href=\"").unwrap() + "<a href=\"".len();
+    let end = start + mail[start..].find('"').unwrap();
+    unescape(&mail[start..end])
 }
 
 /// Two registers opened independently on the database at `url`, as two replicas open it.

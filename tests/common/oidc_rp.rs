@@ -6,6 +6,24 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::Value;
 
+/// A client of poort's (PKCE required, ID tokens signed as poort chooses) for the demo DV's
+/// service 1, with one redirect URI; `secret` for a confidential client.
+pub fn client_config(
+    client_id: &str,
+    secret: Option<&str>,
+    redirect: &str,
+) -> poort::config::OidcClientConfig {
+    poort::config::OidcClientConfig {
+        client_id: client_id.into(),
+        client_secret: secret.map(str::to_string),
+        public_key: None,
+        id_token_signed_response_alg: None,
+        allow_without_pkce: false,
+        redirect_uris: vec![redirect.into()],
+        service: "urn:etoegang:DV:00000099990000000002:services:1".into(),
+    }
+}
+
 pub fn query(location: &str) -> Vec<(String, String)> {
     url::Url::parse(location)
         .unwrap()
@@ -85,4 +103,39 @@ pub async fn verify(w: &World, jwt: &str) -> Value {
     verifier.update(input.as_bytes()).unwrap();
     assert!(verifier.verify(&signature).unwrap(), "signature");
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
+
+/// poort's authorization endpoint, asked by `client` for a code sent to `redirect` (state
+/// `st-1`, nonce `n-1`), with `extra` parameters appended.
+pub fn authorize_url(poort: &str, client: &str, redirect: &str, extra: &str) -> String {
+    format!(
+        "{poort}/oidc/authorize?response_type=code&scope=openid&client_id={client}&redirect_uri={}&state=st-1&nonce=n-1{extra}",
+        url::form_urlencoded::byte_serialize(redirect.as_bytes()).collect::<String>()
+    )
+}
+
+/// A login an OIDC client started at `authorize`, walked by a browser (`plain` follows no
+/// redirects, `follow` does; one cookie jar): `person` logs in at `level` on the development AD
+/// and chooses organisation `org` when poort (at `poort`) asks. The Location poort finally
+/// redirects to.
+pub async fn walk(
+    (plain, follow): (&reqwest::Client, &reqwest::Client),
+    poort: &str,
+    authorize: &str,
+    (person, level): (&str, &str),
+    org: Option<&str>,
+) -> String {
+    let ad_page = super::page(follow, authorize).await;
+    super::assert_ad_page(&ad_page);
+    let to_poort = super::ad_answer(follow, &ad_page, person, level).await;
+    let mut r = super::submit(plain, &to_poort, &[]).await;
+    if let Some(org) = org {
+        // poort asks which organisation: a redirect to its choice page.
+        assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
+        let choice = format!("{poort}{}", r.headers()["location"].to_str().unwrap());
+        let page = super::page(plain, &choice).await;
+        r = super::submit_at(plain, poort, &page, &[("organisation", org)]).await;
+    }
+    assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
+    r.headers()["location"].to_str().unwrap().to_string()
 }

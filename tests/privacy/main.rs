@@ -23,9 +23,10 @@ mod personal;
 mod worlds;
 
 use common::oidc_ad::TestAd;
-use common::{client, submit, submit_at, World};
+use common::{client, submit_at, World};
 use poort::config::{Config, LogConfig, LogFormat, OidcClientConfig};
 use poort::telemetry::LogTarget;
+use reqwest::Method;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::io::Write;
@@ -54,8 +55,8 @@ async fn saml_world(typed: &mut Personal) {
     // Logins: the organisation choice (anna), allowed at once (bram, service 2), refused
     // (carla: expired; daan: no grant; femke: blocked).
     let c = client();
-    let ad_page = to_ad(&w, &c, 1, "redirect").await;
-    let r = at_ad(&c, &ad_page, "anna", "EH3").await;
+    let ad_page = common::dv_to_ad(&c, &w.dv, 1, "redirect").await;
+    let r = common::through_ad(&c, &ad_page, "anna", "EH3").await;
     assert!(
         r.url().path().starts_with("/login/organisation"),
         "{}",
@@ -66,8 +67,8 @@ async fn saml_world(typed: &mut Personal) {
     let v = common::to_dv(&c, &answer.text().await.unwrap()).await;
     assert_eq!(v["success"], true, "{v}");
     let c = client();
-    let ad_page = to_ad(&w, &c, 2, "post").await;
-    let r = at_ad(&c, &ad_page, "bram", "EH2+").await;
+    let ad_page = common::dv_to_ad(&c, &w.dv, 2, "post").await;
+    let r = common::through_ad(&c, &ad_page, "bram", "EH2+").await;
     let v = common::to_dv(&c, &r.text().await.unwrap()).await;
     assert_eq!(v["success"], true, "{v}");
     for person in ["carla", "daan", "femke"] {
@@ -77,34 +78,16 @@ async fn saml_world(typed: &mut Personal) {
 
     // An OIDC client's login (anna, the organisation chosen), its code redeemed, userinfo read.
     let (plain, follow) = common::browser();
-    let url = format!(
-        "{}/oidc/authorize?response_type=code&scope=openid&client_id={RP}&redirect_uri={}\
-         &state=st-1&nonce=n-1&code_challenge={CHALLENGE}&code_challenge_method=S256",
-        w.poort,
-        url::form_urlencoded::byte_serialize(RP_CB.as_bytes()).collect::<String>()
-    );
-    let ad_page = follow.get(&url).send().await.unwrap().text().await.unwrap();
-    let to_poort = submit(
-        &follow,
-        &ad_page,
-        &[("person", "anna"), ("level", "EH3"), ("action", "login")],
+    let pkce = format!("&code_challenge={CHALLENGE}&code_challenge_method=S256");
+    let url = common::oidc_rp::authorize_url(&w.poort, RP, RP_CB, &pkce);
+    let location = common::oidc_rp::walk(
+        (&plain, &follow),
+        &w.poort,
+        &url,
+        ("anna", "EH3"),
+        Some("87654321"),
     )
-    .await
-    .text()
-    .await
-    .unwrap();
-    let r = submit(&plain, &to_poort, &[]).await;
-    let choice = format!("{}{}", w.poort, r.headers()["location"].to_str().unwrap());
-    let page = plain
-        .get(&choice)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let r = submit_at(&plain, &w.poort, &page, &[("organisation", "87654321")]).await;
-    let location = r.headers()["location"].to_str().unwrap().to_string();
+    .await;
     let code = common::oidc_rp::param(&location, "code").expect("a code");
     let form = [
         ("grant_type", "authorization_code"),
@@ -127,6 +110,11 @@ async fn saml_world(typed: &mut Personal) {
 
     // The admin module: anna, hoofdbeheerder of the Bakkerij.
     let (anna, csrf) = common::admin_session(&w, "anna").await;
+    let admin = Admin {
+        w: &w,
+        c: &anna,
+        csrf: &csrf,
+    };
     let put = |typed: &mut Personal, name: &str, email: &str| {
         typed.names.push(name.to_string());
         typed.emails.push(email.to_string());
@@ -139,15 +127,7 @@ async fn saml_world(typed: &mut Personal) {
     );
     let body = json!({"contact_name": "Annemarie Contactpersoon",
                       "contact_email": "contact.persoon@bakkerij.example"});
-    let (status, p) = api(
-        &w,
-        &anna,
-        reqwest::Method::PATCH,
-        "/api/v1/organisation",
-        &csrf,
-        Some(body),
-    )
-    .await;
+    let (status, p) = api(&admin, Method::PATCH, "/api/v1/organisation", Some(body)).await;
     assert_eq!(status, 200, "{p}");
     // eva gets an e-mail address, is blocked (a notice) and unblocked; her revoked grant is
     // reactivated and revoked again (a notice).
@@ -155,23 +135,23 @@ async fn saml_world(typed: &mut Personal) {
     put(typed, "Eva Smit", "eva.smit@bakkerij.example");
     let body = json!({"name": "Eva Smit", "email": "eva.smit@bakkerij.example"});
     let path = format!("/api/v1/members/{eva}");
-    let (status, p) = api(&w, &anna, reqwest::Method::PATCH, &path, &csrf, Some(body)).await;
+    let (status, p) = api(&admin, Method::PATCH, &path, Some(body)).await;
     assert_eq!(status, 200, "{p}");
     for action in ["block", "unblock"] {
         let path = format!("/api/v1/members/{eva}/{action}");
-        let (status, p) = api(&w, &anna, reqwest::Method::POST, &path, &csrf, None).await;
+        let (status, p) = api(&admin, Method::POST, &path, None).await;
         assert_eq!(status, 200, "{action}: {p}");
     }
     let grant = ids.of("g-eva-bakkerij");
     for action in ["reactivate", "revoke"] {
         let path = format!("/api/v1/grants/{grant}/{action}");
-        let (status, p) = api(&w, &anna, reqwest::Method::POST, &path, &csrf, None).await;
+        let (status, p) = api(&admin, Method::POST, &path, None).await;
         assert_eq!(status, 200, "{action}: {p}");
     }
     // Bad input: an address that is none, a body that is no JSON, a duplicate address.
     put(typed, "Eva Smit-de Wit", "eva smit at bakkerij");
     let body = json!({"name": "Eva Smit-de Wit", "email": "eva smit at bakkerij"});
-    let (status, p) = api(&w, &anna, reqwest::Method::PATCH, &path, &csrf, Some(body)).await;
+    let (status, p) = api(&admin, Method::PATCH, &path, Some(body)).await;
     assert_eq!(status, 422, "{p}");
     let r = anna
         .post(format!("{}/api/v1/invitations", w.poort))
@@ -185,38 +165,15 @@ async fn saml_world(typed: &mut Personal) {
     put(typed, "Gijs de Boer", "gijs.deboer@bakkerij.example");
     let gijs = json!({"name": "Gijs de Boer", "email": "gijs.deboer@bakkerij.example",
                       "language": "nl", "roles": ["gebruiker"]});
-    let (status, p) = api(
-        &w,
-        &anna,
-        reqwest::Method::POST,
-        "/api/v1/invitations",
-        &csrf,
-        Some(gijs),
-    )
-    .await;
+    let (status, p) = api(&admin, Method::POST, "/api/v1/invitations", Some(gijs)).await;
     assert_eq!(status, 201, "{p}");
     let again = json!({"name": "Gijs de Boer", "email": "GIJS.DEBOER@bakkerij.example",
                        "roles": ["gebruiker"]});
-    let (status, p) = api(
-        &w,
-        &anna,
-        reqwest::Method::POST,
-        "/api/v1/invitations",
-        &csrf,
-        Some(again),
-    )
-    .await;
+    let (status, p) = api(&admin, Method::POST, "/api/v1/invitations", Some(again)).await;
     assert_eq!(status, 409, "{p}");
     // The same through the admin pages: an invitation form with a bad address, the users list,
     // eva's page.
-    let form = anna
-        .get(format!("{}/admin/users/new", w.poort))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let form = common::page(&anna, format!("{}/admin/users/new", w.poort)).await;
     let page_csrf = common::form(&form).1["csrf"].clone();
     put(typed, "Hanna Hendriks", "hanna.hendriks@@bakkerij");
     let r = anna
@@ -238,7 +195,7 @@ async fn saml_world(typed: &mut Personal) {
 
     // The invitation link: anna's identity is already linked to her (the register refuses),
     // then gijs accepts it.
-    let link = invitation_link(&w, "gijs.deboer@bakkerij.example").await;
+    let link = common::invitation_link(&w, "gijs.deboer@bakkerij.example").await;
     let (status, page) = follow_invitation(&link, "anna").await;
     assert_eq!(status, 409, "{page}");
     let (status, page) = follow_invitation(&link, "gijs").await;
@@ -278,54 +235,23 @@ async fn artifact_world() {
         on_uuid_seed(p, config);
     })
     .await;
-    let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert(
-        reqwest::header::ACCEPT,
-        reqwest::header::HeaderValue::from_static("application/json"),
-    );
-    let browser = || {
-        reqwest::Client::builder()
-            .cookie_store(true)
-            .default_headers(headers.clone())
-            .build()
-            .unwrap()
-    };
-    let c = browser();
-    let page = c
-        .get(format!("{}/login?service=1", w.dv))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let r = submit(
-        &c,
-        &page,
-        &[("person", "anna"), ("level", "EH3"), ("action", "login")],
-    )
-    .await;
+    let (c, r) = artifact_login(&w, "anna").await;
     assert_eq!(r.url().path(), "/login/organisation");
     let choice = r.text().await.unwrap();
     let r = submit_at(&c, &w.poort, &choice, &[("organisation", "87654321")]).await;
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["success"], true, "{v}");
-    let c = browser();
-    let page = c
-        .get(format!("{}/login?service=1", w.dv))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let r = submit(
-        &c,
-        &page,
-        &[("person", "carla"), ("level", "EH3"), ("action", "login")],
-    )
-    .await;
+    let (_, r) = artifact_login(&w, "carla").await;
     assert!(!r.status().is_server_error(), "{}", r.status());
+}
+
+/// In the Artifact world a new browser, asking for JSON, logs in to service 1 as `person` at
+/// EH3: the browser, and where the AD's answer led it.
+async fn artifact_login(w: &World, person: &str) -> (reqwest::Client, reqwest::Response) {
+    let c = common::asking_json().build().unwrap();
+    let ad_page = common::dv_to_ad(&c, &w.dv, 1, "artifact").await;
+    let r = common::log_in_at_ad(&c, &ad_page, person, "EH3").await;
+    (c, r)
 }
 
 /// The world with an OIDC AD beside the development AD (userinfo asked): a SAML DV's login
@@ -372,14 +298,7 @@ async fn oidc_ad_world() {
 /// A SAML DV's login (service 1) with the OIDC AD chosen: poort's page after the AD's answer.
 async fn via_oidc_ad(w: &World, ad: &TestAd) -> (reqwest::Client, reqwest::Response) {
     let c = client();
-    let page = c
-        .get(format!("{}/login?service=1&binding=redirect", w.dv))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = common::page(&c, format!("{}/login?service=1&binding=redirect", w.dv)).await;
     assert!(
         page.contains("name=\"idp\""),
         "choice page expected: {page}"

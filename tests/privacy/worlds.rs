@@ -53,13 +53,5 @@ pub(crate) const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 pub(crate) const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
 pub(crate) fn oidc_client() -> OidcClientConfig {
-    OidcClientConfig {
-        client_id: RP.into(),
-        client_secret: Some(RP_SECRET.into()),
-        public_key: None,
-        id_token_signed_response_alg: None,
-        allow_without_pkce: false,
-        redirect_uris: vec![RP_CB.into()],
-        service: "urn:etoegang:DV:00000099990000000002:services:1".into(),
-    }
+    common::oidc_rp::client_config(RP, Some(RP_SECRET), RP_CB)
 }

@@ -14,12 +14,11 @@ mod privacy;
 mod reading;
 mod receiver;
 
-use common::cluster::{login, start_balanced_with, Outcome, ThrowawayRedis};
-use common::oidc_rp::param;
-use poort::config::{
-    CacheConfig, Config, OidcClientConfig, OtlpProtocol, RegisterConfig, StateConfig,
-    TelemetryConfig,
+use common::cluster::{
+    in_redis, login, sqlite_register, start_balanced_with, Outcome, ThrowawayRedis,
 };
+use common::oidc_rp::{authorize_url, client_config, param, walk};
+use poort::config::{Config, OtlpProtocol, TelemetryConfig};
 use poort::demo::DemoBindings;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -75,22 +74,8 @@ async fn traced_cluster(bindings: DemoBindings) -> Traced {
     let dir = tempfile::tempdir().unwrap();
     let receiver = Receiver::start(dir.path());
     let redis = ThrowawayRedis::start();
-    let prefix = format!("poort-test-{}", uuid::Uuid::new_v4().simple());
-    let cache = CacheConfig {
-        redis_url: Some(redis.url()),
-        prefix: prefix.clone(),
-        ..CacheConfig::default()
-    };
-    let state = StateConfig {
-        redis_url: Some(redis.url()),
-        prefix,
-    };
-    let register = RegisterConfig {
-        database: format!("sqlite://{}", dir.path().join("register.db").display()),
-        seed: Some(common::repo_file("config/grants-dev.toml")),
-        audit_spool: dir.path().join("audit-spool.jsonl"),
-        ..RegisterConfig::default()
-    };
+    let (cache, state) = in_redis(&redis);
+    let register = sqlite_register(&dir);
     let (grpc, http) = (receiver.grpc, receiver.http);
     let tweak = move |i: usize, config: &mut Config, env: &mut Vec<(String, String)>| {
         let (protocol, port) = if i == 0 {
@@ -105,15 +90,9 @@ async fn traced_cluster(bindings: DemoBindings) -> Traced {
             sampling_ratio: 1.0,
             ..TelemetryConfig::default()
         };
-        config.oidc_clients.push(OidcClientConfig {
-            client_id: CLIENT.into(),
-            client_secret: Some(SECRET.into()),
-            public_key: None,
-            id_token_signed_response_alg: None,
-            allow_without_pkce: false,
-            redirect_uris: vec![RP_CB.into()],
-            service: "urn:etoegang:DV:00000099990000000002:services:1".into(),
-        });
+        config
+            .oidc_clients
+            .push(client_config(CLIENT, Some(SECRET), RP_CB));
         env.push((
             "OTEL_RESOURCE_ATTRIBUTES".into(),
             format!("service.instance.id={}", instance(i)),
@@ -133,6 +112,40 @@ async fn traced_cluster(bindings: DemoBindings) -> Traced {
 // ---------------------------------------------------------------------------------------------
 // The logins.
 
+/// The trace of a login by `dv` through the development AD whose first step is `steps[0]`,
+/// waited for and checked by [`assert_one_trace`]: its start, the AD's request and answer, the
+/// decision (with `outcome`, or any) and the grants it read, each with its attributes, and the
+/// login's `more` spans.
+async fn assert_login_trace(
+    receiver: &Receiver,
+    steps: &[(&str, usize)],
+    (dv, outcome): (&str, Option<&str>),
+    more: &[Expected<'_>],
+) -> Vec<Value> {
+    let by_dv = [("dv", Some(dv))];
+    let by_ad = [("ad", Some(DEV_AD))];
+    let decision = [
+        ("dv", Some(dv)),
+        ("ad", Some(DEV_AD)),
+        ("level.required", None),
+        ("level.asserted", None),
+        ("outcome", outcome),
+    ];
+    let cache = [("cache", None)];
+    let mut expected: Vec<Expected> = vec![
+        ("login.start", &by_dv),
+        ("upstream.request", &by_ad),
+        ("ad_answer.verify", &by_ad),
+        ("login.decision", &decision),
+        ("grants.resolve", &cache),
+    ];
+    expected.extend_from_slice(more);
+    let names: Vec<&str> = expected.iter().map(|(name, _)| *name).collect();
+    let trace = trace_of(receiver, steps[0].0, &names, steps).await;
+    assert_one_trace(&trace, steps, &expected);
+    trace
+}
+
 #[tokio::test]
 async fn a_saml_login_across_replicas_arrives_as_one_trace() {
     let t = traced_cluster(DemoBindings::PostRedirect).await;
@@ -141,37 +154,14 @@ async fn a_saml_login_across_replicas_arrives_as_one_trace() {
         login(dv, "bram", "EH2+", 2).await,
         Outcome::Allowed("11223344".into())
     );
-    let names = [
-        "login.start",
-        "upstream.request",
-        "ad_answer.verify",
-        "login.decision",
-        "grants.resolve",
-        "answer.sign",
-    ];
     let steps = [("/saml/sso", 0), ("/saml/acs", 1)];
-    let trace = trace_of(&t.receiver, "/saml/sso", &names, &steps).await;
-    assert_one_trace(
-        &trace,
+    assert_login_trace(
+        &t.receiver,
         &steps,
-        &[
-            ("login.start", &[("dv", Some(DEMO_DV))]),
-            ("upstream.request", &[("ad", Some(DEV_AD))]),
-            ("ad_answer.verify", &[("ad", Some(DEV_AD))]),
-            (
-                "login.decision",
-                &[
-                    ("dv", Some(DEMO_DV)),
-                    ("ad", Some(DEV_AD)),
-                    ("level.required", None),
-                    ("level.asserted", None),
-                    ("outcome", Some("allowed")),
-                ],
-            ),
-            ("grants.resolve", &[("cache", None)]),
-            ("answer.sign", &[("dv", Some(DEMO_DV))]),
-        ],
-    );
+        (DEMO_DV, Some("allowed")),
+        &[("answer.sign", &[("dv", Some(DEMO_DV))])],
+    )
+    .await;
     // Nothing personal in any span the receiver got, in this login's trace or any other.
     assert_no_personal_data(&t.receiver.spans());
 }
@@ -181,57 +171,18 @@ async fn an_oidc_login_across_replicas_arrives_as_one_trace() {
     let t = traced_cluster(DemoBindings::PostRedirect).await;
     let front = t.cluster.replicas[0].poort.clone();
     // A browser that opens a new connection for every request, so that the balancer sees each.
-    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
-    let build = |policy| {
-        reqwest::Client::builder()
-            .cookie_provider(jar.clone())
-            .redirect(policy)
-            .pool_max_idle_per_host(0)
-            .build()
-            .unwrap()
-    };
-    let (plain, follow) = (
-        build(reqwest::redirect::Policy::none()),
-        build(reqwest::redirect::Policy::limited(10)),
-    );
-    let authorize = format!(
-        "{front}/oidc/authorize?response_type=code&scope=openid&client_id={CLIENT}&redirect_uri={}\
-         &state=st-1&nonce=n-1&code_challenge={CHALLENGE}&code_challenge_method=S256",
-        url::form_urlencoded::byte_serialize(RP_CB.as_bytes()).collect::<String>()
-    );
-    let ad_page = follow
-        .get(&authorize)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(ad_page.contains("name=\"pending\""), "AD page: {ad_page}");
-    let to_poort = common::submit(
-        &follow,
-        &ad_page,
-        &[("person", "anna"), ("level", "EH3"), ("action", "login")],
-    )
-    .await
-    .text()
-    .await
-    .unwrap();
+    let (plain, follow) = common::browser_without_reuse();
+    let pkce = format!("&code_challenge={CHALLENGE}&code_challenge_method=S256");
+    let authorize = authorize_url(&front, CLIENT, RP_CB, &pkce);
     // anna acts for two organisations: poort asks which.
-    let r = common::submit(&plain, &to_poort, &[]).await;
-    assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
-    let choice = format!("{front}{}", r.headers()["location"].to_str().unwrap());
-    let page = plain
-        .get(&choice)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let r = common::submit_at(&plain, &front, &page, &[("organisation", "12345678")]).await;
-    assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
-    let location = r.headers()["location"].to_str().unwrap().to_string();
+    let location = walk(
+        (&plain, &follow),
+        &front,
+        &authorize,
+        ("anna", "EH3"),
+        Some("12345678"),
+    )
+    .await;
     assert!(location.starts_with(RP_CB), "{location}");
     let code = param(&location, "code").expect("a code");
     // The client redeems it (its own request, its own trace).
@@ -251,39 +202,12 @@ async fn an_oidc_login_across_replicas_arrives_as_one_trace() {
     let body: Value = token.json().await.unwrap();
     assert!(body["id_token"].is_string(), "{body}");
 
-    let names = [
-        "login.start",
-        "upstream.request",
-        "ad_answer.verify",
-        "login.decision",
-        "grants.resolve",
-    ];
     let steps = [
         ("/oidc/authorize", 0),
         ("/saml/acs", 1),
         ("/login/organisation", 1),
     ];
-    let trace = trace_of(&t.receiver, "/oidc/authorize", &names, &steps).await;
-    assert_one_trace(
-        &trace,
-        &steps,
-        &[
-            ("login.start", &[("dv", Some(CLIENT))]),
-            ("upstream.request", &[("ad", Some(DEV_AD))]),
-            ("ad_answer.verify", &[("ad", Some(DEV_AD))]),
-            (
-                "login.decision",
-                &[
-                    ("dv", Some(CLIENT)),
-                    ("ad", Some(DEV_AD)),
-                    ("level.required", None),
-                    ("level.asserted", None),
-                    ("outcome", None),
-                ],
-            ),
-            ("grants.resolve", &[("cache", None)]),
-        ],
-    );
+    assert_login_trace(&t.receiver, &steps, (CLIENT, None), &[]).await;
     assert_no_personal_data(&t.receiver.spans());
 }
 
@@ -340,49 +264,23 @@ async fn an_artifact_login_across_replicas_arrives_as_one_trace() {
     let dv = &t.cluster.replicas[0].dv;
     // A browser that opens a new connection for every request, and asks the DV for its verdict
     // as JSON.
-    let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert(
-        reqwest::header::ACCEPT,
-        reqwest::header::HeaderValue::from_static("application/json"),
-    );
-    let c = reqwest::Client::builder()
-        .cookie_store(true)
-        .default_headers(headers)
+    let c = common::asking_json()
         .pool_max_idle_per_host(0)
         .build()
         .unwrap();
-    let ad_page = c
-        .get(format!("{dv}/login?service=2&binding=artifact"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(ad_page.contains("name=\"pending\""), "AD page: {ad_page}");
-    let fields = [("person", "bram"), ("level", "EH2+"), ("action", "login")];
-    let r = common::submit(&c, &ad_page, &fields).await;
+    let ad_page = common::dv_to_ad(&c, dv, 2, "artifact").await;
+    let r = common::log_in_at_ad(&c, &ad_page, "bram", "EH2+").await;
     assert_eq!(r.url().path(), "/acs", "the DV's ACS, by artifact");
     let verdict: Value = r.json().await.unwrap();
     assert_eq!(verdict["success"], true, "{verdict}");
     assert_eq!(verdict["legal_subject_id"], "11223344", "{verdict}");
 
-    let names = [
-        "login.start",
-        "artifact.resolve",
-        "upstream.request",
-        "ad_answer.verify",
-        "login.decision",
-        "grants.resolve",
-        "answer.sign",
-    ];
     let steps = [("/saml/sso", 0), ("/saml/artifact", 1), ("/saml/acs", 1)];
-    let trace = trace_of(&t.receiver, "/saml/sso", &names, &steps).await;
-    assert_one_trace(
-        &trace,
+    let trace = assert_login_trace(
+        &t.receiver,
         &steps,
+        (DEMO_DV, Some("allowed")),
         &[
-            ("login.start", &[("dv", Some(DEMO_DV))]),
             (
                 "artifact.resolve",
                 &[
@@ -391,22 +289,10 @@ async fn an_artifact_login_across_replicas_arrives_as_one_trace() {
                     ("outcome", Some("resolved")),
                 ],
             ),
-            ("upstream.request", &[("ad", Some(DEV_AD))]),
-            ("ad_answer.verify", &[("ad", Some(DEV_AD))]),
-            (
-                "login.decision",
-                &[
-                    ("dv", Some(DEMO_DV)),
-                    ("ad", Some(DEV_AD)),
-                    ("level.required", None),
-                    ("level.asserted", None),
-                    ("outcome", Some("allowed")),
-                ],
-            ),
-            ("grants.resolve", &[("cache", None)]),
             ("answer.sign", &[("dv", Some(DEMO_DV))]),
         ],
-    );
+    )
+    .await;
     // poort resolved twice: the DV's request on replica 0, the AD's answer on replica 1, each
     // under that request's span.
     let resolved: BTreeSet<(Option<usize>, &str, &str)> = trace
