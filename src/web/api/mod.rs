@@ -24,10 +24,11 @@ pub mod wire;
 use crate::web::AppState;
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, Request};
+use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
-use axum::{Json, Router};
+use axum::Router;
 use contract::Contract;
 pub use problem::Problem;
 use serde::Deserialize;
@@ -138,14 +139,25 @@ pub fn contract() -> Contract {
 /// problem for anything else under `/api/`.
 pub fn router() -> Router<Arc<AppState>> {
     let (operations, document) = contract().into_parts();
-    let document = Arc::new(document);
+    // Written out once: the document does not change while poort runs.
+    let document = serde_json::to_vec(&document)
+        .map(Bytes::from)
+        .map_err(|e| e.to_string());
     operations
         .layer(axum::middleware::from_fn(body_read_first))
         .route(
             "/api/v1/openapi.json",
             get(move || {
                 let document = document.clone();
-                async move { Json(document.as_ref().clone()) }
+                async move {
+                    match document {
+                        Ok(body) => {
+                            ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+                        }
+                        Err(e) => Problem::internal(&e, "The API document could not be written.")
+                            .into_response(),
+                    }
+                }
             }),
         )
         .route("/api/{*rest}", any(not_found))
