@@ -106,29 +106,14 @@ impl OidcKey {
         if self.alg != "ES256" {
             return Ok(der);
         }
-        let sig = openssl::ecdsa::EcdsaSig::from_der(&der)?;
-        let mut raw = sig.r().to_vec_padded(32)?;
-        raw.extend(sig.s().to_vec_padded(32)?);
-        Ok(raw)
+        Ok(es256_from_der(&der)?)
     }
 
     fn verifies(&self, input: &[u8], signature: &[u8]) -> bool {
         let der = if self.alg == "ES256" {
-            if signature.len() != 64 {
-                return false;
-            }
-            let parts = (
-                openssl::bn::BigNum::from_slice(&signature[..32]),
-                openssl::bn::BigNum::from_slice(&signature[32..]),
-            );
-            match parts {
-                (Ok(r), Ok(s)) => match openssl::ecdsa::EcdsaSig::from_private_components(r, s)
-                    .and_then(|sig| sig.to_der())
-                {
-                    Ok(der) => der,
-                    Err(_) => return false,
-                },
-                _ => return false,
+            match es256_to_der(signature) {
+                Some(der) => der,
+                None => return false,
             }
         } else {
             signature.to_vec()
@@ -455,12 +440,7 @@ pub fn verify_client_assertion(
     let der = match (alg, key.id()) {
         ("RS256", Id::RSA) => signature,
         ("ES256", Id::EC) if signature.len() == 64 => {
-            // JWS carries r || s; openssl verifies DER.
-            let r = openssl::bn::BigNum::from_slice(&signature[..32]).map_err(|e| e.to_string())?;
-            let s = openssl::bn::BigNum::from_slice(&signature[32..]).map_err(|e| e.to_string())?;
-            openssl::ecdsa::EcdsaSig::from_private_components(r, s)
-                .and_then(|sig| sig.to_der())
-                .map_err(|e| e.to_string())?
+            es256_to_der(&signature).ok_or("not an ES256 signature")?
         }
         (alg, _) => {
             return Err(format!(
@@ -509,6 +489,27 @@ pub fn verify_client_assertion(
 /// Compares secrets in constant time.
 pub fn secret_matches(given: &str, expected: &str) -> bool {
     given.len() == expected.len() && openssl::memcmp::eq(given.as_bytes(), expected.as_bytes())
+}
+
+/// An ES256 signature as JWS carries it (r ‖ s, 32 bytes each, RFC 7518 §3.4) in the DER form
+/// openssl verifies; `None` when it is not 64 bytes.
+fn es256_to_der(raw: &[u8]) -> Option<Vec<u8>> {
+    if raw.len() != 64 {
+        return None;
+    }
+    let r = openssl::bn::BigNum::from_slice(&raw[..32]).ok()?;
+    let s = openssl::bn::BigNum::from_slice(&raw[32..]).ok()?;
+    openssl::ecdsa::EcdsaSig::from_private_components(r, s)
+        .and_then(|sig| sig.to_der())
+        .ok()
+}
+
+/// openssl's DER ECDSA signature as JWS carries it: r ‖ s, each padded to 32 bytes.
+fn es256_from_der(der: &[u8]) -> Result<Vec<u8>, openssl::error::ErrorStack> {
+    let sig = openssl::ecdsa::EcdsaSig::from_der(der)?;
+    let mut raw = sig.r().to_vec_padded(32)?;
+    raw.extend(sig.s().to_vec_padded(32)?);
+    Ok(raw)
 }
 
 #[cfg(test)]
