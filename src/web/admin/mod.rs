@@ -191,7 +191,8 @@ impl Admin {
     /// A register failure that is nobody's input: logged with a reference (in words without
     /// personal data: [`ForLog`]), a page that says nothing was changed.
     pub fn failed(&self, state: &AppState, what: &str, e: &dyn ForLog) -> Response {
-        let reference = hex::encode(rand::random::<[u8; 6]>());
+        let reference = crate::telemetry::new_reference();
+        crate::telemetry::note_reference(&reference);
         tracing::error!(
             %reference,
             organisation = %self.session.organisation.kvk,
