@@ -16,13 +16,37 @@ use std::time::{Duration, Instant};
 /// Longest a process may take to start (a bound, not a pause).
 const START_LIMIT: Duration = Duration::from_secs(60);
 
-/// A port nobody listens on now (the OS's pick).
+/// A port nobody listens on now, for a process the test starts that must know its port before
+/// it binds. It is drawn below the kernel's ephemeral range: a port the OS hands out (to a
+/// `bind(0)` or to an outgoing connection of a parallel test) could be taken again between this
+/// check and the child's bind, which once made a replica fail with "Address already in use". A
+/// port is never handed out twice by one test binary.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use rand::Rng;
+    use std::sync::Mutex;
+    static GIVEN: Mutex<Vec<u16>> = Mutex::new(Vec::new());
+    let low = ephemeral_range_start().clamp(2048, 65535);
+    let (from, to) = (low.saturating_sub(16384).max(1024), low);
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    for _ in 0..10_000 {
+        let port = rand::rng().random_range(from..to);
+        if given.contains(&port) {
+            continue;
+        }
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            given.push(port);
+            return port;
+        }
+    }
+    panic!("no free port below the ephemeral range {from}..{to}");
+}
+
+/// The first port of the kernel's ephemeral range (Linux's default when it cannot be read).
+fn ephemeral_range_start() -> u16 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32768)
 }
 
 /// A redis-server of the test's own, on a free port, keeping nothing on disk.
