@@ -1,4 +1,4 @@
--- The register (DESIGN.md, "Grants"). Timestamps are UTC (timestamptz).
+-- The register (docs/DOMAIN.md, "Grants (machtigingen)"). Timestamps are UTC (timestamptz).
 -- Keep in step with ../sqlite/20261122000000_register.sql.
 
 CREATE TABLE organisations (

@@ -1,4 +1,4 @@
--- The register (DESIGN.md, "Grants"). Timestamps are UTC, stored as RFC 3339 text.
+-- The register (docs/DOMAIN.md, "Grants (machtigingen)"). Timestamps are UTC, stored as RFC 3339 text.
 -- Keep in step with ../postgres/20261122000000_register.sql.
 
 CREATE TABLE organisations (

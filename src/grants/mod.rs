@@ -13,6 +13,7 @@ pub mod exchange;
 mod file;
 pub mod lease;
 mod memory;
+mod migrations;
 pub mod outbox;
 pub mod read;
 pub mod registry;

@@ -6,6 +6,7 @@
 
 use super::db::{sql, Pool, Sql};
 use super::file::{GrantsFile, GrantsFileError};
+use super::migrations::{self, Backend};
 use super::{Register, RegisterError};
 use crate::domain::grant::{
     GrantStatus, HeldGrant, Organisation, PersonGrants, Role, Scope, UnknownRole,
@@ -92,7 +93,7 @@ impl SqlRegister {
             .test_before_acquire(false)
             .connect_with(options)
             .await?;
-        SQLITE_MIGRATOR.run(&pool).await?;
+        migrations::run(Backend::Sqlite, &SQLITE_MIGRATOR, &pool).await?;
         Ok(SqlRegister {
             pool: Pool::Sqlite(pool),
         })
@@ -104,7 +105,7 @@ impl SqlRegister {
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect(url)
             .await?;
-        POSTGRES_MIGRATOR.run(&pool).await?;
+        migrations::run(Backend::Postgres, &POSTGRES_MIGRATOR, &pool).await?;
         Ok(SqlRegister {
             pool: Pool::Postgres(pool),
         })
