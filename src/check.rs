@@ -15,7 +15,7 @@ pub struct Finding {
 }
 
 /// Checks everything a start needs. An empty result means poort will start cleanly.
-pub fn check(config_path: &Path, config: &Config) -> Vec<Finding> {
+pub async fn check(config_path: &Path, config: &Config) -> Vec<Finding> {
     let mut out = Vec::new();
     let mut warnings = Vec::new();
     let mut err = |file: &Path, message: String| {
@@ -88,6 +88,11 @@ pub fn check(config_path: &Path, config: &Config) -> Vec<Finding> {
         &config.saml.idp_metadata_dir,
         chrono::Utc::now(),
     );
+    // The effective catalogue: each signed catalogue read and checked, ServiceIDs and
+    // ServiceUUIDs defined once across it and the `[[service]]` entries.
+    for p in crate::catalogue::load(config, &md).await.problems {
+        err(Path::new(&p.origin), p.message);
+    }
     for message in catalogue_problems(&config.services, &md, &config.saml.sp_metadata_dir) {
         err(config_path, message);
     }
@@ -143,15 +148,7 @@ pub fn check(config_path: &Path, config: &Config) -> Vec<Finding> {
 /// page *DV metadata for HM*) or poort's earlier one; which index the DV uses is its own choice.
 fn catalogue_problems(services: &[ServiceConfig], md: &MetadataSet, sp_dir: &Path) -> Vec<String> {
     let mut problems = Vec::new();
-    let mut ids = HashSet::new();
-    let mut uuids = HashSet::new();
     for s in services {
-        if !ids.insert(&s.id) {
-            problems.push(format!("service {} appears twice in the catalogue", s.id));
-        }
-        if !uuids.insert(&s.uuid) {
-            problems.push(format!("ServiceUUID {} is used by two services", s.uuid));
-        }
         match md.sps.get(&s.provider) {
             None => problems.push(match refused_in(md, &s.provider) {
                 Some(files) => format!(

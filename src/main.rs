@@ -150,7 +150,7 @@ fn check(path: &Path) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::FAILURE);
         }
     };
-    let findings = poort::check::check(path, &config);
+    let findings = runtime()?.block_on(poort::check::check(path, &config));
     let errors = findings.iter().filter(|f| f.error).count();
     for f in &findings {
         let kind = if f.error { "error" } else { "warning" };

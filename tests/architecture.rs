@@ -22,7 +22,15 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     (
         "protocol adapters and stores",
-        &["saml", "oidc", "metadata", "store", "grants", "mail"],
+        &[
+            "saml",
+            "oidc",
+            "metadata",
+            "catalogue",
+            "store",
+            "grants",
+            "mail",
+        ],
     ),
     ("services", &["admin", "login"]),
     ("edge", &["web", "server", "check", "cli", "demo", "app"]),

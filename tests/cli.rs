@@ -146,6 +146,7 @@ fn setup(dir: &Path) -> (PathBuf, Config) {
         cache: CacheConfig::default(),
         state: Default::default(),
         services: vec![common::service(1, "EH3"), common::service(2, "EH2+")],
+        catalogues: vec![],
         dvs: vec![],
         oidc_clients: vec![],
         oidc_providers: vec![],

@@ -486,7 +486,7 @@ async fn pkce_is_required_unless_a_confidential_legacy_client_is_let_off() {
     // `poort check` warns about each switch.
     let path = w.dir.path().join("poort.toml");
     std::fs::write(&path, toml::to_string(&w.config).expect("toml")).expect("write");
-    let findings = poort::check::check(&path, &w.config);
+    let findings = poort::check::check(&path, &w.config).await;
     let warned = |client: &str, what: &str| {
         findings.iter().any(|f| {
             !f.error
@@ -663,7 +663,7 @@ async fn production_refuses_a_plain_http_public_url_without_a_tls_proxy() {
     let expected = "is plain http in production";
     let path = w.dir.path().join("poort.toml");
     std::fs::write(&path, toml::to_string(&config).expect("toml")).expect("write");
-    let findings = poort::check::check(&path, &config);
+    let findings = poort::check::check(&path, &config).await;
     assert!(
         findings
             .iter()
@@ -678,7 +678,7 @@ async fn production_refuses_a_plain_http_public_url_without_a_tls_proxy() {
     assert!(refused.contains(expected), "start refused: {refused:?}");
     // A trusted-proxy entry that is no address is reported, and refused at start.
     config.server.trusted_proxies = vec!["proxy.internal".into()];
-    let findings = poort::check::check(&path, &config);
+    let findings = poort::check::check(&path, &config).await;
     assert!(
         findings.iter().any(|f| f.error
             && f.message

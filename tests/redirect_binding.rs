@@ -323,15 +323,14 @@ async fn ecdsa_p256_signatures_verify_as_der_and_as_raw() {
             &[(1, EC_SERVICE, "EC-dienst", "EC service")],
         );
         std::fs::write(p.sp_dir.join("ec-dv.xml"), md).unwrap();
-        config.services.push(ServiceConfig {
-            id: EC_SERVICE.into(),
-            uuid: "5a1d3b0e-8c9f-4f5e-9b1a-0000000000e1".into(),
-            name_nl: "EC-dienst".into(),
-            name_en: "EC service".into(),
-            provider: EC_DV.into(),
-            acs_index: 1,
-            level: "EH3".parse().unwrap(),
-        });
+        config.services.push(ServiceConfig::new(
+            EC_SERVICE,
+            "5a1d3b0e-8c9f-4f5e-9b1a-0000000000e1",
+            ("EC-dienst", "EC service"),
+            EC_DV,
+            1,
+            "EH3".parse().unwrap(),
+        ));
     })
     .await;
 

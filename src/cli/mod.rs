@@ -1,5 +1,5 @@
 //! The register commands of `poort`: organisations, persons, members, groups, grants, the
-//! audit trail and the OpenID Provider's keys.
+//! audit trail, the OpenID Provider's keys and the service catalogue.
 //!
 //! Each command opens the register named in the config (and its cache, so that a write made
 //! here is invalidated on every running replica), does one thing, and prints the result. A
@@ -10,6 +10,7 @@
 //! its arguments and what it does.
 
 mod audit;
+mod catalogue;
 mod grants;
 mod groups;
 mod members;
@@ -18,6 +19,7 @@ mod organisations;
 mod people;
 
 pub use audit::AuditCommand;
+pub use catalogue::CatalogueCommand;
 pub use grants::{Format, GrantsCommand, StatusArg};
 pub use groups::GroupCommand;
 pub use members::MemberCommand;
@@ -78,6 +80,13 @@ pub enum Command {
         #[command(subcommand)]
         command: OidcCommand,
     },
+    /// The service catalogue: show the effective one, check it.
+    Catalogue {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[command(subcommand)]
+        command: CatalogueCommand,
+    },
     /// The audit trail: check its hash chain.
     Audit {
         #[command(flatten)]
@@ -98,6 +107,7 @@ impl Command {
             Command::Grants { config, command } => grants::run(&config.config, command).await,
             Command::Oidc { config, command } => oidc_keys::run(&config.config, command).await,
             Command::Audit { config, command } => audit::run(&config.config, command).await,
+            Command::Catalogue { config, command } => catalogue::run(&config.config, command).await,
         }
     }
 }

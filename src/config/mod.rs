@@ -38,6 +38,9 @@ pub struct Config {
     /// The service catalogue.
     #[serde(default, rename = "service")]
     pub services: Vec<ServiceConfig>,
+    /// Service catalogues in the scheme's signed XML form, besides (or instead of) `[[service]]`.
+    #[serde(default, rename = "catalogue", skip_serializing_if = "Vec::is_empty")]
+    pub catalogues: Vec<CatalogueSource>,
     /// Per-DV settings beyond its metadata.
     #[serde(default, rename = "dv")]
     pub dvs: Vec<DvConfig>,
@@ -555,6 +558,79 @@ pub struct ServiceConfig {
     /// The AttributeConsumingServiceIndex by which the DV names it.
     pub acs_index: u16,
     pub level: Level,
+    /// The provider's OrganizationDisplayName (Dutch, then English), where the catalogue gives it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description_nl: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description_en: Option<String>,
+    /// EntityConcernedTypesAllowed: the identifiers of the organisation the service accepts
+    /// (`urn:etoegang:1.9:EntityConcernedID:KvKnr`, `…:RSIN`, …); empty means the KvK number.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub entity_concerned_types: Vec<String>,
+    /// The attributes the service asks for, beyond the organisation's identifier.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requested_attributes: Vec<RequestedAttribute>,
+    /// SSOSupport: whether a login for this service may be completed from a session.
+    #[serde(default)]
+    pub sso_support: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub privacy_policy_url: Option<String>,
+    /// Where the service is defined (the config file or a catalogue's file or URL), for messages.
+    #[serde(skip)]
+    pub origin: String,
+}
+
+/// A signed service catalogue (`esc:ServiceCatalogue`) and the certificate its signature must
+/// verify with (the Beheerorganisatie's, an HM's or a DV's, as the scheme allows).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatalogueSource {
+    /// A file, or an `https://` URL.
+    pub source: String,
+    /// PEM certificate that signed it.
+    pub trust_cert: PathBuf,
+}
+
+/// An attribute a service asks for (a catalogue's `esc:RequestedAttribute`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestedAttribute {
+    pub name: String,
+    #[serde(default)]
+    pub required: bool,
+    /// Why the service asks for it (PurposeStatement), in Dutch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purpose: Option<String>,
+}
+
+impl ServiceConfig {
+    /// A service with what every service has; what a catalogue adds is empty.
+    pub fn new(
+        id: impl Into<String>,
+        uuid: impl Into<String>,
+        (name_nl, name_en): (impl Into<String>, impl Into<String>),
+        provider: impl Into<String>,
+        acs_index: u16,
+        level: Level,
+    ) -> ServiceConfig {
+        ServiceConfig {
+            id: id.into(),
+            uuid: uuid.into(),
+            name_nl: name_nl.into(),
+            name_en: name_en.into(),
+            provider: provider.into(),
+            acs_index,
+            level,
+            provider_name: None,
+            description_nl: None,
+            description_en: None,
+            entity_concerned_types: Vec::new(),
+            requested_attributes: Vec::new(),
+            sso_support: false,
+            privacy_policy_url: None,
+            origin: String::new(),
+        }
+    }
 }
 
 impl From<&ServiceConfig> for ServiceRef {
@@ -632,12 +708,16 @@ fn default_dev_certs_dir() -> PathBuf {
 impl Config {
     /// Reads the TOML file, then applies `POORT_...` environment overrides.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        Self::figment(path)
+        let mut config: Config = Self::figment(path)
             .extract()
             .map_err(|e| ConfigError::Read {
                 path: path.to_path_buf(),
                 source: Box::new(e),
-            })
+            })?;
+        for service in &mut config.services {
+            service.origin = path.display().to_string();
+        }
+        Ok(config)
     }
 
     fn figment(path: &Path) -> Figment {
@@ -660,8 +740,9 @@ impl Config {
     /// overrides must stay free-form), so reported by `poort check` and at start, since a
     /// misspelt or outdated section silently drops its settings.
     pub fn unknown_sections(path: &Path) -> Vec<String> {
-        const KNOWN: [&str; 18] = [
+        const KNOWN: [&str; 19] = [
             "server",
+            "catalogue",
             "saml",
             "keys",
             "register",

@@ -436,6 +436,7 @@ async fn start(
             cache: cache.clone(),
             state: state.clone(),
             services: vec![service(1, "EH3"), service(2, "EH2+")],
+            catalogues: vec![],
             dvs: vec![],
             oidc_clients: vec![],
             oidc_providers: vec![],

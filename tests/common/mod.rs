@@ -31,15 +31,14 @@ pub fn repo_file(rel: &str) -> PathBuf {
 }
 
 pub fn service(index: u16, level: &str) -> ServiceConfig {
-    ServiceConfig {
-        id: format!("urn:etoegang:DV:00000099990000000002:services:{index}"),
-        uuid: format!("5a1d3b0e-8c9f-4f5e-9b1a-00000000000{index}"),
-        name_nl: format!("Dienst {index}"),
-        name_en: format!("Service {index}"),
-        provider: poort::demo::DEMO_DV_ENTITY_ID.to_string(),
-        acs_index: index,
-        level: level.parse().unwrap(),
-    }
+    ServiceConfig::new(
+        format!("urn:etoegang:DV:00000099990000000002:services:{index}"),
+        format!("5a1d3b0e-8c9f-4f5e-9b1a-00000000000{index}"),
+        (format!("Dienst {index}"), format!("Service {index}")),
+        poort::demo::DEMO_DV_ENTITY_ID,
+        index,
+        level.parse().unwrap(),
+    )
 }
 
 /// Every test client comes from 127.0.0.1: limits far above what a test does (tests/limits.rs
@@ -192,6 +191,7 @@ pub async fn start_prepared(prepare: impl FnOnce(&Prepared, &mut Config)) -> Wor
         cache: CacheConfig::default(),
         state: Default::default(),
         services: vec![service(1, "EH3"), service(2, "EH2+")],
+        catalogues: vec![],
         dvs: vec![],
         oidc_clients: vec![],
         oidc_providers: vec![],

@@ -1,0 +1,133 @@
+//! The service catalogue in the scheme's own form: the signed `esc:ServiceCatalogue`
+//! (namespace `urn:etoegang:1.13:service-catalog`, afsprakenstelsel page *Service catalog*),
+//! read beside the `[[service]]` entries of the config file into one effective catalogue.
+//!
+//! A catalogue is used only when it is whole: its enveloped signature verifies with the
+//! configured trust certificate, it is valid against `schemas/service-catalogue-1.13.xsd`, and
+//! its content is read only from the bytes the signature covers (never from the document as
+//! received, so nothing unsigned can slip in). A catalogue that fails is a [`Problem`] naming
+//! its file and what is wrong, and adds no service.
+
+mod build;
+mod parse;
+mod schema;
+mod source;
+
+pub use build::{effective, Effective, Skipped};
+pub use parse::{in_language, CatalogueDocument, Definition, Instance, Provider};
+pub use source::fetch;
+
+use crate::config::Config;
+use crate::metadata::MetadataSet;
+use crate::saml::{c14n, dsig};
+use roxmltree::{Document, ParsingOptions};
+use std::fmt;
+
+pub const NS_ESC: &str = "urn:etoegang:1.13:service-catalog";
+
+/// The largest catalogue read. The scheme's whole catalogue is a few megabytes.
+pub const MAX_CATALOGUE_BYTES: usize = 64 * 1024 * 1024;
+
+/// Why a catalogue was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogueError {
+    #[error("cannot be read: {0}")]
+    Read(String),
+    #[error("is larger than {} MiB", MAX_CATALOGUE_BYTES / 1024 / 1024)]
+    TooLarge,
+    #[error("the trust certificate {path} cannot be used: {reason}")]
+    TrustCert { path: String, reason: String },
+    #[error("is not well-formed XML: {0}")]
+    Malformed(String),
+    #[error("is not signed (no ds:Signature in esc:ServiceCatalogue)")]
+    Unsigned,
+    #[error("signature refused: {0}")]
+    Signature(#[from] dsig::DsigError),
+    #[error("is not valid against the service catalogue schema: {}", .0.join("; "))]
+    Schema(Vec<String>),
+    #[error("{0}")]
+    Content(#[from] parse::ContentError),
+}
+
+/// A finding about the catalogue: where (a file, a URL or the config file) and what.
+#[derive(Debug)]
+pub struct Problem {
+    pub origin: String,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.origin, self.message)
+    }
+}
+
+/// Reads a signed catalogue: signature (against `trust`, DER certificates), schema, content.
+pub fn read(bytes: &[u8], trust: &[Vec<u8>]) -> Result<CatalogueDocument, CatalogueError> {
+    if bytes.len() > MAX_CATALOGUE_BYTES {
+        return Err(CatalogueError::TooLarge);
+    }
+    let text =
+        std::str::from_utf8(bytes).map_err(|_| CatalogueError::Malformed("not UTF-8".into()))?;
+    let options = || ParsingOptions {
+        allow_dtd: false,
+        nodes_limit: u32::MAX,
+        ..ParsingOptions::default()
+    };
+    let received = Document::parse_with_options(text, options())
+        .map_err(|e| CatalogueError::Malformed(e.to_string()))?;
+    let root = received.root_element();
+    let signature = c14n::enveloped_signature(root).ok_or(CatalogueError::Unsigned)?;
+    dsig::check_shape(signature, root.attribute("ID").unwrap_or_default())?;
+    let signed = dsig::verify(text, trust)?;
+    schema::validate(text).map_err(CatalogueError::Schema)?;
+    let signed = Document::parse_with_options(&signed, options())
+        .map_err(|e| CatalogueError::Malformed(e.to_string()))?;
+    Ok(parse::document(signed.root_element())?)
+}
+
+/// The DER certificates in a PEM file (one or more, for a key rollover).
+pub fn trust_certificates(path: &std::path::Path) -> Result<Vec<Vec<u8>>, CatalogueError> {
+    let trust_error = |reason: String| CatalogueError::TrustCert {
+        path: path.display().to_string(),
+        reason,
+    };
+    let pem = std::fs::read(path).map_err(|e| trust_error(e.to_string()))?;
+    let certs =
+        openssl::x509::X509::stack_from_pem(&pem).map_err(|e| trust_error(e.to_string()))?;
+    if certs.is_empty() {
+        return Err(trust_error("no certificate in the file".into()));
+    }
+    certs
+        .iter()
+        .map(|c| c.to_der().map_err(|e| trust_error(e.to_string())))
+        .collect()
+}
+
+/// The effective catalogue of `config`: its `[[service]]` entries and every `[[catalogue]]`,
+/// each catalogue read and checked; one that fails is a problem and adds nothing.
+pub async fn load(config: &Config, metadata: &MetadataSet) -> Effective {
+    let mut documents = Vec::new();
+    let mut problems = Vec::new();
+    for source in &config.catalogues {
+        match source::load(source).await {
+            Ok(document) => documents.push((source.source.clone(), document)),
+            Err(e) => problems.push(Problem {
+                origin: source.source.clone(),
+                message: e.to_string(),
+            }),
+        }
+    }
+    let hm = broker_oin(&config.saml.idp_entity_id).unwrap_or_default();
+    let mut effective = effective(&config.services, &documents, metadata, hm);
+    problems.append(&mut effective.problems);
+    effective.problems = problems;
+    effective
+}
+
+/// The OIN in an HM's entity ID (`urn:etoegang:HM:<OIN>:entities:<index>`).
+pub fn broker_oin(entity_id: &str) -> Option<&str> {
+    let rest = entity_id.strip_prefix("urn:etoegang:HM:")?;
+    let (oin, _) = rest.split_once(':')?;
+    (oin.len() == 20 && oin.bytes().all(|b| b.is_ascii_digit())).then_some(oin)
+}
