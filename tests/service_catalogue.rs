@@ -1,0 +1,407 @@
+//! The service catalogue in the scheme's signed XML form (`esc:ServiceCatalogue`): a signed
+//! catalogue of two providers and three services is loaded beside the config file's services and
+//! used by a login; a tampered one, one signed by another key, one the schema refuses and
+//! ServiceUUIDs defined twice are each refused, naming the file and the problem.
+
+mod common;
+
+use poort::catalogue;
+use poort::config::{CatalogueSource, Config};
+use poort::demo::DEMO_DV_ENTITY_ID;
+use poort::keys::SigningKey;
+use std::path::{Path, PathBuf};
+
+/// poort's HM OIN in the tests' config (`urn:etoegang:HM:00000099990000000001:entities:1`).
+const HM: &str = "00000099990000000001";
+const OTHER_HM: &str = "00000099990000000077";
+/// The demo DV's OIN, and a second DV's.
+const DV_OIN: &str = "00000099990000000002";
+const DV2_OIN: &str = "00000099990000000005";
+const DV2_ENTITY: &str = "urn:etoegang:DV:00000099990000000005:entities:1";
+
+fn sid(oin: &str, index: u16) -> String {
+    format!("urn:etoegang:DV:{oin}:services:{index}")
+}
+
+/// One service of a test catalogue: definition and instance.
+struct Service {
+    oin: &'static str,
+    index: u16,
+    uuid: &'static str,
+    name_nl: &'static str,
+    name_en: &'static str,
+    level: &'static str,
+    broker: &'static str,
+    ecta: &'static [&'static str],
+    attributes: &'static [&'static str],
+    sso: bool,
+}
+
+const KVK: &str = "urn:etoegang:1.9:EntityConcernedID:KvKnr";
+const RSIN: &str = "urn:etoegang:1.9:EntityConcernedID:RSIN";
+
+fn three_services() -> Vec<Service> {
+    vec![
+        Service {
+            oin: DV_OIN,
+            index: 1,
+            uuid: "0b8e2f3c-1111-4a1d-963a-000000000001",
+            name_nl: "Omgevingsvergunning aanvragen",
+            name_en: "Apply for an environmental permit",
+            level: "urn:etoegang:core:assurance-class:loa3",
+            broker: HM,
+            ecta: &[KVK, RSIN],
+            attributes: &["urn:etoegang:1.11:attribute-represented:CompanyName"],
+            sso: true,
+        },
+        Service {
+            oin: DV_OIN,
+            index: 2,
+            uuid: "0b8e2f3c-1111-4a1d-963a-000000000002",
+            name_nl: "Subsidie indienen",
+            name_en: "Submit a grant application",
+            level: "urn:etoegang:core:assurance-class:loa2plus",
+            broker: HM,
+            ecta: &[KVK],
+            attributes: &[],
+            sso: false,
+        },
+        Service {
+            oin: DV2_OIN,
+            index: 1,
+            uuid: "0b8e2f3c-2222-4a1d-963a-000000000001",
+            name_nl: "Aangifte doen",
+            name_en: "File a return",
+            level: "urn:etoegang:core:assurance-class:loa4",
+            broker: HM,
+            ecta: &[KVK],
+            attributes: &[],
+            sso: false,
+        },
+    ]
+}
+
+/// A service of another HM: listed in the scheme's catalogue, not offered through poort.
+fn other_brokers_service() -> Service {
+    Service {
+        oin: DV2_OIN,
+        index: 9,
+        uuid: "0b8e2f3c-2222-4a1d-963a-000000000009",
+        name_nl: "Elders",
+        name_en: "Elsewhere",
+        level: "urn:etoegang:core:assurance-class:loa3",
+        broker: OTHER_HM,
+        ecta: &[KVK],
+        attributes: &[],
+        sso: false,
+    }
+}
+
+fn provider_xml(oin: &str, name: &str, services: &[&Service]) -> String {
+    let mut definitions = String::new();
+    let mut instances = String::new();
+    for s in services {
+        let ecta: String = s
+            .ecta
+            .iter()
+            .map(|t| {
+                format!("<esc:EntityConcernedTypesAllowed>{t}</esc:EntityConcernedTypesAllowed>")
+            })
+            .collect();
+        let attributes: String = s
+            .attributes
+            .iter()
+            .map(|a| {
+                format!(
+                    r#"<esc:RequestedAttribute Name="{a}" isRequired="true"><esc:PurposeStatement xml:lang="nl">Om uw aanvraag te behandelen</esc:PurposeStatement></esc:RequestedAttribute>"#
+                )
+            })
+            .collect();
+        definitions.push_str(&format!(
+            r#"<esc:ServiceDefinition esc:IsPublic="true"><esc:ServiceUUID>{uuid}</esc:ServiceUUID><esc:ServiceName xml:lang="nl">{nl}</esc:ServiceName><esc:ServiceName xml:lang="en">{en}</esc:ServiceName><esc:ServiceDescription xml:lang="nl">{nl}.</esc:ServiceDescription><saml:AuthnContextClassRef>{level}</saml:AuthnContextClassRef><esc:HerkenningsmakelaarId>{HM}</esc:HerkenningsmakelaarId>{ecta}{attributes}</esc:ServiceDefinition>"#,
+            uuid = s.uuid,
+            nl = s.name_nl,
+            en = s.name_en,
+            level = s.level,
+        ));
+        instances.push_str(&format!(
+            r#"<esc:ServiceInstance esc:IsPublic="true"><esc:ServiceID>{id}</esc:ServiceID><esc:ServiceUUID>{uuid}-i</esc:ServiceUUID><esc:InstanceOfService>{uuid}</esc:InstanceOfService><esc:ServiceURL xml:lang="nl">https://dv.example/{index}</esc:ServiceURL><esc:PrivacyPolicyURL xml:lang="nl">https://dv.example/privacy</esc:PrivacyPolicyURL><esc:HerkenningsmakelaarId>{broker}</esc:HerkenningsmakelaarId><esc:SSOSupport>{sso}</esc:SSOSupport><esc:Classifiers><esc:Classifier>eIDAS-inbound</esc:Classifier></esc:Classifiers></esc:ServiceInstance>"#,
+            id = sid(s.oin, s.index),
+            uuid = s.uuid,
+            index = s.index,
+            broker = s.broker,
+            sso = s.sso,
+        ));
+    }
+    format!(
+        r#"<esc:ServiceProvider esc:IsPublic="true"><esc:ServiceProviderID>{oin}</esc:ServiceProviderID><esc:OrganizationDisplayName xml:lang="nl">{name}</esc:OrganizationDisplayName>{definitions}{instances}</esc:ServiceProvider>"#
+    )
+}
+
+/// A catalogue of `providers` (already written), signed with `key`.
+fn signed_catalogue(providers: &str, key: &SigningKey) -> String {
+    let id = "_catalogue-1";
+    let unsigned = format!(
+        r#"<esc:ServiceCatalogue xmlns:esc="urn:etoegang:1.13:service-catalog" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" ID="{id}" esc:IssueInstant="2026-12-01T10:00:00Z" esc:Version="urn:etoegang:1.13:service-catalogue:T:42">{template}{providers}</esc:ServiceCatalogue>"#,
+        template = poort::saml::dsig::template(id, key),
+    );
+    poort::saml::dsig::sign(&unsigned, key).unwrap()
+}
+
+fn two_providers(services: &[Service]) -> String {
+    let of = |oin: &str| services.iter().filter(|s| s.oin == oin).collect::<Vec<_>>();
+    provider_xml(DV_OIN, "Gemeente Demo", &of(DV_OIN))
+        + &provider_xml(DV2_OIN, "Belastingdienst Demo", &of(DV2_OIN))
+}
+
+/// Keys for the tests: the catalogue's signer (the Beheerorganisatie) and someone else.
+struct Keys {
+    _dir: tempfile::TempDir,
+    signer: SigningKey,
+    signer_cert: PathBuf,
+    stranger: SigningKey,
+}
+
+fn keys() -> Keys {
+    let dir = tempfile::tempdir().unwrap();
+    poort::devcerts::generate(dir.path(), false).unwrap();
+    let load = |stem: &str| {
+        SigningKey::load(
+            &dir.path().join(format!("{stem}.key")),
+            &dir.path().join(format!("{stem}.crt")),
+        )
+        .unwrap()
+    };
+    Keys {
+        signer: load("dev-ad-signing"),
+        signer_cert: dir.path().join("dev-ad-signing.crt"),
+        stranger: load("demo-dv-signing"),
+        _dir: dir,
+    }
+}
+
+/// A test world's config with `catalogues` (written to files) instead of `[[service]]` entries,
+/// and metadata of the second DV naming its service.
+fn with_catalogues(
+    p: &common::Prepared,
+    config: &mut Config,
+    keys: &Keys,
+    files: &[(&str, String)],
+) {
+    let cert = std::fs::read(p.certs.join("demo-dv-signing.crt")).unwrap();
+    let cert = openssl::x509::X509::from_pem(&cert)
+        .unwrap()
+        .to_der()
+        .unwrap();
+    let md = poort::demo::metadata::dv_metadata(
+        DV2_ENTITY,
+        "https://dv2.example/acs",
+        None,
+        &cert,
+        None,
+        &[(1, &sid(DV2_OIN, 1), "Aangifte", "Return")],
+    );
+    std::fs::write(p.sp_dir.join("dv2.xml"), md).unwrap();
+    config.services.clear();
+    for (name, text) in files {
+        let path = p.dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        config.catalogues.push(CatalogueSource {
+            source: path.display().to_string(),
+            trust_cert: keys.signer_cert.clone(),
+        });
+    }
+}
+
+async fn effective_of(
+    keys: &Keys,
+    files: Vec<(&'static str, String)>,
+) -> (catalogue::Effective, PathBuf) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let w = common::start_prepared(|p, config| {
+        with_catalogues(p, config, keys, &files);
+        tx.send((config.clone(), p.dir.clone())).unwrap();
+    })
+    .await;
+    let (config, dir): (Config, PathBuf) = rx.recv().unwrap();
+    let md = poort::metadata::load(
+        &config.saml.sp_metadata_dir,
+        &config.saml.idp_metadata_dir,
+        chrono::Utc::now(),
+    );
+    let effective = catalogue::load(&config, &md).await;
+    drop(w);
+    (effective, dir)
+}
+
+#[tokio::test]
+async fn a_signed_catalogue_of_two_providers_and_three_services_is_loaded() {
+    let keys = keys();
+    let mut services = three_services();
+    services.push(other_brokers_service());
+    let text = signed_catalogue(&two_providers(&services), &keys.signer);
+    let (effective, _) = effective_of(&keys, vec![("catalogue.xml", text)]).await;
+    assert!(effective.problems.is_empty(), "{:?}", effective.problems);
+    let ids: Vec<&str> = effective.services.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [sid(DV_OIN, 1), sid(DV_OIN, 2), sid(DV2_OIN, 1)],
+        "three services, in catalogue order"
+    );
+    assert_eq!(
+        effective.skipped.len(),
+        1,
+        "the other HM's service is left out"
+    );
+    assert_eq!(effective.skipped[0].service_id, sid(DV2_OIN, 9));
+
+    let permit = &effective.services[0];
+    assert_eq!(permit.uuid, "0b8e2f3c-1111-4a1d-963a-000000000001");
+    assert_eq!(permit.name_nl, "Omgevingsvergunning aanvragen");
+    assert_eq!(permit.name_en, "Apply for an environmental permit");
+    assert_eq!(permit.level.to_string(), "EH3");
+    assert_eq!(
+        permit.provider, DEMO_DV_ENTITY_ID,
+        "the DV whose metadata names it"
+    );
+    assert_eq!(permit.acs_index, 1);
+    assert_eq!(permit.provider_name.as_deref(), Some("Gemeente Demo"));
+    assert_eq!(permit.entity_concerned_types, [KVK, RSIN]);
+    assert_eq!(permit.requested_attributes.len(), 1);
+    assert!(permit.requested_attributes[0].required);
+    assert_eq!(
+        permit.requested_attributes[0].purpose.as_deref(),
+        Some("Om uw aanvraag te behandelen")
+    );
+    assert!(permit.sso_support);
+    assert!(permit.origin.ends_with("catalogue.xml"));
+    assert_eq!(effective.services[1].level.to_string(), "EH2+");
+    let aangifte = &effective.services[2];
+    assert_eq!(
+        (aangifte.provider.as_str(), aangifte.level.to_string()),
+        (DV2_ENTITY, "EH4".into())
+    );
+}
+
+/// The one problem of a catalogue file, which must name the file.
+fn only_problem(effective: &catalogue::Effective, file: &str) -> String {
+    assert_eq!(effective.problems.len(), 1, "{:?}", effective.problems);
+    let p = &effective.problems[0];
+    assert!(
+        p.origin.ends_with(file),
+        "{} does not name {file}",
+        p.origin
+    );
+    p.message.clone()
+}
+
+#[tokio::test]
+async fn a_tampered_catalogue_is_refused_and_adds_no_service() {
+    let keys = keys();
+    let text = signed_catalogue(&two_providers(&three_services()), &keys.signer)
+        .replace("Aangifte doen", "Aangifte doen bij ons");
+    let (effective, _) = effective_of(&keys, vec![("tampered.xml", text)]).await;
+    let message = only_problem(&effective, "tampered.xml");
+    assert!(message.starts_with("signature refused"), "{message}");
+    assert!(effective.services.is_empty());
+}
+
+#[tokio::test]
+async fn a_catalogue_signed_by_another_key_is_refused() {
+    let keys = keys();
+    let text = signed_catalogue(&two_providers(&three_services()), &keys.stranger);
+    let (effective, _) = effective_of(&keys, vec![("stranger.xml", text)]).await;
+    let message = only_problem(&effective, "stranger.xml");
+    assert!(message.contains("not valid with any key"), "{message}");
+    assert!(effective.services.is_empty());
+}
+
+#[tokio::test]
+async fn a_signed_catalogue_the_schema_refuses_is_refused_naming_the_element() {
+    let keys = keys();
+    // Signed as it is, but ServiceProviderID is no OIN (nineteen digits).
+    let providers = two_providers(&three_services()).replace(
+        &format!("<esc:ServiceProviderID>{DV2_OIN}"),
+        "<esc:ServiceProviderID>0000009999000000005",
+    );
+    let text = signed_catalogue(&providers, &keys.signer);
+    let (effective, _) = effective_of(&keys, vec![("invalid.xml", text)]).await;
+    let message = only_problem(&effective, "invalid.xml");
+    assert!(message.contains("schema"), "{message}");
+    assert!(message.contains("ServiceProviderID"), "{message}");
+    assert!(effective.services.is_empty());
+}
+
+#[tokio::test]
+async fn a_service_uuid_defined_twice_is_refused_in_both_places() {
+    let keys = keys();
+    let mut services = three_services();
+    services[2].uuid = services[0].uuid;
+    let text = signed_catalogue(&two_providers(&services), &keys.signer);
+    let (effective, _) = effective_of(&keys, vec![("twice.xml", text)]).await;
+    let message = only_problem(&effective, "twice.xml");
+    assert_eq!(
+        message,
+        format!("ServiceUUID {} is defined 2 times", services[0].uuid)
+    );
+    let ids: Vec<&str> = effective.services.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [sid(DV_OIN, 2)],
+        "neither definition of the UUID is used"
+    );
+}
+
+#[tokio::test]
+async fn a_catalogue_service_logs_in_under_the_catalogues_name_and_the_cli_shows_it() {
+    let keys = keys();
+    let text = signed_catalogue(&two_providers(&three_services()), &keys.signer);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let w = common::start_prepared(|p, config| {
+        with_catalogues(p, config, &keys, &[("catalogue.xml", text.clone())]);
+        let path = p.dir.join("poort.toml");
+        std::fs::write(&path, toml::to_string(config).unwrap()).unwrap();
+        tx.send(path).unwrap();
+    })
+    .await;
+    // Bram holds grants for the config file's services only: refused, under the catalogue's name.
+    let c = common::client();
+    let ad_page = common::dv_to_ad(&c, &w.dv, 1, "redirect").await;
+    let answer = common::through_ad(&c, &ad_page, "bram", "EH3").await;
+    let page = answer.text().await.unwrap();
+    assert!(page.contains("Omgevingsvergunning aanvragen"), "{page}");
+
+    let config_path: PathBuf = rx.recv().unwrap();
+    let run = |command: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_poort"))
+            .args(["catalogue", "--config"])
+            .arg(&config_path)
+            .arg(command)
+            .output()
+            .unwrap()
+    };
+    let show = run("show");
+    let out = String::from_utf8_lossy(&show.stdout);
+    assert!(show.status.success(), "{out}");
+    assert!(
+        out.contains(&sid(DV2_OIN, 1)) && out.contains("Aangifte doen / File a return"),
+        "{out}"
+    );
+    assert!(out.contains("3 service(s)"), "{out}");
+    let check = run("check");
+    assert!(check.status.success());
+
+    // The same catalogue tampered with: check names the file and the problem, and fails.
+    let catalogue: &Path = &config_path.with_file_name("catalogue.xml");
+    std::fs::write(catalogue, text.replace("Subsidie", "Subsidie!")).unwrap();
+    let check = run("check");
+    let out = String::from_utf8_lossy(&check.stdout);
+    assert!(!check.status.success());
+    assert!(
+        out.contains(&format!(
+            "error: {}: signature refused",
+            catalogue.display()
+        )),
+        "{out}"
+    );
+}
