@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod devcerts;
+pub mod federation;
 pub mod domain;
 pub mod grants;
 pub mod http;
@@ -22,6 +23,7 @@ pub mod saml;
 pub mod server;
 pub mod store;
 pub mod telemetry;
+pub mod trust;
 pub mod web;
 
 /// Selects rustls's crypto provider (ring) for the whole process. Several of poort's crates use

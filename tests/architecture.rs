@@ -18,7 +18,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("domain", &["domain"]),
     (
         "foundation",
-        &["config", "telemetry", "metrics", "keys", "devcerts", "http"],
+        &["config", "telemetry", "metrics", "keys", "devcerts", "http", "trust"],
     ),
     (
         "protocol adapters and stores",

@@ -15,7 +15,6 @@ mod source;
 
 pub use build::{effective, Effective, Skipped};
 pub use parse::{in_language, CatalogueDocument, Definition, Instance, Provider};
-pub use source::fetch;
 
 use crate::config::Config;
 use crate::metadata::MetadataSet;
@@ -35,8 +34,8 @@ pub enum CatalogueError {
     Read(String),
     #[error("is larger than {} MiB", MAX_CATALOGUE_BYTES / 1024 / 1024)]
     TooLarge,
-    #[error("the trust certificate {path} cannot be used: {reason}")]
-    TrustCert { path: String, reason: String },
+    #[error(transparent)]
+    TrustCert(#[from] crate::trust::TrustCertError),
     #[error("is not well-formed XML: {0}")]
     Malformed(String),
     #[error("is not signed (no ds:Signature in esc:ServiceCatalogue)")]
@@ -84,24 +83,6 @@ pub fn read(bytes: &[u8], trust: &[Vec<u8>]) -> Result<CatalogueDocument, Catalo
     let signed = Document::parse_with_options(&signed, options())
         .map_err(|e| CatalogueError::Malformed(e.to_string()))?;
     Ok(parse::document(signed.root_element())?)
-}
-
-/// The DER certificates in a PEM file (one or more, for a key rollover).
-pub fn trust_certificates(path: &std::path::Path) -> Result<Vec<Vec<u8>>, CatalogueError> {
-    let trust_error = |reason: String| CatalogueError::TrustCert {
-        path: path.display().to_string(),
-        reason,
-    };
-    let pem = std::fs::read(path).map_err(|e| trust_error(e.to_string()))?;
-    let certs =
-        openssl::x509::X509::stack_from_pem(&pem).map_err(|e| trust_error(e.to_string()))?;
-    if certs.is_empty() {
-        return Err(trust_error("no certificate in the file".into()));
-    }
-    certs
-        .iter()
-        .map(|c| c.to_der().map_err(|e| trust_error(e.to_string())))
-        .collect()
 }
 
 /// The effective catalogue of `config`: its `[[service]]` entries and every `[[catalogue]]`,
