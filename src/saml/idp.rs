@@ -218,7 +218,8 @@ pub const ATTR_COMPANY_NAME: &str = "urn:etoegang:1.11:attribute-represented:Com
 pub const KVK_QUALIFIER: &str = "urn:etoegang:1.9:EntityConcernedID:KvKnr";
 const NAMEID_PERSISTENT: &str = "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent";
 
-/// Everything a successful Response to a DV says.
+/// Everything a successful Response to a DV says. (Alike in form only to other structs of
+/// borrowed inputs, such as the metrics' `LoginEnd`: nothing to share.)
 #[derive(Debug, Clone)]
 pub struct AssertionContent<'a> {
     pub idp_entity_id: &'a str,
