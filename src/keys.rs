@@ -98,6 +98,32 @@ fn read(path: &Path) -> Result<Vec<u8>, KeyError> {
     })
 }
 
+/// The PEM private key read from `path`.
+fn private_key(pem: &[u8], path: &Path) -> Result<PKey<Private>, KeyError> {
+    PKey::private_key_from_pem(pem).map_err(|source| KeyError::BadKey {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// The PEM certificate read from `path`, which must be `key`'s.
+fn certificate_of(
+    key: &PKey<Private>,
+    pem: &[u8],
+    path: &Path,
+) -> Result<openssl::x509::X509, KeyError> {
+    let cert = openssl::x509::X509::from_pem(pem).map_err(|source| KeyError::BadCert {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if !cert.public_key()?.public_eq(key) {
+        return Err(KeyError::Mismatch {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(cert)
+}
+
 impl SigningKey {
     pub fn load(key_path: &Path, cert_path: &Path) -> Result<SigningKey, KeyError> {
         Self::from_pem(&read(key_path)?, &read(cert_path)?, key_path, cert_path)
@@ -109,19 +135,8 @@ impl SigningKey {
         key_path: &Path,
         cert_path: &Path,
     ) -> Result<SigningKey, KeyError> {
-        let key = PKey::private_key_from_pem(key_pem).map_err(|source| KeyError::BadKey {
-            path: key_path.to_path_buf(),
-            source,
-        })?;
-        let cert = openssl::x509::X509::from_pem(cert_pem).map_err(|source| KeyError::BadCert {
-            path: cert_path.to_path_buf(),
-            source,
-        })?;
-        if !cert.public_key()?.public_eq(&key) {
-            return Err(KeyError::Mismatch {
-                path: cert_path.to_path_buf(),
-            });
-        }
+        let key = private_key(key_pem, key_path)?;
+        let cert = certificate_of(&key, cert_pem, cert_path)?;
         let alg = SigAlg::for_key(&key).ok_or_else(|| KeyError::Unsupported {
             path: key_path.to_path_buf(),
         })?;
@@ -176,27 +191,13 @@ pub struct DecryptionKey {
 
 impl DecryptionKey {
     pub fn load(key_path: &Path, cert_path: &Path) -> Result<DecryptionKey, KeyError> {
-        let key =
-            PKey::private_key_from_pem(&read(key_path)?).map_err(|source| KeyError::BadKey {
-                path: key_path.to_path_buf(),
-                source,
-            })?;
+        let key = private_key(&read(key_path)?, key_path)?;
         if key.id() != Id::RSA || key.bits() < 2048 {
             return Err(KeyError::Unsupported {
                 path: key_path.to_path_buf(),
             });
         }
-        let cert = openssl::x509::X509::from_pem(&read(cert_path)?).map_err(|source| {
-            KeyError::BadCert {
-                path: cert_path.to_path_buf(),
-                source,
-            }
-        })?;
-        if !cert.public_key()?.public_eq(&key) {
-            return Err(KeyError::Mismatch {
-                path: cert_path.to_path_buf(),
-            });
-        }
+        let cert = certificate_of(&key, &read(cert_path)?, cert_path)?;
         Ok(DecryptionKey {
             key,
             cert_der: cert.to_der()?,

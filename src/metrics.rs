@@ -94,7 +94,8 @@ fn login_histogram() -> Histogram {
     ])
 }
 
-/// How a login ended, for [`Metrics::login_ended`].
+/// How a login ended, for [`Metrics::login_ended`]. (Alike in form only to other structs of
+/// borrowed inputs, such as the assertion's `AssertionContent`: nothing to share.)
 pub struct LoginEnd<'a> {
     /// `allowed` or `refused`.
     pub outcome: &'a str,

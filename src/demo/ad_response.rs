@@ -6,7 +6,8 @@ use super::DemoError;
 use crate::domain::level::Level;
 use crate::keys::SigningKey;
 use crate::saml::idp::{STATUS_AUTHN_FAILED, STATUS_RESPONDER, STATUS_SUCCESS};
-use crate::saml::xml::{self, escape, instant, NS_SAML, NS_SAMLP};
+use crate::saml::protocol::{self, ProtocolMessage};
+use crate::saml::xml::{self, escape, instant, NS_SAML};
 use crate::saml::{dsig, encrypt};
 use chrono::{DateTime, Duration, Utc};
 use openssl::pkey::{PKey, Public};
@@ -196,16 +197,16 @@ impl AdResponse {
                     None => assertion,
                 };
                 (
-                    format!(r#"<samlp:StatusCode Value="{STATUS_SUCCESS}"/>"#),
+                    protocol::status(STATUS_SUCCESS, None, None),
                     body,
                     self.sign_response,
                 )
             }
             AdStatus::Cancel => (
-                status_xml(
+                protocol::status(
                     STATUS_RESPONDER,
                     Some(STATUS_AUTHN_FAILED),
-                    "Authentication cancelled",
+                    Some("Authentication cancelled"),
                 ),
                 String::new(),
                 self.sign_response || self.sign_assertion,
@@ -215,47 +216,26 @@ impl AdResponse {
                 second,
                 message,
             } => (
-                status_xml(top, second.as_deref(), message),
+                protocol::status(top, second.as_deref(), Some(message)),
                 String::new(),
                 self.sign_response || self.sign_assertion,
             ),
         };
-        let sig = if sign {
-            dsig::template(&id, key)
-        } else {
-            String::new()
-        };
-        let response = format!(
-            concat!(
-                r#"<samlp:Response xmlns:samlp="{samlp}" xmlns:saml="{saml}" ID="{id}" Version="2.0" IssueInstant="{now}"{dest}{irt}>"#,
-                r#"<saml:Issuer>{issuer}</saml:Issuer>{sig}<samlp:Status>{status}</samlp:Status>{body}</samlp:Response>"#
-            ),
-            samlp = NS_SAMLP,
-            saml = NS_SAML,
-            id = escape(&id),
-            now = instant(self.issue_instant),
-            dest = opt_attr("Destination", self.destination.as_deref()),
-            irt = opt_attr("InResponseTo", self.in_response_to.as_deref()),
-            issuer = escape(&self.issuer),
-            sig = sig,
-            status = status,
-            body = body,
-        );
-        if sign {
-            Ok(dsig::sign(&response, key)?)
-        } else {
-            Ok(response)
+        let attributes: Vec<_> = [
+            ("Destination", self.destination.as_deref()),
+            ("InResponseTo", self.in_response_to.as_deref()),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| Some((name, value?)))
+        .collect();
+        Ok(ProtocolMessage {
+            name: "Response",
+            id: &id,
+            issue_instant: self.issue_instant,
+            attributes: &attributes,
+            issuer: &self.issuer,
+            content: &format!("{status}{body}"),
         }
+        .write(sign.then_some(key))?)
     }
-}
-
-fn status_xml(top: &str, second: Option<&str>, message: &str) -> String {
-    let second = second
-        .map(|s| format!(r#"<samlp:StatusCode Value="{}"/>"#, escape(s)))
-        .unwrap_or_default();
-    format!(
-        r#"<samlp:StatusCode Value="{}">{second}</samlp:StatusCode><samlp:StatusMessage>{}</samlp:StatusMessage>"#,
-        escape(top),
-        escape(message)
-    )
 }

@@ -60,6 +60,10 @@ struct Issued {
 
 /// Why an artifact was not handed out (logged; the requester gets an ArtifactResponse without
 /// a message, as SAML Core 2.0 §3.5.3 prescribes, and learns nothing more).
+///
+/// Deliberately not the `Refusal` of poort's own ArtifactResolutionService, though the reasons
+/// read alike: the demo peer is an independent issuer that poort's ArtifactResolve is tested
+/// against.
 #[derive(Debug, thiserror::Error)]
 enum NotHandedOut {
     #[error("the artifact is malformed: {0}")]
@@ -171,7 +175,8 @@ impl ArtifactStore {
     }
 }
 
-/// Who answers at an ArtifactResolutionService, and whom it answers.
+/// Who answers at an ArtifactResolutionService, and whom it answers. (Alike in form only to
+/// other structs of borrowed inputs, such as the metrics' `LoginEnd`: nothing to share.)
 pub struct Ars<'a> {
     /// The peer's entity ID (the SourceID of its artifacts and the Issuer of its answers).
     pub me: &'a str,

@@ -31,8 +31,8 @@ use super::{metadata, DemoBindings, DemoError, PageError, PeerKeys};
 use crate::domain::level::Level;
 use crate::keys::SigningKey;
 use crate::saml::backchannel::BackChannel;
-use crate::saml::dsig;
-use crate::saml::xml::{self, escape, instant, NS_SAML, NS_SAMLP};
+use crate::saml::protocol::ProtocolMessage;
+use crate::saml::xml;
 use chrono::{DateTime, Duration, Utc};
 use openssl::pkey::{PKey, Private};
 use parking_lot::{Mutex, RwLock};
@@ -214,35 +214,24 @@ impl DemoDv {
                 )
             })
             .unwrap_or_default();
-        let request = format!(
-            concat!(
-                r#"<samlp:AuthnRequest xmlns:samlp="{samlp}" xmlns:saml="{saml}" ID="{id}" Version="2.0" IssueInstant="{now}" Destination="{dest}" AssertionConsumerServiceIndex="0" AttributeConsumingServiceIndex="{index}"{force}>"#,
-                r#"<saml:Issuer>{issuer}</saml:Issuer>{sig}{context}</samlp:AuthnRequest>"#
-            ),
-            samlp = NS_SAMLP,
-            saml = NS_SAML,
-            id = id,
-            now = instant(Utc::now()),
-            dest = escape(destination),
-            index = index,
-            force = if force_authn {
-                r#" ForceAuthn="true""#
-            } else {
-                ""
-            },
-            issuer = escape(&self.entity_id),
-            sig = if sign {
-                dsig::template(&id, &self.key)
-            } else {
-                String::new()
-            },
-            context = context,
-        );
-        let request = if sign {
-            dsig::sign(&request, &self.key)?
-        } else {
-            request
-        };
+        let index_text = index.to_string();
+        let mut attributes = vec![
+            ("Destination", destination),
+            ("AssertionConsumerServiceIndex", "0"),
+            ("AttributeConsumingServiceIndex", &index_text),
+        ];
+        if force_authn {
+            attributes.push(("ForceAuthn", "true"));
+        }
+        let request = ProtocolMessage {
+            name: "AuthnRequest",
+            id: &id,
+            issue_instant: Utc::now(),
+            attributes: &attributes,
+            issuer: &self.entity_id,
+            content: &context,
+        }
+        .write(sign.then_some(&self.key))?;
         let now = Utc::now();
         let mut sent = self.sent.lock();
         sent.retain(|_, s| now - s.created < Duration::minutes(SENT_LIFETIME_MINUTES));

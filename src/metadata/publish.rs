@@ -6,6 +6,7 @@
 
 use super::parse::{NS_DS, NS_MD, PROTOCOL_SAML2};
 use super::{BINDING_HTTP_ARTIFACT, BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, BINDING_SOAP};
+use crate::saml::xml::escape;
 use base64::Engine;
 use chrono::{DateTime, SecondsFormat, Utc};
 
@@ -139,24 +140,4 @@ fn key_descriptor(key_use: &str, der: &[u8], methods: &[&str]) -> String {
     }
     x.push_str("    </md:KeyDescriptor>\n");
     x
-}
-
-/// Escapes text for both element content and double- or single-quoted attributes.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            // Attribute-value normalisation would turn these into spaces: keep them exact.
-            '\n' => out.push_str("&#10;"),
-            '\r' => out.push_str("&#13;"),
-            '\t' => out.push_str("&#9;"),
-            c => out.push(c),
-        }
-    }
-    out
 }

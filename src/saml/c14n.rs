@@ -132,6 +132,8 @@ fn write_element(
     rendered.truncate(depth);
 }
 
+// Not `xml::escape`, deliberately: canonical XML (C14N 1.0 §2.3) fixes which characters are
+// escaped, and how, byte for byte; the digest depends on it, so it is not free to follow `escape`.
 fn escape_text(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {

@@ -54,6 +54,7 @@ pub fn encrypt_assertion(
     let n = rsa.public_encrypt(&key, &mut wrapped, Padding::PKCS1_OAEP)?;
     wrapped.truncate(n);
     let b64 = &base64::engine::general_purpose::STANDARD;
+    // XML Encryption's own template: alike in form only to the assertion's in `idp`.
     Ok(format!(
         concat!(
             r#"<saml:EncryptedAssertion xmlns:saml="{saml}">"#,

@@ -9,7 +9,8 @@
 
 use super::dsig::{self, DsigError};
 use super::idp::STATUS_SUCCESS;
-use super::xml::{self, escape, instant, NS_DS, NS_SAML, NS_SAMLP};
+use super::protocol::{self, ProtocolMessage};
+use super::xml::{self, escape, NS_DS, NS_SAML, NS_SAMLP};
 use crate::keys::SigningKey;
 use chrono::{DateTime, Utc};
 
@@ -66,21 +67,16 @@ pub fn artifact_resolve(
     key: &SigningKey,
 ) -> Result<(String, String), DsigError> {
     let id = xml::new_id();
-    let text = format!(
-        concat!(
-            r#"<samlp:ArtifactResolve xmlns:samlp="{samlp}" xmlns:saml="{saml}" ID="{id}" Version="2.0" IssueInstant="{now}" Destination="{dest}">"#,
-            r#"<saml:Issuer>{issuer}</saml:Issuer>{sig}<samlp:Artifact>{artifact}</samlp:Artifact></samlp:ArtifactResolve>"#
-        ),
-        samlp = NS_SAMLP,
-        saml = NS_SAML,
-        id = id,
-        now = instant(now),
-        dest = escape(destination),
-        issuer = escape(issuer),
-        sig = dsig::template(&id, key),
-        artifact = escape(artifact),
-    );
-    Ok((id.clone(), dsig::sign(&text, key)?))
+    let text = ProtocolMessage {
+        name: "ArtifactResolve",
+        id: &id,
+        issue_instant: now,
+        attributes: &[("Destination", destination)],
+        issuer,
+        content: &format!("<samlp:Artifact>{}</samlp:Artifact>", escape(artifact)),
+    }
+    .signed(key)?;
+    Ok((id, text))
 }
 
 /// Writes and signs an `ArtifactResponse`. Its own status is always Success (afsprakenstelsel,
@@ -94,24 +90,20 @@ pub fn artifact_response(
     now: DateTime<Utc>,
     key: &SigningKey,
 ) -> Result<String, DsigError> {
-    let id = xml::new_id();
-    let status = format!(r#"<samlp:StatusCode Value="{STATUS_SUCCESS}"/>"#);
-    let text = format!(
-        concat!(
-            r#"<samlp:ArtifactResponse xmlns:samlp="{samlp}" xmlns:saml="{saml}" ID="{id}" Version="2.0" IssueInstant="{now}" InResponseTo="{irt}">"#,
-            r#"<saml:Issuer>{issuer}</saml:Issuer>{sig}<samlp:Status>{status}</samlp:Status>{message}</samlp:ArtifactResponse>"#
-        ),
-        samlp = NS_SAMLP,
-        saml = NS_SAML,
-        id = id,
-        now = instant(now),
-        irt = escape(in_response_to),
-        issuer = escape(issuer),
-        sig = dsig::template(&id, key),
-        status = status,
-        message = message.map(dsig::strip_declaration).unwrap_or_default(),
+    let content = format!(
+        "{}{}",
+        protocol::status(STATUS_SUCCESS, None, None),
+        message.map(dsig::strip_declaration).unwrap_or_default()
     );
-    dsig::sign(&text, key)
+    ProtocolMessage {
+        name: "ArtifactResponse",
+        id: &xml::new_id(),
+        issue_instant: now,
+        attributes: &[("InResponseTo", in_response_to)],
+        issuer,
+        content: &content,
+    }
+    .signed(key)
 }
 
 /// A generic `samlp:Response` carrying a refusal (top-level `top`, second-level `second`, and a
@@ -125,25 +117,16 @@ pub fn error_response(
     why: &str,
     now: DateTime<Utc>,
 ) -> String {
-    let irt = in_response_to
-        .map(|i| format!(r#" InResponseTo="{}""#, escape(i)))
-        .unwrap_or_default();
-    format!(
-        concat!(
-            r#"<samlp:Response xmlns:samlp="{samlp}" xmlns:saml="{saml}" ID="{id}" Version="2.0" IssueInstant="{now}"{irt}>"#,
-            r#"<saml:Issuer>{issuer}</saml:Issuer><samlp:Status><samlp:StatusCode Value="{top}"><samlp:StatusCode Value="{second}"/></samlp:StatusCode>"#,
-            r#"<samlp:StatusMessage>{why}</samlp:StatusMessage></samlp:Status></samlp:Response>"#
-        ),
-        samlp = NS_SAMLP,
-        saml = NS_SAML,
-        id = xml::new_id(),
-        now = instant(now),
-        irt = irt,
-        issuer = escape(issuer),
-        top = escape(top),
-        second = escape(second),
-        why = escape(why),
-    )
+    let in_response_to = in_response_to.map(|i| ("InResponseTo", i));
+    ProtocolMessage {
+        name: "Response",
+        id: &xml::new_id(),
+        issue_instant: now,
+        attributes: in_response_to.as_slice(),
+        issuer,
+        content: &protocol::status(top, Some(second), Some(why)),
+    }
+    .unsigned()
 }
 
 /// The issuer named in an `ArtifactResolve`, read before anything is verified, only to find

@@ -7,7 +7,8 @@
 use super::dsig::{self, DsigError};
 use super::encrypt::{self, EncryptError};
 use super::idp::{STATUS_AUTHN_FAILED, STATUS_SUCCESS};
-use super::xml::{self, escape, instant, NS_DS, NS_SAML, NS_SAMLP};
+use super::protocol::ProtocolMessage;
+use super::xml::{self, NS_DS, NS_SAML, NS_SAMLP};
 use crate::domain::level::{Comparison, Level, LevelError};
 use crate::keys::SigningKey;
 use chrono::{DateTime, Duration, Utc};
@@ -33,38 +34,26 @@ pub fn authn_request(
         Comparison::Minimum => "minimum",
         Comparison::Exact => "exact",
     };
-    let sig = sign_enveloped
-        .map(|k| dsig::template(id, k))
-        .unwrap_or_default();
-    let force = if force_authn {
-        r#" ForceAuthn="true""#
-    } else {
-        ""
-    };
-    let request = format!(
-        concat!(
-            r#"<samlp:AuthnRequest xmlns:samlp="{samlp}" xmlns:saml="{saml}" ID="{id}" Version="2.0" IssueInstant="{now}" Destination="{dest}" AssertionConsumerServiceURL="{acs}" ProtocolBinding="{post}"{force}>"#,
-            r#"<saml:Issuer>{issuer}</saml:Issuer>{sig}"#,
-            r#"<samlp:RequestedAuthnContext Comparison="{cmp}"><saml:AuthnContextClassRef>{level}</saml:AuthnContextClassRef></samlp:RequestedAuthnContext>"#,
-            r#"</samlp:AuthnRequest>"#
-        ),
-        samlp = NS_SAMLP,
-        saml = NS_SAML,
-        id = escape(id),
-        now = instant(now),
-        dest = escape(destination),
-        acs = escape(acs_url),
-        post = escape(answer_binding),
-        force = force,
-        issuer = escape(sp_entity_id),
-        sig = sig,
-        cmp = comparison,
-        level = level.uri(),
-    );
-    match sign_enveloped {
-        Some(key) => dsig::sign(&request, key),
-        None => Ok(request),
+    let mut attributes = vec![
+        ("Destination", destination),
+        ("AssertionConsumerServiceURL", acs_url),
+        ("ProtocolBinding", answer_binding),
+    ];
+    if force_authn {
+        attributes.push(("ForceAuthn", "true"));
     }
+    ProtocolMessage {
+        name: "AuthnRequest",
+        id,
+        issue_instant: now,
+        attributes: &attributes,
+        issuer: sp_entity_id,
+        content: &format!(
+            r#"<samlp:RequestedAuthnContext Comparison="{comparison}"><saml:AuthnContextClassRef>{}</saml:AuthnContextClassRef></samlp:RequestedAuthnContext>"#,
+            level.uri()
+        ),
+    }
+    .write(sign_enveloped)
 }
 
 #[derive(Debug, thiserror::Error)]

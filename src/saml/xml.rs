@@ -156,7 +156,7 @@ fn declared_prefixes(start_tag: &str) -> Vec<String> {
     out
 }
 
-/// Escapes text for element content and attribute values.
+/// Escapes text for element content and for double- or single-quoted attribute values.
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 8);
     for c in s.chars() {
@@ -166,7 +166,10 @@ pub fn escape(s: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
+            // Attribute-value normalisation would turn these into spaces: keep them exact.
+            '\n' => out.push_str("&#10;"),
             '\r' => out.push_str("&#13;"),
+            '\t' => out.push_str("&#9;"),
             c => out.push(c),
         }
     }
@@ -227,6 +230,7 @@ mod tests {
     #[test]
     fn escapes_markup() {
         assert_eq!(escape(r#"<a&"b'>"#), "&lt;a&amp;&quot;b&apos;&gt;");
+        assert_eq!(escape("a\tb\r\nc"), "a&#9;b&#13;&#10;c");
     }
 
     #[test]

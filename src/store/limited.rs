@@ -219,6 +219,7 @@ impl LimitedFlowStore {
 
 #[async_trait]
 impl FlowStore for LimitedFlowStore {
+    // FlowStore's signatures, restated as a trait impl must; only the bodies are this store's.
     async fn put(
         &self,
         key: &str,

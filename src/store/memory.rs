@@ -47,6 +47,7 @@ impl MemoryStore {
 
 #[async_trait]
 impl FlowStore for MemoryStore {
+    // FlowStore's signatures, restated as a trait impl must; only the bodies are this store's.
     async fn put(
         &self,
         key: &str,

@@ -105,6 +105,8 @@ impl FlowStore for RedisStore {
     fn is_shared(&self) -> bool {
         true
     }
+
+    // FlowStore's signatures, restated as a trait impl must; only the bodies are this store's.
     async fn put(
         &self,
         key: &str,

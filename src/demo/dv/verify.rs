@@ -15,6 +15,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Why the demo DV refused a Response.
+///
+/// Deliberately not poort's own `ResponseError` (its check as SP), though many reasons read
+/// alike: the demo DV checks poort from outside, so poort's code must not decide its verdict.
 #[derive(Debug, thiserror::Error)]
 pub enum AcsError {
     #[error(transparent)]
