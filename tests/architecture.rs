@@ -27,6 +27,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "oidc",
             "metadata",
             "catalogue",
+            "federation",
             "store",
             "grants",
             "mail",
