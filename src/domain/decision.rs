@@ -142,35 +142,58 @@ fn lapsed(grant: &HeldGrant, now: DateTime<Utc>) -> bool {
     now.signed_duration_since(since) > LAPSE_AFTER
 }
 
-fn assess(
+/// What one login asks of each of the person's grants: the required level and how it is
+/// compared, the level the identity provider asserted, the service, and the moment.
+struct Ask<'a> {
     required: Level,
     comparison: Comparison,
     achieved: Level,
-    service: &ServiceRef,
-    grant: &HeldGrant,
+    service: &'a ServiceRef,
     now: DateTime<Utc>,
-) -> Assessment {
-    if !covers(&grant.scope, service) {
-        return Assessment::NotCovering;
+}
+
+impl<'a> Ask<'a> {
+    fn new(
+        required: Level,
+        comparison: Comparison,
+        achieved: Level,
+        service: &'a ServiceRef,
+        now: DateTime<Utc>,
+    ) -> Ask<'a> {
+        Ask {
+            required,
+            comparison,
+            achieved,
+            service,
+            now,
+        }
     }
-    // Least useful defect first: see `Defect`.
-    if grant.status != GrantStatus::Active {
-        return Assessment::Unusable(Defect::Revoked);
+
+    /// What the grant means for this login.
+    fn assess(&self, grant: &HeldGrant) -> Assessment {
+        let now = self.now;
+        if !covers(&grant.scope, self.service) {
+            return Assessment::NotCovering;
+        }
+        // Least useful defect first: see `Defect`.
+        if grant.status != GrantStatus::Active {
+            return Assessment::Unusable(Defect::Revoked);
+        }
+        if !(grant.valid_from <= now && now < grant.valid_until) {
+            return Assessment::Unusable(Defect::Expired);
+        }
+        if lapsed(grant, now) {
+            return Assessment::Unusable(Defect::Lapsed);
+        }
+        if grant.holder_blocked {
+            return Assessment::Unusable(Defect::Blocked);
+        }
+        let level_used = self.achieved.min(grant.level);
+        if !reaches(level_used, self.required, self.comparison) {
+            return Assessment::Unusable(Defect::LevelTooLow(grant.level));
+        }
+        Assessment::Usable(level_used)
     }
-    if !(grant.valid_from <= now && now < grant.valid_until) {
-        return Assessment::Unusable(Defect::Expired);
-    }
-    if lapsed(grant, now) {
-        return Assessment::Unusable(Defect::Lapsed);
-    }
-    if grant.holder_blocked {
-        return Assessment::Unusable(Defect::Blocked);
-    }
-    let level_used = achieved.min(grant.level);
-    if !reaches(level_used, required, comparison) {
-        return Assessment::Unusable(Defect::LevelTooLow(grant.level));
-    }
-    Assessment::Usable(level_used)
 }
 
 /// What one grant means for a login, as [`decide`] sees it: for error pages, logs and the
@@ -184,7 +207,8 @@ pub fn explain(
     grant: &HeldGrant,
     now: DateTime<Utc>,
 ) -> GrantVerdict {
-    match assess(required, comparison, achieved, service, grant, now) {
+    let ask = Ask::new(required, comparison, achieved, service, now);
+    match ask.assess(grant) {
         Assessment::NotCovering => GrantVerdict::NotCovering,
         Assessment::Usable(level_used) => GrantVerdict::Usable { level_used },
         Assessment::Unusable(defect) => GrantVerdict::Unusable(defect.reason(required)),
@@ -224,8 +248,9 @@ pub fn decide(
     // Keyed by KvK number: that is what identifies an organisation.
     let mut winners: BTreeMap<&str, (&HeldGrant, Level)> = BTreeMap::new();
     let mut best_defect: Option<Defect> = None;
+    let ask = Ask::new(required, comparison, achieved, service, now);
     for grant in grants {
-        match assess(required, comparison, achieved, service, grant, now) {
+        match ask.assess(grant) {
             Assessment::NotCovering => {}
             Assessment::Unusable(defect) => best_defect = best_defect.max(Some(defect)),
             Assessment::Usable(level_used) => {
@@ -269,7 +294,7 @@ pub fn decide(
     }
 }
 
-/// One rule of [`assess`] as applied to one grant, for people reading why (`poort grants
+/// One rule of the decision as applied to one grant, for people reading why (`poort grants
 /// explain`, the admin module).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuleCheck {
@@ -280,6 +305,8 @@ pub struct RuleCheck {
 
 /// Every rule for one grant, in the order [`explain`] applies them, each with whether it holds
 /// and the values it compared. The first that fails is the reason [`explain`] gives.
+// The same parameters as `explain` on purpose: one question, answered as a verdict there and
+// rule by rule here.
 pub fn rule_checks(
     required: Level,
     comparison: Comparison,

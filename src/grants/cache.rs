@@ -259,6 +259,7 @@ impl GrantCache for RedisGrantCache {
         Ok(CacheLookup::Miss(version.map(Stamp)))
     }
 
+    // The trait's signature, as in `MemoryGrantCache`: the two caches differ only below it.
     async fn put(
         &self,
         key: &IdentityKey,

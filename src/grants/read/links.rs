@@ -9,30 +9,32 @@ use crate::grants::sql::{parse_role, SqlRegister};
 use crate::grants::views::{LinkRequest, LinkRequestStatus};
 use chrono::{DateTime, Utc};
 
-/// A link request as stored, with both organisations; the last column is the name of the
-/// member the address names (only the other side's listing selects it).
-type LinkRow = (
-    String,
-    String,
-    Option<String>,
-    String,
-    String,
-    Option<String>,
-    String,
-    String,
-    String,
-    String,
-    DateTime<Utc>,
-    DateTime<Utc>,
-    Option<DateTime<Utc>>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-);
+/// A link request as stored, with both organisations (`other_…`: where the person is known);
+/// `person_name` is the name of the member the address names (only the other side's listing
+/// selects it).
+#[derive(sqlx::FromRow)]
+struct LinkRow {
+    id: String,
+    kvk: String,
+    rsin: Option<String>,
+    name: String,
+    other_kvk: String,
+    other_rsin: Option<String>,
+    other_name: String,
+    email: String,
+    roles: String,
+    requested_by: String,
+    created_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+    decided_at: Option<DateTime<Utc>>,
+    outcome: Option<String>,
+    person_id: Option<String>,
+    person_name: Option<String>,
+}
 
-const LINK_COLUMNS: &str = "r.id, o.kvk, o.rsin, o.name, x.kvk, x.rsin, x.name, r.email, r.roles, \
-     r.requested_by, r.created_at, r.expires_at, r.decided_at, r.outcome, r.person_id, \
-     CAST(NULL AS TEXT)";
+const LINK_COLUMNS: &str = "r.id, o.kvk, o.rsin, o.name, x.kvk AS other_kvk, \
+     x.rsin AS other_rsin, x.name AS other_name, r.email, r.roles, r.requested_by, r.created_at, \
+     r.expires_at, r.decided_at, r.outcome, r.person_id, CAST(NULL AS TEXT) AS person_name";
 
 const LINK_FROM: &str = "FROM link_requests r JOIN organisations o ON o.id = r.organisation_id \
      JOIN organisations x ON x.id = r.other_organisation_id";
@@ -48,40 +50,41 @@ pub(in crate::grants) fn roles_text(roles: &[Role]) -> String {
 
 /// A stored request as its sides see it (expired when its time is up unanswered).
 fn link_request(r: LinkRow, now: DateTime<Utc>) -> Result<LinkRequest, WriteError> {
-    let roles =
-        r.8.split(',')
-            .filter(|s| !s.is_empty())
-            .map(|s| parse_role(s).map_err(|e| corrupt(e.to_string())))
-            .collect::<Result<Vec<_>, _>>()?;
-    let status = match r.13.as_deref() {
-        None if r.11 <= now => LinkRequestStatus::Expired,
+    let roles = r
+        .roles
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(|s| parse_role(s).map_err(|e| corrupt(e.to_string())))
+        .collect::<Result<Vec<_>, _>>()?;
+    let status = match r.outcome.as_deref() {
+        None if r.expires_at <= now => LinkRequestStatus::Expired,
         None => LinkRequestStatus::Pending,
         Some("approved") => LinkRequestStatus::Approved,
         Some("declined") => LinkRequestStatus::Declined,
         Some("withdrawn") => LinkRequestStatus::Withdrawn,
-        Some(other) => return Err(corrupt(format!("link request {}: {other:?}", r.0))),
+        Some(other) => return Err(corrupt(format!("link request {}: {other:?}", r.id))),
     };
     Ok(LinkRequest {
-        id: r.0,
+        id: r.id,
         organisation: Organisation {
-            kvk: r.1,
-            rsin: r.2,
-            name: r.3,
+            kvk: r.kvk,
+            rsin: r.rsin,
+            name: r.name,
         },
         other: Organisation {
-            kvk: r.4,
-            rsin: r.5,
-            name: r.6,
+            kvk: r.other_kvk,
+            rsin: r.other_rsin,
+            name: r.other_name,
         },
-        email: r.7,
+        email: r.email,
         roles,
-        requested_by: r.9,
-        created_at: r.10,
-        expires_at: r.11,
+        requested_by: r.requested_by,
+        created_at: r.created_at,
+        expires_at: r.expires_at,
         status,
-        decided_at: r.12,
-        person: r.14,
-        person_name: r.15,
+        decided_at: r.decided_at,
+        person: r.person_id,
+        person_name: r.person_name,
     })
 }
 
@@ -113,8 +116,10 @@ impl SqlRegister {
             "SELECT {LINK_COLUMNS} {LINK_FROM} WHERE o.kvk = $1 ORDER BY r.created_at DESC, r.id"
         );
         // The member named, in place of the stored person (empty while open), and their name.
-        let incoming_columns =
-            LINK_COLUMNS.replace("r.person_id, CAST(NULL AS TEXT)", "p.id, p.name");
+        let incoming_columns = LINK_COLUMNS.replace(
+            "r.person_id, CAST(NULL AS TEXT) AS person_name",
+            "p.id AS person_id, p.name AS person_name",
+        );
         let incoming_sql = format!(
             "SELECT {incoming_columns} {LINK_FROM} \
                JOIN memberships m ON m.organisation_id = r.other_organisation_id \

@@ -9,6 +9,19 @@ use crate::grants::sql::SqlRegister;
 use crate::grants::views::OrganisationView;
 use chrono::Utc;
 
+/// An organisation as stored.
+#[derive(sqlx::FromRow)]
+struct OrganisationRow {
+    id: String,
+    kvk: String,
+    rsin: Option<String>,
+    name: String,
+    contact_name: Option<String>,
+    contact_email: Option<String>,
+    contact_phone: Option<String>,
+    contact_address: Option<String>,
+}
+
 impl SqlRegister {
     /// An organisation with its members, groups and grant counts.
     pub async fn show_organisation(&self, kvk: &str) -> Result<OrganisationView, WriteError> {
@@ -26,17 +39,7 @@ impl SqlRegister {
         let now = Utc::now();
         let mut transaction = self.pool().begin().await?;
         let tx = &mut transaction;
-        type OrgRow = (
-            String,
-            String,
-            Option<String>,
-            String,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-        );
-        let org: Option<OrgRow> = sql(
+        let org: Option<OrganisationRow> = sql(
             "SELECT id, kvk, rsin, name, contact_name, contact_email, contact_phone, \
              contact_address FROM organisations WHERE kvk = $1",
         )
@@ -46,7 +49,7 @@ impl SqlRegister {
         let org = org.ok_or_else(|| WriteError::UnknownOrganisation(kvk.to_string()))?;
         let groups: Vec<String> =
             sql("SELECT name FROM groups WHERE organisation_id = $1 ORDER BY name")
-                .bind(&org.0)
+                .bind(&org.id)
                 .scalars(&mut *tx)
                 .await?;
         // Counted by the database: an organisation may hold 100,000 grants.
@@ -57,20 +60,20 @@ impl SqlRegister {
                     COUNT(*) \
                FROM grants WHERE organisation_id = $1",
         )
-        .bind(&org.0)
+        .bind(&org.id)
         .bind(now)
         .fetch_one(&mut *tx)
         .await?;
         let mut view = OrganisationView {
             organisation: Organisation {
-                kvk: org.1,
-                rsin: org.2,
-                name: org.3,
+                kvk: org.kvk,
+                rsin: org.rsin,
+                name: org.name,
             },
-            contact_name: org.4,
-            contact_email: org.5,
-            contact_phone: org.6,
-            contact_address: org.7,
+            contact_name: org.contact_name,
+            contact_email: org.contact_email,
+            contact_phone: org.contact_phone,
+            contact_address: org.contact_address,
             members: Vec::new(),
             groups,
             grants_active: 0,

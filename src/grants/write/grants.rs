@@ -2,9 +2,9 @@
 //! and the granting administrator's own level), renewed, revoked and reactivated.
 
 use super::{
-    audit, authorise, authorised_group, commit_touching, find_membership, json, links_of,
-    organisation, person_known, unique_or, within_admin_level, Actor, Need, HOLDERS_OF_GRANT,
-    LINKS_OF_GROUP, LINKS_OF_PERSON,
+    authorise, authorised_group, commit_recorded, commit_touching, find_membership, links_of,
+    organisation, person_known, unique_or, within_admin_level, Actor, Need, Record, Touching,
+    HOLDERS_OF_GRANT, LINKS_OF_GROUP, LINKS_OF_PERSON,
 };
 use crate::config::ServiceConfig;
 use crate::domain::grant::{validity_limit, GrantStatus, IdentityKey, Scope, Touched};
@@ -55,8 +55,7 @@ impl SqlRegister {
         let mut transaction = self.pool().begin_write().await?;
         let tx = &mut transaction;
         let (id, links) = insert_grant(tx, actor, catalogue, request, GrantStatus::Active).await?;
-        transaction.commit().await?;
-        Ok((id, Touched { links }))
+        commit_touching(transaction, id, Touching::Links(links)).await
     }
 
     /// Renews a grant: valid from now until the new end. An administrator may renew only up to
@@ -71,7 +70,7 @@ impl SqlRegister {
         let mut transaction = self.pool().begin_write().await?;
         let tx = &mut transaction;
         let new_until = renew_one(tx, actor, grant, renewal, now).await?;
-        commit_touching(transaction, new_until, HOLDERS_OF_GRANT, grant).await
+        commit_touching(transaction, new_until, Touching::HoldersOf(grant)).await
     }
 
     /// Renews many grants at once, all or nothing (each checked as [`Self::renew_grant`]).
@@ -90,8 +89,7 @@ impl SqlRegister {
             ends.push(renew_one(tx, actor, grant.as_str(), renewal, now).await?);
             links.extend(links_of(tx, HOLDERS_OF_GRANT, grant.as_str()).await?);
         }
-        transaction.commit().await?;
-        Ok((ends, Touched { links }))
+        commit_touching(transaction, ends, Touching::Links(links)).await
     }
 
     /// Revokes a grant: refused at every replica from the next login on.
@@ -146,16 +144,10 @@ impl SqlRegister {
         .bind(grant)
         .execute(&mut *tx)
         .await?;
-        audit(
-            tx,
-            actor,
-            Some(&org_id),
-            action,
-            json(&(grant, &current)),
-            json(&(grant, status_text(status))),
-        )
-        .await?;
-        commit_touching(transaction, (), HOLDERS_OF_GRANT, grant).await
+        let record = Record::new(actor, &org_id, action)
+            .before(&(grant, &current))
+            .after(&(grant, status_text(status)));
+        commit_recorded(transaction, record, (), Touching::HoldersOf(grant)).await
     }
 }
 
@@ -203,12 +195,11 @@ async fn authorised_grant(
     action: &'static str,
 ) -> Result<(String, Level, String, DateTime<Utc>, DateTime<Utc>), WriteError> {
     let (org_id, kvk, level, status, from, until, group_id) = grant_row(tx, grant).await?;
-    let need = if group_id.is_some() {
-        Need::ManageGroup
-    } else {
-        Need::Manage
+    let need = match group_id.as_deref() {
+        Some(group) => Need::ManageGroup(Some(group)),
+        None => Need::Manage,
     };
-    authorise(tx, actor, &org_id, &kvk, need, group_id.as_deref(), action).await?;
+    authorise(tx, actor, &org_id, &kvk, need, action).await?;
     Ok((org_id, level, status, from, until))
 }
 
@@ -306,7 +297,7 @@ pub(super) async fn insert_grant(
                     });
                 }
             };
-            authorise(tx, actor, &org_id, kvk, Need::Manage, None, "add grants").await?;
+            authorise(tx, actor, &org_id, kvk, Need::Manage, "add grants").await?;
             let links = links_of(tx, LINKS_OF_PERSON, person).await?;
             (Some(membership), None, links)
         }
@@ -364,15 +355,10 @@ pub(super) async fn insert_grant(
     .execute(&mut *tx)
     .await
     .map_err(|e| unique_or(e, || WriteError::DuplicateGrantId(id.clone())))?;
-    audit(
-        tx,
-        actor,
-        Some(&org_id),
-        "grant.add",
-        None,
-        json(&(&id, request)),
-    )
-    .await?;
+    Record::new(actor, &org_id, "grant.add")
+        .after(&(&id, request))
+        .append(tx)
+        .await?;
     Ok((id, touched))
 }
 
@@ -411,14 +397,10 @@ async fn renew_one(
         .bind(grant)
         .execute(&mut *tx)
         .await?;
-    audit(
-        tx,
-        actor,
-        Some(&org_id),
-        "grant.renew",
-        json(&(grant, from, until)),
-        json(&(grant, new_from, new_until)),
-    )
-    .await?;
+    Record::new(actor, &org_id, "grant.renew")
+        .before(&(grant, from, until))
+        .after(&(grant, new_from, new_until))
+        .append(tx)
+        .await?;
     Ok(new_until)
 }

@@ -1,8 +1,8 @@
 //! Groups of an organisation: created, members put in them (perhaps as the group's
 //! administrator), a member blocked for one group only.
 
-use super::{audit, authorised_group, authorised_organisation, commit_touching, json, member_of};
-use super::{organisation, unique_or, Actor, Need, LINKS_OF_PERSON};
+use super::{authorised_group, commit_recorded, member_of, organisation};
+use super::{unique_or, Actor, Need, Record, Touching};
 use crate::domain::grant::Touched;
 use crate::grants::db::sql;
 use crate::grants::error::WriteError;
@@ -21,10 +21,10 @@ impl SqlRegister {
             return Err(WriteError::Empty { what: "group name" });
         }
         let id = uuid::Uuid::new_v4().to_string();
-        let mut transaction = self.pool().begin_write().await?;
+        let (mut transaction, org_id, _) = self
+            .begin_in(actor, kvk, Need::Manage, "create groups")
+            .await?;
         let tx = &mut transaction;
-        let (org_id, _) =
-            authorised_organisation(tx, actor, kvk, Need::Manage, "create groups").await?;
         sql("INSERT INTO groups (id, organisation_id, name, created_at) VALUES ($1, $2, $3, $4)")
             .bind(&id)
             .bind(&org_id)
@@ -38,9 +38,8 @@ impl SqlRegister {
                     group: name.to_string(),
                 })
             })?;
-        audit(tx, actor, Some(&org_id), "group.create", None, json(&name)).await?;
-        transaction.commit().await?;
-        Ok((id, Touched::default()))
+        let record = Record::new(actor, &org_id, "group.create").after(&name);
+        commit_recorded(transaction, record, id, Touching::Nobody).await
     }
 
     /// Puts a member of the organisation in one of its groups; `admin` makes them an
@@ -74,16 +73,8 @@ impl SqlRegister {
                 group: group.to_string(),
             })
         })?;
-        audit(
-            tx,
-            actor,
-            Some(&org_id),
-            "group.add_member",
-            None,
-            json(&(group, person, admin)),
-        )
-        .await?;
-        commit_touching(transaction, (), LINKS_OF_PERSON, person).await
+        let record = Record::new(actor, &org_id, "group.add_member").after(&(group, person, admin));
+        commit_recorded(transaction, record, (), Touching::Person(person)).await
     }
 
     /// Blocks or unblocks a member for one group only: that group's grants are suspended for
@@ -122,15 +113,9 @@ impl SqlRegister {
         } else {
             "group.unblock_member"
         };
-        audit(
-            tx,
-            actor,
-            Some(&org_id),
-            action,
-            json(&(group, person, !blocked)),
-            json(&(group, person, blocked)),
-        )
-        .await?;
-        commit_touching(transaction, (), LINKS_OF_PERSON, person).await
+        let record = Record::new(actor, &org_id, action)
+            .before(&(group, person, !blocked))
+            .after(&(group, person, blocked));
+        commit_recorded(transaction, record, (), Touching::Person(person)).await
     }
 }

@@ -3,8 +3,9 @@
 //! e-mailed link (valid 24 hours, usable once) binds the identity the AD asserts to them. After
 //! that they log in directly. Only a hash of the link's secret is stored.
 
-use super::{audit, authorise, authorised_organisation, group_named, insert_membership, json};
-use super::{insert_link, link_holder, organisation, Actor, Need};
+use super::Touching;
+use super::{authorise, commit_recorded, email_free, group_named};
+use super::{insert_link, insert_membership, link_holder, organisation, Actor, Need, Record};
 use crate::domain::grant::{IdentityKey, Organisation, Role, Touched};
 use crate::grants::check::check_email;
 use crate::grants::db::{sql, Tx};
@@ -53,6 +54,18 @@ pub struct Accepted {
     pub person: String,
     pub name: Option<String>,
     pub organisation: Organisation,
+}
+
+/// An invitation as resending it needs it: the invited person, their name and language, the
+/// address it went to, and whether it was used or withdrawn.
+#[derive(sqlx::FromRow)]
+struct SentInvitation {
+    person_id: String,
+    name: Option<String>,
+    language: Option<String>,
+    email: String,
+    accepted: bool,
+    withdrawn: bool,
 }
 
 /// The stored form of a link's secret.
@@ -134,38 +147,17 @@ impl SqlRegister {
                         .scalar_optional(&mut *tx)
                         .await?;
                 // Permission first: an unknown group is only named to whoever may know.
-                authorise(
-                    tx,
-                    actor,
-                    &org_id,
-                    kvk,
-                    Need::ManageGroup,
-                    id.as_deref(),
-                    "invite users",
-                )
-                .await?;
+                let need = Need::ManageGroup(id.as_deref());
+                authorise(tx, actor, &org_id, kvk, need, "invite users").await?;
             }
         } else {
-            authorise(tx, actor, &org_id, kvk, need, None, "invite users").await?;
+            authorise(tx, actor, &org_id, kvk, need, "invite users").await?;
         }
         if name.is_empty() {
             return Err(WriteError::Empty { what: "name" });
         }
         check_email(email)?;
-        let taken: Option<String> = sql(
-            "SELECT p.id FROM persons p JOIN memberships m ON m.person_id = p.id \
-             WHERE m.organisation_id = $1 AND lower(p.email) = lower($2)",
-        )
-        .bind(&org_id)
-        .bind(email)
-        .scalar_optional(&mut *tx)
-        .await?;
-        if taken.is_some() {
-            return Err(WriteError::DuplicateEmail {
-                email: email.to_string(),
-                organisation: kvk.to_string(),
-            });
-        }
+        email_free(tx, &org_id, kvk, email, None).await?;
         let person = uuid::Uuid::new_v4().to_string();
         sql(
             "INSERT INTO persons (id, name, email, created_at, language, phone) \
@@ -179,7 +171,7 @@ impl SqlRegister {
         .bind(new.phone.as_deref())
         .execute(&mut *tx)
         .await?;
-        let membership = insert_membership(tx, &person, &org_id, &new.roles, now).await?;
+        let membership = insert_membership(tx, &person, &org_id, kvk, &new.roles, now).await?;
         for group in &new.groups {
             let group_id = group_named(tx, &org_id, kvk, group).await?;
             sql(
@@ -209,15 +201,14 @@ impl SqlRegister {
         .bind(&person)
         .execute(&mut *tx)
         .await?;
-        audit(
-            tx,
-            actor,
-            Some(&org_id),
-            "invitation.create",
-            None,
-            json(&(&id, &person, name, email, &new.roles, &new.groups)),
-        )
-        .await?;
+        let record = Record::new(actor, &org_id, "invitation.create").after(&(
+            &id,
+            &person,
+            name,
+            email,
+            &new.roles,
+            &new.groups,
+        ));
         let invitation = Invitation {
             id,
             person,
@@ -232,8 +223,7 @@ impl SqlRegister {
             token,
             expires_at,
         };
-        transaction.commit().await?;
-        Ok((invitation, Touched::default()))
+        commit_recorded(transaction, record, invitation, Touching::Nobody).await
     }
 
     /// A new link for an open invitation (the old one stops working), valid 24 hours again.
@@ -244,29 +234,26 @@ impl SqlRegister {
         id: &str,
         now: DateTime<Utc>,
     ) -> Result<(Invitation, Touched), WriteError> {
-        let mut transaction = self.pool().begin_write().await?;
+        let (mut transaction, org_id, org_name) = self
+            .begin_in(actor, kvk, Need::Manage, "resend invitations")
+            .await?;
         let tx = &mut transaction;
-        let (org_id, org_name) =
-            authorised_organisation(tx, actor, kvk, Need::Manage, "resend invitations").await?;
-        type Row = (
-            String,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            String,
-            bool,
-            bool,
-        );
-        let row: Option<Row> = sql("SELECT i.person_id, p.name, p.language, p.email, i.email, \
-                    i.accepted_at IS NOT NULL, i.withdrawn_at IS NOT NULL \
+        let row: Option<SentInvitation> = sql("SELECT i.person_id, p.name, p.language, i.email, \
+                    i.accepted_at IS NOT NULL AS accepted, i.withdrawn_at IS NOT NULL AS withdrawn \
                FROM invitations i JOIN persons p ON p.id = i.person_id \
               WHERE i.id = $1 AND i.organisation_id = $2")
         .bind(id)
         .bind(&org_id)
         .fetch_optional(&mut *tx)
         .await?;
-        let (person, name, language, _, email, accepted, withdrawn) =
-            row.ok_or(WriteError::InvitationUnknown)?;
+        let SentInvitation {
+            person_id: person,
+            name,
+            language,
+            email,
+            accepted,
+            withdrawn,
+        } = row.ok_or(WriteError::InvitationUnknown)?;
         if accepted {
             return Err(WriteError::InvitationUsed);
         }
@@ -281,15 +268,7 @@ impl SqlRegister {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        audit(
-            tx,
-            actor,
-            Some(&org_id),
-            "invitation.resend",
-            None,
-            json(&(id, &email)),
-        )
-        .await?;
+        let record = Record::new(actor, &org_id, "invitation.resend").after(&(id, &email));
         let invitation = Invitation {
             id: id.to_string(),
             person,
@@ -304,8 +283,7 @@ impl SqlRegister {
             token,
             expires_at,
         };
-        transaction.commit().await?;
-        Ok((invitation, Touched::default()))
+        commit_recorded(transaction, record, invitation, Touching::Nobody).await
     }
 
     /// Withdraws an open invitation: its link stops working (the invited member stays, without
@@ -317,10 +295,10 @@ impl SqlRegister {
         id: &str,
         now: DateTime<Utc>,
     ) -> Result<((), Touched), WriteError> {
-        let mut transaction = self.pool().begin_write().await?;
+        let (mut transaction, org_id, _) = self
+            .begin_in(actor, kvk, Need::Manage, "withdraw invitations")
+            .await?;
         let tx = &mut transaction;
-        let (org_id, _) =
-            authorised_organisation(tx, actor, kvk, Need::Manage, "withdraw invitations").await?;
         let changed = sql(
             "UPDATE invitations SET withdrawn_at = $1 WHERE id = $2 AND organisation_id = $3 \
              AND accepted_at IS NULL AND withdrawn_at IS NULL",
@@ -333,17 +311,8 @@ impl SqlRegister {
         if changed == 0 {
             return Err(WriteError::InvitationUnknown);
         }
-        audit(
-            tx,
-            actor,
-            Some(&org_id),
-            "invitation.withdraw",
-            None,
-            json(&id),
-        )
-        .await?;
-        transaction.commit().await?;
-        Ok(((), Touched::default()))
+        let record = Record::new(actor, &org_id, "invitation.withdraw").after(&id);
+        commit_recorded(transaction, record, (), Touching::Nobody).await
     }
 
     /// Whether a link's invitation can still be accepted (checked before sending the person to
@@ -393,26 +362,14 @@ impl SqlRegister {
             .bind(&person)
             .scalar(&mut *tx)
             .await?;
-        audit(
-            tx,
-            &actor,
-            Some(&org_id),
-            "invitation.accept",
-            None,
-            json(&(&id, &person, idp, subject)),
-        )
-        .await?;
-        let touched = Touched {
-            links: [IdentityKey::new(idp, subject)].into_iter().collect(),
+        let record =
+            Record::new(&actor, &org_id, "invitation.accept").after(&(&id, &person, idp, subject));
+        let touched = [IdentityKey::new(idp, subject)].into_iter().collect();
+        let accepted = Accepted {
+            person,
+            name,
+            organisation,
         };
-        transaction.commit().await?;
-        Ok((
-            Accepted {
-                person,
-                name,
-                organisation,
-            },
-            touched,
-        ))
+        commit_recorded(transaction, record, accepted, Touching::Links(touched)).await
     }
 }

@@ -8,12 +8,12 @@
 //! one of its members'. Unanswered requests expire after [`LINK_REQUEST_LIFETIME`].
 
 use super::{
-    audit, authorised_organisation, find_membership, insert_membership, json, links_of,
-    organisation, Actor, Need, LINKS_OF_PERSON,
+    commit_recorded, find_membership, insert_membership, links_of, members_by_email, organisation,
+    Actor, Need, Record, Touching, LINKS_OF_PERSON,
 };
 use crate::domain::grant::{Role, Touched};
 use crate::grants::check::{check_email, check_kvk};
-use crate::grants::db::{sql, Tx};
+use crate::grants::db::sql;
 use crate::grants::error::WriteError;
 use crate::grants::read::links::{roles_text, stored_request};
 use crate::grants::sql::SqlRegister;
@@ -33,23 +33,6 @@ pub struct NewLinkRequest {
     pub email: String,
     #[serde(default)]
     pub roles: Vec<Role>,
-}
-
-/// The member of `org_id` whose e-mail address is `email` (any case): (person, name).
-async fn member_by_email(
-    tx: &mut Tx,
-    org_id: &str,
-    email: &str,
-) -> Result<Option<(String, Option<String>)>, WriteError> {
-    let found: Vec<(String, Option<String>)> = sql(
-        "SELECT p.id, p.name FROM persons p JOIN memberships m ON m.person_id = p.id \
-             WHERE m.organisation_id = $1 AND lower(p.email) = lower($2) ORDER BY p.id",
-    )
-    .bind(org_id)
-    .bind(email)
-    .fetch_all(tx)
-    .await?;
-    Ok(found.into_iter().next())
 }
 
 /// Fails unless the request is still open.
@@ -73,10 +56,9 @@ impl SqlRegister {
         let other_kvk = new.kvk.trim();
         let email = new.email.trim();
         let need = Need::to_give(&new.roles);
-        let mut transaction = self.pool().begin_write().await?;
+        let (mut transaction, org_id, _) =
+            self.begin_in(actor, kvk, need, "ask to link users").await?;
         let tx = &mut transaction;
-        let (org_id, _) =
-            authorised_organisation(tx, actor, kvk, need, "ask to link users").await?;
         check_kvk(other_kvk)?;
         check_email(email)?;
         if other_kvk == kvk {
@@ -99,18 +81,10 @@ impl SqlRegister {
         .bind(now + LINK_REQUEST_LIFETIME)
         .execute(&mut *tx)
         .await?;
-        audit(
-            tx,
-            actor,
-            Some(&org_id),
-            "link.request",
-            None,
-            json(&(&id, other_kvk, email, &new.roles)),
-        )
-        .await?;
+        let record =
+            Record::new(actor, &org_id, "link.request").after(&(&id, other_kvk, email, &new.roles));
         let request = stored_request(tx, &id, now).await?;
-        transaction.commit().await?;
-        Ok((request, Touched::default()))
+        commit_recorded(transaction, record, request, Touching::Nobody).await
     }
 
     /// The other side's answer: approving makes the member it names a member of the asking
@@ -123,14 +97,16 @@ impl SqlRegister {
         approve: bool,
         now: DateTime<Utc>,
     ) -> Result<(LinkRequest, Touched), WriteError> {
-        let mut transaction = self.pool().begin_write().await?;
+        let (mut transaction, org_id, _) = self
+            .begin_in(actor, kvk, Need::Manage, "answer link requests")
+            .await?;
         let tx = &mut transaction;
-        let (org_id, _) =
-            authorised_organisation(tx, actor, kvk, Need::Manage, "answer link requests").await?;
         let request = stored_request(tx, id, now).await?;
         // Another organisation's request, or one naming nobody here: as if it did not exist.
-        let Some((person, _)) = member_by_email(tx, &org_id, &request.email)
-            .await?
+        let named = members_by_email(tx, &org_id, &request.email).await?;
+        let Some((person, _)) = named
+            .into_iter()
+            .next()
             .filter(|_| request.other.kvk == kvk)
         else {
             return Err(WriteError::LinkRequestUnknown);
@@ -145,7 +121,8 @@ impl SqlRegister {
                     organisation: request.organisation.kvk.clone(),
                 });
             }
-            insert_membership(tx, &person, &asking_id, &request.roles, now).await?;
+            let asking_kvk = &request.organisation.kvk;
+            insert_membership(tx, &person, &asking_id, asking_kvk, &request.roles, now).await?;
             touched = links_of(tx, LINKS_OF_PERSON, &person).await?;
         }
         let outcome = if approve { "approved" } else { "declined" };
@@ -166,28 +143,15 @@ impl SqlRegister {
             "link.decline"
         };
         // Both organisations' trails show the answer.
-        audit(
-            tx,
-            actor,
-            Some(&org_id),
-            action,
-            None,
-            json(&(id, &request.organisation.kvk, &person)),
-        )
-        .await?;
-        audit(
-            tx,
-            actor,
-            Some(&asking_id),
-            action,
-            None,
-            json(&(id, kvk, approve.then_some(&person))),
-        )
-        .await?;
+        Record::new(actor, &org_id, action)
+            .after(&(id, &request.organisation.kvk, &person))
+            .append(tx)
+            .await?;
+        let record =
+            Record::new(actor, &asking_id, action).after(&(id, kvk, approve.then_some(&person)));
         let mut request = stored_request(tx, id, now).await?;
         request.person_name = None;
-        transaction.commit().await?;
-        Ok((request, Touched { links: touched }))
+        commit_recorded(transaction, record, request, Touching::Links(touched)).await
     }
 
     /// The asking side takes its open request back.
@@ -198,10 +162,10 @@ impl SqlRegister {
         id: &str,
         now: DateTime<Utc>,
     ) -> Result<(LinkRequest, Touched), WriteError> {
-        let mut transaction = self.pool().begin_write().await?;
+        let (mut transaction, org_id, _) = self
+            .begin_in(actor, kvk, Need::Manage, "withdraw link requests")
+            .await?;
         let tx = &mut transaction;
-        let (org_id, _) =
-            authorised_organisation(tx, actor, kvk, Need::Manage, "withdraw link requests").await?;
         let request = stored_request(tx, id, now).await?;
         if request.organisation.kvk != kvk {
             return Err(WriteError::LinkRequestUnknown);
@@ -216,9 +180,8 @@ impl SqlRegister {
         .bind(id)
         .execute(&mut *tx)
         .await?;
-        audit(tx, actor, Some(&org_id), "link.withdraw", None, json(&id)).await?;
+        let record = Record::new(actor, &org_id, "link.withdraw").after(&id);
         let request = stored_request(tx, id, now).await?;
-        transaction.commit().await?;
-        Ok((request, Touched::default()))
+        commit_recorded(transaction, record, request, Touching::Nobody).await
     }
 }

@@ -2,8 +2,8 @@
 //! their details corrected, removed.
 
 use super::{
-    add_roles, audit, authorise, authorised_organisation, commit_touching, json, links_of,
-    member_of, organisation, person_known, unique_or, Actor, Need, LINKS_OF_PERSON,
+    add_roles, authorise, commit_recorded, email_free, insert_membership, links_of, member_of,
+    organisation, person_known, update_member_row, Actor, Need, Record, Touching, LINKS_OF_PERSON,
 };
 use crate::domain::grant::{Role, Touched};
 use crate::grants::check::check_email;
@@ -33,44 +33,20 @@ impl SqlRegister {
         person: &str,
         roles: &[Role],
     ) -> Result<((), Touched), WriteError> {
-        let mut transaction = self.pool().begin_write().await?;
+        let (mut transaction, org_id, _) = self
+            .begin_in(actor, kvk, Need::Manage, "add members")
+            .await?;
         let tx = &mut transaction;
-        let (org_id, _) =
-            authorised_organisation(tx, actor, kvk, Need::Manage, "add members").await?;
         if !person_known(tx, person).await? {
             return Err(WriteError::UnknownPerson(person.to_string()));
         }
-        let id = uuid::Uuid::new_v4().to_string();
-        sql(
-            "INSERT INTO memberships (id, person_id, organisation_id, blocked, created_at) \
-             VALUES ($1, $2, $3, FALSE, $4)",
-        )
-        .bind(&id)
-        .bind(person)
-        .bind(&org_id)
-        .bind(Utc::now())
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| {
-            unique_or(e, || WriteError::DuplicateMember {
-                person: person.to_string(),
-                organisation: kvk.to_string(),
-            })
-        })?;
-        add_roles(tx, &id, roles).await?;
-        audit(
-            tx,
-            actor,
-            Some(&org_id),
-            "member.add",
-            None,
-            json(&(person, roles)),
-        )
-        .await?;
-        commit_touching(transaction, (), LINKS_OF_PERSON, person).await
+        insert_membership(tx, person, &org_id, kvk, roles, Utc::now()).await?;
+        let record = Record::new(actor, &org_id, "member.add").after(&(person, roles));
+        commit_recorded(transaction, record, (), Touching::Person(person)).await
     }
 
     /// Replaces a member's roles.
+    // Takes what `add_member` takes on purpose: both name a member and the roles they get.
     pub async fn set_roles(
         &self,
         actor: &Actor,
@@ -78,34 +54,26 @@ impl SqlRegister {
         person: &str,
         roles: &[Role],
     ) -> Result<((), Touched), WriteError> {
-        let mut transaction = self.pool().begin_write().await?;
+        let (mut transaction, org_id, _) = self
+            .begin_in(actor, kvk, Need::Manage, "change roles")
+            .await?;
         let tx = &mut transaction;
-        let (org_id, _) =
-            authorised_organisation(tx, actor, kvk, Need::Manage, "change roles").await?;
         let membership = member_of(tx, person, &org_id, kvk).await?;
         let before: Vec<String> = sql("SELECT role FROM membership_roles WHERE membership_id = $1")
             .bind(&membership)
             .scalars(&mut *tx)
             .await?;
         // Giving or taking an administrator's role is the hoofdbeheerder's.
-        let admin = |r: &str| r == "hoofdbeheerder" || r == "beheerder";
-        if before.iter().any(|r| admin(r)) || roles.iter().any(|r| admin(r.as_str())) {
-            let changes_admin = before.iter().filter(|r| admin(r)).count()
-                != roles.iter().filter(|r| admin(r.as_str())).count()
+        if before.iter().any(|r| administrator(r))
+            || roles.iter().any(|r| administrator(r.as_str()))
+        {
+            let changes_admin = before.iter().filter(|r| administrator(r)).count()
+                != roles.iter().filter(|r| administrator(r.as_str())).count()
                 || roles
                     .iter()
-                    .any(|r| admin(r.as_str()) && !before.iter().any(|b| b == r.as_str()));
+                    .any(|r| administrator(r.as_str()) && !before.iter().any(|b| b == r.as_str()));
             if changes_admin {
-                authorise(
-                    tx,
-                    actor,
-                    &org_id,
-                    kvk,
-                    Need::Appoint,
-                    None,
-                    "appoint administrators",
-                )
-                .await?;
+                may_appoint(tx, actor, &org_id, kvk, "appoint administrators").await?;
             }
         }
         let had = hoofdbeheerders(tx, &org_id).await?;
@@ -115,16 +83,10 @@ impl SqlRegister {
             .await?;
         add_roles(tx, &membership, roles).await?;
         keep_a_hoofdbeheerder(tx, actor, &org_id, kvk, had).await?;
-        audit(
-            tx,
-            actor,
-            Some(&org_id),
-            "member.roles",
-            json(&(person, before)),
-            json(&(person, roles)),
-        )
-        .await?;
-        commit_touching(transaction, (), LINKS_OF_PERSON, person).await
+        let record = Record::new(actor, &org_id, "member.roles")
+            .before(&(person, before))
+            .after(&(person, roles));
+        commit_recorded(transaction, record, (), Touching::Person(person)).await
     }
 
     /// Blocks or unblocks a member in the whole organisation (nothing is deleted).
@@ -135,25 +97,18 @@ impl SqlRegister {
         person: &str,
         blocked: bool,
     ) -> Result<((), Touched), WriteError> {
-        let mut transaction = self.pool().begin_write().await?;
+        let (mut transaction, org_id, _) = self
+            .begin_in(actor, kvk, Need::Manage, "block members")
+            .await?;
         let tx = &mut transaction;
-        let (org_id, _) =
-            authorised_organisation(tx, actor, kvk, Need::Manage, "block members").await?;
         let had = hoofdbeheerders(tx, &org_id).await?;
-        let changed = sql(
+        let update = sql(
             "UPDATE memberships SET blocked = $1 WHERE person_id = $2 AND organisation_id = $3",
         )
         .bind(blocked)
         .bind(person)
-        .bind(&org_id)
-        .execute(&mut *tx)
-        .await?;
-        if changed == 0 {
-            return Err(WriteError::HolderInOtherOrganisation {
-                holder: format!("person {person}"),
-                organisation: kvk.to_string(),
-            });
-        }
+        .bind(&org_id);
+        update_member_row(tx, update, kvk, || format!("person {person}")).await?;
         if blocked {
             keep_a_hoofdbeheerder(tx, actor, &org_id, kvk, had).await?;
         }
@@ -162,16 +117,10 @@ impl SqlRegister {
         } else {
             "member.unblock"
         };
-        audit(
-            tx,
-            actor,
-            Some(&org_id),
-            action,
-            json(&(person, !blocked)),
-            json(&(person, blocked)),
-        )
-        .await?;
-        commit_touching(transaction, (), LINKS_OF_PERSON, person).await
+        let record = Record::new(actor, &org_id, action)
+            .before(&(person, !blocked))
+            .after(&(person, blocked));
+        commit_recorded(transaction, record, (), Touching::Person(person)).await
     }
 
     /// Corrects a member's name, e-mail address, phone or language. A person who is also a
@@ -190,16 +139,8 @@ impl SqlRegister {
         let tx = &mut transaction;
         let (org_id, _) = organisation(tx, kvk).await?;
         let group = admin_group_of(tx, actor, person, &org_id).await?;
-        authorise(
-            tx,
-            actor,
-            &org_id,
-            kvk,
-            Need::ManageGroup,
-            group.as_deref(),
-            "change users",
-        )
-        .await?;
+        let need = Need::ManageGroup(group.as_deref());
+        authorise(tx, actor, &org_id, kvk, need, "change users").await?;
         member_of(tx, person, &org_id, kvk).await?;
         if name.is_empty() {
             return Err(WriteError::Empty { what: "name" });
@@ -214,21 +155,7 @@ impl SqlRegister {
         if elsewhere > 0 {
             return Err(WriteError::SharedPerson(person.to_string()));
         }
-        let taken: Option<String> = sql(
-            "SELECT p.id FROM persons p JOIN memberships m ON m.person_id = p.id \
-             WHERE m.organisation_id = $1 AND lower(p.email) = lower($2) AND p.id <> $3",
-        )
-        .bind(&org_id)
-        .bind(email)
-        .bind(person)
-        .scalar_optional(&mut *tx)
-        .await?;
-        if taken.is_some() {
-            return Err(WriteError::DuplicateEmail {
-                email: email.to_string(),
-                organisation: kvk.to_string(),
-            });
-        }
+        email_free(tx, &org_id, kvk, email, Some(person)).await?;
         type Row = (
             Option<String>,
             Option<String>,
@@ -257,18 +184,11 @@ impl SqlRegister {
             .bind(person)
             .execute(&mut *tx)
             .await?;
-        audit(
-            tx,
-            actor,
-            Some(&org_id),
-            "member.update",
-            json(&(person, &before)),
-            json(&(person, (name, email, phone, language))),
-        )
-        .await?;
-        transaction.commit().await?;
+        let record = Record::new(actor, &org_id, "member.update")
+            .before(&(person, &before))
+            .after(&(person, (name, email, phone, language)));
         // A name is not part of anyone's grant set: nothing cached changes.
-        Ok(((), Touched::default()))
+        commit_recorded(transaction, record, (), Touching::Nobody).await
     }
 
     /// Removes a member from the organisation: their roles, group places, the grants they hold
@@ -281,10 +201,10 @@ impl SqlRegister {
         person: &str,
         now: DateTime<Utc>,
     ) -> Result<((), Touched), WriteError> {
-        let mut transaction = self.pool().begin_write().await?;
+        let (mut transaction, org_id, _) = self
+            .begin_in(actor, kvk, Need::Manage, "remove users")
+            .await?;
         let tx = &mut transaction;
-        let (org_id, _) =
-            authorised_organisation(tx, actor, kvk, Need::Manage, "remove users").await?;
         if *actor == Actor::Admin(person.to_string()) {
             return Err(WriteError::RemoveSelf);
         }
@@ -293,20 +213,8 @@ impl SqlRegister {
             .bind(&membership)
             .scalars(&mut *tx)
             .await?;
-        if roles
-            .iter()
-            .any(|r| r == "hoofdbeheerder" || r == "beheerder")
-        {
-            authorise(
-                tx,
-                actor,
-                &org_id,
-                kvk,
-                Need::Appoint,
-                None,
-                "remove administrators",
-            )
-            .await?;
+        if roles.iter().any(|r| administrator(r)) {
+            may_appoint(tx, actor, &org_id, kvk, "remove administrators").await?;
         }
         let touched = links_of(tx, LINKS_OF_PERSON, person).await?;
         let had = hoofdbeheerders(tx, &org_id).await?;
@@ -332,18 +240,27 @@ impl SqlRegister {
             .execute(&mut *tx)
             .await?;
         keep_a_hoofdbeheerder(tx, actor, &org_id, kvk, had).await?;
-        audit(
-            tx,
-            actor,
-            Some(&org_id),
-            "member.remove",
-            json(&(person, &roles, &grants)),
-            None,
-        )
-        .await?;
-        transaction.commit().await?;
-        Ok(((), Touched { links: touched }))
+        let record =
+            Record::new(actor, &org_id, "member.remove").before(&(person, &roles, &grants));
+        commit_recorded(transaction, record, (), Touching::Links(touched)).await
     }
+}
+
+/// Whether a stored role is an administrator's: hoofdbeheerder or beheerder.
+fn administrator(role: &str) -> bool {
+    role == "hoofdbeheerder" || role == "beheerder"
+}
+
+/// Fails unless the actor may do `action` to an administrator's role: giving, taking or removing
+/// one is the hoofdbeheerder's.
+async fn may_appoint(
+    tx: &mut Tx,
+    actor: &Actor,
+    org_id: &str,
+    kvk: &str,
+    action: &'static str,
+) -> Result<(), WriteError> {
+    authorise(tx, actor, org_id, kvk, Need::Appoint, action).await
 }
 
 /// How many unblocked hoofdbeheerders the organisation has.

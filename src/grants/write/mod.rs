@@ -10,17 +10,18 @@
 //!
 //! This file holds who writes ([`Actor`]) and the steps every write shares inside its
 //! transaction: finding the organisation, membership or group it names, checking the actor's
-//! roles and level (the opening step, `authorised_organisation` or `authorised_group`), the audit
-//! row, and committing with the links it touched (the closing step, `commit_touching`). A write
-//! may read back what it wrote as the listings show it (`super::read`); the listings never call
-//! a write.
+//! roles and level (the opening step, `SqlRegister::begin_in` or `authorised_group`), the audit
+//! row (`Record`), and committing with the links it touched (the closing step, `commit_recorded`
+//! or `commit_touching`). A write may read back what it wrote as the listings show it
+//! (`super::read`); the listings never call a write.
 
 use super::audit::{append, AuditEntry};
-use super::db::{sql, Tx};
+use super::db::{sql, Sql, Tx};
 use super::error::WriteError;
 use super::read::people::{
     HOLDERS_OF_GRANT, LINKS_OF_GROUP, LINKS_OF_ORGANISATION, LINKS_OF_PERSON,
 };
+use super::sql::SqlRegister;
 use crate::domain::grant::{IdentityKey, Role, Touched};
 use crate::domain::level::Level;
 use chrono::{DateTime, Utc};
@@ -104,39 +105,110 @@ async fn links_of(
         .collect())
 }
 
-/// Appends one audit row: who did what in which organisation, before and after.
-async fn audit(
-    tx: &mut Tx,
-    actor: &Actor,
-    organisation: Option<&str>,
-    action: &str,
+/// One row a write appends to the audit trail: who did what in which organisation, before and
+/// after (as JSON).
+struct Record<'a> {
+    actor: &'a Actor,
+    organisation: Option<&'a str>,
+    action: &'a str,
     before: Option<String>,
     after: Option<String>,
-) -> Result<(), WriteError> {
-    let actor = actor.name();
-    let entry = AuditEntry {
-        at: Utc::now(),
-        actor: &actor,
-        organisation_id: organisation,
-        action,
-        before: before.as_deref(),
-        after: after.as_deref(),
-    };
-    Ok(append(tx.into(), entry).await?)
 }
 
-/// Commits a write that may have changed the grant sets of the people `query` selects (one of
-/// the `LINKS_OF_…` statements, with `param`): their identity links are read inside the
-/// transaction, so that they match what was committed, and returned with `value`.
+impl<'a> Record<'a> {
+    /// `action` by `actor` in the organisation with internal ID `organisation`.
+    fn new(actor: &'a Actor, organisation: &'a str, action: &'a str) -> Record<'a> {
+        Record {
+            actor,
+            organisation: Some(organisation),
+            action,
+            before: None,
+            after: None,
+        }
+    }
+
+    /// `action` by `actor`, in no organisation (linking an identity to a person).
+    fn outside_organisations(actor: &'a Actor, action: &'a str) -> Record<'a> {
+        Record {
+            actor,
+            organisation: None,
+            action,
+            before: None,
+            after: None,
+        }
+    }
+
+    fn before<T: Serialize>(self, value: &T) -> Record<'a> {
+        Record {
+            before: json(value),
+            ..self
+        }
+    }
+
+    fn after<T: Serialize>(self, value: &T) -> Record<'a> {
+        Record {
+            after: json(value),
+            ..self
+        }
+    }
+
+    /// Appends the row, inside the write's transaction.
+    async fn append(self, tx: &mut Tx) -> Result<(), WriteError> {
+        let actor = self.actor.name();
+        let entry = AuditEntry {
+            at: Utc::now(),
+            actor: &actor,
+            organisation_id: self.organisation,
+            action: self.action,
+            before: self.before.as_deref(),
+            after: self.after.as_deref(),
+        };
+        Ok(append(tx.into(), entry).await?)
+    }
+}
+
+/// Whose grant sets a write may have changed, as its closing step reads them.
+enum Touching<'a> {
+    /// Nobody's: names, contact data, invitations and link requests are in no grant set.
+    Nobody,
+    /// The person's, by register ID.
+    Person(&'a str),
+    /// Every member's of the organisation, by internal ID.
+    Organisation(&'a str),
+    /// Every holder's of the grant.
+    HoldersOf(&'a str),
+    /// These identity links, gathered while writing (before a removal, say).
+    Links(BTreeSet<IdentityKey>),
+}
+
+/// The closing step of a write: commits, and returns `value` with the identity links of the
+/// people it touched, read inside the transaction so that they match what was committed.
 async fn commit_touching<T>(
     mut transaction: Tx,
     value: T,
-    query: &'static str,
-    param: &str,
+    touching: Touching<'_>,
 ) -> Result<(T, Touched), WriteError> {
-    let links = links_of(&mut transaction, query, param).await?;
+    let tx = &mut transaction;
+    let links = match touching {
+        Touching::Nobody => BTreeSet::new(),
+        Touching::Person(person) => links_of(tx, LINKS_OF_PERSON, person).await?,
+        Touching::Organisation(org_id) => links_of(tx, LINKS_OF_ORGANISATION, org_id).await?,
+        Touching::HoldersOf(grant) => links_of(tx, HOLDERS_OF_GRANT, grant).await?,
+        Touching::Links(links) => links,
+    };
     transaction.commit().await?;
     Ok((value, Touched { links }))
+}
+
+/// The closing step of most writes: their audit row, then [`commit_touching`].
+async fn commit_recorded<T>(
+    mut transaction: Tx,
+    record: Record<'_>,
+    value: T,
+    touching: Touching<'_>,
+) -> Result<(T, Touched), WriteError> {
+    record.append(&mut transaction).await?;
+    commit_touching(transaction, value, touching).await
 }
 
 /// The organisation's internal ID and name, or [`WriteError::UnknownOrganisation`].
@@ -208,12 +280,31 @@ async fn member_of(
     org_id: &str,
     kvk: &str,
 ) -> Result<String, WriteError> {
-    find_membership(tx, person, org_id).await?.ok_or_else(|| {
-        WriteError::HolderInOtherOrganisation {
-            holder: format!("person {person}"),
-            organisation: kvk.to_string(),
-        }
-    })
+    find_membership(tx, person, org_id)
+        .await?
+        .ok_or_else(|| not_a_member(format!("person {person}"), kvk))
+}
+
+/// The refusal that `holder` (a person, perhaps in a group) is no member of organisation `kvk`.
+fn not_a_member(holder: String, kvk: &str) -> WriteError {
+    WriteError::HolderInOtherOrganisation {
+        holder,
+        organisation: kvk.to_string(),
+    }
+}
+
+/// Runs `update`, a change to one member of organisation `kvk`; one that changes nothing found
+/// no such member ([`not_a_member`], naming `holder`).
+async fn update_member_row(
+    tx: &mut Tx,
+    update: Sql<'_>,
+    kvk: &str,
+    holder: impl FnOnce() -> String,
+) -> Result<(), WriteError> {
+    if update.execute(tx).await? == 0 {
+        return Err(not_a_member(holder(), kvk));
+    }
+    Ok(())
 }
 
 /// Gives a membership these roles (on top of those it has).
@@ -231,12 +322,13 @@ async fn add_roles(tx: &mut Tx, membership: &str, roles: &[Role]) -> Result<(), 
     Ok(())
 }
 
-/// Makes `person` a member of `org_id` with `roles` (unblocked); the membership's ID. A
-/// membership that exists already fails with the database's unique violation.
+/// Makes `person` a member of `org_id` (KvK number `kvk`) with `roles` (unblocked); the
+/// membership's ID, or [`WriteError::DuplicateMember`] if they are one already.
 async fn insert_membership(
     tx: &mut Tx,
     person: &str,
     org_id: &str,
+    kvk: &str,
     roles: &[Role],
     now: DateTime<Utc>,
 ) -> Result<String, WriteError> {
@@ -250,9 +342,53 @@ async fn insert_membership(
     .bind(org_id)
     .bind(now)
     .execute(&mut *tx)
-    .await?;
+    .await
+    .map_err(|e| {
+        unique_or(e, || WriteError::DuplicateMember {
+            person: person.to_string(),
+            organisation: kvk.to_string(),
+        })
+    })?;
     add_roles(tx, &membership, roles).await?;
     Ok(membership)
+}
+
+/// The members of `org_id` whose e-mail address is `email` (any case): (person, name), by ID.
+async fn members_by_email(
+    tx: &mut Tx,
+    org_id: &str,
+    email: &str,
+) -> Result<Vec<(String, Option<String>)>, WriteError> {
+    Ok(sql(
+        "SELECT p.id, p.name FROM persons p JOIN memberships m ON m.person_id = p.id \
+         WHERE m.organisation_id = $1 AND lower(p.email) = lower($2) ORDER BY p.id",
+    )
+    .bind(org_id)
+    .bind(email)
+    .fetch_all(tx)
+    .await?)
+}
+
+/// Fails with [`WriteError::DuplicateEmail`] when a member of `org_id` (KvK number `kvk`) other
+/// than `except` has the e-mail address `email` (any case): one address, one member.
+async fn email_free(
+    tx: &mut Tx,
+    org_id: &str,
+    kvk: &str,
+    email: &str,
+    except: Option<&str>,
+) -> Result<(), WriteError> {
+    let members = members_by_email(tx, org_id, email).await?;
+    if members
+        .iter()
+        .any(|(person, _)| Some(person.as_str()) != except)
+    {
+        return Err(WriteError::DuplicateEmail {
+            email: email.to_string(),
+            organisation: kvk.to_string(),
+        });
+    }
+    Ok(())
 }
 
 /// A group's ID by organisation and name, or [`WriteError::UnknownGroup`].
@@ -276,19 +412,20 @@ async fn group_named(
 
 /// What an administrator may do, checked against their roles in the organisation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Need {
+enum Need<'a> {
     /// Users and grants of the whole organisation: hoofdbeheerder or beheerder.
     Manage,
-    /// Users and grants of one group: also a groepsbeheerder who administers that group.
-    ManageGroup,
+    /// Users and grants of one group (its ID, when there is one): also a groepsbeheerder who
+    /// administers that group.
+    ManageGroup(Option<&'a str>),
     /// Appointing hoofdbeheerders and beheerders: hoofdbeheerder only.
     Appoint,
 }
 
-impl Need {
+impl Need<'_> {
     /// What giving these roles needs: appointing administrators is the hoofdbeheerder's, other
     /// roles any manager's.
-    fn to_give(roles: &[Role]) -> Need {
+    fn to_give(roles: &[Role]) -> Need<'static> {
         if roles
             .iter()
             .any(|r| matches!(r, Role::Hoofdbeheerder | Role::Beheerder))
@@ -300,16 +437,14 @@ impl Need {
     }
 }
 
-/// Fails unless the actor may do `action` ([`Need`]) in the organisation; for group work
-/// `group` is the group's ID. Operators and invitees pass (an invitee's write checks its
-/// invitation).
+/// Fails unless the actor may do `action` ([`Need`]) in the organisation. Operators and invitees
+/// pass (an invitee's write checks its invitation).
 async fn authorise(
     tx: &mut Tx,
     actor: &Actor,
     org_id: &str,
     kvk: &str,
-    need: Need,
-    group: Option<&str>,
+    need: Need<'_>,
     action: &'static str,
 ) -> Result<(), WriteError> {
     let Actor::Admin(person) = actor else {
@@ -328,8 +463,8 @@ async fn authorise(
         Need::Appoint => has("hoofdbeheerder"),
         _ => has("hoofdbeheerder") || has("beheerder"),
     };
-    if !allowed && need == Need::ManageGroup && has("groepsbeheerder") {
-        if let Some(group) = group {
+    if !allowed && has("groepsbeheerder") {
+        if let Need::ManageGroup(Some(group)) = need {
             let in_group: Option<i32> = sql("SELECT 1 FROM group_members gm JOIN memberships m \
                  ON m.id = gm.membership_id \
                  WHERE gm.group_id = $1 AND m.person_id = $2 AND gm.admin \
@@ -352,18 +487,21 @@ async fn authorise(
     }
 }
 
-/// The organisation `kvk` names (its ID and name), once the actor may do `action` there: the
-/// opening step of a write on the whole organisation.
-async fn authorised_organisation(
-    tx: &mut Tx,
-    actor: &Actor,
-    kvk: &str,
-    need: Need,
-    action: &'static str,
-) -> Result<(String, String), WriteError> {
-    let (org_id, name) = organisation(tx, kvk).await?;
-    authorise(tx, actor, &org_id, kvk, need, None, action).await?;
-    Ok((org_id, name))
+impl SqlRegister {
+    /// The opening step of a write on the whole organisation `kvk`: its transaction, and the
+    /// organisation's ID and name, once the actor may do `action` there.
+    async fn begin_in(
+        &self,
+        actor: &Actor,
+        kvk: &str,
+        need: Need<'_>,
+        action: &'static str,
+    ) -> Result<(Tx, String, String), WriteError> {
+        let mut transaction = self.pool().begin_write().await?;
+        let (org_id, name) = organisation(&mut transaction, kvk).await?;
+        authorise(&mut transaction, actor, &org_id, kvk, need, action).await?;
+        Ok((transaction, org_id, name))
+    }
 }
 
 /// The ID of the organisation's group named `group`, once the actor may do `action` in that
@@ -377,16 +515,8 @@ async fn authorised_group(
     action: &'static str,
 ) -> Result<String, WriteError> {
     let group_id = group_named(tx, org_id, kvk, group).await?;
-    authorise(
-        tx,
-        actor,
-        org_id,
-        kvk,
-        Need::ManageGroup,
-        Some(group_id.as_str()),
-        action,
-    )
-    .await?;
+    let need = Need::ManageGroup(Some(group_id.as_str()));
+    authorise(tx, actor, org_id, kvk, need, action).await?;
     Ok(group_id)
 }
 

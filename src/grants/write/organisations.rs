@@ -1,10 +1,7 @@
 //! Organisations: created by an operator, their name, RSIN and contact data changed by their
 //! administrators.
 
-use super::LINKS_OF_ORGANISATION;
-use super::{
-    audit, authorised_organisation, commit_touching, json, operator_only, unique_or, Actor, Need,
-};
+use super::{commit_recorded, operator_only, unique_or, Actor, Need, Record, Touching};
 use crate::domain::grant::Touched;
 use crate::grants::check::{check_kvk, check_rsin};
 use crate::grants::db::sql;
@@ -70,9 +67,8 @@ impl SqlRegister {
         .execute(&mut *tx)
         .await
         .map_err(|e| unique_or(e, || WriteError::DuplicateOrganisation(new.kvk.clone())))?;
-        audit(tx, actor, Some(&id), "organisation.create", None, json(new)).await?;
-        transaction.commit().await?;
-        Ok((id, Touched::default()))
+        let record = Record::new(actor, &id, "organisation.create").after(new);
+        commit_recorded(transaction, record, id.clone(), Touching::Nobody).await
     }
 
     /// Changes an organisation's name, RSIN or contact data. Its name and RSIN are part of
@@ -91,11 +87,10 @@ impl SqlRegister {
                 what: "organisation name",
             });
         }
-        let mut transaction = self.pool().begin_write().await?;
+        let (mut transaction, org_id, _) = self
+            .begin_in(actor, kvk, Need::Manage, "change the organisation")
+            .await?;
         let tx = &mut transaction;
-        let (org_id, _) =
-            authorised_organisation(tx, actor, kvk, Need::Manage, "change the organisation")
-                .await?;
         type Row = (
             String,
             Option<String>,
@@ -148,15 +143,9 @@ impl SqlRegister {
         .bind(&org_id)
         .execute(&mut *tx)
         .await?;
-        audit(
-            tx,
-            actor,
-            Some(&org_id),
-            "organisation.update",
-            json(&before),
-            json(&after),
-        )
-        .await?;
-        commit_touching(transaction, (), LINKS_OF_ORGANISATION, &org_id).await
+        let record = Record::new(actor, &org_id, "organisation.update")
+            .before(&before)
+            .after(&after);
+        commit_recorded(transaction, record, (), Touching::Organisation(&org_id)).await
     }
 }

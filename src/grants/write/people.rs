@@ -1,7 +1,7 @@
 //! People: an identity at an AD linked to a person, the person created when new (operators).
 
-use super::{audit, insert_link, json, link_holder, links_of, operator_only, person_known};
-use super::{Actor, LINKS_OF_PERSON};
+use super::{commit_recorded, insert_link, link_holder, links_of, operator_only, person_known};
+use super::{Actor, Record, Touching, LINKS_OF_PERSON};
 use crate::domain::grant::{IdentityKey, Touched};
 use crate::grants::db::sql;
 use crate::grants::error::WriteError;
@@ -55,18 +55,10 @@ impl SqlRegister {
                 .await?;
         }
         insert_link(tx, idp, subject, person, now).await?;
-        audit(
-            tx,
-            actor,
-            None,
-            "person.link",
-            None,
-            json(&(person, idp, subject)),
-        )
-        .await?;
         let mut touched = links_of(tx, LINKS_OF_PERSON, person).await?;
         touched.insert(IdentityKey::new(idp, subject));
-        transaction.commit().await?;
-        Ok(((), Touched { links: touched }))
+        let record =
+            Record::outside_organisations(actor, "person.link").after(&(person, idp, subject));
+        commit_recorded(transaction, record, (), Touching::Links(touched)).await
     }
 }

@@ -111,6 +111,8 @@ impl Shape for Contact {
         "{\"contact_name\", \"contact_email\", \"contact_phone\", \"contact_address\"}";
 }
 
+// Wire twin of `grants::MemberDetails`, kept apart on purpose: a change to the register must not
+// silently change what clients send (see `wire`).
 /// A member's own details, as an administrator corrects them.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct MemberDetails {
@@ -138,6 +140,8 @@ impl From<MemberDetails> for grants::MemberDetails {
     }
 }
 
+// Wire twin of `grants::NewInvitation`, kept apart on purpose: a change to the register must not
+// silently change what clients send (see `wire`).
 /// A person to invite; the invitation e-mail goes out at once.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct NewInvitation {
@@ -172,6 +176,8 @@ impl From<NewInvitation> for grants::NewInvitation {
     }
 }
 
+// Wire twin of `grants::NewLinkRequest`, kept apart on purpose: a change to the register must not
+// silently change what clients send (see `wire`).
 /// Ask the organisation with that KvK number to link its member with that e-mail address.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct NewLinkRequest {

@@ -2,7 +2,8 @@
 //! from, converted with `From` from the register's view types, so that a change to the
 //! register's structs shows up here instead of silently in the API's bodies. The likeness of
 //! these structs to the register's is deliberate (the split of wire types from server logic
-//! that kanidm's `proto` crate makes); `duplicates` lists them, and that is expected.
+//! that kanidm's `proto` crate makes); `duplicates` lists them, and that is expected. Each twin
+//! says so where it is declared.
 
 use crate::grants;
 use chrono::{DateTime, Utc};
@@ -10,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::openapi::{ArrayBuilder, ObjectBuilder, OneOfBuilder, RefOr, Schema, SchemaType};
 use utoipa::ToSchema;
 
+// Wire twin of `grants::Role`, kept apart on purpose (see the module doc).
 /// A role of a member in an organisation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -49,6 +51,7 @@ pub(crate) fn roles<R: Copy, W: From<R>>(roles: &[R]) -> Vec<W> {
     roles.iter().map(|r| W::from(*r)).collect()
 }
 
+// Wire twin of `domain::level::Level`, kept apart on purpose (see the module doc).
 /// A level of assurance, by its eHerkenning name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub enum Level {
@@ -74,6 +77,7 @@ impl From<crate::domain::level::Level> for Level {
     }
 }
 
+// Wire twin of `grants::Organisation`, kept apart on purpose (see the module doc).
 /// An organisation: KvK number, RSIN, name.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Organisation {
@@ -119,6 +123,7 @@ impl From<&crate::admin::AdminSession> for Session {
     }
 }
 
+// Wire twin of `grants::OrganisationView`, kept apart on purpose (see the module doc).
 /// The organisation acted for: contact data, groups and counts of its grants.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct OrganisationSummary {
@@ -151,6 +156,7 @@ impl From<grants::OrganisationView> for OrganisationSummary {
     }
 }
 
+// Wire twin of `grants::MemberStatus`, kept apart on purpose (see the module doc).
 /// Where a member stands in the organisation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -191,6 +197,7 @@ impl<'s> ToSchema<'s> for GroupMembership {
     }
 }
 
+// Wire twin of `grants::MemberView`, kept apart on purpose (see the module doc).
 /// A member of the organisation.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Member {
@@ -231,6 +238,7 @@ impl From<grants::MemberView> for Member {
     }
 }
 
+// Wire twin of `grants::Holder`, kept apart on purpose (see the module doc).
 /// Who holds a grant: a member (person ID) or a group (name).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -239,6 +247,7 @@ pub enum Holder {
     Group(String),
 }
 
+// Wire twin of `grants::Scope`, kept apart on purpose (see the module doc).
 /// What a grant covers.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -263,6 +272,7 @@ impl From<&grants::Scope> for Scope {
     }
 }
 
+// Wire twin of `grants::GrantStatus`, kept apart on purpose (see the module doc).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum GrantStatus {
@@ -270,6 +280,7 @@ pub enum GrantStatus {
     Revoked,
 }
 
+// Wire twin of `grants::GrantRecord`, kept apart on purpose (see the module doc).
 /// A grant (machtiging) of the organisation.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Grant {
@@ -318,6 +329,7 @@ impl Grants {
     }
 }
 
+// Wire twin of `grants::Invitation`, kept apart on purpose (see the module doc).
 /// An invitation made or sent again.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Invitation {
@@ -355,6 +367,7 @@ pub struct Withdrawn {
     pub withdrawn: bool,
 }
 
+// Wire twin of `grants::LinkRequestStatus`, kept apart on purpose (see the module doc).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LinkRequestStatus {
@@ -365,6 +378,7 @@ pub enum LinkRequestStatus {
     Expired,
 }
 
+// Wire twin of `grants::LinkRequest`, kept apart on purpose (see the module doc).
 /// A request to link a person known at another organisation, as either side sees it.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct LinkRequest {
@@ -419,6 +433,7 @@ pub struct LinkRequests {
     pub incoming: Vec<LinkRequest>,
 }
 
+// Wire twin of `grants::audit::AuditRecord`, kept apart on purpose (see the module doc).
 /// One entry of the audit trail.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct AuditEntry {
