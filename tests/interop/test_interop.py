@@ -33,6 +33,7 @@ from authlib.integrations.requests_client import OAuth2Session
 from authlib.jose import JsonWebKey, jwt
 
 import artifact_peer as ap
+import onelogin_peer as ol
 import peers
 from peers import (
     AD_ART_ID, AD_ART_SUBJECT, AD_ID, AD_SUBJECT, COMPANY, DV_ART_ENC_ID, DV_ART_ID, DV_ENC_ID, DV_ID, KVK,
@@ -132,6 +133,9 @@ class Env:
         EP["sp_ars"] = {i: loc for b, loc, i, _ in ap.metadata_endpoints(self.sp_md_text, sp, "ArtifactResolutionService")
                         if b == ap.BINDING_SOAP}
         self.idp_cert = ap.metadata_cert(self.idp_md_text, idp, peers.tmp("poort-idp-signing.crt"))
+        # The python3-saml DV, trusting poort's IdP metadata as python3-saml's parser reads it:
+        # one settings object per binding of poort's SingleSignOnService it sends to.
+        self.onelogin = {b: ol.settings(self.idp_md_text, b) for b in (BINDING_HTTP_REDIRECT, BINDING_HTTP_POST)}
         self.sp_cert = ap.metadata_cert(self.sp_md_text, sp, peers.tmp("poort-sp-signing.crt"))
         # The peers' ArtifactResolutionServices: HTTPS on 127.0.0.1, poort's client certificate only.
         self.ars = None
@@ -207,8 +211,8 @@ def ad_parse_request(ad, location):
     return req, q
 
 
-def ad_response(ad, req, level=LOA3, sign_assertion=True, sign_response=False, cancel=False):
-    """The AD's Response to poort, made by pysaml2. Returns (xml, destination)."""
+def ad_response(ad, req, level=LOA3, sign_assertion=True, sign_response=False, cancel=False, subject=AD_SUBJECT):
+    """The AD's Response to poort, made by pysaml2, for `subject`. Returns (xml, destination)."""
     args = ad.response_args(req.message, [BINDING_HTTP_POST])
     check(args["destination"] == EP["acs"].get(BINDING_HTTP_POST),
           f"poort asked to be answered at {args['destination']}, its metadata's HTTP-POST ACS is "
@@ -221,8 +225,8 @@ def ad_response(ad, req, level=LOA3, sign_assertion=True, sign_response=False, c
         return str(resp), args["destination"]
     resp = ad.create_authn_response(
         identity={},
-        userid=AD_SUBJECT,
-        name_id=NameID(format=NAMEID_FORMAT_UNSPECIFIED, text=AD_SUBJECT),
+        userid=subject,
+        name_id=NameID(format=NAMEID_FORMAT_UNSPECIFIED, text=subject),
         authn={"class_ref": level, "authn_auth": AD_ID},
         sign_assertion=sign_assertion,
         sign_response=sign_response,
@@ -1261,6 +1265,140 @@ def case_oidc_authlib_client_code_flow_with_pkce(env):
 
 
 CASES.append(case_oidc_authlib_client_code_flow_with_pkce)
+
+
+# ---------------------------------------------------------------------------------------------
+# A second DV library: OneLogin's python3-saml (strict), behind poort with the pysaml2 AD.
+
+NS_DS = "http://www.w3.org/2000/09/xmldsig#"
+
+
+def onelogin_login(env, binding, subject=AD_SUBJECT):
+    """The python3-saml DV logs in through poort: its signed AuthnRequest by `binding`, the
+    pysaml2 AD's answer for `subject`, poort's answer form to the DV's ACS. Returns
+    (settings, request ID, base64 SAMLResponse, RelayState)."""
+    s = env.onelogin[binding]
+    session = requests.Session()
+    relay = "rs-" + os.urandom(6).hex()
+    trail = []
+    sso = EP["sso"].get(binding)
+    check(sso, f"poort's IdP metadata has no SingleSignOnService for {binding}")
+    check(s.get_idp_data()["singleSignOnService"]["url"] == sso,
+          f"python3-saml read {s.get_idp_data()['singleSignOnService']} from poort's metadata, expected {sso}")
+    if binding == BINDING_HTTP_REDIRECT:
+        reqid, url = ol.redirect_request(s, relay)
+        q = parse_qs(urlparse(url).query)
+        check(url.startswith(sso + "?"), f"python3-saml sends to {url}, not poort's SSO {sso}")
+        check(q.get("SigAlg") == [RSA_SHA256] and "Signature" in q, f"python3-saml did not sign the query with RSA-SHA256: {sorted(q)}")
+        check(q.get("RelayState") == [relay], f"RelayState in python3-saml's URL: {q.get('RelayState')}")
+        r = session.get(url, allow_redirects=False, timeout=TIMEOUT)
+    else:
+        reqid, dest, fields = ol.post_request(s, relay)
+        xml = base64.b64decode(fields["SAMLRequest"]).decode()
+        root = ET.fromstring(xml)
+        sig = root.find(f"{{{NS_DS}}}Signature")
+        check(sig is not None, "python3-saml did not sign the POST AuthnRequest")
+        alg = sig.find(f"{{{NS_DS}}}SignedInfo/{{{NS_DS}}}SignatureMethod").get("Algorithm")
+        check(alg == RSA_SHA256, f"python3-saml signed with {alg}")
+        check(dest == sso, f"python3-saml posts to {dest}, not poort's SSO {sso}")
+        r = session.post(dest, data=fields, allow_redirects=False, timeout=TIMEOUT)
+    trail.append(f"{binding.rsplit(':', 1)[1]} AuthnRequest -> {r.status_code}")
+    r = choose_ad(session, r, AD_ID, trail)
+    req, _ = ad_parse_request(env.ad, r.headers["Location"])
+    xml, acs = ad_response(env.ad, req, LOA3, subject=subject)
+    r = session.post(acs, data={"SAMLResponse": base64.b64encode(xml.encode()).decode()}, allow_redirects=False, timeout=TIMEOUT)
+    saml_response, relay_back, _ = follow_to_answer(session, r, ol.ACS, trail)
+    check(relay_back == relay, f"RelayState came back as {relay_back!r}, sent {relay!r}")
+    return s, reqid, saml_response, relay
+
+
+def tamper_issue_instant(text):
+    """The Response with one digit of its (signed) IssueInstant changed."""
+    m = re.search(r'IssueInstant="[^"]*?(\d)(?=(?:\.\d+)?Z")', text)
+    check(m, "no IssueInstant on poort's Response")
+    digit = str((int(m.group(1)) + 1) % 10)
+    return text[: m.start(1)] + digit + text[m.end(1):]
+
+
+def onelogin_assert_success(s, reqid, saml_response, relay):
+    """python3-saml (strict) accepts poort's answer and reads the organisation from it."""
+    text = base64.b64decode(saml_response).decode()
+    root = ET.fromstring(text)
+    check(root.find(f"{{{NS_DS}}}Signature") is not None, "poort's Response to the python3-saml DV is not signed")
+    check(root.find(f"{{{NS_SAML}}}EncryptedAssertion") is not None and root.find(f"{{{NS_SAML}}}Assertion") is None,
+          "the DV's metadata has an encryption key, but poort's assertion is not encrypted")
+    auth = ol.receive(s, saml_response, relay, reqid)
+    check(not auth.get_errors(), f"python3-saml: {auth.get_errors()}: {auth.get_last_error_reason()}")
+    check(auth.is_authenticated(), "python3-saml: not authenticated")
+    check(auth.get_last_authn_contexts() == [LOA3], f"AuthnContextClassRef {auth.get_last_authn_contexts()}")
+    attrs = auth.get_attributes()
+    legal = attrs.get("urn:etoegang:core:LegalSubjectID")
+    check(legal and len(legal) == 1 and isinstance(legal[0], dict), f"LegalSubjectID as python3-saml reads it: {legal}")
+    check((legal[0]["NameID"]["NameQualifier"], legal[0]["NameID"]["value"]) == (KVK_QUALIFIER, KVK),
+          f"LegalSubjectID {legal[0]}, expected KvK {KVK}")
+    company = attrs.get("urn:etoegang:1.11:attribute-represented:CompanyName")
+    check(company == [COMPANY], f"CompanyName {company}")
+    check(attrs.get("urn:etoegang:core:ServiceID") == [ol.SERVICE_ID], f"ServiceID {attrs.get('urn:etoegang:core:ServiceID')}")
+    check(attrs.get("urn:etoegang:core:ServiceUUID") == [ol.SERVICE_UUID], f"ServiceUUID {attrs.get('urn:etoegang:core:ServiceUUID')}")
+    # The Subject's NameID: a persistent pseudonym for this DV, not the AD's subject.
+    nameid = auth.get_nameid()
+    check(nameid and AD_SUBJECT not in nameid, "NameID missing, or it leaks the AD's subject")
+    check(auth.get_nameid_format() == "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent", f"NameID Format {auth.get_nameid_format()}")
+    check(auth.get_nameid_spnq() == ol.DV_ID, f"NameID SPNameQualifier {auth.get_nameid_spnq()}")
+    acting = attrs.get("urn:etoegang:core:ActingSubjectID")
+    check(acting and isinstance(acting[0], dict) and AD_SUBJECT not in (acting[0]["NameID"]["value"] or ""),
+          "ActingSubjectID missing, or it leaks the AD's subject")
+    # Control: the same answer with one signed byte changed is refused, so the signature was checked.
+    forged = base64.b64encode(tamper_issue_instant(text).encode()).decode()
+    bad = ol.receive(s, forged, relay, reqid)
+    check(not bad.is_authenticated() and "Signature validation failed" in (bad.get_last_error_reason() or ""),
+          f"python3-saml on a tampered Response: {bad.get_errors()} {bad.get_last_error_reason()}")
+    return auth
+
+
+def case_onelogin_redirect_login(env):
+    """python3-saml DV: AuthnRequest by HTTP-Redirect (query-signed RSA-SHA256), answer by POST."""
+    s, reqid, saml_response, relay = onelogin_login(env, BINDING_HTTP_REDIRECT)
+    onelogin_assert_success(s, reqid, saml_response, relay)
+
+
+def case_onelogin_post_login(env):
+    """python3-saml DV: AuthnRequest by HTTP-POST (enveloped signature RSA-SHA256), answer by POST."""
+    s, reqid, saml_response, relay = onelogin_login(env, BINDING_HTTP_POST)
+    onelogin_assert_success(s, reqid, saml_response, relay)
+
+
+def case_onelogin_refused_without_grant(env):
+    """A member of the organisation without any grant: poort answers the python3-saml DV with a
+    signed Response carrying Responder/RequestDenied "No valid authorisation: no_grant", which
+    python3-saml reports as the failed status; no identity."""
+    from onelogin.saml2.errors import OneLogin_Saml2_ValidationError
+    from onelogin.saml2.response import OneLogin_Saml2_Response
+
+    s, reqid, saml_response, relay = onelogin_login(env, BINDING_HTTP_REDIRECT, subject=peers.AD_NOGRANT_SUBJECT)
+    auth = ol.receive(s, saml_response, relay, reqid)
+    check(not auth.is_authenticated(), "python3-saml: authenticated a person without a grant")
+    check(auth.get_errors() == ["invalid_response"], f"python3-saml errors {auth.get_errors()}")
+    expected = "The status code of the Response was not Success, was Responder -> No valid authorisation: no_grant"
+    check(auth.get_last_error_reason() == expected, f"python3-saml reports {auth.get_last_error_reason()!r}, expected {expected!r}")
+    try:
+        OneLogin_Saml2_Response(s, saml_response).is_valid(ol._request_data(ol.ACS_PATH), reqid, raise_exceptions=True)
+    except OneLogin_Saml2_ValidationError as e:
+        check(e.code == OneLogin_Saml2_ValidationError.STATUS_CODE_IS_NOT_SUCCESS, f"python3-saml error code {e.code}: {e}")
+    else:
+        raise TestFailure("python3-saml accepted the refusal")
+    text = base64.b64decode(saml_response).decode()
+    root = ET.fromstring(text)
+    codes = [c.get("Value") for c in root.iter(f"{{{NS_SAMLP}}}StatusCode")]
+    check(codes == [STATUS_RESPONDER, "urn:oasis:names:tc:SAML:2.0:status:RequestDenied"], f"StatusCodes {codes}")
+    check(root.find(f"{{{NS_SAML}}}Assertion") is None and root.find(f"{{{NS_SAML}}}EncryptedAssertion") is None,
+          "poort's refusal carries an assertion")
+    check(root.get("InResponseTo") == reqid, f"refusal InResponseTo {root.get('InResponseTo')}")
+    # python3-saml reports a status before it checks signatures; its own verifier checks this one.
+    check(ol.verify_response_signature(s, text), "python3-saml cannot verify poort's signed refusal")
+
+
+CASES += [case_onelogin_redirect_login, case_onelogin_post_login, case_onelogin_refused_without_grant]
 
 
 def main():
