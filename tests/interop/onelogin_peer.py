@@ -98,7 +98,8 @@ def settings(poort_idp_metadata, sso_binding):
     return OneLogin_Saml2_Settings(conf)
 
 
-def _request_data(path, post=None):
+def request_data(path, post=None):
+    """The DV's HTTP request at `path` as python3-saml takes it (its current URL is built from it)."""
     return {
         "https": "off", "http_host": ACS_HOST, "server_port": ACS_PORT, "script_name": path,
         "get_data": {}, "post_data": post or {},
@@ -107,7 +108,7 @@ def _request_data(path, post=None):
 
 def redirect_request(s, relay_state):
     """An AuthnRequest by HTTP-Redirect, query-signed by python3-saml. Returns (ID, URL)."""
-    auth = OneLogin_Saml2_Auth(_request_data("/dv-onelogin/login"), s)
+    auth = OneLogin_Saml2_Auth(request_data("/dv-onelogin/login"), s)
     url = auth.login(return_to=relay_state)
     return auth.get_last_request_id(), url
 
@@ -129,7 +130,7 @@ def post_request(s, relay_state):
 def receive(s, saml_response, relay_state, request_id):
     """poort's form, as python3-saml's ACS receives it: `process_response` (strict). Returns the
     Auth object (errors, attributes, NameID)."""
-    auth = OneLogin_Saml2_Auth(_request_data(ACS_PATH, {"SAMLResponse": saml_response, "RelayState": relay_state}), s)
+    auth = OneLogin_Saml2_Auth(request_data(ACS_PATH, {"SAMLResponse": saml_response, "RelayState": relay_state}), s)
     auth.process_response(request_id=request_id)
     return auth
 

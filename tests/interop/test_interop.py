@@ -1383,7 +1383,7 @@ def case_onelogin_refused_without_grant(env):
     expected = "The status code of the Response was not Success, was Responder -> No valid authorisation: no_grant"
     check(auth.get_last_error_reason() == expected, f"python3-saml reports {auth.get_last_error_reason()!r}, expected {expected!r}")
     try:
-        OneLogin_Saml2_Response(s, saml_response).is_valid(ol._request_data(ol.ACS_PATH), reqid, raise_exceptions=True)
+        OneLogin_Saml2_Response(s, saml_response).is_valid(ol.request_data(ol.ACS_PATH), reqid, raise_exceptions=True)
     except OneLogin_Saml2_ValidationError as e:
         check(e.code == OneLogin_Saml2_ValidationError.STATUS_CODE_IS_NOT_SUCCESS, f"python3-saml error code {e.code}: {e}")
     else:
