@@ -29,24 +29,13 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 # (Re)install when the pinned versions changed since the venv was filled.
 if ! cmp -s "$HERE/requirements.txt" "$VENV/.requirements"; then
-  pip_install() { "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$HERE/requirements.txt" "$@" >&2; }
-  # xmlsec (python3-saml's signatures and decryption) and lxml must share one libxml2: both as
-  # manylinux wheels, which bring the same one. Where no wheel fits this Python, both are built
-  # from source against Debian's libxml2 and libxmlsec1, whose headers are installed if missing.
-  if ! pip_install --only-binary=xmlsec,lxml; then
-    echo "no xmlsec/lxml wheels for this Python: building them from source" >&2
-    build_apt=()
-    for p in pkg-config libxml2-dev libxmlsec1-dev libxslt1-dev gcc; do
-      dpkg -s "$p" >/dev/null 2>&1 || build_apt+=("$p")
-    done
-    "$VENV/bin/python" -c 'import os, sysconfig; raise SystemExit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' \
-      || build_apt+=(python3-dev)
-    if [ ${#build_apt[@]} -gt 0 ]; then
-      echo "installing ${build_apt[*]}" >&2
-      SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-      $SUDO apt-get install -y "${build_apt[@]}" >&2
-    fi
-    pip_install --no-binary=xmlsec,lxml
+  # xmlsec (python3-saml's signatures and decryption) and lxml must share one libxml2: both come
+  # as manylinux wheels, which bring the same one. Not built from source: tried (--no-binary for
+  # both), pip stops at a build dependency the registry lacks (Cython>=3.3.2).
+  if ! "$VENV/bin/pip" install --quiet --disable-pip-version-check --only-binary=xmlsec,lxml \
+      -r "$HERE/requirements.txt" >&2; then
+    echo "pip could not install requirements.txt (xmlsec and lxml only as wheels, for $("$VENV/bin/python" -V))" >&2
+    exit 1
   fi
   cp "$HERE/requirements.txt" "$VENV/.requirements"
 fi
