@@ -24,6 +24,8 @@ SERVICE_ENC_UUID = "7b3c2e10-4d5f-4a6b-8c9d-0000000000a2"
 ACS_INDEX = 1
 # The AD's test subject and the organisation it may act for.
 AD_SUBJECT = "ad-subject-0001"
+# A member of the organisation whom the AD knows and who holds no grant at all.
+AD_NOGRANT_SUBJECT = "ad-subject-nogrant-0003"
 KVK = "90000001"
 # The OpenID Connect client (a relying party using authlib) and where poort sends it back.
 OIDC_CLIENT_ID = "interop-rp"

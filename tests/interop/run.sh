@@ -29,7 +29,14 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 # (Re)install when the pinned versions changed since the venv was filled.
 if ! cmp -s "$HERE/requirements.txt" "$VENV/.requirements"; then
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$HERE/requirements.txt" >&2
+  # xmlsec (python3-saml's signatures and decryption) and lxml must share one libxml2: both come
+  # as manylinux wheels, which bring the same one. Not built from source: tried (--no-binary for
+  # both), pip stops at a build dependency the registry lacks (Cython>=3.3.2).
+  if ! "$VENV/bin/pip" install --quiet --disable-pip-version-check --only-binary=xmlsec,lxml \
+      -r "$HERE/requirements.txt" >&2; then
+    echo "pip could not install requirements.txt (xmlsec and lxml only as wheels, for $("$VENV/bin/python" -V))" >&2
+    exit 1
+  fi
   cp "$HERE/requirements.txt" "$VENV/.requirements"
 fi
 PY="$VENV/bin/python"
@@ -41,6 +48,9 @@ if [ -z "${POORT_BIN:-}" ]; then
   POORT_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug/poort"
 fi
 [ -x "$POORT_BIN" ] || { echo "no poort binary at $POORT_BIN" >&2; exit 1; }
+# The catalogue case runs `poort catalogue` itself (from tests/interop: an absolute path).
+POORT_BIN="$(cd "$(dirname "$POORT_BIN")" && pwd)/$(basename "$POORT_BIN")"
+export POORT_BIN
 
 TMP="$(mktemp -d -t poort-interop.XXXXXX)"
 export INTEROP_TMP="$TMP"
@@ -66,7 +76,8 @@ export INTEROP_TLS="$TMP/tls"
 ( cd "$HERE" && "$PY" - "$TMP" <<'EOF'
 import sys, artifact_peer as ap
 t = sys.argv[1]
-ap.make_signing_keys(t, ["dv", "dv-enc", "dv-art", "dv-art-enc", "ad", "ad-art"], days=30, cn_prefix="interop-")
+ap.make_signing_keys(t, ["dv", "dv-enc", "dv-art", "dv-art-enc", "dv-onelogin", "ad", "ad-art", "catalogue-signer"],
+                     days=30, cn_prefix="interop-")
 ap.make_pki(f"{t}/tls", [
     ("peer-server", "interop peers ArtifactResolutionService", ap.SERVER_AUTH),
     ("poort-client", "poort back channel", ap.CLIENT_AUTH),
@@ -79,6 +90,8 @@ free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0
 # The peers' ArtifactResolutionServices (test_interop.py serves them) are in their metadata.
 export PEER_ARS_PORT="$(free_port)"
 (cd "$HERE" && "$PY" peers.py "$TMP/metadata/sp" "$TMP/metadata/idp")
+# The python3-saml DV's metadata, written by python3-saml.
+(cd "$HERE" && "$PY" onelogin_peer.py "$TMP/metadata/sp/dv-onelogin.xml")
 
 PORT="$(free_port)"
 while [ "$PORT" = "$PEER_ARS_PORT" ]; do PORT="$(free_port)"; done
@@ -123,13 +136,24 @@ valid_from = "{valid_from}"
 valid_until = "{valid_until}"
 status = "active"
 '''
+# A member of the same organisation whom the AD knows but who holds no grant: refused.
+toml += f'''
+[[person]]
+id = "interop-p3"
+links = [{{ idp = "{peers.AD_ID}", subject = "{peers.AD_NOGRANT_SUBJECT}" }}]
+
+[[membership]]
+person = "interop-p3"
+organisation = "{peers.KVK}"
+roles = ["gebruiker"]
+'''
 with open(sys.argv[1], "w") as f:
     f.write(toml)
 EOF
 )
 
 ( cd "$HERE" && "$PY" - "$TMP/poort.toml" <<'EOF'
-import os, sys, peers
+import os, sys, peers, onelogin_peer
 t = os.environ["INTEROP_TMP"]
 with open(sys.argv[1], "w") as f:
     f.write(f'''[server]
@@ -182,6 +206,7 @@ service = "{peers.SERVICE_ID}"
         (peers.SERVICE_ART_ID, peers.SERVICE_ART_UUID, peers.DV_ART_ID, " (artifact)", " (artifact)"),
         (peers.SERVICE_ART_ENC_ID, peers.SERVICE_ART_ENC_UUID, peers.DV_ART_ENC_ID,
          " (artifact, versleuteld)", " (artifact, encrypted)"),
+        (onelogin_peer.SERVICE_ID, onelogin_peer.SERVICE_UUID, onelogin_peer.DV_ID, " (python3-saml)", " (python3-saml)"),
     ]
     for service_id, uuid, provider, nl, en in services:
         f.write(f'''

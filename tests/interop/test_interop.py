@@ -1,8 +1,9 @@
 """Interop test: poort between a foreign SAML service provider and identity provider (pysaml2 +
-xmlsec1), and xmlsec1 verifying poort's signatures on its own.
+xmlsec1), a second foreign DV library (OneLogin's python3-saml), xmlsec1 verifying poort's
+signatures on its own, and a service catalogue signed by xmlsec1 read by `poort catalogue`.
 
 Run through run.sh, which sets up keys, metadata, config and a running poort and exports:
-INTEROP_TMP, POORT_URL, POORT_IDP_ID, POORT_SP_ID, POORT_SIGNING_CERT.
+INTEROP_TMP, POORT_URL, POORT_IDP_ID, POORT_SP_ID, POORT_SIGNING_CERT, POORT_BIN.
 
 `python test_interop.py --selftest` runs the pysaml2 DV against the pysaml2 AD directly (no
 poort), to check the peers themselves.
@@ -33,6 +34,7 @@ from authlib.integrations.requests_client import OAuth2Session
 from authlib.jose import JsonWebKey, jwt
 
 import artifact_peer as ap
+import onelogin_peer as ol
 import peers
 from peers import (
     AD_ART_ID, AD_ART_SUBJECT, AD_ID, AD_SUBJECT, COMPANY, DV_ART_ENC_ID, DV_ART_ID, DV_ENC_ID, DV_ID, KVK,
@@ -132,6 +134,9 @@ class Env:
         EP["sp_ars"] = {i: loc for b, loc, i, _ in ap.metadata_endpoints(self.sp_md_text, sp, "ArtifactResolutionService")
                         if b == ap.BINDING_SOAP}
         self.idp_cert = ap.metadata_cert(self.idp_md_text, idp, peers.tmp("poort-idp-signing.crt"))
+        # The python3-saml DV, trusting poort's IdP metadata as python3-saml's parser reads it:
+        # one settings object per binding of poort's SingleSignOnService it sends to.
+        self.onelogin = {b: ol.settings(self.idp_md_text, b) for b in (BINDING_HTTP_REDIRECT, BINDING_HTTP_POST)}
         self.sp_cert = ap.metadata_cert(self.sp_md_text, sp, peers.tmp("poort-sp-signing.crt"))
         # The peers' ArtifactResolutionServices: HTTPS on 127.0.0.1, poort's client certificate only.
         self.ars = None
@@ -207,8 +212,8 @@ def ad_parse_request(ad, location):
     return req, q
 
 
-def ad_response(ad, req, level=LOA3, sign_assertion=True, sign_response=False, cancel=False):
-    """The AD's Response to poort, made by pysaml2. Returns (xml, destination)."""
+def ad_response(ad, req, level=LOA3, sign_assertion=True, sign_response=False, cancel=False, subject=AD_SUBJECT):
+    """The AD's Response to poort, made by pysaml2, for `subject`. Returns (xml, destination)."""
     args = ad.response_args(req.message, [BINDING_HTTP_POST])
     check(args["destination"] == EP["acs"].get(BINDING_HTTP_POST),
           f"poort asked to be answered at {args['destination']}, its metadata's HTTP-POST ACS is "
@@ -221,8 +226,8 @@ def ad_response(ad, req, level=LOA3, sign_assertion=True, sign_response=False, c
         return str(resp), args["destination"]
     resp = ad.create_authn_response(
         identity={},
-        userid=AD_SUBJECT,
-        name_id=NameID(format=NAMEID_FORMAT_UNSPECIFIED, text=AD_SUBJECT),
+        userid=subject,
+        name_id=NameID(format=NAMEID_FORMAT_UNSPECIFIED, text=subject),
         authn={"class_ref": level, "authn_auth": AD_ID},
         sign_assertion=sign_assertion,
         sign_response=sign_response,
@@ -1261,6 +1266,332 @@ def case_oidc_authlib_client_code_flow_with_pkce(env):
 
 
 CASES.append(case_oidc_authlib_client_code_flow_with_pkce)
+
+
+# ---------------------------------------------------------------------------------------------
+# A second DV library: OneLogin's python3-saml (strict), behind poort with the pysaml2 AD.
+
+NS_DS = "http://www.w3.org/2000/09/xmldsig#"
+
+
+def onelogin_login(env, binding, subject=AD_SUBJECT):
+    """The python3-saml DV logs in through poort: its signed AuthnRequest by `binding`, the
+    pysaml2 AD's answer for `subject`, poort's answer form to the DV's ACS. Returns
+    (settings, request ID, base64 SAMLResponse, RelayState)."""
+    s = env.onelogin[binding]
+    session = requests.Session()
+    relay = "rs-" + os.urandom(6).hex()
+    trail = []
+    sso = EP["sso"].get(binding)
+    check(sso, f"poort's IdP metadata has no SingleSignOnService for {binding}")
+    check(s.get_idp_data()["singleSignOnService"]["url"] == sso,
+          f"python3-saml read {s.get_idp_data()['singleSignOnService']} from poort's metadata, expected {sso}")
+    if binding == BINDING_HTTP_REDIRECT:
+        reqid, url = ol.redirect_request(s, relay)
+        q = parse_qs(urlparse(url).query)
+        check(url.startswith(sso + "?"), f"python3-saml sends to {url}, not poort's SSO {sso}")
+        check(q.get("SigAlg") == [RSA_SHA256] and "Signature" in q, f"python3-saml did not sign the query with RSA-SHA256: {sorted(q)}")
+        check(q.get("RelayState") == [relay], f"RelayState in python3-saml's URL: {q.get('RelayState')}")
+        r = session.get(url, allow_redirects=False, timeout=TIMEOUT)
+    else:
+        reqid, dest, fields = ol.post_request(s, relay)
+        xml = base64.b64decode(fields["SAMLRequest"]).decode()
+        root = ET.fromstring(xml)
+        sig = root.find(f"{{{NS_DS}}}Signature")
+        check(sig is not None, "python3-saml did not sign the POST AuthnRequest")
+        alg = sig.find(f"{{{NS_DS}}}SignedInfo/{{{NS_DS}}}SignatureMethod").get("Algorithm")
+        check(alg == RSA_SHA256, f"python3-saml signed with {alg}")
+        check(dest == sso, f"python3-saml posts to {dest}, not poort's SSO {sso}")
+        r = session.post(dest, data=fields, allow_redirects=False, timeout=TIMEOUT)
+    trail.append(f"{binding.rsplit(':', 1)[1]} AuthnRequest -> {r.status_code}")
+    r = choose_ad(session, r, AD_ID, trail)
+    req, _ = ad_parse_request(env.ad, r.headers["Location"])
+    xml, acs = ad_response(env.ad, req, LOA3, subject=subject)
+    r = session.post(acs, data={"SAMLResponse": base64.b64encode(xml.encode()).decode()}, allow_redirects=False, timeout=TIMEOUT)
+    saml_response, relay_back, _ = follow_to_answer(session, r, ol.ACS, trail)
+    check(relay_back == relay, f"RelayState came back as {relay_back!r}, sent {relay!r}")
+    return s, reqid, saml_response, relay
+
+
+def tamper_issue_instant(text):
+    """The Response with one digit of its (signed) IssueInstant changed."""
+    m = re.search(r'IssueInstant="[^"]*?(\d)(?=(?:\.\d+)?Z")', text)
+    check(m, "no IssueInstant on poort's Response")
+    digit = str((int(m.group(1)) + 1) % 10)
+    return text[: m.start(1)] + digit + text[m.end(1):]
+
+
+def onelogin_assert_success(s, reqid, saml_response, relay):
+    """python3-saml (strict) accepts poort's answer and reads the organisation from it."""
+    text = base64.b64decode(saml_response).decode()
+    root = ET.fromstring(text)
+    check(root.find(f"{{{NS_DS}}}Signature") is not None, "poort's Response to the python3-saml DV is not signed")
+    check(root.find(f"{{{NS_SAML}}}EncryptedAssertion") is not None and root.find(f"{{{NS_SAML}}}Assertion") is None,
+          "the DV's metadata has an encryption key, but poort's assertion is not encrypted")
+    auth = ol.receive(s, saml_response, relay, reqid)
+    check(not auth.get_errors(), f"python3-saml: {auth.get_errors()}: {auth.get_last_error_reason()}")
+    check(auth.is_authenticated(), "python3-saml: not authenticated")
+    check(auth.get_last_authn_contexts() == [LOA3], f"AuthnContextClassRef {auth.get_last_authn_contexts()}")
+    attrs = auth.get_attributes()
+    legal = attrs.get("urn:etoegang:core:LegalSubjectID")
+    check(legal and len(legal) == 1 and isinstance(legal[0], dict), f"LegalSubjectID as python3-saml reads it: {legal}")
+    check((legal[0]["NameID"]["NameQualifier"], legal[0]["NameID"]["value"]) == (KVK_QUALIFIER, KVK),
+          f"LegalSubjectID {legal[0]}, expected KvK {KVK}")
+    company = attrs.get("urn:etoegang:1.11:attribute-represented:CompanyName")
+    check(company == [COMPANY], f"CompanyName {company}")
+    check(attrs.get("urn:etoegang:core:ServiceID") == [ol.SERVICE_ID], f"ServiceID {attrs.get('urn:etoegang:core:ServiceID')}")
+    check(attrs.get("urn:etoegang:core:ServiceUUID") == [ol.SERVICE_UUID], f"ServiceUUID {attrs.get('urn:etoegang:core:ServiceUUID')}")
+    # The Subject's NameID: a persistent pseudonym for this DV, not the AD's subject.
+    nameid = auth.get_nameid()
+    check(nameid and AD_SUBJECT not in nameid, "NameID missing, or it leaks the AD's subject")
+    check(auth.get_nameid_format() == "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent", f"NameID Format {auth.get_nameid_format()}")
+    check(auth.get_nameid_spnq() == ol.DV_ID, f"NameID SPNameQualifier {auth.get_nameid_spnq()}")
+    acting = attrs.get("urn:etoegang:core:ActingSubjectID")
+    check(acting and isinstance(acting[0], dict) and AD_SUBJECT not in (acting[0]["NameID"]["value"] or ""),
+          "ActingSubjectID missing, or it leaks the AD's subject")
+    # Control: the same answer with one signed byte changed is refused, so the signature was checked.
+    forged = base64.b64encode(tamper_issue_instant(text).encode()).decode()
+    bad = ol.receive(s, forged, relay, reqid)
+    check(not bad.is_authenticated() and "Signature validation failed" in (bad.get_last_error_reason() or ""),
+          f"python3-saml on a tampered Response: {bad.get_errors()} {bad.get_last_error_reason()}")
+    return auth
+
+
+def case_onelogin_redirect_login(env):
+    """python3-saml DV: AuthnRequest by HTTP-Redirect (query-signed RSA-SHA256), answer by POST."""
+    s, reqid, saml_response, relay = onelogin_login(env, BINDING_HTTP_REDIRECT)
+    onelogin_assert_success(s, reqid, saml_response, relay)
+
+
+def case_onelogin_post_login(env):
+    """python3-saml DV: AuthnRequest by HTTP-POST (enveloped signature RSA-SHA256), answer by POST."""
+    s, reqid, saml_response, relay = onelogin_login(env, BINDING_HTTP_POST)
+    onelogin_assert_success(s, reqid, saml_response, relay)
+
+
+def case_onelogin_refused_without_grant(env):
+    """A member of the organisation without any grant: poort answers the python3-saml DV with a
+    signed Response carrying Responder/RequestDenied "No valid authorisation: no_grant", which
+    python3-saml reports as the failed status; no identity."""
+    from onelogin.saml2.errors import OneLogin_Saml2_ValidationError
+    from onelogin.saml2.response import OneLogin_Saml2_Response
+
+    s, reqid, saml_response, relay = onelogin_login(env, BINDING_HTTP_REDIRECT, subject=peers.AD_NOGRANT_SUBJECT)
+    auth = ol.receive(s, saml_response, relay, reqid)
+    check(not auth.is_authenticated(), "python3-saml: authenticated a person without a grant")
+    check(auth.get_errors() == ["invalid_response"], f"python3-saml errors {auth.get_errors()}")
+    expected = "The status code of the Response was not Success, was Responder -> No valid authorisation: no_grant"
+    check(auth.get_last_error_reason() == expected, f"python3-saml reports {auth.get_last_error_reason()!r}, expected {expected!r}")
+    try:
+        OneLogin_Saml2_Response(s, saml_response).is_valid(ol.request_data(ol.ACS_PATH), reqid, raise_exceptions=True)
+    except OneLogin_Saml2_ValidationError as e:
+        check(e.code == OneLogin_Saml2_ValidationError.STATUS_CODE_IS_NOT_SUCCESS, f"python3-saml error code {e.code}: {e}")
+    else:
+        raise TestFailure("python3-saml accepted the refusal")
+    text = base64.b64decode(saml_response).decode()
+    root = ET.fromstring(text)
+    codes = [c.get("Value") for c in root.iter(f"{{{NS_SAMLP}}}StatusCode")]
+    check(codes == [STATUS_RESPONDER, "urn:oasis:names:tc:SAML:2.0:status:RequestDenied"], f"StatusCodes {codes}")
+    check(root.find(f"{{{NS_SAML}}}Assertion") is None and root.find(f"{{{NS_SAML}}}EncryptedAssertion") is None,
+          "poort's refusal carries an assertion")
+    check(root.get("InResponseTo") == reqid, f"refusal InResponseTo {root.get('InResponseTo')}")
+    # python3-saml reports a status before it checks signatures; its own verifier checks this one.
+    check(ol.verify_response_signature(s, text), "python3-saml cannot verify poort's signed refusal")
+
+
+CASES += [case_onelogin_redirect_login, case_onelogin_post_login, case_onelogin_refused_without_grant]
+
+
+# ---------------------------------------------------------------------------------------------
+# The scheme's service catalogue, signed by a foreign signer (xmlsec1), read by `poort catalogue`.
+
+NS_ESC = "urn:etoegang:1.13:service-catalog"
+ESC_ID_ATTR = f"{NS_ESC}:ServiceCatalogue"
+POORT_BIN = os.environ.get("POORT_BIN", "")
+
+
+def catalogue_template(cat_id, providers):
+    """An unsigned esc:ServiceCatalogue, pretty-printed as a person or a tool would write it,
+    with an xmlsec1 signature template as its first child (enveloped, exclusive c14n,
+    RSA-SHA256, SHA-256, Reference to the catalogue's ID). `providers`: (OIN, name, services),
+    each service (index, ServiceUUID, (name nl, name en), level URI, HerkenningsmakelaarId,
+    additional HM or None)."""
+    from xml.sax.saxutils import escape
+
+    out = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        f'<esc:ServiceCatalogue xmlns:esc="{NS_ESC}" xmlns:saml="{NS_SAML}" ID="{cat_id}"',
+        '    esc:IssueInstant="2026-12-01T10:00:00Z" esc:Version="urn:etoegang:1.13:service-catalogue:T:7">',
+        f'  <ds:Signature xmlns:ds="{NS_DS}">',
+        "    <ds:SignedInfo>",
+        '      <ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/>',
+        f'      <ds:SignatureMethod Algorithm="{RSA_SHA256}"/>',
+        f'      <ds:Reference URI="#{cat_id}">',
+        "        <ds:Transforms>",
+        '          <ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/>',
+        '          <ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/>',
+        "        </ds:Transforms>",
+        f'        <ds:DigestMethod Algorithm="{SHA256}"/>',
+        "        <ds:DigestValue/>",
+        "      </ds:Reference>",
+        "    </ds:SignedInfo>",
+        "    <ds:SignatureValue/>",
+        "    <ds:KeyInfo><ds:X509Data/></ds:KeyInfo>",
+        "  </ds:Signature>",
+    ]
+    for oin, name, services in providers:
+        out += [
+            '  <esc:ServiceProvider esc:IsPublic="true">',
+            f"    <esc:ServiceProviderID>{oin}</esc:ServiceProviderID>",
+            f'    <esc:OrganizationDisplayName xml:lang="nl">{escape(name)}</esc:OrganizationDisplayName>',
+        ]
+        for index, uuid, (nl, en), level, hm, _ in services:
+            out += [
+                '    <esc:ServiceDefinition esc:IsPublic="true">',
+                f"      <esc:ServiceUUID>{uuid}</esc:ServiceUUID>",
+                f'      <esc:ServiceName xml:lang="nl">{escape(nl)}</esc:ServiceName>',
+                f'      <esc:ServiceName xml:lang="en">{escape(en)}</esc:ServiceName>',
+                f'      <esc:ServiceDescription xml:lang="nl">Dienst {index} van {escape(name)}.</esc:ServiceDescription>',
+                f"      <saml:AuthnContextClassRef>{level}</saml:AuthnContextClassRef>",
+                f"      <esc:HerkenningsmakelaarId>{hm}</esc:HerkenningsmakelaarId>",
+                f"      <esc:EntityConcernedTypesAllowed>{KVK_QUALIFIER}</esc:EntityConcernedTypesAllowed>",
+                "    </esc:ServiceDefinition>",
+            ]
+        for index, uuid, _, _, hm, additional in services:
+            out += [
+                '    <esc:ServiceInstance esc:IsPublic="true">',
+                f"      <esc:ServiceID>urn:etoegang:DV:{oin}:services:{index}</esc:ServiceID>",
+                f"      <esc:ServiceUUID>{uuid[:-4]}ffff</esc:ServiceUUID>",
+                f"      <esc:InstanceOfService>{uuid}</esc:InstanceOfService>",
+                f'      <esc:ServiceURL xml:lang="nl">https://dv{oin[-2:]}.interop.example/{index}</esc:ServiceURL>',
+                f"      <esc:HerkenningsmakelaarId>{hm}</esc:HerkenningsmakelaarId>",
+            ]
+            if additional:
+                out.append(f"      <esc:AdditionalHerkenningsmakelaarId>{additional}</esc:AdditionalHerkenningsmakelaarId>")
+            out += ["      <esc:SSOSupport>false</esc:SSOSupport>", "    </esc:ServiceInstance>"]
+        out.append("  </esc:ServiceProvider>")
+    out.append("</esc:ServiceCatalogue>")
+    return "\n".join(out) + "\n"
+
+
+def catalogue_dv_metadata(entity_id, cert_file, acs_url, services):
+    """Plain SP metadata naming each ServiceID in an AttributeConsumingService (afsprakenstelsel
+    page *DV metadata for HM*): `services` is [(index, ServiceID, name)]."""
+    with open(cert_file) as f:
+        cert = "".join(line.strip() for line in f if "CERTIFICATE" not in line)
+    acs = "".join(
+        f'<md:AttributeConsumingService index="{i}"><md:ServiceName xml:lang="nl">{name}</md:ServiceName>'
+        f'<md:RequestedAttribute Name="{sid}"/></md:AttributeConsumingService>'
+        for i, sid, name in services
+    )
+    return (
+        f'<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="{entity_id}">'
+        '<md:SPSSODescriptor AuthnRequestsSigned="true" WantAssertionsSigned="true" '
+        'protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">'
+        f'<md:KeyDescriptor use="signing"><ds:KeyInfo xmlns:ds="{NS_DS}"><ds:X509Data><ds:X509Certificate>{cert}'
+        "</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"
+        f'<md:AssertionConsumerService Binding="{BINDING_HTTP_POST}" Location="{acs_url}" index="0" isDefault="true"/>'
+        f"{acs}</md:SPSSODescriptor></md:EntityDescriptor>"
+    )
+
+
+def poort_catalogue(config, command):
+    check(POORT_BIN and os.path.exists(POORT_BIN), f"POORT_BIN ({POORT_BIN!r}) is not poort's binary")
+    p = subprocess.run([POORT_BIN, "catalogue", "--config", config, command], capture_output=True, text=True, timeout=60)
+    return p.returncode, p.stdout, p.stderr
+
+
+def case_catalogue_signed_by_xmlsec(env):
+    """A service catalogue of two providers and three services (one offered through poort's HM
+    in HerkenningsmakelaarId, one through AdditionalHerkenningsmakelaarId, one only through
+    another HM), signed by xmlsec1 (not poort), with DV metadata naming poort's two: `poort
+    catalogue check` passes and `show` lists both with their names; one byte of a ServiceName
+    changed: `check` fails naming the file and "signature refused"."""
+    hm = POORT_IDP_ID.split(":")[3]
+    check(re.fullmatch(r"\d{20}", hm), f"no OIN in poort's entity ID {POORT_IDP_ID}")
+    other_hm = "00000099990000000099"
+    check(other_hm != hm, "the other HM's OIN is poort's")
+    dv_a, dv_b = "00000099990000000081", "00000099990000000082"
+    loa = "urn:etoegang:core:assurance-class:"
+    permit = ("Vergunning aanvragen (één loket)", "Apply for a permit (one desk)")
+    notify = ("Melding doen", "Submit a notification")
+    providers = [
+        (dv_a, "Gemeente Interop", [
+            (1, "5f0c1d2e-0081-4a1d-963a-000000000001", permit, loa + "loa3", hm, None),
+            (2, "5f0c1d2e-0081-4a1d-963a-000000000002", notify, loa + "loa2plus", other_hm, hm),
+        ]),
+        (dv_b, "Belastingen Interop", [
+            (1, "5f0c1d2e-0082-4a1d-963a-000000000001", ("Aangifte doen", "File a return"), loa + "loa4", other_hm, None),
+        ]),
+    ]
+    d = tempfile.mkdtemp(prefix="catalogue-", dir=peers.tmp())
+    cat_id = "_catalogue-" + os.urandom(8).hex()
+    template, catalogue = os.path.join(d, "template.xml"), os.path.join(d, "catalogue.xml")
+    with open(template, "w", encoding="utf-8") as f:
+        f.write(catalogue_template(cat_id, providers))
+    key, cert = peers.tmp("catalogue-signer.key"), peers.tmp("catalogue-signer.crt")
+    p = subprocess.run([peers.XMLSEC, "--sign", "--privkey-pem", f"{key},{cert}", "--id-attr:ID", ESC_ID_ATTR,
+                        "--output", catalogue, template], capture_output=True, text=True)
+    check(p.returncode == 0, f"xmlsec1 --sign: {p.stdout}{p.stderr}")
+    with open(catalogue, "rb") as f:
+        signed = f.read()
+    root = ET.fromstring(signed)
+    first = next(iter(root))
+    check(first.tag == f"{{{NS_DS}}}Signature", f"the first child of the signed catalogue is {first.tag}")
+    check(first.find(f".//{{{NS_DS}}}X509Certificate") is not None, "xmlsec1 put no certificate in KeyInfo")
+    # The signer's own check, so a refusal below is poort's and not a broken signature.
+    p = subprocess.run([peers.XMLSEC, "--verify", "--pubkey-cert-pem", cert, "--id-attr:ID", ESC_ID_ATTR, catalogue],
+                       capture_output=True, text=True)
+    check(p.returncode == 0, f"xmlsec1 does not verify its own catalogue signature: {p.stderr}")
+
+    # poort's config: the interop config's keys and ADs, no [[service]] (nor the OIDC client that
+    # names one), DV metadata naming the two services offered through poort, the catalogue.
+    sp_dir = os.path.join(d, "sp")
+    os.makedirs(sp_dir)
+    with open(os.path.join(sp_dir, "dv-a.xml"), "w") as f:
+        f.write(catalogue_dv_metadata(
+            f"urn:etoegang:DV:{dv_a}:entities:1", peers.tmp("dv.crt"), "http://127.0.0.1:9/dv-a/acs",
+            [(1, f"urn:etoegang:DV:{dv_a}:services:1", "Vergunning"), (2, f"urn:etoegang:DV:{dv_a}:services:2", "Melding")],
+        ))
+    with open(peers.tmp("poort.toml")) as f:
+        base = f.read()
+    check("\n[[oidc_client]]" in base and base.count('sp_metadata_dir = "') == 1, "run.sh's poort.toml changed shape")
+    base = base.split("\n[[oidc_client]]")[0]
+    base = re.sub(r'(?m)^sp_metadata_dir = ".*"$', f'sp_metadata_dir = "{sp_dir}"', base)
+    config = os.path.join(d, "poort.toml")
+    with open(config, "w") as f:
+        f.write(base + f'\n[[catalogue]]\nsource = "{catalogue}"\ntrust_cert = "{cert}"\n')
+
+    rc, out, err = poort_catalogue(config, "check")
+    check(rc == 0, f"poort catalogue check refuses the catalogue signed by xmlsec1 (exit {rc}):\n{out}{err}")
+    check("2 service(s), no problems" in out, f"poort catalogue check: {out}")
+    rc, out, err = poort_catalogue(config, "show")
+    check(rc == 0, f"poort catalogue show: exit {rc}: {out}{err}")
+    blocks = {b.split("\n", 1)[0]: b for b in re.split(r"\n(?=\S)", out)}
+    for index, (nl, en), level in ((1, permit, "EH3"), (2, notify, "EH2+")):
+        sid = f"urn:etoegang:DV:{dv_a}:services:{index}"
+        block = blocks.get(sid)
+        check(block, f"poort catalogue show does not list {sid}:\n{out}")
+        for line in (f"name          {nl} / {en}", f"level         {level}", "provider      Gemeente Interop",
+                     f"DV            urn:etoegang:DV:{dv_a}:entities:1 (index {index})", f"defined in    {catalogue}"):
+            check(line in block, f"{sid}: no line {line!r} in:\n{block}")
+    check(f"urn:etoegang:DV:{dv_b}:services:1" not in out, f"the other HM's service is listed:\n{out}")
+    check("2 service(s); 1 of other brokers left out" in out, f"poort catalogue show: {out}")
+
+    # One byte of a signed ServiceName changed.
+    tampered = signed.replace(b">Melding doen<", b">Melding doem<")
+    check(tampered.count(b"Melding doem") == 1 and len(tampered) == len(signed), "the tamper did not change one byte")
+    with open(catalogue, "wb") as f:
+        f.write(tampered)
+    rc, out, err = poort_catalogue(config, "check")
+    check(rc != 0, f"poort catalogue check accepts a tampered catalogue:\n{out}")
+    errors = [line for line in out.splitlines() if line.startswith("error: ")]
+    check(len(errors) == 1 and errors[0].startswith(f"error: {catalogue}: signature refused"),
+          f"poort catalogue check does not name the file and the signature:\n{out}{err}")
+    check("not valid with any key" in errors[0], f"the signature is refused for another reason: {errors[0]}")
+
+
+CASES.append(case_catalogue_signed_by_xmlsec)
 
 
 def main():
