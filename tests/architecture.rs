@@ -18,7 +18,15 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("domain", &["domain"]),
     (
         "foundation",
-        &["config", "telemetry", "metrics", "keys", "devcerts", "http", "trust"],
+        &[
+            "config",
+            "telemetry",
+            "metrics",
+            "keys",
+            "devcerts",
+            "http",
+            "trust",
+        ],
     ),
     (
         "protocol adapters and stores",

@@ -41,7 +41,9 @@ pub enum CatalogueError {
     #[error("is not signed (no ds:Signature in esc:ServiceCatalogue)")]
     Unsigned,
     #[error("signature refused: {0}")]
-    Signature(#[from] dsig::DsigError),
+    Signature(dsig::DsigError),
+    #[error("signature refused: it does not verify with the trust certificate (changed after signing, or signed by another key)")]
+    NotTrusted,
     #[error("is not valid against the service catalogue schema: {}", .0.join("; "))]
     Schema(Vec<String>),
     #[error("{0}")]
@@ -77,8 +79,12 @@ pub fn read(bytes: &[u8], trust: &[Vec<u8>]) -> Result<CatalogueDocument, Catalo
         .map_err(|e| CatalogueError::Malformed(e.to_string()))?;
     let root = received.root_element();
     let signature = c14n::enveloped_signature(root).ok_or(CatalogueError::Unsigned)?;
-    dsig::check_shape(signature, root.attribute("ID").unwrap_or_default())?;
-    let signed = dsig::verify(text, trust)?;
+    dsig::check_shape(signature, root.attribute("ID").unwrap_or_default())
+        .map_err(CatalogueError::Signature)?;
+    let signed = dsig::verify(text, trust).map_err(|e| match e {
+        dsig::DsigError::Invalid => CatalogueError::NotTrusted,
+        other => CatalogueError::Signature(other),
+    })?;
     schema::validate(text).map_err(CatalogueError::Schema)?;
     let signed = Document::parse_with_options(&signed, options())
         .map_err(|e| CatalogueError::Malformed(e.to_string()))?;

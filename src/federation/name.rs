@@ -25,7 +25,9 @@ impl AggregateName {
             _ => return None,
         };
         let version_ok = !version.is_empty()
-            && version.split('.').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+            && version
+                .split('.')
+                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
         if !version_ok || !matches!(environment, "P" | "T" | "A") {
             return None;
         }
@@ -92,7 +94,10 @@ mod tests {
     #[test]
     fn names_of_participants_and_of_the_network() {
         let p = AggregateName::parse("urn:etoegang:1.13:P:42").unwrap();
-        assert_eq!((p.version.as_str(), p.environment.as_str(), p.sequence), ("1.13", "P", 42));
+        assert_eq!(
+            (p.version.as_str(), p.environment.as_str(), p.sequence),
+            ("1.13", "P", 42)
+        );
         let n = AggregateName::parse("urn:etoegang:1.13:metadata:A:7").unwrap();
         assert_eq!((n.environment.as_str(), n.sequence), ("A", 7));
         assert!(p.same_series(&AggregateName::parse("urn:etoegang:1.13:P:43").unwrap()));
@@ -119,7 +124,9 @@ mod tests {
             Some(Duration::from_secs(86_400 + 12 * 3_600 + 30 * 60 + 15))
         );
         assert_eq!(parse_duration("PT0.5S"), Some(Duration::from_millis(500)));
-        for bad in ["", "P", "PT", "7D", "P1M", "P1Y", "-P1D", "PT1H2D", "P1DT", "PT1S1S", "P D"] {
+        for bad in [
+            "", "P", "PT", "7D", "P1M", "P1Y", "-P1D", "PT1H2D", "P1DT", "PT1S1S", "P D",
+        ] {
             assert_eq!(parse_duration(bad), None, "{bad}");
         }
     }

@@ -30,7 +30,9 @@ pub enum AggregateError {
     #[error("is not signed (no ds:Signature in the md:EntitiesDescriptor)")]
     Unsigned,
     #[error("signature refused: {0}")]
-    Signature(#[from] dsig::DsigError),
+    Signature(dsig::DsigError),
+    #[error("signature refused: it does not verify with the trust certificate (changed after signing, or signed by another key)")]
+    NotTrusted,
     #[error("Name {0:?} is not of the form urn:etoegang:<version>:<P|T>:<sequence>")]
     Name(String),
     #[error("has no validUntil")]
@@ -64,8 +66,8 @@ pub fn verify(
     if bytes.len() > MAX_AGGREGATE_BYTES {
         return Err(AggregateError::TooLarge);
     }
-    let text = std::str::from_utf8(bytes)
-        .map_err(|_| AggregateError::Malformed("not UTF-8".into()))?;
+    let text =
+        std::str::from_utf8(bytes).map_err(|_| AggregateError::Malformed("not UTF-8".into()))?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let options = || ParsingOptions {
         allow_dtd: false,
@@ -75,27 +77,36 @@ pub fn verify(
     let received = Document::parse_with_options(text, options())
         .map_err(|e| AggregateError::Malformed(e.to_string()))?;
     let root = received.root_element();
-    if !(root.tag_name().namespace() == Some(NS_MD) && root.tag_name().name() == "EntitiesDescriptor")
+    if !(root.tag_name().namespace() == Some(NS_MD)
+        && root.tag_name().name() == "EntitiesDescriptor")
     {
         return Err(AggregateError::NotAnAggregate);
     }
     let signature = c14n::enveloped_signature(root).ok_or(AggregateError::Unsigned)?;
-    dsig::check_shape(signature, root.attribute("ID").unwrap_or_default())?;
-    let signed = dsig::verify(text, trust)?;
+    dsig::check_shape(signature, root.attribute("ID").unwrap_or_default())
+        .map_err(AggregateError::Signature)?;
+    let signed = dsig::verify(text, trust).map_err(|e| match e {
+        dsig::DsigError::Invalid => AggregateError::NotTrusted,
+        other => AggregateError::Signature(other),
+    })?;
     // Everything below is read from the signed bytes.
     let doc = Document::parse_with_options(&signed, options())
         .map_err(|e| AggregateError::Malformed(e.to_string()))?;
     let root = doc.root_element();
     let name = root.attribute("Name").unwrap_or_default();
     let name = AggregateName::parse(name).ok_or_else(|| AggregateError::Name(name.to_string()))?;
-    let valid_until = root.attribute("validUntil").ok_or(AggregateError::NoValidUntil)?;
+    let valid_until = root
+        .attribute("validUntil")
+        .ok_or(AggregateError::NoValidUntil)?;
     let valid_until = crate::saml::xml::parse_instant(valid_until)
         .ok_or_else(|| AggregateError::BadValidUntil(valid_until.to_string()))?;
     if valid_until <= now {
         return Err(AggregateError::Expired(valid_until));
     }
     let cache_duration = match root.attribute("cacheDuration") {
-        Some(d) => Some(parse_duration(d).ok_or_else(|| AggregateError::CacheDuration(d.to_string()))?),
+        Some(d) => {
+            Some(parse_duration(d).ok_or_else(|| AggregateError::CacheDuration(d.to_string()))?)
+        }
         None => None,
     };
     drop(doc);

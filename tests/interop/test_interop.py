@@ -1588,7 +1588,7 @@ def case_catalogue_signed_by_xmlsec(env):
     errors = [line for line in out.splitlines() if line.startswith("error: ")]
     check(len(errors) == 1 and errors[0].startswith(f"error: {catalogue}: signature refused"),
           f"poort catalogue check does not name the file and the signature:\n{out}{err}")
-    check("not valid with any key" in errors[0], f"the signature is refused for another reason: {errors[0]}")
+    check("does not verify with the trust certificate" in errors[0], f"the signature is refused for another reason: {errors[0]}")
 
 
 CASES.append(case_catalogue_signed_by_xmlsec)
