@@ -385,23 +385,46 @@ impl MetadataSet {
 /// An entity ID defined twice keeps the first definition (by file name) and reports an Error on
 /// the later one, so adding a file can never silently replace a trusted peer's keys.
 pub fn load(sp_dir: &Path, idp_dir: &Path, now: DateTime<Utc>) -> MetadataSet {
-    let mut set = MetadataSet::default();
-    let mut seen: HashMap<String, PathBuf> = HashMap::new();
-    for file in xml_files(sp_dir, &mut set.problems) {
-        for sp in parse::load_file(&file, Role::Sp, now, &mut set.problems).sps {
-            if duplicate(&mut seen, &sp.entity_id, &file, &mut set.problems) {
-                continue;
-            }
-            set.sps.insert(sp.entity_id.clone(), sp);
+    assemble(read_folders(sp_dir, idp_dir, now), Vec::new())
+}
+
+/// The parts of both folders, file by file in name order, with the problems of reading them.
+pub fn read_folders(sp_dir: &Path, idp_dir: &Path, now: DateTime<Utc>) -> Vec<Parsed> {
+    let mut parts = Vec::new();
+    for (dir, role) in [(sp_dir, Role::Sp), (idp_dir, Role::Idp)] {
+        let mut problems = Vec::new();
+        let files = xml_files(dir, &mut problems);
+        parts.push(Parsed {
+            problems,
+            ..Parsed::default()
+        });
+        for file in files {
+            let mut problems = Vec::new();
+            let mut parsed = parse::load_file(&file, role, now, &mut problems);
+            parsed.problems = problems;
+            parts.push(parsed);
         }
     }
-    let mut seen: HashMap<String, PathBuf> = HashMap::new();
-    for file in xml_files(idp_dir, &mut set.problems) {
-        for idp in parse::load_file(&file, Role::Idp, now, &mut set.problems).idps {
-            if duplicate(&mut seen, &idp.entity_id, &file, &mut set.problems) {
-                continue;
+    parts
+}
+
+/// The trusted set made of the folders' parts and then the aggregates' (in configuration order):
+/// the first definition of an entity ID wins and a later one is an Error.
+pub fn assemble(folders: Vec<Parsed>, aggregates: Vec<Parsed>) -> MetadataSet {
+    let mut set = MetadataSet::default();
+    let mut seen_sp: HashMap<String, PathBuf> = HashMap::new();
+    let mut seen_idp: HashMap<String, PathBuf> = HashMap::new();
+    for part in folders.into_iter().chain(aggregates) {
+        set.problems.extend(part.problems);
+        for sp in part.sps {
+            if !duplicate(&mut seen_sp, &sp.entity_id, &sp.file, &mut set.problems) {
+                set.sps.insert(sp.entity_id.clone(), sp);
             }
-            set.idps.push(idp);
+        }
+        for idp in part.idps {
+            if !duplicate(&mut seen_idp, &idp.entity_id, &idp.file, &mut set.problems) {
+                set.idps.push(idp);
+            }
         }
     }
     set.idps
@@ -473,12 +496,41 @@ pub enum Role {
     Idp,
 }
 
+/// The prefix of the groups of the scheme's network metadata (page *Network metadata*): one
+/// `md:EntitiesDescriptor` per role of the participants inside it.
+const ROLE_GROUP: &str = "urn:etoegang:role:";
+
+impl Role {
+    /// Whether entities of this role are read from an `md:EntitiesDescriptor` named `name`. In
+    /// the network metadata ADs are in `Authenticatiediensten` and the test DVs in
+    /// `Dienstverleners`; the other groups (HMs, MRs, KRs, Interstelseldiensten) hold no peer of
+    /// this kind for poort, and another HM's SPSSODescriptor must never make it a trusted DV.
+    /// Any other name is read whole.
+    pub fn reads_group(self, name: Option<&str>) -> bool {
+        match name.and_then(|n| n.strip_prefix(ROLE_GROUP)) {
+            None => true,
+            Some(group) => match self {
+                Role::Idp => group == "Authenticatiediensten",
+                Role::Sp => group == "Dienstverleners",
+            },
+        }
+    }
+}
+
 /// What one document yielded.
 #[derive(Debug, Default)]
 pub struct Parsed {
     pub sps: Vec<SpMetadata>,
     pub idps: Vec<IdpMetadata>,
     pub problems: Vec<Problem>,
+}
+
+/// Parses the signed content of a verified aggregate (any size; `origin` labels its problems).
+pub fn parse_aggregate(signed: &str, origin: &Path, role: Role, now: DateTime<Utc>) -> Parsed {
+    let mut problems = Vec::new();
+    let mut parsed = parse::parse_any_size(signed, origin, role, now, &mut problems);
+    parsed.problems = problems;
+    parsed
 }
 
 /// Parses one metadata document held in memory (for tests and `poort check`); `file` only labels

@@ -63,15 +63,28 @@ pub(crate) fn parse_text(
     now: DateTime<Utc>,
     problems: &mut Vec<Problem>,
 ) -> Parsed {
-    let mut parsed = Parsed::default();
-    let mut fail = |kind| problems.push(problem(file, None, Severity::Error, kind));
     if text.len() as u64 > MAX_FILE_BYTES {
-        fail(MetadataError::TooLarge {
+        let kind = MetadataError::TooLarge {
             size: text.len() as u64,
             limit: MAX_FILE_BYTES,
-        });
-        return parsed;
+        };
+        problems.push(problem(file, None, Severity::Error, kind));
+        return Parsed::default();
     }
+    parse_any_size(text, file, role, now, problems)
+}
+
+/// [`parse_text`] without the size limit of a file in the folders: for a signed aggregate, whose
+/// size its reader has bounded.
+pub(crate) fn parse_any_size(
+    text: &str,
+    file: &Path,
+    role: Role,
+    now: DateTime<Utc>,
+    problems: &mut Vec<Problem>,
+) -> Parsed {
+    let mut parsed = Parsed::default();
+    let mut fail = |kind| problems.push(problem(file, None, Severity::Error, kind));
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     // roxmltree accepts an empty `<!DOCTYPE x>`; metadata never needs one, so any is refused.
     if text.contains("<!DOCTYPE") {
@@ -80,6 +93,7 @@ pub(crate) fn parse_text(
     }
     let options = ParsingOptions {
         allow_dtd: false,
+        nodes_limit: u32::MAX,
         ..ParsingOptions::default()
     };
     let doc = match Document::parse_with_options(text, options) {
@@ -165,6 +179,9 @@ impl Ctx<'_> {
                     return;
                 }
             };
+            if !self.role.reads_group(node.attribute("Name")) {
+                return;
+            }
             let inherited = earliest(valid_until, own);
             for child in node.children().filter(|c| c.is_element()) {
                 if is(child, NS_MD, "EntityDescriptor") || is(child, NS_MD, "EntitiesDescriptor") {
