@@ -69,6 +69,14 @@ pub struct Metrics {
     pub certificate_expiry_seconds: Family<Labels, Gauge>,
     /// Seconds until a trusted peer's metadata reaches its validUntil.
     pub metadata_valid_seconds: Family<Labels, Gauge>,
+    /// Refreshes of a metadata aggregate, by aggregate (its configured source) and outcome
+    /// (`updated`, `unchanged` or the refusal's reason code: a fixed set).
+    pub aggregate_refreshes: Family<Labels, Counter>,
+    /// Whether an aggregate is in use (1), or none of it is because its copy expired, went
+    /// stale or never verified (0).
+    pub aggregate_in_use: Family<Labels, Gauge>,
+    /// Seconds until the aggregate in use reaches its validUntil.
+    pub aggregate_valid_seconds: Family<Labels, Gauge>,
     per_peer_labels: bool,
 }
 
@@ -166,6 +174,29 @@ impl Metrics {
         }
     }
 
+    /// Counts one refresh of the aggregate from `source`.
+    pub fn aggregate_refreshed(&self, source: &str, outcome: &str) {
+        self.aggregate_refreshes
+            .get_or_create(&labels(&[("aggregate", source), ("outcome", outcome)]))
+            .inc();
+    }
+
+    /// Whether the aggregate from `source` is in use, and until when.
+    pub fn aggregate_state(
+        &self,
+        source: &str,
+        valid_until: Option<chrono::DateTime<chrono::Utc>>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) {
+        let key = labels(&[("aggregate", source)]);
+        self.aggregate_in_use
+            .get_or_create(&key)
+            .set(i64::from(valid_until.is_some()));
+        self.aggregate_valid_seconds
+            .get_or_create(&key)
+            .set(valid_until.map_or(0, |v| (v - now).num_seconds()));
+    }
+
     /// Counts one request at poort's ArtifactResolutionService.
     pub fn artifact_resolution(&self, outcome: &str) {
         self.artifact_resolutions
@@ -214,6 +245,9 @@ impl Default for Metrics {
             audit_spool_bytes: Gauge::default(),
             certificate_expiry_seconds: Family::default(),
             metadata_valid_seconds: Family::default(),
+            aggregate_refreshes: Family::default(),
+            aggregate_in_use: Family::default(),
+            aggregate_valid_seconds: Family::default(),
             per_peer_labels: false,
             registry: Registry::default(),
         };
@@ -346,6 +380,21 @@ impl Default for Metrics {
             "metadata_valid_seconds",
             "Seconds until a trusted peer's metadata reaches its validUntil",
             m.metadata_valid_seconds.clone(),
+        );
+        registry.register(
+            "metadata_aggregate_refreshes",
+            "Refreshes of a signed metadata aggregate, by aggregate and outcome",
+            m.aggregate_refreshes.clone(),
+        );
+        registry.register(
+            "metadata_aggregate_in_use",
+            "Whether a metadata aggregate is in use (0: expired, stale or never verified)",
+            m.aggregate_in_use.clone(),
+        );
+        registry.register(
+            "metadata_aggregate_valid_seconds",
+            "Seconds until the metadata aggregate in use reaches its validUntil",
+            m.aggregate_valid_seconds.clone(),
         );
         Metrics { registry, ..m }
     }

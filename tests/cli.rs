@@ -147,6 +147,7 @@ fn setup(dir: &Path) -> (PathBuf, Config) {
         state: Default::default(),
         services: vec![common::service(1, "EH3"), common::service(2, "EH2+")],
         catalogues: vec![],
+        metadata_aggregates: vec![],
         dvs: vec![],
         oidc_clients: vec![],
         oidc_providers: vec![],

@@ -41,6 +41,13 @@ pub struct Config {
     /// Service catalogues in the scheme's signed XML form, besides (or instead of) `[[service]]`.
     #[serde(default, rename = "catalogue", skip_serializing_if = "Vec::is_empty")]
     pub catalogues: Vec<CatalogueSource>,
+    /// Signed metadata aggregates, kept fresh in the background, besides the metadata folders.
+    #[serde(
+        default,
+        rename = "metadata_aggregate",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub metadata_aggregates: Vec<AggregateSource>,
     /// Per-DV settings beyond its metadata.
     #[serde(default, rename = "dv")]
     pub dvs: Vec<DvConfig>,
@@ -592,6 +599,47 @@ pub struct CatalogueSource {
     pub trust_cert: PathBuf,
 }
 
+/// A signed metadata aggregate (`md:EntitiesDescriptor`): the scheme's network metadata of ADs,
+/// or a DV's own signed metadata.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AggregateSource {
+    /// A file, or an `https://` URL.
+    pub source: String,
+    /// PEM certificate(s) its signature must verify with.
+    pub trust_cert: PathBuf,
+    /// Whose metadata it holds: `ad` (identity providers) or `dv` (service providers).
+    pub role: AggregateRole,
+    /// Where the last good copy is kept, so poort starts without the network.
+    pub cache_file: PathBuf,
+    /// The longest time between two refreshes; a shorter `cacheDuration` refreshes sooner.
+    #[serde(default = "default_aggregate_refresh")]
+    pub refresh_seconds: u64,
+    /// The first wait after a failed refresh; it doubles up to `refresh_seconds`.
+    #[serde(default = "default_aggregate_retry")]
+    pub retry_seconds: u64,
+    /// A copy without `validUntil` ahead is refused anyway; one older than this is stale too.
+    #[serde(default = "default_aggregate_max_age")]
+    pub max_age_seconds: u64,
+}
+
+fn default_aggregate_refresh() -> u64 {
+    3600
+}
+fn default_aggregate_retry() -> u64 {
+    30
+}
+fn default_aggregate_max_age() -> u64 {
+    // Twice the network metadata's cacheDuration (P7D).
+    14 * 86_400
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AggregateRole {
+    Ad,
+    Dv,
+}
+
 /// An attribute a service asks for (a catalogue's `esc:RequestedAttribute`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RequestedAttribute {
@@ -740,9 +788,10 @@ impl Config {
     /// overrides must stay free-form), so reported by `poort check` and at start, since a
     /// misspelt or outdated section silently drops its settings.
     pub fn unknown_sections(path: &Path) -> Vec<String> {
-        const KNOWN: [&str; 19] = [
+        const KNOWN: [&str; 20] = [
             "server",
             "catalogue",
+            "metadata_aggregate",
             "saml",
             "keys",
             "register",

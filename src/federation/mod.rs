@@ -4,8 +4,11 @@
 //! before use, honoured for `validUntil` and `cacheDuration`, and never replaced by an older
 //! edition (the sequence in its `Name`).
 
+mod cache;
+mod live;
 mod name;
 mod verify;
 
+pub use live::{spawn_refresh, LiveMetadata, RefreshError, Refreshed};
 pub use name::{parse_duration, AggregateName};
 pub use verify::{verify, AggregateError, Verified, MAX_AGGREGATE_BYTES};

@@ -518,7 +518,7 @@ impl Role {
 }
 
 /// What one document yielded.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Parsed {
     pub sps: Vec<SpMetadata>,
     pub idps: Vec<IdpMetadata>,

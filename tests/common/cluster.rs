@@ -437,6 +437,7 @@ async fn start(
             state: state.clone(),
             services: vec![service(1, "EH3"), service(2, "EH2+")],
             catalogues: vec![],
+            metadata_aggregates: vec![],
             dvs: vec![],
             oidc_clients: vec![],
             oidc_providers: vec![],

@@ -192,6 +192,7 @@ pub async fn start_prepared(prepare: impl FnOnce(&Prepared, &mut Config)) -> Wor
         state: Default::default(),
         services: vec![service(1, "EH3"), service(2, "EH2+")],
         catalogues: vec![],
+        metadata_aggregates: vec![],
         dvs: vec![],
         oidc_clients: vec![],
         oidc_providers: vec![],

@@ -1,0 +1,322 @@
+//! The trusted metadata as it is now: the folders' metadata and each aggregate's last good
+//! edition, assembled into one [`MetadataSet`] that is swapped whole when an aggregate changes.
+//!
+//! A request takes the set once ([`LiveMetadata::now`]) and works on that snapshot to its end,
+//! so a refresh never changes the metadata under a step half-way. Between the steps of a login
+//! the entities are looked up again: a peer whose metadata was dropped in between is simply
+//! unknown then, and the login ends with the ordinary "unknown peer" refusal.
+
+use super::cache;
+use super::name::AggregateName;
+use super::verify::{verify, AggregateError, Verified, MAX_AGGREGATE_BYTES};
+use crate::config::{AggregateRole, AggregateSource};
+use crate::http::FetchError;
+use crate::metadata::{self, MetadataSet, Parsed, Role};
+use crate::metrics::Metrics;
+use arc_swap::ArcSwap;
+use chrono::{DateTime, Utc};
+use parking_lot::Mutex;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// One aggregate's edition in use.
+#[derive(Clone)]
+struct Edition {
+    name: AggregateName,
+    valid_until: DateTime<Utc>,
+    cache_duration: Option<Duration>,
+    fetched_at: DateTime<Utc>,
+    parsed: Parsed,
+}
+
+/// The trusted metadata, kept current.
+pub struct LiveMetadata {
+    current: ArcSwap<MetadataSet>,
+    folders: Vec<Parsed>,
+    sources: Vec<AggregateSource>,
+    editions: Mutex<Vec<Option<Edition>>>,
+    metrics: Arc<Metrics>,
+}
+
+/// How a refresh went.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Refreshed {
+    /// A newer edition (or the first) is in use.
+    Updated,
+    /// The same edition as in use.
+    Unchanged,
+}
+
+impl LiveMetadata {
+    /// Metadata of the folders only (no aggregates configured).
+    pub fn fixed(set: MetadataSet) -> LiveMetadata {
+        LiveMetadata {
+            current: ArcSwap::from_pointee(set),
+            folders: Vec::new(),
+            sources: Vec::new(),
+            editions: Mutex::new(Vec::new()),
+            metrics: Arc::new(Metrics::default()),
+        }
+    }
+
+    /// Reads the folders and every aggregate: from its source, else from its last good copy on
+    /// disk. An aggregate that cannot be had either way is logged and counted, and left out.
+    pub async fn start(
+        sp_dir: &Path,
+        idp_dir: &Path,
+        sources: &[AggregateSource],
+        metrics: Arc<Metrics>,
+        now: DateTime<Utc>,
+    ) -> LiveMetadata {
+        let live = LiveMetadata {
+            current: ArcSwap::from_pointee(MetadataSet::default()),
+            folders: metadata::read_folders(sp_dir, idp_dir, now),
+            sources: sources.to_vec(),
+            editions: Mutex::new(vec![None; sources.len()]),
+            metrics,
+        };
+        for index in 0..sources.len() {
+            if let Err(e) = live.refresh(index, now).await {
+                tracing::warn!(aggregate = %sources[index].source, error = %e, "metadata aggregate not fetched; trying the last good copy");
+                live.metrics
+                    .aggregate_refreshed(&sources[index].source, e.reason_code());
+                if let Err(e) = live.from_disk(index, now) {
+                    tracing::error!(aggregate = %sources[index].source, error = %e, "metadata aggregate not in use: no good copy");
+                }
+            }
+        }
+        live.rebuild(now);
+        live
+    }
+
+    /// The metadata now: one snapshot, for one request.
+    pub fn now(&self) -> Arc<MetadataSet> {
+        self.current.load_full()
+    }
+
+    /// The configured aggregates.
+    pub fn sources(&self) -> &[AggregateSource] {
+        &self.sources
+    }
+
+    /// Fetches aggregate `index`, and puts it in use if it is good and not older than the one in
+    /// use; the last good copy is written to disk.
+    pub async fn refresh(
+        &self,
+        index: usize,
+        now: DateTime<Utc>,
+    ) -> Result<Refreshed, RefreshError> {
+        let source = &self.sources[index];
+        let bytes = crate::http::fetch_document(&source.source, MAX_AGGREGATE_BYTES)
+            .await
+            .map_err(RefreshError::Fetch)?;
+        let trust = crate::trust::certificates(&source.trust_cert)
+            .map_err(|e| RefreshError::Refused(AggregateError::TrustCert(e)))?;
+        let verified = verify(&bytes, &trust, now).map_err(RefreshError::Refused)?;
+        let outcome = self.put_in_use(index, verified, now, now)?;
+        // Written again when unchanged too: the copy's time says when it was last confirmed.
+        if let Err(e) = cache::store(&source.cache_file, &bytes) {
+            tracing::warn!(aggregate = %source.source, file = %source.cache_file.display(), error = %e, "cannot keep the last good copy of a metadata aggregate");
+        }
+        self.metrics
+            .aggregate_refreshed(&source.source, outcome.reason_code());
+        Ok(outcome)
+    }
+
+    /// Puts aggregate `index` in use from its copy on disk (at start, when its source fails).
+    fn from_disk(&self, index: usize, now: DateTime<Utc>) -> Result<(), RefreshError> {
+        let source = &self.sources[index];
+        let (bytes, modified) = cache::load(&source.cache_file, MAX_AGGREGATE_BYTES)
+            .map_err(|e| RefreshError::Disk(e.to_string()))?
+            .ok_or(RefreshError::NoCopy)?;
+        let trust = crate::trust::certificates(&source.trust_cert)
+            .map_err(|e| RefreshError::Refused(AggregateError::TrustCert(e)))?;
+        let verified = verify(&bytes, &trust, now).map_err(RefreshError::Refused)?;
+        self.put_in_use(index, verified, DateTime::<Utc>::from(modified), now)?;
+        tracing::info!(aggregate = %source.source, file = %source.cache_file.display(), "metadata aggregate in use from its last good copy");
+        Ok(())
+    }
+
+    fn put_in_use(
+        &self,
+        index: usize,
+        verified: Verified,
+        fetched_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Refreshed, RefreshError> {
+        let source = &self.sources[index];
+        let max_age = chrono::Duration::seconds(source.max_age_seconds.min(i64::MAX as u64) as i64);
+        if fetched_at + max_age <= now {
+            return Err(RefreshError::Stale(fetched_at));
+        }
+        {
+            let mut editions = self.editions.lock();
+            if let Some(held) = &mut editions[index] {
+                if held.name.same_series(&verified.name) {
+                    if verified.name.sequence < held.name.sequence {
+                        return Err(RefreshError::Refused(AggregateError::Older {
+                            found: verified.name.to_string(),
+                            current: held.name.to_string(),
+                        }));
+                    }
+                    if verified.name.sequence == held.name.sequence {
+                        // Confirmed again: it is as fresh as this fetch.
+                        held.fetched_at = held.fetched_at.max(fetched_at);
+                        return Ok(Refreshed::Unchanged);
+                    }
+                }
+            }
+        }
+        let role = match source.role {
+            AggregateRole::Ad => Role::Idp,
+            AggregateRole::Dv => Role::Sp,
+        };
+        let parsed =
+            metadata::parse_aggregate(&verified.signed, Path::new(&source.source), role, now);
+        let entities = parsed.sps.len() + parsed.idps.len();
+        self.editions.lock()[index] = Some(Edition {
+            name: verified.name.clone(),
+            valid_until: verified.valid_until,
+            cache_duration: verified.cache_duration,
+            fetched_at,
+            parsed,
+        });
+        tracing::info!(aggregate = %source.source, edition = %verified.name, entities, valid_until = %verified.valid_until, "metadata aggregate in use");
+        self.rebuild(now);
+        Ok(Refreshed::Updated)
+    }
+
+    /// Assembles the set from the folders and the editions still good at `now`, and swaps it in.
+    /// An edition past its validUntil, or older than `max_age_seconds`, is dropped here (logged
+    /// and shown by `poort_metadata_aggregate_in_use` 0), never used.
+    pub fn rebuild(&self, now: DateTime<Utc>) {
+        let mut parts = Vec::new();
+        {
+            let mut editions = self.editions.lock();
+            for (index, slot) in editions.iter_mut().enumerate() {
+                let source = &self.sources[index];
+                let max_age =
+                    chrono::Duration::seconds(source.max_age_seconds.min(i64::MAX as u64) as i64);
+                let expired = slot.as_ref().and_then(|e| {
+                    if e.valid_until <= now {
+                        Some(format!("expired at {}", e.valid_until))
+                    } else if e.fetched_at + max_age <= now {
+                        Some(format!("stale: fetched at {}", e.fetched_at))
+                    } else {
+                        None
+                    }
+                });
+                if let Some(why) = expired {
+                    tracing::error!(aggregate = %source.source, "metadata aggregate dropped, {why}; its peers are unknown until a good edition comes");
+                    *slot = None;
+                }
+                self.metrics.aggregate_state(
+                    &source.source,
+                    slot.as_ref().map(|e| e.valid_until),
+                    now,
+                );
+                if let Some(edition) = slot {
+                    parts.push(edition.parsed.clone());
+                }
+            }
+        }
+        let set = metadata::assemble(self.folders.clone(), parts);
+        self.current.store(Arc::new(set));
+    }
+
+    /// When aggregate `index` should be fetched again: its cacheDuration or `refresh_seconds`,
+    /// whichever is sooner, and no later than its validUntil (so it is dropped on time).
+    pub fn next_refresh(&self, index: usize, now: DateTime<Utc>) -> Duration {
+        let source = &self.sources[index];
+        let mut wait = Duration::from_secs(source.refresh_seconds.max(1));
+        if let Some(edition) = &self.editions.lock()[index] {
+            if let Some(d) = edition.cache_duration {
+                wait = wait.min(d);
+            }
+            let to_expiry = (edition.valid_until - now).to_std().unwrap_or_default();
+            wait = wait.min(to_expiry);
+        }
+        wait.max(Duration::from_secs(1))
+    }
+}
+
+/// Why a refresh did not put a new edition in use.
+#[derive(Debug, thiserror::Error)]
+pub enum RefreshError {
+    #[error("fetching: {0}")]
+    Fetch(FetchError),
+    #[error("refused: {0}")]
+    Refused(AggregateError),
+    #[error("stale: the copy was fetched at {0}")]
+    Stale(DateTime<Utc>),
+    #[error("the last good copy cannot be read: {0}")]
+    Disk(String),
+    #[error("there is no last good copy")]
+    NoCopy,
+}
+
+impl RefreshError {
+    /// A fixed code for metrics.
+    pub fn reason_code(&self) -> &'static str {
+        match self {
+            RefreshError::Fetch(_) => "unreachable",
+            RefreshError::Refused(AggregateError::Expired(_)) => "expired",
+            RefreshError::Refused(AggregateError::Older { .. }) => "older",
+            RefreshError::Refused(
+                AggregateError::NotTrusted
+                | AggregateError::Signature(_)
+                | AggregateError::Unsigned,
+            ) => "bad_signature",
+            RefreshError::Refused(_) => "invalid",
+            RefreshError::Stale(_) => "stale",
+            RefreshError::Disk(_) | RefreshError::NoCopy => "no_copy",
+        }
+    }
+}
+
+impl Refreshed {
+    fn reason_code(&self) -> &'static str {
+        match self {
+            Refreshed::Updated => "updated",
+            Refreshed::Unchanged => "unchanged",
+        }
+    }
+}
+
+/// Refreshes every aggregate in the background until `live` is dropped elsewhere: each at its
+/// own pace, with a backoff after a failure (doubling from `retry_seconds` up to
+/// `refresh_seconds`), dropping an edition that expires meanwhile.
+pub fn spawn_refresh(live: Arc<LiveMetadata>) -> Vec<tokio::task::JoinHandle<()>> {
+    (0..live.sources.len())
+        .map(|index| {
+            let weak = Arc::downgrade(&live);
+            let mut wait = live.next_refresh(index, Utc::now());
+            tokio::spawn(async move {
+                let mut retry: Option<Duration> = None;
+                loop {
+                    tokio::time::sleep(wait).await;
+                    let Some(live) = weak.upgrade() else { return };
+                    let source = &live.sources[index];
+                    let now = Utc::now();
+                    match live.refresh(index, now).await {
+                        Ok(_) => {
+                            retry = None;
+                            wait = live.next_refresh(index, now);
+                        }
+                        Err(e) => {
+                            tracing::warn!(aggregate = %source.source, error = %e, "metadata aggregate refresh failed; the edition in use stays");
+                            live.metrics.aggregate_refreshed(&source.source, e.reason_code());
+                            live.rebuild(now);
+                            let first = Duration::from_secs(source.retry_seconds.max(1));
+                            let longest = Duration::from_secs(source.refresh_seconds.max(1));
+                            let next = retry.map_or(first, |r| (r * 2).min(longest));
+                            retry = Some(next);
+                            wait = next.min(live.next_refresh(index, now));
+                        }
+                    }
+                }
+            })
+        })
+        .collect()
+}
