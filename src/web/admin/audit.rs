@@ -52,11 +52,9 @@ pub async fn list(
     State(state): State<Arc<AppState>>,
     admin: Admin,
     Query(q): Query<AuditQuery>,
-) -> Response {
+) -> Page {
     // The trail names everyone in the organisation: not a groepsbeheerder's to read.
-    if !admin.session.sees_whole_organisation() {
-        return admin.not_allowed(&state);
-    }
+    admin.require(&state, admin.session.sees_whole_organisation())?;
     let mut errors: BTreeMap<&'static str, String> = BTreeMap::new();
     let mut date = |field: &'static str, text: &str| -> Option<DateTime<Utc>> {
         if text.trim().is_empty() {
@@ -94,10 +92,7 @@ pub async fn list(
             PER_PAGE,
         )
         .await;
-        match listed {
-            Ok(found) => found,
-            Err(e) => return admin.failed(&state, "audit trail", &e),
-        }
+        listed.or_failed(&state, &admin, "audit trail")?
     } else {
         (Vec::new(), 0)
     };
@@ -135,11 +130,7 @@ pub async fn list(
         next => (page < pages).then(|| link(page + 1)),
         csv => list_url("/api/v1/audit.csv", &csv),
     };
-    if errors.is_empty() {
-        admin.page(&state, "admin/audit.html", ctx)
-    } else {
-        admin.page_with_errors(&state, "admin/audit.html", ctx)
-    }
+    Ok(admin.form_page(&state, "admin/audit.html", ctx))
 }
 
 fn entry_row(e: &AuditRecord) -> minijinja::Value {

@@ -68,7 +68,7 @@ pub async fn list(
     State(state): State<Arc<AppState>>,
     admin: Admin,
     Query(q): Query<ListQuery>,
-) -> Response {
+) -> Page {
     let now = Utc::now();
     let status = match q.status.as_deref() {
         Some("active") => "active",
@@ -99,10 +99,7 @@ pub async fn list(
             PER_PAGE,
         )
         .await;
-    let (grants, total) = match listed {
-        Ok(found) => found,
-        Err(e) => return admin.failed(&state, "grants list", &e),
-    };
+    let (grants, total) = listed.or_failed(&state, &admin, "grants list")?;
     let pages = total.div_ceil(PER_PAGE).max(1);
     let link = |p: usize| {
         let fields = [
@@ -127,7 +124,7 @@ pub async fn list(
         .iter()
         .map(|s| (s.uuid.clone(), service_name(admin.lang, s).to_string()))
         .collect();
-    admin.page(
+    Ok(admin.page(
         &state,
         "admin/grants.html",
         context! {
@@ -154,7 +151,7 @@ pub async fn list(
                 None => "/admin/grants/new".to_string(),
             },
         },
-    )
+    ))
 }
 
 fn service_name(lang: Lang, s: &crate::config::ServiceConfig) -> &str {
@@ -225,9 +222,9 @@ fn grant_row(
     }
 }
 
-fn not_found(state: &AppState, admin: &Admin) -> Response {
-    state.pages.admin_message(
-        admin.lang,
+fn not_found(state: &AppState, admin: &Admin) -> Stop {
+    admin.stop(
+        state,
         StatusCode::NOT_FOUND,
         ("Machtiging niet gevonden", "Grant not found"),
         (
@@ -239,7 +236,7 @@ fn not_found(state: &AppState, admin: &Admin) -> Response {
 
 /// A refused change that has no field to sit next to: not found, not allowed, a conflict
 /// (said on a page), or a failure.
-fn refused(state: &AppState, admin: &Admin, what: &str, e: GrantError) -> Response {
+fn refused(state: &AppState, admin: &Admin, what: &str, e: GrantError) -> Stop {
     use crate::grants::WriteError as W;
     match e {
         GrantError::NotFound | GrantError::Write(W::UnknownGrant(_)) => not_found(state, admin),
@@ -274,12 +271,7 @@ fn refused(state: &AppState, admin: &Admin, what: &str, e: GrantError) -> Respon
             } else {
                 StatusCode::CONFLICT
             };
-            state.pages.admin_message(
-                admin.lang,
-                status,
-                ("Niet uitgevoerd", "Not done"),
-                (nl, en),
-            )
+            admin.stop(state, status, ("Niet uitgevoerd", "Not done"), (nl, en))
         }
         e @ (GrantError::Write(_) | GrantError::Rows(_)) => admin.failed(state, what, &e),
     }
@@ -287,11 +279,9 @@ fn refused(state: &AppState, admin: &Admin, what: &str, e: GrantError) -> Respon
 
 /// A form that changes grants: it must carry the session's CSRF token, and the session's roles
 /// must allow changes at all (a lezer's never do; the register decides the rest).
-fn change_form(state: &AppState, admin: &Admin, body: &[u8]) -> Result<Fields, Box<Response>> {
+fn change_form(state: &AppState, admin: &Admin, body: &[u8]) -> Result<Fields, Stop> {
     let form = admin.form(state, body)?;
-    if !admin.changes_anything() {
-        return Err(Box::new(admin.not_allowed(state)));
-    }
+    admin.require(state, admin.changes_anything())?;
     Ok(form)
 }
 
@@ -301,31 +291,28 @@ pub async fn renew(
     State(state): State<Arc<AppState>>,
     admin: Admin,
     body: axum::body::Bytes,
-) -> Response {
-    let form = match change_form(&state, &admin, &body) {
-        Ok(f) => f,
-        Err(r) => return *r,
-    };
+) -> Page {
+    let form = change_form(&state, &admin, &body)?;
     let ids = form.all("grant");
     let years = form.text("years").parse::<u32>().unwrap_or(0);
     if ids.is_empty() {
-        return state.pages.admin_message(
-            admin.lang,
+        return Err(admin.stop(
+            &state,
             StatusCode::UNPROCESSABLE_ENTITY,
             ("Niets gekozen", "Nothing selected"),
             (
                 "Kies eerst een of meer machtigingen om te verlengen.",
                 "Select one or more grants to renew first.",
             ),
-        );
+        ));
     }
     match state
         .services()
         .renew_grants(&admin.session, &ids, years)
         .await
     {
-        Ok(_) => done("/admin/grants", "renewed"),
-        Err(e) => refused(&state, &admin, "renew grants", e),
+        Ok(_) => Ok(done("/admin/grants", "renewed")),
+        Err(e) => Err(refused(&state, &admin, "renew grants", e)),
     }
 }
 
@@ -334,14 +321,10 @@ pub async fn confirm_revoke(
     State(state): State<Arc<AppState>>,
     admin: Admin,
     Path(id): Path<String>,
-) -> Response {
-    let grant = match state.services().grant(&admin.session, &id).await {
-        Ok(g) => g,
-        Err(e) => return refused(&state, &admin, "revoke grant", e),
-    };
-    if !admin.changes_anything() {
-        return admin.not_allowed(&state);
-    }
+) -> Page {
+    let grant = state.services().grant(&admin.session, &id).await;
+    let grant = grant.map_err(|e| refused(&state, &admin, "revoke grant", e))?;
+    admin.require(&state, admin.changes_anything())?;
     let holder = match &grant.holder {
         Holder::Person(p) => grant.holder_name.clone().unwrap_or_else(|| p.clone()),
         Holder::Group(g) => g.clone(),
@@ -351,7 +334,7 @@ pub async fn confirm_revoke(
         format!("De machtiging van {holder} voor {scope} intrekken? Inloggen ermee lukt daarna meteen niet meer; de houders krijgen een e-mail. U kunt haar later heractiveren."),
         format!("Revoke {holder}'s grant for {scope}? Logging in with it fails at once; its holders get an e-mail. You can reactivate it later."),
     );
-    admin.page(
+    Ok(admin.page(
         &state,
         "admin/confirm.html",
         context! {
@@ -361,7 +344,7 @@ pub async fn confirm_revoke(
             confirm_label => admin.lang.pick("Ja, intrekken", "Yes, revoke"),
             back => "/admin/grants",
         },
-    )
+    ))
 }
 
 /// `POST /admin/grants/{id}/revoke`.
@@ -370,7 +353,7 @@ pub async fn revoke(
     admin: Admin,
     Path(id): Path<String>,
     body: axum::body::Bytes,
-) -> Response {
+) -> Page {
     set_status(&state, admin, &id, &body, GrantStatus::Revoked).await
 }
 
@@ -380,7 +363,7 @@ pub async fn reactivate(
     admin: Admin,
     Path(id): Path<String>,
     body: axum::body::Bytes,
-) -> Response {
+) -> Page {
     set_status(&state, admin, &id, &body, GrantStatus::Active).await
 }
 
@@ -390,18 +373,16 @@ async fn set_status(
     id: &str,
     body: &[u8],
     status: GrantStatus,
-) -> Response {
-    if let Err(r) = change_form(state, &admin, body) {
-        return *r;
-    }
+) -> Page {
+    change_form(state, &admin, body)?;
     let changed = state
         .services()
         .set_grant_status(&admin.session, id, status)
         .await;
     match (changed, status) {
-        (Ok(_), GrantStatus::Revoked) => done("/admin/grants", "revoked"),
-        (Ok(_), GrantStatus::Active) => done("/admin/grants", "reactivated"),
-        (Err(e), _) => refused(state, &admin, "grant status", e),
+        (Ok(_), GrantStatus::Revoked) => Ok(done("/admin/grants", "revoked")),
+        (Ok(_), GrantStatus::Active) => Ok(done("/admin/grants", "reactivated")),
+        (Err(e), _) => Err(refused(state, &admin, "grant status", e)),
     }
 }
 
@@ -428,27 +409,20 @@ async fn new_page(
     admin: &Admin,
     typed: &Typed,
     errors: BTreeMap<&'static str, String>,
-) -> Response {
+) -> Page {
     let services = state.services();
-    let members = match services
+    let (members, _) = services
         .list(&admin.session, MemberQuery::default(), 0, HOLDER_CHOICES)
         .await
-    {
-        Ok((members, _)) => members,
-        Err(e) => return admin.failed(state, "grant form", &e),
-    };
-    let groups = match services.member_scope(&admin.session).await {
-        Ok(Some(own)) => own,
-        Ok(None) => match state
-            .registry
-            .sql()
-            .organisation_summary(&admin.session.organisation.kvk)
-            .await
-        {
-            Ok(view) => view.groups,
-            Err(e) => return admin.failed(state, "grant form", &e),
-        },
-        Err(e) => return admin.failed(state, "grant form", &e),
+        .or_failed(state, admin, "grant form")?;
+    let scope = services.member_scope(&admin.session).await;
+    let groups = match scope.or_failed(state, admin, "grant form")? {
+        Some(own) => own,
+        None => {
+            let kvk = &admin.session.organisation.kvk;
+            let view = state.registry.sql().organisation_summary(kvk).await;
+            view.or_failed(state, admin, "grant form")?.groups
+        }
     };
     let members: Vec<(String, String)> = members
         .into_iter()
@@ -500,11 +474,7 @@ async fn new_page(
         unknown_services => unknown_services,
         levels => levels,
     };
-    if errors.is_empty() {
-        admin.page(state, "admin/grant_new.html", ctx)
-    } else {
-        admin.page_with_errors(state, "admin/grant_new.html", ctx)
-    }
+    Ok(admin.form_page(state, "admin/grant_new.html", ctx))
 }
 
 /// `GET /admin/grants/new`: the form, for today until a year from now (`?person=` chooses the
@@ -513,10 +483,8 @@ pub async fn new_form(
     State(state): State<Arc<AppState>>,
     admin: Admin,
     Query(q): Query<ListQuery>,
-) -> Response {
-    if !admin.changes_anything() {
-        return admin.not_allowed(&state);
-    }
+) -> Page {
+    admin.require(&state, admin.changes_anything())?;
     let today = Utc::now().date_naive();
     let typed = Typed {
         holder: q.person.map(|p| format!("person:{p}")).unwrap_or_default(),
@@ -664,11 +632,8 @@ pub async fn new_submit(
     State(state): State<Arc<AppState>>,
     admin: Admin,
     body: axum::body::Bytes,
-) -> Response {
-    let form = match change_form(&state, &admin, &body) {
-        Ok(f) => f,
-        Err(r) => return *r,
-    };
+) -> Page {
+    let form = change_form(&state, &admin, &body)?;
     let typed = Typed {
         holder: form.text("holder"),
         scope: form.text("scope"),
@@ -682,26 +647,31 @@ pub async fn new_submit(
         Ok(new) => new,
         Err(errors) => return new_page(&state, &admin, &typed, errors).await,
     };
-    let errors: BTreeMap<&'static str, String> =
-        match state.services().add_grants(&admin.session, &new).await {
-            Ok(_) => return done("/admin/grants", "granted"),
-            Err(GrantError::Write(e)) => match field_error(admin.lang, &e) {
-                Some(found) => BTreeMap::from([found]),
-                None => return refused(&state, &admin, "add grant", GrantError::Write(e)),
-            },
-            Err(GrantError::Rows(rows)) => {
-                let mut errors = BTreeMap::new();
-                for (_, e) in rows {
-                    match field_error(admin.lang, &e) {
-                        Some((field, text)) => {
-                            errors.entry(field).or_insert(text);
-                        }
-                        None => return refused(&state, &admin, "add grant", GrantError::Write(e)),
-                    }
-                }
-                errors
-            }
-            Err(e) => return refused(&state, &admin, "add grant", e),
-        };
+    let refusal = match state.services().add_grants(&admin.session, &new).await {
+        Ok(_) => return Ok(done("/admin/grants", "granted")),
+        Err(e) => e,
+    };
+    let errors =
+        field_errors(admin.lang, refusal).map_err(|e| refused(&state, &admin, "add grant", e))?;
     new_page(&state, &admin, &typed, errors).await
+}
+
+/// A refused addition's errors next to their fields (the first for each field), or the
+/// refusal that has no field to sit next to.
+fn field_errors(lang: Lang, e: GrantError) -> Result<BTreeMap<&'static str, String>, GrantError> {
+    let refusals = match e {
+        GrantError::Write(e) => vec![e],
+        GrantError::Rows(rows) => rows.into_iter().map(|(_, e)| e).collect(),
+        e => return Err(e),
+    };
+    let mut errors = BTreeMap::new();
+    for e in refusals {
+        match field_error(lang, &e) {
+            Some((field, text)) => {
+                errors.entry(field).or_insert(text);
+            }
+            None => return Err(GrantError::Write(e)),
+        }
+    }
+    Ok(errors)
 }

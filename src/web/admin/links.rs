@@ -80,17 +80,11 @@ async fn page(
     admin: &Admin,
     typed: Typed,
     errors: BTreeMap<&'static str, String>,
-) -> Response {
-    if !admin.manages() {
-        return admin.not_allowed(state);
-    }
+) -> Page {
+    admin.require(state, admin.manages())?;
     let listed = state.services().link_requests(&admin.session).await;
-    let (outgoing, incoming) = match listed {
-        Ok(lists) => lists,
-        Err(e) => return admin.failed(state, "link requests", &e),
-    };
+    let (outgoing, incoming) = listed.or_failed(state, admin, "link requests")?;
     let roles = assignable_roles(&admin.session);
-    let with_errors = !errors.is_empty();
     let ctx = context! {
         title => admin.lang.pick("Koppelverzoeken", "Link requests"),
         outgoing => outgoing.iter().map(|r| row(admin.lang, r)).collect::<Vec<_>>(),
@@ -99,15 +93,11 @@ async fn page(
         errors => errors,
         all_roles => roles,
     };
-    if with_errors {
-        admin.page_with_errors(state, "admin/links.html", ctx)
-    } else {
-        admin.page(state, "admin/links.html", ctx)
-    }
+    Ok(admin.form_page(state, "admin/links.html", ctx))
 }
 
 /// `GET /admin/links`.
-pub async fn show(State(state): State<Arc<AppState>>, admin: Admin) -> Response {
+pub async fn show(State(state): State<Arc<AppState>>, admin: Admin) -> Page {
     let typed = Typed {
         roles: vec!["gebruiker".into()],
         ..Default::default()
@@ -120,21 +110,17 @@ pub async fn request(
     State(state): State<Arc<AppState>>,
     admin: Admin,
     body: axum::body::Bytes,
-) -> Response {
-    let form = match admin.form(&state, &body) {
-        Ok(f) => f,
-        Err(r) => return *r,
-    };
+) -> Page {
+    let form = admin.form(&state, &body)?;
     let typed = Typed {
         kvk: form.text("kvk"),
         email: form.text("email"),
         roles: form.all("role"),
     };
     let lang = admin.lang;
-    let Some(roles) = parse_roles(&typed.roles) else {
-        let errors =
-            BTreeMap::from([("roles", lang.pick("Onbekende rol.", "Unknown role.").into())]);
-        return page(&state, &admin, typed, errors).await;
+    let roles = match parse_roles(lang, &typed.roles) {
+        Ok(roles) => roles,
+        Err(errors) => return page(&state, &admin, typed, errors).await,
     };
     let new = NewLinkRequest {
         kvk: typed.kvk.clone(),
@@ -143,7 +129,7 @@ pub async fn request(
     };
     let made = state.services().request_link(&admin.session, &new).await;
     let (field, nl, en) = match made {
-        Ok(_) => return done("/admin/links", "link-requested"),
+        Ok(_) => return Ok(done("/admin/links", "link-requested")),
         Err(WriteError::InvalidKvk(_)) => (
             "kvk",
             "Een KvK-nummer heeft precies 8 cijfers.",
@@ -169,7 +155,7 @@ pub async fn request(
             "Alleen een hoofdbeheerder mag hoofdbeheerders en beheerders aanstellen.",
             "Only a hoofdbeheerder may appoint hoofdbeheerders and beheerders.",
         ),
-        Err(e) => return admin.failed(&state, "link request", &e),
+        Err(e) => return Err(admin.failed(&state, "link request", &e)),
     };
     let errors = BTreeMap::from([(field, lang.pick(nl, en).to_string())]);
     page(&state, &admin, typed, errors).await
@@ -182,10 +168,8 @@ pub async fn answer(
     admin: Admin,
     Path((id, action)): Path<(String, String)>,
     body: axum::body::Bytes,
-) -> Response {
-    if let Err(r) = admin.form(&state, &body) {
-        return *r;
-    }
+) -> Page {
+    admin.form(&state, &body)?;
     use crate::admin::links::LinkAnswer;
     let outcome = match LinkAnswer::parse(&action) {
         Some(answer) => state
@@ -200,17 +184,17 @@ pub async fn answer(
         None => Err(WriteError::LinkRequestUnknown),
     };
     match outcome {
-        Ok(notice) => done("/admin/links", notice),
-        Err(WriteError::NotAllowed { .. }) => admin.not_allowed(&state),
-        Err(WriteError::LinkRequestUnknown) => state.pages.admin_message(
-            admin.lang,
+        Ok(notice) => Ok(done("/admin/links", notice)),
+        Err(WriteError::NotAllowed { .. }) => Err(admin.not_allowed(&state)),
+        Err(WriteError::LinkRequestUnknown) => Err(admin.stop(
+            &state,
             StatusCode::NOT_FOUND,
             ("Verzoek niet gevonden", "Request not found"),
             (
                 "Dit koppelverzoek bestaat niet voor uw organisatie.",
                 "This link request does not exist for your organisation.",
             ),
-        ),
+        )),
         Err(
             e @ (WriteError::LinkRequestDecided(_)
             | WriteError::LinkRequestExpired
@@ -232,6 +216,6 @@ pub async fn answer(
             let errors = BTreeMap::from([("answer", text.to_string())]);
             page(&state, &admin, Typed::default(), errors).await
         }
-        Err(e) => admin.failed(&state, "link answer", &e),
+        Err(e) => Err(admin.failed(&state, "link answer", &e)),
     }
 }

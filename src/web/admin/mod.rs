@@ -7,19 +7,23 @@ pub mod audit;
 pub mod grants;
 pub mod links;
 pub mod organisation;
+mod stop;
 pub mod users;
+
+pub use stop::{ForLog, OrFailed, Page, Stop};
 
 use super::cookies;
 use super::i18n::Lang;
 use super::AppState;
 use crate::admin::{AdminSession, ADMIN_ROLES};
-use crate::grants::{Role, WriteError};
+use crate::grants::Role;
 use axum::extract::{Form, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
 use minijinja::context;
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Why there is no session to act in.
@@ -113,7 +117,7 @@ impl axum::extract::FromRequestParts<Arc<AppState>> for Admin {
                 section,
                 notice,
             }),
-            Err(e) => Err(no_session(state, lang, e)),
+            Err(e) => Err(no_session(state, lang, e).into_response()),
         }
     }
 }
@@ -135,12 +139,12 @@ impl Admin {
     }
 
     /// The submitted form, when it carries this session's CSRF token; the refusal page otherwise.
-    pub fn form(&self, state: &AppState, body: &[u8]) -> Result<Fields, Box<Response>> {
+    pub fn form(&self, state: &AppState, body: &[u8]) -> Result<Fields, Stop> {
         let fields = Fields::parse(body);
         if csrf_matches(&self.session, fields.get("csrf")) {
             Ok(fields)
         } else {
-            Err(Box::new(forbidden_form(state, self.lang)))
+            Err(forbidden_form(state, self.lang).into())
         }
     }
 
@@ -172,85 +176,19 @@ impl Admin {
         )
     }
 
-    /// The page again with `errors` next to their fields: 422.
-    pub fn page_with_errors(
-        &self,
-        state: &AppState,
-        template: &str,
-        ctx: minijinja::Value,
-    ) -> Response {
+    /// A [`page`](Self::page) with a form: 422 when `ctx` has `errors` to show next to their
+    /// fields (the form again, with what was typed), 200 otherwise.
+    pub fn form_page(&self, state: &AppState, template: &str, ctx: minijinja::Value) -> Response {
+        let with_errors = ctx
+            .get_attr("errors")
+            .ok()
+            .and_then(|e| e.len())
+            .is_some_and(|n| n > 0);
         let mut response = self.page(state, template, ctx);
-        *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+        if with_errors {
+            *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+        }
         response
-    }
-
-    pub fn not_allowed(&self, state: &AppState) -> Response {
-        not_for_your_roles(state, self.lang)
-    }
-
-    /// A register failure that is nobody's input: logged with a reference (in words without
-    /// personal data: [`ForLog`]), a page that says nothing was changed.
-    pub fn failed(&self, state: &AppState, what: &str, e: &dyn ForLog) -> Response {
-        let reference = crate::telemetry::new_reference();
-        crate::telemetry::note_reference(&reference);
-        tracing::error!(
-            %reference,
-            organisation = %self.session.organisation.kvk,
-            "admin {what}: {}",
-            e.for_log()
-        );
-        let (nl, en) = (
-            format!("Dit kon nu niet worden uitgevoerd; er is niets gewijzigd. Probeer het opnieuw. Referentie: {reference}."),
-            format!("This could not be done now; nothing was changed. Try again. Reference: {reference}."),
-        );
-        state.pages.admin_message(
-            self.lang,
-            StatusCode::INTERNAL_SERVER_ERROR,
-            ("Er ging iets mis", "Something went wrong"),
-            (&nl, &en),
-        )
-    }
-}
-
-/// A failure as a log line may say it: register IDs, organisation KvK numbers and reason
-/// codes, never an e-mail address, a name or an AD subject ([`WriteError::redacted`]).
-pub trait ForLog {
-    fn for_log(&self) -> String;
-}
-
-impl ForLog for WriteError {
-    fn for_log(&self) -> String {
-        self.redacted().to_string()
-    }
-}
-
-impl ForLog for crate::admin::members::MemberError {
-    fn for_log(&self) -> String {
-        match self {
-            Self::Write(e) => e.for_log(),
-            other => other.to_string(),
-        }
-    }
-}
-
-impl ForLog for crate::admin::grants::GrantError {
-    fn for_log(&self) -> String {
-        match self {
-            Self::Write(e) => e.for_log(),
-            Self::Rows(rows) => rows
-                .iter()
-                .map(|(scope, e)| format!("scope {scope}: {}", e.redacted()))
-                .collect::<Vec<_>>()
-                .join("; "),
-            other => other.to_string(),
-        }
-    }
-}
-
-/// Database errors name tables and constraints, never the values.
-impl ForLog for sqlx::Error {
-    fn for_log(&self) -> String {
-        self.to_string()
     }
 }
 
@@ -271,9 +209,16 @@ pub fn assignable_roles(session: &AdminSession) -> Vec<&'static str> {
         .collect()
 }
 
-/// Roles as a form names them, or `None` when one is unknown.
-pub fn parse_roles(values: &[String]) -> Option<Vec<Role>> {
-    values.iter().map(|r| r.parse().ok()).collect()
+/// Roles as a form names them, or the error next to the form's roles when one is unknown.
+pub fn parse_roles(
+    lang: Lang,
+    values: &[String],
+) -> Result<Vec<Role>, BTreeMap<&'static str, String>> {
+    let roles: Option<Vec<Role>> = values.iter().map(|r| r.parse().ok()).collect();
+    roles.ok_or_else(|| {
+        let text = lang.pick("Onbekende rol.", "Unknown role.");
+        BTreeMap::from([("roles", text.to_string())])
+    })
 }
 
 /// A list's address with its filters (empty ones left out), e.g. for its previous and next
@@ -368,8 +313,8 @@ fn notice_text(lang: Lang, key: &str) -> Option<&'static str> {
         .map(|(_, nl, en)| lang.pick(nl, en))
 }
 
-fn no_session(state: &AppState, lang: Lang, e: SessionError) -> Response {
-    match e {
+fn no_session(state: &AppState, lang: Lang, e: SessionError) -> Stop {
+    let page = match e {
         SessionError::None => Redirect::to("/admin/login").into_response(),
         SessionError::Store(detail) => {
             tracing::error!("admin session: {detail}");
@@ -383,21 +328,18 @@ fn no_session(state: &AppState, lang: Lang, e: SessionError) -> Response {
                 ),
             )
         }
-    }
+    };
+    page.into()
 }
 
 /// `GET /admin`: the organisation acted for, its numbers, and where to go.
-pub async fn home(State(state): State<Arc<AppState>>, admin: Admin) -> Response {
+pub async fn home(State(state): State<Arc<AppState>>, admin: Admin) -> Page {
     let kvk = &admin.session.organisation.kvk;
-    let view = match state.registry.sql().organisation_summary(kvk).await {
-        Ok(v) => v,
-        Err(e) => return admin.failed(&state, "home", &e),
-    };
-    let counts = match state.services().count_by_status(&admin.session).await {
-        Ok(counts) => counts,
-        Err(e) => return admin.failed(&state, "home", &e),
-    };
-    admin.page(
+    let view = state.registry.sql().organisation_summary(kvk).await;
+    let view = view.or_failed(&state, &admin, "home")?;
+    let counts = state.services().count_by_status(&admin.session).await;
+    let counts = counts.or_failed(&state, &admin, "home")?;
+    Ok(admin.page(
         &state,
         "admin/home.html",
         minijinja::context! {
@@ -411,7 +353,7 @@ pub async fn home(State(state): State<Arc<AppState>>, admin: Admin) -> Response 
             groups => view.groups,
             may_invite => admin.changes_anything(),
         },
-    )
+    ))
 }
 
 #[derive(Deserialize)]
@@ -429,22 +371,18 @@ pub async fn logout(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     Form(form): Form<LogoutForm>,
-) -> Response {
+) -> Page {
     let lang = Lang::from_headers(&headers);
-    let session = match current(&state, &headers).await {
-        Ok(s) => s,
-        Err(e) => return no_session(&state, lang, e),
-    };
+    let session = current(&state, &headers).await;
+    let session = session.map_err(|e| no_session(&state, lang, e))?;
     if !csrf_matches(&session, form.csrf.as_deref()) {
-        return forbidden_form(&state, lang);
+        return Err(forbidden_form(&state, lang).into());
     }
-    if let Err(e) = state
+    state
         .flows
         .take(&AdminSession::store_key(&session.id), Utc::now())
         .await
-    {
-        return no_session(&state, lang, SessionError::Store(e.to_string()));
-    }
+        .map_err(|e| no_session(&state, lang, SessionError::Store(e.to_string())))?;
     tracing::info!(person = %session.person_id, organisation = %session.organisation.kvk, "admin session closed");
     let mut response = state.pages.admin_message(
         lang,
@@ -456,7 +394,7 @@ pub async fn logout(
         ),
     );
     cookies::set_admin(&state, &mut response, "", 0);
-    response
+    Ok(response)
 }
 
 /// A form without this session's CSRF token.
@@ -556,16 +494,4 @@ fn decode_quoted_printable(text: &str) -> String {
 
 pub(super) fn may_manage(session: &AdminSession) -> bool {
     session.has_any(&[Role::Hoofdbeheerder, Role::Beheerder])
-}
-
-pub(super) fn not_for_your_roles(state: &AppState, lang: Lang) -> Response {
-    state.pages.admin_message(
-        lang,
-        StatusCode::FORBIDDEN,
-        ("Niet toegestaan", "Not allowed"),
-        (
-            "Uw rollen in deze organisatie staan dit niet toe.",
-            "Your roles in this organisation do not allow this.",
-        ),
-    )
 }

@@ -43,17 +43,10 @@ async fn page(
     admin: &Admin,
     typed: Option<Contact>,
     errors: BTreeMap<&'static str, String>,
-) -> Response {
-    let view = match state
-        .registry
-        .sql()
-        .organisation_summary(&admin.session.organisation.kvk)
-        .await
-    {
-        Ok(v) => v,
-        Err(e) => return admin.failed(state, "organisation page", &e),
-    };
-    let with_errors = !errors.is_empty();
+) -> Page {
+    let kvk = &admin.session.organisation.kvk;
+    let view = state.registry.sql().organisation_summary(kvk).await;
+    let view = view.or_failed(state, admin, "organisation page")?;
     let ctx = context! {
         title => admin.lang.pick("Organisatie", "Organisation"),
         view => view,
@@ -61,15 +54,11 @@ async fn page(
         errors => errors,
         manages => admin.manages(),
     };
-    if with_errors {
-        admin.page_with_errors(state, "admin/organisation.html", ctx)
-    } else {
-        admin.page(state, "admin/organisation.html", ctx)
-    }
+    Ok(admin.form_page(state, "admin/organisation.html", ctx))
 }
 
 /// `GET /admin/organisation`.
-pub async fn show(State(state): State<Arc<AppState>>, admin: Admin) -> Response {
+pub async fn show(State(state): State<Arc<AppState>>, admin: Admin) -> Page {
     page(&state, &admin, None, BTreeMap::new()).await
 }
 
@@ -78,14 +67,9 @@ pub async fn save(
     State(state): State<Arc<AppState>>,
     admin: Admin,
     body: axum::body::Bytes,
-) -> Response {
-    let form = match admin.form(&state, &body) {
-        Ok(f) => f,
-        Err(r) => return *r,
-    };
-    if !admin.manages() {
-        return admin.not_allowed(&state);
-    }
+) -> Page {
+    let form = admin.form(&state, &body)?;
+    admin.require(&state, admin.manages())?;
     let typed = Contact {
         contact_name: form.text("contact_name"),
         contact_email: form.text("contact_email"),
@@ -125,8 +109,8 @@ pub async fn save(
         .update_contact(&admin.session, &changes)
         .await
     {
-        Ok(()) => done("/admin/organisation", "contact-saved"),
-        Err(WriteError::NotAllowed { .. }) => admin.not_allowed(&state),
-        Err(e) => admin.failed(&state, "organisation contact", &e),
+        Ok(()) => Ok(done("/admin/organisation", "contact-saved")),
+        Err(WriteError::NotAllowed { .. }) => Err(admin.not_allowed(&state)),
+        Err(e) => Err(admin.failed(&state, "organisation contact", &e)),
     }
 }

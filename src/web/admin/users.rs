@@ -67,7 +67,7 @@ pub async fn list(
     State(state): State<Arc<AppState>>,
     admin: Admin,
     Query(q): Query<ListQuery>,
-) -> Response {
+) -> Page {
     let status = q
         .status
         .as_deref()
@@ -87,10 +87,7 @@ pub async fn list(
             PER_PAGE,
         )
         .await;
-    let (members, total) = match listed {
-        Ok(found) => found,
-        Err(e) => return admin.failed(&state, "users list", &e),
-    };
+    let (members, total) = listed.or_failed(&state, &admin, "users list")?;
     let pages = total.div_ceil(PER_PAGE).max(1);
     let link = |p: usize| {
         let status = status.map(|s| s.as_str().to_string()).unwrap_or_default();
@@ -102,7 +99,7 @@ pub async fn list(
         list_url("/admin/users", &fields)
     };
     let rows: Vec<minijinja::Value> = members.iter().map(|m| member_row(admin.lang, m)).collect();
-    admin.page(
+    Ok(admin.page(
         &state,
         "admin/users.html",
         context! {
@@ -118,7 +115,7 @@ pub async fn list(
             may_invite => admin.changes_anything(),
             may_link => admin.manages(),
         },
-    )
+    ))
 }
 
 fn status_label(lang: Lang, status: MemberStatus) -> &'static str {
@@ -169,20 +166,15 @@ async fn member_page(
     person: &str,
     typed: Typed,
     errors: BTreeMap<&'static str, String>,
-) -> Response {
-    let member = match state.services().member(&admin.session, person).await {
-        Ok(m) => m,
-        Err(MemberError::NotFound) => return not_found(state, admin),
-        Err(MemberError::Write(e)) => return admin.failed(state, "user page", &e),
-    };
+) -> Page {
+    let member = state.services().member(&admin.session, person).await;
+    let member = member.map_err(|e| unseen(state, admin, "user page", e))?;
     let sql = state.registry.sql();
-    let invitation = match sql
+    let invitation = sql
         .invitation_of(&admin.session.organisation.kvk, person)
         .await
-    {
-        Ok(i) => i.filter(|i| !i.accepted && member.status == MemberStatus::Invited),
-        Err(e) => return admin.failed(state, "user page", &e),
-    };
+        .or_failed(state, admin, "user page")?
+        .filter(|i| !i.accepted && member.status == MemberStatus::Invited);
     let now = Utc::now();
     let invitation = invitation.map(|i| {
         context! {
@@ -211,23 +203,12 @@ async fn member_page(
         changes => admin.changes_anything(),
         is_self => is_self,
     };
-    if errors_present(&ctx) {
-        admin.page_with_errors(state, "admin/user.html", ctx)
-    } else {
-        admin.page(state, "admin/user.html", ctx)
-    }
+    Ok(admin.form_page(state, "admin/user.html", ctx))
 }
 
-fn errors_present(ctx: &minijinja::Value) -> bool {
-    ctx.get_attr("errors")
-        .ok()
-        .and_then(|e| e.len())
-        .is_some_and(|n| n > 0)
-}
-
-fn not_found(state: &AppState, admin: &Admin) -> Response {
-    state.pages.admin_message(
-        admin.lang,
+fn not_found(state: &AppState, admin: &Admin) -> Stop {
+    admin.stop(
+        state,
         StatusCode::NOT_FOUND,
         ("Gebruiker niet gevonden", "User not found"),
         (
@@ -237,12 +218,20 @@ fn not_found(state: &AppState, admin: &Admin) -> Response {
     )
 }
 
+/// A member the session cannot look at: not found (or outside its view), or a failure.
+fn unseen(state: &AppState, admin: &Admin, what: &str, e: MemberError) -> Stop {
+    match e {
+        MemberError::NotFound => not_found(state, admin),
+        e => admin.failed(state, what, &e),
+    }
+}
+
 /// `GET /admin/users/{person}`.
 pub async fn show(
     State(state): State<Arc<AppState>>,
     admin: Admin,
     Path(person): Path<String>,
-) -> Response {
+) -> Page {
     member_page(&state, &admin, &person, Typed::default(), BTreeMap::new()).await
 }
 
@@ -294,21 +283,21 @@ async fn refused(
     person: &str,
     typed: Typed,
     e: MemberError,
-) -> Response {
+) -> Page {
     match e {
-        MemberError::NotFound => not_found(state, admin),
+        MemberError::NotFound => Err(not_found(state, admin)),
         // Refused by role: for a beheerder that is appointing (answered next to the roles); a
         // groepsbeheerder or lezer may not do this at all.
         MemberError::Write(WriteError::NotAllowed { .. }) if !admin.manages() => {
-            admin.not_allowed(state)
+            Err(admin.not_allowed(state))
         }
         MemberError::Write(e) => match field_error(admin.lang, &e) {
             Some((field, text)) => {
                 let errors = BTreeMap::from([(field, text)]);
                 member_page(state, admin, person, typed, errors).await
             }
-            None if matches!(e, WriteError::NotAllowed { .. }) => admin.not_allowed(state),
-            None => admin.failed(state, "user change", &e),
+            None if matches!(e, WriteError::NotAllowed { .. }) => Err(admin.not_allowed(state)),
+            None => Err(admin.failed(state, "user change", &e)),
         },
     }
 }
@@ -319,11 +308,8 @@ pub async fn details(
     admin: Admin,
     Path(person): Path<String>,
     body: axum::body::Bytes,
-) -> Response {
-    let form = match admin.form(&state, &body) {
-        Ok(f) => f,
-        Err(r) => return *r,
-    };
+) -> Page {
+    let form = admin.form(&state, &body)?;
     let details = MemberDetails {
         name: form.text("name"),
         email: form.text("email"),
@@ -335,7 +321,7 @@ pub async fn details(
         .update(&admin.session, &person, &details)
         .await
     {
-        Ok(_) => done(&format!("/admin/users/{person}"), "saved"),
+        Ok(_) => Ok(done(&format!("/admin/users/{person}"), "saved")),
         Err(e) => {
             let typed = Typed {
                 name: Some(details.name),
@@ -355,32 +341,23 @@ pub async fn roles(
     admin: Admin,
     Path(person): Path<String>,
     body: axum::body::Bytes,
-) -> Response {
-    let form = match admin.form(&state, &body) {
-        Ok(f) => f,
-        Err(r) => return *r,
-    };
+) -> Page {
+    let form = admin.form(&state, &body)?;
     let typed_roles = form.all("role");
     let typed = || Typed {
         roles: Some(typed_roles.clone()),
         ..Default::default()
     };
-    let Some(roles) = parse_roles(&typed_roles) else {
-        let errors = BTreeMap::from([(
-            "roles",
-            admin
-                .lang
-                .pick("Onbekende rol.", "Unknown role.")
-                .to_string(),
-        )]);
-        return member_page(&state, &admin, &person, typed(), errors).await;
+    let roles = match parse_roles(admin.lang, &typed_roles) {
+        Ok(roles) => roles,
+        Err(errors) => return member_page(&state, &admin, &person, typed(), errors).await,
     };
     match state
         .services()
         .set_roles(&admin.session, &person, &roles)
         .await
     {
-        Ok(_) => done(&format!("/admin/users/{person}"), "saved"),
+        Ok(_) => Ok(done(&format!("/admin/users/{person}"), "saved")),
         Err(e) => refused(&state, &admin, &person, typed(), e).await,
     }
 }
@@ -391,19 +368,17 @@ async fn set_blocked(
     person: &str,
     body: &[u8],
     blocked: bool,
-) -> Response {
-    if let Err(r) = admin.form(state, body) {
-        return *r;
-    }
+) -> Page {
+    admin.form(state, body)?;
     match state
         .services()
         .set_blocked(&admin.session, person, blocked)
         .await
     {
-        Ok(_) => done(
+        Ok(_) => Ok(done(
             &format!("/admin/users/{person}"),
             if blocked { "blocked" } else { "unblocked" },
-        ),
+        )),
         Err(e) => refused(state, &admin, person, Typed::default(), e).await,
     }
 }
@@ -414,7 +389,7 @@ pub async fn block(
     admin: Admin,
     Path(person): Path<String>,
     body: axum::body::Bytes,
-) -> Response {
+) -> Page {
     set_blocked(&state, admin, &person, &body, true).await
 }
 
@@ -424,7 +399,7 @@ pub async fn unblock(
     admin: Admin,
     Path(person): Path<String>,
     body: axum::body::Bytes,
-) -> Response {
+) -> Page {
     set_blocked(&state, admin, &person, &body, false).await
 }
 
@@ -434,24 +409,22 @@ pub async fn group_block(
     admin: Admin,
     Path((person, group, action)): Path<(String, String, String)>,
     body: axum::body::Bytes,
-) -> Response {
-    if let Err(r) = admin.form(&state, &body) {
-        return *r;
-    }
+) -> Page {
+    admin.form(&state, &body)?;
     let blocked = match action.as_str() {
         "block" => true,
         "unblock" => false,
-        _ => return not_found(&state, &admin),
+        _ => return Err(not_found(&state, &admin)),
     };
     match state
         .services()
         .set_blocked_in_group(&admin.session, &person, &group, blocked)
         .await
     {
-        Ok(_) => done(
+        Ok(_) => Ok(done(
             &format!("/admin/users/{person}"),
             if blocked { "blocked" } else { "unblocked" },
-        ),
+        )),
         Err(e) => refused(&state, &admin, &person, Typed::default(), e).await,
     }
 }
@@ -461,21 +434,16 @@ pub async fn confirm_remove(
     State(state): State<Arc<AppState>>,
     admin: Admin,
     Path(person): Path<String>,
-) -> Response {
-    let member = match state.services().member(&admin.session, &person).await {
-        Ok(m) => m,
-        Err(MemberError::NotFound) => return not_found(&state, &admin),
-        Err(MemberError::Write(e)) => return admin.failed(&state, "remove user", &e),
-    };
-    if !admin.manages() {
-        return admin.not_allowed(&state);
-    }
+) -> Page {
+    let member = state.services().member(&admin.session, &person).await;
+    let member = member.map_err(|e| unseen(&state, &admin, "remove user", e))?;
+    admin.require(&state, admin.manages())?;
     let name = member.name.clone().unwrap_or_else(|| member.person.clone());
     let (nl, en) = (
         format!("{name} verwijderen uit {}? Hun rollen, groepen en de machtigingen die zij hier hebben verdwijnen; het logboek houdt bij wat er was. Dit kan niet ongedaan worden gemaakt.", admin.session.organisation.name),
         format!("Remove {name} from {}? Their roles, groups and the grants they hold here go; the audit trail keeps what there was. This cannot be undone.", admin.session.organisation.name),
     );
-    admin.page(
+    Ok(admin.page(
         &state,
         "admin/confirm.html",
         context! {
@@ -485,7 +453,7 @@ pub async fn confirm_remove(
             confirm_label => admin.lang.pick("Ja, verwijderen", "Yes, remove"),
             back => format!("/admin/users/{person}"),
         },
-    )
+    ))
 }
 
 /// `POST /admin/users/{person}/remove`.
@@ -494,12 +462,10 @@ pub async fn remove(
     admin: Admin,
     Path(person): Path<String>,
     body: axum::body::Bytes,
-) -> Response {
-    if let Err(r) = admin.form(&state, &body) {
-        return *r;
-    }
+) -> Page {
+    admin.form(&state, &body)?;
     match state.services().remove(&admin.session, &person).await {
-        Ok(()) => done("/admin/users", "removed"),
+        Ok(()) => Ok(done("/admin/users", "removed")),
         Err(e) => refused(&state, &admin, &person, Typed::default(), e).await,
     }
 }
@@ -510,11 +476,8 @@ pub async fn invitation(
     admin: Admin,
     Path((person, action)): Path<(String, String)>,
     body: axum::body::Bytes,
-) -> Response {
-    let form = match admin.form(&state, &body) {
-        Ok(f) => f,
-        Err(r) => return *r,
-    };
+) -> Page {
+    let form = admin.form(&state, &body)?;
     if let Err(e) = state.services().member(&admin.session, &person).await {
         return refused(&state, &admin, &person, Typed::default(), e).await;
     }
@@ -529,11 +492,11 @@ pub async fn invitation(
             .withdraw_invitation(&admin.session, &id)
             .await
             .map(|()| "withdrawn"),
-        _ => return not_found(&state, &admin),
+        _ => return Err(not_found(&state, &admin)),
     };
     match outcome {
-        Ok(notice) => done(&format!("/admin/users/{person}"), notice),
-        Err(WriteError::NotAllowed { .. }) => admin.not_allowed(&state),
+        Ok(notice) => Ok(done(&format!("/admin/users/{person}"), notice)),
+        Err(WriteError::NotAllowed { .. }) => Err(admin.not_allowed(&state)),
         Err(
             e @ (WriteError::InvitationUnknown
             | WriteError::InvitationUsed
@@ -542,7 +505,7 @@ pub async fn invitation(
             let errors = BTreeMap::from([("invitation", e.to_string())]);
             member_page(&state, &admin, &person, Typed::default(), errors).await
         }
-        Err(e) => admin.failed(&state, "invitation", &e),
+        Err(e) => Err(admin.failed(&state, "invitation", &e)),
     }
 }
 
@@ -562,7 +525,7 @@ async fn invite_page(
     admin: &Admin,
     typed: &InviteTyped,
     errors: BTreeMap<&'static str, String>,
-) -> Response {
+) -> Page {
     let mut roles = assignable_roles(&admin.session);
     let sql = state.registry.sql();
     let kvk = &admin.session.organisation.kvk;
@@ -573,10 +536,7 @@ async fn invite_page(
         roles = vec!["gebruiker"];
         sql.administered_groups(kvk, &admin.session.person_id).await
     };
-    let groups = match groups {
-        Ok(groups) => groups,
-        Err(e) => return admin.failed(state, "invitation form", &e),
-    };
+    let groups = groups.or_failed(state, admin, "invitation form")?;
     let ctx = context! {
         title => admin.lang.pick("Gebruiker uitnodigen", "Invite a user"),
         values => typed,
@@ -584,18 +544,12 @@ async fn invite_page(
         all_roles => roles,
         all_groups => groups,
     };
-    if errors_present(&ctx) {
-        admin.page_with_errors(state, "admin/invite.html", ctx)
-    } else {
-        admin.page(state, "admin/invite.html", ctx)
-    }
+    Ok(admin.form_page(state, "admin/invite.html", ctx))
 }
 
 /// `GET /admin/users/new`: the invitation form.
-pub async fn invite_form(State(state): State<Arc<AppState>>, admin: Admin) -> Response {
-    if !admin.changes_anything() {
-        return admin.not_allowed(&state);
-    }
+pub async fn invite_form(State(state): State<Arc<AppState>>, admin: Admin) -> Page {
+    admin.require(&state, admin.changes_anything())?;
     let typed = InviteTyped {
         language: admin.lang.code().to_string(),
         roles: vec!["gebruiker".into()],
@@ -610,14 +564,9 @@ pub async fn invite_submit(
     State(state): State<Arc<AppState>>,
     admin: Admin,
     body: axum::body::Bytes,
-) -> Response {
-    let form = match admin.form(&state, &body) {
-        Ok(f) => f,
-        Err(r) => return *r,
-    };
-    if !admin.changes_anything() {
-        return admin.not_allowed(&state);
-    }
+) -> Page {
+    let form = admin.form(&state, &body)?;
+    admin.require(&state, admin.changes_anything())?;
     let typed = InviteTyped {
         name: form.text("name"),
         email: form.text("email"),
@@ -626,15 +575,9 @@ pub async fn invite_submit(
         roles: form.all("role"),
         groups: form.all("group"),
     };
-    let Some(roles) = parse_roles(&typed.roles) else {
-        let errors = BTreeMap::from([(
-            "roles",
-            admin
-                .lang
-                .pick("Onbekende rol.", "Unknown role.")
-                .to_string(),
-        )]);
-        return invite_page(&state, &admin, &typed, errors).await;
+    let roles = match parse_roles(admin.lang, &typed.roles) {
+        Ok(roles) => roles,
+        Err(errors) => return invite_page(&state, &admin, &typed, errors).await,
     };
     let new = NewInvitation {
         name: typed.name.clone(),
@@ -645,10 +588,10 @@ pub async fn invite_submit(
         groups: typed.groups.clone(),
     };
     match state.services().invite(&admin.session, &new).await {
-        Ok((invitation, sent)) => done(
+        Ok((invitation, sent)) => Ok(done(
             &format!("/admin/users/{}", invitation.person),
             if sent { "invited" } else { "invited-no-mail" },
-        ),
+        )),
         Err(WriteError::NotAllowed { .. }) if !admin.manages() => {
             let text = admin.lang.pick(
                 "Kies een of meer groepen die u beheert: u nodigt gebruikers uit in uw eigen groepen, met de rol gebruiker.",
@@ -661,7 +604,7 @@ pub async fn invite_submit(
             Some((field, text)) => {
                 invite_page(&state, &admin, &typed, BTreeMap::from([(field, text)])).await
             }
-            None => admin.failed(&state, "invite", &e),
+            None => Err(admin.failed(&state, "invite", &e)),
         },
     }
 }
