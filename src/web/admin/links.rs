@@ -127,38 +127,48 @@ pub async fn request(
         email: typed.email.clone(),
         roles,
     };
-    let made = state.services().request_link(&admin.session, &new).await;
-    let (field, nl, en) = match made {
+    let refusal = match state.services().request_link(&admin.session, &new).await {
         Ok(_) => return Ok(done("/admin/links", "link-requested")),
-        Err(WriteError::InvalidKvk(_)) => (
+        Err(e) => e,
+    };
+    let Some((field, nl, en)) = field_error(&refusal) else {
+        return Err(admin.failed(&state, "link request", &refusal));
+    };
+    let errors = BTreeMap::from([(field, lang.pick(nl, en).to_string())]);
+    page(&state, &admin, typed, errors).await
+}
+
+/// A refused request as (field, Dutch, English) for the form, or `None` when it is nobody's
+/// input.
+fn field_error(e: &WriteError) -> Option<(&'static str, &'static str, &'static str)> {
+    Some(match e {
+        WriteError::InvalidKvk(_) => (
             "kvk",
             "Een KvK-nummer heeft precies 8 cijfers.",
             "A KvK number has exactly 8 digits.",
         ),
-        Err(WriteError::UnknownOrganisation(_)) => (
+        WriteError::UnknownOrganisation(_) => (
             "kvk",
             "Er is geen organisatie met dit KvK-nummer bij poort.",
             "poort knows no organisation with this KvK number.",
         ),
-        Err(WriteError::LinkOwnOrganisation) => (
+        WriteError::LinkOwnOrganisation => (
             "kvk",
             "Dit is uw eigen organisatie; nodig de persoon hier uit.",
             "This is your own organisation; invite the person here instead.",
         ),
-        Err(WriteError::InvalidEmail(_)) => (
+        WriteError::InvalidEmail(_) => (
             "email",
             "Dit is geen geldig e-mailadres.",
             "This is not a valid e-mail address.",
         ),
-        Err(WriteError::NotAllowed { .. }) => (
+        WriteError::NotAllowed { .. } => (
             "roles",
             "Alleen een hoofdbeheerder mag hoofdbeheerders en beheerders aanstellen.",
             "Only a hoofdbeheerder may appoint hoofdbeheerders and beheerders.",
         ),
-        Err(e) => return Err(admin.failed(&state, "link request", &e)),
-    };
-    let errors = BTreeMap::from([(field, lang.pick(nl, en).to_string())]);
-    page(&state, &admin, typed, errors).await
+        _ => return None,
+    })
 }
 
 /// `POST /admin/links/{id}/approve`, `/decline` (requests naming a member here) or `/withdraw`
