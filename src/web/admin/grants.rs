@@ -50,8 +50,6 @@ pub(super) fn routes() -> axum::Router<Arc<AppState>> {
         .route("/admin/grants/{id}/reactivate", post(reactivate))
 }
 
-const PER_PAGE: usize = 50;
-
 #[derive(Debug, Deserialize)]
 pub struct ListQuery {
     /// `active`, `inactive` (ended or revoked), or anything else: all.
@@ -78,7 +76,7 @@ pub async fn list(
     let nonempty = |v: &Option<String>| v.clone().filter(|s| !s.trim().is_empty());
     let service =
         nonempty(&q.service).and_then(|uuid| state.config.services.iter().find(|s| s.uuid == uuid));
-    let page = q.page.unwrap_or(1).max(1);
+    let paging = Paging::asked(q.page);
     let filter = GrantFilter {
         person: nonempty(&q.person),
         service: service.map(crate::grants::ServiceRef::from),
@@ -92,28 +90,18 @@ pub async fn list(
     };
     let listed = state
         .services()
-        .list_grants(
-            &admin.session,
-            filter,
-            (page - 1).saturating_mul(PER_PAGE),
-            PER_PAGE,
-        )
+        .list_grants(&admin.session, filter, paging.offset(), Paging::ROWS)
         .await;
     let (grants, total) = listed.or_failed(&state, &admin, "grants list")?;
-    let pages = total.div_ceil(PER_PAGE).max(1);
-    let link = |p: usize| {
-        let fields = [
-            ("status", status.to_string()),
-            ("person", nonempty(&q.person).unwrap_or_default()),
-            (
-                "service",
-                service.map(|s| s.uuid.clone()).unwrap_or_default(),
-            ),
-            ("q", nonempty(&q.q).unwrap_or_default()),
-            ("page", p.to_string()),
-        ];
-        list_url("/admin/grants", &fields)
-    };
+    let filters = [
+        ("status", status.to_string()),
+        ("person", nonempty(&q.person).unwrap_or_default()),
+        (
+            "service",
+            service.map(|s| s.uuid.clone()).unwrap_or_default(),
+        ),
+        ("q", nonempty(&q.q).unwrap_or_default()),
+    ];
     let rows: Vec<minijinja::Value> = grants
         .iter()
         .map(|g| grant_row(&state, admin.lang, g, now))
@@ -136,10 +124,6 @@ pub async fn list(
             service => service.map(|s| s.uuid.clone()).unwrap_or_default(),
             services => services,
             search => nonempty(&q.q).unwrap_or_default(),
-            page => page,
-            pages => pages,
-            previous => (page > 1).then(|| link(page - 1)),
-            next => (page < pages).then(|| link(page + 1)),
             changes => admin.changes_anything(),
             new_link => match nonempty(&q.person) {
                 Some(p) => format!(
@@ -150,6 +134,7 @@ pub async fn list(
                 ),
                 None => "/admin/grants/new".to_string(),
             },
+            ..paging.context(total, "/admin/grants", &filters),
         },
     ))
 }

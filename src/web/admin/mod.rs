@@ -233,6 +233,40 @@ pub fn list_url(path: &str, fields: &[(&str, String)]) -> String {
     format!("{path}?{}", url.finish())
 }
 
+/// The page of a list a request asks for (`?page=`, from 1), [`Paging::ROWS`] rows a page.
+#[derive(Debug, Clone, Copy)]
+pub struct Paging(usize);
+
+impl Paging {
+    pub const ROWS: usize = 50;
+
+    pub fn asked(page: Option<usize>) -> Paging {
+        Paging(page.unwrap_or(1).max(1))
+    }
+
+    /// The page's first row.
+    pub fn offset(self) -> usize {
+        (self.0 - 1).saturating_mul(Self::ROWS)
+    }
+
+    /// Where the page stands among `total` rows, as a list's template shows it: `page`,
+    /// `pages`, and the addresses of the `previous` and `next` pages (`path` with `filters`).
+    pub fn context(self, total: usize, path: &str, filters: &[(&str, String)]) -> minijinja::Value {
+        let (page, pages) = (self.0, total.div_ceil(Self::ROWS).max(1));
+        let link = |p: usize| {
+            let mut fields = filters.to_vec();
+            fields.push(("page", p.to_string()));
+            list_url(path, &fields)
+        };
+        context! {
+            page => page,
+            pages => pages,
+            previous => (page > 1).then(|| link(page - 1)),
+            next => (page < pages).then(|| link(page + 1)),
+        }
+    }
+}
+
 /// A form's fields in order; a name may repeat (check boxes).
 #[derive(Debug, Default)]
 pub struct Fields(Vec<(String, String)>);

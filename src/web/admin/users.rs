@@ -53,8 +53,6 @@ pub(super) fn routes() -> axum::Router<Arc<AppState>> {
         )
 }
 
-const PER_PAGE: usize = 50;
-
 #[derive(Debug, Deserialize)]
 pub struct ListQuery {
     q: Option<String>,
@@ -72,7 +70,7 @@ pub async fn list(
         .status
         .as_deref()
         .and_then(|s| s.parse::<MemberStatus>().ok());
-    let page = q.page.unwrap_or(1).max(1);
+    let paging = Paging::asked(q.page);
     let query = MemberQuery {
         search: q.q.clone(),
         status,
@@ -80,24 +78,16 @@ pub async fn list(
     };
     let listed = state
         .services()
-        .list(
-            &admin.session,
-            query,
-            (page - 1).saturating_mul(PER_PAGE),
-            PER_PAGE,
-        )
+        .list(&admin.session, query, paging.offset(), Paging::ROWS)
         .await;
     let (members, total) = listed.or_failed(&state, &admin, "users list")?;
-    let pages = total.div_ceil(PER_PAGE).max(1);
-    let link = |p: usize| {
-        let status = status.map(|s| s.as_str().to_string()).unwrap_or_default();
-        let fields = [
-            ("q", q.q.clone().unwrap_or_default()),
-            ("status", status),
-            ("page", p.to_string()),
-        ];
-        list_url("/admin/users", &fields)
-    };
+    let filters = [
+        ("q", q.q.clone().unwrap_or_default()),
+        (
+            "status",
+            status.map(|s| s.as_str().to_string()).unwrap_or_default(),
+        ),
+    ];
     let rows: Vec<minijinja::Value> = members.iter().map(|m| member_row(admin.lang, m)).collect();
     Ok(admin.page(
         &state,
@@ -108,12 +98,9 @@ pub async fn list(
             total => total,
             search => q.q.clone().unwrap_or_default(),
             status => status.map(MemberStatus::as_str).unwrap_or(""),
-            page => page,
-            pages => pages,
-            previous => (page > 1).then(|| link(page - 1)),
-            next => (page < pages).then(|| link(page + 1)),
             may_invite => admin.changes_anything(),
             may_link => admin.manages(),
+            ..paging.context(total, "/admin/users", &filters),
         },
     ))
 }
