@@ -529,3 +529,36 @@ fn decode_quoted_printable(text: &str) -> String {
 pub(super) fn may_manage(session: &AdminSession) -> bool {
     session.has_any(&[Role::Hoofdbeheerder, Role::Beheerder])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_middle_page_links_both_ways_with_its_filters() {
+        let filters = [("q", "jan".to_string()), ("status", String::new())];
+        let ctx = Paging::asked(Some(2)).context(120, "/admin/users", &filters);
+        let attr = |name: &str| {
+            ctx.get_attr(name)
+                .map(|v| v.to_string())
+                .unwrap_or_default()
+        };
+        assert_eq!(attr("page"), "2");
+        assert_eq!(attr("pages"), "3");
+        assert_eq!(attr("previous"), "/admin/users?q=jan&page=1");
+        assert_eq!(attr("next"), "/admin/users?q=jan&page=3");
+        assert_eq!(Paging::asked(Some(2)).offset(), 50);
+    }
+
+    #[test]
+    fn one_page_has_no_neighbours() {
+        let ctx = Paging::asked(Some(0)).context(0, "/admin/audit", &[]);
+        assert_eq!(
+            ctx.get_attr("pages").map(|v| v.to_string()).ok(),
+            Some("1".into())
+        );
+        assert!(ctx.get_attr("previous").is_ok_and(|v| v.is_none()));
+        assert!(ctx.get_attr("next").is_ok_and(|v| v.is_none()));
+        assert_eq!(Paging::asked(None).offset(), 0);
+    }
+}
