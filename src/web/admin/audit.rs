@@ -46,13 +46,10 @@ pub struct AuditQuery {
 }
 
 /// `GET /admin/audit`.
-pub async fn list(
-    State(state): State<Arc<AppState>>,
-    admin: Admin,
-    Query(q): Query<AuditQuery>,
-) -> Page {
+pub async fn list(admin: Admin, Query(q): Query<AuditQuery>) -> Page {
+    let state = &admin.state;
     // The trail names everyone in the organisation: not a groepsbeheerder's to read.
-    admin.require(&state, admin.session.sees_whole_organisation())?;
+    admin.require(admin.session.sees_whole_organisation())?;
     let mut errors: BTreeMap<&'static str, String> = BTreeMap::new();
     let mut date = |field: &'static str, text: &str| -> Option<DateTime<Utc>> {
         if text.trim().is_empty() {
@@ -90,7 +87,7 @@ pub async fn list(
             Paging::ROWS,
         )
         .await;
-        listed.or_failed(&state, &admin, "audit trail")?
+        listed.or_failed(&admin, "audit trail")?
     } else {
         (Vec::new(), 0)
     };
@@ -120,7 +117,7 @@ pub async fn list(
         csv => list_url("/api/v1/audit.csv", &csv),
         ..paging.context(total, "/admin/audit", &fields),
     };
-    Ok(admin.form_page(&state, "admin/audit.html", ctx))
+    Ok(admin.form_page("admin/audit.html", ctx))
 }
 
 fn entry_row(e: &AuditRecord) -> minijinja::Value {

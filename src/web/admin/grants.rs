@@ -62,11 +62,8 @@ pub struct ListQuery {
 }
 
 /// `GET /admin/grants`: the grants the session sees, 50 a page.
-pub async fn list(
-    State(state): State<Arc<AppState>>,
-    admin: Admin,
-    Query(q): Query<ListQuery>,
-) -> Page {
+pub async fn list(admin: Admin, Query(q): Query<ListQuery>) -> Page {
+    let state = &admin.state;
     let now = Utc::now();
     let status = match q.status.as_deref() {
         Some("active") => "active",
@@ -88,11 +85,11 @@ pub async fn list(
         },
         ..Default::default()
     };
-    let listed = state
+    let listed = admin
         .services()
         .list_grants(&admin.session, filter, paging.offset(), Paging::ROWS)
         .await;
-    let (grants, total) = listed.or_failed(&state, &admin, "grants list")?;
+    let (grants, total) = listed.or_failed(&admin, "grants list")?;
     let filters = [
         ("status", status.to_string()),
         ("person", nonempty(&q.person).unwrap_or_default()),
@@ -104,7 +101,7 @@ pub async fn list(
     ];
     let rows: Vec<minijinja::Value> = grants
         .iter()
-        .map(|g| grant_row(&state, admin.lang, g, now))
+        .map(|g| grant_row(state, admin.lang, g, now))
         .collect();
     let services: Vec<(String, String)> = state
         .config
@@ -113,7 +110,6 @@ pub async fn list(
         .map(|s| (s.uuid.clone(), service_name(admin.lang, s).to_string()))
         .collect();
     Ok(admin.page(
-        &state,
         "admin/grants.html",
         context! {
             title => admin.lang.pick("Machtigingen", "Grants"),
@@ -207,9 +203,8 @@ fn grant_row(
     }
 }
 
-fn not_found(state: &AppState, admin: &Admin) -> Stop {
+fn not_found(admin: &Admin) -> Stop {
     admin.stop(
-        state,
         StatusCode::NOT_FOUND,
         ("Machtiging niet gevonden", "Grant not found"),
         (
@@ -221,11 +216,11 @@ fn not_found(state: &AppState, admin: &Admin) -> Stop {
 
 /// A refused change that has no field to sit next to: not found, not allowed, a conflict
 /// (said on a page), or a failure.
-fn refused(state: &AppState, admin: &Admin, what: &str, e: GrantError) -> Stop {
+fn refused(admin: &Admin, what: &str, e: GrantError) -> Stop {
     use crate::grants::WriteError as W;
     match e {
-        GrantError::NotFound | GrantError::Write(W::UnknownGrant(_)) => not_found(state, admin),
-        GrantError::Write(W::NotAllowed { .. }) => admin.not_allowed(state),
+        GrantError::NotFound | GrantError::Write(W::UnknownGrant(_)) => not_found(admin),
+        GrantError::Write(W::NotAllowed { .. }) => admin.not_allowed(),
         GrantError::Write(
             e @ (W::AboveAdminLevel { .. }
             | W::DuplicateGrant { .. }
@@ -256,33 +251,28 @@ fn refused(state: &AppState, admin: &Admin, what: &str, e: GrantError) -> Stop {
             } else {
                 StatusCode::CONFLICT
             };
-            admin.stop(state, status, ("Niet uitgevoerd", "Not done"), (nl, en))
+            admin.stop(status, ("Niet uitgevoerd", "Not done"), (nl, en))
         }
-        e @ (GrantError::Write(_) | GrantError::Rows(_)) => admin.failed(state, what, &e),
+        e @ (GrantError::Write(_) | GrantError::Rows(_)) => admin.failed(what, &e),
     }
 }
 
 /// A form that changes grants: it must carry the session's CSRF token, and the session's roles
 /// must allow changes at all (a lezer's never do; the register decides the rest).
-fn change_form(state: &AppState, admin: &Admin, body: &[u8]) -> Result<Fields, Stop> {
-    let form = admin.form(state, body)?;
-    admin.require(state, admin.changes_anything())?;
+fn change_form(admin: &Admin, body: &[u8]) -> Result<Fields, Stop> {
+    let form = admin.form(body)?;
+    admin.require(admin.changes_anything())?;
     Ok(form)
 }
 
 /// `POST /admin/grants/renew`: the checked grants (`grant`, repeated) by `years`, all or
 /// nothing.
-pub async fn renew(
-    State(state): State<Arc<AppState>>,
-    admin: Admin,
-    body: axum::body::Bytes,
-) -> Page {
-    let form = change_form(&state, &admin, &body)?;
+pub async fn renew(admin: Admin, body: axum::body::Bytes) -> Page {
+    let form = change_form(&admin, &body)?;
     let ids = form.all("grant");
     let years = form.text("years").parse::<u32>().unwrap_or(0);
     if ids.is_empty() {
         return Err(admin.stop(
-            &state,
             StatusCode::UNPROCESSABLE_ENTITY,
             ("Niets gekozen", "Nothing selected"),
             (
@@ -291,36 +281,32 @@ pub async fn renew(
             ),
         ));
     }
-    match state
+    match admin
         .services()
         .renew_grants(&admin.session, &ids, years)
         .await
     {
         Ok(_) => Ok(done("/admin/grants", "renewed")),
-        Err(e) => Err(refused(&state, &admin, "renew grants", e)),
+        Err(e) => Err(refused(&admin, "renew grants", e)),
     }
 }
 
 /// `GET /admin/grants/{id}/revoke`: asks for confirmation first.
-pub async fn confirm_revoke(
-    State(state): State<Arc<AppState>>,
-    admin: Admin,
-    Path(id): Path<String>,
-) -> Page {
-    let grant = state.services().grant(&admin.session, &id).await;
-    let grant = grant.map_err(|e| refused(&state, &admin, "revoke grant", e))?;
-    admin.require(&state, admin.changes_anything())?;
+pub async fn confirm_revoke(admin: Admin, Path(id): Path<String>) -> Page {
+    let state = &admin.state;
+    let grant = admin.services().grant(&admin.session, &id).await;
+    let grant = grant.map_err(|e| refused(&admin, "revoke grant", e))?;
+    admin.require(admin.changes_anything())?;
     let holder = match &grant.holder {
         Holder::Person(p) => grant.holder_name.clone().unwrap_or_else(|| p.clone()),
         Holder::Group(g) => g.clone(),
     };
-    let scope = scope_label(&state, admin.lang, &grant.scope);
+    let scope = scope_label(state, admin.lang, &grant.scope);
     let (nl, en) = (
         format!("De machtiging van {holder} voor {scope} intrekken? Inloggen ermee lukt daarna meteen niet meer; de houders krijgen een e-mail. U kunt haar later heractiveren."),
         format!("Revoke {holder}'s grant for {scope}? Logging in with it fails at once; its holders get an e-mail. You can reactivate it later."),
     );
     Ok(admin.page(
-        &state,
         "admin/confirm.html",
         context! {
             title => admin.lang.pick("Machtiging intrekken", "Revoke grant"),
@@ -333,41 +319,25 @@ pub async fn confirm_revoke(
 }
 
 /// `POST /admin/grants/{id}/revoke`.
-pub async fn revoke(
-    State(state): State<Arc<AppState>>,
-    admin: Admin,
-    Path(id): Path<String>,
-    body: axum::body::Bytes,
-) -> Page {
-    set_status(&state, admin, &id, &body, GrantStatus::Revoked).await
+pub async fn revoke(admin: Admin, Path(id): Path<String>, body: axum::body::Bytes) -> Page {
+    set_status(admin, &id, &body, GrantStatus::Revoked).await
 }
 
 /// `POST /admin/grants/{id}/reactivate`: an expired or revoked grant.
-pub async fn reactivate(
-    State(state): State<Arc<AppState>>,
-    admin: Admin,
-    Path(id): Path<String>,
-    body: axum::body::Bytes,
-) -> Page {
-    set_status(&state, admin, &id, &body, GrantStatus::Active).await
+pub async fn reactivate(admin: Admin, Path(id): Path<String>, body: axum::body::Bytes) -> Page {
+    set_status(admin, &id, &body, GrantStatus::Active).await
 }
 
-async fn set_status(
-    state: &AppState,
-    admin: Admin,
-    id: &str,
-    body: &[u8],
-    status: GrantStatus,
-) -> Page {
-    change_form(state, &admin, body)?;
-    let changed = state
+async fn set_status(admin: Admin, id: &str, body: &[u8], status: GrantStatus) -> Page {
+    change_form(&admin, body)?;
+    let changed = admin
         .services()
         .set_grant_status(&admin.session, id, status)
         .await;
     match (changed, status) {
         (Ok(_), GrantStatus::Revoked) => Ok(done("/admin/grants", "revoked")),
         (Ok(_), GrantStatus::Active) => Ok(done("/admin/grants", "reactivated")),
-        (Err(e), _) => Err(refused(state, &admin, "grant status", e)),
+        (Err(e), _) => Err(refused(&admin, "grant status", e)),
     }
 }
 
@@ -389,24 +359,20 @@ struct Typed {
 /// (`?person=`).
 const HOLDER_CHOICES: usize = 1000;
 
-async fn new_page(
-    state: &AppState,
-    admin: &Admin,
-    typed: &Typed,
-    errors: BTreeMap<&'static str, String>,
-) -> Page {
-    let services = state.services();
+async fn new_page(admin: &Admin, typed: &Typed, errors: BTreeMap<&'static str, String>) -> Page {
+    let state = &admin.state;
+    let services = admin.services();
     let (members, _) = services
         .list(&admin.session, MemberQuery::default(), 0, HOLDER_CHOICES)
         .await
-        .or_failed(state, admin, "grant form")?;
+        .or_failed(admin, "grant form")?;
     let scope = services.member_scope(&admin.session).await;
-    let groups = match scope.or_failed(state, admin, "grant form")? {
+    let groups = match scope.or_failed(admin, "grant form")? {
         Some(own) => own,
         None => {
             let kvk = &admin.session.organisation.kvk;
             let view = state.registry.sql().organisation_summary(kvk).await;
-            view.or_failed(state, admin, "grant form")?.groups
+            view.or_failed(admin, "grant form")?.groups
         }
     };
     let members: Vec<(String, String)> = members
@@ -459,17 +425,13 @@ async fn new_page(
         unknown_services => unknown_services,
         levels => levels,
     };
-    Ok(admin.form_page(state, "admin/grant_new.html", ctx))
+    Ok(admin.form_page("admin/grant_new.html", ctx))
 }
 
 /// `GET /admin/grants/new`: the form, for today until a year from now (`?person=` chooses the
 /// holder).
-pub async fn new_form(
-    State(state): State<Arc<AppState>>,
-    admin: Admin,
-    Query(q): Query<ListQuery>,
-) -> Page {
-    admin.require(&state, admin.changes_anything())?;
+pub async fn new_form(admin: Admin, Query(q): Query<ListQuery>) -> Page {
+    admin.require(admin.changes_anything())?;
     let today = Utc::now().date_naive();
     let typed = Typed {
         holder: q.person.map(|p| format!("person:{p}")).unwrap_or_default(),
@@ -482,7 +444,7 @@ pub async fn new_form(
             .to_string(),
         ..Default::default()
     };
-    new_page(&state, &admin, &typed, BTreeMap::new()).await
+    new_page(&admin, &typed, BTreeMap::new()).await
 }
 
 /// The field a refused addition is said next to, and what is said.
@@ -613,12 +575,8 @@ fn parse_new(lang: Lang, typed: &Typed) -> Result<NewGrants, BTreeMap<&'static s
 
 /// `POST /admin/grants/new`: adds one grant per chosen scope (all or nothing), or shows the
 /// form again with what was typed and each error next to its field.
-pub async fn new_submit(
-    State(state): State<Arc<AppState>>,
-    admin: Admin,
-    body: axum::body::Bytes,
-) -> Page {
-    let form = change_form(&state, &admin, &body)?;
+pub async fn new_submit(admin: Admin, body: axum::body::Bytes) -> Page {
+    let form = change_form(&admin, &body)?;
     let typed = Typed {
         holder: form.text("holder"),
         scope: form.text("scope"),
@@ -630,15 +588,14 @@ pub async fn new_submit(
     };
     let new = match parse_new(admin.lang, &typed) {
         Ok(new) => new,
-        Err(errors) => return new_page(&state, &admin, &typed, errors).await,
+        Err(errors) => return new_page(&admin, &typed, errors).await,
     };
-    let refusal = match state.services().add_grants(&admin.session, &new).await {
+    let refusal = match admin.services().add_grants(&admin.session, &new).await {
         Ok(_) => return Ok(done("/admin/grants", "granted")),
         Err(e) => e,
     };
-    let errors =
-        field_errors(admin.lang, refusal).map_err(|e| refused(&state, &admin, "add grant", e))?;
-    new_page(&state, &admin, &typed, errors).await
+    let errors = field_errors(admin.lang, refusal).map_err(|e| refused(&admin, "add grant", e))?;
+    new_page(&admin, &typed, errors).await
 }
 
 /// A refused addition's errors next to their fields (the first for each field), or the

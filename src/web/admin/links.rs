@@ -75,15 +75,10 @@ fn row(lang: Lang, r: &LinkRequest) -> minijinja::Value {
     }
 }
 
-async fn page(
-    state: &AppState,
-    admin: &Admin,
-    typed: Typed,
-    errors: BTreeMap<&'static str, String>,
-) -> Page {
-    admin.require(state, admin.manages())?;
-    let listed = state.services().link_requests(&admin.session).await;
-    let (outgoing, incoming) = listed.or_failed(state, admin, "link requests")?;
+async fn page(admin: &Admin, typed: Typed, errors: BTreeMap<&'static str, String>) -> Page {
+    admin.require(admin.manages())?;
+    let listed = admin.services().link_requests(&admin.session).await;
+    let (outgoing, incoming) = listed.or_failed(admin, "link requests")?;
     let roles = assignable_roles(&admin.session);
     let ctx = context! {
         title => admin.lang.pick("Koppelverzoeken", "Link requests"),
@@ -93,25 +88,21 @@ async fn page(
         errors => errors,
         all_roles => roles,
     };
-    Ok(admin.form_page(state, "admin/links.html", ctx))
+    Ok(admin.form_page("admin/links.html", ctx))
 }
 
 /// `GET /admin/links`.
-pub async fn show(State(state): State<Arc<AppState>>, admin: Admin) -> Page {
+pub async fn show(admin: Admin) -> Page {
     let typed = Typed {
         roles: vec!["gebruiker".into()],
         ..Default::default()
     };
-    page(&state, &admin, typed, BTreeMap::new()).await
+    page(&admin, typed, BTreeMap::new()).await
 }
 
 /// `POST /admin/links`: a new request, or the form again with each error next to its field.
-pub async fn request(
-    State(state): State<Arc<AppState>>,
-    admin: Admin,
-    body: axum::body::Bytes,
-) -> Page {
-    let form = admin.form(&state, &body)?;
+pub async fn request(admin: Admin, body: axum::body::Bytes) -> Page {
+    let form = admin.form(&body)?;
     let typed = Typed {
         kvk: form.text("kvk"),
         email: form.text("email"),
@@ -120,22 +111,22 @@ pub async fn request(
     let lang = admin.lang;
     let roles = match parse_roles(lang, &typed.roles) {
         Ok(roles) => roles,
-        Err(errors) => return page(&state, &admin, typed, errors).await,
+        Err(errors) => return page(&admin, typed, errors).await,
     };
     let new = NewLinkRequest {
         kvk: typed.kvk.clone(),
         email: typed.email.clone(),
         roles,
     };
-    let refusal = match state.services().request_link(&admin.session, &new).await {
+    let refusal = match admin.services().request_link(&admin.session, &new).await {
         Ok(_) => return Ok(done("/admin/links", "link-requested")),
         Err(e) => e,
     };
     let Some((field, nl, en)) = field_error(&refusal) else {
-        return Err(admin.failed(&state, "link request", &refusal));
+        return Err(admin.failed("link request", &refusal));
     };
     let errors = BTreeMap::from([(field, lang.pick(nl, en).to_string())]);
-    page(&state, &admin, typed, errors).await
+    page(&admin, typed, errors).await
 }
 
 /// A refused request as (field, Dutch, English) for the form, or `None` when it is nobody's
@@ -174,15 +165,14 @@ fn field_error(e: &WriteError) -> Option<(&'static str, &'static str, &'static s
 /// `POST /admin/links/{id}/approve`, `/decline` (requests naming a member here) or `/withdraw`
 /// (this organisation's own).
 pub async fn answer(
-    State(state): State<Arc<AppState>>,
     admin: Admin,
     Path((id, action)): Path<(String, String)>,
     body: axum::body::Bytes,
 ) -> Page {
-    admin.form(&state, &body)?;
+    admin.form(&body)?;
     use crate::admin::links::LinkAnswer;
     let outcome = match LinkAnswer::parse(&action) {
-        Some(answer) => state
+        Some(answer) => admin
             .services()
             .answer_link(&admin.session, &id, answer)
             .await
@@ -195,9 +185,8 @@ pub async fn answer(
     };
     match outcome {
         Ok(notice) => Ok(done("/admin/links", notice)),
-        Err(WriteError::NotAllowed { .. }) => Err(admin.not_allowed(&state)),
+        Err(WriteError::NotAllowed { .. }) => Err(admin.not_allowed()),
         Err(WriteError::LinkRequestUnknown) => Err(admin.stop(
-            &state,
             StatusCode::NOT_FOUND,
             ("Verzoek niet gevonden", "Request not found"),
             (
@@ -224,8 +213,8 @@ pub async fn answer(
                 ),
             };
             let errors = BTreeMap::from([("answer", text.to_string())]);
-            page(&state, &admin, Typed::default(), errors).await
+            page(&admin, Typed::default(), errors).await
         }
-        Err(e) => Err(admin.failed(&state, "link answer", &e)),
+        Err(e) => Err(admin.failed("link answer", &e)),
     }
 }

@@ -84,6 +84,8 @@ pub async fn current(state: &AppState, headers: &HeaderMap) -> Result<AdminSessi
 pub struct Admin {
     pub session: AdminSession,
     pub lang: Lang,
+    /// The gateway's state, which every page of the module reads.
+    pub state: Arc<AppState>,
     /// The menu entry this request is under (`/admin/users/…` → `/admin/users`).
     section: String,
     /// The notice a redirect after a change named (`?notice=`), as its text.
@@ -114,6 +116,7 @@ impl axum::extract::FromRequestParts<Arc<AppState>> for Admin {
             Ok(session) => Ok(Admin {
                 session,
                 lang,
+                state: state.clone(),
                 section,
                 notice,
             }),
@@ -125,6 +128,11 @@ impl axum::extract::FromRequestParts<Arc<AppState>> for Admin {
 impl Admin {
     pub fn actor(&self) -> crate::grants::Actor {
         crate::grants::Actor::Admin(self.session.person_id.clone())
+    }
+
+    /// The register's actions as this module calls them (the API calls the same).
+    pub fn services(&self) -> crate::admin::members::Services<'_> {
+        self.state.services()
     }
 
     /// Hoofdbeheerder or beheerder: manages all users and grants.
@@ -139,19 +147,19 @@ impl Admin {
     }
 
     /// The submitted form, when it carries this session's CSRF token; the refusal page otherwise.
-    pub fn form(&self, state: &AppState, body: &[u8]) -> Result<Fields, Stop> {
+    pub fn form(&self, body: &[u8]) -> Result<Fields, Stop> {
         let fields = Fields::parse(body);
         if csrf_matches(&self.session, fields.get("csrf")) {
             Ok(fields)
         } else {
-            Err(forbidden_form(state, self.lang).into())
+            Err(forbidden_form(&self.state, self.lang).into())
         }
     }
 
     /// A page of the module: `ctx` (which must hold `title`) with what every page shows: the
     /// organisation, the person's roles and level, the menu for those roles (this section
     /// marked), the CSRF token, and the notice a redirect after a change named.
-    pub fn page(&self, state: &AppState, template: &str, ctx: minijinja::Value) -> Response {
+    pub fn page(&self, template: &str, ctx: minijinja::Value) -> Response {
         let (lang, session) = (self.lang, &self.session);
         let roles: Vec<&str> = session.roles.iter().map(|r| r.as_str()).collect();
         let menu: Vec<minijinja::Value> = menu(session)
@@ -160,7 +168,7 @@ impl Admin {
                 context! { href => href, label => lang.pick(nl, en), current => href == self.section }
             })
             .collect();
-        state.pages.render(
+        self.state.pages.render(
             template,
             context! {
                 lang => lang.code(),
@@ -178,13 +186,13 @@ impl Admin {
 
     /// A [`page`](Self::page) with a form: 422 when `ctx` has `errors` to show next to their
     /// fields (the form again, with what was typed), 200 otherwise.
-    pub fn form_page(&self, state: &AppState, template: &str, ctx: minijinja::Value) -> Response {
+    pub fn form_page(&self, template: &str, ctx: minijinja::Value) -> Response {
         let with_errors = ctx
             .get_attr("errors")
             .ok()
             .and_then(|e| e.len())
             .is_some_and(|n| n > 0);
-        let mut response = self.page(state, template, ctx);
+        let mut response = self.page(template, ctx);
         if with_errors {
             *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
         }
@@ -367,14 +375,14 @@ fn no_session(state: &AppState, lang: Lang, e: SessionError) -> Stop {
 }
 
 /// `GET /admin`: the organisation acted for, its numbers, and where to go.
-pub async fn home(State(state): State<Arc<AppState>>, admin: Admin) -> Page {
+pub async fn home(admin: Admin) -> Page {
+    let state = &admin.state;
     let kvk = &admin.session.organisation.kvk;
     let view = state.registry.sql().organisation_summary(kvk).await;
-    let view = view.or_failed(&state, &admin, "home")?;
-    let counts = state.services().count_by_status(&admin.session).await;
-    let counts = counts.or_failed(&state, &admin, "home")?;
+    let view = view.or_failed(&admin, "home")?;
+    let counts = admin.services().count_by_status(&admin.session).await;
+    let counts = counts.or_failed(&admin, "home")?;
     Ok(admin.page(
-        &state,
         "admin/home.html",
         minijinja::context! {
             title => admin.lang.pick("Beheermodule", "Admin module"),

@@ -5,7 +5,6 @@
 
 use super::Admin;
 use crate::grants::WriteError;
-use crate::web::AppState;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
@@ -31,7 +30,7 @@ impl IntoResponse for Stop {
 impl Admin {
     /// A register failure that is nobody's input: logged with a reference (in words without
     /// personal data: [`ForLog`]), a page that says nothing was changed.
-    pub fn failed(&self, state: &AppState, what: &str, e: &dyn ForLog) -> Stop {
+    pub fn failed(&self, what: &str, e: &dyn ForLog) -> Stop {
         let reference = crate::telemetry::new_reference();
         crate::telemetry::note_reference(&reference);
         tracing::error!(
@@ -45,7 +44,6 @@ impl Admin {
             format!("This could not be done now; nothing was changed. Try again. Reference: {reference}."),
         );
         self.stop(
-            state,
             StatusCode::INTERNAL_SERVER_ERROR,
             ("Er ging iets mis", "Something went wrong"),
             (&nl, &en),
@@ -53,21 +51,14 @@ impl Admin {
     }
 
     /// A page in the session's language that says why the one asked for is not shown.
-    pub fn stop(
-        &self,
-        state: &AppState,
-        status: StatusCode,
-        title: (&str, &str),
-        text: (&str, &str),
-    ) -> Stop {
-        let page = state.pages.admin_message(self.lang, status, title, text);
+    pub fn stop(&self, status: StatusCode, title: (&str, &str), text: (&str, &str)) -> Stop {
+        let page = (self.state.pages).admin_message(self.lang, status, title, text);
         page.into()
     }
 
     /// The refusal page for the session's roles.
-    pub fn not_allowed(&self, state: &AppState) -> Stop {
+    pub fn not_allowed(&self) -> Stop {
         self.stop(
-            state,
             StatusCode::FORBIDDEN,
             ("Niet toegestaan", "Not allowed"),
             (
@@ -78,23 +69,23 @@ impl Admin {
     }
 
     /// Nothing, when `allowed`; the refusal page for the session's roles otherwise.
-    pub fn require(&self, state: &AppState, allowed: bool) -> Result<(), Stop> {
+    pub fn require(&self, allowed: bool) -> Result<(), Stop> {
         if allowed {
             Ok(())
         } else {
-            Err(self.not_allowed(state))
+            Err(self.not_allowed())
         }
     }
 }
 
 /// A register result as a page takes it: its value, or [`Admin::failed`] for `what`.
 pub trait OrFailed<T> {
-    fn or_failed(self, state: &AppState, admin: &Admin, what: &str) -> Result<T, Stop>;
+    fn or_failed(self, admin: &Admin, what: &str) -> Result<T, Stop>;
 }
 
 impl<T, E: ForLog> OrFailed<T> for Result<T, E> {
-    fn or_failed(self, state: &AppState, admin: &Admin, what: &str) -> Result<T, Stop> {
-        self.map_err(|e| admin.failed(state, what, &e))
+    fn or_failed(self, admin: &Admin, what: &str) -> Result<T, Stop> {
+        self.map_err(|e| admin.failed(what, &e))
     }
 }
 

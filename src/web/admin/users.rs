@@ -61,11 +61,7 @@ pub struct ListQuery {
 }
 
 /// `GET /admin/users`: the members the session sees, 50 a page.
-pub async fn list(
-    State(state): State<Arc<AppState>>,
-    admin: Admin,
-    Query(q): Query<ListQuery>,
-) -> Page {
+pub async fn list(admin: Admin, Query(q): Query<ListQuery>) -> Page {
     let status = q
         .status
         .as_deref()
@@ -76,11 +72,11 @@ pub async fn list(
         status,
         ..Default::default()
     };
-    let listed = state
+    let listed = admin
         .services()
         .list(&admin.session, query, paging.offset(), Paging::ROWS)
         .await;
-    let (members, total) = listed.or_failed(&state, &admin, "users list")?;
+    let (members, total) = listed.or_failed(&admin, "users list")?;
     let filters = [
         ("q", q.q.clone().unwrap_or_default()),
         (
@@ -90,7 +86,6 @@ pub async fn list(
     ];
     let rows: Vec<minijinja::Value> = members.iter().map(|m| member_row(admin.lang, m)).collect();
     Ok(admin.page(
-        &state,
         "admin/users.html",
         context! {
             title => admin.lang.pick("Gebruikers", "Users"),
@@ -148,19 +143,19 @@ struct Typed {
 
 /// A member's page, with errors next to their fields (422) or without (200).
 async fn member_page(
-    state: &AppState,
     admin: &Admin,
     person: &str,
     typed: Typed,
     errors: BTreeMap<&'static str, String>,
 ) -> Page {
-    let member = state.services().member(&admin.session, person).await;
-    let member = member.map_err(|e| unseen(state, admin, "user page", e))?;
+    let state = &admin.state;
+    let member = admin.services().member(&admin.session, person).await;
+    let member = member.map_err(|e| unseen(admin, "user page", e))?;
     let sql = state.registry.sql();
     let invitation = sql
         .invitation_of(&admin.session.organisation.kvk, person)
         .await
-        .or_failed(state, admin, "user page")?
+        .or_failed(admin, "user page")?
         .filter(|i| !i.accepted && member.status == MemberStatus::Invited);
     let now = Utc::now();
     let invitation = invitation.map(|i| {
@@ -190,12 +185,11 @@ async fn member_page(
         changes => admin.changes_anything(),
         is_self => is_self,
     };
-    Ok(admin.form_page(state, "admin/user.html", ctx))
+    Ok(admin.form_page("admin/user.html", ctx))
 }
 
-fn not_found(state: &AppState, admin: &Admin) -> Stop {
+fn not_found(admin: &Admin) -> Stop {
     admin.stop(
-        state,
         StatusCode::NOT_FOUND,
         ("Gebruiker niet gevonden", "User not found"),
         (
@@ -206,20 +200,16 @@ fn not_found(state: &AppState, admin: &Admin) -> Stop {
 }
 
 /// A member the session cannot look at: not found (or outside its view), or a failure.
-fn unseen(state: &AppState, admin: &Admin, what: &str, e: MemberError) -> Stop {
+fn unseen(admin: &Admin, what: &str, e: MemberError) -> Stop {
     match e {
-        MemberError::NotFound => not_found(state, admin),
-        e => admin.failed(state, what, &e),
+        MemberError::NotFound => not_found(admin),
+        e => admin.failed(what, &e),
     }
 }
 
 /// `GET /admin/users/{person}`.
-pub async fn show(
-    State(state): State<Arc<AppState>>,
-    admin: Admin,
-    Path(person): Path<String>,
-) -> Page {
-    member_page(&state, &admin, &person, Typed::default(), BTreeMap::new()).await
+pub async fn show(admin: Admin, Path(person): Path<String>) -> Page {
+    member_page(&admin, &person, Typed::default(), BTreeMap::new()).await
 }
 
 /// A refused change as (field, text) for the form, or `None` when it is nobody's input.
@@ -264,46 +254,35 @@ fn field_error(lang: Lang, e: &WriteError) -> Option<(&'static str, String)> {
 }
 
 /// The answer to a refused change on a member's page: next to its field, or a failure page.
-async fn refused(
-    state: &AppState,
-    admin: &Admin,
-    person: &str,
-    typed: Typed,
-    e: MemberError,
-) -> Page {
+async fn refused(admin: &Admin, person: &str, typed: Typed, e: MemberError) -> Page {
     match e {
-        MemberError::NotFound => Err(not_found(state, admin)),
+        MemberError::NotFound => Err(not_found(admin)),
         // Refused by role: for a beheerder that is appointing (answered next to the roles); a
         // groepsbeheerder or lezer may not do this at all.
         MemberError::Write(WriteError::NotAllowed { .. }) if !admin.manages() => {
-            Err(admin.not_allowed(state))
+            Err(admin.not_allowed())
         }
         MemberError::Write(e) => match field_error(admin.lang, &e) {
             Some((field, text)) => {
                 let errors = BTreeMap::from([(field, text)]);
-                member_page(state, admin, person, typed, errors).await
+                member_page(admin, person, typed, errors).await
             }
-            None if matches!(e, WriteError::NotAllowed { .. }) => Err(admin.not_allowed(state)),
-            None => Err(admin.failed(state, "user change", &e)),
+            None if matches!(e, WriteError::NotAllowed { .. }) => Err(admin.not_allowed()),
+            None => Err(admin.failed("user change", &e)),
         },
     }
 }
 
 /// `POST /admin/users/{person}/details`: name, e-mail address, phone, language.
-pub async fn details(
-    State(state): State<Arc<AppState>>,
-    admin: Admin,
-    Path(person): Path<String>,
-    body: axum::body::Bytes,
-) -> Page {
-    let form = admin.form(&state, &body)?;
+pub async fn details(admin: Admin, Path(person): Path<String>, body: axum::body::Bytes) -> Page {
+    let form = admin.form(&body)?;
     let details = MemberDetails {
         name: form.text("name"),
         email: form.text("email"),
         phone: Some(form.text("phone")),
         language: Some(form.text("language")),
     };
-    match state
+    match admin
         .services()
         .update(&admin.session, &person, &details)
         .await
@@ -317,19 +296,14 @@ pub async fn details(
                 language: details.language,
                 roles: None,
             };
-            refused(&state, &admin, &person, typed, e).await
+            refused(&admin, &person, typed, e).await
         }
     }
 }
 
 /// `POST /admin/users/{person}/roles`.
-pub async fn roles(
-    State(state): State<Arc<AppState>>,
-    admin: Admin,
-    Path(person): Path<String>,
-    body: axum::body::Bytes,
-) -> Page {
-    let form = admin.form(&state, &body)?;
+pub async fn roles(admin: Admin, Path(person): Path<String>, body: axum::body::Bytes) -> Page {
+    let form = admin.form(&body)?;
     let typed_roles = form.all("role");
     let typed = || Typed {
         roles: Some(typed_roles.clone()),
@@ -337,27 +311,21 @@ pub async fn roles(
     };
     let roles = match parse_roles(admin.lang, &typed_roles) {
         Ok(roles) => roles,
-        Err(errors) => return member_page(&state, &admin, &person, typed(), errors).await,
+        Err(errors) => return member_page(&admin, &person, typed(), errors).await,
     };
-    match state
+    match admin
         .services()
         .set_roles(&admin.session, &person, &roles)
         .await
     {
         Ok(_) => Ok(done(&format!("/admin/users/{person}"), "saved")),
-        Err(e) => refused(&state, &admin, &person, typed(), e).await,
+        Err(e) => refused(&admin, &person, typed(), e).await,
     }
 }
 
-async fn set_blocked(
-    state: &AppState,
-    admin: Admin,
-    person: &str,
-    body: &[u8],
-    blocked: bool,
-) -> Page {
-    admin.form(state, body)?;
-    match state
+async fn set_blocked(admin: Admin, person: &str, body: &[u8], blocked: bool) -> Page {
+    admin.form(body)?;
+    match admin
         .services()
         .set_blocked(&admin.session, person, blocked)
         .await
@@ -366,44 +334,33 @@ async fn set_blocked(
             &format!("/admin/users/{person}"),
             if blocked { "blocked" } else { "unblocked" },
         )),
-        Err(e) => refused(state, &admin, person, Typed::default(), e).await,
+        Err(e) => refused(&admin, person, Typed::default(), e).await,
     }
 }
 
 /// `POST /admin/users/{person}/block`: for the whole organisation (nothing is deleted).
-pub async fn block(
-    State(state): State<Arc<AppState>>,
-    admin: Admin,
-    Path(person): Path<String>,
-    body: axum::body::Bytes,
-) -> Page {
-    set_blocked(&state, admin, &person, &body, true).await
+pub async fn block(admin: Admin, Path(person): Path<String>, body: axum::body::Bytes) -> Page {
+    set_blocked(admin, &person, &body, true).await
 }
 
 /// `POST /admin/users/{person}/unblock`.
-pub async fn unblock(
-    State(state): State<Arc<AppState>>,
-    admin: Admin,
-    Path(person): Path<String>,
-    body: axum::body::Bytes,
-) -> Page {
-    set_blocked(&state, admin, &person, &body, false).await
+pub async fn unblock(admin: Admin, Path(person): Path<String>, body: axum::body::Bytes) -> Page {
+    set_blocked(admin, &person, &body, false).await
 }
 
 /// `POST /admin/users/{person}/groups/{group}/block` or `/unblock`: for that group only.
 pub async fn group_block(
-    State(state): State<Arc<AppState>>,
     admin: Admin,
     Path((person, group, action)): Path<(String, String, String)>,
     body: axum::body::Bytes,
 ) -> Page {
-    admin.form(&state, &body)?;
+    admin.form(&body)?;
     let blocked = match action.as_str() {
         "block" => true,
         "unblock" => false,
-        _ => return Err(not_found(&state, &admin)),
+        _ => return Err(not_found(&admin)),
     };
-    match state
+    match admin
         .services()
         .set_blocked_in_group(&admin.session, &person, &group, blocked)
         .await
@@ -412,26 +369,21 @@ pub async fn group_block(
             &format!("/admin/users/{person}"),
             if blocked { "blocked" } else { "unblocked" },
         )),
-        Err(e) => refused(&state, &admin, &person, Typed::default(), e).await,
+        Err(e) => refused(&admin, &person, Typed::default(), e).await,
     }
 }
 
 /// `GET /admin/users/{person}/remove`: asks for confirmation first.
-pub async fn confirm_remove(
-    State(state): State<Arc<AppState>>,
-    admin: Admin,
-    Path(person): Path<String>,
-) -> Page {
-    let member = state.services().member(&admin.session, &person).await;
-    let member = member.map_err(|e| unseen(&state, &admin, "remove user", e))?;
-    admin.require(&state, admin.manages())?;
+pub async fn confirm_remove(admin: Admin, Path(person): Path<String>) -> Page {
+    let member = admin.services().member(&admin.session, &person).await;
+    let member = member.map_err(|e| unseen(&admin, "remove user", e))?;
+    admin.require(admin.manages())?;
     let name = member.name.clone().unwrap_or_else(|| member.person.clone());
     let (nl, en) = (
         format!("{name} verwijderen uit {}? Hun rollen, groepen en de machtigingen die zij hier hebben verdwijnen; het logboek houdt bij wat er was. Dit kan niet ongedaan worden gemaakt.", admin.session.organisation.name),
         format!("Remove {name} from {}? Their roles, groups and the grants they hold here go; the audit trail keeps what there was. This cannot be undone.", admin.session.organisation.name),
     );
     Ok(admin.page(
-        &state,
         "admin/confirm.html",
         context! {
             title => admin.lang.pick("Gebruiker verwijderen", "Remove user"),
@@ -444,32 +396,26 @@ pub async fn confirm_remove(
 }
 
 /// `POST /admin/users/{person}/remove`.
-pub async fn remove(
-    State(state): State<Arc<AppState>>,
-    admin: Admin,
-    Path(person): Path<String>,
-    body: axum::body::Bytes,
-) -> Page {
-    admin.form(&state, &body)?;
-    match state.services().remove(&admin.session, &person).await {
+pub async fn remove(admin: Admin, Path(person): Path<String>, body: axum::body::Bytes) -> Page {
+    admin.form(&body)?;
+    match admin.services().remove(&admin.session, &person).await {
         Ok(()) => Ok(done("/admin/users", "removed")),
-        Err(e) => refused(&state, &admin, &person, Typed::default(), e).await,
+        Err(e) => refused(&admin, &person, Typed::default(), e).await,
     }
 }
 
 /// `POST /admin/users/{person}/invitation/resend` or `/withdraw`.
 pub async fn invitation(
-    State(state): State<Arc<AppState>>,
     admin: Admin,
     Path((person, action)): Path<(String, String)>,
     body: axum::body::Bytes,
 ) -> Page {
-    let form = admin.form(&state, &body)?;
-    if let Err(e) = state.services().member(&admin.session, &person).await {
-        return refused(&state, &admin, &person, Typed::default(), e).await;
+    let form = admin.form(&body)?;
+    if let Err(e) = admin.services().member(&admin.session, &person).await {
+        return refused(&admin, &person, Typed::default(), e).await;
     }
     let id = form.text("invitation");
-    let services = state.services();
+    let services = admin.services();
     let outcome = match action.as_str() {
         "resend" => services
             .resend_invitation(&admin.session, &id)
@@ -479,20 +425,20 @@ pub async fn invitation(
             .withdraw_invitation(&admin.session, &id)
             .await
             .map(|()| "withdrawn"),
-        _ => return Err(not_found(&state, &admin)),
+        _ => return Err(not_found(&admin)),
     };
     match outcome {
         Ok(notice) => Ok(done(&format!("/admin/users/{person}"), notice)),
-        Err(WriteError::NotAllowed { .. }) => Err(admin.not_allowed(&state)),
+        Err(WriteError::NotAllowed { .. }) => Err(admin.not_allowed()),
         Err(
             e @ (WriteError::InvitationUnknown
             | WriteError::InvitationUsed
             | WriteError::InvitationWithdrawn),
         ) => {
             let errors = BTreeMap::from([("invitation", e.to_string())]);
-            member_page(&state, &admin, &person, Typed::default(), errors).await
+            member_page(&admin, &person, Typed::default(), errors).await
         }
-        Err(e) => Err(admin.failed(&state, "invitation", &e)),
+        Err(e) => Err(admin.failed("invitation", &e)),
     }
 }
 
@@ -508,11 +454,11 @@ struct InviteTyped {
 }
 
 async fn invite_page(
-    state: &AppState,
     admin: &Admin,
     typed: &InviteTyped,
     errors: BTreeMap<&'static str, String>,
 ) -> Page {
+    let state = &admin.state;
     let mut roles = assignable_roles(&admin.session);
     let sql = state.registry.sql();
     let kvk = &admin.session.organisation.kvk;
@@ -523,7 +469,7 @@ async fn invite_page(
         roles = vec!["gebruiker"];
         sql.administered_groups(kvk, &admin.session.person_id).await
     };
-    let groups = groups.or_failed(state, admin, "invitation form")?;
+    let groups = groups.or_failed(admin, "invitation form")?;
     let ctx = context! {
         title => admin.lang.pick("Gebruiker uitnodigen", "Invite a user"),
         values => typed,
@@ -531,29 +477,25 @@ async fn invite_page(
         all_roles => roles,
         all_groups => groups,
     };
-    Ok(admin.form_page(state, "admin/invite.html", ctx))
+    Ok(admin.form_page("admin/invite.html", ctx))
 }
 
 /// `GET /admin/users/new`: the invitation form.
-pub async fn invite_form(State(state): State<Arc<AppState>>, admin: Admin) -> Page {
-    admin.require(&state, admin.changes_anything())?;
+pub async fn invite_form(admin: Admin) -> Page {
+    admin.require(admin.changes_anything())?;
     let typed = InviteTyped {
         language: admin.lang.code().to_string(),
         roles: vec!["gebruiker".into()],
         ..Default::default()
     };
-    invite_page(&state, &admin, &typed, BTreeMap::new()).await
+    invite_page(&admin, &typed, BTreeMap::new()).await
 }
 
 /// `POST /admin/users/new`: invites, or shows the form again with what was typed and each
 /// error next to its field.
-pub async fn invite_submit(
-    State(state): State<Arc<AppState>>,
-    admin: Admin,
-    body: axum::body::Bytes,
-) -> Page {
-    let form = admin.form(&state, &body)?;
-    admin.require(&state, admin.changes_anything())?;
+pub async fn invite_submit(admin: Admin, body: axum::body::Bytes) -> Page {
+    let form = admin.form(&body)?;
+    admin.require(admin.changes_anything())?;
     let typed = InviteTyped {
         name: form.text("name"),
         email: form.text("email"),
@@ -564,7 +506,7 @@ pub async fn invite_submit(
     };
     let roles = match parse_roles(admin.lang, &typed.roles) {
         Ok(roles) => roles,
-        Err(errors) => return invite_page(&state, &admin, &typed, errors).await,
+        Err(errors) => return invite_page(&admin, &typed, errors).await,
     };
     let new = NewInvitation {
         name: typed.name.clone(),
@@ -574,7 +516,7 @@ pub async fn invite_submit(
         roles,
         groups: typed.groups.clone(),
     };
-    match state.services().invite(&admin.session, &new).await {
+    match admin.services().invite(&admin.session, &new).await {
         Ok((invitation, sent)) => Ok(done(
             &format!("/admin/users/{}", invitation.person),
             if sent { "invited" } else { "invited-no-mail" },
@@ -585,13 +527,13 @@ pub async fn invite_submit(
                 "Choose one or more groups you administer: you invite users into your own groups, with the role gebruiker.",
             );
             let errors = BTreeMap::from([("groups", text.to_string())]);
-            invite_page(&state, &admin, &typed, errors).await
+            invite_page(&admin, &typed, errors).await
         }
         Err(e) => match field_error(admin.lang, &e) {
             Some((field, text)) => {
-                invite_page(&state, &admin, &typed, BTreeMap::from([(field, text)])).await
+                invite_page(&admin, &typed, BTreeMap::from([(field, text)])).await
             }
-            None => Err(admin.failed(&state, "invite", &e)),
+            None => Err(admin.failed("invite", &e)),
         },
     }
 }
