@@ -93,7 +93,8 @@ pub(super) fn artifact_url(endpoint: &str, artifact: &str, relay_state: Option<&
 }
 
 /// Why poort's ArtifactResolutionService will not hand a message out. Each has its own code,
-/// in the answer and in the log.
+/// in the answer and in the log. The demo peers' `NotHandedOut` (src/demo/artifact.rs) reads
+/// alike on purpose: they stand in for outside parties, so they share no code with poort's.
 #[derive(Debug, thiserror::Error)]
 pub enum Refusal {
     #[error("the ArtifactResolve is not readable: {0}")]
