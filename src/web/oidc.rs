@@ -139,9 +139,7 @@ pub async fn token(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     Form(request): Form<TokenRequest>,
-) -> Response {
-    let unauthorized = |d: &str| token_error(StatusCode::UNAUTHORIZED, "invalid_client", d);
-    let bad = |e: &str, d: &str| token_error(StatusCode::BAD_REQUEST, e, d);
+) -> Result<Response, Response> {
     // Who is asking: a client assertion (private_key_jwt), Basic, or client_id (+ secret) in
     // the body; one method only.
     let basic = basic_credentials(&headers);
@@ -159,140 +157,187 @@ pub async fn token(
                 .as_deref()
                 .and_then(assertion_subject)
         });
-    if let Some(client) =
-        named.and_then(|id| state.config.oidc_clients.iter().find(|c| c.client_id == id))
-    {
+    if let Some(client) = named.and_then(|id| known_client(&state, &id).ok()) {
         if let Err(wait) = state.limits.token_request(&client.client_id) {
             tracing::info!(client = %client.client_id, "token request refused: rate limit");
             state.metrics.limit_refused("token_rate_limit");
-            return slow_down(super::limits::retry_seconds(wait));
+            return Err(slow_down(super::limits::retry_seconds(wait)));
         }
     }
-    if let Some(assertion) = &request.client_assertion {
-        if basic.is_some() || request.client_secret.is_some() {
-            return bad("invalid_request", "use one client authentication method");
-        }
-        if request.client_assertion_type.as_deref() != Some(JWT_BEARER) {
-            return bad(
-                "invalid_request",
-                "client_assertion_type must be jwt-bearer",
-            );
-        }
-        let Some(client_id) = request
-            .client_id
-            .clone()
-            .or_else(|| assertion_subject(assertion))
-        else {
-            return unauthorized("the client assertion names no client");
-        };
-        let Some(client) = state
+    let client = match &request.client_assertion {
+        Some(assertion) => by_assertion(&state, basic.is_some(), &request, assertion, now).await?,
+        None => by_secret(&state, basic, &request)?,
+    };
+    Ok(redeem(&state, client, &request, now).await?)
+}
+
+/// Why the token endpoint answers with an OAuth error (RFC 6749 5.2) instead of tokens.
+struct TokenError {
+    status: StatusCode,
+    error: &'static str,
+    description: String,
+}
+
+impl From<TokenError> for Response {
+    fn from(e: TokenError) -> Response {
+        token_error(e.status, e.error, &e.description)
+    }
+}
+
+fn unauthorized(description: &str) -> TokenError {
+    TokenError {
+        status: StatusCode::UNAUTHORIZED,
+        error: "invalid_client",
+        description: description.to_string(),
+    }
+}
+
+fn bad(error: &'static str, description: &str) -> TokenError {
+    TokenError {
+        status: StatusCode::BAD_REQUEST,
+        error,
+        description: description.to_string(),
+    }
+}
+
+/// A failure that is not the client's (logged where it happens).
+fn server_error() -> TokenError {
+    TokenError {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        error: "server_error",
+        description: "try again".to_string(),
+    }
+}
+
+/// The configured client with this ID.
+fn known_client<'a>(
+    state: &'a AppState,
+    client_id: &str,
+) -> Result<&'a crate::config::OidcClientConfig, TokenError> {
+    let clients = &state.config.oidc_clients;
+    let client = clients.iter().find(|c| c.client_id == client_id);
+    client.ok_or_else(|| unauthorized("unknown client"))
+}
+
+/// The client a signed client assertion (private_key_jwt, RFC 7523) authenticates, each
+/// assertion once.
+async fn by_assertion<'a>(
+    state: &'a AppState,
+    with_basic: bool,
+    request: &TokenRequest,
+    assertion: &str,
+    now: chrono::DateTime<Utc>,
+) -> Result<&'a crate::config::OidcClientConfig, TokenError> {
+    if with_basic || request.client_secret.is_some() {
+        return Err(bad(
+            "invalid_request",
+            "use one client authentication method",
+        ));
+    }
+    if request.client_assertion_type.as_deref() != Some(JWT_BEARER) {
+        return Err(bad(
+            "invalid_request",
+            "client_assertion_type must be jwt-bearer",
+        ));
+    }
+    let client_id = request
+        .client_id
+        .clone()
+        .or_else(|| assertion_subject(assertion))
+        .ok_or_else(|| unauthorized("the client assertion names no client"))?;
+    let client = known_client(state, &client_id)?;
+    let Some(key_path) = &client.public_key else {
+        return Err(unauthorized(
+            "this client does not authenticate with private_key_jwt",
+        ));
+    };
+    let key = std::fs::read(key_path)
+        .ok()
+        .and_then(|pem| openssl::pkey::PKey::public_key_from_pem(&pem).ok())
+        .ok_or_else(|| {
+            tracing::error!(client = %client.client_id, key = %key_path.display(), "cannot read the client's public key");
+            server_error()
+        })?;
+    let audiences = vec![
+        state.config.url("/oidc/token"),
+        state
             .config
-            .oidc_clients
-            .iter()
-            .find(|c| c.client_id == client_id)
-        else {
-            return unauthorized("unknown client");
-        };
-        let Some(key_path) = &client.public_key else {
-            return unauthorized("this client does not authenticate with private_key_jwt");
-        };
-        let key = match std::fs::read(key_path)
-            .ok()
-            .and_then(|pem| openssl::pkey::PKey::public_key_from_pem(&pem).ok())
-        {
-            Some(k) => k,
-            None => {
-                tracing::error!(client = %client.client_id, key = %key_path.display(), "cannot read the client's public key");
-                return token_error(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "server_error",
-                    "try again",
-                );
-            }
-        };
-        let audiences = vec![
-            state.config.url("/oidc/token"),
-            state
-                .config
-                .server
-                .public_url
-                .trim_end_matches('/')
-                .to_string(),
-        ];
-        let skew = state.config.saml.clock_skew_seconds;
-        match crate::oidc::verify_client_assertion(
-            assertion,
-            &key,
-            &client.client_id,
-            &audiences,
-            now.timestamp(),
-            skew,
-        ) {
-            Ok(checked) => {
-                let until = chrono::DateTime::from_timestamp(checked.expires + skew, 0)
-                    .unwrap_or(now + Duration::seconds(skew));
-                let first = state
-                    .replay
-                    .first_use(
-                        &format!("client-assertion:{}:{}", client.client_id, checked.jti),
-                        until.max(now + Duration::seconds(1)),
-                        now,
-                    )
-                    .await;
-                match first {
-                    Ok(true) => {}
-                    Ok(false) => return unauthorized("the client assertion was used before"),
-                    Err(e) => {
-                        tracing::error!("token endpoint: {e}");
-                        return token_error(
-                            StatusCode::INTERNAL_SERVER_ERROR,
-                            "server_error",
-                            "try again",
-                        );
-                    }
-                }
-            }
-            Err(why) => {
-                tracing::warn!(client = %client.client_id, "client assertion refused: {why}");
-                return unauthorized(&format!("client assertion refused: {why}"));
-            }
-        }
-        return redeem(&state, client, &request, now).await;
+            .server
+            .public_url
+            .trim_end_matches('/')
+            .to_string(),
+    ];
+    let skew = state.config.saml.clock_skew_seconds;
+    let checked = crate::oidc::verify_client_assertion(
+        assertion,
+        &key,
+        &client.client_id,
+        &audiences,
+        now.timestamp(),
+        skew,
+    )
+    .map_err(|why| {
+        tracing::warn!(client = %client.client_id, "client assertion refused: {why}");
+        unauthorized(&format!("client assertion refused: {why}"))
+    })?;
+    let until = chrono::DateTime::from_timestamp(checked.expires + skew, 0)
+        .unwrap_or(now + Duration::seconds(skew));
+    let first = state
+        .replay
+        .first_use(
+            &format!("client-assertion:{}:{}", client.client_id, checked.jti),
+            until.max(now + Duration::seconds(1)),
+            now,
+        )
+        .await
+        .map_err(|e| {
+            tracing::error!("token endpoint: {e}");
+            server_error()
+        })?;
+    if !first {
+        return Err(unauthorized("the client assertion was used before"));
     }
-    let (client_id, secret) = match (&basic, &request.client_id, &request.client_secret) {
+    Ok(client)
+}
+
+/// The client HTTP Basic or the body's client_id (and secret) names, its secret checked.
+fn by_secret<'a>(
+    state: &'a AppState,
+    basic: Option<(String, String)>,
+    request: &TokenRequest,
+) -> Result<&'a crate::config::OidcClientConfig, TokenError> {
+    let (client_id, secret) = match (basic, &request.client_id, &request.client_secret) {
         (Some(_), _, Some(_)) => {
-            return bad("invalid_request", "use one client authentication method")
+            return Err(bad(
+                "invalid_request",
+                "use one client authentication method",
+            ))
         }
         (Some((id, secret)), body_id, None) => {
-            if body_id.as_ref().is_some_and(|b| b != id) {
-                return bad(
+            if body_id.as_ref().is_some_and(|b| *b != id) {
+                return Err(bad(
                     "invalid_request",
                     "client_id does not match the credentials",
-                );
+                ));
             }
-            (id.clone(), Some(secret.clone()))
+            (id, Some(secret))
         }
         (None, Some(id), secret) => (id.clone(), secret.clone()),
-        (None, None, _) => return unauthorized("client authentication required"),
+        (None, None, _) => return Err(unauthorized("client authentication required")),
     };
-    let Some(client) = state
-        .config
-        .oidc_clients
-        .iter()
-        .find(|c| c.client_id == client_id)
-    else {
-        return unauthorized("unknown client");
-    };
+    let client = known_client(state, &client_id)?;
     if client.public_key.is_some() {
-        return unauthorized("this client authenticates with private_key_jwt");
+        return Err(unauthorized(
+            "this client authenticates with private_key_jwt",
+        ));
     }
     match (&client.client_secret, &secret) {
         (Some(expected), Some(given)) if crate::oidc::secret_matches(given, expected) => {}
-        (Some(_), _) => return unauthorized("wrong client credentials"),
+        (Some(_), _) => return Err(unauthorized("wrong client credentials")),
         (None, None) => {}
-        (None, Some(_)) => return unauthorized("a public client has no secret"),
+        (None, Some(_)) => return Err(unauthorized("a public client has no secret")),
     }
-    redeem(&state, client, &request, now).await
+    Ok(client)
 }
 
 /// Redeems an authorization code for an authenticated client.
@@ -301,27 +346,22 @@ async fn redeem(
     client: &crate::config::OidcClientConfig,
     request: &TokenRequest,
     now: chrono::DateTime<Utc>,
-) -> Response {
-    let bad = |e: &str, d: &str| token_error(StatusCode::BAD_REQUEST, e, d);
+) -> Result<Response, TokenError> {
     if request.grant_type.as_deref() != Some("authorization_code") {
-        return bad(
+        return Err(bad(
             "unsupported_grant_type",
             "only authorization_code is supported",
-        );
+        ));
     }
     let Some(code) = request.code.as_deref().filter(|c| !c.is_empty()) else {
-        return bad("invalid_request", "code is missing");
+        return Err(bad("invalid_request", "code is missing"));
     };
     let used_key = format!("oidc-used:{code}");
     let taken = match state.flows.take(&format!("oidc-code:{code}"), now).await {
         Ok(t) => t,
         Err(e) => {
             tracing::error!("token endpoint: {e}");
-            return token_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "server_error",
-                "try again",
-            );
+            return Err(server_error());
         }
     };
     let Some(bytes) = taken else {
@@ -331,38 +371,42 @@ async fn redeem(
             let _ = state.flows.take(&format!("oidc-at:{access}"), now).await;
             tracing::warn!(client = %client.client_id, "authorization code used twice; its access token is revoked");
         }
-        return bad(
+        return Err(bad(
             "invalid_grant",
             "the code is unknown, expired or already used",
-        );
+        ));
     };
     let Ok(grant) = serde_json::from_slice::<CodeGrant>(&bytes) else {
-        return token_error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "server_error",
-            "try again",
-        );
+        return Err(server_error());
     };
     if grant.client_id != client.client_id {
-        return bad("invalid_grant", "the code was issued to another client");
+        return Err(bad(
+            "invalid_grant",
+            "the code was issued to another client",
+        ));
     }
     if request.redirect_uri.as_deref() != Some(grant.redirect_uri.as_str()) {
-        return bad(
+        return Err(bad(
             "invalid_grant",
             "redirect_uri differs from the authorization request",
-        );
+        ));
     }
     match (&grant.code_challenge, request.code_verifier.as_deref()) {
         (Some(challenge), Some(verifier))
             if crate::oidc::pkce_s256_matches(verifier, challenge) => {}
         (Some(_), Some(_)) => {
-            return bad(
+            return Err(bad(
                 "invalid_grant",
                 "code_verifier does not match the code_challenge",
-            )
+            ))
         }
-        (Some(_), None) => return bad("invalid_grant", "code_verifier is missing"),
-        (None, Some(_)) => return bad("invalid_grant", "no code_challenge was sent for this code"),
+        (Some(_), None) => return Err(bad("invalid_grant", "code_verifier is missing")),
+        (None, Some(_)) => {
+            return Err(bad(
+                "invalid_grant",
+                "no code_challenge was sent for this code",
+            ))
+        }
         (None, None) => {}
     }
     let lifetime = state.config.oidc.token_lifetime_seconds;
@@ -373,11 +417,7 @@ async fn redeem(
         Ok(t) => t,
         Err(e) => {
             tracing::error!("signing an ID token: {e}");
-            return token_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "server_error",
-                "try again",
-            );
+            return Err(server_error());
         }
     };
     let access_token = hex::encode(rand::random::<[u8; 32]>());
@@ -398,11 +438,7 @@ async fn redeem(
         );
     if let Err(e) = stored {
         tracing::error!("token endpoint: {e}");
-        return token_error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "server_error",
-            "try again",
-        );
+        return Err(server_error());
     }
     let mut response = Json(json!({
         "access_token": access_token,
@@ -415,7 +451,7 @@ async fn redeem(
         header::CACHE_CONTROL,
         header::HeaderValue::from_static("no-store"),
     );
-    response
+    Ok(response)
 }
 
 pub async fn userinfo(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {

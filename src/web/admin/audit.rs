@@ -14,8 +14,6 @@ pub(super) fn routes() -> axum::Router<Arc<AppState>> {
     axum::Router::new().route("/admin/audit", axum::routing::get(list))
 }
 
-const PER_PAGE: usize = 50;
-
 /// Kinds of action to filter on: (prefix, Dutch, English).
 const ACTIONS: &[(&str, &str, &str)] = &[
     ("grant.", "machtigingen", "grants"),
@@ -48,15 +46,10 @@ pub struct AuditQuery {
 }
 
 /// `GET /admin/audit`.
-pub async fn list(
-    State(state): State<Arc<AppState>>,
-    admin: Admin,
-    Query(q): Query<AuditQuery>,
-) -> Response {
+pub async fn list(admin: Admin, Query(q): Query<AuditQuery>) -> Page {
+    let state = &admin.state;
     // The trail names everyone in the organisation: not a groepsbeheerder's to read.
-    if !admin.session.sees_whole_organisation() {
-        return admin.not_allowed(&state);
-    }
+    admin.require(admin.session.sees_whole_organisation())?;
     let mut errors: BTreeMap<&'static str, String> = BTreeMap::new();
     let mut date = |field: &'static str, text: &str| -> Option<DateTime<Utc>> {
         if text.trim().is_empty() {
@@ -84,37 +77,29 @@ pub async fn list(
         since,
         until,
     };
-    let page = q.page.unwrap_or(1).max(1);
+    let paging = Paging::asked(q.page);
     let (entries, total) = if errors.is_empty() {
         let listed = crate::grants::audit::list_page(
             state.registry.sql().pool(),
             &admin.session.organisation.kvk,
             &filter,
-            (page - 1).saturating_mul(PER_PAGE),
-            PER_PAGE,
+            paging.offset(),
+            Paging::ROWS,
         )
         .await;
-        match listed {
-            Ok(found) => found,
-            Err(e) => return admin.failed(&state, "audit trail", &e),
-        }
+        listed.or_failed(&admin, "audit trail")?
     } else {
         (Vec::new(), 0)
     };
-    let pages = total.div_ceil(PER_PAGE).max(1);
     let rows: Vec<minijinja::Value> = entries.iter().map(entry_row).collect();
     // The same filters for the pages and the CSV export (which takes instants).
     let filters = [
         ("action", filter.action.clone().unwrap_or_default()),
         ("actor", filter.actor.clone().unwrap_or_default()),
     ];
-    let link = |p: usize| {
-        let mut fields = filters.to_vec();
-        fields.push(("from", q.from.trim().to_string()));
-        fields.push(("to", q.to.trim().to_string()));
-        fields.push(("page", p.to_string()));
-        list_url("/admin/audit", &fields)
-    };
+    let mut fields = filters.to_vec();
+    fields.push(("from", q.from.trim().to_string()));
+    fields.push(("to", q.to.trim().to_string()));
     let mut csv = filters.to_vec();
     csv.push(("since", since.map(|t| t.to_rfc3339()).unwrap_or_default()));
     csv.push(("until", until.map(|t| t.to_rfc3339()).unwrap_or_default()));
@@ -129,17 +114,10 @@ pub async fn list(
         values => q,
         errors => errors,
         actions => actions,
-        page => page,
-        pages => pages,
-        previous => (page > 1).then(|| link(page - 1)),
-        next => (page < pages).then(|| link(page + 1)),
         csv => list_url("/api/v1/audit.csv", &csv),
+        ..paging.context(total, "/admin/audit", &fields),
     };
-    if errors.is_empty() {
-        admin.page(&state, "admin/audit.html", ctx)
-    } else {
-        admin.page_with_errors(&state, "admin/audit.html", ctx)
-    }
+    Ok(admin.form_page("admin/audit.html", ctx))
 }
 
 fn entry_row(e: &AuditRecord) -> minijinja::Value {

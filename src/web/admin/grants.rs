@@ -50,8 +50,6 @@ pub(super) fn routes() -> axum::Router<Arc<AppState>> {
         .route("/admin/grants/{id}/reactivate", post(reactivate))
 }
 
-const PER_PAGE: usize = 50;
-
 #[derive(Debug, Deserialize)]
 pub struct ListQuery {
     /// `active`, `inactive` (ended or revoked), or anything else: all.
@@ -64,11 +62,8 @@ pub struct ListQuery {
 }
 
 /// `GET /admin/grants`: the grants the session sees, 50 a page.
-pub async fn list(
-    State(state): State<Arc<AppState>>,
-    admin: Admin,
-    Query(q): Query<ListQuery>,
-) -> Response {
+pub async fn list(admin: Admin, Query(q): Query<ListQuery>) -> Page {
+    let state = &admin.state;
     let now = Utc::now();
     let status = match q.status.as_deref() {
         Some("active") => "active",
@@ -78,7 +73,7 @@ pub async fn list(
     let nonempty = |v: &Option<String>| v.clone().filter(|s| !s.trim().is_empty());
     let service =
         nonempty(&q.service).and_then(|uuid| state.config.services.iter().find(|s| s.uuid == uuid));
-    let page = q.page.unwrap_or(1).max(1);
+    let paging = Paging::asked(q.page);
     let filter = GrantFilter {
         person: nonempty(&q.person),
         service: service.map(crate::grants::ServiceRef::from),
@@ -90,36 +85,23 @@ pub async fn list(
         },
         ..Default::default()
     };
-    let listed = state
+    let listed = admin
         .services()
-        .list_grants(
-            &admin.session,
-            filter,
-            (page - 1).saturating_mul(PER_PAGE),
-            PER_PAGE,
-        )
+        .list_grants(&admin.session, filter, paging.offset(), Paging::ROWS)
         .await;
-    let (grants, total) = match listed {
-        Ok(found) => found,
-        Err(e) => return admin.failed(&state, "grants list", &e),
-    };
-    let pages = total.div_ceil(PER_PAGE).max(1);
-    let link = |p: usize| {
-        let fields = [
-            ("status", status.to_string()),
-            ("person", nonempty(&q.person).unwrap_or_default()),
-            (
-                "service",
-                service.map(|s| s.uuid.clone()).unwrap_or_default(),
-            ),
-            ("q", nonempty(&q.q).unwrap_or_default()),
-            ("page", p.to_string()),
-        ];
-        list_url("/admin/grants", &fields)
-    };
+    let (grants, total) = listed.or_failed(&admin, "grants list")?;
+    let filters = [
+        ("status", status.to_string()),
+        ("person", nonempty(&q.person).unwrap_or_default()),
+        (
+            "service",
+            service.map(|s| s.uuid.clone()).unwrap_or_default(),
+        ),
+        ("q", nonempty(&q.q).unwrap_or_default()),
+    ];
     let rows: Vec<minijinja::Value> = grants
         .iter()
-        .map(|g| grant_row(&state, admin.lang, g, now))
+        .map(|g| grant_row(state, admin.lang, g, now))
         .collect();
     let services: Vec<(String, String)> = state
         .config
@@ -127,8 +109,7 @@ pub async fn list(
         .iter()
         .map(|s| (s.uuid.clone(), service_name(admin.lang, s).to_string()))
         .collect();
-    admin.page(
-        &state,
+    Ok(admin.page(
         "admin/grants.html",
         context! {
             title => admin.lang.pick("Machtigingen", "Grants"),
@@ -139,10 +120,6 @@ pub async fn list(
             service => service.map(|s| s.uuid.clone()).unwrap_or_default(),
             services => services,
             search => nonempty(&q.q).unwrap_or_default(),
-            page => page,
-            pages => pages,
-            previous => (page > 1).then(|| link(page - 1)),
-            next => (page < pages).then(|| link(page + 1)),
             changes => admin.changes_anything(),
             new_link => match nonempty(&q.person) {
                 Some(p) => format!(
@@ -153,8 +130,9 @@ pub async fn list(
                 ),
                 None => "/admin/grants/new".to_string(),
             },
+            ..paging.context(total, "/admin/grants", &filters),
         },
-    )
+    ))
 }
 
 fn service_name(lang: Lang, s: &crate::config::ServiceConfig) -> &str {
@@ -225,9 +203,8 @@ fn grant_row(
     }
 }
 
-fn not_found(state: &AppState, admin: &Admin) -> Response {
-    state.pages.admin_message(
-        admin.lang,
+fn not_found(admin: &Admin) -> Stop {
+    admin.stop(
         StatusCode::NOT_FOUND,
         ("Machtiging niet gevonden", "Grant not found"),
         (
@@ -239,11 +216,11 @@ fn not_found(state: &AppState, admin: &Admin) -> Response {
 
 /// A refused change that has no field to sit next to: not found, not allowed, a conflict
 /// (said on a page), or a failure.
-fn refused(state: &AppState, admin: &Admin, what: &str, e: GrantError) -> Response {
+fn refused(admin: &Admin, what: &str, e: GrantError) -> Stop {
     use crate::grants::WriteError as W;
     match e {
-        GrantError::NotFound | GrantError::Write(W::UnknownGrant(_)) => not_found(state, admin),
-        GrantError::Write(W::NotAllowed { .. }) => admin.not_allowed(state),
+        GrantError::NotFound | GrantError::Write(W::UnknownGrant(_)) => not_found(admin),
+        GrantError::Write(W::NotAllowed { .. }) => admin.not_allowed(),
         GrantError::Write(
             e @ (W::AboveAdminLevel { .. }
             | W::DuplicateGrant { .. }
@@ -274,85 +251,62 @@ fn refused(state: &AppState, admin: &Admin, what: &str, e: GrantError) -> Respon
             } else {
                 StatusCode::CONFLICT
             };
-            state.pages.admin_message(
-                admin.lang,
-                status,
-                ("Niet uitgevoerd", "Not done"),
-                (nl, en),
-            )
+            admin.stop(status, ("Niet uitgevoerd", "Not done"), (nl, en))
         }
-        e @ (GrantError::Write(_) | GrantError::Rows(_)) => admin.failed(state, what, &e),
+        e @ (GrantError::Write(_) | GrantError::Rows(_)) => admin.failed(what, &e),
     }
 }
 
 /// A form that changes grants: it must carry the session's CSRF token, and the session's roles
 /// must allow changes at all (a lezer's never do; the register decides the rest).
-fn change_form(state: &AppState, admin: &Admin, body: &[u8]) -> Result<Fields, Box<Response>> {
-    let form = admin.form(state, body)?;
-    if !admin.changes_anything() {
-        return Err(Box::new(admin.not_allowed(state)));
-    }
+fn change_form(admin: &Admin, body: &[u8]) -> Result<Fields, Stop> {
+    let form = admin.form(body)?;
+    admin.require(admin.changes_anything())?;
     Ok(form)
 }
 
 /// `POST /admin/grants/renew`: the checked grants (`grant`, repeated) by `years`, all or
 /// nothing.
-pub async fn renew(
-    State(state): State<Arc<AppState>>,
-    admin: Admin,
-    body: axum::body::Bytes,
-) -> Response {
-    let form = match change_form(&state, &admin, &body) {
-        Ok(f) => f,
-        Err(r) => return *r,
-    };
+pub async fn renew(admin: Admin, body: axum::body::Bytes) -> Page {
+    let form = change_form(&admin, &body)?;
     let ids = form.all("grant");
     let years = form.text("years").parse::<u32>().unwrap_or(0);
     if ids.is_empty() {
-        return state.pages.admin_message(
-            admin.lang,
+        return Err(admin.stop(
             StatusCode::UNPROCESSABLE_ENTITY,
             ("Niets gekozen", "Nothing selected"),
             (
                 "Kies eerst een of meer machtigingen om te verlengen.",
                 "Select one or more grants to renew first.",
             ),
-        );
+        ));
     }
-    match state
+    match admin
         .services()
         .renew_grants(&admin.session, &ids, years)
         .await
     {
-        Ok(_) => done("/admin/grants", "renewed"),
-        Err(e) => refused(&state, &admin, "renew grants", e),
+        Ok(_) => Ok(done("/admin/grants", "renewed")),
+        Err(e) => Err(refused(&admin, "renew grants", e)),
     }
 }
 
 /// `GET /admin/grants/{id}/revoke`: asks for confirmation first.
-pub async fn confirm_revoke(
-    State(state): State<Arc<AppState>>,
-    admin: Admin,
-    Path(id): Path<String>,
-) -> Response {
-    let grant = match state.services().grant(&admin.session, &id).await {
-        Ok(g) => g,
-        Err(e) => return refused(&state, &admin, "revoke grant", e),
-    };
-    if !admin.changes_anything() {
-        return admin.not_allowed(&state);
-    }
+pub async fn confirm_revoke(admin: Admin, Path(id): Path<String>) -> Page {
+    let state = &admin.state;
+    let grant = admin.services().grant(&admin.session, &id).await;
+    let grant = grant.map_err(|e| refused(&admin, "revoke grant", e))?;
+    admin.require(admin.changes_anything())?;
     let holder = match &grant.holder {
         Holder::Person(p) => grant.holder_name.clone().unwrap_or_else(|| p.clone()),
         Holder::Group(g) => g.clone(),
     };
-    let scope = scope_label(&state, admin.lang, &grant.scope);
+    let scope = scope_label(state, admin.lang, &grant.scope);
     let (nl, en) = (
         format!("De machtiging van {holder} voor {scope} intrekken? Inloggen ermee lukt daarna meteen niet meer; de houders krijgen een e-mail. U kunt haar later heractiveren."),
         format!("Revoke {holder}'s grant for {scope}? Logging in with it fails at once; its holders get an e-mail. You can reactivate it later."),
     );
-    admin.page(
-        &state,
+    Ok(admin.page(
         "admin/confirm.html",
         context! {
             title => admin.lang.pick("Machtiging intrekken", "Revoke grant"),
@@ -361,47 +315,29 @@ pub async fn confirm_revoke(
             confirm_label => admin.lang.pick("Ja, intrekken", "Yes, revoke"),
             back => "/admin/grants",
         },
-    )
+    ))
 }
 
 /// `POST /admin/grants/{id}/revoke`.
-pub async fn revoke(
-    State(state): State<Arc<AppState>>,
-    admin: Admin,
-    Path(id): Path<String>,
-    body: axum::body::Bytes,
-) -> Response {
-    set_status(&state, admin, &id, &body, GrantStatus::Revoked).await
+pub async fn revoke(admin: Admin, Path(id): Path<String>, body: axum::body::Bytes) -> Page {
+    set_status(admin, &id, &body, GrantStatus::Revoked).await
 }
 
 /// `POST /admin/grants/{id}/reactivate`: an expired or revoked grant.
-pub async fn reactivate(
-    State(state): State<Arc<AppState>>,
-    admin: Admin,
-    Path(id): Path<String>,
-    body: axum::body::Bytes,
-) -> Response {
-    set_status(&state, admin, &id, &body, GrantStatus::Active).await
+pub async fn reactivate(admin: Admin, Path(id): Path<String>, body: axum::body::Bytes) -> Page {
+    set_status(admin, &id, &body, GrantStatus::Active).await
 }
 
-async fn set_status(
-    state: &AppState,
-    admin: Admin,
-    id: &str,
-    body: &[u8],
-    status: GrantStatus,
-) -> Response {
-    if let Err(r) = change_form(state, &admin, body) {
-        return *r;
-    }
-    let changed = state
+async fn set_status(admin: Admin, id: &str, body: &[u8], status: GrantStatus) -> Page {
+    change_form(&admin, body)?;
+    let changed = admin
         .services()
         .set_grant_status(&admin.session, id, status)
         .await;
     match (changed, status) {
-        (Ok(_), GrantStatus::Revoked) => done("/admin/grants", "revoked"),
-        (Ok(_), GrantStatus::Active) => done("/admin/grants", "reactivated"),
-        (Err(e), _) => refused(state, &admin, "grant status", e),
+        (Ok(_), GrantStatus::Revoked) => Ok(done("/admin/grants", "revoked")),
+        (Ok(_), GrantStatus::Active) => Ok(done("/admin/grants", "reactivated")),
+        (Err(e), _) => Err(refused(&admin, "grant status", e)),
     }
 }
 
@@ -423,32 +359,21 @@ struct Typed {
 /// (`?person=`).
 const HOLDER_CHOICES: usize = 1000;
 
-async fn new_page(
-    state: &AppState,
-    admin: &Admin,
-    typed: &Typed,
-    errors: BTreeMap<&'static str, String>,
-) -> Response {
-    let services = state.services();
-    let members = match services
+async fn new_page(admin: &Admin, typed: &Typed, errors: BTreeMap<&'static str, String>) -> Page {
+    let state = &admin.state;
+    let services = admin.services();
+    let (members, _) = services
         .list(&admin.session, MemberQuery::default(), 0, HOLDER_CHOICES)
         .await
-    {
-        Ok((members, _)) => members,
-        Err(e) => return admin.failed(state, "grant form", &e),
-    };
-    let groups = match services.member_scope(&admin.session).await {
-        Ok(Some(own)) => own,
-        Ok(None) => match state
-            .registry
-            .sql()
-            .organisation_summary(&admin.session.organisation.kvk)
-            .await
-        {
-            Ok(view) => view.groups,
-            Err(e) => return admin.failed(state, "grant form", &e),
-        },
-        Err(e) => return admin.failed(state, "grant form", &e),
+        .or_failed(admin, "grant form")?;
+    let scope = services.member_scope(&admin.session).await;
+    let groups = match scope.or_failed(admin, "grant form")? {
+        Some(own) => own,
+        None => {
+            let kvk = &admin.session.organisation.kvk;
+            let view = state.registry.sql().organisation_summary(kvk).await;
+            view.or_failed(admin, "grant form")?.groups
+        }
     };
     let members: Vec<(String, String)> = members
         .into_iter()
@@ -500,23 +425,13 @@ async fn new_page(
         unknown_services => unknown_services,
         levels => levels,
     };
-    if errors.is_empty() {
-        admin.page(state, "admin/grant_new.html", ctx)
-    } else {
-        admin.page_with_errors(state, "admin/grant_new.html", ctx)
-    }
+    Ok(admin.form_page("admin/grant_new.html", ctx))
 }
 
 /// `GET /admin/grants/new`: the form, for today until a year from now (`?person=` chooses the
 /// holder).
-pub async fn new_form(
-    State(state): State<Arc<AppState>>,
-    admin: Admin,
-    Query(q): Query<ListQuery>,
-) -> Response {
-    if !admin.changes_anything() {
-        return admin.not_allowed(&state);
-    }
+pub async fn new_form(admin: Admin, Query(q): Query<ListQuery>) -> Page {
+    admin.require(admin.changes_anything())?;
     let today = Utc::now().date_naive();
     let typed = Typed {
         holder: q.person.map(|p| format!("person:{p}")).unwrap_or_default(),
@@ -529,7 +444,7 @@ pub async fn new_form(
             .to_string(),
         ..Default::default()
     };
-    new_page(&state, &admin, &typed, BTreeMap::new()).await
+    new_page(&admin, &typed, BTreeMap::new()).await
 }
 
 /// The field a refused addition is said next to, and what is said.
@@ -660,15 +575,8 @@ fn parse_new(lang: Lang, typed: &Typed) -> Result<NewGrants, BTreeMap<&'static s
 
 /// `POST /admin/grants/new`: adds one grant per chosen scope (all or nothing), or shows the
 /// form again with what was typed and each error next to its field.
-pub async fn new_submit(
-    State(state): State<Arc<AppState>>,
-    admin: Admin,
-    body: axum::body::Bytes,
-) -> Response {
-    let form = match change_form(&state, &admin, &body) {
-        Ok(f) => f,
-        Err(r) => return *r,
-    };
+pub async fn new_submit(admin: Admin, body: axum::body::Bytes) -> Page {
+    let form = change_form(&admin, &body)?;
     let typed = Typed {
         holder: form.text("holder"),
         scope: form.text("scope"),
@@ -680,28 +588,32 @@ pub async fn new_submit(
     };
     let new = match parse_new(admin.lang, &typed) {
         Ok(new) => new,
-        Err(errors) => return new_page(&state, &admin, &typed, errors).await,
+        Err(errors) => return new_page(&admin, &typed, errors).await,
     };
-    let errors: BTreeMap<&'static str, String> =
-        match state.services().add_grants(&admin.session, &new).await {
-            Ok(_) => return done("/admin/grants", "granted"),
-            Err(GrantError::Write(e)) => match field_error(admin.lang, &e) {
-                Some(found) => BTreeMap::from([found]),
-                None => return refused(&state, &admin, "add grant", GrantError::Write(e)),
-            },
-            Err(GrantError::Rows(rows)) => {
-                let mut errors = BTreeMap::new();
-                for (_, e) in rows {
-                    match field_error(admin.lang, &e) {
-                        Some((field, text)) => {
-                            errors.entry(field).or_insert(text);
-                        }
-                        None => return refused(&state, &admin, "add grant", GrantError::Write(e)),
-                    }
-                }
-                errors
+    let refusal = match admin.services().add_grants(&admin.session, &new).await {
+        Ok(_) => return Ok(done("/admin/grants", "granted")),
+        Err(e) => e,
+    };
+    let errors = field_errors(admin.lang, refusal).map_err(|e| refused(&admin, "add grant", e))?;
+    new_page(&admin, &typed, errors).await
+}
+
+/// A refused addition's errors next to their fields (the first for each field), or the
+/// refusal that has no field to sit next to.
+fn field_errors(lang: Lang, e: GrantError) -> Result<BTreeMap<&'static str, String>, GrantError> {
+    let refusals = match e {
+        GrantError::Write(e) => vec![e],
+        GrantError::Rows(rows) => rows.into_iter().map(|(_, e)| e).collect(),
+        e => return Err(e),
+    };
+    let mut errors = BTreeMap::new();
+    for e in refusals {
+        match field_error(lang, &e) {
+            Some((field, text)) => {
+                errors.entry(field).or_insert(text);
             }
-            Err(e) => return refused(&state, &admin, "add grant", e),
-        };
-    new_page(&state, &admin, &typed, errors).await
+            None => return Err(GrantError::Write(e)),
+        }
+    }
+    Ok(errors)
 }

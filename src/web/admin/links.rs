@@ -75,22 +75,11 @@ fn row(lang: Lang, r: &LinkRequest) -> minijinja::Value {
     }
 }
 
-async fn page(
-    state: &AppState,
-    admin: &Admin,
-    typed: Typed,
-    errors: BTreeMap<&'static str, String>,
-) -> Response {
-    if !admin.manages() {
-        return admin.not_allowed(state);
-    }
-    let listed = state.services().link_requests(&admin.session).await;
-    let (outgoing, incoming) = match listed {
-        Ok(lists) => lists,
-        Err(e) => return admin.failed(state, "link requests", &e),
-    };
+async fn page(admin: &Admin, typed: Typed, errors: BTreeMap<&'static str, String>) -> Page {
+    admin.require(admin.manages())?;
+    let listed = admin.services().link_requests(&admin.session).await;
+    let (outgoing, incoming) = listed.or_failed(admin, "link requests")?;
     let roles = assignable_roles(&admin.session);
-    let with_errors = !errors.is_empty();
     let ctx = context! {
         title => admin.lang.pick("Koppelverzoeken", "Link requests"),
         outgoing => outgoing.iter().map(|r| row(admin.lang, r)).collect::<Vec<_>>(),
@@ -99,96 +88,91 @@ async fn page(
         errors => errors,
         all_roles => roles,
     };
-    if with_errors {
-        admin.page_with_errors(state, "admin/links.html", ctx)
-    } else {
-        admin.page(state, "admin/links.html", ctx)
-    }
+    Ok(admin.form_page("admin/links.html", ctx))
 }
 
 /// `GET /admin/links`.
-pub async fn show(State(state): State<Arc<AppState>>, admin: Admin) -> Response {
+pub async fn show(admin: Admin) -> Page {
     let typed = Typed {
         roles: vec!["gebruiker".into()],
         ..Default::default()
     };
-    page(&state, &admin, typed, BTreeMap::new()).await
+    page(&admin, typed, BTreeMap::new()).await
 }
 
 /// `POST /admin/links`: a new request, or the form again with each error next to its field.
-pub async fn request(
-    State(state): State<Arc<AppState>>,
-    admin: Admin,
-    body: axum::body::Bytes,
-) -> Response {
-    let form = match admin.form(&state, &body) {
-        Ok(f) => f,
-        Err(r) => return *r,
-    };
+pub async fn request(admin: Admin, body: axum::body::Bytes) -> Page {
+    let form = admin.form(&body)?;
     let typed = Typed {
         kvk: form.text("kvk"),
         email: form.text("email"),
         roles: form.all("role"),
     };
     let lang = admin.lang;
-    let Some(roles) = parse_roles(&typed.roles) else {
-        let errors =
-            BTreeMap::from([("roles", lang.pick("Onbekende rol.", "Unknown role.").into())]);
-        return page(&state, &admin, typed, errors).await;
+    let roles = match parse_roles(lang, &typed.roles) {
+        Ok(roles) => roles,
+        Err(errors) => return page(&admin, typed, errors).await,
     };
     let new = NewLinkRequest {
         kvk: typed.kvk.clone(),
         email: typed.email.clone(),
         roles,
     };
-    let made = state.services().request_link(&admin.session, &new).await;
-    let (field, nl, en) = match made {
-        Ok(_) => return done("/admin/links", "link-requested"),
-        Err(WriteError::InvalidKvk(_)) => (
+    let refusal = match admin.services().request_link(&admin.session, &new).await {
+        Ok(_) => return Ok(done("/admin/links", "link-requested")),
+        Err(e) => e,
+    };
+    let Some((field, nl, en)) = field_error(&refusal) else {
+        return Err(admin.failed("link request", &refusal));
+    };
+    let errors = BTreeMap::from([(field, lang.pick(nl, en).to_string())]);
+    page(&admin, typed, errors).await
+}
+
+/// A refused request as (field, Dutch, English) for the form, or `None` when it is nobody's
+/// input.
+fn field_error(e: &WriteError) -> Option<(&'static str, &'static str, &'static str)> {
+    Some(match e {
+        WriteError::InvalidKvk(_) => (
             "kvk",
             "Een KvK-nummer heeft precies 8 cijfers.",
             "A KvK number has exactly 8 digits.",
         ),
-        Err(WriteError::UnknownOrganisation(_)) => (
+        WriteError::UnknownOrganisation(_) => (
             "kvk",
             "Er is geen organisatie met dit KvK-nummer bij poort.",
             "poort knows no organisation with this KvK number.",
         ),
-        Err(WriteError::LinkOwnOrganisation) => (
+        WriteError::LinkOwnOrganisation => (
             "kvk",
             "Dit is uw eigen organisatie; nodig de persoon hier uit.",
             "This is your own organisation; invite the person here instead.",
         ),
-        Err(WriteError::InvalidEmail(_)) => (
+        WriteError::InvalidEmail(_) => (
             "email",
             "Dit is geen geldig e-mailadres.",
             "This is not a valid e-mail address.",
         ),
-        Err(WriteError::NotAllowed { .. }) => (
+        WriteError::NotAllowed { .. } => (
             "roles",
             "Alleen een hoofdbeheerder mag hoofdbeheerders en beheerders aanstellen.",
             "Only a hoofdbeheerder may appoint hoofdbeheerders and beheerders.",
         ),
-        Err(e) => return admin.failed(&state, "link request", &e),
-    };
-    let errors = BTreeMap::from([(field, lang.pick(nl, en).to_string())]);
-    page(&state, &admin, typed, errors).await
+        _ => return None,
+    })
 }
 
 /// `POST /admin/links/{id}/approve`, `/decline` (requests naming a member here) or `/withdraw`
 /// (this organisation's own).
 pub async fn answer(
-    State(state): State<Arc<AppState>>,
     admin: Admin,
     Path((id, action)): Path<(String, String)>,
     body: axum::body::Bytes,
-) -> Response {
-    if let Err(r) = admin.form(&state, &body) {
-        return *r;
-    }
+) -> Page {
+    admin.form(&body)?;
     use crate::admin::links::LinkAnswer;
     let outcome = match LinkAnswer::parse(&action) {
-        Some(answer) => state
+        Some(answer) => admin
             .services()
             .answer_link(&admin.session, &id, answer)
             .await
@@ -200,17 +184,16 @@ pub async fn answer(
         None => Err(WriteError::LinkRequestUnknown),
     };
     match outcome {
-        Ok(notice) => done("/admin/links", notice),
-        Err(WriteError::NotAllowed { .. }) => admin.not_allowed(&state),
-        Err(WriteError::LinkRequestUnknown) => state.pages.admin_message(
-            admin.lang,
+        Ok(notice) => Ok(done("/admin/links", notice)),
+        Err(WriteError::NotAllowed { .. }) => Err(admin.not_allowed()),
+        Err(WriteError::LinkRequestUnknown) => Err(admin.stop(
             StatusCode::NOT_FOUND,
             ("Verzoek niet gevonden", "Request not found"),
             (
                 "Dit koppelverzoek bestaat niet voor uw organisatie.",
                 "This link request does not exist for your organisation.",
             ),
-        ),
+        )),
         Err(
             e @ (WriteError::LinkRequestDecided(_)
             | WriteError::LinkRequestExpired
@@ -230,8 +213,8 @@ pub async fn answer(
                 ),
             };
             let errors = BTreeMap::from([("answer", text.to_string())]);
-            page(&state, &admin, Typed::default(), errors).await
+            page(&admin, Typed::default(), errors).await
         }
-        Err(e) => admin.failed(&state, "link answer", &e),
+        Err(e) => Err(admin.failed("link answer", &e)),
     }
 }

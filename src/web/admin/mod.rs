@@ -7,19 +7,23 @@ pub mod audit;
 pub mod grants;
 pub mod links;
 pub mod organisation;
+mod stop;
 pub mod users;
+
+pub use stop::{ForLog, OrFailed, Page, Stop};
 
 use super::cookies;
 use super::i18n::Lang;
 use super::AppState;
 use crate::admin::{AdminSession, ADMIN_ROLES};
-use crate::grants::{Role, WriteError};
+use crate::grants::Role;
 use axum::extract::{Form, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
 use minijinja::context;
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Why there is no session to act in.
@@ -80,6 +84,8 @@ pub async fn current(state: &AppState, headers: &HeaderMap) -> Result<AdminSessi
 pub struct Admin {
     pub session: AdminSession,
     pub lang: Lang,
+    /// The gateway's state, which every page of the module reads.
+    pub state: Arc<AppState>,
     /// The menu entry this request is under (`/admin/users/…` → `/admin/users`).
     section: String,
     /// The notice a redirect after a change named (`?notice=`), as its text.
@@ -110,10 +116,11 @@ impl axum::extract::FromRequestParts<Arc<AppState>> for Admin {
             Ok(session) => Ok(Admin {
                 session,
                 lang,
+                state: state.clone(),
                 section,
                 notice,
             }),
-            Err(e) => Err(no_session(state, lang, e)),
+            Err(e) => Err(no_session(state, lang, e).into_response()),
         }
     }
 }
@@ -121,6 +128,11 @@ impl axum::extract::FromRequestParts<Arc<AppState>> for Admin {
 impl Admin {
     pub fn actor(&self) -> crate::grants::Actor {
         crate::grants::Actor::Admin(self.session.person_id.clone())
+    }
+
+    /// The register's actions as this module calls them (the API calls the same).
+    pub fn services(&self) -> crate::admin::members::Services<'_> {
+        self.state.services()
     }
 
     /// Hoofdbeheerder or beheerder: manages all users and grants.
@@ -135,19 +147,19 @@ impl Admin {
     }
 
     /// The submitted form, when it carries this session's CSRF token; the refusal page otherwise.
-    pub fn form(&self, state: &AppState, body: &[u8]) -> Result<Fields, Box<Response>> {
+    pub fn form(&self, body: &[u8]) -> Result<Fields, Stop> {
         let fields = Fields::parse(body);
         if csrf_matches(&self.session, fields.get("csrf")) {
             Ok(fields)
         } else {
-            Err(Box::new(forbidden_form(state, self.lang)))
+            Err(forbidden_form(&self.state, self.lang).into())
         }
     }
 
     /// A page of the module: `ctx` (which must hold `title`) with what every page shows: the
     /// organisation, the person's roles and level, the menu for those roles (this section
     /// marked), the CSRF token, and the notice a redirect after a change named.
-    pub fn page(&self, state: &AppState, template: &str, ctx: minijinja::Value) -> Response {
+    pub fn page(&self, template: &str, ctx: minijinja::Value) -> Response {
         let (lang, session) = (self.lang, &self.session);
         let roles: Vec<&str> = session.roles.iter().map(|r| r.as_str()).collect();
         let menu: Vec<minijinja::Value> = menu(session)
@@ -156,7 +168,7 @@ impl Admin {
                 context! { href => href, label => lang.pick(nl, en), current => href == self.section }
             })
             .collect();
-        state.pages.render(
+        self.state.pages.render(
             template,
             context! {
                 lang => lang.code(),
@@ -172,85 +184,19 @@ impl Admin {
         )
     }
 
-    /// The page again with `errors` next to their fields: 422.
-    pub fn page_with_errors(
-        &self,
-        state: &AppState,
-        template: &str,
-        ctx: minijinja::Value,
-    ) -> Response {
-        let mut response = self.page(state, template, ctx);
-        *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    /// A [`page`](Self::page) with a form: 422 when `ctx` has `errors` to show next to their
+    /// fields (the form again, with what was typed), 200 otherwise.
+    pub fn form_page(&self, template: &str, ctx: minijinja::Value) -> Response {
+        let with_errors = ctx
+            .get_attr("errors")
+            .ok()
+            .and_then(|e| e.len())
+            .is_some_and(|n| n > 0);
+        let mut response = self.page(template, ctx);
+        if with_errors {
+            *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+        }
         response
-    }
-
-    pub fn not_allowed(&self, state: &AppState) -> Response {
-        not_for_your_roles(state, self.lang)
-    }
-
-    /// A register failure that is nobody's input: logged with a reference (in words without
-    /// personal data: [`ForLog`]), a page that says nothing was changed.
-    pub fn failed(&self, state: &AppState, what: &str, e: &dyn ForLog) -> Response {
-        let reference = crate::telemetry::new_reference();
-        crate::telemetry::note_reference(&reference);
-        tracing::error!(
-            %reference,
-            organisation = %self.session.organisation.kvk,
-            "admin {what}: {}",
-            e.for_log()
-        );
-        let (nl, en) = (
-            format!("Dit kon nu niet worden uitgevoerd; er is niets gewijzigd. Probeer het opnieuw. Referentie: {reference}."),
-            format!("This could not be done now; nothing was changed. Try again. Reference: {reference}."),
-        );
-        state.pages.admin_message(
-            self.lang,
-            StatusCode::INTERNAL_SERVER_ERROR,
-            ("Er ging iets mis", "Something went wrong"),
-            (&nl, &en),
-        )
-    }
-}
-
-/// A failure as a log line may say it: register IDs, organisation KvK numbers and reason
-/// codes, never an e-mail address, a name or an AD subject ([`WriteError::redacted`]).
-pub trait ForLog {
-    fn for_log(&self) -> String;
-}
-
-impl ForLog for WriteError {
-    fn for_log(&self) -> String {
-        self.redacted().to_string()
-    }
-}
-
-impl ForLog for crate::admin::members::MemberError {
-    fn for_log(&self) -> String {
-        match self {
-            Self::Write(e) => e.for_log(),
-            other => other.to_string(),
-        }
-    }
-}
-
-impl ForLog for crate::admin::grants::GrantError {
-    fn for_log(&self) -> String {
-        match self {
-            Self::Write(e) => e.for_log(),
-            Self::Rows(rows) => rows
-                .iter()
-                .map(|(scope, e)| format!("scope {scope}: {}", e.redacted()))
-                .collect::<Vec<_>>()
-                .join("; "),
-            other => other.to_string(),
-        }
-    }
-}
-
-/// Database errors name tables and constraints, never the values.
-impl ForLog for sqlx::Error {
-    fn for_log(&self) -> String {
-        self.to_string()
     }
 }
 
@@ -271,9 +217,16 @@ pub fn assignable_roles(session: &AdminSession) -> Vec<&'static str> {
         .collect()
 }
 
-/// Roles as a form names them, or `None` when one is unknown.
-pub fn parse_roles(values: &[String]) -> Option<Vec<Role>> {
-    values.iter().map(|r| r.parse().ok()).collect()
+/// Roles as a form names them, or the error next to the form's roles when one is unknown.
+pub fn parse_roles(
+    lang: Lang,
+    values: &[String],
+) -> Result<Vec<Role>, BTreeMap<&'static str, String>> {
+    let roles: Option<Vec<Role>> = values.iter().map(|r| r.parse().ok()).collect();
+    roles.ok_or_else(|| {
+        let text = lang.pick("Onbekende rol.", "Unknown role.");
+        BTreeMap::from([("roles", text.to_string())])
+    })
 }
 
 /// A list's address with its filters (empty ones left out), e.g. for its previous and next
@@ -286,6 +239,40 @@ pub fn list_url(path: &str, fields: &[(&str, String)]) -> String {
         }
     }
     format!("{path}?{}", url.finish())
+}
+
+/// The page of a list a request asks for (`?page=`, from 1), [`Paging::ROWS`] rows a page.
+#[derive(Debug, Clone, Copy)]
+pub struct Paging(usize);
+
+impl Paging {
+    pub const ROWS: usize = 50;
+
+    pub fn asked(page: Option<usize>) -> Paging {
+        Paging(page.unwrap_or(1).max(1))
+    }
+
+    /// The page's first row.
+    pub fn offset(self) -> usize {
+        (self.0 - 1).saturating_mul(Self::ROWS)
+    }
+
+    /// Where the page stands among `total` rows, as a list's template shows it: `page`,
+    /// `pages`, and the addresses of the `previous` and `next` pages (`path` with `filters`).
+    pub fn context(self, total: usize, path: &str, filters: &[(&str, String)]) -> minijinja::Value {
+        let (page, pages) = (self.0, total.div_ceil(Self::ROWS).max(1));
+        let link = |p: usize| {
+            let mut fields = filters.to_vec();
+            fields.push(("page", p.to_string()));
+            list_url(path, &fields)
+        };
+        context! {
+            page => page,
+            pages => pages,
+            previous => (page > 1).then(|| link(page - 1)),
+            next => (page < pages).then(|| link(page + 1)),
+        }
+    }
 }
 
 /// A form's fields in order; a name may repeat (check boxes).
@@ -368,8 +355,8 @@ fn notice_text(lang: Lang, key: &str) -> Option<&'static str> {
         .map(|(_, nl, en)| lang.pick(nl, en))
 }
 
-fn no_session(state: &AppState, lang: Lang, e: SessionError) -> Response {
-    match e {
+fn no_session(state: &AppState, lang: Lang, e: SessionError) -> Stop {
+    let page = match e {
         SessionError::None => Redirect::to("/admin/login").into_response(),
         SessionError::Store(detail) => {
             tracing::error!("admin session: {detail}");
@@ -383,22 +370,19 @@ fn no_session(state: &AppState, lang: Lang, e: SessionError) -> Response {
                 ),
             )
         }
-    }
+    };
+    page.into()
 }
 
 /// `GET /admin`: the organisation acted for, its numbers, and where to go.
-pub async fn home(State(state): State<Arc<AppState>>, admin: Admin) -> Response {
+pub async fn home(admin: Admin) -> Page {
+    let state = &admin.state;
     let kvk = &admin.session.organisation.kvk;
-    let view = match state.registry.sql().organisation_summary(kvk).await {
-        Ok(v) => v,
-        Err(e) => return admin.failed(&state, "home", &e),
-    };
-    let counts = match state.services().count_by_status(&admin.session).await {
-        Ok(counts) => counts,
-        Err(e) => return admin.failed(&state, "home", &e),
-    };
-    admin.page(
-        &state,
+    let view = state.registry.sql().organisation_summary(kvk).await;
+    let view = view.or_failed(&admin, "home")?;
+    let counts = admin.services().count_by_status(&admin.session).await;
+    let counts = counts.or_failed(&admin, "home")?;
+    Ok(admin.page(
         "admin/home.html",
         minijinja::context! {
             title => admin.lang.pick("Beheermodule", "Admin module"),
@@ -411,7 +395,7 @@ pub async fn home(State(state): State<Arc<AppState>>, admin: Admin) -> Response 
             groups => view.groups,
             may_invite => admin.changes_anything(),
         },
-    )
+    ))
 }
 
 #[derive(Deserialize)]
@@ -429,22 +413,18 @@ pub async fn logout(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     Form(form): Form<LogoutForm>,
-) -> Response {
+) -> Page {
     let lang = Lang::from_headers(&headers);
-    let session = match current(&state, &headers).await {
-        Ok(s) => s,
-        Err(e) => return no_session(&state, lang, e),
-    };
+    let session = current(&state, &headers).await;
+    let session = session.map_err(|e| no_session(&state, lang, e))?;
     if !csrf_matches(&session, form.csrf.as_deref()) {
-        return forbidden_form(&state, lang);
+        return Err(forbidden_form(&state, lang).into());
     }
-    if let Err(e) = state
+    state
         .flows
         .take(&AdminSession::store_key(&session.id), Utc::now())
         .await
-    {
-        return no_session(&state, lang, SessionError::Store(e.to_string()));
-    }
+        .map_err(|e| no_session(&state, lang, SessionError::Store(e.to_string())))?;
     tracing::info!(person = %session.person_id, organisation = %session.organisation.kvk, "admin session closed");
     let mut response = state.pages.admin_message(
         lang,
@@ -456,7 +436,7 @@ pub async fn logout(
         ),
     );
     cookies::set_admin(&state, &mut response, "", 0);
-    response
+    Ok(response)
 }
 
 /// A form without this session's CSRF token.
@@ -558,14 +538,35 @@ pub(super) fn may_manage(session: &AdminSession) -> bool {
     session.has_any(&[Role::Hoofdbeheerder, Role::Beheerder])
 }
 
-pub(super) fn not_for_your_roles(state: &AppState, lang: Lang) -> Response {
-    state.pages.admin_message(
-        lang,
-        StatusCode::FORBIDDEN,
-        ("Niet toegestaan", "Not allowed"),
-        (
-            "Uw rollen in deze organisatie staan dit niet toe.",
-            "Your roles in this organisation do not allow this.",
-        ),
-    )
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_middle_page_links_both_ways_with_its_filters() {
+        let filters = [("q", "jan".to_string()), ("status", String::new())];
+        let ctx = Paging::asked(Some(2)).context(120, "/admin/users", &filters);
+        let attr = |name: &str| {
+            ctx.get_attr(name)
+                .map(|v| v.to_string())
+                .unwrap_or_default()
+        };
+        assert_eq!(attr("page"), "2");
+        assert_eq!(attr("pages"), "3");
+        assert_eq!(attr("previous"), "/admin/users?q=jan&page=1");
+        assert_eq!(attr("next"), "/admin/users?q=jan&page=3");
+        assert_eq!(Paging::asked(Some(2)).offset(), 50);
+    }
+
+    #[test]
+    fn one_page_has_no_neighbours() {
+        let ctx = Paging::asked(Some(0)).context(0, "/admin/audit", &[]);
+        assert_eq!(
+            ctx.get_attr("pages").map(|v| v.to_string()).ok(),
+            Some("1".into())
+        );
+        assert!(ctx.get_attr("previous").is_ok_and(|v| v.is_none()));
+        assert!(ctx.get_attr("next").is_ok_and(|v| v.is_none()));
+        assert_eq!(Paging::asked(None).offset(), 0);
+    }
 }

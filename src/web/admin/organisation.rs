@@ -39,21 +39,14 @@ impl Contact {
 }
 
 async fn page(
-    state: &AppState,
     admin: &Admin,
     typed: Option<Contact>,
     errors: BTreeMap<&'static str, String>,
-) -> Response {
-    let view = match state
-        .registry
-        .sql()
-        .organisation_summary(&admin.session.organisation.kvk)
-        .await
-    {
-        Ok(v) => v,
-        Err(e) => return admin.failed(state, "organisation page", &e),
-    };
-    let with_errors = !errors.is_empty();
+) -> Page {
+    let state = &admin.state;
+    let kvk = &admin.session.organisation.kvk;
+    let view = state.registry.sql().organisation_summary(kvk).await;
+    let view = view.or_failed(admin, "organisation page")?;
     let ctx = context! {
         title => admin.lang.pick("Organisatie", "Organisation"),
         view => view,
@@ -61,31 +54,18 @@ async fn page(
         errors => errors,
         manages => admin.manages(),
     };
-    if with_errors {
-        admin.page_with_errors(state, "admin/organisation.html", ctx)
-    } else {
-        admin.page(state, "admin/organisation.html", ctx)
-    }
+    Ok(admin.form_page("admin/organisation.html", ctx))
 }
 
 /// `GET /admin/organisation`.
-pub async fn show(State(state): State<Arc<AppState>>, admin: Admin) -> Response {
-    page(&state, &admin, None, BTreeMap::new()).await
+pub async fn show(admin: Admin) -> Page {
+    page(&admin, None, BTreeMap::new()).await
 }
 
 /// `POST /admin/organisation`: the contact data.
-pub async fn save(
-    State(state): State<Arc<AppState>>,
-    admin: Admin,
-    body: axum::body::Bytes,
-) -> Response {
-    let form = match admin.form(&state, &body) {
-        Ok(f) => f,
-        Err(r) => return *r,
-    };
-    if !admin.manages() {
-        return admin.not_allowed(&state);
-    }
+pub async fn save(admin: Admin, body: axum::body::Bytes) -> Page {
+    let form = admin.form(&body)?;
+    admin.require(admin.manages())?;
     let typed = Contact {
         contact_name: form.text("contact_name"),
         contact_email: form.text("contact_email"),
@@ -117,16 +97,16 @@ pub async fn save(
                 ),
             };
             let errors = BTreeMap::from([(field, text.to_string())]);
-            return page(&state, &admin, Some(typed), errors).await;
+            return page(&admin, Some(typed), errors).await;
         }
     };
-    match state
+    match admin
         .services()
         .update_contact(&admin.session, &changes)
         .await
     {
-        Ok(()) => done("/admin/organisation", "contact-saved"),
-        Err(WriteError::NotAllowed { .. }) => admin.not_allowed(&state),
-        Err(e) => admin.failed(&state, "organisation contact", &e),
+        Ok(()) => Ok(done("/admin/organisation", "contact-saved")),
+        Err(WriteError::NotAllowed { .. }) => Err(admin.not_allowed()),
+        Err(e) => Err(admin.failed("organisation contact", &e)),
     }
 }

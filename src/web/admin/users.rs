@@ -53,8 +53,6 @@ pub(super) fn routes() -> axum::Router<Arc<AppState>> {
         )
 }
 
-const PER_PAGE: usize = 50;
-
 #[derive(Debug, Deserialize)]
 pub struct ListQuery {
     q: Option<String>,
@@ -63,47 +61,31 @@ pub struct ListQuery {
 }
 
 /// `GET /admin/users`: the members the session sees, 50 a page.
-pub async fn list(
-    State(state): State<Arc<AppState>>,
-    admin: Admin,
-    Query(q): Query<ListQuery>,
-) -> Response {
+pub async fn list(admin: Admin, Query(q): Query<ListQuery>) -> Page {
     let status = q
         .status
         .as_deref()
         .and_then(|s| s.parse::<MemberStatus>().ok());
-    let page = q.page.unwrap_or(1).max(1);
+    let paging = Paging::asked(q.page);
     let query = MemberQuery {
         search: q.q.clone(),
         status,
         ..Default::default()
     };
-    let listed = state
+    let listed = admin
         .services()
-        .list(
-            &admin.session,
-            query,
-            (page - 1).saturating_mul(PER_PAGE),
-            PER_PAGE,
-        )
+        .list(&admin.session, query, paging.offset(), Paging::ROWS)
         .await;
-    let (members, total) = match listed {
-        Ok(found) => found,
-        Err(e) => return admin.failed(&state, "users list", &e),
-    };
-    let pages = total.div_ceil(PER_PAGE).max(1);
-    let link = |p: usize| {
-        let status = status.map(|s| s.as_str().to_string()).unwrap_or_default();
-        let fields = [
-            ("q", q.q.clone().unwrap_or_default()),
-            ("status", status),
-            ("page", p.to_string()),
-        ];
-        list_url("/admin/users", &fields)
-    };
+    let (members, total) = listed.or_failed(&admin, "users list")?;
+    let filters = [
+        ("q", q.q.clone().unwrap_or_default()),
+        (
+            "status",
+            status.map(|s| s.as_str().to_string()).unwrap_or_default(),
+        ),
+    ];
     let rows: Vec<minijinja::Value> = members.iter().map(|m| member_row(admin.lang, m)).collect();
-    admin.page(
-        &state,
+    Ok(admin.page(
         "admin/users.html",
         context! {
             title => admin.lang.pick("Gebruikers", "Users"),
@@ -111,14 +93,11 @@ pub async fn list(
             total => total,
             search => q.q.clone().unwrap_or_default(),
             status => status.map(MemberStatus::as_str).unwrap_or(""),
-            page => page,
-            pages => pages,
-            previous => (page > 1).then(|| link(page - 1)),
-            next => (page < pages).then(|| link(page + 1)),
             may_invite => admin.changes_anything(),
             may_link => admin.manages(),
+            ..paging.context(total, "/admin/users", &filters),
         },
-    )
+    ))
 }
 
 fn status_label(lang: Lang, status: MemberStatus) -> &'static str {
@@ -164,25 +143,20 @@ struct Typed {
 
 /// A member's page, with errors next to their fields (422) or without (200).
 async fn member_page(
-    state: &AppState,
     admin: &Admin,
     person: &str,
     typed: Typed,
     errors: BTreeMap<&'static str, String>,
-) -> Response {
-    let member = match state.services().member(&admin.session, person).await {
-        Ok(m) => m,
-        Err(MemberError::NotFound) => return not_found(state, admin),
-        Err(MemberError::Write(e)) => return admin.failed(state, "user page", &e),
-    };
+) -> Page {
+    let state = &admin.state;
+    let member = admin.services().member(&admin.session, person).await;
+    let member = member.map_err(|e| unseen(admin, "user page", e))?;
     let sql = state.registry.sql();
-    let invitation = match sql
+    let invitation = sql
         .invitation_of(&admin.session.organisation.kvk, person)
         .await
-    {
-        Ok(i) => i.filter(|i| !i.accepted && member.status == MemberStatus::Invited),
-        Err(e) => return admin.failed(state, "user page", &e),
-    };
+        .or_failed(admin, "user page")?
+        .filter(|i| !i.accepted && member.status == MemberStatus::Invited);
     let now = Utc::now();
     let invitation = invitation.map(|i| {
         context! {
@@ -211,23 +185,11 @@ async fn member_page(
         changes => admin.changes_anything(),
         is_self => is_self,
     };
-    if errors_present(&ctx) {
-        admin.page_with_errors(state, "admin/user.html", ctx)
-    } else {
-        admin.page(state, "admin/user.html", ctx)
-    }
+    Ok(admin.form_page("admin/user.html", ctx))
 }
 
-fn errors_present(ctx: &minijinja::Value) -> bool {
-    ctx.get_attr("errors")
-        .ok()
-        .and_then(|e| e.len())
-        .is_some_and(|n| n > 0)
-}
-
-fn not_found(state: &AppState, admin: &Admin) -> Response {
-    state.pages.admin_message(
-        admin.lang,
+fn not_found(admin: &Admin) -> Stop {
+    admin.stop(
         StatusCode::NOT_FOUND,
         ("Gebruiker niet gevonden", "User not found"),
         (
@@ -237,13 +199,17 @@ fn not_found(state: &AppState, admin: &Admin) -> Response {
     )
 }
 
+/// A member the session cannot look at: not found (or outside its view), or a failure.
+fn unseen(admin: &Admin, what: &str, e: MemberError) -> Stop {
+    match e {
+        MemberError::NotFound => not_found(admin),
+        e => admin.failed(what, &e),
+    }
+}
+
 /// `GET /admin/users/{person}`.
-pub async fn show(
-    State(state): State<Arc<AppState>>,
-    admin: Admin,
-    Path(person): Path<String>,
-) -> Response {
-    member_page(&state, &admin, &person, Typed::default(), BTreeMap::new()).await
+pub async fn show(admin: Admin, Path(person): Path<String>) -> Page {
+    member_page(&admin, &person, Typed::default(), BTreeMap::new()).await
 }
 
 /// A refused change as (field, text) for the form, or `None` when it is nobody's input.
@@ -288,54 +254,40 @@ fn field_error(lang: Lang, e: &WriteError) -> Option<(&'static str, String)> {
 }
 
 /// The answer to a refused change on a member's page: next to its field, or a failure page.
-async fn refused(
-    state: &AppState,
-    admin: &Admin,
-    person: &str,
-    typed: Typed,
-    e: MemberError,
-) -> Response {
+async fn refused(admin: &Admin, person: &str, typed: Typed, e: MemberError) -> Page {
     match e {
-        MemberError::NotFound => not_found(state, admin),
+        MemberError::NotFound => Err(not_found(admin)),
         // Refused by role: for a beheerder that is appointing (answered next to the roles); a
         // groepsbeheerder or lezer may not do this at all.
         MemberError::Write(WriteError::NotAllowed { .. }) if !admin.manages() => {
-            admin.not_allowed(state)
+            Err(admin.not_allowed())
         }
         MemberError::Write(e) => match field_error(admin.lang, &e) {
             Some((field, text)) => {
                 let errors = BTreeMap::from([(field, text)]);
-                member_page(state, admin, person, typed, errors).await
+                member_page(admin, person, typed, errors).await
             }
-            None if matches!(e, WriteError::NotAllowed { .. }) => admin.not_allowed(state),
-            None => admin.failed(state, "user change", &e),
+            None if matches!(e, WriteError::NotAllowed { .. }) => Err(admin.not_allowed()),
+            None => Err(admin.failed("user change", &e)),
         },
     }
 }
 
 /// `POST /admin/users/{person}/details`: name, e-mail address, phone, language.
-pub async fn details(
-    State(state): State<Arc<AppState>>,
-    admin: Admin,
-    Path(person): Path<String>,
-    body: axum::body::Bytes,
-) -> Response {
-    let form = match admin.form(&state, &body) {
-        Ok(f) => f,
-        Err(r) => return *r,
-    };
+pub async fn details(admin: Admin, Path(person): Path<String>, body: axum::body::Bytes) -> Page {
+    let form = admin.form(&body)?;
     let details = MemberDetails {
         name: form.text("name"),
         email: form.text("email"),
         phone: Some(form.text("phone")),
         language: Some(form.text("language")),
     };
-    match state
+    match admin
         .services()
         .update(&admin.session, &person, &details)
         .await
     {
-        Ok(_) => done(&format!("/admin/users/{person}"), "saved"),
+        Ok(_) => Ok(done(&format!("/admin/users/{person}"), "saved")),
         Err(e) => {
             let typed = Typed {
                 name: Some(details.name),
@@ -344,139 +296,94 @@ pub async fn details(
                 language: details.language,
                 roles: None,
             };
-            refused(&state, &admin, &person, typed, e).await
+            refused(&admin, &person, typed, e).await
         }
     }
 }
 
 /// `POST /admin/users/{person}/roles`.
-pub async fn roles(
-    State(state): State<Arc<AppState>>,
-    admin: Admin,
-    Path(person): Path<String>,
-    body: axum::body::Bytes,
-) -> Response {
-    let form = match admin.form(&state, &body) {
-        Ok(f) => f,
-        Err(r) => return *r,
-    };
+pub async fn roles(admin: Admin, Path(person): Path<String>, body: axum::body::Bytes) -> Page {
+    let form = admin.form(&body)?;
     let typed_roles = form.all("role");
     let typed = || Typed {
         roles: Some(typed_roles.clone()),
         ..Default::default()
     };
-    let Some(roles) = parse_roles(&typed_roles) else {
-        let errors = BTreeMap::from([(
-            "roles",
-            admin
-                .lang
-                .pick("Onbekende rol.", "Unknown role.")
-                .to_string(),
-        )]);
-        return member_page(&state, &admin, &person, typed(), errors).await;
+    let roles = match parse_roles(admin.lang, &typed_roles) {
+        Ok(roles) => roles,
+        Err(errors) => return member_page(&admin, &person, typed(), errors).await,
     };
-    match state
+    match admin
         .services()
         .set_roles(&admin.session, &person, &roles)
         .await
     {
-        Ok(_) => done(&format!("/admin/users/{person}"), "saved"),
-        Err(e) => refused(&state, &admin, &person, typed(), e).await,
+        Ok(_) => Ok(done(&format!("/admin/users/{person}"), "saved")),
+        Err(e) => refused(&admin, &person, typed(), e).await,
     }
 }
 
-async fn set_blocked(
-    state: &AppState,
-    admin: Admin,
-    person: &str,
-    body: &[u8],
-    blocked: bool,
-) -> Response {
-    if let Err(r) = admin.form(state, body) {
-        return *r;
-    }
-    match state
+async fn set_blocked(admin: Admin, person: &str, body: &[u8], blocked: bool) -> Page {
+    admin.form(body)?;
+    match admin
         .services()
         .set_blocked(&admin.session, person, blocked)
         .await
     {
-        Ok(_) => done(
+        Ok(_) => Ok(done(
             &format!("/admin/users/{person}"),
             if blocked { "blocked" } else { "unblocked" },
-        ),
-        Err(e) => refused(state, &admin, person, Typed::default(), e).await,
+        )),
+        Err(e) => refused(&admin, person, Typed::default(), e).await,
     }
 }
 
 /// `POST /admin/users/{person}/block`: for the whole organisation (nothing is deleted).
-pub async fn block(
-    State(state): State<Arc<AppState>>,
-    admin: Admin,
-    Path(person): Path<String>,
-    body: axum::body::Bytes,
-) -> Response {
-    set_blocked(&state, admin, &person, &body, true).await
+pub async fn block(admin: Admin, Path(person): Path<String>, body: axum::body::Bytes) -> Page {
+    set_blocked(admin, &person, &body, true).await
 }
 
 /// `POST /admin/users/{person}/unblock`.
-pub async fn unblock(
-    State(state): State<Arc<AppState>>,
-    admin: Admin,
-    Path(person): Path<String>,
-    body: axum::body::Bytes,
-) -> Response {
-    set_blocked(&state, admin, &person, &body, false).await
+pub async fn unblock(admin: Admin, Path(person): Path<String>, body: axum::body::Bytes) -> Page {
+    set_blocked(admin, &person, &body, false).await
 }
 
 /// `POST /admin/users/{person}/groups/{group}/block` or `/unblock`: for that group only.
 pub async fn group_block(
-    State(state): State<Arc<AppState>>,
     admin: Admin,
     Path((person, group, action)): Path<(String, String, String)>,
     body: axum::body::Bytes,
-) -> Response {
-    if let Err(r) = admin.form(&state, &body) {
-        return *r;
-    }
+) -> Page {
+    admin.form(&body)?;
     let blocked = match action.as_str() {
         "block" => true,
         "unblock" => false,
-        _ => return not_found(&state, &admin),
+        _ => return Err(not_found(&admin)),
     };
-    match state
+    match admin
         .services()
         .set_blocked_in_group(&admin.session, &person, &group, blocked)
         .await
     {
-        Ok(_) => done(
+        Ok(_) => Ok(done(
             &format!("/admin/users/{person}"),
             if blocked { "blocked" } else { "unblocked" },
-        ),
-        Err(e) => refused(&state, &admin, &person, Typed::default(), e).await,
+        )),
+        Err(e) => refused(&admin, &person, Typed::default(), e).await,
     }
 }
 
 /// `GET /admin/users/{person}/remove`: asks for confirmation first.
-pub async fn confirm_remove(
-    State(state): State<Arc<AppState>>,
-    admin: Admin,
-    Path(person): Path<String>,
-) -> Response {
-    let member = match state.services().member(&admin.session, &person).await {
-        Ok(m) => m,
-        Err(MemberError::NotFound) => return not_found(&state, &admin),
-        Err(MemberError::Write(e)) => return admin.failed(&state, "remove user", &e),
-    };
-    if !admin.manages() {
-        return admin.not_allowed(&state);
-    }
+pub async fn confirm_remove(admin: Admin, Path(person): Path<String>) -> Page {
+    let member = admin.services().member(&admin.session, &person).await;
+    let member = member.map_err(|e| unseen(&admin, "remove user", e))?;
+    admin.require(admin.manages())?;
     let name = member.name.clone().unwrap_or_else(|| member.person.clone());
     let (nl, en) = (
         format!("{name} verwijderen uit {}? Hun rollen, groepen en de machtigingen die zij hier hebben verdwijnen; het logboek houdt bij wat er was. Dit kan niet ongedaan worden gemaakt.", admin.session.organisation.name),
         format!("Remove {name} from {}? Their roles, groups and the grants they hold here go; the audit trail keeps what there was. This cannot be undone.", admin.session.organisation.name),
     );
-    admin.page(
-        &state,
+    Ok(admin.page(
         "admin/confirm.html",
         context! {
             title => admin.lang.pick("Gebruiker verwijderen", "Remove user"),
@@ -485,41 +392,30 @@ pub async fn confirm_remove(
             confirm_label => admin.lang.pick("Ja, verwijderen", "Yes, remove"),
             back => format!("/admin/users/{person}"),
         },
-    )
+    ))
 }
 
 /// `POST /admin/users/{person}/remove`.
-pub async fn remove(
-    State(state): State<Arc<AppState>>,
-    admin: Admin,
-    Path(person): Path<String>,
-    body: axum::body::Bytes,
-) -> Response {
-    if let Err(r) = admin.form(&state, &body) {
-        return *r;
-    }
-    match state.services().remove(&admin.session, &person).await {
-        Ok(()) => done("/admin/users", "removed"),
-        Err(e) => refused(&state, &admin, &person, Typed::default(), e).await,
+pub async fn remove(admin: Admin, Path(person): Path<String>, body: axum::body::Bytes) -> Page {
+    admin.form(&body)?;
+    match admin.services().remove(&admin.session, &person).await {
+        Ok(()) => Ok(done("/admin/users", "removed")),
+        Err(e) => refused(&admin, &person, Typed::default(), e).await,
     }
 }
 
 /// `POST /admin/users/{person}/invitation/resend` or `/withdraw`.
 pub async fn invitation(
-    State(state): State<Arc<AppState>>,
     admin: Admin,
     Path((person, action)): Path<(String, String)>,
     body: axum::body::Bytes,
-) -> Response {
-    let form = match admin.form(&state, &body) {
-        Ok(f) => f,
-        Err(r) => return *r,
-    };
-    if let Err(e) = state.services().member(&admin.session, &person).await {
-        return refused(&state, &admin, &person, Typed::default(), e).await;
+) -> Page {
+    let form = admin.form(&body)?;
+    if let Err(e) = admin.services().member(&admin.session, &person).await {
+        return refused(&admin, &person, Typed::default(), e).await;
     }
     let id = form.text("invitation");
-    let services = state.services();
+    let services = admin.services();
     let outcome = match action.as_str() {
         "resend" => services
             .resend_invitation(&admin.session, &id)
@@ -529,20 +425,20 @@ pub async fn invitation(
             .withdraw_invitation(&admin.session, &id)
             .await
             .map(|()| "withdrawn"),
-        _ => return not_found(&state, &admin),
+        _ => return Err(not_found(&admin)),
     };
     match outcome {
-        Ok(notice) => done(&format!("/admin/users/{person}"), notice),
-        Err(WriteError::NotAllowed { .. }) => admin.not_allowed(&state),
+        Ok(notice) => Ok(done(&format!("/admin/users/{person}"), notice)),
+        Err(WriteError::NotAllowed { .. }) => Err(admin.not_allowed()),
         Err(
             e @ (WriteError::InvitationUnknown
             | WriteError::InvitationUsed
             | WriteError::InvitationWithdrawn),
         ) => {
             let errors = BTreeMap::from([("invitation", e.to_string())]);
-            member_page(&state, &admin, &person, Typed::default(), errors).await
+            member_page(&admin, &person, Typed::default(), errors).await
         }
-        Err(e) => admin.failed(&state, "invitation", &e),
+        Err(e) => Err(admin.failed("invitation", &e)),
     }
 }
 
@@ -558,11 +454,11 @@ struct InviteTyped {
 }
 
 async fn invite_page(
-    state: &AppState,
     admin: &Admin,
     typed: &InviteTyped,
     errors: BTreeMap<&'static str, String>,
-) -> Response {
+) -> Page {
+    let state = &admin.state;
     let mut roles = assignable_roles(&admin.session);
     let sql = state.registry.sql();
     let kvk = &admin.session.organisation.kvk;
@@ -573,10 +469,7 @@ async fn invite_page(
         roles = vec!["gebruiker"];
         sql.administered_groups(kvk, &admin.session.person_id).await
     };
-    let groups = match groups {
-        Ok(groups) => groups,
-        Err(e) => return admin.failed(state, "invitation form", &e),
-    };
+    let groups = groups.or_failed(admin, "invitation form")?;
     let ctx = context! {
         title => admin.lang.pick("Gebruiker uitnodigen", "Invite a user"),
         values => typed,
@@ -584,40 +477,25 @@ async fn invite_page(
         all_roles => roles,
         all_groups => groups,
     };
-    if errors_present(&ctx) {
-        admin.page_with_errors(state, "admin/invite.html", ctx)
-    } else {
-        admin.page(state, "admin/invite.html", ctx)
-    }
+    Ok(admin.form_page("admin/invite.html", ctx))
 }
 
 /// `GET /admin/users/new`: the invitation form.
-pub async fn invite_form(State(state): State<Arc<AppState>>, admin: Admin) -> Response {
-    if !admin.changes_anything() {
-        return admin.not_allowed(&state);
-    }
+pub async fn invite_form(admin: Admin) -> Page {
+    admin.require(admin.changes_anything())?;
     let typed = InviteTyped {
         language: admin.lang.code().to_string(),
         roles: vec!["gebruiker".into()],
         ..Default::default()
     };
-    invite_page(&state, &admin, &typed, BTreeMap::new()).await
+    invite_page(&admin, &typed, BTreeMap::new()).await
 }
 
 /// `POST /admin/users/new`: invites, or shows the form again with what was typed and each
 /// error next to its field.
-pub async fn invite_submit(
-    State(state): State<Arc<AppState>>,
-    admin: Admin,
-    body: axum::body::Bytes,
-) -> Response {
-    let form = match admin.form(&state, &body) {
-        Ok(f) => f,
-        Err(r) => return *r,
-    };
-    if !admin.changes_anything() {
-        return admin.not_allowed(&state);
-    }
+pub async fn invite_submit(admin: Admin, body: axum::body::Bytes) -> Page {
+    let form = admin.form(&body)?;
+    admin.require(admin.changes_anything())?;
     let typed = InviteTyped {
         name: form.text("name"),
         email: form.text("email"),
@@ -626,15 +504,9 @@ pub async fn invite_submit(
         roles: form.all("role"),
         groups: form.all("group"),
     };
-    let Some(roles) = parse_roles(&typed.roles) else {
-        let errors = BTreeMap::from([(
-            "roles",
-            admin
-                .lang
-                .pick("Onbekende rol.", "Unknown role.")
-                .to_string(),
-        )]);
-        return invite_page(&state, &admin, &typed, errors).await;
+    let roles = match parse_roles(admin.lang, &typed.roles) {
+        Ok(roles) => roles,
+        Err(errors) => return invite_page(&admin, &typed, errors).await,
     };
     let new = NewInvitation {
         name: typed.name.clone(),
@@ -644,24 +516,24 @@ pub async fn invite_submit(
         roles,
         groups: typed.groups.clone(),
     };
-    match state.services().invite(&admin.session, &new).await {
-        Ok((invitation, sent)) => done(
+    match admin.services().invite(&admin.session, &new).await {
+        Ok((invitation, sent)) => Ok(done(
             &format!("/admin/users/{}", invitation.person),
             if sent { "invited" } else { "invited-no-mail" },
-        ),
+        )),
         Err(WriteError::NotAllowed { .. }) if !admin.manages() => {
             let text = admin.lang.pick(
                 "Kies een of meer groepen die u beheert: u nodigt gebruikers uit in uw eigen groepen, met de rol gebruiker.",
                 "Choose one or more groups you administer: you invite users into your own groups, with the role gebruiker.",
             );
             let errors = BTreeMap::from([("groups", text.to_string())]);
-            invite_page(&state, &admin, &typed, errors).await
+            invite_page(&admin, &typed, errors).await
         }
         Err(e) => match field_error(admin.lang, &e) {
             Some((field, text)) => {
-                invite_page(&state, &admin, &typed, BTreeMap::from([(field, text)])).await
+                invite_page(&admin, &typed, BTreeMap::from([(field, text)])).await
             }
-            None => admin.failed(&state, "invite", &e),
+            None => Err(admin.failed("invite", &e)),
         },
     }
 }

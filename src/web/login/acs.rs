@@ -125,13 +125,15 @@ async fn check_ad_answer(
     let checked = tracing::info_span!("ad_answer.verify", ad = %idp.entity_id, protocol = "saml")
         .in_scope(|| sp::check_response(text, &expectations));
     state.metrics.step("ad_answer_verify", verifying);
-    let assertion = match checked.map_err(|e| LoginError::AdAnswerRejected(e.to_string())) {
-        Ok(AdOutcome::Authenticated(a)) => a,
-        Ok(AdOutcome::Cancelled) => return Ok(cancelled(state, ctx, &flow).await),
-        Ok(AdOutcome::Failed { status, .. }) => {
+    let outcome = checked
+        .map_err(|e| LoginError::AdAnswerRejected(e.to_string()))
+        .with_flow(&flow)?;
+    let assertion = match outcome {
+        AdOutcome::Authenticated(a) => a,
+        AdOutcome::Cancelled => return Ok(cancelled(state, ctx, &flow).await),
+        AdOutcome::Failed { status, .. } => {
             return Err(Stop::with_flow(LoginError::AdFailed(status), &flow))
         }
-        Err(e) => return Err(Stop::with_flow(e, &flow)),
     };
     let replay_key = format!("assertion:{}:{}", idp.entity_id, assertion.assertion_id);
     let first_use = state

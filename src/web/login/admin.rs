@@ -6,7 +6,7 @@ use super::answer::invitation::invitation_unusable;
 use super::flow::{all_idps, Ctx, PendingFlow};
 use super::refusal::fail;
 use super::start::begin;
-use crate::domain::level::Comparison;
+use crate::domain::level::{Comparison, Level};
 use crate::domain::login::{AnswerTo, AuthnIntent};
 use crate::web::client::Client;
 use crate::web::errors::{LoginError, RequestProblem};
@@ -24,23 +24,9 @@ pub async fn admin_login(
     headers: HeaderMap,
 ) -> Response {
     let ctx = Ctx::start(&headers, client);
-    let service = crate::admin::service(&state.config);
-    let flow = PendingFlow::new(
-        &state,
-        &ctx,
-        AuthnIntent {
-            requester: service.service_id.clone(),
-            service_id: service.service_id.clone(),
-            required_level: service.level,
-            comparison: Comparison::Minimum,
-            answer: AnswerTo::Admin,
-            force_authn: false,
-            is_passive: false,
-            allowed_idps: all_idps(&state),
-        },
-        service,
-        ("Beheermodule".into(), "Admin module".into()),
-    );
+    let level = state.config.admin.level;
+    let named = ("Beheermodule".into(), "Admin module".into());
+    let flow = admin_flow(&state, &ctx, level, AnswerTo::Admin, named);
     if flow.intent.allowed_idps.is_empty() {
         let e = LoginError::Refused(
             RequestProblem::NoAvailableIdp,
@@ -59,37 +45,43 @@ pub async fn invitation_link(
     client: Client,
     headers: HeaderMap,
     axum::extract::Path(token): axum::extract::Path<String>,
-) -> Response {
+) -> Result<Response, Response> {
     let ctx = Ctx::start(&headers, client);
-    let organisation = match state
+    let opened = state
         .registry
         .sql()
         .open_invitation(&token, Utc::now())
-        .await
-    {
-        Ok(o) => o,
-        Err(e) => return invitation_unusable(&state, &ctx, &e),
-    };
-    let service = crate::admin::service(&state.config);
-    let flow = PendingFlow::new(
-        &state,
-        &ctx,
-        AuthnIntent {
-            requester: service.service_id.clone(),
-            service_id: service.service_id.clone(),
-            required_level: state.config.admin.invitation_level,
-            comparison: Comparison::Minimum,
-            answer: AnswerTo::Invitation { token },
-            force_authn: false,
-            is_passive: false,
-            allowed_idps: all_idps(&state),
-        },
-        service,
-        (
-            format!("de uitnodiging van {}", organisation.name),
-            format!("the invitation of {}", organisation.name),
-        ),
+        .await;
+    let organisation = opened.map_err(|e| invitation_unusable(&state, &ctx, &e))?;
+    let level = state.config.admin.invitation_level;
+    let named = (
+        format!("de uitnodiging van {}", organisation.name),
+        format!("the invitation of {}", organisation.name),
     );
+    let flow = admin_flow(&state, &ctx, level, AnswerTo::Invitation { token }, named);
     tracing::info!(reference = %ctx.reference, flow = %flow.id, organisation = %organisation.kvk, "invitation link opened");
-    begin(&state, ctx, flow).await
+    Ok(begin(&state, ctx, flow).await)
+}
+
+/// A login for the admin module (its own service, any AD) at `level`, answered by `answer`;
+/// `named` (Dutch, English) is what the pages say it is for.
+fn admin_flow(
+    state: &AppState,
+    ctx: &Ctx,
+    level: Level,
+    answer: AnswerTo,
+    named: (String, String),
+) -> PendingFlow {
+    let service = crate::admin::service(&state.config);
+    let intent = AuthnIntent {
+        requester: service.service_id.clone(),
+        service_id: service.service_id.clone(),
+        required_level: level,
+        comparison: Comparison::Minimum,
+        answer,
+        force_authn: false,
+        is_passive: false,
+        allowed_idps: all_idps(state),
+    };
+    PendingFlow::new(state, ctx, intent, service, named)
 }

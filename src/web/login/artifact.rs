@@ -93,7 +93,8 @@ pub(super) fn artifact_url(endpoint: &str, artifact: &str, relay_state: Option<&
 }
 
 /// Why poort's ArtifactResolutionService will not hand a message out. Each has its own code,
-/// in the answer and in the log.
+/// in the answer and in the log. The demo peers' `NotHandedOut` (src/demo/artifact.rs) reads
+/// alike on purpose: they stand in for outside parties, so they share no code with poort's.
 #[derive(Debug, thiserror::Error)]
 pub enum Refusal {
     #[error("the ArtifactResolve is not readable: {0}")]
@@ -149,7 +150,7 @@ impl Refusal {
 pub async fn artifact_resolution_service(
     State(state): State<Arc<AppState>>,
     body: Bytes,
-) -> Response {
+) -> Result<Response, Response> {
     let reference = crate::telemetry::new_reference();
     let soap_fault = |why: String| {
         tracing::warn!(reference = %reference, reason = "artifact_soap_fault", "artifact resolution refused: {why}");
@@ -160,20 +161,16 @@ pub async fn artifact_resolution_service(
         )
             .into_response()
     };
-    let text = match xml::utf8(&body) {
-        Ok(t) => t,
-        Err(e) => return soap_fault(e.to_string()),
-    };
-    let request = match soap::body(text) {
-        Ok(r) => r,
-        Err(e) => return soap_fault(e.to_string()),
-    };
+    let text = xml::utf8(&body).map_err(|e| soap_fault(e.to_string()))?;
+    let request = soap::body(text).map_err(|e| soap_fault(e.to_string()))?;
     // The request's ID, for InResponseTo: read before verification, only to address the answer.
     let request_id = xml::parse(&request)
         .ok()
         .and_then(|d| d.root_element().attribute("ID").map(str::to_string));
     let Some(request_id) = request_id else {
-        return soap_fault("the SOAP Body holds no ArtifactResolve with an ID".into());
+        return Err(soap_fault(
+            "the SOAP Body holds no ArtifactResolve with an ID".into(),
+        ));
     };
     let now = Utc::now();
     let (peer, outcome) = hand_out(&state, &request, now).await;
@@ -204,23 +201,23 @@ pub async fn artifact_resolution_service(
             )
         }
     };
-    match resolve::artifact_response(responder, &request_id, Some(&message), now, &state.signing) {
-        Ok(answer) => (
-            StatusCode::OK,
-            [(header::CONTENT_TYPE, soap::CONTENT_TYPE)],
-            soap::envelope(&answer),
-        )
-            .into_response(),
-        Err(e) => {
-            tracing::error!(reference = %reference, error = %e, "cannot sign ArtifactResponse");
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                [(header::CONTENT_TYPE, soap::CONTENT_TYPE)],
-                soap::fault(false, &format!("internal error (reference {reference})")),
-            )
-                .into_response()
-        }
-    }
+    let answer =
+        resolve::artifact_response(responder, &request_id, Some(&message), now, &state.signing)
+            .map_err(|e| {
+                tracing::error!(reference = %reference, error = %e, "cannot sign ArtifactResponse");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    [(header::CONTENT_TYPE, soap::CONTENT_TYPE)],
+                    soap::fault(false, &format!("internal error (reference {reference})")),
+                )
+                    .into_response()
+            })?;
+    let answer = (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, soap::CONTENT_TYPE)],
+        soap::envelope(&answer),
+    );
+    Ok(answer.into_response())
 }
 
 /// Checks an ArtifactResolve and takes the message it asks for. Returns the verified
@@ -230,25 +227,36 @@ async fn hand_out(
     request: &str,
     now: DateTime<Utc>,
 ) -> (Option<String>, Result<String, Refusal>) {
-    let claimed = match resolve::claimed_issuer(request) {
-        Ok(i) => i,
-        Err(e) => return (None, Err(Refusal::Unreadable(e.to_string()))),
-    };
+    match verified(state, request) {
+        Ok(resolve) => {
+            let peer = Some(resolve.issuer.clone());
+            (peer, take_for(state, &resolve, now).await)
+        }
+        Err((peer, refusal)) => (peer, Err(refusal)),
+    }
+}
+
+/// An ArtifactResolve whose signature is its claimed issuer's; or why not, beside the peer
+/// when the answer may name it.
+fn verified(
+    state: &AppState,
+    request: &str,
+) -> Result<resolve::ArtifactResolve, (Option<String>, Refusal)> {
+    let claimed =
+        resolve::claimed_issuer(request).map_err(|e| (None, Refusal::Unreadable(e.to_string())))?;
     let certs: Vec<Vec<u8>> = if let Some(dv) = state.metadata.sps.get(&claimed) {
         dv.signing_keys.iter().map(|c| c.der.clone()).collect()
     } else if let Some(ad) = state.metadata.idp(&claimed) {
         ad.signing_keys.iter().map(|c| c.der.clone()).collect()
     } else {
-        return (None, Err(Refusal::UnknownPeer));
+        return Err((None, Refusal::UnknownPeer));
     };
-    let resolve = match resolve::verify_artifact_resolve(request, &certs) {
-        Ok(r) if r.issuer == claimed => r,
-        Ok(_) => return (None, Err(Refusal::Signature("issuer changed".into()))),
+    match resolve::verify_artifact_resolve(request, &certs) {
+        Ok(r) if r.issuer == claimed => Ok(r),
+        Ok(_) => Err((None, Refusal::Signature("issuer changed".into()))),
         // Named, so the answer comes in the role this peer knows poort by.
-        Err(e) => return (Some(claimed), Err(Refusal::Signature(e.to_string()))),
-    };
-    let peer = Some(resolve.issuer.clone());
-    (peer, take_for(state, &resolve, now).await)
+        Err(e) => Err((Some(claimed), Refusal::Signature(e.to_string()))),
+    }
 }
 
 async fn take_for(
@@ -335,6 +343,38 @@ struct Issuer<'a> {
     entity_id: &'a str,
     artifact_resolution: &'a [crate::metadata::IndexedEndpoint],
     certs: Vec<Vec<u8>>,
+    /// poort's entity ID in the role this peer knows it by: IdP to a DV, SP to an AD.
+    me: &'a str,
+}
+
+impl<'a> Issuer<'a> {
+    fn dv(state: &'a AppState, dv: &'a SpMetadata) -> Issuer<'a> {
+        let me = &state.config.saml.idp_entity_id;
+        let (id, ars) = (&dv.entity_id, &dv.artifact_resolution);
+        Issuer::new("dv", me, id, ars, &dv.signing_keys)
+    }
+
+    fn ad(state: &'a AppState, ad: &'a IdpMetadata) -> Issuer<'a> {
+        let me = &state.config.saml.sp_entity_id;
+        let (id, ars) = (&ad.entity_id, &ad.artifact_resolution);
+        Issuer::new("ad", me, id, ars, &ad.signing_keys)
+    }
+
+    fn new(
+        role: &'static str,
+        me: &'a str,
+        entity_id: &'a str,
+        artifact_resolution: &'a [crate::metadata::IndexedEndpoint],
+        keys: &[crate::metadata::PeerCert],
+    ) -> Issuer<'a> {
+        Issuer {
+            role,
+            entity_id,
+            artifact_resolution,
+            certs: keys.iter().map(|c| c.der.clone()).collect(),
+            me,
+        }
+    }
 }
 
 /// Why an artifact could not be resolved at its issuer.
@@ -344,11 +384,10 @@ enum Unresolved {
     BackChannel(crate::saml::backchannel::BackChannelError),
 }
 
-/// Resolves `saml_art` at `peer`'s ArtifactResolutionService, poort asking as `me`: the one
-/// message of the peer's verified ArtifactResponse.
+/// Resolves `saml_art` at `peer`'s ArtifactResolutionService: the one message of the peer's
+/// verified ArtifactResponse.
 async fn resolve_at(
     state: &AppState,
-    me: &str,
     peer: &Issuer<'_>,
     artifact: &Artifact,
     saml_art: &str,
@@ -361,7 +400,7 @@ async fn resolve_at(
     let resolving = std::time::Instant::now();
     let outcome = crate::telemetry::timed(
         "artifact.resolve",
-        resolve_at_peer(state, me, peer, artifact, saml_art),
+        resolve_at_peer(state, peer, artifact, saml_art),
         |outcome| {
             vec![
                 opentelemetry::KeyValue::new("peer.role", peer.role.to_string()),
@@ -379,7 +418,6 @@ async fn resolve_at(
 
 async fn resolve_at_peer(
     state: &AppState,
-    me: &str,
     peer: &Issuer<'_>,
     artifact: &Artifact,
     saml_art: &str,
@@ -393,7 +431,7 @@ async fn resolve_at_peer(
         .backchannel
         .resolve(
             &Resolver {
-                issuer: me,
+                issuer: peer.me,
                 key: &state.signing,
             },
             &Peer {
@@ -416,39 +454,21 @@ pub(super) async fn resolve_dv_request<'a>(
     saml_art: &str,
 ) -> Result<(&'a SpMetadata, AuthnRequest), LoginError> {
     let artifact = Artifact::decode(saml_art).map_err(|e| LoginError::BadMessage(e.to_string()))?;
-    let dv = state
-        .metadata
-        .sp_by_source_id(&artifact.source_id)
-        .ok_or_else(|| {
-            LoginError::UnknownRequester("an artifact from an unknown SourceID".into())
-        })?;
-    let peer = Issuer {
-        role: "dv",
-        entity_id: &dv.entity_id,
-        artifact_resolution: &dv.artifact_resolution,
-        certs: dv.signing_keys.iter().map(|c| c.der.clone()).collect(),
-    };
-    let text = match resolve_at(
-        state,
-        &state.config.saml.idp_entity_id,
-        &peer,
-        &artifact,
-        saml_art,
-    )
-    .await
-    {
-        Ok(t) => t,
-        Err(Unresolved::NoEndpoint(i)) => {
-            return Err(LoginError::Unverifiable(format!(
+    let dv = state.metadata.sp_by_source_id(&artifact.source_id);
+    let dv = dv.ok_or_else(|| {
+        LoginError::UnknownRequester("an artifact from an unknown SourceID".into())
+    })?;
+    let peer = Issuer::dv(state, dv);
+    let text = resolve_at(state, &peer, &artifact, saml_art)
+        .await
+        .map_err(|e| match e {
+            Unresolved::NoEndpoint(i) => LoginError::Unverifiable(format!(
                 "the requester's metadata has no ArtifactResolutionService with index {i}"
-            )))
-        }
-        Err(Unresolved::BackChannel(e)) => {
-            return Err(LoginError::Unverifiable(format!(
-                "the artifact was not resolved: {e}"
-            )))
-        }
-    };
+            )),
+            Unresolved::BackChannel(e) => {
+                LoginError::Unverifiable(format!("the artifact was not resolved: {e}"))
+            }
+        })?;
     let parsed = AuthnRequest::parse(&text).map_err(|e| LoginError::BadMessage(e.to_string()))?;
     // The signed ArtifactResponse vouches for the request; a signature of its own must hold too.
     let request = if parsed.has_signature {
@@ -472,34 +492,20 @@ pub(super) async fn resolve_ad_response<'a>(
     saml_art: &str,
 ) -> Result<(&'a IdpMetadata, String), LoginError> {
     let artifact = Artifact::decode(saml_art).map_err(|e| LoginError::BadMessage(e.to_string()))?;
-    let ad = state
-        .metadata
-        .idp_by_source_id(&artifact.source_id)
-        .ok_or_else(|| {
-            LoginError::BadMessage("an artifact from an unknown identity provider".into())
+    let ad = state.metadata.idp_by_source_id(&artifact.source_id);
+    let ad = ad.ok_or_else(|| {
+        LoginError::BadMessage("an artifact from an unknown identity provider".into())
+    })?;
+    let text = resolve_at(state, &Issuer::ad(state, ad), &artifact, saml_art)
+        .await
+        .map_err(|e| match e {
+            Unresolved::NoEndpoint(i) => LoginError::AdAnswerRejected(format!(
+                "the identity provider's metadata has no ArtifactResolutionService with index {i}"
+            )),
+            Unresolved::BackChannel(e) if e.is_unavailable() => {
+                LoginError::AdUnavailable(e.to_string())
+            }
+            Unresolved::BackChannel(e) => LoginError::AdAnswerRejected(e.to_string()),
         })?;
-    let peer = Issuer {
-        role: "ad",
-        entity_id: &ad.entity_id,
-        artifact_resolution: &ad.artifact_resolution,
-        certs: ad.signing_keys.iter().map(|c| c.der.clone()).collect(),
-    };
-    match resolve_at(
-        state,
-        &state.config.saml.sp_entity_id,
-        &peer,
-        &artifact,
-        saml_art,
-    )
-    .await
-    {
-        Ok(text) => Ok((ad, text)),
-        Err(Unresolved::NoEndpoint(i)) => Err(LoginError::AdAnswerRejected(format!(
-            "the identity provider's metadata has no ArtifactResolutionService with index {i}"
-        ))),
-        Err(Unresolved::BackChannel(e)) if e.is_unavailable() => {
-            Err(LoginError::AdUnavailable(e.to_string()))
-        }
-        Err(Unresolved::BackChannel(e)) => Err(LoginError::AdAnswerRejected(e.to_string())),
-    }
+    Ok((ad, text))
 }

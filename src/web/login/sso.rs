@@ -66,6 +66,28 @@ enum Arrived<'a> {
     },
 }
 
+impl<'a> Arrived<'a> {
+    /// A verified AuthnRequest, its signature over the binding (`signed`) or none.
+    fn request(
+        dv: &'a SpMetadata,
+        request: AuthnRequest,
+        signed: bool,
+        relay_state: Option<String>,
+    ) -> Arrived<'a> {
+        let delivered = if signed {
+            Delivered::Signed
+        } else {
+            Delivered::Unsigned
+        };
+        Arrived::Request {
+            dv,
+            request: Box::new(request),
+            delivered,
+            relay_state,
+        }
+    }
+}
+
 /// Starts the login a request asks for; a request that could not be read or verified gets a
 /// page only (its DV is not known to be who it says, so nothing goes back to it).
 async fn proceed(
@@ -129,17 +151,8 @@ fn by_redirect<'a>(state: &'a AppState, query: &str) -> Result<Arrived<'a>, Logi
     } else if signature_required(state, dv) {
         return Err(LoginError::Unverifiable("unsigned request".into()));
     }
-    let delivered = if message.is_signed() {
-        Delivered::Signed
-    } else {
-        Delivered::Unsigned
-    };
-    Ok(Arrived::Request {
-        dv,
-        request: Box::new(request),
-        delivered,
-        relay_state: message.relay_state,
-    })
+    let signed = message.is_signed();
+    Ok(Arrived::request(dv, request, signed, message.relay_state))
 }
 
 /// `POST /saml/sso`: the HTTP-POST binding (an enveloped signature), or the HTTP-Artifact
@@ -176,17 +189,8 @@ fn by_post(state: &AppState, form: SsoForm) -> Result<Arrived<'_>, LoginError> {
     } else {
         parsed
     };
-    let delivered = if request.has_signature {
-        Delivered::Signed
-    } else {
-        Delivered::Unsigned
-    };
-    Ok(Arrived::Request {
-        dv,
-        request: Box::new(request),
-        delivered,
-        relay_state: form.relay_state,
-    })
+    let signed = request.has_signature;
+    Ok(Arrived::request(dv, request, signed, form.relay_state))
 }
 
 /// A DV's AuthnRequest by artifact (Artifact-Artifact): resolved at the DV over the back
@@ -364,9 +368,11 @@ async fn check_request(
         level: service.level,
     };
     flow.service_name = (service.name_nl.clone(), service.name_en.clone());
-    match request.requested_level() {
-        Err(e) => return Err(refuse(RequestProblem::UnknownLevel, e.to_string())),
-        Ok(Some((level, _))) if level > service.level => {
+    let requested = request
+        .requested_level()
+        .map_err(|e| refuse(RequestProblem::UnknownLevel, e.to_string()))?;
+    match requested {
+        Some((level, _)) if level > service.level => {
             let e = refuse(
                 RequestProblem::LevelAboveCatalogue,
                 format!(
@@ -376,11 +382,11 @@ async fn check_request(
             );
             return Err(e);
         }
-        Ok(Some((level, comparison))) => {
+        Some((level, comparison)) => {
             flow.intent.required_level = level;
             flow.intent.comparison = comparison;
         }
-        Ok(None) => flow.intent.required_level = service.level,
+        None => flow.intent.required_level = service.level,
     }
     if request.is_passive {
         let e = refuse(
