@@ -76,13 +76,13 @@ impl LiveMetadata {
             editions: Mutex::new(vec![None; sources.len()]),
             metrics,
         };
-        for index in 0..sources.len() {
+        for (index, source) in sources.iter().enumerate() {
             if let Err(e) = live.refresh(index, now).await {
-                tracing::warn!(aggregate = %sources[index].source, error = %e, "metadata aggregate not fetched; trying the last good copy");
+                tracing::warn!(aggregate = %source.source, error = %e, "metadata aggregate not fetched; trying the last good copy");
                 live.metrics
-                    .aggregate_refreshed(&sources[index].source, e.reason_code());
-                if let Err(e) = live.from_disk(index, now) {
-                    tracing::error!(aggregate = %sources[index].source, error = %e, "metadata aggregate not in use: no good copy");
+                    .aggregate_refreshed(&source.source, e.reason_code());
+                if let Err(e) = live.use_disk_copy(index, now) {
+                    tracing::error!(aggregate = %source.source, error = %e, "metadata aggregate not in use: no good copy");
                 }
             }
         }
@@ -125,7 +125,7 @@ impl LiveMetadata {
     }
 
     /// Puts aggregate `index` in use from its copy on disk (at start, when its source fails).
-    fn from_disk(&self, index: usize, now: DateTime<Utc>) -> Result<(), RefreshError> {
+    fn use_disk_copy(&self, index: usize, now: DateTime<Utc>) -> Result<(), RefreshError> {
         let source = &self.sources[index];
         let (bytes, modified) = cache::load(&source.cache_file, MAX_AGGREGATE_BYTES)
             .map_err(|e| RefreshError::Disk(e.to_string()))?

@@ -268,12 +268,7 @@ fn sp(entity: Node, entity_id: &str, now: DateTime<Utc>, f: &mut Findings) -> Op
     let desc = role_descriptor(entity, "SPSSODescriptor", element, now, f)?;
     let authn_requests_signed = bool_attr(desc, "AuthnRequestsSigned", element, f);
     let want_assertions_signed = bool_attr(desc, "WantAssertionsSigned", element, f);
-    let (signing_keys, encryption_keys) = keys(desc, Role::Sp, now, f);
-    if signing_keys.is_empty() {
-        f.fatal(MetadataError::NoSigningKey {
-            element: element.into(),
-        });
-    }
+    let (signing_keys, encryption_keys) = keys_with_signing(desc, Role::Sp, element, now, f);
 
     let artifact_resolution = artifact_resolution(desc, f);
 
@@ -390,17 +385,29 @@ fn sp(entity: Node, entity_id: &str, now: DateTime<Utc>, f: &mut Findings) -> Op
     })
 }
 
-fn idp(entity: Node, entity_id: &str, now: DateTime<Utc>, f: &mut Findings) -> Option<IdpMetadata> {
-    let element = "md:IDPSSODescriptor";
-    let desc = role_descriptor(entity, "IDPSSODescriptor", element, now, f)?;
-    let want_authn_requests_signed = bool_attr(desc, "WantAuthnRequestsSigned", element, f);
-    let (signing_keys, _) = keys(desc, Role::Idp, now, f);
-    if signing_keys.is_empty() {
-        // Without a key an unsigned answer could not be told from a forged one.
+/// The descriptor's keys (signing, encryption); one without a signing key rules the entity
+/// out: without one an unsigned message could not be told from a forged one.
+fn keys_with_signing(
+    desc: Node,
+    role: Role,
+    element: &str,
+    now: DateTime<Utc>,
+    f: &mut Findings,
+) -> (Vec<PeerCert>, Vec<PeerCert>) {
+    let (signing, encryption) = keys(desc, role, now, f);
+    if signing.is_empty() {
         f.fatal(MetadataError::NoSigningKey {
             element: element.into(),
         });
     }
+    (signing, encryption)
+}
+
+fn idp(entity: Node, entity_id: &str, now: DateTime<Utc>, f: &mut Findings) -> Option<IdpMetadata> {
+    let element = "md:IDPSSODescriptor";
+    let desc = role_descriptor(entity, "IDPSSODescriptor", element, now, f)?;
+    let want_authn_requests_signed = bool_attr(desc, "WantAuthnRequestsSigned", element, f);
+    let (signing_keys, _) = keys_with_signing(desc, Role::Idp, element, now, f);
     let artifact_resolution = artifact_resolution(desc, f);
     let sso: Vec<Endpoint> = children(desc, NS_MD, "SingleSignOnService")
         .filter_map(|n| endpoint(n, "md:SingleSignOnService", f))
