@@ -91,11 +91,21 @@ pub async fn build_state(mut config: Config) -> Result<AppState, StartError> {
     crate::web::security::check_production(&config)?;
     let limits = web::limits::Limits::from_config(&config)?;
     let now = Utc::now();
-    let metadata = metadata::load(
-        &config.saml.sp_metadata_dir,
-        &config.saml.idp_metadata_dir,
-        now,
+    let metrics = Arc::new(Metrics::new(config.ops.per_peer_labels));
+    // The folders and the signed aggregates (each from its source, else its last good copy);
+    // the aggregates are refreshed in the background from here on.
+    let live_metadata = Arc::new(
+        crate::federation::LiveMetadata::start(
+            &config.saml.sp_metadata_dir,
+            &config.saml.idp_metadata_dir,
+            &config.metadata_aggregates,
+            metrics.clone(),
+            now,
+        )
+        .await,
     );
+    crate::federation::spawn_refresh(live_metadata.clone());
+    let metadata = live_metadata.now();
     for p in &metadata.problems {
         match p.severity {
             Severity::Error => tracing::error!(file = %p.file.display(), "{}", p.message),
@@ -138,7 +148,6 @@ pub async fn build_state(mut config: Config) -> Result<AppState, StartError> {
         ),
         &signing,
     )?;
-    let metrics = Arc::new(Metrics::new(config.ops.per_peer_labels));
     let registry = Registry::open_with_metrics(&config, metrics.clone()).await?;
     let grant_uses = registry.spawn_background();
     let login_audit = crate::grants::audit::spawn_decision_writer(
@@ -219,7 +228,7 @@ pub async fn build_state(mut config: Config) -> Result<AppState, StartError> {
         replay,
         pages: web::pages::Pages::new()?,
         config,
-        metadata,
+        live_metadata,
         signing,
         decryption,
         pseudonyms,

@@ -335,7 +335,10 @@ mod tests {
 
     fn set_with(sps: Vec<metadata::SpMetadata>, problems: Vec<metadata::Problem>) -> MetadataSet {
         MetadataSet {
-            sps: sps.into_iter().map(|s| (s.entity_id.clone(), s)).collect(),
+            sps: sps
+                .into_iter()
+                .map(|s| (s.entity_id.clone(), std::sync::Arc::new(s)))
+                .collect(),
             idps: Vec::new(),
             problems,
             by_source_id: Default::default(),

@@ -14,6 +14,7 @@ use openssl::pkey::{PKey, Public};
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 pub use cert::MIN_RSA_BITS;
 
@@ -347,9 +348,10 @@ impl fmt::Display for Problem {
 /// Everything trusted, plus what was wrong.
 #[derive(Debug, Default)]
 pub struct MetadataSet {
-    pub sps: HashMap<String, SpMetadata>,
+    /// Shared, so a step that looked a peer up keeps it whole even if the set is swapped.
+    pub sps: HashMap<String, Arc<SpMetadata>>,
     /// Sorted by Dutch display name (the order of the "choose your identity provider" page).
-    pub idps: Vec<IdpMetadata>,
+    pub idps: Vec<Arc<IdpMetadata>>,
     pub problems: Vec<Problem>,
     /// Entity ID by artifact SourceID (SHA-1 of the entity ID), made once at load, so a
     /// `SAMLart` finds its issuer without hashing every trusted entity per login.
@@ -358,20 +360,20 @@ pub struct MetadataSet {
 
 impl MetadataSet {
     /// The trusted DV whose artifact SourceID this is.
-    pub fn sp_by_source_id(&self, source_id: &[u8; 20]) -> Option<&SpMetadata> {
+    pub fn sp_by_source_id(&self, source_id: &[u8; 20]) -> Option<&Arc<SpMetadata>> {
         self.by_source_id.get(source_id).and_then(|e| self.sp(e))
     }
 
     /// The trusted AD whose artifact SourceID this is.
-    pub fn idp_by_source_id(&self, source_id: &[u8; 20]) -> Option<&IdpMetadata> {
+    pub fn idp_by_source_id(&self, source_id: &[u8; 20]) -> Option<&Arc<IdpMetadata>> {
         self.by_source_id.get(source_id).and_then(|e| self.idp(e))
     }
 
-    pub fn sp(&self, entity_id: &str) -> Option<&SpMetadata> {
+    pub fn sp(&self, entity_id: &str) -> Option<&Arc<SpMetadata>> {
         self.sps.get(entity_id)
     }
 
-    pub fn idp(&self, entity_id: &str) -> Option<&IdpMetadata> {
+    pub fn idp(&self, entity_id: &str) -> Option<&Arc<IdpMetadata>> {
         self.idps.iter().find(|i| i.entity_id == entity_id)
     }
 
@@ -418,12 +420,12 @@ pub fn assemble(folders: Vec<Parsed>, aggregates: Vec<Parsed>) -> MetadataSet {
         set.problems.extend(part.problems);
         for sp in part.sps {
             if !duplicate(&mut seen_sp, &sp.entity_id, &sp.file, &mut set.problems) {
-                set.sps.insert(sp.entity_id.clone(), sp);
+                set.sps.insert(sp.entity_id.clone(), Arc::new(sp));
             }
         }
         for idp in part.idps {
             if !duplicate(&mut seen_idp, &idp.entity_id, &idp.file, &mut set.problems) {
-                set.idps.push(idp);
+                set.idps.push(Arc::new(idp));
             }
         }
     }

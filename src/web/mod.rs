@@ -34,7 +34,9 @@ use tower_http::set_header::SetResponseHeaderLayer;
 /// Everything a handler needs. Immutable after start; the stores hold what changes.
 pub struct AppState {
     pub config: Config,
-    pub metadata: MetadataSet,
+    /// The trusted metadata, swapped whole when an aggregate is refreshed: take it once per
+    /// request with [`AppState::metadata`].
+    pub live_metadata: Arc<crate::federation::LiveMetadata>,
     pub signing: SigningKey,
     pub decryption: DecryptionKey,
     pub pseudonyms: PseudonymSecret,
@@ -68,6 +70,11 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The trusted metadata now: one snapshot, for the request at hand.
+    pub fn metadata(&self) -> Arc<MetadataSet> {
+        self.live_metadata.now()
+    }
+
     /// The admin module's service layer over this state's register and mailer.
     pub fn services(&self) -> crate::admin::members::Services<'_> {
         crate::admin::members::Services {

@@ -73,14 +73,14 @@ fn refresh_gauges(state: &AppState) {
                 .set((until - now).num_seconds());
         }
     };
-    for dv in state.metadata.sps.values() {
+    for dv in state.metadata().sps.values() {
         let signing = dv.signing_keys.iter().map(|c| c.not_after);
         m.certificates(&dv.entity_id, "signing", signing, now);
         let encryption = dv.encryption_keys.iter().map(|c| c.not_after);
         m.certificates(&dv.entity_id, "encryption", encryption, now);
         valid(&dv.entity_id, dv.valid_until);
     }
-    for ad in &state.metadata.idps {
+    for ad in &state.metadata().idps {
         let signing = ad.signing_keys.iter().map(|c| c.not_after);
         m.certificates(&ad.entity_id, "signing", signing, now);
         valid(&ad.entity_id, ad.valid_until);
@@ -176,8 +176,8 @@ async fn bounded(check: impl Future<Output = Result<(), String>>) -> Result<(), 
 
 /// poort can serve logins only with someone to log in for and somewhere to log in.
 fn peers_loaded(state: &AppState) -> Result<(), String> {
-    let dvs = state.metadata.sps.len() + state.config.oidc_clients.len();
-    let ads = state.metadata.idps.len() + state.config.oidc_providers.len();
+    let dvs = state.metadata().sps.len() + state.config.oidc_clients.len();
+    let ads = state.metadata().idps.len() + state.config.oidc_providers.len();
     match (dvs, ads) {
         (0, _) => Err("no trusted service (DV metadata or OIDC client) is loaded".into()),
         (_, 0) => Err("no trusted identity provider (AD metadata or OIDC AD) is loaded".into()),

@@ -82,7 +82,7 @@ async fn by_artifact(
     acs_url: &str,
 ) -> Result<Response, Stop> {
     let (ad, text) = artifact::resolve_ad_response(state, art).await?;
-    check_ad_answer(state, ctx, &text, Some(ad), acs_url).await
+    check_ad_answer(state, ctx, &text, Some(&ad), acs_url).await
 }
 
 /// Checks an AD's Response (from whichever binding) and concludes the login. `from` is the AD
@@ -106,8 +106,9 @@ async fn check_ad_answer(
         );
         return Err(Stop::with_flow(e, &flow));
     }
+    let metadata = state.metadata();
     let idp = from
-        .or_else(|| state.metadata.idp(&idp_id))
+        .or_else(|| metadata.idp(&idp_id).map(|i| &**i))
         .ok_or(LoginError::UnknownFlow)?;
     let certs: Vec<Vec<u8>> = idp.signing_keys.iter().map(|c| c.der.clone()).collect();
     let now = Utc::now();

@@ -176,7 +176,7 @@ pub async fn artifact_resolution_service(
     let (peer, outcome) = hand_out(&state, &request, now).await;
     // poort answers in the role the peer knows it by: IdP to a DV, SP to an AD.
     let responder = match &peer {
-        Some(p) if state.metadata.idp(p).is_some() => &state.config.saml.sp_entity_id,
+        Some(p) if state.metadata().idp(p).is_some() => &state.config.saml.sp_entity_id,
         _ => &state.config.saml.idp_entity_id,
     };
     let message = match outcome {
@@ -244,9 +244,9 @@ fn verified(
 ) -> Result<resolve::ArtifactResolve, (Option<String>, Refusal)> {
     let claimed =
         resolve::claimed_issuer(request).map_err(|e| (None, Refusal::Unreadable(e.to_string())))?;
-    let certs: Vec<Vec<u8>> = if let Some(dv) = state.metadata.sps.get(&claimed) {
+    let certs: Vec<Vec<u8>> = if let Some(dv) = state.metadata().sps.get(&claimed) {
         dv.signing_keys.iter().map(|c| c.der.clone()).collect()
-    } else if let Some(ad) = state.metadata.idp(&claimed) {
+    } else if let Some(ad) = state.metadata().idp(&claimed) {
         ad.signing_keys.iter().map(|c| c.der.clone()).collect()
     } else {
         return Err((None, Refusal::UnknownPeer));
@@ -449,16 +449,19 @@ async fn resolve_at_peer(
 
 /// A DV's AuthnRequest by artifact: resolved at the DV's ArtifactResolutionService and
 /// verified. The DV is known from the artifact's SourceID.
-pub(super) async fn resolve_dv_request<'a>(
-    state: &'a AppState,
+pub(super) async fn resolve_dv_request(
+    state: &AppState,
     saml_art: &str,
-) -> Result<(&'a SpMetadata, AuthnRequest), LoginError> {
+) -> Result<(Arc<SpMetadata>, AuthnRequest), LoginError> {
     let artifact = Artifact::decode(saml_art).map_err(|e| LoginError::BadMessage(e.to_string()))?;
-    let dv = state.metadata.sp_by_source_id(&artifact.source_id);
+    let dv = state
+        .metadata()
+        .sp_by_source_id(&artifact.source_id)
+        .cloned();
     let dv = dv.ok_or_else(|| {
         LoginError::UnknownRequester("an artifact from an unknown SourceID".into())
     })?;
-    let peer = Issuer::dv(state, dv);
+    let peer = Issuer::dv(state, &dv);
     let text = resolve_at(state, &peer, &artifact, saml_art)
         .await
         .map_err(|e| match e {
@@ -487,16 +490,19 @@ pub(super) async fn resolve_dv_request<'a>(
 
 /// An AD's Response by artifact: resolved at the AD's ArtifactResolutionService. Returns the
 /// AD and the Response, which the caller checks in full.
-pub(super) async fn resolve_ad_response<'a>(
-    state: &'a AppState,
+pub(super) async fn resolve_ad_response(
+    state: &AppState,
     saml_art: &str,
-) -> Result<(&'a IdpMetadata, String), LoginError> {
+) -> Result<(Arc<IdpMetadata>, String), LoginError> {
     let artifact = Artifact::decode(saml_art).map_err(|e| LoginError::BadMessage(e.to_string()))?;
-    let ad = state.metadata.idp_by_source_id(&artifact.source_id);
+    let ad = state
+        .metadata()
+        .idp_by_source_id(&artifact.source_id)
+        .cloned();
     let ad = ad.ok_or_else(|| {
         LoginError::BadMessage("an artifact from an unknown identity provider".into())
     })?;
-    let text = resolve_at(state, &Issuer::ad(state, ad), &artifact, saml_art)
+    let text = resolve_at(state, &Issuer::ad(state, &ad), &artifact, saml_art)
         .await
         .map_err(|e| match e {
             Unresolved::NoEndpoint(i) => LoginError::AdAnswerRejected(format!(

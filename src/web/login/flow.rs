@@ -85,7 +85,7 @@ pub struct UpstreamOidcSecrets {
 /// from config (by issuer).
 pub(super) fn all_idps(state: &AppState) -> Vec<String> {
     state
-        .metadata
+        .metadata()
         .idps
         .iter()
         .map(|i| i.entity_id.clone())

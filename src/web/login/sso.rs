@@ -53,9 +53,9 @@ pub async fn sso_post(
 
 /// A DV's request as it arrived: an AuthnRequest of a known DV whose signature (where there is
 /// one, or must be one) holds, or an artifact that stands for one.
-enum Arrived<'a> {
+enum Arrived {
     Request {
-        dv: &'a SpMetadata,
+        dv: Arc<SpMetadata>,
         request: Box<AuthnRequest>,
         delivered: Delivered,
         relay_state: Option<String>,
@@ -66,14 +66,14 @@ enum Arrived<'a> {
     },
 }
 
-impl<'a> Arrived<'a> {
+impl Arrived {
     /// A verified AuthnRequest, its signature over the binding (`signed`) or none.
     fn request(
-        dv: &'a SpMetadata,
+        dv: Arc<SpMetadata>,
         request: AuthnRequest,
         signed: bool,
         relay_state: Option<String>,
-    ) -> Arrived<'a> {
+    ) -> Arrived {
         let delivered = if signed {
             Delivered::Signed
         } else {
@@ -93,7 +93,7 @@ impl<'a> Arrived<'a> {
 async fn proceed(
     state: &Arc<AppState>,
     ctx: Ctx,
-    arrived: Result<Arrived<'_>, LoginError>,
+    arrived: Result<Arrived, LoginError>,
 ) -> Response {
     match arrived {
         Ok(Arrived::Request {
@@ -101,13 +101,13 @@ async fn proceed(
             request,
             delivered,
             relay_state,
-        }) => start(state, ctx, dv, *request, delivered, relay_state).await,
+        }) => start(state, ctx, &dv, *request, delivered, relay_state).await,
         Ok(Arrived::Artifact {
             saml_art,
             relay_state,
         }) => match resolve_artifact(state, &saml_art, relay_state.as_deref()).await {
             Ok((dv, request)) => {
-                start(state, ctx, dv, request, Delivered::ByArtifact, relay_state).await
+                start(state, ctx, &dv, request, Delivered::ByArtifact, relay_state).await
             }
             Err(e) => fail(state, &ctx, e, None).await,
         },
@@ -117,7 +117,7 @@ async fn proceed(
 
 /// `GET /saml/sso`: the HTTP-Redirect binding (`SAMLRequest`, its detached signature), or the
 /// HTTP-Artifact binding by GET (`SAMLart`).
-fn by_redirect<'a>(state: &'a AppState, query: &str) -> Result<Arrived<'a>, LoginError> {
+fn by_redirect(state: &AppState, query: &str) -> Result<Arrived, LoginError> {
     let art: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
         .filter(|(k, _)| k == "SAMLart" || k == "RelayState")
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
@@ -148,7 +148,7 @@ fn by_redirect<'a>(state: &'a AppState, query: &str) -> Result<Arrived<'a>, Logi
         message
             .verify(&keys)
             .map_err(|e| LoginError::Unverifiable(e.to_string()))?;
-    } else if signature_required(state, dv) {
+    } else if signature_required(state, &dv) {
         return Err(LoginError::Unverifiable("unsigned request".into()));
     }
     let signed = message.is_signed();
@@ -157,7 +157,7 @@ fn by_redirect<'a>(state: &'a AppState, query: &str) -> Result<Arrived<'a>, Logi
 
 /// `POST /saml/sso`: the HTTP-POST binding (an enveloped signature), or the HTTP-Artifact
 /// binding by POST.
-fn by_post(state: &AppState, form: SsoForm) -> Result<Arrived<'_>, LoginError> {
+fn by_post(state: &AppState, form: SsoForm) -> Result<Arrived, LoginError> {
     if let Some(saml_art) = form.saml_art {
         if form.saml_request.is_some() {
             return Err(LoginError::BadMessage(
@@ -184,7 +184,7 @@ fn by_post(state: &AppState, form: SsoForm) -> Result<Arrived<'_>, LoginError> {
             return Err(LoginError::Unverifiable("issuer changed".into()));
         }
         verified
-    } else if signature_required(state, dv) {
+    } else if signature_required(state, &dv) {
         return Err(LoginError::Unverifiable("unsigned request".into()));
     } else {
         parsed
@@ -195,11 +195,11 @@ fn by_post(state: &AppState, form: SsoForm) -> Result<Arrived<'_>, LoginError> {
 
 /// A DV's AuthnRequest by artifact (Artifact-Artifact): resolved at the DV over the back
 /// channel, whose signed ArtifactResponse vouches for it.
-async fn resolve_artifact<'a>(
-    state: &'a AppState,
+async fn resolve_artifact(
+    state: &AppState,
     saml_art: &str,
     relay_state: Option<&str>,
-) -> Result<(&'a SpMetadata, AuthnRequest), LoginError> {
+) -> Result<(Arc<SpMetadata>, AuthnRequest), LoginError> {
     relay_state_fits(relay_state)?;
     artifact::resolve_dv_request(state, saml_art).await
 }
@@ -212,11 +212,12 @@ fn relay_state_fits(relay_state: Option<&str>) -> Result<(), LoginError> {
 }
 
 /// The DV an AuthnRequest names as its issuer, from trusted metadata.
-fn known_dv<'a>(state: &'a AppState, issuer: &str) -> Result<&'a SpMetadata, LoginError> {
+fn known_dv(state: &AppState, issuer: &str) -> Result<Arc<SpMetadata>, LoginError> {
     state
-        .metadata
+        .metadata()
         .sps
         .get(issuer)
+        .cloned()
         .ok_or_else(|| LoginError::UnknownRequester(issuer.to_string()))
 }
 

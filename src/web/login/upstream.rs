@@ -39,7 +39,7 @@ async fn choice_page(
 ) -> Result<Response, Stop> {
     let flow = load(state, ctx, flow, false).await?;
     let mut choices: Vec<IdpChoice> = state
-        .metadata
+        .metadata()
         .idps
         .iter()
         .map(|i| (i.entity_id.as_str(), i.display_name(ctx.lang.code())))
@@ -114,7 +114,8 @@ pub(super) async fn send_to_idp(
     if let Some(provider) = state.upstream_oidc.get(idp_id) {
         return send_to_oidc_idp(state, ctx, flow, provider).await;
     }
-    let Some(idp) = state.metadata.idps.iter().find(|i| i.entity_id == idp_id) else {
+    let metadata = state.metadata();
+    let Some(idp) = metadata.idps.iter().find(|i| i.entity_id == idp_id) else {
         return Err(Stop::with_flow(unknown_idp(), &flow));
     };
     let upstream_id = xml::new_id();

@@ -25,8 +25,8 @@ pub(in crate::web::login) async fn saml_answer(
     let run = || -> Result<String, LoginError> {
         let internal = |e: &dyn std::fmt::Display| LoginError::Internal(e.to_string());
         let result = flow.result.as_ref().ok_or(LoginError::UnknownFlow)?;
-        let dv = state
-            .metadata
+        let metadata = state.metadata();
+        let dv = metadata
             .sps
             .get(&flow.intent.requester)
             .ok_or_else(|| LoginError::UnknownRequester(flow.intent.requester.clone()))?;
