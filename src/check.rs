@@ -334,15 +334,14 @@ mod tests {
     }
 
     fn set_with(sps: Vec<metadata::SpMetadata>, problems: Vec<metadata::Problem>) -> MetadataSet {
-        MetadataSet {
-            sps: sps
-                .into_iter()
-                .map(|s| (s.entity_id.clone(), std::sync::Arc::new(s)))
-                .collect(),
-            idps: Vec::new(),
-            problems,
-            by_source_id: Default::default(),
-        }
+        metadata::assemble(
+            vec![metadata::Parsed {
+                sps,
+                problems,
+                ..Default::default()
+            }],
+            Vec::new(),
+        )
     }
 
     fn dv(services: Vec<(u16, Vec<&str>)>) -> metadata::SpMetadata {
