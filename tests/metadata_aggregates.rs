@@ -116,9 +116,20 @@ fn aggregate(
     entities: &[&str],
     key: &SigningKey,
 ) -> String {
+    aggregate_cached(sequence, valid_until, "PT1H", entities, key)
+}
+
+/// Like [`aggregate`], with its cacheDuration.
+fn aggregate_cached(
+    sequence: u64,
+    valid_until: DateTime<Utc>,
+    cache_duration: &str,
+    entities: &[&str],
+    key: &SigningKey,
+) -> String {
     let id = format!("_aggregate-{sequence}");
     let unsigned = format!(
-        r#"<md:EntitiesDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" ID="{id}" Name="urn:etoegang:1.13:T:{sequence}" validUntil="{until}" cacheDuration="PT1H">{template}{entities}</md:EntitiesDescriptor>"#,
+        r#"<md:EntitiesDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" ID="{id}" Name="urn:etoegang:1.13:T:{sequence}" validUntil="{until}" cacheDuration="{cache_duration}">{template}{entities}</md:EntitiesDescriptor>"#,
         until = valid_until.format("%Y-%m-%dT%H:%M:%SZ"),
         template = poort::saml::dsig::template(&id, key),
         entities = entities.concat(),
@@ -359,5 +370,121 @@ async fn a_login_succeeds_with_the_ad_known_only_from_an_aggregate() {
     let v = common::to_dv(&c, &answer.text().await.unwrap()).await;
     assert_eq!(v["success"], true, "{v}");
     assert_eq!(v["legal_subject_id"], "11223344");
+    publisher.go_down();
+}
+
+/// The count of a metric line at poort's ops listener (0 when absent).
+async fn metric(ops: &str, line_start: &str) -> f64 {
+    let text = common::client()
+        .get(format!("{ops}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find(|l| l.starts_with(line_start))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[tokio::test]
+async fn a_login_whose_ad_is_withdrawn_by_a_refresh_ends_cleanly_at_its_service() {
+    let (publisher, url) = start_publisher().await;
+    let p2 = publisher.clone();
+    let keep = Arc::new(Mutex::new(None::<(SigningKey, String)>));
+    let kept = keep.clone();
+    let w = common::start_prepared(move |p, config| {
+        let ad_file = p.idp_dir.join("dev-ad.xml");
+        let ad_entity = std::fs::read_to_string(&ad_file).unwrap();
+        std::fs::remove_file(&ad_file).unwrap();
+        let key = SigningKey::load(
+            &p.certs.join("poort-encryption.key"),
+            &p.certs.join("poort-encryption.crt"),
+        )
+        .unwrap();
+        let entity = poort::saml::dsig::strip_declaration(&ad_entity).to_string();
+        // Refreshed every second, so the test need not wait long for the next edition.
+        p2.publish(&aggregate_cached(
+            1,
+            Utc::now() + Duration::days(7),
+            "PT1S",
+            &[&entity],
+            &key,
+        ));
+        *kept.lock().unwrap() = Some((key, entity));
+        config.metadata_aggregates.push(AggregateSource {
+            source: url.clone(),
+            trust_cert: p.certs.join("poort-encryption.crt"),
+            role: AggregateRole::Ad,
+            cache_file: p.dir.join("aggregate-copy.xml"),
+            refresh_seconds: 1,
+            retry_seconds: 1,
+            max_age_seconds: 86_400,
+        });
+    })
+    .await;
+    let ops = w.ops.clone();
+    let c = common::client();
+    let ad_page = common::dv_to_ad(&c, &w.dv, 2, "redirect").await;
+
+    // Edition 2 no longer lists the AD; wait (bounded) until poort has put it in use.
+    let (key, _) = keep.lock().unwrap().take().unwrap();
+    let other = "<md:EntityDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\" entityID=\"urn:etoegang:AD:00000099990000000004:entities:1\"/>";
+    publisher.publish(&aggregate_cached(
+        2,
+        Utc::now() + Duration::days(7),
+        "PT1S",
+        &[other],
+        &key,
+    ));
+    let updated = "poort_metadata_aggregate_refreshes_total{aggregate=";
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let text = common::client()
+            .get(format!("{ops}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let updates: f64 = text
+            .lines()
+            .filter(|l| l.starts_with(updated) && l.contains("outcome=\"updated\""))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum();
+        if updates >= 2.0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "edition 2 never put in use"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        metric(&ops, "poort_metadata_aggregate_in_use{").await,
+        1.0,
+        "edition 2 is in use"
+    );
+
+    let answer = common::through_ad(&c, &ad_page, "bram", "EH3").await;
+    let page = answer.text().await.unwrap();
+    let v = common::to_dv(&c, &page).await;
+    assert_eq!(v["success"], false, "{v}");
+    assert_eq!(
+        v["status"], "urn:oasis:names:tc:SAML:2.0:status:Responder",
+        "{v}"
+    );
+    assert_eq!(
+        v["second_status"], "urn:oasis:names:tc:SAML:2.0:status:AuthnFailed",
+        "{v}"
+    );
+    assert_eq!(
+        v["status_message"], "The identity provider's answer was not accepted",
+        "{v}"
+    );
     publisher.go_down();
 }

@@ -211,27 +211,28 @@ impl Ctx<'_> {
                 inherited
             }
         };
+        // An entity with a fatal finding is left out (fail closed); its findings are reported.
+        // The two arms are alike on purpose: they differ only in the descriptor type they build.
+        let file = self.file.to_path_buf();
         match self.role {
             Role::Sp => {
-                if let Some(sp) = sp(node, entity_id, self.now, &mut f) {
-                    if !f.fatal {
-                        self.out.sps.push(SpMetadata {
-                            file: self.file.to_path_buf(),
-                            valid_until,
-                            ..sp
-                        });
-                    }
+                let read = sp(node, entity_id, self.now, &mut f).filter(|_| !f.fatal);
+                if let Some(sp) = read {
+                    self.out.sps.push(SpMetadata {
+                        file,
+                        valid_until,
+                        ..sp
+                    });
                 }
             }
             Role::Idp => {
-                if let Some(idp) = idp(node, entity_id, self.now, &mut f) {
-                    if !f.fatal {
-                        self.out.idps.push(IdpMetadata {
-                            file: self.file.to_path_buf(),
-                            valid_until,
-                            ..idp
-                        });
-                    }
+                let read = idp(node, entity_id, self.now, &mut f).filter(|_| !f.fatal);
+                if let Some(idp) = read {
+                    self.out.idps.push(IdpMetadata {
+                        file,
+                        valid_until,
+                        ..idp
+                    });
                 }
             }
         }

@@ -106,10 +106,15 @@ async fn check_ad_answer(
         );
         return Err(Stop::with_flow(e, &flow));
     }
+    // The AD's metadata may have been withdrawn (a refreshed aggregate) since the login began:
+    // then the login ends cleanly, its requester told, instead of trusting keys no longer listed.
     let metadata = state.metadata();
-    let idp = from
-        .or_else(|| metadata.idp(&idp_id).map(|i| &**i))
-        .ok_or(LoginError::UnknownFlow)?;
+    let Some(idp) = from.or_else(|| metadata.idp(&idp_id).map(|i| &**i)) else {
+        let e = LoginError::AdAnswerRejected(
+            "the identity provider of this login is no longer in the trusted metadata".into(),
+        );
+        return Err(Stop::with_flow(e, &flow));
+    };
     let certs: Vec<Vec<u8>> = idp.signing_keys.iter().map(|c| c.der.clone()).collect();
     let now = Utc::now();
     let expectations = Expectations {
