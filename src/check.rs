@@ -88,6 +88,20 @@ pub async fn check(config_path: &Path, config: &Config) -> Vec<Finding> {
         &config.saml.idp_metadata_dir,
         chrono::Utc::now(),
     );
+    for source in &config.metadata_aggregates {
+        match crate::federation::check_source(source, chrono::Utc::now()).await {
+            Ok(None) => {}
+            Ok(Some(warning)) => warnings.push(Finding {
+                file: PathBuf::from(&source.source),
+                error: false,
+                message: format!("metadata aggregate: {warning}"),
+            }),
+            Err(e) => err(
+                Path::new(&source.source),
+                format!("metadata aggregate: {e}"),
+            ),
+        }
+    }
     // The effective catalogue: each signed catalogue read and checked, ServiceIDs and
     // ServiceUUIDs defined once across it and the `[[service]]` entries.
     for p in crate::catalogue::load(config, &md).await.problems {

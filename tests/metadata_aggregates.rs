@@ -488,3 +488,46 @@ async fn a_login_whose_ad_is_withdrawn_by_a_refresh_ends_cleanly_at_its_service(
     );
     publisher.go_down();
 }
+
+#[tokio::test]
+async fn poort_check_says_whether_an_aggregate_can_be_had_and_from_where() {
+    let w = world();
+    let (publisher, url) = start_publisher().await;
+    let now = Utc::now();
+    let source = source(&w, &url);
+    publisher.go_down();
+    let err = poort::federation::check_source(&source, now)
+        .await
+        .unwrap_err();
+    assert!(
+        err.contains("503") && err.ends_with("and there is no last good copy"),
+        "{err}"
+    );
+
+    publisher.publish(&aggregate(
+        1,
+        now + Duration::days(7),
+        &[&w.ad_entity],
+        &w.publisher_key,
+    ));
+    assert_eq!(
+        poort::federation::check_source(&source, now).await,
+        Ok(None)
+    );
+    drop(live(&w, &url, now).await); // keeps the last good copy
+
+    publisher.publish(&aggregate(
+        2,
+        now + Duration::days(7),
+        &[&w.ad_entity],
+        &w.stranger,
+    ));
+    let warning = poort::federation::check_source(&source, now)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        warning.starts_with("signature refused") && warning.ends_with("is used"),
+        "{warning}"
+    );
+}

@@ -320,3 +320,36 @@ pub fn spawn_refresh(live: Arc<LiveMetadata>) -> Vec<tokio::task::JoinHandle<()>
         })
         .collect()
 }
+
+/// For `poort check`: whether an aggregate can be had now. `Ok(None)`: from its source;
+/// `Ok(Some(why))`: only from its last good copy (a warning); `Err(why)`: not at all.
+pub async fn check_source(
+    source: &AggregateSource,
+    now: DateTime<Utc>,
+) -> Result<Option<String>, String> {
+    let verified = |bytes: &[u8]| -> Result<Verified, String> {
+        let trust = crate::trust::certificates(&source.trust_cert).map_err(|e| e.to_string())?;
+        verify(bytes, &trust, now).map_err(|e| e.to_string())
+    };
+    let fetched = crate::http::fetch_document(&source.source, MAX_AGGREGATE_BYTES)
+        .await
+        .map_err(|e| format!("fetching: {e}"))
+        .and_then(|bytes| verified(&bytes));
+    let Err(why) = fetched else {
+        return Ok(None);
+    };
+    match cache::load(&source.cache_file, MAX_AGGREGATE_BYTES) {
+        Ok(Some((bytes, _))) => match verified(&bytes) {
+            Ok(_) => Ok(Some(format!(
+                "{why}; the last good copy in {} is used",
+                source.cache_file.display()
+            ))),
+            Err(copy) => Err(format!(
+                "{why}; the last good copy in {} is refused too: {copy}",
+                source.cache_file.display()
+            )),
+        },
+        Ok(None) => Err(format!("{why}; and there is no last good copy")),
+        Err(e) => Err(format!("{why}; the last good copy cannot be read: {e}")),
+    }
+}
