@@ -2,7 +2,7 @@
 
 use crate::config::{Config, ServiceConfig};
 use crate::keys::{DecryptionKey, PseudonymSecret, SigningKey};
-use crate::metadata::{self, MetadataSet, Severity};
+use crate::metadata::{MetadataSet, Severity};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
@@ -83,11 +83,15 @@ pub async fn check(config_path: &Path, config: &Config) -> Vec<Finding> {
             err(seed, e.to_string());
         }
     }
-    let md = metadata::load(
+    // The folders and the aggregates, as a start would read them (nothing written to disk).
+    let live = crate::federation::LiveMetadata::inspect(
         &config.saml.sp_metadata_dir,
         &config.saml.idp_metadata_dir,
+        &config.metadata_aggregates,
         chrono::Utc::now(),
-    );
+    )
+    .await;
+    let md = live.now();
     for source in &config.metadata_aggregates {
         match crate::federation::check_source(source, chrono::Utc::now()).await {
             Ok(None) => {}
@@ -145,11 +149,11 @@ pub async fn check(config_path: &Path, config: &Config) -> Vec<Finding> {
         }
     }
     out.extend(warnings);
-    for p in md.problems {
+    for p in &md.problems {
         out.push(Finding {
-            file: p.file,
+            file: p.file.clone(),
             error: p.severity == Severity::Error,
-            message: p.message,
+            message: p.message.clone(),
         });
     }
     out
@@ -334,6 +338,7 @@ fn oidc_client_problems(config: &Config, config_path: &Path) -> Vec<(PathBuf, bo
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metadata;
     use std::path::Path;
 
     const DV: &str = "urn:etoegang:DV:00000003244440010000:entities:0001";

@@ -531,3 +531,35 @@ async fn poort_check_says_whether_an_aggregate_can_be_had_and_from_where() {
         "{warning}"
     );
 }
+
+#[tokio::test]
+async fn poort_check_counts_the_ads_of_an_aggregate_and_writes_nothing() {
+    let w = world();
+    let (publisher, url) = start_publisher().await;
+    let now = Utc::now();
+    publisher.publish(&aggregate(
+        1,
+        now + Duration::days(7),
+        &[&w.ad_entity],
+        &w.publisher_key,
+    ));
+    let path = common::repo_file("config/poort.toml");
+    let mut config = poort::config::Config::load(&path).unwrap();
+    config.saml.sp_metadata_dir = w.dir.path().join("sp");
+    config.saml.idp_metadata_dir = w.dir.path().join("idp");
+    let no_ad = |findings: &[poort::check::Finding]| {
+        findings
+            .iter()
+            .any(|f| f.message == "no identity provider metadata")
+    };
+    let findings = poort::check::check(&path, &config).await;
+    assert!(no_ad(&findings), "the folder alone has no AD");
+
+    config.metadata_aggregates.push(source(&w, &url));
+    let findings = poort::check::check(&path, &config).await;
+    assert!(!no_ad(&findings), "the aggregate's AD counts: {findings:?}");
+    assert!(
+        !w.dir.path().join("cache/aggregate.xml").exists(),
+        "checking writes no copy"
+    );
+}

@@ -17,11 +17,14 @@ pub enum CatalogueCommand {
 
 pub(super) async fn run(config_path: &Path, command: CatalogueCommand) -> anyhow::Result<()> {
     let config = Config::load(config_path)?;
-    let metadata = crate::metadata::load(
+    let metadata = crate::federation::LiveMetadata::inspect(
         &config.saml.sp_metadata_dir,
         &config.saml.idp_metadata_dir,
+        &config.metadata_aggregates,
         chrono::Utc::now(),
-    );
+    )
+    .await
+    .now();
     let effective = crate::catalogue::load(&config, &metadata).await;
     if let CatalogueCommand::Show = command {
         print_services(&effective);

@@ -37,6 +37,8 @@ pub struct LiveMetadata {
     sources: Vec<AggregateSource>,
     editions: Mutex<Vec<Option<Edition>>>,
     metrics: Arc<Metrics>,
+    /// Whether a good edition is written to its `cache_file` (not when only inspecting).
+    keeps_copies: bool,
 }
 
 /// How a refresh went.
@@ -57,6 +59,7 @@ impl LiveMetadata {
             sources: Vec::new(),
             editions: Mutex::new(Vec::new()),
             metrics: Arc::new(Metrics::default()),
+            keeps_copies: false,
         }
     }
 
@@ -69,12 +72,36 @@ impl LiveMetadata {
         metrics: Arc<Metrics>,
         now: DateTime<Utc>,
     ) -> LiveMetadata {
+        Self::read(sp_dir, idp_dir, sources, metrics, now, true).await
+    }
+
+    /// The metadata as [`LiveMetadata::start`] would have it, for the commands that only look
+    /// (`poort check`, `poort catalogue`): nothing is written to the copies on disk.
+    pub async fn inspect(
+        sp_dir: &Path,
+        idp_dir: &Path,
+        sources: &[AggregateSource],
+        now: DateTime<Utc>,
+    ) -> LiveMetadata {
+        let metrics = Arc::new(Metrics::default());
+        Self::read(sp_dir, idp_dir, sources, metrics, now, false).await
+    }
+
+    async fn read(
+        sp_dir: &Path,
+        idp_dir: &Path,
+        sources: &[AggregateSource],
+        metrics: Arc<Metrics>,
+        now: DateTime<Utc>,
+        keeps_copies: bool,
+    ) -> LiveMetadata {
         let live = LiveMetadata {
             current: ArcSwap::from_pointee(MetadataSet::default()),
             folders: metadata::read_folders(sp_dir, idp_dir, now),
             sources: sources.to_vec(),
             editions: Mutex::new(vec![None; sources.len()]),
             metrics,
+            keeps_copies,
         };
         for (index, source) in sources.iter().enumerate() {
             if let Err(e) = live.refresh(index, now).await {
@@ -116,7 +143,11 @@ impl LiveMetadata {
         let verified = verify(&bytes, &trust, now).map_err(RefreshError::Refused)?;
         let outcome = self.put_in_use(index, verified, now, now)?;
         // Written again when unchanged too: the copy's time says when it was last confirmed.
-        if let Err(e) = cache::store(&source.cache_file, &bytes) {
+        let kept = match self.keeps_copies {
+            true => cache::store(&source.cache_file, &bytes),
+            false => Ok(()),
+        };
+        if let Err(e) = kept {
             tracing::warn!(aggregate = %source.source, file = %source.cache_file.display(), error = %e, "cannot keep the last good copy of a metadata aggregate");
         }
         self.metrics
