@@ -408,3 +408,60 @@ async fn a_catalogue_service_logs_in_under_the_catalogues_name_and_the_cli_shows
         "{out}"
     );
 }
+
+#[tokio::test]
+async fn a_catalogue_from_a_url_is_read_like_a_file_and_a_failing_url_named() {
+    use axum::response::IntoResponse;
+    let keys = keys();
+    let text = signed_catalogue(&two_providers(&three_services()), &keys.signer);
+    let served = text.clone();
+    let app = axum::Router::new().route(
+        "/servicecatalog.xml",
+        axum::routing::get(move || {
+            let body = served.clone();
+            async move { body.into_response() }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!(
+        "http://{}/servicecatalog.xml",
+        listener.local_addr().unwrap()
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let (tx, rx) = std::sync::mpsc::channel();
+    let w = common::start_prepared(|p, config| {
+        with_catalogues(p, config, &keys, &[]);
+        config.catalogues.push(CatalogueSource {
+            source: url.clone(),
+            trust_cert: keys.signer_cert.clone(),
+        });
+        tx.send(config.clone()).unwrap();
+    })
+    .await;
+    let config: Config = rx.recv().unwrap();
+    let md = poort::metadata::load(
+        &config.saml.sp_metadata_dir,
+        &config.saml.idp_metadata_dir,
+        chrono::Utc::now(),
+    );
+    let effective = catalogue::load(&config, &md).await;
+    assert!(effective.problems.is_empty(), "{:?}", effective.problems);
+    assert_eq!(effective.services.len(), 3);
+    assert!(effective.services.iter().all(|s| s.origin == url));
+    drop(w);
+
+    // A URL that answers with an error is a problem naming the URL.
+    let mut broken = config.clone();
+    broken.catalogues[0].source = url.replace("servicecatalog.xml", "missing.xml");
+    let effective = catalogue::load(&broken, &md).await;
+    assert_eq!(effective.problems.len(), 1);
+    assert_eq!(effective.problems[0].origin, broken.catalogues[0].source);
+    assert!(
+        effective.problems[0]
+            .message
+            .starts_with("cannot be read: HTTP status client error (404"),
+        "{}",
+        effective.problems[0].message
+    );
+}
