@@ -18,8 +18,8 @@ pub use parse::{in_language, CatalogueDocument, Definition, Instance, Provider};
 
 use crate::config::Config;
 use crate::metadata::MetadataSet;
-use crate::saml::{c14n, dsig};
-use roxmltree::{Document, ParsingOptions};
+use crate::saml::dsig::{self, RootRefusal};
+use crate::saml::xml;
 use std::fmt;
 
 pub const NS_ESC: &str = "urn:etoegang:1.13:service-catalog";
@@ -70,23 +70,20 @@ pub fn read(bytes: &[u8], trust: &[Vec<u8>]) -> Result<CatalogueDocument, Catalo
     }
     let text =
         std::str::from_utf8(bytes).map_err(|_| CatalogueError::Malformed("not UTF-8".into()))?;
-    let options = || ParsingOptions {
-        allow_dtd: false,
-        nodes_limit: u32::MAX,
-        ..ParsingOptions::default()
-    };
-    let received = Document::parse_with_options(text, options())
-        .map_err(|e| CatalogueError::Malformed(e.to_string()))?;
-    let root = received.root_element();
-    let signature = c14n::enveloped_signature(root).ok_or(CatalogueError::Unsigned)?;
-    dsig::check_shape(signature, root.attribute("ID").unwrap_or_default())
-        .map_err(CatalogueError::Signature)?;
-    let signed = dsig::verify(text, trust).map_err(|e| match e {
-        dsig::DsigError::Invalid => CatalogueError::NotTrusted,
-        other => CatalogueError::Signature(other),
-    })?;
+    let signed =
+        dsig::verify_signed_root(text, (NS_ESC, "ServiceCatalogue"), trust).map_err(|refusal| {
+            match refusal {
+                RootRefusal::Malformed(e) => CatalogueError::Malformed(e),
+                RootRefusal::Root => CatalogueError::Content(parse::ContentError(
+                    "the root element is not esc:ServiceCatalogue".into(),
+                )),
+                RootRefusal::Unsigned => CatalogueError::Unsigned,
+                RootRefusal::Shape(e) => CatalogueError::Signature(e),
+                RootRefusal::NotTrusted => CatalogueError::NotTrusted,
+            }
+        })?;
     schema::validate(text).map_err(CatalogueError::Schema)?;
-    let signed = Document::parse_with_options(&signed, options())
+    let signed = xml::parse_signed_document(&signed)
         .map_err(|e| CatalogueError::Malformed(e.to_string()))?;
     Ok(parse::document(signed.root_element())?)
 }

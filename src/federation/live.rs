@@ -104,10 +104,8 @@ impl LiveMetadata {
             keeps_copies,
         };
         for (index, source) in sources.iter().enumerate() {
-            if let Err(e) = live.refresh(index, now).await {
+            if let Err(e) = live.fetch_and_use(index, now).await {
                 tracing::warn!(aggregate = %source.source, error = %e, "metadata aggregate not fetched; trying the last good copy");
-                live.metrics
-                    .aggregate_refreshed(&source.source, e.reason_code());
                 if let Err(e) = live.use_disk_copy(index, now) {
                     tracing::error!(aggregate = %source.source, error = %e, "metadata aggregate not in use: no good copy");
                 }
@@ -134,25 +132,42 @@ impl LiveMetadata {
         index: usize,
         now: DateTime<Utc>,
     ) -> Result<Refreshed, RefreshError> {
-        let source = &self.sources[index];
-        let bytes = crate::http::fetch_document(&source.source, MAX_AGGREGATE_BYTES)
-            .await
-            .map_err(RefreshError::Fetch)?;
-        let trust = crate::trust::certificates(&source.trust_cert)
-            .map_err(|e| RefreshError::Refused(AggregateError::TrustCert(e)))?;
-        let verified = verify(&bytes, &trust, now).map_err(RefreshError::Refused)?;
-        let outcome = self.put_in_use(index, verified, now, now)?;
-        // Written again when unchanged too: the copy's time says when it was last confirmed.
-        let kept = match self.keeps_copies {
-            true => cache::store(&source.cache_file, &bytes),
-            false => Ok(()),
-        };
-        if let Err(e) = kept {
-            tracing::warn!(aggregate = %source.source, file = %source.cache_file.display(), error = %e, "cannot keep the last good copy of a metadata aggregate");
+        let outcome = self.fetch_and_use(index, now).await?;
+        if outcome == Refreshed::Updated {
+            self.rebuild(now);
         }
-        self.metrics
-            .aggregate_refreshed(&source.source, outcome.reason_code());
         Ok(outcome)
+    }
+
+    /// [`LiveMetadata::refresh`] without assembling the set (at start, once for all), counting
+    /// every outcome.
+    async fn fetch_and_use(
+        &self,
+        index: usize,
+        now: DateTime<Utc>,
+    ) -> Result<Refreshed, RefreshError> {
+        let source = &self.sources[index];
+        let result: Result<Refreshed, RefreshError> = async {
+            let bytes = crate::http::fetch_document(&source.source, MAX_AGGREGATE_BYTES)
+                .await
+                .map_err(RefreshError::Fetch)?;
+            let verified = verified(source, &bytes, now)?;
+            let outcome = self.put_in_use(index, verified, now, now)?;
+            // Written again when unchanged too: the copy's time says when it was last confirmed.
+            if self.keeps_copies {
+                if let Err(e) = cache::store(&source.cache_file, &bytes) {
+                    tracing::warn!(aggregate = %source.source, file = %source.cache_file.display(), error = %e, "cannot keep the last good copy of a metadata aggregate");
+                }
+            }
+            Ok(outcome)
+        }
+        .await;
+        let code = match &result {
+            Ok(outcome) => outcome.reason_code(),
+            Err(e) => e.reason_code(),
+        };
+        self.metrics.aggregate_refreshed(&source.source, code);
+        result
     }
 
     /// Puts aggregate `index` in use from its copy on disk (at start, when its source fails).
@@ -161,9 +176,7 @@ impl LiveMetadata {
         let (bytes, modified) = cache::load(&source.cache_file, MAX_AGGREGATE_BYTES)
             .map_err(|e| RefreshError::Disk(e.to_string()))?
             .ok_or(RefreshError::NoCopy)?;
-        let trust = crate::trust::certificates(&source.trust_cert)
-            .map_err(|e| RefreshError::Refused(AggregateError::TrustCert(e)))?;
-        let verified = verify(&bytes, &trust, now).map_err(RefreshError::Refused)?;
+        let verified = verified(source, &bytes, now)?;
         self.put_in_use(index, verified, DateTime::<Utc>::from(modified), now)?;
         tracing::info!(aggregate = %source.source, file = %source.cache_file.display(), "metadata aggregate in use from its last good copy");
         Ok(())
@@ -177,8 +190,7 @@ impl LiveMetadata {
         now: DateTime<Utc>,
     ) -> Result<Refreshed, RefreshError> {
         let source = &self.sources[index];
-        let max_age = chrono::Duration::seconds(source.max_age_seconds.min(i64::MAX as u64) as i64);
-        if fetched_at + max_age <= now {
+        if fetched_at + max_age(source) <= now {
             return Err(RefreshError::Stale(fetched_at));
         }
         {
@@ -214,7 +226,6 @@ impl LiveMetadata {
             parsed,
         });
         tracing::info!(aggregate = %source.source, edition = %verified.name, entities, valid_until = %verified.valid_until, "metadata aggregate in use");
-        self.rebuild(now);
         Ok(Refreshed::Updated)
     }
 
@@ -222,36 +233,53 @@ impl LiveMetadata {
     /// An edition past its validUntil, or older than `max_age_seconds`, is dropped here (logged
     /// and shown by `poort_metadata_aggregate_in_use` 0), never used.
     pub fn rebuild(&self, now: DateTime<Utc>) {
-        let mut parts = Vec::new();
-        {
-            let mut editions = self.editions.lock();
-            for (index, slot) in editions.iter_mut().enumerate() {
-                let source = &self.sources[index];
-                let max_age =
-                    chrono::Duration::seconds(source.max_age_seconds.min(i64::MAX as u64) as i64);
-                let expired = slot.as_ref().and_then(|e| {
-                    if e.valid_until <= now {
-                        Some(format!("expired at {}", e.valid_until))
-                    } else if e.fetched_at + max_age <= now {
-                        Some(format!("stale: fetched at {}", e.fetched_at))
-                    } else {
-                        None
-                    }
-                });
-                if let Some(why) = expired {
-                    tracing::error!(aggregate = %source.source, "metadata aggregate dropped, {why}; its peers are unknown until a good edition comes");
-                    *slot = None;
-                }
-                self.metrics.aggregate_state(
-                    &source.source,
-                    slot.as_ref().map(|e| e.valid_until),
-                    now,
-                );
-                if let Some(edition) = slot {
-                    parts.push(edition.parsed.clone());
-                }
-            }
+        self.drop_expired(now);
+        self.assemble();
+    }
+
+    /// Drops what expired by `now`, assembling the set again only if something was dropped:
+    /// after a failed refresh the editions in use usually stay as they were.
+    fn expire(&self, now: DateTime<Utc>) {
+        if self.drop_expired(now) {
+            self.assemble();
         }
+    }
+
+    /// Drops the editions expired or stale at `now`; whether any was.
+    fn drop_expired(&self, now: DateTime<Utc>) -> bool {
+        let mut dropped = false;
+        let mut editions = self.editions.lock();
+        for (slot, source) in editions.iter_mut().zip(&self.sources) {
+            let expired = slot.as_ref().and_then(|e| {
+                if e.valid_until <= now {
+                    Some(format!("expired at {}", e.valid_until))
+                } else if e.fetched_at + max_age(source) <= now {
+                    Some(format!("stale: fetched at {}", e.fetched_at))
+                } else {
+                    None
+                }
+            });
+            if let Some(why) = expired {
+                tracing::error!(aggregate = %source.source, "metadata aggregate dropped, {why}; its peers are unknown until a good edition comes");
+                *slot = None;
+                dropped = true;
+            }
+            let valid_until = slot.as_ref().map(|e| e.valid_until);
+            self.metrics
+                .aggregate_state(&source.source, valid_until, now);
+        }
+        dropped
+    }
+
+    /// The set of the folders and the editions in use, swapped in whole.
+    fn assemble(&self) {
+        let parts: Vec<Parsed> = self
+            .editions
+            .lock()
+            .iter()
+            .flatten()
+            .map(|edition| edition.parsed.clone())
+            .collect();
         let set = metadata::assemble(self.folders.clone(), parts);
         self.current.store(Arc::new(set));
     }
@@ -270,6 +298,22 @@ impl LiveMetadata {
         }
         wait.max(Duration::from_secs(1))
     }
+}
+
+/// How long an edition may go unconfirmed before it is stale.
+fn max_age(source: &AggregateSource) -> chrono::Duration {
+    chrono::Duration::seconds(i64::try_from(source.max_age_seconds).unwrap_or(i64::MAX))
+}
+
+/// `bytes` checked against the source's trust certificates.
+fn verified(
+    source: &AggregateSource,
+    bytes: &[u8],
+    now: DateTime<Utc>,
+) -> Result<Verified, RefreshError> {
+    let trust = crate::trust::certificates(&source.trust_cert)
+        .map_err(|e| RefreshError::Refused(AggregateError::TrustCert(e)))?;
+    verify(bytes, &trust, now).map_err(RefreshError::Refused)
 }
 
 /// Why a refresh did not put a new edition in use.
@@ -337,8 +381,7 @@ pub fn spawn_refresh(live: Arc<LiveMetadata>) -> Vec<tokio::task::JoinHandle<()>
                         }
                         Err(e) => {
                             tracing::warn!(aggregate = %source.source, error = %e, "metadata aggregate refresh failed; the edition in use stays");
-                            live.metrics.aggregate_refreshed(&source.source, e.reason_code());
-                            live.rebuild(now);
+                            live.expire(now);
                             let first = Duration::from_secs(source.retry_seconds.max(1));
                             let longest = Duration::from_secs(source.refresh_seconds.max(1));
                             let next = retry.map_or(first, |r| (r * 2).min(longest));
@@ -358,9 +401,11 @@ pub async fn check_source(
     source: &AggregateSource,
     now: DateTime<Utc>,
 ) -> Result<Option<String>, String> {
-    let verified = |bytes: &[u8]| -> Result<Verified, String> {
-        let trust = crate::trust::certificates(&source.trust_cert).map_err(|e| e.to_string())?;
-        verify(bytes, &trust, now).map_err(|e| e.to_string())
+    let verified = |bytes: &[u8]| {
+        verified(source, bytes, now).map_err(|e| match e {
+            RefreshError::Refused(e) => e.to_string(),
+            other => other.to_string(),
+        })
     };
     let fetched = crate::http::fetch_document(&source.source, MAX_AGGREGATE_BYTES)
         .await

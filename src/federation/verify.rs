@@ -4,10 +4,9 @@
 //! only from the bytes the signature covers.
 
 use super::name::{parse_duration, AggregateName};
+use crate::saml::dsig::{self, RootRefusal};
 use crate::saml::xml::NS_MD;
-use crate::saml::{c14n, dsig};
 use chrono::{DateTime, Utc};
-use roxmltree::{Document, ParsingOptions};
 use std::time::Duration;
 
 /// The largest aggregate read: the scheme's network metadata is a few megabytes; this leaves
@@ -69,28 +68,17 @@ pub fn verify(
     let text =
         std::str::from_utf8(bytes).map_err(|_| AggregateError::Malformed("not UTF-8".into()))?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let options = || ParsingOptions {
-        allow_dtd: false,
-        nodes_limit: u32::MAX,
-        ..ParsingOptions::default()
-    };
-    let received = Document::parse_with_options(text, options())
-        .map_err(|e| AggregateError::Malformed(e.to_string()))?;
-    let root = received.root_element();
-    if !(root.tag_name().namespace() == Some(NS_MD)
-        && root.tag_name().name() == "EntitiesDescriptor")
-    {
-        return Err(AggregateError::NotAnAggregate);
-    }
-    let signature = c14n::enveloped_signature(root).ok_or(AggregateError::Unsigned)?;
-    dsig::check_shape(signature, root.attribute("ID").unwrap_or_default())
-        .map_err(AggregateError::Signature)?;
-    let signed = dsig::verify(text, trust).map_err(|e| match e {
-        dsig::DsigError::Invalid => AggregateError::NotTrusted,
-        other => AggregateError::Signature(other),
-    })?;
+    let signed = dsig::verify_signed_root(text, (NS_MD, "EntitiesDescriptor"), trust).map_err(
+        |refusal| match refusal {
+            RootRefusal::Malformed(e) => AggregateError::Malformed(e),
+            RootRefusal::Root => AggregateError::NotAnAggregate,
+            RootRefusal::Unsigned => AggregateError::Unsigned,
+            RootRefusal::Shape(e) => AggregateError::Signature(e),
+            RootRefusal::NotTrusted => AggregateError::NotTrusted,
+        },
+    )?;
     // Everything below is read from the signed bytes.
-    let doc = Document::parse_with_options(&signed, options())
+    let doc = crate::saml::xml::parse_signed_document(&signed)
         .map_err(|e| AggregateError::Malformed(e.to_string()))?;
     let root = doc.root_element();
     let name = root.attribute("Name").unwrap_or_default();

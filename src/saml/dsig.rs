@@ -234,6 +234,46 @@ pub fn verify_with_nested(document: &str, certs: &[Vec<u8>]) -> Result<String, D
         .map(|s| strip_declaration(&s).to_string())
 }
 
+/// Why a document signed as a whole (a service catalogue, a metadata aggregate) was refused
+/// before any of its content was read.
+#[derive(Debug)]
+pub enum RootRefusal {
+    Malformed(String),
+    /// The root element is not the one expected.
+    Root,
+    Unsigned,
+    /// The signature's shape or algorithms.
+    Shape(DsigError),
+    /// It does not verify with the trust certificates.
+    NotTrusted,
+}
+
+/// Verifies a document signed by one enveloped signature on its root element `(ns, local)`,
+/// with the `trust` certificates only (never a key it carries), and returns the signed bytes:
+/// the root without its signature, the only text callers may read content from.
+pub fn verify_signed_root(
+    text: &str,
+    (ns, local): (&str, &str),
+    trust: &[Vec<u8>],
+) -> Result<String, RootRefusal> {
+    let received = xml::parse_signed_document(text).map_err(|e| {
+        RootRefusal::Malformed(match e {
+            xml::XmlError::Malformed(detail) => detail,
+            other => other.to_string(),
+        })
+    })?;
+    let root = received.root_element();
+    if !xml::is(root, ns, local) {
+        return Err(RootRefusal::Root);
+    }
+    let signature = c14n::enveloped_signature(root).ok_or(RootRefusal::Unsigned)?;
+    check_shape(signature, root.attribute("ID").unwrap_or_default()).map_err(RootRefusal::Shape)?;
+    verify(text, trust).map_err(|e| match e {
+        DsigError::Invalid => RootRefusal::NotTrusted,
+        other => RootRefusal::Shape(other),
+    })
+}
+
 /// xmlsec with the keys from metadata and RSA-SHA256 / ECDSA-SHA256 only.
 fn reduce(document: &str, certs: &[Vec<u8>], mode: ReduceMode) -> Result<String, DsigError> {
     quiet_xmlsec();

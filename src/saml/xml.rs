@@ -50,6 +50,21 @@ pub fn parse(text: &str) -> Result<Document<'_>, XmlError> {
     })
 }
 
+/// Parses a signed document of the scheme (a service catalogue, a metadata aggregate): DTDs
+/// refused like [`parse`], but no limit on its size or node count, which its reader bounds
+/// (they hold thousands of entities).
+pub fn parse_signed_document(text: &str) -> Result<Document<'_>, XmlError> {
+    let options = ParsingOptions {
+        allow_dtd: false,
+        nodes_limit: u32::MAX,
+        ..ParsingOptions::default()
+    };
+    Document::parse_with_options(text, options).map_err(|e| match e {
+        roxmltree::Error::DtdDetected => XmlError::Dtd,
+        other => XmlError::Malformed(other.to_string()),
+    })
+}
+
 /// Decodes bytes as UTF-8, within the size limit.
 pub fn utf8(bytes: &[u8]) -> Result<&str, XmlError> {
     if bytes.len() > MAX_MESSAGE_BYTES {
