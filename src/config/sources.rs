@@ -1,0 +1,148 @@
+//! Where services and trusted metadata come from: `[[service]]` entries, signed service
+//! catalogues (`[[catalogue]]`) and signed metadata aggregates (`[[metadata_aggregate]]`).
+
+use crate::domain::grant::ServiceRef;
+use crate::domain::level::Level;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// One service of the catalogue.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ServiceConfig {
+    /// `urn:etoegang:DV:<OIN>:services:<index>`
+    pub id: String,
+    /// What grants are registered against.
+    pub uuid: String,
+    pub name_nl: String,
+    pub name_en: String,
+    /// Entity ID of the DV that offers it.
+    pub provider: String,
+    /// The AttributeConsumingServiceIndex by which the DV names it.
+    pub acs_index: u16,
+    pub level: Level,
+    /// The provider's OrganizationDisplayName (Dutch, then English), where the catalogue gives it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description_nl: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description_en: Option<String>,
+    /// EntityConcernedTypesAllowed: the identifiers of the organisation the service accepts
+    /// (`urn:etoegang:1.9:EntityConcernedID:KvKnr`, `…:RSIN`, …); empty means the KvK number.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub entity_concerned_types: Vec<String>,
+    /// The attributes the service asks for, beyond the organisation's identifier.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requested_attributes: Vec<RequestedAttribute>,
+    /// SSOSupport: whether a login for this service may be completed from a session.
+    #[serde(default)]
+    pub sso_support: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub privacy_policy_url: Option<String>,
+    /// Where the service is defined (the config file or a catalogue's file or URL), for messages.
+    #[serde(skip)]
+    pub origin: String,
+}
+
+/// A signed service catalogue (`esc:ServiceCatalogue`) and the certificate its signature must
+/// verify with (the Beheerorganisatie's, an HM's or a DV's, as the scheme allows).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatalogueSource {
+    /// A file, or an `https://` URL.
+    pub source: String,
+    /// PEM certificate that signed it.
+    pub trust_cert: PathBuf,
+}
+
+/// A signed metadata aggregate (`md:EntitiesDescriptor`): the scheme's network metadata of ADs,
+/// or a DV's own signed metadata.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AggregateSource {
+    /// A file, or an `https://` URL.
+    pub source: String,
+    /// PEM certificate(s) its signature must verify with.
+    pub trust_cert: PathBuf,
+    /// Whose metadata it holds: `ad` (identity providers) or `dv` (service providers).
+    pub role: AggregateRole,
+    /// Where the last good copy is kept, so poort starts without the network.
+    pub cache_file: PathBuf,
+    /// The longest time between two refreshes; a shorter `cacheDuration` refreshes sooner.
+    #[serde(default = "default_aggregate_refresh")]
+    pub refresh_seconds: u64,
+    /// The first wait after a failed refresh; it doubles up to `refresh_seconds`.
+    #[serde(default = "default_aggregate_retry")]
+    pub retry_seconds: u64,
+    /// A copy without `validUntil` ahead is refused anyway; one older than this is stale too.
+    #[serde(default = "default_aggregate_max_age")]
+    pub max_age_seconds: u64,
+}
+
+fn default_aggregate_refresh() -> u64 {
+    3600
+}
+fn default_aggregate_retry() -> u64 {
+    30
+}
+fn default_aggregate_max_age() -> u64 {
+    // Twice the network metadata's cacheDuration (P7D).
+    14 * 86_400
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AggregateRole {
+    Ad,
+    Dv,
+}
+
+/// An attribute a service asks for (a catalogue's `esc:RequestedAttribute`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestedAttribute {
+    pub name: String,
+    #[serde(default)]
+    pub required: bool,
+    /// Why the service asks for it (PurposeStatement), in Dutch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purpose: Option<String>,
+}
+
+impl ServiceConfig {
+    /// A service with what every service has; what a catalogue adds is empty.
+    pub fn new(
+        id: impl Into<String>,
+        uuid: impl Into<String>,
+        (name_nl, name_en): (impl Into<String>, impl Into<String>),
+        provider: impl Into<String>,
+        acs_index: u16,
+        level: Level,
+    ) -> ServiceConfig {
+        ServiceConfig {
+            id: id.into(),
+            uuid: uuid.into(),
+            name_nl: name_nl.into(),
+            name_en: name_en.into(),
+            provider: provider.into(),
+            acs_index,
+            level,
+            provider_name: None,
+            description_nl: None,
+            description_en: None,
+            entity_concerned_types: Vec::new(),
+            requested_attributes: Vec::new(),
+            sso_support: false,
+            privacy_policy_url: None,
+            origin: String::new(),
+        }
+    }
+}
+
+impl From<&ServiceConfig> for ServiceRef {
+    fn from(s: &ServiceConfig) -> ServiceRef {
+        ServiceRef {
+            service_id: s.id.clone(),
+            uuid: s.uuid.clone(),
+            provider: s.provider.clone(),
+            level: s.level,
+        }
+    }
+}
