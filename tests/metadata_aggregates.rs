@@ -333,10 +333,18 @@ async fn with_the_source_down_poort_starts_from_the_last_good_copy() {
         .is_none());
 }
 
-#[tokio::test]
-async fn a_login_succeeds_with_the_ad_known_only_from_an_aggregate() {
-    let (publisher, url) = start_publisher().await;
-    let publisher_for_world = publisher.clone();
+/// A running poort whose AD is known only from an aggregate the local server publishes
+/// (edition 1, with `cache_duration`; refreshed at most `refresh_seconds` apart), and the key
+/// that signs the aggregate.
+async fn poort_with_ad_in_aggregate(
+    publisher: &Publisher,
+    url: &str,
+    cache_duration: &'static str,
+    refresh_seconds: u64,
+) -> (common::World, SigningKey) {
+    let (publisher, url) = (publisher.clone(), url.to_string());
+    let key = Arc::new(Mutex::new(None));
+    let kept = key.clone();
     let w = common::start_prepared(move |p, config| {
         let ad_file = p.idp_dir.join("dev-ad.xml");
         let ad_entity = std::fs::read_to_string(&ad_file).unwrap();
@@ -347,23 +355,34 @@ async fn a_login_succeeds_with_the_ad_known_only_from_an_aggregate() {
         )
         .unwrap();
         let entity = poort::saml::dsig::strip_declaration(&ad_entity).to_string();
-        publisher_for_world.publish(&aggregate(
+        let until = Utc::now() + Duration::days(7);
+        publisher.publish(&aggregate_cached(
             1,
-            Utc::now() + Duration::days(7),
+            until,
+            cache_duration,
             &[&entity],
             &key,
         ));
+        *kept.lock().unwrap() = Some(key);
         config.metadata_aggregates.push(AggregateSource {
-            source: url.clone(),
+            source: url,
             trust_cert: p.certs.join("poort-encryption.crt"),
             role: AggregateRole::Ad,
             cache_file: p.dir.join("aggregate-copy.xml"),
-            refresh_seconds: 3600,
-            retry_seconds: 30,
+            refresh_seconds,
+            retry_seconds: 1,
             max_age_seconds: 86_400,
         });
     })
     .await;
+    let key = key.lock().unwrap().take().unwrap();
+    (w, key)
+}
+
+#[tokio::test]
+async fn a_login_succeeds_with_the_ad_known_only_from_an_aggregate() {
+    let (publisher, url) = start_publisher().await;
+    let (w, _) = poort_with_ad_in_aggregate(&publisher, &url, "PT1H", 3600).await;
     let c = common::client();
     let ad_page = common::dv_to_ad(&c, &w.dv, 2, "redirect").await;
     let answer = common::through_ad(&c, &ad_page, "bram", "EH3").await;
@@ -392,45 +411,13 @@ async fn metric(ops: &str, line_start: &str) -> f64 {
 #[tokio::test]
 async fn a_login_whose_ad_is_withdrawn_by_a_refresh_ends_cleanly_at_its_service() {
     let (publisher, url) = start_publisher().await;
-    let p2 = publisher.clone();
-    let keep = Arc::new(Mutex::new(None::<(SigningKey, String)>));
-    let kept = keep.clone();
-    let w = common::start_prepared(move |p, config| {
-        let ad_file = p.idp_dir.join("dev-ad.xml");
-        let ad_entity = std::fs::read_to_string(&ad_file).unwrap();
-        std::fs::remove_file(&ad_file).unwrap();
-        let key = SigningKey::load(
-            &p.certs.join("poort-encryption.key"),
-            &p.certs.join("poort-encryption.crt"),
-        )
-        .unwrap();
-        let entity = poort::saml::dsig::strip_declaration(&ad_entity).to_string();
-        // Refreshed every second, so the test need not wait long for the next edition.
-        p2.publish(&aggregate_cached(
-            1,
-            Utc::now() + Duration::days(7),
-            "PT1S",
-            &[&entity],
-            &key,
-        ));
-        *kept.lock().unwrap() = Some((key, entity));
-        config.metadata_aggregates.push(AggregateSource {
-            source: url.clone(),
-            trust_cert: p.certs.join("poort-encryption.crt"),
-            role: AggregateRole::Ad,
-            cache_file: p.dir.join("aggregate-copy.xml"),
-            refresh_seconds: 1,
-            retry_seconds: 1,
-            max_age_seconds: 86_400,
-        });
-    })
-    .await;
+    // Refreshed every second, so the test need not wait long for the next edition.
+    let (w, key) = poort_with_ad_in_aggregate(&publisher, &url, "PT1S", 1).await;
     let ops = w.ops.clone();
     let c = common::client();
     let ad_page = common::dv_to_ad(&c, &w.dv, 2, "redirect").await;
 
     // Edition 2 no longer lists the AD; wait (bounded) until poort has put it in use.
-    let (key, _) = keep.lock().unwrap().take().unwrap();
     let other = "<md:EntityDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\" entityID=\"urn:etoegang:AD:00000099990000000004:entities:1\"/>";
     publisher.publish(&aggregate_cached(
         2,
