@@ -53,18 +53,15 @@ fn bench(c: &mut Criterion) {
         b.iter(|| poort::keys::verify_bytes(&public, poort_key.alg, b"x", &sig).unwrap())
     });
 
-    let request = sp::authn_request(
+    let request = sp::AdRequest::new(
         "_r1",
         "urn:dv",
         "http://p/saml/sso",
         "http://dv/acs",
-        poort::saml::xml::BINDING_POST,
         Level::Eh3,
-        Comparison::Minimum,
-        false,
         Utc::now(),
-        None,
     )
+    .write(None)
     .unwrap();
     let url = binding::redirect_url(
         "http://p/saml/sso",
@@ -116,7 +113,10 @@ fn bench(c: &mut Criterion) {
                 acs_url: "http://dv/acs",
                 in_response_to: "_r1",
                 pseudonym: "abc",
-                kvk: "12345678",
+                legal_subject: &[(
+                    poort::domain::identifiers::IdentifierType::KvKnr,
+                    "12345678",
+                )],
                 company_name: "Bakkerij",
                 service_id: "urn:etoegang:DV:1:services:1",
                 service_uuid: "uuid",
@@ -125,6 +125,7 @@ fn bench(c: &mut Criterion) {
                 authn_instant: Utc::now(),
                 now: Utc::now(),
                 lifetime_seconds: 300,
+                further_attributes: "",
             };
             let a = idp::signed_assertion(&content, &poort_key).unwrap();
             idp::signed_response(
@@ -157,6 +158,7 @@ fn bench(c: &mut Criterion) {
         subject: "anna".into(),
         level: Level::Eh3,
         authn_instant: Utc::now(),
+        attributes: Vec::new(),
     };
     let now = Utc::now();
     c.bench_function("decision", |b| {

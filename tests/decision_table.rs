@@ -3,7 +3,10 @@
 //! as numbers, not `Level`'s `Ord`), never from `decide` itself.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use poort::domain::decision::{decide, explain, Candidate, Decision, DenyReason, GrantVerdict};
+use poort::domain::decision::{
+    decide, explain, identifiable, Candidate, Decision, DenyReason, GrantVerdict,
+};
+use poort::domain::identifiers::IdentifierType;
 use poort::domain::level::{Comparison, Level};
 use poort::domain::login::AuthnResult;
 use poort::grants::{GrantStatus, HeldGrant, Organisation, Role, Scope, ServiceRef};
@@ -73,6 +76,7 @@ fn authn(level: Level) -> AuthnResult {
         subject: "anna".into(),
         level,
         authn_instant: now(),
+        attributes: Vec::new(),
     }
 }
 
@@ -915,4 +919,39 @@ fn rule_checks_agree_with_explain() {
             (v, f) => panic!("variant {n}: verdict {v:?}, first failing rule {f:?}"),
         }
     }
+}
+
+/// Rule 5: an organisation the service cannot be named (none of the identifiers it accepts is
+/// in the register) is no candidate; when none is left, the refusal says which it accepts.
+#[test]
+fn organisations_the_service_cannot_be_told_about_are_no_candidates() {
+    use IdentifierType::{KvKnr, Rsin};
+    let with_rsin = Organisation {
+        rsin: Some("805123453".into()),
+        ..org("23456789", "Aannemer B.V.")
+    };
+    let grants = [grant("g1", bakkerij()), grant("g2", with_rsin.clone())];
+    let both = decide(Eh3, Minimum, &authn(Eh3), &service_1(), &grants, now());
+    assert!(matches!(&both, Decision::ChooseOrganisation(cs) if cs.len() == 2));
+
+    // KvK number accepted (or nothing named): both stay.
+    for accepted in [&[][..], &[KvKnr][..], &[KvKnr, Rsin][..]] {
+        assert_eq!(identifiable(both.clone(), accepted), both, "{accepted:?}");
+    }
+    // RSIN only: the one organisation with an RSIN is allowed outright.
+    match identifiable(both.clone(), &[Rsin]) {
+        Decision::Allow(c) => assert_eq!(c.organisation, with_rsin),
+        other => panic!("{other:?}"),
+    }
+    // RSIN only, and no organisation has one: refused, naming what the service accepts.
+    let only_bakkerij = decide(Eh3, Minimum, &authn(Eh3), &service_1(), &grants[..1], now());
+    assert_eq!(
+        identifiable(only_bakkerij, &[Rsin]),
+        Decision::Deny(DenyReason::NoAcceptedIdentifier {
+            accepted: vec![Rsin]
+        })
+    );
+    // A refusal stays the refusal it was.
+    let denied = Decision::Deny(DenyReason::NoGrant);
+    assert_eq!(identifiable(denied.clone(), &[Rsin]), denied);
 }

@@ -111,19 +111,9 @@ async fn login_at_ad(
 ) -> (String, reqwest::Response) {
     let id = xml::new_id();
     let sso = format!("{}/sso", s.url);
-    let request = sp::authn_request(
-        &id,
-        POORT_SP,
-        &sso,
-        POORT_ACS,
-        poort::saml::xml::BINDING_POST,
-        Level::Eh3,
-        Comparison::Minimum,
-        false,
-        Utc::now(),
-        None,
-    )
-    .unwrap();
+    let request = sp::AdRequest::new(&id, POORT_SP, &sso, POORT_ACS, Level::Eh3, Utc::now())
+        .write(None)
+        .unwrap();
     let url = binding::redirect_url(&sso, "SAMLRequest", &request, Some("rs-1"), signer).unwrap();
     let page = client().get(url).send().await.unwrap();
     if !page.status().is_success() {
@@ -236,18 +226,15 @@ async fn dev_ad_refuses_bad_requests_and_input() {
     let (_, answer) = login_at_ad(&s, &[("person", "mallory"), ("level", "EH3")], &s.poort).await;
     assert_eq!(answer.status(), 400);
     // An unsigned POST request while poort's key is known.
-    let request = sp::authn_request(
+    let request = sp::AdRequest::new(
         "_x1",
         POORT_SP,
         &format!("{}/sso", s.url),
         POORT_ACS,
-        poort::saml::xml::BINDING_POST,
         Level::Eh3,
-        Comparison::Minimum,
-        false,
         Utc::now(),
-        None,
     )
+    .write(None)
     .unwrap();
     let r = c
         .post(format!("{}/sso", s.url))
@@ -257,18 +244,15 @@ async fn dev_ad_refuses_bad_requests_and_input() {
         .unwrap();
     assert_eq!(r.status(), 403);
     // Signed enveloped with poort's key: accepted.
-    let signed = sp::authn_request(
+    let signed = sp::AdRequest::new(
         "_x2",
         POORT_SP,
         &format!("{}/sso", s.url),
         POORT_ACS,
-        poort::saml::xml::BINDING_POST,
         Level::Eh2,
-        Comparison::Minimum,
-        false,
         Utc::now(),
-        Some(&s.poort),
     )
+    .write(Some(&s.poort))
     .unwrap();
     let r = c
         .post(format!("{}/sso", s.url))
@@ -426,7 +410,10 @@ fn poort_response(
         acs_url: &acs,
         in_response_to: irt,
         pseudonym: "ps-123",
-        kvk: "12345678",
+        legal_subject: &[(
+            poort::domain::identifiers::IdentifierType::KvKnr,
+            "12345678",
+        )],
         company_name: "Bakkerij Test B.V.",
         service_id: "urn:etoegang:DV:00000099990000000002:services:1",
         service_uuid: "11111111-2222-3333-4444-555555555555",
@@ -435,6 +422,7 @@ fn poort_response(
         authn_instant: now,
         now,
         lifetime_seconds: 300,
+        further_attributes: "",
     };
     let assertion = idp::signed_assertion(&content, key).unwrap();
     let body = match encrypt_to {

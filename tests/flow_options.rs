@@ -256,7 +256,7 @@ fn assertion_level(w: &World, answer: &DvAnswer) -> (String, String) {
         &std::fs::read(w.certs.join("demo-dv-encryption.key")).unwrap(),
     )
     .unwrap();
-    let plain = encrypt::decrypt_assertion(encrypted, &key).unwrap();
+    let plain = encrypt::decrypt_element(encrypted, &key).unwrap();
     let adoc = xml::parse(&plain).unwrap();
     let text_of = |local: &str| {
         adoc.descendants()

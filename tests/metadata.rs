@@ -206,10 +206,8 @@ fn good_dv_loads_with_all_fields() {
     );
     assert_eq!(
         services[0].requested_attributes,
-        vec![
-            "urn:etoegang:DV:00000001234567890000:services:0001",
-            "urn:etoegang:core:LegalSubjectID"
-        ]
+        vec!["urn:etoegang:core:LegalSubjectID"],
+        "the RequestedAttribute naming the service asks for nothing"
     );
     assert_eq!(
         services[0].names,
@@ -727,10 +725,7 @@ fn dv_with_only_an_artifact_acs_and_the_schemes_service_ids_loads() {
     );
     assert_eq!(
         first.requested_attributes,
-        vec![
-            "urn:etoegang:DV:00000003244440010000:services:1",
-            "urn:etoegang:1.9:EntityConcernedID:RSIN"
-        ]
+        vec!["urn:etoegang:1.9:EntityConcernedID:RSIN"]
     );
     assert_eq!(
         sp.service_id(Some(0)),
@@ -800,10 +795,7 @@ fn earlier_service_id_form_is_read_with_a_warning() {
     );
     assert_eq!(
         services[0].requested_attributes,
-        vec![
-            "urn:etoegang:core:ServiceID",
-            "urn:etoegang:core:LegalSubjectID"
-        ]
+        vec!["urn:etoegang:core:LegalSubjectID"]
     );
     // Both forms naming the same ServiceID: it is there once.
     assert_eq!(

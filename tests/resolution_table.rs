@@ -512,6 +512,7 @@ async fn check_table(register: SqlRegister) {
             subject: format!("p{i}"),
             level: row.asserted,
             authn_instant: now(),
+            attributes: Vec::new(),
         };
         let decision = resolve(
             &register,
@@ -537,6 +538,7 @@ async fn check_table(register: SqlRegister) {
         subject: "stranger".into(),
         level: Level::Eh4,
         authn_instant: now(),
+        attributes: Vec::new(),
     };
     let d = resolve(
         &register,

@@ -6,64 +6,29 @@ use common::{client, start, World};
 use poort::demo::ad_response::AdResponse;
 use poort::domain::level::Level;
 use poort::keys::SigningKey;
-use poort::saml::binding::{self, RedirectMessage};
+use poort::saml::binding;
 use poort::saml::idp::AuthnRequest;
 use poort::saml::{dsig, xml};
 
 const SUBJECT: &str = "bram";
 
 fn ad_key(w: &World) -> SigningKey {
-    SigningKey::load(
-        &w.certs.join("dev-ad-signing.key"),
-        &w.certs.join("dev-ad-signing.crt"),
-    )
-    .unwrap()
+    common::dev_ad_key(w)
 }
 
 /// Starts a login for service 2 and stops where poort sends the person to the AD: returns the
 /// client (with poort's cookie) and the ID of poort's request to the AD.
 async fn pending(w: &World) -> (reqwest::Client, String) {
-    let c = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::custom(|a| {
-            if a.url().path() == "/sso" {
-                a.stop()
-            } else {
-                a.follow()
-            }
-        }))
-        .build()
-        .unwrap();
-    let r = c
-        .get(format!("{}/login?service=2&binding=redirect", w.dv))
-        .send()
-        .await
-        .unwrap();
-    let location = r.headers()["location"].to_str().unwrap().to_string();
-    let query = location.split_once('?').unwrap().1;
-    let message = RedirectMessage::decode(query, "SAMLRequest").unwrap();
-    let request = AuthnRequest::parse(&message.xml).unwrap();
-    (c, request.id)
+    let (c, request) = common::stopped_at_ad(w, 2).await;
+    (c, AuthnRequest::parse(&request).unwrap().id)
 }
 
 fn good(w: &World, request_id: &str) -> AdResponse {
-    AdResponse::new(
-        poort::demo::DEV_AD_ENTITY_ID,
-        &format!("{}/saml/acs", w.poort),
-        request_id,
-        &w.config.saml.sp_entity_id,
-        SUBJECT,
-        Level::Eh3,
-    )
+    common::ad_response(w, request_id, SUBJECT)
 }
 
 async fn post_acs(w: &World, c: &reqwest::Client, xml: &str) -> (u16, String) {
-    let r = c
-        .post(format!("{}/saml/acs", w.poort))
-        .form(&[("SAMLResponse", binding::encode_post(xml))])
-        .send()
-        .await
-        .unwrap();
+    let r = common::post_acs(w, c, xml).await;
     (r.status().as_u16(), r.text().await.unwrap())
 }
 
@@ -452,19 +417,10 @@ async fn hostile_input_is_refused_without_redirect() {
     )
     .unwrap();
     let request = |issuer: &str, acs_url: &str| {
-        poort::saml::sp::authn_request(
-            &xml::new_id(),
-            issuer,
-            &sso,
-            acs_url,
-            poort::saml::xml::BINDING_POST,
-            Level::Eh3,
-            poort::domain::level::Comparison::Minimum,
-            false,
-            chrono::Utc::now(),
-            None,
-        )
-        .unwrap()
+        let id = xml::new_id();
+        poort::saml::sp::AdRequest::new(&id, issuer, &sso, acs_url, Level::Eh3, chrono::Utc::now())
+            .write(None)
+            .unwrap()
     };
     let dv_acs = format!("{}/acs", w.dv);
     let unknown = binding::redirect_url(

@@ -169,6 +169,7 @@ impl LoginCase {
             subject: subject.to_string(),
             level: self.required,
             authn_instant: chrono::Utc::now(),
+            attributes: Vec::new(),
         }
     }
 

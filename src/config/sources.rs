@@ -1,7 +1,9 @@
 //! Where services and trusted metadata come from: `[[service]]` entries, signed service
 //! catalogues (`[[catalogue]]`) and signed metadata aggregates (`[[metadata_aggregate]]`).
 
+use crate::domain::attributes;
 use crate::domain::grant::ServiceRef;
+use crate::domain::identifiers::IdentifierType;
 use crate::domain::level::Level;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -133,6 +135,58 @@ impl ServiceConfig {
             privacy_policy_url: None,
             origin: String::new(),
         }
+    }
+
+    /// What the service asks for: the RequestedAttributes of its catalogue entry, then those its
+    /// metadata's AttributeConsumingService names (`in_metadata`) that the entry does not.
+    pub fn asks_for(&self, in_metadata: &[String]) -> Vec<attributes::RequestedAttribute> {
+        let mut asked: Vec<attributes::RequestedAttribute> = self
+            .requested_attributes
+            .iter()
+            .map(|a| attributes::RequestedAttribute {
+                name: a.name.clone(),
+                required: a.required,
+            })
+            .collect();
+        for name in in_metadata {
+            if !asked.iter().any(|a| &a.name == name) {
+                asked.push(attributes::RequestedAttribute {
+                    name: name.clone(),
+                    required: false,
+                });
+            }
+        }
+        asked
+    }
+
+    /// The organisation identifiers the service is given, of the kinds poort can give: those its
+    /// EntityConcernedTypesAllowed names (the KvK number when it names none), and those it asks
+    /// for as attributes (`asked`, as [`ServiceConfig::asks_for`] gives them: DV metadata asks
+    /// for `urn:etoegang:1.9:EntityConcernedID:RSIN` so). `Err` with what it names when none of
+    /// its EntityConcernedTypesAllowed is a kind poort can give.
+    pub fn identifier_types(
+        &self,
+        asked: &[attributes::RequestedAttribute],
+    ) -> Result<Vec<IdentifierType>, String> {
+        let mut kinds: Vec<IdentifierType> = self
+            .entity_concerned_types
+            .iter()
+            .filter_map(|uri| IdentifierType::from_uri(uri))
+            .collect();
+        if kinds.is_empty() {
+            if !self.entity_concerned_types.is_empty() {
+                return Err(self.entity_concerned_types.join(", "));
+            }
+            kinds.push(IdentifierType::KvKnr);
+        }
+        kinds.extend(
+            asked
+                .iter()
+                .filter_map(|a| IdentifierType::from_uri(&a.name)),
+        );
+        kinds.sort();
+        kinds.dedup();
+        Ok(kinds)
     }
 }
 

@@ -18,6 +18,7 @@ use super::{
     auto_post, metadata, page, parse_form, public_key_of, DemoBindings, PageError, PeerKeys,
     TEST_PERSONS,
 };
+use crate::domain::attributes::{Attribute, AttributeValue};
 use crate::domain::level::Level;
 use crate::keys::SigningKey;
 use crate::saml::backchannel::BackChannel;
@@ -44,6 +45,8 @@ struct Pending {
     acs_url: String,
     relay_state: Option<String>,
     requested: Option<Level>,
+    /// The attributes poort asked for (the request extension).
+    attributes: Vec<String>,
     /// Answer by artifact (the request asked for HTTP-Artifact and this AD publishes an
     /// ArtifactResolutionService); else by HTTP-POST.
     by_artifact: bool,
@@ -200,6 +203,11 @@ impl DevAd {
                 acs_url,
                 relay_state,
                 requested,
+                attributes: request
+                    .requested_attributes
+                    .iter()
+                    .map(|a| a.name.clone())
+                    .collect(),
                 by_artifact: self.bindings == DemoBindings::Artifact
                     && request.protocol_binding.as_deref() == Some(BINDING_ARTIFACT),
                 created: now,
@@ -207,6 +215,33 @@ impl DevAd {
         );
         Ok(key)
     }
+}
+
+/// What the dev AD knows of a test person, beyond the subject: made-up names and a date of
+/// birth, which it sends encrypted (as ADs send data a DV must keep to itself).
+fn person_attributes(subject: &str) -> Vec<Attribute> {
+    let text = |name: &str, value: String, confidential: bool| Attribute {
+        name: name.to_string(),
+        values: vec![AttributeValue::Text(value)],
+        confidential,
+    };
+    let mut first = subject.to_string();
+    if let Some(c) = first.get_mut(0..1) {
+        c.make_ascii_uppercase();
+    }
+    vec![
+        text("urn:etoegang:1.9:attribute:FirstName", first, false),
+        text(
+            "urn:etoegang:1.9:attribute:FamilyName",
+            "Testpersoon".into(),
+            false,
+        ),
+        text(
+            "urn:etoegang:1.9:attribute:DateOfBirth",
+            "1980-01-01".into(),
+            true,
+        ),
+    ]
 }
 
 /// The dev AD's routes.
@@ -472,6 +507,10 @@ async fn login(State(ad): State<Arc<DevAd>>, body: Bytes) -> Result<Response, Pa
                 )));
             }
             response.subject = person.to_string();
+            response.attributes = person_attributes(person)
+                .into_iter()
+                .filter(|a| pending.attributes.contains(&a.name))
+                .collect();
             let level: Level = field("level")
                 .ok_or_else(|| PageError::bad_request("pick a level"))?
                 .parse()
@@ -490,16 +529,24 @@ async fn login(State(ad): State<Arc<DevAd>>, body: Bytes) -> Result<Response, Pa
             )))
         }
     };
-    if field("encrypt").is_some_and(|v| v == "1" || v == "on") {
+    let poort_encryption_key = || -> Result<Option<PKey<Public>>, PageError> {
         let cert = ad
             .poort
             .read()
             .as_ref()
-            .and_then(|k| k.encryption_cert.clone())
-            .ok_or_else(|| PageError::bad_request("poort's encryption key is not known"))?;
-        response.encrypt_to = Some(
+            .and_then(|k| k.encryption_cert.clone());
+        cert.map(|cert| {
             public_key_of(&cert)
-                .map_err(|e| PageError::internal(format!("poort's encryption key: {e}")))?,
+                .map_err(|e| PageError::internal(format!("poort's encryption key: {e}")))
+        })
+        .transpose()
+    };
+    // Confidential attributes go encrypted to poort when its key is known.
+    response.attributes_encrypt_to = poort_encryption_key()?;
+    if field("encrypt").is_some_and(|v| v == "1" || v == "on") {
+        response.encrypt_to = Some(
+            poort_encryption_key()?
+                .ok_or_else(|| PageError::bad_request("poort's encryption key is not known"))?,
         );
     }
     let xml = response

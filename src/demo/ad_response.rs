@@ -3,9 +3,10 @@
 //! times, unknown levels, unsigned, ...). The dev AD (`ad.rs`) sends the correct one.
 
 use super::DemoError;
+use crate::domain::attributes::Attribute;
 use crate::domain::level::Level;
 use crate::keys::SigningKey;
-use crate::saml::idp::{STATUS_AUTHN_FAILED, STATUS_RESPONDER, STATUS_SUCCESS};
+use crate::saml::idp::{further_attributes, STATUS_AUTHN_FAILED, STATUS_RESPONDER, STATUS_SUCCESS};
 use crate::saml::protocol::{self, ProtocolMessage};
 use crate::saml::xml::{self, escape, instant, NS_SAML};
 use crate::saml::{dsig, encrypt};
@@ -59,6 +60,10 @@ pub struct AdResponse {
     pub sign_assertion: bool,
     /// Encrypt the (signed) assertion to this RSA key.
     pub encrypt_to: Option<PKey<Public>>,
+    /// The AttributeStatement (left out when empty). A confidential attribute is sent as an
+    /// EncryptedAttribute to `attributes_encrypt_to` (in the clear when that is `None`).
+    pub attributes: Vec<Attribute>,
+    pub attributes_encrypt_to: Option<PKey<Public>>,
     pub status: AdStatus,
 }
 
@@ -73,6 +78,7 @@ impl std::fmt::Debug for AdResponse {
             .field("sign_response", &self.sign_response)
             .field("sign_assertion", &self.sign_assertion)
             .field("encrypted", &self.encrypt_to.is_some())
+            .field("attributes", &self.attributes)
             .field("status", &self.status)
             .finish_non_exhaustive()
     }
@@ -117,6 +123,8 @@ impl AdResponse {
             sign_response: false,
             sign_assertion: true,
             encrypt_to: None,
+            attributes: Vec::new(),
+            attributes_encrypt_to: None,
             status: AdStatus::Success,
         }
     }
@@ -145,6 +153,26 @@ impl AdResponse {
                 )
             })
             .unwrap_or_default();
+        let attributes = if self.attributes.is_empty() {
+            String::new()
+        } else {
+            let all: Vec<&Attribute> = self.attributes.iter().collect();
+            let written = if self.attributes_encrypt_to.is_some() {
+                further_attributes(&all, self.attributes_encrypt_to.as_ref())?.xml
+            } else {
+                // No key to encrypt to: everything in the clear.
+                let clear: Vec<Attribute> = self
+                    .attributes
+                    .iter()
+                    .map(|a| Attribute {
+                        confidential: false,
+                        ..a.clone()
+                    })
+                    .collect();
+                further_attributes(&clear.iter().collect::<Vec<_>>(), None)?.xml
+            };
+            format!("<saml:AttributeStatement>{written}</saml:AttributeStatement>")
+        };
         let sc_not_before = if self.confirmation_not_before {
             format!(r#" NotBefore="{}""#, instant(self.not_before))
         } else {
@@ -152,7 +180,7 @@ impl AdResponse {
         };
         let assertion = format!(
             concat!(
-                r#"<saml:Assertion xmlns:saml="{saml}" ID="{id}" Version="2.0" IssueInstant="{now}">"#,
+                r#"<saml:Assertion xmlns:saml="{saml}" xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" ID="{id}" Version="2.0" IssueInstant="{now}">"#,
                 r#"<saml:Issuer>{issuer}</saml:Issuer>{sig}"#,
                 r#"<saml:Subject><saml:NameID Format="{persistent}">{subject}</saml:NameID>"#,
                 r#"<saml:SubjectConfirmation Method="{bearer}"><saml:SubjectConfirmationData{irt}{sc_nb} NotOnOrAfter="{noa}"{recipient}/>"#,
@@ -160,7 +188,7 @@ impl AdResponse {
                 r#"<saml:Conditions NotBefore="{nb}" NotOnOrAfter="{noa}">{audience}</saml:Conditions>"#,
                 r#"<saml:AuthnStatement AuthnInstant="{authn}" SessionIndex="{id}"><saml:AuthnContext>"#,
                 r#"<saml:AuthnContextClassRef>{level}</saml:AuthnContextClassRef>"#,
-                r#"</saml:AuthnContext></saml:AuthnStatement></saml:Assertion>"#
+                r#"</saml:AuthnContext></saml:AuthnStatement>{attributes}</saml:Assertion>"#
             ),
             saml = NS_SAML,
             id = escape(&id),
@@ -178,6 +206,7 @@ impl AdResponse {
             audience = audience,
             authn = instant(self.authn_instant),
             level = escape(&self.level_uri),
+            attributes = attributes,
         );
         if self.sign_assertion {
             Ok(dsig::sign(&assertion, key)?)

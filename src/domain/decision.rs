@@ -14,8 +14,11 @@
 //!    required level in the same comparison.
 //! 4. Per organisation the best usable grant wins; one organisation allows, several let the
 //!    person choose, none denies with the most useful reason (see [`Defect`]).
+//! 5. An organisation the service cannot be told about (none of the identifiers it accepts is
+//!    in the register) is no candidate ([`identifiable`]).
 
 use super::grant::{GrantStatus, HeldGrant, Organisation, Role, Scope, ServiceRef};
+use super::identifiers::{legal_subject_ids, IdentifierType};
 use super::level::{Comparison, Level};
 use super::login::AuthnResult;
 use chrono::{DateTime, TimeDelta, Utc};
@@ -56,6 +59,9 @@ pub enum DenyReason {
     GrantLapsed,
     /// Grants cover the service, but their level is below the required level.
     GrantLevelTooLow { grant_level: Level, required: Level },
+    /// Usable grants exist, but the service accepts only identifiers the register does not
+    /// hold for any of those organisations (an RSIN-only service, say).
+    NoAcceptedIdentifier { accepted: Vec<IdentifierType> },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -291,6 +297,35 @@ pub fn decide(
                 .map(|d| d.reason(required))
                 .unwrap_or(DenyReason::NoGrant),
         ),
+    }
+}
+
+/// Rule 5: keeps the organisations the service can be named: those with at least one identifier
+/// of a kind it accepts (`accepted` empty: the KvK number). When that leaves none, the login is
+/// refused with [`DenyReason::NoAcceptedIdentifier`]; when it leaves one, that one is allowed.
+pub fn identifiable(decision: Decision, accepted: &[IdentifierType]) -> Decision {
+    let named = |c: &Candidate| {
+        !legal_subject_ids(
+            &c.organisation.kvk,
+            c.organisation.rsin.as_deref(),
+            accepted,
+        )
+        .is_empty()
+    };
+    let mut candidates = match decision {
+        Decision::Deny(_) => return decision,
+        Decision::Allow(c) => vec![c],
+        Decision::ChooseOrganisation(cs) => cs,
+    };
+    candidates.retain(named);
+    match candidates.len() {
+        0 => Decision::Deny(DenyReason::NoAcceptedIdentifier {
+            accepted: accepted.to_vec(),
+        }),
+        1 => candidates
+            .pop()
+            .map_or(Decision::Deny(DenyReason::NoGrant), Decision::Allow),
+        _ => Decision::ChooseOrganisation(candidates),
     }
 }
 

@@ -3,6 +3,8 @@
 //! `AuthnIntent` is what a service provider asked for; `AuthnResult` is what the identity provider
 //! asserted. Protocol adapters build these; the decision core reads them and never sees XML.
 
+use super::attributes::{Attribute, RequestedAttribute};
+use super::identifiers::IdentifierType;
 use super::level::{Comparison, Level};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -55,6 +57,13 @@ pub struct AuthnIntent {
     pub is_passive: bool,
     /// Identity providers the requester allows (Scoping/IDPList); empty means any.
     pub allowed_idps: Vec<String>,
+    /// The attributes the service asks for (catalogue entry and metadata).
+    #[serde(default)]
+    pub requested_attributes: Vec<RequestedAttribute>,
+    /// The organisation identifiers the service accepts (EntityConcernedTypesAllowed); empty
+    /// means the KvK number.
+    #[serde(default)]
+    pub identifiers: Vec<IdentifierType>,
 }
 
 /// What an identity provider asserted, after its answer was verified.
@@ -67,4 +76,8 @@ pub struct AuthnResult {
     /// The level the identity provider asserted.
     pub level: Level,
     pub authn_instant: DateTime<Utc>,
+    /// The attributes it asserted besides the subject (what poort passes on is decided by
+    /// [`super::attributes::release`]).
+    #[serde(default)]
+    pub attributes: Vec<Attribute>,
 }

@@ -5,13 +5,16 @@
 //! `tests/architecture.rs` fails when that changes.
 //!
 //! - [`level`]: levels of assurance (EH2 < EH2+ < EH3 < EH4) and their URIs.
-//! - [`identifiers`]: KvK number, RSIN and vestigingsnummer checks.
+//! - [`identifiers`]: KvK number, RSIN and vestigingsnummer checks, and which of them a service
+//!   is given.
+//! - [`attributes`]: attributes asked for and asserted, and which a service gets.
 //! - [`login`]: the values every login is made of, whatever the protocols
 //!   ([`login::AuthnIntent`], [`login::AuthnResult`]).
 //! - [`grant`]: the grant model as the decision reads it (organisations, roles, scopes, held
 //!   grants, identity links) and the validity limit.
 //! - [`decision`]: the decision, one pure function over its whole table.
 
+pub mod attributes;
 pub mod decision;
 pub mod grant;
 pub mod identifiers;

@@ -138,6 +138,7 @@ mod tests {
             subject: subject.to_string(),
             level: service.level,
             authn_instant: now(),
+            attributes: Vec::new(),
         };
         decide(
             service.level,

@@ -86,7 +86,8 @@ pub struct AttributeConsumingService {
     pub is_default: bool,
     /// `md:ServiceName` as (xml:lang, text).
     pub names: Vec<(String, String)>,
-    /// `Name` of each `md:RequestedAttribute`.
+    /// `Name` of each `md:RequestedAttribute` that asks for an attribute (not those naming the
+    /// service itself).
     pub requested_attributes: Vec<String>,
     /// The ServiceIDs this service names. The scheme's form (*DV metadata for HM*): the `Name`
     /// of a `md:RequestedAttribute` is the ServiceID itself (`urn:etoegang:DV:<OIN>:services:<n>`).

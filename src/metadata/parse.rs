@@ -343,8 +343,9 @@ fn sp(entity: Node, entity_id: &str, now: DateTime<Utc>, f: &mut Findings) -> Op
                 // The scheme's form (afsprakenstelsel, *DV metadata for HM*): the Name is the
                 // ServiceID; the service's other RequestedAttributes are what it asks for.
                 add_service_id(name.to_string());
+            } else {
+                requested_attributes.push(name.to_string());
             }
-            requested_attributes.push(name.to_string());
         }
         services.push(AttributeConsumingService {
             index,

@@ -1,7 +1,9 @@
-//! XML Encryption of assertions: RSA-OAEP key transport with AES-GCM content encryption.
+//! XML Encryption of assertions and attributes: RSA-OAEP key transport with AES-GCM content
+//! encryption.
 //!
 //! poort encrypts assertions to DVs whose metadata has an encryption key, and decrypts assertions
-//! that ADs encrypt to poort. RSA PKCS#1 v1.5 key transport and CBC content encryption from peers
+//! that ADs encrypt to poort; an attribute an AD encrypts is decrypted and encrypted again to
+//! the DV (`saml:EncryptedAttribute`). RSA PKCS#1 v1.5 key transport and CBC content encryption from peers
 //! are refused (padding-oracle attacks); only the GCM modes are accepted.
 
 use super::xml::{self, NS_DS, NS_SAML, NS_XENC, NS_XENC11};
@@ -23,9 +25,9 @@ pub enum EncryptError {
     ContentAlgorithm(String),
     #[error("key transport {0} is not accepted (use RSA-OAEP)")]
     KeyAlgorithm(String),
-    #[error("the encrypted assertion is malformed: {0}")]
+    #[error("the encrypted element is malformed: {0}")]
     Malformed(&'static str),
-    #[error("the encrypted assertion cannot be decrypted with poort's key")]
+    #[error("the encrypted element cannot be decrypted with poort's key")]
     Decrypt,
     #[error("the encryption key is not an RSA key")]
     NotRsa,
@@ -39,12 +41,30 @@ pub fn encrypt_assertion(
     assertion: &str,
     recipient: &PKey<Public>,
 ) -> Result<String, EncryptError> {
+    encrypt_as("EncryptedAssertion", assertion, recipient)
+}
+
+/// Encrypts a serialized standalone `saml:Attribute` (it declares its own namespaces) to
+/// `recipient` and returns a `saml:EncryptedAttribute` element.
+pub fn encrypt_attribute(
+    attribute: &str,
+    recipient: &PKey<Public>,
+) -> Result<String, EncryptError> {
+    encrypt_as("EncryptedAttribute", attribute, recipient)
+}
+
+/// `plain` encrypted to `recipient` inside a `saml:<wrapper>` element.
+fn encrypt_as(
+    wrapper: &str,
+    plain: &str,
+    recipient: &PKey<Public>,
+) -> Result<String, EncryptError> {
     let rsa = recipient.rsa().map_err(|_| EncryptError::NotRsa)?;
     let cipher = Cipher::aes_256_gcm();
     let key: [u8; 32] = rand::random();
     let iv: [u8; 12] = rand::random();
     let mut tag = [0u8; 16];
-    let ciphertext = encrypt_aead(cipher, &key, Some(&iv), &[], assertion.as_bytes(), &mut tag)?;
+    let ciphertext = encrypt_aead(cipher, &key, Some(&iv), &[], plain.as_bytes(), &mut tag)?;
     // xmlenc 1.1: the CipherValue of AES-GCM is IV || ciphertext || tag.
     let mut value = Vec::with_capacity(iv.len() + ciphertext.len() + tag.len());
     value.extend_from_slice(&iv);
@@ -57,7 +77,7 @@ pub fn encrypt_assertion(
     // XML Encryption's own template: alike in form only to the assertion's in `idp`.
     Ok(format!(
         concat!(
-            r#"<saml:EncryptedAssertion xmlns:saml="{saml}">"#,
+            r#"<saml:{wrapper} xmlns:saml="{saml}">"#,
             r#"<xenc:EncryptedData xmlns:xenc="{xenc}" Type="http://www.w3.org/2001/04/xmlenc#Element">"#,
             r#"<xenc:EncryptionMethod Algorithm="{aes}"/>"#,
             r#"<ds:KeyInfo xmlns:ds="{ds}"><xenc:EncryptedKey>"#,
@@ -65,8 +85,9 @@ pub fn encrypt_assertion(
             r#"<xenc:CipherData><xenc:CipherValue>{key}</xenc:CipherValue></xenc:CipherData>"#,
             r#"</xenc:EncryptedKey></ds:KeyInfo>"#,
             r#"<xenc:CipherData><xenc:CipherValue>{value}</xenc:CipherValue></xenc:CipherData>"#,
-            r#"</xenc:EncryptedData></saml:EncryptedAssertion>"#
+            r#"</xenc:EncryptedData></saml:{wrapper}>"#
         ),
+        wrapper = wrapper,
         saml = NS_SAML,
         xenc = NS_XENC,
         aes = AES256_GCM,
@@ -78,9 +99,10 @@ pub fn encrypt_assertion(
     ))
 }
 
-/// Decrypts a `saml:EncryptedAssertion` element (as a parsed node) with poort's key and returns
-/// the plaintext, which the caller parses and verifies like any other assertion.
-pub fn decrypt_assertion(
+/// Decrypts a `saml:EncryptedAssertion` or `saml:EncryptedAttribute` element (as a parsed node)
+/// with poort's key and returns the plaintext, which the caller parses (and, for an assertion,
+/// verifies) like any other.
+pub fn decrypt_element(
     encrypted: roxmltree::Node<'_, '_>,
     key: &PKey<Private>,
 ) -> Result<String, EncryptError> {
@@ -165,7 +187,7 @@ mod tests {
         let enc = encrypt_assertion(assertion, &public).unwrap();
         let doc = xml::parse(&enc).unwrap();
         assert_eq!(
-            decrypt_assertion(doc.root_element(), &private).unwrap(),
+            decrypt_element(doc.root_element(), &private).unwrap(),
             assertion
         );
 
@@ -186,7 +208,7 @@ mod tests {
         );
         let doc = xml::parse(&tampered).unwrap();
         assert!(matches!(
-            decrypt_assertion(doc.root_element(), &private),
+            decrypt_element(doc.root_element(), &private),
             Err(EncryptError::Decrypt)
         ));
 
@@ -194,7 +216,7 @@ mod tests {
         let cbc = enc.replace(AES256_GCM, "http://www.w3.org/2001/04/xmlenc#aes256-cbc");
         let doc = xml::parse(&cbc).unwrap();
         assert!(matches!(
-            decrypt_assertion(doc.root_element(), &private),
+            decrypt_element(doc.root_element(), &private),
             Err(EncryptError::ContentAlgorithm(_))
         ));
     }

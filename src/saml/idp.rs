@@ -1,11 +1,15 @@
 //! poort as identity provider towards DVs: reading their AuthnRequests and writing Responses.
 
 use super::dsig::{self, DsigError};
+use super::encrypt::{self, EncryptError};
 use super::protocol::{self, ProtocolMessage};
-use super::xml::{self, escape, instant, NS_DS, NS_SAML, NS_SAMLP};
+use super::xml::{self, escape, instant, NS_DS, NS_ESP, NS_MD, NS_SAML, NS_SAMLP};
+use crate::domain::attributes::{Attribute, AttributeValue, RequestedAttribute};
+use crate::domain::identifiers::IdentifierType;
 use crate::domain::level::{Comparison, Level};
 use crate::keys::SigningKey;
 use chrono::{DateTime, Utc};
+use openssl::pkey::{PKey, Public};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RequestError {
@@ -46,6 +50,9 @@ pub struct AuthnRequest {
     pub force_authn: bool,
     pub is_passive: bool,
     pub idp_list: Vec<String>,
+    /// The request extension's `esp:RequestedAttributes`, as poort sends it to ADs (read by the
+    /// dev AD; for a DV's request the service catalogue decides what is asked, not this).
+    pub requested_attributes: Vec<RequestedAttribute>,
     /// The request carries an enveloped signature (HTTP-POST binding), to be verified.
     pub has_signature: bool,
 }
@@ -106,6 +113,19 @@ impl AuthnRequest {
                     .collect()
             })
             .unwrap_or_default();
+        let requested_attributes = xml::child(root, NS_SAMLP, "Extensions")
+            .and_then(|e| xml::child(e, NS_ESP, "RequestedAttributes"))
+            .map(|list| {
+                xml::children(list, NS_MD, "RequestedAttribute")
+                    .filter_map(|a| {
+                        Some(RequestedAttribute {
+                            name: a.attribute("Name")?.to_string(),
+                            required: bool_attr(a, "isRequired").unwrap_or(false),
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
         let signatures = xml::children(root, NS_DS, "Signature").count();
         if signatures > 1 {
             return Err(RequestError::SignatureCount);
@@ -125,6 +145,7 @@ impl AuthnRequest {
             force_authn: bool_attr(root, "ForceAuthn")?,
             is_passive: bool_attr(root, "IsPassive")?,
             idp_list,
+            requested_attributes,
             has_signature: signatures == 1,
         })
     }
@@ -215,8 +236,10 @@ pub const ATTR_SERVICE_UUID: &str = "urn:etoegang:core:ServiceUUID";
 pub const ATTR_ACTING_SUBJECT_ID: &str = "urn:etoegang:core:ActingSubjectID";
 pub const ATTR_LEGAL_SUBJECT_ID: &str = "urn:etoegang:core:LegalSubjectID";
 pub const ATTR_COMPANY_NAME: &str = "urn:etoegang:1.11:attribute-represented:CompanyName";
-pub const KVK_QUALIFIER: &str = "urn:etoegang:1.9:EntityConcernedID:KvKnr";
+pub const KVK_QUALIFIER: &str = IdentifierType::KvKnr.uri();
 const NAMEID_PERSISTENT: &str = "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent";
+const NS_XS: &str = "http://www.w3.org/2001/XMLSchema";
+const NS_XSI: &str = "http://www.w3.org/2001/XMLSchema-instance";
 
 /// Everything a successful Response to a DV says. (Alike in form only to other structs of
 /// borrowed inputs, such as the metrics' `LoginEnd`: nothing to share.)
@@ -228,7 +251,10 @@ pub struct AssertionContent<'a> {
     pub in_response_to: &'a str,
     /// Pseudonym of the person, specific to this DV.
     pub pseudonym: &'a str,
-    pub kvk: &'a str,
+    /// The organisation's identifiers the service accepts, KvK number first
+    /// ([`crate::domain::identifiers::legal_subject_ids`]): one LegalSubjectID attribute with a
+    /// NameID per identifier.
+    pub legal_subject: &'a [(IdentifierType, &'a str)],
     pub company_name: &'a str,
     pub service_id: &'a str,
     pub service_uuid: &'a str,
@@ -237,38 +263,103 @@ pub struct AssertionContent<'a> {
     pub authn_instant: DateTime<Utc>,
     pub now: DateTime<Utc>,
     pub lifetime_seconds: i64,
+    /// The identity provider's attributes released to this service, as written by
+    /// [`further_attributes`].
+    pub further_attributes: &'a str,
 }
 
-fn string_attribute(name: &str, value: &str) -> String {
+fn value_xml(value: &AttributeValue) -> String {
+    match value {
+        AttributeValue::Text(text) => format!(
+            r#"<saml:AttributeValue xsi:type="xs:string">{}</saml:AttributeValue>"#,
+            escape(text)
+        ),
+        AttributeValue::NameId {
+            qualifier,
+            format,
+            value,
+        } => {
+            let attr = |name: &str, v: &Option<String>| {
+                v.as_deref()
+                    .map(|v| format!(r#" {name}="{}""#, escape(v)))
+                    .unwrap_or_default()
+            };
+            format!(
+                r#"<saml:AttributeValue><saml:NameID{}{}>{}</saml:NameID></saml:AttributeValue>"#,
+                attr("NameQualifier", qualifier),
+                attr("Format", format),
+                escape(value)
+            )
+        }
+    }
+}
+
+/// A `saml:Attribute`. A `standalone` one declares its namespaces itself, so that it can be
+/// encrypted on its own.
+fn attribute_xml(name: &str, values: &[AttributeValue], standalone: bool) -> String {
+    let namespaces = if standalone {
+        format!(r#" xmlns:saml="{NS_SAML}" xmlns:xs="{NS_XS}" xmlns:xsi="{NS_XSI}""#)
+    } else {
+        String::new()
+    };
+    let values: String = values.iter().map(value_xml).collect();
     format!(
-        r#"<saml:Attribute Name="{}" NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:uri"><saml:AttributeValue xsi:type="xs:string">{}</saml:AttributeValue></saml:Attribute>"#,
-        escape(name),
-        escape(value)
+        r#"<saml:Attribute{namespaces} Name="{}" NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:uri">{values}</saml:Attribute>"#,
+        escape(name)
     )
 }
 
-fn nameid_attribute(name: &str, qualifier: &str, format: Option<&str>, value: &str) -> String {
-    let format = format
-        .map(|f| format!(r#" Format="{}""#, escape(f)))
-        .unwrap_or_default();
-    format!(
-        r#"<saml:Attribute Name="{}" NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:uri"><saml:AttributeValue><saml:NameID NameQualifier="{}"{}>{}</saml:NameID></saml:AttributeValue></saml:Attribute>"#,
-        escape(name),
-        escape(qualifier),
-        format,
-        escape(value)
-    )
+fn text_attribute(name: &str, value: &str) -> String {
+    attribute_xml(name, &[AttributeValue::Text(value.to_string())], false)
+}
+
+/// The identity provider's attributes as a service gets them, and the names of those withheld.
+#[derive(Debug, Default)]
+pub struct FurtherAttributes {
+    pub xml: String,
+    /// Attributes the identity provider sent encrypted, withheld because the DV has no
+    /// encryption key: they never go out in the clear.
+    pub withheld: Vec<String>,
+}
+
+/// Writes the released attributes: in the clear as they came, and those the identity provider
+/// encrypted encrypted again, to the DV's key (`saml:EncryptedAttribute`).
+pub fn further_attributes(
+    released: &[&Attribute],
+    dv_key: Option<&PKey<Public>>,
+) -> Result<FurtherAttributes, EncryptError> {
+    let mut out = FurtherAttributes::default();
+    for a in released {
+        match (a.confidential, dv_key) {
+            (false, _) => out.xml.push_str(&attribute_xml(&a.name, &a.values, false)),
+            (true, Some(key)) => out.xml.push_str(&encrypt::encrypt_attribute(
+                &attribute_xml(&a.name, &a.values, true),
+                key,
+            )?),
+            (true, None) => out.withheld.push(a.name.clone()),
+        }
+    }
+    Ok(out)
 }
 
 /// Writes and signs the assertion (as its own document, so that the signature stays valid once
 /// embedded). Returns the signed `saml:Assertion` element.
 pub fn signed_assertion(c: &AssertionContent<'_>, key: &SigningKey) -> Result<String, DsigError> {
     let id = xml::new_id();
+    let legal_subject: Vec<AttributeValue> = c
+        .legal_subject
+        .iter()
+        .map(|(kind, value)| AttributeValue::NameId {
+            qualifier: Some(kind.uri().to_string()),
+            format: None,
+            value: value.to_string(),
+        })
+        .collect();
     let not_on_or_after = instant(c.now + chrono::Duration::seconds(c.lifetime_seconds));
     let now = instant(c.now);
     let assertion = format!(
         concat!(
-            r#"<saml:Assertion xmlns:saml="{saml}" xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" ID="{id}" Version="2.0" IssueInstant="{now}">"#,
+            r#"<saml:Assertion xmlns:saml="{saml}" xmlns:xs="{xs}" xmlns:xsi="{xsi}" ID="{id}" Version="2.0" IssueInstant="{now}">"#,
             r#"<saml:Issuer>{issuer}</saml:Issuer>{sig}"#,
             r#"<saml:Subject><saml:NameID Format="{persistent}" NameQualifier="{issuer}" SPNameQualifier="{audience}">{pseudonym}</saml:NameID>"#,
             r#"<saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer">"#,
@@ -279,10 +370,12 @@ pub fn signed_assertion(c: &AssertionContent<'_>, key: &SigningKey) -> Result<St
             r#"<saml:AuthnContextClassRef>{level}</saml:AuthnContextClassRef>"#,
             r#"<saml:AuthenticatingAuthority>{ad}</saml:AuthenticatingAuthority>"#,
             r#"</saml:AuthnContext></saml:AuthnStatement>"#,
-            r#"<saml:AttributeStatement>{a1}{a2}{a3}{a4}{a5}</saml:AttributeStatement>"#,
+            r#"<saml:AttributeStatement>{a1}{a2}{a3}{a4}{a5}{further}</saml:AttributeStatement>"#,
             r#"</saml:Assertion>"#
         ),
         saml = NS_SAML,
+        xs = NS_XS,
+        xsi = NS_XSI,
         id = id,
         now = now,
         issuer = escape(c.idp_entity_id),
@@ -296,16 +389,20 @@ pub fn signed_assertion(c: &AssertionContent<'_>, key: &SigningKey) -> Result<St
         authn = instant(c.authn_instant),
         level = c.level_used.uri(),
         ad = escape(c.authenticating_authority),
-        a1 = string_attribute(ATTR_SERVICE_ID, c.service_id),
-        a2 = string_attribute(ATTR_SERVICE_UUID, c.service_uuid),
-        a3 = nameid_attribute(
+        a1 = text_attribute(ATTR_SERVICE_ID, c.service_id),
+        a2 = text_attribute(ATTR_SERVICE_UUID, c.service_uuid),
+        a3 = attribute_xml(
             ATTR_ACTING_SUBJECT_ID,
-            c.idp_entity_id,
-            Some(NAMEID_PERSISTENT),
-            c.pseudonym
+            &[AttributeValue::NameId {
+                qualifier: Some(c.idp_entity_id.to_string()),
+                format: Some(NAMEID_PERSISTENT.to_string()),
+                value: c.pseudonym.to_string(),
+            }],
+            false
         ),
-        a4 = nameid_attribute(ATTR_LEGAL_SUBJECT_ID, KVK_QUALIFIER, None, c.kvk),
-        a5 = string_attribute(ATTR_COMPANY_NAME, c.company_name),
+        a4 = attribute_xml(ATTR_LEGAL_SUBJECT_ID, &legal_subject, false),
+        a5 = text_attribute(ATTR_COMPANY_NAME, c.company_name),
+        further = c.further_attributes,
     );
     dsig::sign(&assertion, key)
 }

@@ -9,51 +9,111 @@ use super::encrypt::{self, EncryptError};
 use super::idp::{STATUS_AUTHN_FAILED, STATUS_SUCCESS};
 use super::protocol::ProtocolMessage;
 use super::xml::{self, NS_DS, NS_SAML, NS_SAMLP};
+use crate::domain::attributes::{self, Attribute, AttributeValue, RequestedAttribute};
 use crate::domain::level::{Comparison, Level, LevelError};
 use crate::keys::SigningKey;
 use chrono::{DateTime, Duration, Utc};
 use openssl::pkey::{PKey, Private};
 
-/// Writes an AuthnRequest to an AD. With `sign_enveloped` the request carries an enveloped
-/// signature (HTTP-POST and HTTP-Artifact bindings); otherwise the redirect binding signs the
-/// query. `answer_binding` is the ProtocolBinding the AD is asked to answer with.
-#[allow(clippy::too_many_arguments)]
-pub fn authn_request(
-    id: &str,
-    sp_entity_id: &str,
-    destination: &str,
-    acs_url: &str,
-    answer_binding: &str,
-    level: Level,
-    comparison: Comparison,
-    force_authn: bool,
-    now: DateTime<Utc>,
-    sign_enveloped: Option<&SigningKey>,
-) -> Result<String, DsigError> {
-    let comparison = match comparison {
-        Comparison::Minimum => "minimum",
-        Comparison::Exact => "exact",
-    };
-    let mut attributes = vec![
-        ("Destination", destination),
-        ("AssertionConsumerServiceURL", acs_url),
-        ("ProtocolBinding", answer_binding),
-    ];
-    if force_authn {
-        attributes.push(("ForceAuthn", "true"));
+/// An AuthnRequest to an AD. (Alike in form only to other structs of borrowed inputs, such as
+/// the assertion's `AssertionContent`: nothing to share.)
+#[derive(Debug, Clone)]
+pub struct AdRequest<'a> {
+    pub id: &'a str,
+    pub sp_entity_id: &'a str,
+    pub destination: &'a str,
+    pub acs_url: &'a str,
+    /// The ProtocolBinding the AD is asked to answer with.
+    pub answer_binding: &'a str,
+    pub level: Level,
+    pub comparison: Comparison,
+    pub force_authn: bool,
+    /// The attributes the service asks for: asked of the AD in the afsprakenstelsel's request
+    /// extension (`samlp:Extensions/esp:RequestedAttributes`, pages *Interface specifications
+    /// HM-AD* and HM-MR), except those poort answers for itself.
+    pub requested_attributes: &'a [RequestedAttribute],
+    pub now: DateTime<Utc>,
+}
+
+impl<'a> AdRequest<'a> {
+    /// A request at `level` (minimum), answered by HTTP-POST, without ForceAuthn and asking
+    /// for no attributes; the other fields are set on the value.
+    pub fn new(
+        id: &'a str,
+        sp_entity_id: &'a str,
+        destination: &'a str,
+        acs_url: &'a str,
+        level: Level,
+        now: DateTime<Utc>,
+    ) -> AdRequest<'a> {
+        AdRequest {
+            id,
+            sp_entity_id,
+            destination,
+            acs_url,
+            answer_binding: xml::BINDING_POST,
+            level,
+            comparison: Comparison::Minimum,
+            force_authn: false,
+            requested_attributes: &[],
+            now,
+        }
     }
-    ProtocolMessage {
-        name: "AuthnRequest",
-        id,
-        issue_instant: now,
-        attributes: &attributes,
-        issuer: sp_entity_id,
-        content: &format!(
-            r#"<samlp:RequestedAuthnContext Comparison="{comparison}"><saml:AuthnContextClassRef>{}</saml:AuthnContextClassRef></samlp:RequestedAuthnContext>"#,
-            level.uri()
-        ),
+
+    /// The request. With `sign_enveloped` it carries an enveloped signature (HTTP-POST and
+    /// HTTP-Artifact bindings); otherwise the redirect binding signs the query.
+    pub fn write(&self, sign_enveloped: Option<&SigningKey>) -> Result<String, DsigError> {
+        let comparison = match self.comparison {
+            Comparison::Minimum => "minimum",
+            Comparison::Exact => "exact",
+        };
+        let mut attributes = vec![
+            ("Destination", self.destination),
+            ("AssertionConsumerServiceURL", self.acs_url),
+            ("ProtocolBinding", self.answer_binding),
+        ];
+        if self.force_authn {
+            attributes.push(("ForceAuthn", "true"));
+        }
+        // Extensions come before RequestedAuthnContext (SAML Core's schema order).
+        let content = format!(
+            r#"{}<samlp:RequestedAuthnContext Comparison="{comparison}"><saml:AuthnContextClassRef>{}</saml:AuthnContextClassRef></samlp:RequestedAuthnContext>"#,
+            requested_attributes_extension(self.requested_attributes),
+            self.level.uri()
+        );
+        ProtocolMessage {
+            name: "AuthnRequest",
+            id: self.id,
+            issue_instant: self.now,
+            attributes: &attributes,
+            issuer: self.sp_entity_id,
+            content: &content,
+        }
+        .write(sign_enveloped)
     }
-    .write(sign_enveloped)
+}
+
+/// `samlp:Extensions` asking for the attributes, or nothing when none is to be asked.
+fn requested_attributes_extension(requested: &[RequestedAttribute]) -> String {
+    let asked = attributes::to_ask(requested);
+    if asked.is_empty() {
+        return String::new();
+    }
+    let items: String = asked
+        .iter()
+        .map(|a| {
+            format!(
+                r#"<md:RequestedAttribute Name="{}" NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:uri" isRequired="{}"/>"#,
+                xml::escape(&a.name),
+                a.required
+            )
+        })
+        .collect();
+    format!(
+        r#"<samlp:Extensions><esp:RequestedAttributes xmlns:esp="{}" xmlns:md="{}">{items}</esp:RequestedAttributes></samlp:Extensions>"#,
+        xml::NS_ESP,
+        xml::NS_MD
+    )
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -94,6 +154,8 @@ pub enum ResponseError {
     Level(#[from] LevelError),
     #[error("{0} is not a valid time")]
     Time(&'static str),
+    #[error("an EncryptedAttribute does not hold a saml:Attribute")]
+    EncryptedAttribute,
 }
 
 /// What the AD said, after every check.
@@ -117,6 +179,9 @@ pub struct VerifiedAssertion {
     pub authn_instant: DateTime<Utc>,
     /// Until when the assertion ID must be remembered against replay.
     pub not_on_or_after: DateTime<Utc>,
+    /// The attributes of its AttributeStatements, those sent encrypted decrypted (and marked
+    /// confidential).
+    pub attributes: Vec<Attribute>,
 }
 
 /// What the Response is checked against.
@@ -222,14 +287,14 @@ pub fn check_response(text: &str, exp: &Expectations<'_>) -> Result<AdOutcome, R
             })
             .ok_or(ResponseError::AssertionCount)?;
         if xml::is(inner, NS_SAML, "EncryptedAssertion") {
-            let plain = encrypt::decrypt_assertion(inner, exp.decryption_key)?;
+            let plain = encrypt::decrypt_element(inner, exp.decryption_key)?;
             verify_if_signed(&plain, exp.idp_certs)?
         } else {
             // Read it in place: the signed Response covers it.
             return check_assertion(inner, exp).map(AdOutcome::Authenticated);
         }
     } else if xml::is(*assertion, NS_SAML, "EncryptedAssertion") {
-        let plain = encrypt::decrypt_assertion(*assertion, exp.decryption_key)?;
+        let plain = encrypt::decrypt_element(*assertion, exp.decryption_key)?;
         verify_assertion(&plain, exp.idp_certs)?
     } else {
         if xml::child(*assertion, NS_DS, "Signature").is_none() {
@@ -408,11 +473,56 @@ fn check_assertion(
         .map(xml::text)
         .ok_or(ResponseError::Missing("AuthnContextClassRef"))?;
     let level = Level::from_uri(&class_ref)?;
+    let mut attributes = Vec::new();
+    for statement in xml::children(a, NS_SAML, "AttributeStatement") {
+        for node in statement.children().filter(|n| n.is_element()) {
+            if xml::is(node, NS_SAML, "Attribute") {
+                attributes.extend(read_attribute(node, false));
+            } else if xml::is(node, NS_SAML, "EncryptedAttribute") {
+                let plain = encrypt::decrypt_element(node, exp.decryption_key)?;
+                let doc = xml::parse(&plain)?;
+                let root = doc.root_element();
+                if !xml::is(root, NS_SAML, "Attribute") {
+                    return Err(ResponseError::EncryptedAttribute);
+                }
+                attributes.extend(read_attribute(root, true));
+            }
+        }
+    }
     Ok(VerifiedAssertion {
         assertion_id: assertion_id.to_string(),
         subject: name_id,
         level,
         authn_instant,
         not_on_or_after: not_on_or_after + skew,
+        attributes,
+    })
+}
+
+/// A `saml:Attribute` as poort keeps it: string values and NameID values. A value of another
+/// shape (a structure poort cannot pass on faithfully) is left out, and an attribute left with
+/// no value is dropped; the log names the attribute, never a value.
+fn read_attribute(node: roxmltree::Node<'_, '_>, confidential: bool) -> Option<Attribute> {
+    let name = node.attribute("Name")?;
+    let mut values = Vec::new();
+    for value in xml::children(node, NS_SAML, "AttributeValue") {
+        let elements: Vec<_> = value.children().filter(|n| n.is_element()).collect();
+        match elements.as_slice() {
+            [] => values.push(AttributeValue::Text(xml::text(value))),
+            [id] if xml::is(*id, NS_SAML, "NameID") => values.push(AttributeValue::NameId {
+                qualifier: id.attribute("NameQualifier").map(str::to_string),
+                format: id.attribute("Format").map(str::to_string),
+                value: xml::text(*id),
+            }),
+            _ => tracing::warn!(
+                attribute = name,
+                "an attribute value of an unknown shape is left out"
+            ),
+        }
+    }
+    (!values.is_empty()).then(|| Attribute {
+        name: name.to_string(),
+        values,
+        confidential,
     })
 }

@@ -11,6 +11,8 @@ pub const NS_DS: &str = "http://www.w3.org/2000/09/xmldsig#";
 pub const NS_XENC: &str = "http://www.w3.org/2001/04/xmlenc#";
 pub const NS_XENC11: &str = "http://www.w3.org/2009/xmlenc11#";
 pub const NS_MD: &str = "urn:oasis:names:tc:SAML:2.0:metadata";
+/// The afsprakenstelsel's request extension (`esp:RequestedAttributes` in `samlp:Extensions`).
+pub const NS_ESP: &str = "urn:etoegang:1.9:samlp-extension";
 
 pub const BINDING_POST: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
 pub const BINDING_REDIRECT: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";

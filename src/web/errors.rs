@@ -326,6 +326,7 @@ pub fn deny_code(reason: &DenyReason) -> &'static str {
         DenyReason::HolderBlocked => "holder_blocked",
         DenyReason::GrantLapsed => "grant_lapsed",
         DenyReason::GrantLevelTooLow { .. } => "grant_level_too_low",
+        DenyReason::NoAcceptedIdentifier { .. } => "no_accepted_identifier",
     }
 }
 
@@ -392,6 +393,23 @@ fn deny_text(reason: &DenyReason, svc: (&str, &str)) -> ErrorText {
                 "Contact your organisation's administrator.".to_string(),
             ),
         ),
+        DenyReason::NoAcceptedIdentifier { accepted } => {
+            let kinds = accepted
+                .iter()
+                .map(|t| t.label())
+                .collect::<Vec<_>>()
+                .join(", ");
+            (
+                (
+                    format!("{} herkent een organisatie alleen aan: {kinds}. Dat nummer staat voor uw organisatie niet in het register.", svc.0),
+                    format!("{} recognises an organisation only by: {kinds}. That number is not registered for your organisation.", svc.1),
+                ),
+                (
+                    "Vraag de beheerder van uw organisatie om het ontbrekende nummer te laten registreren.".to_string(),
+                    "Ask your organisation's administrator to have the missing number registered.".to_string(),
+                ),
+            )
+        }
         DenyReason::GrantLapsed => (
             (
                 "Uw machtiging is 24 maanden niet gebruikt en daardoor vervallen.".to_string(),

@@ -10,6 +10,7 @@ pub mod oidc_rp;
 use poort::config::{
     CacheConfig, Config, KeysConfig, RegisterConfig, SamlConfig, ServerConfig, ServiceConfig,
 };
+use poort::demo::ad_response::AdResponse;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
@@ -282,6 +283,63 @@ pub async fn admin_login(
     let ad_page = page(c, format!("{}/admin", w.poort)).await;
     assert_ad_page(&ad_page);
     through_ad(c, &ad_page, person, level).await
+}
+
+/// A login at the demo DV for `service` (redirect binding), stopped where poort sends the
+/// person to the AD: the client (with poort's cookie) and poort's AuthnRequest to the AD, as
+/// sent.
+pub async fn stopped_at_ad(w: &World, service: u16) -> (reqwest::Client, String) {
+    let c = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::custom(|a| {
+            if a.url().path() == "/sso" {
+                a.stop()
+            } else {
+                a.follow()
+            }
+        }))
+        .build()
+        .unwrap();
+    let r = c
+        .get(format!("{}/login?service={service}&binding=redirect", w.dv))
+        .send()
+        .await
+        .unwrap();
+    let location = r.headers()["location"].to_str().unwrap().to_string();
+    let query = location.split_once('?').unwrap().1;
+    let message = poort::saml::binding::RedirectMessage::decode(query, "SAMLRequest").unwrap();
+    (c, message.xml)
+}
+
+/// The development AD's signing key of a world (to write AD answers by hand).
+pub fn dev_ad_key(w: &World) -> poort::keys::SigningKey {
+    poort::keys::SigningKey::load(
+        &w.certs.join("dev-ad-signing.key"),
+        &w.certs.join("dev-ad-signing.crt"),
+    )
+    .unwrap()
+}
+
+/// A correct answer of the development AD to poort's request `request_id`, for `subject` at
+/// EH3, to be changed by the test and built with [`dev_ad_key`].
+pub fn ad_response(w: &World, request_id: &str, subject: &str) -> AdResponse {
+    AdResponse::new(
+        poort::demo::DEV_AD_ENTITY_ID,
+        &format!("{}/saml/acs", w.poort),
+        request_id,
+        &w.config.saml.sp_entity_id,
+        subject,
+        poort::domain::level::Level::Eh3,
+    )
+}
+
+/// An AD's Response posted to poort's ACS by `c`.
+pub async fn post_acs(w: &World, c: &reqwest::Client, xml: &str) -> reqwest::Response {
+    c.post(format!("{}/saml/acs", w.poort))
+        .form(&[("SAMLResponse", poort::saml::binding::encode_post(xml))])
+        .send()
+        .await
+        .unwrap()
 }
 
 /// The page a GET by `c` ends on.

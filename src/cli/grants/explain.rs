@@ -85,6 +85,7 @@ pub(super) async fn explain(
         subject: link.subject.clone(),
         level: achieved,
         authn_instant: now,
+        attributes: Vec::new(),
     };
     let decision = decide(
         service.level,

@@ -337,7 +337,11 @@ fn outcome_page(o: &AcsOutcome) -> Html<String> {
             "ActingSubjectID (pseudoniem / pseudonym)",
             &opt(&o.acting_subject_id),
         ));
-        rows.push_str(&row("LegalSubjectID (KvK)", &opt(&o.legal_subject_id)));
+        let legal = o
+            .attributes
+            .get(crate::saml::idp::ATTR_LEGAL_SUBJECT_ID)
+            .map(|v| v.join(" + "));
+        rows.push_str(&row("LegalSubjectID (KvK / RSIN)", &opt(&legal)));
         rows.push_str(&row("CompanyName", &opt(&o.company_name)));
         rows.push_str(&row("ServiceID", &opt(&o.service_id)));
         rows.push_str(&row("ServiceUUID", &opt(&o.service_uuid)));
@@ -347,6 +351,12 @@ fn outcome_page(o: &AcsOutcome) -> Html<String> {
             &o.authenticating_authority.join(", "),
         ));
         rows.push_str(&row("NameID", &opt(&o.name_id)));
+        // What the service asked for beyond poort's own attributes (from the AD).
+        for (name, values) in &o.attributes {
+            if !crate::domain::attributes::is_broker_attribute(name) {
+                rows.push_str(&row(name, &values.join(", ")));
+            }
+        }
         let signed = match (o.response_signed, o.assertion_signed) {
             (true, true) => "Response + Assertion",
             (true, false) => "Response",

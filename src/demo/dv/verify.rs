@@ -176,7 +176,7 @@ impl DemoDv {
             .ok_or(AcsError::AssertionCount)?;
         if xml::is(inner, NS_SAML, "EncryptedAssertion") {
             outcome.assertion_encrypted = true;
-            let plain = encrypt::decrypt_assertion(inner, &self.encryption_key)?;
+            let plain = encrypt::decrypt_element(inner, &self.encryption_key)?;
             let plain_doc = xml::parse(&plain)?;
             let trusted = if xml::child(plain_doc.root_element(), NS_DS, "Signature").is_some() {
                 outcome.assertion_signed = true;
@@ -282,17 +282,13 @@ impl DemoDv {
         }
         for statement in xml::children(a, NS_SAML, "AttributeStatement") {
             for attr in xml::children(statement, NS_SAML, "Attribute") {
-                let Some(name) = attr.attribute("Name") else {
-                    continue;
-                };
-                let mut values = Vec::new();
-                for v in xml::children(attr, NS_SAML, "AttributeValue") {
-                    values.push(self.identifier(v)?.unwrap_or_else(|| xml::text(v)));
-                }
-                out.attributes
-                    .entry(name.to_string())
-                    .or_default()
-                    .extend(values);
+                self.read_attribute(attr, out)?;
+            }
+            // What the AD sent encrypted, poort encrypts again to this DV's key.
+            for enc in xml::children(statement, NS_SAML, "EncryptedAttribute") {
+                let plain = encrypt::decrypt_element(enc, &self.encryption_key)?;
+                let doc = xml::parse(&plain)?;
+                self.read_attribute(doc.root_element(), out)?;
             }
         }
         let first = |name: &str| out.attributes.get(name).and_then(|v| v.first()).cloned();
@@ -304,6 +300,21 @@ impl DemoDv {
         Ok(())
     }
 
+    fn read_attribute(&self, attr: Node<'_, '_>, out: &mut AcsOutcome) -> Result<(), AcsError> {
+        let Some(name) = attr.attribute("Name") else {
+            return Ok(());
+        };
+        let mut values = Vec::new();
+        for v in xml::children(attr, NS_SAML, "AttributeValue") {
+            values.push(self.identifier(v)?.unwrap_or_else(|| xml::text(v)));
+        }
+        out.attributes
+            .entry(name.to_string())
+            .or_default()
+            .extend(values);
+        Ok(())
+    }
+
     /// The NameID (or decrypted EncryptedID) directly under `node`, as text.
     fn identifier(&self, node: Node<'_, '_>) -> Result<Option<String>, AcsError> {
         if let Some(n) = xml::child(node, NS_SAML, "NameID") {
@@ -312,7 +323,7 @@ impl DemoDv {
         let Some(enc) = xml::child(node, NS_SAML, "EncryptedID") else {
             return Ok(None);
         };
-        let plain = encrypt::decrypt_assertion(enc, &self.encryption_key)?;
+        let plain = encrypt::decrypt_element(enc, &self.encryption_key)?;
         let doc = xml::parse(&plain)?;
         Ok(Some(xml::text(doc.root_element())))
     }

@@ -5,6 +5,7 @@ use super::artifact;
 use super::conclude::conclude;
 use super::flow::{take_upstream_flow, Ctx};
 use super::refusal::{cancelled, settle, Stop, WithFlow};
+use crate::domain::attributes::release;
 use crate::domain::login::AuthnResult;
 use crate::metadata::IdpMetadata;
 use crate::saml::binding::{self};
@@ -157,6 +158,11 @@ async fn check_ad_answer(
         subject: assertion.subject,
         level: assertion.level,
         authn_instant: assertion.authn_instant,
+        // What the service did not ask for stops here: it is not even kept with the flow.
+        attributes: release(&flow.intent.requested_attributes, &assertion.attributes)
+            .into_iter()
+            .cloned()
+            .collect(),
     };
     conclude(state, ctx, flow, result, now).await
 }

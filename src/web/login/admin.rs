@@ -82,6 +82,8 @@ fn admin_flow(
         force_authn: false,
         is_passive: false,
         allowed_idps: all_idps(state),
+        requested_attributes: Vec::new(),
+        identifiers: Vec::new(),
     };
     PendingFlow::new(state, ctx, intent, service, named)
 }

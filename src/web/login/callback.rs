@@ -91,6 +91,7 @@ async fn callback(state: &AppState, ctx: &Ctx, q: CallbackQuery) -> Result<Respo
         subject: identity.subject,
         level: identity.level,
         authn_instant: identity.auth_time,
+        attributes: Vec::new(),
     };
     conclude(state, ctx, flow, result, Utc::now()).await
 }

@@ -9,7 +9,7 @@ use super::answer::saml::saml_answer;
 use super::flow::{save, Ctx, PendingFlow};
 use super::record::allowed;
 use super::refusal::{Stop, WithFlow};
-use crate::domain::decision::{Candidate, Decision};
+use crate::domain::decision::{identifiable, Candidate, Decision};
 use crate::domain::login::{AnswerTo, AuthnResult};
 use crate::web::errors::{deny_code, LoginError};
 use crate::web::AppState;
@@ -65,6 +65,8 @@ pub(super) async fn conclude(
         ))
         .await
         .inspect(|_| state.metrics.step("grants_resolve", resolving))
+        // Only organisations the service can be told about (its EntityConcernedTypesAllowed).
+        .map(|decision| identifiable(decision, &flow.intent.identifiers))
         .map_err(|e| e.to_string())
     };
     let decision = decided.map_err(LoginError::Internal).with_flow(&flow)?;

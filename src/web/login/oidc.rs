@@ -191,6 +191,10 @@ pub async fn authorize(
             force_authn,
             is_passive: false,
             allowed_idps: all_idps(&state),
+            // An OIDC client is told the organisation by its KvK number (the `represents`
+            // claim), and no identity provider attributes go into its tokens: none are asked.
+            requested_attributes: Vec::new(),
+            identifiers: Vec::new(),
         },
         ServiceRef {
             service_id: service.id.clone(),

@@ -296,6 +296,8 @@ async fn start(
             force_authn: request.force_authn,
             is_passive: request.is_passive,
             allowed_idps: Vec::new(),
+            requested_attributes: Vec::new(),
+            identifiers: Vec::new(),
         },
         ServiceRef {
             service_id: String::new(),
@@ -369,6 +371,25 @@ async fn check_request(
         level: service.level,
     };
     flow.service_name = (service.name_nl.clone(), service.name_en.clone());
+    // The attributes its catalogue entry asks for, and those the DV's metadata names for it.
+    let in_metadata = dv
+        .attribute_consuming_services
+        .iter()
+        .find(|acs| acs.service_ids.contains(&service.id))
+        .or_else(|| dv.attribute_consuming_service(request.attribute_consuming_service_index))
+        .map(|acs| acs.requested_attributes.as_slice())
+        .unwrap_or_default();
+    flow.intent.requested_attributes = service.asks_for(in_metadata);
+    flow.intent.identifiers = service
+        .identifier_types(&flow.intent.requested_attributes)
+        .map_err(|named| {
+            refuse(
+                RequestProblem::UnknownService,
+                format!(
+                    "the service accepts only organisation identifiers poort cannot give ({named})"
+                ),
+            )
+        })?;
     let requested = request
         .requested_level()
         .map_err(|e| refuse(RequestProblem::UnknownLevel, e.to_string()))?;

@@ -199,18 +199,19 @@ async fn upstream_request(
     let acs = cfg.saml_url("/saml/acs");
     let now = Utc::now();
     let request = |destination: &str, answer_binding: &str, sign: bool| {
-        sp::authn_request(
-            upstream_id,
-            &cfg.saml.sp_entity_id,
+        sp::AdRequest {
+            id: upstream_id,
+            sp_entity_id: &cfg.saml.sp_entity_id,
             destination,
-            &acs,
+            acs_url: &acs,
             answer_binding,
-            flow.intent.required_level,
-            flow.intent.comparison,
-            flow.intent.force_authn,
+            level: flow.intent.required_level,
+            comparison: flow.intent.comparison,
+            force_authn: flow.intent.force_authn,
+            requested_attributes: &flow.intent.requested_attributes,
             now,
-            sign.then_some(&state.signing),
-        )
+        }
+        .write(sign.then_some(&state.signing))
         .map_err(|e| internal(&e))
     };
     // Ask for the answer by artifact from an AD that can give one (it has an

@@ -4,7 +4,9 @@
 use super::super::binding::{deliver, to_dv};
 use super::super::flow::{Ctx, PendingFlow};
 use super::super::record::allowed;
+use crate::domain::attributes::release;
 use crate::domain::decision::Candidate;
+use crate::domain::identifiers::legal_subject_ids;
 use crate::domain::login::AnswerTo;
 use crate::saml::encrypt;
 use crate::saml::idp::{self, AssertionContent};
@@ -43,14 +45,30 @@ pub(in crate::web::login) async fn saml_answer(
             .pseudonym(&dv.entity_id, &result.idp, &result.subject)
             .map_err(|e| internal(&e))?;
         let now = Utc::now();
+        let organisation = &candidate.organisation;
+        let legal_subject = legal_subject_ids(
+            &organisation.kvk,
+            organisation.rsin.as_deref(),
+            &flow.intent.identifiers,
+        );
+        // Only what the service asked for; what came encrypted goes on encrypted, to the DV.
+        let released = release(&flow.intent.requested_attributes, &result.attributes);
+        let dv_key = dv.encryption_keys.first().map(|cert| &cert.public_key);
+        let further = idp::further_attributes(&released, dv_key).map_err(|e| internal(&e))?;
+        if !further.withheld.is_empty() {
+            tracing::warn!(
+                reference = %ctx.reference, dv = %dv.entity_id, withheld = ?further.withheld,
+                "attributes the identity provider encrypted are withheld: the DV has no encryption key"
+            );
+        }
         let content = AssertionContent {
             idp_entity_id: &state.config.saml.idp_entity_id,
             audience: &dv.entity_id,
             acs_url,
             in_response_to: request_id,
             pseudonym: &pseudonym,
-            kvk: &candidate.organisation.kvk,
-            company_name: &candidate.organisation.name,
+            legal_subject: &legal_subject,
+            company_name: &organisation.name,
             service_id: &flow.service.service_id,
             service_uuid: &flow.service.uuid,
             level_used: candidate.level_used,
@@ -58,12 +76,12 @@ pub(in crate::web::login) async fn saml_answer(
             authn_instant: result.authn_instant,
             now,
             lifetime_seconds: state.config.saml.assertion_lifetime_seconds,
+            further_attributes: &further.xml,
         };
         let assertion =
             idp::signed_assertion(&content, &state.signing).map_err(|e| internal(&e))?;
-        let body = match dv.encryption_keys.first() {
-            Some(cert) => encrypt::encrypt_assertion(&assertion, &cert.public_key)
-                .map_err(|e| internal(&e))?,
+        let body = match dv_key {
+            Some(key) => encrypt::encrypt_assertion(&assertion, key).map_err(|e| internal(&e))?,
             None => assertion,
         };
         let response = idp::signed_response(
