@@ -6,6 +6,7 @@
 //! the entities are looked up again: a peer whose metadata was dropped in between is simply
 //! unknown then, and the login ends with the ordinary "unknown peer" refusal.
 
+use super::background::at_low_priority;
 use super::cache;
 use super::name::AggregateName;
 use super::verify::{verify, AggregateError, Verified, MAX_AGGREGATE_BYTES};
@@ -151,8 +152,26 @@ impl LiveMetadata {
             let bytes = crate::http::fetch_document(&source.source, MAX_AGGREGATE_BYTES)
                 .await
                 .map_err(RefreshError::Fetch)?;
-            let verified = verified(source, &bytes, now)?;
-            let outcome = self.put_in_use(index, verified, now, now)?;
+            // Verifying and reading is CPU work: off the async workers, at a lower priority.
+            let (owned, shared) = (source.clone(), std::sync::Arc::new(bytes));
+            let bytes = shared.clone();
+            let verified = at_low_priority(move || verified(&owned, &shared, now))
+                .await
+                .map_err(RefreshError::Background)??;
+            let outcome = match self.unchanged(index, &verified, now, now)? {
+                Some(unchanged) => unchanged,
+                None => {
+                    let owned = source.clone();
+                    let (verified, parsed) = at_low_priority(move || {
+                        let parsed = parse(&owned, &verified, now);
+                        (verified, parsed)
+                    })
+                    .await
+                    .map_err(RefreshError::Background)?;
+                    self.install(index, &verified, parsed, now);
+                    Refreshed::Updated
+                }
+            };
             // Written again when unchanged too: the copy's time says when it was last confirmed.
             if self.keeps_copies {
                 if let Err(e) = cache::store(&source.cache_file, &bytes) {
@@ -182,6 +201,7 @@ impl LiveMetadata {
         Ok(())
     }
 
+    /// Puts a verified edition in use (reading it here, on this thread).
     fn put_in_use(
         &self,
         index: usize,
@@ -189,34 +209,55 @@ impl LiveMetadata {
         fetched_at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<Refreshed, RefreshError> {
+        if let Some(unchanged) = self.unchanged(index, &verified, fetched_at, now)? {
+            return Ok(unchanged);
+        }
+        let parsed = parse(&self.sources[index], &verified, now);
+        self.install(index, &verified, parsed, fetched_at);
+        Ok(Refreshed::Updated)
+    }
+
+    /// Whether `verified` needs no reading: `Some(Unchanged)` when it is the edition in use
+    /// (then confirmed as fresh as this fetch); `Err` when it is older, or the copy is stale;
+    /// `None` when it is a new edition.
+    fn unchanged(
+        &self,
+        index: usize,
+        verified: &Verified,
+        fetched_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Refreshed>, RefreshError> {
         let source = &self.sources[index];
         if fetched_at + max_age(source) <= now {
             return Err(RefreshError::Stale(fetched_at));
         }
-        {
-            let mut editions = self.editions.lock();
-            if let Some(held) = &mut editions[index] {
-                if held.name.same_series(&verified.name) {
-                    if verified.name.sequence < held.name.sequence {
-                        return Err(RefreshError::Refused(AggregateError::Older {
-                            found: verified.name.to_string(),
-                            current: held.name.to_string(),
-                        }));
-                    }
-                    if verified.name.sequence == held.name.sequence {
-                        // Confirmed again: it is as fresh as this fetch.
-                        held.fetched_at = held.fetched_at.max(fetched_at);
-                        return Ok(Refreshed::Unchanged);
-                    }
+        let mut editions = self.editions.lock();
+        if let Some(held) = &mut editions[index] {
+            if held.name.same_series(&verified.name) {
+                if verified.name.sequence < held.name.sequence {
+                    return Err(RefreshError::Refused(AggregateError::Older {
+                        found: verified.name.to_string(),
+                        current: held.name.to_string(),
+                    }));
+                }
+                if verified.name.sequence == held.name.sequence {
+                    held.fetched_at = held.fetched_at.max(fetched_at);
+                    return Ok(Some(Refreshed::Unchanged));
                 }
             }
         }
-        let role = match source.role {
-            AggregateRole::Ad => Role::Idp,
-            AggregateRole::Dv => Role::Sp,
-        };
-        let parsed =
-            metadata::parse_aggregate(&verified.signed, Path::new(&source.source), role, now);
+        Ok(None)
+    }
+
+    /// Keeps a new edition, read, as aggregate `index`'s (the set is assembled by the caller).
+    fn install(
+        &self,
+        index: usize,
+        verified: &Verified,
+        parsed: Parsed,
+        fetched_at: DateTime<Utc>,
+    ) {
+        let source = &self.sources[index];
         let entities = parsed.sps.len() + parsed.idps.len();
         self.editions.lock()[index] = Some(Edition {
             name: verified.name.clone(),
@@ -226,7 +267,6 @@ impl LiveMetadata {
             parsed,
         });
         tracing::info!(aggregate = %source.source, edition = %verified.name, entities, valid_until = %verified.valid_until, "metadata aggregate in use");
-        Ok(Refreshed::Updated)
     }
 
     /// Assembles the set from the folders and the editions still good at `now`, and swaps it in.
@@ -316,6 +356,15 @@ fn verified(
     verify(bytes, &trust, now).map_err(RefreshError::Refused)
 }
 
+/// Reads a verified edition's entities (from the signed bytes only).
+fn parse(source: &AggregateSource, verified: &Verified, now: DateTime<Utc>) -> Parsed {
+    let role = match source.role {
+        AggregateRole::Ad => Role::Idp,
+        AggregateRole::Dv => Role::Sp,
+    };
+    metadata::parse_aggregate(&verified.signed, Path::new(&source.source), role, now)
+}
+
 /// Why a refresh did not put a new edition in use.
 #[derive(Debug, thiserror::Error)]
 pub enum RefreshError {
@@ -329,6 +378,8 @@ pub enum RefreshError {
     Disk(String),
     #[error("there is no last good copy")]
     NoCopy,
+    #[error("{0}")]
+    Background(String),
 }
 
 impl RefreshError {
@@ -346,6 +397,7 @@ impl RefreshError {
             RefreshError::Refused(_) => "invalid",
             RefreshError::Stale(_) => "stale",
             RefreshError::Disk(_) | RefreshError::NoCopy => "no_copy",
+            RefreshError::Background(_) => "internal",
         }
     }
 }
