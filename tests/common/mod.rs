@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod catalogue;
 pub mod cluster;
 pub mod oidc_ad;
 pub mod oidc_rp;
