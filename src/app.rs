@@ -72,7 +72,7 @@ fn sign_root(unsigned: &str, signing: &SigningKey) -> Result<String, StartError>
 /// Builds the shared state from config and starts its background tasks (cache upkeep, the
 /// writer of grant uses). Metadata files with errors are reported and skipped; good ones
 /// still load.
-pub async fn build_state(mut config: Config) -> Result<AppState, StartError> {
+pub async fn build_state(config: Config) -> Result<AppState, StartError> {
     crate::install_crypto_provider();
     let k = &config.keys;
     let signing = SigningKey::load(&k.signing_key, &k.signing_cert)?;
@@ -112,20 +112,14 @@ pub async fn build_state(mut config: Config) -> Result<AppState, StartError> {
             Severity::Warning => tracing::warn!(file = %p.file.display(), "{}", p.message),
         }
     }
-    // From here on the catalogue is the effective one: the `[[service]]` entries and the signed
-    // catalogues that passed their checks; what did not pass is logged and left out.
-    let catalogue = crate::catalogue::load(&config, &metadata).await;
-    for p in &catalogue.problems {
-        tracing::error!(origin = %p.origin, "service catalogue: {}", p.message);
-    }
-    if !config.catalogues.is_empty() {
-        tracing::info!(
-            services = catalogue.services.len(),
-            other_brokers = catalogue.skipped.len(),
-            "service catalogue loaded"
-        );
-    }
-    config.services = catalogue.services;
+    // The services in use: the `[[service]]` entries and each signed catalogue (from its
+    // source, else its last good copy), refreshed in the background from here on and built
+    // again when the DV metadata changes. What does not pass is logged and left out.
+    let live_catalogue = Arc::new(
+        crate::catalogue::LiveCatalogue::start(&config, live_metadata.clone(), metrics.clone())
+            .await,
+    );
+    crate::catalogue::spawn_refresh(live_catalogue.clone());
     let valid_until = now + chrono::Duration::days(7);
     let idp_metadata = sign_root(
         &metadata::publish::idp_metadata(
@@ -229,6 +223,7 @@ pub async fn build_state(mut config: Config) -> Result<AppState, StartError> {
         pages: web::pages::Pages::new()?,
         config,
         live_metadata,
+        live_catalogue,
         signing,
         decryption,
         pseudonyms,

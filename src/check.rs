@@ -111,6 +111,17 @@ pub async fn check(config_path: &Path, config: &Config) -> Vec<Finding> {
     for p in crate::catalogue::load(config, &md).await.problems {
         err(Path::new(&p.origin), p.message);
     }
+    for source in config.catalogues.iter().filter(|s| s.is_url()) {
+        if source.cache_file.is_none() {
+            warnings.push(Finding {
+                file: PathBuf::from(&source.source),
+                error: false,
+                message: "service catalogue from a URL without cache_file: while the URL cannot \
+                          be read, poort starts without its services"
+                    .into(),
+            });
+        }
+    }
     for message in catalogue_problems(&config.services, &md, &config.saml.sp_metadata_dir) {
         err(config_path, message);
     }

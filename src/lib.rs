@@ -19,6 +19,7 @@ pub mod mail;
 pub mod metadata;
 pub mod metrics;
 pub mod oidc;
+pub mod refresh;
 pub mod saml;
 pub mod server;
 pub mod store;

@@ -77,6 +77,13 @@ pub struct Metrics {
     pub aggregate_in_use: Family<Labels, Gauge>,
     /// Seconds until the aggregate in use reaches its validUntil.
     pub aggregate_valid_seconds: Family<Labels, Gauge>,
+    /// Refreshes of a signed service catalogue, by catalogue (its configured source) and
+    /// outcome (`updated`, `unchanged` or the refusal's reason code: a fixed set).
+    pub catalogue_refreshes: Family<Labels, Counter>,
+    /// Whether an edition of a service catalogue is in use (1) or none is (0).
+    pub catalogue_in_use: Family<Labels, Gauge>,
+    /// The services in use: the config file's and the catalogues'.
+    pub catalogue_services: Gauge,
     per_peer_labels: bool,
 }
 
@@ -197,6 +204,26 @@ impl Metrics {
             .set(valid_until.map_or(0, |v| (v - now).num_seconds()));
     }
 
+    /// Counts one refresh of the service catalogue from `source`.
+    pub fn catalogue_refreshed(&self, source: &str, outcome: &str) {
+        self.catalogue_refreshes
+            .get_or_create(&labels(&[("catalogue", source), ("outcome", outcome)]))
+            .inc();
+    }
+
+    /// Whether an edition of the service catalogue from `source` is in use.
+    pub fn catalogue_state(&self, source: &str, in_use: bool) {
+        self.catalogue_in_use
+            .get_or_create(&labels(&[("catalogue", source)]))
+            .set(i64::from(in_use));
+    }
+
+    /// How many services are in use.
+    pub fn catalogue_services(&self, count: usize) {
+        self.catalogue_services
+            .set(i64::try_from(count).unwrap_or(i64::MAX));
+    }
+
     /// Counts one request at poort's ArtifactResolutionService.
     pub fn artifact_resolution(&self, outcome: &str) {
         self.artifact_resolutions
@@ -248,6 +275,9 @@ impl Default for Metrics {
             aggregate_refreshes: Family::default(),
             aggregate_in_use: Family::default(),
             aggregate_valid_seconds: Family::default(),
+            catalogue_refreshes: Family::default(),
+            catalogue_in_use: Family::default(),
+            catalogue_services: Gauge::default(),
             per_peer_labels: false,
             registry: Registry::default(),
         };
@@ -395,6 +425,21 @@ impl Default for Metrics {
             "metadata_aggregate_valid_seconds",
             "Seconds until the metadata aggregate in use reaches its validUntil",
             m.aggregate_valid_seconds.clone(),
+        );
+        registry.register(
+            "catalogue_refreshes",
+            "Refreshes of a signed service catalogue, by catalogue and outcome",
+            m.catalogue_refreshes.clone(),
+        );
+        registry.register(
+            "catalogue_in_use",
+            "Whether an edition of a service catalogue is in use (0: none ever passed its checks)",
+            m.catalogue_in_use.clone(),
+        );
+        registry.register(
+            "catalogue_services",
+            "Services in use: the config file's and the signed catalogues'",
+            m.catalogue_services.clone(),
         );
         Metrics { registry, ..m }
     }

@@ -26,6 +26,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "devcerts",
             "http",
             "trust",
+            "refresh",
         ],
     ),
     (

@@ -6,10 +6,8 @@
 
 mod common;
 
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::IntoResponse;
 use chrono::{DateTime, Duration, Utc};
+use common::publisher::{signed_aggregate, start_publisher, Publisher};
 use poort::config::{AggregateRole, AggregateSource};
 use poort::federation::{LiveMetadata, RefreshError, Refreshed};
 use poort::keys::SigningKey;
@@ -18,37 +16,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 const AD: &str = "urn:etoegang:AD:00000099990000000003:entities:1";
-
-/// A local server of one aggregate, whose content the test changes; `None` answers 503.
-#[derive(Clone, Default)]
-struct Publisher(Arc<Mutex<Option<Vec<u8>>>>);
-
-impl Publisher {
-    fn publish(&self, text: &str) {
-        *self.0.lock().unwrap() = Some(text.as_bytes().to_vec());
-    }
-    fn go_down(&self) {
-        *self.0.lock().unwrap() = None;
-    }
-}
-
-async fn serve(State(p): State<Publisher>) -> axum::response::Response {
-    match p.0.lock().unwrap().clone() {
-        Some(bytes) => bytes.into_response(),
-        None => StatusCode::SERVICE_UNAVAILABLE.into_response(),
-    }
-}
-
-async fn start_publisher() -> (Publisher, String) {
-    let publisher = Publisher::default();
-    let app = axum::Router::new()
-        .route("/aggregate.xml", axum::routing::get(serve))
-        .with_state(publisher.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/aggregate.xml", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (publisher, url)
-}
 
 /// The test's keys and the development AD's metadata (one EntityDescriptor).
 struct World {
@@ -116,25 +83,7 @@ fn aggregate(
     entities: &[&str],
     key: &SigningKey,
 ) -> String {
-    aggregate_cached(sequence, valid_until, "PT1H", entities, key)
-}
-
-/// Like [`aggregate`], with its cacheDuration.
-fn aggregate_cached(
-    sequence: u64,
-    valid_until: DateTime<Utc>,
-    cache_duration: &str,
-    entities: &[&str],
-    key: &SigningKey,
-) -> String {
-    let id = format!("_aggregate-{sequence}");
-    let unsigned = format!(
-        r#"<md:EntitiesDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" ID="{id}" Name="urn:etoegang:1.13:T:{sequence}" validUntil="{until}" cacheDuration="{cache_duration}">{template}{entities}</md:EntitiesDescriptor>"#,
-        until = valid_until.format("%Y-%m-%dT%H:%M:%SZ"),
-        template = poort::saml::dsig::template(&id, key),
-        entities = entities.concat(),
-    );
-    poort::saml::dsig::sign(&unsigned, key).unwrap()
+    signed_aggregate(sequence, valid_until, "PT1H", entities, key)
 }
 
 fn source(w: &World, url: &str) -> AggregateSource {
@@ -182,7 +131,7 @@ fn second_ad(w: &World) -> String {
 #[tokio::test]
 async fn a_new_entity_is_usable_from_the_next_refresh_and_a_snapshot_keeps_its_set() {
     let w = world();
-    let (publisher, url) = start_publisher().await;
+    let (publisher, url) = start_publisher("/aggregate.xml").await;
     let now = Utc::now();
     let until = now + Duration::days(7);
     publisher.publish(&aggregate(1, until, &[&second_ad(&w)], &w.publisher_key));
@@ -208,7 +157,7 @@ async fn a_new_entity_is_usable_from_the_next_refresh_and_a_snapshot_keeps_its_s
 #[tokio::test]
 async fn a_rolled_over_key_replaces_the_old_one_from_the_next_refresh() {
     let w = world();
-    let (publisher, url) = start_publisher().await;
+    let (publisher, url) = start_publisher("/aggregate.xml").await;
     let now = Utc::now();
     let until = now + Duration::days(7);
     publisher.publish(&aggregate(1, until, &[&w.ad_entity], &w.publisher_key));
@@ -242,7 +191,7 @@ async fn a_rolled_over_key_replaces_the_old_one_from_the_next_refresh() {
 #[tokio::test]
 async fn an_expired_edition_is_refused_and_one_in_use_is_dropped_when_it_expires() {
     let w = world();
-    let (publisher, url) = start_publisher().await;
+    let (publisher, url) = start_publisher("/aggregate.xml").await;
     let now = Utc::now();
     publisher.publish(&aggregate(
         1,
@@ -277,7 +226,7 @@ async fn an_expired_edition_is_refused_and_one_in_use_is_dropped_when_it_expires
 #[tokio::test]
 async fn a_bad_signature_or_an_older_edition_is_refused_and_the_edition_in_use_kept() {
     let w = world();
-    let (publisher, url) = start_publisher().await;
+    let (publisher, url) = start_publisher("/aggregate.xml").await;
     let now = Utc::now();
     let until = now + Duration::days(7);
     publisher.publish(&aggregate(5, until, &[&w.ad_entity], &w.publisher_key));
@@ -308,7 +257,7 @@ async fn a_bad_signature_or_an_older_edition_is_refused_and_the_edition_in_use_k
 #[tokio::test]
 async fn with_the_source_down_poort_starts_from_the_last_good_copy() {
     let w = world();
-    let (publisher, url) = start_publisher().await;
+    let (publisher, url) = start_publisher("/aggregate.xml").await;
     let now = Utc::now();
     publisher.publish(&aggregate(
         1,
@@ -356,7 +305,7 @@ async fn poort_with_ad_in_aggregate(
         .unwrap();
         let entity = poort::saml::dsig::strip_declaration(&ad_entity).to_string();
         let until = Utc::now() + Duration::days(7);
-        publisher.publish(&aggregate_cached(
+        publisher.publish(&signed_aggregate(
             1,
             until,
             cache_duration,
@@ -381,7 +330,7 @@ async fn poort_with_ad_in_aggregate(
 
 #[tokio::test]
 async fn a_login_succeeds_with_the_ad_known_only_from_an_aggregate() {
-    let (publisher, url) = start_publisher().await;
+    let (publisher, url) = start_publisher("/aggregate.xml").await;
     let (w, _) = poort_with_ad_in_aggregate(&publisher, &url, "PT1H", 3600).await;
     let c = common::client();
     let ad_page = common::dv_to_ad(&c, &w.dv, 2, "redirect").await;
@@ -392,25 +341,9 @@ async fn a_login_succeeds_with_the_ad_known_only_from_an_aggregate() {
     publisher.go_down();
 }
 
-/// The count of a metric line at poort's ops listener (0 when absent).
-async fn metric(ops: &str, line_start: &str) -> f64 {
-    let text = common::client()
-        .get(format!("{ops}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find(|l| l.starts_with(line_start))
-        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
-        .unwrap_or(0.0)
-}
-
 #[tokio::test]
 async fn a_login_whose_ad_is_withdrawn_by_a_refresh_ends_cleanly_at_its_service() {
-    let (publisher, url) = start_publisher().await;
+    let (publisher, url) = start_publisher("/aggregate.xml").await;
     // Refreshed every second, so the test need not wait long for the next edition.
     let (w, key) = poort_with_ad_in_aggregate(&publisher, &url, "PT1S", 1).await;
     let ops = w.ops.clone();
@@ -419,40 +352,19 @@ async fn a_login_whose_ad_is_withdrawn_by_a_refresh_ends_cleanly_at_its_service(
 
     // Edition 2 no longer lists the AD; wait (bounded) until poort has put it in use.
     let other = "<md:EntityDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\" entityID=\"urn:etoegang:AD:00000099990000000004:entities:1\"/>";
-    publisher.publish(&aggregate_cached(
+    publisher.publish(&signed_aggregate(
         2,
         Utc::now() + Duration::days(7),
         "PT1S",
         &[other],
         &key,
     ));
-    let updated = "poort_metadata_aggregate_refreshes_total{aggregate=";
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        let text = common::client()
-            .get(format!("{ops}/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let updates: f64 = text
-            .lines()
-            .filter(|l| l.starts_with(updated) && l.contains("outcome=\"updated\""))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum();
-        if updates >= 2.0 {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "edition 2 never put in use"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let updated = format!(
+        "poort_metadata_aggregate_refreshes_total{{aggregate=\"{url}\",outcome=\"updated\"}}"
+    );
+    common::await_metric(&ops, &updated, 2.0, "edition 2 never put in use").await;
     assert_eq!(
-        metric(&ops, "poort_metadata_aggregate_in_use{").await,
+        common::metric(&ops, "poort_metadata_aggregate_in_use{").await,
         1.0,
         "edition 2 is in use"
     );
@@ -479,7 +391,7 @@ async fn a_login_whose_ad_is_withdrawn_by_a_refresh_ends_cleanly_at_its_service(
 #[tokio::test]
 async fn poort_check_says_whether_an_aggregate_can_be_had_and_from_where() {
     let w = world();
-    let (publisher, url) = start_publisher().await;
+    let (publisher, url) = start_publisher("/aggregate.xml").await;
     let now = Utc::now();
     let source = source(&w, &url);
     publisher.go_down();
@@ -522,7 +434,7 @@ async fn poort_check_says_whether_an_aggregate_can_be_had_and_from_where() {
 #[tokio::test]
 async fn poort_check_counts_the_ads_of_an_aggregate_and_writes_nothing() {
     let w = world();
-    let (publisher, url) = start_publisher().await;
+    let (publisher, url) = start_publisher("/aggregate.xml").await;
     let now = Utc::now();
     publisher.publish(&aggregate(
         1,

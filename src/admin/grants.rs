@@ -106,7 +106,7 @@ impl Services<'_> {
         let sql = self.registry.sql();
         let ids = self
             .registry
-            .write(sql.import_grants(&actor(session), &self.config.services, &rows))
+            .write(sql.import_grants(&actor(session), &self.catalogue, &rows))
             .await
             .map_err(|e| match e {
                 ImportError::Rows(rows) => GrantError::Rows(rows),

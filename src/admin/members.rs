@@ -22,11 +22,14 @@ pub enum MemberError {
     Write(#[from] WriteError),
 }
 
-/// The register, the mailer and the public URL: what the actions need besides the session.
+/// The register, the mailer, the public URL and the services in use: what the actions need
+/// besides the session.
 pub struct Services<'a> {
     pub registry: &'a Registry,
     pub mailer: &'a Mailer,
     pub config: &'a crate::config::Config,
+    /// The services in use when the request began (grants are checked against them).
+    pub catalogue: std::sync::Arc<Vec<crate::config::ServiceConfig>>,
 }
 
 impl Services<'_> {

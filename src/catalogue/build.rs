@@ -14,7 +14,7 @@
 //! one wins never depends on the order of the files.
 
 use super::parse::{in_language, CatalogueDocument, Definition, Instance, Provider};
-use super::Problem;
+use super::{Problem, ProblemKind};
 use crate::config::{RequestedAttribute, ServiceConfig};
 use crate::domain::level::Level;
 use crate::metadata::MetadataSet;
@@ -40,7 +40,7 @@ pub struct Skipped {
 /// catalogues read (each with its origin), the trusted DV metadata and this HM's OIN.
 pub fn effective(
     configured: &[ServiceConfig],
-    catalogues: &[(String, CatalogueDocument)],
+    catalogues: &[(&str, &CatalogueDocument)],
     metadata: &MetadataSet,
     hm_oin: &str,
 ) -> Effective {
@@ -54,19 +54,19 @@ pub fn effective(
             .or_default()
             .push(s.origin.clone());
     }
-    for (origin, document) in catalogues {
+    for &(origin, document) in catalogues {
         for provider in &document.providers {
             for d in &provider.definitions {
                 definitions
                     .entry(d.uuid.clone())
                     .or_default()
-                    .push(origin.clone());
+                    .push(origin.to_string());
             }
             for instance in &provider.instances {
                 let offered_here = instance.brokers.iter().any(|b| b == hm_oin);
                 if !offered_here {
                     out.skipped.push(Skipped {
-                        origin: origin.clone(),
+                        origin: origin.to_string(),
                         service_id: instance.service_id.clone(),
                     });
                     continue;
@@ -74,8 +74,9 @@ pub fn effective(
                 match service(provider, instance, metadata, origin) {
                     Ok(s) => candidates.push(s),
                     Err(message) => out.problems.push(Problem {
-                        origin: origin.clone(),
+                        origin: origin.to_string(),
                         message,
+                        kind: ProblemKind::Service,
                     }),
                 }
             }
@@ -91,6 +92,7 @@ pub fn effective(
         out.problems.push(Problem {
             origin: places.join(", "),
             message: format!("ServiceUUID {uuid} is defined {} times", places.len()),
+            kind: ProblemKind::DefinedTwice(places.clone()),
         });
     }
     let mut ids: HashMap<&str, Vec<&str>> = HashMap::new();
@@ -101,6 +103,7 @@ pub fn effective(
         out.problems.push(Problem {
             origin: places.join(", "),
             message: format!("ServiceID {id} is defined {} times", places.len()),
+            kind: ProblemKind::DefinedTwice(places.iter().map(|p| p.to_string()).collect()),
         });
     }
     out.services = candidates

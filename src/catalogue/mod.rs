@@ -9,11 +9,13 @@
 //! its file and what is wrong, and adds no service.
 
 mod build;
+mod live;
 mod parse;
 mod schema;
 mod source;
 
 pub use build::{effective, Effective, Skipped};
+pub use live::{spawn_refresh, LiveCatalogue, RefreshError, Refreshed, Refusal};
 pub use parse::{in_language, CatalogueDocument, Definition, Instance, Provider};
 
 use crate::config::Config;
@@ -51,10 +53,30 @@ pub enum CatalogueError {
 }
 
 /// A finding about the catalogue: where (a file, a URL or the config file) and what.
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
     pub origin: String,
     pub message: String,
+    pub kind: ProblemKind,
+}
+
+/// What a [`Problem`] leaves out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProblemKind {
+    /// A whole catalogue: it cannot be had, or it failed its signature, schema or content.
+    Refused,
+    /// One service, which cannot be used as it is (no definition, no DV metadata names it, …).
+    Service,
+    /// A ServiceID or ServiceUUID defined in these places (catalogues, the config file): every
+    /// definition of it.
+    DefinedTwice(Vec<String>),
+}
+
+impl Problem {
+    /// Whether this problem is a ServiceID or ServiceUUID that `origin` defines too.
+    pub fn defined_twice_by(&self, origin: &str) -> bool {
+        matches!(&self.kind, ProblemKind::DefinedTwice(places) if places.iter().any(|p| p == origin))
+    }
 }
 
 impl fmt::Display for Problem {
@@ -95,14 +117,17 @@ pub async fn load(config: &Config, metadata: &MetadataSet) -> Effective {
     let mut problems = Vec::new();
     for source in &config.catalogues {
         match source::load(source).await {
-            Ok(document) => documents.push((source.source.clone(), document)),
+            Ok(document) => documents.push((source.source.as_str(), document)),
             Err(e) => problems.push(Problem {
                 origin: source.source.clone(),
                 message: e.to_string(),
+                kind: ProblemKind::Refused,
             }),
         }
     }
     let hm = broker_oin(&config.saml.idp_entity_id).unwrap_or_default();
+    let documents: Vec<(&str, &CatalogueDocument)> =
+        documents.iter().map(|(o, d)| (*o, d)).collect();
     let mut effective = effective(&config.services, &documents, metadata, hm);
     problems.append(&mut effective.problems);
     effective.problems = problems;

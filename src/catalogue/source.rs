@@ -6,12 +6,22 @@ use crate::http::FetchError;
 
 /// Reads and checks one configured catalogue.
 pub async fn load(source: &CatalogueSource) -> Result<CatalogueDocument, CatalogueError> {
-    let trust = crate::trust::certificates(&source.trust_cert)?;
-    let bytes = crate::http::fetch_document(&source.source, MAX_CATALOGUE_BYTES)
+    let bytes = fetch(source).await?;
+    check(source, &bytes)
+}
+
+/// The bytes of a configured catalogue as its source gives them, unchecked.
+pub async fn fetch(source: &CatalogueSource) -> Result<Vec<u8>, CatalogueError> {
+    crate::http::fetch_document(&source.source, MAX_CATALOGUE_BYTES)
         .await
         .map_err(|e| match e {
             FetchError::TooLarge(_) => CatalogueError::TooLarge,
             FetchError::Read(e) => CatalogueError::Read(e),
-        })?;
-    read(&bytes, &trust)
+        })
+}
+
+/// `bytes` checked against the source's trust certificate: signature, schema, content.
+pub fn check(source: &CatalogueSource, bytes: &[u8]) -> Result<CatalogueDocument, CatalogueError> {
+    let trust = crate::trust::certificates(&source.trust_cert)?;
+    read(bytes, &trust)
 }

@@ -47,13 +47,47 @@ pub struct ServiceConfig {
 }
 
 /// A signed service catalogue (`esc:ServiceCatalogue`) and the certificate its signature must
-/// verify with (the Beheerorganisatie's, an HM's or a DV's, as the scheme allows).
+/// verify with (the Beheerorganisatie's, an HM's or a DV's, as the scheme allows). It is read
+/// again every `refresh_seconds`; a new edition replaces the one in use only when it passes every
+/// check, so a bad one leaves the last good one in use.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CatalogueSource {
     /// A file, or an `https://` URL.
     pub source: String,
     /// PEM certificate that signed it.
     pub trust_cert: PathBuf,
+    /// Where the last good copy is kept, so poort starts with the catalogue's services when the
+    /// source cannot be had (a URL unreachable, a bad edition published). Optional, so that
+    /// configurations written before it stay valid and a local file, which is its own copy,
+    /// needs none; `poort check` warns about a URL without one, since poort would then start
+    /// without that catalogue's services whenever the URL is down.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_file: Option<PathBuf>,
+    /// The time between two refreshes.
+    #[serde(default = "default_catalogue_refresh")]
+    pub refresh_seconds: u64,
+    /// The first wait after a failed refresh; it doubles up to `refresh_seconds`.
+    #[serde(default = "default_aggregate_retry")]
+    pub retry_seconds: u64,
+}
+
+impl CatalogueSource {
+    /// A catalogue read from `source`, verified with `trust_cert`, refreshed at the default
+    /// pace, with no copy on disk.
+    pub fn new(source: impl Into<String>, trust_cert: impl Into<PathBuf>) -> CatalogueSource {
+        CatalogueSource {
+            source: source.into(),
+            trust_cert: trust_cert.into(),
+            cache_file: None,
+            refresh_seconds: default_catalogue_refresh(),
+            retry_seconds: default_aggregate_retry(),
+        }
+    }
+
+    /// Whether the catalogue is fetched over the network (rather than read from a file).
+    pub fn is_url(&self) -> bool {
+        self.source.starts_with("https://") || self.source.starts_with("http://")
+    }
 }
 
 /// A signed metadata aggregate (`md:EntitiesDescriptor`): the scheme's network metadata of ADs,
@@ -81,6 +115,10 @@ pub struct AggregateSource {
 
 fn default_aggregate_refresh() -> u64 {
     3600
+}
+fn default_catalogue_refresh() -> u64 {
+    // Like the aggregates: the scheme publishes a new catalogue a few times a day at most.
+    default_aggregate_refresh()
 }
 fn default_aggregate_retry() -> u64 {
     30

@@ -6,14 +6,13 @@
 //! the entities are looked up again: a peer whose metadata was dropped in between is simply
 //! unknown then, and the login ends with the ordinary "unknown peer" refusal.
 
-use super::background::at_low_priority;
-use super::cache;
 use super::name::AggregateName;
 use super::verify::{verify, AggregateError, Verified, MAX_AGGREGATE_BYTES};
 use crate::config::{AggregateRole, AggregateSource};
 use crate::http::FetchError;
 use crate::metadata::{self, MetadataSet, Parsed, Role};
 use crate::metrics::Metrics;
+use crate::refresh::{self, at_low_priority, copy};
 use arc_swap::ArcSwap;
 use chrono::{DateTime, Utc};
 use parking_lot::Mutex;
@@ -40,6 +39,9 @@ pub struct LiveMetadata {
     metrics: Arc<Metrics>,
     /// Whether a good edition is written to its `cache_file` (not when only inspecting).
     keeps_copies: bool,
+    /// Told each time a new set is swapped in, for what is built from the metadata (the
+    /// service catalogue takes each service's provider from the DV metadata).
+    swapped: tokio::sync::watch::Sender<()>,
 }
 
 /// How a refresh went.
@@ -61,6 +63,7 @@ impl LiveMetadata {
             editions: Mutex::new(Vec::new()),
             metrics: Arc::new(Metrics::default()),
             keeps_copies: false,
+            swapped: tokio::sync::watch::Sender::new(()),
         }
     }
 
@@ -103,6 +106,7 @@ impl LiveMetadata {
             editions: Mutex::new(vec![None; sources.len()]),
             metrics,
             keeps_copies,
+            swapped: tokio::sync::watch::Sender::new(()),
         };
         for (index, source) in sources.iter().enumerate() {
             if let Err(e) = live.fetch_and_use(index, now).await {
@@ -119,6 +123,11 @@ impl LiveMetadata {
     /// The metadata now: one snapshot, for one request.
     pub fn now(&self) -> Arc<MetadataSet> {
         self.current.load_full()
+    }
+
+    /// Tells each time a new set is swapped in (from the moment of this call).
+    pub fn swaps(&self) -> tokio::sync::watch::Receiver<()> {
+        self.swapped.subscribe()
     }
 
     /// The configured aggregates.
@@ -174,7 +183,7 @@ impl LiveMetadata {
             };
             // Written again when unchanged too: the copy's time says when it was last confirmed.
             if self.keeps_copies {
-                if let Err(e) = cache::store(&source.cache_file, &bytes) {
+                if let Err(e) = copy::store(&source.cache_file, &bytes) {
                     tracing::warn!(aggregate = %source.source, file = %source.cache_file.display(), error = %e, "cannot keep the last good copy of a metadata aggregate");
                 }
             }
@@ -192,7 +201,7 @@ impl LiveMetadata {
     /// Puts aggregate `index` in use from its copy on disk (at start, when its source fails).
     fn use_disk_copy(&self, index: usize, now: DateTime<Utc>) -> Result<(), RefreshError> {
         let source = &self.sources[index];
-        let (bytes, modified) = cache::load(&source.cache_file, MAX_AGGREGATE_BYTES)
+        let (bytes, modified) = copy::load(&source.cache_file, MAX_AGGREGATE_BYTES)
             .map_err(|e| RefreshError::Disk(e.to_string()))?
             .ok_or(RefreshError::NoCopy)?;
         let verified = verified(source, &bytes, now)?;
@@ -322,6 +331,7 @@ impl LiveMetadata {
             .collect();
         let set = metadata::assemble(self.folders.clone(), parts);
         self.current.store(Arc::new(set));
+        self.swapped.send_replace(());
     }
 
     /// When aggregate `index` should be fetched again: its cacheDuration or `refresh_seconds`,
@@ -417,29 +427,18 @@ impl Refreshed {
 pub fn spawn_refresh(live: Arc<LiveMetadata>) -> Vec<tokio::task::JoinHandle<()>> {
     (0..live.sources.len())
         .map(|index| {
-            let weak = Arc::downgrade(&live);
-            let mut wait = live.next_refresh(index, Utc::now());
-            tokio::spawn(async move {
-                let mut retry: Option<Duration> = None;
-                loop {
-                    tokio::time::sleep(wait).await;
-                    let Some(live) = weak.upgrade() else { return };
-                    let source = &live.sources[index];
-                    let now = Utc::now();
-                    match live.refresh(index, now).await {
-                        Ok(_) => {
-                            retry = None;
-                            wait = live.next_refresh(index, now);
-                        }
-                        Err(e) => {
-                            tracing::warn!(aggregate = %source.source, error = %e, "metadata aggregate refresh failed; the edition in use stays");
-                            live.expire(now);
-                            let first = Duration::from_secs(source.retry_seconds.max(1));
-                            let longest = Duration::from_secs(source.refresh_seconds.max(1));
-                            let next = retry.map_or(first, |r| (r * 2).min(longest));
-                            retry = Some(next);
-                            wait = next.min(live.next_refresh(index, now));
-                        }
+            let source = &live.sources[index];
+            let backoff = refresh::Backoff::new(source.retry_seconds, source.refresh_seconds);
+            let first = live.next_refresh(index, Utc::now());
+            refresh::spawn(&live, first, backoff, move |live| async move {
+                let now = Utc::now();
+                match live.refresh(index, now).await {
+                    Ok(_) => Ok(live.next_refresh(index, now)),
+                    Err(e) => {
+                        let source = &live.sources[index];
+                        tracing::warn!(aggregate = %source.source, error = %e, "metadata aggregate refresh failed; the edition in use stays");
+                        live.expire(now);
+                        Err(live.next_refresh(index, now))
                     }
                 }
             })
@@ -466,7 +465,7 @@ pub async fn check_source(
     let Err(why) = fetched else {
         return Ok(None);
     };
-    match cache::load(&source.cache_file, MAX_AGGREGATE_BYTES) {
+    match copy::load(&source.cache_file, MAX_AGGREGATE_BYTES) {
         Ok(Some((bytes, _))) => match verified(&bytes) {
             Ok(_) => Ok(Some(format!(
                 "{why}; the last good copy in {} is used",

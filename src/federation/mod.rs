@@ -4,8 +4,6 @@
 //! before use, honoured for `validUntil` and `cacheDuration`, and never replaced by an older
 //! edition (the sequence in its `Name`).
 
-mod background;
-mod cache;
 mod live;
 mod name;
 mod verify;

@@ -16,7 +16,7 @@ mod templates;
 pub mod timeout;
 pub mod trace;
 
-use crate::config::Config;
+use crate::config::{Config, ServiceConfig};
 use crate::grants::{Register, Registry, UsageRecorder};
 use crate::keys::{DecryptionKey, PseudonymSecret, SigningKey};
 use crate::metadata::MetadataSet;
@@ -37,6 +37,9 @@ pub struct AppState {
     /// The trusted metadata, swapped whole when an aggregate is refreshed: take it once per
     /// request with [`AppState::metadata`].
     pub live_metadata: Arc<crate::federation::LiveMetadata>,
+    /// The services in use, swapped whole when a catalogue is refreshed: take them once per
+    /// request with [`AppState::catalogue`]. (`config.services` holds only the config file's.)
+    pub live_catalogue: Arc<crate::catalogue::LiveCatalogue>,
     pub signing: SigningKey,
     pub decryption: DecryptionKey,
     pub pseudonyms: PseudonymSecret,
@@ -75,12 +78,19 @@ impl AppState {
         self.live_metadata.now()
     }
 
-    /// The admin module's service layer over this state's register and mailer.
+    /// The services in use now: one snapshot, for the request at hand.
+    pub fn catalogue(&self) -> Arc<Vec<ServiceConfig>> {
+        self.live_catalogue.services()
+    }
+
+    /// The admin module's service layer over this state's register, mailer and the services in
+    /// use now.
     pub fn services(&self) -> crate::admin::members::Services<'_> {
         crate::admin::members::Services {
             registry: &self.registry,
             mailer: &self.mailer,
             config: &self.config,
+            catalogue: self.catalogue(),
         }
     }
 }

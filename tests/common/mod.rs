@@ -3,9 +3,11 @@
 
 #![allow(dead_code)]
 
+pub mod catalogue;
 pub mod cluster;
 pub mod oidc_ad;
 pub mod oidc_rp;
+pub mod publisher;
 
 use poort::config::{
     CacheConfig, Config, KeysConfig, RegisterConfig, SamlConfig, ServerConfig, ServiceConfig,
@@ -345,6 +347,27 @@ pub async fn post_acs(w: &World, c: &reqwest::Client, xml: &str) -> reqwest::Res
 /// The page a GET by `c` ends on.
 pub async fn page(c: &reqwest::Client, url: impl reqwest::IntoUrl) -> String {
     c.get(url).send().await.unwrap().text().await.unwrap()
+}
+
+/// The sum of the metric lines at poort's ops listener `ops` that start with `line_start` (0
+/// when none does).
+pub async fn metric(ops: &str, line_start: &str) -> f64 {
+    page(&client(), format!("{ops}/metrics"))
+        .await
+        .lines()
+        .filter(|l| l.starts_with(line_start))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// Waits, at most 30 seconds, until [`metric`] reaches `at_least`: for what poort does in the
+/// background on its own schedule (a refresh); `what` says what never happened otherwise.
+pub async fn await_metric(ops: &str, line_start: &str, at_least: f64, what: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while metric(ops, line_start).await < at_least {
+        assert!(std::time::Instant::now() < deadline, "{what}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }
 
 /// Fails unless `page` is the development AD's login page.

@@ -6,6 +6,7 @@
 
 use super::*;
 use crate::admin::grants::{GrantError, NewGrants};
+use crate::config::ServiceConfig;
 use crate::domain::level::Level;
 use crate::grants::{GrantFilter, GrantRecord, GrantStatus, Holder, MemberQuery, Scope};
 use axum::extract::{Path, Query};
@@ -71,8 +72,8 @@ pub async fn list(admin: Admin, Query(q): Query<ListQuery>) -> Page {
         _ => "",
     };
     let nonempty = |v: &Option<String>| v.clone().filter(|s| !s.trim().is_empty());
-    let service =
-        nonempty(&q.service).and_then(|uuid| state.config.services.iter().find(|s| s.uuid == uuid));
+    let catalogue = state.catalogue();
+    let service = nonempty(&q.service).and_then(|uuid| catalogue.iter().find(|s| s.uuid == uuid));
     let paging = Paging::asked(q.page);
     let filter = GrantFilter {
         person: nonempty(&q.person),
@@ -101,11 +102,9 @@ pub async fn list(admin: Admin, Query(q): Query<ListQuery>) -> Page {
     ];
     let rows: Vec<minijinja::Value> = grants
         .iter()
-        .map(|g| grant_row(state, admin.lang, g, now))
+        .map(|g| grant_row(&catalogue, admin.lang, g, now))
         .collect();
-    let services: Vec<(String, String)> = state
-        .config
-        .services
+    let services: Vec<(String, String)> = catalogue
         .iter()
         .map(|s| (s.uuid.clone(), service_name(admin.lang, s).to_string()))
         .collect();
@@ -135,21 +134,19 @@ pub async fn list(admin: Admin, Query(q): Query<ListQuery>) -> Page {
     ))
 }
 
-fn service_name(lang: Lang, s: &crate::config::ServiceConfig) -> &str {
+fn service_name(lang: Lang, s: &ServiceConfig) -> &str {
     lang.pick(&s.name_nl, &s.name_en)
 }
 
-/// A scope in words, services by their catalogue names.
-fn scope_label(state: &AppState, lang: Lang, scope: &Scope) -> String {
+/// A scope in words, services by their names in `catalogue`.
+fn scope_label(catalogue: &[ServiceConfig], lang: Lang, scope: &Scope) -> String {
     match scope {
         Scope::AllServices => lang.pick("alle diensten", "all services").to_string(),
         Scope::Provider { provider } => format!(
             "{} {provider}",
             lang.pick("alle diensten van aanbieder", "all services of provider")
         ),
-        Scope::Service { uuid } => state
-            .config
-            .services
+        Scope::Service { uuid } => catalogue
             .iter()
             .find(|s| &s.uuid == uuid)
             .map(|s| service_name(lang, s).to_string())
@@ -163,7 +160,7 @@ fn day(at: DateTime<Utc>) -> String {
 }
 
 fn grant_row(
-    state: &AppState,
+    catalogue: &[ServiceConfig],
     lang: Lang,
     g: &GrantRecord,
     now: DateTime<Utc>,
@@ -190,7 +187,7 @@ fn grant_row(
             Holder::Person(p) => g.holder_name.clone().unwrap_or_else(|| p.clone()),
             Holder::Group(name) => format!("{} {name}", lang.pick("groep", "group")),
         },
-        scope => scope_label(state, lang, &g.scope),
+        scope => scope_label(catalogue, lang, &g.scope),
         level => g.level.name(),
         valid_from => day(g.valid_from),
         valid_until => day(g.valid_until),
@@ -293,7 +290,6 @@ pub async fn renew(admin: Admin, body: axum::body::Bytes) -> Page {
 
 /// `GET /admin/grants/{id}/revoke`: asks for confirmation first.
 pub async fn confirm_revoke(admin: Admin, Path(id): Path<String>) -> Page {
-    let state = &admin.state;
     let grant = admin.services().grant(&admin.session, &id).await;
     let grant = grant.map_err(|e| refused(&admin, "revoke grant", e))?;
     admin.require(admin.changes_anything())?;
@@ -301,7 +297,7 @@ pub async fn confirm_revoke(admin: Admin, Path(id): Path<String>) -> Page {
         Holder::Person(p) => grant.holder_name.clone().unwrap_or_else(|| p.clone()),
         Holder::Group(g) => g.clone(),
     };
-    let scope = scope_label(state, admin.lang, &grant.scope);
+    let scope = scope_label(&admin.state.catalogue(), admin.lang, &grant.scope);
     let (nl, en) = (
         format!("De machtiging van {holder} voor {scope} intrekken? Inloggen ermee lukt daarna meteen niet meer; de houders krijgen een e-mail. U kunt haar later heractiveren."),
         format!("Revoke {holder}'s grant for {scope}? Logging in with it fails at once; its holders get an e-mail. You can reactivate it later."),
@@ -386,17 +382,14 @@ async fn new_page(admin: &Admin, typed: &Typed, errors: BTreeMap<&'static str, S
         .into_iter()
         .map(|g| (format!("group:{g}"), g))
         .collect();
-    let mut providers: Vec<&str> = state
-        .config
-        .services
+    let services_in_use = services.catalogue.clone();
+    let mut providers: Vec<&str> = services_in_use
         .iter()
         .map(|s| s.provider.as_str())
         .collect();
     providers.sort_unstable();
     providers.dedup();
-    let catalogue: Vec<minijinja::Value> = state
-        .config
-        .services
+    let catalogue: Vec<minijinja::Value> = services_in_use
         .iter()
         .map(|s| {
             context! {
@@ -411,7 +404,7 @@ async fn new_page(admin: &Admin, typed: &Typed, errors: BTreeMap<&'static str, S
     let unknown_services: Vec<&String> = typed
         .services
         .iter()
-        .filter(|u| !state.config.services.iter().any(|s| &s.uuid == *u))
+        .filter(|u| !services_in_use.iter().any(|s| &s.uuid == *u))
         .collect();
     let levels: Vec<&str> = Level::ALL.iter().map(|l| l.name()).collect();
     let ctx = context! {

@@ -155,8 +155,8 @@ pub async fn authorize(
     {
         return err("invalid_request", "max_age must be a number of seconds");
     }
-    let Some(service) = cfg
-        .services
+    let catalogue = state.catalogue();
+    let Some(service) = catalogue
         .iter()
         .find(|s| s.id == client.service || s.uuid == client.service)
     else {

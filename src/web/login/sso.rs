@@ -450,23 +450,24 @@ async fn check_request(
 /// `isDefault="true"`) holds a RequestedAttribute whose Name is the ServiceID; the catalogue
 /// entry must be offered by this DV. A DV whose metadata names no ServiceID there is matched by
 /// the catalogue's `acs_index` (poort's earlier configuration).
-fn resolve_service<'a>(
-    state: &'a AppState,
+fn resolve_service(
+    state: &AppState,
     dv: &SpMetadata,
     request: &AuthnRequest,
-) -> Option<&'a crate::config::ServiceConfig> {
+) -> Option<crate::config::ServiceConfig> {
+    let catalogue = state.catalogue();
     let offered = |s: &&crate::config::ServiceConfig| s.provider == dv.entity_id;
     if let Some(id) = dv.service_id(request.attribute_consuming_service_index) {
-        return state
-            .config
-            .services
+        return catalogue
             .iter()
             .filter(offered)
-            .find(|s| s.id == id);
+            .find(|s| s.id == id)
+            .cloned();
     }
-    let all: Vec<_> = state.config.services.iter().filter(offered).collect();
-    match request.attribute_consuming_service_index {
+    let all: Vec<_> = catalogue.iter().filter(offered).collect();
+    let found = match request.attribute_consuming_service_index {
         Some(index) => all.into_iter().find(|s| s.acs_index == index),
         None => (all.len() == 1).then(|| all[0]),
-    }
+    };
+    found.cloned()
 }

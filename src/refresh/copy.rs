@@ -1,6 +1,7 @@
-//! The last good copy of an aggregate on disk, so poort starts without the network. It is written
-//! only after the copy verified, and atomically (a temporary file renamed over the old one), so a
-//! crash mid-write never leaves half a copy; it is verified again whenever it is read.
+//! The last good copy of a fetched document on disk, so poort starts without the network. It is
+//! written only after the document passed its checks, and atomically (a temporary file renamed
+//! over the old one), so a crash mid-write never leaves half a copy; whoever reads it checks it
+//! again.
 
 use std::io::Write;
 use std::path::Path;
@@ -20,7 +21,8 @@ pub fn store(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     Ok(())
 }
 
-/// The copy at `path` and when it was fetched (the file's modification time), if there is one.
+/// The copy at `path` (at most `max` bytes) and when it was written (the file's modification
+/// time), if there is one.
 pub fn load(path: &Path, max: usize) -> std::io::Result<Option<(Vec<u8>, SystemTime)>> {
     let meta = match std::fs::metadata(path) {
         Ok(m) => m,
@@ -28,9 +30,10 @@ pub fn load(path: &Path, max: usize) -> std::io::Result<Option<(Vec<u8>, SystemT
         Err(e) => return Err(e),
     };
     if meta.len() > max as u64 {
-        return Err(std::io::Error::other(
-            "the copy is larger than an aggregate may be",
-        ));
+        return Err(std::io::Error::other(format!(
+            "the copy is larger than {} MiB, more than the document may be",
+            max / 1024 / 1024
+        )));
     }
     let bytes = std::fs::read(path)?;
     Ok(Some((bytes, meta.modified()?)))
