@@ -7,9 +7,10 @@ environment (paths, entity IDs, poort's URL) comes from run.sh through environme
 import os
 
 from saml2 import BINDING_HTTP_ARTIFACT, BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, BINDING_SOAP, md, saml
+from saml2.attribute_converter import AttributeConverter
 from saml2.config import IdPConfig, SPConfig
 from saml2.metadata import entity_descriptor
-from saml2.saml import NAMEID_FORMAT_UNSPECIFIED
+from saml2.saml import NAME_FORMAT_URI, NAMEID_FORMAT_UNSPECIFIED
 
 from artifact_peer import RSA_SHA256, SHA256, XMLSEC
 
@@ -45,12 +46,57 @@ SERVICE_ART_ENC_ID = "urn:etoegang:DV:00000099990000000077:services:4"
 SERVICE_ART_ENC_UUID = "7b3c2e10-4d5f-4a6b-8c9d-0000000000a4"
 AD_ART_SUBJECT = "ad-art-subject-0002"
 
+# The attribute DVs: their service asks for attributes, one in poort's config (FirstName,
+# required), the others in the DV's metadata (its AttributeConsumingService: DateOfBirth, and
+# the RSIN as the organisation's identifier). `dv-attr` has an encryption key, `dv-attr-plain`
+# has none.
+DV_ATTR_ID = "urn:etoegang:DV:00000099990000000077:entities:6"
+DV_ATTR_PLAIN_ID = "urn:etoegang:DV:00000099990000000077:entities:7"
+SERVICE_ATTR_ID = "urn:etoegang:DV:00000099990000000077:services:6"
+SERVICE_ATTR_UUID = "7b3c2e10-4d5f-4a6b-8c9d-0000000000a6"
+SERVICE_ATTR_PLAIN_ID = "urn:etoegang:DV:00000099990000000077:services:7"
+SERVICE_ATTR_PLAIN_UUID = "7b3c2e10-4d5f-4a6b-8c9d-0000000000a7"
+# The organisation's RSIN in poort's register (9 digits, eleven-test).
+RSIN = "805123453"
+ATTRIBUTE = "urn:etoegang:1.9:attribute:"
+FIRST_NAME = ATTRIBUTE + "FirstName"
+FAMILY_NAME = ATTRIBUTE + "FamilyName"
+DATE_OF_BIRTH = ATTRIBUTE + "DateOfBirth"
+LEGAL_SUBJECT_ID = "urn:etoegang:core:LegalSubjectID"
+KVK_TYPE = "urn:etoegang:1.9:EntityConcernedID:KvKnr"
+RSIN_TYPE = "urn:etoegang:1.9:EntityConcernedID:RSIN"
+# (name, isRequired) in the [[service]] entry; names in the DV's metadata.
+ATTR_IN_CONFIG = [(FIRST_NAME, True)]
+ATTR_IN_METADATA = [DATE_OF_BIRTH, RSIN_TYPE]
+
+# pysaml2's attribute map for eHerkenning's attribute names (NameFormat uri): the AD writes
+# `FirstName` from its identity as Name="urn:etoegang:1.9:attribute:FirstName", and the
+# attribute DVs read NameID values of the mapped names into their identity. Both directions are
+# given: pysaml2 would derive "to" from "fro" lowercased.
+_FRIENDLY = {FIRST_NAME: "FirstName", FAMILY_NAME: "FamilyName", DATE_OF_BIRTH: "DateOfBirth",
+             LEGAL_SUBJECT_ID: "LegalSubjectID"}
+ETOEGANG_ATTRIBUTE_MAP = {
+    "identifier": NAME_FORMAT_URI,
+    "fro": _FRIENDLY,
+    "to": {friendly: name for name, friendly in _FRIENDLY.items()},
+}
+
+
+def etoegang_attributes(converters):
+    """`converters` with eHerkenning's map as the one converter for NameFormat uri."""
+    etoegang = AttributeConverter(NAME_FORMAT_URI)
+    etoegang.from_dict(ETOEGANG_ATTRIBUTE_MAP)
+    return [c for c in converters if c.name_format != NAME_FORMAT_URI] + [etoegang]
+
+
 # Endpoints of the in-process peers: never contacted over the network (127.0.0.1:9 is discard).
 DV_ACS = {
     DV_ID: "http://127.0.0.1:9/dv/acs",
     DV_ENC_ID: "http://127.0.0.1:9/dv-enc/acs",
     DV_ART_ID: "http://127.0.0.1:9/dv-art/acs-artifact",
     DV_ART_ENC_ID: "http://127.0.0.1:9/dv-art-enc/acs-artifact",
+    DV_ATTR_ID: "http://127.0.0.1:9/dv-attr/acs",
+    DV_ATTR_PLAIN_ID: "http://127.0.0.1:9/dv-attr-plain/acs",
 }
 DV_ART_POST_ACS = "http://127.0.0.1:9/dv-art/acs-post"
 AD_SSO = "http://127.0.0.1:9/ad/sso"
@@ -90,6 +136,8 @@ DVS = {
         "encrypt": True,
         "scheme_form": True,
     },
+    DV_ATTR_ID: {"name": "dv-attr", "service": SERVICE_ATTR_ID, "encrypt": True, "asks": ATTR_IN_METADATA},
+    DV_ATTR_PLAIN_ID: {"name": "dv-attr-plain", "service": SERVICE_ATTR_PLAIN_ID, "asks": ATTR_IN_METADATA},
 }
 
 
@@ -131,13 +179,30 @@ def sp_config(entity_id, idp_metadata=None):
         conf["metadata"] = {"local": [idp_metadata]}
     c = SPConfig()
     c.load(conf)
+    if dv.get("asks"):
+        c.attribute_converters = etoegang_attributes(c.attribute_converters)
     return c
+
+
+def decrypt_attributes_as_text(client):
+    """pysaml2 7.5.5's `Response.decrypt_attributes` hands its security context the
+    `EncryptedData` object where the context wants the element's text (TypeError: object of type
+    'EncryptedData' has no len()), so no Response with a saml:EncryptedAttribute can be read. This
+    DV's context gets the text; the decryption stays pysaml2's (xmlsec1 --decrypt with the keys
+    of `encryption_keypairs`)."""
+    decrypt_keys = client.sec.decrypt_keys
+
+    def as_text(enctext, keys=None):
+        return decrypt_keys(enctext if isinstance(enctext, (str, bytes)) else str(enctext), keys=keys)
+
+    client.sec.decrypt_keys = as_text
+    return client
 
 
 def idp_config(sp_metadata=None, entity_id=AD_ID):
     """pysaml2 IdP config for an AD. With `sp_metadata` (a local file) it trusts poort as SP.
     The artifact AD has only an HTTP-Artifact SingleSignOnService and a SOAP
-    ArtifactResolutionService."""
+    ArtifactResolutionService. Attributes it asserts are written with eHerkenning's names."""
     name = "ad-art" if entity_id == AD_ART_ID else "ad"
     if entity_id == AD_ART_ID:
         endpoints = {
@@ -169,6 +234,7 @@ def idp_config(sp_metadata=None, entity_id=AD_ID):
         conf["metadata"] = {"local": [sp_metadata]}
     c = IdPConfig()
     c.load(conf)
+    c.attribute_converters = etoegang_attributes(c.attribute_converters)
     return c
 
 
@@ -176,6 +242,25 @@ def dv_metadata(entity_id, service_id):
     """The DV's metadata, made by pysaml2, plus the eHerkenning AttributeConsumingService
     (pysaml2's generator cannot put an AttributeValue in a RequestedAttribute)."""
     ed = entity_descriptor(sp_config(entity_id))
+    if DVS[entity_id].get("asks"):
+        # The scheme's form, and the attributes the service asks for besides those in poort's
+        # config (pysaml2 writes them as RequestedAttributes, not required).
+        ed.spsso_descriptor.attribute_consuming_service = [
+            md.AttributeConsumingService(
+                index=str(ACS_INDEX),
+                is_default="true",
+                service_name=[md.ServiceName(lang="nl", text="Interop-dienst (attributen)")],
+                requested_attribute=[md.RequestedAttribute(name=service_id)] + [
+                    md.RequestedAttribute(name=name, name_format=NAME_FORMAT_URI, is_required="false")
+                    for name in DVS[entity_id]["asks"]
+                ],
+            )
+        ]
+        for acs in ed.spsso_descriptor.assertion_consumer_service:
+            acs.index = "0"
+            acs.is_default = "true"
+        ed.valid_until = None
+        return ed
     if DVS[entity_id].get("scheme_form"):
         # The afsprakenstelsel's form: the service is the RequestedAttribute's Name.
         ed.spsso_descriptor.attribute_consuming_service = [

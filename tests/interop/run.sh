@@ -76,7 +76,8 @@ export INTEROP_TLS="$TMP/tls"
 ( cd "$HERE" && "$PY" - "$TMP" <<'EOF'
 import sys, artifact_peer as ap
 t = sys.argv[1]
-ap.make_signing_keys(t, ["dv", "dv-enc", "dv-art", "dv-art-enc", "dv-onelogin", "ad", "ad-art", "catalogue-signer"],
+ap.make_signing_keys(t, ["dv", "dv-enc", "dv-art", "dv-art-enc", "dv-onelogin", "dv-attr", "dv-attr-plain", "ad", "ad-art",
+                         "catalogue-signer"],
                      days=30, cn_prefix="interop-")
 ap.make_pki(f"{t}/tls", [
     ("peer-server", "interop peers ArtifactResolutionService", ap.SERVER_AUTH),
@@ -104,7 +105,8 @@ export POORT_IDP_ID="urn:etoegang:HM:00000099990000000001:entities:1"
 export POORT_SP_ID="urn:etoegang:HM:00000099990000000001:entities:2"
 export POORT_SIGNING_CERT="$TMP/certs/poort-signing.crt"
 
-# The register: each AD's test subject acts for one organisation on all services, at EH3.
+# The register: each AD's test subject acts for one organisation (KvK number and RSIN) on all
+# services, at EH3.
 ( cd "$HERE" && "$PY" - "$TMP/grants.toml" <<'EOF'
 import sys, peers
 from datetime import datetime, timedelta, timezone
@@ -113,6 +115,7 @@ fmt = lambda t: t.strftime("%Y-%m-%dT%H:%M:%SZ")
 valid_from, valid_until = fmt(now - timedelta(days=1)), fmt(now + timedelta(days=365))
 toml = f'''[[organisation]]
 kvk = "{peers.KVK}"
+rsin = "{peers.RSIN}"
 name = "{peers.COMPANY}"
 '''
 for n, (ad, subject) in enumerate([(peers.AD_ID, peers.AD_SUBJECT), (peers.AD_ART_ID, peers.AD_ART_SUBJECT)], 1):
@@ -207,6 +210,9 @@ service = "{peers.SERVICE_ID}"
         (peers.SERVICE_ART_ENC_ID, peers.SERVICE_ART_ENC_UUID, peers.DV_ART_ENC_ID,
          " (artifact, versleuteld)", " (artifact, encrypted)"),
         (onelogin_peer.SERVICE_ID, onelogin_peer.SERVICE_UUID, onelogin_peer.DV_ID, " (python3-saml)", " (python3-saml)"),
+        (peers.SERVICE_ATTR_ID, peers.SERVICE_ATTR_UUID, peers.DV_ATTR_ID, " (attributen)", " (attributes)"),
+        (peers.SERVICE_ATTR_PLAIN_ID, peers.SERVICE_ATTR_PLAIN_UUID, peers.DV_ATTR_PLAIN_ID,
+         " (attributen, onversleuteld)", " (attributes, unencrypted)"),
     ]
     for service_id, uuid, provider, nl, en in services:
         f.write(f'''
@@ -218,6 +224,14 @@ name_en = "Interop service{en}"
 provider = "{provider}"
 acs_index = {peers.ACS_INDEX}
 level = "EH3"
+''')
+        # The attribute services: what they ask for besides their DV's metadata (the KvK
+        # number names the organisation; the RSIN only because the metadata asks for it).
+        if provider in (peers.DV_ATTR_ID, peers.DV_ATTR_PLAIN_ID):
+            asked = ", ".join(f'{{ name = "{n}", required = {str(r).lower()}, purpose = "Aanhef" }}'
+                              for n, r in peers.ATTR_IN_CONFIG)
+            f.write(f'''entity_concerned_types = ["{peers.KVK_TYPE}"]
+requested_attributes = [{asked}]
 ''')
 EOF
 )

@@ -21,7 +21,10 @@ from html.parser import HTMLParser
 from urllib.parse import parse_qs, urlencode, urljoin, urlparse
 
 import requests
-from saml2 import BINDING_HTTP_ARTIFACT, BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
+from saml2 import (
+    BINDING_HTTP_ARTIFACT, BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, element_to_extension_element,
+    extension_element_to_element, md, saml, xmlenc as xenc,
+)
 from saml2.client import Saml2Client
 from saml2.response import StatusAuthnFailed, StatusError, StatusNoAuthnContext
 from saml2.s_utils import UnknownPrincipal  # noqa: F401  (kept for clearer tracebacks)
@@ -120,6 +123,9 @@ class Env:
         with open(self.sp_md, "w") as f:
             f.write(self.sp_md_text)
         self.dv = {eid: Saml2Client(peers.sp_config(eid, self.idp_md)) for eid in peers.DVS}
+        for eid, dv in peers.DVS.items():
+            if dv.get("encrypt") and dv.get("asks"):
+                peers.decrypt_attributes_as_text(self.dv[eid])
         self.ad = Server(config=peers.idp_config(self.sp_md))
         self.ad_art = Server(config=peers.idp_config(self.sp_md, AD_ART_ID))
         # pysaml2 defaults to RSA-SHA1, which poort (rightly) refuses.
@@ -212,8 +218,10 @@ def ad_parse_request(ad, location):
     return req, q
 
 
-def ad_response(ad, req, level=LOA3, sign_assertion=True, sign_response=False, cancel=False, subject=AD_SUBJECT):
-    """The AD's Response to poort, made by pysaml2, for `subject`. Returns (xml, destination)."""
+def ad_response(ad, req, level=LOA3, sign_assertion=True, sign_response=False, cancel=False, subject=AD_SUBJECT,
+                identity=None):
+    """The AD's Response to poort, made by pysaml2, for `subject` with the attributes in
+    `identity` (none by default). Returns (xml, destination)."""
     args = ad.response_args(req.message, [BINDING_HTTP_POST])
     check(args["destination"] == EP["acs"].get(BINDING_HTTP_POST),
           f"poort asked to be answered at {args['destination']}, its metadata's HTTP-POST ACS is "
@@ -225,7 +233,7 @@ def ad_response(ad, req, level=LOA3, sign_assertion=True, sign_response=False, c
         )
         return str(resp), args["destination"]
     resp = ad.create_authn_response(
-        identity={},
+        identity=identity or {},
         userid=subject,
         name_id=NameID(format=NAMEID_FORMAT_UNSPECIFIED, text=subject),
         authn={"class_ref": level, "authn_auth": AD_ID},
@@ -334,9 +342,10 @@ def attributes(assertion_xml):
     return out
 
 
-def assert_success(env, dv_id, reqid, saml_response, service_id, service_uuid, binding=BINDING_HTTP_POST):
+def assert_success(env, dv_id, reqid, saml_response, service_id, service_uuid, binding=BINDING_HTTP_POST, legal=None):
     """pysaml2 verifies poort's Response (base64) as received by `binding` (for HTTP-Artifact:
-    the message the DV resolved) and the identity in it is checked in full."""
+    the message the DV resolved) and the identity in it is checked in full. `legal`: the
+    LegalSubjectID's NameIDs as (NameQualifier, value); by default the KvK number alone."""
     dv = env.dv[dv_id]
     resp = dv.parse_authn_request_response(saml_response, binding, outstanding={reqid: "/"})
     check(resp is not None, "pysaml2 DV rejected poort's Response")
@@ -353,8 +362,8 @@ def assert_success(env, dv_id, reqid, saml_response, service_id, service_uuid, b
     attrs = attributes(str(a))
     check(attrs.get("urn:etoegang:core:ServiceID") == [service_id], f"ServiceID {attrs.get('urn:etoegang:core:ServiceID')}")
     check(attrs.get("urn:etoegang:core:ServiceUUID") == [service_uuid], f"ServiceUUID {attrs.get('urn:etoegang:core:ServiceUUID')}")
-    legal = attrs.get("urn:etoegang:core:LegalSubjectID")
-    check(legal == [(KVK_QUALIFIER, KVK)], f"LegalSubjectID {legal}")
+    got = attrs.get("urn:etoegang:core:LegalSubjectID")
+    check(got == (legal or [(KVK_QUALIFIER, KVK)]), f"LegalSubjectID {got}")
     company = attrs.get("urn:etoegang:1.11:attribute-represented:CompanyName")
     check(company == [COMPANY], f"CompanyName {company}")
     acting = attrs.get("urn:etoegang:core:ActingSubjectID")
@@ -515,10 +524,10 @@ def case_ad_verifies_poort_request_signature(env):
     raise TestFailure("pysaml2 AD accepted a broken redirect signature: its check is not active")
 
 
-def ad_round(env, binding=BINDING_HTTP_REDIRECT):
+def ad_round(env, binding=BINDING_HTTP_REDIRECT, dv_id=DV_ID):
     """DV -> poort -> AD; returns (session, DV request id, parsed AD-side request)."""
     session = requests.Session()
-    reqid, method, url, data = dv_request(env.dv[DV_ID], binding, "rs-n")
+    reqid, method, url, data = dv_request(env.dv[dv_id], binding, "rs-n")
     if method == "GET":
         r = session.get(url, allow_redirects=False, timeout=TIMEOUT)
     else:
@@ -1400,6 +1409,281 @@ def case_onelogin_refused_without_grant(env):
 
 
 CASES += [case_onelogin_redirect_login, case_onelogin_post_login, case_onelogin_refused_without_grant]
+
+
+# ---------------------------------------------------------------------------------------------
+# Requested attributes, data minimisation and the organisation's identifiers: poort asks the AD
+# for what the service asks (samlp:Extensions/esp:RequestedAttributes), passes on only that, sends
+# what the AD encrypted encrypted again to the DV's key, and names the organisation from its
+# register (KvK number, and the RSIN the service asks for). The attribute DVs' service asks for
+# FirstName (required, in poort's config) and DateOfBirth (in the DV's metadata, as the RSIN).
+
+NS_ESP = "urn:etoegang:1.9:samlp-extension"
+NS_XENC = "http://www.w3.org/2001/04/xmlenc#"
+AES256_GCM = "http://www.w3.org/2009/xmlenc11#aes256-gcm"
+RSA_OAEP_MGF1P = "http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p"
+NAME_FORMAT_URI = "urn:oasis:names:tc:SAML:2.0:attrname-format:uri"
+POORT_OWN = [
+    "urn:etoegang:core:ServiceID", "urn:etoegang:core:ServiceUUID", "urn:etoegang:core:ActingSubjectID",
+    peers.LEGAL_SUBJECT_ID, "urn:etoegang:1.11:attribute-represented:CompanyName",
+]
+# What the pysaml2 AD says of its subject: values found nowhere else, so "not passed on" is a
+# plain search of poort's Response.
+FIRST_NAME_VALUE = "Hendrika"
+FAMILY_NAME_VALUE = "Zwanenburg-Onbevraagd"
+DATE_OF_BIRTH_VALUE = "1961-07-23"
+AD_KVK = "99990042"  # the organisation the AD names itself; poort's register decides
+BOTH_IDENTIFIERS = [(peers.KVK_TYPE, KVK), (peers.RSIN_TYPE, peers.RSIN)]
+
+
+def requested_of_ad(req):
+    """The md:RequestedAttributes of poort's AuthnRequest as pysaml2 parsed it (the request's
+    samlp:Extensions): [(Name, NameFormat, isRequired)], or None without Extensions."""
+    ext = req.message.extensions
+    if ext is None:
+        return None
+    found = [(e.namespace, e.tag) for e in ext.extension_elements]
+    lists = [e for e in ext.extension_elements if (e.namespace, e.tag) == (NS_ESP, "RequestedAttributes")]
+    check(len(lists) == 1, f"samlp:Extensions holds {found}, expected one esp:RequestedAttributes")
+    asked = []
+    for child in lists[0].children:
+        ra = extension_element_to_element(child, md.ELEMENT_FROM_STRING, namespace=md.NAMESPACE)
+        check(isinstance(ra, md.RequestedAttribute), f"esp:RequestedAttributes holds {{{child.namespace}}}{child.tag}")
+        asked.append((ra.name, ra.name_format, ra.is_required))
+    return asked
+
+
+def nameid_attribute(name, qualifier, value):
+    """A saml:Attribute with one NameID value (pysaml2 writes NameID values so for
+    eduPersonTargetedID)."""
+    nameid = saml.NameID(name_qualifier=qualifier, text=value)
+    return saml.Attribute(name=name, name_format=NAME_FORMAT_URI, attribute_value=[
+        saml.AttributeValue(extension_elements=[element_to_extension_element(nameid)]),
+    ])
+
+
+def encrypted_for_poort(env, attribute):
+    """`attribute` (pysaml2's saml:Attribute, a document of its own) as a saml:EncryptedAttribute
+    to poort's encryption key, which pysaml2 finds in poort's SP metadata; encrypted by the
+    `xmlsec` binding (libxmlsec1): AES-256-GCM, the session key by RSA-OAEP in the EncryptedData's
+    KeyInfo. pysaml2 reads the result back into its object model, as its own attribute encryption
+    does."""
+    import xmlsec
+    from lxml import etree
+
+    certs = env.ad.metadata.certs(POORT_SP_ID, "spsso", use="encryption")
+    signing = env.ad.metadata.certs(POORT_SP_ID, "spsso", use="signing")
+    check(len(certs) == 1 and certs[0] not in signing,
+          f"poort's SP metadata: {len(certs)} encryption certificate(s), expected one of its own")
+    pem = f"-----BEGIN CERTIFICATE-----\n{certs[0][1]}\n-----END CERTIFICATE-----\n"
+    plain = etree.fromstring(str(attribute).encode())
+    data = xmlsec.template.encrypted_data_create(plain, xmlsec.constants.TransformAes256Gcm,
+                                                 type=xmlsec.constants.TypeEncElement, ns="xenc")
+    xmlsec.template.encrypted_data_ensure_cipher_value(data)
+    key_info = xmlsec.template.encrypted_data_ensure_key_info(data, ns="ds")
+    transport = xmlsec.template.add_encrypted_key(key_info, xmlsec.constants.TransformRsaOaep)
+    xmlsec.template.encrypted_data_ensure_cipher_value(transport)
+    manager = xmlsec.KeysManager()
+    manager.add_key(xmlsec.Key.from_memory(pem, xmlsec.constants.KeyDataFormatCertPem))
+    ctx = xmlsec.EncryptionContext(manager)
+    ctx.key = xmlsec.Key.generate(xmlsec.constants.KeyDataAes, 256, xmlsec.constants.KeyDataTypeSession)
+    text = etree.tostring(ctx.encrypt_xml(data, plain)).decode()
+    for uri in (AES256_GCM, RSA_OAEP_MGF1P):
+        check(uri in text, f"the xmlsec binding did not encrypt with {uri}: {excerpt(text)}")
+    return saml.EncryptedAttribute(encrypted_data=xenc.encrypted_data_from_string(text))
+
+
+def ad_attribute_response(env, req, identity, extra):
+    """The pysaml2 AD's answer (assertion signed) carrying `identity` (written through the
+    eHerkenning attribute map: Name the URI, NameFormat uri) and the `extra` saml:Attribute /
+    saml:EncryptedAttribute elements, put into the assertion's AttributeStatement before pysaml2
+    signs it. Checks that the AD's Response really carries them all. Returns (xml, destination)."""
+    ad = env.ad
+    build = ad.setup_assertion
+
+    def setup_assertion(*args, **kwargs):
+        assertion = build(*args, **kwargs)
+        if not assertion.attribute_statement:
+            assertion.attribute_statement = [saml.AttributeStatement()]
+        statement = assertion.attribute_statement[0]
+        for element in extra:
+            if isinstance(element, saml.EncryptedAttribute):
+                statement.encrypted_attribute.append(element)
+            else:
+                statement.attribute.append(element)
+        return assertion
+
+    ad.setup_assertion = setup_assertion
+    try:
+        xml, acs = ad_response(ad, req, identity=identity)
+    finally:
+        del ad.setup_assertion
+    root = ET.fromstring(xml)
+    sent = {(a.get("Name"), a.get("NameFormat")) for a in root.iter(f"{{{NS_SAML}}}Attribute")}
+    want = {(name, NAME_FORMAT_URI) for name, friendly in peers.ETOEGANG_ATTRIBUTE_MAP["fro"].items() if friendly in identity}
+    want |= {(a.name, a.name_format) for a in extra if isinstance(a, saml.Attribute)}
+    check(sent == want, f"the pysaml2 AD sent attributes {sorted(sent)}, meant {sorted(want)}")
+    encrypted = list(root.iter(f"{{{NS_SAML}}}EncryptedAttribute"))
+    check(len(encrypted) == sum(isinstance(a, saml.EncryptedAttribute) for a in extra),
+          f"the pysaml2 AD sent {len(encrypted)} EncryptedAttribute(s)")
+    return xml, acs
+
+
+def attribute_login(env, dv_id, identity, extra=()):
+    """A login to an attribute DV's service through poort: the DV's signed AuthnRequest by
+    HTTP-Redirect, the pysaml2 AD's answer with `identity` and `extra`. Returns (DV request ID,
+    poort's base64 SAMLResponse, the AD's Response)."""
+    session = requests.Session()
+    relay = "rs-" + os.urandom(6).hex()
+    reqid, _, url, _ = dv_request(env.dv[dv_id], BINDING_HTTP_REDIRECT, relay)
+    r = session.get(url, allow_redirects=False, timeout=TIMEOUT)
+    trail = [f"GET /saml/sso -> {r.status_code}"]
+    r = choose_ad(session, r, AD_ID, trail)
+    req, _ = ad_parse_request(env.ad, r.headers["Location"])
+    xml, acs = ad_attribute_response(env, req, identity, extra)
+    r = session.post(acs, data={"SAMLResponse": base64.b64encode(xml.encode()).decode()}, allow_redirects=False, timeout=TIMEOUT)
+    saml_response, relay_back, _ = follow_to_answer(session, r, peers.DV_ACS[dv_id], trail)
+    check(relay_back == relay, f"RelayState came back as {relay_back!r}, sent {relay!r}")
+    return reqid, saml_response, xml
+
+
+def ad_legal_subject():
+    """The AD naming an organisation itself: LegalSubjectID, a KvK NameID not in poort's register."""
+    return nameid_attribute(peers.LEGAL_SUBJECT_ID, peers.KVK_TYPE, AD_KVK)
+
+
+def attribute_names(assertion_xml):
+    """The Names of an assertion's saml:Attributes, in order (repeats kept)."""
+    return [a.get("Name") for a in ET.fromstring(assertion_xml).iter(f"{{{NS_SAML}}}Attribute")]
+
+
+def legal_subject_in_ava(ava):
+    """LegalSubjectID as pysaml2's identity (`ava`) reads it through the eHerkenning map: NameID
+    values as (NameQualifier, value)."""
+    values = ava.get("LegalSubjectID", [])
+    check(all(isinstance(v, dict) and set(v) == {"NameID"} for v in values),
+          f"pysaml2 reads LegalSubjectID as {values}, not as NameIDs")
+    return [(v["NameID"].get("name_qualifier"), v["NameID"].get("value")) for v in values]
+
+
+def check_minimised(resp, text, what):
+    """The DV's identity as pysaml2 read it (`resp`, the Response `text` as poort sent it): the
+    requested attributes with the AD's values, nothing unasked, LegalSubjectID from poort's
+    register (one Attribute, KvK then RSIN), the AD's organisation nowhere."""
+    names = attribute_names(str(resp.assertion))
+    check(names[:5] == POORT_OWN, f"{what}: the assertion starts with {names[:5]}, expected poort's own {POORT_OWN}")
+    check(names.count(peers.LEGAL_SUBJECT_ID) == 1, f"{what}: {names.count(peers.LEGAL_SUBJECT_ID)} LegalSubjectID attributes")
+    check(resp.ava.get("FirstName") == [FIRST_NAME_VALUE], f"{what}: pysaml2 reads FirstName as {resp.ava.get('FirstName')}")
+    check(peers.FAMILY_NAME not in names and "FamilyName" not in resp.ava,
+          f"{what}: FamilyName, which nobody asked for, reached the DV: {names}")
+    check(FAMILY_NAME_VALUE not in text, f"{what}: the AD's FamilyName value is in poort's Response")
+    legal = legal_subject_in_ava(resp.ava)
+    check(legal == BOTH_IDENTIFIERS, f"{what}: pysaml2 reads LegalSubjectID as {legal}, expected {BOTH_IDENTIFIERS}")
+    check(AD_KVK not in text and AD_KVK not in str(resp.assertion),
+          f"{what}: the AD's own LegalSubjectID value ({AD_KVK}) reached the DV")
+    return names
+
+
+def case_ad_asked_for_requested_attributes(env):
+    """pysaml2's AD reads poort's AuthnRequest extension: exactly the service's attributes, from
+    poort's config (FirstName, required) and the DV's metadata (DateOfBirth, not required), not the
+    organisation's identifiers poort gives itself (the RSIN the metadata also asks for); a service
+    that asks for nothing gets a request without Extensions."""
+    for dv_id in (peers.DV_ATTR_ID, peers.DV_ATTR_PLAIN_ID):
+        _, _, req = ad_round(env, dv_id=dv_id)
+        asked = requested_of_ad(req)
+        want = [(peers.FIRST_NAME, NAME_FORMAT_URI, "true"), (peers.DATE_OF_BIRTH, NAME_FORMAT_URI, "false")]
+        check(asked == want, f"poort asks the AD for {asked} for {dv_id}'s service, expected {want}")
+        check(req.message.requested_authn_context is not None, "pysaml2 lost RequestedAuthnContext next to Extensions")
+    _, _, req = ad_round(env, dv_id=DV_ID)
+    asked = requested_of_ad(req)
+    check(asked is None, f"poort asks the AD for {asked} for a service that asks for nothing")
+
+
+def case_only_requested_attributes_reach_dv(env):
+    """The pysaml2 AD sends FirstName and DateOfBirth (asked), FamilyName (not asked) and its own
+    LegalSubjectID (KvK NameID); the DV without an encryption key gets, verified by pysaml2, the
+    two asked for with the AD's values after poort's own five, and LegalSubjectID from poort's
+    register with the KvK number and the RSIN."""
+    identity = {"FirstName": FIRST_NAME_VALUE, "DateOfBirth": DATE_OF_BIRTH_VALUE, "FamilyName": FAMILY_NAME_VALUE}
+    reqid, saml_response, _ = attribute_login(env, peers.DV_ATTR_PLAIN_ID, identity, [ad_legal_subject()])
+    resp, _ = assert_success(env, peers.DV_ATTR_PLAIN_ID, reqid, saml_response, peers.SERVICE_ATTR_PLAIN_ID,
+                             peers.SERVICE_ATTR_PLAIN_UUID, legal=BOTH_IDENTIFIERS)
+    text = base64.b64decode(saml_response).decode()
+    names = check_minimised(resp, text, "dv-attr-plain")
+    check(names[5:] == [peers.FIRST_NAME, peers.DATE_OF_BIRTH], f"after poort's own: {names[5:]}")
+    check(resp.ava.get("DateOfBirth") == [DATE_OF_BIRTH_VALUE], f"pysaml2 reads DateOfBirth as {resp.ava.get('DateOfBirth')}")
+
+
+def case_encrypted_attribute_reencrypted_for_dv(env):
+    """The pysaml2 AD sends DateOfBirth as a saml:EncryptedAttribute to poort's key (AES-256-GCM,
+    RSA-OAEP); poort's answer to the DV with an encryption key holds it as an EncryptedAttribute
+    again, to the DV's key, inside the (encrypted) assertion: the assertion decrypted has no
+    DateOfBirth in the clear, and pysaml2 decrypts the attribute with the DV's key and finds the
+    AD's value. The rest as for the DV without a key."""
+    dob = saml.Attribute(name=peers.DATE_OF_BIRTH, name_format=NAME_FORMAT_URI, friendly_name="DateOfBirth",
+                         attribute_value=[saml.AttributeValue(text=DATE_OF_BIRTH_VALUE)])
+    extra = [encrypted_for_poort(env, dob), ad_legal_subject()]
+    identity = {"FirstName": FIRST_NAME_VALUE, "FamilyName": FAMILY_NAME_VALUE}
+    reqid, saml_response, ad_xml = attribute_login(env, peers.DV_ATTR_ID, identity, extra)
+    check(DATE_OF_BIRTH_VALUE not in ad_xml, "the AD's DateOfBirth is in the clear in its own Response")
+    text = base64.b64decode(saml_response).decode()
+    check("EncryptedAssertion" in text and DATE_OF_BIRTH_VALUE not in text, "poort's Response shows the DateOfBirth")
+    # The assertion as the DV's key opens it (xmlsec1 decrypts the outer EncryptedData only): the
+    # attribute in it is still encrypted.
+    with tempfile.NamedTemporaryFile("w", suffix=".xml", dir=peers.tmp(), delete=False) as f:
+        f.write(text)
+    p = subprocess.run([peers.XMLSEC, "--decrypt", "--privkey-pem", peers.tmp("dv-attr.key"), f.name],
+                       capture_output=True, text=True)
+    check(p.returncode == 0, f"xmlsec1 cannot decrypt poort's assertion with the DV's key: {p.stderr}")
+    opened = ET.fromstring(p.stdout)
+    assertion = opened.find(f".//{{{NS_SAML}}}Assertion")
+    check(assertion is not None, f"no Assertion after decryption: {excerpt(p.stdout)}")
+    enc = assertion.findall(f".//{{{NS_SAML}}}AttributeStatement/{{{NS_SAML}}}EncryptedAttribute")
+    check(len(enc) == 1, f"the decrypted assertion holds {len(enc)} EncryptedAttribute(s), expected one (DateOfBirth)")
+    algs = [m.get("Algorithm") for m in enc[0].iter(f"{{{NS_XENC}}}EncryptionMethod")]
+    check(algs == [AES256_GCM, RSA_OAEP_MGF1P], f"poort's EncryptedAttribute uses {algs}")
+    plain = ET.tostring(assertion, encoding="unicode")
+    check(DATE_OF_BIRTH_VALUE not in plain and peers.DATE_OF_BIRTH not in attribute_names(plain),
+          "the decrypted assertion shows DateOfBirth in the clear")
+    # pysaml2: the signatures, the assertion's decryption, the attribute's decryption.
+    resp, _ = assert_success(env, peers.DV_ATTR_ID, reqid, saml_response, peers.SERVICE_ATTR_ID,
+                             peers.SERVICE_ATTR_UUID, legal=BOTH_IDENTIFIERS)
+    check(resp.ava.get("DateOfBirth") == [DATE_OF_BIRTH_VALUE],
+          f"pysaml2 decrypts DateOfBirth to {resp.ava.get('DateOfBirth')}, expected the AD's value")
+    check_minimised(resp, text, "dv-attr")
+
+
+def case_encrypted_attribute_withheld_without_dv_key(env):
+    """The AD's encrypted DateOfBirth, for the DV without an encryption key: withheld (never in
+    the clear), the rest of the answer as usual; poort's log names the attribute, not its value."""
+    dob = saml.Attribute(name=peers.DATE_OF_BIRTH, name_format=NAME_FORMAT_URI, friendly_name="DateOfBirth",
+                         attribute_value=[saml.AttributeValue(text=DATE_OF_BIRTH_VALUE)])
+    log = peers.tmp("poort.log")
+    start = os.path.getsize(log)
+    identity = {"FirstName": FIRST_NAME_VALUE, "FamilyName": FAMILY_NAME_VALUE}
+    reqid, saml_response, _ = attribute_login(env, peers.DV_ATTR_PLAIN_ID, identity,
+                                              [encrypted_for_poort(env, dob), ad_legal_subject()])
+    resp, _ = assert_success(env, peers.DV_ATTR_PLAIN_ID, reqid, saml_response, peers.SERVICE_ATTR_PLAIN_ID,
+                             peers.SERVICE_ATTR_PLAIN_UUID, legal=BOTH_IDENTIFIERS)
+    text = base64.b64decode(saml_response).decode()
+    check("EncryptedAttribute" not in text and "EncryptedData" not in text and DATE_OF_BIRTH_VALUE not in text,
+          "poort passed the encrypted DateOfBirth on to a DV without an encryption key")
+    names = check_minimised(resp, text, "dv-attr-plain")
+    check(names[5:] == [peers.FIRST_NAME], f"after poort's own: {names[5:]}")
+    with open(log) as f:
+        f.seek(start)
+        lines = [line for line in f if "withheld" in line]
+    check(any(peers.DATE_OF_BIRTH in line for line in lines), f"poort's log does not name the withheld attribute: {lines}")
+    check(not any(DATE_OF_BIRTH_VALUE in line for line in lines), "poort's log shows the withheld value")
+
+
+CASES += [
+    case_ad_asked_for_requested_attributes,
+    case_only_requested_attributes_reach_dv,
+    case_encrypted_attribute_reencrypted_for_dv,
+    case_encrypted_attribute_withheld_without_dv_key,
+]
 
 
 # ---------------------------------------------------------------------------------------------
