@@ -92,8 +92,9 @@ pub async fn check(config_path: &Path, config: &Config) -> Vec<Finding> {
     )
     .await;
     let md = live.now();
-    for source in &config.metadata_aggregates {
-        match crate::federation::check_source(source, chrono::Utc::now()).await {
+    // Each aggregate fetched once, by the read above: how it was had.
+    for (source, had) in config.metadata_aggregates.iter().zip(live.at_start()) {
+        match had {
             Ok(None) => {}
             Ok(Some(warning)) => warnings.push(Finding {
                 file: PathBuf::from(&source.source),

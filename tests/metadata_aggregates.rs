@@ -393,11 +393,17 @@ async fn poort_check_says_whether_an_aggregate_can_be_had_and_from_where() {
     let w = world();
     let (publisher, url) = start_publisher("/aggregate.xml").await;
     let now = Utc::now();
-    let source = source(&w, &url);
+    // How `poort check` reads: without writing a copy.
+    let had = |w: &World, url: &str| {
+        let (sp, idp) = (w.dir.path().join("sp"), w.dir.path().join("idp"));
+        let sources = [source(w, url)];
+        async move {
+            let live = LiveMetadata::inspect(&sp, &idp, &sources, now).await;
+            live.at_start()[0].clone()
+        }
+    };
     publisher.go_down();
-    let err = poort::federation::check_source(&source, now)
-        .await
-        .unwrap_err();
+    let err = had(&w, &url).await.unwrap_err();
     assert!(
         err.contains("503") && err.ends_with("and there is no last good copy"),
         "{err}"
@@ -409,10 +415,7 @@ async fn poort_check_says_whether_an_aggregate_can_be_had_and_from_where() {
         &[&w.ad_entity],
         &w.publisher_key,
     ));
-    assert_eq!(
-        poort::federation::check_source(&source, now).await,
-        Ok(None)
-    );
+    assert_eq!(had(&w, &url).await, Ok(None));
     drop(live(&w, &url, now).await); // keeps the last good copy
 
     publisher.publish(&aggregate(
@@ -421,10 +424,7 @@ async fn poort_check_says_whether_an_aggregate_can_be_had_and_from_where() {
         &[&w.ad_entity],
         &w.stranger,
     ));
-    let warning = poort::federation::check_source(&source, now)
-        .await
-        .unwrap()
-        .unwrap();
+    let warning = had(&w, &url).await.unwrap().unwrap();
     assert!(
         warning.starts_with("signature refused") && warning.ends_with("is used"),
         "{warning}"

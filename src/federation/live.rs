@@ -42,6 +42,8 @@ pub struct LiveMetadata {
     /// Told each time a new set is swapped in, for what is built from the metadata (the
     /// service catalogue takes each service's provider from the DV metadata).
     swapped: tokio::sync::watch::Sender<()>,
+    /// How each aggregate was had at start (see [`LiveMetadata::at_start`]).
+    started: Vec<Result<Option<String>, String>>,
 }
 
 /// How a refresh went.
@@ -64,6 +66,7 @@ impl LiveMetadata {
             metrics: Arc::new(Metrics::default()),
             keeps_copies: false,
             swapped: tokio::sync::watch::Sender::new(()),
+            started: Vec::new(),
         }
     }
 
@@ -99,7 +102,7 @@ impl LiveMetadata {
         now: DateTime<Utc>,
         keeps_copies: bool,
     ) -> LiveMetadata {
-        let live = LiveMetadata {
+        let mut live = LiveMetadata {
             current: ArcSwap::from_pointee(MetadataSet::default()),
             folders: metadata::read_folders(sp_dir, idp_dir, now),
             sources: sources.to_vec(),
@@ -107,17 +110,43 @@ impl LiveMetadata {
             metrics,
             keeps_copies,
             swapped: tokio::sync::watch::Sender::new(()),
+            started: Vec::new(),
         };
         for (index, source) in sources.iter().enumerate() {
-            if let Err(e) = live.fetch_and_use(index, now).await {
-                tracing::warn!(aggregate = %source.source, error = %e, "metadata aggregate not fetched; trying the last good copy");
-                if let Err(e) = live.use_disk_copy(index, now) {
-                    tracing::error!(aggregate = %source.source, error = %e, "metadata aggregate not in use: no good copy");
+            let Err(fetched) = live.fetch_and_use(index, now).await else {
+                live.started.push(Ok(None));
+                continue;
+            };
+            tracing::warn!(aggregate = %source.source, error = %fetched, "metadata aggregate not fetched; trying the last good copy");
+            let why = refusal_text(&fetched);
+            let file = source.cache_file.display();
+            let had = match live.use_disk_copy(index, now) {
+                Ok(()) => Ok(Some(format!("{why}; the last good copy in {file} is used"))),
+                Err(copy) => {
+                    tracing::error!(aggregate = %source.source, error = %copy, "metadata aggregate not in use: no good copy");
+                    Err(match copy {
+                        RefreshError::NoCopy => format!("{why}; and there is no last good copy"),
+                        RefreshError::Disk(e) => {
+                            format!("{why}; the last good copy cannot be read: {e}")
+                        }
+                        other => format!(
+                            "{why}; the last good copy in {file} is refused too: {}",
+                            refusal_text(&other)
+                        ),
+                    })
                 }
-            }
+            };
+            live.started.push(had);
         }
         live.rebuild(now);
         live
+    }
+
+    /// For `poort check`: how each configured aggregate was had when this was read, in config
+    /// order. `Ok(None)`: from its source; `Ok(Some(why))`: only from its last good copy (a
+    /// warning); `Err(why)`: not at all.
+    pub fn at_start(&self) -> &[Result<Option<String>, String>] {
+        &self.started
     }
 
     /// The metadata now: one snapshot, for one request.
@@ -446,37 +475,10 @@ pub fn spawn_refresh(live: Arc<LiveMetadata>) -> Vec<tokio::task::JoinHandle<()>
         .collect()
 }
 
-/// For `poort check`: whether an aggregate can be had now. `Ok(None)`: from its source;
-/// `Ok(Some(why))`: only from its last good copy (a warning); `Err(why)`: not at all.
-pub async fn check_source(
-    source: &AggregateSource,
-    now: DateTime<Utc>,
-) -> Result<Option<String>, String> {
-    let verified = |bytes: &[u8]| {
-        verified(source, bytes, now).map_err(|e| match e {
-            RefreshError::Refused(e) => e.to_string(),
-            other => other.to_string(),
-        })
-    };
-    let fetched = crate::http::fetch_document(&source.source, MAX_AGGREGATE_BYTES)
-        .await
-        .map_err(|e| format!("fetching: {e}"))
-        .and_then(|bytes| verified(&bytes));
-    let Err(why) = fetched else {
-        return Ok(None);
-    };
-    match copy::load(&source.cache_file, MAX_AGGREGATE_BYTES) {
-        Ok(Some((bytes, _))) => match verified(&bytes) {
-            Ok(_) => Ok(Some(format!(
-                "{why}; the last good copy in {} is used",
-                source.cache_file.display()
-            ))),
-            Err(copy) => Err(format!(
-                "{why}; the last good copy in {} is refused too: {copy}",
-                source.cache_file.display()
-            )),
-        },
-        Ok(None) => Err(format!("{why}; and there is no last good copy")),
-        Err(e) => Err(format!("{why}; the last good copy cannot be read: {e}")),
+/// A refusal as `poort check` words it: an aggregate's own problem without the "refused:" frame.
+fn refusal_text(e: &RefreshError) -> String {
+    match e {
+        RefreshError::Refused(e) => e.to_string(),
+        other => other.to_string(),
     }
 }

@@ -8,6 +8,6 @@ mod live;
 mod name;
 mod verify;
 
-pub use live::{check_source, spawn_refresh, LiveMetadata, RefreshError, Refreshed};
+pub use live::{spawn_refresh, LiveMetadata, RefreshError, Refreshed};
 pub use name::{parse_duration, AggregateName};
 pub use verify::{verify, AggregateError, Verified, MAX_AGGREGATE_BYTES};
