@@ -13,6 +13,7 @@
 //! - [`grant`]: the grant model as the decision reads it (organisations, roles, scopes, held
 //!   grants, identity links) and the validity limit.
 //! - [`decision`]: the decision, one pure function over its whole table.
+//! - [`request`]: requests for a grant, a link or a renewal, and who may sign them off.
 
 pub mod attributes;
 pub mod decision;
@@ -20,3 +21,4 @@ pub mod grant;
 pub mod identifiers;
 pub mod level;
 pub mod login;
+pub mod request;
