@@ -5,6 +5,11 @@
 //! is refused with the right page; an expired invitation link shows a clear page. Scripts run as
 //! in any browser (the auto-posting forms of the SAML bindings), cookies and redirects are the
 //! browser's own.
+//!
+//! Every page a journey stops at is checked with axe-core (vendored by scripts/vendor-nlds.sh):
+//! any WCAG 2.1 A or AA violation fails the test, with the rules, elements and help listed.
+//! `every_kind_of_page_passes_axe` visits what the other journeys do not: the choice of AD and of
+//! organisation, an error page, every admin page and an unknown invitation link.
 
 mod common;
 
@@ -13,6 +18,58 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use poort::grants::Actor;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
+
+/// axe-core, run in the page after every navigation.
+const AXE: &str = include_str!("vendor/axe-core/axe.min.js");
+
+/// Runs axe-core on the page `c` shows (WCAG 2.0 and 2.1, levels A and AA) and fails with every
+/// violation: rule, impact, the elements and what to do.
+async fn accessible(c: &Client) {
+    let url = c.current_url().await.unwrap();
+    c.execute(&format!("{AXE}\n;window.axe = axe;"), vec![])
+        .await
+        .unwrap_or_else(|e| panic!("axe-core did not load on {url}: {e}"));
+    let result = c
+        .execute_async(
+            r#"const done = arguments[arguments.length - 1];
+            axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] } })
+              .then(r => done(r.violations.map(v => ({
+                id: v.id, impact: v.impact, help: v.help,
+                targets: v.nodes.map(n => n.target.join(" ") + " — " + n.failureSummary.replace(/\n/g, " ")),
+              }))))
+              .catch(e => done([{ id: "axe-error", impact: "", help: String(e), targets: [] }]));"#,
+            vec![],
+        )
+        .await
+        .unwrap_or_else(|e| panic!("axe-core did not run on {url}: {e}"));
+    let violations = result.as_array().cloned().unwrap_or_default();
+    if !violations.is_empty() {
+        let list: Vec<String> = violations
+            .iter()
+            .map(|v| {
+                format!(
+                    "- {} ({}): {}\n    {}",
+                    v["id"].as_str().unwrap_or_default(),
+                    v["impact"].as_str().unwrap_or_default(),
+                    v["help"].as_str().unwrap_or_default(),
+                    v["targets"]
+                        .as_array()
+                        .map(|t| t
+                            .iter()
+                            .map(|x| x.as_str().unwrap_or_default())
+                            .collect::<Vec<_>>()
+                            .join("\n    "))
+                        .unwrap_or_default()
+                )
+            })
+            .collect();
+        panic!(
+            "WCAG 2.1 A/AA violations on {url}:\n{}\n{}",
+            list.join("\n"),
+            c.source().await.unwrap_or_default()
+        );
+    }
+}
 
 /// A chromedriver on a free port, stopped when dropped.
 struct Driver {
@@ -65,7 +122,10 @@ async fn browser(driver: &Driver) -> Client {
         serde_json::json!({
             "binary": "/usr/bin/chromium",
             "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-                     "--disable-gpu", "--lang=nl-NL"],
+                     "--disable-gpu", "--lang=nl-NL",
+                     // The design system scrolls smoothly; WebDriver clicks where an element
+                     // is, not where it is going.
+                     "--force-prefers-reduced-motion"],
             "prefs": {"intl.accept_languages": "nl-NL,nl"},
         }),
     );
@@ -77,7 +137,7 @@ async fn browser(driver: &Driver) -> Client {
         .expect("a Chromium session")
 }
 
-/// Waits (bounded) until the page shows `text`; the page source.
+/// Waits (bounded) until the page shows `text`, checks it with axe-core; the page source.
 async fn until_text(c: &Client, text: &str) -> String {
     let xpath = format!("//*[contains(normalize-space(.), \"{text}\")]");
     let found = c
@@ -87,6 +147,7 @@ async fn until_text(c: &Client, text: &str) -> String {
         .await;
     let source = c.source().await.unwrap();
     assert!(found.is_ok(), "the page never showed {text:?}: {source}");
+    accessible(c).await;
     source
 }
 
@@ -98,7 +159,13 @@ async fn click(c: &Client, css: &str) {
         .unwrap_or_else(|_| panic!("no {css}"))
         .click()
         .await
-        .unwrap();
+        .unwrap_or_else(|e| panic!("{css}: {e}"));
+}
+
+#[allow(dead_code)]
+async fn shot(c: &Client, name: &str) {
+    let png = c.screenshot().await.unwrap();
+    std::fs::write(format!("/tmp/shot-{name}.png"), png).unwrap();
 }
 
 async fn type_into(c: &Client, css: &str, text: &str) {
@@ -109,6 +176,12 @@ async fn type_into(c: &Client, css: &str, text: &str) {
 
 /// At the development AD: log in as `person` at `level`.
 async fn at_ad(c: &Client, person: &str, level: &str) {
+    c.wait()
+        .at_most(Duration::from_secs(15))
+        .for_element(Locator::Css("input[name=person]"))
+        .await
+        .expect("the development AD's page");
+    accessible(c).await;
     click(c, &format!("input[name=person][value={person}]")).await;
     click(c, &format!("input[name=level][value='{level}']")).await;
     click(c, "button[name=action][value=login]").await;
@@ -133,6 +206,7 @@ async fn invite_accept_grant_login_then_block_and_revoke_are_refused() {
     admin.goto(&format!("{}/admin", w.poort)).await.unwrap();
     at_ad(&admin, "anna", "EH3").await;
     until_text(&admin, "Bakkerij De Gouden Korst B.V.").await;
+    shot(&admin, "home").await;
     click(&admin, "a[href='/admin/users/new']").await;
     type_into(&admin, "#name", "Gijs de Boer").await;
     type_into(&admin, "#email", "gijs@bakkerij.example").await;

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod api;
+pub mod assets;
 pub mod client;
 pub mod cookies;
 pub mod errors;
@@ -142,7 +143,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/saml/metadata", get(idp_metadata))
         .route("/saml/sp/metadata", get(sp_metadata))
         .route("/.well-known/openid-configuration", get(oidc::discovery))
-        .route("/oidc/jwks", get(oidc::jwks));
+        .route("/oidc/jwks", get(oidc::jwks))
+        // The stylesheet sets its own long cache life: its path changes with its content.
+        .route("/assets/{file}", get(assets::stylesheet));
     let mut router = Router::new()
         .merge(saml)
         .merge(starts)

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 pub struct Pages {
     env: Environment<'static>,
+    stylesheet: super::assets::Stylesheet,
 }
 
 /// A form that posts hidden fields to another site: the HTTP-POST binding.
@@ -27,11 +28,15 @@ pub struct ErrorText {
 }
 
 impl Pages {
-    pub fn new() -> Result<Pages, minijinja::Error> {
+    /// The pages, linking `stylesheet` (the design system's CSS with the supplier's theme).
+    pub fn new(stylesheet: super::assets::Stylesheet) -> Result<Pages, minijinja::Error> {
         let mut env = Environment::new();
         for (name, source) in super::templates::ALL {
             env.add_template(name, source)?;
         }
+        // What `base.html` gives every page: the stylesheet and the root element's classes.
+        env.add_global("stylesheet", stylesheet.path().to_string());
+        env.add_global("root_classes", super::assets::ROOT_CLASSES);
         // `t("Dutch", "English")`: the text in the page's language (`lang`), so the admin
         // module's templates carry both languages side by side.
         env.add_function(
@@ -47,7 +52,11 @@ impl Pages {
                 }
             },
         );
-        Ok(Pages { env })
+        Ok(Pages { env, stylesheet })
+    }
+
+    pub fn stylesheet(&self) -> &super::assets::Stylesheet {
+        &self.stylesheet
     }
 
     /// A page from `template` with `ctx`, behind the strict content security policy (scripts
@@ -60,7 +69,7 @@ impl Pages {
                     .map(|n| format!("script-src 'nonce-{n}'"))
                     .unwrap_or_else(|| "script-src 'none'".to_string());
                 let csp = format!(
-                    "default-src 'none'; style-src 'unsafe-inline'; {script}; base-uri 'none'; frame-ancestors 'none'"
+                    "default-src 'none'; style-src 'self'; {script}; base-uri 'none'; frame-ancestors 'none'"
                 );
                 if let Ok(v) = HeaderValue::from_str(&csp) {
                     response
