@@ -175,6 +175,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(cacheable)
         .layer(DefaultBodyLimit::max(limit))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(limit));
+    let router = router
+        .route("/lang/{code}", get(i18n::choose))
+        .layer(axum::middleware::from_fn(pages::remember_page));
     let mut router = security::with_security_headers(router, &state.config);
     if state.config.server.production {
         router = router.layer(axum::middleware::map_request(security::host_cookies));

@@ -6,6 +6,44 @@ use axum::response::{Html, IntoResponse, Response};
 use minijinja::{context, Environment};
 use serde::Serialize;
 
+tokio::task_local! {
+    /// The path and query of the page being answered, when the language switch may lead back to
+    /// it (see [`remember_page`]).
+    static PAGE: Option<String>;
+}
+
+/// The pages whose address shows the same page again in the other language: the choices of a
+/// login in progress, the admin module (not its invitation links, which start a login) and the
+/// development mailbox. Never an endpoint that takes a one-time message (an artifact, a code).
+const SWITCHABLE: &[&str] = &[
+    "/login/idp",
+    "/login/organisation",
+    "/admin",
+    "/dev/mailbox",
+];
+
+/// Middleware: remembers a GET request's address for the language switch of the page it gets.
+pub async fn remember_page(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let path = request.uri().path();
+    let switchable = request.method() == axum::http::Method::GET
+        && !path.starts_with("/admin/invitation/")
+        && SWITCHABLE
+            .iter()
+            .any(|p| path == *p || path.starts_with(&format!("{p}/")));
+    let page = switchable
+        .then(|| {
+            request
+                .uri()
+                .path_and_query()
+                .map(|pq| pq.as_str().to_string())
+        })
+        .flatten();
+    PAGE.scope(page, next.run(request)).await
+}
+
 pub struct Pages {
     env: Environment<'static>,
     stylesheet: super::assets::Stylesheet,
@@ -62,6 +100,9 @@ impl Pages {
     /// A page from `template` with `ctx`, behind the strict content security policy (scripts
     /// only with `nonce`).
     pub fn render(&self, name: &str, ctx: minijinja::Value, nonce: Option<&str>) -> Response {
+        // The language switch leads back here, where that shows the same page.
+        let here = PAGE.try_with(Clone::clone).ok().flatten();
+        let ctx = context! { here => here, ..ctx };
         match self.env.get_template(name).and_then(|t| t.render(ctx)) {
             Ok(body) => {
                 let mut response = Html(body).into_response();
