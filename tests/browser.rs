@@ -115,6 +115,11 @@ async fn driver() -> Driver {
 }
 
 async fn browser(driver: &Driver) -> Client {
+    browser_with(driver, true).await
+}
+
+/// A Chromium session; without `scripts`, pages run none of their own (axe-core still runs).
+async fn browser_with(driver: &Driver, scripts: bool) -> Client {
     poort::install_crypto_provider();
     let mut caps = serde_json::Map::new();
     caps.insert(
@@ -126,7 +131,8 @@ async fn browser(driver: &Driver) -> Client {
                      // The design system scrolls smoothly; WebDriver clicks where an element
                      // is, not where it is going.
                      "--force-prefers-reduced-motion"],
-            "prefs": {"intl.accept_languages": "nl-NL,nl"},
+            "prefs": {"intl.accept_languages": "nl-NL,nl",
+                      "profile.managed_default_content_settings.javascript": if scripts { 1 } else { 2 }},
         }),
     );
     ClientBuilder::rustls()
@@ -139,6 +145,13 @@ async fn browser(driver: &Driver) -> Client {
 
 /// Waits (bounded) until the page shows `text`, checks it with axe-core; the page source.
 async fn until_text(c: &Client, text: &str) -> String {
+    let source = showing(c, text).await;
+    accessible(c).await;
+    source
+}
+
+/// Waits (bounded) until the page shows `text`; the page source.
+async fn showing(c: &Client, text: &str) -> String {
     let xpath = format!("//*[contains(normalize-space(.), \"{text}\")]");
     let found = c
         .wait()
@@ -147,7 +160,6 @@ async fn until_text(c: &Client, text: &str) -> String {
         .await;
     let source = c.source().await.unwrap();
     assert!(found.is_ok(), "the page never showed {text:?}: {source}");
-    accessible(c).await;
     source
 }
 
@@ -162,16 +174,33 @@ async fn click(c: &Client, css: &str) {
         .unwrap_or_else(|e| panic!("{css}: {e}"));
 }
 
-#[allow(dead_code)]
-async fn shot(c: &Client, name: &str) {
-    let png = c.screenshot().await.unwrap();
-    std::fs::write(format!("/tmp/shot-{name}.png"), png).unwrap();
-}
-
 async fn type_into(c: &Client, css: &str, text: &str) {
     let field = c.find(Locator::Css(css)).await.unwrap();
     field.clear().await.unwrap();
     field.send_keys(text).await.unwrap();
+}
+
+/// Waits (bounded) until the page has an element `css`, checks it with axe-core.
+async fn until_element(c: &Client, css: &str) {
+    let found = c
+        .wait()
+        .at_most(Duration::from_secs(15))
+        .for_element(Locator::Css(css))
+        .await;
+    let source = c.source().await.unwrap();
+    assert!(found.is_ok(), "the page never had {css}: {source}");
+    accessible(c).await;
+}
+
+/// At poort's choice of AD: the development AD.
+async fn choose_dev_ad(c: &Client) {
+    until_text(c, "Kies uw inlogmiddel").await;
+    click(
+        c,
+        &format!("input[name=idp][value='{}']", poort::demo::DEV_AD_ENTITY_ID),
+    )
+    .await;
+    click(c, "form[action='/login/idp'] button[type=submit]").await;
 }
 
 /// At the development AD: log in as `person` at `level`.
@@ -182,6 +211,11 @@ async fn at_ad(c: &Client, person: &str, level: &str) {
         .await
         .expect("the development AD's page");
     accessible(c).await;
+    log_in_at_ad(c, person, level).await;
+}
+
+/// The development AD's form: `person` at `level`.
+async fn log_in_at_ad(c: &Client, person: &str, level: &str) {
     click(c, &format!("input[name=person][value={person}]")).await;
     click(c, &format!("input[name=level][value='{level}']")).await;
     click(c, "button[name=action][value=login]").await;
@@ -206,7 +240,6 @@ async fn invite_accept_grant_login_then_block_and_revoke_are_refused() {
     admin.goto(&format!("{}/admin", w.poort)).await.unwrap();
     at_ad(&admin, "anna", "EH3").await;
     until_text(&admin, "Bakkerij De Gouden Korst B.V.").await;
-    shot(&admin, "home").await;
     click(&admin, "a[href='/admin/users/new']").await;
     type_into(&admin, "#name", "Gijs de Boer").await;
     type_into(&admin, "#email", "gijs@bakkerij.example").await;
@@ -324,5 +357,146 @@ async fn an_expired_invitation_link_shows_a_clear_page() {
         .unwrap();
     let page = until_text(&c, "Uitnodiging verlopen").await;
     assert!(page.contains("24 uur"), "{page}");
+    c.close().await.unwrap();
+}
+
+const SECOND_AD: &str = "urn:etoegang:AD:00000099990000000004:entities:1";
+
+/// A world with a second AD, so that poort asks which one.
+async fn two_ads() -> World {
+    common::start_prepared(|p, _| {
+        let pem = std::fs::read(p.certs.join("dev-ad-signing.crt")).unwrap();
+        let der = openssl::x509::X509::from_pem(&pem)
+            .unwrap()
+            .to_der()
+            .unwrap();
+        let md = poort::demo::metadata::dev_ad_metadata(
+            SECOND_AD,
+            &format!("{}/second/sso", p.ad),
+            &der,
+            "Tweede inlogmiddel",
+            "Second means of login",
+        );
+        std::fs::write(p.idp_dir.join("second-ad.xml"), md).unwrap();
+    })
+    .await
+}
+
+#[tokio::test]
+async fn every_kind_of_page_passes_axe() {
+    let w = two_ads().await;
+    let d = driver().await;
+    let c = browser(&d).await;
+
+    // A service login: poort's choice of AD, the AD, poort's choice of organisation, the DV.
+    c.goto(&format!("{}/login?service=1&binding=redirect", w.dv))
+        .await
+        .unwrap();
+    choose_dev_ad(&c).await;
+    at_ad(&c, "anna", "EH3").await;
+    until_text(&c, "Kies de organisatie").await;
+    click(&c, "input[name=organisation][value='12345678']").await;
+    click(&c, "form[action='/login/organisation'] button[type=submit]").await;
+    until_text(&c, "12345678").await;
+
+    // An error page.
+    c.goto(&format!("{}/login/idp?flow=unknown", w.poort))
+        .await
+        .unwrap();
+    until_text(&c, "Referentienummer").await;
+
+    // Every page of the admin module, a form with its errors, a confirmation, logging out.
+    c.goto(&format!("{}/admin", w.poort)).await.unwrap();
+    choose_dev_ad(&c).await;
+    at_ad(&c, "anna", "EH3").await;
+    until_text(&c, "Bakkerij De Gouden Korst B.V.").await;
+    for (path, text) in [
+        ("/admin/users", "Gebruiker uitnodigen"),
+        ("/admin/users/new", "Uitnodiging versturen"),
+        ("/admin/grants", "Machtiging toevoegen"),
+        ("/admin/grants/new", "Voor welke diensten"),
+        ("/admin/audit", "Downloaden als CSV"),
+        ("/admin/organisation", "Contactgegevens"),
+        ("/admin/links", "Nieuw verzoek"),
+    ] {
+        c.goto(&format!("{}{path}", w.poort)).await.unwrap();
+        until_text(&c, text).await;
+    }
+    c.goto(&format!("{}/admin/users/new", w.poort))
+        .await
+        .unwrap();
+    click(&c, "form[action='/admin/users/new'] button[type=submit]").await;
+    until_element(&c, "input#name[aria-invalid=true]").await;
+    c.goto(&format!("{}/admin/users", w.poort)).await.unwrap();
+    c.wait()
+        .at_most(Duration::from_secs(15))
+        .for_element(Locator::LinkText("Eva Smit"))
+        .await
+        .expect("Eva in the list")
+        .click()
+        .await
+        .unwrap();
+    until_text(&c, "Rollen in deze organisatie").await;
+    click(&c, "a[href$='/remove']").await;
+    until_text(&c, "Ja, verwijderen").await;
+    // The language switch: the same page in English, and back.
+    c.goto(&format!("{}/admin/users?status=active", w.poort))
+        .await
+        .unwrap();
+    click(&c, "a[hreflang=en]").await;
+    let page = until_text(&c, "Invite a user").await;
+    assert!(page.contains("<html lang=\"en\""), "{page}");
+    assert!(c
+        .current_url()
+        .await
+        .unwrap()
+        .as_str()
+        .ends_with("/admin/users?status=active"));
+    click(&c, "a[hreflang=nl]").await;
+    until_text(&c, "Gebruiker uitnodigen").await;
+    click(&c, "form[action='/admin/logout'] button").await;
+    until_text(&c, "U bent uitgelogd").await;
+    c.close().await.unwrap();
+
+    // Without scripts, the auto-posting forms of the bindings show their button, and the login
+    // goes on with it. (axe-core needs scripts: these pages were checked above.)
+    let c = browser_with(&d, false).await;
+    c.goto(&format!("{}/login?service=1&binding=redirect", w.dv))
+        .await
+        .unwrap();
+    showing(&c, "Kies uw inlogmiddel").await;
+    click(
+        &c,
+        &format!("input[name=idp][value='{}']", poort::demo::DEV_AD_ENTITY_ID),
+    )
+    .await;
+    click(&c, "form[action='/login/idp'] button[type=submit]").await;
+    log_in_at_ad(&c, "anna", "EH3").await;
+    // The AD's own auto-posting form, then poort's choice.
+    showing(&c, "U wordt doorgestuurd").await;
+    click(&c, "button[type=submit]").await;
+    showing(&c, "Kies de organisatie").await;
+    click(&c, "input[name=organisation][value='12345678']").await;
+    click(&c, "form[action='/login/organisation'] button[type=submit]").await;
+    let post_form = showing(&c, "JavaScript staat uit").await;
+    click(&c, "form#saml button[type=submit]").await;
+    showing(&c, "12345678").await;
+    c.close().await.unwrap();
+
+    // poort's auto-posting form, checked by axe-core in a session with scripts: written into a
+    // page of poort's own origin, whose policy keeps its script (with a stale nonce) from
+    // posting it away.
+    let c = browser(&d).await;
+    c.goto(&format!("{}/login/idp?flow=unknown", w.poort))
+        .await
+        .unwrap();
+    showing(&c, "Referentienummer").await;
+    c.execute(
+        "document.open(); document.write(arguments[0]); document.close();",
+        vec![post_form.into()],
+    )
+    .await
+    .unwrap();
+    until_element(&c, "form#saml button[type=submit]").await;
     c.close().await.unwrap();
 }
