@@ -37,6 +37,8 @@ pub enum StartError {
     Metadata(String),
     #[error("pages: {0}")]
     Pages(#[from] minijinja::Error),
+    #[error(transparent)]
+    Theme(#[from] crate::config::ThemeError),
     #[error("signing poort's metadata: {0}")]
     Sign(#[from] dsig::DsigError),
     #[error("cannot listen on {addr}: {source}")]
@@ -220,7 +222,7 @@ pub async fn build_state(config: Config) -> Result<AppState, StartError> {
         metrics,
         flows,
         replay,
-        pages: web::pages::Pages::new()?,
+        pages: web::pages::Pages::new(web::assets::Stylesheet::new(&config.theme)?)?,
         config,
         live_metadata,
         live_catalogue,

@@ -78,6 +78,14 @@ pub async fn check(config_path: &Path, config: &Config) -> Vec<Finding> {
     if let Err(e) = crate::web::security::check_production(config) {
         err(config_path, e.to_string());
     }
+    // The supplier's theme, as the stylesheet is built at start.
+    if let Err(e) = config.theme.css() {
+        let file = match &e {
+            crate::config::ThemeError::File { path, .. } => path.as_path(),
+            _ => config_path,
+        };
+        err(file, e.to_string());
+    }
     if let Some(seed) = &config.register.seed {
         if let Err(e) = crate::grants::load_grants_file(seed) {
             err(seed, e.to_string());

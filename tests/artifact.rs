@@ -65,7 +65,10 @@ impl std::io::Write for LogWriter {
 
 /// poort's log lines about the reference number shown on `page`.
 fn log_for_page(page: &str) -> String {
-    let start = page.find("<code>").expect("a reference number") + 6;
+    let start = page
+        .find("<code class=\"utrecht-code\">")
+        .expect("a reference number")
+        + "<code class=\"utrecht-code\">".len();
     let end = start + page[start..].find("</code>").unwrap();
     let reference = &page[start..end];
     let text = String::from_utf8_lossy(&log().lock().unwrap()).into_owned();

@@ -156,6 +156,7 @@ fn setup(dir: &Path) -> (PathBuf, Config) {
         log: Default::default(),
         telemetry: Default::default(),
         limits: Default::default(),
+        theme: Default::default(),
         admin: Default::default(),
         mail: Default::default(),
         oidc: poort::config::OidcConfig {

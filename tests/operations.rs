@@ -292,7 +292,7 @@ async fn an_error_page_shows_the_trace_id_beside_the_reference() {
     let page = r.text().await.unwrap();
     assert!(page.contains("Referentienummer"), "{page}");
     let trace = page
-        .split("Trace-ID: <code>")
+        .split("Trace-ID: <code class=\"utrecht-code\">")
         .nth(1)
         .and_then(|rest| rest.split("</code>").next())
         .unwrap_or_else(|| panic!("no trace ID on the page: {page}"));

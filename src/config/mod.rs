@@ -5,11 +5,13 @@
 
 mod ops;
 mod sources;
+mod theme;
 
 pub use ops::{LimitsConfig, LogConfig, LogFormat, OpsConfig, OtlpProtocol, TelemetryConfig};
 pub use sources::{
     AggregateRole, AggregateSource, CatalogueSource, RequestedAttribute, ServiceConfig,
 };
+pub use theme::{ThemeConfig, ThemeError, THEME_CLASS};
 
 use crate::domain::level::Level;
 use figment::providers::{Env, Format, Serialized, Toml};
@@ -81,6 +83,9 @@ pub struct Config {
     pub telemetry: TelemetryConfig,
     #[serde(default)]
     pub limits: LimitsConfig,
+    /// The supplier's look of the pages: design tokens over the default theme's.
+    #[serde(default)]
+    pub theme: ThemeConfig,
 }
 
 /// The back channel to peers' ArtifactResolutionServices. The afsprakenstelsel's *Web services*
@@ -650,7 +655,7 @@ impl Config {
     /// overrides must stay free-form), so reported by `poort check` and at start, since a
     /// misspelt or outdated section silently drops its settings.
     pub fn unknown_sections(path: &Path) -> Vec<String> {
-        const KNOWN: [&str; 20] = [
+        const KNOWN: [&str; 21] = [
             "server",
             "catalogue",
             "metadata_aggregate",
@@ -671,6 +676,7 @@ impl Config {
             "log",
             "telemetry",
             "limits",
+            "theme",
         ];
         let Ok(text) = std::fs::read_to_string(path) else {
             return Vec::new();

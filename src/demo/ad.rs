@@ -447,8 +447,8 @@ fn login_page(
     };
     let body = format!(
         concat!(
-            "<h1>Test-inlogmiddel <span class=\"en\">/ Test login</span></h1>",
-            "<p class=\"hint\">Alleen voor ontwikkeling. <span class=\"en\">Development only.</span></p>",
+            "<h1>Test-inlogmiddel <span class=\"en\" lang=\"en\">/ Test login</span></h1>",
+            "<p class=\"hint\">Alleen voor ontwikkeling. <span class=\"en\" lang=\"en\">Development only.</span></p>",
             "<table><tr><th>Aanvrager / Requester</th><td><code>{issuer}</code></td></tr>",
             "<tr><th>Gevraagd niveau / Requested level</th><td>{requested}</td></tr>",
             "<tr><th>Handtekening / Signature</th><td>{verified}</td></tr></table>",

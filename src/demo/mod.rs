@@ -241,7 +241,7 @@ pub fn auto_post(
         "<!DOCTYPE html>\n<html lang=\"nl\"><head><meta charset=\"utf-8\"><title>Doorsturen / Redirecting</title>\
 <style>{CSS}</style></head><body onload=\"document.forms[0].submit()\">\
 <form method=\"post\" action=\"{action}\"><input type=\"hidden\" name=\"{param}\" value=\"{msg}\">{relay}\
-<p>U wordt doorgestuurd. <span class=\"en\">You are being redirected.</span></p>\
+<p>U wordt doorgestuurd. <span class=\"en\" lang=\"en\">You are being redirected.</span></p>\
 <button type=\"submit\">Doorgaan / Continue</button></form></body></html>",
         action = escape(action),
         param = escape(param),

@@ -12,6 +12,8 @@ pub const BROWSER: &str = "poort_browser";
 pub const LAST_IDP: &str = "poort_last_idp";
 /// The admin session (path `/`: the pages under `/admin` and the API under `/api/v1` share it).
 pub const ADMIN: &str = "poort_admin";
+/// The language the person chose with the pages' language switch, over Accept-Language.
+pub const LANG: &str = "poort_lang";
 
 /// The value of the cookie `name` in a request.
 pub fn read(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -48,6 +50,17 @@ pub fn set_admin(state: &AppState, response: &mut Response, value: &str, max_age
         "; SameSite=Lax"
     };
     append(state, response, ADMIN, value, max_age, secure);
+}
+
+/// Sets the chosen language for a year: SameSite=Lax, since it matters only to pages reached on
+/// poort's own site or by a top-level navigation.
+pub fn set_language(state: &AppState, response: &mut Response, code: &str) {
+    let secure = if security::browsers_use_https(&state.config) {
+        "; SameSite=Lax; Secure"
+    } else {
+        "; SameSite=Lax"
+    };
+    append(state, response, LANG, code, 365 * 24 * 3600, secure);
 }
 
 fn append(

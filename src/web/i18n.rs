@@ -1,6 +1,11 @@
-//! Dutch and English texts for the pages a person sees, chosen by Accept-Language.
+//! Dutch and English texts for the pages a person sees: the language chosen with the pages'
+//! language switch (a cookie), else the preferred one in Accept-Language.
 
-use axum::http::HeaderMap;
+use super::{cookies, AppState};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lang {
@@ -9,8 +14,12 @@ pub enum Lang {
 }
 
 impl Lang {
-    /// The preferred of Dutch and English in Accept-Language (by q-value); Dutch by default.
+    /// The language chosen with the language switch, else the preferred of Dutch and English in
+    /// Accept-Language (by q-value); Dutch by default.
     pub fn from_headers(headers: &HeaderMap) -> Lang {
+        if let Some(chosen) = cookies::read(headers, cookies::LANG).and_then(|c| Lang::parse(&c)) {
+            return chosen;
+        }
         let Some(value) = headers
             .get(axum::http::header::ACCEPT_LANGUAGE)
             .and_then(|v| v.to_str().ok())
@@ -46,6 +55,15 @@ impl Lang {
         best.map(|(_, l)| l).unwrap_or(Lang::Nl)
     }
 
+    /// `nl` or `en`.
+    pub fn parse(code: &str) -> Option<Lang> {
+        match code {
+            "nl" => Some(Lang::Nl),
+            "en" => Some(Lang::En),
+            _ => None,
+        }
+    }
+
     pub fn code(self) -> &'static str {
         match self {
             Lang::Nl => "nl",
@@ -60,6 +78,40 @@ impl Lang {
             Lang::En => en,
         }
     }
+}
+
+#[derive(serde::Deserialize)]
+pub struct Back {
+    back: Option<String>,
+}
+
+/// `GET /lang/{nl|en}?back=PATH`: the language switch. Remembers the choice and goes back to the
+/// page it was made on: a path on poort only, never elsewhere.
+pub async fn choose(
+    State(state): State<Arc<AppState>>,
+    Path(code): Path<String>,
+    Query(q): Query<Back>,
+) -> Response {
+    let Some(lang) = Lang::parse(&code) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let back = q
+        .back
+        .filter(|b| is_local_path(b))
+        .unwrap_or_else(|| "/admin".into());
+    let mut response = Redirect::to(&back).into_response();
+    cookies::set_language(&state, &mut response, lang.code());
+    response
+}
+
+/// A path on this site: `/…`, but not `//host` or `/\host` (which browsers read as another
+/// site), and nothing a header cannot carry.
+fn is_local_path(path: &str) -> bool {
+    path.starts_with('/')
+        && !path.starts_with("//")
+        && !path.starts_with("/\\")
+        && path.len() <= 2048
+        && path.bytes().all(|b| b.is_ascii_graphic())
 }
 
 #[cfg(test)]
@@ -83,5 +135,40 @@ mod tests {
         assert_eq!(lang("de-DE,en;q=0.5,nl;q=0.7"), Lang::Nl);
         assert_eq!(lang("fr"), Lang::Nl);
         assert_eq!(Lang::from_headers(&HeaderMap::new()), Lang::Nl);
+    }
+
+    #[test]
+    fn the_switch_wins_over_accept_language() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            axum::http::header::ACCEPT_LANGUAGE,
+            HeaderValue::from_static("nl-NL"),
+        );
+        h.insert(
+            axum::http::header::COOKIE,
+            HeaderValue::from_static("other=1; poort_lang=en"),
+        );
+        assert_eq!(Lang::from_headers(&h), Lang::En);
+        h.insert(
+            axum::http::header::COOKIE,
+            HeaderValue::from_static("poort_lang=fr"),
+        );
+        assert_eq!(Lang::from_headers(&h), Lang::Nl);
+    }
+
+    #[test]
+    fn the_switch_goes_back_only_to_a_page_of_poort() {
+        assert!(is_local_path("/login/idp?flow=abc"));
+        assert!(is_local_path("/admin/users?q=de%20Boer"));
+        for bad in [
+            "https://evil.example/",
+            "//evil.example/",
+            "/\\evil.example",
+            "",
+            "admin",
+            "/a b",
+        ] {
+            assert!(!is_local_path(bad), "{bad:?}");
+        }
     }
 }

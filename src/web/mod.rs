@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod api;
+pub mod assets;
 pub mod client;
 pub mod cookies;
 pub mod errors;
@@ -142,7 +143,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/saml/metadata", get(idp_metadata))
         .route("/saml/sp/metadata", get(sp_metadata))
         .route("/.well-known/openid-configuration", get(oidc::discovery))
-        .route("/oidc/jwks", get(oidc::jwks));
+        .route("/oidc/jwks", get(oidc::jwks))
+        // The stylesheet sets its own long cache life: its path changes with its content.
+        .route("/assets/{file}", get(assets::stylesheet));
     let mut router = Router::new()
         .merge(saml)
         .merge(starts)
@@ -172,6 +175,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(cacheable)
         .layer(DefaultBodyLimit::max(limit))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(limit));
+    let router = router
+        .route("/lang/{code}", get(i18n::choose))
+        .layer(axum::middleware::from_fn(pages::remember_page));
     let mut router = security::with_security_headers(router, &state.config);
     if state.config.server.production {
         router = router.layer(axum::middleware::map_request(security::host_cookies));

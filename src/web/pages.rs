@@ -6,8 +6,47 @@ use axum::response::{Html, IntoResponse, Response};
 use minijinja::{context, Environment};
 use serde::Serialize;
 
+tokio::task_local! {
+    /// The path and query of the page being answered, when the language switch may lead back to
+    /// it (see [`remember_page`]).
+    static PAGE: Option<String>;
+}
+
+/// The pages whose address shows the same page again in the other language: the choices of a
+/// login in progress, the admin module (not its invitation links, which start a login) and the
+/// development mailbox. Never an endpoint that takes a one-time message (an artifact, a code).
+const SWITCHABLE: &[&str] = &[
+    "/login/idp",
+    "/login/organisation",
+    "/admin",
+    "/dev/mailbox",
+];
+
+/// Middleware: remembers a GET request's address for the language switch of the page it gets.
+pub async fn remember_page(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let path = request.uri().path();
+    let switchable = request.method() == axum::http::Method::GET
+        && !path.starts_with("/admin/invitation/")
+        && SWITCHABLE
+            .iter()
+            .any(|p| path == *p || path.starts_with(&format!("{p}/")));
+    let page = switchable
+        .then(|| {
+            request
+                .uri()
+                .path_and_query()
+                .map(|pq| pq.as_str().to_string())
+        })
+        .flatten();
+    PAGE.scope(page, next.run(request)).await
+}
+
 pub struct Pages {
     env: Environment<'static>,
+    stylesheet: super::assets::Stylesheet,
 }
 
 /// A form that posts hidden fields to another site: the HTTP-POST binding.
@@ -27,11 +66,15 @@ pub struct ErrorText {
 }
 
 impl Pages {
-    pub fn new() -> Result<Pages, minijinja::Error> {
+    /// The pages, linking `stylesheet` (the design system's CSS with the supplier's theme).
+    pub fn new(stylesheet: super::assets::Stylesheet) -> Result<Pages, minijinja::Error> {
         let mut env = Environment::new();
         for (name, source) in super::templates::ALL {
             env.add_template(name, source)?;
         }
+        // What `base.html` gives every page: the stylesheet and the root element's classes.
+        env.add_global("stylesheet", stylesheet.path().to_string());
+        env.add_global("root_classes", super::assets::ROOT_CLASSES);
         // `t("Dutch", "English")`: the text in the page's language (`lang`), so the admin
         // module's templates carry both languages side by side.
         env.add_function(
@@ -47,12 +90,19 @@ impl Pages {
                 }
             },
         );
-        Ok(Pages { env })
+        Ok(Pages { env, stylesheet })
+    }
+
+    pub fn stylesheet(&self) -> &super::assets::Stylesheet {
+        &self.stylesheet
     }
 
     /// A page from `template` with `ctx`, behind the strict content security policy (scripts
     /// only with `nonce`).
     pub fn render(&self, name: &str, ctx: minijinja::Value, nonce: Option<&str>) -> Response {
+        // The language switch leads back here, where that shows the same page.
+        let here = PAGE.try_with(Clone::clone).ok().flatten();
+        let ctx = context! { here => here, ..ctx };
         match self.env.get_template(name).and_then(|t| t.render(ctx)) {
             Ok(body) => {
                 let mut response = Html(body).into_response();
@@ -60,7 +110,7 @@ impl Pages {
                     .map(|n| format!("script-src 'nonce-{n}'"))
                     .unwrap_or_else(|| "script-src 'none'".to_string());
                 let csp = format!(
-                    "default-src 'none'; style-src 'unsafe-inline'; {script}; base-uri 'none'; frame-ancestors 'none'"
+                    "default-src 'none'; style-src 'self'; {script}; base-uri 'none'; frame-ancestors 'none'"
                 );
                 if let Ok(v) = HeaderValue::from_str(&csp) {
                     response

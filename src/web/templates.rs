@@ -61,6 +61,10 @@ pub const ALL: &[(&str, &str)] = &[
         "choose_org.html",
         include_str!("../../templates/choose_org.html"),
     ),
+    (
+        "components.html",
+        include_str!("../../templates/components.html"),
+    ),
     ("error.html", include_str!("../../templates/error.html")),
     ("mailbox.html", include_str!("../../templates/mailbox.html")),
     (

@@ -449,6 +449,7 @@ async fn start(
             log: Default::default(),
             telemetry: Default::default(),
             limits: super::test_limits(),
+            theme: Default::default(),
             admin: Default::default(),
             mail: Default::default(),
             oidc: poort::config::OidcConfig {

@@ -204,6 +204,7 @@ pub async fn start_prepared(prepare: impl FnOnce(&Prepared, &mut Config)) -> Wor
         log: Default::default(),
         telemetry: Default::default(),
         limits: test_limits(),
+        theme: Default::default(),
         // Expiry reminders only when a test asks (tests/notifications.rs calls them itself).
         admin: poort::config::AdminConfig {
             reminder_interval_seconds: 0,
@@ -640,10 +641,10 @@ pub async fn invitation_link(w: &World, email: &str) -> String {
     deliver_mail(w).await;
     let page = page(&client(), format!("{}/dev/mailbox", w.poort)).await;
     let mail = page
-        .split("<div class=\"box mail\">")
+        .split("<section class=\"poort-mail\"")
         .find(|m| m.contains(email))
         .unwrap_or_else(|| panic!("no mail to {email}: {page}"));
-    let start = mail.find("<a href=\"").unwrap() + "<a href=\"".len();
+    let start = mail.find(" href=\"").unwrap() + " href=\"".len();
     let end = start + mail[start..].find('"').unwrap();
     unescape(&mail[start..end])
 }

@@ -90,13 +90,13 @@ async fn index(State(dv): State<Arc<DemoDv>>) -> Html<String> {
         }
         services.push_str(&format!(
             concat!(
-                "<form method=\"get\" action=\"{action}\"><fieldset><legend>{nl} <span class=\"en\">/ {en}</span></legend>",
+                "<form method=\"get\" action=\"{action}\"><fieldset><legend>{nl} <span class=\"en\" lang=\"en\">/ {en}</span></legend>",
                 "<p class=\"hint\"><code>{sid}</code> — {level}</p>",
                 "<input type=\"hidden\" name=\"service\" value=\"{index}\">",
-                "<label>Binding van het verzoek <span class=\"en\">/ Binding of the request</span> <select name=\"binding\">{bindings}</select></label><br>",
+                "<label>Binding van het verzoek <span class=\"en\" lang=\"en\">/ Binding of the request</span> <select name=\"binding\">{bindings}</select></label><br>",
                 "<label><input type=\"checkbox\" name=\"force\" value=\"1\"> ForceAuthn</label><br>",
-                "<label>Niveau <span class=\"en\">/ Level</span> <select name=\"level\">{levels}</select></label><br>",
-                "<button type=\"submit\">Inloggen bij {nl} <span class=\"en\">/ Log in to {en}</span></button>",
+                "<label>Niveau <span class=\"en\" lang=\"en\">/ Level</span> <select name=\"level\">{levels}</select></label><br>",
+                "<button type=\"submit\">Inloggen bij {nl} <span class=\"en\" lang=\"en\">/ Log in to {en}</span></button>",
                 "</fieldset></form>"
             ),
             action = escape(&format!("{}/login", dv.base_url)),
@@ -111,14 +111,14 @@ async fn index(State(dv): State<Arc<DemoDv>>) -> Html<String> {
     }
     let answer = match dv.bindings {
         DemoBindings::Artifact => {
-            "Het antwoord komt per artefact. <span class=\"en\">The answer comes by artifact.</span>"
+            "Het antwoord komt per artefact. <span class=\"en\" lang=\"en\">The answer comes by artifact.</span>"
         }
         DemoBindings::PostRedirect => {
-            "Het antwoord komt per HTTP-POST. <span class=\"en\">The answer comes by HTTP-POST.</span>"
+            "Het antwoord komt per HTTP-POST. <span class=\"en\" lang=\"en\">The answer comes by HTTP-POST.</span>"
         }
     };
     let body = format!(
-        "<h1>Demo-dienstverlener <span class=\"en\">/ Demo service provider</span></h1>\
+        "<h1>Demo-dienstverlener <span class=\"en\" lang=\"en\">/ Demo service provider</span></h1>\
 <p class=\"hint\">Logt in via poort op <code>{}</code>. {answer}</p>{services}",
         escape(&dv.poort_base_url)
     );
@@ -383,9 +383,9 @@ fn outcome_page(o: &AcsOutcome) -> Html<String> {
     rows.push_str(&row("InResponseTo", &o.in_response_to));
     rows.push_str(&row("RelayState", &opt(&o.relay_state)));
     let title = if o.success {
-        "Ingelogd <span class=\"en\">/ Logged in</span>"
+        "Ingelogd <span class=\"en\" lang=\"en\">/ Logged in</span>"
     } else {
-        "Niet ingelogd <span class=\"en\">/ Not logged in</span>"
+        "Niet ingelogd <span class=\"en\" lang=\"en\">/ Not logged in</span>"
     };
     let body =
         format!("<h1>{title}</h1><table>{rows}</table><p><a href=\"./\">Opnieuw / Again</a></p>");
