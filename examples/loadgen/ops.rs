@@ -357,6 +357,7 @@ async fn phase(
             otlp: receiver
                 .filter(|_| traced)
                 .map(|(endpoint, _)| endpoint.clone()),
+            ..Extra::default()
         };
         let tag = if traced { "on" } else { "off" };
         let mut poorts: Vec<Poort> = Vec::new();
