@@ -4,14 +4,17 @@
 //!     cargo run --release --example aggregate_bench -- 1000 10000
 //!
 //! For each size N it writes an aggregate of N ADs (the development AD's metadata under N entity
-//! IDs, each with its own ArtifactResolutionService and key), signed like the Beheerorganisatie's
-//! network metadata, then times `federation::verify` (xmlsec over the whole document), the read
-//! of the signed bytes (`metadata::parse_aggregate`: every entity and certificate checked) and
-//! `metadata::assemble`, and looks up every entity by ID and by artifact SourceID. RSS is read
-//! from /proc/self/status before and after the set is held.
+//! IDs, `examples/shared/aggregate.rs`), signed with a throwaway RSA-2048 key like the
+//! Beheerorganisatie's network metadata, then times `federation::verify` (xmlsec over the whole
+//! document), the read of the signed bytes (`metadata::parse_aggregate`: every entity and
+//! certificate checked) and `metadata::assemble`, and looks up every entity by ID and by artifact
+//! SourceID. RSS is read from /proc/self/status before and after the set is held.
 
-use chrono::{Duration, Utc};
-use poort::keys::SigningKey;
+#[path = "shared/aggregate.rs"]
+mod aggregate;
+
+use aggregate::Signer;
+use chrono::Utc;
 use poort::metadata::{self, Role};
 use std::path::Path;
 use std::time::Instant;
@@ -51,29 +54,11 @@ fn main() -> anyhow::Result<()> {
         "http://127.0.0.1:2",
     )?;
     let ad = std::fs::read_to_string(idp.join("dev-ad.xml"))?;
-    let ad = poort::saml::dsig::strip_declaration(&ad).to_string();
-    const AD: &str = "urn:etoegang:AD:00000099990000000003:entities:1";
-    let key = SigningKey::load(
-        &certs.join("poort-signing.key"),
-        &certs.join("poort-signing.crt"),
-    )?;
-    let trust = poort::trust::certificates(&certs.join("poort-signing.crt"))?;
+    let signer = Signer::throwaway(&dir.path().join("federation"))?;
+    let trust = poort::trust::certificates(&signer.cert_file)?;
     println!("entities  bytes  verify_ms  read_ms  assemble_ms  total_ms  lookup_ns  rss_kib_added  rss_kib_per_1000");
     for n in sizes {
-        let mut entities = String::with_capacity(ad.len() * n);
-        for i in 0..n {
-            let id = format!("urn:etoegang:AD:{:020}:entities:{i}", 99990000000003u64);
-            entities.push_str(&ad.replace(AD, &id));
-        }
-        let id = "_bench-aggregate";
-        let until = (Utc::now() + Duration::days(7)).format("%Y-%m-%dT%H:%M:%SZ");
-        let unsigned = format!(
-            r#"<md:EntitiesDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" ID="{id}" Name="urn:etoegang:1.13:metadata:P:1" validUntil="{until}" cacheDuration="P7D">{}<md:EntitiesDescriptor Name="urn:etoegang:role:Authenticatiediensten">{entities}</md:EntitiesDescriptor></md:EntitiesDescriptor>"#,
-            poort::saml::dsig::template(id, &key)
-        );
-        drop(entities);
-        let signed = sign_large(&unsigned, &key, &certs)?;
-        drop(unsigned);
+        let signed = signer.aggregate(&aggregate::entities(&ad, n), 1)?;
         let bytes = signed.into_bytes();
         let rss_before = rss_kib();
         let now = Utc::now();
@@ -97,9 +82,7 @@ fn main() -> anyhow::Result<()> {
             set.idps.len()
         );
         let rss_added = rss_kib().saturating_sub(rss_before);
-        let ids: Vec<String> = (0..n)
-            .map(|i| format!("urn:etoegang:AD:{:020}:entities:{i}", 99990000000003u64))
-            .collect();
+        let ids: Vec<String> = (0..n).map(aggregate::entity_id).collect();
         let sources: Vec<[u8; 20]> = ids
             .iter()
             .map(|e| poort::saml::artifact::source_id(e))
@@ -130,33 +113,4 @@ fn main() -> anyhow::Result<()> {
         drop(set);
     }
     Ok(())
-}
-
-/// Signs a document larger than poort's own messages may be: `dsig::sign` reads through the
-/// message parser, whose size limit suits SAML messages, not aggregates; so a large aggregate is
-/// signed by the xmlsec1 tool, as a Beheerorganisatie's tooling would.
-fn sign_large(unsigned: &str, key: &SigningKey, certs: &Path) -> anyhow::Result<String> {
-    if let Ok(signed) = poort::saml::dsig::sign(unsigned, key) {
-        return Ok(signed);
-    }
-    let dir = tempfile::tempdir()?;
-    let (input, output) = (dir.path().join("in.xml"), dir.path().join("out.xml"));
-    std::fs::write(&input, unsigned)?;
-    let keys = format!(
-        "{},{}",
-        certs.join("poort-signing.key").display(),
-        certs.join("poort-signing.crt").display()
-    );
-    let status = std::process::Command::new("xmlsec1")
-        .args(["--sign", "--privkey-pem", &keys])
-        .args([
-            "--id-attr:ID",
-            "urn:oasis:names:tc:SAML:2.0:metadata:EntitiesDescriptor",
-        ])
-        .arg("--output")
-        .arg(&output)
-        .arg(&input)
-        .status()?;
-    anyhow::ensure!(status.success(), "xmlsec1 could not sign the aggregate");
-    Ok(std::fs::read_to_string(output)?)
 }

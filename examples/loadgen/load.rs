@@ -188,7 +188,8 @@ pub async fn pending_flows(t: &Arc<Target>, concurrency: usize, count: usize) ->
     counts
 }
 
-/// Whole logins on `concurrency` tasks until `deadline` (or `limit` logins).
+/// Whole logins on `concurrency` tasks until `deadline` (or `limit` logins); the latencies,
+/// sorted.
 pub async fn logins(
     t: &Arc<Target>,
     concurrency: usize,
@@ -196,15 +197,42 @@ pub async fn logins(
     limit: u64,
     verify_every: u64,
 ) -> (Arc<Counts>, Vec<Duration>) {
+    let (counts, timed) = timed_logins(t, concurrency, deadline, limit, verify_every, None).await;
+    let mut l: Vec<Duration> = timed.into_iter().map(|(_, took)| took).collect();
+    l.sort();
+    (counts, l)
+}
+
+/// [`logins`], with when each login began: (start, latency) in the order they ended per task.
+/// With `rate`, the tasks together begin at most that many logins a second, evenly spaced (a
+/// task late for its turn begins at once, and the next turn is counted from then).
+pub async fn timed_logins(
+    t: &Arc<Target>,
+    concurrency: usize,
+    deadline: Instant,
+    limit: u64,
+    verify_every: u64,
+    rate: Option<f64>,
+) -> (Arc<Counts>, Vec<(Instant, Duration)>) {
     let counts = Arc::new(Counts::default());
     let next = Arc::new(AtomicU64::new(0));
-    let latencies = Arc::new(parking_lot::Mutex::new(Vec::new()));
-    on_tasks(concurrency, t.keep_alive, |_, c| {
-        let (t, counts, next, latencies) =
-            (t.clone(), counts.clone(), next.clone(), latencies.clone());
+    let timed = Arc::new(parking_lot::Mutex::new(Vec::new()));
+    // Each task's turn comes every `every`; task i's first a fraction of that after the start.
+    let every = rate.map(|r| Duration::from_secs_f64(concurrency as f64 / r));
+    let start = Instant::now();
+    on_tasks(concurrency, t.keep_alive, |i, c| {
+        let (t, counts, next, timed) = (t.clone(), counts.clone(), next.clone(), timed.clone());
+        let mut turn = every.map(|e| start + e * i as u32 / concurrency as u32);
         async move {
             let mut mine = Vec::new();
             while Instant::now() < deadline {
+                if let (Some(at), Some(every)) = (turn, every) {
+                    tokio::time::sleep_until(at.into()).await;
+                    turn = Some(at.max(Instant::now()) + every);
+                    if Instant::now() >= deadline {
+                        break;
+                    }
+                }
                 let n = next.fetch_add(1, Ordering::Relaxed);
                 if n >= limit {
                     break;
@@ -213,7 +241,7 @@ pub async fn logins(
                 let started = Instant::now();
                 match login(&t, &c, n as usize, verify).await {
                     Ok(()) => {
-                        mine.push(started.elapsed());
+                        mine.push((started, started.elapsed()));
                         counts.ok.fetch_add(1, Ordering::Relaxed);
                         if verify {
                             counts.verified.fetch_add(1, Ordering::Relaxed);
@@ -222,13 +250,12 @@ pub async fn logins(
                     Err(e) => report_error(&counts, &e),
                 }
             }
-            latencies.lock().extend(mine);
+            timed.lock().extend(mine);
         }
     })
     .await;
-    let mut l = std::mem::take(&mut *latencies.lock());
-    l.sort();
-    (counts, l)
+    let timed = std::mem::take(&mut *timed.lock());
+    (counts, timed)
 }
 
 pub fn percentile(sorted: &[Duration], p: f64) -> f64 {

@@ -96,7 +96,18 @@ pub async fn begin(t: &Target, c: &reqwest::Client, n: usize) -> Result<String, 
             binding::redirect_url(&t.sso, "SAMLRequest", &request, None, &t.peers.dv_key)?
         }
     };
-    let r = c.get(t.route(&url, n)).send().await?;
+    let mut r = c.get(t.route(&url, n)).send().await?;
+    if let Some(flow) = choice(&r) {
+        // poort knows more ADs (`--aggregate-refresh`) and sends the browser to its AD choice:
+        // the person picks the AD played here. The page itself is not fetched: with thousands
+        // of ADs in an aggregate it would be what is measured.
+        let chosen = format!("{}/login/idp", t.base);
+        r = c
+            .post(t.route(&chosen, n))
+            .form(&[("flow", flow.as_str()), ("idp", DEV_AD_ENTITY_ID)])
+            .send()
+            .await?;
+    }
     let status = r.status();
     let location = r
         .headers()
@@ -121,6 +132,13 @@ pub async fn begin(t: &Target, c: &reqwest::Client, n: usize) -> Result<String, 
     let query = location.split_once('?').ok_or("no query")?.1;
     let message = RedirectMessage::decode(query, "SAMLRequest")?;
     Ok(AuthnRequest::parse(&message.xml)?.id)
+}
+
+/// The flow of a redirect to poort's AD choice page, if `r` is one.
+fn choice(r: &reqwest::Response) -> Option<String> {
+    let location = r.headers().get(reqwest::header::LOCATION)?.to_str().ok()?;
+    let flow = location.strip_prefix("/login/idp?flow=")?;
+    r.status().is_redirection().then(|| flow.to_string())
 }
 
 /// Steps 1 and 2 of login `n` up to poort's answer to the AD's Response.

@@ -76,6 +76,18 @@
 //!   see the same machine at the same time, which a shared, noisy machine does not give two
 //!   phases one after the other. Reported per phase: both CPUs per login and their ratio.
 //!
+//! **Aggregate refresh** (issue 13), `--aggregate-refresh N`: the AD comes from a signed metadata
+//! aggregate of N ADs (the AD played among them, signed by a throwaway federation key) that this
+//! program serves over HTTP, not from poort's folder. `--refresh-pairs K` pairs of phases, each
+//! with a poort of its own: quiet (no refresh) and refreshing (poort's `refresh_seconds` =
+//! `--refresh-seconds`, every fetch a new edition, signed before the run). Reported per phase:
+//! logins/s, p50/p99/max, poort's CPU per login, the refreshes poort counted (its ops listener's
+//! `/metrics`), and the logins that overlapped a refresh; then the ratios to the quiet p99
+//! (target: p99 while refreshing at most twice the quiet p99). `--rate R` spaces the logins
+//! evenly, R a second at most, so that the machine is not saturated. poort knows many ADs then,
+//! so it sends the browser to its AD choice; the browser posts the AD played (the page with
+//! thousands of ADs is not fetched). See `refresh.rs`.
+//!
 //! Run (see scripts/bench-load.sh):
 //! `cargo run --release --example loadgen -- --poort target/release/poort --clk-tck 100`
 
@@ -87,6 +99,7 @@ mod login;
 mod ops;
 mod otlp;
 mod process;
+mod refresh;
 mod setup;
 mod sys;
 
@@ -160,6 +173,18 @@ pub struct Args {
     /// `--tracing-side-by-side K`: K phases, each with a poort without and one with traces
     /// exported at the same time, the clients split between them.
     pub tracing_side_by_side: usize,
+    /// `--aggregate-refresh N`: the AD from a signed aggregate of N entities, phases quiet and
+    /// refreshing in turn (0: off).
+    pub aggregate_refresh: usize,
+    /// `--refresh-pairs K`: K quiet and K refreshing phases.
+    pub refresh_pairs: usize,
+    /// `--refresh-seconds S`: poort's `refresh_seconds` in the refreshing phases.
+    pub refresh_seconds: u64,
+    /// `--aggregate-editions E`: editions signed beforehand (by default enough for a phase).
+    pub aggregate_editions: Option<usize>,
+    /// `--rate R` (with `--aggregate-refresh`): at most R logins begun a second, evenly spaced,
+    /// so that the machine is not saturated (without it: each task begins the next at once).
+    pub rate: Option<f64>,
 }
 
 impl Args {
@@ -188,7 +213,9 @@ fn usage() -> ! {
          [--warmup N] [--flows N] [--crypto-seconds S] [--verify-every N] [--rust-log FILTER] \
          [--perf-record FILE] [--wait-quiet S] [--protocol saml|oidc|artifact] [--tokens N] \
          [--keep-alive yes|no] [--backchannel http|tls|tls-close|tls-full] [--replicas N] \
-         [--redis URL] [--postgres URL] [--tracing-pairs K] [--tracing-side-by-side K]"
+         [--redis URL] [--postgres URL] [--tracing-pairs K] [--tracing-side-by-side K] \
+         [--aggregate-refresh N] [--refresh-pairs K] [--refresh-seconds S] \
+         [--aggregate-editions E] [--rate R]"
     );
     std::process::exit(2)
 }
@@ -216,6 +243,11 @@ fn args() -> Args {
         postgres: "postgres://postgres@127.0.0.1:5432/postgres".to_string(),
         tracing_pairs: 0,
         tracing_side_by_side: 0,
+        aggregate_refresh: 0,
+        refresh_pairs: 2,
+        refresh_seconds: 2,
+        aggregate_editions: None,
+        rate: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -240,6 +272,11 @@ fn args() -> Args {
             "--postgres" => a.postgres = v,
             "--tracing-pairs" => a.tracing_pairs = num(&v) as usize,
             "--tracing-side-by-side" => a.tracing_side_by_side = num(&v) as usize,
+            "--aggregate-refresh" => a.aggregate_refresh = num(&v) as usize,
+            "--refresh-pairs" => a.refresh_pairs = num(&v) as usize,
+            "--refresh-seconds" => a.refresh_seconds = num(&v) as u64,
+            "--aggregate-editions" => a.aggregate_editions = Some((num(&v) as usize).max(2)),
+            "--rate" => a.rate = Some(num(&v)).filter(|r| *r > 0.0),
             "--protocol" => {
                 a.protocol = match v.as_str() {
                     "saml" => Protocol::Saml,
@@ -273,6 +310,11 @@ fn args() -> Args {
         || a.replicas == 0
         || a.tracing_pairs > 20
         || a.tracing_side_by_side > 20
+        || a.refresh_pairs == 0
+        || a.refresh_pairs > 20
+        || a.refresh_seconds == 0
+        || (a.aggregate_refresh > 0
+            && (a.replicas > 1 || a.tracing_pairs + a.tracing_side_by_side > 0))
     {
         usage()
     }
@@ -316,6 +358,9 @@ async fn run(a: &Args, dir: &Path) -> Result<(), Error> {
          waiting {waited:.0} s for quiet (at most {:.0} s)",
         a.wait_quiet
     );
+    if a.aggregate_refresh > 0 {
+        return refresh::run(a, dir, &setup, cores).await;
+    }
     if a.replicas > 1 || a.tracing_pairs > 0 || a.tracing_side_by_side > 0 {
         return ops::run(a, dir, &setup, cores).await;
     }

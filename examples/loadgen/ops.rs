@@ -357,6 +357,7 @@ async fn phase(
             otlp: receiver
                 .filter(|_| traced)
                 .map(|(endpoint, _)| endpoint.clone()),
+            ..Extra::default()
         };
         let tag = if traced { "on" } else { "off" };
         let mut poorts: Vec<Poort> = Vec::new();
@@ -563,7 +564,7 @@ async fn phase(
 
 /// `perf record` of one poort (see `--perf-record`; 997 samples a second, so that a few per cent
 /// of poort's CPU are a few hundred samples); it skews that phase's CPU figures.
-fn perf_record(p: &Poort, out: &str) -> Result<Child, Error> {
+pub fn perf_record(p: &Poort, out: &str) -> Result<Child, Error> {
     Ok(Command::new("perf")
         .args(["record", "-F", "997", "--call-graph", "dwarf,8192", "-p"])
         .arg(p.pid().to_string())

@@ -64,6 +64,19 @@ pub struct Extra {
     pub redis: Option<(String, String)>,
     /// `[telemetry]`: spans over OTLP/HTTP-protobuf to this endpoint, every login sampled.
     pub otlp: Option<String>,
+    /// `[ops] listen`: the ops listener (`/metrics`) at this address; without it, none.
+    pub ops_listen: Option<String>,
+    /// A `[[metadata_aggregate]]` of ADs.
+    pub aggregate: Option<Aggregate>,
+}
+
+/// A `[[metadata_aggregate]]` entry with role `ad`.
+#[derive(Clone, Debug)]
+pub struct Aggregate {
+    pub source: String,
+    pub trust_cert: PathBuf,
+    pub cache_file: PathBuf,
+    pub refresh_seconds: u64,
 }
 
 impl Drop for Poort {
@@ -176,6 +189,16 @@ service = "urn:etoegang:DV:00000099990000000002:services:{SERVICE_INDEX}"
              \"{endpoint}\"\nsampling_ratio = 1.0\n"
         ));
     }
+    if let Some(ag) = &extra.aggregate {
+        text.push_str(&format!(
+            "\n[[metadata_aggregate]]\nsource = \"{}\"\ntrust_cert = \"{}\"\nrole = \"ad\"\n\
+             cache_file = \"{}\"\nrefresh_seconds = {}\nretry_seconds = 1\n",
+            ag.source,
+            ag.trust_cert.display(),
+            ag.cache_file.display(),
+            ag.refresh_seconds
+        ));
+    }
     // The service catalogue of config/poort.toml.
     for (index, level) in SERVICES {
         text.push_str(&format!(
@@ -206,8 +229,11 @@ pub async fn start_poort(a: &Args, dir: &Path, label: &str, extra: &Extra) -> Re
     cmd.arg("serve")
         .arg("--config")
         .arg(&config)
-        // No ops listener: two poorts of one run would want the same port.
-        .env("POORT_OPS__LISTEN", "")
+        // No ops listener unless asked for: two poorts of one run would want the same port.
+        .env(
+            "POORT_OPS__LISTEN",
+            extra.ops_listen.as_deref().unwrap_or(""),
+        )
         .current_dir(dir)
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
