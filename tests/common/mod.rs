@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod catalogue;
 pub mod cluster;
 pub mod oidc_ad;
