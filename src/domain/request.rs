@@ -52,9 +52,10 @@ impl Validity {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum RequestKind {
-    /// A grant at an organisation the requester belongs to.
+    /// Grants at an organisation the requester belongs to: one per scope (all services, one
+    /// provider's, or services from the catalogue), all at the same level and validity.
     Grant {
-        scope: Scope,
+        scopes: Vec<Scope>,
         level: Level,
         validity: Validity,
     },
@@ -341,7 +342,7 @@ mod tests {
             requester: "anna".into(),
             organisation: "12345678".into(),
             kind: RequestKind::Grant {
-                scope: Scope::AllServices,
+                scopes: vec![Scope::AllServices],
                 level,
                 validity,
             },
