@@ -70,6 +70,15 @@ pub enum RequestKind {
 }
 
 impl RequestKind {
+    /// Its name in the register, the API and the audit trail.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            RequestKind::Grant { .. } => "grant",
+            RequestKind::Link => "link",
+            RequestKind::Renewal { .. } => "renewal",
+        }
+    }
+
     /// The level and validity asked for, where the request gives a grant.
     pub fn asks(&self) -> Option<(Level, Validity)> {
         match self {
@@ -98,8 +107,36 @@ pub enum RequestState {
     Declined {
         reason: String,
     },
+    /// Taken back by the requester before anyone signed it off.
+    Withdrawn,
     Expired,
 }
+
+impl RequestState {
+    /// Its name in the register, the API and the audit trail.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            RequestState::Open => "open",
+            RequestState::AwaitingSecondSignature { .. } => "awaiting_second",
+            RequestState::Approved => "approved",
+            RequestState::Declined { .. } => "declined",
+            RequestState::Withdrawn => "withdrawn",
+            RequestState::Expired => "expired",
+        }
+    }
+
+    /// Still waiting for a signature (whatever the clock says).
+    pub fn is_open(&self) -> bool {
+        matches!(
+            self,
+            RequestState::Open | RequestState::AwaitingSecondSignature { .. }
+        )
+    }
+}
+
+/// A bevoegd vertegenwoordiger signs only after a login at this level or higher: the level at
+/// which the scheme lets a person declare authority for an organisation.
+pub const REPRESENTATIVE_LEVEL: Level = Level::Eh3;
 
 /// A request to an organisation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -216,6 +253,27 @@ pub enum SignRefusal {
     NoReason,
     #[error("the second signature must come from another director")]
     SameDirector,
+    #[error("a bevoegd vertegenwoordiger signs after a login at EH3 or higher; this one reached {reached}")]
+    RepresentativeLevel { reached: Level },
+}
+
+impl SignRefusal {
+    /// A short code for the refusal, for the API, logs and metrics.
+    pub fn code(&self) -> &'static str {
+        match self {
+            SignRefusal::NotPending => "request_not_pending",
+            SignRefusal::Expired => "request_expired",
+            SignRefusal::OwnRequest => "own_request",
+            SignRefusal::NotAnAdministrator(_) => "not_an_administrator",
+            SignRefusal::NotTheirGroup => "not_their_group",
+            SignRefusal::LinkNeedsBeheerder => "link_needs_beheerder",
+            SignRefusal::AboveOwnLevel { .. } => "above_own_level",
+            SignRefusal::Raised => "raised",
+            SignRefusal::NoReason => "no_reason",
+            SignRefusal::SameDirector => "same_director",
+            SignRefusal::RepresentativeLevel { .. } => "representative_level",
+        }
+    }
 }
 
 /// Signs `request` off as `signer` at `now`. The caller stores the new state
@@ -230,6 +288,7 @@ pub fn sign(
     let first = match &request.state {
         RequestState::Open => None,
         RequestState::AwaitingSecondSignature { first } => Some(first.as_str()),
+        RequestState::Expired => return Err(SignRefusal::Expired),
         _ => return Err(SignRefusal::NotPending),
     };
     if now >= request.expires_at() {

@@ -205,6 +205,7 @@ pub enum Arg<'a> {
     OptText(Option<Cow<'a, str>>),
     Bool(bool),
     Int(i32),
+    OptInt(Option<i32>),
     BigInt(i64),
     Time(DateTime<Utc>),
     OptTime(Option<DateTime<Utc>>),
@@ -248,6 +249,11 @@ impl From<bool> for Arg<'_> {
 impl From<i32> for Arg<'_> {
     fn from(v: i32) -> Self {
         Arg::Int(v)
+    }
+}
+impl From<Option<i32>> for Arg<'_> {
+    fn from(v: Option<i32>) -> Self {
+        Arg::OptInt(v)
     }
 }
 impl From<i64> for Arg<'_> {
@@ -501,6 +507,7 @@ where
     for<'t> Option<&'t str>: Encode<'t, DB> + Type<DB>,
     for<'t> bool: Encode<'t, DB> + Type<DB>,
     for<'t> i32: Encode<'t, DB> + Type<DB>,
+    for<'t> Option<i32>: Encode<'t, DB> + Type<DB>,
     for<'t> i64: Encode<'t, DB> + Type<DB>,
     for<'t> DateTime<Utc>: Encode<'t, DB> + Type<DB>,
     for<'t> Option<DateTime<Utc>>: Encode<'t, DB> + Type<DB>,
@@ -512,6 +519,7 @@ where
             Arg::OptText(v) => out.add(v.as_deref())?,
             Arg::Bool(v) => out.add(*v)?,
             Arg::Int(v) => out.add(*v)?,
+            Arg::OptInt(v) => out.add(*v)?,
             Arg::BigInt(v) => out.add(*v)?,
             Arg::Time(v) => out.add(*v)?,
             Arg::OptTime(v) => out.add(*v)?,

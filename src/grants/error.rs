@@ -106,6 +106,16 @@ pub enum WriteError {
     LinkRequestDecided(String),
     #[error("this link request has expired")]
     LinkRequestExpired,
+    #[error("no such request")]
+    RequestUnknown,
+    #[error("{0}")]
+    SignRefused(crate::domain::request::SignRefusal),
+    #[error("an open request for this is already waiting ({0})")]
+    DuplicateRequest(String),
+    #[error("only the person who asked can withdraw a request")]
+    NotTheRequester,
+    #[error("organisation {0} is not yet active: its hoofdbeheerder has not logged in yet")]
+    OrganisationNotActive(String),
     #[error("register database: {0}")]
     Database(#[from] sqlx::Error),
 }
@@ -152,6 +162,11 @@ impl WriteError {
             W::LinkRequestUnknown => "link_request_unknown",
             W::LinkRequestDecided(_) => "link_request_decided",
             W::LinkRequestExpired => "link_request_expired",
+            W::RequestUnknown => "request_unknown",
+            W::SignRefused(refusal) => refusal.code(),
+            W::DuplicateRequest(_) => "duplicate_request",
+            W::NotTheRequester => "not_the_requester",
+            W::OrganisationNotActive(_) => "organisation_not_active",
             W::Database(_) => "database",
         }
     }

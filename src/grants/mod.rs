@@ -35,11 +35,12 @@ pub use registry::{CachedRegister, Registry, RegistryError, UsageRecorder};
 pub use sql::{NewGrant, SqlRegister, SqlRegisterError};
 pub use views::{
     GrantRecord, Holder, InvitationState, LinkRequest, LinkRequestStatus, MemberStatus, MemberView,
-    OrganisationView,
+    OrganisationView, RequestPage, RequestView,
 };
 pub use write::{
     token_hash, Accepted, Actor, GrantRequest, ImportRow, Invitation, MemberDetails, NewInvitation,
-    NewLinkRequest, NewOrganisation, OrganisationChanges, Renewal, INVITATION_LIFETIME,
+    NewLinkRequest, NewOrganisation, NewRequest, OrganisationChanges, Renewal, SignedRequest,
+    INVITATION_LIFETIME,
 };
 
 use async_trait::async_trait;

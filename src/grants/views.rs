@@ -165,3 +165,31 @@ pub struct InvitationState {
     pub accepted: bool,
     pub withdrawn: bool,
 }
+
+/// A request (an extra grant, a link, a renewal) as Mijn poort, the approvals list and the API
+/// show it: the domain's request (its state `Expired` once its 30 days passed undecided), with
+/// the organisation, who asked and what came of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RequestView {
+    pub request: crate::domain::request::Request,
+    pub organisation: Organisation,
+    pub requester_name: Option<String>,
+    pub requester_email: Option<String>,
+    /// Why the requester asks, in their words.
+    pub motivation: Option<String>,
+    pub expires_at: DateTime<Utc>,
+    pub decided_at: Option<DateTime<Utc>>,
+    /// Who decided (`person:<ID>`, or the expiry job).
+    pub decided_by: Option<String>,
+    /// What an approval gave: level and validity, perhaps lowered.
+    pub granted: Option<(Level, crate::domain::request::Validity)>,
+}
+
+/// A page of requests, oldest first, and how many match in all.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RequestPage {
+    pub requests: Vec<RequestView>,
+    pub total: i64,
+    /// Where the next page starts (`created_at` and ID of this page's last), if there is one.
+    pub next: Option<(DateTime<Utc>, String)>,
+}

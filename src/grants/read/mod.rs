@@ -13,6 +13,7 @@ pub mod links;
 pub mod members;
 pub mod organisations;
 pub mod people;
+pub mod requests;
 
 pub use grants::GrantFilter;
 pub use members::MemberQuery;

@@ -362,7 +362,7 @@ pub(super) async fn insert_grant(
     Ok((id, touched))
 }
 
-async fn renew_one(
+pub(super) async fn renew_one(
     tx: &mut Tx,
     actor: &Actor,
     grant: &str,

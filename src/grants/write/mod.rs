@@ -37,6 +37,7 @@ mod links;
 mod members;
 mod organisations;
 mod people;
+mod requests;
 
 pub use grants::{GrantRequest, Renewal};
 pub use import::ImportRow;
@@ -44,6 +45,7 @@ pub use invitations::{token_hash, Accepted, Invitation, NewInvitation, INVITATIO
 pub use links::{NewLinkRequest, LINK_REQUEST_LIFETIME};
 pub use members::MemberDetails;
 pub use organisations::{NewOrganisation, OrganisationChanges};
+pub use requests::{NewRequest, SignedRequest};
 
 /// Who writes: an operator (the command line) or an administrator of the organisation, who may
 /// do only what their roles allow and grant only up to their own level.
@@ -53,6 +55,9 @@ pub enum Actor {
     Admin(String),
     /// Someone accepting an invitation: their identity at the AD (`<AD>#<subject>`).
     Invitee(String),
+    /// A person asking, or signing a request off, by register ID: what they may do is checked
+    /// by the request's rules (`domain::request`), not by the roles an administrator needs.
+    Signer(String),
 }
 
 impl Actor {
@@ -60,7 +65,7 @@ impl Actor {
     pub fn name(&self) -> String {
         match self {
             Actor::Operator(name) => format!("operator:{name}"),
-            Actor::Admin(person) => format!("person:{person}"),
+            Actor::Admin(person) | Actor::Signer(person) => format!("person:{person}"),
             Actor::Invitee(identity) => format!("identity:{identity}"),
         }
     }
@@ -532,7 +537,22 @@ async fn within_admin_level(
     let Actor::Admin(person) = actor else {
         return Ok(());
     };
-    let now = Utc::now();
+    let admin_level = admin_level(tx, person, org_id, Utc::now()).await?;
+    if admin_level.is_none_or(|own| level > own) {
+        return Err(WriteError::AboveAdminLevel { level, admin_level });
+    }
+    Ok(())
+}
+
+/// A person's own level in an organisation at `now`: the highest level among their active,
+/// currently valid grants there (held directly or through a group), leaving out what a block
+/// suspends; `None` without any.
+async fn admin_level(
+    tx: &mut Tx,
+    person: &str,
+    org_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<Level>, WriteError> {
     let rows: Vec<(String, DateTime<Utc>, DateTime<Utc>)> =
         sql("SELECT g.level, g.valid_from, g.valid_until FROM grants g \
            JOIN memberships m ON m.id = g.membership_id \
@@ -548,15 +568,11 @@ async fn within_admin_level(
         .bind(org_id)
         .fetch_all(tx)
         .await?;
-    let admin_level = rows
+    Ok(rows
         .iter()
         .filter(|(_, from, until)| *from <= now && now < *until)
         .filter_map(|(level, _, _)| Level::from_str(level).ok())
-        .max();
-    if admin_level.is_none_or(|own| level > own) {
-        return Err(WriteError::AboveAdminLevel { level, admin_level });
-    }
-    Ok(())
+        .max())
 }
 #[cfg(test)]
 mod tests {

@@ -54,7 +54,7 @@ impl SqlRegister {
         let tx = &mut transaction;
         sql(
             "INSERT INTO organisations (id, kvk, rsin, name, contact_name, contact_email, \
-             contact_phone, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+             contact_phone, created_at, activated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
         )
         .bind(&id)
         .bind(&new.kvk)
