@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod oidc;
 pub mod refresh;
 pub mod saml;
+pub mod selfservice;
 pub mod server;
 pub mod store;
 pub mod telemetry;

@@ -42,7 +42,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "mail",
         ],
     ),
-    ("services", &["admin", "login"]),
+    ("services", &["admin", "selfservice", "login"]),
     ("edge", &["web", "server", "check", "cli", "demo", "app"]),
 ];
 

@@ -62,3 +62,6 @@ CREATE TABLE request_scopes (
     service_uuid TEXT,
     PRIMARY KEY (request_id, position)
 );
+
+-- A person's recent logins in Mijn poort: the trail's login decisions by their identities.
+CREATE INDEX audit_actor ON audit (actor, id);

@@ -40,6 +40,8 @@ pub enum AnswerTo {
     Admin,
     /// A first login through an invitation link: binds the identity to the invited person.
     Invitation { token: String },
+    /// A session in Mijn poort, the person's own pages; then on to `next` (a path of Mijn poort).
+    SelfService { next: String },
 }
 
 /// What a service provider asked for, after its request was verified.

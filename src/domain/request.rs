@@ -589,7 +589,7 @@ mod tests {
         for state in [
             RequestState::Approved,
             RequestState::Declined { reason: "x".into() },
-            RequestState::Expired,
+            RequestState::Withdrawn,
         ] {
             let decided = Request { state, ..r.clone() };
             assert_eq!(
@@ -597,6 +597,15 @@ mod tests {
                 Err(SignRefusal::NotPending)
             );
         }
+        // Marked expired by the expiry run: said so, whatever the clock.
+        let marked = Request {
+            state: RequestState::Expired,
+            ..r.clone()
+        };
+        assert_eq!(
+            sign(&marked, &signer, &AS_ASKED, policy, now()),
+            Err(SignRefusal::Expired)
+        );
     }
 
     #[test]

@@ -12,6 +12,8 @@ pub const BROWSER: &str = "poort_browser";
 pub const LAST_IDP: &str = "poort_last_idp";
 /// The admin session (path `/`: the pages under `/admin` and the API under `/api/v1` share it).
 pub const ADMIN: &str = "poort_admin";
+/// The Mijn poort session (path `/`: the pages under `/mijn` and the API under `/api/v1/me`).
+pub const MIJN: &str = "poort_mijn";
 /// The language the person chose with the pages' language switch, over Accept-Language.
 pub const LANG: &str = "poort_lang";
 
@@ -44,12 +46,21 @@ pub fn set_login(state: &AppState, response: &mut Response, name: &str, value: &
 /// login reaches `/admin` by a redirect that began with the AD's cross-site POST; forms are
 /// protected by the CSRF token, not by SameSite.
 pub fn set_admin(state: &AppState, response: &mut Response, value: &str, max_age: i64) {
+    set_session(state, response, ADMIN, value, max_age);
+}
+
+/// Sets (or clears) the Mijn poort session cookie, as [`set_admin`] does the admin session's.
+pub fn set_mijn(state: &AppState, response: &mut Response, value: &str, max_age: i64) {
+    set_session(state, response, MIJN, value, max_age);
+}
+
+fn set_session(state: &AppState, response: &mut Response, name: &str, value: &str, max_age: i64) {
     let secure = if security::browsers_use_https(&state.config) {
         "; SameSite=Lax; Secure"
     } else {
         "; SameSite=Lax"
     };
-    append(state, response, ADMIN, value, max_age, secure);
+    append(state, response, name, value, max_age, secure);
 }
 
 /// Sets the chosen language for a year: SameSite=Lax, since it matters only to pages reached on

@@ -9,6 +9,7 @@ pub mod errors;
 pub mod i18n;
 pub mod limits;
 mod login;
+pub mod mijn;
 pub mod oidc;
 pub mod ops;
 pub mod pages;
@@ -86,6 +87,16 @@ impl AppState {
 
     /// The admin module's service layer over this state's register, mailer and the services in
     /// use now.
+    /// Mijn poort's actions, as its pages and the API call them.
+    pub fn self_service(&self) -> crate::selfservice::SelfService<'_> {
+        crate::selfservice::SelfService {
+            registry: &self.registry,
+            mailer: &self.mailer,
+            config: &self.config,
+            catalogue: self.catalogue(),
+        }
+    }
+
     pub fn services(&self) -> crate::admin::members::Services<'_> {
         crate::admin::members::Services {
             registry: &self.registry,
@@ -131,6 +142,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     // module's login also by its own, lower limit.
     let admin_login = Router::new()
         .route("/admin/login", get(login::admin_login))
+        .route("/mijn/login", get(login::self_service_login))
         .route_layer(from_fn_with_state(state.clone(), limits::admin_logins));
     let starts = sso
         .route("/oidc/authorize", get(login::authorize))
@@ -154,7 +166,8 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/login/organisation",
             get(login::choose_organisation).post(login::chosen_organisation),
         )
-        .merge(admin::routes());
+        .merge(admin::routes())
+        .merge(mijn::routes());
     // The development mailbox: never in production, and only while mail goes to the outbox.
     if admin::mailbox_served(&state.config) {
         router = router.route("/dev/mailbox", get(admin::mailbox));

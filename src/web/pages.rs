@@ -19,6 +19,7 @@ const SWITCHABLE: &[&str] = &[
     "/login/idp",
     "/login/organisation",
     "/admin",
+    "/mijn",
     "/dev/mailbox",
 ];
 
@@ -224,6 +225,27 @@ impl Pages {
     }
 
     /// A short admin-module message (logged out, session expired, not allowed).
+    /// A page of Mijn poort with one message and the way back to Mijn poort.
+    pub fn mijn_message(
+        &self,
+        lang: Lang,
+        status: StatusCode,
+        title: (&str, &str),
+        text: (&str, &str),
+    ) -> Response {
+        let mut response = self.render(
+            "mijn/message.html",
+            context! {
+                lang => lang.code(),
+                title => lang.pick(title.0, title.1),
+                text => lang.pick(text.0, text.1),
+            },
+            None,
+        );
+        *response.status_mut() = status;
+        response
+    }
+
     pub fn admin_message(
         &self,
         lang: Lang,

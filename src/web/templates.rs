@@ -5,6 +5,34 @@
 /// (name, source) of every template under `templates/`.
 pub const ALL: &[(&str, &str)] = &[
     (
+        "mijn/approvals.html",
+        include_str!("../../templates/mijn/approvals.html"),
+    ),
+    (
+        "mijn/home.html",
+        include_str!("../../templates/mijn/home.html"),
+    ),
+    (
+        "mijn/layout.html",
+        include_str!("../../templates/mijn/layout.html"),
+    ),
+    (
+        "mijn/message.html",
+        include_str!("../../templates/mijn/message.html"),
+    ),
+    (
+        "mijn/renew.html",
+        include_str!("../../templates/mijn/renew.html"),
+    ),
+    (
+        "mijn/request.html",
+        include_str!("../../templates/mijn/request.html"),
+    ),
+    (
+        "mijn/request_new.html",
+        include_str!("../../templates/mijn/request_new.html"),
+    ),
+    (
         "admin/audit.html",
         include_str!("../../templates/admin/audit.html"),
     ),

@@ -11,6 +11,7 @@ pub mod grants;
 pub mod invitations;
 pub mod links;
 pub mod members;
+pub mod mine;
 pub mod organisations;
 pub mod people;
 pub mod requests;

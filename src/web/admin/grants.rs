@@ -139,7 +139,7 @@ fn service_name(lang: Lang, s: &ServiceConfig) -> &str {
 }
 
 /// A scope in words, services by their names in `catalogue`.
-fn scope_label(catalogue: &[ServiceConfig], lang: Lang, scope: &Scope) -> String {
+pub fn scope_label(catalogue: &[ServiceConfig], lang: Lang, scope: &Scope) -> String {
     match scope {
         Scope::AllServices => lang.pick("alle diensten", "all services").to_string(),
         Scope::Provider { provider } => format!(

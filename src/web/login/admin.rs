@@ -63,6 +63,49 @@ pub async fn invitation_link(
     Ok(begin(&state, ctx, flow).await)
 }
 
+/// `GET /mijn/login?next=`: starts a login for Mijn poort, at whatever level the person's
+/// means reaches (the session keeps it: signing off relies on it). The AD is asked for the
+/// person's name and date of birth, by which a bevoegd vertegenwoordiger is recognised at a
+/// first login; they are not kept.
+pub async fn self_service_login(
+    State(state): State<Arc<AppState>>,
+    client: Client,
+    headers: HeaderMap,
+    axum::extract::Query(query): axum::extract::Query<NextQuery>,
+) -> Response {
+    let ctx = Ctx::start(&headers, client);
+    let next = crate::selfservice::safe_next(query.next.as_deref());
+    let named = ("Mijn poort".into(), "Mijn poort".into());
+    let mut flow = admin_flow(
+        &state,
+        &ctx,
+        Level::Eh2,
+        AnswerTo::SelfService { next },
+        named,
+    );
+    flow.intent.requested_attributes = crate::selfservice::representatives::ATTRIBUTES
+        .iter()
+        .map(|name| crate::domain::attributes::RequestedAttribute {
+            name: (*name).to_string(),
+            required: false,
+        })
+        .collect();
+    if flow.intent.allowed_idps.is_empty() {
+        let e = LoginError::Refused(
+            RequestProblem::NoAvailableIdp,
+            "no identity provider is available".into(),
+        );
+        return fail(&state, &ctx, e, Some(&flow)).await;
+    }
+    tracing::info!(reference = %ctx.reference, flow = %flow.id, "login started (Mijn poort)");
+    begin(&state, ctx, flow).await
+}
+
+#[derive(serde::Deserialize)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
 /// A login for the admin module (its own service, any AD) at `level`, answered by `answer`;
 /// `named` (Dutch, English) is what the pages say it is for.
 fn admin_flow(

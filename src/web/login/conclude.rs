@@ -4,6 +4,7 @@
 
 use super::answer::admin::open_session;
 use super::answer::invitation::accept_invitation;
+use super::answer::mijn::open_person_session;
 use super::answer::oidc::issue_code;
 use super::answer::saml::saml_answer;
 use super::flow::{save, Ctx, PendingFlow};
@@ -37,6 +38,12 @@ pub(super) async fn conclude(
     if let AnswerTo::Invitation { token } = &flow.intent.answer {
         flow.result = Some(result.clone());
         return accept_invitation(state, ctx, &flow, token, &result)
+            .await
+            .with_flow(&flow);
+    }
+    if let AnswerTo::SelfService { next } = &flow.intent.answer {
+        flow.result = Some(result.clone());
+        return open_person_session(state, ctx, &flow, next, &result)
             .await
             .with_flow(&flow);
     }

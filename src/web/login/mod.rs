@@ -27,7 +27,7 @@ mod start;
 mod upstream;
 
 pub use acs::{acs, acs_artifact_get};
-pub use admin::{admin_login, invitation_link};
+pub use admin::{admin_login, invitation_link, self_service_login};
 pub use artifact::artifact_resolution_service;
 pub use callback::oidc_callback;
 pub use oidc::authorize;

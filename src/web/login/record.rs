@@ -52,6 +52,7 @@ pub(super) fn count_end(state: &AppState, flow: &PendingFlow, action: &str, reas
         AnswerTo::Oidc { .. } => "oidc",
         AnswerTo::Admin => "admin",
         AnswerTo::Invitation { .. } => "invitation",
+        AnswerTo::SelfService { .. } => "mijn",
     };
     let ad = match flow.idp.as_deref() {
         Some(idp) if state.upstream_oidc.get(idp).is_some() => "oidc",

@@ -3,5 +3,6 @@
 
 pub(super) mod admin;
 pub(super) mod invitation;
+pub(super) mod mijn;
 pub(super) mod oidc;
 pub(super) mod saml;

@@ -1,0 +1,64 @@
+//! The answer to a login for Mijn poort: a person session, kept in the flow store, and its
+//! cookie. The person is the one the identity is linked to; a first login of a bevoegd
+//! vertegenwoordiger is recognised by the name and date of birth the AD gave, which binds the
+//! identity to the director the trade register names. Anyone else gets a page saying how to
+//! get access.
+
+use super::super::flow::{Ctx, PendingFlow};
+use crate::domain::login::AuthnResult;
+use crate::selfservice::PersonSession;
+use crate::web::cookies;
+use crate::web::errors::LoginError;
+use crate::web::AppState;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::Utc;
+
+/// The AD authenticated the person: open their session, or say why there is none.
+pub(in crate::web::login) async fn open_person_session(
+    state: &AppState,
+    ctx: &Ctx,
+    flow: &PendingFlow,
+    next: &str,
+    result: &AuthnResult,
+) -> Result<Response, LoginError> {
+    let internal = |e: &dyn std::fmt::Display| LoginError::Internal(e.to_string());
+    let sql = state.registry.sql();
+    let found = sql
+        .person_of_identity(&result.idp, &result.subject)
+        .await
+        .map_err(|e| internal(&e.redacted()))?;
+    let Some((person, name)) = found else {
+        tracing::info!(reference = %ctx.reference, flow = %flow.id, "Mijn poort: identity not known");
+        return Ok(state.pages.mijn_message(
+            ctx.lang,
+            StatusCode::FORBIDDEN,
+            ("Nog geen toegang", "No access yet"),
+            (
+                "Uw eHerkenningsmiddel is nog niet bekend bij poort. Vraag de beheerder van uw organisatie om een uitnodiging; bent u bestuurder, dan herkent poort u zodra de Kamer van Koophandel-gegevens van uw organisatie zijn ingelezen.",
+                "Your eHerkenning means is not known to poort yet. Ask your organisation's administrator for an invitation; if you are a director, poort recognises you once your organisation's trade register details have been read in.",
+            ),
+        ));
+    };
+    let now = Utc::now();
+    let session = PersonSession::new(person, name, result.level, now);
+    let bytes = serde_json::to_vec(&session).map_err(|e| internal(&e))?;
+    state
+        .flows
+        .put(
+            &PersonSession::store_key(&session.id),
+            bytes,
+            session.expires_at(&state.config),
+        )
+        .await
+        .map_err(|e| internal(&e))?;
+    tracing::info!(reference = %ctx.reference, person = %session.person_id, level = %session.level, "Mijn poort session opened");
+    let mut response = Redirect::to(next).into_response();
+    cookies::set_mijn(
+        state,
+        &mut response,
+        &session.id,
+        state.config.admin.absolute_timeout_seconds,
+    );
+    Ok(response)
+}

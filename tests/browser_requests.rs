@@ -1,0 +1,167 @@
+//! Mijn poort's journeys in a real headless Chromium (helpers and the axe-core check in
+//! tests/common/browser.rs): a gebruiker asks for an extra grant, the beheerder approves it from
+//! the link in the mail, and the gebruiker logs in to the service with it; a request declined
+//! with a reason; a request expired after 30 days. Every page a journey stops at passes axe-core.
+
+mod common;
+
+use common::browser::*;
+use common::World;
+use fantoccini::Client;
+
+/// Gives the people the journeys mail an address (the development register has none).
+async fn with_addresses(w: &World) {
+    let sql = "UPDATE persons SET email = id || '@bakkerij.example', language = 'nl'";
+    match w.registry.sql().pool() {
+        poort::grants::Pool::Sqlite(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
+        poort::grants::Pool::Postgres(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
+    }
+    .unwrap();
+}
+
+/// Opens the newest mail to `to` in the development mailbox and follows its Mijn poort link.
+async fn follow_mail(w: &World, c: &Client, to: &str, subject: &str) {
+    common::deliver_mail(w).await;
+    c.goto(&format!("{}/dev/mailbox", w.poort)).await.unwrap();
+    until_text(c, subject).await;
+    let link = c
+        .execute(
+            "const m = [...document.querySelectorAll('section.poort-mail')]\
+               .find(m => m.textContent.includes(arguments[0]) && m.textContent.includes(arguments[1]));\
+             const a = m && [...m.querySelectorAll('a')].find(a => a.href.includes('/mijn/requests/'));\
+             return a ? a.href : null;",
+            vec![to.into(), subject.into()],
+        )
+        .await
+        .unwrap();
+    let link = link
+        .as_str()
+        .unwrap_or_else(|| panic!("no mail to {to} with {subject:?} and a link"))
+        .to_string();
+    c.goto(&link).await.unwrap();
+}
+
+/// `person` logs in to Mijn poort at EH3 and sees its start page.
+async fn log_in_to_mijn(w: &World, c: &Client, person: &str) {
+    c.goto(&format!("{}/mijn", w.poort)).await.unwrap();
+    at_ad(c, person, "EH3").await;
+    until_text(c, "Mijn organisaties").await;
+}
+
+#[tokio::test]
+async fn an_extra_grant_asked_on_mijn_is_approved_from_the_mail_and_used() {
+    let w = common::start().await;
+    with_addresses(&w).await;
+    let d = driver().await;
+
+    // eva, gebruiker of the Bakkerij, has only a revoked grant: the service refuses her.
+    let eva = browser(&d).await;
+    service_login(&w, &eva, "eva", "Inloggen niet gelukt").await;
+
+    // On Mijn poort she sees her organisation and her revoked grant, and asks for service 1.
+    log_in_to_mijn(&w, &eva, "eva").await;
+    let home = until_text(&eva, "Bakkerij De Gouden Korst B.V.").await;
+    assert!(home.contains("ingetrokken"), "{home}");
+    click(&eva, "a[href='/mijn/requests/new']").await;
+    until_text(&eva, "Extra machtiging").await;
+    click(
+        &eva,
+        "input[name=service][value='5a1d3b0e-8c9f-4f5e-9b1a-000000000001']",
+    )
+    .await;
+    click(&eva, "button[name=ask][value=grant]").await;
+    until_text(&eva, "Uw aanvraag is verstuurd").await;
+    until_text(&eva, "wacht op handtekening").await;
+
+    // anna, hoofdbeheerder, follows the link in her mail, logs in and approves.
+    let anna = browser(&d).await;
+    follow_mail(&w, &anna, "anna@bakkerij.example", "Aanvraag om te tekenen").await;
+    at_ad(&anna, "anna", "EH3").await;
+    until_text(&anna, "Eva Smit").await;
+    click(&anna, "form#approve button[type=submit]").await;
+    until_text(&anna, "De aanvraag is goedgekeurd.").await;
+
+    // eva is told, and logs in to the service with her new grant.
+    common::deliver_mail(&w).await;
+    eva.goto(&format!("{}/dev/mailbox", w.poort)).await.unwrap();
+    let mailbox = until_text(&eva, "is goedgekeurd (niveau EH3, 1 jaar)").await;
+    assert!(
+        mailbox.contains("To: \"Eva Smit\" <eva@bakkerij.example>")
+            || mailbox.contains("eva@bakkerij.example"),
+        "{mailbox}"
+    );
+    let page = service_login(&w, &eva, "eva", "12345678").await;
+    assert!(page.contains("Bakkerij De Gouden Korst B.V."), "{page}");
+}
+
+#[tokio::test]
+async fn a_declined_request_tells_why_and_an_expired_one_cannot_be_signed() {
+    let w = common::start().await;
+    with_addresses(&w).await;
+    let d = driver().await;
+    let eva = browser(&d).await;
+    log_in_to_mijn(&w, &eva, "eva").await;
+
+    // Asked for all services at EH3 for 5 years.
+    click(&eva, "a[href='/mijn/requests/new']").await;
+    until_text(&eva, "Extra machtiging").await;
+    click(&eva, "input[name=scope][value=all]").await;
+    click(&eva, "input[name=validity][value='5']").await;
+    click(&eva, "button[name=ask][value=grant]").await;
+    until_text(&eva, "Uw aanvraag is verstuurd").await;
+    let request_page = eva.current_url().await.unwrap();
+
+    // anna declines it; without a reason she is told she must give one.
+    let anna = browser(&d).await;
+    follow_mail(&w, &anna, "anna@bakkerij.example", "Aanvraag om te tekenen").await;
+    at_ad(&anna, "anna", "EH3").await;
+    until_text(&anna, "Afwijzen").await;
+    click(&anna, "form#decline button[type=submit]").await;
+    until_text(&anna, "Geef een reden voor de afwijzing.").await;
+    type_into(
+        &anna,
+        "#reason",
+        "Alle diensten is te ruim; vraag de diensten die u nodig heeft.",
+    )
+    .await;
+    click(&anna, "form#decline button[type=submit]").await;
+    until_text(&anna, "De aanvraag is afgewezen.").await;
+
+    // eva reads why, on the request's page and in her mail.
+    eva.goto(request_page.as_str()).await.unwrap();
+    until_text(&eva, "Alle diensten is te ruim").await;
+    common::deliver_mail(&w).await;
+    eva.goto(&format!("{}/dev/mailbox", w.poort)).await.unwrap();
+    until_text(&eva, "is afgewezen. De reden: Alle diensten is te ruim").await;
+
+    // A request made 31 days ago: expired on sight, refused, and marked by the expiry run.
+    let now = chrono::Utc::now();
+    let sql = w.registry.sql();
+    let new = poort::grants::NewRequest {
+        organisation: "12345678".into(),
+        kind: poort::domain::request::RequestKind::Grant {
+            scopes: vec![poort::grants::Scope::AllServices],
+            level: poort::domain::level::Level::Eh3,
+            validity: poort::domain::request::Validity::OneYear,
+        },
+        motivation: None,
+    };
+    let catalogue = vec![common::service(1, "EH3")];
+    let (old, _) = sql
+        .ask("eva", &new, &catalogue, now - chrono::TimeDelta::days(31))
+        .await
+        .unwrap();
+    anna.goto(&format!("{}/mijn/requests/{}", w.poort, old.request.id))
+        .await
+        .unwrap();
+    let page = until_text(&anna, "vervallen").await;
+    assert!(
+        !page.contains("id=\"approve\""),
+        "an expired request offers no approval: {page}"
+    );
+    // Not in the list to sign either.
+    anna.goto(&format!("{}/mijn/approvals", w.poort))
+        .await
+        .unwrap();
+    until_text(&anna, "Er wacht niets op uw handtekening.").await;
+}
