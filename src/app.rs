@@ -204,7 +204,18 @@ pub async fn build_state(config: Config) -> Result<AppState, StartError> {
         // Expiry reminders: at start, then every interval, on the replica holding the lease
         // (each grant is reminded once per period).
         let every = std::time::Duration::from_secs(every);
-        crate::admin::notify::ReminderJob::new((*mailer).clone(), &holder, every).spawn();
+        crate::admin::notify::ReminderJob::new((*mailer).clone(), &holder, every)
+            .with_renewal_links(&config.url("/mijn/renew/"))
+            .spawn();
+        // Requests not decided within 30 days: marked expired, their requesters told.
+        crate::selfservice::expiry::ExpiryJob::new(
+            registry.clone(),
+            (*mailer).clone(),
+            Arc::new(config.clone()),
+            &holder,
+            every,
+        )
+        .spawn();
     }
     let backchannel = crate::saml::backchannel::BackChannel::new(&config.backchannel)
         .map_err(|e| StartError::BackChannel(e.to_string()))?;

@@ -19,8 +19,14 @@ async fn with_addresses(w: &World) {
     .unwrap();
 }
 
-/// Opens the newest mail to `to` in the development mailbox and follows its Mijn poort link.
+/// Opens the newest mail to `to` in the development mailbox and follows its link to a request.
 async fn follow_mail(w: &World, c: &Client, to: &str, subject: &str) {
+    follow_link_in_mail(w, c, to, subject, "/mijn/requests/").await
+}
+
+/// Opens the newest mail to `to` with `subject` in the development mailbox and follows its
+/// link that contains `part`.
+async fn follow_link_in_mail(w: &World, c: &Client, to: &str, subject: &str, part: &str) {
     common::deliver_mail(w).await;
     c.goto(&format!("{}/dev/mailbox", w.poort)).await.unwrap();
     until_text(c, subject).await;
@@ -28,15 +34,15 @@ async fn follow_mail(w: &World, c: &Client, to: &str, subject: &str) {
         .execute(
             "const m = [...document.querySelectorAll('section.poort-mail')]\
                .find(m => m.textContent.includes(arguments[0]) && m.textContent.includes(arguments[1]));\
-             const a = m && [...m.querySelectorAll('a')].find(a => a.href.includes('/mijn/requests/'));\
+             const a = m && [...m.querySelectorAll('a')].find(a => a.href.includes(arguments[2]));\
              return a ? a.href : null;",
-            vec![to.into(), subject.into()],
+            vec![to.into(), subject.into(), part.into()],
         )
         .await
         .unwrap();
     let link = link
         .as_str()
-        .unwrap_or_else(|| panic!("no mail to {to} with {subject:?} and a link"))
+        .unwrap_or_else(|| panic!("no mail to {to} with {subject:?} and a link to {part}"))
         .to_string();
     c.goto(&link).await.unwrap();
 }
@@ -164,4 +170,102 @@ async fn a_declined_request_tells_why_and_an_expired_one_cannot_be_signed() {
         .await
         .unwrap();
     until_text(&anna, "Er wacht niets op uw handtekening.").await;
+    // The expiry run (as `poort serve` schedules it) marks it and tells eva; once only.
+    let job = poort::selfservice::expiry::ExpiryJob::new(
+        w.registry.clone(),
+        poort::mail::Mailer::new(w.registry.sql().pool().clone()),
+        std::sync::Arc::new(w.config.clone()),
+        "journey",
+        std::time::Duration::from_secs(3600),
+    );
+    assert_eq!(job.run_once(chrono::Utc::now()).await.unwrap(), Some(1));
+    assert_eq!(job.run_once(chrono::Utc::now()).await.unwrap(), Some(0));
+    common::deliver_mail(&w).await;
+    eva.goto(&format!("{}/dev/mailbox", w.poort)).await.unwrap();
+    until_text(&eva, "is vervallen: niemand heeft binnen 30 dagen beslist").await;
+}
+
+#[tokio::test]
+async fn a_renewal_asked_from_the_reminder_mail_is_approved() {
+    let w = common::start().await;
+    with_addresses(&w).await;
+    let pool = w.registry.sql().pool();
+    // eva's grant is active again and ends in 40 days.
+    let until = chrono::Utc::now() + chrono::TimeDelta::days(40);
+    let sql = format!(
+        "UPDATE grants SET status = 'active', valid_from = '{}', valid_until = '{}' \
+         WHERE id = 'g-eva-bakkerij'",
+        (until - chrono::TimeDelta::days(365)).to_rfc3339(),
+        until.to_rfc3339()
+    );
+    match pool {
+        poort::grants::Pool::Sqlite(p) => sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(p)
+            .await
+            .map(|_| ()),
+        poort::grants::Pool::Postgres(p) => sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(p)
+            .await
+            .map(|_| ()),
+    }
+    .unwrap();
+    w.registry
+        .invalidate(&poort::grants::Touched {
+            links: [poort::grants::IdentityKey::new(
+                poort::demo::DEV_AD_ENTITY_ID,
+                "eva",
+            )]
+            .into_iter()
+            .collect(),
+        })
+        .await;
+    // The reminder run (as `poort serve` schedules it) mails her the renewal link.
+    let job = poort::admin::notify::ReminderJob::new(
+        poort::mail::Mailer::new(pool.clone()),
+        "journey",
+        std::time::Duration::from_secs(3600),
+    )
+    .with_renewal_links(&format!("{}/mijn/renew/", w.poort));
+    assert!(job.run_once(chrono::Utc::now()).await.unwrap().unwrap() >= 1);
+
+    // One click from the mail (after logging in): renewal by 3 years asked.
+    let d = driver().await;
+    let eva = browser(&d).await;
+    follow_link_in_mail(
+        &w,
+        &eva,
+        "eva@bakkerij.example",
+        "Uw machtiging verloopt binnenkort",
+        "/mijn/renew/g-eva-bakkerij",
+    )
+    .await;
+    at_ad(&eva, "eva", "EH3").await;
+    until_text(&eva, "Verlenging aanvragen").await;
+    click(&eva, "button[name=ask][value=renewal]").await;
+    until_text(&eva, "Uw aanvraag is verstuurd").await;
+    until_text(&eva, "Verlenging van machtiging g-eva-bakkerij").await;
+
+    // anna approves from her mail; the grant now runs 3 years beyond its old end.
+    let anna = browser(&d).await;
+    follow_mail(&w, &anna, "anna@bakkerij.example", "Aanvraag om te tekenen").await;
+    at_ad(&anna, "anna", "EH3").await;
+    until_text(&anna, "Verlenging van machtiging g-eva-bakkerij").await;
+    click(&anna, "form#approve button[type=submit]").await;
+    until_text(&anna, "De aanvraag is goedgekeurd.").await;
+    let filter = poort::grants::GrantFilter {
+        id: Some("g-eva-bakkerij".into()),
+        ..Default::default()
+    };
+    let renewed = w.registry.sql().list_grants(&filter).await.unwrap();
+    assert_eq!(
+        renewed[0].valid_until.date_naive(),
+        until
+            .checked_add_months(chrono::Months::new(36))
+            .unwrap()
+            .date_naive()
+    );
+    // On her start page the grant is no longer one to renew.
+    eva.goto(&format!("{}/mijn", w.poort)).await.unwrap();
+    let home = until_text(&eva, "Mijn machtigingen").await;
+    assert!(!home.contains("/mijn/renew/g-eva-bakkerij"), "{home}");
 }

@@ -49,6 +49,12 @@ SELECT p.name, p.email, p.language FROM grants g
   JOIN memberships m ON m.id = gm.membership_id JOIN persons p ON p.id = m.person_id
  WHERE g.id = $1";
 
+/// The holder of a grant held by a membership (a group's grant is renewed by its administrators).
+const OWN_HOLDER: &str = "\
+SELECT p.name, p.email, p.language FROM grants g
+  JOIN memberships m ON m.id = g.membership_id JOIN persons p ON p.id = m.person_id
+ WHERE g.id = $1";
+
 const PERSON: &str = "SELECT name, email, language FROM persons WHERE id = $1";
 
 const MANAGERS: &str = "\
@@ -147,6 +153,22 @@ fn reminder(r: &Recipient, name: &str, grants: &[Expiring]) -> Mail {
     )
 }
 
+/// The reminder to a grant's holder, with the link that asks for its renewal.
+fn holder_reminder(
+    r: &Recipient,
+    name: &str,
+    grant: &str,
+    until: DateTime<Utc>,
+    link: &str,
+) -> Mail {
+    let day = until.format("%Y-%m-%d");
+    notice(
+        r,
+        (format!("Uw machtiging verloopt binnenkort ({name})"), format!("Beste {},\n\nUw machtiging {grant} namens {name} verloopt op {day}.\n\nHeeft u haar nog nodig? Vraag met één klik verlenging aan (u logt eerst in):\n{link}\n", r.name)),
+        (format!("Your authorisation expires soon ({name})"), format!("Dear {},\n\nYour authorisation {grant} on behalf of {name} expires on {day}.\n\nStill needed? Ask for its renewal in one click (you log in first):\n{link}\n", r.name)),
+    )
+}
+
 /// In one transaction: marks the grants no other run has marked yet, and queues the managers'
 /// mails naming those. The grants it marked.
 async fn mark_and_queue(
@@ -154,6 +176,7 @@ async fn mark_and_queue(
     grants: &[Expiring],
     name: &str,
     managers: &[Recipient],
+    renew_at: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<Vec<Expiring>, sqlx::Error> {
     // The first statement writes, so SQLite takes its write lock at once (a read first could
@@ -172,6 +195,16 @@ async fn mark_and_queue(
         for r in managers {
             mail::queue_in(&mut tx, &reminder(r, name, &marked), queued).await?;
         }
+        if let Some(renew_at) = renew_at {
+            for (grant, until) in &marked {
+                let holders = recipients(sql(OWN_HOLDER).bind(grant).fetch_all(&mut tx).await?);
+                let link = format!("{renew_at}{grant}");
+                for r in holders.iter().filter(|r| mail::is_usable_address(&r.email)) {
+                    let mail = holder_reminder(r, name, grant, *until, &link);
+                    mail::queue_in(&mut tx, &mail, queued).await?;
+                }
+            }
+        }
     }
     tx.commit().await?;
     Ok(marked)
@@ -185,6 +218,17 @@ pub async fn remind_expiring(
     pool: &Pool,
     mailer: &Mailer,
     now: DateTime<Utc>,
+) -> Result<usize, sqlx::Error> {
+    remind(pool, mailer, now, None).await
+}
+
+/// [`remind_expiring`], and with `renew_at` each grant's holder reminded too, with the link
+/// that asks for its renewal.
+pub async fn remind(
+    pool: &Pool,
+    mailer: &Mailer,
+    now: DateTime<Utc>,
+    renew_at: Option<&str>,
 ) -> Result<usize, sqlx::Error> {
     let horizon = now + REMIND_BEFORE;
     let due: Vec<ExpiringRow> = sql(EXPIRING)
@@ -205,7 +249,7 @@ pub async fn remind_expiring(
             .collect();
         // Marked whether or not a mail goes: without managers with an address there is nobody
         // to tell, and trying daily would only repeat itself.
-        let marked = mark_and_queue(pool, &grants, &name, &managers, now).await?;
+        let marked = mark_and_queue(pool, &grants, &name, &managers, renew_at, now).await?;
         if !marked.is_empty() && !managers.is_empty() {
             mailer.wake();
         }
@@ -224,6 +268,9 @@ pub struct ReminderJob {
     mailer: Mailer,
     lease: Lease,
     every: std::time::Duration,
+    /// Where a holder asks for renewal (`…/mijn/renew/`, the grant's ID appended): with it,
+    /// each grant's holder gets a reminder of their own with that link.
+    renew_at: Option<String>,
 }
 
 impl ReminderJob {
@@ -240,7 +287,15 @@ impl ReminderJob {
             mailer,
             lease,
             every,
+            renew_at: None,
         }
+    }
+
+    /// Also reminds each grant's holder, with the link to ask for its renewal in Mijn poort
+    /// (`renew_at` + the grant's ID).
+    pub fn with_renewal_links(mut self, renew_at: &str) -> ReminderJob {
+        self.renew_at = Some(renew_at.to_string());
+        self
     }
 
     /// One run at `now`: the number of grants reminded, or `None` when another replica holds
@@ -249,9 +304,14 @@ impl ReminderJob {
         if !self.lease.acquire(now).await? {
             return Ok(None);
         }
-        remind_expiring(self.mailer.pool(), &self.mailer, now)
-            .await
-            .map(Some)
+        remind(
+            self.mailer.pool(),
+            &self.mailer,
+            now,
+            self.renew_at.as_deref(),
+        )
+        .await
+        .map(Some)
     }
 
     /// Runs at start, then every `every`, for as long as the process lives.

@@ -8,6 +8,7 @@
 //! the level their login reached. Each request re-reads what it shows, and every write checks
 //! the person's rights in the register (`grants::write::requests`) at that moment.
 
+pub mod expiry;
 pub mod notify;
 pub mod representatives;
 pub mod requests;
