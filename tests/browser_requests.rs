@@ -269,3 +269,97 @@ async fn a_renewal_asked_from_the_reminder_mail_is_approved() {
     let home = until_text(&eva, "Mijn machtigingen").await;
     assert!(!home.contains("/mijn/renew/g-eva-bakkerij"), "{home}");
 }
+
+#[tokio::test]
+async fn joint_authority_needs_a_second_directors_signature() {
+    let w = common::start().await;
+    with_addresses(&w).await;
+    // The Bakkerij's extract names bram and carla as directors with joint authority, and the
+    // Bakkerij wants two signatures from such directors. (Bound to their persons, as a first
+    // login to Mijn poort binds them.)
+    let statements = [
+        "UPDATE organisations SET joint_needs_two = TRUE WHERE kvk = '12345678'".to_string(),
+        "INSERT INTO representatives (id, organisation_id, given_names, family_name, \
+         date_of_birth, authority, person_id, imported_at) SELECT 'rep-bram', id, 'Bram', \
+         'Jansen', '1971-02-03', 'joint', 'bram', created_at FROM organisations WHERE kvk = '12345678'"
+            .to_string(),
+        "INSERT INTO representatives (id, organisation_id, given_names, family_name, \
+         date_of_birth, authority, person_id, imported_at) SELECT 'rep-carla', id, 'Carla', \
+         'Bakker', '1972-03-04', 'joint', 'carla', created_at FROM organisations WHERE kvk = '12345678'"
+            .to_string(),
+    ];
+    for sql in statements {
+        match w.registry.sql().pool() {
+            poort::grants::Pool::Sqlite(p) => sqlx::query(sqlx::AssertSqlSafe(sql))
+                .execute(p)
+                .await
+                .map(|_| ()),
+            poort::grants::Pool::Postgres(p) => sqlx::query(sqlx::AssertSqlSafe(sql))
+                .execute(p)
+                .await
+                .map(|_| ()),
+        }
+        .unwrap();
+    }
+    let d = driver().await;
+    let eva = browser(&d).await;
+    log_in_to_mijn(&w, &eva, "eva").await;
+    click(&eva, "a[href='/mijn/requests/new']").await;
+    until_text(&eva, "Extra machtiging").await;
+    click(
+        &eva,
+        "input[name=service][value='5a1d3b0e-8c9f-4f5e-9b1a-000000000002']",
+    )
+    .await;
+    click(&eva, "button[name=ask][value=grant]").await;
+    until_text(&eva, "Uw aanvraag is verstuurd").await;
+    let request_page = eva.current_url().await.unwrap();
+
+    // bram, a director, sees it waiting on his start page and signs first.
+    let bram = browser(&d).await;
+    log_in_to_mijn(&w, &bram, "bram").await;
+    let home = until_text(&bram, "bestuurder, gezamenlijk bevoegd").await;
+    assert!(home.contains("id=\"to-sign\""), "{home}");
+    click(&bram, "a[href='/mijn/approvals']").await;
+    until_text(&bram, "1 aanvragen wachten op uw handtekening").await;
+    click(&bram, "tr.request a").await;
+    click(&bram, "form#approve button[type=submit]").await;
+    until_text(&bram, "De aanvraag wacht nu op een tweede bestuurder.").await;
+    until_text(&bram, "wacht op tweede bestuurder").await;
+    // It no longer waits for him.
+    bram.goto(&format!("{}/mijn/approvals", w.poort))
+        .await
+        .unwrap();
+    until_text(&bram, "Er wacht niets op uw handtekening.").await;
+    // eva reads where it stands.
+    eva.goto(request_page.as_str()).await.unwrap();
+    until_text(&eva, "wacht op tweede bestuurder").await;
+
+    // carla, the other director, is mailed and signs second: approved.
+    let carla = browser(&d).await;
+    follow_mail(
+        &w,
+        &carla,
+        "carla@bakkerij.example",
+        "Aanvraag om te tekenen",
+    )
+    .await;
+    at_ad(&carla, "carla", "EH3").await;
+    until_text(&carla, "Goedkeuren").await;
+    click(&carla, "form#approve button[type=submit]").await;
+    until_text(&carla, "De aanvraag is goedgekeurd.").await;
+    eva.goto(request_page.as_str()).await.unwrap();
+    until_text(&eva, "goedgekeurd").await;
+    // anna, an administrator but no director, was not asked for the second signature.
+    common::deliver_mail(&w).await;
+    let annas: Vec<String> = poort::mail::outbox(&w.dir.path().join("mail"))
+        .into_iter()
+        .map(|(_, text)| text)
+        .filter(|t| t.contains("anna@bakkerij.example"))
+        .collect();
+    assert_eq!(
+        annas.len(),
+        1,
+        "one mail when eva asked, none after bram signed: {annas:#?}"
+    );
+}

@@ -225,27 +225,18 @@ impl SelfService<'_> {
                 return;
             }
         };
-        let first = match &view.request.state {
-            crate::domain::request::RequestState::AwaitingSecondSignature { first } => {
-                Some(first.as_str())
-            }
-            _ => None,
-        };
         let link = self.link(&view.request.id);
-        let mails = signers
-            .into_iter()
-            .filter(|(person, ..)| Some(person.as_str()) != first)
-            .map(|(_, name, email, language)| {
-                notify::waiting(
-                    &Recipient {
-                        name,
-                        email,
-                        language,
-                    },
-                    view,
-                    &link,
-                )
-            });
+        let mails = signers.into_iter().map(|(_, name, email, language)| {
+            notify::waiting(
+                &Recipient {
+                    name,
+                    email,
+                    language,
+                },
+                view,
+                &link,
+            )
+        });
         notify::send_all(self.mailer, mails).await;
     }
 }

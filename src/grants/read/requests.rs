@@ -328,8 +328,9 @@ impl SqlRegister {
         Ok(found.is_some())
     }
 
-    /// Who may sign `request` off and has an e-mail address: (person, name, e-mail, language),
-    /// for the mails that tell them a request waits.
+    /// Who may sign `request` off now and has an e-mail address: (person, name, e-mail,
+    /// language), for the mails that tell them a request waits. After a first of two
+    /// signatures, only the other directors.
     pub async fn signers_of(
         &self,
         request: &str,
@@ -337,7 +338,10 @@ impl SqlRegister {
         Ok(Sql::assembled(
             "SELECT DISTINCT s.id, s.name, s.email, s.language FROM persons s \
                JOIN requests r ON r.id = $1 \
-              WHERE s.email IS NOT NULL AND s.id <> r.person_id AND (\
+              WHERE s.email IS NOT NULL AND s.id <> r.person_id \
+                AND (r.first_signer IS NULL OR s.id <> r.first_signer) \
+                AND (r.state = 'open' OR s.id IN (SELECT person_id FROM representatives \
+                  WHERE organisation_id = r.organisation_id AND person_id IS NOT NULL)) AND (\
                 s.id IN (SELECT m.person_id FROM memberships m \
                    JOIN membership_roles mr ON mr.membership_id = m.id \
                   WHERE m.organisation_id = r.organisation_id AND NOT m.blocked \
