@@ -363,3 +363,57 @@ async fn joint_authority_needs_a_second_directors_signature() {
         "one mail when eva asked, none after bram signed: {annas:#?}"
     );
 }
+
+#[tokio::test]
+async fn mijn_poort_says_who_has_no_access_what_is_not_theirs_and_that_they_logged_out() {
+    let w = common::start().await;
+    let d = driver().await;
+    // gijs is known to the development AD, not to poort.
+    let gijs = browser(&d).await;
+    gijs.goto(&format!("{}/mijn", w.poort)).await.unwrap();
+    at_ad(&gijs, "gijs", "EH3").await;
+    until_text(&gijs, "Uw eHerkenningsmiddel is nog niet bekend bij poort").await;
+
+    // eva asks; bram (no standing at the Bakkerij) gets "not found" for it, as for any ID.
+    let eva = browser(&d).await;
+    log_in_to_mijn(&w, &eva, "eva").await;
+    click(&eva, "a[href='/mijn/requests/new']").await;
+    until_text(&eva, "Extra machtiging").await;
+    click(&eva, "input[name=scope][value=all]").await;
+    click(&eva, "button[name=ask][value=grant]").await;
+    until_text(&eva, "Uw aanvraag is verstuurd").await;
+    let request_page = eva.current_url().await.unwrap();
+    let bram = browser(&d).await;
+    log_in_to_mijn(&w, &bram, "bram").await;
+    bram.goto(request_page.as_str()).await.unwrap();
+    let theirs = until_text(&bram, "Dit bestaat niet, of het is niet van u.").await;
+    bram.goto(&format!("{}/mijn/requests/no-such-request", w.poort))
+        .await
+        .unwrap();
+    let unknown = until_text(&bram, "Dit bestaat niet, of het is niet van u.").await;
+    let main = |page: &str| page[page.find("<main").unwrap_or(0)..].to_string();
+    assert_eq!(main(&theirs), main(&unknown));
+
+    // A link for a login to a page elsewhere goes to Mijn poort's start instead.
+    eva.goto(&format!(
+        "{}/mijn/login?next=https://evil.example/",
+        w.poort
+    ))
+    .await
+    .unwrap();
+    at_ad(&eva, "eva", "EH3").await;
+    until_text(&eva, "Mijn organisaties").await;
+    assert_eq!(eva.current_url().await.unwrap().path(), "/mijn");
+
+    // In English, and logged out.
+    eva.goto(&format!("{}/lang/en?back=/mijn", w.poort))
+        .await
+        .unwrap();
+    eva.goto(&format!("{}/mijn", w.poort)).await.unwrap();
+    until_text(&eva, "My organisations").await;
+    click(&eva, "form[action='/mijn/logout'] button").await;
+    until_text(&eva, "You have logged out of Mijn poort.").await;
+    eva.goto(&format!("{}/mijn", w.poort)).await.unwrap();
+    at_ad(&eva, "eva", "EH3").await;
+    until_text(&eva, "My organisations").await;
+}

@@ -424,6 +424,7 @@ async fn write_table(register: &SqlRegister, rows: &[Row]) {
         file.persons.push(PersonEntry {
             id: person.clone(),
             name: Some(row.name.to_string()),
+            email: None,
             links: vec![IdentityLink {
                 idp: IDP.into(),
                 subject: person.clone(),

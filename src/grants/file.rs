@@ -82,6 +82,9 @@ pub struct PersonEntry {
     pub id: String,
     #[serde(default)]
     pub name: Option<String>,
+    /// Where poort's mails (invitations, requests to sign, reminders) go.
+    #[serde(default)]
+    pub email: Option<String>,
     #[serde(default)]
     pub links: Vec<IdentityLink>,
 }
@@ -179,6 +182,8 @@ pub enum GrantsFileError {
     DuplicateOrganisation { kvk: String },
     #[error("person {id:?} is listed twice")]
     DuplicatePerson { id: String },
+    #[error("person {id:?}: `email` is not an e-mail address")]
+    InvalidEmail { id: String },
     #[error("grant {id:?} is listed twice")]
     DuplicateGrant { id: String },
     #[error("identity link ({idp}, {subject}) belongs to both {first:?} and {second:?}")]
@@ -267,6 +272,15 @@ impl GrantsFile {
             non_empty(&person.id, || "person".to_string(), "id")?;
             if !persons.insert(person.id.as_str()) {
                 return Err(GrantsFileError::DuplicatePerson {
+                    id: person.id.clone(),
+                });
+            }
+            if person
+                .email
+                .as_deref()
+                .is_some_and(|e| !super::check::is_email_address(e))
+            {
+                return Err(GrantsFileError::InvalidEmail {
                     id: person.id.clone(),
                 });
             }
@@ -556,6 +570,14 @@ mod tests {
             GrantsFile::from_toml_str(&twice("grant")),
             Err(GrantsFileError::DuplicateGrant { .. })
         ));
+
+        let bad_mail = format!("{VALID}\n[[person]]\nid = \"bob\"\nemail = \"bob at example\"\n");
+        assert!(matches!(
+            GrantsFile::from_toml_str(&bad_mail),
+            Err(GrantsFileError::InvalidEmail { id }) if id == "bob"
+        ));
+        let good_mail = format!("{VALID}\n[[person]]\nid = \"bob\"\nemail = \"bob@example.org\"\n");
+        assert!(GrantsFile::from_toml_str(&good_mail).is_ok());
 
         let other_person = format!("{VALID}\n[[person]]\nid = \"bob\"\nlinks = [{{ idp = \"urn:ad\", subject = \"anna\" }}]\n");
         match GrantsFile::from_toml_str(&other_person) {

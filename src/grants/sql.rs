@@ -431,9 +431,10 @@ fn import_statements(
     }
     for person in &file.persons {
         out.push(
-            sql("INSERT INTO persons (id, name, created_at) VALUES ($1, $2, $3)")
+            sql("INSERT INTO persons (id, name, email, created_at) VALUES ($1, $2, $3, $4)")
                 .bind(person.id.clone())
                 .bind(person.name.clone())
+                .bind(person.email.clone())
                 .bind(now),
         );
         for link in &person.links {
