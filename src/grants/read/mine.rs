@@ -27,7 +27,7 @@ pub struct OwnMembership {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OwnLogin {
     pub at: DateTime<Utc>,
-    /// `login.allowed`, `login.refused` or `admin.login`.
+    /// `login.allowed`, `login.refused`, `admin.login` or `mijn.login`.
     pub action: String,
     /// The organisation acted for, when the login got that far.
     pub organisation: Option<String>,
@@ -137,7 +137,7 @@ impl SqlRegister {
                 "SELECT a.at, a.action, o.kvk, a.after FROM audit a \
                    LEFT JOIN organisations o ON o.id = a.organisation_id \
                   WHERE a.actor IN ({list}) \
-                    AND a.action IN ('login.allowed', 'login.refused', 'admin.login') \
+                    AND a.action IN ('login.allowed', 'login.refused', 'admin.login', 'mijn.login') \
                   ORDER BY a.id DESC LIMIT {limit}"
             ),
             args,

@@ -43,9 +43,12 @@ pub(super) async fn conclude(
     }
     if let AnswerTo::SelfService { next } = &flow.intent.answer {
         flow.result = Some(result.clone());
-        return open_person_session(state, ctx, &flow, next, &result)
-            .await
-            .with_flow(&flow);
+        let opened = open_person_session(state, ctx, &flow, next, &result).await;
+        if opened.as_ref().is_ok_and(|r| r.status().is_redirection()) {
+            let detail = serde_json::json!({ "level": result.level.name() });
+            super::record::audit_decision(state, ctx, &flow, None, "mijn.login", detail);
+        }
+        return opened.with_flow(&flow);
     }
     let decided = if flow.intent.answer == AnswerTo::Admin {
         let pool = state.registry.sql().pool();

@@ -80,12 +80,10 @@ pub async fn home(person: Person, Query(query): Query<HashMap<String, String>>) 
                     .iter()
                     .find(|s| s.id == id)
                     .map(|s| lang.pick(&s.name_nl, &s.name_en).to_string())
-                    .unwrap_or_else(|| {
-                        if id.ends_with("/admin") {
-                            lang.pick("Beheermodule", "Admin module").to_string()
-                        } else {
-                            id.to_string()
-                        }
+                    .unwrap_or_else(|| match l.action.as_str() {
+                        "admin.login" => lang.pick("Beheermodule", "Admin module").to_string(),
+                        "mijn.login" => "Mijn poort".to_string(),
+                        _ => id.to_string(),
                     })
             });
             let outcome = match l.action.as_str() {
