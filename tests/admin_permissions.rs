@@ -788,6 +788,8 @@ async fn every_api_endpoint_answers_each_role_its_part_and_a_refusal_changes_not
         .as_object()
         .unwrap()
         .iter()
+        // A person's own operations have their matrix in tests/mijn_permissions.rs.
+        .filter(|(path, _)| *path != "/api/v1/me" && !path.starts_with("/api/v1/me/"))
         .flat_map(|(path, ops)| {
             ops.as_object()
                 .unwrap()
