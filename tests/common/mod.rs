@@ -6,6 +6,7 @@
 pub mod browser;
 pub mod catalogue;
 pub mod cluster;
+pub mod matrix;
 pub mod oidc_ad;
 pub mod oidc_rp;
 pub mod publisher;
