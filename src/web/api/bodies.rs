@@ -262,7 +262,7 @@ impl Shape for Decline {
     const SHAPE: &'static str = "{\"reason\": \"...\"}";
 }
 
-/// A JSON body that may be left out (no bytes at all): then `T::default()`. Otherwise as
+/// A JSON body that may be left out (no bytes, or `null`): then `T::default()`. Otherwise as
 /// [`Body`].
 pub struct OptionalBody<T>(pub T);
 
@@ -276,8 +276,8 @@ impl<S: Send + Sync, T: Shape + Default> FromRequest<S> for OptionalBody<T> {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(OptionalBody(T::default()));
         }
-        serde_json::from_slice(&bytes)
-            .map(OptionalBody)
+        serde_json::from_slice::<Option<T>>(&bytes)
+            .map(|body| OptionalBody(body.unwrap_or_default()))
             .map_err(|e| Problem::bad_request(format!("the body is not {}: {e}", T::SHAPE)))
     }
 }
