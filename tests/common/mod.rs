@@ -7,6 +7,7 @@ pub mod browser;
 pub mod catalogue;
 pub mod cluster;
 pub mod matrix;
+pub mod me_api;
 pub mod oidc_ad;
 pub mod oidc_rp;
 pub mod publisher;
