@@ -15,11 +15,10 @@
 mod common;
 
 use chrono::{TimeDelta, Utc};
+use common::matrix::{self, assert_routes_covered, send, snapshot, write, Ids, Kind, Session};
 use common::World;
 use poort::domain::level::Level;
-use poort::grants::{
-    Actor, GrantRequest, Holder, NewInvitation, NewLinkRequest, Pool, Role, Scope,
-};
+use poort::grants::{Actor, GrantRequest, Holder, NewInvitation, NewLinkRequest, Role, Scope};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -40,18 +39,15 @@ const ROLES: [(&str, &str); 4] = [
     ("lezer", "gijs"),
 ];
 
-/// One request of the matrix.
-struct Row {
-    method: &'static str,
-    /// The route as the OpenAPI document (API) or the router (pages) names it.
-    route: &'static str,
-    /// A value per `{…}` segment of the route, in order.
-    args: &'static [&'static str],
-    /// JSON (API) or form fields without the CSRF field (pages); may hold `$names`.
-    body: &'static str,
-    /// Status for [hoofdbeheerder, beheerder, groepsbeheerder, lezer].
-    expect: [u16; 4],
-}
+const ALL_OK: [u16; 4] = [200, 200, 200, 200];
+const NOT_FOUND: [u16; 4] = [404, 404, 404, 404];
+/// 404 for the roles that could do this with their own IDs; 403 for those who may not do it at
+/// all, whatever the ID (which tells nothing either).
+const NOT_FOUND_OR_NEVER: [u16; 4] = [404, 404, 403, 403];
+/// Adding a grant: a lezer is refused before anything about the holder is looked at.
+const NOT_FOUND_BUT_LEZER: [u16; 4] = [404, 404, 404, 403];
+
+type Row = matrix::Row<4>;
 
 const fn row(
     method: &'static str,
@@ -60,22 +56,8 @@ const fn row(
     body: &'static str,
     expect: [u16; 4],
 ) -> Row {
-    Row {
-        method,
-        route,
-        args,
-        body,
-        expect,
-    }
+    matrix::row(method, route, args, body, expect)
 }
-
-const ALL_OK: [u16; 4] = [200, 200, 200, 200];
-const NOT_FOUND: [u16; 4] = [404, 404, 404, 404];
-/// 404 for the roles that could do this with their own IDs; 403 for those who may not do it at
-/// all, whatever the ID (which tells nothing either).
-const NOT_FOUND_OR_NEVER: [u16; 4] = [404, 404, 403, 403];
-/// Adding a grant: a lezer is refused before anything about the holder is looked at.
-const NOT_FOUND_BUT_LEZER: [u16; 4] = [404, 404, 404, 403];
 
 /// Every API endpoint × role, within organisation A. Removals last (they cannot be undone).
 #[rustfmt::skip]
@@ -240,59 +222,6 @@ fn urlencoding(text: &str) -> String {
     url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
-/// Values for `$names`: the world's, and each role's own (where a change happens only once).
-struct Ids {
-    shared: BTreeMap<String, String>,
-    per_role: [BTreeMap<String, String>; 4],
-}
-
-impl Ids {
-    fn fill(&self, role: usize, text: &str) -> String {
-        let mut vars: Vec<(&String, &String)> = self
-            .shared
-            .iter()
-            .chain(self.per_role[role].iter())
-            .collect();
-        // Longest names first, so `$inv_resend_person` is not read as `$inv_resend`.
-        vars.sort_by_key(|(k, _)| std::cmp::Reverse(k.len()));
-        let mut out = text.to_string();
-        for (k, v) in vars {
-            out = out.replace(&format!("${k}"), v);
-        }
-        assert!(!out.contains('$'), "unfilled name in {text:?}: {out:?}");
-        out
-    }
-
-    fn path(&self, role: usize, r: &Row) -> String {
-        let mut args = r.args.iter();
-        let path = r
-            .route
-            .split('/')
-            .map(|seg| {
-                if seg.starts_with('{') {
-                    self.fill(role, args.next().expect("a value per {segment}"))
-                } else {
-                    seg.to_string()
-                }
-            })
-            .collect::<Vec<_>>()
-            .join("/");
-        assert!(
-            args.next().is_none(),
-            "more values than segments: {}",
-            r.route
-        );
-        path
-    }
-}
-
-async fn write<T, E: std::fmt::Debug>(
-    w: &World,
-    f: impl std::future::Future<Output = Result<(T, poort::grants::Touched), E>>,
-) -> T {
-    w.registry.write(f).await.unwrap()
-}
-
 /// A person with an identity at the dev AD (subject = id), member of `kvk` with `roles`, in
 /// `groups` (name, administers), with an e-mail address.
 async fn person(
@@ -359,7 +288,7 @@ async fn link_request(w: &World, from: &str, to: &str, email: &str) -> String {
 /// Organisation A (the Bakkerij) with one administrator per role, a group "Winkel" that daan
 /// administers (piet in it, kees outside it, in "Bakkers"); organisation B (Van Dijk) with carla
 /// as hoofdbeheerder, wim in group "Monteurs", grants, an open invitation and a link request to C.
-async fn world() -> (World, Ids) {
+async fn world() -> (World, Ids<4>) {
     let w = common::start().await;
     let sql = w.registry.sql();
     let mut shared = BTreeMap::new();
@@ -531,12 +460,17 @@ async fn world() -> (World, Ids) {
     (w, Ids { shared, per_role })
 }
 
-/// An admin session: a client that does not follow redirects, and the CSRF token.
-struct Session {
-    client: reqwest::Client,
-    csrf: String,
+/// Each administering role's session, in the order of a row's statuses.
+async fn sessions(w: &World) -> [(&'static str, Session); 4] {
+    let mut out = Vec::new();
+    for (role, person) in ROLES {
+        out.push((role, login(w, person).await));
+    }
+    out.try_into()
+        .unwrap_or_else(|_| panic!("a session for each role"))
 }
 
+/// An admin session of `person`.
 async fn login(w: &World, person: &str) -> Session {
     let (plain, follow) = common::browser();
     let r = common::admin_login(w, &follow, person, "EH3").await;
@@ -555,225 +489,6 @@ async fn login(w: &World, person: &str) -> Session {
     }
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Api,
-    Page,
-}
-
-/// Sends one request; `csrf` is the token to send with a change (`None`: without it).
-async fn send(
-    w: &World,
-    s: &Session,
-    kind: Kind,
-    method: &str,
-    path: &str,
-    body: &str,
-    csrf: Option<&str>,
-) -> (u16, String) {
-    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-    let change = method != reqwest::Method::GET;
-    let mut req = s.client.request(method, format!("{}{path}", w.poort));
-    match kind {
-        Kind::Api => {
-            if let (true, Some(t)) = (change, csrf) {
-                req = req.header("X-CSRF-Token", t);
-            }
-            if !body.is_empty() {
-                req = req
-                    .header("content-type", "application/json")
-                    .body(body.to_string());
-            }
-        }
-        Kind::Page if change => {
-            let mut fields = String::new();
-            if let Some(t) = csrf {
-                fields.push_str(&format!("csrf={t}"));
-            }
-            if !body.is_empty() {
-                if !fields.is_empty() {
-                    fields.push('&');
-                }
-                fields.push_str(body);
-            }
-            req = req
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(fields);
-        }
-        Kind::Page => {}
-    }
-    let r = req.send().await.unwrap();
-    (r.status().as_u16(), r.text().await.unwrap())
-}
-
-/// The register as rows of text (every table but the audit trail and the cache outbox; without
-/// the last-login times the login writer keeps up to date in the background).
-async fn snapshot(w: &World) -> Vec<String> {
-    let Pool::Sqlite(pool) = w.registry.sql().pool() else {
-        panic!("the test world runs on SQLite")
-    };
-    let mut out = Vec::new();
-    for table in [
-        "organisations",
-        "persons",
-        "identity_links",
-        "memberships",
-        "membership_roles",
-        "groups",
-        "group_members",
-        "grants",
-        "invitations",
-        "link_requests",
-    ] {
-        let columns: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-            "SELECT name FROM pragma_table_info('{table}')"
-        )))
-        .fetch_all(pool)
-        .await
-        .unwrap();
-        let row = columns
-            .iter()
-            .filter(|c| *c != "last_login_at")
-            .map(|c| format!("quote({c})"))
-            .collect::<Vec<_>>()
-            .join(" || '|' || ");
-        let rows: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-            "SELECT {row} FROM {table} ORDER BY 1"
-        )))
-        .fetch_all(pool)
-        .await
-        .unwrap();
-        out.extend(rows.into_iter().map(|r| format!("{table}: {r}")));
-    }
-    out
-}
-
-/// An answer in one line: a page's title and message, or the first 200 characters.
-fn brief(text: &str) -> String {
-    let between = |from: &str, to: &str| {
-        let i = text.find(from)? + from.len();
-        Some(text[i..i + text[i..].find(to)?].trim().to_string())
-    };
-    match (between("<title>", "</title>"), between("<p", "</p>")) {
-        (Some(title), p) => format!("{title} / <p{}", p.unwrap_or_default()),
-        _ => text.chars().take(200).collect(),
-    }
-}
-
-fn is_success(status: u16) -> bool {
-    (200..400).contains(&status)
-}
-
-/// Runs a table for every role: each row's status, and, for a refused change, the register as
-/// it was. Also: a change without the CSRF token is refused (403) and changes nothing. Returns
-/// every response body, for checks on what they show.
-async fn run(w: &World, ids: &Ids, kind: Kind, rows: &[Row]) -> Vec<String> {
-    let mut bodies = Vec::new();
-    let mut failures = Vec::new();
-    for (i, (role, person)) in ROLES.iter().enumerate() {
-        let s = login(w, person).await;
-        for r in rows {
-            let path = ids.path(i, r);
-            let body = ids.fill(i, r.body);
-            let change = r.method != "GET";
-            if change {
-                let before = snapshot(w).await;
-                let (status, text) = send(w, &s, kind, r.method, &path, &body, None).await;
-                if status != 403 {
-                    failures.push(format!(
-                        "{role} {} {path} without CSRF: {status} {text}",
-                        r.method
-                    ));
-                }
-                if snapshot(w).await != before {
-                    failures.push(format!(
-                        "{role} {} {path} without CSRF changed the register",
-                        r.method
-                    ));
-                }
-            }
-            let before = if change && !is_success(r.expect[i]) {
-                Some(snapshot(w).await)
-            } else {
-                None
-            };
-            let (status, text) = send(w, &s, kind, r.method, &path, &body, Some(&s.csrf)).await;
-            if status != r.expect[i] {
-                let short = brief(&text);
-                failures.push(format!(
-                    "{role} {} {path}: expected {}, got {status}: {short}",
-                    r.method, r.expect[i]
-                ));
-            }
-            if let Some(before) = before {
-                let after = snapshot(w).await;
-                if after != before {
-                    let gone: Vec<_> = before.iter().filter(|x| !after.contains(x)).collect();
-                    let new: Vec<_> = after.iter().filter(|x| !before.contains(x)).collect();
-                    failures.push(format!(
-                        "{role} {} {path}: refused, yet the register changed: {gone:?} -> {new:?}",
-                        r.method
-                    ));
-                }
-            }
-            bodies.push(text);
-        }
-    }
-    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
-    bodies
-}
-
-/// Whether a route with `{…}` segments (a router pattern) matches a row's route.
-fn matches(pattern: &str, route: &str) -> bool {
-    let (p, r): (Vec<_>, Vec<_>) = (pattern.split('/').collect(), route.split('/').collect());
-    p.len() == r.len() && p.iter().zip(&r).all(|(a, b)| a == b || a.starts_with('{'))
-}
-
-/// The routes (pattern, methods) a router source file declares with `.route("…", …)`.
-fn routes_in(file: &str) -> Vec<(String, Vec<&'static str>)> {
-    let text = std::fs::read_to_string(common::repo_file(file)).unwrap();
-    text.split(".route(")
-        .skip(1)
-        .filter_map(|chunk| {
-            let start = chunk.find('"')? + 1;
-            let end = start + chunk[start..].find('"')?;
-            let call = &chunk[end..chunk.find(".merge(").unwrap_or(chunk.len())];
-            let methods = [
-                ("get(", "GET"),
-                ("post(", "POST"),
-                ("patch(", "PATCH"),
-                ("delete(", "DELETE"),
-            ]
-            .iter()
-            .filter(|(f, _)| call.contains(f))
-            .map(|(_, m)| *m)
-            .collect();
-            Some((chunk[start..end].to_string(), methods))
-        })
-        .collect()
-}
-
-fn assert_routes_covered(files: &[&str], prefixes: &[&str], tables: &[&[Row]]) {
-    let mut missing = Vec::new();
-    for file in files {
-        for (pattern, methods) in routes_in(file) {
-            if !prefixes.iter().any(|p| pattern.starts_with(p)) || pattern.contains('*') {
-                continue;
-            }
-            for m in methods {
-                let covered = tables
-                    .iter()
-                    .flat_map(|t| t.iter())
-                    .any(|r| r.method == m && matches(&pattern, r.route));
-                if !covered {
-                    missing.push(format!("{m} {pattern} ({file})"));
-                }
-            }
-        }
-    }
-    assert!(missing.is_empty(), "routes without a row: {missing:?}");
-}
-
 #[tokio::test]
 async fn every_api_endpoint_answers_each_role_its_part_and_a_refusal_changes_nothing() {
     let (w, ids) = world().await;
@@ -788,6 +503,8 @@ async fn every_api_endpoint_answers_each_role_its_part_and_a_refusal_changes_not
         .as_object()
         .unwrap()
         .iter()
+        // A person's own operations have their matrix in tests/mijn_permissions.rs.
+        .filter(|(path, _)| *path != "/api/v1/me" && !path.starts_with("/api/v1/me/"))
         .flat_map(|(path, ops)| {
             ops.as_object()
                 .unwrap()
@@ -813,7 +530,7 @@ async fn every_api_endpoint_answers_each_role_its_part_and_a_refusal_changes_not
     // (`web::api::contract`; `tests/admin_api.rs` compares them), so the document is the list
     // of routes here: every one of them has a row.
 
-    run(&w, &ids, Kind::Api, API).await;
+    matrix::run(&w, &ids, Kind::Api, API, &sessions(&w).await).await;
 
     // What the groepsbeheerder sees of the users: their group's only.
     let daan = login(&w, "daan").await;
@@ -855,7 +572,7 @@ async fn every_page_and_form_answers_each_role_its_part_and_needs_the_csrf_field
     files.sort();
     let files: Vec<&str> = files.iter().map(String::as_str).collect();
     assert_routes_covered(&files, &["/admin", "/dev/"], &[PAGES, PAGES_CROSS]);
-    run(&w, &ids, Kind::Page, PAGES).await;
+    matrix::run(&w, &ids, Kind::Page, PAGES, &sessions(&w).await).await;
 }
 
 #[tokio::test]
@@ -886,8 +603,8 @@ async fn organisation_b_stays_invisible_and_unchanged_whatever_ids_a_tries() {
     assert_eq!(status, 200);
 
     let before = snapshot(&w).await;
-    let mut bodies = run(&w, &ids, Kind::Api, API_CROSS).await;
-    bodies.extend(run(&w, &ids, Kind::Page, PAGES_CROSS).await);
+    let mut bodies = matrix::run(&w, &ids, Kind::Api, API_CROSS, &sessions(&w).await).await;
+    bodies.extend(matrix::run(&w, &ids, Kind::Page, PAGES_CROSS, &sessions(&w).await).await);
     assert_eq!(snapshot(&w).await, before, "B's data changed");
     // Nothing of B in any answer (an answer may repeat the ID asked for), nor in A's lists.
     let anna = login(&w, "anna").await;

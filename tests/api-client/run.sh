@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The generated-client test: openapi-python-client (pinned in requirements.txt, installed here
 # into a venv of this folder) generates a Python client from poort's OpenAPI document, and that
-# client lists members and adds a grant against a running poort. The Rust test
-# tests/api_client.rs starts poort, logs in and runs test_client.py; it is ignored by a plain
+# client lists members and adds a grant, and asks for and approves a request in a person's
+# own API (/api/v1/me), against a running poort. The Rust test
+# tests/api_client.rs starts poort, logs in and runs test_client.py and test_me.py (both
+# generate the client through generate.py); it is ignored by a plain
 # `cargo test` (it needs this venv) and run here. Ends with cargo's summary; exits non-zero on
 # any failure.
 #

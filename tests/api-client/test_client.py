@@ -11,21 +11,13 @@ Prints the ID of the grant it made on its last line.
 
 import importlib
 import os
-import subprocess
 import sys
 from pathlib import Path
 
+from generate import generate
+
 document, out = Path(sys.argv[1]), Path(sys.argv[2])
-config = out / "config.yaml"
-config.parent.mkdir(parents=True, exist_ok=True)
-config.write_text("project_name_override: poort-api-client\npackage_name_override: poort_api_client\npost_hooks: []\n")
-generator = Path(sys.executable).parent / "openapi-python-client"
-subprocess.run(
-    [str(generator), "generate", "--path", str(document), "--output-path", str(out / "client"),
-     "--config", str(config), "--overwrite"],
-    check=True,
-)
-sys.path.insert(0, str(out / "client"))
+generate(document, out)
 
 client_mod = importlib.import_module("poort_api_client")
 list_members = importlib.import_module("poort_api_client.api.members.list_members")

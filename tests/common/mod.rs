@@ -6,6 +6,8 @@
 pub mod browser;
 pub mod catalogue;
 pub mod cluster;
+pub mod matrix;
+pub mod me_api;
 pub mod oidc_ad;
 pub mod oidc_rp;
 pub mod publisher;
@@ -654,4 +656,39 @@ pub async fn invitation_link(w: &World, email: &str) -> String {
 pub async fn two_replicas(url: &str) -> (poort::grants::SqlRegister, poort::grants::SqlRegister) {
     let open = || poort::grants::registry::connect_database(url);
     (open().await.unwrap(), open().await.unwrap())
+}
+
+/// From `/mijn` through the development AD as `person` at `level`: the last response (Mijn
+/// poort's start page once logged in).
+pub async fn mijn_login(
+    w: &World,
+    c: &reqwest::Client,
+    person: &str,
+    level: &str,
+) -> reqwest::Response {
+    let ad_page = page(c, format!("{}/mijn", w.poort)).await;
+    assert_ad_page(&ad_page);
+    through_ad(c, &ad_page, person, level).await
+}
+
+/// A Mijn poort session for `person` logged in at `level`: a client keeping its cookie (not
+/// following redirects) and the session's CSRF token (from `GET /api/v1/me`).
+pub async fn mijn_session(w: &World, person: &str, level: &str) -> (reqwest::Client, String) {
+    let (plain, follow) = browser();
+    let r = mijn_login(w, &follow, person, level).await;
+    assert_eq!(
+        r.url().path(),
+        "/mijn",
+        "{person} could not log in to Mijn poort"
+    );
+    let me: serde_json::Value = plain
+        .get(format!("{}/api/v1/me", w.poort))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let csrf = me["csrf_token"].as_str().unwrap_or_else(|| panic!("{me}"));
+    (plain, csrf.to_string())
 }

@@ -4,7 +4,8 @@
 //! with the organisation choice, as an OIDC client's login, and through an OIDC AD whose
 //! userinfo names another subject), administrators change contact data, invite, block and
 //! revoke (mail delivered, and mail failing at an unreachable SMTP server), a register write is
-//! refused because the identity is already linked, and bad requests arrive. Then:
+//! refused because the identity is already linked, a person asks for a grant in their own API
+//! and an administrator signs it off, and bad requests arrive. Then:
 //! - every line is one JSON object with time, level, target and message;
 //! - no line holds a test person's name, e-mail address or AD subject (the lists come from
 //!   `config/grants-dev.toml`, the development AD's `TEST_PERSONS`, the OIDC AD's subjects and
@@ -216,6 +217,73 @@ async fn saml_world(typed: &mut Personal) {
             .unwrap();
         assert!(r.status().is_client_error(), "{path}: {}", r.status());
     }
+
+    // A person's own API (/api/v1/me): eva asks twice (her motivation names someone else), may
+    // not sign her own and may not ask where she is no member; anna approves one, lowered, and
+    // declines the other with a reason naming someone.
+    let (eva_mijn, eva_csrf) = common::mijn_session(&w, "eva", "EH3").await;
+    let (anna_mijn, anna_csrf) = common::mijn_session(&w, "anna", "EH3").await;
+    let eva_me = Admin {
+        w: &w,
+        c: &eva_mijn,
+        csrf: &eva_csrf,
+    };
+    let anna_me = Admin {
+        w: &w,
+        c: &anna_mijn,
+        csrf: &anna_csrf,
+    };
+    put(typed, "Joost Motivatie", "joost.motivatie@bakkerij.example");
+    let ask = |kvk: &str| {
+        json!({"kind": "grant", "organisation": kvk, "scope": {"all": true}, "level": "EH3",
+               "validity_years": 1,
+               "motivation": "Zoals Joost Motivatie (joost.motivatie@bakkerij.example) vroeg"})
+    };
+    let mut asked = Vec::new();
+    for _ in 0..2 {
+        let (status, p) = api(
+            &eva_me,
+            Method::POST,
+            "/api/v1/me/requests",
+            Some(ask("12345678")),
+        )
+        .await;
+        assert_eq!(status, 201, "{p}");
+        asked.push(p["id"].as_str().unwrap().to_string());
+    }
+    let (status, p) = api(
+        &eva_me,
+        Method::POST,
+        "/api/v1/me/requests",
+        Some(ask("87654321")),
+    )
+    .await;
+    assert_eq!(
+        (status, p["reason"].as_str()),
+        (422, Some("holder_in_other_organisation")),
+        "{p}"
+    );
+    let approve = format!("/api/v1/me/approvals/{}/approve", asked[0]);
+    let (status, p) = api(&eva_me, Method::POST, &approve, None).await;
+    assert_eq!(
+        (status, p["reason"].as_str()),
+        (403, Some("own_request")),
+        "{p}"
+    );
+    let (status, p) = api(
+        &anna_me,
+        Method::POST,
+        &approve,
+        Some(json!({"level": "EH2+"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{p}");
+    let decline = format!("/api/v1/me/approvals/{}/decline", asked[1]);
+    let reason = json!({"reason": "Vraag het Joost Motivatie"});
+    let (status, p) = api(&anna_me, Method::POST, &decline, Some(reason)).await;
+    assert_eq!(status, 200, "{p}");
+    let (status, p) = api(&eva_me, Method::GET, "/api/v1/me/overview", None).await;
+    assert_eq!(status, 200, "{p}");
 
     // Logging out.
     let r = anna
@@ -448,6 +516,10 @@ fn no_personal_data_in_any_log_line() {
         ("invitation not accepted", Some(("reason", "link_taken"))),
         ("invitation accepted", None),
         ("admin session closed", None),
+        ("request made", Some(("organisation", "12345678"))),
+        ("request signed", Some(("outcome", "approved"))),
+        ("request signed", Some(("outcome", "declined"))),
+        ("api me: refused", Some(("reason", "own_request"))),
         ("mail not sent, will try again", None),
     ];
     let missing: Vec<String> = expected

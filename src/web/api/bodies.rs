@@ -5,6 +5,7 @@
 
 use super::problem::Problem;
 use super::wire::Role;
+use super::wire_me::RequestKind;
 // Named only in `#[schema(value_type = …)]`, which rustc does not count as a use; by its bare
 // name, so that the document refers to the schema `Level`.
 #[allow(unused_imports)]
@@ -201,5 +202,82 @@ impl From<NewLinkRequest> for grants::NewLinkRequest {
             email: r.email,
             roles: super::wire::roles(&r.roles),
         }
+    }
+}
+
+/// What a person asks for (`POST /api/v1/me/requests`), by `kind`:
+/// `grant` (`organisation`, `scope`, `level`, `validity_years`): grants at an organisation they
+/// belong to; `link` (`organisation`): to be linked to an organisation; `renewal` (`grant`,
+/// `validity_years`): one of their own grants renewed at its level.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct NewRequest {
+    pub kind: RequestKind,
+    /// `grant`, `link`: KvK number of the organisation asked.
+    pub organisation: Option<String>,
+    /// `grant`: what the grants cover (one grant per service named).
+    pub scope: Option<ScopeChoice>,
+    /// `grant`: `EH2`, `EH2+`, `EH3` or `EH4`.
+    #[schema(value_type = Option<Level>)]
+    pub level: Option<String>,
+    /// `grant`, `renewal`: 1, 3 or 5.
+    pub validity_years: Option<u32>,
+    /// `renewal`: the ID of one of the person's own grants.
+    pub grant: Option<String>,
+    /// Why, in the person's words (optional; shown to those who sign).
+    pub motivation: Option<String>,
+}
+
+impl Shape for NewRequest {
+    const SHAPE: &'static str = "{\"kind\": \"grant\"|\"link\"|\"renewal\", \"organisation\", \
+                                  \"scope\", \"level\", \"validity_years\", \"grant\", \
+                                  \"motivation\"}";
+}
+
+/// An approval: as asked, or lowered (never raised) in level or validity. The body may be left
+/// out: as asked.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Approval {
+    /// At most the level asked for.
+    #[schema(value_type = Option<Level>)]
+    pub level: Option<String>,
+    /// At most the years asked for: 1, 3 or 5.
+    pub validity_years: Option<u32>,
+}
+
+impl Shape for Approval {
+    const SHAPE: &'static str = "{\"level\", \"validity_years\"} (both optional)";
+}
+
+/// A decline, with the reason the requester is told (required).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Decline {
+    /// Why; the requester reads it. Empty is refused (`no_reason`).
+    #[serde(default)]
+    pub reason: String,
+}
+
+impl Shape for Decline {
+    const SHAPE: &'static str = "{\"reason\": \"...\"}";
+}
+
+/// A JSON body that may be left out (no bytes, or `null`): then `T::default()`. Otherwise as
+/// [`Body`].
+pub struct OptionalBody<T>(pub T);
+
+impl<S: Send + Sync, T: Shape + Default> FromRequest<S> for OptionalBody<T> {
+    type Rejection = Problem;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Problem> {
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| Problem::bad_request(format!("the body could not be read: {e}")))?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalBody(T::default()));
+        }
+        serde_json::from_slice::<Option<T>>(&bytes)
+            .map(|body| OptionalBody(body.unwrap_or_default()))
+            .map_err(|e| Problem::bad_request(format!("the body is not {}: {e}", T::SHAPE)))
     }
 }

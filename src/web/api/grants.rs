@@ -133,7 +133,7 @@ fn new_grants(b: NewGrant, now: DateTime<Utc>) -> Result<NewGrants, Problem> {
 }
 
 /// One scope for `all` or a provider; one per service for `services`.
-fn scopes(choice: ScopeChoice) -> Result<Vec<Scope>, Problem> {
+pub(super) fn scopes(choice: ScopeChoice) -> Result<Vec<Scope>, Problem> {
     match (choice.all, choice.provider, choice.services.is_empty()) {
         (true, None, true) => Ok(vec![Scope::AllServices]),
         (false, Some(provider), true) => Ok(vec![Scope::Provider { provider }]),

@@ -7,6 +7,10 @@
 //!
 //! Every request acts for the organisation of the session only: an ID of another organisation's
 //! grant answers 404, as an ID that does not exist does, so that guessing tells nothing.
+//!
+//! Under `/api/v1/me` ([`me`]) a person acts for themselves, in Mijn poort's session (a second
+//! security scheme, `mijn_session`): their overview, their requests, and signing off what others
+//! ask; answers in [`wire_me`], every refusal with a reason code.
 
 pub mod access;
 pub mod audit;
@@ -15,11 +19,13 @@ pub mod contract;
 pub mod grants;
 pub mod invitations;
 pub mod links;
+pub mod me;
 pub mod members;
 pub mod organisation;
 pub mod paging;
 pub mod problem;
 pub mod wire;
+pub mod wire_me;
 
 use crate::web::AppState;
 use axum::body::{Body, Bytes};
@@ -51,8 +57,8 @@ pub struct Csrf {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "poort beheermodule API", version = "1",
-        description = "The admin module of poort as JSON: members, grants, invitations, link requests, the organisation and its audit trail. Log in at /admin/login first; every change carries the session's CSRF token in X-CSRF-Token."),
-    modifiers(&SessionCookie),
+        description = "The admin module of poort as JSON: members, grants, invitations, link requests, the organisation and its audit trail. Log in at /admin/login first; every change carries the session's CSRF token in X-CSRF-Token. Under /api/v1/me a person acts for themselves (Mijn poort): log in at /mijn/login; every change carries that session's CSRF token, and every refusal names its reason code."),
+    modifiers(&SessionCookie, &MijnSessionCookie),
     security(("session" = [])),
     components(schemas(
         problem::Problem,
@@ -63,6 +69,11 @@ pub struct Csrf {
         bodies::NewGrant, bodies::ScopeChoice, bodies::Renewal, bodies::Roles, bodies::Contact,
         bodies::MemberDetails, bodies::NewInvitation, bodies::NewLinkRequest,
         paging::MemberPage, paging::GrantPage, paging::AuditPage,
+        wire_me::Me, wire_me::Membership, wire_me::OwnGrant, wire_me::OwnLogin,
+        wire_me::ConcerningKind, wire_me::Concerning, wire_me::RequestKind,
+        wire_me::RequestState, wire_me::Request, wire_me::Requests, wire_me::Overview,
+        wire_me::ApprovalPage, wire_me::SignOutcome, wire_me::Signed,
+        bodies::NewRequest, bodies::Approval, bodies::Decline,
     ))
 )]
 struct Frame;
@@ -77,6 +88,21 @@ impl utoipa::Modify for SessionCookie {
             "session",
             // In production the cookie is `__Host-poort_admin`; a browser sends it either way.
             SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("poort_admin"))),
+        );
+    }
+}
+
+/// The `mijn_session` security scheme: a person's own Mijn poort session cookie, for the
+/// operations under `/api/v1/me`.
+struct MijnSessionCookie;
+
+impl utoipa::Modify for MijnSessionCookie {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "mijn_session",
+            // In production the cookie is `__Host-poort_mijn`; a browser sends it either way.
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("poort_mijn"))),
         );
     }
 }
@@ -133,6 +159,15 @@ pub fn contract() -> Contract {
         .operation(grants::__path_reactivate_grant, grants::reactivate_grant)
         .operation(audit::__path_list_audit, audit::list_audit)
         .operation(audit::__path_audit_csv, audit::audit_csv)
+        .operation(me::__path_get_me, me::get_me)
+        .operation(me::__path_get_overview, me::get_overview)
+        .operation(me::__path_list_requests, me::list_requests)
+        .operation(me::__path_ask, me::ask)
+        .operation(me::__path_get_request, me::get_request)
+        .operation(me::__path_withdraw_request, me::withdraw_request)
+        .operation(me::__path_list_approvals, me::list_approvals)
+        .operation(me::__path_approve, me::approve)
+        .operation(me::__path_decline, me::decline)
 }
 
 /// The API's routes: its operations, the document (served to anyone: it is no secret), and a

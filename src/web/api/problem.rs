@@ -4,7 +4,9 @@
 
 use crate::admin::grants::GrantError;
 use crate::admin::members::MemberError;
+use crate::domain::request::SignRefusal;
 use crate::grants::WriteError;
+use crate::selfservice::RequestError;
 use crate::telemetry::correlation;
 use crate::web::admin::SessionError;
 use axum::http::{header, HeaderValue, StatusCode};
@@ -32,6 +34,12 @@ pub struct Problem {
     /// A reference number to quote to the operator; the server's log lines of this request
     /// carry it.
     pub reference: String,
+    /// Why, as a short code a program can act on (`own_request`, `duplicate_request`, ...),
+    /// where the API names one (`/api/v1/me` names one for every refusal).
+    // Boxed: one more `String` would make every `Result<_, Problem>` too large to return well.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub reason: Option<Box<str>>,
 }
 
 impl Problem {
@@ -56,7 +64,14 @@ impl Problem {
             status: status.as_u16(),
             detail: detail.into(),
             reference,
+            reason: None,
         }
+    }
+
+    /// The same problem, with its reason code.
+    pub(crate) fn because(mut self, reason: &str) -> Problem {
+        self.reason = Some(reason.into());
+        self
     }
 
     pub(crate) fn not_found(what: &str) -> Problem {
@@ -224,6 +239,73 @@ impl From<WriteError> for Problem {
     }
 }
 
+/// How a refused action of a person in Mijn poort reads over `/api/v1/me`: always with its
+/// reason code. Unlike the admin module's refusals, a person is told that they are no member of
+/// the organisation they name (it is their own membership); a request they neither made nor may
+/// sign is "not found", one body for every such ID. Statuses: 404 unknown, 403 not theirs to
+/// sign (their own, above their level, the same director twice, a login below EH3 for a
+/// director), 409 the register's state (decided, expired, a duplicate, an organisation not yet
+/// active, a revoked grant), 422 a value refused.
+impl From<RequestError> for Problem {
+    fn from(e: RequestError) -> Problem {
+        use SignRefusal as R;
+        use WriteError as W;
+        const FORBIDDEN: (StatusCode, &str, &str) =
+            (StatusCode::FORBIDDEN, "forbidden", "Not allowed");
+        const CONFLICT: (StatusCode, &str, &str) = (
+            StatusCode::CONFLICT,
+            "conflict",
+            "Conflicts with the register",
+        );
+        const INVALID: (StatusCode, &str, &str) =
+            (StatusCode::UNPROCESSABLE_ENTITY, "invalid", "Invalid input");
+        let w = match e {
+            RequestError::NotFound | RequestError::Write(W::RequestUnknown) => {
+                return Problem::request_unknown()
+            }
+            RequestError::Write(w) => w,
+        };
+        if let W::Database(_) = w {
+            return Problem::internal(
+                &w.redacted(),
+                "the register could not be read or changed; nothing was changed",
+            );
+        }
+        let (status, kind, title) = match &w {
+            W::SignRefused(
+                R::OwnRequest
+                | R::NotAnAdministrator(_)
+                | R::NotTheirGroup
+                | R::LinkNeedsBeheerder
+                | R::AboveOwnLevel { .. }
+                | R::SameDirector
+                | R::RepresentativeLevel { .. },
+            ) => FORBIDDEN,
+            W::SignRefused(R::NotPending | R::Expired)
+            | W::DuplicateRequest(_)
+            | W::DuplicateMember { .. }
+            | W::DuplicateGrant { .. }
+            | W::OrganisationNotActive(_)
+            | W::GrantRevoked(_) => CONFLICT,
+            _ => INVALID,
+        };
+        Problem::new(status, kind, title, w.to_string()).because(w.reason_code())
+    }
+}
+
+impl Problem {
+    /// A request the person neither made nor may sign, or none at all: one answer for both.
+    pub(crate) fn request_unknown() -> Problem {
+        Problem::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "Not found",
+            "no such request among your own or those you may sign",
+        )
+        .because("request_unknown")
+    }
+}
+
 /// The problems an operation can answer, for its `responses` in the document.
 fn problems(statuses: &[(u16, &str)]) -> BTreeMap<String, RefOr<utoipa::openapi::Response>> {
     statuses
@@ -285,6 +367,63 @@ impl utoipa::IntoResponses for WriteProblems {
             (
                 422,
                 "a value is refused (level, validity, scope, e-mail address, ...)",
+            ),
+            INTERNAL,
+            UNAVAILABLE,
+        ])
+    }
+}
+
+const ME_UNAUTHENTICATED: (u16, &str) =
+    (401, "not logged in to Mijn poort (reason `not_logged_in`)");
+const ME_NOT_FOUND: (u16, &str) = (
+    404,
+    "no such request among the person's own or those they may sign (reason `request_unknown`)",
+);
+
+/// What a read of `/api/v1/me` can answer besides its result.
+pub struct MeReadProblems;
+
+impl utoipa::IntoResponses for MeReadProblems {
+    fn responses() -> BTreeMap<String, RefOr<utoipa::openapi::Response>> {
+        problems(&[
+            (400, "a query parameter is malformed"),
+            ME_UNAUTHENTICATED,
+            ME_NOT_FOUND,
+            INTERNAL,
+            UNAVAILABLE,
+        ])
+    }
+}
+
+/// What a change under `/api/v1/me` can answer besides its result; every refusal carries its
+/// reason code.
+pub struct MeWriteProblems;
+
+impl utoipa::IntoResponses for MeWriteProblems {
+    fn responses() -> BTreeMap<String, RefOr<utoipa::openapi::Response>> {
+        problems(&[
+            (400, "the body is not of the documented shape"),
+            ME_UNAUTHENTICATED,
+            (
+                403,
+                "the CSRF token is missing (`csrf_token`), or not the person's to sign: \
+                 `own_request`, `above_own_level`, `same_director`, `representative_level`, \
+                 `not_their_group`, `link_needs_beheerder`",
+            ),
+            ME_NOT_FOUND,
+            (
+                409,
+                "conflicts with the register: `request_not_pending`, `request_expired`, \
+                 `duplicate_request`, `duplicate_member`, `duplicate_grant`, \
+                 `organisation_not_active`, `grant_revoked`",
+            ),
+            (
+                422,
+                "a value is refused: `no_reason`, `raised`, `invalid_level`, \
+                 `invalid_validity`, `invalid_kvk`, `unknown_organisation`, \
+                 `holder_in_other_organisation`, `unknown_service`, `unknown_provider`, \
+                 `unknown_grant`, `empty`, `scope`",
             ),
             INTERNAL,
             UNAVAILABLE,
