@@ -106,6 +106,23 @@ pub enum WriteError {
     LinkRequestDecided(String),
     #[error("this link request has expired")]
     LinkRequestExpired,
+    // Activation of organisations and their bevoegd vertegenwoordigers (issue 14).
+    #[error("organisation {0} is already active")]
+    AlreadyActive(String),
+    #[error("this activation link has expired")]
+    ActivationExpired,
+    #[error("language {0:?}: use nl or en")]
+    InvalidLanguage(String),
+    #[error("{0:?} is not a date of birth: write a real date as YYYY-MM-DD")]
+    InvalidDateOfBirth(String),
+    #[error("the date of birth {0} lies in the future")]
+    DateOfBirthInFuture(String),
+    #[error("authority {0:?}: use sole or joint")]
+    InvalidAuthority(String),
+    #[error(
+        "the same person (given names, family name and date of birth) is already in the extract, at row {first}"
+    )]
+    DuplicateRepresentative { first: usize },
     #[error("register database: {0}")]
     Database(#[from] sqlx::Error),
 }
@@ -152,6 +169,13 @@ impl WriteError {
             W::LinkRequestUnknown => "link_request_unknown",
             W::LinkRequestDecided(_) => "link_request_decided",
             W::LinkRequestExpired => "link_request_expired",
+            W::AlreadyActive(_) => "already_active",
+            W::ActivationExpired => "activation_expired",
+            W::InvalidLanguage(_) => "invalid_language",
+            W::InvalidDateOfBirth(_) => "invalid_date_of_birth",
+            W::DateOfBirthInFuture(_) => "date_of_birth_in_future",
+            W::InvalidAuthority(_) => "invalid_authority",
+            W::DuplicateRepresentative { .. } => "duplicate_representative",
             W::Database(_) => "database",
         }
     }
@@ -183,7 +207,13 @@ impl std::fmt::Display for RedactedWriteError<'_> {
         let code = self.0.reason_code();
         match self.0 {
             // What someone typed or is known by: the code says what was wrong.
-            W::InvalidKvk(_) | W::InvalidRsin(_) | W::InvalidEmail(_) => {
+            W::InvalidKvk(_)
+            | W::InvalidRsin(_)
+            | W::InvalidEmail(_)
+            | W::InvalidDateOfBirth(_)
+            | W::DateOfBirthInFuture(_)
+            | W::InvalidAuthority(_)
+            | W::InvalidLanguage(_) => {
                 write!(f, "{code}: the value is not usable")
             }
             W::LinkTaken { idp, person, .. } => write!(
@@ -217,6 +247,9 @@ impl std::fmt::Display for RedactedWriteError<'_> {
 pub enum ImportError {
     #[error("{} row(s) refused, nothing imported:\n{}", .0.len(), .0.iter().map(|(line, e)| format!("line {line}: {e}")).collect::<Vec<_>>().join("\n"))]
     Rows(Vec<(usize, WriteError)>),
+    /// The import as a whole is refused (who imports may not, say), before any row.
+    #[error(transparent)]
+    Refused(WriteError),
     #[error("register database: {0}")]
     Database(#[from] sqlx::Error),
 }

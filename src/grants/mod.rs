@@ -34,12 +34,14 @@ pub use read::{GrantFilter, MemberQuery};
 pub use registry::{CachedRegister, Registry, RegistryError, UsageRecorder};
 pub use sql::{NewGrant, SqlRegister, SqlRegisterError};
 pub use views::{
-    GrantRecord, Holder, InvitationState, LinkRequest, LinkRequestStatus, MemberStatus, MemberView,
-    OrganisationView,
+    ExtractApplied, GrantRecord, Holder, InvitationState, LinkRequest, LinkRequestStatus,
+    MemberStatus, MemberView, OrganisationListing, OrganisationStatus, OrganisationView,
+    RepresentativeView,
 };
 pub use write::{
     token_hash, Accepted, Actor, GrantRequest, ImportRow, Invitation, MemberDetails, NewInvitation,
-    NewLinkRequest, NewOrganisation, OrganisationChanges, Renewal, INVITATION_LIFETIME,
+    NewLinkRequest, NewOrganisation, NewRegistration, NewRepresentative, OrganisationChanges,
+    Renewal, RepresentativeBinding, RepresentativeRow, INVITATION_LIFETIME,
 };
 
 use async_trait::async_trait;

@@ -419,8 +419,8 @@ fn import_statements(
         organisation_ids.insert(org.kvk.as_str(), id.clone());
         out.push(
             sql(
-                "INSERT INTO organisations (id, kvk, rsin, name, created_at) \
-                  VALUES ($1, $2, $3, $4, $5)",
+                "INSERT INTO organisations (id, kvk, rsin, name, created_at, activated_at) \
+                  VALUES ($1, $2, $3, $4, $5, $5)",
             )
             .bind(id)
             .bind(org.kvk.clone())

@@ -1,5 +1,6 @@
 //! Reads of the register as the admin module, the API and the command line list them, one file
-//! per thing they list: grants, members, organisations, people, invitations and link requests.
+//! per thing they list: grants, members, organisations, people, invitations, link requests and
+//! bevoegd vertegenwoordigers.
 //! What they return are the view types of [`super::views`].
 //!
 //! Reads are apart from writes so that each can be read alone: a write may read back what it
@@ -13,6 +14,7 @@ pub mod links;
 pub mod members;
 pub mod organisations;
 pub mod people;
+pub mod representatives;
 
 pub use grants::GrantFilter;
 pub use members::MemberQuery;
