@@ -12,10 +12,12 @@
 mod common;
 
 use chrono::{DateTime, TimeDelta, Utc};
+use common::World;
 use poort::grants::{
     Actor, MemberStatus, NewInvitation, NewOrganisation, NewRegistration, OrganisationStatus, Pool,
     Role, SqlRegister, WriteError,
 };
+use serde_json::{json, Value};
 
 const IDP: &str = "urn:etoegang:AD:00000099990000000003:entities:1";
 const NEW_KVK: &str = "55667788";
@@ -359,4 +361,695 @@ async fn activation_in_the_register_on_postgres() {
     let register = SqlRegister::connect_postgres(&pg.url).await.unwrap();
     register_suite(register.clone()).await;
     register.close().await;
+}
+
+// Over HTTP, through a running poort.
+
+const TOKEN: &str = "0f3c9d2a7b6e41d8a5c0e9f7b3d2a1c4e5f60718293a4b5c6d7e8f9012345678";
+
+/// A world whose operator API accepts [`TOKEN`].
+async fn operator_world() -> World {
+    common::start_prepared(|_, config| {
+        config.operator.api_token_sha256 = vec![poort::grants::token_hash(TOKEN)];
+    })
+    .await
+}
+
+/// A request to poort by `c` (a fresh client when `None`), with a bearer token and a JSON
+/// body when given: status, `WWW-Authenticate`, the answer as JSON (`null` when none).
+async fn call(
+    w: &World,
+    c: Option<&reqwest::Client>,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Option<String>, Value) {
+    let fresh = common::client();
+    let c = c.unwrap_or(&fresh);
+    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+    let mut request = c.request(method, format!("{}{path}", w.poort));
+    if let Some(t) = token {
+        request = request.bearer_auth(t);
+    }
+    if let Some(b) = body {
+        request = request.json(&b);
+    }
+    let r = request.send().await.unwrap();
+    let status = r.status().as_u16();
+    let challenge = r
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap().to_string());
+    let text = r.text().await.unwrap();
+    let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+    (status, challenge, json)
+}
+
+fn new_organisation(kvk: &str, email: &str) -> Value {
+    json!({"kvk": kvk, "name": "Nieuw Bedrijf B.V.",
+           "hoofdbeheerder": {"name": "Hanna Testpersoon", "email": email, "language": "nl"}})
+}
+
+/// The mails in the world's outbox (delivered first) as the development mailbox shows them.
+async fn mails(w: &World) -> Vec<String> {
+    common::deliver_mail(w).await;
+    let page = common::page(&common::client(), format!("{}/dev/mailbox", w.poort)).await;
+    page.split("<section class=\"poort-mail\"")
+        .skip(1)
+        .map(common::unescape)
+        .collect()
+}
+
+/// Follows a link in a fresh browser, logging in at the AD as `subject` when it starts a
+/// login: the final response.
+async fn follow(link: &str, subject: &str) -> reqwest::Response {
+    let c = common::client();
+    let r = c.get(link).send().await.unwrap();
+    let status = r.status();
+    let page = r.text().await.unwrap();
+    if !page.contains("name=\"pending\"") {
+        assert_ne!(status, 200, "{page}");
+        return c.get(link).send().await.unwrap();
+    }
+    common::through_ad(&c, &page, subject, "EH3").await
+}
+
+async fn audit_of(w: &World, action: &str) -> Vec<String> {
+    let sql = "SELECT actor FROM audit WHERE action = $1 ORDER BY id";
+    match w.registry.sql().pool() {
+        Pool::Sqlite(p) => sqlx::query_scalar(sql).bind(action).fetch_all(p).await,
+        Pool::Postgres(p) => sqlx::query_scalar(sql).bind(action).fetch_all(p).await,
+    }
+    .unwrap()
+}
+
+#[tokio::test]
+async fn registered_by_the_operator_activated_by_the_hoofdbeheerders_first_login() {
+    let w = operator_world().await;
+    let before = now();
+    let (status, _, made) = call(
+        &w,
+        None,
+        "POST",
+        "/api/v1/operator/organisations",
+        Some(TOKEN),
+        Some(new_organisation(NEW_KVK, "hanna@nieuw.example")),
+    )
+    .await;
+    assert_eq!(status, 201, "{made}");
+    assert_eq!(made["organisation"]["status"], "pending_activation");
+    assert_eq!(made["organisation"]["activated_at"], Value::Null);
+    assert_eq!(made["activation"]["mail_sent"], true);
+    assert_eq!(made["activation"]["email"], "hanna@nieuw.example");
+    let expires: DateTime<Utc> = made["activation"]["expires_at"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(expires >= before + TimeDelta::hours(24) && expires <= now() + TimeDelta::hours(24));
+    // The register says who registered it: the token, by its hash's start, never itself.
+    let actors = audit_of(&w, "organisation.register").await;
+    let expected = format!("operator:api-{}", &poort::grants::token_hash(TOKEN)[..12]);
+    assert_eq!(actors, vec![expected]);
+
+    // The mail carries the link and until when it works.
+    let mail = mails(&w)
+        .await
+        .into_iter()
+        .find(|m| m.contains("hanna@nieuw.example"))
+        .expect("the activation mail");
+    assert!(
+        mail.contains("Activeer Nieuw Bedrijf B.V. voor eHerkenning"),
+        "{mail}"
+    );
+    assert!(
+        mail.contains(&expires.format("%Y-%m-%d %H:%M UTC").to_string()),
+        "{mail}"
+    );
+    let link = common::invitation_link(&w, "hanna@nieuw.example").await;
+    assert!(mail.contains(&link), "{mail}");
+
+    // Not active until the first login through it; then it is, and the page says so.
+    let (_, _, org) = call(
+        &w,
+        None,
+        "GET",
+        &format!("/api/v1/operator/organisations/{NEW_KVK}"),
+        Some(TOKEN),
+        None,
+    )
+    .await;
+    assert_eq!(org["status"], "pending_activation");
+    let r = follow(&link, "hanna").await;
+    assert_eq!(r.status(), 200);
+    let page = r.text().await.unwrap();
+    assert!(
+        page.contains("Nieuw Bedrijf B.V. is nu actief en u bent de hoofdbeheerder"),
+        "{page}"
+    );
+    assert!(
+        common::unescape(&page).contains("href=\"/admin\""),
+        "links to the admin module: {page}"
+    );
+    let (_, _, org) = call(
+        &w,
+        None,
+        "GET",
+        &format!("/api/v1/operator/organisations/{NEW_KVK}"),
+        Some(TOKEN),
+        None,
+    )
+    .await;
+    assert_eq!(org["status"], "active", "{org}");
+    assert!(org["activated_at"].is_string(), "{org}");
+    let activated = audit_of(&w, "organisation.activate").await;
+    assert_eq!(activated, vec!["identity:".to_string() + IDP + "#hanna"]);
+    assert_eq!(audit_of(&w, "invitation.accept").await.len(), 1);
+
+    // hanna is its hoofdbeheerder in the admin module, which shows it active.
+    let (hanna, _) = common::admin_session(&w, "hanna").await;
+    let (_, _, summary) = call(&w, Some(&hanna), "GET", "/api/v1/organisation", None, None).await;
+    assert_eq!(summary["organisation"]["kvk"], NEW_KVK);
+    assert_eq!(summary["status"], "active");
+    let page = common::page(&hanna, format!("{}/admin/organisation", w.poort)).await;
+    assert!(page.contains("Actief sinds"), "{page}");
+
+    // The link is used; a new one is refused now that the organisation is active.
+    let r = follow(&link, "hanna").await;
+    assert_eq!(r.status(), 410);
+    let (status, _, p) = call(
+        &w,
+        None,
+        "POST",
+        &format!("/api/v1/operator/organisations/{NEW_KVK}/activation/resend"),
+        Some(TOKEN),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, p["reason"].as_str()),
+        (409, Some("already_active")),
+        "{p}"
+    );
+}
+
+#[tokio::test]
+async fn an_expired_or_replaced_activation_link_gets_a_clear_page() {
+    let w = operator_world().await;
+    let path = format!("/api/v1/operator/organisations/{NEW_KVK}/activation/resend");
+    let body = new_organisation(NEW_KVK, "hanna@nieuw.example");
+    let (status, _, _) = call(
+        &w,
+        None,
+        "POST",
+        "/api/v1/operator/organisations",
+        Some(TOKEN),
+        Some(body),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let first = common::invitation_link(&w, "hanna@nieuw.example").await;
+    // Sent again: a new link; the first is no longer known.
+    let (status, _, sent) = call(&w, None, "POST", &path, Some(TOKEN), None).await;
+    assert_eq!(status, 200, "{sent}");
+    assert_eq!(sent["mail_sent"], true);
+    let second = common::invitation_link(&w, "hanna@nieuw.example").await;
+    assert_ne!(first, second);
+    let r = follow(&first, "hanna").await;
+    assert_eq!(r.status(), 404);
+    assert!(r.text().await.unwrap().contains("niet bekend"));
+    // 24 hours later: the page says the activation link expired and who sends a new one.
+    common::execute_sql(
+        w.registry.sql().pool(),
+        &format!(
+            "UPDATE invitations SET expires_at = '{}'",
+            (now() - TimeDelta::hours(1)).to_rfc3339()
+        ),
+    )
+    .await;
+    let r = follow(&second, "hanna").await;
+    assert_eq!(r.status(), 410);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("Activeringslink verlopen"), "{page}");
+    assert!(
+        page.contains("Vraag de beheerder van poort om een nieuwe link"),
+        "{page}"
+    );
+    let (_, _, org) = call(
+        &w,
+        None,
+        "GET",
+        &format!("/api/v1/operator/organisations/{NEW_KVK}"),
+        Some(TOKEN),
+        None,
+    )
+    .await;
+    assert_eq!(org["status"], "pending_activation");
+    // A third link works.
+    call(&w, None, "POST", &path, Some(TOKEN), None).await;
+    let third = common::invitation_link(&w, "hanna@nieuw.example").await;
+    let r = follow(&third, "hanna").await;
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("is nu actief"));
+}
+
+#[tokio::test]
+async fn every_operator_route_wants_its_token_and_refuses_with_a_reason() {
+    let w = operator_world().await;
+    let org = format!("/api/v1/operator/organisations/{NEW_KVK}");
+    let routes: Vec<(&str, String, Option<Value>)> = vec![
+        (
+            "POST",
+            "/api/v1/operator/organisations".into(),
+            Some(new_organisation("44556677", "x@y.example")),
+        ),
+        ("GET", org.clone(), None),
+        ("POST", format!("{org}/activation/resend"), None),
+        (
+            "PUT",
+            format!("{org}/joint-signatures"),
+            Some(json!({"joint_needs_two": true})),
+        ),
+        ("GET", format!("{org}/representatives"), None),
+        (
+            "PUT",
+            format!("{org}/representatives"),
+            Some(json!({"representatives": []})),
+        ),
+    ];
+    // anna's admin session, with its CSRF token, opens none of them.
+    let (anna, csrf) = common::admin_session(&w, "anna").await;
+    for (method, path, body) in &routes {
+        let (status, challenge, p) = call(&w, None, method, path, None, body.clone()).await;
+        assert_eq!(
+            (status, p["reason"].as_str()),
+            (401, Some("missing_token")),
+            "{method} {path}: {p}"
+        );
+        assert!(challenge.unwrap().starts_with("Bearer"), "{method} {path}");
+        let (status, challenge, p) =
+            call(&w, None, method, path, Some("not-the-token"), body.clone()).await;
+        assert_eq!(
+            (status, p["reason"].as_str()),
+            (401, Some("invalid_token")),
+            "{method} {path}: {p}"
+        );
+        assert!(challenge.unwrap().contains("error=\"invalid_token\""));
+        // The hash itself is no token.
+        let hash = poort::grants::token_hash(TOKEN);
+        let (status, _, _) = call(&w, None, method, path, Some(&hash), body.clone()).await;
+        assert_eq!(status, 401, "{method} {path}");
+        let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut request = anna
+            .request(m, format!("{}{path}", w.poort))
+            .header("X-CSRF-Token", &csrf);
+        if let Some(b) = body {
+            request = request.json(b);
+        }
+        let r = request.send().await.unwrap();
+        assert_eq!(
+            r.status().as_u16(),
+            401,
+            "{method} {path}: a session opens nothing here"
+        );
+    }
+    // And the token opens none of the session's routes.
+    let (status, _, p) = call(&w, None, "GET", "/api/v1/session", Some(TOKEN), None).await;
+    assert_eq!(status, 401, "{p}");
+    assert!(
+        p["detail"]
+            .as_str()
+            .unwrap()
+            .contains("bearer token does not open"),
+        "{p}"
+    );
+    let (status, _, _) = call(&w, None, "GET", "/api/v1/members", Some(TOKEN), None).await;
+    assert_eq!(status, 401);
+    // Nothing was registered by any of it.
+    assert!(matches!(
+        w.registry.sql().organisation_summary("44556677").await,
+        Err(WriteError::UnknownOrganisation(_))
+    ));
+
+    // With the token: every route, and each refusal with its reason.
+    let post = |body: Value| {
+        call(
+            &w,
+            None,
+            "POST",
+            "/api/v1/operator/organisations",
+            Some(TOKEN),
+            Some(body),
+        )
+    };
+    let (status, _, p) = post(json!({"kvk": NEW_KVK})).await;
+    assert_eq!(
+        (status, p["reason"].as_str()),
+        (400, Some("malformed_body")),
+        "{p}"
+    );
+    for (body, expect, reason) in [
+        (new_organisation("1234", "x@y.example"), 422, "invalid_kvk"),
+        (
+            new_organisation(NEW_KVK, "no address"),
+            422,
+            "invalid_email",
+        ),
+        (
+            new_organisation("12345678", "x@y.example"),
+            409,
+            "duplicate_organisation",
+        ),
+        (
+            json!({"kvk": NEW_KVK, "name": "X", "hoofdbeheerder": {"name": "Y", "email": "y@x.example", "language": "fr"}}),
+            422,
+            "invalid_language",
+        ),
+    ] {
+        let (status, _, p) = post(body).await;
+        assert_eq!(
+            (status, p["reason"].as_str()),
+            (expect, Some(reason)),
+            "{p}"
+        );
+    }
+    let (status, _, made) = post(new_organisation(NEW_KVK, "hanna@nieuw.example")).await;
+    assert_eq!(status, 201, "{made}");
+    let (status, _, p) = call(
+        &w,
+        None,
+        "GET",
+        "/api/v1/operator/organisations/99999999",
+        Some(TOKEN),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, p["reason"].as_str()),
+        (404, Some("unknown_organisation")),
+        "{p}"
+    );
+    let (status, _, p) = call(
+        &w,
+        None,
+        "POST",
+        "/api/v1/operator/organisations/99999999/activation/resend",
+        Some(TOKEN),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, p["reason"].as_str()),
+        (404, Some("unknown_organisation")),
+        "{p}"
+    );
+
+    // The joint-signature setting.
+    let (status, _, changed) = call(
+        &w,
+        None,
+        "PUT",
+        &format!("{org}/joint-signatures"),
+        Some(TOKEN),
+        Some(json!({"joint_needs_two": true})),
+    )
+    .await;
+    assert_eq!(
+        (status, changed["joint_needs_two"].as_bool()),
+        (200, Some(true)),
+        "{changed}"
+    );
+    let (status, _, p) = call(
+        &w,
+        None,
+        "PUT",
+        &format!("{org}/joint-signatures"),
+        Some(TOKEN),
+        Some(json!({"joint_needs_two": "yes"})),
+    )
+    .await;
+    assert_eq!(
+        (status, p["reason"].as_str()),
+        (400, Some("malformed_body")),
+        "{p}"
+    );
+    assert!(
+        w.registry
+            .sql()
+            .sign_off_policy(NEW_KVK)
+            .await
+            .unwrap()
+            .joint_needs_two
+    );
+
+    // The directors: put, read back without dates of birth; a bad extract changes nothing.
+    let extract = json!({"representatives": [
+        {"given_names": "Hanna", "family_name": "Testpersoon", "date_of_birth": "1980-01-01", "authority": "sole"},
+        {"given_names": "Jan Pieter", "family_name": "Berg, van den", "date_of_birth": "1960-06-15", "authority": "joint"},
+    ]});
+    let (status, _, applied) = call(
+        &w,
+        None,
+        "PUT",
+        &format!("{org}/representatives"),
+        Some(TOKEN),
+        Some(extract),
+    )
+    .await;
+    assert_eq!(status, 200, "{applied}");
+    assert_eq!(
+        (
+            applied["added"].as_u64(),
+            applied["items"].as_array().unwrap().len()
+        ),
+        (Some(2), 2)
+    );
+    let (status, _, list) = call(
+        &w,
+        None,
+        "GET",
+        &format!("{org}/representatives"),
+        Some(TOKEN),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(list["items"][0]["authority"], "joint", "{list}");
+    assert_eq!(list["items"][0]["bound"], false);
+    let text = list.to_string();
+    assert!(
+        !text.contains("date_of_birth") && !text.contains("1960"),
+        "{text}"
+    );
+    let bad = json!({"representatives": [
+        {"given_names": "Goed", "family_name": "Persoon", "date_of_birth": "1970-01-01", "authority": "sole"},
+        {"given_names": "Fout", "family_name": "Datum", "date_of_birth": "1970-02-30", "authority": "sole"},
+        {"given_names": "Fout", "family_name": "Soort", "date_of_birth": "1970-01-01", "authority": "alone"},
+    ]});
+    let (status, _, p) = call(
+        &w,
+        None,
+        "PUT",
+        &format!("{org}/representatives"),
+        Some(TOKEN),
+        Some(bad),
+    )
+    .await;
+    assert_eq!(
+        (status, p["reason"].as_str()),
+        (422, Some("invalid_date_of_birth")),
+        "{p}"
+    );
+    let detail = p["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("row 2") && detail.contains("row 3: authority"),
+        "{detail}"
+    );
+    let (_, _, after) = call(
+        &w,
+        None,
+        "GET",
+        &format!("{org}/representatives"),
+        Some(TOKEN),
+        None,
+    )
+    .await;
+    assert_eq!(after, list, "a refused extract changes nothing");
+    let (status, _, p) = call(
+        &w,
+        None,
+        "PUT",
+        "/api/v1/operator/organisations/99999999/representatives",
+        Some(TOKEN),
+        Some(json!({"representatives": []})),
+    )
+    .await;
+    assert_eq!(
+        (status, p["reason"].as_str()),
+        (404, Some("unknown_organisation")),
+        "{p}"
+    );
+}
+
+#[tokio::test]
+async fn without_configured_tokens_the_operator_api_is_closed() {
+    let w = common::start().await;
+    let (status, challenge, p) = call(
+        &w,
+        None,
+        "GET",
+        "/api/v1/operator/organisations/12345678",
+        Some(TOKEN),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, p["reason"].as_str()),
+        (401, Some("invalid_token")),
+        "{p}"
+    );
+    assert!(challenge.is_some());
+}
+
+/// The mails in the outbox to `address` whose text holds `text`.
+async fn mails_to(w: &World, address: &str, text: &str) -> usize {
+    mails(w)
+        .await
+        .iter()
+        .filter(|m| m.contains(address) && m.contains(text))
+        .count()
+}
+
+#[tokio::test]
+async fn bevoegd_vertegenwoordigers_are_told_when_an_administrator_is_appointed() {
+    let w = operator_world().await;
+    let sql = w.registry.sql();
+    // eva (a plain user of the Bakkerij, with an address) is one of its directors, bound at
+    // her login; so is someone without an address.
+    common::execute_sql(
+        sql.pool(),
+        "UPDATE persons SET email = 'eva@bakkerij.example' WHERE id = 'eva'",
+    )
+    .await;
+    let extract = json!({"representatives": [
+        {"given_names": "Eva", "family_name": "Smit", "date_of_birth": "1980-01-01", "authority": "joint"},
+        {"given_names": "Daan", "family_name": "Visser", "date_of_birth": "1981-01-01", "authority": "joint"},
+        {"given_names": "Gijs", "family_name": "Testpersoon", "date_of_birth": "1980-01-01", "authority": "sole"},
+    ]});
+    let (status, _, _) = call(
+        &w,
+        None,
+        "PUT",
+        "/api/v1/operator/organisations/12345678/representatives",
+        Some(TOKEN),
+        Some(extract),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let bound = w
+        .registry
+        .write(sql.bind_representative(IDP, "eva", "Eva", "Smit", "1980-01-01", now()))
+        .await
+        .unwrap();
+    assert_eq!(bound.len(), 1);
+    w.registry
+        .write(sql.bind_representative(IDP, "daan", "Daan", "Visser", "1981-01-01", now()))
+        .await
+        .unwrap();
+    let eva = "eva@bakkerij.example";
+    const NEW_BEHEERDER: &str = "Nieuwe beheerder voor Bakkerij De Gouden Korst B.V.";
+    const NEW_HOOFDBEHEERDER: &str = "Nieuwe hoofdbeheerder voor Bakkerij De Gouden Korst B.V.";
+
+    // anna invites hanna as a plain user, then makes her beheerder: eva is told, once.
+    let (anna, csrf) = common::admin_session(&w, "anna").await;
+    let invite = |body: Value| {
+        anna.post(format!("{}/api/v1/invitations", w.poort))
+            .header("X-CSRF-Token", &csrf)
+            .json(&body)
+            .send()
+    };
+    let r = invite(json!({"name": "Hanna Testpersoon", "email": "hanna@bakkerij.example", "roles": ["gebruiker"]})).await.unwrap();
+    assert_eq!(r.status(), 201);
+    let hanna: Value = r.json().await.unwrap();
+    let hanna = hanna["person"].as_str().unwrap().to_string();
+    let roles = |roles: Value| {
+        anna.post(format!("{}/api/v1/members/{hanna}/roles", w.poort))
+            .header("X-CSRF-Token", &csrf)
+            .json(&json!({ "roles": roles }))
+            .send()
+    };
+    assert_eq!(
+        roles(json!(["gebruiker", "lezer"])).await.unwrap().status(),
+        200
+    );
+    assert_eq!(
+        mails_to(&w, eva, "Nieuwe").await,
+        0,
+        "a lezer is no administrator"
+    );
+    assert_eq!(
+        roles(json!(["beheerder", "gebruiker"]))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(mails_to(&w, eva, NEW_BEHEERDER).await, 1);
+    let mail = mails(&w)
+        .await
+        .into_iter()
+        .find(|m| m.contains(NEW_BEHEERDER))
+        .unwrap();
+    assert!(
+        mail.contains("Hanna Testpersoon is beheerder geworden"),
+        "{mail}"
+    );
+    // Staying beheerder is no new appointment; becoming hoofdbeheerder is.
+    assert_eq!(roles(json!(["beheerder"])).await.unwrap().status(), 200);
+    assert_eq!(
+        roles(json!(["hoofdbeheerder"])).await.unwrap().status(),
+        200
+    );
+    assert_eq!(mails_to(&w, eva, NEW_BEHEERDER).await, 1);
+    assert_eq!(mails_to(&w, eva, NEW_HOOFDBEHEERDER).await, 1);
+
+    // An invitation with an administrator's role, accepted: told at the acceptance.
+    let r = invite(json!({"name": "Gijs Testpersoon", "email": "gijs@bakkerij.example", "roles": ["beheerder"]})).await.unwrap();
+    assert_eq!(r.status(), 201);
+    assert_eq!(
+        mails_to(&w, eva, NEW_BEHEERDER).await,
+        1,
+        "not while invited"
+    );
+    let link = common::invitation_link(&w, "gijs@bakkerij.example").await;
+    assert_eq!(follow(&link, "gijs").await.status(), 200);
+    assert_eq!(mails_to(&w, eva, NEW_BEHEERDER).await, 2);
+
+    // A sole director bound at login (gijs, already a member) becomes hoofdbeheerder: what the
+    // lead's login calls after the binding tells eva.
+    let bound = w
+        .registry
+        .write(sql.bind_representative(IDP, "gijs", "Gijs", "Testpersoon", "1980-01-01", now()))
+        .await
+        .unwrap();
+    assert!(bound[0].became_hoofdbeheerder, "{bound:?}");
+    let queued = poort::admin::notify::representatives_bound(
+        sql.pool(),
+        &poort::mail::Mailer::new(sql.pool().clone()),
+        &bound,
+    )
+    .await;
+    assert_eq!(
+        queued, 1,
+        "eva only: daan has no address, gijs is the appointee"
+    );
+    assert_eq!(mails_to(&w, eva, NEW_HOOFDBEHEERDER).await, 2);
+    // Nobody else got these notices.
+    let all = mails(&w).await;
+    let notices: Vec<&String> = all
+        .iter()
+        .filter(|m| m.contains("Nieuwe ") && m.contains("voor Bakkerij"))
+        .collect();
+    assert!(notices.iter().all(|m| m.contains(eva)), "{notices:?}");
 }

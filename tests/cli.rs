@@ -157,6 +157,7 @@ fn setup(dir: &Path) -> (PathBuf, Config) {
         telemetry: Default::default(),
         limits: Default::default(),
         theme: Default::default(),
+        operator: Default::default(),
         admin: Default::default(),
         mail: Default::default(),
         oidc: poort::config::OidcConfig {

@@ -7,6 +7,10 @@
 //!
 //! Every request acts for the organisation of the session only: an ID of another organisation's
 //! grant answers 404, as an ID that does not exist does, so that guessing tells nothing.
+//!
+//! The operator's routes under `/api/v1/operator/` ([`operator`]) are in the same list and
+//! document, under a security scheme of their own (a bearer token): a session opens none of
+//! them, and their token none of the session's.
 
 pub mod access;
 pub mod audit;
@@ -16,6 +20,7 @@ pub mod grants;
 pub mod invitations;
 pub mod links;
 pub mod members;
+pub mod operator;
 pub mod organisation;
 pub mod paging;
 pub mod problem;
@@ -30,6 +35,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::Router;
 use contract::Contract;
+use operator::BearerToken;
 pub use problem::Problem;
 use serde::Deserialize;
 use std::sync::Arc;
@@ -47,12 +53,12 @@ pub struct Csrf {
 }
 
 /// The document's frame: what it is, its types, and how a client is known (the admin
-/// session's cookie, from logging in at `/admin/login`).
+/// session's cookie, from logging in at `/admin/login`; the operator's routes a bearer token).
 #[derive(OpenApi)]
 #[openapi(
     info(title = "poort beheermodule API", version = "1",
-        description = "The admin module of poort as JSON: members, grants, invitations, link requests, the organisation and its audit trail. Log in at /admin/login first; every change carries the session's CSRF token in X-CSRF-Token."),
-    modifiers(&SessionCookie),
+        description = "The admin module of poort as JSON: members, grants, invitations, link requests, the organisation and its audit trail. Log in at /admin/login first; every change carries the session's CSRF token in X-CSRF-Token. The operator's routes under /api/v1/operator/ take a bearer token instead (security scheme operator) and no session."),
+    modifiers(&SessionCookie, &BearerToken),
     security(("session" = [])),
     components(schemas(
         problem::Problem,
@@ -63,6 +69,12 @@ pub struct Csrf {
         bodies::NewGrant, bodies::ScopeChoice, bodies::Renewal, bodies::Roles, bodies::Contact,
         bodies::MemberDetails, bodies::NewInvitation, bodies::NewLinkRequest,
         paging::MemberPage, paging::GrantPage, paging::AuditPage,
+        wire::OrganisationStatus,
+        operator::wire::Appointee, operator::wire::NewRegistration,
+        operator::wire::OperatorOrganisation, operator::wire::Activation,
+        operator::wire::Registered, operator::wire::JointSignatures, operator::wire::Authority,
+        operator::wire::Representative, operator::wire::Representatives,
+        operator::wire::NewRepresentative, operator::wire::Extract, operator::wire::ExtractApplied,
     ))
 )]
 struct Frame;
@@ -133,6 +145,30 @@ pub fn contract() -> Contract {
         .operation(grants::__path_reactivate_grant, grants::reactivate_grant)
         .operation(audit::__path_list_audit, audit::list_audit)
         .operation(audit::__path_audit_csv, audit::audit_csv)
+        .operation(
+            operator::organisations::__path_register_organisation,
+            operator::organisations::register_organisation,
+        )
+        .operation(
+            operator::organisations::__path_get_organisation,
+            operator::organisations::get_organisation,
+        )
+        .operation(
+            operator::organisations::__path_resend_activation,
+            operator::organisations::resend_activation,
+        )
+        .operation(
+            operator::organisations::__path_set_joint_signatures,
+            operator::organisations::set_joint_signatures,
+        )
+        .operation(
+            operator::representatives::__path_get_representatives,
+            operator::representatives::get_representatives,
+        )
+        .operation(
+            operator::representatives::__path_put_representatives,
+            operator::representatives::put_representatives,
+        )
 }
 
 /// The API's routes: its operations, the document (served to anyone: it is no secret), and a

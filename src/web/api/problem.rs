@@ -32,6 +32,10 @@ pub struct Problem {
     /// A reference number to quote to the operator; the server's log lines of this request
     /// carry it.
     pub reference: String,
+    /// Why, as a code a client can act on (`already_active`, `invalid_date_of_birth`,
+    /// `invalid_token`, …), where the refusal has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 impl Problem {
@@ -56,6 +60,23 @@ impl Problem {
             status: status.as_u16(),
             detail: detail.into(),
             reference,
+            reason: None,
+        }
+    }
+
+    /// The same problem, saying `detail`.
+    pub fn with_detail(self, detail: &str) -> Problem {
+        Problem {
+            detail: detail.to_string(),
+            ..self
+        }
+    }
+
+    /// The same problem with its reason code.
+    pub fn because(self, reason: &str) -> Problem {
+        Problem {
+            reason: Some(reason.to_string()),
+            ..self
         }
     }
 
@@ -125,7 +146,8 @@ impl From<SessionError> for Problem {
                 "unauthenticated",
                 "Not logged in",
                 "log in to the admin module first (/admin/login)",
-            ),
+            )
+            .because("no_session"),
             SessionError::Store(d) => {
                 let p = Problem::new(
                     StatusCode::SERVICE_UNAVAILABLE,
@@ -207,7 +229,9 @@ impl From<WriteError> for Problem {
             | W::GrantRevoked(_)
             | W::SharedPerson(_)
             | W::LinkRequestDecided(_)
-            | W::LinkRequestExpired => (
+            | W::LinkRequestExpired
+            | W::AlreadyActive(_)
+            | W::ActivationExpired => (
                 StatusCode::CONFLICT,
                 "conflict",
                 "Conflicts with the register",
@@ -220,7 +244,36 @@ impl From<WriteError> for Problem {
             }
             _ => (StatusCode::UNPROCESSABLE_ENTITY, "invalid", "Invalid input"),
         };
-        Problem::new(status, kind, title, e.to_string())
+        Problem::new(status, kind, title, e.to_string()).because(e.reason_code())
+    }
+}
+
+/// How a refused import of rows reads over the API: the first row's refusal decides the status
+/// and the reason; every row's is in the detail, by its number.
+impl From<crate::grants::ImportError> for Problem {
+    fn from(e: crate::grants::ImportError) -> Problem {
+        use crate::grants::ImportError as I;
+        match e {
+            I::Refused(w) => w.into(),
+            I::Database(d) => Problem::internal(
+                &d,
+                "the register could not be read or changed; nothing was changed",
+            ),
+            I::Rows(rows) => {
+                let detail = rows
+                    .iter()
+                    .map(|(n, e)| format!("row {n}: {e}"))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                let mut p = rows
+                    .into_iter()
+                    .next()
+                    .map(|(_, e)| Problem::from(e))
+                    .unwrap_or_else(|| Problem::invalid(""));
+                p.detail = format!("nothing was changed: {detail}");
+                p
+            }
+        }
     }
 }
 
