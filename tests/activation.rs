@@ -1053,3 +1053,181 @@ async fn bevoegd_vertegenwoordigers_are_told_when_an_administrator_is_appointed(
         .collect();
     assert!(notices.iter().all(|m| m.contains(eva)), "{notices:?}");
 }
+
+// The operator's commands, as built.
+
+/// A config on a fresh SQLite register (with the development seed) in `dir`.
+fn cli_config(dir: &std::path::Path) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(common::repo_file("config/poort.toml")).unwrap();
+    let mut config: poort::config::Config = toml::from_str(&text).unwrap();
+    config.register.database = format!("sqlite://{}", dir.join("register.db").display());
+    config.register.seed = Some(common::repo_file("config/grants-dev.toml"));
+    config.register.audit_spool = dir.join("audit-spool.jsonl");
+    config.mail.outbox_dir = dir.join("mail");
+    let path = dir.join("poort.toml");
+    std::fs::write(&path, toml::to_string(&config).unwrap()).unwrap();
+    path
+}
+
+/// `poort GROUP --config CONFIG REST…`: (success, stdout, stderr).
+fn poort_cli(config: &std::path::Path, args: &[&str]) -> (bool, String, String) {
+    let (group, rest) = args.split_first().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_poort"))
+        .arg(group)
+        .arg("--config")
+        .arg(config)
+        .args(rest)
+        .env("NO_COLOR", "1")
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+fn cli_ok(config: &std::path::Path, args: &[&str]) -> String {
+    let (ok, out, err) = poort_cli(config, args);
+    assert!(ok, "poort {args:?} failed:\n{out}{err}");
+    assert!(!err.contains("hanna"), "no personal data in its log: {err}");
+    out
+}
+
+#[tokio::test]
+async fn the_operators_organisation_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = cli_config(dir.path());
+    let out = cli_ok(
+        &config,
+        &[
+            "organisations",
+            "register",
+            "--kvk",
+            NEW_KVK,
+            "--name",
+            "Nieuw Bedrijf B.V.",
+            "--hoofdbeheerder-name",
+            "Hanna Testpersoon",
+            "--hoofdbeheerder-email",
+            "hanna@nieuw.example",
+            "--language",
+            "en",
+        ],
+    );
+    assert!(
+        out.contains(&format!(
+            "organisation {NEW_KVK} registered, not yet active"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains("activation mail queued") && out.contains("until 20"),
+        "{out}"
+    );
+    assert!(!out.contains("hanna@nieuw.example"), "{out}");
+    // The mail waits in the outbox for a running poort's worker, in English, with the link.
+    let register = SqlRegister::connect_sqlite(dir.path().join("register.db").to_str().unwrap())
+        .await
+        .unwrap();
+    let outbox = || async {
+        let rows: Vec<(String, String, String)> = match register.pool() {
+            Pool::Sqlite(p) => {
+                sqlx::query_as("SELECT recipient, subject, body FROM mail_outbox ORDER BY id")
+                    .fetch_all(p)
+                    .await
+                    .unwrap()
+            }
+            Pool::Postgres(_) => unreachable!(),
+        };
+        rows
+    };
+    let queued = outbox().await;
+    assert_eq!(queued.len(), 1);
+    let (to, subject, body) = &queued[0];
+    assert_eq!(to, "hanna@nieuw.example");
+    assert_eq!(subject, "Activate Nieuw Bedrijf B.V. for eHerkenning");
+    assert!(
+        body.contains("/admin/invitation/") && body.contains("until 20"),
+        "{body}"
+    );
+
+    // Listed and shown with its status.
+    let list = cli_ok(&config, &["org", "list"]);
+    let line = list.lines().find(|l| l.starts_with(NEW_KVK)).unwrap();
+    assert!(line.contains("pending_activation"), "{list}");
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with("12345678") && l.contains(" active ")),
+        "{list}"
+    );
+    let active = cli_ok(&config, &["org", "list", "--status", "active"]);
+    assert!(
+        !active.contains(NEW_KVK) && active.contains("12345678"),
+        "{active}"
+    );
+    let json: Value = serde_json::from_str(&cli_ok(&config, &["org", "list", "--json"])).unwrap();
+    assert_eq!(json.as_array().unwrap().len(), 4);
+    let show = cli_ok(&config, &["org", "show", NEW_KVK]);
+    assert!(show.contains("status    pending_activation"), "{show}");
+    let show = cli_ok(&config, &["org", "show", "12345678"]);
+    assert!(show.contains("status    active since"), "{show}");
+
+    // Sent again: a second mail, with another link.
+    let out = cli_ok(&config, &["org", "resend-activation", "--kvk", NEW_KVK]);
+    assert!(out.contains("a new activation link"), "{out}");
+    let queued = outbox().await;
+    assert_eq!(queued.len(), 2);
+    assert_ne!(queued[0].2, queued[1].2);
+    let (ok, _, err) = poort_cli(&config, &["org", "resend-activation", "--kvk", "12345678"]);
+    assert!(!ok && err.contains("already active"), "{err}");
+
+    // The signature setting: one of --two and --one.
+    cli_ok(
+        &config,
+        &["org", "joint-signatures", "--kvk", NEW_KVK, "--two"],
+    );
+    assert!(
+        register
+            .sign_off_policy(NEW_KVK)
+            .await
+            .unwrap()
+            .joint_needs_two
+    );
+    let show = cli_ok(&config, &["org", "show", NEW_KVK]);
+    assert!(
+        show.contains("joint authority needs a second director"),
+        "{show}"
+    );
+    cli_ok(
+        &config,
+        &["org", "joint-signatures", "--kvk", NEW_KVK, "--one"],
+    );
+    assert!(
+        !register
+            .sign_off_policy(NEW_KVK)
+            .await
+            .unwrap()
+            .joint_needs_two
+    );
+    let (ok, _, _) = poort_cli(&config, &["org", "joint-signatures", "--kvk", NEW_KVK]);
+    assert!(!ok, "--two or --one is needed");
+
+    // A token for the operator API and the hash for the config.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_poort"))
+        .arg("operator-token")
+        .output()
+        .unwrap();
+    let out = String::from_utf8(out.stdout).unwrap();
+    let words: Vec<&str> = out.split_whitespace().collect();
+    let token = words[words.iter().position(|w| w.ends_with("):")).unwrap() + 1];
+    assert_eq!(token.len(), 64);
+    assert!(
+        out.contains(&format!(
+            "api_token_sha256 = [\"{}\"]",
+            poort::grants::token_hash(token)
+        )),
+        "{out}"
+    );
+}

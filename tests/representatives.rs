@@ -495,3 +495,167 @@ async fn representatives_on_postgres() {
     suite(register.clone()).await;
     register.close().await;
 }
+
+#[test]
+fn the_representatives_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(common::repo_file("config/poort.toml")).unwrap();
+    let mut config: poort::config::Config = toml::from_str(&text).unwrap();
+    config.register.database = format!("sqlite://{}", dir.path().join("register.db").display());
+    config.register.seed = Some(common::repo_file("config/grants-dev.toml"));
+    config.register.audit_spool = dir.path().join("audit-spool.jsonl");
+    let path = dir.path().join("poort.toml");
+    std::fs::write(&path, toml::to_string(&config).unwrap()).unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_poort"))
+            .arg("representatives")
+            .arg("--config")
+            .arg(&path)
+            .args(args)
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    };
+    let file = dir.path().join("extract.csv");
+    // Bad lines: every one named, nothing imported.
+    std::fs::write(
+        &file,
+        "kvk,given_names,family_name,date_of_birth,authority\n\
+         12345678,Anna,de Vries,1970-05-01,sole\n\
+         12345678,Piet,Bakker,1965-02-30,joint\n\
+         99999999,Kees,Visser,1990-07-07,joint\n\
+         87654321,Carla,Bakker,1980-12-24,both\n",
+    )
+    .unwrap();
+    let (ok, _, err) = run(&["import", file.to_str().unwrap()]);
+    assert!(!ok);
+    for expected in [
+        "line 3: \"1965-02-30\" is not a date of birth",
+        "line 4: no organisation with KvK number 99999999",
+        "line 5: authority \"both\"",
+    ] {
+        assert!(err.contains(expected), "{expected}: {err}");
+    }
+    let (_, list, _) = run(&["list", "--kvk", "12345678"]);
+    assert!(list.trim().is_empty(), "nothing imported: {list}");
+    // A file that does not read: every bad line.
+    std::fs::write(&file, "kvk,given_names\n12345678,Anna\n").unwrap();
+    let (ok, _, err) = run(&["import", file.to_str().unwrap()]);
+    assert!(!ok && err.contains("header must be"), "{err}");
+
+    // Good: two organisations in one file.
+    std::fs::write(
+        &file,
+        "kvk,given_names,family_name,date_of_birth,authority\n\
+         12345678,Anna,de Vries,1970-05-01,sole\n\
+         12345678,Piet,Bakker,1965-01-31,joint\n\
+         87654321,Carla,Bakker,1980-12-24,joint\n",
+    )
+    .unwrap();
+    let (ok, out, err) = run(&["import", file.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("organisation 12345678: 0 kept, 2 added, 0 removed"),
+        "{out}"
+    );
+    assert!(
+        out.contains("organisation 87654321: 0 kept, 1 added, 0 removed"),
+        "{out}"
+    );
+    assert!(
+        !err.contains("Anna") && !err.contains("1970"),
+        "no personal data logged: {err}"
+    );
+    let (_, list, _) = run(&["list", "--kvk", "12345678"]);
+    let anna = list.lines().find(|l| l.contains("Anna de Vries")).unwrap();
+    assert!(
+        anna.contains("sole") && anna.contains("not bound"),
+        "{list}"
+    );
+    assert!(!list.contains("1970"), "never the date of birth: {list}");
+    let (_, json, _) = run(&["list", "--kvk", "12345678", "--json"]);
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(json.as_array().unwrap().len(), 2);
+    let (ok, _, err) = run(&["list", "--kvk", "99999999"]);
+    assert!(!ok && err.contains("no organisation"), "{err}");
+}
+
+#[tokio::test]
+async fn the_admin_modules_organisation_page_lists_the_directors_and_keeps_the_setting() {
+    let w = common::start().await;
+    let sql = w.registry.sql();
+    sql.import_representatives(
+        &op(),
+        &[
+            row(1, BAKKERIJ, rep("Anna", "de Vries", "1970-05-01", "sole")),
+            row(2, BAKKERIJ, rep("Eva", "Smit", "1980-01-01", "joint")),
+        ],
+        now(),
+    )
+    .await
+    .unwrap();
+    w.registry
+        .write(sql.bind_representative(IDP, "eva", "Eva", "Smit", "1980-01-01", now()))
+        .await
+        .unwrap();
+    let (anna, csrf) = common::admin_session(&w, "anna").await;
+    let url = format!("{}/admin/organisation", w.poort);
+    let page = common::unescape(&common::page(&anna, &url).await);
+    for expected in [
+        "Actief sinds",
+        "Bevoegd vertegenwoordigers",
+        "Anna de Vries</td><td class=\"utrecht-table__cell\">Zelfstandig bevoegd</td><td class=\"utrecht-table__cell\">Nog niet ingelogd",
+        "Eva Smit</td><td class=\"utrecht-table__cell\">Gezamenlijk bevoegd</td><td class=\"utrecht-table__cell\">Ja, sinds",
+        "action=\"/admin/organisation/joint-signatures\"",
+    ] {
+        assert!(page.contains(expected), "{expected}: {page}");
+    }
+    assert!(!page.contains("1970-05-01"), "never a date of birth");
+    // The hoofdbeheerder sets it: a second signature is needed.
+    let post = |value: &str| {
+        anna.post(format!("{url}/joint-signatures"))
+            .form(&[("csrf", csrf.as_str()), ("joint_needs_two", value)])
+            .send()
+    };
+    let r = post("two").await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r
+        .url()
+        .query()
+        .unwrap_or_default()
+        .contains("notice=joint-saved"));
+    assert!(sql.sign_off_policy(BAKKERIJ).await.unwrap().joint_needs_two);
+    let page = common::unescape(&r.text().await.unwrap());
+    assert!(
+        page.contains("De instelling voor ondertekening is opgeslagen."),
+        "{page}"
+    );
+    assert!(
+        page.contains("value=\"two\" checked"),
+        "the choice as stored: {page}"
+    );
+    // Neither choice: said next to the question, nothing changed.
+    let r = post("").await.unwrap();
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.unwrap().contains("Kies een van beide."));
+    assert!(sql.sign_off_policy(BAKKERIJ).await.unwrap().joint_needs_two);
+    // In English too.
+    let page = anna
+        .get(&url)
+        .header("accept-language", "en")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Legal representatives") && page.contains("Joint authority"),
+        "{page}"
+    );
+}
