@@ -1,6 +1,7 @@
 //! Checks of what a write is given, in one place: KvK numbers and RSINs (the domain's own checks,
 //! turned into the register's typed refusals), validity periods (the domain's 5-year limit),
-//! scopes against the service catalogue, renewal periods and e-mail addresses.
+//! scopes against the service catalogue, renewal periods, e-mail addresses, languages, and a
+//! bevoegd vertegenwoordiger's authority and date of birth.
 
 use super::error::WriteError;
 use crate::config::ServiceConfig;

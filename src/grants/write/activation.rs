@@ -3,7 +3,7 @@
 //! (`activated_at` NULL), the hoofdbeheerder is a member invited with that role, and their
 //! invitation link (24 hours, once; only its hash stored) is mailed. Their first login through
 //! it binds their identity and activates the organisation in the same transaction
-//! (`accept_invitation`, through [`activate_if_pending`]); so does the binding of a director
+//! (`accept_invitation`, through `activate_if_pending` of `write`); so does the binding of a director
 //! with sole authority (`bind_representative`). The operator may send a new link while the
 //! organisation waits (the old one stops working), never once it is active.
 //!
@@ -36,30 +36,6 @@ pub struct NewRegistration {
     /// `nl` or `en`, for the mails (Dutch when left out).
     #[serde(default)]
     pub language: Option<String>,
-}
-
-/// Activates the organisation (internal ID) if it is still waiting, with its audit row; whether
-/// it did. Inside the caller's transaction.
-pub(super) async fn activate_if_pending(
-    tx: &mut Tx,
-    actor: &Actor,
-    org_id: &str,
-    now: DateTime<Utc>,
-) -> Result<bool, WriteError> {
-    let changed =
-        sql("UPDATE organisations SET activated_at = $1 WHERE id = $2 AND activated_at IS NULL")
-            .bind(now)
-            .bind(org_id)
-            .execute(&mut *tx)
-            .await?;
-    if changed == 0 {
-        return Ok(false);
-    }
-    Record::new(actor, org_id, "organisation.activate")
-        .after(&now)
-        .append(tx)
-        .await?;
-    Ok(true)
 }
 
 /// Whether the organisation (internal ID) is waiting for activation.

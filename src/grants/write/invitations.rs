@@ -3,9 +3,9 @@
 //! e-mailed link (valid 24 hours, usable once) binds the identity the AD asserts to them. After
 //! that they log in directly. Only a hash of the link's secret is stored.
 
-use super::activation::activate_if_pending;
 use super::Touching;
-use super::{authorise, commit_recorded, commit_touching, email_free, group_named, member_roles};
+use super::{activate_if_pending, authorise, commit_recorded, commit_touching, email_free};
+use super::{group_named, member_roles};
 use super::{insert_link, insert_membership, link_holder, organisation, Actor, Need, Record};
 use crate::domain::grant::{IdentityKey, Organisation, Role, Touched};
 use crate::grants::check::check_email;

@@ -333,6 +333,30 @@ async fn member_roles(tx: &mut Tx, person: &str, org_id: &str) -> Result<Vec<Rol
     Ok(roles)
 }
 
+/// Activates the organisation (internal ID) if it is still waiting, with its audit row; whether
+/// it did. Inside the caller's transaction.
+async fn activate_if_pending(
+    tx: &mut Tx,
+    actor: &Actor,
+    org_id: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, WriteError> {
+    let changed =
+        sql("UPDATE organisations SET activated_at = $1 WHERE id = $2 AND activated_at IS NULL")
+            .bind(now)
+            .bind(org_id)
+            .execute(&mut *tx)
+            .await?;
+    if changed == 0 {
+        return Ok(false);
+    }
+    Record::new(actor, org_id, "organisation.activate")
+        .after(&now)
+        .append(tx)
+        .await?;
+    Ok(true)
+}
+
 /// Gives a membership these roles (on top of those it has).
 async fn add_roles(tx: &mut Tx, membership: &str, roles: &[Role]) -> Result<(), WriteError> {
     for role in roles {

@@ -10,9 +10,9 @@
 //! list leaves the memberships and roles they have: those are the organisation's to change.
 //! The audit trail has one row per organisation with the counts, never names or dates.
 
-use super::activation::activate_if_pending;
-use super::{add_roles, find_membership, insert_link, insert_membership, link_holder};
+use super::{activate_if_pending, add_roles, find_membership, insert_link};
 use super::{commit_touching, operator_only, Actor, Record, Touching};
+use super::{insert_membership, link_holder};
 use crate::domain::grant::{Organisation, Role, Touched};
 use crate::domain::representative::{Asserted, ExtractKey};
 use crate::domain::request::Authority;

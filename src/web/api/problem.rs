@@ -34,8 +34,10 @@ pub struct Problem {
     pub reference: String,
     /// Why, as a code a client can act on (`already_active`, `invalid_date_of_birth`,
     /// `invalid_token`, …), where the refusal has one.
+    // Boxed: every handler returns `Result<_, Problem>`, which stays small.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub reason: Option<Box<str>>,
 }
 
 impl Problem {
@@ -75,7 +77,7 @@ impl Problem {
     /// The same problem with its reason code.
     pub fn because(self, reason: &str) -> Problem {
         Problem {
-            reason: Some(reason.to_string()),
+            reason: Some(reason.into()),
             ..self
         }
     }
