@@ -7,10 +7,9 @@
 mod common;
 
 use common::browser::*;
+use common::operator::{operator_world, TOKEN};
 use common::World;
 use serde_json::json;
-
-const TOKEN: &str = "5d2c0e7a9b1f43c8a6e0d9f8b7c6a5e4d3c2b1a09f8e7d6c5b4a392817060504";
 
 async fn register(w: &World, kvk: &str, name: &str, email: &str) {
     let r = reqwest::Client::new()
@@ -26,10 +25,7 @@ async fn register(w: &World, kvk: &str, name: &str, email: &str) {
 
 #[tokio::test]
 async fn the_hoofdbeheerders_first_login_through_the_mailed_link_activates_the_organisation() {
-    let w = common::start_prepared(|_, config| {
-        config.operator.api_token_sha256 = vec![poort::grants::token_hash(TOKEN)];
-    })
-    .await;
+    let w = operator_world().await;
     register(&w, "55667788", "Nieuw Bedrijf B.V.", "hanna@nieuw.example").await;
     let d = driver().await;
     let hanna = browser(&d).await;

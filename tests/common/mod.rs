@@ -8,6 +8,7 @@ pub mod catalogue;
 pub mod cluster;
 pub mod oidc_ad;
 pub mod oidc_rp;
+pub mod operator;
 pub mod publisher;
 
 use poort::config::{
