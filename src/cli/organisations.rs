@@ -13,7 +13,7 @@ use std::path::Path;
 
 #[derive(Subcommand, Debug)]
 pub enum OrgCommand {
-    /// Register an organisation.
+    /// Create an organisation, active at once (its hoofdbeheerder added with `member add`).
     Create {
         #[arg(long)]
         kvk: String,
