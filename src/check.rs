@@ -78,6 +78,10 @@ pub async fn check(config_path: &Path, config: &Config) -> Vec<Finding> {
     if let Err(e) = crate::web::security::check_production(config) {
         err(config_path, e.to_string());
     }
+    // The operator API's token hashes (never the tokens themselves).
+    for message in config.operator.problems() {
+        err(config_path, message);
+    }
     // The supplier's theme, as the stylesheet is built at start.
     if let Err(e) = config.theme.css() {
         let file = match &e {

@@ -216,7 +216,8 @@ async fn the_openapi_document_names_every_endpoint() {
         let concrete = path
             .replace("{id}", "x")
             .replace("{person}", "x")
-            .replace("{group}", "x");
+            .replace("{group}", "x")
+            .replace("{kvk}", "12345678");
         for method in methods.as_object().unwrap().keys() {
             let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
             let r = c
@@ -543,7 +544,8 @@ async fn the_document_and_the_router_agree_and_every_body_and_error_has_a_schema
         let concrete = path
             .replace("{id}", "x")
             .replace("{person}", "x")
-            .replace("{group}", "x");
+            .replace("{group}", "x")
+            .replace("{kvk}", "12345678");
         for method in ["GET", "POST", "PATCH", "DELETE", "PUT"] {
             if methods.get(method.to_lowercase()).is_some() {
                 continue;

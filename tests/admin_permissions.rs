@@ -44,6 +44,8 @@ const NOT_FOUND: [u16; 4] = [404, 404, 404, 404];
 /// 404 for the roles that could do this with their own IDs; 403 for those who may not do it at
 /// all, whatever the ID (which tells nothing either).
 const NOT_FOUND_OR_NEVER: [u16; 4] = [404, 404, 403, 403];
+/// The operator API's routes, to any admin session.
+const UNAUTHENTICATED: [u16; 4] = [401, 401, 401, 401];
 /// Adding a grant: a lezer is refused before anything about the holder is looked at.
 const NOT_FOUND_BUT_LEZER: [u16; 4] = [404, 404, 404, 403];
 
@@ -103,6 +105,13 @@ const API: &[Row] = &[
     row("POST", "/api/v1/invitations", &[], r#"{"name":"Beheer $n","email":"beheer-$n@bakkerij.example","roles":["beheerder"]}"#, [201, 403, 403, 403]),
     row("POST", "/api/v1/invitations/{id}/resend", &["$inv_resend"], "", [200, 200, 403, 403]),
     row("POST", "/api/v1/invitations/{id}/withdraw", &["$inv_w"], "", [200, 200, 403, 403]),
+    // The operator's routes want the operator's bearer token: no session opens them.
+    row("POST", "/api/v1/operator/organisations", &[], r#"{"kvk":"55667788","name":"X","hoofdbeheerder":{"name":"Y","email":"y@x.example"}}"#, UNAUTHENTICATED),
+    row("GET", "/api/v1/operator/organisations/{kvk}", &["12345678"], "", UNAUTHENTICATED),
+    row("POST", "/api/v1/operator/organisations/{kvk}/activation/resend", &["12345678"], "", UNAUTHENTICATED),
+    row("PUT", "/api/v1/operator/organisations/{kvk}/joint-signatures", &["12345678"], r#"{"joint_needs_two":true}"#, UNAUTHENTICATED),
+    row("GET", "/api/v1/operator/organisations/{kvk}/representatives", &["12345678"], "", UNAUTHENTICATED),
+    row("PUT", "/api/v1/operator/organisations/{kvk}/representatives", &["12345678"], r#"{"representatives":[]}"#, UNAUTHENTICATED),
     row("DELETE", "/api/v1/members/{person}", &["$victim"], "", [204, 204, 403, 403]),
 ];
 
@@ -165,6 +174,9 @@ const PAGES: &[Row] = &[
     row("GET", "/admin/organisation", &[], "", ALL_OK),
     row("POST", "/admin/organisation", &[], "contact_name=Contact+$n&contact_email=info%40bakkerij.example", [303, 303, 403, 403]),
     row("POST", "/admin/organisation", &[], "contact_email=info%40", [422, 422, 403, 403]),
+    row("POST", "/admin/organisation/joint-signatures", &[], "joint_needs_two=two", [303, 403, 403, 403]),
+    row("POST", "/admin/organisation/joint-signatures", &[], "joint_needs_two=one", [303, 403, 403, 403]),
+    row("POST", "/admin/organisation/joint-signatures", &[], "joint_needs_two=maybe", [422, 403, 403, 403]),
     row("GET", "/admin/links", &[], "", [200, 200, 403, 403]),
     row("POST", "/admin/links", &[], "kvk=11223344&email=page-$n%40groendak.example&role=gebruiker", [303, 303, 403, 403]),
     row("POST", "/admin/links", &[], "kvk=1122334&email=page-$n%40groendak.example&role=gebruiker", [422, 422, 403, 403]),

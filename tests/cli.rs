@@ -157,6 +157,7 @@ fn setup(dir: &Path) -> (PathBuf, Config) {
         telemetry: Default::default(),
         limits: Default::default(),
         theme: Default::default(),
+        operator: Default::default(),
         admin: Default::default(),
         mail: Default::default(),
         oidc: poort::config::OidcConfig {
@@ -271,6 +272,11 @@ fn check_reports_each_problem_with_its_file() {
     let mut bad_auth = provider("https://ad-2.example");
     bad_auth.token_endpoint_auth_method = Some("tls_client_auth".into());
     config.oidc_providers = vec![with_none, provider("https://ad-1.example"), bad_auth];
+    // An operator API token pasted where its hash belongs, beside a good hash.
+    config.operator.api_token_sha256 = vec![
+        "the-token-itself".into(),
+        poort::grants::token_hash("the-token-itself"),
+    ];
     // A register database poort cannot open.
     config.register.database = "mysql://db.example/poort".into();
     // A key file that is not there.
@@ -300,9 +306,15 @@ fn check_reports_each_problem_with_its_file() {
         "identity provider https://ad-1.example: ID-token algorithm none is never accepted",
         "identity provider https://ad-1.example: issuer appears twice",
         "identity provider https://ad-2.example: token_endpoint_auth_method tls_client_auth",
+        "[operator] api_token_sha256 entry 1: not 64 hexadecimal digits",
     ] {
         finding(&stdout, &path, what);
     }
+    assert!(
+        !stdout.contains("the-token-itself"),
+        "a token is never repeated"
+    );
+    assert!(!stdout.contains("api_token_sha256 entry 2"), "{stdout}");
     let summary = stdout.lines().last().unwrap();
     assert!(
         summary.ends_with("warning(s)") && !summary.starts_with("0 error(s)"),

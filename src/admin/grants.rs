@@ -110,6 +110,7 @@ impl Services<'_> {
             .await
             .map_err(|e| match e {
                 ImportError::Rows(rows) => GrantError::Rows(rows),
+                ImportError::Refused(e) => GrantError::Write(e),
                 ImportError::Database(e) => GrantError::Write(WriteError::Database(e)),
             })?;
         self.grants(session, &ids).await

@@ -3,7 +3,9 @@
 
 use super::members::Services;
 use super::AdminSession;
-use crate::grants::{Actor, LinkRequest, NewLinkRequest, OrganisationChanges, WriteError};
+use crate::grants::{
+    Actor, LinkRequest, LinkRequestStatus, NewLinkRequest, OrganisationChanges, WriteError,
+};
 use chrono::Utc;
 
 /// An answer to a link request: the other side approves or declines, the asking side withdraws.
@@ -69,7 +71,15 @@ impl Services<'_> {
                 sql.decide_link_request(&who, kvk, id, approve, now).await
             }
         };
-        self.registry.write(async { written }).await
+        let request = self.registry.write(async { written }).await?;
+        // Approved with an administrator's role: the organisation's bevoegd vertegenwoordigers
+        // hear of it.
+        if let (LinkRequestStatus::Approved, Some(person)) = (request.status, &request.person) {
+            let (pool, org) = (sql.pool(), &request.organisation.kvk);
+            let roles = (&[][..], request.roles.as_slice());
+            super::notify::if_appointed(pool, self.mailer, org, person, roles).await;
+        }
+        Ok(request)
     }
 
     /// Changes the organisation's contact data (checked by `admin::organisation`).

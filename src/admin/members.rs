@@ -246,17 +246,17 @@ impl Services<'_> {
         person: &str,
         roles: &[Role],
     ) -> Result<MemberView, MemberError> {
-        self.member(session, person).await?;
+        let before = self.member(session, person).await?.roles;
         let sql = self.registry.sql();
+        let kvk = &session.organisation.kvk;
         self.registry
-            .write(sql.set_roles(
-                &Self::actor(session),
-                &session.organisation.kvk,
-                person,
-                roles,
-            ))
+            .write(sql.set_roles(&Self::actor(session), kvk, person, roles))
             .await?;
-        self.member(session, person).await
+        let after = self.member(session, person).await?;
+        // An administrator appointed: the organisation's bevoegd vertegenwoordigers hear of it.
+        let roles = (before.as_slice(), after.roles.as_slice());
+        super::notify::if_appointed(sql.pool(), self.mailer, kvk, person, roles).await;
+        Ok(after)
     }
 
     pub async fn update(

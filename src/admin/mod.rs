@@ -7,6 +7,7 @@
 //! each seen as a grant for the admin service (level EH4, so that only the authenticated level
 //! limits), held by the membership and suspended when the membership is blocked.
 
+pub mod activation;
 pub mod grants;
 pub mod links;
 pub mod members;

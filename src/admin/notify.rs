@@ -1,6 +1,7 @@
-//! Notices by e-mail: a grant revoked (to the people who held it), a user blocked (to them), and
+//! Notices by e-mail: a grant revoked (to the people who held it), a user blocked (to them),
 //! grants expiring within two months (to the organisation's hoofdbeheerders and beheerders, once
-//! per validity period). People without an e-mail address get none. Notices are queued in the
+//! per validity period), and an administrator appointed (to the organisation's bevoegd
+//! vertegenwoordigers bound to a person). People without an e-mail address get none. Notices are queued in the
 //! register's mail outbox (the mail worker sends them); one that cannot be queued is logged,
 //! without its address.
 //!
@@ -11,6 +12,7 @@
 
 use crate::grants::db::{sql, Pool};
 use crate::grants::lease::Lease;
+use crate::grants::{RepresentativeBinding, Role};
 use crate::mail::{self, Mail, Mailer};
 use chrono::{DateTime, TimeDelta, Utc};
 
@@ -125,6 +127,111 @@ pub async fn member_blocked(
         ))
         .collect();
     Ok(send_all(mailer, mails).await)
+}
+
+/// The organisation's directors bound to a person, but `$2` (the appointee).
+const REPRESENTATIVES: &str = "\
+SELECT DISTINCT p.name, p.email, p.language FROM representatives r
+  JOIN organisations o ON o.id = r.organisation_id
+  JOIN persons p ON p.id = r.person_id
+ WHERE o.kvk = $1 AND r.person_id <> $2";
+
+/// The administrator's role among `roles` that its bevoegd vertegenwoordigers hear of: the
+/// highest of hoofdbeheerder and beheerder.
+pub fn appointed_role(roles: &[Role]) -> Option<Role> {
+    [Role::Hoofdbeheerder, Role::Beheerder]
+        .into_iter()
+        .find(|r| roles.contains(r))
+}
+
+/// `person` became hoofdbeheerder or beheerder (`role`) of organisation `kvk` (by a role
+/// change, an accepted invitation or link request, an activation, or a sole director's binding
+/// at login): tell its bevoegd vertegenwoordigers who are bound to a person with an e-mail
+/// address, but the appointee. How many notices were queued.
+pub async fn administrator_appointed(
+    pool: &Pool,
+    mailer: &Mailer,
+    kvk: &str,
+    person: &str,
+    role: Role,
+) -> Result<usize, sqlx::Error> {
+    let directors = recipients(
+        sql(REPRESENTATIVES)
+            .bind(kvk)
+            .bind(person)
+            .fetch_all(pool)
+            .await?,
+    );
+    if directors.is_empty() {
+        return Ok(0);
+    }
+    let organisation: Option<String> = sql("SELECT name FROM organisations WHERE kvk = $1")
+        .bind(kvk)
+        .scalar_optional(pool)
+        .await?;
+    let organisation = organisation.unwrap_or_else(|| kvk.to_string());
+    let appointee: Option<Option<String>> = sql("SELECT name FROM persons WHERE id = $1")
+        .bind(person)
+        .scalar_optional(pool)
+        .await?;
+    let appointee = appointee.flatten().unwrap_or_default();
+    let (role_nl, role_en) = match role {
+        Role::Hoofdbeheerder => ("hoofdbeheerder", "main administrator (hoofdbeheerder)"),
+        _ => ("beheerder", "administrator (beheerder)"),
+    };
+    let mails = directors
+        .iter()
+        .map(|r| notice(
+            r,
+            (format!("Nieuwe {role_nl} voor {organisation}"), format!("Beste {},\n\n{appointee} is {role_nl} geworden van {organisation} bij eHerkenning (poort). Een {role_nl} stelt gebruikers aan en geeft machtigingen namens de organisatie.\n\nU ontvangt dit bericht als bevoegd vertegenwoordiger van {organisation}. Klopt dit niet? Neem dan contact op met de beheerder van poort.\n", r.name)),
+            (format!("New {role_en} for {organisation}"), format!("Dear {},\n\n{appointee} has become {role_en} of {organisation} for eHerkenning (poort). An administrator appoints users and gives authorisations on behalf of the organisation.\n\nYou receive this message as a legal representative (bevoegd vertegenwoordiger) of {organisation}. Is this not right? Then contact poort's operator.\n", r.name)),
+        ))
+        .collect();
+    Ok(send_all(mailer, mails).await)
+}
+
+/// Tells the bevoegd vertegenwoordigers of organisation `kvk` when `person`, with `before` as
+/// their roles, now holds a higher administrator's role (beheerder, or hoofdbeheerder) with
+/// `after`. Logged, by organisation and person ID, when it fails; the change itself stands.
+pub async fn if_appointed(
+    pool: &Pool,
+    mailer: &Mailer,
+    kvk: &str,
+    person: &str,
+    (before, after): (&[Role], &[Role]),
+) {
+    let rank = |roles: &[Role]| match appointed_role(roles) {
+        Some(Role::Hoofdbeheerder) => 2,
+        Some(_) => 1,
+        None => 0,
+    };
+    let Some(role) = appointed_role(after).filter(|_| rank(after) > rank(before)) else {
+        return;
+    };
+    if let Err(e) = administrator_appointed(pool, mailer, kvk, person, role).await {
+        tracing::error!(organisation = %kvk, person = %person, "appointment notice: {e}");
+    }
+}
+
+/// After `SqlRegister::bind_representative`: the directors of each organisation where the
+/// bound person became hoofdbeheerder are told. How many notices were queued; a failure is
+/// logged by organisation and person ID.
+pub async fn representatives_bound(
+    pool: &Pool,
+    mailer: &Mailer,
+    bindings: &[RepresentativeBinding],
+) -> usize {
+    let mut queued = 0;
+    for b in bindings.iter().filter(|b| b.became_hoofdbeheerder) {
+        let kvk = &b.organisation.kvk;
+        match administrator_appointed(pool, mailer, kvk, &b.person, Role::Hoofdbeheerder).await {
+            Ok(n) => queued += n,
+            Err(e) => {
+                tracing::error!(organisation = %kvk, person = %b.person, "appointment notice: {e}")
+            }
+        }
+    }
+    queued
 }
 
 type ExpiringRow = (String, String, String, DateTime<Utc>);

@@ -1,7 +1,27 @@
 //! The organisation's own data as its administrators keep it: contact name, e-mail address,
-//! phone and postal address, checked the same for the page and the API.
+//! phone and postal address, checked the same for the page and the API; and the setting its
+//! hoofdbeheerder keeps for the signatures of its directors.
 
-use crate::grants::OrganisationChanges;
+use super::members::Services;
+use super::AdminSession;
+use crate::grants::{Actor, OrganisationChanges, WriteError};
+
+impl Services<'_> {
+    /// Whether a director with joint authority needs a second director's signature (the
+    /// register lets a hoofdbeheerder only).
+    pub async fn set_joint_needs_two(
+        &self,
+        session: &AdminSession,
+        joint_needs_two: bool,
+    ) -> Result<(), WriteError> {
+        let sql = self.registry.sql();
+        let actor = Actor::Admin(session.person_id.clone());
+        let kvk = &session.organisation.kvk;
+        self.registry
+            .write(sql.set_joint_needs_two(&actor, kvk, joint_needs_two))
+            .await
+    }
+}
 
 /// Longest contact field kept (an address may run over a few lines).
 const MAX_FIELD: usize = 200;

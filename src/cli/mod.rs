@@ -1,5 +1,6 @@
-//! The register commands of `poort`: organisations, persons, members, groups, grants, the
-//! audit trail, the OpenID Provider's keys and the service catalogue.
+//! The register commands of `poort`: organisations, persons, members, groups, grants,
+//! bevoegd vertegenwoordigers, the audit trail, the OpenID Provider's keys, the service
+//! catalogue, and tokens of the operator API.
 //!
 //! Each command opens the register named in the config (and its cache, so that a write made
 //! here is invalidated on every running replica), does one thing, and prints the result. A
@@ -15,8 +16,10 @@ mod grants;
 mod groups;
 mod members;
 mod oidc_keys;
+mod operator;
 mod organisations;
 mod people;
+mod representatives;
 
 pub use audit::AuditCommand;
 pub use catalogue::CatalogueCommand;
@@ -26,6 +29,7 @@ pub use members::MemberCommand;
 pub use oidc_keys::OidcCommand;
 pub use organisations::OrgCommand;
 pub use people::PersonCommand;
+pub use representatives::RepresentativeCommand;
 
 use crate::config::{Config, ServiceConfig};
 use crate::domain::grant::UnknownRole;
@@ -38,7 +42,8 @@ use std::path::{Path, PathBuf};
 /// The register command groups, flattened into `poort`'s own subcommands.
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Organisations in the register.
+    /// Organisations in the register: create, register for activation, list, show, change.
+    #[command(visible_alias = "organisations")]
     Org {
         #[command(flatten)]
         config: ConfigArg,
@@ -66,6 +71,15 @@ pub enum Command {
         #[command(subcommand)]
         command: GroupCommand,
     },
+    /// Bevoegd vertegenwoordigers (directors) from trade-register extracts: import, list.
+    Representatives {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[command(subcommand)]
+        command: RepresentativeCommand,
+    },
+    /// A new bearer token for the operator API, and the hash to list in the config.
+    OperatorToken,
     /// Grants (machtigingen): add, renew, revoke, list, import, export, explain.
     Grants {
         #[command(flatten)]
@@ -105,6 +119,13 @@ impl Command {
             Command::Member { config, command } => members::run(&config.config, command).await,
             Command::Group { config, command } => groups::run(&config.config, command).await,
             Command::Grants { config, command } => grants::run(&config.config, command).await,
+            Command::Representatives { config, command } => {
+                representatives::run(&config.config, command).await
+            }
+            Command::OperatorToken => {
+                operator::run();
+                Ok(())
+            }
             Command::Oidc { config, command } => oidc_keys::run(&config.config, command).await,
             Command::Audit { config, command } => audit::run(&config.config, command).await,
             Command::Catalogue { config, command } => catalogue::run(&config.config, command).await,

@@ -1,14 +1,19 @@
-//! `poort org`: register an organisation, show one (members, roles, groups, grant counts),
-//! change its name, RSIN or contact data.
+//! `poort org` (or `poort organisations`): create an organisation (active at once), or register
+//! one with its appointed hoofdbeheerder that waits for their first login (the activation mail
+//! queued) and send that link again; list them with their status, show one (status, members,
+//! roles, groups, grant counts), change its name, RSIN or contact data, and its directors'
+//! signature setting.
 
 use super::{open, ActorArg};
-use crate::grants::{NewOrganisation, OrganisationChanges};
-use clap::Subcommand;
+use crate::grants::{
+    NewOrganisation, NewRegistration, OrganisationChanges, OrganisationStatus, Registry,
+};
+use clap::{ArgGroup, Subcommand};
 use std::path::Path;
 
 #[derive(Subcommand, Debug)]
 pub enum OrgCommand {
-    /// Register an organisation.
+    /// Create an organisation, active at once (its hoofdbeheerder added with `member add`).
     Create {
         #[arg(long)]
         kvk: String,
@@ -23,7 +28,51 @@ pub enum OrgCommand {
         #[arg(long)]
         phone: Option<String>,
     },
-    /// Show an organisation: members, roles, groups, grant counts.
+    /// Register an organisation that waits for its appointed hoofdbeheerder: their activation
+    /// link (24 hours, once) is mailed, and their first login through it activates it.
+    Register {
+        #[arg(long)]
+        kvk: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        rsin: Option<String>,
+        /// The hoofdbeheerder's name, as the mail addresses them.
+        #[arg(long)]
+        hoofdbeheerder_name: String,
+        /// Where the activation link goes.
+        #[arg(long)]
+        hoofdbeheerder_email: String,
+        /// The mails' language.
+        #[arg(long, value_parser = ["nl", "en"], default_value = "nl")]
+        language: String,
+    },
+    /// Send a new activation link to an organisation still waiting (the old one stops working).
+    ResendActivation {
+        #[arg(long)]
+        kvk: String,
+    },
+    /// List the organisations with their status.
+    List {
+        /// Only those with this status.
+        #[arg(long, value_parser = ["pending_activation", "active"])]
+        status: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Whether a director with joint authority needs a second director's signature.
+    #[command(group(ArgGroup::new("setting").required(true).args(["two", "one"])))]
+    JointSignatures {
+        #[arg(long)]
+        kvk: String,
+        /// A second director's signature is needed.
+        #[arg(long)]
+        two: bool,
+        /// A director with joint authority signs alone.
+        #[arg(long)]
+        one: bool,
+    },
+    /// Show an organisation: status, members, roles, groups, grant counts.
     Show {
         kvk: String,
         #[arg(long)]
@@ -48,10 +97,59 @@ pub enum OrgCommand {
     },
 }
 
-pub(super) async fn run(config: &Path, command: OrgCommand) -> anyhow::Result<()> {
-    let (_, registry) = open(config).await?;
+pub(super) async fn run(config_path: &Path, command: OrgCommand) -> anyhow::Result<()> {
+    let (config, registry) = open(config_path).await?;
     let sql = registry.sql();
+    let mailer = crate::mail::Mailer::new(sql.pool().clone());
+    let operations = crate::admin::activation::Operations {
+        registry: &registry,
+        mailer: &mailer,
+        config: &config,
+    };
     match command {
+        OrgCommand::Register {
+            kvk,
+            name,
+            rsin,
+            hoofdbeheerder_name,
+            hoofdbeheerder_email,
+            language,
+        } => {
+            let new = NewRegistration {
+                kvk,
+                name,
+                rsin,
+                hoofdbeheerder_name,
+                hoofdbeheerder_email,
+                language: Some(language),
+            };
+            let (i, sent) = operations.register(&ActorArg::operator(), &new).await?;
+            println!(
+                "organisation {} registered, not yet active: it becomes active at its \
+                 hoofdbeheerder's first login through the activation link",
+                i.organisation.kvk
+            );
+            activation_sent(&i, sent);
+        }
+        OrgCommand::ResendActivation { kvk } => {
+            let (i, sent) = operations
+                .resend_activation(&ActorArg::operator(), &kvk)
+                .await?;
+            println!("organisation {kvk}: a new activation link, the old one no longer works");
+            activation_sent(&i, sent);
+        }
+        OrgCommand::List { status, json } => list(&registry, status.as_deref(), json).await?,
+        OrgCommand::JointSignatures { kvk, two, .. } => {
+            operations
+                .set_joint_needs_two(&ActorArg::operator(), &kvk, two)
+                .await?;
+            let setting = if two {
+                "a director with joint authority needs a second director's signature"
+            } else {
+                "a director with joint authority signs alone"
+            };
+            println!("organisation {kvk}: {setting}");
+        }
         OrgCommand::Create {
             kvk,
             name,
@@ -82,6 +180,15 @@ pub(super) async fn run(config: &Path, command: OrgCommand) -> anyhow::Result<()
             }
             let o = &view.organisation;
             println!("{} (KvK {})", o.name, o.kvk);
+            println!("status    {}", status_line(view.status, view.activated_at));
+            println!(
+                "signing   {}",
+                if view.joint_needs_two {
+                    "joint authority needs a second director"
+                } else {
+                    "joint authority signs alone"
+                }
+            );
             if let Some(rsin) = &o.rsin {
                 println!("RSIN      {rsin}");
             }
@@ -146,6 +253,64 @@ pub(super) async fn run(config: &Path, command: OrgCommand) -> anyhow::Result<()
                 .await?;
             println!("organisation {kvk} updated");
         }
+    }
+    Ok(())
+}
+
+/// What the command says of a mailed activation link: where it stands, never the address.
+fn activation_sent(i: &crate::grants::Invitation, sent: bool) {
+    let until = i.expires_at.format("%Y-%m-%d %H:%M UTC");
+    if sent {
+        println!(
+            "activation mail queued (invitation {}); the link works once, until {until}",
+            i.id
+        );
+    } else {
+        println!(
+            "the activation mail could not be queued (invitation {}); send it again with \
+             `poort organisations resend-activation --kvk {}`",
+            i.id, i.organisation.kvk
+        );
+    }
+}
+
+fn status_line(
+    status: OrganisationStatus,
+    activated_at: Option<chrono::DateTime<chrono::Utc>>,
+) -> String {
+    match (status, activated_at) {
+        (OrganisationStatus::Active, Some(at)) => {
+            format!("active since {}", at.format("%Y-%m-%d %H:%M UTC"))
+        }
+        (OrganisationStatus::Active, None) => "active".into(),
+        (OrganisationStatus::PendingActivation, _) => {
+            "pending_activation (waiting for its hoofdbeheerder's first login)".into()
+        }
+    }
+}
+
+async fn list(registry: &Registry, status: Option<&str>, json: bool) -> anyhow::Result<()> {
+    let status = status
+        .map(str::parse::<OrganisationStatus>)
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
+    let list = registry.sql().list_organisations(status).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&list)?);
+        return Ok(());
+    }
+    for o in &list {
+        let since = o
+            .activated_at
+            .map(|t| t.format("%Y-%m-%d").to_string())
+            .unwrap_or_default();
+        println!(
+            "{:<9} {:<19} {:<10} {}",
+            o.organisation.kvk,
+            o.status.as_str(),
+            since,
+            o.organisation.name
+        );
     }
     Ok(())
 }

@@ -86,6 +86,57 @@ pub struct Config {
     /// The supplier's look of the pages: design tokens over the default theme's.
     #[serde(default)]
     pub theme: ThemeConfig,
+    /// The operator API (`/api/v1/operator/…`) and who may call it.
+    #[serde(default)]
+    pub operator: OperatorConfig,
+}
+
+/// The operator API: the bearer tokens it accepts, by their SHA-256 (64 hex digits each; `poort
+/// operator-token` makes a token and prints its hash). The tokens themselves are never written
+/// in the config. No hash: the operator API refuses every call.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct OperatorConfig {
+    #[serde(default)]
+    pub api_token_sha256: Vec<String>,
+}
+
+impl OperatorConfig {
+    /// The hashes of the accepted tokens; an entry that is not 64 hex digits (which `poort
+    /// check` names) accepts nothing.
+    pub fn token_hashes(&self) -> Vec<[u8; 32]> {
+        self.api_token_sha256
+            .iter()
+            .filter_map(|h| token_hash_of(h).ok())
+            .collect()
+    }
+
+    /// What is wrong with the entries, by their position (a hash is no secret, but a token
+    /// pasted by mistake would be: the text is never repeated).
+    pub fn problems(&self) -> Vec<String> {
+        self.api_token_sha256
+            .iter()
+            .enumerate()
+            .filter_map(|(i, h)| {
+                token_hash_of(h).err().map(|why| {
+                    format!(
+                        "[operator] api_token_sha256 entry {}: {why}; write the SHA-256 of the \
+                         token (poort operator-token), never the token",
+                        i + 1
+                    )
+                })
+            })
+            .collect()
+    }
+}
+
+fn token_hash_of(text: &str) -> Result<[u8; 32], &'static str> {
+    let text = text.trim();
+    if text.len() != 64 {
+        return Err("not 64 hexadecimal digits");
+    }
+    let mut out = [0u8; 32];
+    hex::decode_to_slice(text, &mut out).map_err(|_| "not hexadecimal")?;
+    Ok(out)
 }
 
 /// The back channel to peers' ArtifactResolutionServices. The afsprakenstelsel's *Web services*
@@ -655,7 +706,7 @@ impl Config {
     /// overrides must stay free-form), so reported by `poort check` and at start, since a
     /// misspelt or outdated section silently drops its settings.
     pub fn unknown_sections(path: &Path) -> Vec<String> {
-        const KNOWN: [&str; 21] = [
+        const KNOWN: [&str; 22] = [
             "server",
             "catalogue",
             "metadata_aggregate",
@@ -677,6 +728,7 @@ impl Config {
             "telemetry",
             "limits",
             "theme",
+            "operator",
         ];
         let Ok(text) = std::fs::read_to_string(path) else {
             return Vec::new();

@@ -14,6 +14,7 @@
 //!   grants, identity links) and the validity limit.
 //! - [`decision`]: the decision, one pure function over its whole table.
 //! - [`request`]: requests for a grant, a link or a renewal, and who may sign them off.
+//! - [`representative`]: bevoegd vertegenwoordigers and the rule that recognises one at login.
 
 pub mod attributes;
 pub mod decision;
@@ -21,4 +22,5 @@ pub mod grant;
 pub mod identifiers;
 pub mod level;
 pub mod login;
+pub mod representative;
 pub mod request;

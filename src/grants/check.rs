@@ -1,6 +1,7 @@
 //! Checks of what a write is given, in one place: KvK numbers and RSINs (the domain's own checks,
 //! turned into the register's typed refusals), validity periods (the domain's 5-year limit),
-//! scopes against the service catalogue, renewal periods and e-mail addresses.
+//! scopes against the service catalogue, renewal periods, e-mail addresses, languages, and a
+//! bevoegd vertegenwoordiger's authority and date of birth.
 
 use super::error::WriteError;
 use crate::config::ServiceConfig;
@@ -84,4 +85,37 @@ pub fn check_email(email: &str) -> Result<(), WriteError> {
     } else {
         Err(WriteError::InvalidEmail(email.to_string()))
     }
+}
+
+/// A language for mails: `nl` or `en`; none is Dutch.
+pub fn check_language(language: Option<&str>) -> Result<Option<String>, WriteError> {
+    match language.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(l @ ("nl" | "en")) => Ok(Some(l.to_string())),
+        Some(other) => Err(WriteError::InvalidLanguage(other.to_string())),
+    }
+}
+
+/// A bevoegd vertegenwoordiger's authority as an extract writes it: `sole` or `joint` (any
+/// case).
+pub fn check_authority(text: &str) -> Result<crate::domain::request::Authority, WriteError> {
+    use crate::domain::request::Authority;
+    match text.trim().to_ascii_lowercase().as_str() {
+        "sole" => Ok(Authority::Sole),
+        "joint" => Ok(Authority::Joint),
+        _ => Err(WriteError::InvalidAuthority(text.to_string())),
+    }
+}
+
+/// A date of birth: a real date written `YYYY-MM-DD`, not after `today`; as stored.
+pub fn check_date_of_birth(text: &str, today: chrono::NaiveDate) -> Result<String, WriteError> {
+    let trimmed = text.trim();
+    let date = chrono::NaiveDate::parse_from_str(trimmed, "%Y-%m-%d")
+        .ok()
+        .filter(|_| trimmed.len() == 10)
+        .ok_or_else(|| WriteError::InvalidDateOfBirth(text.to_string()))?;
+    if date > today {
+        return Err(WriteError::DateOfBirthInFuture(trimmed.to_string()));
+    }
+    Ok(date.format("%Y-%m-%d").to_string())
 }

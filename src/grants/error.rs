@@ -116,6 +116,23 @@ pub enum WriteError {
     NotTheRequester,
     #[error("organisation {0} is not yet active: its hoofdbeheerder has not logged in yet")]
     OrganisationNotActive(String),
+    // Activation of organisations and their bevoegd vertegenwoordigers (issue 14).
+    #[error("organisation {0} is already active")]
+    AlreadyActive(String),
+    #[error("this activation link has expired")]
+    ActivationExpired,
+    #[error("language {0:?}: use nl or en")]
+    InvalidLanguage(String),
+    #[error("{0:?} is not a date of birth: write a real date as YYYY-MM-DD")]
+    InvalidDateOfBirth(String),
+    #[error("the date of birth {0} lies in the future")]
+    DateOfBirthInFuture(String),
+    #[error("authority {0:?}: use sole or joint")]
+    InvalidAuthority(String),
+    #[error(
+        "the same person (given names, family name and date of birth) is already in the extract, at row {first}"
+    )]
+    DuplicateRepresentative { first: usize },
     #[error("register database: {0}")]
     Database(#[from] sqlx::Error),
 }
@@ -167,6 +184,13 @@ impl WriteError {
             W::DuplicateRequest(_) => "duplicate_request",
             W::NotTheRequester => "not_the_requester",
             W::OrganisationNotActive(_) => "organisation_not_active",
+            W::AlreadyActive(_) => "already_active",
+            W::ActivationExpired => "activation_expired",
+            W::InvalidLanguage(_) => "invalid_language",
+            W::InvalidDateOfBirth(_) => "invalid_date_of_birth",
+            W::DateOfBirthInFuture(_) => "date_of_birth_in_future",
+            W::InvalidAuthority(_) => "invalid_authority",
+            W::DuplicateRepresentative { .. } => "duplicate_representative",
             W::Database(_) => "database",
         }
     }
@@ -198,7 +222,13 @@ impl std::fmt::Display for RedactedWriteError<'_> {
         let code = self.0.reason_code();
         match self.0 {
             // What someone typed or is known by: the code says what was wrong.
-            W::InvalidKvk(_) | W::InvalidRsin(_) | W::InvalidEmail(_) => {
+            W::InvalidKvk(_)
+            | W::InvalidRsin(_)
+            | W::InvalidEmail(_)
+            | W::InvalidDateOfBirth(_)
+            | W::DateOfBirthInFuture(_)
+            | W::InvalidAuthority(_)
+            | W::InvalidLanguage(_) => {
                 write!(f, "{code}: the value is not usable")
             }
             W::LinkTaken { idp, person, .. } => write!(
@@ -232,6 +262,9 @@ impl std::fmt::Display for RedactedWriteError<'_> {
 pub enum ImportError {
     #[error("{} row(s) refused, nothing imported:\n{}", .0.len(), .0.iter().map(|(line, e)| format!("line {line}: {e}")).collect::<Vec<_>>().join("\n"))]
     Rows(Vec<(usize, WriteError)>),
+    /// The import as a whole is refused (who imports may not, say), before any row.
+    #[error(transparent)]
+    Refused(WriteError),
     #[error("register database: {0}")]
     Database(#[from] sqlx::Error),
 }

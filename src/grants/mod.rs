@@ -34,12 +34,14 @@ pub use read::{GrantFilter, MemberQuery};
 pub use registry::{CachedRegister, Registry, RegistryError, UsageRecorder};
 pub use sql::{NewGrant, SqlRegister, SqlRegisterError};
 pub use views::{
-    GrantRecord, Holder, InvitationState, LinkRequest, LinkRequestStatus, MemberStatus, MemberView,
-    OrganisationView, RequestPage, RequestView,
+    ExtractApplied, GrantRecord, Holder, InvitationState, LinkRequest, LinkRequestStatus,
+    MemberStatus, MemberView, OrganisationListing, OrganisationStatus, OrganisationView,
+    RepresentativeView, RequestPage, RequestView,
 };
 pub use write::{
     token_hash, Accepted, Actor, GrantRequest, ImportRow, Invitation, MemberDetails, NewInvitation,
-    NewLinkRequest, NewOrganisation, NewRequest, OrganisationChanges, Renewal, SignedRequest,
+    NewLinkRequest, NewOrganisation, NewRegistration, NewRepresentative, NewRequest,
+    OrganisationChanges, Renewal, RepresentativeBinding, RepresentativeRow, SignedRequest,
     INVITATION_LIFETIME,
 };
 

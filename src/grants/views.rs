@@ -1,10 +1,12 @@
 //! What the register shows: the view types its listings return and its writes answer with
 //! (a grant as listed, a member with their roles and groups, an organisation with its counts, a
-//! link request as either side sees it, a member's newest invitation). Plain values; the
-//! queries that fill them are in `read/`, by what they list.
+//! link request as either side sees it, a member's newest invitation, a bevoegd
+//! vertegenwoordiger). Plain values; the queries that fill them are in `read/`, by what they
+//! list.
 
 use crate::domain::grant::{GrantStatus, Organisation, Role, Scope};
 use crate::domain::level::Level;
+use crate::domain::request::Authority;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::str::FromStr;
@@ -96,10 +98,93 @@ pub struct MemberView {
     pub groups: Vec<(String, bool)>,
 }
 
+/// Where an organisation stands: registered by an operator and waiting for its appointed
+/// hoofdbeheerder's first login, or active.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrganisationStatus {
+    PendingActivation,
+    Active,
+}
+
+impl OrganisationStatus {
+    /// From the organisation's `activated_at`.
+    pub fn of(activated_at: Option<DateTime<Utc>>) -> OrganisationStatus {
+        match activated_at {
+            Some(_) => OrganisationStatus::Active,
+            None => OrganisationStatus::PendingActivation,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrganisationStatus::PendingActivation => "pending_activation",
+            OrganisationStatus::Active => "active",
+        }
+    }
+}
+
+impl FromStr for OrganisationStatus {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "pending_activation" | "pending" => Ok(OrganisationStatus::PendingActivation),
+            "active" => Ok(OrganisationStatus::Active),
+            other => Err(format!(
+                "unknown status {other:?}: use pending_activation or active"
+            )),
+        }
+    }
+}
+
+/// An organisation in the operator's list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OrganisationListing {
+    pub organisation: Organisation,
+    pub status: OrganisationStatus,
+    pub activated_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A bevoegd vertegenwoordiger as listed: names, authority and whether bound to a person at a
+/// login; never the date of birth, which only the matching reads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RepresentativeView {
+    pub id: String,
+    pub given_names: String,
+    pub family_name: String,
+    pub authority: Authority,
+    /// The person they were bound to at their first matching login (register ID).
+    pub person: Option<String>,
+    pub bound_at: Option<DateTime<Utc>>,
+}
+
+impl RepresentativeView {
+    pub fn bound(&self) -> bool {
+        self.person.is_some()
+    }
+}
+
+/// What importing an organisation's extract did to its list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExtractApplied {
+    pub kvk: String,
+    /// Rows of the same person as before: ID and binding kept, authority as the extract says.
+    pub kept: usize,
+    pub added: usize,
+    pub removed: usize,
+}
+
 /// An organisation with its members, groups and grant counts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OrganisationView {
     pub organisation: Organisation,
+    pub status: OrganisationStatus,
+    /// When its hoofdbeheerder's first login (or a sole director's) activated it.
+    pub activated_at: Option<DateTime<Utc>>,
+    /// A director with joint authority needs a second director's signature.
+    pub joint_needs_two: bool,
     pub contact_name: Option<String>,
     pub contact_email: Option<String>,
     pub contact_phone: Option<String>,

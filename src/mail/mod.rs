@@ -258,3 +258,49 @@ pub fn invitation(
         body,
     }
 }
+
+/// The activation e-mail to an organisation's appointed hoofdbeheerder, in their language
+/// (Dutch unless `en`): the link, until when it works, and what following it does.
+pub fn activation(
+    language: Option<&str>,
+    to_name: &str,
+    to: &str,
+    organisation: &str,
+    link: &str,
+    expires_at: chrono::DateTime<chrono::Utc>,
+) -> Mail {
+    let until = expires_at.format("%Y-%m-%d %H:%M UTC");
+    let (subject, body) = if language == Some("en") {
+        (
+            format!("Activate {organisation} for eHerkenning"),
+            format!(
+                "Dear {to_name},\n\n{organisation} has been registered for eHerkenning, with you as \
+                 its main administrator (hoofdbeheerder). The organisation is not active yet: it \
+                 becomes active when you log in for the first time through this link (usable \
+                 once, until {until}):\n{link}\n\nAfter that you manage the organisation's users \
+                 and authorisations in the admin module, and may appoint other main \
+                 administrators.\n\nHas the link expired? Ask poort's operator for a new \
+                 one.\nDid you not expect this e-mail? Then you can ignore it.\n"
+            ),
+        )
+    } else {
+        (
+            format!("Activeer {organisation} voor eHerkenning"),
+            format!(
+                "Beste {to_name},\n\n{organisation} is aangemeld voor eHerkenning, met u als \
+                 hoofdbeheerder. De organisatie is nog niet actief: dat wordt zij zodra u voor \
+                 het eerst inlogt via deze link (één keer te gebruiken, tot {until}):\n{link}\n\n\
+                 Daarna beheert u de gebruikers en machtigingen van de organisatie in de \
+                 beheermodule, en kunt u andere hoofdbeheerders aanstellen.\n\nIs de link \
+                 verlopen? Vraag de beheerder van poort om een nieuwe.\nHad u deze e-mail niet \
+                 verwacht? Dan kunt u hem negeren.\n"
+            ),
+        )
+    };
+    Mail {
+        to_name: Some(to_name.to_string()),
+        to: to.to_string(),
+        subject,
+        body,
+    }
+}

@@ -85,6 +85,16 @@ impl AppState {
         self.live_catalogue.services()
     }
 
+    /// The operator's actions (command line and operator API) over this state's register,
+    /// mailer and public URL.
+    pub fn operations(&self) -> crate::admin::activation::Operations<'_> {
+        crate::admin::activation::Operations {
+            registry: &self.registry,
+            mailer: &self.mailer,
+            config: &self.config,
+        }
+    }
+
     /// The admin module's service layer over this state's register, mailer and the services in
     /// use now.
     /// Mijn poort's actions, as its pages and the API call them.

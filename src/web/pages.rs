@@ -253,13 +253,27 @@ impl Pages {
         title: (&str, &str),
         text: (&str, &str),
     ) -> Response {
+        let again = ("Opnieuw inloggen", "Log in again");
+        self.admin_message_to(lang, status, title, text, ("/admin/login", again))
+    }
+
+    /// Like [`Pages::admin_message`], ending with a link of its own: (path, (Dutch, English)).
+    pub fn admin_message_to(
+        &self,
+        lang: Lang,
+        status: StatusCode,
+        title: (&str, &str),
+        text: (&str, &str),
+        (link, label): (&str, (&str, &str)),
+    ) -> Response {
         let mut response = self.render(
             "admin_message.html",
             context! {
                 lang => lang.code(),
                 title => lang.pick(title.0, title.1),
                 text => lang.pick(text.0, text.1),
-                again_label => lang.pick("Opnieuw inloggen", "Log in again"),
+                link => link,
+                again_label => lang.pick(label.0, label.1),
             },
             None,
         );

@@ -450,6 +450,7 @@ async fn start(
             telemetry: Default::default(),
             limits: super::test_limits(),
             theme: Default::default(),
+            operator: Default::default(),
             admin: Default::default(),
             mail: Default::default(),
             oidc: poort::config::OidcConfig {

@@ -229,7 +229,9 @@ pub async fn run<const N: usize>(
             let path = ids.path(i, r);
             let body = ids.fill(i, r.body);
             let change = r.method != "GET";
-            if change {
+            // The operator's routes take no cookie, so no CSRF token either: a session is
+            // refused there (401) with or without one.
+            if change && !r.route.starts_with("/api/v1/operator/") {
                 let before = snapshot(w).await;
                 let (status, text) = send(w, s, kind, r.method, &path, &body, None).await;
                 if status != 403 {

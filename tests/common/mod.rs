@@ -10,6 +10,7 @@ pub mod matrix;
 pub mod me_api;
 pub mod oidc_ad;
 pub mod oidc_rp;
+pub mod operator;
 pub mod publisher;
 
 use poort::config::{
@@ -208,6 +209,7 @@ pub async fn start_prepared(prepare: impl FnOnce(&Prepared, &mut Config)) -> Wor
         telemetry: Default::default(),
         limits: test_limits(),
         theme: Default::default(),
+        operator: Default::default(),
         // Expiry reminders only when a test asks (tests/notifications.rs calls them itself).
         admin: poort::config::AdminConfig {
             reminder_interval_seconds: 0,

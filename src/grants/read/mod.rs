@@ -1,5 +1,6 @@
 //! Reads of the register as the admin module, the API and the command line list them, one file
-//! per thing they list: grants, members, organisations, people, invitations and link requests.
+//! per thing they list: grants, members, organisations, people, invitations, link requests and
+//! bevoegd vertegenwoordigers.
 //! What they return are the view types of [`super::views`].
 //!
 //! Reads are apart from writes so that each can be read alone: a write may read back what it
@@ -14,6 +15,7 @@ pub mod members;
 pub mod mine;
 pub mod organisations;
 pub mod people;
+pub mod representatives;
 pub mod requests;
 
 pub use grants::GrantFilter;

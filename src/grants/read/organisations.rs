@@ -1,13 +1,15 @@
-//! Organisations: one with its contact data, groups and grant counts (counted by the database),
-//! with or without its members.
+//! Organisations: one with its status, contact data, groups and grant counts (counted by the
+//! database), with or without its members; all of them as the operator lists them; the setting
+//! that decides its directors' sign-off.
 
 use super::members::MemberQuery;
 use crate::domain::grant::Organisation;
+use crate::domain::request::SignOffPolicy;
 use crate::grants::db::sql;
 use crate::grants::error::WriteError;
 use crate::grants::sql::SqlRegister;
-use crate::grants::views::OrganisationView;
-use chrono::Utc;
+use crate::grants::views::{OrganisationListing, OrganisationStatus, OrganisationView};
+use chrono::{DateTime, Utc};
 
 /// An organisation as stored.
 #[derive(sqlx::FromRow)]
@@ -20,6 +22,8 @@ struct OrganisationRow {
     contact_email: Option<String>,
     contact_phone: Option<String>,
     contact_address: Option<String>,
+    activated_at: Option<DateTime<Utc>>,
+    joint_needs_two: bool,
 }
 
 impl SqlRegister {
@@ -41,7 +45,7 @@ impl SqlRegister {
         let tx = &mut transaction;
         let org: Option<OrganisationRow> = sql(
             "SELECT id, kvk, rsin, name, contact_name, contact_email, contact_phone, \
-             contact_address FROM organisations WHERE kvk = $1",
+             contact_address, activated_at, joint_needs_two FROM organisations WHERE kvk = $1",
         )
         .bind(kvk)
         .fetch_optional(&mut *tx)
@@ -70,6 +74,9 @@ impl SqlRegister {
                 rsin: org.rsin,
                 name: org.name,
             },
+            status: OrganisationStatus::of(org.activated_at),
+            activated_at: org.activated_at,
+            joint_needs_two: org.joint_needs_two,
             contact_name: org.contact_name,
             contact_email: org.contact_email,
             contact_phone: org.contact_phone,
@@ -85,5 +92,46 @@ impl SqlRegister {
         view.grants_active = all - revoked - expired;
         transaction.commit().await?;
         Ok(view)
+    }
+
+    /// Every organisation, by KvK number, with its status; only those with `status` when given.
+    pub async fn list_organisations(
+        &self,
+        status: Option<OrganisationStatus>,
+    ) -> Result<Vec<OrganisationListing>, WriteError> {
+        type Row = (
+            String,
+            Option<String>,
+            String,
+            Option<DateTime<Utc>>,
+            DateTime<Utc>,
+        );
+        let rows: Vec<Row> =
+            sql("SELECT kvk, rsin, name, activated_at, created_at FROM organisations ORDER BY kvk")
+                .fetch_all(self.pool())
+                .await?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(kvk, rsin, name, activated_at, created_at)| OrganisationListing {
+                    organisation: Organisation { kvk, rsin, name },
+                    status: OrganisationStatus::of(activated_at),
+                    activated_at,
+                    created_at,
+                },
+            )
+            .filter(|o| status.is_none_or(|s| o.status == s))
+            .collect())
+    }
+
+    /// The organisation's setting for its directors' signatures.
+    pub async fn sign_off_policy(&self, kvk: &str) -> Result<SignOffPolicy, WriteError> {
+        let found: Option<bool> = sql("SELECT joint_needs_two FROM organisations WHERE kvk = $1")
+            .bind(kvk)
+            .scalar_optional(self.pool())
+            .await?;
+        let joint_needs_two =
+            found.ok_or_else(|| WriteError::UnknownOrganisation(kvk.to_string()))?;
+        Ok(SignOffPolicy { joint_needs_two })
     }
 }

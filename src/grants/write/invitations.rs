@@ -4,7 +4,8 @@
 //! that they log in directly. Only a hash of the link's secret is stored.
 
 use super::Touching;
-use super::{authorise, commit_recorded, email_free, group_named};
+use super::{activate_if_pending, authorise, commit_recorded, commit_touching, email_free};
+use super::{group_named, member_roles};
 use super::{insert_link, insert_membership, link_holder, organisation, Actor, Need, Record};
 use crate::domain::grant::{IdentityKey, Organisation, Role, Touched};
 use crate::grants::check::check_email;
@@ -54,6 +55,11 @@ pub struct Accepted {
     pub person: String,
     pub name: Option<String>,
     pub organisation: Organisation,
+    /// The member's roles in the organisation (an administrator's are told to its bevoegd
+    /// vertegenwoordigers).
+    pub roles: Vec<Role>,
+    /// The organisation was waiting for this hoofdbeheerder's first login and is active now.
+    pub activated: bool,
 }
 
 /// An invitation as resending it needs it: the invited person, their name and language, the
@@ -94,17 +100,19 @@ async fn invitation_row(
         DateTime<Utc>,
         bool,
         bool,
+        bool,
     );
     let row: Option<Row> = sql(
         "SELECT i.id, i.person_id, o.id, o.kvk, o.rsin, o.name, i.expires_at, \
-                    i.accepted_at IS NOT NULL, i.withdrawn_at IS NOT NULL \
+                    i.accepted_at IS NOT NULL, i.withdrawn_at IS NOT NULL, \
+                    o.activated_at IS NULL \
                FROM invitations i JOIN organisations o ON o.id = i.organisation_id \
               WHERE i.token_hash = $1",
     )
     .bind(token_hash(token))
     .fetch_optional(tx)
     .await?;
-    let (id, person, org_id, kvk, rsin, name, expires_at, accepted, withdrawn) =
+    let (id, person, org_id, kvk, rsin, name, expires_at, accepted, withdrawn, pending) =
         row.ok_or(WriteError::InvitationUnknown)?;
     if accepted {
         return Err(WriteError::InvitationUsed);
@@ -113,10 +121,157 @@ async fn invitation_row(
         return Err(WriteError::InvitationWithdrawn);
     }
     if expires_at <= now {
-        return Err(WriteError::InvitationExpired);
+        // In an organisation not yet active, only the operator can send a new link.
+        return Err(if pending {
+            WriteError::ActivationExpired
+        } else {
+            WriteError::InvitationExpired
+        });
     }
     let person = person.ok_or(WriteError::InvitationUnknown)?;
     Ok((id, person, Organisation { kvk, rsin, name }, org_id))
+}
+
+/// Makes the invited person, their membership (with its roles and groups) and the invitation
+/// with a new link, with its audit row, inside the caller's transaction: for an
+/// administrator's invitation and for an organisation registered with its hoofdbeheerder.
+pub(super) async fn insert_invitation(
+    tx: &mut Tx,
+    actor: &Actor,
+    org_id: &str,
+    kvk: &str,
+    org_name: &str,
+    new: &NewInvitation,
+    now: DateTime<Utc>,
+) -> Result<Invitation, WriteError> {
+    let name = new.name.trim();
+    let email = new.email.trim();
+    if name.is_empty() {
+        return Err(WriteError::Empty { what: "name" });
+    }
+    check_email(email)?;
+    email_free(tx, org_id, kvk, email, None).await?;
+    let person = uuid::Uuid::new_v4().to_string();
+    sql(
+        "INSERT INTO persons (id, name, email, created_at, language, phone) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&person)
+    .bind(name)
+    .bind(email)
+    .bind(now)
+    .bind(new.language.as_deref())
+    .bind(new.phone.as_deref())
+    .execute(&mut *tx)
+    .await?;
+    let membership = insert_membership(tx, &person, org_id, kvk, &new.roles, now).await?;
+    for group in &new.groups {
+        let group_id = group_named(tx, org_id, kvk, group).await?;
+        sql(
+            "INSERT INTO group_members (membership_id, group_id, organisation_id, blocked) \
+             VALUES ($1, $2, $3, FALSE) ON CONFLICT DO NOTHING",
+        )
+        .bind(&membership)
+        .bind(&group_id)
+        .bind(org_id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    let id = uuid::Uuid::new_v4().to_string();
+    let token = new_token();
+    let expires_at = now + INVITATION_LIFETIME;
+    sql(
+        "INSERT INTO invitations (id, organisation_id, email, token_hash, created_by, \
+         created_at, expires_at, person_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&id)
+    .bind(org_id)
+    .bind(email)
+    .bind(token_hash(&token))
+    .bind(actor.name())
+    .bind(now)
+    .bind(expires_at)
+    .bind(&person)
+    .execute(&mut *tx)
+    .await?;
+    Record::new(actor, org_id, "invitation.create")
+        .after(&(&id, &person, name, email, &new.roles, &new.groups))
+        .append(tx)
+        .await?;
+    Ok(Invitation {
+        id,
+        person,
+        organisation: Organisation {
+            kvk: kvk.to_string(),
+            rsin: None,
+            name: org_name.to_string(),
+        },
+        name: name.to_string(),
+        email: email.to_string(),
+        language: new.language.clone(),
+        token,
+        expires_at,
+    })
+}
+
+/// A new link for the open invitation `id` of the organisation (internal ID, KvK number,
+/// name), valid 24 hours again; the old link stops working. Its audit row is `action`.
+pub(super) async fn renew_invitation(
+    tx: &mut Tx,
+    actor: &Actor,
+    (org_id, kvk, org_name): (&str, &str, &str),
+    id: &str,
+    action: &str,
+    now: DateTime<Utc>,
+) -> Result<Invitation, WriteError> {
+    let row: Option<SentInvitation> = sql("SELECT i.person_id, p.name, p.language, i.email, \
+                i.accepted_at IS NOT NULL AS accepted, i.withdrawn_at IS NOT NULL AS withdrawn \
+           FROM invitations i JOIN persons p ON p.id = i.person_id \
+          WHERE i.id = $1 AND i.organisation_id = $2")
+    .bind(id)
+    .bind(org_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let SentInvitation {
+        person_id: person,
+        name,
+        language,
+        email,
+        accepted,
+        withdrawn,
+    } = row.ok_or(WriteError::InvitationUnknown)?;
+    if accepted {
+        return Err(WriteError::InvitationUsed);
+    }
+    if withdrawn {
+        return Err(WriteError::InvitationWithdrawn);
+    }
+    let token = new_token();
+    let expires_at = now + INVITATION_LIFETIME;
+    sql("UPDATE invitations SET token_hash = $1, expires_at = $2 WHERE id = $3")
+        .bind(token_hash(&token))
+        .bind(expires_at)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    Record::new(actor, org_id, action)
+        .after(&(id, &email))
+        .append(tx)
+        .await?;
+    Ok(Invitation {
+        id: id.to_string(),
+        person,
+        organisation: Organisation {
+            kvk: kvk.to_string(),
+            rsin: None,
+            name: org_name.to_string(),
+        },
+        name: name.unwrap_or_default(),
+        email,
+        language,
+        token,
+        expires_at,
+    })
 }
 
 impl SqlRegister {
@@ -128,8 +283,6 @@ impl SqlRegister {
         new: &NewInvitation,
         now: DateTime<Utc>,
     ) -> Result<(Invitation, Touched), WriteError> {
-        let name = new.name.trim();
-        let email = new.email.trim();
         let mut transaction = self.pool().begin_write().await?;
         let tx = &mut transaction;
         let (org_id, org_name) = organisation(tx, kvk).await?;
@@ -153,77 +306,8 @@ impl SqlRegister {
         } else {
             authorise(tx, actor, &org_id, kvk, need, "invite users").await?;
         }
-        if name.is_empty() {
-            return Err(WriteError::Empty { what: "name" });
-        }
-        check_email(email)?;
-        email_free(tx, &org_id, kvk, email, None).await?;
-        let person = uuid::Uuid::new_v4().to_string();
-        sql(
-            "INSERT INTO persons (id, name, email, created_at, language, phone) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(&person)
-        .bind(name)
-        .bind(email)
-        .bind(now)
-        .bind(new.language.as_deref())
-        .bind(new.phone.as_deref())
-        .execute(&mut *tx)
-        .await?;
-        let membership = insert_membership(tx, &person, &org_id, kvk, &new.roles, now).await?;
-        for group in &new.groups {
-            let group_id = group_named(tx, &org_id, kvk, group).await?;
-            sql(
-                "INSERT INTO group_members (membership_id, group_id, organisation_id, blocked) \
-                 VALUES ($1, $2, $3, FALSE) ON CONFLICT DO NOTHING",
-            )
-            .bind(&membership)
-            .bind(&group_id)
-            .bind(&org_id)
-            .execute(&mut *tx)
-            .await?;
-        }
-        let id = uuid::Uuid::new_v4().to_string();
-        let token = new_token();
-        let expires_at = now + INVITATION_LIFETIME;
-        sql(
-            "INSERT INTO invitations (id, organisation_id, email, token_hash, created_by, \
-             created_at, expires_at, person_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(&id)
-        .bind(&org_id)
-        .bind(email)
-        .bind(token_hash(&token))
-        .bind(actor.name())
-        .bind(now)
-        .bind(expires_at)
-        .bind(&person)
-        .execute(&mut *tx)
-        .await?;
-        let record = Record::new(actor, &org_id, "invitation.create").after(&(
-            &id,
-            &person,
-            name,
-            email,
-            &new.roles,
-            &new.groups,
-        ));
-        let invitation = Invitation {
-            id,
-            person,
-            organisation: Organisation {
-                kvk: kvk.to_string(),
-                rsin: None,
-                name: org_name,
-            },
-            name: name.to_string(),
-            email: email.to_string(),
-            language: new.language.clone(),
-            token,
-            expires_at,
-        };
-        commit_recorded(transaction, record, invitation, Touching::Nobody).await
+        let invitation = insert_invitation(tx, actor, &org_id, kvk, &org_name, new, now).await?;
+        commit_touching(transaction, invitation, Touching::Nobody).await
     }
 
     /// A new link for an open invitation (the old one stops working), valid 24 hours again.
@@ -238,52 +322,16 @@ impl SqlRegister {
             .begin_in(actor, kvk, Need::Manage, "resend invitations")
             .await?;
         let tx = &mut transaction;
-        let row: Option<SentInvitation> = sql("SELECT i.person_id, p.name, p.language, i.email, \
-                    i.accepted_at IS NOT NULL AS accepted, i.withdrawn_at IS NOT NULL AS withdrawn \
-               FROM invitations i JOIN persons p ON p.id = i.person_id \
-              WHERE i.id = $1 AND i.organisation_id = $2")
-        .bind(id)
-        .bind(&org_id)
-        .fetch_optional(&mut *tx)
+        let invitation = renew_invitation(
+            tx,
+            actor,
+            (&org_id, kvk, &org_name),
+            id,
+            "invitation.resend",
+            now,
+        )
         .await?;
-        let SentInvitation {
-            person_id: person,
-            name,
-            language,
-            email,
-            accepted,
-            withdrawn,
-        } = row.ok_or(WriteError::InvitationUnknown)?;
-        if accepted {
-            return Err(WriteError::InvitationUsed);
-        }
-        if withdrawn {
-            return Err(WriteError::InvitationWithdrawn);
-        }
-        let token = new_token();
-        let expires_at = now + INVITATION_LIFETIME;
-        sql("UPDATE invitations SET token_hash = $1, expires_at = $2 WHERE id = $3")
-            .bind(token_hash(&token))
-            .bind(expires_at)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        let record = Record::new(actor, &org_id, "invitation.resend").after(&(id, &email));
-        let invitation = Invitation {
-            id: id.to_string(),
-            person,
-            organisation: Organisation {
-                kvk: kvk.to_string(),
-                rsin: None,
-                name: org_name,
-            },
-            name: name.unwrap_or_default(),
-            email,
-            language,
-            token,
-            expires_at,
-        };
-        commit_recorded(transaction, record, invitation, Touching::Nobody).await
+        commit_touching(transaction, invitation, Touching::Nobody).await
     }
 
     /// Withdraws an open invitation: its link stops working (the invited member stays, without
@@ -362,14 +410,22 @@ impl SqlRegister {
             .bind(&person)
             .scalar(&mut *tx)
             .await?;
-        let record =
-            Record::new(&actor, &org_id, "invitation.accept").after(&(&id, &person, idp, subject));
+        Record::new(&actor, &org_id, "invitation.accept")
+            .after(&(&id, &person, idp, subject))
+            .append(tx)
+            .await?;
+        let roles = member_roles(tx, &person, &org_id).await?;
+        // The appointed hoofdbeheerder's first login activates an organisation waiting for it.
+        let activated = roles.contains(&Role::Hoofdbeheerder)
+            && activate_if_pending(tx, &actor, &org_id, now).await?;
         let touched = [IdentityKey::new(idp, subject)].into_iter().collect();
         let accepted = Accepted {
             person,
             name,
             organisation,
+            roles,
+            activated,
         };
-        commit_recorded(transaction, record, accepted, Touching::Links(touched)).await
+        commit_touching(transaction, accepted, Touching::Links(touched)).await
     }
 }

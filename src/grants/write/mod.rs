@@ -1,5 +1,6 @@
-//! Writes to the register, one file per thing they act on: organisations, people (identity
-//! links), members, groups, grants, imports of grants, invitations and link requests.
+//! Writes to the register, one file per thing they act on: organisations (and their
+//! activation), people (identity links), members, groups, grants, imports of grants,
+//! invitations, link requests and bevoegd vertegenwoordigers.
 //!
 //! Every write runs in one transaction (nothing half-written), checks its input with a specific
 //! [`WriteError`] for each way it can be wrong (the checks are in [`super::check`]), appends to
@@ -29,6 +30,7 @@ use serde::Serialize;
 use std::collections::BTreeSet;
 use std::str::FromStr;
 
+mod activation;
 mod grants;
 mod groups;
 mod import;
@@ -37,14 +39,17 @@ mod links;
 mod members;
 mod organisations;
 mod people;
+mod representatives;
 mod requests;
 
+pub use activation::NewRegistration;
 pub use grants::{GrantRequest, Renewal};
 pub use import::ImportRow;
 pub use invitations::{token_hash, Accepted, Invitation, NewInvitation, INVITATION_LIFETIME};
 pub use links::{NewLinkRequest, LINK_REQUEST_LIFETIME};
 pub use members::MemberDetails;
 pub use organisations::{NewOrganisation, OrganisationChanges};
+pub use representatives::{NewRepresentative, RepresentativeBinding, RepresentativeRow};
 pub use requests::{NewRequest, SignedRequest};
 
 /// Who writes: an operator (the command line) or an administrator of the organisation, who may
@@ -53,7 +58,8 @@ pub use requests::{NewRequest, SignedRequest};
 pub enum Actor {
     Operator(String),
     Admin(String),
-    /// Someone accepting an invitation: their identity at the AD (`<AD>#<subject>`).
+    /// Someone at their own login, accepting an invitation or recognised as a bevoegd
+    /// vertegenwoordiger: their identity at the AD (`<AD>#<subject>`).
     Invitee(String),
     /// A person asking, or signing a request off, by register ID: what they may do is checked
     /// by the request's rules (`domain::request`), not by the roles an administrator needs.
@@ -310,6 +316,50 @@ async fn update_member_row(
         return Err(not_a_member(holder(), kvk));
     }
     Ok(())
+}
+
+/// The roles of `person`'s membership of `org_id`, highest first (none when no member).
+async fn member_roles(tx: &mut Tx, person: &str, org_id: &str) -> Result<Vec<Role>, WriteError> {
+    let stored: Vec<String> = sql(
+        "SELECT r.role FROM membership_roles r JOIN memberships m ON m.id = r.membership_id \
+         WHERE m.person_id = $1 AND m.organisation_id = $2",
+    )
+    .bind(person)
+    .bind(org_id)
+    .scalars(tx)
+    .await?;
+    let mut roles = Vec::with_capacity(stored.len());
+    for text in &stored {
+        let role = Role::from_str(text)
+            .map_err(|_| super::error::corrupt(format!("membership role {text:?}")))?;
+        roles.push(role);
+    }
+    roles.sort_by_key(|r| Role::ALL.iter().position(|x| x == r));
+    Ok(roles)
+}
+
+/// Activates the organisation (internal ID) if it is still waiting, with its audit row; whether
+/// it did. Inside the caller's transaction.
+async fn activate_if_pending(
+    tx: &mut Tx,
+    actor: &Actor,
+    org_id: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, WriteError> {
+    let changed =
+        sql("UPDATE organisations SET activated_at = $1 WHERE id = $2 AND activated_at IS NULL")
+            .bind(now)
+            .bind(org_id)
+            .execute(&mut *tx)
+            .await?;
+    if changed == 0 {
+        return Ok(false);
+    }
+    Record::new(actor, org_id, "organisation.activate")
+        .after(&now)
+        .append(tx)
+        .await?;
+    Ok(true)
 }
 
 /// Gives a membership these roles (on top of those it has).

@@ -1,13 +1,13 @@
 //! Organisations: created by an operator, their name, RSIN and contact data changed by their
-//! administrators.
+//! administrators. (Registering one that its hoofdbeheerder activates is `activation.rs`.)
 
 use super::{commit_recorded, operator_only, unique_or, Actor, Need, Record, Touching};
 use crate::domain::grant::Touched;
 use crate::grants::check::{check_kvk, check_rsin};
-use crate::grants::db::sql;
+use crate::grants::db::{sql, Tx};
 use crate::grants::error::WriteError;
 use crate::grants::sql::SqlRegister;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 /// A new organisation.
@@ -32,41 +32,54 @@ pub struct OrganisationChanges {
     pub contact_address: Option<Option<String>>,
 }
 
+/// Checks and inserts a new organisation, active from `activated_at` (`None`: waiting for its
+/// hoofdbeheerder's first login); its internal ID.
+pub(super) async fn insert_organisation(
+    tx: &mut Tx,
+    new: &NewOrganisation,
+    now: DateTime<Utc>,
+    activated_at: Option<DateTime<Utc>>,
+) -> Result<String, WriteError> {
+    check_kvk(&new.kvk)?;
+    if let Some(rsin) = &new.rsin {
+        check_rsin(rsin)?;
+    }
+    if new.name.trim().is_empty() {
+        return Err(WriteError::Empty {
+            what: "organisation name",
+        });
+    }
+    let id = uuid::Uuid::new_v4().to_string();
+    sql(
+        "INSERT INTO organisations (id, kvk, rsin, name, contact_name, contact_email, \
+         contact_phone, created_at, activated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(&id)
+    .bind(&new.kvk)
+    .bind(&new.rsin)
+    .bind(new.name.trim())
+    .bind(&new.contact_name)
+    .bind(&new.contact_email)
+    .bind(&new.contact_phone)
+    .bind(now)
+    .bind(activated_at)
+    .execute(tx)
+    .await
+    .map_err(|e| unique_or(e, || WriteError::DuplicateOrganisation(new.kvk.clone())))?;
+    Ok(id)
+}
+
 impl SqlRegister {
-    /// Adds an organisation (operators only).
+    /// Adds an organisation, active at once (operators only).
     pub async fn create_organisation(
         &self,
         actor: &Actor,
         new: &NewOrganisation,
     ) -> Result<(String, Touched), WriteError> {
         operator_only(actor, "create organisations")?;
-        check_kvk(&new.kvk)?;
-        if let Some(rsin) = &new.rsin {
-            check_rsin(rsin)?;
-        }
-        if new.name.trim().is_empty() {
-            return Err(WriteError::Empty {
-                what: "organisation name",
-            });
-        }
-        let id = uuid::Uuid::new_v4().to_string();
+        let now = Utc::now();
         let mut transaction = self.pool().begin_write().await?;
-        let tx = &mut transaction;
-        sql(
-            "INSERT INTO organisations (id, kvk, rsin, name, contact_name, contact_email, \
-             contact_phone, created_at, activated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
-        )
-        .bind(&id)
-        .bind(&new.kvk)
-        .bind(&new.rsin)
-        .bind(new.name.trim())
-        .bind(&new.contact_name)
-        .bind(&new.contact_email)
-        .bind(&new.contact_phone)
-        .bind(Utc::now())
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| unique_or(e, || WriteError::DuplicateOrganisation(new.kvk.clone())))?;
+        let id = insert_organisation(&mut transaction, new, now, Some(now)).await?;
         let record = Record::new(actor, &id, "organisation.create").after(new);
         commit_recorded(transaction, record, id.clone(), Touching::Nobody).await
     }

@@ -31,10 +31,14 @@ impl<S: Send + Sync, T: Shape> FromRequest<S> for Body<T> {
     async fn from_request(req: Request, state: &S) -> Result<Self, Problem> {
         let bytes = axum::body::Bytes::from_request(req, state)
             .await
-            .map_err(|e| Problem::bad_request(format!("the body could not be read: {e}")))?;
-        serde_json::from_slice(&bytes)
-            .map(Body)
-            .map_err(|e| Problem::bad_request(format!("the body is not {}: {e}", T::SHAPE)))
+            .map_err(|e| {
+                Problem::bad_request(format!("the body could not be read: {e}"))
+                    .because("unreadable_body")
+            })?;
+        serde_json::from_slice(&bytes).map(Body).map_err(|e| {
+            Problem::bad_request(format!("the body is not {}: {e}", T::SHAPE))
+                .because("malformed_body")
+        })
     }
 }
 

@@ -11,6 +11,9 @@
 //! Under `/api/v1/me` ([`me`]) a person acts for themselves, in Mijn poort's session (a second
 //! security scheme, `mijn_session`): their overview, their requests, and signing off what others
 //! ask; answers in [`wire_me`], every refusal with a reason code.
+//! The operator's routes under `/api/v1/operator/` ([`operator`]) are in the same list and
+//! document, under a security scheme of their own (a bearer token): a session opens none of
+//! them, and their token none of the session's.
 
 pub mod access;
 pub mod audit;
@@ -21,6 +24,7 @@ pub mod invitations;
 pub mod links;
 pub mod me;
 pub mod members;
+pub mod operator;
 pub mod organisation;
 pub mod paging;
 pub mod problem;
@@ -36,6 +40,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::Router;
 use contract::Contract;
+use operator::BearerToken;
 pub use problem::Problem;
 use serde::Deserialize;
 use std::sync::Arc;
@@ -53,12 +58,12 @@ pub struct Csrf {
 }
 
 /// The document's frame: what it is, its types, and how a client is known (the admin
-/// session's cookie, from logging in at `/admin/login`).
+/// session's cookie, from logging in at `/admin/login`; the operator's routes a bearer token).
 #[derive(OpenApi)]
 #[openapi(
     info(title = "poort beheermodule API", version = "1",
-        description = "The admin module of poort as JSON: members, grants, invitations, link requests, the organisation and its audit trail. Log in at /admin/login first; every change carries the session's CSRF token in X-CSRF-Token. Under /api/v1/me a person acts for themselves (Mijn poort): log in at /mijn/login; every change carries that session's CSRF token, and every refusal names its reason code."),
-    modifiers(&SessionCookie, &MijnSessionCookie),
+        description = "The admin module of poort as JSON: members, grants, invitations, link requests, the organisation and its audit trail. Log in at /admin/login first; every change carries the session's CSRF token in X-CSRF-Token. Under /api/v1/me a person acts for themselves (Mijn poort): log in at /mijn/login; every change carries that session's CSRF token, and every refusal names its reason code. The operator's routes under /api/v1/operator/ take a bearer token instead (security scheme operator) and no session."),
+    modifiers(&SessionCookie, &MijnSessionCookie, &BearerToken),
     security(("session" = [])),
     components(schemas(
         problem::Problem,
@@ -74,6 +79,12 @@ pub struct Csrf {
         wire_me::RequestState, wire_me::Request, wire_me::Requests, wire_me::Overview,
         wire_me::ApprovalPage, wire_me::SignOutcome, wire_me::Signed,
         bodies::NewRequest, bodies::Approval, bodies::Decline,
+        wire::OrganisationStatus,
+        operator::wire::Appointee, operator::wire::NewRegistration,
+        operator::wire::OperatorOrganisation, operator::wire::Activation,
+        operator::wire::Registered, operator::wire::JointSignatures, operator::wire::Authority,
+        operator::wire::Representative, operator::wire::Representatives,
+        operator::wire::NewRepresentative, operator::wire::Extract, operator::wire::ExtractApplied,
     ))
 )]
 struct Frame;
@@ -168,6 +179,30 @@ pub fn contract() -> Contract {
         .operation(me::__path_list_approvals, me::list_approvals)
         .operation(me::__path_approve, me::approve)
         .operation(me::__path_decline, me::decline)
+        .operation(
+            operator::organisations::__path_register_organisation,
+            operator::organisations::register_organisation,
+        )
+        .operation(
+            operator::organisations::__path_get_organisation,
+            operator::organisations::get_organisation,
+        )
+        .operation(
+            operator::organisations::__path_resend_activation,
+            operator::organisations::resend_activation,
+        )
+        .operation(
+            operator::organisations::__path_set_joint_signatures,
+            operator::organisations::set_joint_signatures,
+        )
+        .operation(
+            operator::representatives::__path_get_representatives,
+            operator::representatives::get_representatives,
+        )
+        .operation(
+            operator::representatives::__path_put_representatives,
+            operator::representatives::put_representatives,
+        )
 }
 
 /// The API's routes: its operations, the document (served to anyone: it is no secret), and a

@@ -34,8 +34,8 @@ pub struct Problem {
     /// A reference number to quote to the operator; the server's log lines of this request
     /// carry it.
     pub reference: String,
-    /// Why, as a short code a program can act on (`own_request`, `duplicate_request`, ...),
-    /// where the API names one (`/api/v1/me` names one for every refusal).
+    /// Why, as a short code a program can act on (`own_request`, `already_active`,
+    /// `invalid_date_of_birth`, `invalid_token`, …), where the refusal has one.
     // Boxed: one more `String` would make every `Result<_, Problem>` too large to return well.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>)]
@@ -65,6 +65,14 @@ impl Problem {
             detail: detail.into(),
             reference,
             reason: None,
+        }
+    }
+
+    /// The same problem, saying `detail`.
+    pub fn with_detail(self, detail: &str) -> Problem {
+        Problem {
+            detail: detail.to_string(),
+            ..self
         }
     }
 
@@ -140,7 +148,8 @@ impl From<SessionError> for Problem {
                 "unauthenticated",
                 "Not logged in",
                 "log in to the admin module first (/admin/login)",
-            ),
+            )
+            .because("no_session"),
             SessionError::Store(d) => {
                 let p = Problem::new(
                     StatusCode::SERVICE_UNAVAILABLE,
@@ -222,7 +231,9 @@ impl From<WriteError> for Problem {
             | W::GrantRevoked(_)
             | W::SharedPerson(_)
             | W::LinkRequestDecided(_)
-            | W::LinkRequestExpired => (
+            | W::LinkRequestExpired
+            | W::AlreadyActive(_)
+            | W::ActivationExpired => (
                 StatusCode::CONFLICT,
                 "conflict",
                 "Conflicts with the register",
@@ -235,7 +246,36 @@ impl From<WriteError> for Problem {
             }
             _ => (StatusCode::UNPROCESSABLE_ENTITY, "invalid", "Invalid input"),
         };
-        Problem::new(status, kind, title, e.to_string())
+        Problem::new(status, kind, title, e.to_string()).because(e.reason_code())
+    }
+}
+
+/// How a refused import of rows reads over the API: the first row's refusal decides the status
+/// and the reason; every row's is in the detail, by its number.
+impl From<crate::grants::ImportError> for Problem {
+    fn from(e: crate::grants::ImportError) -> Problem {
+        use crate::grants::ImportError as I;
+        match e {
+            I::Refused(w) => w.into(),
+            I::Database(d) => Problem::internal(
+                &d,
+                "the register could not be read or changed; nothing was changed",
+            ),
+            I::Rows(rows) => {
+                let detail = rows
+                    .iter()
+                    .map(|(n, e)| format!("row {n}: {e}"))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                let mut p = rows
+                    .into_iter()
+                    .next()
+                    .map(|(_, e)| Problem::from(e))
+                    .unwrap_or_else(|| Problem::invalid(""));
+                p.detail = format!("nothing was changed: {detail}");
+                p
+            }
+        }
     }
 }
 

@@ -123,11 +123,35 @@ impl From<&crate::admin::AdminSession> for Session {
     }
 }
 
+// Wire twin of `grants::OrganisationStatus`, kept apart on purpose (see the module doc).
+/// Where an organisation stands: registered by an operator and waiting for its appointed
+/// hoofdbeheerder's first login, or active.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OrganisationStatus {
+    PendingActivation,
+    Active,
+}
+
+impl From<grants::OrganisationStatus> for OrganisationStatus {
+    fn from(s: grants::OrganisationStatus) -> OrganisationStatus {
+        match s {
+            grants::OrganisationStatus::PendingActivation => OrganisationStatus::PendingActivation,
+            grants::OrganisationStatus::Active => OrganisationStatus::Active,
+        }
+    }
+}
+
 // Wire twin of `grants::OrganisationView`, kept apart on purpose (see the module doc).
-/// The organisation acted for: contact data, groups and counts of its grants.
+/// The organisation acted for: status, contact data, groups and counts of its grants.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct OrganisationSummary {
     pub organisation: Organisation,
+    pub status: OrganisationStatus,
+    /// When it became active.
+    pub activated_at: Option<DateTime<Utc>>,
+    /// A director with joint authority needs a second director's signature.
+    pub joint_needs_two: bool,
     pub contact_name: Option<String>,
     pub contact_email: Option<String>,
     pub contact_phone: Option<String>,
@@ -144,6 +168,9 @@ impl From<grants::OrganisationView> for OrganisationSummary {
     fn from(v: grants::OrganisationView) -> OrganisationSummary {
         OrganisationSummary {
             organisation: (&v.organisation).into(),
+            status: v.status.into(),
+            activated_at: v.activated_at,
+            joint_needs_two: v.joint_needs_two,
             contact_name: v.contact_name,
             contact_email: v.contact_email,
             contact_phone: v.contact_phone,

@@ -21,6 +21,12 @@ pub(in crate::web::login) fn invitation_unusable(
             ("Deze uitnodigingslink is verlopen: hij is 24 uur geldig. Vraag de beheerder van uw organisatie om u opnieuw uit te nodigen.",
              "This invitation link has expired: it is valid for 24 hours. Ask your organisation's administrator to invite you again."),
         ),
+        W::ActivationExpired => (
+            axum::http::StatusCode::GONE,
+            ("Activeringslink verlopen", "Activation link expired"),
+            ("Deze link om uw organisatie te activeren is verlopen: hij is 24 uur geldig. De organisatie is nog niet actief. Vraag de beheerder van poort om een nieuwe link.",
+             "This link to activate your organisation has expired: it is valid for 24 hours. The organisation is not active yet. Ask poort's operator for a new link."),
+        ),
         W::InvitationUsed => (
             axum::http::StatusCode::GONE,
             ("Uitnodiging al gebruikt", "Invitation already used"),
@@ -80,8 +86,25 @@ pub(in crate::web::login) async fn accept_invitation(
         .await;
     Ok(match accepted {
         Ok(a) => {
-            tracing::info!(reference = %ctx.reference, person = %a.person, organisation = %a.organisation.kvk, "invitation accepted");
+            tracing::info!(reference = %ctx.reference, person = %a.person, organisation = %a.organisation.kvk, activated = a.activated, "invitation accepted");
+            // An administrator appointed: the organisation's bevoegd vertegenwoordigers hear.
+            let (pool, kvk) = (sql.pool(), &a.organisation.kvk);
+            let roles = (&[][..], a.roles.as_slice());
+            crate::admin::notify::if_appointed(pool, &state.mailer, kvk, &a.person, roles).await;
             let name = a.name.unwrap_or_default();
+            if a.activated {
+                let org = &a.organisation.name;
+                return Ok(state.pages.admin_message_to(
+                    ctx.lang,
+                    axum::http::StatusCode::OK,
+                    ("Organisatie geactiveerd", "Organisation activated"),
+                    (
+                        &format!("{name}, {org} is nu actief en u bent de hoofdbeheerder. Uw eHerkenningsmiddel is gekoppeld: in de beheermodule stelt u gebruikers aan, geeft u machtigingen en kunt u andere hoofdbeheerders aanstellen."),
+                        &format!("{name}, {org} is now active and you are its hoofdbeheerder (main administrator). Your eHerkenning means is linked: in the admin module you appoint users, give authorisations and may appoint other hoofdbeheerders."),
+                    ),
+                    ("/admin", ("Naar de beheermodule", "To the admin module")),
+                ));
+            }
             state.pages.admin_message(
                 ctx.lang,
                 axum::http::StatusCode::OK,
