@@ -24,6 +24,33 @@ pub(in crate::web::login) async fn open_person_session(
 ) -> Result<Response, LoginError> {
     let internal = |e: &dyn std::fmt::Display| LoginError::Internal(e.to_string());
     let sql = state.registry.sql();
+    // A director the trade register names, at a login that could sign for them (EH3): bound
+    // to this identity once their name and birth date match (the first login makes the person;
+    // a sole director becomes hoofdbeheerder). Nothing of the attributes is kept or logged.
+    if result.level >= crate::domain::request::REPRESENTATIVE_LEVEL {
+        if let Some(d) = crate::selfservice::representatives::described(result) {
+            let binding = sql.bind_representative(
+                &result.idp,
+                &result.subject,
+                &d.first_name,
+                &d.family_name,
+                &d.date_of_birth,
+                Utc::now(),
+            );
+            let bound = state
+                .registry
+                .write(binding)
+                .await
+                .map_err(|e| internal(&e.redacted()))?;
+            if !bound.is_empty() {
+                for b in &bound {
+                    tracing::info!(reference = %ctx.reference, person = %b.person, organisation = %b.organisation.kvk, hoofdbeheerder = b.became_hoofdbeheerder, activated = b.activated, "bevoegd vertegenwoordiger recognised");
+                }
+                crate::admin::notify::representatives_bound(sql.pool(), &state.mailer, &bound)
+                    .await;
+            }
+        }
+    }
     let found = sql
         .person_of_identity(&result.idp, &result.subject)
         .await
