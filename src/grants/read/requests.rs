@@ -49,7 +49,8 @@ const FROM: &str = "FROM requests r JOIN organisations o ON o.id = r.organisatio
      JOIN persons p ON p.id = r.person_id";
 
 /// Organisations where `$1` (a person) signs whatever is asked: as hoofdbeheerder or beheerder
-/// of an unblocked membership, or as a bound bevoegd vertegenwoordiger.
+/// of an unblocked membership, or as a bound bevoegd vertegenwoordiger; and as groepsbeheerder,
+/// open non-link requests of their groups' members in the groups' own organisation.
 const SIGNS_IN: &str = "(r.organisation_id IN (SELECT m.organisation_id FROM memberships m \
         JOIN membership_roles mr ON mr.membership_id = m.id \
        WHERE m.person_id = $1 AND NOT m.blocked AND mr.role IN ('hoofdbeheerder', 'beheerder')) \
@@ -59,7 +60,7 @@ const SIGNS_IN: &str = "(r.organisation_id IN (SELECT m.organisation_id FROM mem
         JOIN group_members gr ON gr.group_id = ga.group_id AND NOT gr.blocked \
         JOIN memberships mr ON mr.id = gr.membership_id \
        WHERE ma.person_id = $1 AND ga.admin AND NOT ga.blocked AND NOT ma.blocked \
-         AND mr.person_id = r.person_id)))";
+         AND ga.organisation_id = r.organisation_id AND mr.person_id = r.person_id)))";
 
 /// Still waiting for `$1`'s signature at `$2`: open (or waiting for a second director, which
 /// only another director gives), not theirs, not expired.
@@ -349,6 +350,7 @@ impl SqlRegister {
                    JOIN group_members gr ON gr.group_id = ga.group_id \
                    JOIN memberships mq ON mq.id = gr.membership_id \
                   WHERE ga.admin AND NOT ga.blocked AND NOT ma.blocked \
+                    AND ga.organisation_id = r.organisation_id \
                     AND mq.person_id = r.person_id))) \
               ORDER BY s.id"
                 .to_string(),
