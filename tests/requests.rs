@@ -444,3 +444,137 @@ async fn requests_on_postgres() {
     suite(register.clone()).await;
     register.close().await;
 }
+
+/// A groepsbeheerder signs for the members of their groups in the groups' own organisation
+/// only: a group member's request elsewhere is neither listed nor signable for them, and they
+/// get no mail about it.
+async fn groups_sign_in_their_organisation(r: SqlRegister) {
+    r.import(&conformance::dev_file()).await.unwrap();
+    let cat = catalogue();
+    let now: DateTime<Utc> = Utc::now().trunc_subsecs(6);
+    let (van_dijk, groen_dak) = ("87654321", "11223344");
+    // Anna: gebruiker and groepsbeheerder at Van Dijk and at Groen Dak, with a grant of her own
+    // at Groen Dak; Carla, hoofdbeheerder at Van Dijk, also a gebruiker at Groen Dak.
+    let from = (now - TimeDelta::days(1)).to_rfc3339();
+    let until = (now + TimeDelta::days(300)).to_rfc3339();
+    for (id, person, kvk) in [
+        ("m-anna-groen", "anna", groen_dak),
+        ("m-carla-groen", "carla", groen_dak),
+    ] {
+        run(
+            &r,
+            &format!(
+                "INSERT INTO memberships (id, person_id, organisation_id, blocked, created_at) \
+                 SELECT '{id}', '{person}', o.id, FALSE, o.created_at FROM organisations o \
+                 WHERE o.kvk = '{kvk}'"
+            ),
+        )
+        .await;
+        run(
+            &r,
+            &format!(
+                "INSERT INTO membership_roles (membership_id, role) VALUES ('{id}', 'gebruiker')"
+            ),
+        )
+        .await;
+    }
+    run(
+        &r,
+        "INSERT INTO membership_roles (membership_id, role) VALUES ('m-anna-groen', 'groepsbeheerder')",
+    )
+    .await;
+    run(
+        &r,
+        "INSERT INTO membership_roles (membership_id, role) SELECT m.id, 'groepsbeheerder' \
+         FROM memberships m JOIN organisations o ON o.id = m.organisation_id \
+         WHERE m.person_id = 'anna' AND o.kvk = '87654321'",
+    )
+    .await;
+    run(
+        &r,
+        &format!(
+            "INSERT INTO grants (id, organisation_id, membership_id, scope_kind, service_uuid, \
+             level, valid_from, valid_until, status, created_by, created_at) \
+             SELECT 'g-anna-groen', organisation_id, id, 'service', '{S1}', 'EH3', '{from}', \
+             '{until}', 'active', 'test', '{from}' FROM memberships WHERE id = 'm-anna-groen'"
+        ),
+    )
+    .await;
+    run(
+        &r,
+        "UPDATE persons SET email = 'anna@example.nl' WHERE id = 'anna'",
+    )
+    .await;
+    // Anna administers the group "Monteurs" at Van Dijk, of which Carla is a member.
+    let group = r.add_group(van_dijk, "Monteurs").await.unwrap();
+    r.add_group_member(&group, "anna", false).await.unwrap();
+    r.add_group_member(&group, "carla", false).await.unwrap();
+    run(
+        &r,
+        "UPDATE group_members SET admin = TRUE WHERE membership_id IN \
+         (SELECT id FROM memberships WHERE person_id = 'anna')",
+    )
+    .await;
+
+    let ask_at = |kvk: &str| NewRequest {
+        organisation: kvk.into(),
+        ..grant_of(Level::Eh2Plus, Validity::OneYear)
+    };
+    let (at_van_dijk, _) = r.ask("carla", &ask_at(van_dijk), &cat, now).await.unwrap();
+    let (at_groen_dak, _) = r.ask("carla", &ask_at(groen_dak), &cat, now).await.unwrap();
+    let (here, elsewhere) = (at_van_dijk.request.id, at_groen_dak.request.id);
+
+    // Listed, visible and mailed where the group is; none of it at Groen Dak.
+    let page = r
+        .requests_to_sign("anna", None, None, 50, now)
+        .await
+        .unwrap();
+    let listed: Vec<&str> = page
+        .requests
+        .iter()
+        .map(|v| v.request.id.as_str())
+        .collect();
+    assert_eq!((page.total, listed), (1, vec![here.as_str()]));
+    assert_eq!(
+        r.requests_to_sign("anna", Some(groen_dak), None, 50, now)
+            .await
+            .unwrap()
+            .total,
+        0
+    );
+    assert!(r.may_sign("anna", &here).await.unwrap());
+    assert!(!r.may_sign("anna", &elsewhere).await.unwrap());
+    let mailed = |signers: Vec<(String, Option<String>, String, Option<String>)>| {
+        signers.into_iter().any(|(id, ..)| id == "anna")
+    };
+    assert!(mailed(r.signers_of(&here).await.unwrap()));
+    assert!(!mailed(r.signers_of(&elsewhere).await.unwrap()));
+    // Her role at Groen Dak is no licence for a member of her group at Van Dijk.
+    assert_eq!(
+        refusal(
+            r.sign_request("anna", Level::Eh3, &elsewhere, &AS_ASKED, &cat, now)
+                .await
+        ),
+        "not_their_group"
+    );
+}
+
+#[tokio::test]
+async fn groups_sign_in_their_organisation_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("register.db");
+    groups_sign_in_their_organisation(
+        SqlRegister::connect_sqlite(path.to_str().unwrap())
+            .await
+            .unwrap(),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn groups_sign_in_their_organisation_on_postgres() {
+    let pg = common::cluster::FreshPostgres::create();
+    let register = SqlRegister::connect_postgres(&pg.url).await.unwrap();
+    groups_sign_in_their_organisation(register.clone()).await;
+    register.close().await;
+}

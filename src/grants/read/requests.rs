@@ -6,7 +6,7 @@
 use crate::domain::grant::{Organisation, Scope};
 use crate::domain::level::Level;
 use crate::domain::request::{Request, RequestKind, RequestState, Validity};
-use crate::grants::db::{Args, On, Sql, Tx};
+use crate::grants::db::{sql, Args, On, Sql, Tx};
 use crate::grants::error::{corrupt, WriteError};
 use crate::grants::sql::SqlRegister;
 use crate::grants::views::{RequestPage, RequestView};
@@ -48,18 +48,30 @@ const COLUMNS: &str = "r.id, r.person_id, o.kvk, o.rsin, o.name AS org_name, r.k
 const FROM: &str = "FROM requests r JOIN organisations o ON o.id = r.organisation_id \
      JOIN persons p ON p.id = r.person_id";
 
-/// Organisations where `$1` (a person) signs whatever is asked: as hoofdbeheerder or beheerder
-/// of an unblocked membership, or as a bound bevoegd vertegenwoordiger.
+/// Requests `$1` (a person) signs: any of an organisation where they are hoofdbeheerder or
+/// beheerder of an unblocked membership or a bound bevoegd vertegenwoordiger; and, as
+/// groepsbeheerder, the open non-link requests of their groups' members in the groups'
+/// organisation. Uncorrelated subqueries, each run once (a correlated one ran for every open
+/// request in the register).
 const SIGNS_IN: &str = "(r.organisation_id IN (SELECT m.organisation_id FROM memberships m \
         JOIN membership_roles mr ON mr.membership_id = m.id \
-       WHERE m.person_id = $1 AND NOT m.blocked AND mr.role IN ('hoofdbeheerder', 'beheerder')) \
-     OR r.organisation_id IN (SELECT organisation_id FROM representatives WHERE person_id = $1) \
-     OR (r.kind <> 'link' AND r.state = 'open' AND EXISTS (SELECT 1 FROM group_members ga \
+       WHERE m.person_id = $1 AND NOT m.blocked AND mr.role IN ('hoofdbeheerder', 'beheerder') \
+     UNION SELECT organisation_id FROM representatives WHERE person_id = $1) \
+     OR (r.kind <> 'link' AND r.state = 'open' AND (r.organisation_id, r.person_id) IN \
+        (SELECT ga.organisation_id, mr.person_id FROM group_members ga \
         JOIN memberships ma ON ma.id = ga.membership_id \
         JOIN group_members gr ON gr.group_id = ga.group_id AND NOT gr.blocked \
         JOIN memberships mr ON mr.id = gr.membership_id \
-       WHERE ma.person_id = $1 AND ga.admin AND NOT ga.blocked AND NOT ma.blocked \
-         AND mr.person_id = r.person_id)))";
+       WHERE ma.person_id = $1 AND ga.admin AND NOT ga.blocked AND NOT ma.blocked)))";
+
+/// The organisations where `$1` signs anything (SIGNS_IN's, the groups' included).
+const SIGNING_ORGANISATIONS: &str = "SELECT m.organisation_id FROM memberships m \
+        JOIN membership_roles mr ON mr.membership_id = m.id \
+       WHERE m.person_id = $1 AND NOT m.blocked AND mr.role IN ('hoofdbeheerder', 'beheerder') \
+     UNION SELECT organisation_id FROM representatives WHERE person_id = $1 \
+     UNION SELECT ga.organisation_id FROM group_members ga \
+        JOIN memberships ma ON ma.id = ga.membership_id \
+       WHERE ma.person_id = $1 AND ga.admin AND NOT ga.blocked AND NOT ma.blocked";
 
 /// Still waiting for `$1`'s signature at `$2`: open (or waiting for a second director, which
 /// only another director gives), not theirs, not expired.
@@ -261,7 +273,7 @@ impl SqlRegister {
     }
 
     /// The requests waiting for `person`'s signature, oldest first, `limit` from `after` on,
-    /// in the organisation `kvk` only when given.
+    /// in the organisation `kvk` only when given; with `limit` 0 only how many wait.
     pub async fn requests_to_sign(
         &self,
         person: &str,
@@ -270,19 +282,47 @@ impl SqlRegister {
         limit: i64,
         now: DateTime<Utc>,
     ) -> Result<RequestPage, WriteError> {
+        // The organisations first, as values: both databases then read only their requests by
+        // the organisation index (a subquery inside SIGNS_IN's OR kept PostgreSQL scanning every
+        // request), and someone who signs nowhere, most people, costs one small query.
+        let organisations: Vec<String> = sql(SIGNING_ORGANISATIONS)
+            .bind(person)
+            .scalars(self.pool())
+            .await?;
+        if organisations.is_empty() {
+            return Ok(RequestPage {
+                requests: Vec::new(),
+                total: 0,
+                next: None,
+            });
+        }
         let mut args = Args::default();
         args.push(person);
         args.push(now);
-        let mut filter = format!("{WAITING_FOR} AND {SIGNS_IN}");
+        // The count and the page's IDs come from `requests` alone; only the page's rows are
+        // joined.
+        let list = args.list(organisations);
+        let mut filter = format!("r.organisation_id IN ({list}) AND {WAITING_FOR} AND {SIGNS_IN}");
         if let Some(kvk) = kvk {
-            filter += &format!(" AND o.kvk = {}", args.push(kvk));
+            filter += &format!(
+                " AND r.organisation_id = (SELECT id FROM organisations WHERE kvk = {})",
+                args.push(kvk)
+            );
         }
         let total: i64 = Sql::assembled(
-            format!("SELECT COUNT(*) {FROM} WHERE {filter}"),
+            format!("SELECT COUNT(*) FROM requests r WHERE {filter}"),
             args.clone(),
         )
         .scalar(self.pool())
         .await?;
+        if limit <= 0 {
+            // Only the count (the start page's "N wait for your signature").
+            return Ok(RequestPage {
+                requests: Vec::new(),
+                total,
+                next: None,
+            });
+        }
         if let Some((at, id)) = after {
             let at_mark = args.push(*at);
             let id_mark = args.push(id.as_str());
@@ -293,8 +333,9 @@ impl SqlRegister {
         let limit_mark = args.push(limit + 1);
         let mut rows: Vec<RequestRow> = Sql::assembled(
             format!(
-                "SELECT {COLUMNS} {FROM} WHERE {filter} ORDER BY r.created_at, r.id \
-                 LIMIT {limit_mark}"
+                "SELECT {COLUMNS} {FROM} WHERE r.id IN (SELECT r.id FROM requests r \
+                   WHERE {filter} ORDER BY r.created_at, r.id LIMIT {limit_mark}) \
+                 ORDER BY r.created_at, r.id"
             ),
             args,
         )
@@ -353,6 +394,7 @@ impl SqlRegister {
                    JOIN group_members gr ON gr.group_id = ga.group_id \
                    JOIN memberships mq ON mq.id = gr.membership_id \
                   WHERE ga.admin AND NOT ga.blocked AND NOT ma.blocked \
+                    AND ga.organisation_id = r.organisation_id \
                     AND mq.person_id = r.person_id))) \
               ORDER BY s.id"
                 .to_string(),

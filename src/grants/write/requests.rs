@@ -428,10 +428,11 @@ async fn capacities(
                    JOIN group_members gr ON gr.group_id = ga.group_id AND NOT gr.blocked \
                    JOIN memberships mr ON mr.id = gr.membership_id \
                   WHERE ma.person_id = $1 AND ga.admin AND NOT ga.blocked AND NOT ma.blocked \
-                    AND mr.person_id = $2",
+                    AND ga.organisation_id = $3 AND mr.person_id = $2",
             )
             .bind(signer)
             .bind(&request.requester)
+            .bind(org_id)
             .scalar_optional(&mut *tx)
             .await?;
             found.is_some()
