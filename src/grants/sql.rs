@@ -348,16 +348,12 @@ pub(super) fn parse_role(text: &str) -> Result<Role, SqlRegisterError> {
 
 impl GrantRow {
     fn into_held(self, roles: Vec<Role>) -> Result<HeldGrant, SqlRegisterError> {
-        let scope = match (self.scope_kind.as_str(), self.provider, self.service_uuid) {
-            ("all_services", None, None) => Scope::AllServices,
-            ("provider", Some(provider), None) => Scope::Provider { provider },
-            ("service", None, Some(uuid)) => Scope::Service { uuid },
-            (kind, _, _) => {
-                return Err(corrupt(format!(
-                    "grant {}: inconsistent scope {kind:?}",
-                    self.grant_id
-                )))
-            }
+        let kind = self.scope_kind;
+        let Some(scope) = scope_from_columns(&kind, self.provider, self.service_uuid) else {
+            return Err(corrupt(format!(
+                "grant {}: inconsistent scope {kind:?}",
+                self.grant_id
+            )));
         };
         let level = Level::from_str(&self.level)
             .map_err(|e| corrupt(format!("grant {}: {e}", self.grant_id)))?;
@@ -395,6 +391,21 @@ pub(super) fn scope_columns(scope: &Scope) -> (&'static str, Option<String>, Opt
         Scope::AllServices => ("all_services", None, None),
         Scope::Provider { provider } => ("provider", Some(provider.clone()), None),
         Scope::Service { uuid } => ("service", None, Some(uuid.clone())),
+    }
+}
+
+/// A scope as stored (kind, provider, service), back: the inverse of [`scope_columns`];
+/// `None` for columns that do not agree (a corrupt row).
+pub(super) fn scope_from_columns(
+    kind: &str,
+    provider: Option<String>,
+    service: Option<String>,
+) -> Option<Scope> {
+    match (kind, provider, service) {
+        ("all_services", None, None) => Some(Scope::AllServices),
+        ("provider", Some(provider), None) => Some(Scope::Provider { provider }),
+        ("service", None, Some(uuid)) => Some(Scope::Service { uuid }),
+        _ => None,
     }
 }
 

@@ -1,12 +1,12 @@
 //! Grants as listed and exported: filtered by organisation, person, status, service, validity,
 //! the holder's name or the groups a groepsbeheerder administers, paged by the database.
 
-use crate::domain::grant::{GrantStatus, Organisation, Scope, ServiceRef};
+use crate::domain::grant::{GrantStatus, Organisation, ServiceRef};
 use crate::domain::level::Level;
 use crate::grants::db::{like_pattern, Args, Sql};
 use crate::grants::error::corrupt;
 use crate::grants::error::WriteError;
-use crate::grants::sql::{status_text, SqlRegister};
+use crate::grants::sql::{scope_from_columns, status_text, SqlRegister};
 use crate::grants::views::{GrantRecord, Holder};
 use chrono::{DateTime, Utc};
 use std::str::FromStr;
@@ -194,11 +194,8 @@ type GrantRow = (
 );
 
 fn grant_record(r: GrantRow) -> Result<GrantRecord, WriteError> {
-    let scope = match (r.6.as_str(), r.7, r.8) {
-        ("all_services", None, None) => Scope::AllServices,
-        ("provider", Some(provider), None) => Scope::Provider { provider },
-        ("service", None, Some(uuid)) => Scope::Service { uuid },
-        (kind, _, _) => return Err(corrupt(format!("grant {}: scope {kind:?}", r.0))),
+    let Some(scope) = scope_from_columns(&r.6, r.7, r.8) else {
+        return Err(corrupt(format!("grant {}: scope {:?}", r.0, r.6)));
     };
     let holder = match (r.4, r.5) {
         (Some(person), None) => Holder::Person(person),

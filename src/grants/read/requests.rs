@@ -8,7 +8,7 @@ use crate::domain::level::Level;
 use crate::domain::request::{Request, RequestKind, RequestState, Validity};
 use crate::grants::db::{sql, Args, On, Sql, Tx};
 use crate::grants::error::{corrupt, WriteError};
-use crate::grants::sql::SqlRegister;
+use crate::grants::sql::{scope_from_columns, SqlRegister};
 use crate::grants::views::{RequestPage, RequestView};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -89,16 +89,6 @@ fn validity(years: i32, id: &str) -> Result<Validity, WriteError> {
         .ok()
         .and_then(Validity::from_years)
         .ok_or_else(|| corrupt(format!("request {id}: validity of {years} years")))
-}
-
-/// A stored scope row as the domain's scope.
-fn scope(kind: &str, provider: Option<String>, service: Option<String>) -> Option<Scope> {
-    match (kind, provider, service) {
-        ("all_services", None, None) => Some(Scope::AllServices),
-        ("provider", Some(provider), None) => Some(Scope::Provider { provider }),
-        ("service", None, Some(uuid)) => Some(Scope::Service { uuid }),
-        _ => None,
-    }
 }
 
 fn view(
@@ -204,7 +194,7 @@ async fn views<'c>(
         .fetch_all(on)
         .await?;
         for (request, kind, provider, service) in stored {
-            let found = scope(&kind, provider, service)
+            let found = scope_from_columns(&kind, provider, service)
                 .ok_or_else(|| corrupt(format!("request {request}: scope {kind:?}")))?;
             scopes.entry(request).or_default().push(found);
         }
