@@ -82,24 +82,14 @@ impl SqlRegister {
         let actor = Actor::Signer(person.to_string());
         let mut transaction = self.pool().begin_write().await?;
         let tx = &mut transaction;
-        let (org_id, _) = organisation(tx, kvk).await?;
-        let active: Option<Option<DateTime<Utc>>> =
-            sql("SELECT activated_at FROM organisations WHERE id = $1")
-                .bind(&org_id)
-                .scalar_optional(&mut *tx)
-                .await?;
-        if active.flatten().is_none() {
+        let org = standing(tx, kvk).await?;
+        if !org.active {
             return Err(WriteError::OrganisationNotActive(kvk.to_string()));
         }
-        let mut same_open = sql(
-            "SELECT id FROM requests WHERE person_id = $1 AND organisation_id = $2 \
-             AND kind = $3 AND COALESCE(grant_id, '') = $4 \
-             AND state IN ('open', 'awaiting_second') AND expires_at > $5",
-        )
-        .bind(person)
-        .bind(&org_id)
-        .bind(new.kind.as_str());
-        let (level, validity, grant_id) = match &new.kind {
+        let org_id = org.id;
+        // What is asked, checked; and for a link or a renewal the grant (`""` for a link) that
+        // a second open request must not name again.
+        let (level, validity, grant_id, once_per) = match &new.kind {
             RequestKind::Grant {
                 scopes,
                 level,
@@ -112,8 +102,7 @@ impl SqlRegister {
                 for scope in scopes {
                     check_scope(scope, catalogue)?;
                 }
-                same_open = same_open.bind("");
-                (Some(*level), Some(*validity), None)
+                (Some(*level), Some(*validity), None, None)
             }
             RequestKind::Link => {
                 if find_membership(tx, person, &org_id).await?.is_some() {
@@ -122,8 +111,7 @@ impl SqlRegister {
                         organisation: kvk.to_string(),
                     });
                 }
-                same_open = same_open.bind("");
-                (None, None, None)
+                (None, None, None, Some(""))
             }
             RequestKind::Renewal {
                 grant_id, validity, ..
@@ -144,14 +132,27 @@ impl SqlRegister {
                 let level: Level = level
                     .parse()
                     .map_err(|_| WriteError::UnknownGrant(grant_id.clone()))?;
-                same_open = same_open.bind(grant_id.as_str());
                 // A renewal keeps the grant's level, whatever the form said.
-                (Some(level), Some(*validity), Some(grant_id.clone()))
+                let once = Some(grant_id.as_str());
+                (Some(level), Some(*validity), Some(grant_id.clone()), once)
             }
         };
-        let existing: Option<String> = same_open.bind(now).scalar_optional(&mut *tx).await?;
-        if let (Some(existing), false) = (existing, matches!(new.kind, RequestKind::Grant { .. })) {
-            return Err(WriteError::DuplicateRequest(existing));
+        if let Some(grant) = once_per {
+            let existing: Option<String> = sql(
+                "SELECT id FROM requests WHERE person_id = $1 AND organisation_id = $2 \
+                 AND kind = $3 AND COALESCE(grant_id, '') = $4 \
+                 AND state IN ('open', 'awaiting_second') AND expires_at > $5",
+            )
+            .bind(person)
+            .bind(&org_id)
+            .bind(new.kind.as_str())
+            .bind(grant)
+            .bind(now)
+            .scalar_optional(&mut *tx)
+            .await?;
+            if let Some(existing) = existing {
+                return Err(WriteError::DuplicateRequest(existing));
+            }
         }
         let id = uuid::Uuid::new_v4().to_string();
         sql(
@@ -207,36 +208,35 @@ impl SqlRegister {
         let tx = &mut transaction;
         let view = stored_request(tx, id, now).await?;
         let request = &view.request;
-        let (org_id, _) = organisation(tx, &request.organisation).await?;
-        let capacities = capacities(tx, signer, &org_id, request, session_level).await?;
-        if capacities.is_empty() && signer != request.requester {
-            return Err(WriteError::RequestUnknown);
+        let org = standing(tx, &request.organisation).await?;
+        let org_id = org.id;
+        let capacities = capacities(tx, signer, &org_id, request, session_level, now).await?;
+        if capacities.is_empty() {
+            // No standing in the organisation: the requester is told why, anyone else sees no
+            // such request.
+            return Err(if signer == request.requester {
+                WriteError::SignRefused(SignRefusal::OwnRequest)
+            } else {
+                WriteError::RequestUnknown
+            });
         }
-        let policy = sign_off_policy(tx, &org_id).await?;
-        // From the widest capacity to the narrowest; the first refusal says why, if all refuse.
+        // From the widest capacity to the narrowest; if all refuse, the first refusal says why.
         let mut refusal = None;
         let mut signed = None;
-        let candidates = if capacities.is_empty() {
-            // The requester themselves: the domain says why not.
-            vec![Err(SignRefusal::OwnRequest)]
-        } else {
-            capacities
-        };
-        for capacity in candidates {
-            let capacity = match capacity {
-                Ok(capacity) => capacity,
-                Err(why) => {
-                    refusal.get_or_insert(why);
-                    continue;
-                }
-            };
-            let who = Signer {
-                person: signer.to_string(),
-                capacity,
-            };
-            match sign(request, &who, verdict, policy, now) {
+        for capacity in capacities {
+            let attempt = capacity.and_then(|capacity| {
+                let who = Signer {
+                    person: signer.to_string(),
+                    capacity,
+                };
+                let policy = SignOffPolicy {
+                    joint_needs_two: org.joint_needs_two,
+                };
+                sign(request, &who, verdict, policy, now).map(|done| (done, who))
+            });
+            match attempt {
                 Ok(done) => {
-                    signed = Some((done, who));
+                    signed = Some(done);
                     break;
                 }
                 Err(why) => {
@@ -254,7 +254,8 @@ impl SqlRegister {
         let mut made = Vec::new();
         let mut touched = BTreeSet::new();
         if let SignedOff::Approved(granted) = &signed {
-            (made, touched) = carry_out(tx, &actor, &view, *granted, catalogue, now).await?;
+            (made, touched) =
+                carry_out(tx, &actor, (&org_id, &view), *granted, catalogue, now).await?;
         }
         let (first, reason, decided) = match &state {
             RequestState::AwaitingSecondSignature { first } => (Some(first.clone()), None, false),
@@ -367,17 +368,26 @@ impl SqlRegister {
     }
 }
 
-/// The organisation's setting for its directors.
-pub(super) async fn sign_off_policy(
-    tx: &mut Tx,
-    org_id: &str,
-) -> Result<SignOffPolicy, WriteError> {
-    let joint: Option<bool> = sql("SELECT joint_needs_two FROM organisations WHERE id = $1")
-        .bind(org_id)
-        .scalar_optional(tx)
-        .await?;
-    Ok(SignOffPolicy {
-        joint_needs_two: joint.unwrap_or(false),
+/// What a request's writes need of its organisation, read once: its internal ID, whether it is
+/// active, and its setting for directors with joint authority.
+struct Standing {
+    id: String,
+    active: bool,
+    joint_needs_two: bool,
+}
+
+async fn standing(tx: &mut Tx, kvk: &str) -> Result<Standing, WriteError> {
+    let found: Option<(String, Option<DateTime<Utc>>, bool)> =
+        sql("SELECT id, activated_at, joint_needs_two FROM organisations WHERE kvk = $1")
+            .bind(kvk)
+            .fetch_optional(tx)
+            .await?;
+    let (id, activated_at, joint_needs_two) =
+        found.ok_or_else(|| WriteError::UnknownOrganisation(kvk.to_string()))?;
+    Ok(Standing {
+        id,
+        active: activated_at.is_some(),
+        joint_needs_two,
     })
 }
 
@@ -390,6 +400,7 @@ async fn capacities(
     org_id: &str,
     request: &crate::domain::request::Request,
     session_level: Level,
+    now: DateTime<Utc>,
 ) -> Result<Vec<Result<Capacity, SignRefusal>>, WriteError> {
     let authorities: Vec<String> =
         sql("SELECT authority FROM representatives WHERE person_id = $1 AND organisation_id = $2")
@@ -439,7 +450,7 @@ async fn capacities(
         };
         // Their own level in the organisation, no higher than the login reached. Without a
         // usable grant of their own they give none (declining and linking need no level).
-        let own = admin_level(tx, signer, org_id, Utc::now()).await?;
+        let own = admin_level(tx, signer, org_id, now).await?;
         let level = own.map_or(Level::Eh2, |own| own.min(session_level));
         if own.is_some() || request.kind.asks().is_none() {
             out.push(Ok(Capacity::Administrator {
@@ -469,7 +480,7 @@ async fn capacities(
 async fn carry_out(
     tx: &mut Tx,
     actor: &Actor,
-    view: &RequestView,
+    (org_id, view): (&str, &RequestView),
     granted: Option<(Level, Validity)>,
     catalogue: &[ServiceConfig],
     now: DateTime<Utc>,
@@ -515,8 +526,7 @@ async fn carry_out(
             made.push(grant_id.clone());
         }
         (RequestKind::Link, _) => {
-            let (org_id, _) = organisation(tx, kvk).await?;
-            insert_membership(tx, person, &org_id, kvk, &[Role::Gebruiker], now).await?;
+            insert_membership(tx, person, org_id, kvk, &[Role::Gebruiker], now).await?;
         }
         _ => {}
     }
