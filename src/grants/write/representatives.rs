@@ -17,7 +17,7 @@ use crate::domain::grant::{Organisation, Role, Touched};
 use crate::domain::representative::{Asserted, ExtractKey};
 use crate::domain::request::Authority;
 use crate::grants::check::{check_authority, check_date_of_birth, check_kvk};
-use crate::grants::db::{sql, Tx};
+use crate::grants::db::{sql, On, Tx};
 use crate::grants::error::{ImportError, WriteError};
 use crate::grants::read::representatives::{authority_text, stored_authority};
 use crate::grants::sql::SqlRegister;
@@ -339,35 +339,15 @@ impl SqlRegister {
             // Without the three attributes nobody can be recognised.
             return Ok((Vec::new(), Touched::default()));
         };
+        // Most logins match nobody: that is found by a read, so a login takes the register's
+        // write lock only when there is someone to bind (read again under the lock).
+        if matching_directors(self.pool(), &asserted).await?.is_empty() {
+            return Ok((Vec::new(), Touched::default()));
+        }
         let actor = Actor::Invitee(format!("{idp}#{subject}"));
         let mut transaction = self.pool().begin_write().await?;
         let tx = &mut transaction;
-        type Candidate = (
-            String,
-            String,
-            String,
-            Option<String>,
-            String,
-            String,
-            String,
-            String,
-        );
-        let born = asserted.date_of_birth().format("%Y-%m-%d").to_string();
-        let candidates: Vec<Candidate> = sql(
-            "SELECT r.id, r.organisation_id, o.kvk, o.rsin, o.name, r.given_names, \
-                    r.family_name, r.authority \
-               FROM representatives r JOIN organisations o ON o.id = r.organisation_id \
-              WHERE r.person_id IS NULL AND r.date_of_birth = $1 ORDER BY o.kvk, r.id",
-        )
-        .bind(born.as_str())
-        .fetch_all(&mut *tx)
-        .await?;
-        let mut by_organisation: BTreeMap<String, Vec<Candidate>> = BTreeMap::new();
-        for c in candidates {
-            if asserted.matches(&c.5, &c.6, &born) {
-                by_organisation.entry(c.2.clone()).or_default().push(c);
-            }
-        }
+        let by_organisation = matching_directors(&mut *tx, &asserted).await?;
         let mut person = link_holder(tx, idp, subject).await?;
         let mut bound = Vec::new();
         for (kvk, mut matches) in by_organisation {
@@ -437,6 +417,43 @@ impl SqlRegister {
             None => Ok((bound, Touched::default())),
         }
     }
+}
+
+/// A director row not bound yet, with their organisation: (row ID, organisation ID, KvK number,
+/// RSIN, organisation name, given names, family name, authority).
+type Candidate = (
+    String,
+    String,
+    String,
+    Option<String>,
+    String,
+    String,
+    String,
+    String,
+);
+
+/// The unbound directors the asserted attributes match, by KvK number.
+async fn matching_directors<'c>(
+    on: impl Into<On<'c>>,
+    asserted: &Asserted,
+) -> Result<BTreeMap<String, Vec<Candidate>>, WriteError> {
+    let born = asserted.date_of_birth().format("%Y-%m-%d").to_string();
+    let candidates: Vec<Candidate> = sql(
+        "SELECT r.id, r.organisation_id, o.kvk, o.rsin, o.name, r.given_names, \
+                r.family_name, r.authority \
+           FROM representatives r JOIN organisations o ON o.id = r.organisation_id \
+          WHERE r.person_id IS NULL AND r.date_of_birth = $1 ORDER BY o.kvk, r.id",
+    )
+    .bind(born.as_str())
+    .fetch_all(on)
+    .await?;
+    let mut by_organisation: BTreeMap<String, Vec<Candidate>> = BTreeMap::new();
+    for c in candidates {
+        if asserted.matches(&c.5, &c.6, &born) {
+            by_organisation.entry(c.2.clone()).or_default().push(c);
+        }
+    }
+    Ok(by_organisation)
 }
 
 /// Makes `person` hoofdbeheerder of the organisation (internal ID, KvK number): a member with
