@@ -385,11 +385,7 @@ impl ReminderJob {
     /// periods: the holder renews it at each run, and when it stops, another replica takes over
     /// within two periods.
     pub fn new(mailer: Mailer, holder: &str, every: std::time::Duration) -> ReminderJob {
-        // At most a week: a lease of two periods must still end some time.
-        let period = TimeDelta::from_std(every)
-            .unwrap_or(TimeDelta::MAX)
-            .min(TimeDelta::days(7));
-        let lease = Lease::new(mailer.pool().clone(), REMINDER_LEASE, holder, period * 2);
+        let lease = Lease::for_period(mailer.pool().clone(), REMINDER_LEASE, holder, every);
         ReminderJob {
             mailer,
             lease,
@@ -423,12 +419,10 @@ impl ReminderJob {
 
     /// Runs at start, then every `every`, for as long as the process lives.
     pub fn spawn(self) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(self.every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                match self.run_once(Utc::now()).await {
+        crate::grants::lease::spawn_every(self.every, move || {
+            let job = self.clone();
+            async move {
+                match job.run_once(Utc::now()).await {
                     Ok(None) | Ok(Some(0)) => {}
                     Ok(Some(n)) => tracing::info!(grants = n, "expiry reminders queued"),
                     Err(e) => tracing::error!("expiry reminders: {e}"),

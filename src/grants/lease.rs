@@ -50,6 +50,16 @@ impl Lease {
         }
     }
 
+    /// The lease of a job run every `every`: held for two periods (at most two weeks, since a
+    /// lease must still end some time), so that when its holder stops, another replica takes
+    /// over within two periods.
+    pub fn for_period(pool: Pool, name: &str, holder: &str, every: std::time::Duration) -> Lease {
+        let period = TimeDelta::from_std(every)
+            .unwrap_or(TimeDelta::MAX)
+            .min(TimeDelta::days(7));
+        Lease::new(pool, name, holder, period * 2)
+    }
+
     /// Takes or renews the lease at `now`; whether this holder has it (until `now + ttl`).
     pub async fn acquire(&self, now: DateTime<Utc>) -> Result<bool, sqlx::Error> {
         let until = now
@@ -73,4 +83,21 @@ impl Lease {
         const CURRENT: &str = "SELECT holder, expires_at FROM job_leases WHERE name = $1";
         sql(CURRENT).bind(name).fetch_optional(pool).await
     }
+}
+
+/// Runs `run` at once and then every `every`, for as long as the process lives; a tick missed
+/// while a run was slow is not made up for (the next run catches up with what is due).
+pub fn spawn_every<F, Fut>(every: std::time::Duration, mut run: F) -> tokio::task::JoinHandle<()>
+where
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            run().await;
+        }
+    })
 }

@@ -6,7 +6,7 @@
 use crate::grants::lease::Lease;
 use crate::grants::Registry;
 use crate::mail::Mailer;
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use std::sync::Arc;
 
 /// The name of the job's lease.
@@ -32,15 +32,7 @@ impl ExpiryJob {
         holder: &str,
         every: std::time::Duration,
     ) -> ExpiryJob {
-        let period = TimeDelta::from_std(every)
-            .unwrap_or(TimeDelta::MAX)
-            .min(TimeDelta::days(7));
-        let lease = Lease::new(
-            registry.sql().pool().clone(),
-            EXPIRY_LEASE,
-            holder,
-            period * 2,
-        );
+        let lease = Lease::for_period(registry.sql().pool().clone(), EXPIRY_LEASE, holder, every);
         ExpiryJob {
             registry,
             mailer,
@@ -70,12 +62,10 @@ impl ExpiryJob {
 
     /// Runs at start, then every `every`, for as long as the process lives.
     pub fn spawn(self) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(self.every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                match self.run_once(Utc::now()).await {
+        crate::grants::lease::spawn_every(self.every, move || {
+            let job = self.clone();
+            async move {
+                match job.run_once(Utc::now()).await {
                     Ok(None) | Ok(Some(0)) => {}
                     Ok(Some(n)) => tracing::info!(requests = n, "requests expired"),
                     Err(e) => tracing::error!("request expiry: {}", e.redacted()),
