@@ -433,3 +433,64 @@ async fn another_organisations_request_is_not_found_as_one_that_does_not_exist()
         }
     }
 }
+
+#[tokio::test]
+async fn a_sign_off_form_poort_did_not_write_is_refused_saying_what_and_signs_nothing() {
+    let (w, ids) = world().await;
+    let [_, (_, anna)] = sessions(&w).await;
+    let path = ids.fill(1, "/mijn/requests/$piet_req/sign");
+    let before = matrix::snapshot(&w).await;
+    for (body, says) in [
+        // A level the form never offers is not read as "as asked".
+        ("decision=approve&level=EH9", "Dit niveau bestaat niet."),
+        (
+            "decision=approve&level=EH2&validity=2",
+            "Kies een geldigheid van 1, 3 of 5 jaar.",
+        ),
+        (
+            "decision=approve&validity=jaar",
+            "Kies een geldigheid van 1, 3 of 5 jaar.",
+        ),
+        ("decision=misschien", "Kies goedkeuren of afwijzen."),
+        ("level=EH2", "Kies goedkeuren of afwijzen."),
+    ] {
+        let (status, page) =
+            send(&w, &anna, Kind::Page, "POST", &path, body, Some(&anna.csrf)).await;
+        assert_eq!(status, 422, "{body}: {page}");
+        assert!(page.contains(says), "{body}: {page}");
+    }
+    // A renewal for a validity the form never offers is not read as the ticked 3 years.
+    let renew = ids.fill(1, "/mijn/renew/$own_grant");
+    let (status, page) = send(
+        &w,
+        &anna,
+        Kind::Page,
+        "POST",
+        &renew,
+        "validity=2",
+        Some(&anna.csrf),
+    )
+    .await;
+    assert_eq!(status, 422, "{page}");
+    assert!(
+        page.contains("Kies een geldigheid van 1, 3 of 5 jaar."),
+        "{page}"
+    );
+    assert_eq!(
+        matrix::snapshot(&w).await,
+        before,
+        "a form not understood changed the register"
+    );
+    // The same form, well filled, signs.
+    let (status, page) = send(
+        &w,
+        &anna,
+        Kind::Page,
+        "POST",
+        &path,
+        "decision=approve&level=EH2&validity=1",
+        Some(&anna.csrf),
+    )
+    .await;
+    assert_eq!(status, 303, "{page}");
+}

@@ -103,6 +103,24 @@ impl SelfService<'_> {
         }
     }
 
+    /// The person's own grant `id`: held by them, not by a group they are in. Another's grant
+    /// is `None`, as one that does not exist.
+    pub async fn own_grant(
+        &self,
+        session: &PersonSession,
+        id: &str,
+    ) -> Result<Option<GrantRecord>, WriteError> {
+        let filter = GrantFilter {
+            id: Some(id.to_string()),
+            person: Some(session.person_id.clone()),
+            ..Default::default()
+        };
+        let found = self.registry.sql().list_grants(&filter).await?;
+        Ok(found.into_iter().find(
+            |g| matches!(&g.holder, crate::grants::Holder::Person(p) if *p == session.person_id),
+        ))
+    }
+
     /// The requests waiting for the person's signature, `limit` from `after` on.
     pub async fn to_sign(
         &self,

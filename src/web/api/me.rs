@@ -14,7 +14,7 @@ use super::problem::{MeReadProblems, MeWriteProblems, Problem};
 use super::wire_me::{self, ApprovalPage, Me, Overview, Request, RequestKind, Requests, Signed};
 use crate::domain::level::Level;
 use crate::domain::request::{self as domain, Validity, Verdict};
-use crate::grants::{GrantFilter, Holder, NewRequest, WriteError};
+use crate::grants::{NewRequest, WriteError};
 use crate::selfservice::{PersonSession, RequestError};
 use crate::web::AppState;
 use axum::extract::{Path, State};
@@ -211,20 +211,11 @@ async fn new_request(
             let validity = validity(needed(asked.validity_years, "validity_years")?)?;
             // Only a grant the person holds themselves: another's answers as one that does not
             // exist.
-            let filter = GrantFilter {
-                id: Some(id.clone()),
-                person: Some(s.person_id.clone()),
-                ..Default::default()
-            };
-            let found = state
-                .registry
-                .sql()
-                .list_grants(&filter)
+            let grant = state
+                .self_service()
+                .own_grant(s, &id)
                 .await
-                .map_err(refused)?;
-            let grant = found
-                .into_iter()
-                .find(|g| matches!(&g.holder, Holder::Person(p) if *p == s.person_id))
+                .map_err(refused)?
                 .ok_or_else(|| refused(WriteError::UnknownGrant(id.clone())))?;
             Ok(NewRequest {
                 organisation: grant.organisation.kvk.clone(),

@@ -7,7 +7,7 @@ use super::{day, done, Person};
 use crate::domain::grant::Scope;
 use crate::domain::level::Level;
 use crate::domain::request::{RequestKind, Validity};
-use crate::grants::{GrantFilter, Holder, NewRequest, WriteError};
+use crate::grants::{NewRequest, WriteError};
 use crate::selfservice::RequestError;
 use crate::web::admin::Fields;
 use crate::web::i18n::Lang;
@@ -127,18 +127,7 @@ fn read_form(lang: Lang, fields: &Fields) -> Result<NewRequest, String> {
         .text("level")
         .parse()
         .map_err(|_| lang.pick("Kies een niveau.", "Choose a level.").to_string())?;
-    let validity = fields
-        .text("validity")
-        .parse()
-        .ok()
-        .and_then(Validity::from_years)
-        .ok_or_else(|| {
-            lang.pick(
-                "Kies een geldigheid van 1, 3 of 5 jaar.",
-                "Choose a validity of 1, 3 or 5 years.",
-            )
-            .to_string()
-        })?;
+    let validity = validity_of(lang, fields)?;
     let scopes = match fields.text("scope").as_str() {
         "all" => vec![Scope::AllServices],
         "provider" => vec![Scope::Provider {
@@ -159,6 +148,22 @@ fn read_form(lang: Lang, fields: &Fields) -> Result<NewRequest, String> {
         },
         motivation,
     })
+}
+
+/// The form's `validity` in years: 1, 3 or 5.
+fn validity_of(lang: Lang, fields: &Fields) -> Result<Validity, String> {
+    fields
+        .text("validity")
+        .parse()
+        .ok()
+        .and_then(Validity::from_years)
+        .ok_or_else(|| {
+            lang.pick(
+                "Kies een geldigheid van 1, 3 of 5 jaar.",
+                "Choose a validity of 1, 3 or 5 years.",
+            )
+            .to_string()
+        })
 }
 
 /// `POST /mijn/requests/new`.
@@ -203,22 +208,6 @@ pub async fn ask(person: Person, body: Bytes) -> Response {
     }
 }
 
-/// The person's own grant `id`, if it is theirs (held by their membership).
-async fn own_grant(
-    person: &Person,
-    id: &str,
-) -> Result<Option<crate::grants::GrantRecord>, WriteError> {
-    let filter = GrantFilter {
-        id: Some(id.to_string()),
-        person: Some(person.session.person_id.clone()),
-        ..Default::default()
-    };
-    let found = person.state.registry.sql().list_grants(&filter).await?;
-    Ok(found
-        .into_iter()
-        .find(|g| matches!(&g.holder, Holder::Person(p) if *p == person.session.person_id)))
-}
-
 fn renewal_page(
     person: &Person,
     grant: &crate::grants::GrantRecord,
@@ -247,7 +236,12 @@ fn renewal_page(
 
 /// `GET /mijn/renew/{grant}`: the reminder mail's link; one click asks for the renewal.
 pub async fn renewal(person: Person, Path(grant): Path<String>) -> Response {
-    match own_grant(&person, &grant).await {
+    match person
+        .state
+        .self_service()
+        .own_grant(&person.session, &grant)
+        .await
+    {
         Ok(Some(g)) => renewal_page(&person, &g, None),
         Ok(None) => not_found(&person),
         Err(e) => person.failed("renewal form", &e.redacted()),
@@ -260,17 +254,21 @@ pub async fn ask_renewal(person: Person, Path(grant): Path<String>, body: Bytes)
         Ok(fields) => fields,
         Err(page) => return page.into_response(),
     };
-    let g = match own_grant(&person, &grant).await {
+    let g = match person
+        .state
+        .self_service()
+        .own_grant(&person.session, &grant)
+        .await
+    {
         Ok(Some(g)) => g,
         Ok(None) => return not_found(&person),
         Err(e) => return person.failed("renewal", &e.redacted()),
     };
-    let validity = fields
-        .text("validity")
-        .parse()
-        .ok()
-        .and_then(Validity::from_years)
-        .unwrap_or(Validity::ThreeYears);
+    // The form always sends one (3 years is ticked); anything else is said, not guessed.
+    let validity = match validity_of(person.lang, &fields) {
+        Ok(validity) => validity,
+        Err(error) => return renewal_page(&person, &g, Some(error)),
+    };
     let new = NewRequest {
         organisation: g.organisation.kvk.clone(),
         kind: RequestKind::Renewal {

@@ -11,6 +11,7 @@ use crate::domain::request::{RequestKind, RequestState, SignedOff, Validity, Ver
 use crate::grants::{RequestView, WriteError};
 use crate::selfservice::RequestError;
 use crate::web::admin::grants::scope_label;
+use crate::web::admin::Fields;
 use crate::web::i18n::Lang;
 use axum::body::Bytes;
 use axum::extract::{Path, Query};
@@ -175,7 +176,11 @@ pub async fn withdraw(person: Person, Path(id): Path<String>, body: Bytes) -> Re
 /// The request's page again, saying why the action was refused.
 async fn refused(person: &Person, id: &str, e: &RequestError, now: DateTime<Utc>) -> Response {
     tracing::info!(request = %id, reason = e.reason_code(), "sign-off refused");
-    let text = sign_refusal_text(person.lang, e);
+    refused_with(person, id, sign_refusal_text(person.lang, e), now).await
+}
+
+/// The request's page again, with `text` saying what was wrong.
+async fn refused_with(person: &Person, id: &str, text: String, now: DateTime<Utc>) -> Response {
     match person
         .state
         .self_service()
@@ -214,21 +219,15 @@ pub async fn sign(person: Person, Path(id): Path<String>, body: Bytes) -> Respon
         Ok(fields) => fields,
         Err(page) => return page.into_response(),
     };
-    let verdict = if fields.text("decision") == "decline" {
-        Verdict::Decline {
-            reason: fields.text("reason"),
-        }
-    } else {
-        Verdict::Approve {
-            level: fields.text("level").parse().ok(),
-            validity: fields
-                .text("validity")
-                .parse()
-                .ok()
-                .and_then(Validity::from_years),
+    let now = Utc::now();
+    let verdict = match verdict_of(&fields) {
+        Ok(verdict) => verdict,
+        // Only a form poort did not write sends these: nothing is signed on a guess.
+        Err((nl, en)) => {
+            tracing::info!(request = %id, "sign-off form not understood");
+            return refused_with(&person, &id, person.lang.pick(nl, en).to_string(), now).await;
         }
     };
-    let now = Utc::now();
     match person
         .state
         .self_service()
@@ -246,6 +245,37 @@ pub async fn sign(person: Person, Path(id): Path<String>, body: Bytes) -> Respon
         Err(RequestError::NotFound) => not_found(&person),
         Err(RequestError::Write(WriteError::Database(e))) => person.failed("sign", &e),
         Err(e) => refused(&person, &id, &e, now).await,
+    }
+}
+
+/// The signature the form asks for: `decision` approve or decline; an approval's `level` and
+/// `validity` (years) left empty mean "as asked". A value the form never offers is refused, in
+/// the signer's words, rather than read as "as asked".
+fn verdict_of(fields: &Fields) -> Result<Verdict, (&'static str, &'static str)> {
+    match fields.text("decision").as_str() {
+        "decline" => Ok(Verdict::Decline {
+            reason: fields.text("reason"),
+        }),
+        "approve" => {
+            let level = match fields.text("level").as_str() {
+                "" => None,
+                text => Some(text.parse::<Level>().map_err(|_| {
+                    (
+                        "Dit niveau bestaat niet. Kies een niveau uit de lijst.",
+                        "There is no such level. Choose a level from the list.",
+                    )
+                })?),
+            };
+            let validity = match fields.text("validity").as_str() {
+                "" => None,
+                text => Some(text.parse().ok().and_then(Validity::from_years).ok_or((
+                    "Kies een geldigheid van 1, 3 of 5 jaar.",
+                    "Choose a validity of 1, 3 or 5 years.",
+                ))?),
+            };
+            Ok(Verdict::Approve { level, validity })
+        }
+        _ => Err(("Kies goedkeuren of afwijzen.", "Choose approve or decline.")),
     }
 }
 
