@@ -42,19 +42,16 @@ pub fn set_login(state: &AppState, response: &mut Response, name: &str, value: &
     append(state, response, name, value, max_age, attrs);
 }
 
-/// Sets (or, with `max_age` 0, clears) the admin session cookie: SameSite=Lax, because the
-/// login reaches `/admin` by a redirect that began with the AD's cross-site POST; forms are
-/// protected by the CSRF token, not by SameSite.
-pub fn set_admin(state: &AppState, response: &mut Response, value: &str, max_age: i64) {
-    set_session(state, response, ADMIN, value, max_age);
-}
-
-/// Sets (or clears) the Mijn poort session cookie, as [`set_admin`] does the admin session's.
-pub fn set_mijn(state: &AppState, response: &mut Response, value: &str, max_age: i64) {
-    set_session(state, response, MIJN, value, max_age);
-}
-
-fn set_session(state: &AppState, response: &mut Response, name: &str, value: &str, max_age: i64) {
+/// Sets (or, with `max_age` 0, clears) a session's cookie (`ADMIN`, `MIJN`): SameSite=Lax,
+/// because the login reaches the module by a redirect that began with the AD's cross-site POST;
+/// forms are protected by the CSRF token, not by SameSite.
+pub fn set_session(
+    state: &AppState,
+    response: &mut Response,
+    name: &str,
+    value: &str,
+    max_age: i64,
+) {
     let secure = if security::browsers_use_https(&state.config) {
         "; SameSite=Lax; Secure"
     } else {
@@ -66,12 +63,7 @@ fn set_session(state: &AppState, response: &mut Response, name: &str, value: &st
 /// Sets the chosen language for a year: SameSite=Lax, since it matters only to pages reached on
 /// poort's own site or by a top-level navigation.
 pub fn set_language(state: &AppState, response: &mut Response, code: &str) {
-    let secure = if security::browsers_use_https(&state.config) {
-        "; SameSite=Lax; Secure"
-    } else {
-        "; SameSite=Lax"
-    };
-    append(state, response, LANG, code, 365 * 24 * 3600, secure);
+    set_session(state, response, LANG, code, 365 * 24 * 3600);
 }
 
 fn append(

@@ -14,6 +14,7 @@ pub mod oidc;
 pub mod ops;
 pub mod pages;
 pub mod security;
+pub mod sessions;
 mod templates;
 pub mod timeout;
 pub mod trace;

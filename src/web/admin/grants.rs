@@ -155,10 +155,6 @@ pub fn scope_label(catalogue: &[ServiceConfig], lang: Lang, scope: &Scope) -> St
     }
 }
 
-fn day(at: DateTime<Utc>) -> String {
-    at.format("%Y-%m-%d").to_string()
-}
-
 fn grant_row(
     catalogue: &[ServiceConfig],
     lang: Lang,

@@ -12,8 +12,8 @@ pub mod users;
 
 pub use stop::{ForLog, OrFailed, Page, Stop};
 
-use super::cookies;
 use super::i18n::Lang;
+use super::sessions;
 use super::AppState;
 use crate::admin::{AdminSession, ADMIN_ROLES};
 use crate::grants::Role;
@@ -26,33 +26,14 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-/// Why there is no session to act in.
-#[derive(Debug, thiserror::Error)]
-pub enum SessionError {
-    #[error("not logged in to the admin module")]
-    None,
-    #[error("the session store failed: {0}")]
-    Store(String),
-}
+pub use super::sessions::SessionError;
 
-/// The session of this request, with its idle timeout restarted; `None` when there is none or
-/// it ended (the store drops it at its expiry: idle, or absolute from the login).
+/// The session of this request, with its idle timeout restarted; none when there is none, it
+/// ended, or its membership no longer administers (roles are read again on every request, so a
+/// blocked or demoted administrator loses access at once).
 pub async fn current(state: &AppState, headers: &HeaderMap) -> Result<AdminSession, SessionError> {
-    let id = cookies::read(headers, cookies::ADMIN).ok_or(SessionError::None)?;
-    let key = AdminSession::store_key(&id);
     let now = Utc::now();
-    let bytes = state
-        .flows
-        .get(&key, now)
-        .await
-        .map_err(|e| SessionError::Store(e.to_string()))?
-        .ok_or(SessionError::None)?;
-    let mut session: AdminSession =
-        serde_json::from_slice(&bytes).map_err(|e| SessionError::Store(e.to_string()))?;
-    if session.id != id || session.expires_at(&state.config) <= now {
-        return Err(SessionError::None);
-    }
-    // Roles as they are now: a blocked or demoted administrator loses access at once.
+    let mut session: AdminSession = sessions::load(state, headers, now).await?;
     let membership = crate::admin::current_membership(
         state.registry.sql().pool(),
         &session.person_id,
@@ -65,17 +46,12 @@ pub async fn current(state: &AppState, headers: &HeaderMap) -> Result<AdminSessi
             session.roles = roles
         }
         _ => {
-            let _ = state.flows.take(&key, now).await;
+            let _ = sessions::end::<AdminSession>(state, &session.id).await;
             return Err(SessionError::None);
         }
     }
     session.last_seen = now;
-    let bytes = serde_json::to_vec(&session).map_err(|e| SessionError::Store(e.to_string()))?;
-    state
-        .flows
-        .put(&key, bytes, session.expires_at(&state.config))
-        .await
-        .map_err(|e| SessionError::Store(e.to_string()))?;
+    sessions::keep(state, &session).await?;
     Ok(session)
 }
 
@@ -205,6 +181,11 @@ impl Admin {
 pub fn done(to: &str, notice: &str) -> Response {
     let sep = if to.contains('?') { '&' } else { '?' };
     Redirect::to(&format!("{to}{sep}notice={notice}")).into_response()
+}
+
+/// A date as the pages show it.
+pub fn day(at: chrono::DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d").to_string()
 }
 
 /// The roles this session may give, highest first: appointing a hoofdbeheerder is the
@@ -420,11 +401,9 @@ pub async fn logout(
     if !csrf_matches(&session, form.csrf.as_deref()) {
         return Err(forbidden_form(&state, lang).into());
     }
-    state
-        .flows
-        .take(&AdminSession::store_key(&session.id), Utc::now())
+    sessions::end::<AdminSession>(&state, &session.id)
         .await
-        .map_err(|e| no_session(&state, lang, SessionError::Store(e.to_string())))?;
+        .map_err(|e| no_session(&state, lang, e))?;
     tracing::info!(person = %session.person_id, organisation = %session.organisation.kvk, "admin session closed");
     let mut response = state.pages.admin_message(
         lang,
@@ -435,7 +414,7 @@ pub async fn logout(
             "You are logged out of the admin module.",
         ),
     );
-    cookies::set_admin(&state, &mut response, "", 0);
+    sessions::clear_cookie::<AdminSession>(&state, &mut response);
     Ok(response)
 }
 

@@ -27,15 +27,8 @@ pub async fn admin_login(
     let level = state.config.admin.level;
     let named = ("Beheermodule".into(), "Admin module".into());
     let flow = admin_flow(&state, &ctx, level, AnswerTo::Admin, named);
-    if flow.intent.allowed_idps.is_empty() {
-        let e = LoginError::Refused(
-            RequestProblem::NoAvailableIdp,
-            "no identity provider is available".into(),
-        );
-        return fail(&state, &ctx, e, Some(&flow)).await;
-    }
     tracing::info!(reference = %ctx.reference, flow = %flow.id, "login started (admin module)");
-    begin(&state, ctx, flow).await
+    start_own(&state, ctx, flow).await
 }
 
 /// `GET /admin/invitation/{token}`: the link from an invitation e-mail. A usable link starts a
@@ -60,7 +53,7 @@ pub async fn invitation_link(
     );
     let flow = admin_flow(&state, &ctx, level, AnswerTo::Invitation { token }, named);
     tracing::info!(reference = %ctx.reference, flow = %flow.id, organisation = %organisation.kvk, "invitation link opened");
-    Ok(begin(&state, ctx, flow).await)
+    Ok(start_own(&state, ctx, flow).await)
 }
 
 /// `GET /mijn/login?next=`: starts a login for Mijn poort, at whatever level the person's
@@ -90,20 +83,26 @@ pub async fn self_service_login(
             required: false,
         })
         .collect();
-    if flow.intent.allowed_idps.is_empty() {
-        let e = LoginError::Refused(
-            RequestProblem::NoAvailableIdp,
-            "no identity provider is available".into(),
-        );
-        return fail(&state, &ctx, e, Some(&flow)).await;
-    }
     tracing::info!(reference = %ctx.reference, flow = %flow.id, "login started (Mijn poort)");
-    begin(&state, ctx, flow).await
+    start_own(&state, ctx, flow).await
 }
 
 #[derive(serde::Deserialize)]
 pub struct NextQuery {
     next: Option<String>,
+}
+
+/// Starts one of poort's own logins: on to the AD, or a clear refusal when no AD is available
+/// (none configured, or every one's metadata unusable).
+async fn start_own(state: &Arc<AppState>, ctx: Ctx, flow: PendingFlow) -> Response {
+    if flow.intent.allowed_idps.is_empty() {
+        let e = LoginError::Refused(
+            RequestProblem::NoAvailableIdp,
+            "no identity provider is available".into(),
+        );
+        return fail(state, &ctx, e, Some(&flow)).await;
+    }
+    begin(state, ctx, flow).await
 }
 
 /// A login for the admin module (its own service, any AD) at `level`, answered by `answer`;

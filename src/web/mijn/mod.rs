@@ -9,6 +9,7 @@ mod home;
 mod session;
 mod sign;
 
+pub use super::admin::{day, done};
 pub use session::{csrf_matches, current, Person, SessionError};
 
 use super::admin::Stop;
@@ -17,7 +18,6 @@ use crate::selfservice::PersonSession;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use chrono::{DateTime, Utc};
 use minijinja::context;
 use std::sync::Arc;
 
@@ -109,17 +109,6 @@ impl Person {
     }
 }
 
-/// A date as the pages show it.
-pub fn day(at: DateTime<Utc>) -> String {
-    at.format("%Y-%m-%d").to_string()
-}
-
-/// After a change: back to `to` with a notice key its page knows (POST, redirect, GET).
-pub fn done(to: &str, notice: &str) -> Response {
-    let sep = if to.contains('?') { '&' } else { '?' };
-    Redirect::to(&format!("{to}{sep}notice={notice}")).into_response()
-}
-
 /// The notice a page shows after a change, by key.
 pub fn notice_text(lang: super::i18n::Lang, key: Option<&str>) -> Option<&'static str> {
     const NOTICES: &[(&str, &str, &str)] = &[
@@ -173,10 +162,8 @@ pub async fn logout(
     if !csrf_matches(&session, form.csrf.as_deref()) {
         return (StatusCode::FORBIDDEN, "form expired").into_response();
     }
-    let _ = state
-        .flows
-        .take(&PersonSession::store_key(&session.id), Utc::now())
-        .await;
+    // The cookie is cleared even when the store fails: the session then ends at its timeout.
+    let _ = super::sessions::end::<PersonSession>(&state, &session.id).await;
     let lang = super::i18n::Lang::from_headers(&headers);
     let mut response = state.pages.mijn_message(
         lang,
@@ -187,6 +174,6 @@ pub async fn logout(
             "You have logged out of Mijn poort.",
         ),
     );
-    super::cookies::set_mijn(&state, &mut response, "", 0);
+    super::sessions::clear_cookie::<PersonSession>(&state, &mut response);
     response
 }

@@ -3,47 +3,18 @@
 //! answers with problems instead of pages).
 
 use crate::selfservice::PersonSession;
-use crate::web::cookies;
 use crate::web::i18n::Lang;
+use crate::web::sessions;
 use crate::web::AppState;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use chrono::Utc;
 use std::sync::Arc;
 
-/// Why there is no session to act in.
-#[derive(Debug, thiserror::Error)]
-pub enum SessionError {
-    #[error("not logged in to Mijn poort")]
-    None,
-    #[error("the session store failed: {0}")]
-    Store(String),
-}
+pub use crate::web::sessions::SessionError;
 
 /// The session of this request, with its idle timeout restarted.
 pub async fn current(state: &AppState, headers: &HeaderMap) -> Result<PersonSession, SessionError> {
-    let id = cookies::read(headers, cookies::MIJN).ok_or(SessionError::None)?;
-    let key = PersonSession::store_key(&id);
-    let now = Utc::now();
-    let store = |e: &dyn std::fmt::Display| SessionError::Store(e.to_string());
-    let bytes = state
-        .flows
-        .get(&key, now)
-        .await
-        .map_err(|e| store(&e))?
-        .ok_or(SessionError::None)?;
-    let mut session: PersonSession = serde_json::from_slice(&bytes).map_err(|e| store(&e))?;
-    if session.id != id || session.expires_at(&state.config) <= now {
-        return Err(SessionError::None);
-    }
-    session.last_seen = now;
-    let bytes = serde_json::to_vec(&session).map_err(|e| store(&e))?;
-    state
-        .flows
-        .put(&key, bytes, session.expires_at(&state.config))
-        .await
-        .map_err(|e| store(&e))?;
-    Ok(session)
+    sessions::current(state, headers).await
 }
 
 /// Whether a submitted CSRF token is the session's (constant time).

@@ -3,10 +3,9 @@
 
 use super::super::flow::{Ctx, PendingFlow};
 use crate::domain::decision::Candidate;
-use crate::web::cookies;
 use crate::web::errors::LoginError;
 use crate::web::AppState;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use chrono::Utc;
 
 use crate::admin::AdminSession;
@@ -28,26 +27,12 @@ pub(in crate::web::login) async fn open_session(
         now,
     );
     let internal = |e: &dyn std::fmt::Display| LoginError::Internal(e.to_string());
-    let bytes = serde_json::to_vec(&session).map_err(|e| internal(&e))?;
-    state
-        .flows
-        .put(
-            &AdminSession::store_key(&session.id),
-            bytes,
-            session.expires_at(&state.config),
-        )
+    let response = crate::web::sessions::open(state, &session, "/admin")
         .await
         .map_err(|e| internal(&e))?;
     tracing::info!(
         reference = %ctx.reference, person = %session.person_id,
         organisation = %session.organisation.kvk, "admin session opened"
-    );
-    let mut response = Redirect::to("/admin").into_response();
-    cookies::set_admin(
-        state,
-        &mut response,
-        &session.id,
-        state.config.admin.absolute_timeout_seconds,
     );
     Ok(response)
 }

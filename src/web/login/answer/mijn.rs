@@ -7,11 +7,10 @@
 use super::super::flow::{Ctx, PendingFlow};
 use crate::domain::login::AuthnResult;
 use crate::selfservice::PersonSession;
-use crate::web::cookies;
 use crate::web::errors::LoginError;
 use crate::web::AppState;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use chrono::Utc;
 
 /// The AD authenticated the person: open their session, or say why there is none.
@@ -69,23 +68,9 @@ pub(in crate::web::login) async fn open_person_session(
     };
     let now = Utc::now();
     let session = PersonSession::new(person, name, result.level, now);
-    let bytes = serde_json::to_vec(&session).map_err(|e| internal(&e))?;
-    state
-        .flows
-        .put(
-            &PersonSession::store_key(&session.id),
-            bytes,
-            session.expires_at(&state.config),
-        )
+    let response = crate::web::sessions::open(state, &session, next)
         .await
         .map_err(|e| internal(&e))?;
     tracing::info!(reference = %ctx.reference, person = %session.person_id, level = %session.level, "Mijn poort session opened");
-    let mut response = Redirect::to(next).into_response();
-    cookies::set_mijn(
-        state,
-        &mut response,
-        &session.id,
-        state.config.admin.absolute_timeout_seconds,
-    );
     Ok(response)
 }
