@@ -400,10 +400,42 @@ async fn suite(r: SqlRegister) {
         ),
         "request_expired"
     );
+    // One asked earlier still expires first; one still within its 30 days stays open.
+    let (older, _) = r
+        .ask(
+            "eva",
+            &grant_of(eh3, Validity::ThreeYears),
+            &cat,
+            now - TimeDelta::days(40),
+        )
+        .await
+        .unwrap();
+    let (recent, _) = r
+        .ask(
+            "eva",
+            &grant_of(eh3, Validity::OneYear),
+            &cat,
+            now - TimeDelta::days(29),
+        )
+        .await
+        .unwrap();
     let (expired, _) = r.expire_requests(now).await.unwrap();
-    assert_eq!(expired.len(), 1);
-    assert_eq!(expired[0].request.id, old.request.id);
+    let ids: Vec<&str> = expired.iter().map(|v| v.request.id.as_str()).collect();
+    assert_eq!(ids, [older.request.id.as_str(), old.request.id.as_str()]);
+    for view in &expired {
+        assert_eq!(view.request.state, RequestState::Expired);
+        assert_eq!(view.decided_at, Some(now));
+        assert_eq!(view.decided_by.as_deref(), Some("operator:request-expiry"));
+    }
     assert!(r.expire_requests(now).await.unwrap().0.is_empty());
+    assert_eq!(
+        r.request(&recent.request.id, now)
+            .await
+            .unwrap()
+            .request
+            .state,
+        RequestState::Open
+    );
 
     assert_eq!(
         audit_actions(&r).await,
@@ -420,6 +452,9 @@ async fn suite(r: SqlRegister) {
             "request.create",
             "request.withdraw",
             "request.create",
+            "request.create",
+            "request.create",
+            "request.expire",
             "request.expire",
         ]
     );

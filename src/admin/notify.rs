@@ -13,19 +13,11 @@
 use crate::grants::db::{sql, Pool};
 use crate::grants::lease::Lease;
 use crate::grants::{RepresentativeBinding, Role};
-use crate::mail::{self, Mail, Mailer};
+use crate::mail::{self, Mail, Mailer, Recipient};
 use chrono::{DateTime, TimeDelta, Utc};
 
 /// Reminders go out this long before a grant ends.
 pub const REMIND_BEFORE: TimeDelta = TimeDelta::days(61);
-
-/// Someone to write to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Recipient {
-    pub name: String,
-    pub email: String,
-    pub language: Option<String>,
-}
 
 type PersonRow = (Option<String>, Option<String>, Option<String>);
 
@@ -33,7 +25,7 @@ fn recipients(rows: Vec<PersonRow>) -> Vec<Recipient> {
     rows.into_iter()
         .filter_map(|(name, email, language)| {
             Some(Recipient {
-                name: name.unwrap_or_default(),
+                name,
                 email: email.filter(|e| !e.is_empty())?,
                 language,
             })
@@ -66,33 +58,6 @@ SELECT DISTINCT p.name, p.email, p.language FROM memberships m
   JOIN persons p ON p.id = m.person_id
  WHERE o.kvk = $1 AND r.role IN ('hoofdbeheerder', 'beheerder') AND NOT m.blocked";
 
-/// A mail to `r` in their language (Dutch unless `en`): `nl` and `en` are (subject, body).
-fn notice(r: &Recipient, nl: (String, String), en: (String, String)) -> Mail {
-    let (subject, body) = if r.language.as_deref() == Some("en") {
-        en
-    } else {
-        nl
-    };
-    Mail {
-        to_name: Some(r.name.clone()),
-        to: r.email.clone(),
-        subject,
-        body,
-    }
-}
-
-async fn send_all(mailer: &Mailer, mails: Vec<Mail>) -> usize {
-    let mut queued = 0;
-    for mail in mails {
-        match mailer.enqueue(&mail).await {
-            Ok(_) => queued += 1,
-            // The error names no address.
-            Err(e) => tracing::error!("notice not queued: {e}"),
-        }
-    }
-    queued
-}
-
 /// A grant was revoked: tell the people who held it. How many notices were queued.
 pub async fn grant_revoked(
     pool: &Pool,
@@ -100,15 +65,14 @@ pub async fn grant_revoked(
     grant: &str,
     organisation: &str,
 ) -> Result<usize, sqlx::Error> {
-    let mails = recipients(sql(HOLDERS).bind(grant).fetch_all(pool).await?)
+    let mails: Vec<Mail> = recipients(sql(HOLDERS).bind(grant).fetch_all(pool).await?)
         .iter()
-        .map(|r| notice(
-            r,
-            (format!("Machtiging ingetrokken ({organisation})"), format!("Beste {},\n\nUw machtiging {grant} namens {organisation} is ingetrokken. U kunt daarmee niet meer inloggen bij de diensten die zij dekte.\n\nVragen? Neem contact op met de beheerder van uw organisatie.\n", r.name)),
-            (format!("Authorisation revoked ({organisation})"), format!("Dear {},\n\nYour authorisation {grant} on behalf of {organisation} has been revoked. You can no longer log in with it to the services it covered.\n\nQuestions? Contact your organisation's administrator.\n", r.name)),
+        .map(|r| r.mail(
+            (format!("Machtiging ingetrokken ({organisation})"), format!("Beste {},\n\nUw machtiging {grant} namens {organisation} is ingetrokken. U kunt daarmee niet meer inloggen bij de diensten die zij dekte.\n\nVragen? Neem contact op met de beheerder van uw organisatie.\n", r.dear())),
+            (format!("Authorisation revoked ({organisation})"), format!("Dear {},\n\nYour authorisation {grant} on behalf of {organisation} has been revoked. You can no longer log in with it to the services it covered.\n\nQuestions? Contact your organisation's administrator.\n", r.dear())),
         ))
         .collect();
-    Ok(send_all(mailer, mails).await)
+    Ok(mailer.enqueue_all(mails).await)
 }
 
 /// A member was blocked for the whole organisation: tell them. How many notices were queued.
@@ -118,15 +82,14 @@ pub async fn member_blocked(
     person: &str,
     organisation: &str,
 ) -> Result<usize, sqlx::Error> {
-    let mails = recipients(sql(PERSON).bind(person).fetch_all(pool).await?)
+    let mails: Vec<Mail> = recipients(sql(PERSON).bind(person).fetch_all(pool).await?)
         .iter()
-        .map(|r| notice(
-            r,
-            (format!("Toegang geblokkeerd ({organisation})"), format!("Beste {},\n\nUw toegang namens {organisation} is geblokkeerd. U kunt niet meer namens deze organisatie inloggen tot een beheerder de blokkade opheft.\n", r.name)),
-            (format!("Access blocked ({organisation})"), format!("Dear {},\n\nYour access on behalf of {organisation} has been blocked. You cannot log in on its behalf until an administrator lifts the block.\n", r.name)),
+        .map(|r| r.mail(
+            (format!("Toegang geblokkeerd ({organisation})"), format!("Beste {},\n\nUw toegang namens {organisation} is geblokkeerd. U kunt niet meer namens deze organisatie inloggen tot een beheerder de blokkade opheft.\n", r.dear())),
+            (format!("Access blocked ({organisation})"), format!("Dear {},\n\nYour access on behalf of {organisation} has been blocked. You cannot log in on its behalf until an administrator lifts the block.\n", r.dear())),
         ))
         .collect();
-    Ok(send_all(mailer, mails).await)
+    Ok(mailer.enqueue_all(mails).await)
 }
 
 /// The organisation's directors bound to a person, but `$2` (the appointee).
@@ -179,15 +142,14 @@ pub async fn administrator_appointed(
         Role::Hoofdbeheerder => ("hoofdbeheerder", "main administrator (hoofdbeheerder)"),
         _ => ("beheerder", "administrator (beheerder)"),
     };
-    let mails = directors
+    let mails: Vec<Mail> = directors
         .iter()
-        .map(|r| notice(
-            r,
-            (format!("Nieuwe {role_nl} voor {organisation}"), format!("Beste {},\n\n{appointee} is {role_nl} geworden van {organisation} bij eHerkenning (poort). Een {role_nl} stelt gebruikers aan en geeft machtigingen namens de organisatie.\n\nU ontvangt dit bericht als bevoegd vertegenwoordiger van {organisation}. Klopt dit niet? Neem dan contact op met de beheerder van poort.\n", r.name)),
-            (format!("New {role_en} for {organisation}"), format!("Dear {},\n\n{appointee} has become {role_en} of {organisation} for eHerkenning (poort). An administrator appoints users and gives authorisations on behalf of the organisation.\n\nYou receive this message as a legal representative (bevoegd vertegenwoordiger) of {organisation}. Is this not right? Then contact poort's operator.\n", r.name)),
+        .map(|r| r.mail(
+            (format!("Nieuwe {role_nl} voor {organisation}"), format!("Beste {},\n\n{appointee} is {role_nl} geworden van {organisation} bij eHerkenning (poort). Een {role_nl} stelt gebruikers aan en geeft machtigingen namens de organisatie.\n\nU ontvangt dit bericht als bevoegd vertegenwoordiger van {organisation}. Klopt dit niet? Neem dan contact op met de beheerder van poort.\n", r.dear())),
+            (format!("New {role_en} for {organisation}"), format!("Dear {},\n\n{appointee} has become {role_en} of {organisation} for eHerkenning (poort). An administrator appoints users and gives authorisations on behalf of the organisation.\n\nYou receive this message as a legal representative (bevoegd vertegenwoordiger) of {organisation}. Is this not right? Then contact poort's operator.\n", r.dear())),
         ))
         .collect();
-    Ok(send_all(mailer, mails).await)
+    Ok(mailer.enqueue_all(mails).await)
 }
 
 /// Tells the bevoegd vertegenwoordigers of organisation `kvk` when `person`, with `before` as
@@ -253,10 +215,9 @@ fn reminder(r: &Recipient, name: &str, grants: &[Expiring]) -> Mail {
         .iter()
         .map(|(id, until)| format!("- {id}: {}\n", until.format("%Y-%m-%d")))
         .collect();
-    notice(
-        r,
-        (format!("Machtigingen verlopen binnenkort ({name})"), format!("Beste {},\n\nDeze machtigingen van {name} verlopen binnen twee maanden:\n{list}\nVerleng ze in de beheermodule met 1, 3 of 5 jaar als ze nodig blijven.\n", r.name)),
-        (format!("Authorisations expire soon ({name})"), format!("Dear {},\n\nThese authorisations of {name} expire within two months:\n{list}\nRenew them in the admin module by 1, 3 or 5 years if they are still needed.\n", r.name)),
+    r.mail(
+        (format!("Machtigingen verlopen binnenkort ({name})"), format!("Beste {},\n\nDeze machtigingen van {name} verlopen binnen twee maanden:\n{list}\nVerleng ze in de beheermodule met 1, 3 of 5 jaar als ze nodig blijven.\n", r.dear())),
+        (format!("Authorisations expire soon ({name})"), format!("Dear {},\n\nThese authorisations of {name} expire within two months:\n{list}\nRenew them in the admin module by 1, 3 or 5 years if they are still needed.\n", r.dear())),
     )
 }
 
@@ -269,10 +230,9 @@ fn holder_reminder(
     link: &str,
 ) -> Mail {
     let day = until.format("%Y-%m-%d");
-    notice(
-        r,
-        (format!("Uw machtiging verloopt binnenkort ({name})"), format!("Beste {},\n\nUw machtiging {grant} namens {name} verloopt op {day}.\n\nHeeft u haar nog nodig? Vraag met één klik verlenging aan (u logt eerst in):\n{link}\n", r.name)),
-        (format!("Your authorisation expires soon ({name})"), format!("Dear {},\n\nYour authorisation {grant} on behalf of {name} expires on {day}.\n\nStill needed? Ask for its renewal in one click (you log in first):\n{link}\n", r.name)),
+    r.mail(
+        (format!("Uw machtiging verloopt binnenkort ({name})"), format!("Beste {},\n\nUw machtiging {grant} namens {name} verloopt op {day}.\n\nHeeft u haar nog nodig? Vraag met één klik verlenging aan (u logt eerst in):\n{link}\n", r.dear())),
+        (format!("Your authorisation expires soon ({name})"), format!("Dear {},\n\nYour authorisation {grant} on behalf of {name} expires on {day}.\n\nStill needed? Ask for its renewal in one click (you log in first):\n{link}\n", r.dear())),
     )
 }
 

@@ -260,6 +260,8 @@ pub struct RequestView {
     pub organisation: Organisation,
     pub requester_name: Option<String>,
     pub requester_email: Option<String>,
+    /// The language the requester's mails are written in, if they chose one.
+    pub requester_language: Option<String>,
     /// Why the requester asks, in their words.
     pub motivation: Option<String>,
     pub expires_at: DateTime<Utc>,

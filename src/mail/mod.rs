@@ -49,6 +49,37 @@ pub struct Mail {
     pub body: String,
 }
 
+/// Someone to write to: their name (if known), address and language (Dutch unless `en`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recipient {
+    pub name: Option<String>,
+    pub email: String,
+    pub language: Option<String>,
+}
+
+impl Recipient {
+    /// Whether they read English (everyone else reads Dutch).
+    pub fn english(&self) -> bool {
+        self.language.as_deref() == Some("en")
+    }
+
+    /// The name a mail greets them by ("Beste …"), empty when unknown.
+    pub fn dear(&self) -> &str {
+        self.name.as_deref().unwrap_or("")
+    }
+
+    /// A mail to them in their language: `nl` and `en` are (subject, body).
+    pub fn mail(&self, nl: (String, String), en: (String, String)) -> Mail {
+        let (subject, body) = if self.english() { en } else { nl };
+        Mail {
+            to_name: self.name.clone(),
+            to: self.email.clone(),
+            subject,
+            body,
+        }
+    }
+}
+
 /// What the request path holds: adds mails to the register's outbox and wakes this process's
 /// worker, which sends them. Cheap to clone.
 #[derive(Clone)]
@@ -93,6 +124,19 @@ impl Mailer {
         let id = queue::enqueue(&self.pool, mail, chrono::Utc::now()).await?;
         self.wake();
         Ok(id)
+    }
+
+    /// Queues `mails`; how many were queued. One that cannot be queued is logged without its
+    /// address, and the others still go.
+    pub async fn enqueue_all(&self, mails: impl IntoIterator<Item = Mail>) -> usize {
+        let mut queued = 0;
+        for mail in mails {
+            match self.enqueue(&mail).await {
+                Ok(_) => queued += 1,
+                Err(e) => tracing::error!("mail not queued: {e}"),
+            }
+        }
+        queued
     }
 
     /// Tells this process's worker that mail was queued (by [`queue_in`] in a transaction).

@@ -5,19 +5,7 @@
 
 use crate::domain::request::{RequestKind, RequestState};
 use crate::grants::RequestView;
-use crate::mail::{Mail, Mailer};
-
-/// Someone a mail goes to: name, address, language.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Recipient {
-    pub name: Option<String>,
-    pub email: String,
-    pub language: Option<String>,
-}
-
-fn english(r: &Recipient) -> bool {
-    r.language.as_deref() == Some("en")
-}
+use crate::mail::{Mail, Recipient};
 
 /// What was asked, in words.
 pub fn asked_for(request: &RequestView, en: bool) -> String {
@@ -69,33 +57,13 @@ pub fn asked_for(request: &RequestView, en: bool) -> String {
     }
 }
 
-fn mail(r: &Recipient, subject: String, body: String) -> Mail {
-    Mail {
-        to_name: r.name.clone(),
-        to: r.email.clone(),
-        subject,
-        body,
-    }
-}
-
 /// To someone who may sign: a request waits for them.
 pub fn waiting(r: &Recipient, request: &RequestView, link: &str) -> Mail {
     let who = request.requester_name.as_deref().unwrap_or("-");
-    let dear = r.name.as_deref().unwrap_or("");
+    let dear = r.dear();
     let days = 30;
-    if english(r) {
-        mail(
-            r,
-            format!("Request to sign: {}", request.organisation.name),
-            format!(
-                "Dear {dear},\n\n{who} asks for {}.\n\nLog in to Mijn poort to approve or decline \
-                 it:\n{link}\n\nThe request expires if nobody decides within {days} days.\n",
-                asked_for(request, true)
-            ),
-        )
-    } else {
-        mail(
-            r,
+    r.mail(
+        (
             format!("Aanvraag om te tekenen: {}", request.organisation.name),
             format!(
                 "Beste {dear},\n\n{who} vraagt om {}.\n\nLog in bij Mijn poort om de aanvraag goed \
@@ -103,15 +71,22 @@ pub fn waiting(r: &Recipient, request: &RequestView, link: &str) -> Mail {
                  {days} dagen beslist.\n",
                 asked_for(request, false)
             ),
-        )
-    }
+        ),
+        (
+            format!("Request to sign: {}", request.organisation.name),
+            format!(
+                "Dear {dear},\n\n{who} asks for {}.\n\nLog in to Mijn poort to approve or decline \
+                 it:\n{link}\n\nThe request expires if nobody decides within {days} days.\n",
+                asked_for(request, true)
+            ),
+        ),
+    )
 }
 
 /// To the requester: where their request stands now.
 pub fn to_requester(r: &Recipient, request: &RequestView, link: &str) -> Option<Mail> {
-    let dear = r.name.as_deref().unwrap_or("");
-    let en = english(r);
-    let what = asked_for(request, en);
+    let dear = r.dear();
+    let what = asked_for(request, r.english());
     let (nl, eng) = match &request.request.state {
         RequestState::Open => (
             format!("Uw aanvraag voor {what} is ontvangen en wacht op een handtekening."),
@@ -141,30 +116,14 @@ pub fn to_requester(r: &Recipient, request: &RequestView, link: &str) -> Option<
         ),
         RequestState::Withdrawn => return None,
     };
-    Some(if en {
-        mail(
-            r,
-            format!("Your request: {}", request.organisation.name),
-            format!("Dear {dear},\n\n{eng}\n\nSee it in Mijn poort:\n{link}\n"),
-        )
-    } else {
-        mail(
-            r,
+    Some(r.mail(
+        (
             format!("Uw aanvraag: {}", request.organisation.name),
             format!("Beste {dear},\n\n{nl}\n\nBekijk hem in Mijn poort:\n{link}\n"),
-        )
-    })
-}
-
-/// Queues `mails`; how many were queued. One that cannot be queued is logged without its
-/// address.
-pub async fn send_all(mailer: &Mailer, mails: impl IntoIterator<Item = Mail>) -> usize {
-    let mut queued = 0;
-    for mail in mails {
-        match mailer.enqueue(&mail).await {
-            Ok(_) => queued += 1,
-            Err(e) => tracing::error!("request mail not queued: {e}"),
-        }
-    }
-    queued
+        ),
+        (
+            format!("Your request: {}", request.organisation.name),
+            format!("Dear {dear},\n\n{eng}\n\nSee it in Mijn poort:\n{link}\n"),
+        ),
+    ))
 }

@@ -2,7 +2,7 @@
 //! mails): one function per action, called by the pages and the API alike. A request the
 //! person neither made nor may sign is [`RequestError::NotFound`], as one that does not exist.
 
-use super::notify::{self, Recipient};
+use super::notify;
 use super::PersonSession;
 use crate::domain::request::{SignedOff, Verdict};
 use crate::grants::read::mine::{Concerning, OwnLogin, OwnMembership};
@@ -11,6 +11,7 @@ use crate::grants::{
     WriteError,
 };
 use crate::mail::Mailer;
+use crate::mail::Recipient;
 use chrono::{DateTime, Utc};
 
 #[derive(Debug, thiserror::Error)]
@@ -219,20 +220,13 @@ impl SelfService<'_> {
         let Some(email) = view.requester_email.clone().filter(|e| !e.is_empty()) else {
             return;
         };
-        let language = self
-            .registry
-            .sql()
-            .person_language(&view.request.requester)
-            .await
-            .ok()
-            .flatten();
         let r = Recipient {
             name: view.requester_name.clone(),
             email,
-            language,
+            language: view.requester_language.clone(),
         };
         let mails = notify::to_requester(&r, view, &self.link(&view.request.id));
-        notify::send_all(self.mailer, mails).await;
+        self.mailer.enqueue_all(mails).await;
     }
 
     async fn mail_signers(&self, view: &RequestView) {
@@ -255,6 +249,6 @@ impl SelfService<'_> {
                 &link,
             )
         });
-        notify::send_all(self.mailer, mails).await;
+        self.mailer.enqueue_all(mails).await;
     }
 }

@@ -108,15 +108,6 @@ impl SqlRegister {
         .await?)
     }
 
-    /// The language the person's mails are written in, if they chose one.
-    pub async fn person_language(&self, person: &str) -> Result<Option<String>, WriteError> {
-        let found: Option<Option<String>> = sql("SELECT language FROM persons WHERE id = $1")
-            .bind(person)
-            .scalar_optional(self.pool())
-            .await?;
-        Ok(found.flatten())
-    }
-
     /// The person's `limit` newest logins, by any of their identities.
     pub async fn own_logins(&self, person: &str, limit: i64) -> Result<Vec<OwnLogin>, WriteError> {
         let actors: Vec<String> = sql(

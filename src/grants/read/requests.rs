@@ -38,12 +38,13 @@ struct RequestRow {
     granted_validity: Option<i32>,
     requester_name: Option<String>,
     requester_email: Option<String>,
+    requester_language: Option<String>,
 }
 
 const COLUMNS: &str = "r.id, r.person_id, o.kvk, o.rsin, o.name AS org_name, r.kind, r.grant_id, \
      r.level, r.validity_years, r.motivation, r.state, r.first_signer, r.created_at, \
      r.expires_at, r.decided_at, r.decided_by, r.reason, r.granted_level, r.granted_validity, \
-     p.name AS requester_name, p.email AS requester_email";
+     p.name AS requester_name, p.email AS requester_email, p.language AS requester_language";
 
 const FROM: &str = "FROM requests r JOIN organisations o ON o.id = r.organisation_id \
      JOIN persons p ON p.id = r.person_id";
@@ -161,6 +162,7 @@ fn view(
         },
         requester_name: r.requester_name,
         requester_email: r.requester_email,
+        requester_language: r.requester_language,
         motivation: r.motivation,
         expires_at: r.expires_at,
         decided_at: r.decided_at,
@@ -213,6 +215,27 @@ pub(in crate::grants) async fn stored_request(
 ) -> Result<RequestView, WriteError> {
     let row = request_row(&mut *tx, id).await?;
     one(views(tx, vec![row], now).await?)
+}
+
+/// The requests `ids` as stored, read inside a write's transaction, in the order of their
+/// expiry; IDs not found are left out.
+pub(in crate::grants) async fn stored_requests(
+    tx: &mut Tx,
+    ids: &[String],
+    now: DateTime<Utc>,
+) -> Result<Vec<RequestView>, WriteError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut args = Args::default();
+    let list = args.list(ids.iter().map(String::as_str));
+    let rows: Vec<RequestRow> = Sql::assembled(
+        format!("SELECT {COLUMNS} {FROM} WHERE r.id IN ({list}) ORDER BY r.expires_at, r.id"),
+        args,
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    views(tx, rows, now).await
 }
 
 async fn request_row<'c>(on: impl Into<On<'c>>, id: &str) -> Result<RequestRow, WriteError> {
@@ -366,7 +389,7 @@ impl SqlRegister {
         &self,
         request: &str,
     ) -> Result<Vec<(String, Option<String>, String, Option<String>)>, WriteError> {
-        Ok(Sql::assembled(
+        Ok(sql(
             "SELECT DISTINCT s.id, s.name, s.email, s.language FROM persons s \
                JOIN requests r ON r.id = $1 \
               WHERE s.email IS NOT NULL AND s.id <> r.person_id \
@@ -386,9 +409,7 @@ impl SqlRegister {
                   WHERE ga.admin AND NOT ga.blocked AND NOT ma.blocked \
                     AND ga.organisation_id = r.organisation_id \
                     AND mq.person_id = r.person_id))) \
-              ORDER BY s.id"
-                .to_string(),
-            Args::default(),
+              ORDER BY s.id",
         )
         .bind(request)
         .fetch_all(self.pool())

@@ -22,9 +22,9 @@ use crate::domain::request::{
     Signer, Validity, Verdict, REPRESENTATIVE_LEVEL, REQUEST_LIFETIME,
 };
 use crate::grants::check::{check_kvk, check_scope};
-use crate::grants::db::{sql, Tx};
+use crate::grants::db::{sql, Args, Sql, Tx};
 use crate::grants::error::WriteError;
-use crate::grants::read::requests::stored_request;
+use crate::grants::read::requests::{stored_request, stored_requests};
 use crate::grants::sql::{scope_columns, SqlRegister};
 use crate::grants::views::{Holder, RequestView};
 use chrono::{DateTime, Months, Utc};
@@ -348,21 +348,29 @@ impl SqlRegister {
         .await?;
         let actor = Actor::Operator("request-expiry".into());
         let mut expired = Vec::new();
-        for (id, org_id) in due {
-            sql(
-                "UPDATE requests SET state = 'expired', decided_at = $1, decided_by = $2 \
-                 WHERE id = $3",
+        // In batches, each one UPDATE and one read (an IN list stays well within what both
+        // databases bind); the audit trail keeps a row per request.
+        for batch in due.chunks(500) {
+            let ids: Vec<String> = batch.iter().map(|(id, _)| id.clone()).collect();
+            let mut args = Args::default();
+            let (at, by) = (args.push(now), args.push(actor.name()));
+            let list = args.list(ids.iter().map(String::as_str));
+            Sql::assembled(
+                format!(
+                    "UPDATE requests SET state = 'expired', decided_at = {at}, \
+                     decided_by = {by} WHERE id IN ({list})"
+                ),
+                args,
             )
-            .bind(now)
-            .bind(actor.name())
-            .bind(&id)
             .execute(&mut *tx)
             .await?;
-            Record::new(&actor, &org_id, "request.expire")
-                .after(&id)
-                .append(tx)
-                .await?;
-            expired.push(stored_request(tx, &id, now).await?);
+            for (id, org_id) in batch {
+                Record::new(&actor, org_id, "request.expire")
+                    .after(id)
+                    .append(tx)
+                    .await?;
+            }
+            expired.extend(stored_requests(tx, &ids, now).await?);
         }
         super::commit_touching(transaction, expired, Touching::Nobody).await
     }
