@@ -757,6 +757,11 @@ impl Config {
         self.url(&self.saml.endpoint_path(base))
     }
 
+    /// poort's issuer as OpenID Provider: its public URL without a trailing slash.
+    pub fn issuer(&self) -> &str {
+        self.server.public_url.trim_end_matches('/')
+    }
+
     /// Endpoint URL under the public URL.
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.server.public_url.trim_end_matches('/'), path)

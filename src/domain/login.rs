@@ -35,6 +35,8 @@ pub enum AnswerTo {
         nonce: Option<String>,
         /// PKCE S256 challenge the token request must answer.
         code_challenge: Option<String>,
+        /// The scopes granted (those asked for that poort supports), space-separated.
+        scope: String,
     },
     /// A session in poort's own admin module.
     Admin,

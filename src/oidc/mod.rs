@@ -7,9 +7,10 @@
 //! have expired.
 
 pub mod code;
+pub mod request_object;
 pub mod upstream;
 
-pub use code::redirect_with;
+pub use code::{authorization_response, granted_scope, redirect_with, SUPPORTED_SCOPES};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -402,27 +403,18 @@ pub fn pkce_s256_matches(verifier: &str, challenge: &str) -> bool {
         && openssl::memcmp::eq(computed.as_bytes(), challenge.as_bytes())
 }
 
-/// What a verified client assertion (private_key_jwt) says.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClientAssertion {
-    pub client_id: String,
-    /// The assertion's ID, single-use until `expires`.
-    pub jti: String,
-    pub expires: i64,
+/// A client's registered public key (PEM), read when it is used so that a replaced file takes
+/// effect at once; `None` when it cannot be read (the caller logs it: an operator's mistake).
+pub fn read_client_key(path: &Path) -> Option<PKey<openssl::pkey::Public>> {
+    std::fs::read(path)
+        .ok()
+        .and_then(|pem| PKey::public_key_from_pem(&pem).ok())
 }
 
-/// Verifies a client assertion (RFC 7523 section 3, OIDC Core 9): signed RS256 or ES256 by the
-/// client's registered key, `iss` = `sub` = the client, `aud` one of `audiences` (the token
-/// endpoint or the issuer), not expired (with `skew` seconds), `jti` present. Every failure
-/// has its own message; `alg: none` and algorithms that do not fit the key are refused.
-pub fn verify_client_assertion(
-    jwt: &str,
-    key: &PKey<openssl::pkey::Public>,
-    client_id: &str,
-    audiences: &[String],
-    now: i64,
-    skew: i64,
-) -> Result<ClientAssertion, String> {
+/// The claims of a compact JWS signed by `key`: RS256 for an RSA key, ES256 for an EC key. A
+/// JWS with `alg: none`, another algorithm, or a signature that does not verify is refused,
+/// each with its own message.
+pub fn verify_jws(jwt: &str, key: &PKey<openssl::pkey::Public>) -> Result<Value, String> {
     let (input, signature) = jwt.rsplit_once('.').ok_or("not a compact JWS")?;
     let (header, payload) = input.split_once('.').ok_or("not a compact JWS")?;
     let decode = |part: &str| -> Result<Value, String> {
@@ -455,6 +447,31 @@ pub fn verify_client_assertion(
     if !verifier.verify(&der).unwrap_or(false) {
         return Err("signature does not verify with the client's key".into());
     }
+    Ok(claims)
+}
+
+/// What a verified client assertion (private_key_jwt) says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientAssertion {
+    pub client_id: String,
+    /// The assertion's ID, single-use until `expires`.
+    pub jti: String,
+    pub expires: i64,
+}
+
+/// Verifies a client assertion (RFC 7523 section 3, OIDC Core 9): signed RS256 or ES256 by the
+/// client's registered key, `iss` = `sub` = the client, `aud` one of `audiences` (the token
+/// endpoint or the issuer), not expired (with `skew` seconds), `jti` present. Every failure
+/// has its own message; `alg: none` and algorithms that do not fit the key are refused.
+pub fn verify_client_assertion(
+    jwt: &str,
+    key: &PKey<openssl::pkey::Public>,
+    client_id: &str,
+    audiences: &[String],
+    now: i64,
+    skew: i64,
+) -> Result<ClientAssertion, String> {
+    let claims = verify_jws(jwt, key)?;
     if claims["iss"] != client_id || claims["sub"] != client_id {
         return Err("iss and sub must both be the client_id".into());
     }

@@ -156,7 +156,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/mijn/login", get(login::self_service_login))
         .route_layer(from_fn_with_state(state.clone(), limits::admin_logins));
     let starts = sso
-        .route("/oidc/authorize", get(login::authorize))
+        .route(
+            "/oidc/authorize",
+            get(login::authorize).post(login::authorize_form),
+        )
         .route("/admin/invitation/{token}", get(login::invitation_link))
         .merge(admin_login)
         .route_layer(from_fn_with_state(state.clone(), limits::login_starts));

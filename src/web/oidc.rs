@@ -26,7 +26,7 @@ pub async fn discovery(State(state): State<Arc<AppState>>) -> Response {
         .map(|l| l.uri())
         .collect();
     Json(json!({
-        "issuer": cfg.server.public_url.trim_end_matches('/'),
+        "issuer": cfg.issuer(),
         "authorization_endpoint": cfg.url("/oidc/authorize"),
         "token_endpoint": cfg.url("/oidc/token"),
         "userinfo_endpoint": cfg.url("/oidc/userinfo"),
@@ -36,14 +36,21 @@ pub async fn discovery(State(state): State<Arc<AppState>>) -> Response {
         "grant_types_supported": ["authorization_code"],
         "subject_types_supported": ["pairwise"],
         "id_token_signing_alg_values_supported": ["RS256", "ES256"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "token_endpoint_auth_methods_supported":
+            ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
+        "token_endpoint_auth_signing_alg_values_supported": ["RS256", "ES256"],
         "code_challenge_methods_supported": ["S256"],
-        "scopes_supported": ["openid"],
+        "scopes_supported": crate::oidc::SUPPORTED_SCOPES,
         "acr_values_supported": levels,
         "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr",
             "represents", "service_id", "service_uuid", "roles"],
         "claims_parameter_supported": false,
-        "request_parameter_supported": false,
+        // Request objects by value, signed with the client's registered key (OIDC Core 6.1,
+        // RFC 9101); by reference not, so no URL of a client's choosing is ever fetched.
+        "request_parameter_supported": true,
+        "request_object_signing_alg_values_supported": ["RS256", "ES256"],
+        "request_uri_parameter_supported": false,
+        "authorization_response_iss_parameter_supported": true,
     }))
     .into_response()
 }
@@ -56,6 +63,17 @@ pub async fn jwks(State(state): State<Arc<AppState>>) -> Response {
         .into_response()
 }
 
+/// What the token endpoint answers is never cached: `Cache-Control: no-store` and, for HTTP/1.0
+/// caches, `Pragma: no-cache` (RFC 6749 5.1).
+fn never_cached(response: &mut Response) {
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    headers.insert(header::PRAGMA, header::HeaderValue::from_static("no-cache"));
+}
+
 /// An OAuth error from the token endpoint (RFC 6749 5.2), never cached.
 fn token_error(status: StatusCode, error: &str, description: &str) -> Response {
     let mut response = (
@@ -63,13 +81,9 @@ fn token_error(status: StatusCode, error: &str, description: &str) -> Response {
         Json(json!({"error": error, "error_description": description})),
     )
         .into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CACHE_CONTROL,
-        header::HeaderValue::from_static("no-store"),
-    );
+    never_cached(&mut response);
     if status == StatusCode::UNAUTHORIZED {
-        headers.insert(
+        response.headers_mut().insert(
             header::WWW_AUTHENTICATE,
             header::HeaderValue::from_static("Basic realm=\"poort\""),
         );
@@ -251,21 +265,13 @@ async fn by_assertion<'a>(
             "this client does not authenticate with private_key_jwt",
         ));
     };
-    let key = std::fs::read(key_path)
-        .ok()
-        .and_then(|pem| openssl::pkey::PKey::public_key_from_pem(&pem).ok())
-        .ok_or_else(|| {
+    let key = crate::oidc::read_client_key(key_path).ok_or_else(|| {
             tracing::error!(client = %client.client_id, key = %key_path.display(), "cannot read the client's public key");
             server_error()
         })?;
     let audiences = vec![
         state.config.url("/oidc/token"),
-        state
-            .config
-            .server
-            .public_url
-            .trim_end_matches('/')
-            .to_string(),
+        state.config.issuer().to_string(),
     ];
     let skew = state.config.saml.clock_skew_seconds;
     let checked = crate::oidc::verify_client_assertion(
@@ -445,29 +451,34 @@ async fn redeem(
         "token_type": "Bearer",
         "expires_in": lifetime,
         "id_token": id_token,
+        "scope": grant.scope,
     }))
     .into_response();
-    response.headers_mut().insert(
-        header::CACHE_CONTROL,
-        header::HeaderValue::from_static("no-store"),
-    );
+    never_cached(&mut response);
     Ok(response)
 }
 
 pub async fn userinfo(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    let invalid = || {
+    let challenge = |value: &'static str| {
         (
             StatusCode::UNAUTHORIZED,
-            [(header::WWW_AUTHENTICATE, "Bearer error=\"invalid_token\"")],
+            [(header::WWW_AUTHENTICATE, value)],
         )
             .into_response()
+    };
+    let invalid = || {
+        challenge(
+            "Bearer realm=\"poort\", error=\"invalid_token\", \
+             error_description=\"the access token is unknown or expired\"",
+        )
     };
     let Some(token) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
     else {
-        return invalid();
+        // No token at all: the challenge names no error (RFC 6750 3.1).
+        return challenge("Bearer realm=\"poort\"");
     };
     match state
         .flows

@@ -30,7 +30,7 @@ pub use acs::{acs, acs_artifact_get};
 pub use admin::{admin_login, invitation_link, self_service_login};
 pub use artifact::artifact_resolution_service;
 pub use callback::oidc_callback;
-pub use oidc::authorize;
+pub use oidc::{authorize, authorize_form};
 pub use organisation::{choose_organisation, chosen_organisation};
 pub use sso::{sso_post, sso_redirect};
 pub use upstream::{choose_idp, chosen_idp};

@@ -10,11 +10,11 @@ use super::start::begin;
 use crate::domain::level::{Comparison, Level};
 use crate::domain::login::{AnswerTo, AuthnIntent};
 use crate::grants::ServiceRef;
-use crate::oidc::redirect_with;
+use crate::oidc::{authorization_response, granted_scope, request_object};
 use crate::web::client::Client;
 use crate::web::errors::LoginError;
 use crate::web::AppState;
-use axum::extract::{Query, State};
+use axum::extract::{Form, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
@@ -22,8 +22,9 @@ use serde::Deserialize;
 use std::sync::Arc;
 use tracing::Instrument;
 
-/// The query of `/oidc/authorize`.
-#[derive(Debug, Deserialize)]
+/// The parameters of `/oidc/authorize`: the query of a GET, the form of a POST (OIDC Core
+/// 3.1.2.1), merged with a request object's.
+#[derive(Debug, Deserialize, serde::Serialize)]
 pub struct AuthorizeQuery {
     client_id: Option<String>,
     redirect_uri: Option<String>,
@@ -36,16 +37,20 @@ pub struct AuthorizeQuery {
     acr_values: Option<String>,
     prompt: Option<String>,
     max_age: Option<String>,
+    request: Option<String>,
+    request_uri: Option<String>,
 }
 
 fn oauth_error(
+    issuer: &str,
     redirect_uri: &str,
     state: Option<&str>,
     error: &str,
     description: &str,
 ) -> Response {
-    Redirect::to(&redirect_with(
+    Redirect::to(&authorization_response(
         redirect_uri,
+        issuer,
         &[
             ("error", error),
             ("error_description", description),
@@ -68,11 +73,64 @@ fn required_level(acr_values: Option<&str>, service_level: Level) -> Level {
         .unwrap_or(service_level)
 }
 
+/// `GET /oidc/authorize`.
 pub async fn authorize(
     State(state): State<Arc<AppState>>,
     client_addr: Client,
     headers: HeaderMap,
     Query(q): Query<AuthorizeQuery>,
+) -> Response {
+    authorization_request(state, client_addr, headers, q).await
+}
+
+/// `POST /oidc/authorize`: the same request, form-encoded (OIDC Core 3.1.2.1).
+pub async fn authorize_form(
+    State(state): State<Arc<AppState>>,
+    client_addr: Client,
+    headers: HeaderMap,
+    Form(q): Form<AuthorizeQuery>,
+) -> Response {
+    authorization_request(state, client_addr, headers, q).await
+}
+
+/// The parameters with those of the request object `jwt`, verified with the client's key.
+fn with_request_object(
+    state: &AppState,
+    client: &crate::config::OidcClientConfig,
+    q: AuthorizeQuery,
+    jwt: &str,
+) -> Result<AuthorizeQuery, String> {
+    let path = client
+        .public_key
+        .as_ref()
+        .ok_or("the client has no registered key to verify a request object with")?;
+    let key = crate::oidc::read_client_key(path).ok_or_else(|| {
+        tracing::error!(client = %client.client_id, key = %path.display(), "cannot read the client's public key");
+        "the client's registered key cannot be read"
+    })?;
+    let object = request_object::verify_request_object(
+        jwt,
+        &key,
+        &client.client_id,
+        state.config.issuer(),
+        Utc::now().timestamp(),
+        state.config.saml.clock_skew_seconds,
+    )?;
+    let serde_json::Value::Object(query) = serde_json::to_value(q).map_err(|e| e.to_string())?
+    else {
+        return Err("the parameters are not an object".into());
+    };
+    serde_json::from_value(serde_json::Value::Object(request_object::merged(
+        query, &object,
+    )))
+    .map_err(|e| format!("the request object's parameters: {e}"))
+}
+
+async fn authorization_request(
+    state: Arc<AppState>,
+    client_addr: Client,
+    headers: HeaderMap,
+    q: AuthorizeQuery,
 ) -> Response {
     let ctx = Ctx::start(&headers, client_addr);
     let cfg = &state.config;
@@ -84,38 +142,63 @@ pub async fn authorize(
         let id = q.client_id.clone().unwrap_or_default();
         return fail(&state, &ctx, LoginError::UnknownRequester(id), None).await;
     };
-    let Some(redirect_uri) = q
-        .redirect_uri
-        .as_deref()
-        .filter(|r| client.redirect_uris.iter().any(|u| u == r))
-    else {
+    let registered = |uri: Option<&str>| {
+        uri.filter(|r| client.redirect_uris.iter().any(|u| u == r))
+            .map(str::to_string)
+    };
+    let issuer = cfg.issuer();
+    // A refusal before the parameters are settled goes to the query's redirect URI when that
+    // is registered, and is a page otherwise.
+    let query_redirect = registered(q.redirect_uri.as_deref());
+    let query_state = q.state.clone();
+    let (at, context, back, back_state) = (&state, &ctx, &query_redirect, &query_state);
+    let early = |code: &'static str, problem: String| async move {
+        tracing::warn!(reference = %context.reference, client = %client.client_id, error = code, "authorization request refused: {problem}");
+        match back {
+            Some(uri) => oauth_error(issuer, uri, back_state.as_deref(), code, &problem),
+            None => fail(at, context, LoginError::Unverifiable(problem), None).await,
+        }
+    };
+    if q.request_uri.is_some() {
+        return early(
+            "request_uri_not_supported",
+            "poort takes request objects by value (request), not by reference (request_uri)".into(),
+        )
+        .await;
+    }
+    // A request object's parameters take the place of the query's (OIDC Core 6.3.3).
+    let q = match q.request.clone() {
+        None => q,
+        Some(jwt) => match with_request_object(&state, client, q, &jwt) {
+            Ok(merged) => merged,
+            Err(problem) => return early("invalid_request_object", problem).await,
+        },
+    };
+    let Some(redirect_uri) = registered(q.redirect_uri.as_deref()) else {
         let e = LoginError::Unverifiable(format!(
             "redirect_uri is not registered for client {}",
             client.client_id
         ));
         return fail(&state, &ctx, e, None).await;
     };
-    // From here on errors go back to the client.
-    let client_state = q.state.as_deref();
-    let err = |code: &str, description: &str| {
+    let redirect_uri = redirect_uri.as_str();
+    // From here on errors go back to the client, with poort's issuer (RFC 9207).
+    let refused = |state: Option<&str>, code: &str, description: &str| {
         tracing::warn!(reference = %ctx.reference, client = %client.client_id, error = code, "authorization request refused: {description}");
-        oauth_error(redirect_uri, client_state, code, description)
+        oauth_error(issuer, redirect_uri, state, code, description)
     };
+    let client_state = q.state.as_deref();
+    let err = |code: &str, description: &str| refused(client_state, code, description);
     if q.response_type.as_deref() != Some("code") {
         return err(
             "unsupported_response_type",
             "only the authorization code flow (response_type=code) is supported",
         );
     }
-    if !q
-        .scope
-        .as_deref()
-        .unwrap_or_default()
-        .split_whitespace()
-        .any(|s| s == "openid")
-    {
+    // Unknown scopes are dropped; the token response names those granted.
+    let Some(scope) = granted_scope(q.scope.as_deref().unwrap_or_default()) else {
         return err("invalid_scope", "the scope must include openid");
-    }
+    };
     // PKCE for every client (RFC 9700 2.1.1, OAuth 2.1, the NL GOV OIDC profile). Only a
     // confidential client (one that authenticates at the token endpoint) may be let off, as a
     // legacy client, by `allow_without_pkce`.
@@ -187,6 +270,7 @@ pub async fn authorize(
                 state: q.state.clone(),
                 nonce: q.nonce.clone(),
                 code_challenge: q.code_challenge.clone(),
+                scope,
             },
             force_authn,
             is_passive: false,
@@ -247,6 +331,7 @@ mod tests {
 
     #[test]
     fn redirect_keeps_the_registered_query() {
+        use crate::oidc::redirect_with;
         assert_eq!(
             redirect_with(
                 "https://rp.example/cb?x=1",

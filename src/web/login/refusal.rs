@@ -11,7 +11,7 @@ use crate::web::errors::LoginError;
 use crate::web::AppState;
 use axum::response::{IntoResponse, Redirect, Response};
 
-use crate::oidc::redirect_with;
+use crate::oidc::authorization_response;
 
 /// Why a step of a login stopped: the error, and the pending flow when the step knew it by then
 /// (the requester then hears of the refusal in its own protocol, and the refusal is recorded).
@@ -79,8 +79,9 @@ pub(super) async fn fail(
     {
         let (code, description) = err.oauth_error();
         let description = format!("{description} (reference {})", ctx.reference);
-        return Redirect::to(&redirect_with(
+        return Redirect::to(&authorization_response(
             redirect_uri,
+            state.config.issuer(),
             &[
                 ("error", code),
                 ("error_description", &description),

@@ -8,8 +8,8 @@ use crate::web::errors::LoginError;
 use crate::web::AppState;
 use chrono::{Duration, Utc};
 
+use crate::oidc::authorization_response;
 use crate::oidc::code::{CodeGrant, MAX_CODE_LIFETIME_SECONDS};
-use crate::oidc::redirect_with;
 use serde_json::json;
 
 /// Turns an allowed login into an authorization code; the URI to send the browser to.
@@ -25,6 +25,7 @@ pub(in crate::web::login) async fn issue_code(
         state: client_state,
         nonce,
         code_challenge,
+        scope,
     } = &flow.intent.answer
     else {
         return Err(LoginError::Internal("not an OpenID Connect login".into()));
@@ -36,7 +37,7 @@ pub(in crate::web::login) async fn issue_code(
         .pseudonym(client_id, &result.idp, &result.subject)
         .map_err(|e| internal(&e))?;
     let mut claims = json!({
-        "iss": state.config.server.public_url.trim_end_matches('/'),
+        "iss": state.config.issuer(),
         "sub": sub,
         "aud": client_id,
         "auth_time": result.authn_instant.timestamp(),
@@ -58,6 +59,7 @@ pub(in crate::web::login) async fn issue_code(
         redirect_uri: redirect_uri.clone(),
         code_challenge: code_challenge.clone(),
         claims,
+        scope: scope.clone(),
     };
     let code = hex::encode(rand::random::<[u8; 32]>());
     let bytes = serde_json::to_vec(&grant).map_err(|e| internal(&e))?;
@@ -77,8 +79,9 @@ pub(in crate::web::login) async fn issue_code(
         )
         .await
         .map_err(|e| internal(&e))?;
-    Ok(redirect_with(
+    Ok(authorization_response(
         redirect_uri,
+        state.config.issuer(),
         &[
             ("code", &code),
             ("state", client_state.as_deref().unwrap_or_default()),
