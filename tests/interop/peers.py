@@ -32,6 +32,8 @@ KVK = "90000001"
 OIDC_CLIENT_ID = "interop-rp"
 OIDC_CLIENT_SECRET = "interop-secret-0123456789abcdef"
 OIDC_REDIRECT = "https://rp.interop.example/cb"
+# A public client that signs request objects (its key is made by run.sh).
+OIDC_SIGNING_CLIENT_ID = "interop-rp-signing"
 COMPANY = "Interop Testbedrijf B.V."
 
 # The artifact peers (HTTP-Artifact binding, SOAP ArtifactResolutionService): a DV that sends its

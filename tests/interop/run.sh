@@ -157,7 +157,17 @@ EOF
 
 ( cd "$HERE" && "$PY" - "$TMP/poort.toml" <<'EOF'
 import os, sys, peers, onelogin_peer
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 t = os.environ["INTEROP_TMP"]
+# The key the second OIDC client signs its request objects with; poort has the public half.
+rp_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+with open(os.path.join(t, "oidc-rp-signing.key"), "wb") as f:
+    f.write(rp_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                 serialization.NoEncryption()))
+with open(os.path.join(t, "oidc-rp-signing.pem"), "wb") as f:
+    f.write(rp_key.public_key().public_bytes(serialization.Encoding.PEM,
+                                             serialization.PublicFormat.SubjectPublicKeyInfo))
 with open(sys.argv[1], "w") as f:
     f.write(f'''[server]
 listen = "127.0.0.1:{os.environ["POORT_URL"].rsplit(":", 1)[1]}"
@@ -200,6 +210,12 @@ allow_plain_http = false
 [[oidc_client]]
 client_id = "{peers.OIDC_CLIENT_ID}"
 client_secret = "{peers.OIDC_CLIENT_SECRET}"
+redirect_uris = ["{peers.OIDC_REDIRECT}"]
+service = "{peers.SERVICE_ID}"
+
+[[oidc_client]]
+client_id = "{peers.OIDC_SIGNING_CLIENT_ID}"
+public_key = "{t}/oidc-rp-signing.pem"
 redirect_uris = ["{peers.OIDC_REDIRECT}"]
 service = "{peers.SERVICE_ID}"
 ''')

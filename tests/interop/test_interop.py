@@ -35,6 +35,7 @@ from saml2.server import Server
 from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session
 from authlib.jose import JsonWebKey, jwt
+from authlib.oauth2.rfc7523 import PrivateKeyJWT
 
 import artifact_peer as ap
 import onelogin_peer as ol
@@ -1275,6 +1276,84 @@ def case_oidc_authlib_client_code_flow_with_pkce(env):
 
 
 CASES.append(case_oidc_authlib_client_code_flow_with_pkce)
+
+
+def oidc_login_from(env, browser, r):
+    """The rest of a login an OIDC client began with poort's answer `r` to its authorization
+    request: the AD choice, the pysaml2 AD's answer, and poort's redirect to the client."""
+    r = choose_ad(browser, r, AD_ID, [])
+    req, _ = ad_parse_request(env.ad, r.headers["Location"])
+    xml, acs = ad_response(env.ad, req, LOA3)
+    r = browser.post(acs, data={"SAMLResponse": base64.b64encode(xml.encode()).decode()}, allow_redirects=False, timeout=TIMEOUT)
+    location = r.headers.get("Location", "")
+    check(r.status_code == 303 and location.startswith(peers.OIDC_REDIRECT), f"HTTP {r.status_code} to {location}: {excerpt(r.text)}")
+    return location
+
+
+def answer_params(location):
+    return {k: v[0] for k, v in parse_qs(urlparse(location).query).items()}
+
+
+def case_oidc_authlib_iss_post_and_request_objects(env):
+    """authlib as a careful relying party (issue 15): every authorization response carries
+    poort's issuer (RFC 9207), checked against discovery; a form POST to the authorization
+    endpoint; a request object signed by authlib with the client's key carries the parameters
+    and the token response names the scope granted; an object signed by another key and a
+    request_uri are refused with their OAuth errors."""
+    meta = requests.get(POORT + "/.well-known/openid-configuration", timeout=TIMEOUT).json()
+    check(meta.get("authorization_response_iss_parameter_supported") is True, "discovery does not advertise iss")
+    check(meta.get("request_uri_parameter_supported") is False, "discovery leaves request_uri_parameter_supported to default true")
+    issuer = meta["issuer"]
+    verifier = generate_token(64)
+    with open(peers.tmp("oidc-rp-signing.key"), "rb") as f:
+        key = f.read()
+    # The client authenticates with the same key (private_key_jwt, authlib's own assertion).
+    client = OAuth2Session(
+        peers.OIDC_SIGNING_CLIENT_ID, key, scope="openid", redirect_uri=peers.OIDC_REDIRECT,
+        code_challenge_method="S256", token_endpoint_auth_method=PrivateKeyJWT(meta["token_endpoint"]),
+    )
+    # authlib computes the S256 challenge; the object carries it.
+    uri, _ = client.create_authorization_url(meta["authorization_endpoint"], code_verifier=verifier)
+    challenge = answer_params(uri)["code_challenge"]
+    now = int(__import__("time").time())
+    claims = {
+        "iss": peers.OIDC_SIGNING_CLIENT_ID, "aud": issuer, "exp": now + 300,
+        "client_id": peers.OIDC_SIGNING_CLIENT_ID, "response_type": "code", "scope": "openid profile",
+        "redirect_uri": peers.OIDC_REDIRECT, "state": "st-object", "nonce": "n-object",
+        "code_challenge": challenge, "code_challenge_method": "S256",
+    }
+    signed = jwt.encode({"alg": "RS256", "typ": "oauth-authz-req+jwt"}, claims, key).decode()
+    browser = requests.Session()
+    # By POST, form-encoded, as OIDC Core 3.1.2.1 allows.
+    r = browser.post(meta["authorization_endpoint"], data={
+        "response_type": "code", "client_id": peers.OIDC_SIGNING_CLIENT_ID, "scope": "openid", "request": signed,
+    }, allow_redirects=False, timeout=TIMEOUT)
+    location = oidc_login_from(env, browser, r)
+    got = answer_params(location)
+    check(got.get("iss") == issuer, f"iss {got.get('iss')} is not the issuer {issuer}")
+    check(got.get("state") == "st-object", f"state {got.get('state')}: the object's parameters were not used")
+    token = client.fetch_token(meta["token_endpoint"], authorization_response=location, code_verifier=verifier)
+    check(token.get("scope") == "openid", f"granted scope {token.get('scope')!r}: profile is not poort's")
+    keys = JsonWebKey.import_key_set(requests.get(meta["jwks_uri"], timeout=TIMEOUT).json())
+    id_claims = jwt.decode(token["id_token"], keys, claims_options={"nonce": {"essential": True, "value": "n-object"}})
+    id_claims.validate()
+
+    def refused(params, error, says):
+        r = requests.get(meta["authorization_endpoint"], params=params, allow_redirects=False, timeout=TIMEOUT)
+        got = answer_params(r.headers.get("Location", ""))
+        check(got.get("error") == error, f"{error}: got {got} (HTTP {r.status_code})")
+        check(got.get("iss") == issuer, f"{error}: iss {got.get('iss')}")
+        check(says in got.get("error_description", ""), f"{error}: {got.get('error_description')!r} lacks {says!r}")
+
+    base = {"response_type": "code", "client_id": peers.OIDC_SIGNING_CLIENT_ID, "scope": "openid",
+            "redirect_uri": peers.OIDC_REDIRECT, "state": "st-q"}
+    other = JsonWebKey.generate_key("RSA", 2048, is_private=True)
+    forged = jwt.encode({"alg": "RS256"}, claims, other).decode()
+    refused(dict(base, request=forged), "invalid_request_object", "signature does not verify")
+    refused(dict(base, request_uri="https://rp.interop.example/request.jwt"), "request_uri_not_supported", "by value")
+
+
+CASES.append(case_oidc_authlib_iss_post_and_request_objects)
 
 
 # ---------------------------------------------------------------------------------------------
