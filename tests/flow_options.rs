@@ -455,9 +455,9 @@ fn flow_of(path: &str) -> String {
 }
 
 #[tokio::test]
-async fn choice_between_two_ads_remembers_the_last() {
+async fn the_choice_of_ad_is_remembered_only_when_the_person_asks_and_the_ad_authenticated() {
     let w = two_ads().await;
-    let (c, _) = browser();
+    let (c, follow) = browser();
     let choice_path = to_choice(&w, &c).await;
     let page = c
         .get(format!("{}{choice_path}", w.poort))
@@ -474,7 +474,13 @@ async fn choice_between_two_ads_remembers_the_last() {
     );
     assert!(first < second, "sorted by Dutch name before any choice");
     assert!(page.contains("Kies uw inlogmiddel"));
-    assert!(!page.contains("laatst gebruikt"));
+    assert!(!page.contains("onthouden"));
+    // "Onthoud mijn keuze" is offered, ticked: the person's choice to make.
+    assert!(
+        page.contains(r#"id="remember" type="checkbox" name="remember" value="1" checked"#),
+        "{page}"
+    );
+    assert!(page.contains("Onthoud mijn keuze"), "{page}");
     // In English, the English display names.
     let en = c
         .get(format!("{}{choice_path}", w.poort))
@@ -494,7 +500,11 @@ async fn choice_between_two_ads_remembers_the_last() {
     // Choosing the second AD sends the person there, with poort's request.
     let r = c
         .post(format!("{}/login/idp", w.poort))
-        .form(&[("flow", flow_of(&choice_path)), ("idp", SECOND_AD.into())])
+        .form(&[
+            ("flow", flow_of(&choice_path)),
+            ("idp", SECOND_AD.into()),
+            ("remember", "1".into()),
+        ])
         .send()
         .await
         .unwrap();
@@ -508,26 +518,60 @@ async fn choice_between_two_ads_remembers_the_last() {
         Some(format!("{}/second/sso", w.ad).as_str())
     );
 
-    // The next login shows the last choice first.
-    let choice_path = to_choice(&w, &c).await;
-    let page = c
-        .get(format!("{}{choice_path}", w.poort))
+    // Nothing is remembered before the AD has authenticated the person.
+    let world = &w;
+    let choice_page = |c: &reqwest::Client| {
+        let c = c.clone();
+        let poort = w.poort.clone();
+        async move {
+            let path = to_choice(world, &c).await;
+            let page = c
+                .get(format!("{poort}{path}"))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            (path, page)
+        }
+    };
+    let (choice_path, page) = choice_page(&c).await;
+    assert!(!page.contains("onthouden"), "{page}");
+
+    // Ticked, and the AD authenticates: the next login offers that AD first, remembered.
+    let r = c
+        .post(format!("{}/login/idp", w.poort))
+        .form(&[
+            ("flow", flow_of(&choice_path).as_str()),
+            ("idp", DEV_AD_ENTITY_ID),
+            ("remember", "1"),
+        ])
         .send()
         .await
-        .unwrap()
-        .text()
-        .await
         .unwrap();
-    let (dev, second) = (
-        page.find("Test-inlogmiddel (ontwikkeling)").unwrap(),
-        page.find("Tweede inlogmiddel").unwrap(),
-    );
-    assert!(second < dev, "the last choice comes first: {page}");
+    at_ad(&follow, &location(&r), "anna", "EH3").await;
+    let (choice_path, page) = choice_page(&c).await;
     assert!(
-        page.contains("Tweede inlogmiddel — laatst gebruikt"),
+        page.contains("Test-inlogmiddel (ontwikkeling) — onthouden"),
         "{page}"
     );
-    assert_eq!(page.matches("laatst gebruikt").count(), 1);
+    assert_eq!(page.matches("onthouden").count(), 1);
+    assert!(
+        page.contains(r#"name="remember" value="1" checked"#),
+        "{page}"
+    );
+
+    // Unticked: the remembered choice is forgotten at once.
+    let r = c
+        .post(format!("{}/login/idp", w.poort))
+        .form(&[("flow", flow_of(&choice_path).as_str()), ("idp", SECOND_AD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let (_, page) = choice_page(&c).await;
+    assert!(!page.contains("onthouden"), "{page}");
 
     // An IDPList naming one of them skips the page.
     for (idp, sso) in [

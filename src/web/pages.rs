@@ -173,7 +173,7 @@ impl Pages {
                 action => "/login/idp",
                 flow => flow,
                 idps => idps,
-                last_label => lang.pick("laatst gebruikt", "last used"),
+                last_label => lang.pick("onthouden", "remembered"),
             },
             None,
         )

@@ -9,7 +9,7 @@ use super::answer::oidc::issue_code;
 use super::answer::saml::saml_answer;
 use super::flow::{save, Ctx, PendingFlow};
 use super::record::allowed;
-use super::refusal::{Stop, WithFlow};
+use super::refusal::{settle, Stop, WithFlow};
 use crate::domain::decision::{identifiable, Candidate, Decision};
 use crate::domain::login::{AnswerTo, AuthnResult};
 use crate::web::errors::{deny_code, LoginError};
@@ -19,7 +19,24 @@ use chrono::{DateTime, Utc};
 use tracing::Instrument;
 
 /// After a verified upstream answer, whatever its protocol: the register's decision, then the
-/// answer to the requester, the organisation choice, or the refusal.
+/// answer to the requester, the organisation choice, or the refusal; on any of them, the AD
+/// remembered when the person ticked "Onthoud mijn keuze" (the AD did authenticate them).
+pub(super) async fn conclude(
+    state: &AppState,
+    ctx: &Ctx,
+    flow: PendingFlow,
+    result: AuthnResult,
+    now: DateTime<Utc>,
+) -> Result<Response, Stop> {
+    let remembered = flow.idp.clone().filter(|_| flow.remember_idp);
+    let step = decide(state, ctx, flow, result, now).await;
+    let mut response = settle(state, ctx, step).await;
+    if let Some(idp) = remembered {
+        super::upstream::remember_choice(state, &idp, &mut response);
+    }
+    Ok(response)
+}
+
 #[tracing::instrument(name = "login.decision", skip_all, fields(
     dv = %flow.intent.requester,
     ad = %result.idp,
@@ -28,7 +45,7 @@ use tracing::Instrument;
     outcome = tracing::field::Empty,
     reason = tracing::field::Empty,
 ))]
-pub(super) async fn conclude(
+async fn decide(
     state: &AppState,
     ctx: &Ctx,
     mut flow: PendingFlow,

@@ -29,6 +29,10 @@ pub struct PendingFlow {
     /// For an OIDC AD: the nonce and PKCE verifier its answer must match.
     #[serde(default)]
     pub upstream_oidc: Option<UpstreamOidcSecrets>,
+    /// "Onthoud mijn keuze" was ticked on the AD choice page: once the AD has authenticated
+    /// the person, the browser remembers that AD.
+    #[serde(default)]
+    pub remember_idp: bool,
     pub result: Option<AuthnResult>,
     pub candidates: Vec<Candidate>,
     /// The register's person behind the identity (admin logins, which open a session for them).
@@ -66,6 +70,7 @@ impl PendingFlow {
             idp: None,
             upstream_request_id: None,
             upstream_oidc: None,
+            remember_idp: false,
             result: None,
             candidates: Vec::new(),
             person_id: None,

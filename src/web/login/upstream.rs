@@ -68,6 +68,8 @@ async fn choice_page(
 pub struct IdpForm {
     flow: String,
     idp: String,
+    /// "Onthoud mijn keuze": present when ticked.
+    remember: Option<String>,
 }
 
 pub async fn chosen_idp(
@@ -78,19 +80,28 @@ pub async fn chosen_idp(
     let ctx = Ctx::new(&headers);
     let step = chosen(&state, &ctx, &form).await;
     let mut response = settle(&state, &ctx, step).await;
-    cookies::set_login(
-        &state,
-        &mut response,
-        cookies::LAST_IDP,
-        &hex::encode(form.idp.as_bytes()),
-        365 * 24 * 3600,
-    );
+    // Unticked: an earlier remembered choice is forgotten at once. Ticked: remembered only
+    // after the AD has authenticated the person (`remember_choice`).
+    if form.remember.is_none() {
+        cookies::set_login(&state, &mut response, cookies::LAST_IDP, "", 0);
+    }
     response
+}
+
+/// How long a browser remembers the AD chosen with "Onthoud mijn keuze".
+const REMEMBER_SECONDS: i64 = 365 * 24 * 3600;
+
+/// The AD `idp` authenticated the person, who asked poort to remember it ("Onthoud mijn
+/// keuze"): the browser keeps it on `response`, whatever poort answers next.
+pub(super) fn remember_choice(state: &AppState, idp: &str, response: &mut Response) {
+    let value = hex::encode(idp.as_bytes());
+    cookies::set_login(state, response, cookies::LAST_IDP, &value, REMEMBER_SECONDS);
 }
 
 /// The login sent to the AD the person chose, if this login may use it.
 async fn chosen(state: &AppState, ctx: &Ctx, form: &IdpForm) -> Result<Response, Stop> {
-    let flow = load(state, ctx, &form.flow, false).await?;
+    let mut flow = load(state, ctx, &form.flow, false).await?;
+    flow.remember_idp = form.remember.is_some();
     if !flow.intent.allowed_idps.contains(&form.idp) {
         return Err(Stop::with_flow(unknown_idp(), &flow));
     }
