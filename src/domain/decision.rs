@@ -136,7 +136,7 @@ pub fn covers(scope: &Scope, service: &ServiceRef) -> bool {
 }
 
 /// Whether a level reaches the required one under the requester's comparison.
-fn reaches(level: Level, required: Level, comparison: Comparison) -> bool {
+pub fn reaches(level: Level, required: Level, comparison: Comparison) -> bool {
     match comparison {
         Comparison::Minimum => level >= required,
         Comparison::Exact => level == required,

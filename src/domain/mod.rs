@@ -24,3 +24,4 @@ pub mod level;
 pub mod login;
 pub mod representative;
 pub mod request;
+pub mod session;
