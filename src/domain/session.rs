@@ -81,6 +81,9 @@ pub struct ReuseAsk<'a> {
     pub service_supports_sso: bool,
     /// The ADs this login may use (the requester's IDPList); empty: any.
     pub allowed_idps: &'a [String],
+    /// The service asks for the person's attributes, which only the AD's answer to this login
+    /// carries (a session keeps none).
+    pub asks_attributes: bool,
 }
 
 /// Why a session cannot answer a login: the login goes to the AD instead.
@@ -100,6 +103,8 @@ pub enum NoReuse {
     Level,
     /// The requester does not allow the session's AD.
     AdNotAllowed,
+    /// The service asks for attributes.
+    AttributesAsked,
 }
 
 impl NoReuse {
@@ -113,6 +118,7 @@ impl NoReuse {
             NoReuse::Level4 => "level_4",
             NoReuse::Level => "level",
             NoReuse::AdNotAllowed => "ad_not_allowed",
+            NoReuse::AttributesAsked => "attributes_asked",
         }
     }
 }
@@ -142,7 +148,7 @@ impl LoginSession {
 
     /// Whether this session may answer a login asking `ask` at `now`, or why not. The first
     /// rule that fails is named, in this order: expiry, the requester's demand for a new
-    /// authentication, EH4, the service, the AD, the level, `max_age`.
+    /// authentication, EH4, the service, the AD, attributes, the level, `max_age`.
     pub fn may_answer(
         &self,
         ask: &ReuseAsk,
@@ -163,6 +169,9 @@ impl LoginSession {
         }
         if !ask.allowed_idps.is_empty() && !ask.allowed_idps.contains(&self.authn.idp) {
             return Err(NoReuse::AdNotAllowed);
+        }
+        if ask.asks_attributes {
+            return Err(NoReuse::AttributesAsked);
         }
         if !reaches(self.authn.level, ask.required_level, ask.comparison) {
             return Err(NoReuse::Level);
@@ -213,6 +222,7 @@ mod tests {
             max_age: None,
             service_supports_sso: true,
             allowed_idps: &[],
+            asks_attributes: false,
         }
     }
 
@@ -264,6 +274,14 @@ mod tests {
         assert_eq!(
             s.may_answer(&listed, LIMITS, at(10)),
             Err(NoReuse::AdNotAllowed)
+        );
+        let attributes = ReuseAsk {
+            asks_attributes: true,
+            ..ask(Level::Eh2)
+        };
+        assert_eq!(
+            s.may_answer(&attributes, LIMITS, at(10)),
+            Err(NoReuse::AttributesAsked)
         );
         let fresh = ReuseAsk {
             max_age: Some(TimeDelta::minutes(5)),

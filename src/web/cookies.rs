@@ -10,6 +10,9 @@ use axum::response::Response;
 pub const BROWSER: &str = "poort_browser";
 /// The AD the person chose last, preselected on the AD choice page.
 pub const LAST_IDP: &str = "poort_last_idp";
+/// The login session at poort: what an AD's authentication left, for single sign-on and
+/// single log-out (`web::login::session`).
+pub const LOGIN_SESSION: &str = "poort_session";
 /// The admin session (path `/`: the pages under `/admin` and the API under `/api/v1` share it).
 pub const ADMIN: &str = "poort_admin";
 /// The Mijn poort session (path `/`: the pages under `/mijn` and the API under `/api/v1/me`).

@@ -51,6 +51,9 @@ pub enum RequestProblem {
     LevelAboveCatalogue,
     UnknownLevel,
     Passive,
+    /// A passive login (IsPassive, prompt=none) that needs the person after all: the choice of
+    /// organisation.
+    NeedsInteraction,
     NoAvailableIdp,
     UnknownIdp,
 }
@@ -106,6 +109,9 @@ impl LoginError {
     pub fn oauth_error(&self) -> (&'static str, String) {
         match self {
             LoginError::Refused(RequestProblem::Passive, d) => ("login_required", d.clone()),
+            LoginError::Refused(RequestProblem::NeedsInteraction, d) => {
+                ("interaction_required", d.clone())
+            }
             LoginError::Refused(_, d) => ("invalid_request", d.clone()),
             LoginError::Denied(reason) => ("access_denied", deny_code(reason).to_string()),
             LoginError::AdFailed(d) => ("access_denied", d.clone()),
@@ -159,7 +165,7 @@ impl LoginError {
                     RequestProblem::LevelAboveCatalogue => {
                         (STATUS_REQUESTER, STATUS_REQUEST_UNSUPPORTED)
                     }
-                    RequestProblem::Passive => {
+                    RequestProblem::Passive | RequestProblem::NeedsInteraction => {
                         (STATUS_RESPONDER, crate::saml::idp::STATUS_NO_PASSIVE)
                     }
                     RequestProblem::NoAvailableIdp | RequestProblem::UnknownIdp => {
@@ -261,6 +267,10 @@ impl LoginError {
                     RequestProblem::Passive => (
                         "De dienst vroeg om inloggen zonder tussenkomst, maar daarvoor is geen actieve inlogsessie.".to_string(),
                         "The service asked to log in without interaction, but there is no active login session for that.".to_string(),
+                    ),
+                    RequestProblem::NeedsInteraction => (
+                        "De dienst vroeg om inloggen zonder tussenkomst, maar u moet eerst kiezen namens welke organisatie u inlogt.".to_string(),
+                        "The service asked to log in without interaction, but you first have to choose on behalf of which organisation you log in.".to_string(),
                     ),
                     RequestProblem::NoAvailableIdp | RequestProblem::UnknownIdp => (
                         "Geen van de inlogmiddelen die de dienst toestaat is bij poort aangesloten.".to_string(),

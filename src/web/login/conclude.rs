@@ -29,12 +29,27 @@ pub(super) async fn conclude(
     now: DateTime<Utc>,
 ) -> Result<Response, Stop> {
     let remembered = flow.idp.clone().filter(|_| flow.remember_idp);
-    let step = decide(state, ctx, flow, result, now).await;
+    let opens = flow.clone();
+    let step = decide(state, ctx, flow, result.clone(), now).await;
     let mut response = settle(state, ctx, step).await;
     if let Some(idp) = remembered {
         super::upstream::remember_choice(state, &idp, &mut response);
     }
+    super::session::open(state, ctx, &opens, &result, &mut response, now).await;
     Ok(response)
+}
+
+/// A login answered from the browser's login session (single sign-on): decided as if the AD
+/// had just answered, without remembering or opening anything.
+pub(super) async fn from_session(
+    state: &AppState,
+    ctx: &Ctx,
+    flow: PendingFlow,
+    result: AuthnResult,
+    now: DateTime<Utc>,
+) -> Response {
+    let step = decide(state, ctx, flow, result, now).await;
+    settle(state, ctx, step).await
 }
 
 #[tracing::instrument(name = "login.decision", skip_all, fields(
@@ -108,6 +123,13 @@ async fn decide(
     };
     match decision {
         Decision::Allow(candidate) => answer(state, ctx, &flow, &candidate).await,
+        Decision::ChooseOrganisation(_) if flow.intent.is_passive => {
+            let e = LoginError::Refused(
+                crate::web::errors::RequestProblem::NeedsInteraction,
+                "the person acts for several organisations and must choose one".into(),
+            );
+            Err(Stop::with_flow(e, &flow))
+        }
         Decision::ChooseOrganisation(candidates) => {
             flow.candidates = candidates;
             save(state, &flow).await.with_flow(&flow)?;

@@ -29,6 +29,15 @@ pub struct PendingFlow {
     /// For an OIDC AD: the nonce and PKCE verifier its answer must match.
     #[serde(default)]
     pub upstream_oidc: Option<UpstreamOidcSecrets>,
+    /// An OIDC client's `max_age`: the AD's authentication may be at most this many seconds
+    /// old (a session older than that does not answer, and the AD is asked to authenticate
+    /// anew).
+    #[serde(default)]
+    pub max_age_seconds: Option<i64>,
+    /// How the AD named its session in its answer (SAML: NameID and SessionIndex), kept with
+    /// the login session for the log-out message poort forwards to the AD.
+    #[serde(default)]
+    pub upstream_session: crate::domain::session::UpstreamSession,
     /// "Onthoud mijn keuze" was ticked on the AD choice page: once the AD has authenticated
     /// the person, the browser remembers that AD.
     #[serde(default)]
@@ -70,6 +79,8 @@ impl PendingFlow {
             idp: None,
             upstream_request_id: None,
             upstream_oidc: None,
+            max_age_seconds: None,
+            upstream_session: Default::default(),
             remember_idp: false,
             result: None,
             candidates: Vec::new(),
@@ -109,6 +120,8 @@ pub(super) struct Ctx {
     pub(super) lang: Lang,
     pub(super) reference: String,
     pub(super) browser_cookie: Option<String>,
+    /// The ID of this browser's login session at poort, if it has one (`login::session`).
+    pub(super) login_session: Option<String>,
     /// Who started the login (set at login starts, which are capped per client).
     pub(super) client: Option<Client>,
 }
@@ -119,6 +132,7 @@ impl Ctx {
             lang: Lang::from_headers(headers),
             reference: crate::telemetry::new_reference(),
             browser_cookie: cookies::read(headers, cookies::BROWSER),
+            login_session: cookies::read(headers, cookies::LOGIN_SESSION),
             client: None,
         }
     }

@@ -22,6 +22,7 @@ mod oidc;
 mod organisation;
 mod record;
 mod refusal;
+mod session;
 mod sso;
 mod start;
 mod upstream;

@@ -223,21 +223,23 @@ async fn authorization_request(
             );
         }
     }
-    if q.prompt
+    let prompts: Vec<&str> = q
+        .prompt
         .as_deref()
-        .is_some_and(|p| p.split_whitespace().any(|p| p == "none"))
-    {
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    if prompts.contains(&"none") && prompts.len() > 1 {
         return err(
-            "login_required",
-            "poort cannot log in without the person (prompt=none)",
+            "invalid_request",
+            "prompt=none cannot be combined with another prompt value",
         );
     }
-    if q.max_age
-        .as_deref()
-        .is_some_and(|m| m.parse::<u64>().is_err())
-    {
-        return err("invalid_request", "max_age must be a number of seconds");
-    }
+    let max_age = match q.max_age.as_deref().map(str::parse::<u32>) {
+        None => None,
+        Some(Ok(seconds)) => Some(i64::from(seconds)),
+        Some(Err(_)) => return err("invalid_request", "max_age must be a number of seconds"),
+    };
     let catalogue = state.catalogue();
     let Some(service) = catalogue
         .iter()
@@ -248,15 +250,11 @@ async fn authorization_request(
             "the client's service is not in the catalogue",
         );
     };
-    let _now = Utc::now();
-    // poort keeps no sessions: every login authenticates anew, so prompt=login and max_age are
-    // met by asking the identity provider to authenticate again.
-    let force_authn = q
-        .prompt
-        .as_deref()
-        .is_some_and(|p| p.split_whitespace().any(|p| p == "login"))
-        || q.max_age.is_some();
-    let flow = PendingFlow::new(
+    // prompt=login: a new authentication at the AD, never the login session; prompt=none:
+    // answered from the login session, or login_required; max_age: a session (or the AD's own)
+    // at most that old.
+    let force_authn = prompts.contains(&"login");
+    let mut flow = PendingFlow::new(
         &state,
         &ctx,
         AuthnIntent {
@@ -273,7 +271,7 @@ async fn authorization_request(
                 scope,
             },
             force_authn,
-            is_passive: false,
+            is_passive: prompts.contains(&"none"),
             allowed_idps: all_idps(&state),
             // An OIDC client is told the organisation by its KvK number (the `represents`
             // claim), and no identity provider attributes go into its tokens: none are asked.
@@ -288,6 +286,7 @@ async fn authorization_request(
         },
         (service.name_nl.clone(), service.name_en.clone()),
     );
+    flow.max_age_seconds = max_age;
     if flow.intent.allowed_idps.is_empty() {
         return err(
             "temporarily_unavailable",

@@ -410,13 +410,6 @@ async fn check_request(
         }
         None => flow.intent.required_level = service.level,
     }
-    if request.is_passive {
-        let e = refuse(
-            RequestProblem::Passive,
-            "poort cannot log in passively".into(),
-        );
-        return Err(e);
-    }
     let idps: Vec<String> = all_idps(state)
         .into_iter()
         .filter(|id| request.idp_list.is_empty() || request.idp_list.contains(id))

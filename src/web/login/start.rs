@@ -5,7 +5,7 @@ use super::flow::{flow_key, save, Ctx, PendingFlow};
 use super::refusal::{fail, settle, WithFlow};
 use super::upstream;
 use crate::web::cookies;
-use crate::web::errors::LoginError;
+use crate::web::errors::{LoginError, RequestProblem};
 use crate::web::AppState;
 use axum::response::{IntoResponse, Redirect, Response};
 use std::sync::Arc;
@@ -28,6 +28,31 @@ pub(super) async fn begin(state: &Arc<AppState>, ctx: Ctx, mut flow: PendingFlow
         Ok(slot) => slot,
         Err(refusal) => return crate::web::limits::cap_refused(state, ctx.lang, refusal),
     };
+    let now = chrono::Utc::now();
+    // The browser's login session may answer without the AD (single sign-on, where the rules
+    // allow); a passive login (IsPassive, prompt=none) ends here without one.
+    match super::session::answer_from(state, &ctx, &flow, now).await {
+        Ok(result) => {
+            tracing::info!(reference = %ctx.reference, flow = %flow.id, "answered from the login session");
+            flow.idp = Some(result.idp.clone());
+            let mut response =
+                super::conclude::from_session(state, &ctx, flow.clone(), result, now).await;
+            cookies::set_login(state, &mut response, cookies::BROWSER, &flow.browser, 3600);
+            return response;
+        }
+        Err(why) if flow.intent.is_passive => {
+            let reason = why.map_or("none", |w| w.code());
+            let e = LoginError::Refused(
+                RequestProblem::Passive,
+                format!("no login session can answer without the person ({reason})"),
+            );
+            return fail(state, &ctx, e, Some(&flow)).await;
+        }
+        Err(Some(why)) => {
+            tracing::info!(reference = %ctx.reference, flow = %flow.id, reason = why.code(), "login session not used");
+        }
+        Err(None) => {}
+    }
     let step = if flow.intent.allowed_idps.len() == 1 {
         let idp = flow.intent.allowed_idps[0].clone();
         upstream::send_to_idp(state, &ctx, flow.clone(), &idp).await

@@ -88,6 +88,12 @@ pub async fn chosen_idp(
     response
 }
 
+/// Whether the AD must authenticate the person anew: the requester forces it, or its `max_age`
+/// would not accept an AD session of unknown age.
+fn fresh_authn(flow: &PendingFlow) -> bool {
+    flow.intent.force_authn || flow.max_age_seconds.is_some()
+}
+
 /// How long a browser remembers the AD chosen with "Onthoud mijn keuze".
 const REMEMBER_SECONDS: i64 = 365 * 24 * 3600;
 
@@ -168,7 +174,7 @@ async fn send_to_oidc_idp(
     provider: &crate::oidc::upstream::UpstreamProvider,
 ) -> Result<Response, Stop> {
     let request = provider
-        .authorization_request(flow.intent.required_level, flow.intent.force_authn)
+        .authorization_request(flow.intent.required_level, fresh_authn(&flow))
         .await
         .map_err(upstream_error)
         .with_flow(&flow)?;
@@ -218,7 +224,7 @@ async fn upstream_request(
             answer_binding,
             level: flow.intent.required_level,
             comparison: flow.intent.comparison,
-            force_authn: flow.intent.force_authn,
+            force_authn: fresh_authn(flow),
             requested_attributes: &flow.intent.requested_attributes,
             now,
         }

@@ -1,0 +1,129 @@
+//! The browser's login session at poort (`domain::session`): opened when an AD has
+//! authenticated the person for a service's login, read when a later login in that browser
+//! starts, to answer it without the AD where the scheme's rules allow (single sign-on). It lives
+//! in the shared flow store (every replica sees it) under a random ID, the `poort_session`
+//! cookie, and ends at its idle or absolute limit.
+
+use super::flow::{Ctx, PendingFlow};
+use crate::domain::login::{AnswerTo, AuthnResult};
+use crate::domain::session::{
+    LoginSession, NoReuse, ReuseAsk, SessionLimits, MAX_ABSOLUTE, MAX_IDLE,
+};
+use crate::web::cookies;
+use crate::web::AppState;
+use axum::response::Response;
+use chrono::{DateTime, TimeDelta, Utc};
+
+fn key(id: &str) -> String {
+    format!("login-session:{id}")
+}
+
+/// The limits sessions are kept to: the scheme's (configurable shorter later).
+pub(super) fn limits(_state: &AppState) -> SessionLimits {
+    SessionLimits {
+        idle: MAX_IDLE,
+        absolute: MAX_ABSOLUTE,
+    }
+}
+
+/// Whether a login of this kind keeps or uses a session: a service's (SAML or OIDC), not poort's
+/// own modules, whose sessions are their own.
+fn for_services(flow: &PendingFlow) -> bool {
+    matches!(
+        flow.intent.answer,
+        AnswerTo::Saml { .. } | AnswerTo::Oidc { .. }
+    )
+}
+
+async fn store(state: &AppState, session: &LoginSession) -> Result<(), String> {
+    let bytes = serde_json::to_vec(session).map_err(|e| e.to_string())?;
+    state
+        .flows
+        .put(&key(&session.id), bytes, session.ends_at(limits(state)))
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// The browser's session, if it has one that has not ended.
+async fn current(state: &AppState, ctx: &Ctx, now: DateTime<Utc>) -> Option<LoginSession> {
+    let id = ctx.login_session.as_deref()?;
+    let bytes = match state.flows.get(&key(id), now).await {
+        Ok(found) => found?,
+        Err(e) => {
+            // Without the store the login goes to the AD, as without a session.
+            tracing::warn!(reference = %ctx.reference, "login session not readable: {e}");
+            return None;
+        }
+    };
+    serde_json::from_slice::<LoginSession>(&bytes)
+        .ok()
+        .filter(|s| s.id == id && now < s.ends_at(limits(state)))
+}
+
+/// What the session says for this login, when it may answer it: the AD's authentication, as
+/// poort verified it then. The session's idle time starts again. `Err` names why not (traced),
+/// or is `None` when the browser has no session.
+pub(super) async fn answer_from(
+    state: &AppState,
+    ctx: &Ctx,
+    flow: &PendingFlow,
+    now: DateTime<Utc>,
+) -> Result<AuthnResult, Option<NoReuse>> {
+    if !for_services(flow) {
+        return Err(None);
+    }
+    let mut session = current(state, ctx, now).await.ok_or(None)?;
+    let catalogue = state.catalogue();
+    let service_supports_sso = catalogue
+        .iter()
+        .find(|s| s.id == flow.service.service_id)
+        .is_some_and(|s| s.sso_support);
+    let ask = ReuseAsk {
+        required_level: flow.intent.required_level,
+        comparison: flow.intent.comparison,
+        force_authn: flow.intent.force_authn,
+        max_age: flow.max_age_seconds.map(TimeDelta::seconds),
+        service_supports_sso,
+        allowed_idps: &flow.intent.allowed_idps,
+        asks_attributes: !flow.intent.requested_attributes.is_empty(),
+    };
+    session.may_answer(&ask, limits(state), now).map_err(Some)?;
+    session.used(&flow.service.service_id, now);
+    if let Err(e) = store(state, &session).await {
+        tracing::warn!(reference = %ctx.reference, "login session not kept: {e}");
+    }
+    Ok(session.authn)
+}
+
+/// After the AD authenticated the person for `flow`: the browser's session, opened (or, when
+/// it had one, replaced by this newer authentication), its cookie set on `response`.
+pub(super) async fn open(
+    state: &AppState,
+    ctx: &Ctx,
+    flow: &PendingFlow,
+    authn: &AuthnResult,
+    response: &mut Response,
+    now: DateTime<Utc>,
+) {
+    if !for_services(flow) {
+        return;
+    }
+    // Only what any service's login needs: attributes stay with the login that asked for them.
+    let authn = AuthnResult {
+        attributes: Vec::new(),
+        ..authn.clone()
+    };
+    let id = hex::encode(rand::random::<[u8; 32]>());
+    let mut session = LoginSession::opened(id, authn, flow.upstream_session.clone(), now);
+    session.used(&flow.service.service_id, now);
+    if let Err(e) = store(state, &session).await {
+        tracing::warn!(reference = %ctx.reference, "login session not opened: {e}");
+        return;
+    }
+    // The previous session of this browser, if any, is replaced.
+    if let Some(old) = ctx.login_session.as_deref() {
+        let _ = state.flows.take(&key(old), now).await;
+    }
+    let lasts = (session.ends_at(limits(state)) - now).num_seconds();
+    cookies::set_login(state, response, cookies::LOGIN_SESSION, &session.id, lasts);
+}
