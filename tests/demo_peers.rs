@@ -164,6 +164,14 @@ fn assert_anna(outcome: AdOutcome, level: Level) {
         AdOutcome::Authenticated(a) => {
             assert_eq!(a.subject, "anna");
             assert_eq!(a.level, level);
+            // What a log-out message to the AD must name: its NameID and SessionIndex.
+            let name_id = a.upstream.name_id.expect("the NameID kept");
+            assert_eq!(name_id.value, "anna");
+            assert_eq!(
+                name_id.format.as_deref(),
+                Some("urn:oasis:names:tc:SAML:2.0:nameid-format:persistent")
+            );
+            assert!(a.upstream.session_index.is_some_and(|i| !i.is_empty()));
         }
         other => panic!("not authenticated: {other:?}"),
     }

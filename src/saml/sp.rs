@@ -11,6 +11,7 @@ use super::protocol::ProtocolMessage;
 use super::xml::{self, NS_DS, NS_SAML, NS_SAMLP};
 use crate::domain::attributes::{self, Attribute, AttributeValue, RequestedAttribute};
 use crate::domain::level::{Comparison, Level, LevelError};
+use crate::domain::session::{UpstreamNameId, UpstreamSession};
 use crate::keys::SigningKey;
 use chrono::{DateTime, Duration, Utc};
 use openssl::pkey::{PKey, Private};
@@ -175,6 +176,9 @@ pub enum AdOutcome {
 pub struct VerifiedAssertion {
     pub assertion_id: String,
     pub subject: String,
+    /// The AD's session, as a log-out message to it must name it: the NameID with its
+    /// attributes, and the AuthnStatement's SessionIndex.
+    pub upstream: UpstreamSession,
     pub level: Level,
     pub authn_instant: DateTime<Utc>,
     /// Until when the assertion ID must be remembered against replay.
@@ -401,10 +405,17 @@ fn check_assertion(
         return Err(ResponseError::Issuer(issuer));
     }
     let subject = xml::child(a, NS_SAML, "Subject").ok_or(ResponseError::Missing("Subject"))?;
-    let name_id = xml::child(subject, NS_SAML, "NameID")
+    let name_id_node = xml::child(subject, NS_SAML, "NameID");
+    let name_id = name_id_node
         .map(xml::text)
         .filter(|s| !s.is_empty())
         .ok_or(ResponseError::Missing("NameID"))?;
+    let upstream_name_id = name_id_node.map(|n| UpstreamNameId {
+        value: name_id.clone(),
+        format: n.attribute("Format").map(str::to_string),
+        name_qualifier: n.attribute("NameQualifier").map(str::to_string),
+        sp_name_qualifier: n.attribute("SPNameQualifier").map(str::to_string),
+    });
 
     // A bearer confirmation for us, for this request, still valid.
     let mut confirmed = false;
@@ -473,6 +484,7 @@ fn check_assertion(
         .map(xml::text)
         .ok_or(ResponseError::Missing("AuthnContextClassRef"))?;
     let level = Level::from_uri(&class_ref)?;
+    let session_index = statement.attribute("SessionIndex").map(str::to_string);
     let mut attributes = Vec::new();
     for statement in xml::children(a, NS_SAML, "AttributeStatement") {
         for node in statement.children().filter(|n| n.is_element()) {
@@ -492,6 +504,10 @@ fn check_assertion(
     Ok(VerifiedAssertion {
         assertion_id: assertion_id.to_string(),
         subject: name_id,
+        upstream: UpstreamSession {
+            name_id: upstream_name_id,
+            session_index,
+        },
         level,
         authn_instant,
         not_on_or_after: not_on_or_after + skew,

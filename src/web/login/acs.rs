@@ -153,6 +153,8 @@ async fn check_ad_answer(
         let e = LoginError::AdAnswerRejected("assertion replayed".into());
         return Err(Stop::with_flow(e, &flow));
     }
+    let mut flow = flow;
+    flow.upstream_session = assertion.upstream;
     let result = AuthnResult {
         idp: idp.entity_id.clone(),
         subject: assertion.subject,
