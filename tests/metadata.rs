@@ -952,3 +952,39 @@ fn ad_without_any_usable_sso_binding_names_all_three() {
         "md:IDPSSODescriptor has no md:SingleSignOnService with the HTTP-Artifact, HTTP-Redirect or HTTP-POST binding"
     );
 }
+
+#[test]
+fn an_ads_single_logout_services_are_read_and_a_bad_one_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    devcerts::generate(dir.path(), false).unwrap();
+    let cert = b64(&pem_to_der(&dir.path().join("poort-signing.crt")));
+    let md = "urn:oasis:names:tc:SAML:2.0:metadata";
+    let xml = format!(
+        r#"<md:EntityDescriptor xmlns:md="{md}" entityID="urn:etoegang:AD:00000099990000000005:entities:1">
+<md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
+<md:KeyDescriptor use="signing"><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:X509Data><ds:X509Certificate>{cert}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>
+<md:SingleLogoutService Binding="{BINDING_HTTP_REDIRECT}" Location="https://ad.example/slo/redirect"/>
+<md:SingleLogoutService Binding="{BINDING_HTTP_POST}" Location="not a url"/>
+<md:SingleSignOnService Binding="{BINDING_HTTP_REDIRECT}" Location="https://ad.example/sso"/>
+</md:IDPSSODescriptor></md:EntityDescriptor>"#
+    );
+    let parsed = metadata::parse_document(&xml, Path::new("ad.xml"), Role::Idp, Utc::now());
+    let idp = &parsed.idps[0];
+    assert_eq!(
+        idp.slo,
+        [metadata::Endpoint {
+            binding: BINDING_HTTP_REDIRECT.into(),
+            location: "https://ad.example/slo/redirect".into(),
+        }]
+    );
+    assert!(idp.slo_endpoint(BINDING_HTTP_POST).is_none());
+    // The unusable one is named, the AD kept.
+    assert!(
+        parsed.problems.iter().any(|p| matches!(
+            &p.kind,
+            MetadataError::InvalidEndpoint { element, .. } if element == "md:SingleLogoutService"
+        )),
+        "{:?}",
+        parsed.problems
+    );
+}

@@ -183,6 +183,9 @@ pub struct IdpMetadata {
     /// Every `md:SingleSignOnService`; at least one has the HTTP-Artifact, HTTP-Redirect or
     /// HTTP-POST binding.
     pub sso: Vec<Endpoint>,
+    /// Every usable `md:SingleLogoutService`: where poort forwards a log-out to this AD
+    /// (afsprakenstelsel page *Single Log-out*); none when it takes no log-out messages.
+    pub slo: Vec<Endpoint>,
     /// `md:ArtifactResolutionService`s (SOAP): where poort resolves this AD's artifacts.
     pub artifact_resolution: Vec<IndexedEndpoint>,
     /// Never empty: an AD without a signing key is refused, so unsigned answers cannot pass.
@@ -218,6 +221,11 @@ impl IdpMetadata {
                 .artifact_resolution
                 .iter()
                 .any(|e| e.binding == BINDING_SOAP)
+    }
+
+    /// The first SingleLogoutService with this binding.
+    pub fn slo_endpoint(&self, binding: &str) -> Option<&Endpoint> {
+        self.slo.iter().find(|e| e.binding == binding)
     }
 
     /// The first SingleSignOnService with this binding.

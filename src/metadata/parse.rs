@@ -414,6 +414,9 @@ fn idp(entity: Node, entity_id: &str, now: DateTime<Utc>, f: &mut Findings) -> O
     let sso: Vec<Endpoint> = children(desc, NS_MD, "SingleSignOnService")
         .filter_map(|n| endpoint(n, "md:SingleSignOnService", f))
         .collect();
+    let slo: Vec<Endpoint> = children(desc, NS_MD, "SingleLogoutService")
+        .filter_map(|n| endpoint(n, "md:SingleLogoutService", f))
+        .collect();
     let has = |binding: &str| sso.iter().any(|e| e.binding == binding);
     if !has(BINDING_HTTP_REDIRECT) && !has(BINDING_HTTP_POST) {
         if !has(BINDING_HTTP_ARTIFACT) {
@@ -433,6 +436,7 @@ fn idp(entity: Node, entity_id: &str, now: DateTime<Utc>, f: &mut Findings) -> O
         entity_id: entity_id.to_string(),
         display_names: display_names(entity, desc),
         sso,
+        slo,
         artifact_resolution,
         signing_keys,
         want_authn_requests_signed,
