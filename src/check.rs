@@ -82,6 +82,10 @@ pub async fn check(config_path: &Path, config: &Config) -> Vec<Finding> {
     for message in config.operator.problems() {
         err(config_path, message);
     }
+    // The login session's limits, within the scheme's.
+    for message in config.login_session.problems() {
+        err(config_path, message);
+    }
     // The supplier's theme, as the stylesheet is built at start.
     if let Err(e) = config.theme.css() {
         let file = match &e {

@@ -158,6 +158,7 @@ fn setup(dir: &Path) -> (PathBuf, Config) {
         limits: Default::default(),
         theme: Default::default(),
         operator: Default::default(),
+        login_session: Default::default(),
         admin: Default::default(),
         mail: Default::default(),
         oidc: poort::config::OidcConfig {

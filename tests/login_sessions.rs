@@ -23,7 +23,12 @@ const RP_CB: &str = "https://rp.example/cb";
 
 /// poort where service 1 supports single sign-on and service 2 does not; a client for each.
 async fn world() -> World {
+    world_with(|_| {}).await
+}
+
+async fn world_with(change: impl FnOnce(&mut poort::config::Config)) -> World {
     common::start_prepared(|_, config| {
+        change(config);
         for service in &mut config.services {
             service.sso_support = service.uuid.ends_with("000000000001");
         }
@@ -218,4 +223,48 @@ async fn a_passive_login_that_needs_the_organisation_chosen_asks_for_interaction
         to.starts_with(&format!("{}/login/organisation", w.poort)),
         "{to}"
     );
+}
+
+#[tokio::test]
+async fn without_login_sessions_every_login_goes_to_the_ad() {
+    let w = world_with(|c| c.login_session.enabled = false).await;
+    let sql = w.registry.sql();
+    let op = Actor::Operator("test".into());
+    w.registry
+        .write(sql.reactivate_grant(&op, "g-eva-bakkerij"))
+        .await
+        .unwrap();
+    let (plain, follow) = browser();
+    let url = authorize_url(&w, SSO, None, false).await;
+    let location = walk((&plain, &follow), &w.poort, &url, ("eva", "EH3"), None).await;
+    assert!(param(&location, "code").is_some(), "{location}");
+    let to = first_stop(&w, &plain, &authorize_url(&w, SSO, None, false).await).await;
+    assert!(to.starts_with(&w.ad), "{to}");
+    let to = first_stop(
+        &w,
+        &plain,
+        &authorize_url(&w, SSO, Some(CoreAuthPrompt::None), false).await,
+    )
+    .await;
+    assert_eq!(
+        param(&to, "error").as_deref(),
+        Some("login_required"),
+        "{to}"
+    );
+}
+
+#[test]
+fn limits_beyond_the_schemes_are_reported_by_poort_check() {
+    let config = poort::config::LoginSessionConfig {
+        idle_seconds: 9000,
+        absolute_seconds: 14400,
+        enabled: true,
+    };
+    assert_eq!(
+        config.problems(),
+        ["[login_session] idle_seconds = 9000: between 0 and 7200 (the afsprakenstelsel's limit); poort uses at most 7200"]
+    );
+    assert!(poort::config::LoginSessionConfig::default()
+        .problems()
+        .is_empty());
 }

@@ -451,6 +451,7 @@ async fn start(
             limits: super::test_limits(),
             theme: Default::default(),
             operator: Default::default(),
+            login_session: Default::default(),
             admin: Default::default(),
             mail: Default::default(),
             oidc: poort::config::OidcConfig {

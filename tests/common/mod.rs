@@ -210,6 +210,7 @@ pub async fn start_prepared(prepare: impl FnOnce(&Prepared, &mut Config)) -> Wor
         limits: test_limits(),
         theme: Default::default(),
         operator: Default::default(),
+        login_session: Default::default(),
         // Expiry reminders only when a test asks (tests/notifications.rs calls them itself).
         admin: poort::config::AdminConfig {
             reminder_interval_seconds: 0,

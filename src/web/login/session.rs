@@ -6,9 +6,7 @@
 
 use super::flow::{Ctx, PendingFlow};
 use crate::domain::login::{AnswerTo, AuthnResult};
-use crate::domain::session::{
-    LoginSession, NoReuse, ReuseAsk, SessionLimits, MAX_ABSOLUTE, MAX_IDLE,
-};
+use crate::domain::session::{LoginSession, NoReuse, ReuseAsk, SessionLimits};
 use crate::web::cookies;
 use crate::web::AppState;
 use axum::response::Response;
@@ -18,21 +16,20 @@ fn key(id: &str) -> String {
     format!("login-session:{id}")
 }
 
-/// The limits sessions are kept to: the scheme's (configurable shorter later).
-pub(super) fn limits(_state: &AppState) -> SessionLimits {
-    SessionLimits {
-        idle: MAX_IDLE,
-        absolute: MAX_ABSOLUTE,
-    }
+/// The limits sessions are kept to: `[login_session]`, never beyond the scheme's.
+pub(super) fn limits(state: &AppState) -> SessionLimits {
+    let c = &state.config.login_session;
+    SessionLimits::capped(c.idle_seconds, c.absolute_seconds)
 }
 
 /// Whether a login of this kind keeps or uses a session: a service's (SAML or OIDC), not poort's
-/// own modules, whose sessions are their own.
-fn for_services(flow: &PendingFlow) -> bool {
-    matches!(
-        flow.intent.answer,
-        AnswerTo::Saml { .. } | AnswerTo::Oidc { .. }
-    )
+/// own modules, whose sessions are their own; and only when `[login_session] enabled`.
+fn for_services(state: &AppState, flow: &PendingFlow) -> bool {
+    state.config.login_session.enabled
+        && matches!(
+            flow.intent.answer,
+            AnswerTo::Saml { .. } | AnswerTo::Oidc { .. }
+        )
 }
 
 async fn store(state: &AppState, session: &LoginSession) -> Result<(), String> {
@@ -69,7 +66,7 @@ pub(super) async fn answer_from(
     flow: &PendingFlow,
     now: DateTime<Utc>,
 ) -> Result<AuthnResult, Option<NoReuse>> {
-    if !for_services(flow) {
+    if !for_services(state, flow) {
         return Err(None);
     }
     let mut session = current(state, ctx, now).await.ok_or(None)?;
@@ -105,7 +102,7 @@ pub(super) async fn open(
     response: &mut Response,
     now: DateTime<Utc>,
 ) {
-    if !for_services(flow) {
+    if !for_services(state, flow) {
         return;
     }
     // Only what any service's login needs: attributes stay with the login that asked for them.
