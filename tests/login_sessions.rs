@@ -94,22 +94,25 @@ async fn first_stop(w: &World, c: &reqwest::Client, url: &str) -> String {
     }
 }
 
-#[tokio::test]
-async fn a_second_login_skips_the_ad_only_where_the_scheme_allows_and_grants_are_decided_again() {
-    let w = world().await;
+/// eva, who acts for one organisation (her grant, revoked in the development register, made
+/// active again), logged in at the SSO client through the AD: her browser.
+async fn eva_logged_in(w: &World) -> reqwest::Client {
     let sql = w.registry.sql();
-    let op = Actor::Operator("test".into());
-    // eva acts for one organisation (her grant, revoked in the development register, made
-    // active again).
     w.registry
-        .write(sql.reactivate_grant(&op, "g-eva-bakkerij"))
+        .write(sql.reactivate_grant(&Actor::Operator("test".into()), "g-eva-bakkerij"))
         .await
         .unwrap();
     let (plain, follow) = browser();
-    // The first login goes to the AD.
-    let url = authorize_url(&w, SSO, None, false).await;
+    let url = authorize_url(w, SSO, None, false).await;
     let location = walk((&plain, &follow), &w.poort, &url, ("eva", "EH3"), None).await;
     assert!(param(&location, "code").is_some(), "{location}");
+    plain
+}
+
+#[tokio::test]
+async fn a_second_login_skips_the_ad_only_where_the_scheme_allows_and_grants_are_decided_again() {
+    let w = world().await;
+    let plain = eva_logged_in(&w).await;
 
     // prompt=none in the same browser: answered from the session, no AD, with iss.
     let url = authorize_url(&w, SSO, Some(CoreAuthPrompt::None), false).await;
@@ -167,8 +170,9 @@ async fn a_second_login_skips_the_ad_only_where_the_scheme_allows_and_grants_are
     );
 
     // The grant revoked: the session still skips the AD, but the login is refused.
+    let sql = w.registry.sql();
     w.registry
-        .write(sql.revoke_grant(&op, "g-eva-bakkerij"))
+        .write(sql.revoke_grant(&Actor::Operator("test".into()), "g-eva-bakkerij"))
         .await
         .unwrap();
     let to = first_stop(
@@ -228,16 +232,7 @@ async fn a_passive_login_that_needs_the_organisation_chosen_asks_for_interaction
 #[tokio::test]
 async fn without_login_sessions_every_login_goes_to_the_ad() {
     let w = world_with(|c| c.login_session.enabled = false).await;
-    let sql = w.registry.sql();
-    let op = Actor::Operator("test".into());
-    w.registry
-        .write(sql.reactivate_grant(&op, "g-eva-bakkerij"))
-        .await
-        .unwrap();
-    let (plain, follow) = browser();
-    let url = authorize_url(&w, SSO, None, false).await;
-    let location = walk((&plain, &follow), &w.poort, &url, ("eva", "EH3"), None).await;
-    assert!(param(&location, "code").is_some(), "{location}");
+    let plain = eva_logged_in(&w).await;
     let to = first_stop(&w, &plain, &authorize_url(&w, SSO, None, false).await).await;
     assert!(to.starts_with(&w.ad), "{to}");
     let to = first_stop(
