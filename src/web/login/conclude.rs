@@ -29,13 +29,15 @@ pub(super) async fn conclude(
     now: DateTime<Utc>,
 ) -> Result<Response, Stop> {
     let remembered = flow.idp.clone().filter(|_| flow.remember_idp);
-    let opens = flow.clone();
-    let step = decide(state, ctx, flow, result.clone(), now).await;
+    let session = super::session::to_open(state, &flow, &result, now);
+    let step = decide(state, ctx, flow, result, now).await;
     let mut response = settle(state, ctx, step).await;
     if let Some(idp) = remembered {
         super::upstream::remember_choice(state, &idp, &mut response);
     }
-    super::session::open(state, ctx, &opens, &result, &mut response, now).await;
+    if let Some(session) = session {
+        super::session::open(state, ctx, session, &mut response, now).await;
+    }
     Ok(response)
 }
 

@@ -92,32 +92,44 @@ pub(super) async fn answer_from(
     Ok(session.authn)
 }
 
-/// After the AD authenticated the person for `flow`: the browser's session, opened (or, when
-/// it had one, replaced by this newer authentication), its cookie set on `response`.
-pub(super) async fn open(
+/// After the AD authenticated the person for `flow`: the session to open, when this kind of
+/// login keeps one. Built before the decision takes the flow, so that nothing is copied but
+/// what the session holds.
+pub(super) fn to_open(
     state: &AppState,
-    ctx: &Ctx,
     flow: &PendingFlow,
     authn: &AuthnResult,
-    response: &mut Response,
     now: DateTime<Utc>,
-) {
+) -> Option<LoginSession> {
     if !for_services(state, flow) {
-        return;
+        return None;
     }
     // Only what any service's login needs: attributes stay with the login that asked for them.
     let authn = AuthnResult {
+        idp: authn.idp.clone(),
+        subject: authn.subject.clone(),
+        level: authn.level,
+        authn_instant: authn.authn_instant,
         attributes: Vec::new(),
-        ..authn.clone()
     };
     let id = hex::encode(rand::random::<[u8; 32]>());
     let mut session = LoginSession::opened(id, authn, flow.upstream_session.clone(), now);
     session.used(&flow.service.service_id, now);
+    Some(session)
+}
+
+/// Opens `session` for the browser (replacing the one it had), its cookie set on `response`.
+pub(super) async fn open(
+    state: &AppState,
+    ctx: &Ctx,
+    session: LoginSession,
+    response: &mut Response,
+    now: DateTime<Utc>,
+) {
     if let Err(e) = store(state, &session).await {
         tracing::warn!(reference = %ctx.reference, "login session not opened: {e}");
         return;
     }
-    // The previous session of this browser, if any, is replaced.
     if let Some(old) = ctx.login_session.as_deref() {
         let _ = state.flows.take(&key(old), now).await;
     }

@@ -35,9 +35,9 @@ pub(super) async fn begin(state: &Arc<AppState>, ctx: Ctx, mut flow: PendingFlow
         Ok(result) => {
             tracing::info!(reference = %ctx.reference, flow = %flow.id, "answered from the login session");
             flow.idp = Some(result.idp.clone());
-            let mut response =
-                super::conclude::from_session(state, &ctx, flow.clone(), result, now).await;
-            cookies::set_login(state, &mut response, cookies::BROWSER, &flow.browser, 3600);
+            let browser = flow.browser.clone();
+            let mut response = super::conclude::from_session(state, &ctx, flow, result, now).await;
+            cookies::set_login(state, &mut response, cookies::BROWSER, &browser, 3600);
             return response;
         }
         Err(why) if flow.intent.is_passive => {
