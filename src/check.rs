@@ -294,7 +294,8 @@ fn oidc_client_problems(config: &Config, config_path: &Path) -> Vec<(PathBuf, bo
         if c.redirect_uris.is_empty() {
             problem(true, "no redirect_uris".into());
         }
-        for r in &c.redirect_uris {
+        // RP-initiated log-out sends the browser to these exactly as to a redirect URI.
+        for r in c.redirect_uris.iter().chain(&c.post_logout_redirect_uris) {
             match url::Url::parse(r) {
                 Err(_) => problem(true, format!("redirect URI {r:?} is not an absolute URL")),
                 Ok(u) if u.fragment().is_some() => problem(
@@ -395,6 +396,7 @@ mod tests {
         metadata::SpMetadata {
             entity_id: DV.into(),
             acs: Vec::new(),
+            slo: Vec::new(),
             attribute_consuming_services: services
                 .into_iter()
                 .map(|(index, ids)| metadata::AttributeConsumingService {

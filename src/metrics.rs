@@ -37,6 +37,8 @@ pub struct Metrics {
     /// Requests at poort's ArtifactResolutionService, by outcome (`resolved` or the refusal's
     /// reason code: a fixed set).
     pub artifact_resolutions: Family<Vec<(String, String)>, Counter>,
+    /// Single log-outs, by the requester's protocol and how they ended.
+    pub logouts: Family<Vec<(String, String)>, Counter>,
     /// poort's own resolutions at peers' ArtifactResolutionServices, by peer role and outcome
     /// (`resolved`, `unavailable`, `rejected`).
     pub backchannel_resolutions: Family<Vec<(String, String)>, Counter>,
@@ -231,6 +233,16 @@ impl Metrics {
             .inc();
     }
 
+    /// Counts one step of a single log-out (`protocol`: "saml" or "oidc").
+    pub fn logout(&self, protocol: &str, outcome: &str) {
+        self.logouts
+            .get_or_create(&vec![
+                ("protocol".to_string(), protocol.to_string()),
+                ("outcome".to_string(), outcome.to_string()),
+            ])
+            .inc();
+    }
+
     /// Counts one of poort's resolutions at a peer (`peer`: "dv" or "ad").
     pub fn backchannel_resolution(&self, peer: &str, outcome: &str) {
         self.backchannel_resolutions
@@ -258,6 +270,7 @@ impl Default for Metrics {
             login_decisions_spooled: Counter::default(),
             login_decisions_lost: Counter::default(),
             artifact_resolutions: Family::default(),
+            logouts: Family::default(),
             backchannel_resolutions: Family::default(),
             mail_outbox_queued: Gauge::default(),
             mail_sent: Counter::default(),
@@ -340,6 +353,11 @@ impl Default for Metrics {
             "artifact_resolutions",
             "Requests at poort's ArtifactResolutionService, by outcome",
             m.artifact_resolutions.clone(),
+        );
+        registry.register(
+            "logouts",
+            "Single log-outs, by requester protocol and outcome (forwarded to the AD, completed, ad_failed, not_possible, refused)",
+            m.logouts.clone(),
         );
         registry.register(
             "backchannel_resolutions",

@@ -486,6 +486,7 @@ fn published_metadata_round_trips() {
         entity_id,
         "https://poort.example/saml/sso?x=1&y=2",
         ars,
+        "https://poort.example/saml/slo",
         &signing,
         valid_until,
     );
@@ -506,7 +507,8 @@ fn published_metadata_round_trips() {
         ]
         .map(|b| metadata::Endpoint {
             binding: b.into(),
-            location: "https://poort.example/saml/sso?x=1&y=2".into()
+            location: "https://poort.example/saml/sso?x=1&y=2".into(),
+            response_location: None,
         })
         .to_vec()
     );
@@ -518,9 +520,14 @@ fn published_metadata_round_trips() {
         &[
             "KeyDescriptor",
             "ArtifactResolutionService",
+            "SingleLogoutService",
             "NameIDFormat",
             "SingleSignOnService",
         ],
+    );
+    assert_eq!(
+        metadata::logout_endpoint(&idp.slo).map(|e| (e.binding.as_str(), e.response_url())),
+        Some((BINDING_HTTP_REDIRECT, "https://poort.example/saml/slo"))
     );
     assert_eq!(idp.display_name("nl"), "poort");
     assert!(xml.contains(metadata::publish::NAMEID_TRANSIENT));
@@ -530,6 +537,7 @@ fn published_metadata_round_trips() {
         entity_id,
         "https://poort.example/saml/acs",
         ars,
+        "https://poort.example/saml/slo",
         &signing,
         &encryption,
         valid_until,
@@ -565,9 +573,11 @@ fn published_metadata_round_trips() {
         &[
             "KeyDescriptor",
             "ArtifactResolutionService",
+            "SingleLogoutService",
             "AssertionConsumerService",
         ],
     );
+    assert_eq!(sp.slo.len(), 2, "HTTP-Redirect and HTTP-POST: {:?}", sp.slo);
     assert_eq!(sp.signing_keys.len(), 1);
     assert_eq!(sp.signing_keys[0].der, signing);
     assert_eq!(sp.encryption_keys.len(), 1);
@@ -975,6 +985,7 @@ fn an_ads_single_logout_services_are_read_and_a_bad_one_dropped() {
         [metadata::Endpoint {
             binding: BINDING_HTTP_REDIRECT.into(),
             location: "https://ad.example/slo/redirect".into(),
+            response_location: None,
         }]
     );
     assert!(idp.slo_endpoint(BINDING_HTTP_POST).is_none());

@@ -350,6 +350,10 @@ pub struct OidcClientConfig {
     pub public_key: Option<PathBuf>,
     /// Redirect URIs, matched exactly.
     pub redirect_uris: Vec<String>,
+    /// Where poort may send the person after an RP-initiated log-out (`post_logout_redirect_uri`
+    /// at `/oidc/logout`), matched exactly; none: poort ends the log-out with its own page.
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
     /// ServiceID (or ServiceUUID) from the catalogue.
     pub service: String,
     /// `RS256` (default) or `ES256`.

@@ -3,7 +3,7 @@
 //!
 //! Routes: `GET /sso` (HTTP-Redirect binding, or `SAMLart` by GET), `POST /sso` (HTTP-POST
 //! binding, or `SAMLart` by POST), `POST /login` (the person's choice), `POST /ars` (the AD's
-//! ArtifactResolutionService, SOAP), `GET /metadata`.
+//! ArtifactResolutionService, SOAP), `GET /slo` (poort's LogoutRequest), `GET /metadata`.
 //!
 //! With [`DemoBindings::Artifact`] the AD speaks HM-AD Artifact-Artifact (afsprakenstelsel page
 //! *Bindings*): it resolves poort's artifact at poort's ArtifactResolutionService (from poort's
@@ -23,7 +23,8 @@ use crate::domain::level::Level;
 use crate::keys::SigningKey;
 use crate::saml::backchannel::BackChannel;
 use crate::saml::binding::{self, RedirectMessage};
-use crate::saml::idp::AuthnRequest;
+use crate::saml::idp::{AuthnRequest, STATUS_SUCCESS};
+use crate::saml::logout::{LogoutMessage, OutgoingLogoutResponse};
 use crate::saml::xml::{self, escape, BINDING_ARTIFACT};
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
@@ -125,6 +126,11 @@ impl DevAd {
         format!("{}/sso", self.base_url)
     }
 
+    /// The AD's SingleLogoutService, where poort forwards a log-out.
+    pub fn slo_url(&self) -> String {
+        format!("{}/slo", self.base_url)
+    }
+
     /// The AD's ArtifactResolutionService, where poort resolves its answers.
     pub fn ars_url(&self) -> String {
         format!("{}/ars", self.base_url)
@@ -136,6 +142,7 @@ impl DevAd {
             &self.entity_id,
             &self.sso_url(),
             ars.as_deref(),
+            Some(&self.slo_url()),
             &self.key.cert_der,
             metadata::DEV_AD_NAMES.0,
             metadata::DEV_AD_NAMES.1,
@@ -250,6 +257,7 @@ pub fn router(state: Arc<DevAd>) -> Router {
         .route("/sso", get(sso_redirect).post(sso_post))
         .route("/login", axum::routing::post(login))
         .route("/ars", axum::routing::post(ars))
+        .route("/slo", get(slo))
         .route("/metadata", get(metadata_route))
         .with_state(state)
 }
@@ -287,17 +295,7 @@ async fn sso_redirect(
         .map_err(|e| PageError::bad_request(format!("cannot decode the request: {e}")))?;
     let verified = match ad.poort_keys().await? {
         Some(keys) if !keys.signing_certs.is_empty() => {
-            if !message.is_signed() {
-                return Err(PageError::forbidden("the AuthnRequest is not signed"));
-            }
-            let public: Vec<PKey<Public>> = keys
-                .signing_certs
-                .iter()
-                .filter_map(|c| public_key_of(c).ok())
-                .collect();
-            message
-                .verify(&public)
-                .map_err(|e| PageError::forbidden(format!("the AuthnRequest signature: {e}")))?;
+            super::signed_by_poort(&message, &keys, "AuthnRequest")?;
             true
         }
         _ => false,
@@ -306,6 +304,57 @@ async fn sso_redirect(
         .map_err(|e| PageError::bad_request(format!("not a usable AuthnRequest: {e}")))?;
     let key = ad.remember(&request, message.relay_state.clone())?;
     Ok(login_page(&ad, &key, &request, verified))
+}
+
+/// `GET /slo`: poort's LogoutRequest (HTTP-Redirect), signed with poort's SP key like its
+/// AuthnRequests. The dev AD keeps no session of its own, so there is nothing to end: it answers
+/// at once with its signed LogoutResponse at poort's SingleLogoutService (from poort's SP
+/// metadata), or, knowing none, shows the scheme's message of an AD (afsprakenstelsel page
+/// *Single Log-out*).
+async fn slo(
+    State(ad): State<Arc<DevAd>>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, PageError> {
+    let query = query.ok_or_else(|| PageError::bad_request("no SAMLRequest in the query"))?;
+    let message = RedirectMessage::decode(&query, "SAMLRequest")
+        .map_err(|e| PageError::bad_request(format!("cannot decode the LogoutRequest: {e}")))?;
+    let keys = ad
+        .poort_metadata(true)
+        .await?
+        .filter(|k| !k.signing_certs.is_empty())
+        .ok_or_else(|| PageError::forbidden("poort's signing key is not known to the dev AD"))?;
+    super::signed_by_poort(&message, &keys, "LogoutRequest")?;
+    let LogoutMessage::Request(request) = LogoutMessage::parse(&message.xml)
+        .map_err(|e| PageError::bad_request(format!("not a LogoutRequest: {e}")))?
+        .message
+    else {
+        return Err(PageError::bad_request(
+            "a LogoutResponse, not a LogoutRequest",
+        ));
+    };
+    let Some(slo) = keys.slo_location(xml::BINDING_REDIRECT) else {
+        let body = "<h1>Uitgelogd <span class=\"en\" lang=\"en\">/ Logged out</span></h1>\
+            <p>U bent uitgelogd bij de dienst en bij het test-inlogmiddel. Als u van andere diensten gebruik heeft gemaakt, moet u daar zelf nog uitloggen. U kunt ook alle browservensters sluiten.</p>";
+        return Ok(page("Test-inlogmiddel / Test login", body).into_response());
+    };
+    let response = OutgoingLogoutResponse {
+        issuer: &ad.entity_id,
+        destination: slo,
+        in_response_to: &request.id,
+        status: (STATUS_SUCCESS, None),
+        now: Utc::now(),
+    }
+    .write(None)
+    .map_err(|e| PageError::internal(format!("cannot write the LogoutResponse: {e}")))?;
+    let url = binding::redirect_url(
+        slo,
+        "SAMLResponse",
+        &response,
+        message.relay_state.as_deref(),
+        &ad.key,
+    )
+    .map_err(|e| PageError::internal(format!("cannot sign the LogoutResponse: {e}")))?;
+    Ok(Redirect::to(&url).into_response())
 }
 
 async fn sso_post(State(ad): State<Arc<DevAd>>, body: Bytes) -> Result<Html<String>, PageError> {

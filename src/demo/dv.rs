@@ -20,6 +20,7 @@
 //! the URL it is given), the AuthnRequests it sends and the entry points of the ACS. The Response
 //! checks are in `verify.rs`, the routes and pages in `pages.rs`.
 
+mod logout;
 mod pages;
 mod verify;
 
@@ -145,6 +146,16 @@ impl DemoDv {
         format!("{}/ars", self.base_url)
     }
 
+    /// The DV's SingleLogoutService, where poort answers its LogoutRequests.
+    pub fn slo_url(&self) -> String {
+        format!("{}/slo", self.base_url)
+    }
+
+    /// poort's SingleLogoutService, where the DV sends its LogoutRequest.
+    pub fn poort_slo_url(&self) -> String {
+        format!("{}/saml/slo", self.poort_base_url)
+    }
+
     pub fn poort_sso_url(&self) -> String {
         format!("{}/saml/sso", self.poort_base_url)
     }
@@ -155,6 +166,7 @@ impl DemoDv {
             &self.entity_id,
             &self.acs_url(),
             ars.as_deref(),
+            Some(&self.slo_url()),
             &self.key.cert_der,
             self.encryption_cert_der.as_deref(),
             &metadata::demo_services(),

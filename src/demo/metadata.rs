@@ -31,6 +31,7 @@ pub fn demo_dv_metadata(
         entity_id,
         acs_url,
         None,
+        None,
         signing_cert_der,
         encryption_cert_der,
         services,
@@ -43,12 +44,17 @@ pub fn demo_dv_metadata(
 /// ArtifactResolutionService at `ars_url`, where poort resolves the DV's AuthnRequests.
 /// `services` are (AttributeConsumingService index, ServiceID, Dutch name, English name).
 ///
+/// With `slo_url`, the DV's SingleLogoutService (HTTP-Redirect), where poort answers its
+/// LogoutRequests.
+///
 /// Element order is the schema's (SAML Metadata 2.0 §2.4.4): KeyDescriptor,
-/// ArtifactResolutionService, AssertionConsumerService, AttributeConsumingService.
+/// ArtifactResolutionService, SingleLogoutService, AssertionConsumerService,
+/// AttributeConsumingService.
 pub fn dv_metadata(
     entity_id: &str,
     acs_url: &str,
     ars_url: Option<&str>,
+    slo_url: Option<&str>,
     signing_cert_der: &[u8],
     encryption_cert_der: Option<&[u8]>,
     services: &[(u16, &str, &str, &str)],
@@ -62,9 +68,12 @@ pub fn dv_metadata(
     if let Some(enc) = encryption_cert_der {
         out.push_str(&key_descriptor("encryption", enc));
     }
+    if let Some(ars) = ars_url {
+        out.push_str(&artifact_resolution_service(ars));
+    }
+    out.push_str(&single_logout_service(slo_url));
     match ars_url {
-        Some(ars) => {
-            out.push_str(&artifact_resolution_service(ars));
+        Some(_) => {
             out.push_str(&format!(
                 r#"<md:AssertionConsumerService Binding="{BINDING_ARTIFACT}" Location="{acs}" index="0" isDefault="true"/><md:AssertionConsumerService Binding="{BINDING_POST}" Location="{acs}" index="1"/>"#,
                 acs = escape(acs_url),
@@ -98,6 +107,18 @@ pub fn dv_metadata(
     out
 }
 
+/// A SingleLogoutService (HTTP-Redirect) at `slo_url`, or nothing.
+fn single_logout_service(slo_url: Option<&str>) -> String {
+    slo_url
+        .map(|url| {
+            format!(
+                r#"<md:SingleLogoutService Binding="{BINDING_REDIRECT}" Location="{}"/>"#,
+                escape(url)
+            )
+        })
+        .unwrap_or_default()
+}
+
 fn artifact_resolution_service(ars_url: &str) -> String {
     format!(
         r#"<md:ArtifactResolutionService Binding="{BINDING_SOAP}" Location="{}" index="{PEER_ARS_INDEX}" isDefault="true"/>"#,
@@ -124,6 +145,7 @@ pub fn dev_ad_metadata(
         entity_id,
         sso_url,
         None,
+        None,
         signing_cert_der,
         display_nl,
         display_en,
@@ -135,12 +157,15 @@ pub fn dev_ad_metadata(
 /// HTTP-Artifact SingleSignOnService first, and the AD's ArtifactResolutionService at `ars_url`,
 /// where poort resolves its answers.
 ///
+/// With `slo_url`, the AD's SingleLogoutService (HTTP-Redirect), where poort forwards a log-out.
+///
 /// Element order is the schema's (SAML Metadata 2.0 §2.4.1–2.4.3): Extensions, KeyDescriptor,
-/// ArtifactResolutionService, SingleSignOnService.
+/// ArtifactResolutionService, SingleLogoutService, SingleSignOnService.
 pub fn ad_metadata(
     entity_id: &str,
     sso_url: &str,
     ars_url: Option<&str>,
+    slo_url: Option<&str>,
     signing_cert_der: &[u8],
     display_nl: &str,
     display_en: &str,
@@ -161,7 +186,7 @@ pub fn ad_metadata(
             r#"<md:IDPSSODescriptor WantAuthnRequestsSigned="true" protocolSupportEnumeration="{protocol}">"#,
             r#"<md:Extensions><mdui:UIInfo><mdui:DisplayName xml:lang="nl">{nl}</mdui:DisplayName>"#,
             r#"<mdui:DisplayName xml:lang="en">{en}</mdui:DisplayName></mdui:UIInfo></md:Extensions>"#,
-            "{key}{ars}{artifact_sso}",
+            "{key}{ars}{slo}{artifact_sso}",
             r#"<md:SingleSignOnService Binding="{redirect}" Location="{sso}"/>"#,
             r#"<md:SingleSignOnService Binding="{post}" Location="{sso}"/>"#,
             "</md:IDPSSODescriptor></md:EntityDescriptor>\n"
@@ -175,6 +200,7 @@ pub fn ad_metadata(
         en = escape(display_en),
         key = key_descriptor("signing", signing_cert_der),
         ars = ars,
+        slo = single_logout_service(slo_url),
         artifact_sso = artifact_sso,
         redirect = BINDING_REDIRECT,
         post = BINDING_POST,
@@ -248,6 +274,7 @@ pub fn write_demo_metadata_with(
         DEMO_DV_ENTITY_ID,
         &format!("{dv_url}/acs"),
         ars(dv_url).as_deref(),
+        Some(&format!("{dv_url}/slo")),
         &dv_signing,
         Some(&dv_encryption),
         &demo_services(),
@@ -256,6 +283,7 @@ pub fn write_demo_metadata_with(
         DEV_AD_ENTITY_ID,
         &format!("{ad_url}/sso"),
         ars(ad_url).as_deref(),
+        Some(&format!("{ad_url}/slo")),
         &ad_signing,
         DEV_AD_NAMES.0,
         DEV_AD_NAMES.1,
@@ -347,6 +375,7 @@ mod tests {
             DEV_AD_ENTITY_ID,
             "http://ad/sso",
             Some("http://ad/ars"),
+            Some("http://ad/slo"),
             b"sig",
             "NL",
             "EN",
@@ -360,10 +389,12 @@ mod tests {
         assert_eq!(keys.ars_location(1), None);
         assert_eq!(keys.sso_location(BINDING_ARTIFACT), Some("http://ad/sso"));
         assert_eq!(keys.sso.len(), 3);
+        assert_eq!(keys.slo_location(BINDING_REDIRECT), Some("http://ad/slo"));
         let dv = dv_metadata(
             DEMO_DV_ENTITY_ID,
             "http://dv/acs",
             Some("http://dv/ars"),
+            None,
             b"sig",
             None,
             &demo_services(),

@@ -286,12 +286,22 @@ pub struct PeerKeys {
     pub sso: Vec<(String, String)>,
     /// `md:ArtifactResolutionService`s with the SOAP binding, as (index, Location).
     pub artifact_resolution: Vec<(u16, String)>,
+    /// `md:SingleLogoutService`s as (Binding, Location).
+    pub slo: Vec<(String, String)>,
 }
 
 impl PeerKeys {
     /// The Location of the first SingleSignOnService with `binding`.
     pub fn sso_location(&self, binding: &str) -> Option<&str> {
         self.sso
+            .iter()
+            .find(|(b, _)| b == binding)
+            .map(|(_, l)| l.as_str())
+    }
+
+    /// The Location of the first SingleLogoutService with `binding`.
+    pub fn slo_location(&self, binding: &str) -> Option<&str> {
+        self.slo
             .iter()
             .find(|(b, _)| b == binding)
             .map(|(_, l)| l.as_str())
@@ -310,6 +320,32 @@ impl PeerKeys {
     fn suffice(&self, endpoints: bool) -> bool {
         !self.signing_certs.is_empty() && (!endpoints || !self.artifact_resolution.is_empty())
     }
+}
+
+/// A message poort sent by HTTP-Redirect: signed, with a key from poort's metadata.
+pub(crate) fn signed_by_poort(
+    message: &crate::saml::binding::RedirectMessage,
+    keys: &PeerKeys,
+    what: &str,
+) -> Result<(), PageError> {
+    if !message.is_signed() {
+        return Err(PageError::forbidden(format!("the {what} is not signed")));
+    }
+    let public: Vec<PKey<Public>> = keys
+        .signing_certs
+        .iter()
+        .filter_map(|c| public_key_of(c).ok())
+        .collect();
+    message
+        .verify(&public)
+        .map_err(|e| PageError::forbidden(format!("the {what} signature: {e}")))
+}
+
+/// A query string as (name, value) pairs; a name given twice keeps its last value.
+pub(crate) fn query_params(query: &str) -> std::collections::HashMap<String, String> {
+    url::form_urlencoded::parse(query.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
 }
 
 /// Fetches poort's metadata at `url` and reads what its `descriptor` says; a 502 page when it
@@ -367,6 +403,11 @@ pub fn parse_peer_metadata(text: &str, descriptor: &str) -> Result<PeerKeys, Dem
         for sso in xml::children(role, NS_MD, "SingleSignOnService") {
             if let (Some(b), Some(l)) = (sso.attribute("Binding"), sso.attribute("Location")) {
                 keys.sso.push((b.to_string(), l.to_string()));
+            }
+        }
+        for slo in xml::children(role, NS_MD, "SingleLogoutService") {
+            if let (Some(b), Some(l)) = (slo.attribute("Binding"), slo.attribute("Location")) {
+                keys.slo.push((b.to_string(), l.to_string()));
             }
         }
         for ars in xml::children(role, NS_MD, "ArtifactResolutionService") {

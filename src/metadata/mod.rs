@@ -102,6 +102,9 @@ pub struct SpMetadata {
     pub entity_id: String,
     /// All endpoints in document order; only [`AcsEndpoint::is_usable`] ones may receive answers.
     pub acs: Vec<AcsEndpoint>,
+    /// Every usable `md:SingleLogoutService`: where poort answers this DV's LogoutRequest
+    /// (none: poort ends the log-out with a page of its own).
+    pub slo: Vec<Endpoint>,
     pub attribute_consuming_services: Vec<AttributeConsumingService>,
     /// `md:ArtifactResolutionService`s (SOAP): where poort resolves this DV's artifacts
     /// (an AuthnRequest sent by artifact).
@@ -171,6 +174,24 @@ impl SpMetadata {
 pub struct Endpoint {
     pub binding: String,
     pub location: String,
+    /// `ResponseLocation`: where a response to a message from this peer goes, if not to
+    /// `location` (a SingleLogoutService's LogoutResponse).
+    pub response_location: Option<String>,
+}
+
+impl Endpoint {
+    /// Where a response sent to this endpoint goes.
+    pub fn response_url(&self) -> &str {
+        self.response_location.as_deref().unwrap_or(&self.location)
+    }
+}
+
+/// The SingleLogoutService poort sends a log-out message to: HTTP-Redirect where the peer has
+/// one, else HTTP-POST (the front-channel bindings of SAML Profiles 2.0 §4.4.3).
+pub fn logout_endpoint(slo: &[Endpoint]) -> Option<&Endpoint> {
+    slo.iter()
+        .find(|e| e.binding == BINDING_HTTP_REDIRECT)
+        .or_else(|| slo.iter().find(|e| e.binding == BINDING_HTTP_POST))
 }
 
 /// A trusted AD (entity with an `md:IDPSSODescriptor`).

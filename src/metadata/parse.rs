@@ -272,6 +272,7 @@ fn sp(entity: Node, entity_id: &str, now: DateTime<Utc>, f: &mut Findings) -> Op
     let (signing_keys, encryption_keys) = keys_with_signing(desc, Role::Sp, element, now, f);
 
     let artifact_resolution = artifact_resolution(desc, f);
+    let slo = single_logout_services(desc, f);
 
     let acs: Vec<AcsEndpoint> = children(desc, NS_MD, "AssertionConsumerService")
         .filter_map(|node| indexed_endpoint(node, "md:AssertionConsumerService", f))
@@ -376,6 +377,7 @@ fn sp(entity: Node, entity_id: &str, now: DateTime<Utc>, f: &mut Findings) -> Op
     Some(SpMetadata {
         entity_id: entity_id.to_string(),
         acs,
+        slo,
         artifact_resolution,
         attribute_consuming_services: services,
         signing_keys,
@@ -414,9 +416,7 @@ fn idp(entity: Node, entity_id: &str, now: DateTime<Utc>, f: &mut Findings) -> O
     let sso: Vec<Endpoint> = children(desc, NS_MD, "SingleSignOnService")
         .filter_map(|n| endpoint(n, "md:SingleSignOnService", f))
         .collect();
-    let slo: Vec<Endpoint> = children(desc, NS_MD, "SingleLogoutService")
-        .filter_map(|n| endpoint(n, "md:SingleLogoutService", f))
-        .collect();
+    let slo = single_logout_services(desc, f);
     let has = |binding: &str| sso.iter().any(|e| e.binding == binding);
     if !has(BINDING_HTTP_REDIRECT) && !has(BINDING_HTTP_POST) {
         if !has(BINDING_HTTP_ARTIFACT) {
@@ -443,6 +443,14 @@ fn idp(entity: Node, entity_id: &str, now: DateTime<Utc>, f: &mut Findings) -> O
         valid_until: None,
         file: Default::default(),
     })
+}
+
+/// Every `md:SingleLogoutService` of a role descriptor: where a log-out goes (afsprakenstelsel
+/// page *Single Log-out*).
+fn single_logout_services(desc: Node, f: &mut Findings) -> Vec<Endpoint> {
+    children(desc, NS_MD, "SingleLogoutService")
+        .filter_map(|n| endpoint(n, "md:SingleLogoutService", f))
+        .collect()
 }
 
 /// mdui:DisplayName (in the descriptor's Extensions, or tolerated in the entity's), else
@@ -573,9 +581,16 @@ fn endpoint(node: Node, element: &str, f: &mut Findings) -> Option<Endpoint> {
         });
         return None;
     }
+    // Where responses go, when not to Location (SAML Metadata 2.0 §2.2.2): single log-out.
+    let response_location = node
+        .attribute("ResponseLocation")
+        .map(str::trim)
+        .filter(|l| url::Url::parse(l).is_ok_and(|u| matches!(u.scheme(), "http" | "https")))
+        .map(str::to_string);
     Some(Endpoint {
         binding: binding.to_string(),
         location: location.to_string(),
+        response_location,
     })
 }
 

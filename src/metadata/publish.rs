@@ -27,12 +27,17 @@ pub const POORT_ARS_INDEX: u16 = 0;
 /// HTTP-Artifact (the afsprakenstelsel's binding, page *Bindings*), HTTP-Redirect or HTTP-POST,
 /// and resolve poort's artifacts at `ars_url`.
 ///
+/// DVs send their LogoutRequests to `slo_url` (HTTP-Redirect or HTTP-POST, afsprakenstelsel page
+/// *Single Log-out*).
+///
 /// Element order is the schema's (SAML Metadata 2.0 §2.4.1–2.4.3): KeyDescriptor, then
-/// SSODescriptor's ArtifactResolutionService, NameIDFormat, then SingleSignOnService.
+/// SSODescriptor's ArtifactResolutionService, SingleLogoutService, NameIDFormat, then
+/// SingleSignOnService.
 pub fn idp_metadata(
     entity_id: &str,
     sso_url: &str,
     ars_url: &str,
+    slo_url: &str,
     signing_cert_der: &[u8],
     valid_until: DateTime<Utc>,
 ) -> String {
@@ -42,6 +47,7 @@ pub fn idp_metadata(
     ));
     x.push_str(&key_descriptor("signing", signing_cert_der, &[]));
     x.push_str(&artifact_resolution_service(ars_url));
+    x.push_str(&single_logout_services(slo_url));
     for format in [NAMEID_TRANSIENT, NAMEID_PERSISTENT] {
         x.push_str(&format!(
             "    <md:NameIDFormat>{format}</md:NameIDFormat>\n"
@@ -65,12 +71,15 @@ pub fn idp_metadata(
 /// HTTP-POST, for generic ADs; index 1 is HTTP-Artifact at the same URL, for eHerkenning ADs,
 /// which resolve poort's AuthnRequest artifacts at `ars_url`.
 ///
+/// ADs answer poort's LogoutRequests at `slo_url`.
+///
 /// Element order is the schema's (SAML Metadata 2.0 §2.4.1, §2.4.4): KeyDescriptor, then
-/// ArtifactResolutionService, then AssertionConsumerService.
+/// ArtifactResolutionService, SingleLogoutService, then AssertionConsumerService.
 pub fn sp_metadata(
     entity_id: &str,
     acs_url: &str,
     ars_url: &str,
+    slo_url: &str,
     signing_cert_der: &[u8],
     encryption_cert_der: &[u8],
     valid_until: DateTime<Utc>,
@@ -86,6 +95,7 @@ pub fn sp_metadata(
         &[ENC_AES256_GCM, ENC_AES128_GCM, ENC_RSA_OAEP_MGF1P],
     ));
     x.push_str(&artifact_resolution_service(ars_url));
+    x.push_str(&single_logout_services(slo_url));
     let acs_url = escape(acs_url);
     x.push_str(&format!(
         "    <md:AssertionConsumerService Binding=\"{BINDING_HTTP_POST}\" Location=\"{acs_url}\" index=\"0\" isDefault=\"true\"/>\n"
@@ -103,6 +113,19 @@ fn artifact_resolution_service(ars_url: &str) -> String {
         "    <md:ArtifactResolutionService Binding=\"{BINDING_SOAP}\" Location=\"{}\" index=\"{POORT_ARS_INDEX}\" isDefault=\"true\"/>\n",
         escape(ars_url)
     )
+}
+
+/// poort's SingleLogoutService, on both front-channel bindings.
+fn single_logout_services(slo_url: &str) -> String {
+    [BINDING_HTTP_REDIRECT, BINDING_HTTP_POST]
+        .iter()
+        .map(|binding| {
+            format!(
+                "    <md:SingleLogoutService Binding=\"{binding}\" Location=\"{}\"/>\n",
+                escape(slo_url)
+            )
+        })
+        .collect()
 }
 
 fn open_entity(entity_id: &str, valid_until: DateTime<Utc>) -> String {

@@ -7,6 +7,7 @@ pub mod c14n;
 pub mod dsig;
 pub mod encrypt;
 pub mod idp;
+pub mod logout;
 pub mod protocol;
 pub mod resolve;
 pub mod soap;

@@ -125,7 +125,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     // endpoint starts logins, so it goes with the other starts below.
     let mut saml = Router::new();
     let mut sso = Router::new();
-    for base in ["/saml/sso", "/saml/acs", "/saml/artifact"] {
+    for base in ["/saml/sso", "/saml/acs", "/saml/artifact", "/saml/slo"] {
         let versioned = state.config.saml.endpoint_path(base);
         let paths = if versioned == base {
             vec![base.to_string()]
@@ -139,6 +139,9 @@ pub fn router(state: Arc<AppState>) -> Router {
                 }
                 "/saml/acs" => {
                     saml = saml.route(&path, get(login::acs_artifact_get).post(login::acs))
+                }
+                "/saml/slo" => {
+                    saml = saml.route(&path, get(login::slo_redirect).post(login::slo_post))
                 }
                 _ => {
                     saml = saml.route(
@@ -190,6 +193,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(api::router())
         .route("/oidc/token", axum::routing::post(oidc::token))
         .route("/oidc/callback", get(login::oidc_callback))
+        .route(
+            "/oidc/logout",
+            get(login::end_session).post(login::end_session_form),
+        )
         .route("/oidc/userinfo", get(oidc::userinfo).post(oidc::userinfo))
         .layer(SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,

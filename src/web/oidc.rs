@@ -30,6 +30,7 @@ pub async fn discovery(State(state): State<Arc<AppState>>) -> Response {
         "authorization_endpoint": cfg.url("/oidc/authorize"),
         "token_endpoint": cfg.url("/oidc/token"),
         "userinfo_endpoint": cfg.url("/oidc/userinfo"),
+        "end_session_endpoint": cfg.url("/oidc/logout"),
         "jwks_uri": cfg.url("/oidc/jwks"),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],

@@ -4,6 +4,7 @@
 
 /// (name, source) of every template under `templates/`.
 pub const ALL: &[(&str, &str)] = &[
+    ("logout.html", include_str!("../../templates/logout.html")),
     (
         "mijn/approvals.html",
         include_str!("../../templates/mijn/approvals.html"),

@@ -211,6 +211,7 @@ pub fn write_dv2_metadata(sp_dir: &Path, certs: &Path) {
         DV2_ENTITY,
         "https://dv2.example/acs",
         None,
+        None,
         &cert,
         None,
         &[(1, &sid(DV2_OIN, 1), "Aangifte", "Return")],

@@ -20,6 +20,7 @@ pub fn client_config(
         id_token_signed_response_alg: None,
         allow_without_pkce: false,
         redirect_uris: vec![redirect.into()],
+        post_logout_redirect_uris: Vec::new(),
         service: "urn:etoegang:DV:00000099990000000002:services:1".into(),
     }
 }

@@ -32,6 +32,8 @@ KVK = "90000001"
 OIDC_CLIENT_ID = "interop-rp"
 OIDC_CLIENT_SECRET = "interop-secret-0123456789abcdef"
 OIDC_REDIRECT = "https://rp.interop.example/cb"
+# Where poort sends the person after the client's log-out (RP-Initiated Logout 1.0).
+OIDC_LOGGED_OUT = "https://rp.interop.example/logged-out"
 # A public client that signs request objects (its key is made by run.sh).
 OIDC_SIGNING_CLIENT_ID = "interop-rp-signing"
 COMPANY = "Interop Testbedrijf B.V."
@@ -102,6 +104,14 @@ DV_ACS = {
 }
 DV_ART_POST_ACS = "http://127.0.0.1:9/dv-art/acs-post"
 AD_SSO = "http://127.0.0.1:9/ad/sso"
+# Single log-out (afsprakenstelsel page *Single Log-out*): the AD takes poort's LogoutRequest by
+# HTTP-Redirect; poort answers a DV's LogoutRequest at the DV's SingleLogoutService, by
+# HTTP-Redirect for `dv` and by HTTP-POST for `dv-enc`.
+AD_SLO = "http://127.0.0.1:9/ad/slo"
+DV_SLO = {
+    DV_ID: ("http://127.0.0.1:9/dv/slo", BINDING_HTTP_REDIRECT),
+    DV_ENC_ID: ("http://127.0.0.1:9/dv-enc/slo", BINDING_HTTP_POST),
+}
 AD_ART_SSO = "http://127.0.0.1:9/ad-art/sso"
 
 # The peers' ArtifactResolutionServices are real: HTTPS (mutual TLS) on 127.0.0.1, port from run.sh.
@@ -154,6 +164,8 @@ def sp_config(entity_id, idp_metadata=None):
     endpoints = {"assertion_consumer_service": dv.get("acs", [(DV_ACS[entity_id], BINDING_HTTP_POST)])}
     if dv.get("ars"):
         endpoints["artifact_resolution_service"] = [(ars_url(entity_id, i), BINDING_SOAP, i) for i in dv["ars"]]
+    if entity_id in DV_SLO:
+        endpoints["single_logout_service"] = [DV_SLO[entity_id]]
     conf = {
         "entityid": entity_id,
         "xmlsec_binary": XMLSEC,
@@ -172,6 +184,7 @@ def sp_config(entity_id, idp_metadata=None):
                 "want_assertions_signed": True,
                 "allow_unsolicited": False,
                 "name_id_format": [NAMEID_FORMAT_UNSPECIFIED],
+                "logout_requests_signed": True,
             }
         },
     }
@@ -212,7 +225,10 @@ def idp_config(sp_metadata=None, entity_id=AD_ID):
             "artifact_resolution_service": [(ars_url(AD_ART_ID, 0), BINDING_SOAP, 0)],
         }
     else:
-        endpoints = {"single_sign_on_service": [(AD_SSO, BINDING_HTTP_REDIRECT)]}
+        endpoints = {
+            "single_sign_on_service": [(AD_SSO, BINDING_HTTP_REDIRECT)],
+            "single_logout_service": [(AD_SLO, BINDING_HTTP_REDIRECT)],
+        }
     conf = {
         "entityid": entity_id,
         "xmlsec_binary": XMLSEC,

@@ -211,6 +211,7 @@ allow_plain_http = false
 client_id = "{peers.OIDC_CLIENT_ID}"
 client_secret = "{peers.OIDC_CLIENT_SECRET}"
 redirect_uris = ["{peers.OIDC_REDIRECT}"]
+post_logout_redirect_uris = ["{peers.OIDC_LOGGED_OUT}"]
 service = "{peers.SERVICE_ID}"
 
 [[oidc_client]]
@@ -241,6 +242,10 @@ provider = "{provider}"
 acs_index = {peers.ACS_INDEX}
 level = "EH3"
 ''')
+        # Single sign-on (afsprakenstelsel *Aansluiten als dienstverlener*: SSOSupport per
+        # service): the two plain pysaml2 DVs' services take part, the others do not.
+        if provider in (peers.DV_ID, peers.DV_ENC_ID):
+            f.write("sso_support = true\n")
         # The attribute services: what they ask for besides their DV's metadata (the KvK
         # number names the organisation; the RSIN only because the metadata asks for it).
         if provider in (peers.DV_ATTR_ID, peers.DV_ATTR_PLAIN_ID):

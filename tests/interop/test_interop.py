@@ -40,6 +40,7 @@ from authlib.oauth2.rfc7523 import PrivateKeyJWT
 import artifact_peer as ap
 import onelogin_peer as ol
 import peers
+import sessions
 from peers import (
     AD_ART_ID, AD_ART_SUBJECT, AD_ID, AD_SUBJECT, COMPANY, DV_ART_ENC_ID, DV_ART_ID, DV_ENC_ID, DV_ID, KVK,
     RSA_SHA256, SHA256,
@@ -136,6 +137,8 @@ class Env:
         idp, sp = "IDPSSODescriptor", "SPSSODescriptor"
         EP["sso"] = {b: loc for b, loc, _, _ in ap.metadata_endpoints(self.idp_md_text, idp, "SingleSignOnService")}
         EP["acs"] = {b: loc for b, loc, _, _ in ap.metadata_endpoints(self.sp_md_text, sp, "AssertionConsumerService")}
+        EP["slo_idp"] = {b: loc for b, loc, _, _ in ap.metadata_endpoints(self.idp_md_text, idp, "SingleLogoutService")}
+        EP["slo_sp"] = [loc for _, loc, _, _ in ap.metadata_endpoints(self.sp_md_text, sp, "SingleLogoutService")]
         EP["idp_ars"] = {i: loc for b, loc, i, _ in ap.metadata_endpoints(self.idp_md_text, idp, "ArtifactResolutionService")
                          if b == ap.BINDING_SOAP}
         EP["sp_ars"] = {i: loc for b, loc, i, _ in ap.metadata_endpoints(self.sp_md_text, sp, "ArtifactResolutionService")
@@ -1955,6 +1958,9 @@ def case_catalogue_signed_by_xmlsec(env):
 
 
 CASES.append(case_catalogue_signed_by_xmlsec)
+
+# Issue 15: single sign-on, IsPassive and ForceAuthn, "Onthoud mijn keuze", single log-out.
+CASES += sessions.make(sys.modules[__name__])
 
 
 def main():

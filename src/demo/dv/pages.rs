@@ -14,7 +14,6 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::Utc;
-use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -25,6 +24,8 @@ pub fn router(state: Arc<DemoDv>) -> Router {
         .route("/login", get(login))
         .route("/acs", get(acs_get).post(acs))
         .route("/ars", axum::routing::post(ars))
+        .route("/logout", get(super::logout::logout))
+        .route("/slo", get(super::logout::slo))
         .route("/metadata", get(metadata_route))
         .with_state(state)
 }
@@ -130,9 +131,7 @@ async fn login(
     RawQuery(query): RawQuery,
 ) -> Result<Response, PageError> {
     let query = query.unwrap_or_default();
-    let params: HashMap<String, String> = url::form_urlencoded::parse(query.as_bytes())
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
+    let params = crate::demo::query_params(&query);
     let get = |k: &str| params.get(k).map(String::as_str).filter(|v| !v.is_empty());
     let index: u16 = get("service")
         .and_then(|s| s.parse().ok())
@@ -387,7 +386,17 @@ fn outcome_page(o: &AcsOutcome) -> Html<String> {
     } else {
         "Niet ingelogd <span class=\"en\" lang=\"en\">/ Not logged in</span>"
     };
-    let body =
-        format!("<h1>{title}</h1><table>{rows}</table><p><a href=\"./\">Opnieuw / Again</a></p>");
+    // Single log-out: the DV's LogoutRequest names what poort gave it.
+    let logout = match (&o.name_id, o.success) {
+        (Some(name_id), true) => format!(
+            r#"<form method="get" action="logout"><input type="hidden" name="name_id" value="{}"><input type="hidden" name="session_index" value="{}"><button type="submit">Uitloggen / Log out</button></form>"#,
+            escape(name_id),
+            escape(o.session_index.as_deref().unwrap_or_default()),
+        ),
+        _ => String::new(),
+    };
+    let body = format!(
+        "<h1>{title}</h1><table>{rows}</table>{logout}<p><a href=\"./\">Opnieuw / Again</a></p>"
+    );
     page("Demo-dienstverlener / Demo service provider", &body)
 }

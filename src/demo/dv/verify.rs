@@ -69,6 +69,9 @@ pub struct AcsOutcome {
     pub service_index: Option<u16>,
     /// The Subject's NameID (decrypted if it was an EncryptedID).
     pub name_id: Option<String>,
+    /// The AuthnStatement's SessionIndex, for the DV's LogoutRequest.
+    #[serde(default)]
+    pub session_index: Option<String>,
     pub acting_subject_id: Option<String>,
     pub legal_subject_id: Option<String>,
     pub company_name: Option<String>,
@@ -271,9 +274,11 @@ impl DemoDv {
             return Err(AcsError::Audience);
         }
 
-        if let Some(context) = xml::child(a, NS_SAML, "AuthnStatement")
-            .and_then(|s| xml::child(s, NS_SAML, "AuthnContext"))
-        {
+        let statement = xml::child(a, NS_SAML, "AuthnStatement");
+        out.session_index = statement
+            .and_then(|s| s.attribute("SessionIndex"))
+            .map(str::to_string);
+        if let Some(context) = statement.and_then(|s| xml::child(s, NS_SAML, "AuthnContext")) {
             out.level = xml::child(context, NS_SAML, "AuthnContextClassRef").map(xml::text);
             out.authenticating_authority =
                 xml::children(context, NS_SAML, "AuthenticatingAuthority")

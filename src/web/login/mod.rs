@@ -9,6 +9,8 @@
 //! 4. **Conclusion** (`conclude`): the decision, then the organisation choice (`organisation`),
 //!    the answer in the requester's own protocol (`answer/`: `saml`, `oidc`, `admin`,
 //!    `invitation`), or the refusal (`refusal`). Every ending is recorded (`record`).
+//! 5. **Log-out** (`logout/`): a DV's LogoutRequest or an OIDC client's log-out ends the
+//!    browser's login session (`session`) and goes on to its AD.
 
 mod acs;
 mod admin;
@@ -18,6 +20,7 @@ mod binding;
 mod callback;
 mod conclude;
 mod flow;
+mod logout;
 mod oidc;
 mod organisation;
 mod record;
@@ -31,6 +34,7 @@ pub use acs::{acs, acs_artifact_get};
 pub use admin::{admin_login, invitation_link, self_service_login};
 pub use artifact::artifact_resolution_service;
 pub use callback::oidc_callback;
+pub use logout::{end_session, end_session_form, slo_post, slo_redirect};
 pub use oidc::{authorize, authorize_form};
 pub use organisation::{choose_organisation, chosen_organisation};
 pub use sso::{sso_post, sso_redirect};

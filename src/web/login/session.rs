@@ -42,12 +42,27 @@ async fn store(state: &AppState, session: &LoginSession) -> Result<(), String> {
 }
 
 /// The browser's session, if it has one that has not ended.
-async fn current(state: &AppState, ctx: &Ctx, now: DateTime<Utc>) -> Option<LoginSession> {
+pub(super) async fn current(
+    state: &AppState,
+    ctx: &Ctx,
+    now: DateTime<Utc>,
+) -> Option<LoginSession> {
+    read(state, ctx, now, false).await
+}
+
+/// The browser's session from the store, left there or (`take`) taken out; `None` when it has
+/// none, it has ended, or the store cannot be read (a login then goes to the AD, as without a
+/// session).
+async fn read(state: &AppState, ctx: &Ctx, now: DateTime<Utc>, take: bool) -> Option<LoginSession> {
     let id = ctx.login_session.as_deref()?;
-    let bytes = match state.flows.get(&key(id), now).await {
+    let found = if take {
+        state.flows.take(&key(id), now).await
+    } else {
+        state.flows.get(&key(id), now).await
+    };
+    let bytes = match found {
         Ok(found) => found?,
         Err(e) => {
-            // Without the store the login goes to the AD, as without a session.
             tracing::warn!(reference = %ctx.reference, "login session not readable: {e}");
             return None;
         }
@@ -135,4 +150,18 @@ pub(super) async fn open(
     }
     let lasts = (session.ends_at(limits(state)) - now).num_seconds();
     cookies::set_login(state, response, cookies::LOGIN_SESSION, &session.id, lasts);
+}
+
+/// Ends the browser's session (single log-out): taken from the shared store, so that no replica
+/// answers from it again. `None` when the browser had none, or it had ended. The caller clears
+/// the cookies with [`clear_cookies`].
+pub(super) async fn end(state: &AppState, ctx: &Ctx, now: DateTime<Utc>) -> Option<LoginSession> {
+    read(state, ctx, now, true).await
+}
+
+/// Clears the cookies of a login session and of logins in progress (the scheme: "cookies are
+/// deleted after logging out"). The remembered AD stays: the person chose to keep it.
+pub(super) fn clear_cookies(state: &AppState, response: &mut Response) {
+    cookies::set_login(state, response, cookies::LOGIN_SESSION, "", 0);
+    cookies::set_login(state, response, cookies::BROWSER, "", 0);
 }
