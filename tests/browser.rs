@@ -188,6 +188,15 @@ async fn every_kind_of_page_passes_axe() {
     click(&c, "form[action='/login/organisation'] button[type=submit]").await;
     until_text(&c, "12345678").await;
 
+    // Single log-out's pages: the question (no id_token_hint for this session), poort's own
+    // "logged out" once the AD answered, and the scheme's page when there is no session.
+    c.goto(&format!("{}/oidc/logout", w.poort)).await.unwrap();
+    until_text(&c, "Wilt u uitloggen?").await;
+    click(&c, "form[action='/oidc/logout'] button[type=submit]").await;
+    until_text(&c, "U bent uitgelogd bij poort en bij").await;
+    c.goto(&format!("{}/oidc/logout", w.poort)).await.unwrap();
+    until_text(&c, "Uitloggen is momenteel niet mogelijk").await;
+
     // An error page.
     c.goto(&format!("{}/login/idp?flow=unknown", w.poort))
         .await
