@@ -72,6 +72,15 @@ async fn saml_world(typed: &mut Personal) {
     let r = common::through_ad(&c, &ad_page, "bram", "EH2+").await;
     let v = common::to_dv(&c, &r.text().await.unwrap()).await;
     assert_eq!(v["success"], true, "{v}");
+    // bram logs out at the DV: DV -> poort -> AD -> poort -> DV (single log-out).
+    let logout = format!(
+        "{}/logout?name_id={}&session_index={}",
+        w.dv,
+        v["name_id"].as_str().unwrap(),
+        v["session_index"].as_str().unwrap()
+    );
+    let page = c.get(logout).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Uitgelogd"), "{page}");
     for person in ["carla", "daan", "femke"] {
         let (status, _) = saml_login(&w, person, 1, "redirect").await;
         assert!(status >= 400, "{person} was not refused: {status}");
@@ -108,6 +117,14 @@ async fn saml_world(typed: &mut Personal) {
     // The same code again: refused.
     let (status, _) = common::oidc_rp::token(&w, &form, Some((RP, RP_SECRET))).await;
     assert_eq!(status, 400);
+    // anna logs out at the client (RP-initiated, with her ID token): through the AD.
+    let out = format!(
+        "{}/oidc/logout?id_token_hint={}",
+        w.poort,
+        tokens["id_token"].as_str().unwrap()
+    );
+    let page = follow.get(out).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("U bent uitgelogd"), "{page}");
 
     // The admin module: anna, hoofdbeheerder of the Bakkerij.
     let (anna, csrf) = common::admin_session(&w, "anna").await;
