@@ -12,6 +12,9 @@
 #     redis-server (`--redis URL` for another); every step of a login on the other replica)
 #   scripts/bench-load.sh --tracing-pairs 2 --seconds 40   (issue 11: phases with tracing off
 #     and on in turn, OTLP/HTTP to a receiver in loadgen, sampling 1.0; poort CPU per login)
+#   scripts/bench-load.sh --protocol artifact --session-pairs 2   (issue 15: first logins through
+#     the AD and second logins answered from poort's login session, in turn, on one poort whose
+#     service 2 has sso_support = true; a new connection for every request)
 #
 # Bounded: up to 45 s waiting for a quiet machine, about 30 s of load, 10,000 pending flows,
 # 2 x 3 s of RSA: under 3 minutes once built (a timeout enforces it). Loopback only. On a shared 2-core machine, look at the "machine busy" and "other" lines:
@@ -29,6 +32,8 @@ limit=170
 case " $* " in *" artifact "*) limit=420 ;; esac
 # Operations runs are series of phases (each up to --seconds, 600 at most): bound them at an hour.
 case " $* " in *" --replicas "* | *" --tracing-pairs "*) limit=3600 ;; esac
+# Session runs: 2K phases of --seconds, each after up to 45 s waiting for quiet.
+case " $* " in *" --session-pairs "*) limit=1800 ;; esac
 exec timeout "$limit" "$target/release/examples/loadgen" \
   --poort "$target/release/poort" --repo "$PWD" --clk-tck "$clk_tck" \
   --concurrency 8 --seconds 30 --warmup 200 --flows 10000 --crypto-seconds 3 --wait-quiet 45 "$@"

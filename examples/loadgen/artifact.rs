@@ -29,6 +29,8 @@ pub struct Ars {
     issued: parking_lot::Mutex<HashMap<[u8; 20], (String, Instant)>>,
     /// Resolutions that found no message (unknown, used or for another peer).
     pub misses: AtomicU64,
+    /// Resolutions that handed out a message: for the AD, each is a login that went to it.
+    pub resolved: AtomicU64,
 }
 
 impl Ars {
@@ -64,9 +66,11 @@ impl Ars {
             .then(|| self.issued.lock().remove(&artifact.message_handle))
             .flatten()
             .map(|(m, _)| m);
-        if message.is_none() {
-            self.misses.fetch_add(1, Ordering::Relaxed);
-        }
+        let counter = match message {
+            Some(_) => &self.resolved,
+            None => &self.misses,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
         let answer = resolve::artifact_response(
             self.entity_id,
             &resolve.id,
@@ -184,6 +188,7 @@ pub async fn artifact_peers(
             poort_certs: vec![poort_cert.to_vec()],
             issued: Default::default(),
             misses: AtomicU64::new(0),
+            resolved: AtomicU64::new(0),
         })
     };
     let dv = ars(

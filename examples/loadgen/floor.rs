@@ -49,6 +49,46 @@ impl Floor {
         })
     }
 
+    /// The floor of a later login answered from the browser's login session
+    /// (`--session-pairs`): no AD, so no upstream AuthnRequest, no AD Response and no artifact
+    /// exchange with the AD. SAML (HTTP-Redirect request, HTTP-POST answer): the assertion and
+    /// the Response signed, the DV's request verified. Artifact-Artifact: signed the
+    /// ArtifactResolve to the DV, the assertion, the Response and the ArtifactResponse to the
+    /// DV (4); verified the DV's ArtifactResponse and the AuthnRequest in it, the AuthnRequest
+    /// again, and the DV's ArtifactResolve (4).
+    pub fn of_session_login(&self, protocol: Protocol) -> Floor {
+        let (n_sign, n_verify) = match protocol {
+            Protocol::Artifact => (4.0, 4.0),
+            Protocol::Saml | Protocol::Oidc => (2.0, 1.0),
+        };
+        Floor {
+            signs: self.signs,
+            verifies: self.verifies,
+            n_sign,
+            n_verify,
+        }
+    }
+
+    /// What [`Floor::of_session_login`] counts, with its figure.
+    pub fn print_session_login(&self, protocol: Protocol) {
+        let what = match protocol {
+            Protocol::Artifact => {
+                "4 RSA signatures (ArtifactResolve to the DV, assertion, Response, \
+                 ArtifactResponse to the DV) + 4 verifications (DV: ArtifactResponse, \
+                 AuthnRequest twice; DV: ArtifactResolve)"
+            }
+            Protocol::Saml | Protocol::Oidc => {
+                "2 RSA signatures (assertion, Response) + 1 verification (DV request)"
+            }
+        };
+        println!(
+            "a second login answered from the session costs poort {what} = {:.3} ms -> {:.0} \
+             logins/s per core from signatures alone",
+            self.ms(),
+            self.rate()
+        );
+    }
+
     /// The floor of one login, in ms.
     pub fn ms(&self) -> f64 {
         self.n_sign / self.signs * 1e3 + self.n_verify / self.verifies * 1e3

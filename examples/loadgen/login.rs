@@ -74,6 +74,25 @@ pub fn client(keep_alive: bool) -> reqwest::Client {
         .expect("http client")
 }
 
+/// The DV's AuthnRequest for service `SERVICE_INDEX` as the browser brings it to poort: its ID,
+/// and the URL: with `--protocol artifact` enveloped-signed and kept behind an artifact at the
+/// DV's ArtifactResolutionService (`SAMLart`), else signed over the HTTP-Redirect binding.
+pub fn dv_request(t: &Target) -> Result<(String, String), Error> {
+    match &t.artifact {
+        Some(ap) => {
+            let (id, request) = t.dv.authn_request(SERVICE_INDEX, None, false, true)?;
+            let art = ap.dv.issue(request);
+            Ok((id, with_artifact(&t.sso, &art)?))
+        }
+        None => {
+            let (id, request) = t.dv.authn_request(SERVICE_INDEX, None, false, false)?;
+            let url =
+                binding::redirect_url(&t.sso, "SAMLRequest", &request, None, &t.peers.dv_key)?;
+            Ok((id, url))
+        }
+    }
+}
+
 /// Step 1 (hop `n`): the DV's request to poort; returns what the AD gets from poort: the ID of
 /// poort's request (HTTP-Redirect), or poort's artifact (`--protocol artifact`).
 pub async fn begin(t: &Target, c: &reqwest::Client, n: usize) -> Result<String, Error> {
@@ -85,16 +104,7 @@ pub async fn begin(t: &Target, c: &reqwest::Client, n: usize) -> Result<String, 
             t.base,
             url::form_urlencoded::byte_serialize(OIDC_REDIRECT.as_bytes()).collect::<String>()
         ),
-        (Protocol::Artifact, Some(ap)) => {
-            // The DV's enveloped-signed AuthnRequest waits at its ArtifactResolutionService.
-            let (_, request) = t.dv.authn_request(SERVICE_INDEX, None, false, true)?;
-            let art = ap.dv.issue(request);
-            with_artifact(&t.sso, &art)?
-        }
-        _ => {
-            let (_, request) = t.dv.authn_request(SERVICE_INDEX, None, false, false)?;
-            binding::redirect_url(&t.sso, "SAMLRequest", &request, None, &t.peers.dv_key)?
-        }
+        _ => dv_request(t)?.1,
     };
     let mut r = c.get(t.route(&url, n)).send().await?;
     if let Some(flow) = choice(&r) {
@@ -201,6 +211,57 @@ pub async fn login(t: &Target, c: &reqwest::Client, n: usize, verify: bool) -> R
     if t.protocol == Protocol::Oidc {
         return redeem(t, c, r, verify, n + 2).await;
     }
+    to_dv(t, r, n + 3, verify, "/saml/acs").await?;
+    Ok(())
+}
+
+/// A later login in a browser that has a login session at poort (`--session-pairs`): the DV's
+/// request alone (hop `n`), which poort must answer from the session, straight to the DV. A
+/// redirect to the AD (or to the AD choice) fails the login: the session was not used.
+pub async fn from_session(
+    t: &Target,
+    c: &reqwest::Client,
+    n: usize,
+    verify: bool,
+) -> Result<(), Error> {
+    let (id, url) = dv_request(t)?;
+    let r = c.get(t.route(&url, n)).send().await?;
+    let location = r
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|l| l.to_str().ok())
+        .unwrap_or_default();
+    if r.status().is_redirection()
+        && (location.starts_with(&t.ad_sso) || location.starts_with("/login/idp"))
+    {
+        return Err(format!(
+            "second login: poort sent the browser to the AD, the login session was not used: \
+             {}",
+            snippet(location)
+        )
+        .into());
+    }
+    let answered = to_dv(t, r, n + 1, verify, "/saml/sso").await?;
+    if let Some(in_response_to) = answered.filter(|irt| *irt != id) {
+        return Err(format!(
+            "second login: the answer is InResponseTo {in_response_to}, the request was {id}"
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// poort's answer `r` at `at` on its way to the DV: its auto-post form, or (`--protocol
+/// artifact`) its redirect to the DV's ACS with an artifact, resolved at poort as hop `hop`.
+/// With `verify`, the Response is checked in full as the DV (signed, assertion encrypted,
+/// Success for KvK `PERSON_KVK`), and its InResponseTo returned.
+async fn to_dv(
+    t: &Target,
+    r: reqwest::Response,
+    hop: usize,
+    verify: bool,
+    at: &str,
+) -> Result<Option<String>, Error> {
     let status = r.status();
     let location = r
         .headers()
@@ -214,7 +275,7 @@ pub async fn login(t: &Target, c: &reqwest::Client, n: usize, verify: bool) -> R
         {
             Some(l) => {
                 let art = query_value(&l, "SAMLart").ok_or("no SAMLart in the answer")?;
-                let ars = t.route(&ap.poort_ars, n + 3);
+                let ars = t.route(&ap.poort_ars, hop);
                 Some(ap.resolve_at_poort(&ap.dv, &art, &ars).await?)
             }
             None => None,
@@ -226,7 +287,7 @@ pub async fn login(t: &Target, c: &reqwest::Client, n: usize, verify: bool) -> R
     };
     let Some(xml) = answer else {
         return Err(format!(
-            "/saml/acs: expected the answer to the DV, got {status}: {}",
+            "{at}: expected the answer to the DV, got {status}: {}",
             snippet(&page)
         )
         .into());
@@ -238,14 +299,15 @@ pub async fn login(t: &Target, c: &reqwest::Client, n: usize, verify: bool) -> R
                 format!("answer to the DV is not a Success for {PERSON_KVK}: {outcome:?}").into(),
             );
         }
-        if t.artifact.is_some() && !(outcome.assertion_encrypted && outcome.response_signed) {
+        if !(outcome.assertion_encrypted && outcome.response_signed) {
             return Err(format!("answer to the DV not signed and encrypted: {outcome:?}").into());
         }
-    } else if t.artifact.is_some() && !is_success(&xml) {
-        // What poort's ArtifactResolutionService hands out when it refuses is a Response too.
+        return Ok(Some(outcome.in_response_to));
+    } else if !is_success(&xml) {
+        // A refusal reaches the DV as a Response too (by either binding).
         return Err(format!("answer to the DV is not a Success: {}", snippet(&xml)).into());
     }
-    Ok(())
+    Ok(None)
 }
 
 /// A `samlp:Response` with top-level status Success.

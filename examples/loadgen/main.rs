@@ -14,7 +14,8 @@
 //!    bram has one organisation on service 2, so poort answers at once with its auto-post form
 //!    holding the signed, encrypted SAMLResponse for the DV. Every `--verify-every`th answer is
 //!    checked in full by the demo DV's Response check (signature, decryption, audience, status
-//!    Success, KvK 11223344).
+//!    Success, KvK 11223344, Response signed and assertion encrypted); every other answer must
+//!    at least have status Success.
 //!
 //! Phases: (a) memory: resident size of a fresh poort idle, then after 1,000 and `--flows`
 //! pending flows (step 1 only); (b) load: a second fresh poort, warm-up, then `--concurrency`
@@ -88,6 +89,14 @@
 //! so it sends the browser to its AD choice; the browser posts the AD played (the page with
 //! thousands of ADs is not fetched). See `refresh.rs`.
 //!
+//! **Second login through the session** (issue 15), `--session-pairs K` with `--protocol saml`
+//! or `artifact`: one poort whose service 2 has `sso_support = true`; K pairs of phases on it,
+//! full first logins through the AD (each in a fresh browser) and second logins in browsers
+//! that hold a `poort_session` cookie (the DV's request alone, which poort must answer from the
+//! session, straight to the DV; a redirect to the AD fails the run). Every request opens a new
+//! connection unless `--keep-alive yes`. Reported per phase and per kind: logins/s, p50/p99/max,
+//! poort's CPU per login, and the RSA-2048 floor of each kind. See `session.rs`.
+//!
 //! Run (see scripts/bench-load.sh):
 //! `cargo run --release --example loadgen -- --poort target/release/poort --clk-tck 100`
 
@@ -100,6 +109,7 @@ mod ops;
 mod otlp;
 mod process;
 mod refresh;
+mod session;
 mod setup;
 mod sys;
 
@@ -185,13 +195,17 @@ pub struct Args {
     /// `--rate R` (with `--aggregate-refresh`): at most R logins begun a second, evenly spaced,
     /// so that the machine is not saturated (without it: each task begins the next at once).
     pub rate: Option<f64>,
+    /// `--session-pairs K`: K pairs of phases, first logins through the AD and second logins
+    /// answered from the login session, on one poort (0: off).
+    pub session_pairs: usize,
 }
 
 impl Args {
-    /// Keep connections to poort open between requests.
+    /// Keep connections to poort open between requests (by default not for Artifact-Artifact
+    /// and the session runs: a new connection for every request, as real peers and browsers).
     pub fn keep_alive(&self) -> bool {
         self.keep_alive
-            .unwrap_or(self.protocol != Protocol::Artifact)
+            .unwrap_or(self.protocol != Protocol::Artifact && self.session_pairs == 0)
     }
 }
 
@@ -215,7 +229,7 @@ fn usage() -> ! {
          [--keep-alive yes|no] [--backchannel http|tls|tls-close|tls-full] [--replicas N] \
          [--redis URL] [--postgres URL] [--tracing-pairs K] [--tracing-side-by-side K] \
          [--aggregate-refresh N] [--refresh-pairs K] [--refresh-seconds S] \
-         [--aggregate-editions E] [--rate R]"
+         [--aggregate-editions E] [--rate R] [--session-pairs K]"
     );
     std::process::exit(2)
 }
@@ -248,6 +262,7 @@ fn args() -> Args {
         refresh_seconds: 2,
         aggregate_editions: None,
         rate: None,
+        session_pairs: 0,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -277,6 +292,7 @@ fn args() -> Args {
             "--refresh-seconds" => a.refresh_seconds = num(&v) as u64,
             "--aggregate-editions" => a.aggregate_editions = Some((num(&v) as usize).max(2)),
             "--rate" => a.rate = Some(num(&v)).filter(|r| *r > 0.0),
+            "--session-pairs" => a.session_pairs = num(&v) as usize,
             "--protocol" => {
                 a.protocol = match v.as_str() {
                     "saml" => Protocol::Saml,
@@ -315,6 +331,11 @@ fn args() -> Args {
         || a.refresh_seconds == 0
         || (a.aggregate_refresh > 0
             && (a.replicas > 1 || a.tracing_pairs + a.tracing_side_by_side > 0))
+        || a.session_pairs > 20
+        || (a.session_pairs > 0
+            && (a.protocol == Protocol::Oidc
+                || a.replicas > 1
+                || a.tracing_pairs + a.tracing_side_by_side + a.aggregate_refresh > 0))
     {
         usage()
     }
@@ -360,6 +381,9 @@ async fn run(a: &Args, dir: &Path) -> Result<(), Error> {
     );
     if a.aggregate_refresh > 0 {
         return refresh::run(a, dir, &setup, cores).await;
+    }
+    if a.session_pairs > 0 {
+        return session::run(a, dir, &setup, cores).await;
     }
     if a.replicas > 1 || a.tracing_pairs > 0 || a.tracing_side_by_side > 0 {
         return ops::run(a, dir, &setup, cores).await;

@@ -68,6 +68,9 @@ pub struct Extra {
     pub ops_listen: Option<String>,
     /// A `[[metadata_aggregate]]` of ADs.
     pub aggregate: Option<Aggregate>,
+    /// `sso_support = true` on the service the DV asks for (`SERVICE_INDEX`): a later login in
+    /// a browser with a login session at poort is answered without the AD (`--session-pairs`).
+    pub sso_support: bool,
 }
 
 /// A `[[metadata_aggregate]]` entry with role `ad`.
@@ -213,6 +216,9 @@ acs_index = {index}
 level = "{level}"
 "#
         ));
+        if extra.sso_support && index == SERVICE_INDEX {
+            text.push_str("sso_support = true\n");
+        }
     }
     std::fs::write(&path, text)?;
     Ok(path)
