@@ -94,6 +94,27 @@ async fn first_stop(w: &World, c: &reqwest::Client, url: &str) -> String {
     }
 }
 
+/// Where a passive login (`prompt=none`) of `client` in this browser goes first.
+async fn passive(w: &World, c: &reqwest::Client, client: &str) -> String {
+    first_stop(
+        w,
+        c,
+        &authorize_url(w, client, Some(CoreAuthPrompt::None), false).await,
+    )
+    .await
+}
+
+/// `to` carries the OAuth error `error`, its description naming `says` when given.
+fn refused(to: &str, error: &str, says: Option<&str>) {
+    assert_eq!(param(to, "error").as_deref(), Some(error), "{to}");
+    if let Some(says) = says {
+        assert!(
+            param(to, "error_description").unwrap().contains(says),
+            "{to}"
+        );
+    }
+}
+
 /// eva, who acts for one organisation (her grant, revoked in the development register, made
 /// active again), logged in at the SSO client through the AD: her browser.
 async fn eva_logged_in(w: &World) -> reqwest::Client {
@@ -137,37 +158,13 @@ async fn a_second_login_skips_the_ad_only_where_the_scheme_allows_and_grants_are
     // A service whose catalogue entry does not support SSO: the AD, and prompt=none refused.
     let to = first_stop(&w, &plain, &authorize_url(&w, NO_SSO, None, false).await).await;
     assert!(to.starts_with(&w.ad), "{to}");
-    let to = first_stop(
-        &w,
-        &plain,
-        &authorize_url(&w, NO_SSO, Some(CoreAuthPrompt::None), false).await,
-    )
-    .await;
-    assert_eq!(
-        param(&to, "error").as_deref(),
-        Some("login_required"),
-        "{to}"
-    );
-    assert!(
-        param(&to, "error_description")
-            .unwrap()
-            .contains("service_without_sso"),
-        "{to}"
-    );
+    let to = passive(&w, &plain, NO_SSO).await;
+    refused(&to, "login_required", Some("service_without_sso"));
 
     // Another browser has no session: login_required.
     let (other, _) = browser();
-    let to = first_stop(
-        &w,
-        &other,
-        &authorize_url(&w, SSO, Some(CoreAuthPrompt::None), false).await,
-    )
-    .await;
-    assert_eq!(
-        param(&to, "error").as_deref(),
-        Some("login_required"),
-        "{to}"
-    );
+    let to = passive(&w, &other, SSO).await;
+    refused(&to, "login_required", None);
 
     // The grant revoked: the session still skips the AD, but the login is refused.
     let sql = w.registry.sql();
@@ -175,23 +172,8 @@ async fn a_second_login_skips_the_ad_only_where_the_scheme_allows_and_grants_are
         .write(sql.revoke_grant(&Actor::Operator("test".into()), "g-eva-bakkerij"))
         .await
         .unwrap();
-    let to = first_stop(
-        &w,
-        &plain,
-        &authorize_url(&w, SSO, Some(CoreAuthPrompt::None), false).await,
-    )
-    .await;
-    assert_eq!(
-        param(&to, "error").as_deref(),
-        Some("access_denied"),
-        "{to}"
-    );
-    assert!(
-        param(&to, "error_description")
-            .unwrap()
-            .contains("grant_revoked"),
-        "{to}"
-    );
+    let to = passive(&w, &plain, SSO).await;
+    refused(&to, "access_denied", Some("grant_revoked"));
 }
 
 #[tokio::test]
@@ -210,17 +192,8 @@ async fn a_passive_login_that_needs_the_organisation_chosen_asks_for_interaction
     .await;
     assert!(param(&location, "code").is_some(), "{location}");
     // Passive, she cannot choose: interaction_required.
-    let to = first_stop(
-        &w,
-        &plain,
-        &authorize_url(&w, SSO, Some(CoreAuthPrompt::None), false).await,
-    )
-    .await;
-    assert_eq!(
-        param(&to, "error").as_deref(),
-        Some("interaction_required"),
-        "{to}"
-    );
+    let to = passive(&w, &plain, SSO).await;
+    refused(&to, "interaction_required", None);
     // Not passive: the choice page, without the AD.
     let to = first_stop(&w, &plain, &authorize_url(&w, SSO, None, false).await).await;
     assert!(
@@ -235,17 +208,8 @@ async fn without_login_sessions_every_login_goes_to_the_ad() {
     let plain = eva_logged_in(&w).await;
     let to = first_stop(&w, &plain, &authorize_url(&w, SSO, None, false).await).await;
     assert!(to.starts_with(&w.ad), "{to}");
-    let to = first_stop(
-        &w,
-        &plain,
-        &authorize_url(&w, SSO, Some(CoreAuthPrompt::None), false).await,
-    )
-    .await;
-    assert_eq!(
-        param(&to, "error").as_deref(),
-        Some("login_required"),
-        "{to}"
-    );
+    let to = passive(&w, &plain, SSO).await;
+    refused(&to, "login_required", None);
 }
 
 #[test]

@@ -8,6 +8,7 @@
 mod cert;
 mod parse;
 pub mod publish;
+mod read;
 
 use chrono::{DateTime, Utc};
 use openssl::pkey::{PKey, Public};
