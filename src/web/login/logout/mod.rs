@@ -82,6 +82,31 @@ enum Back {
 }
 
 impl Back {
+    /// A SAML message to `location` on its binding: a form (HTTP-POST; the caller signed the
+    /// message itself) or a link (HTTP-Redirect; the query is signed here). `param` is
+    /// `SAMLRequest` or `SAMLResponse`.
+    fn saml(
+        state: &AppState,
+        location: &str,
+        by_post: bool,
+        param: &str,
+        message: &str,
+        relay_state: Option<&str>,
+    ) -> Result<Back, binding::BindingError> {
+        if !by_post {
+            let url = binding::redirect_url(location, param, message, relay_state, &state.signing)?;
+            return Ok(Back::Link(url));
+        }
+        let mut fields = vec![(param.to_string(), binding::encode_post(message))];
+        if let Some(r) = relay_state {
+            fields.push(("RelayState".into(), r.to_string()));
+        }
+        Ok(Back::Form(PostForm {
+            action: location.to_string(),
+            fields,
+        }))
+    }
+
     /// Sends the browser there at once.
     fn go(self, state: &AppState, ctx: &Ctx) -> Response {
         match self {
@@ -289,24 +314,18 @@ async fn forward_to_ad(
         tracing::error!(reference = %ctx.reference, "pending log-out not kept: {e}");
         return Err(pending.return_to);
     }
-    let back = if by_post {
-        Back::Form(PostForm {
-            action: endpoint.location.clone(),
-            fields: vec![("SAMLRequest".into(), binding::encode_post(&message))],
-        })
-    } else {
-        match binding::redirect_url(
-            &endpoint.location,
-            "SAMLRequest",
-            &message,
-            None,
-            &state.signing,
-        ) {
-            Ok(url) => Back::Link(url),
-            Err(e) => {
-                tracing::error!(reference = %ctx.reference, "log-out request not signed: {e}");
-                return Err(pending.return_to);
-            }
+    let back = match Back::saml(
+        state,
+        &endpoint.location,
+        by_post,
+        "SAMLRequest",
+        &message,
+        None,
+    ) {
+        Ok(back) => back,
+        Err(e) => {
+            tracing::error!(reference = %ctx.reference, "log-out request not signed: {e}");
+            return Err(pending.return_to);
         }
     };
     Ok(back.go(state, ctx))

@@ -11,7 +11,6 @@ use crate::saml::logout::{
     LogoutMessage, LogoutRequest, LogoutResponse, OutgoingLogoutResponse, STATUS_PARTIAL_LOGOUT,
 };
 use crate::saml::xml;
-use crate::web::pages::PostForm;
 use crate::web::AppState;
 use axum::extract::{Form, RawQuery, State};
 use axum::http::HeaderMap;
@@ -257,24 +256,14 @@ pub(super) fn answer_dv(
     .write(by_post.then_some(&state.signing))
     .inspect_err(|e| tracing::error!("log-out response not signed: {e}"))
     .ok()?;
-    if by_post {
-        let mut fields = vec![("SAMLResponse".to_string(), binding::encode_post(&message))];
-        if let Some(r) = relay_state {
-            fields.push(("RelayState".into(), r.to_string()));
-        }
-        return Some(Back::Form(PostForm {
-            action: endpoint.response_url().to_string(),
-            fields,
-        }));
-    }
-    binding::redirect_url(
+    Back::saml(
+        state,
         endpoint.response_url(),
+        by_post,
         "SAMLResponse",
         &message,
         relay_state,
-        &state.signing,
     )
     .inspect_err(|e| tracing::error!("log-out response not signed: {e}"))
     .ok()
-    .map(Back::Link)
 }
